@@ -1,0 +1,21 @@
+//! Server functions: thin wrappers that call the storage port and map its errors.
+
+use leptos::prelude::*;
+
+use crate::domain::Province;
+use crate::error::AppError;
+
+/// The provincial units in force today (the home page list).
+#[server(prefix = "/api", endpoint = "provinces")]
+pub async fn current_provinces() -> Result<Vec<Province>, AppError> {
+    let today = today_iso();
+    Ok(crate::ports::store()?.provinces_on(&today).await?)
+}
+
+/// Today's civil date in Vietnam (UTC+7), as `YYYY-MM-DD`.
+#[cfg(feature = "ssr")]
+fn today_iso() -> String {
+    let offset = time::UtcOffset::from_hms(7, 0, 0).unwrap_or(time::UtcOffset::UTC);
+    let date = time::OffsetDateTime::now_utc().to_offset(offset).date();
+    format!("{:04}-{:02}-{:02}", date.year(), u8::from(date.month()), date.day())
+}

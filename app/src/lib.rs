@@ -1,0 +1,67 @@
+//! The isomorphic user interface of the SIPAS platform.
+//!
+//! Compiled twice: with `ssr` into the server (rendering HTML, running server functions) and with
+//! `hydrate` into the browser's wasm bundle. Server functions here stay thin: they parse input,
+//! check the caller, call the storage port (`ports::Store`, server only) and map errors.
+
+pub mod api;
+pub mod components;
+pub mod domain;
+pub mod error;
+pub mod i18n;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod ports;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    SsrMode, StaticSegment,
+    components::{Route, Router, Routes},
+};
+
+use crate::i18n::{Locale, provide_locale};
+
+/// The HTML document around the app, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let locale = Locale::from_request();
+    view! {
+        <!DOCTYPE html>
+        <html lang=locale.code()>
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The root component: locale, routes and the page frame.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let locale = provide_locale();
+    let t = locale.messages();
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/sipas.css" />
+        <Title text=t.site_title />
+        <Router>
+            <components::SiteHeader />
+            <main id="main">
+                // Async: the whole page is rendered before it is sent, so it works without JavaScript.
+                <Routes fallback=|| view! { <pages::NotFound /> }>
+                    <Route path=StaticSegment("") view=pages::HomePage ssr=SsrMode::Async />
+                </Routes>
+            </main>
+            <components::SiteFooter />
+        </Router>
+    }
+}

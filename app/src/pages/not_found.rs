@@ -1,0 +1,24 @@
+use leptos::prelude::*;
+
+use crate::i18n::use_messages;
+
+/// The fallback route; answers with HTTP 404 when rendered on the server.
+#[component]
+pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    {
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(http::StatusCode::NOT_FOUND);
+        }
+    }
+    let t = use_messages();
+    view! {
+        <section class="card">
+            <h1>{t.not_found_heading}</h1>
+            <p>{t.not_found_body}</p>
+            <p>
+                <a href="/">{t.back_home}</a>
+            </p>
+        </section>
+    }
+}

@@ -1,0 +1,62 @@
+//! The storage port: everything the application needs from a database, and nothing about how.
+//!
+//! The server crate provides the adapters (SQLite and PostgreSQL) and puts an `Arc<dyn Store>`
+//! into the Leptos context; server functions reach it through [`store`].
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::domain::{CrosswalkLink, Geography, Province, Wave};
+use crate::error::AppError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness or consistency rule was broken; the message is safe to show.
+    #[error("{0}")]
+    Conflict(String),
+    /// The database failed; the cause is for the server log only.
+    #[error("database error: {0}")]
+    Backend(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Which engine this is (`sqlite` or `postgres`), for logs and the health endpoint.
+    fn engine(&self) -> &'static str;
+
+    /// Cheap round trip to the database, for readiness checks.
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// The provincial units of one geography, ordered by code.
+    async fn provinces(&self, geography: Geography) -> StoreResult<Vec<Province>>;
+
+    /// The provincial units in force on an ISO date (`YYYY-MM-DD`), ordered by code.
+    async fn provinces_on(&self, iso_date: &str) -> StoreResult<Vec<Province>>;
+
+    /// One unit, identified by geography and code.
+    async fn province(&self, geography: Geography, code: &str) -> StoreResult<Province>;
+
+    /// The whole 2004→2025 crosswalk, ordered by old code.
+    async fn crosswalk(&self) -> StoreResult<Vec<CrosswalkLink>>;
+
+    /// Stores a new wave; a code already in use is a `Conflict`.
+    async fn create_wave(&self, wave: &Wave) -> StoreResult<()>;
+
+    async fn wave(&self, code: &str) -> StoreResult<Wave>;
+
+    /// All waves, newest year first.
+    async fn waves(&self) -> StoreResult<Vec<Wave>>;
+}
+
+/// The store from the Leptos context, for server functions.
+pub fn store() -> Result<Arc<dyn Store>, AppError> {
+    leptos::prelude::use_context::<Arc<dyn Store>>().ok_or_else(|| {
+        tracing::error!("no Store in the Leptos context");
+        AppError::Unavailable
+    })
+}

@@ -1,0 +1,132 @@
+//! The command line: `sipas [serve|migrate|demo|config|compute]`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, ConfigError};
+use crate::http::{AppState, Application, BindError};
+use crate::store::{self, ConnectOptions, OpenError};
+
+#[derive(Debug, Parser)]
+#[command(name = "sipas", version, about = "SIPAS: citizen satisfaction surveys, indices and releases")]
+pub struct Cli {
+    /// Configuration file (TOML). Default: ./sipas.toml when it exists.
+    #[arg(long, global = true, env = "SIPAS_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the web application (the default).
+    Serve {
+        /// Seed the demonstration data before serving.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Seed demonstration data (idempotent) and exit.
+    Demo,
+    /// Print the effective configuration, secrets redacted.
+    Config,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    #[error(transparent)]
+    Bind(#[from] BindError),
+    #[error("cannot read the Leptos settings (LEPTOS_* variables): {0}")]
+    Leptos(String),
+    #[error("seeding demonstration data failed: {0}")]
+    Demo(sipas_app::ports::StoreError),
+    #[error("the server stopped with an error: {0}")]
+    Serve(std::io::Error),
+    #[error("cannot print the configuration: {0}")]
+    Print(String),
+}
+
+impl Cli {
+    pub async fn run(self) -> Result<(), CliError> {
+        let config = Config::load(self.config.as_deref())?;
+        crate::telemetry::init(&config.log);
+        match self.command.unwrap_or(Command::Serve { demo: false }) {
+            Command::Serve { demo } => serve(&config, demo).await,
+            Command::Migrate => {
+                let store = open(&config).await?;
+                tracing::info!(engine = store.engine_name(), "database is up to date");
+                store.close().await;
+                Ok(())
+            }
+            Command::Demo => {
+                let store = open(&config).await?;
+                let created = crate::demo::seed(&store).await.map_err(CliError::Demo)?;
+                println!("demonstration data: {created} new record(s)");
+                store.close().await;
+                Ok(())
+            }
+            Command::Config => print_config(&config),
+        }
+    }
+}
+
+fn connect_options(config: &Config) -> ConnectOptions {
+    ConnectOptions {
+        max_connections: config.database_max_connections,
+        connect_timeout: Duration::from_secs(config.database_connect_timeout_secs),
+    }
+}
+
+async fn open(config: &Config) -> Result<store::SqlStore, OpenError> {
+    store::open(&config.database_url, &connect_options(config)).await
+}
+
+fn leptos_options() -> Result<leptos::config::LeptosOptions, CliError> {
+    leptos::config::get_configuration(None)
+        .map(|conf| conf.leptos_options)
+        .map_err(|err| CliError::Leptos(err.to_string()))
+}
+
+async fn serve(config: &Config, demo: bool) -> Result<(), CliError> {
+    let leptos_options = leptos_options()?;
+    let addr = leptos_options.site_addr;
+    let app = Application::bind(addr).await?;
+    let store = open(config).await?;
+    if demo {
+        crate::demo::seed(&store).await.map_err(CliError::Demo)?;
+    }
+    let engine = store.engine_name();
+    let state = AppState {
+        leptos_options,
+        store: std::sync::Arc::new(store),
+    };
+    tracing::info!(%addr, engine, "listening on http://{addr}");
+    app.run_until(state, crate::http::shutdown_signal())
+        .await
+        .map_err(CliError::Serve)
+}
+
+fn print_config(config: &Config) -> Result<(), CliError> {
+    let ours = toml::to_string_pretty(&config.redacted()).map_err(|e| CliError::Print(e.to_string()))?;
+    println!("# sipas settings (defaults < file < SIPAS_* / DATABASE_URL)\n{ours}");
+    match leptos_options() {
+        Ok(options) => {
+            println!("# Leptos settings (LEPTOS_*)");
+            println!("site_addr = \"{}\"", options.site_addr);
+            println!("site_root = \"{}\"", options.site_root);
+            println!("site_pkg_dir = \"{}\"", options.site_pkg_dir);
+            println!("output_name = \"{}\"", options.output_name);
+            println!("env = \"{:?}\"", options.env);
+        }
+        Err(err) => println!("# Leptos settings unavailable: {err}"),
+    }
+    Ok(())
+}

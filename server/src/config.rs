@@ -1,0 +1,134 @@
+//! Configuration: built-in defaults, then an optional TOML file, then environment variables.
+//!
+//! Our own settings live here; the Leptos deployment settings (`LEPTOS_SITE_ADDR`,
+//! `LEPTOS_SITE_ROOT`, `LEPTOS_SITE_PKG_DIR`, ...) keep their usual meaning and are read by
+//! `leptos::config::get_configuration`.
+
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// The file read when `--config` is not given, if it exists.
+pub const DEFAULT_CONFIG_FILE: &str = "sipas.toml";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `sqlite://path` (the embedded default) or `postgres://user:password@host/db`.
+    pub database_url: String,
+    /// Upper bound of the connection pool.
+    pub database_max_connections: u32,
+    /// Seconds to wait for a database connection at start-up before giving up.
+    pub database_connect_timeout_secs: u64,
+    /// Log filter, `tracing_subscriber::EnvFilter` syntax; `RUST_LOG` overrides it.
+    pub log: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database_url: "sqlite://sipas.db".to_owned(),
+            database_max_connections: 10,
+            database_connect_timeout_secs: 10,
+            log: "info,sqlx=warn".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {path} does not exist")]
+    MissingFile { path: PathBuf },
+    #[error("invalid configuration: {0}")]
+    Invalid(#[from] Box<figment::Error>),
+}
+
+impl Config {
+    /// Loads the layers. An explicitly named file must exist; the default one is optional.
+    /// Environment: `DATABASE_URL`, and `SIPAS_<FIELD>` for every field (e.g. `SIPAS_LOG`).
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) if !path.exists() => {
+                return Err(ConfigError::MissingFile {
+                    path: path.to_owned(),
+                });
+            }
+            Some(path) => figment = figment.merge(Toml::file(path)),
+            None => figment = figment.merge(Toml::file(DEFAULT_CONFIG_FILE)),
+        }
+        figment
+            .merge(Env::prefixed("SIPAS_"))
+            .merge(Env::raw().only(&["DATABASE_URL"]))
+            .extract()
+            .map_err(|err| ConfigError::Invalid(Box::new(err)))
+    }
+
+    /// The configuration as TOML with secrets replaced, for `sipas config`.
+    pub fn redacted(&self) -> Self {
+        Self {
+            database_url: redact_url(&self.database_url),
+            ..self.clone()
+        }
+    }
+}
+
+/// Hides the password of a `scheme://user:password@host/...` URL.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((credentials, host)) = rest.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    match credentials.split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords_only() {
+        assert_eq!(
+            redact_url("postgres://sipas:s3cret@db:5432/sipas"),
+            "postgres://sipas:***@db:5432/sipas"
+        );
+        assert_eq!(redact_url("postgres://sipas@db/sipas"), "postgres://sipas@db/sipas");
+        assert_eq!(redact_url("sqlite://sipas.db"), "sqlite://sipas.db");
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("custom.toml", "database_url = \"sqlite://from-file.db\"\nlog = \"debug\"")?;
+            jail.set_env("SIPAS_LOG", "warn");
+            let config = Config::load(Some(Path::new("custom.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(config.database_url, "sqlite://from-file.db");
+            assert_eq!(config.log, "warn");
+            jail.set_env("DATABASE_URL", "postgres://u:p@h/d");
+            let config = Config::load(Some(Path::new("custom.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(config.database_url, "postgres://u:p@h/d");
+            assert_eq!(config.database_max_connections, 10);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn named_file_must_exist_and_unknown_keys_are_refused() {
+        figment::Jail::expect_with(|jail| {
+            assert!(matches!(
+                Config::load(Some(Path::new("nope.toml"))),
+                Err(ConfigError::MissingFile { .. })
+            ));
+            jail.create_file("bad.toml", "databse_url = \"x\"")?;
+            assert!(Config::load(Some(Path::new("bad.toml"))).is_err());
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,28 @@
+//! Demonstration data, so a newcomer sees a working platform at once. Idempotent: running it
+//! again leaves what is there.
+
+use sipas_app::domain::{Geography, Wave};
+use sipas_app::ports::{Store, StoreError};
+
+/// The waves `sipas demo` creates.
+pub fn demo_waves() -> Vec<Wave> {
+    vec![Wave {
+        code: "sipas-2026-demo".to_owned(),
+        title: "SIPAS 2026 (dữ liệu minh họa / demonstration data)".to_owned(),
+        year: 2026,
+        geography: Geography::G2025,
+    }]
+}
+
+/// Seeds the demonstration data; returns how many records were new.
+pub async fn seed(store: &dyn Store) -> Result<usize, StoreError> {
+    let mut created = 0;
+    for wave in demo_waves() {
+        match store.create_wave(&wave).await {
+            Ok(()) => created += 1,
+            Err(StoreError::Conflict(_)) => {}
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(created)
+}

@@ -1,0 +1,11 @@
+//! The SIPAS server: configuration, start-up, the HTTP application and the storage adapters.
+//!
+//! `main.rs` only parses the command line and reports errors; everything else lives here so the
+//! integration tests can drive it in-process.
+
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod http;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,22 @@
+//! PostgreSQL: the production and scale-out engine.
+
+use sqlx::any::AnyPoolOptions;
+use sqlx::migrate::Migrator;
+
+use super::{ConnectOptions, Engine, OpenError, SqlStore};
+
+pub(super) static MIGRATOR: Migrator = sqlx::migrate!("../migrations/postgres");
+
+pub(super) async fn connect(url: &str, options: &ConnectOptions) -> Result<SqlStore, OpenError> {
+    let pool = AnyPoolOptions::new()
+        .max_connections(options.max_connections.max(1))
+        .acquire_timeout(options.connect_timeout)
+        .connect(url)
+        .await
+        .map_err(|source| OpenError::Connect {
+            engine: "postgres",
+            url: crate::config::redact_url(url),
+            source,
+        })?;
+    Ok(SqlStore::new(pool, Engine::Postgres, &MIGRATOR))
+}

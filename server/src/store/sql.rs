@@ -1,0 +1,205 @@
+//! The query layer shared by both engines. Queries are runtime-checked, written in the SQL that
+//! SQLite and PostgreSQL both accept, with `$N` placeholders; the conformance suite
+//! (`tests/store_conformance.rs`) runs every method on both engines.
+
+use async_trait::async_trait;
+use sipas_app::domain::{CrosswalkLink, Geography, Province, UnitKind, Wave};
+use sipas_app::ports::{Store, StoreError, StoreResult};
+use sqlx::AnyPool;
+use sqlx::migrate::Migrator;
+
+use super::{Engine, OpenError, migrate_error};
+
+pub struct SqlStore {
+    pool: AnyPool,
+    engine: Engine,
+    migrator: &'static Migrator,
+}
+
+impl SqlStore {
+    pub(super) fn new(pool: AnyPool, engine: Engine, migrator: &'static Migrator) -> Self {
+        Self {
+            pool,
+            engine,
+            migrator,
+        }
+    }
+
+    /// Applies pending migrations; refuses a database that has migrations this build lacks.
+    pub async fn migrate(&self) -> Result<(), OpenError> {
+        self.migrator.run(&self.pool).await.map_err(migrate_error)
+    }
+
+    pub fn engine_name(&self) -> &'static str {
+        self.engine.name()
+    }
+
+    /// The versions of the migrations this build carries, in order.
+    pub fn known_migrations(&self) -> Vec<i64> {
+        self.migrator.iter().map(|m| m.version).collect()
+    }
+
+    /// Closes every connection (used before a restart and by tests).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Direct access for tests and maintenance commands.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+/// Maps a database error: uniqueness breaches become a user-facing conflict, the rest stays
+/// internal (the application layer logs it once).
+fn db_error(err: sqlx::Error) -> StoreError {
+    match &err {
+        sqlx::Error::RowNotFound => StoreError::NotFound,
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict("this record already exists".to_owned())
+        }
+        _ => StoreError::Backend(err.to_string()),
+    }
+}
+
+type UnitRow = (String, String, String, String);
+
+fn province_from_row((geography, code, name_vi, kind): UnitRow) -> StoreResult<Province> {
+    let geography = Geography::parse(&geography)
+        .ok_or_else(|| StoreError::Backend(format!("unknown geography {geography:?}")))?;
+    let kind = UnitKind::parse(&kind)
+        .ok_or_else(|| StoreError::Backend(format!("unknown unit kind {kind:?}")))?;
+    Ok(Province {
+        geography,
+        code,
+        name_vi,
+        kind,
+    })
+}
+
+type WaveRow = (String, String, i64, String);
+
+fn wave_from_row((code, title, year, geography): WaveRow) -> StoreResult<Wave> {
+    Ok(Wave {
+        code,
+        title,
+        year: i32::try_from(year).map_err(|_| StoreError::Backend(format!("bad year {year}")))?,
+        geography: Geography::parse(&geography)
+            .ok_or_else(|| StoreError::Backend(format!("unknown geography {geography:?}")))?,
+    })
+}
+
+const UNIT_COLUMNS: &str = "SELECT geography, code, name_vi, kind FROM admin_units";
+
+#[async_trait]
+impl Store for SqlStore {
+    fn engine(&self) -> &'static str {
+        self.engine.name()
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    async fn provinces(&self, geography: Geography) -> StoreResult<Vec<Province>> {
+        let sql = format!("{UNIT_COLUMNS} WHERE geography = $1 ORDER BY code");
+        sqlx::query_as::<_, UnitRow>(&sql)
+            .bind(geography.key())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?
+            .into_iter()
+            .map(province_from_row)
+            .collect()
+    }
+
+    async fn provinces_on(&self, iso_date: &str) -> StoreResult<Vec<Province>> {
+        // ISO dates compare correctly as text on both engines.
+        let sql = format!(
+            "{UNIT_COLUMNS} WHERE valid_from <= $1 AND (valid_to IS NULL OR valid_to >= $1) \
+             ORDER BY code"
+        );
+        sqlx::query_as::<_, UnitRow>(&sql)
+            .bind(iso_date)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?
+            .into_iter()
+            .map(province_from_row)
+            .collect()
+    }
+
+    async fn province(&self, geography: Geography, code: &str) -> StoreResult<Province> {
+        let sql = format!("{UNIT_COLUMNS} WHERE geography = $1 AND code = $2");
+        let row = sqlx::query_as::<_, UnitRow>(&sql)
+            .bind(geography.key())
+            .bind(code)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_error)?;
+        province_from_row(row)
+    }
+
+    async fn crosswalk(&self) -> StoreResult<Vec<CrosswalkLink>> {
+        let rows = sqlx::query_as::<_, (String, String)>(
+            "SELECT old_code, new_code FROM admin_crosswalk ORDER BY old_code, new_code",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|(old_code, new_code)| CrosswalkLink { old_code, new_code })
+            .collect())
+    }
+
+    async fn create_wave(&self, wave: &Wave) -> StoreResult<()> {
+        let created_at = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .map_err(|err| StoreError::Backend(err.to_string()))?;
+        sqlx::query(
+            "INSERT INTO waves (code, title, year, geography, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&wave.code)
+        .bind(&wave.title)
+        .bind(i64::from(wave.year))
+        .bind(wave.geography.key())
+        .bind(created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(|err| match db_error(err) {
+            StoreError::Conflict(_) => {
+                StoreError::Conflict(format!("a wave with code {:?} already exists", wave.code))
+            }
+            other => other,
+        })?;
+        Ok(())
+    }
+
+    async fn wave(&self, code: &str) -> StoreResult<Wave> {
+        let row = sqlx::query_as::<_, WaveRow>(
+            "SELECT code, title, year, geography FROM waves WHERE code = $1",
+        )
+        .bind(code)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_error)?;
+        wave_from_row(row)
+    }
+
+    async fn waves(&self) -> StoreResult<Vec<Wave>> {
+        sqlx::query_as::<_, WaveRow>(
+            "SELECT code, title, year, geography FROM waves ORDER BY year DESC, code",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?
+        .into_iter()
+        .map(wave_from_row)
+        .collect()
+    }
+}

@@ -1,0 +1,24 @@
+//! Design-based survey statistics for SIPAS.
+//!
+//! Plain data in, plain data out: no web, database or async dependencies, so the same code runs
+//! in the server, in the offline `sipas compute` command and in the browser.
+//!
+//! The pipeline: [`microdata`] (or a database GROUP BY) produces per-PSU sufficient statistics
+//! ([`totals`]); [`estimate`] turns them into ratio estimates for every domain and every node of
+//! the methodology's index tree ([`methodology`]), with linearized variances ([`design`]) and
+//! intervals ([`ci`]) that reproduce R's `survey` package. [`weighting`] builds and calibrates
+//! weights; [`compare`] tests changes and ranks provinces honestly.
+
+pub mod ci;
+pub mod compare;
+pub mod design;
+pub mod distributions;
+pub mod error;
+pub mod estimate;
+pub mod methodology;
+pub mod microdata;
+pub mod output;
+pub mod totals;
+pub mod weighting;
+
+pub use error::StatsError;

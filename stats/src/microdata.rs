@@ -1,0 +1,301 @@
+//! Reading a microdata CSV (one row per response) into sufficient statistics.
+//!
+//! Columns: `response_id`, `province`, optional `stratum` (default: the province), `psu`
+//! (default: each response its own PSU), `weight` (default 1) and `fpc`; the methodology's
+//! subgroup columns; one column per item with the raw answer. An empty answer, `NA`, or a value
+//! outside the scale is "no answer". Anything else that is not a number is an error naming the
+//! row and column. Rows are numbered as lines of the file (the header is row 1).
+
+use std::collections::HashMap;
+use std::io::Read;
+
+use crate::StatsError;
+use crate::design::{Design, Fpc};
+use crate::methodology::{Methodology, Scale};
+use crate::totals::{Answer, Area, DomainKey, SufficientStats, TotalsBuilder};
+
+struct Columns {
+    response_id: usize,
+    province: usize,
+    stratum: Option<usize>,
+    psu: Option<usize>,
+    weight: Option<usize>,
+    fpc: Option<usize>,
+    subgroups: Vec<(String, usize)>,
+    items: Vec<usize>,
+}
+
+fn find_columns(headers: &csv::ByteRecord, methodology: &Methodology, items: &[String]) -> Result<Columns, StatsError> {
+    let names: Vec<String> = headers.iter().map(|h| String::from_utf8_lossy(h).trim().to_owned()).collect();
+    let find = |name: &str| names.iter().position(|n| n == name);
+    let require = |name: &str| {
+        find(name).ok_or_else(|| StatsError::Input {
+            row: 1,
+            column: name.to_owned(),
+            message: "required column is missing from the header".to_owned(),
+        })
+    };
+    let mut seen = HashMap::new();
+    for (i, name) in names.iter().enumerate() {
+        if let Some(first) = seen.insert(name.as_str(), i) {
+            return Err(StatsError::Input {
+                row: 1,
+                column: name.clone(),
+                message: format!("column appears twice (positions {} and {})", first + 1, i + 1),
+            });
+        }
+    }
+    Ok(Columns {
+        response_id: require("response_id")?,
+        province: require("province")?,
+        stratum: find("stratum"),
+        psu: find("psu"),
+        weight: find("weight"),
+        fpc: find("fpc"),
+        subgroups: methodology
+            .subgroups
+            .iter()
+            .map(|s| require(s).map(|i| (s.clone(), i)))
+            .collect::<Result<_, _>>()?,
+        items: items.iter().map(|item| require(item)).collect::<Result<_, _>>()?,
+    })
+}
+
+fn field<'r>(record: &'r csv::ByteRecord, index: usize, row: u64, column: &str) -> Result<&'r str, StatsError> {
+    let bytes = record.get(index).unwrap_or_default();
+    std::str::from_utf8(bytes).map(str::trim).map_err(|_| StatsError::Input {
+        row,
+        column: column.to_owned(),
+        message: "not valid UTF-8".to_owned(),
+    })
+}
+
+fn is_missing(text: &str) -> bool {
+    text.is_empty() || text == "NA"
+}
+
+/// Parses one raw answer against the scale.
+fn parse_answer(text: &str, scale: &Scale, row: u64, column: &str) -> Result<Answer, StatsError> {
+    if is_missing(text) {
+        return Ok(None);
+    }
+    let value: f64 = text.parse().map_err(|_| StatsError::Input {
+        row,
+        column: column.to_owned(),
+        message: format!("answer {text:?} is not a number (leave it empty for no answer)"),
+    })?;
+    if value.fract() != 0.0 || value < scale.min as f64 || value > scale.max as f64 {
+        return Ok(None);
+    }
+    Ok(Some(value >= scale.satisfied_min as f64))
+}
+
+fn parse_positive(text: &str, row: u64, column: &str) -> Result<f64, StatsError> {
+    let value: f64 = text.parse().map_err(|_| StatsError::Input {
+        row,
+        column: column.to_owned(),
+        message: format!("{text:?} is not a number"),
+    })?;
+    if !(value.is_finite() && value > 0.0) {
+        return Err(StatsError::Input {
+            row,
+            column: column.to_owned(),
+            message: format!("must be a positive number, got {text}"),
+        });
+    }
+    Ok(value)
+}
+
+/// Interns strings to dense indices in first-seen order.
+#[derive(Default)]
+struct Interner {
+    index: HashMap<String, u32>,
+    names: Vec<String>,
+}
+
+impl Interner {
+    fn get(&mut self, name: &str) -> u32 {
+        if let Some(&i) = self.index.get(name) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        self.index.insert(name.to_owned(), i);
+        self.names.push(name.to_owned());
+        i
+    }
+}
+
+/// Reads the CSV and accumulates the totals of every domain the methodology asks for:
+/// each province, the nation, and each of those by every subgroup value.
+pub fn read_csv<R: Read>(reader: R, methodology: &Methodology) -> Result<SufficientStats, StatsError> {
+    let tree = methodology.compile()?;
+    let mut csv = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(reader);
+    let headers = csv.byte_headers().map_err(|e| StatsError::Csv(format!("cannot read the header: {e}")))?.clone();
+    let cols = find_columns(&headers, methodology, &tree.items)?;
+
+    let mut strata = Interner::default();
+    let mut stratum_fpc: Vec<Option<f64>> = Vec::new();
+    let mut psus: HashMap<(u32, String), u32> = HashMap::new();
+    let mut psu_stratum: Vec<u32> = Vec::new();
+    let mut response_ids: HashMap<String, u64> = HashMap::new();
+    let mut builder = TotalsBuilder::new(tree.items.len());
+    let mut answers: Vec<Answer> = vec![None; tree.items.len()];
+    let mut keys: Vec<DomainKey> = Vec::new();
+    let mut record = csv::ByteRecord::new();
+    let mut row: u64 = 1;
+
+    loop {
+        match csv.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(err) => {
+                let line = err.position().map_or(row + 1, |p| p.line());
+                return Err(StatsError::Csv(format!("row {line}: {err}")));
+            }
+        }
+        row = record.position().map_or(row + 1, |p| p.line());
+
+        let id = field(&record, cols.response_id, row, "response_id")?;
+        if id.is_empty() {
+            return Err(StatsError::Input { row, column: "response_id".into(), message: "is empty".into() });
+        }
+        if let Some(first) = response_ids.insert(id.to_owned(), row) {
+            return Err(StatsError::Input {
+                row,
+                column: "response_id".into(),
+                message: format!("{id:?} was already used in row {first}"),
+            });
+        }
+        let province = field(&record, cols.province, row, "province")?;
+        if province.is_empty() {
+            return Err(StatsError::Input { row, column: "province".into(), message: "is empty".into() });
+        }
+        let stratum_name = match cols.stratum {
+            Some(i) => match field(&record, i, row, "stratum")? {
+                "" => province,
+                s => s,
+            },
+            None => province,
+        };
+        let h = strata.get(stratum_name);
+        if h as usize == stratum_fpc.len() {
+            stratum_fpc.push(None);
+        }
+        if let Some(i) = cols.fpc {
+            let text = field(&record, i, row, "fpc")?;
+            if !is_missing(text) {
+                let value = parse_positive(text, row, "fpc")?;
+                match stratum_fpc[h as usize] {
+                    None => stratum_fpc[h as usize] = Some(value),
+                    Some(previous) if previous != value => {
+                        return Err(StatsError::Input {
+                            row,
+                            column: "fpc".into(),
+                            message: format!("{value} differs from {previous} given earlier for stratum {stratum_name:?}"),
+                        });
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        let psu_name = match cols.psu {
+            Some(i) => match field(&record, i, row, "psu")? {
+                "" => {
+                    return Err(StatsError::Input { row, column: "psu".into(), message: "is empty".into() });
+                }
+                s => s.to_owned(),
+            },
+            // No PSU column: every response is its own PSU.
+            None => format!("\u{0}{id}"),
+        };
+        let next = psu_stratum.len() as u32;
+        let psu = *psus.entry((h, psu_name)).or_insert_with(|| {
+            psu_stratum.push(h);
+            next
+        });
+        let weight = match cols.weight {
+            Some(i) => {
+                let text = field(&record, i, row, "weight")?;
+                if is_missing(text) {
+                    return Err(StatsError::Input { row, column: "weight".into(), message: "is empty".into() });
+                }
+                parse_positive(text, row, "weight")?
+            }
+            None => 1.0,
+        };
+        for ((slot, &col), name) in answers.iter_mut().zip(&cols.items).zip(&tree.items) {
+            *slot = parse_answer(field(&record, col, row, name)?, &methodology.scale, row, name)?;
+        }
+
+        keys.clear();
+        keys.push(DomainKey { area: Area::Province(province.to_owned()), subgroup: None });
+        keys.push(DomainKey { area: Area::National, subgroup: None });
+        for (name, col) in &cols.subgroups {
+            let value = field(&record, *col, row, name)?;
+            if is_missing(value) {
+                continue;
+            }
+            let subgroup = Some((name.clone(), value.to_owned()));
+            keys.push(DomainKey { area: Area::Province(province.to_owned()), subgroup: subgroup.clone() });
+            keys.push(DomainKey { area: Area::National, subgroup });
+        }
+        for key in &keys {
+            builder.domain(key).add_row(psu, weight, &answers);
+        }
+    }
+    if psu_stratum.is_empty() {
+        return Err(StatsError::Csv("the file has no data rows".into()));
+    }
+
+    let strata_defs = strata
+        .names
+        .into_iter()
+        .zip(stratum_fpc)
+        .map(|(name, fpc)| (name, fpc.map_or(Fpc::None, Fpc::from_r_value)))
+        .collect();
+    let design = Design::new(strata_defs, psu_stratum, methodology.lonely_psu)?;
+    Ok(SufficientStats { design, items: tree.items, domains: builder.finish() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn methodology() -> Methodology {
+        Methodology::from_toml("subgroups = [\"sex\"]\n[[nodes]]\ncode = \"all\"\nchildren = [\"q1\", \"q2\"]\n").unwrap()
+    }
+
+    #[test]
+    fn reads_defaults_and_missing_answers() {
+        let data = "response_id,province,sex,q1,q2\n1,01,F,5,\n2,01,M,3,9\n3,02,F,NA,4\n";
+        let stats = read_csv(data.as_bytes(), &methodology()).unwrap();
+        assert_eq!(stats.design.n_psus(), 3);
+        assert_eq!(stats.design.strata.len(), 2);
+        let national = &stats.domains[&DomainKey { area: Area::National, subgroup: None }];
+        assert_eq!(national.rows.iter().sum::<u64>(), 3);
+        // q2 answered validly once (9 is outside the scale), satisfied.
+        let q2_valid: u64 = (0..3).map(|p| national.nd[p * 2 + 1]).sum();
+        assert_eq!(q2_valid, 1);
+        let female = DomainKey { area: Area::Province("01".into()), subgroup: Some(("sex".into(), "F".into())) };
+        assert_eq!(stats.domains[&female].rows, vec![1]);
+    }
+
+    #[test]
+    fn errors_name_row_and_column() {
+        let bad_answer = "response_id,province,sex,q1,q2\n1,01,F,5,4\n2,01,M,x,4\n";
+        let err = read_csv(bad_answer.as_bytes(), &methodology()).unwrap_err().to_string();
+        assert!(err.starts_with("row 3, column q1:"), "{err}");
+        let bad_weight = "response_id,province,sex,weight,q1,q2\n1,01,F,-2,5,4\n";
+        let err = read_csv(bad_weight.as_bytes(), &methodology()).unwrap_err().to_string();
+        assert!(err.starts_with("row 2, column weight:"), "{err}");
+        let missing = "response_id,province,q1,q2\n1,01,5,4\n";
+        let err = read_csv(missing.as_bytes(), &methodology()).unwrap_err().to_string();
+        assert!(err.contains("column sex"), "{err}");
+        let dup = "response_id,province,sex,q1,q2\n1,01,F,5,4\n1,01,M,3,4\n";
+        let err = read_csv(dup.as_bytes(), &methodology()).unwrap_err().to_string();
+        assert!(err.contains("row 3, column response_id") && err.contains("row 2"), "{err}");
+        let ragged = "response_id,province,sex,q1,q2\n1,01,F,5\n";
+        let err = read_csv(ragged.as_bytes(), &methodology()).unwrap_err().to_string();
+        assert!(err.contains("row 2"), "{err}");
+    }
+}
