@@ -49,6 +49,13 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     let locale = provide_locale();
     let t = locale.messages();
+    // Effects run only in the browser, after hydration: a marker for tests and for styles that
+    // should apply only to the enhanced page.
+    Effect::new(move |_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
 
     view! {
         <Stylesheet id="leptos" href="/pkg/sipas.css" />

@@ -34,6 +34,18 @@ pub enum Command {
     Demo,
     /// Print the effective configuration, secrets redacted.
     Config,
+    /// Compute indices offline from a microdata CSV (no database).
+    Compute {
+        /// Microdata CSV, one row per response (docs/methodology.md).
+        #[arg(long)]
+        data: PathBuf,
+        /// Methodology TOML: scale, intervals, lonely-PSU policy, index tree.
+        #[arg(long)]
+        methodology: PathBuf,
+        /// Results file; `.csv` or `.json`.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +62,8 @@ pub enum CliError {
     Demo(sipas_app::ports::StoreError),
     #[error("the server stopped with an error: {0}")]
     Serve(std::io::Error),
+    #[error(transparent)]
+    Compute(#[from] crate::compute::ComputeError),
     #[error("cannot print the configuration: {0}")]
     Print(String),
 }
@@ -74,6 +88,11 @@ impl Cli {
                 Ok(())
             }
             Command::Config => print_config(&config),
+            Command::Compute { data, methodology, out } => {
+                let cells = crate::compute::run(&data, &methodology, &out)?;
+                println!("wrote {cells} estimates to {}", out.display());
+                Ok(())
+            }
         }
     }
 }

@@ -4,6 +4,7 @@
 //! integration tests can drive it in-process.
 
 pub mod cli;
+pub mod compute;
 pub mod config;
 pub mod demo;
 pub mod http;

@@ -1,0 +1,59 @@
+import { defineConfig } from '@playwright/test';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+// The release build, started by Playwright and awaited through the health endpoint, on a fresh
+// SQLite database with demo data.
+const port = Number(process.env.E2E_PORT ?? 3100);
+const root = path.resolve(__dirname, '..');
+const bin = process.env.SIPAS_BIN ?? path.join(root, 'target', 'release', 'sipas');
+const dbDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sipas-e2e-'));
+
+export default defineConfig({
+  testDir: './tests',
+  timeout: 30_000,
+  expect: { timeout: 10_000 },
+  fullyParallel: false,
+  workers: 1,
+  retries: 0,
+  reporter: [['list']],
+  use: {
+    baseURL: `http://127.0.0.1:${port}`,
+    browserName: 'chromium',
+    viewport: { width: 360, height: 740 },
+    isMobile: true,
+    hasTouch: true,
+    deviceScaleFactor: 2,
+    locale: 'vi-VN',
+    launchOptions: {
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    },
+  },
+  projects: [{ name: 'phone-360x740' }],
+  webServer: {
+    command: `"${bin}" serve --demo`,
+    cwd: root,
+    url: `http://127.0.0.1:${port}/healthz`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: 'pipe',
+    stderr: 'pipe',
+    env: {
+      LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
+      LEPTOS_SITE_ROOT: process.env.LEPTOS_SITE_ROOT ?? path.join(root, 'target', 'site'),
+      LEPTOS_SITE_PKG_DIR: 'pkg',
+      LEPTOS_OUTPUT_NAME: 'sipas',
+      LEPTOS_ENV: 'PROD',
+      DATABASE_URL: `sqlite://${path.join(dbDir, 'e2e.db')}`,
+      RUST_LOG: 'warn',
+    },
+  },
+});

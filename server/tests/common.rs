@@ -1,0 +1,60 @@
+//! Test harness: fresh databases on both engines.
+#![allow(dead_code)]
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sqlx::Executor;
+use sqlx::any::AnyPoolOptions;
+
+/// A fresh SQLite database file in its own temporary directory.
+pub struct SqliteDb {
+    pub dir: tempfile::TempDir,
+    pub url: String,
+}
+
+pub fn sqlite_db() -> SqliteDb {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("test.db").display());
+    SqliteDb { dir, url }
+}
+
+/// The PostgreSQL server for tests: `TEST_DATABASE_URL`, or the role scripts/test.sh creates.
+pub fn postgres_admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://sipas_test:sipas_test@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// A fresh PostgreSQL database, dropped by `drop_postgres_db`. `None` means the server is
+/// unreachable and we are not in CI; in CI (CI=true) an unreachable server fails the test.
+pub async fn postgres_db() -> Option<(String, String)> {
+    sqlx::any::install_default_drivers();
+    let admin = postgres_admin_url();
+    let pool = match AnyPoolOptions::new().max_connections(1).connect(&admin).await {
+        Ok(pool) => pool,
+        Err(err) => {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("PostgreSQL must be reachable in CI ({err}); run scripts/test.sh");
+            }
+            eprintln!("SKIPPING PostgreSQL: cannot connect ({err}); run scripts/test.sh");
+            return None;
+        }
+    };
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let name = format!("sipas_test_{}_{}", std::process::id(), nanos);
+    pool.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create database");
+    pool.close().await;
+    let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).expect("URL with a database");
+    Some((format!("{base}/{name}"), name))
+}
+
+pub async fn drop_postgres_db(name: &str) {
+    let pool = AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(&postgres_admin_url())
+        .await
+        .expect("connect to drop");
+    pool.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+        .await
+        .expect("drop database");
+    pool.close().await;
+}
