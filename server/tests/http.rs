@@ -1,0 +1,152 @@
+//! The HTTP application in-process: pages, server functions, health, language switch, headers,
+//! and start-up failures of the binary.
+
+mod common;
+
+use std::sync::Arc;
+
+use axum::body::{Body, to_bytes};
+use axum::http::{Request, StatusCode, header};
+use leptos::config::LeptosOptions;
+use sipas_server::http::{AppState, Application, router};
+use sipas_server::store::{self, ConnectOptions};
+use tower::ServiceExt;
+
+async fn app() -> (axum::Router, common::SqliteDb) {
+    let db = common::sqlite_db();
+    let store = store::open(&db.url, &ConnectOptions::default()).await.expect("open");
+    let state = AppState {
+        leptos_options: LeptosOptions::builder().output_name("sipas").build(),
+        store: Arc::new(store),
+    };
+    (router(state), db)
+}
+
+async fn get(app: &axum::Router, uri: &str) -> (StatusCode, axum::http::HeaderMap, String) {
+    let response = app
+        .clone()
+        .oneshot(Request::get(uri).body(Body::empty()).expect("request"))
+        .await
+        .expect("response");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = to_bytes(response.into_body(), 4 << 20).await.expect("body");
+    (status, headers, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test]
+async fn health_reports_the_database() {
+    let (app, _db) = app().await;
+    let (status, _, body) = get(&app, "/healthz").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("\"status\":\"ok\"") && body.contains("sqlite"), "{body}");
+}
+
+#[tokio::test]
+async fn home_page_is_rendered_with_the_34_provinces_and_security_headers() {
+    let (app, _db) = app().await;
+    let (status, headers, body) = get(&app, "/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("<html lang=\"vi\""), "{}", &body[..body.len().min(400)]);
+    assert_eq!(body.matches("<tr>").count(), 35, "header row + 34 provinces");
+    assert!(body.contains("Hồ Chí Minh") && !body.contains("Yên Bái"));
+    let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().expect("csp");
+    assert!(csp.contains("frame-ancestors 'none'") && csp.contains("'nonce-"), "{csp}");
+    let nonce = csp.split("'nonce-").nth(1).and_then(|s| s.split('\'').next()).expect("nonce");
+    assert!(body.contains(&format!("nonce=\"{nonce}\"")), "scripts carry the header's nonce");
+    assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    assert_eq!(headers[header::REFERRER_POLICY], "strict-origin-when-cross-origin");
+}
+
+#[tokio::test]
+async fn filter_works_without_javascript() {
+    let (app, _db) = app().await;
+    let (_, _, body) = get(&app, "/?q=ha%20noi").await;
+    assert_eq!(body.matches("<tr>").count(), 2, "header + Hà Nội");
+    assert!(body.contains("Hà Nội"));
+}
+
+#[tokio::test]
+async fn english_is_chosen_by_cookie() {
+    let (app, _db) = app().await;
+    let (status, headers, _) = get(&app, "/lang/en?next=/?q=x").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers[header::LOCATION], "/?q=x");
+    let cookie = headers[header::SET_COOKIE].to_str().expect("cookie");
+    assert!(cookie.starts_with("lang=en;") && cookie.contains("SameSite=Lax"), "{cookie}");
+    let (_, headers, _) = get(&app, "/lang/vi?next=//evil.example").await;
+    assert_eq!(headers[header::LOCATION], "/", "no open redirect");
+    let (status, _, _) = get(&app, "/lang/fr").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let response = app
+        .clone()
+        .oneshot(Request::get("/").header(header::COOKIE, "lang=en").body(Body::empty()).expect("request"))
+        .await
+        .expect("response");
+    let body = to_bytes(response.into_body(), 4 << 20).await.expect("body");
+    let body = String::from_utf8_lossy(&body);
+    assert!(body.contains("<html lang=\"en\"") && body.contains("Provinces and cities"));
+}
+
+#[tokio::test]
+async fn unknown_pages_are_404() {
+    let (app, _db) = app().await;
+    let (status, _, body) = get(&app, "/khong-co").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body.contains("Không tìm thấy trang"));
+}
+
+#[tokio::test]
+async fn server_function_returns_provinces() {
+    let (app, _db) = app().await;
+    let response = app
+        .clone()
+        .oneshot(
+            Request::post("/api/provinces")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header(header::ACCEPT, "application/json")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("response");
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = to_bytes(response.into_body(), 1 << 20).await.expect("body");
+    let provinces: Vec<serde_json::Value> = serde_json::from_slice(&body).expect("json");
+    assert_eq!(provinces.len(), 34);
+}
+
+#[tokio::test]
+async fn a_busy_port_is_a_clear_error() {
+    let first = Application::bind("127.0.0.1:0".parse().expect("addr")).await.expect("bind");
+    let addr = first.local_addr().expect("addr");
+    let err = Application::bind(addr).await.err().expect("port in use");
+    assert!(err.to_string().starts_with(&format!("cannot listen on {addr}")), "{err}");
+}
+
+#[test]
+fn the_binary_exits_non_zero_with_one_clear_message() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sipas"))
+        .arg("migrate")
+        .env("DATABASE_URL", "postgres://u:secret@127.0.0.1:1/none")
+        .env("SIPAS_DATABASE_CONNECT_TIMEOUT_SECS", "2")
+        .output()
+        .expect("run sipas");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.starts_with("sipas: cannot connect to the postgres database"), "{stderr}");
+    assert!(!stderr.contains("secret") && !stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn config_command_redacts_secrets() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sipas"))
+        .arg("config")
+        .env("DATABASE_URL", "postgres://sipas:hunter2@db/sipas")
+        .output()
+        .expect("run sipas");
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("postgres://sipas:***@db/sipas") && !stdout.contains("hunter2"), "{stdout}");
+}
