@@ -17,5 +17,10 @@ pub async fn current_provinces() -> Result<Vec<Province>, AppError> {
 fn today_iso() -> String {
     let offset = time::UtcOffset::from_hms(7, 0, 0).unwrap_or(time::UtcOffset::UTC);
     let date = time::OffsetDateTime::now_utc().to_offset(offset).date();
-    format!("{:04}-{:02}-{:02}", date.year(), u8::from(date.month()), date.day())
+    format!(
+        "{:04}-{:02}-{:02}",
+        date.year(),
+        u8::from(date.month()),
+        date.day()
+    )
 }

@@ -196,7 +196,10 @@ mod tests {
 
     #[test]
     fn cookie_header_selects_locale() {
-        assert_eq!(Locale::from_cookie_header("a=1; lang=en; b=2"), Some(Locale::En));
+        assert_eq!(
+            Locale::from_cookie_header("a=1; lang=en; b=2"),
+            Some(Locale::En)
+        );
         assert_eq!(Locale::from_cookie_header("lang=vi"), Some(Locale::Vi));
         assert_eq!(Locale::from_cookie_header("lang=fr"), None);
         assert_eq!(Locale::from_cookie_header("xlang=en"), None);

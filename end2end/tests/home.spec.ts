@@ -4,7 +4,9 @@ import { expect, test, type Page } from '@playwright/test';
 function watchConsole(page: Page): string[] {
   const errors: string[] = [];
   page.on('console', (msg) => {
-    if (msg.type() === 'error' || msg.type() === 'warning') errors.push(`${msg.type()}: ${msg.text()}`);
+    if (msg.type() === 'error' || msg.type() === 'warning') {
+      errors.push(`${msg.type()}: ${msg.text()} (${msg.location().url})`);
+    }
   });
   page.on('pageerror', (err) => errors.push(`pageerror: ${err.message}`));
   return errors;

@@ -10,7 +10,11 @@ use crate::http::{AppState, Application, BindError};
 use crate::store::{self, ConnectOptions, OpenError};
 
 #[derive(Debug, Parser)]
-#[command(name = "sipas", version, about = "SIPAS: citizen satisfaction surveys, indices and releases")]
+#[command(
+    name = "sipas",
+    version,
+    about = "SIPAS: citizen satisfaction surveys, indices and releases"
+)]
 pub struct Cli {
     /// Configuration file (TOML). Default: ./sipas.toml when it exists.
     #[arg(long, global = true, env = "SIPAS_CONFIG")]
@@ -88,7 +92,11 @@ impl Cli {
                 Ok(())
             }
             Command::Config => print_config(&config),
-            Command::Compute { data, methodology, out } => {
+            Command::Compute {
+                data,
+                methodology,
+                out,
+            } => {
                 let cells = crate::compute::run(&data, &methodology, &out)?;
                 println!("wrote {cells} estimates to {}", out.display());
                 Ok(())
@@ -134,7 +142,8 @@ async fn serve(config: &Config, demo: bool) -> Result<(), CliError> {
 }
 
 fn print_config(config: &Config) -> Result<(), CliError> {
-    let ours = toml::to_string_pretty(&config.redacted()).map_err(|e| CliError::Print(e.to_string()))?;
+    let ours =
+        toml::to_string_pretty(&config.redacted()).map_err(|e| CliError::Print(e.to_string()))?;
     println!("# sipas settings (defaults < file < SIPAS_* / DATABASE_URL)\n{ours}");
     match leptos_options() {
         Ok(options) => {

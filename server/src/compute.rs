@@ -13,9 +13,15 @@ use sipas_stats::output::{write_csv, write_json};
 #[derive(Debug, thiserror::Error)]
 pub enum ComputeError {
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: {source}")]
-    Stats { path: PathBuf, source: sipas_stats::StatsError },
+    Stats {
+        path: PathBuf,
+        source: sipas_stats::StatsError,
+    },
     #[error("cannot write {path}: {message}")]
     Write { path: PathBuf, message: String },
     #[error("{path}: the output must end in .csv or .json")]
@@ -28,7 +34,11 @@ pub fn run(data: &Path, methodology: &Path, out: &Path) -> Result<usize, Compute
     let json = match out.extension().and_then(|e| e.to_str()) {
         Some("csv") => false,
         Some("json") => true,
-        _ => return Err(ComputeError::Format { path: out.to_owned() }),
+        _ => {
+            return Err(ComputeError::Format {
+                path: out.to_owned(),
+            });
+        }
     };
     let text = std::fs::read_to_string(methodology).map_err(|source| ComputeError::Read {
         path: methodology.to_owned(),
@@ -38,16 +48,30 @@ pub fn run(data: &Path, methodology: &Path, out: &Path) -> Result<usize, Compute
         path: methodology.to_owned(),
         source,
     })?;
-    let file = File::open(data).map_err(|source| ComputeError::Read { path: data.to_owned(), source })?;
-    let stats = read_csv(BufReader::with_capacity(1 << 20, file), &methodology_def)
-        .map_err(|source| ComputeError::Stats { path: data.to_owned(), source })?;
+    let file = File::open(data).map_err(|source| ComputeError::Read {
+        path: data.to_owned(),
+        source,
+    })?;
+    let stats =
+        read_csv(BufReader::with_capacity(1 << 20, file), &methodology_def).map_err(|source| {
+            ComputeError::Stats {
+                path: data.to_owned(),
+                source,
+            }
+        })?;
     let results = estimate_all(&stats, &methodology_def).map_err(|source| ComputeError::Stats {
         path: data.to_owned(),
         source,
     })?;
 
-    let write_err = |message: String| ComputeError::Write { path: out.to_owned(), message };
-    let dir = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let write_err = |message: String| ComputeError::Write {
+        path: out.to_owned(),
+        message,
+    };
+    let dir = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| write_err(e.to_string()))?;
     {
         let mut writer = BufWriter::new(tmp.as_file_mut());

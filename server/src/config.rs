@@ -10,6 +10,14 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+/// Every setting's name, as `SIPAS_<NAME>` in the environment.
+const SETTINGS: [&str; 4] = [
+    "database_url",
+    "database_max_connections",
+    "database_connect_timeout_secs",
+    "log",
+];
+
 /// The file read when `--config` is not given, if it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "sipas.toml";
 
@@ -59,8 +67,9 @@ impl Config {
             Some(path) => figment = figment.merge(Toml::file(path)),
             None => figment = figment.merge(Toml::file(DEFAULT_CONFIG_FILE)),
         }
+        // Only our own keys: other SIPAS_* variables (SIPAS_CONFIG, tooling) are not settings.
         figment
-            .merge(Env::prefixed("SIPAS_"))
+            .merge(Env::prefixed("SIPAS_").only(&SETTINGS))
             .merge(Env::raw().only(&["DATABASE_URL"]))
             .extract()
             .map_err(|err| ConfigError::Invalid(Box::new(err)))
@@ -99,15 +108,22 @@ mod tests {
             redact_url("postgres://sipas:s3cret@db:5432/sipas"),
             "postgres://sipas:***@db:5432/sipas"
         );
-        assert_eq!(redact_url("postgres://sipas@db/sipas"), "postgres://sipas@db/sipas");
+        assert_eq!(
+            redact_url("postgres://sipas@db/sipas"),
+            "postgres://sipas@db/sipas"
+        );
         assert_eq!(redact_url("sqlite://sipas.db"), "sqlite://sipas.db");
     }
 
     #[test]
     fn layers_apply_in_order() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("custom.toml", "database_url = \"sqlite://from-file.db\"\nlog = \"debug\"")?;
+            jail.create_file(
+                "custom.toml",
+                "database_url = \"sqlite://from-file.db\"\nlog = \"debug\"",
+            )?;
             jail.set_env("SIPAS_LOG", "warn");
+            jail.set_env("SIPAS_BIN", "/not/a/setting");
             let config = Config::load(Some(Path::new("custom.toml"))).map_err(|e| e.to_string())?;
             assert_eq!(config.database_url, "sqlite://from-file.db");
             assert_eq!(config.log, "warn");

@@ -29,7 +29,11 @@ pub fn postgres_admin_url() -> String {
 pub async fn postgres_db() -> Option<(String, String)> {
     sqlx::any::install_default_drivers();
     let admin = postgres_admin_url();
-    let pool = match AnyPoolOptions::new().max_connections(1).connect(&admin).await {
+    let pool = match AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(&admin)
+        .await
+    {
         Ok(pool) => pool,
         Err(err) => {
             if std::env::var("CI").is_ok_and(|v| v == "true") {
@@ -39,11 +43,19 @@ pub async fn postgres_db() -> Option<(String, String)> {
             return None;
         }
     };
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     let name = format!("sipas_test_{}_{}", std::process::id(), nanos);
-    pool.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create database");
+    pool.execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .expect("create database");
     pool.close().await;
-    let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).expect("URL with a database");
+    let base = admin
+        .rsplit_once('/')
+        .map(|(b, _)| b.to_owned())
+        .expect("URL with a database");
     Some((format!("{base}/{name}"), name))
 }
 

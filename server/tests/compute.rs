@@ -3,11 +3,18 @@
 use std::path::Path;
 
 fn golden(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../stats/golden").join(name).display().to_string()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../stats/golden")
+        .join(name)
+        .display()
+        .to_string()
 }
 
 fn sipas(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_sipas")).args(args).output().expect("run sipas")
+    std::process::Command::new(env!("CARGO_BIN_EXE_sipas"))
+        .args(args)
+        .output()
+        .expect("run sipas")
 }
 
 #[test]
@@ -15,12 +22,26 @@ fn writes_csv_and_json() {
     let dir = tempfile::tempdir().expect("dir");
     for ext in ["csv", "json"] {
         let out = dir.path().join(format!("results.{ext}"));
-        let output = sipas(&["compute", "--data", &golden("microdata.csv"), "--methodology", &golden("methodology.toml"), "--out", out.to_str().expect("path")]);
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let output = sipas(&[
+            "compute",
+            "--data",
+            &golden("microdata.csv"),
+            "--methodology",
+            &golden("methodology.toml"),
+            "--out",
+            out.to_str().expect("path"),
+        ]);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         let text = std::fs::read_to_string(&out).expect("results");
         assert!(text.contains("national_mean") && text.contains("sipas"));
         if ext == "csv" {
-            assert!(text.starts_with("domain,subgroup,node,n,df,estimate,se,ci_low,ci_high,deff,n_eff,flag"));
+            assert!(text.starts_with(
+                "domain,subgroup,node,n,df,estimate,se,ci_low,ci_high,deff,n_eff,flag"
+            ));
         } else {
             let rows: Vec<serde_json::Value> = serde_json::from_str(&text).expect("json");
             assert!(rows.len() > 100);
@@ -36,16 +57,31 @@ fn a_bad_file_names_row_and_column_and_writes_nothing() {
     let mut lines: Vec<String> = original.lines().map(String::from).collect();
     // Row 5 of the file gets a weight that is not a number.
     let header: Vec<&str> = lines[0].split(',').collect();
-    let weight_col = header.iter().position(|h| h.trim_matches('"') == "weight").expect("weight column");
+    let weight_col = header
+        .iter()
+        .position(|h| h.trim_matches('"') == "weight")
+        .expect("weight column");
     let mut fields: Vec<String> = lines[4].split(',').map(String::from).collect();
     fields[weight_col] = "heavy".into();
     lines[4] = fields.join(",");
     std::fs::write(&data, lines.join("\n")).expect("write");
     let out = dir.path().join("results.csv");
     std::fs::write(&out, "previous results").expect("write");
-    let output = sipas(&["compute", "--data", data.to_str().expect("p"), "--methodology", &golden("methodology.toml"), "--out", out.to_str().expect("p")]);
+    let output = sipas(&[
+        "compute",
+        "--data",
+        data.to_str().expect("p"),
+        "--methodology",
+        &golden("methodology.toml"),
+        "--out",
+        out.to_str().expect("p"),
+    ]);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("row 5, column weight"), "{stderr}");
-    assert_eq!(std::fs::read_to_string(&out).expect("kept"), "previous results", "nothing half-written");
+    assert_eq!(
+        std::fs::read_to_string(&out).expect("kept"),
+        "previous results",
+        "nothing half-written"
+    );
 }

@@ -12,14 +12,20 @@ use sipas_server::http::{AppState, Application, router};
 use sipas_server::store::{self, ConnectOptions};
 use tower::ServiceExt;
 
-async fn app() -> (axum::Router, common::SqliteDb) {
-    let db = common::sqlite_db();
-    let store = store::open(&db.url, &ConnectOptions::default()).await.expect("open");
+async fn app_on(url: &str) -> axum::Router {
+    let store = store::open(url, &ConnectOptions::default())
+        .await
+        .expect("open");
     let state = AppState {
         leptos_options: LeptosOptions::builder().output_name("sipas").build(),
         store: Arc::new(store),
     };
-    (router(state), db)
+    router(state)
+}
+
+async fn app() -> (axum::Router, common::SqliteDb) {
+    let db = common::sqlite_db();
+    (app_on(&db.url).await, db)
 }
 
 async fn get(app: &axum::Router, uri: &str) -> (StatusCode, axum::http::HeaderMap, String) {
@@ -39,7 +45,10 @@ async fn health_reports_the_database() {
     let (app, _db) = app().await;
     let (status, _, body) = get(&app, "/healthz").await;
     assert_eq!(status, StatusCode::OK);
-    assert!(body.contains("\"status\":\"ok\"") && body.contains("sqlite"), "{body}");
+    assert!(
+        body.contains("\"status\":\"ok\"") && body.contains("sqlite"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -47,15 +56,54 @@ async fn home_page_is_rendered_with_the_34_provinces_and_security_headers() {
     let (app, _db) = app().await;
     let (status, headers, body) = get(&app, "/").await;
     assert_eq!(status, StatusCode::OK);
-    assert!(body.contains("<html lang=\"vi\""), "{}", &body[..body.len().min(400)]);
-    assert_eq!(body.matches("<tr>").count(), 35, "header row + 34 provinces");
+    assert!(
+        body.contains("<html lang=\"vi\""),
+        "{}",
+        &body[..body.len().min(400)]
+    );
+    assert_eq!(
+        body.matches("<tr>").count(),
+        35,
+        "header row + 34 provinces"
+    );
     assert!(body.contains("Hồ Chí Minh") && !body.contains("Yên Bái"));
-    let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().expect("csp");
-    assert!(csp.contains("frame-ancestors 'none'") && csp.contains("'nonce-"), "{csp}");
-    let nonce = csp.split("'nonce-").nth(1).and_then(|s| s.split('\'').next()).expect("nonce");
-    assert!(body.contains(&format!("nonce=\"{nonce}\"")), "scripts carry the header's nonce");
+    let csp = headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .expect("csp");
+    assert!(
+        csp.contains("frame-ancestors 'none'") && csp.contains("'nonce-"),
+        "{csp}"
+    );
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|s| s.split('\'').next())
+        .expect("nonce");
+    assert!(
+        body.contains(&format!("nonce=\"{nonce}\"")),
+        "scripts carry the header's nonce"
+    );
     assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
-    assert_eq!(headers[header::REFERRER_POLICY], "strict-origin-when-cross-origin");
+    assert_eq!(
+        headers[header::REFERRER_POLICY],
+        "strict-origin-when-cross-origin"
+    );
+}
+
+#[tokio::test]
+async fn the_same_pages_are_served_from_postgres() {
+    let Some((url, name)) = common::postgres_db().await else {
+        return;
+    };
+    let app = app_on(&url).await;
+    let (status, _, body) = get(&app, "/healthz").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("postgres"), "{body}");
+    let (status, _, body) = get(&app, "/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body.matches("<tr>").count(), 35);
+    drop(app);
+    common::drop_postgres_db(&name).await;
 }
 
 #[tokio::test]
@@ -73,7 +121,10 @@ async fn english_is_chosen_by_cookie() {
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(headers[header::LOCATION], "/?q=x");
     let cookie = headers[header::SET_COOKIE].to_str().expect("cookie");
-    assert!(cookie.starts_with("lang=en;") && cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(
+        cookie.starts_with("lang=en;") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
     let (_, headers, _) = get(&app, "/lang/vi?next=//evil.example").await;
     assert_eq!(headers[header::LOCATION], "/", "no open redirect");
     let (status, _, _) = get(&app, "/lang/fr").await;
@@ -81,7 +132,12 @@ async fn english_is_chosen_by_cookie() {
 
     let response = app
         .clone()
-        .oneshot(Request::get("/").header(header::COOKIE, "lang=en").body(Body::empty()).expect("request"))
+        .oneshot(
+            Request::get("/")
+                .header(header::COOKIE, "lang=en")
+                .body(Body::empty())
+                .expect("request"),
+        )
         .await
         .expect("response");
     let body = to_bytes(response.into_body(), 4 << 20).await.expect("body");
@@ -119,10 +175,16 @@ async fn server_function_returns_provinces() {
 
 #[tokio::test]
 async fn a_busy_port_is_a_clear_error() {
-    let first = Application::bind("127.0.0.1:0".parse().expect("addr")).await.expect("bind");
+    let first = Application::bind("127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("bind");
     let addr = first.local_addr().expect("addr");
     let err = Application::bind(addr).await.err().expect("port in use");
-    assert!(err.to_string().starts_with(&format!("cannot listen on {addr}")), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with(&format!("cannot listen on {addr}")),
+        "{err}"
+    );
 }
 
 #[test]
@@ -135,8 +197,14 @@ fn the_binary_exits_non_zero_with_one_clear_message() {
         .expect("run sipas");
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.starts_with("sipas: cannot connect to the postgres database"), "{stderr}");
-    assert!(!stderr.contains("secret") && !stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr.starts_with("sipas: cannot connect to the postgres database"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("secret") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -148,5 +216,8 @@ fn config_command_redacts_secrets() {
         .expect("run sipas");
     assert!(output.status.success());
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("postgres://sipas:***@db/sipas") && !stdout.contains("hunter2"), "{stdout}");
+    assert!(
+        stdout.contains("postgres://sipas:***@db/sipas") && !stdout.contains("hunter2"),
+        "{stdout}"
+    );
 }

@@ -8,7 +8,9 @@ use sipas_app::ports::{Store, StoreError};
 use sipas_server::store::{self, ConnectOptions, OpenError};
 
 fn reference_csv(name: &str) -> Vec<Vec<String>> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/geography").join(name);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../data/geography")
+        .join(name);
     let mut reader = csv::Reader::from_path(path).expect("reference CSV");
     reader
         .records()
@@ -31,33 +33,76 @@ async fn story(url: &str) {
         assert_eq!(units.len(), count);
         let expected = reference_csv(file);
         for (unit, row) in units.iter().zip(&expected) {
-            assert_eq!((unit.code.as_str(), unit.name_vi.as_str()), (row[0].as_str(), row[1].as_str()));
+            assert_eq!(
+                (unit.code.as_str(), unit.name_vi.as_str()),
+                (row[0].as_str(), row[1].as_str())
+            );
             assert_eq!(unit.kind, UnitKind::parse(&row[2]).expect("kind"));
             assert_eq!(unit.geography, geography);
         }
     }
-    assert_eq!(db.provinces_on("2025-06-30").await.expect("before").len(), 63);
-    assert_eq!(db.provinces_on("2025-07-01").await.expect("after").len(), 34);
-    assert_eq!(db.provinces_on("2026-11-27").await.expect("today").len(), 34);
+    assert_eq!(
+        db.provinces_on("2025-06-30").await.expect("before").len(),
+        63
+    );
+    assert_eq!(
+        db.provinces_on("2025-07-01").await.expect("after").len(),
+        34
+    );
+    assert_eq!(
+        db.provinces_on("2026-11-27").await.expect("today").len(),
+        34
+    );
     // A reused code never confuses two units.
-    assert_eq!(db.province(Geography::G2004, "15").await.expect("old 15").name_vi, "Yên Bái");
-    assert_eq!(db.province(Geography::G2025, "15").await.expect("new 15").name_vi, "Lào Cai");
-    assert!(matches!(db.province(Geography::G2025, "02").await, Err(StoreError::NotFound)));
+    assert_eq!(
+        db.province(Geography::G2004, "15")
+            .await
+            .expect("old 15")
+            .name_vi,
+        "Yên Bái"
+    );
+    assert_eq!(
+        db.province(Geography::G2025, "15")
+            .await
+            .expect("new 15")
+            .name_vi,
+        "Lào Cai"
+    );
+    assert!(matches!(
+        db.province(Geography::G2025, "02").await,
+        Err(StoreError::NotFound)
+    ));
 
     let crosswalk = db.crosswalk().await.expect("crosswalk");
     let expected = reference_csv("crosswalk_2004_2025.csv");
     assert_eq!(crosswalk.len(), expected.len());
     for (link, row) in crosswalk.iter().zip(&expected) {
-        assert_eq!((link.old_code.as_str(), link.new_code.as_str()), (row[0].as_str(), row[1].as_str()));
+        assert_eq!(
+            (link.old_code.as_str(), link.new_code.as_str()),
+            (row[0].as_str(), row[1].as_str())
+        );
     }
 
     // Waves: create, read, list newest first, refuse a duplicate code.
-    let older = Wave { code: "w-2025".into(), title: "Đợt 2025".into(), year: 2025, geography: Geography::G2004 };
-    let newer = Wave { code: "w-2026".into(), title: "Đợt 2026".into(), year: 2026, geography: Geography::G2025 };
+    let older = Wave {
+        code: "w-2025".into(),
+        title: "Đợt 2025".into(),
+        year: 2025,
+        geography: Geography::G2004,
+    };
+    let newer = Wave {
+        code: "w-2026".into(),
+        title: "Đợt 2026".into(),
+        year: 2026,
+        geography: Geography::G2025,
+    };
     db.create_wave(&older).await.expect("create older");
     db.create_wave(&newer).await.expect("create newer");
     assert_eq!(db.wave("w-2025").await.expect("read"), older);
-    assert_eq!(db.waves().await.expect("list"), vec![newer.clone(), older.clone()]);
+    assert_eq!(
+        db.waves().await.expect("list"),
+        vec![newer.clone(), older.clone()]
+    );
     match db.create_wave(&newer).await {
         Err(StoreError::Conflict(message)) => assert!(message.contains("w-2026")),
         other => panic!("duplicate wave accepted: {other:?}"),
@@ -105,27 +150,46 @@ async fn conformance_sqlite() {
 #[tokio::test]
 async fn sqlite_file_is_created_in_wal_mode() {
     let db = common::sqlite_db();
-    let store = store::open(&db.url, &ConnectOptions::default()).await.expect("open");
-    let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(store.pool()).await.expect("pragma");
+    let store = store::open(&db.url, &ConnectOptions::default())
+        .await
+        .expect("open");
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(store.pool())
+        .await
+        .expect("pragma");
     assert_eq!(mode, "wal");
     assert!(db.dir.path().join("test.db").exists());
 }
 
 #[tokio::test]
 async fn conformance_postgres() {
-    let Some((url, name)) = common::postgres_db().await else { return };
+    let Some((url, name)) = common::postgres_db().await else {
+        return;
+    };
     story(&url).await;
     common::drop_postgres_db(&name).await;
 }
 
 #[tokio::test]
 async fn unreachable_database_is_a_clear_error() {
-    let options = ConnectOptions { connect_timeout: std::time::Duration::from_secs(2), ..Default::default() };
-    let err = store::open("postgres://u:secret@127.0.0.1:1/none", &options).await.err().expect("no server");
+    let options = ConnectOptions {
+        connect_timeout: std::time::Duration::from_secs(2),
+        ..Default::default()
+    };
+    let err = store::open("postgres://u:secret@127.0.0.1:1/none", &options)
+        .await
+        .err()
+        .expect("no server");
     let message = err.to_string();
-    assert!(message.contains("cannot connect to the postgres database"), "{message}");
+    assert!(
+        message.contains("cannot connect to the postgres database"),
+        "{message}"
+    );
     assert!(!message.contains("secret"), "password leaked: {message}");
-    let err = store::open("mysql://x", &options).await.err().expect("unsupported");
+    let err = store::open("mysql://x", &options)
+        .await
+        .err()
+        .expect("unsupported");
     assert!(err.to_string().contains("unsupported database URL"));
 }
 
@@ -133,7 +197,10 @@ async fn unreachable_database_is_a_clear_error() {
 async fn a_file_that_is_not_a_database_is_refused() {
     let db = common::sqlite_db();
     std::fs::write(db.dir.path().join("test.db"), b"this is not a database, just text; lorem ipsum dolor sit amet, consectetur adipiscing elit").expect("write");
-    let err = store::open(&db.url, &ConnectOptions::default()).await.err().expect("garbage file");
+    let err = store::open(&db.url, &ConnectOptions::default())
+        .await
+        .err()
+        .expect("garbage file");
     assert!(!err.to_string().is_empty());
 }
 
@@ -151,5 +218,9 @@ fn migration_folders_mirror_each_other() {
     };
     let sqlite = versions("sqlite");
     assert!(!sqlite.is_empty());
-    assert_eq!(sqlite, versions("postgres"), "migrations/sqlite and migrations/postgres differ");
+    assert_eq!(
+        sqlite,
+        versions("postgres"),
+        "migrations/sqlite and migrations/postgres differ"
+    );
 }

@@ -162,7 +162,16 @@ mod tests {
     fn wilson_on_srs_matches_the_closed_form() {
         // With V = p(1−p)/n the effective n is n, and the interval is Wilson's with t on df.
         let (p, n) = (0.3f64, 50.0f64);
-        let ci = interval(CiMethod::Wilson, IntervalInput { estimate: p, variance: p * (1.0 - p) / n, df: 1e9, n, level: 0.95 });
+        let ci = interval(
+            CiMethod::Wilson,
+            IntervalInput {
+                estimate: p,
+                variance: p * (1.0 - p) / n,
+                df: 1e9,
+                n,
+                level: 0.95,
+            },
+        );
         let z = 1.959_963_984_540_054f64;
         let centre = (p + z * z / (2.0 * n)) / (1.0 + z * z / n);
         let half = z / (1.0 + z * z / n) * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt();
@@ -172,7 +181,16 @@ mod tests {
 
     #[test]
     fn degenerate_cells_fall_back_to_clopper_pearson() {
-        let ci = interval(CiMethod::Logit, IntervalInput { estimate: 1.0, variance: 0.0, df: 9.0, n: 10.0, level: 0.95 });
+        let ci = interval(
+            CiMethod::Logit,
+            IntervalInput {
+                estimate: 1.0,
+                variance: 0.0,
+                df: 9.0,
+                n: 10.0,
+                level: 0.95,
+            },
+        );
         assert!(ci.degenerate);
         assert_eq!(ci.high, 1.0);
         // R: qbeta(0.025, 10, 1) = 0.6915029...

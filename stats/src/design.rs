@@ -86,7 +86,11 @@ pub type PsuScores = [(u32, f64)];
 
 impl Design {
     /// Builds a design from stratum names, their corrections and each PSU's stratum index.
-    pub fn new(strata: Vec<(String, Fpc)>, psu_stratum: Vec<u32>, lonely_psu: LonelyPsu) -> Result<Self, StatsError> {
+    pub fn new(
+        strata: Vec<(String, Fpc)>,
+        psu_stratum: Vec<u32>,
+        lonely_psu: LonelyPsu,
+    ) -> Result<Self, StatsError> {
         let mut counts = vec![0usize; strata.len()];
         for &h in &psu_stratum {
             let slot = counts
@@ -245,16 +249,21 @@ mod tests {
     #[test]
     fn srs_with_replacement_is_the_textbook_formula() {
         // One stratum, every row its own PSU: V = n/(n−1) Σ (z − z̄)².
-        let design = Design::new(vec![("all".into(), Fpc::None)], vec![0; 4], LonelyPsu::Fail).unwrap();
+        let design =
+            Design::new(vec![("all".into(), Fpc::None)], vec![0; 4], LonelyPsu::Fail).unwrap();
         let scores = [(0, 1.0), (1, 2.0), (2, 3.0), (3, 6.0)];
         let mean = 3.0;
-        let ss: f64 = [1.0f64, 2.0, 3.0, 6.0].iter().map(|z| (z - mean) * (z - mean)).sum();
+        let ss: f64 = [1.0f64, 2.0, 3.0, 6.0]
+            .iter()
+            .map(|z| (z - mean) * (z - mean))
+            .sum();
         assert!(close(design.variance(&scores).unwrap(), 4.0 / 3.0 * ss));
     }
 
     #[test]
     fn absent_psus_count_as_zeros() {
-        let design = Design::new(vec![("h".into(), Fpc::None)], vec![0; 3], LonelyPsu::Fail).unwrap();
+        let design =
+            Design::new(vec![("h".into(), Fpc::None)], vec![0; 3], LonelyPsu::Fail).unwrap();
         let sparse = design.variance(&[(0, 3.0)]).unwrap();
         let dense = design.variance(&[(0, 3.0), (1, 0.0), (2, 0.0)]).unwrap();
         assert!(close(sparse, dense));
@@ -267,16 +276,36 @@ mod tests {
         let scores = [(0, 1.0), (1, -3.0), (2, 2.0)];
         let two_psu = 2.0 * (2.0f64 * 2.0 + 2.0 * 2.0);
         let make = |policy| Design::new(strata.clone(), psus.clone(), policy).unwrap();
-        assert!(matches!(make(LonelyPsu::Fail).variance(&scores), Err(StatsError::LonelyPsu { .. })));
-        assert!(close(make(LonelyPsu::Remove).variance(&scores).unwrap(), two_psu));
-        assert!(close(make(LonelyPsu::Certainty).variance(&scores).unwrap(), two_psu));
-        assert!(close(make(LonelyPsu::Adjust).variance(&scores).unwrap(), two_psu + 4.0));
-        assert!(close(make(LonelyPsu::Average).variance(&scores).unwrap(), two_psu * 2.0));
+        assert!(matches!(
+            make(LonelyPsu::Fail).variance(&scores),
+            Err(StatsError::LonelyPsu { .. })
+        ));
+        assert!(close(
+            make(LonelyPsu::Remove).variance(&scores).unwrap(),
+            two_psu
+        ));
+        assert!(close(
+            make(LonelyPsu::Certainty).variance(&scores).unwrap(),
+            two_psu
+        ));
+        assert!(close(
+            make(LonelyPsu::Adjust).variance(&scores).unwrap(),
+            two_psu + 4.0
+        ));
+        assert!(close(
+            make(LonelyPsu::Average).variance(&scores).unwrap(),
+            two_psu * 2.0
+        ));
     }
 
     #[test]
     fn complete_strata_contribute_nothing() {
-        let design = Design::new(vec![("h".into(), Fpc::Population(2.0))], vec![0, 0], LonelyPsu::Fail).unwrap();
+        let design = Design::new(
+            vec![("h".into(), Fpc::Population(2.0))],
+            vec![0, 0],
+            LonelyPsu::Fail,
+        )
+        .unwrap();
         assert_eq!(design.variance(&[(0, 1.0), (1, -1.0)]).unwrap(), 0.0);
     }
 

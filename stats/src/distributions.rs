@@ -17,7 +17,13 @@ pub fn t_quantile(p: f64, df: f64) -> f64 {
     let Ok(dist) = StudentsT::new(0.0, 1.0, df) else {
         return f64::NAN;
     };
-    polish(&dist, dist.inverse_cdf(p), p, f64::NEG_INFINITY, f64::INFINITY)
+    polish(
+        &dist,
+        dist.inverse_cdf(p),
+        p,
+        f64::NEG_INFINITY,
+        f64::INFINITY,
+    )
 }
 
 pub fn normal_quantile(p: f64) -> f64 {
@@ -75,7 +81,11 @@ fn polish<D: ContinuousCDF<f64, f64> + Continuous<f64, f64>>(
         let mut next = x - step;
         if next <= lo || next >= hi {
             // Halve towards the bound instead of leaving the support.
-            next = if next <= lo { (x + lo) / 2.0 } else { (x + hi) / 2.0 };
+            next = if next <= lo {
+                (x + lo) / 2.0
+            } else {
+                (x + hi) / 2.0
+            };
         }
         let done = (next - x).abs() <= 1e-15 * x.abs().max(1e-300);
         x = next;
@@ -98,10 +108,26 @@ mod tests {
     fn matches_known_quantiles() {
         // Values printed by R 4.x: qt(0.975, c(1, 5, 30)), qnorm(0.975), qbeta(0.025, 2.5, 7.5).
         assert!(close(t_quantile(0.975, 1.0), 12.706_204_736_174_694, 1e-12));
-        assert!(close(t_quantile(0.975, 5.0), 2.570_581_835_636_313_7, 1e-12));
-        assert!(close(t_quantile(0.975, 30.0), 2.042_272_456_301_237_8, 1e-12));
-        assert!(close(t_quantile(0.975, f64::INFINITY), 1.959_963_984_540_053_6, 1e-12));
-        assert!(close(beta_quantile(0.025, 2.5, 7.5), 0.049_301_922_976_594_047, 1e-12));
+        assert!(close(
+            t_quantile(0.975, 5.0),
+            2.570_581_835_636_313_7,
+            1e-12
+        ));
+        assert!(close(
+            t_quantile(0.975, 30.0),
+            2.042_272_456_301_237_8,
+            1e-12
+        ));
+        assert!(close(
+            t_quantile(0.975, f64::INFINITY),
+            1.959_963_984_540_053_6,
+            1e-12
+        ));
+        assert!(close(
+            beta_quantile(0.025, 2.5, 7.5),
+            0.049_301_922_976_594_047,
+            1e-12
+        ));
         assert!(close(beta_quantile(0.5, 1.0, 1.0), 0.5, 1e-14));
         assert!(t_quantile(0.975, 0.0).is_nan());
     }

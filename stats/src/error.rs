@@ -14,7 +14,9 @@ pub enum StatsError {
     Csv(String),
     #[error("methodology: {0}")]
     Methodology(String),
-    #[error("stratum {stratum:?} has only one PSU (lonely_psu = \"fail\"); choose another lonely-PSU policy")]
+    #[error(
+        "stratum {stratum:?} has only one PSU (lonely_psu = \"fail\"); choose another lonely-PSU policy"
+    )]
     LonelyPsu { stratum: String },
     #[error("weighting: {0}")]
     Weighting(String),

@@ -91,7 +91,11 @@ impl<'a> DomainScores<'a> {
                 wd[k] += totals.wd[pos * k_n + k];
             }
         }
-        let ratio: Vec<f64> = wy.iter().zip(&wd).map(|(y, d)| if *d > 0.0 { y / d } else { f64::NAN }).collect();
+        let ratio: Vec<f64> = wy
+            .iter()
+            .zip(&wd)
+            .map(|(y, d)| if *d > 0.0 { y / d } else { f64::NAN })
+            .collect();
         let mut z = vec![0.0; totals.n_present() * k_n];
         for pos in 0..totals.n_present() {
             for k in 0..k_n {
@@ -104,7 +108,13 @@ impl<'a> DomainScores<'a> {
         Self { totals, ratio, z }
     }
 
-    fn item(&self, k: usize, design: &Design, acc: &mut StratumAccumulator, buf: &mut Vec<(u32, f64)>) -> Result<Estimate, StatsError> {
+    fn item(
+        &self,
+        k: usize,
+        design: &Design,
+        acc: &mut StratumAccumulator,
+        buf: &mut Vec<(u32, f64)>,
+    ) -> Result<Estimate, StatsError> {
         let t = self.totals;
         let k_n = t.n_items;
         buf.clear();
@@ -117,7 +127,11 @@ impl<'a> DomainScores<'a> {
             }
         }
         let estimate = self.ratio[k];
-        let variance = if estimate.is_nan() { f64::NAN } else { acc.variance(design, buf)? };
+        let variance = if estimate.is_nan() {
+            f64::NAN
+        } else {
+            acc.variance(design, buf)?
+        };
         Ok(Estimate {
             estimate,
             variance,
@@ -133,15 +147,28 @@ impl<'a> DomainScores<'a> {
         let estimate: f64 = coefficients.iter().map(|&(k, c)| c * self.ratio[k]).sum();
         buf.clear();
         for pos in 0..t.n_present() {
-            let z: f64 = coefficients.iter().map(|&(k, c)| c * self.z[pos * k_n + k]).sum();
+            let z: f64 = coefficients
+                .iter()
+                .map(|&(k, c)| c * self.z[pos * k_n + k])
+                .sum();
             buf.push((t.psus[pos], z));
         }
         estimate
     }
 
-    fn node(&self, coefficients: &[(usize, f64)], design: &Design, acc: &mut StratumAccumulator, buf: &mut Vec<(u32, f64)>) -> Result<Estimate, StatsError> {
+    fn node(
+        &self,
+        coefficients: &[(usize, f64)],
+        design: &Design,
+        acc: &mut StratumAccumulator,
+        buf: &mut Vec<(u32, f64)>,
+    ) -> Result<Estimate, StatsError> {
         let estimate = self.node_scores(coefficients, buf);
-        let variance = if estimate.is_nan() { f64::NAN } else { acc.variance(design, buf)? };
+        let variance = if estimate.is_nan() {
+            f64::NAN
+        } else {
+            acc.variance(design, buf)?
+        };
         Ok(Estimate {
             estimate,
             variance,
@@ -157,27 +184,33 @@ pub struct Results {
 }
 
 /// Estimates every inner node and item in every domain of `stats`, plus the mean of provinces.
-pub fn estimate_all(stats: &SufficientStats, methodology: &Methodology) -> Result<Results, StatsError> {
+pub fn estimate_all(
+    stats: &SufficientStats,
+    methodology: &Methodology,
+) -> Result<Results, StatsError> {
     let tree = methodology.compile()?;
     let design = &stats.design;
     // Map the tree's items onto the columns of the totals.
-    let columns: Vec<usize> = tree
-        .items
-        .iter()
-        .map(|item| {
-            stats
-                .items
-                .iter()
-                .position(|c| c == item)
-                .ok_or_else(|| StatsError::Methodology(format!("item {item:?} is not in the data")))
-        })
-        .collect::<Result<_, _>>()?;
+    let columns: Vec<usize> =
+        tree.items
+            .iter()
+            .map(|item| {
+                stats.items.iter().position(|c| c == item).ok_or_else(|| {
+                    StatsError::Methodology(format!("item {item:?} is not in the data"))
+                })
+            })
+            .collect::<Result<_, _>>()?;
     let mapped = CompiledTree {
         items: tree.items.clone(),
         nodes: tree
             .nodes
             .iter()
-            .map(|(code, coefs)| (code.clone(), coefs.iter().map(|&(k, c)| (columns[k], c)).collect()))
+            .map(|(code, coefs)| {
+                (
+                    code.clone(),
+                    coefs.iter().map(|&(k, c)| (columns[k], c)).collect(),
+                )
+            })
             .collect(),
     };
     // Statistics to report: inner nodes, then items, each as coefficients over data columns.
@@ -185,14 +218,22 @@ pub fn estimate_all(stats: &SufficientStats, methodology: &Methodology) -> Resul
         .nodes
         .iter()
         .map(|(code, coefs)| (code.clone(), coefs.clone(), false))
-        .chain(tree.items.iter().zip(&columns).map(|(item, &k)| (item.clone(), vec![(k, 1.0)], true)))
+        .chain(
+            tree.items
+                .iter()
+                .zip(&columns)
+                .map(|(item, &k)| (item.clone(), vec![(k, 1.0)], true)),
+        )
         .collect();
 
     let mut acc = StratumAccumulator::new(design.strata.len());
     let mut buf = Vec::new();
     let mut cells = Vec::new();
     // Province scores kept per subgroup for the mean of provinces.
-    let mut province_scores: BTreeMap<Option<(String, String)>, Vec<(DomainScores<'_>, Vec<Estimate>)>> = BTreeMap::new();
+    let mut province_scores: BTreeMap<
+        Option<(String, String)>,
+        Vec<(DomainScores<'_>, Vec<Estimate>)>,
+    > = BTreeMap::new();
 
     for (key, totals) in &stats.domains {
         let scores = DomainScores::new(totals);
@@ -207,7 +248,10 @@ pub fn estimate_all(stats: &SufficientStats, methodology: &Methodology) -> Resul
             estimates.push(est);
         }
         if matches!(key.area, Area::Province(_)) {
-            province_scores.entry(key.subgroup.clone()).or_default().push((scores, estimates));
+            province_scores
+                .entry(key.subgroup.clone())
+                .or_default()
+                .push((scores, estimates));
         }
     }
 
@@ -255,7 +299,11 @@ pub fn estimate_all(stats: &SufficientStats, methodology: &Methodology) -> Resul
                     .filter(|(_, on)| **on)
                     .map(|(psu, _)| (psu as u32, dense[psu])),
             );
-            let variance = if estimate.is_nan() { f64::NAN } else { acc.variance(design, &buf)? };
+            let variance = if estimate.is_nan() {
+                f64::NAN
+            } else {
+                acc.variance(design, &buf)?
+            };
             let est = Estimate {
                 estimate,
                 variance,
@@ -304,7 +352,14 @@ pub fn make_cell(key: &DomainKey, node: &str, est: Estimate, methodology: &Metho
     };
     let n_eff = if deff > 0.0 { est.n / deff } else { est.n };
     let cv = if p > 0.0 { se / p } else { f64::NAN };
-    let flag = flag(&methodology.reliability, &est, n_eff, cv, ci.high - ci.low, ci.degenerate);
+    let flag = flag(
+        &methodology.reliability,
+        &est,
+        n_eff,
+        cv,
+        ci.high - ci.low,
+        ci.degenerate,
+    );
     Cell {
         domain: key.area.to_string(),
         subgroup: key.subgroup_label(),
@@ -322,12 +377,24 @@ pub fn make_cell(key: &DomainKey, node: &str, est: Estimate, methodology: &Metho
     }
 }
 
-fn flag(rules: &Reliability, est: &Estimate, n_eff: f64, cv: f64, width: f64, degenerate: bool) -> Flag {
+fn flag(
+    rules: &Reliability,
+    est: &Estimate,
+    n_eff: f64,
+    cv: f64,
+    width: f64,
+    degenerate: bool,
+) -> Flag {
     if est.estimate.is_nan() || est.n == 0.0 {
         Flag::NoData
     } else if est.n < rules.min_n || n_eff < rules.min_n_eff {
         Flag::Suppressed
-    } else if degenerate || est.df < rules.min_df || cv > rules.max_cv || width > rules.max_ci_width || !width.is_finite() {
+    } else if degenerate
+        || est.df < rules.min_df
+        || cv > rules.max_cv
+        || width > rules.max_ci_width
+        || !width.is_finite()
+    {
         Flag::LowPrecision
     } else {
         Flag::Ok

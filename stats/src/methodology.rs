@@ -173,7 +173,9 @@ impl Methodology {
             )));
         }
         if self.nodes.is_empty() {
-            return Err(StatsError::Methodology("at least one [[nodes]] entry is needed".into()));
+            return Err(StatsError::Methodology(
+                "at least one [[nodes]] entry is needed".into(),
+            ));
         }
         self.compile().map(|_| ())
     }
@@ -183,10 +185,16 @@ impl Methodology {
         let mut by_code: HashMap<&str, &NodeDef> = HashMap::new();
         for node in &self.nodes {
             if by_code.insert(node.code.as_str(), node).is_some() {
-                return Err(StatsError::Methodology(format!("node {:?} is defined twice", node.code)));
+                return Err(StatsError::Methodology(format!(
+                    "node {:?} is defined twice",
+                    node.code
+                )));
             }
             if node.children.is_empty() {
-                return Err(StatsError::Methodology(format!("node {:?} has no children", node.code)));
+                return Err(StatsError::Methodology(format!(
+                    "node {:?} has no children",
+                    node.code
+                )));
             }
             if let Some(weights) = &node.weights {
                 if weights.len() != node.children.len() {
@@ -197,7 +205,9 @@ impl Methodology {
                         node.children.len()
                     )));
                 }
-                if weights.iter().any(|w| !(w.is_finite() && *w >= 0.0)) || weights.iter().sum::<f64>() <= 0.0 {
+                if weights.iter().any(|w| !(w.is_finite() && *w >= 0.0))
+                    || weights.iter().sum::<f64>() <= 0.0
+                {
                     return Err(StatsError::Methodology(format!(
                         "node {:?}: weights must be non-negative with a positive sum",
                         node.code
@@ -239,7 +249,10 @@ fn expand(
     }
     if stack.iter().any(|c| c == code) {
         stack.push(code.to_owned());
-        return Err(StatsError::Methodology(format!("the tree has a cycle: {}", stack.join(" → "))));
+        return Err(StatsError::Methodology(format!(
+            "the tree has a cycle: {}",
+            stack.join(" → ")
+        )));
     }
     let Some(node) = by_code.get(code) else {
         let mut single = BTreeMap::new();
@@ -306,7 +319,12 @@ mod tests {
         let err = Methodology::from_toml(cycle).unwrap_err().to_string();
         assert!(err.contains("cycle"), "{err}");
         let weights = "[[nodes]]\ncode = \"a\"\nchildren = [\"x\", \"y\"]\nweights = [1]\n";
-        assert!(Methodology::from_toml(weights).unwrap_err().to_string().contains("1 weights for 2 children"));
+        assert!(
+            Methodology::from_toml(weights)
+                .unwrap_err()
+                .to_string()
+                .contains("1 weights for 2 children")
+        );
         let unknown = "colour = 1\n[[nodes]]\ncode = \"a\"\nchildren = [\"x\"]\n";
         assert!(Methodology::from_toml(unknown).is_err());
     }

@@ -25,8 +25,15 @@ struct Columns {
     items: Vec<usize>,
 }
 
-fn find_columns(headers: &csv::ByteRecord, methodology: &Methodology, items: &[String]) -> Result<Columns, StatsError> {
-    let names: Vec<String> = headers.iter().map(|h| String::from_utf8_lossy(h).trim().to_owned()).collect();
+fn find_columns(
+    headers: &csv::ByteRecord,
+    methodology: &Methodology,
+    items: &[String],
+) -> Result<Columns, StatsError> {
+    let names: Vec<String> = headers
+        .iter()
+        .map(|h| String::from_utf8_lossy(h).trim().to_owned())
+        .collect();
     let find = |name: &str| names.iter().position(|n| n == name);
     let require = |name: &str| {
         find(name).ok_or_else(|| StatsError::Input {
@@ -41,7 +48,11 @@ fn find_columns(headers: &csv::ByteRecord, methodology: &Methodology, items: &[S
             return Err(StatsError::Input {
                 row: 1,
                 column: name.clone(),
-                message: format!("column appears twice (positions {} and {})", first + 1, i + 1),
+                message: format!(
+                    "column appears twice (positions {} and {})",
+                    first + 1,
+                    i + 1
+                ),
             });
         }
     }
@@ -57,17 +68,27 @@ fn find_columns(headers: &csv::ByteRecord, methodology: &Methodology, items: &[S
             .iter()
             .map(|s| require(s).map(|i| (s.clone(), i)))
             .collect::<Result<_, _>>()?,
-        items: items.iter().map(|item| require(item)).collect::<Result<_, _>>()?,
+        items: items
+            .iter()
+            .map(|item| require(item))
+            .collect::<Result<_, _>>()?,
     })
 }
 
-fn field<'r>(record: &'r csv::ByteRecord, index: usize, row: u64, column: &str) -> Result<&'r str, StatsError> {
+fn field<'r>(
+    record: &'r csv::ByteRecord,
+    index: usize,
+    row: u64,
+    column: &str,
+) -> Result<&'r str, StatsError> {
     let bytes = record.get(index).unwrap_or_default();
-    std::str::from_utf8(bytes).map(str::trim).map_err(|_| StatsError::Input {
-        row,
-        column: column.to_owned(),
-        message: "not valid UTF-8".to_owned(),
-    })
+    std::str::from_utf8(bytes)
+        .map(str::trim)
+        .map_err(|_| StatsError::Input {
+            row,
+            column: column.to_owned(),
+            message: "not valid UTF-8".to_owned(),
+        })
 }
 
 fn is_missing(text: &str) -> bool {
@@ -127,10 +148,19 @@ impl Interner {
 
 /// Reads the CSV and accumulates the totals of every domain the methodology asks for:
 /// each province, the nation, and each of those by every subgroup value.
-pub fn read_csv<R: Read>(reader: R, methodology: &Methodology) -> Result<SufficientStats, StatsError> {
+pub fn read_csv<R: Read>(
+    reader: R,
+    methodology: &Methodology,
+) -> Result<SufficientStats, StatsError> {
     let tree = methodology.compile()?;
-    let mut csv = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(reader);
-    let headers = csv.byte_headers().map_err(|e| StatsError::Csv(format!("cannot read the header: {e}")))?.clone();
+    let mut csv = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(false)
+        .from_reader(reader);
+    let headers = csv
+        .byte_headers()
+        .map_err(|e| StatsError::Csv(format!("cannot read the header: {e}")))?
+        .clone();
     let cols = find_columns(&headers, methodology, &tree.items)?;
 
     let mut strata = Interner::default();
@@ -157,7 +187,11 @@ pub fn read_csv<R: Read>(reader: R, methodology: &Methodology) -> Result<Suffici
 
         let id = field(&record, cols.response_id, row, "response_id")?;
         if id.is_empty() {
-            return Err(StatsError::Input { row, column: "response_id".into(), message: "is empty".into() });
+            return Err(StatsError::Input {
+                row,
+                column: "response_id".into(),
+                message: "is empty".into(),
+            });
         }
         if let Some(first) = response_ids.insert(id.to_owned(), row) {
             return Err(StatsError::Input {
@@ -168,7 +202,11 @@ pub fn read_csv<R: Read>(reader: R, methodology: &Methodology) -> Result<Suffici
         }
         let province = field(&record, cols.province, row, "province")?;
         if province.is_empty() {
-            return Err(StatsError::Input { row, column: "province".into(), message: "is empty".into() });
+            return Err(StatsError::Input {
+                row,
+                column: "province".into(),
+                message: "is empty".into(),
+            });
         }
         let stratum_name = match cols.stratum {
             Some(i) => match field(&record, i, row, "stratum")? {
@@ -191,7 +229,9 @@ pub fn read_csv<R: Read>(reader: R, methodology: &Methodology) -> Result<Suffici
                         return Err(StatsError::Input {
                             row,
                             column: "fpc".into(),
-                            message: format!("{value} differs from {previous} given earlier for stratum {stratum_name:?}"),
+                            message: format!(
+                                "{value} differs from {previous} given earlier for stratum {stratum_name:?}"
+                            ),
                         });
                     }
                     Some(_) => {}
@@ -201,7 +241,11 @@ pub fn read_csv<R: Read>(reader: R, methodology: &Methodology) -> Result<Suffici
         let psu_name = match cols.psu {
             Some(i) => match field(&record, i, row, "psu")? {
                 "" => {
-                    return Err(StatsError::Input { row, column: "psu".into(), message: "is empty".into() });
+                    return Err(StatsError::Input {
+                        row,
+                        column: "psu".into(),
+                        message: "is empty".into(),
+                    });
                 }
                 s => s.to_owned(),
             },
@@ -217,27 +261,48 @@ pub fn read_csv<R: Read>(reader: R, methodology: &Methodology) -> Result<Suffici
             Some(i) => {
                 let text = field(&record, i, row, "weight")?;
                 if is_missing(text) {
-                    return Err(StatsError::Input { row, column: "weight".into(), message: "is empty".into() });
+                    return Err(StatsError::Input {
+                        row,
+                        column: "weight".into(),
+                        message: "is empty".into(),
+                    });
                 }
                 parse_positive(text, row, "weight")?
             }
             None => 1.0,
         };
         for ((slot, &col), name) in answers.iter_mut().zip(&cols.items).zip(&tree.items) {
-            *slot = parse_answer(field(&record, col, row, name)?, &methodology.scale, row, name)?;
+            *slot = parse_answer(
+                field(&record, col, row, name)?,
+                &methodology.scale,
+                row,
+                name,
+            )?;
         }
 
         keys.clear();
-        keys.push(DomainKey { area: Area::Province(province.to_owned()), subgroup: None });
-        keys.push(DomainKey { area: Area::National, subgroup: None });
+        keys.push(DomainKey {
+            area: Area::Province(province.to_owned()),
+            subgroup: None,
+        });
+        keys.push(DomainKey {
+            area: Area::National,
+            subgroup: None,
+        });
         for (name, col) in &cols.subgroups {
             let value = field(&record, *col, row, name)?;
             if is_missing(value) {
                 continue;
             }
             let subgroup = Some((name.clone(), value.to_owned()));
-            keys.push(DomainKey { area: Area::Province(province.to_owned()), subgroup: subgroup.clone() });
-            keys.push(DomainKey { area: Area::National, subgroup });
+            keys.push(DomainKey {
+                area: Area::Province(province.to_owned()),
+                subgroup: subgroup.clone(),
+            });
+            keys.push(DomainKey {
+                area: Area::National,
+                subgroup,
+            });
         }
         for key in &keys {
             builder.domain(key).add_row(psu, weight, &answers);
@@ -254,7 +319,11 @@ pub fn read_csv<R: Read>(reader: R, methodology: &Methodology) -> Result<Suffici
         .map(|(name, fpc)| (name, fpc.map_or(Fpc::None, Fpc::from_r_value)))
         .collect();
     let design = Design::new(strata_defs, psu_stratum, methodology.lonely_psu)?;
-    Ok(SufficientStats { design, items: tree.items, domains: builder.finish() })
+    Ok(SufficientStats {
+        design,
+        items: tree.items,
+        domains: builder.finish(),
+    })
 }
 
 #[cfg(test)]
@@ -262,7 +331,10 @@ mod tests {
     use super::*;
 
     fn methodology() -> Methodology {
-        Methodology::from_toml("subgroups = [\"sex\"]\n[[nodes]]\ncode = \"all\"\nchildren = [\"q1\", \"q2\"]\n").unwrap()
+        Methodology::from_toml(
+            "subgroups = [\"sex\"]\n[[nodes]]\ncode = \"all\"\nchildren = [\"q1\", \"q2\"]\n",
+        )
+        .unwrap()
     }
 
     #[test]
@@ -271,31 +343,50 @@ mod tests {
         let stats = read_csv(data.as_bytes(), &methodology()).unwrap();
         assert_eq!(stats.design.n_psus(), 3);
         assert_eq!(stats.design.strata.len(), 2);
-        let national = &stats.domains[&DomainKey { area: Area::National, subgroup: None }];
+        let national = &stats.domains[&DomainKey {
+            area: Area::National,
+            subgroup: None,
+        }];
         assert_eq!(national.rows.iter().sum::<u64>(), 3);
         // q2 answered validly once (9 is outside the scale), satisfied.
         let q2_valid: u64 = (0..3).map(|p| national.nd[p * 2 + 1]).sum();
         assert_eq!(q2_valid, 1);
-        let female = DomainKey { area: Area::Province("01".into()), subgroup: Some(("sex".into(), "F".into())) };
+        let female = DomainKey {
+            area: Area::Province("01".into()),
+            subgroup: Some(("sex".into(), "F".into())),
+        };
         assert_eq!(stats.domains[&female].rows, vec![1]);
     }
 
     #[test]
     fn errors_name_row_and_column() {
         let bad_answer = "response_id,province,sex,q1,q2\n1,01,F,5,4\n2,01,M,x,4\n";
-        let err = read_csv(bad_answer.as_bytes(), &methodology()).unwrap_err().to_string();
+        let err = read_csv(bad_answer.as_bytes(), &methodology())
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("row 3, column q1:"), "{err}");
         let bad_weight = "response_id,province,sex,weight,q1,q2\n1,01,F,-2,5,4\n";
-        let err = read_csv(bad_weight.as_bytes(), &methodology()).unwrap_err().to_string();
+        let err = read_csv(bad_weight.as_bytes(), &methodology())
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("row 2, column weight:"), "{err}");
         let missing = "response_id,province,q1,q2\n1,01,5,4\n";
-        let err = read_csv(missing.as_bytes(), &methodology()).unwrap_err().to_string();
+        let err = read_csv(missing.as_bytes(), &methodology())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("column sex"), "{err}");
         let dup = "response_id,province,sex,q1,q2\n1,01,F,5,4\n1,01,M,3,4\n";
-        let err = read_csv(dup.as_bytes(), &methodology()).unwrap_err().to_string();
-        assert!(err.contains("row 3, column response_id") && err.contains("row 2"), "{err}");
+        let err = read_csv(dup.as_bytes(), &methodology())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("row 3, column response_id") && err.contains("row 2"),
+            "{err}"
+        );
         let ragged = "response_id,province,sex,q1,q2\n1,01,F,5\n";
-        let err = read_csv(ragged.as_bytes(), &methodology()).unwrap_err().to_string();
+        let err = read_csv(ragged.as_bytes(), &methodology())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("row 2"), "{err}");
     }
 }

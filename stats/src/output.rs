@@ -7,11 +7,16 @@ use crate::StatsError;
 use crate::estimate::Cell;
 
 pub const CSV_COLUMNS: [&str; 13] = [
-    "domain", "subgroup", "node", "n", "df", "estimate", "se", "ci_low", "ci_high", "deff", "n_eff", "flag", "cv",
+    "domain", "subgroup", "node", "n", "df", "estimate", "se", "ci_low", "ci_high", "deff",
+    "n_eff", "flag", "cv",
 ];
 
 fn number(x: f64) -> String {
-    if x.is_finite() { format!("{x}") } else { String::new() }
+    if x.is_finite() {
+        format!("{x}")
+    } else {
+        String::new()
+    }
 }
 
 pub fn write_csv<W: Write>(cells: &[Cell], out: W) -> Result<(), StatsError> {
@@ -37,7 +42,9 @@ pub fn write_csv<W: Write>(cells: &[Cell], out: W) -> Result<(), StatsError> {
             ])
             .map_err(io)?;
     }
-    writer.flush().map_err(|e| StatsError::Csv(format!("cannot write results: {e}")))
+    writer
+        .flush()
+        .map_err(|e| StatsError::Csv(format!("cannot write results: {e}")))
 }
 
 pub fn write_json<W: Write>(cells: &[Cell], out: W) -> Result<(), StatsError> {
@@ -53,5 +60,6 @@ pub fn write_json<W: Write>(cells: &[Cell], out: W) -> Result<(), StatsError> {
             })
         })
         .collect();
-    serde_json::to_writer_pretty(out, &rows).map_err(|e| StatsError::Csv(format!("cannot write results: {e}")))
+    serde_json::to_writer_pretty(out, &rows)
+        .map_err(|e| StatsError::Csv(format!("cannot write results: {e}")))
 }

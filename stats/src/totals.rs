@@ -115,8 +115,10 @@ impl TotalsBuilder {
     /// The domain's accumulator, created on first use.
     pub fn domain(&mut self, key: &DomainKey) -> DomainSlot<'_> {
         if !self.domains.contains_key(key) {
-            self.domains
-                .insert(key.clone(), (HashMap::new(), DomainTotals::new(self.n_items)));
+            self.domains.insert(
+                key.clone(),
+                (HashMap::new(), DomainTotals::new(self.n_items)),
+            );
         }
         let n_items = self.n_items;
         let (positions, totals) = self

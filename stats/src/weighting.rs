@@ -10,15 +10,23 @@ pub fn base_weights(stratum_of_row: &[usize], population: &[f64]) -> Result<Vec<
     let mut completes = vec![0usize; population.len()];
     for (row, &h) in stratum_of_row.iter().enumerate() {
         *completes.get_mut(h).ok_or_else(|| {
-            StatsError::Weighting(format!("row {}: stratum {h} has no population count", row + 1))
+            StatsError::Weighting(format!(
+                "row {}: stratum {h} has no population count",
+                row + 1
+            ))
         })? += 1;
     }
     for (h, &pop) in population.iter().enumerate() {
         if !(pop.is_finite() && pop > 0.0) && completes[h] > 0 {
-            return Err(StatsError::Weighting(format!("stratum {h}: population {pop} must be positive")));
+            return Err(StatsError::Weighting(format!(
+                "stratum {h}: population {pop} must be positive"
+            )));
         }
     }
-    Ok(stratum_of_row.iter().map(|&h| population[h] / completes[h] as f64).collect())
+    Ok(stratum_of_row
+        .iter()
+        .map(|&h| population[h] / completes[h] as f64)
+        .collect())
 }
 
 /// One raking margin: each row's category and the population total of every category.
@@ -56,14 +64,26 @@ pub struct Raked {
 }
 
 /// Iterative proportional fitting of `weights` to the margins.
-pub fn rake(weights: &[f64], margins: &[Margin], control: RakeControl) -> Result<Raked, StatsError> {
+pub fn rake(
+    weights: &[f64],
+    margins: &[Margin],
+    control: RakeControl,
+) -> Result<Raked, StatsError> {
     if margins.is_empty() {
-        return Err(StatsError::Weighting("raking needs at least one margin".into()));
+        return Err(StatsError::Weighting(
+            "raking needs at least one margin".into(),
+        ));
     }
     let n = weights.len();
     let mut grand_total = None;
     for margin in margins {
-        let label = |c: usize| margin.labels.get(c).cloned().unwrap_or_else(|| c.to_string());
+        let label = |c: usize| {
+            margin
+                .labels
+                .get(c)
+                .cloned()
+                .unwrap_or_else(|| c.to_string())
+        };
         if margin.category_of_row.len() != n {
             return Err(StatsError::Weighting(format!(
                 "margin {}: {} categories for {n} rows",
@@ -74,7 +94,11 @@ pub fn rake(weights: &[f64], margins: &[Margin], control: RakeControl) -> Result
         let mut counts = vec![0usize; margin.targets.len()];
         for (row, &c) in margin.category_of_row.iter().enumerate() {
             *counts.get_mut(c).ok_or_else(|| {
-                StatsError::Weighting(format!("margin {}, row {}: category {c} has no target", margin.name, row + 1))
+                StatsError::Weighting(format!(
+                    "margin {}, row {}: category {c} has no target",
+                    margin.name,
+                    row + 1
+                ))
             })? += 1;
         }
         for (c, (&target, &count)) in margin.targets.iter().zip(&counts).enumerate() {
@@ -113,7 +137,9 @@ pub fn rake(weights: &[f64], margins: &[Margin], control: RakeControl) -> Result
         }
     }
     if weights.iter().any(|w| !(w.is_finite() && *w > 0.0)) {
-        return Err(StatsError::Weighting("starting weights must be positive".into()));
+        return Err(StatsError::Weighting(
+            "starting weights must be positive".into(),
+        ));
     }
 
     let mut w = weights.to_vec();
@@ -136,7 +162,10 @@ pub fn rake(weights: &[f64], margins: &[Margin], control: RakeControl) -> Result
             }
         }
         if worst <= control.epsilon {
-            return Ok(Raked { weights: w, iterations: iteration });
+            return Ok(Raked {
+                weights: w,
+                iterations: iteration,
+            });
         }
     }
     Err(StatsError::Weighting(format!(
@@ -157,7 +186,9 @@ fn cell_sums(w: &[f64], category_of_row: &[usize], sum: &mut [f64]) {
 /// step repeats until no weight is outside.
 pub fn trim(weights: &[f64], lower: f64, upper: f64, strict: bool) -> Result<Vec<f64>, StatsError> {
     if lower > upper {
-        return Err(StatsError::Weighting(format!("trimming bounds are reversed: {lower} > {upper}")));
+        return Err(StatsError::Weighting(format!(
+            "trimming bounds are reversed: {lower} > {upper}"
+        )));
     }
     let mut w = weights.to_vec();
     for _ in 0..1000 {
@@ -167,7 +198,9 @@ pub fn trim(weights: &[f64], lower: f64, upper: f64, strict: bool) -> Result<Vec
             return Ok(w);
         }
         if n_inside == 0 {
-            return Err(StatsError::Weighting("every weight is outside the trimming bounds".into()));
+            return Err(StatsError::Weighting(
+                "every weight is outside the trimming bounds".into(),
+            ));
         }
         let mut trimmed = 0.0;
         for x in w.iter_mut() {
@@ -185,7 +218,9 @@ pub fn trim(weights: &[f64], lower: f64, upper: f64, strict: bool) -> Result<Vec
             return Ok(w);
         }
     }
-    Err(StatsError::Weighting("trimming did not settle in 1000 rounds".into()))
+    Err(StatsError::Weighting(
+        "trimming did not settle in 1000 rounds".into(),
+    ))
 }
 
 /// Kish's weighting effect `1 + CV²(w) = n Σw² / (Σw)²` and effective sample size `(Σw)² / Σw²`.
@@ -209,8 +244,18 @@ mod tests {
     #[test]
     fn raking_hits_every_margin() {
         let margins = vec![
-            Margin { name: "sex".into(), category_of_row: vec![0, 0, 1, 1, 1], targets: vec![60.0, 40.0], labels: vec!["F".into(), "M".into()] },
-            Margin { name: "urban".into(), category_of_row: vec![0, 1, 0, 1, 1], targets: vec![30.0, 70.0], labels: vec![] },
+            Margin {
+                name: "sex".into(),
+                category_of_row: vec![0, 0, 1, 1, 1],
+                targets: vec![60.0, 40.0],
+                labels: vec!["F".into(), "M".into()],
+            },
+            Margin {
+                name: "urban".into(),
+                category_of_row: vec![0, 1, 0, 1, 1],
+                targets: vec![30.0, 70.0],
+                labels: vec![],
+            },
         ];
         let raked = rake(&[1.0; 5], &margins, RakeControl::default()).unwrap();
         let w = &raked.weights;
@@ -220,21 +265,49 @@ mod tests {
 
     #[test]
     fn raking_refuses_bad_margins() {
-        let empty = vec![Margin { name: "sex".into(), category_of_row: vec![0, 0], targets: vec![5.0, 5.0], labels: vec!["F".into(), "M".into()] }];
-        let err = rake(&[1.0, 1.0], &empty, RakeControl::default()).unwrap_err().to_string();
-        assert!(err.contains("margin sex, category M") && err.contains("no respondents"), "{err}");
+        let empty = vec![Margin {
+            name: "sex".into(),
+            category_of_row: vec![0, 0],
+            targets: vec![5.0, 5.0],
+            labels: vec!["F".into(), "M".into()],
+        }];
+        let err = rake(&[1.0, 1.0], &empty, RakeControl::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("margin sex, category M") && err.contains("no respondents"),
+            "{err}"
+        );
         let inconsistent = vec![
-            Margin { name: "a".into(), category_of_row: vec![0, 1], targets: vec![5.0, 5.0], labels: vec![] },
-            Margin { name: "b".into(), category_of_row: vec![0, 1], targets: vec![5.0, 6.0], labels: vec![] },
+            Margin {
+                name: "a".into(),
+                category_of_row: vec![0, 1],
+                targets: vec![5.0, 5.0],
+                labels: vec![],
+            },
+            Margin {
+                name: "b".into(),
+                category_of_row: vec![0, 1],
+                targets: vec![5.0, 6.0],
+                labels: vec![],
+            },
         ];
-        assert!(rake(&[1.0, 1.0], &inconsistent, RakeControl::default()).unwrap_err().to_string().contains("same population"));
+        assert!(
+            rake(&[1.0, 1.0], &inconsistent, RakeControl::default())
+                .unwrap_err()
+                .to_string()
+                .contains("same population")
+        );
     }
 
     #[test]
     fn trimming_keeps_the_total() {
         // 9 → 5 trims 4, shared equally by the three weights inside: 1 + 4/3 each.
         let w = trim(&[1.0, 1.0, 1.0, 9.0], 0.0, 5.0, false).unwrap();
-        assert_eq!(w, vec![1.0 + 4.0 / 3.0, 1.0 + 4.0 / 3.0, 1.0 + 4.0 / 3.0, 5.0]);
+        assert_eq!(
+            w,
+            vec![1.0 + 4.0 / 3.0, 1.0 + 4.0 / 3.0, 1.0 + 4.0 / 3.0, 5.0]
+        );
         assert!((w.iter().sum::<f64>() - 12.0).abs() < 1e-12);
     }
 

@@ -6,16 +6,18 @@ use std::path::PathBuf;
 
 use sipas_stats::ci::CiMethod;
 use sipas_stats::design::LonelyPsu;
+use sipas_stats::distributions::{beta_quantile, t_quantile};
 use sipas_stats::estimate::{Cell, estimate_all};
 use sipas_stats::methodology::Methodology;
 use sipas_stats::microdata::read_csv;
 use sipas_stats::weighting::{Margin, RakeControl, rake, trim};
-use sipas_stats::distributions::{beta_quantile, t_quantile};
 
 const TOLERANCE: f64 = 1e-9;
 
 fn golden(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("golden").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("golden")
+        .join(name)
 }
 
 fn read_rows(name: &str) -> Vec<HashMap<String, String>> {
@@ -25,7 +27,11 @@ fn read_rows(name: &str) -> Vec<HashMap<String, String>> {
         .records()
         .map(|r| {
             let r = r.unwrap();
-            headers.iter().map(String::from).zip(r.iter().map(String::from)).collect()
+            headers
+                .iter()
+                .map(String::from)
+                .zip(r.iter().map(String::from))
+                .collect()
         })
         .collect()
 }
@@ -34,12 +40,18 @@ fn read_rows(name: &str) -> Vec<HashMap<String, String>> {
 fn microdata(file: &str, drop: &[&str]) -> String {
     let mut reader = csv::Reader::from_path(golden(file)).unwrap();
     let headers = reader.headers().unwrap().clone();
-    let keep: Vec<usize> = (0..headers.len()).filter(|&i| !drop.contains(&&headers[i])).collect();
+    let keep: Vec<usize> = (0..headers.len())
+        .filter(|&i| !drop.contains(&&headers[i]))
+        .collect();
     let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record(keep.iter().map(|&i| &headers[i])).unwrap();
+    writer
+        .write_record(keep.iter().map(|&i| &headers[i]))
+        .unwrap();
     for record in reader.records() {
         let record = record.unwrap();
-        writer.write_record(keep.iter().map(|&i| &record[i])).unwrap();
+        writer
+            .write_record(keep.iter().map(|&i| &record[i]))
+            .unwrap();
     }
     String::from_utf8(writer.into_inner().unwrap()).unwrap()
 }
@@ -75,10 +87,22 @@ fn scenario_input(scenario: &str) -> (String, LonelyPsu) {
         "cluster" => (microdata("microdata.csv", &["fpc"]), LonelyPsu::Fail),
         "cluster_fpc" => (microdata("microdata.csv", &[]), LonelyPsu::Fail),
         "srs" => (microdata("microdata_srs.csv", &[]), LonelyPsu::Fail),
-        "lonely_remove" => (microdata("microdata_lonely.csv", &["fpc"]), LonelyPsu::Remove),
-        "lonely_certainty" => (microdata("microdata_lonely.csv", &["fpc"]), LonelyPsu::Certainty),
-        "lonely_adjust" => (microdata("microdata_lonely.csv", &["fpc"]), LonelyPsu::Adjust),
-        "lonely_average" => (microdata("microdata_lonely.csv", &["fpc"]), LonelyPsu::Average),
+        "lonely_remove" => (
+            microdata("microdata_lonely.csv", &["fpc"]),
+            LonelyPsu::Remove,
+        ),
+        "lonely_certainty" => (
+            microdata("microdata_lonely.csv", &["fpc"]),
+            LonelyPsu::Certainty,
+        ),
+        "lonely_adjust" => (
+            microdata("microdata_lonely.csv", &["fpc"]),
+            LonelyPsu::Adjust,
+        ),
+        "lonely_average" => (
+            microdata("microdata_lonely.csv", &["fpc"]),
+            LonelyPsu::Average,
+        ),
         other => panic!("unknown scenario {other}"),
     }
 }
@@ -86,8 +110,11 @@ fn scenario_input(scenario: &str) -> (String, LonelyPsu) {
 #[test]
 fn estimates_match_r_survey() {
     let expected = read_rows("expected.csv");
-    let base = Methodology::from_toml(&std::fs::read_to_string(golden("methodology.toml")).unwrap()).unwrap();
-    let mut cache: HashMap<(String, String), HashMap<(String, String, String), Cell>> = HashMap::new();
+    let base =
+        Methodology::from_toml(&std::fs::read_to_string(golden("methodology.toml")).unwrap())
+            .unwrap();
+    let mut cache: HashMap<(String, String), HashMap<(String, String, String), Cell>> =
+        HashMap::new();
     let mut checked = 0;
     let mut failures = Vec::new();
     for row in &expected {
@@ -105,8 +132,14 @@ fn estimates_match_r_survey() {
                 .map(|c| ((c.domain.clone(), c.subgroup.clone(), c.node.clone()), c))
                 .collect()
         });
-        let id = (row["domain"].clone(), row["subgroup"].clone(), row["node"].clone());
-        let cell = cells.get(&id).unwrap_or_else(|| panic!("no cell for {key:?} {id:?}"));
+        let id = (
+            row["domain"].clone(),
+            row["subgroup"].clone(),
+            row["node"].clone(),
+        );
+        let cell = cells
+            .get(&id)
+            .unwrap_or_else(|| panic!("no cell for {key:?} {id:?}"));
         let num = |f: &str| row[f].parse::<f64>().unwrap();
         let pairs = [
             ("n", cell.n, num("n")),
@@ -116,26 +149,45 @@ fn estimates_match_r_survey() {
             ("ci_low", cell.ci_low, num("ci_low")),
             ("ci_high", cell.ci_high, num("ci_high")),
         ];
-        let tolerance = if key.1 == "logit" { R_IRLS_TOLERANCE } else { TOLERANCE };
+        let tolerance = if key.1 == "logit" {
+            R_IRLS_TOLERANCE
+        } else {
+            TOLERANCE
+        };
         for (field, ours, theirs) in pairs {
             if !close_within(ours, theirs, tolerance) {
-                failures.push(format!("{key:?} {id:?} {field}: ours {ours:e}, R {theirs:e}"));
+                failures.push(format!(
+                    "{key:?} {id:?} {field}: ours {ours:e}, R {theirs:e}"
+                ));
             }
         }
         checked += 1;
     }
-    assert!(failures.is_empty(), "{} mismatches, first: {:#?}", failures.len(), &failures[..failures.len().min(10)]);
+    assert!(
+        failures.is_empty(),
+        "{} mismatches, first: {:#?}",
+        failures.len(),
+        &failures[..failures.len().min(10)]
+    );
     assert!(checked > 1000, "only {checked} golden rows checked");
 }
 
 #[test]
 fn lonely_psu_fail_is_an_error_naming_the_stratum() {
-    let mut m = Methodology::from_toml(&std::fs::read_to_string(golden("methodology.toml")).unwrap()).unwrap();
+    let mut m =
+        Methodology::from_toml(&std::fs::read_to_string(golden("methodology.toml")).unwrap())
+            .unwrap();
     m.lonely_psu = LonelyPsu::Fail;
     let data = microdata("microdata_lonely.csv", &["fpc"]);
     let stats = read_csv(data.as_bytes(), &m).unwrap();
-    let err = estimate_all(&stats, &m).err().expect("R fails on lonely PSUs").to_string();
-    assert!(err.contains("-1\"") && err.contains("only one PSU"), "{err}");
+    let err = estimate_all(&stats, &m)
+        .err()
+        .expect("R fails on lonely PSUs")
+        .to_string();
+    assert!(
+        err.contains("-1\"") && err.contains("only one PSU"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -151,17 +203,32 @@ fn raking_matches_rake_and_calibrate() {
         },
         Margin {
             name: "urban".into(),
-            category_of_row: rows.iter().map(|r| index(&["R", "U"], &r["urban"])).collect(),
+            category_of_row: rows
+                .iter()
+                .map(|r| index(&["R", "U"], &r["urban"]))
+                .collect(),
             targets: vec![65000.0, 35000.0],
             labels: vec!["R".into(), "U".into()],
         },
     ];
     let start: Vec<f64> = rows.iter().map(|r| r["weight"].parse().unwrap()).collect();
-    let raked = rake(&start, &margins, RakeControl { max_iterations: 500, epsilon: 1e-14 }).unwrap();
+    let raked = rake(
+        &start,
+        &margins,
+        RakeControl {
+            max_iterations: 500,
+            epsilon: 1e-14,
+        },
+    )
+    .unwrap();
     for (row, ours) in rows.iter().zip(&raked.weights) {
         for column in ["raked", "calibrated"] {
             let theirs: f64 = row[column].parse().unwrap();
-            assert!(close(*ours, theirs), "{column} row {}: ours {ours}, R {theirs}", row["response_id"]);
+            assert!(
+                close(*ours, theirs),
+                "{column} row {}: ours {ours}, R {theirs}",
+                row["response_id"]
+            );
         }
     }
 }
@@ -173,8 +240,16 @@ fn trimming_matches_trim_weights() {
     let loose = trim(&weights, 60.0, 140.0, false).unwrap();
     let strict = trim(&weights, 70.0, 130.0, true).unwrap();
     for (i, row) in rows.iter().enumerate() {
-        assert!(close(loose[i], row["trim_60_140"].parse().unwrap()), "row {i}: {}", loose[i]);
-        assert!(close(strict[i], row["trim_70_130_strict"].parse().unwrap()), "row {i}: {}", strict[i]);
+        assert!(
+            close(loose[i], row["trim_60_140"].parse().unwrap()),
+            "row {i}: {}",
+            loose[i]
+        );
+        assert!(
+            close(strict[i], row["trim_70_130_strict"].parse().unwrap()),
+            "row {i}: {}",
+            strict[i]
+        );
     }
 }
 
@@ -184,7 +259,11 @@ fn quantiles_match_qt_and_qbeta() {
         let p: f64 = row["p"].parse().unwrap();
         let a: f64 = row["a"].parse().unwrap();
         let theirs: f64 = row["value"].parse().unwrap();
-        let ours = if row["kind"] == "t" { t_quantile(p, a) } else { beta_quantile(p, a, row["b"].parse().unwrap()) };
+        let ours = if row["kind"] == "t" {
+            t_quantile(p, a)
+        } else {
+            beta_quantile(p, a, row["b"].parse().unwrap())
+        };
         assert!(close(ours, theirs), "{row:?}: ours {ours}");
     }
 }

@@ -24,8 +24,20 @@ struct Row {
 
 fn rows() -> impl Strategy<Value = Vec<Row>> {
     prop::collection::vec(
-        (0u8..2, 0u8..4, 0.5f64..3.0, prop::option::of(1u8..=5), prop::option::of(1u8..=5))
-            .prop_map(|(province, psu, weight, a, b)| Row { province, psu, weight, a, b }),
+        (
+            0u8..2,
+            0u8..4,
+            0.5f64..3.0,
+            prop::option::of(1u8..=5),
+            prop::option::of(1u8..=5),
+        )
+            .prop_map(|(province, psu, weight, a, b)| Row {
+                province,
+                psu,
+                weight,
+                a,
+                b,
+            }),
         40..120,
     )
 }
@@ -34,7 +46,14 @@ fn csv_text(rows: &[Row], scale: f64) -> String {
     let mut out = String::from("response_id,province,psu,weight,a,b\n");
     for (i, r) in rows.iter().enumerate() {
         let answer = |x: Option<u8>| x.map(|v| v.to_string()).unwrap_or_default();
-        out.push_str(&format!("{i},P{},c{},{},{},{}\n", r.province, r.psu, r.weight * scale, answer(r.a), answer(r.b)));
+        out.push_str(&format!(
+            "{i},P{},c{},{},{},{}\n",
+            r.province,
+            r.psu,
+            r.weight * scale,
+            answer(r.a),
+            answer(r.b)
+        ));
     }
     out
 }
@@ -54,8 +73,16 @@ fn same(x: f64, y: f64) -> bool {
 fn assert_same(left: &[Cell], right: &[Cell]) {
     assert_eq!(left.len(), right.len());
     for (l, r) in left.iter().zip(right) {
-        assert_eq!((&l.domain, &l.node, l.n, l.df), (&r.domain, &r.node, r.n, r.df));
-        for (a, b) in [(l.estimate, r.estimate), (l.se, r.se), (l.ci_low, r.ci_low), (l.ci_high, r.ci_high)] {
+        assert_eq!(
+            (&l.domain, &l.node, l.n, l.df),
+            (&r.domain, &r.node, r.n, r.df)
+        );
+        for (a, b) in [
+            (l.estimate, r.estimate),
+            (l.se, r.se),
+            (l.ci_low, r.ci_low),
+            (l.ci_high, r.ci_high),
+        ] {
             assert!(same(a, b), "{l:?} vs {r:?}");
         }
     }
