@@ -1,4 +1,5 @@
 //! Test harness: fresh databases on both engines.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 #![allow(dead_code)]
 
 use std::time::{SystemTime, UNIX_EPOCH};

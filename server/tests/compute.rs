@@ -1,4 +1,5 @@
 //! `sipas compute` end to end: files in, results out, errors that name the place.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
 use std::path::Path;
 

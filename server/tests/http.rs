@@ -1,5 +1,6 @@
 //! The HTTP application in-process: pages, server functions, health, language switch, headers,
 //! and start-up failures of the binary.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
 mod common;
 

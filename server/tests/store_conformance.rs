@@ -1,5 +1,6 @@
 //! The storage conformance suite: every operation of the `Store` port, run the same way on
 //! SQLite and on PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
 mod common;
 

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::StatsError;
 use crate::ci::{IntervalInput, interval};
 use crate::design::{Design, StratumAccumulator};
-use crate::methodology::{CompiledTree, Methodology, Reliability};
+use crate::methodology::{Methodology, Reliability};
 use crate::totals::{Area, DomainKey, DomainTotals, SufficientStats};
 
 /// How a cell may be published.
@@ -178,6 +178,17 @@ impl<'a> DomainScores<'a> {
     }
 }
 
+/// A statistic to report: an inner node or an item, as coefficients over the data's item columns.
+struct Statistic {
+    code: String,
+    coefficients: Vec<(usize, f64)>,
+    is_item: bool,
+}
+
+/// Each subgroup's province domains, with their scores and estimates (for the mean of provinces).
+type ProvinceScores<'a> =
+    BTreeMap<Option<(String, String)>, Vec<(DomainScores<'a>, Vec<Estimate>)>>;
+
 /// Everything `estimate_all` produces, in publication order.
 pub struct Results {
     pub cells: Vec<Cell>,
@@ -200,51 +211,35 @@ pub fn estimate_all(
                 })
             })
             .collect::<Result<_, _>>()?;
-    let mapped = CompiledTree {
-        items: tree.items.clone(),
-        nodes: tree
-            .nodes
-            .iter()
-            .map(|(code, coefs)| {
-                (
-                    code.clone(),
-                    coefs.iter().map(|&(k, c)| (columns[k], c)).collect(),
-                )
-            })
-            .collect(),
-    };
     // Statistics to report: inner nodes, then items, each as coefficients over data columns.
-    let statistics: Vec<(String, Vec<(usize, f64)>, bool)> = mapped
-        .nodes
-        .iter()
-        .map(|(code, coefs)| (code.clone(), coefs.clone(), false))
-        .chain(
-            tree.items
-                .iter()
-                .zip(&columns)
-                .map(|(item, &k)| (item.clone(), vec![(k, 1.0)], true)),
-        )
-        .collect();
+    let nodes = tree.nodes.iter().map(|(code, coefs)| Statistic {
+        code: code.clone(),
+        coefficients: coefs.iter().map(|&(k, c)| (columns[k], c)).collect(),
+        is_item: false,
+    });
+    let items = tree.items.iter().zip(&columns).map(|(item, &k)| Statistic {
+        code: item.clone(),
+        coefficients: vec![(k, 1.0)],
+        is_item: true,
+    });
+    let statistics: Vec<Statistic> = nodes.chain(items).collect();
 
     let mut acc = StratumAccumulator::new(design.strata.len());
     let mut buf = Vec::new();
     let mut cells = Vec::new();
     // Province scores kept per subgroup for the mean of provinces.
-    let mut province_scores: BTreeMap<
-        Option<(String, String)>,
-        Vec<(DomainScores<'_>, Vec<Estimate>)>,
-    > = BTreeMap::new();
+    let mut province_scores: ProvinceScores<'_> = BTreeMap::new();
 
     for (key, totals) in &stats.domains {
         let scores = DomainScores::new(totals);
         let mut estimates = Vec::with_capacity(statistics.len());
-        for (code, coefs, is_item) in &statistics {
-            let est = if *is_item {
-                scores.item(coefs[0].0, design, &mut acc, &mut buf)?
+        for statistic in &statistics {
+            let est = if statistic.is_item {
+                scores.item(statistic.coefficients[0].0, design, &mut acc, &mut buf)?
             } else {
-                scores.node(coefs, design, &mut acc, &mut buf)?
+                scores.node(&statistic.coefficients, design, &mut acc, &mut buf)?
             };
-            cells.push(make_cell(key, code, est, methodology));
+            cells.push(make_cell(key, &statistic.code, est, methodology));
             estimates.push(est);
         }
         if matches!(key.area, Area::Province(_)) {
@@ -265,7 +260,8 @@ pub fn estimate_all(
             subgroup: subgroup.clone(),
         };
         let p = provinces.len() as f64;
-        for (s, (code, coefs, is_item)) in statistics.iter().enumerate() {
+        for (s, statistic) in statistics.iter().enumerate() {
+            let coefs = &statistic.coefficients;
             dense.iter_mut().for_each(|z| *z = 0.0);
             present.iter_mut().for_each(|x| *x = false);
             let mut estimate = 0.0;
@@ -273,7 +269,7 @@ pub fn estimate_all(
             for (scores, estimates) in provinces {
                 estimate += estimates[s].estimate / p;
                 n += estimates[s].n;
-                if *is_item {
+                if statistic.is_item {
                     let k = coefs[0].0;
                     let t = scores.totals;
                     for pos in 0..t.n_present() {
@@ -310,7 +306,7 @@ pub fn estimate_all(
                 n,
                 df: design.degrees_of_freedom(buf.iter().map(|(psu, _)| *psu)),
             };
-            cells.push(make_cell(&key, code, est, methodology));
+            cells.push(make_cell(&key, &statistic.code, est, methodology));
         }
     }
     cells.sort_by(|a, b| {

@@ -1,5 +1,6 @@
 //! Agreement with R's survey package on the golden data of `stats/golden/` (see generate.R):
 //! estimates, standard errors, df, n and interval bounds to 1e-9 relative.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -13,6 +14,9 @@ use sipas_stats::microdata::read_csv;
 use sipas_stats::weighting::{Margin, RakeControl, rake, trim};
 
 const TOLERANCE: f64 = 1e-9;
+
+/// Our cells by (domain, subgroup, node).
+type CellsById = HashMap<(String, String, String), Cell>;
 
 fn golden(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -113,8 +117,7 @@ fn estimates_match_r_survey() {
     let base =
         Methodology::from_toml(&std::fs::read_to_string(golden("methodology.toml")).unwrap())
             .unwrap();
-    let mut cache: HashMap<(String, String), HashMap<(String, String, String), Cell>> =
-        HashMap::new();
+    let mut cache: HashMap<(String, String), CellsById> = HashMap::new();
     let mut checked = 0;
     let mut failures = Vec::new();
     for row in &expected {

@@ -1,4 +1,5 @@
 //! Invariances every design-based estimator must have.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
 use proptest::prelude::*;
 use sipas_stats::estimate::{Cell, estimate_all};
