@@ -8,5 +8,6 @@ pub mod compute;
 pub mod config;
 pub mod demo;
 pub mod http;
+pub mod questionnaires;
 pub mod store;
 pub mod telemetry;

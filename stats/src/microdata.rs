@@ -30,9 +30,15 @@ fn find_columns(
     methodology: &Methodology,
     items: &[String],
 ) -> Result<Columns, StatsError> {
+    // A byte-order mark (spreadsheet exports) is not part of the first column's name.
     let names: Vec<String> = headers
         .iter()
-        .map(|h| String::from_utf8_lossy(h).trim().to_owned())
+        .map(|h| {
+            String::from_utf8_lossy(h)
+                .trim_start_matches('\u{feff}')
+                .trim()
+                .to_owned()
+        })
         .collect();
     let find = |name: &str| names.iter().position(|n| n == name);
     let require = |name: &str| {
@@ -356,6 +362,13 @@ mod tests {
             subgroup: Some(("sex".into(), "F".into())),
         };
         assert_eq!(stats.domains[&female].rows, vec![1]);
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_ignored() {
+        let data = "\u{feff}response_id,province,sex,q1,q2\n1,01,F,5,4\n";
+        let stats = read_csv(data.as_bytes(), &methodology()).unwrap();
+        assert_eq!(stats.design.n_psus(), 1);
     }
 
     #[test]

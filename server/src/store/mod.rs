@@ -9,10 +9,8 @@ mod postgres;
 mod sql;
 mod sqlite;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use sipas_app::ports::Store;
 use sqlx::migrate::MigrateError;
 
 pub use sql::SqlStore;
@@ -88,11 +86,6 @@ pub async fn open(url: &str, options: &ConnectOptions) -> Result<SqlStore, OpenE
     };
     store.migrate().await?;
     Ok(store)
-}
-
-/// Opens the database and wraps it as the port the application uses.
-pub async fn open_port(url: &str, options: &ConnectOptions) -> Result<Arc<dyn Store>, OpenError> {
-    Ok(Arc::new(open(url, options).await?))
 }
 
 pub(crate) fn migrate_error(err: MigrateError) -> OpenError {

@@ -34,11 +34,6 @@ impl SqlStore {
         self.engine.name()
     }
 
-    /// The versions of the migrations this build carries, in order.
-    pub fn known_migrations(&self) -> Vec<i64> {
-        self.migrator.iter().map(|m| m.version).collect()
-    }
-
     /// Closes every connection (used before a restart and by tests).
     pub async fn close(&self) {
         self.pool.close().await;

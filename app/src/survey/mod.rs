@@ -1,0 +1,6 @@
+//! The citizen survey's shared model: questionnaire definitions and their validation, and the
+//! invitation-code format. Compiled for the browser and the server alike, so both validate from
+//! the same definition.
+
+pub mod codes;
+pub mod questionnaire;
