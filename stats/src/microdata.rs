@@ -106,11 +106,15 @@ fn parse_answer(text: &str, scale: &Scale, row: u64, column: &str) -> Result<Ans
     if is_missing(text) {
         return Ok(None);
     }
-    let value: f64 = text.parse().map_err(|_| StatsError::Input {
-        row,
-        column: column.to_owned(),
-        message: format!("answer {text:?} is not a number (leave it empty for no answer)"),
-    })?;
+    // Fast path: a single digit, by far the most common answer.
+    let value: f64 = match text.as_bytes() {
+        [digit @ b'0'..=b'9'] => f64::from(digit - b'0'),
+        _ => text.parse().map_err(|_| StatsError::Input {
+            row,
+            column: column.to_owned(),
+            message: format!("answer {text:?} is not a number (leave it empty for no answer)"),
+        })?,
+    };
     if value.fract() != 0.0 || value < scale.min as f64 || value > scale.max as f64 {
         return Ok(None);
     }
@@ -152,6 +156,42 @@ impl Interner {
     }
 }
 
+/// Detects repeated response ids without allocating a string per row: ids live in one arena,
+/// found through their hash; the rare hash collision falls back to a map of strings.
+#[derive(Default)]
+struct UniqueIds {
+    arena: String,
+    spans: Vec<(usize, usize, u64)>,
+    by_hash: HashMap<u64, usize>,
+    collisions: HashMap<String, u64>,
+    hasher: std::collections::hash_map::RandomState,
+}
+
+impl UniqueIds {
+    /// Records `id` first seen in `row`; returns the earlier row if it was seen before.
+    fn insert(&mut self, id: &str, row: u64) -> Option<u64> {
+        use std::hash::BuildHasher;
+        let hash = self.hasher.hash_one(id);
+        match self.by_hash.get(&hash) {
+            None => {
+                self.by_hash.insert(hash, self.spans.len());
+                let start = self.arena.len();
+                self.arena.push_str(id);
+                self.spans.push((start, id.len(), row));
+                None
+            }
+            Some(&i) => {
+                let (start, len, first) = self.spans[i];
+                if &self.arena[start..start + len] == id {
+                    Some(first)
+                } else {
+                    self.collisions.insert(id.to_owned(), row)
+                }
+            }
+        }
+    }
+}
+
 /// Reads the CSV and accumulates the totals of every domain the methodology asks for:
 /// each province, the nation, and each of those by every subgroup value.
 pub fn read_csv<R: Read>(
@@ -171,12 +211,20 @@ pub fn read_csv<R: Read>(
 
     let mut strata = Interner::default();
     let mut stratum_fpc: Vec<Option<f64>> = Vec::new();
-    let mut psus: HashMap<(u32, String), u32> = HashMap::new();
+    // PSU names per stratum (PSUs are nested in strata), looked up without allocating.
+    let mut psus: Vec<HashMap<String, u32>> = Vec::new();
     let mut psu_stratum: Vec<u32> = Vec::new();
-    let mut response_ids: HashMap<String, u64> = HashMap::new();
+    let mut response_ids = UniqueIds::default();
     let mut builder = TotalsBuilder::new(tree.items.len());
     let mut answers: Vec<Answer> = vec![None; tree.items.len()];
-    let mut keys: Vec<DomainKey> = Vec::new();
+    // Domains are found through small integer keys: (area, subgroup column + 1, value), where
+    // area 0 is the nation and p + 1 the p-th province; strings are interned once.
+    let mut provinces = Interner::default();
+    let mut subgroup_values: Vec<Interner> =
+        cols.subgroups.iter().map(|_| Interner::default()).collect();
+    let mut domain_ids: HashMap<(u32, u32, u32), usize> = HashMap::new();
+    let mut row_domains: Vec<usize> = Vec::new();
+    let mut row_subgroups: Vec<(u32, u32)> = Vec::new();
     let mut record = csv::ByteRecord::new();
     let mut row: u64 = 1;
 
@@ -199,7 +247,7 @@ pub fn read_csv<R: Read>(
                 message: "is empty".into(),
             });
         }
-        if let Some(first) = response_ids.insert(id.to_owned(), row) {
+        if let Some(first) = response_ids.insert(id, row) {
             return Err(StatsError::Input {
                 row,
                 column: "response_id".into(),
@@ -224,6 +272,7 @@ pub fn read_csv<R: Read>(
         let h = strata.get(stratum_name);
         if h as usize == stratum_fpc.len() {
             stratum_fpc.push(None);
+            psus.push(HashMap::new());
         }
         if let Some(i) = cols.fpc {
             let text = field(&record, i, row, "fpc")?;
@@ -244,25 +293,32 @@ pub fn read_csv<R: Read>(
                 }
             }
         }
-        let psu_name = match cols.psu {
-            Some(i) => match field(&record, i, row, "psu")? {
-                "" => {
+        let psu = match cols.psu {
+            Some(i) => {
+                let name = field(&record, i, row, "psu")?;
+                if name.is_empty() {
                     return Err(StatsError::Input {
                         row,
                         column: "psu".into(),
                         message: "is empty".into(),
                     });
                 }
-                s => s.to_owned(),
-            },
-            // No PSU column: every response is its own PSU.
-            None => format!("\u{0}{id}"),
+                match psus[h as usize].get(name) {
+                    Some(&psu) => psu,
+                    None => {
+                        let psu = psu_stratum.len() as u32;
+                        psu_stratum.push(h);
+                        psus[h as usize].insert(name.to_owned(), psu);
+                        psu
+                    }
+                }
+            }
+            // No PSU column: every response is its own PSU (ids are unique).
+            None => {
+                psu_stratum.push(h);
+                psu_stratum.len() as u32 - 1
+            }
         };
-        let next = psu_stratum.len() as u32;
-        let psu = *psus.entry((h, psu_name)).or_insert_with(|| {
-            psu_stratum.push(h);
-            next
-        });
         let weight = match cols.weight {
             Some(i) => {
                 let text = field(&record, i, row, "weight")?;
@@ -286,32 +342,39 @@ pub fn read_csv<R: Read>(
             )?;
         }
 
-        keys.clear();
-        keys.push(DomainKey {
-            area: Area::Province(province.to_owned()),
-            subgroup: None,
-        });
-        keys.push(DomainKey {
-            area: Area::National,
-            subgroup: None,
-        });
-        for (name, col) in &cols.subgroups {
+        let p = provinces.get(province) + 1;
+        row_subgroups.clear();
+        for (c, (name, col)) in cols.subgroups.iter().enumerate() {
             let value = field(&record, *col, row, name)?;
-            if is_missing(value) {
-                continue;
+            if !is_missing(value) {
+                row_subgroups.push((c as u32 + 1, subgroup_values[c].get(value)));
             }
-            let subgroup = Some((name.clone(), value.to_owned()));
-            keys.push(DomainKey {
-                area: Area::Province(province.to_owned()),
-                subgroup: subgroup.clone(),
-            });
-            keys.push(DomainKey {
-                area: Area::National,
-                subgroup,
-            });
         }
-        for key in &keys {
-            builder.domain(key).add_row(psu, weight, &answers);
+        let mut domain = |area: u32, column: u32, value: u32| {
+            *domain_ids.entry((area, column, value)).or_insert_with(|| {
+                let area = match area {
+                    0 => Area::National,
+                    _ => Area::Province(province.to_owned()),
+                };
+                let subgroup = (column > 0).then(|| {
+                    let c = column as usize - 1;
+                    (
+                        cols.subgroups[c].0.clone(),
+                        subgroup_values[c].names[value as usize].clone(),
+                    )
+                });
+                builder.add_domain(DomainKey { area, subgroup })
+            })
+        };
+        row_domains.clear();
+        row_domains.push(domain(p, 0, 0));
+        row_domains.push(domain(0, 0, 0));
+        for &(column, value) in &row_subgroups {
+            row_domains.push(domain(p, column, value));
+            row_domains.push(domain(0, column, value));
+        }
+        for &d in &row_domains {
+            builder.add_row(d, psu, weight, &answers);
         }
     }
     if psu_stratum.is_empty() {

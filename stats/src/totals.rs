@@ -95,70 +95,65 @@ pub struct SufficientStats {
     pub domains: BTreeMap<DomainKey, DomainTotals>,
 }
 
-/// Accumulates row-level data into [`DomainTotals`].
+/// Accumulates row-level data into [`DomainTotals`]. Domains are numbered as they are added, so
+/// the hot loop works with indices, not keys.
 pub struct TotalsBuilder {
     n_items: usize,
-    domains: HashMap<DomainKey, (HashMap<u32, usize>, DomainTotals)>,
+    domains: Vec<(DomainKey, DomainAccumulator)>,
 }
 
 /// One valid or missing answer: `None` = no valid answer, `Some(true)` = satisfied.
 pub type Answer = Option<bool>;
 
+struct DomainAccumulator {
+    positions: HashMap<u32, usize>,
+    /// Rows of a PSU usually come together: the last PSU's position saves a lookup.
+    last: Option<(u32, usize)>,
+    totals: DomainTotals,
+}
+
 impl TotalsBuilder {
     pub fn new(n_items: usize) -> Self {
         Self {
             n_items,
-            domains: HashMap::new(),
+            domains: Vec::new(),
         }
     }
 
-    /// The domain's accumulator, created on first use.
-    pub fn domain(&mut self, key: &DomainKey) -> DomainSlot<'_> {
-        if !self.domains.contains_key(key) {
-            self.domains.insert(
-                key.clone(),
-                (HashMap::new(), DomainTotals::new(self.n_items)),
-            );
-        }
+    /// Adds a domain and returns its index. Each key must be added once.
+    pub fn add_domain(&mut self, key: DomainKey) -> usize {
+        self.domains.push((
+            key,
+            DomainAccumulator {
+                positions: HashMap::new(),
+                last: None,
+                totals: DomainTotals::new(self.n_items),
+            },
+        ));
+        self.domains.len() - 1
+    }
+
+    /// Adds one row with weight `w` in PSU `psu` to domain `domain`.
+    pub fn add_row(&mut self, domain: usize, psu: u32, w: f64, answers: &[Answer]) {
         let n_items = self.n_items;
-        let (positions, totals) = self
-            .domains
-            .get_mut(key)
-            .unwrap_or_else(|| unreachable!("inserted above"));
-        DomainSlot {
-            n_items,
-            positions,
-            totals,
-        }
-    }
-
-    pub fn finish(self) -> BTreeMap<DomainKey, DomainTotals> {
-        self.domains
-            .into_iter()
-            .map(|(key, (_, totals))| (key, totals))
-            .collect()
-    }
-}
-
-pub struct DomainSlot<'a> {
-    n_items: usize,
-    positions: &'a mut HashMap<u32, usize>,
-    totals: &'a mut DomainTotals,
-}
-
-impl DomainSlot<'_> {
-    /// Adds one row with weight `w` in PSU `psu`.
-    pub fn add_row(&mut self, psu: u32, w: f64, answers: &[Answer]) {
-        let n_items = self.n_items;
-        let totals = &mut *self.totals;
-        let pos = *self.positions.entry(psu).or_insert_with(|| {
-            totals.psus.push(psu);
-            totals.rows.push(0);
-            totals.wy.extend(std::iter::repeat_n(0.0, n_items));
-            totals.wd.extend(std::iter::repeat_n(0.0, n_items));
-            totals.nd.extend(std::iter::repeat_n(0, n_items));
-            totals.psus.len() - 1
-        });
+        let acc = &mut self.domains[domain].1;
+        let pos = match acc.last {
+            Some((last_psu, pos)) if last_psu == psu => pos,
+            _ => {
+                let totals = &mut acc.totals;
+                let pos = *acc.positions.entry(psu).or_insert_with(|| {
+                    totals.psus.push(psu);
+                    totals.rows.push(0);
+                    totals.wy.extend(std::iter::repeat_n(0.0, n_items));
+                    totals.wd.extend(std::iter::repeat_n(0.0, n_items));
+                    totals.nd.extend(std::iter::repeat_n(0, n_items));
+                    totals.psus.len() - 1
+                });
+                acc.last = Some((psu, pos));
+                pos
+            }
+        };
+        let totals = &mut acc.totals;
         totals.rows[pos] += 1;
         let base = pos * n_items;
         for (k, answer) in answers.iter().enumerate() {
@@ -170,5 +165,12 @@ impl DomainSlot<'_> {
                 }
             }
         }
+    }
+
+    pub fn finish(self) -> BTreeMap<DomainKey, DomainTotals> {
+        self.domains
+            .into_iter()
+            .map(|(key, acc)| (key, acc.totals))
+            .collect()
     }
 }
