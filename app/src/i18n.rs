@@ -35,6 +35,14 @@ impl Locale {
         }
     }
 
+    /// The text in this language from a Vietnamese–English pair (questionnaire wording is data).
+    pub fn pick<'a>(self, vi: &'a str, en: &'a str) -> &'a str {
+        match self {
+            Locale::Vi => vi,
+            Locale::En => en,
+        }
+    }
+
     /// The language's own name, as shown on the switch.
     pub fn endonym(self) -> &'static str {
         match self {

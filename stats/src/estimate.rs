@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::StatsError;
 use crate::ci::{IntervalInput, interval};
-use crate::design::{Design, StratumAccumulator};
+use crate::design::{Design, PsuScores, StratumAccumulator};
 use crate::methodology::{Methodology, Reliability};
 use crate::totals::{Area, DomainKey, DomainTotals, SufficientStats};
 
@@ -126,18 +126,7 @@ impl<'a> DomainScores<'a> {
                 buf.push((t.psus[pos], self.z[pos * k_n + k]));
             }
         }
-        let estimate = self.ratio[k];
-        let variance = if estimate.is_nan() {
-            f64::NAN
-        } else {
-            acc.variance(design, buf)?
-        };
-        Ok(Estimate {
-            estimate,
-            variance,
-            n: n as f64,
-            df: design.degrees_of_freedom(buf.iter().map(|(psu, _)| *psu)),
-        })
+        finish(self.ratio[k], n as f64, design, acc, buf)
     }
 
     /// Fills `buf` with the node's PSU scores over all present PSUs.
@@ -164,18 +153,30 @@ impl<'a> DomainScores<'a> {
         buf: &mut Vec<(u32, f64)>,
     ) -> Result<Estimate, StatsError> {
         let estimate = self.node_scores(coefficients, buf);
-        let variance = if estimate.is_nan() {
-            f64::NAN
-        } else {
-            acc.variance(design, buf)?
-        };
-        Ok(Estimate {
-            estimate,
-            variance,
-            n: self.totals.rows.iter().sum::<u64>() as f64,
-            df: design.degrees_of_freedom(self.totals.psus.iter().copied()),
-        })
+        let n = self.totals.rows.iter().sum::<u64>() as f64;
+        finish(estimate, n, design, acc, buf)
     }
+}
+
+/// Variance and degrees of freedom of a statistic from its PSU scores over the present PSUs.
+fn finish(
+    estimate: f64,
+    n: f64,
+    design: &Design,
+    acc: &mut StratumAccumulator,
+    scores: &PsuScores,
+) -> Result<Estimate, StatsError> {
+    let variance = if estimate.is_nan() {
+        f64::NAN
+    } else {
+        acc.variance(design, scores)?
+    };
+    Ok(Estimate {
+        estimate,
+        variance,
+        n,
+        df: design.degrees_of_freedom(scores.iter().map(|(psu, _)| *psu)),
+    })
 }
 
 /// A statistic to report: an inner node or an item, as coefficients over the data's item columns.
@@ -295,17 +296,7 @@ pub fn estimate_all(
                     .filter(|(_, on)| **on)
                     .map(|(psu, _)| (psu as u32, dense[psu])),
             );
-            let variance = if estimate.is_nan() {
-                f64::NAN
-            } else {
-                acc.variance(design, &buf)?
-            };
-            let est = Estimate {
-                estimate,
-                variance,
-                n,
-                df: design.degrees_of_freedom(buf.iter().map(|(psu, _)| *psu)),
-            };
+            let est = finish(estimate, n, design, &mut acc, &buf)?;
             cells.push(make_cell(&key, &statistic.code, est, methodology));
         }
     }

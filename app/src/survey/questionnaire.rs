@@ -117,19 +117,13 @@ impl Problem {
 
 impl Choice {
     pub fn label(&self, locale: Locale) -> &str {
-        match locale {
-            Locale::Vi => &self.vi,
-            Locale::En => &self.en,
-        }
+        locale.pick(&self.vi, &self.en)
     }
 }
 
 impl Item {
     pub fn text(&self, locale: Locale) -> &str {
-        match locale {
-            Locale::Vi => &self.vi,
-            Locale::En => &self.en,
-        }
+        locale.pick(&self.vi, &self.en)
     }
 
     /// Whether the item applies given the answers so far.
@@ -145,19 +139,13 @@ impl Item {
 
 impl Section {
     pub fn title(&self, locale: Locale) -> &str {
-        match locale {
-            Locale::Vi => &self.title_vi,
-            Locale::En => &self.title_en,
-        }
+        locale.pick(&self.title_vi, &self.title_en)
     }
 }
 
 impl Questionnaire {
     pub fn title(&self, locale: Locale) -> &str {
-        match locale {
-            Locale::Vi => &self.title_vi,
-            Locale::En => &self.title_en,
-        }
+        locale.pick(&self.title_vi, &self.title_en)
     }
 
     pub fn items(&self) -> impl Iterator<Item = &Item> {
