@@ -90,6 +90,24 @@ pub struct Wave {
     pub geography: Geography,
 }
 
+/// Where an invitation code sends its respondent in the sample: the respondent is never asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SamplePoint {
+    pub wave_code: String,
+    pub geography: Geography,
+    pub province_code: String,
+    pub stratum: String,
+    pub psu: String,
+}
+
+/// A stored invitation: its sample point and whether it has been used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invitation {
+    pub sample: SamplePoint,
+    pub batch: String,
+    pub used: bool,
+}
+
 /// Lower-cases and strips Vietnamese diacritics, so "ha noi" finds "Hà Nội".
 pub fn fold_vietnamese(text: &str) -> String {
     const GROUPS: [(&str, char); 7] = [

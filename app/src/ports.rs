@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::domain::{CrosswalkLink, Geography, Province, Wave};
+use crate::domain::{CrosswalkLink, Geography, Invitation, Province, SamplePoint, Wave};
 use crate::error::AppError;
+use crate::survey::questionnaire::Questionnaire;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -51,6 +52,24 @@ pub trait Store: Send + Sync + 'static {
 
     /// All waves, newest year first.
     async fn waves(&self) -> StoreResult<Vec<Wave>>;
+
+    /// Stores a questionnaire version. Publishing the identical definition again is a no-op;
+    /// a different definition under a published (code, version) is a `Conflict`: published
+    /// versions never change.
+    async fn publish_questionnaire(&self, questionnaire: &Questionnaire) -> StoreResult<()>;
+
+    async fn questionnaire(&self, code: &str, version: u32) -> StoreResult<Questionnaire>;
+
+    /// Stores a batch of invitation code hashes for one sample point, all or none.
+    async fn add_invitations(
+        &self,
+        sample: &SamplePoint,
+        batch: &str,
+        code_hashes: &[String],
+    ) -> StoreResult<()>;
+
+    /// The invitation with this code hash.
+    async fn invitation(&self, code_hash: &str) -> StoreResult<Invitation>;
 }
 
 /// The store from the Leptos context, for server functions.

@@ -38,6 +38,29 @@ pub enum Command {
     Demo,
     /// Print the effective configuration, secrets redacted.
     Config,
+    /// Issue one-time invitation codes for one sample point; writes them to a CSV for printing.
+    Codes {
+        #[arg(long)]
+        wave: String,
+        /// Province code in the wave's geography.
+        #[arg(long)]
+        province: String,
+        #[arg(long)]
+        stratum: String,
+        #[arg(long)]
+        psu: String,
+        #[arg(long, default_value_t = 1)]
+        count: usize,
+        /// A label for this batch (default: the current time).
+        #[arg(long)]
+        batch: Option<String>,
+        /// Where the printed links and QR codes point.
+        #[arg(long, default_value = "http://127.0.0.1:3000")]
+        base_url: String,
+        /// The CSV to write (code, link, sample point).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Compute indices offline from a microdata CSV (no database).
     Compute {
         /// Microdata CSV, one row per response (docs/methodology.md).
@@ -68,6 +91,8 @@ pub enum CliError {
     Serve(std::io::Error),
     #[error(transparent)]
     Compute(#[from] crate::compute::ComputeError),
+    #[error(transparent)]
+    Issue(#[from] crate::invitations::IssueError),
     #[error("cannot print the configuration: {0}")]
     Print(String),
 }
@@ -92,6 +117,38 @@ impl Cli {
                 Ok(())
             }
             Command::Config => print_config(&config),
+            Command::Codes {
+                wave,
+                province,
+                stratum,
+                psu,
+                count,
+                batch,
+                base_url,
+                out,
+            } => {
+                let store = open(&config).await?;
+                let batch = batch.unwrap_or_else(|| {
+                    time::OffsetDateTime::now_utc().unix_timestamp().to_string()
+                });
+                let request = crate::invitations::IssueRequest {
+                    wave_code: &wave,
+                    province_code: &province,
+                    stratum: &stratum,
+                    psu: &psu,
+                    count,
+                    batch: &batch,
+                    base_url: &base_url,
+                };
+                let issued = crate::invitations::issue(&store, &request, &out).await;
+                store.close().await;
+                println!(
+                    "issued {} code(s) in batch {batch}: {}",
+                    issued?,
+                    out.display()
+                );
+                Ok(())
+            }
             Command::Compute {
                 data,
                 methodology,

@@ -14,8 +14,12 @@ pub fn demo_waves() -> Vec<Wave> {
     }]
 }
 
-/// Seeds the demonstration data; returns how many records were new.
+/// Seeds the demonstration data; returns how many waves were new. Also publishes the default
+/// questionnaire (idempotent).
 pub async fn seed(store: &dyn Store) -> Result<usize, StoreError> {
+    let questionnaire = crate::questionnaires::parse(crate::questionnaires::SIPAS_2023)
+        .map_err(StoreError::Backend)?;
+    store.publish_questionnaire(&questionnaire).await?;
     let mut created = 0;
     for wave in demo_waves() {
         match store.create_wave(&wave).await {

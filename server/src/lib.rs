@@ -8,6 +8,7 @@ pub mod compute;
 pub mod config;
 pub mod demo;
 pub mod http;
+pub mod invitations;
 pub mod questionnaires;
 pub mod store;
 pub mod telemetry;

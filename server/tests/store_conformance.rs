@@ -4,7 +4,7 @@
 
 mod common;
 
-use sipas_app::domain::{Geography, UnitKind, Wave};
+use sipas_app::domain::{Geography, SamplePoint, UnitKind, Wave};
 use sipas_app::ports::{Store, StoreError};
 use sipas_server::store::{self, ConnectOptions, OpenError};
 
@@ -113,6 +113,69 @@ async fn story(url: &str) {
     // Demo data is idempotent.
     assert_eq!(sipas_server::demo::seed(&db).await.expect("seed"), 1);
     assert_eq!(sipas_server::demo::seed(&db).await.expect("seed again"), 0);
+
+    // Questionnaires: published versions are immutable.
+    let sipas = sipas_server::questionnaires::parse(sipas_server::questionnaires::SIPAS_2023)
+        .expect("parse");
+    assert_eq!(
+        db.questionnaire("sipas-2023", 1)
+            .await
+            .expect("published by demo"),
+        sipas
+    );
+    db.publish_questionnaire(&sipas)
+        .await
+        .expect("same content again is fine");
+    let mut edited = sipas.clone();
+    edited.title_en.push_str(" (edited)");
+    assert!(matches!(
+        db.publish_questionnaire(&edited).await,
+        Err(StoreError::Conflict(_))
+    ));
+    edited.version = 2;
+    db.publish_questionnaire(&edited)
+        .await
+        .expect("a new version");
+    assert_eq!(db.questionnaire("sipas-2023", 2).await.expect("v2"), edited);
+    assert!(matches!(
+        db.questionnaire("sipas-2023", 3).await,
+        Err(StoreError::NotFound)
+    ));
+
+    // Invitations: stored by hash with their sample point; a batch is all or nothing.
+    let sample = SamplePoint {
+        wave_code: "w-2026".into(),
+        geography: Geography::G2025,
+        province_code: "15".into(),
+        stratum: "15-rural".into(),
+        psu: "village-7".into(),
+    };
+    let hashes: Vec<String> = (0..3).map(|i| format!("{i:064x}")).collect();
+    db.add_invitations(&sample, "b1", &hashes)
+        .await
+        .expect("add");
+    let invitation = db.invitation(&hashes[1]).await.expect("lookup");
+    assert_eq!(
+        (
+            invitation.sample,
+            invitation.batch.as_str(),
+            invitation.used
+        ),
+        (sample.clone(), "b1", false)
+    );
+    let clash = vec![format!("{:064x}", 99), hashes[0].clone()];
+    assert!(db.add_invitations(&sample, "b2", &clash).await.is_err());
+    assert!(
+        matches!(db.invitation(&clash[0]).await, Err(StoreError::NotFound)),
+        "batch rolled back"
+    );
+    let mut elsewhere = sample.clone();
+    elsewhere.province_code = "02".into(); // a 2004 code that is not a 2025 province
+    assert!(
+        db.add_invitations(&elsewhere, "b3", &[format!("{:064x}", 7)])
+            .await
+            .is_err()
+    );
 
     // Data survives a restart; migrating again changes nothing.
     db.close().await;

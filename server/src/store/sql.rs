@@ -3,8 +3,11 @@
 //! (`tests/store_conformance.rs`) runs every method on both engines.
 
 use async_trait::async_trait;
-use sipas_app::domain::{CrosswalkLink, Geography, Province, UnitKind, Wave};
+use sipas_app::domain::{
+    CrosswalkLink, Geography, Invitation, Province, SamplePoint, UnitKind, Wave,
+};
 use sipas_app::ports::{Store, StoreError, StoreResult};
+use sipas_app::survey::questionnaire::Questionnaire;
 use sqlx::AnyPool;
 use sqlx::migrate::Migrator;
 
@@ -84,6 +87,12 @@ fn wave_from_row((code, title, year, geography): WaveRow) -> StoreResult<Wave> {
     })
 }
 
+fn now_rfc3339() -> StoreResult<String> {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .map_err(|err| StoreError::Backend(err.to_string()))
+}
+
 const UNIT_COLUMNS: &str = "SELECT geography, code, name_vi, kind FROM admin_units";
 
 #[async_trait]
@@ -153,9 +162,7 @@ impl Store for SqlStore {
     }
 
     async fn create_wave(&self, wave: &Wave) -> StoreResult<()> {
-        let created_at = time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)
-            .map_err(|err| StoreError::Backend(err.to_string()))?;
+        let created_at = now_rfc3339()?;
         sqlx::query(
             "INSERT INTO waves (code, title, year, geography, created_at) VALUES ($1, $2, $3, $4, $5)",
         )
@@ -196,5 +203,113 @@ impl Store for SqlStore {
         .into_iter()
         .map(wave_from_row)
         .collect()
+    }
+
+    async fn publish_questionnaire(&self, questionnaire: &Questionnaire) -> StoreResult<()> {
+        let definition = serde_json::to_string(questionnaire)
+            .map_err(|err| StoreError::Backend(err.to_string()))?;
+        let version = i64::from(questionnaire.version);
+        let existing: Option<String> = sqlx::query_scalar(
+            "SELECT definition FROM questionnaires WHERE code = $1 AND version = $2",
+        )
+        .bind(&questionnaire.code)
+        .bind(version)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        match existing {
+            Some(stored) if stored == definition => Ok(()),
+            Some(_) => Err(StoreError::Conflict(format!(
+                "questionnaire {} version {} is already published with different content; \
+                 publish a new version instead",
+                questionnaire.code, questionnaire.version
+            ))),
+            None => sqlx::query(
+                "INSERT INTO questionnaires (code, version, definition, published_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&questionnaire.code)
+            .bind(version)
+            .bind(definition)
+            .bind(now_rfc3339()?)
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(db_error),
+        }
+    }
+
+    async fn questionnaire(&self, code: &str, version: u32) -> StoreResult<Questionnaire> {
+        let definition: String = sqlx::query_scalar(
+            "SELECT definition FROM questionnaires WHERE code = $1 AND version = $2",
+        )
+        .bind(code)
+        .bind(i64::from(version))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_error)?;
+        serde_json::from_str(&definition).map_err(|err| StoreError::Backend(err.to_string()))
+    }
+
+    async fn add_invitations(
+        &self,
+        sample: &SamplePoint,
+        batch: &str,
+        code_hashes: &[String],
+    ) -> StoreResult<()> {
+        let created_at = now_rfc3339()?;
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        for hash in code_hashes {
+            sqlx::query(
+                "INSERT INTO invitation_codes (code_hash, wave_code, geography, province_code, \
+                 stratum, psu, batch, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(hash)
+            .bind(&sample.wave_code)
+            .bind(sample.geography.key())
+            .bind(&sample.province_code)
+            .bind(&sample.stratum)
+            .bind(&sample.psu)
+            .bind(batch)
+            .bind(&created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        }
+        tx.commit().await.map_err(db_error)
+    }
+
+    async fn invitation(&self, code_hash: &str) -> StoreResult<Invitation> {
+        type Row = (
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+        );
+        let (wave_code, geography, province_code, stratum, psu, batch, used_at) =
+            sqlx::query_as::<_, Row>(
+                "SELECT wave_code, geography, province_code, stratum, psu, batch, used_at \
+                 FROM invitation_codes WHERE code_hash = $1",
+            )
+            .bind(code_hash)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(Invitation {
+            sample: SamplePoint {
+                wave_code,
+                geography: Geography::parse(&geography).ok_or_else(|| {
+                    StoreError::Backend(format!("unknown geography {geography:?}"))
+                })?,
+                province_code,
+                stratum,
+                psu,
+            },
+            batch,
+            used: used_at.is_some(),
+        })
     }
 }

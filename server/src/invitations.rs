@@ -1,0 +1,159 @@
+//! Issuing one-time invitation codes: random codes from the operating system's generator,
+//! stored as SHA-256 hashes, printed to a CSV for the field team.
+//!
+//! A plain SHA-256 is enough here (unlike passwords): each code carries 80 random bits, so there is
+//! nothing to guess from a leaked hash.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use sipas_app::domain::SamplePoint;
+use sipas_app::ports::{Store, StoreError};
+use sipas_app::survey::codes::{InvitationCode, RANDOM_BYTES};
+
+/// The stored form of a code: hex SHA-256 of its canonical text.
+pub fn hash(code: &InvitationCode) -> String {
+    let digest = Sha256::digest(code.as_str().as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IssueError {
+    #[error("the operating system's random generator failed: {0}")]
+    Random(String),
+    #[error("wave {0:?} does not exist (create it first)")]
+    UnknownWave(String),
+    #[error("province {code:?} does not exist in the wave's geography ({geography})")]
+    UnknownProvince {
+        code: String,
+        geography: &'static str,
+    },
+    #[error("count must be between 1 and 100000, got {0}")]
+    Count(usize),
+    #[error("cannot write {path}: {message}")]
+    Write { path: PathBuf, message: String },
+    #[error("storing the codes failed: {0}")]
+    Store(StoreError),
+}
+
+/// Fresh codes from the operating system's generator.
+pub fn generate(count: usize) -> Result<Vec<InvitationCode>, IssueError> {
+    (0..count)
+        .map(|_| {
+            let mut bytes = [0u8; RANDOM_BYTES];
+            getrandom::fill(&mut bytes).map_err(|e| IssueError::Random(e.to_string()))?;
+            Ok(InvitationCode::from_random(bytes))
+        })
+        .collect()
+}
+
+/// What `sipas codes` asks for.
+pub struct IssueRequest<'a> {
+    pub wave_code: &'a str,
+    pub province_code: &'a str,
+    pub stratum: &'a str,
+    pub psu: &'a str,
+    pub count: usize,
+    pub batch: &'a str,
+    /// Where links point, e.g. `https://sipas.example.gov.vn`.
+    pub base_url: &'a str,
+}
+
+/// Generates and stores codes for one sample point and writes them (code, link, sample point) to
+/// `out`. The file appears only if the codes were stored, and the codes are stored only if the
+/// file could be written, so no printed code is unknown and no stored code is unprinted.
+pub async fn issue(
+    store: &dyn Store,
+    request: &IssueRequest<'_>,
+    out: &Path,
+) -> Result<usize, IssueError> {
+    if request.count == 0 || request.count > 100_000 {
+        return Err(IssueError::Count(request.count));
+    }
+    let wave = match store.wave(request.wave_code).await {
+        Ok(wave) => wave,
+        Err(StoreError::NotFound) => {
+            return Err(IssueError::UnknownWave(request.wave_code.to_owned()));
+        }
+        Err(err) => return Err(IssueError::Store(err)),
+    };
+    match store.province(wave.geography, request.province_code).await {
+        Ok(_) => {}
+        Err(StoreError::NotFound) => {
+            return Err(IssueError::UnknownProvince {
+                code: request.province_code.to_owned(),
+                geography: wave.geography.key(),
+            });
+        }
+        Err(err) => return Err(IssueError::Store(err)),
+    }
+    let codes = generate(request.count)?;
+    let write_err = |message: String| IssueError::Write {
+        path: out.to_owned(),
+        message,
+    };
+    let dir = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| write_err(e.to_string()))?;
+    {
+        let mut writer = csv::Writer::from_writer(tmp.as_file_mut());
+        writer
+            .write_record(["code", "link", "wave", "province", "stratum", "psu"])
+            .map_err(|e| write_err(e.to_string()))?;
+        let base = request.base_url.trim_end_matches('/');
+        for code in &codes {
+            writer
+                .write_record([
+                    code.display().as_str(),
+                    &format!("{base}/s/{}", code.as_str()),
+                    request.wave_code,
+                    request.province_code,
+                    request.stratum,
+                    request.psu,
+                ])
+                .map_err(|e| write_err(e.to_string()))?;
+        }
+        writer.flush().map_err(|e| write_err(e.to_string()))?;
+    }
+    tmp.as_file_mut()
+        .flush()
+        .map_err(|e| write_err(e.to_string()))?;
+    let sample = SamplePoint {
+        wave_code: wave.code,
+        geography: wave.geography,
+        province_code: request.province_code.to_owned(),
+        stratum: request.stratum.to_owned(),
+        psu: request.psu.to_owned(),
+    };
+    let hashes: Vec<String> = codes.iter().map(hash).collect();
+    store
+        .add_invitations(&sample, request.batch, &hashes)
+        .await
+        .map_err(IssueError::Store)?;
+    tmp.persist(out).map_err(|e| write_err(e.to_string()))?;
+    Ok(codes.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_are_hex_sha256_of_the_canonical_code() {
+        let code = InvitationCode::from_random([1; RANDOM_BYTES]);
+        let typed = InvitationCode::parse(&code.display().to_lowercase()).expect("parses");
+        assert_eq!(hash(&code), hash(&typed));
+        assert_eq!(hash(&code).len(), 64);
+    }
+
+    #[test]
+    fn generated_codes_differ() {
+        let codes = generate(200).expect("random");
+        let unique: std::collections::HashSet<_> =
+            codes.iter().map(InvitationCode::as_str).collect();
+        assert_eq!(unique.len(), 200);
+    }
+}
