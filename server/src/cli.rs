@@ -60,6 +60,9 @@ pub enum Command {
         /// The CSV to write (code, link, sample point).
         #[arg(long)]
         out: PathBuf,
+        /// Also write a printable HTML sheet with a QR code per invitation.
+        #[arg(long)]
+        sheet: Option<PathBuf>,
     },
     /// Compute indices offline from a microdata CSV (no database).
     Compute {
@@ -126,6 +129,7 @@ impl Cli {
                 batch,
                 base_url,
                 out,
+                sheet,
             } => {
                 let store = open(&config).await?;
                 let batch = batch.unwrap_or_else(|| {
@@ -139,6 +143,7 @@ impl Cli {
                     count,
                     batch: &batch,
                     base_url: &base_url,
+                    sheet: sheet.as_deref(),
                 };
                 let issued = crate::invitations::issue(&store, &request, &out).await;
                 store.close().await;

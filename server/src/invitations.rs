@@ -33,6 +33,8 @@ pub enum IssueError {
     Count(usize),
     #[error("cannot write {path}: {message}")]
     Write { path: PathBuf, message: String },
+    #[error("cannot draw a QR code: {0}")]
+    Qr(String),
     #[error("storing the codes failed: {0}")]
     Store(StoreError),
 }
@@ -58,6 +60,50 @@ pub struct IssueRequest<'a> {
     pub batch: &'a str,
     /// Where links point, e.g. `https://sipas.example.gov.vn`.
     pub base_url: &'a str,
+    /// Also write a printable HTML sheet: one card per code with its QR code.
+    pub sheet: Option<&'a Path>,
+}
+
+/// An inline SVG QR code for a link.
+pub fn qr_svg(link: &str) -> Result<String, IssueError> {
+    let code = qrcode::QrCode::with_error_correction_level(link, qrcode::EcLevel::M)
+        .map_err(|e| IssueError::Qr(e.to_string()))?;
+    Ok(code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(160, 160)
+        .quiet_zone(true)
+        .build())
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A self-contained page of cards, each with the QR link, the code to type, and the instructions.
+fn print_sheet(codes: &[InvitationCode], request: &IssueRequest<'_>) -> Result<String, IssueError> {
+    let base = request.base_url.trim_end_matches('/');
+    let mut html = String::from(
+        "<!DOCTYPE html><html lang=\"vi\"><head><meta charset=\"utf-8\"><title>SIPAS</title><style>\
+         body{font-family:system-ui,sans-serif;margin:0}.card{display:inline-block;width:48%;\
+         box-sizing:border-box;padding:12px;border:1px dashed #999;page-break-inside:avoid;\
+         text-align:center}.code{font:600 20px monospace;letter-spacing:1px}p{margin:4px 0}\
+         </style></head><body>",
+    );
+    for code in codes {
+        let link = format!("{base}/s/{}", code.as_str());
+        html.push_str(&format!(
+            "<div class=\"card\">{}<p>Quét mã hoặc vào {} và nhập mã / Scan, or visit the address and type the code:</p>\
+             <p class=\"code\">{}</p></div>",
+            qr_svg(&link)?,
+            escape(base),
+            escape(&code.display()),
+        ));
+    }
+    html.push_str("</body></html>");
+    Ok(html)
 }
 
 /// Generates and stores codes for one sample point and writes them (code, link, sample point) to
@@ -121,6 +167,24 @@ pub async fn issue(
     tmp.as_file_mut()
         .flush()
         .map_err(|e| write_err(e.to_string()))?;
+    let sheet = match request.sheet {
+        Some(path) => {
+            let sheet_err = |message: String| IssueError::Write {
+                path: path.to_owned(),
+                message,
+            };
+            let dir = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            let mut file =
+                tempfile::NamedTempFile::new_in(dir).map_err(|e| sheet_err(e.to_string()))?;
+            file.write_all(print_sheet(&codes, request)?.as_bytes())
+                .map_err(|e| sheet_err(e.to_string()))?;
+            Some((file, path))
+        }
+        None => None,
+    };
     let sample = SamplePoint {
         wave_code: wave.code,
         geography: wave.geography,
@@ -134,6 +198,12 @@ pub async fn issue(
         .await
         .map_err(IssueError::Store)?;
     tmp.persist(out).map_err(|e| write_err(e.to_string()))?;
+    if let Some((file, path)) = sheet {
+        file.persist(path).map_err(|e| IssueError::Write {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+    }
     Ok(codes.len())
 }
 
@@ -147,6 +217,12 @@ mod tests {
         let typed = InvitationCode::parse(&code.display().to_lowercase()).expect("parses");
         assert_eq!(hash(&code), hash(&typed));
         assert_eq!(hash(&code).len(), 64);
+    }
+
+    #[test]
+    fn qr_codes_are_svg() {
+        let svg = qr_svg("https://sipas.example/s/7KQM9T2X4RPA8VNEJ").expect("qr");
+        assert!(svg.contains("<svg") && svg.contains("</svg>"));
     }
 
     #[test]

@@ -21,6 +21,7 @@ async fn codes_are_printed_and_stored_hashed() {
     assert!(sipas(&db.url, &["demo"]).status.success());
     let out = db.dir.path().join("codes.csv");
     let out_arg = out.to_str().unwrap();
+    let sheet = db.dir.path().join("codes.html");
     let output = sipas(
         &db.url,
         &[
@@ -37,6 +38,8 @@ async fn codes_are_printed_and_stored_hashed() {
             "5",
             "--out",
             out_arg,
+            "--sheet",
+            sheet.to_str().unwrap(),
         ],
     );
     assert!(
