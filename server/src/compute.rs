@@ -68,11 +68,7 @@ pub fn run(data: &Path, methodology: &Path, out: &Path) -> Result<usize, Compute
         path: out.to_owned(),
         message,
     };
-    let dir = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| write_err(e.to_string()))?;
+    let mut tmp = crate::files::temp_beside(out).map_err(|e| write_err(e.to_string()))?;
     {
         let mut writer = BufWriter::new(tmp.as_file_mut());
         let written = if json {

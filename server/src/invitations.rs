@@ -139,11 +139,7 @@ pub async fn issue(
         path: out.to_owned(),
         message,
     };
-    let dir = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| write_err(e.to_string()))?;
+    let mut tmp = crate::files::temp_beside(out).map_err(|e| write_err(e.to_string()))?;
     {
         let mut writer = csv::Writer::from_writer(tmp.as_file_mut());
         writer
@@ -173,12 +169,7 @@ pub async fn issue(
                 path: path.to_owned(),
                 message,
             };
-            let dir = path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            let mut file =
-                tempfile::NamedTempFile::new_in(dir).map_err(|e| sheet_err(e.to_string()))?;
+            let mut file = crate::files::temp_beside(path).map_err(|e| sheet_err(e.to_string()))?;
             file.write_all(print_sheet(&codes, request)?.as_bytes())
                 .map_err(|e| sheet_err(e.to_string()))?;
             Some((file, path))

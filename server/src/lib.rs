@@ -7,6 +7,7 @@ pub mod cli;
 pub mod compute;
 pub mod config;
 pub mod demo;
+pub mod files;
 pub mod http;
 pub mod invitations;
 pub mod questionnaires;
