@@ -260,12 +260,33 @@ async fn unreachable_database_is_a_clear_error() {
 #[tokio::test]
 async fn a_file_that_is_not_a_database_is_refused() {
     let db = common::sqlite_db();
-    std::fs::write(db.dir.path().join("test.db"), b"this is not a database, just text; lorem ipsum dolor sit amet, consectetur adipiscing elit").expect("write");
+    let garbage: &[u8] = b"this is not a database, just text; lorem ipsum dolor sit amet, consectetur adipiscing elit";
+    let path = db.dir.path().join("test.db");
+    std::fs::write(&path, garbage).expect("write");
     let err = store::open(&db.url, &ConnectOptions::default())
         .await
         .err()
         .expect("garbage file");
-    assert!(!err.to_string().is_empty());
+    let message = err.to_string();
+    assert!(
+        matches!(
+            err,
+            OpenError::Connect {
+                engine: "sqlite",
+                ..
+            } | OpenError::Migrate(_)
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains("not a database"),
+        "the cause is named: {message}"
+    );
+    assert_eq!(
+        std::fs::read(&path).expect("read"),
+        garbage,
+        "the file is left untouched"
+    );
 }
 
 #[test]

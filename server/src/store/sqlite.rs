@@ -1,16 +1,32 @@
 //! SQLite: the embedded default. The file is created if missing and runs in WAL mode, so readers
 //! never block the writer.
 
-use sqlx::Executor;
+use sqlx::AnyConnection;
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
+use sqlx::{Connection, Executor};
 
 use super::{ConnectOptions, Engine, OpenError, SqlStore};
 
 pub(super) static MIGRATOR: Migrator = sqlx::migrate!("../migrations/sqlite");
 
+/// Set on every connection: WAL (readers never block the writer), enforced foreign keys, waiting
+/// on a busy database instead of failing, and the durability WAL makes safe.
+const PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
+                       PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;";
+
 pub(super) async fn connect(url: &str, options: &ConnectOptions) -> Result<SqlStore, OpenError> {
     let url = with_create_mode(url);
+    let connect_error = |source| OpenError::Connect {
+        engine: "sqlite",
+        url: url.clone(),
+        source,
+    };
+    // One direct connection first: the pool would retry a failing file (not a database, no
+    // permission) until its timeout and then report only "timed out", hiding the cause.
+    let mut probe = AnyConnection::connect(&url).await.map_err(connect_error)?;
+    probe.execute(PRAGMAS).await.map_err(connect_error)?;
+    probe.close().await.map_err(connect_error)?;
     // An in-memory database exists per connection: keep exactly one.
     let max = if url.contains(":memory:") || url.contains("mode=memory") {
         1
@@ -22,21 +38,13 @@ pub(super) async fn connect(url: &str, options: &ConnectOptions) -> Result<SqlSt
         .acquire_timeout(options.connect_timeout)
         .after_connect(|conn, _meta| {
             Box::pin(async move {
-                conn.execute(
-                    "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
-                     PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;",
-                )
-                .await?;
+                conn.execute(PRAGMAS).await?;
                 Ok(())
             })
         })
         .connect(&url)
         .await
-        .map_err(|source| OpenError::Connect {
-            engine: "sqlite",
-            url: url.clone(),
-            source,
-        })?;
+        .map_err(connect_error)?;
     Ok(SqlStore::new(pool, Engine::Sqlite, &MIGRATOR))
 }
 
