@@ -88,6 +88,47 @@ pub struct Wave {
     pub title: String,
     pub year: i32,
     pub geography: Geography,
+    /// The questionnaire version respondents of this wave answer (none: the wave is not open).
+    #[serde(default)]
+    pub questionnaire: Option<QuestionnaireRef>,
+    /// Whether the open link `/s/open/{wave}` accepts respondents without a code (pilots only:
+    /// such responses are a non-probability sample).
+    #[serde(default)]
+    pub open_link: bool,
+}
+
+/// A published questionnaire version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuestionnaireRef {
+    pub code: String,
+    pub version: u32,
+}
+
+/// How a respondent came into the sample.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SampleKind {
+    /// Drawn by the sample design; carries a design weight.
+    Probability,
+    /// Came through the open link: self-selected, no design weight. Results that use such
+    /// responses must say so.
+    Open,
+}
+
+impl SampleKind {
+    pub fn key(self) -> &'static str {
+        match self {
+            SampleKind::Probability => "probability",
+            SampleKind::Open => "open",
+        }
+    }
+
+    pub fn parse(key: &str) -> Option<Self> {
+        match key {
+            "probability" => Some(SampleKind::Probability),
+            "open" => Some(SampleKind::Open),
+            _ => None,
+        }
+    }
 }
 
 /// Where an invitation code sends its respondent in the sample: the respondent is never asked.
@@ -104,6 +145,7 @@ pub struct SamplePoint {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Invitation {
     pub sample: SamplePoint,
+    pub kind: SampleKind,
     pub batch: String,
     pub used: bool,
 }

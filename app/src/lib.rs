@@ -17,7 +17,7 @@ pub mod survey;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    SsrMode, StaticSegment,
+    ParamSegment, SsrMode, StaticSegment,
     components::{Route, Router, Routes},
 };
 
@@ -57,6 +57,12 @@ pub fn App() -> impl IntoView {
         if let Some(body) = document().body() {
             let _ = body.set_attribute("data-hydrated", "true");
         }
+        // The service worker keeps the survey usable offline; submissions left in the outbox
+        // by an earlier visit are sent now ("on the next visit").
+        survey::client::register_service_worker();
+        leptos::task::spawn_local(async {
+            survey::client::flush_outbox().await;
+        });
     });
 
     view! {
@@ -68,6 +74,22 @@ pub fn App() -> impl IntoView {
                 // Async: the whole page is rendered before it is sent, so it works without JavaScript.
                 <Routes fallback=|| view! { <pages::NotFound /> }>
                     <Route path=StaticSegment("") view=pages::HomePage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("s") view=pages::SurveyEntryPage />
+                    <Route
+                        path=(StaticSegment("s"), ParamSegment("code"))
+                        view=pages::SurveyPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=(StaticSegment("s"), StaticSegment("open"), ParamSegment("wave"))
+                        view=pages::OpenSurveyPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=(StaticSegment("receipt"), ParamSegment("number"))
+                        view=pages::ReceiptPage
+                        ssr=SsrMode::Async
+                    />
                 </Routes>
             </main>
             <components::SiteFooter />

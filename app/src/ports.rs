@@ -7,9 +7,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::domain::{CrosswalkLink, Geography, Invitation, Province, SamplePoint, Wave};
+use crate::domain::{
+    CrosswalkLink, Geography, Invitation, Province, SampleKind, SamplePoint, Wave,
+};
 use crate::error::AppError;
 use crate::survey::questionnaire::Questionnaire;
+use crate::survey::response::{Draft, NewResponse, StoreOutcome, StoredResponse};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -64,12 +67,28 @@ pub trait Store: Send + Sync + 'static {
     async fn add_invitations(
         &self,
         sample: &SamplePoint,
+        kind: SampleKind,
         batch: &str,
         code_hashes: &[String],
     ) -> StoreResult<()>;
 
     /// The invitation with this code hash.
     async fn invitation(&self, code_hash: &str) -> StoreResult<Invitation>;
+
+    /// The draft kept for a code, if any.
+    async fn draft(&self, code_hash: &str) -> StoreResult<Option<Draft>>;
+
+    /// Creates or replaces the draft of a code (the code must exist and be unused).
+    async fn save_draft(&self, code_hash: &str, draft: &Draft) -> StoreResult<()>;
+
+    /// Stores a response and marks its code used, in one transaction: of any number of
+    /// concurrent submissions with one code exactly one is stored. A retry of a stored
+    /// submission (same id, same content) gets the same receipt; anything else on a used code
+    /// is `CodeUsed`. An unknown code is `NotFound`.
+    async fn store_response(&self, response: &NewResponse) -> StoreResult<StoreOutcome>;
+
+    /// A stored response by its receipt number.
+    async fn response(&self, receipt_number: &str) -> StoreResult<StoredResponse>;
 }
 
 /// The store from the Leptos context, for server functions.

@@ -1,7 +1,7 @@
 //! Demonstration data, so a newcomer sees a working platform at once. Idempotent: running it
 //! again leaves what is there.
 
-use sipas_app::domain::{Geography, Wave};
+use sipas_app::domain::{Geography, QuestionnaireRef, Wave};
 use sipas_app::ports::{Store, StoreError};
 
 /// The waves `sipas demo` creates.
@@ -11,6 +11,12 @@ pub fn demo_waves() -> Vec<Wave> {
         title: "SIPAS 2026 (dữ liệu minh họa / demonstration data)".to_owned(),
         year: 2026,
         geography: Geography::G2025,
+        questionnaire: Some(QuestionnaireRef {
+            code: "sipas-2023".to_owned(),
+            version: 1,
+        }),
+        // A demonstration is a pilot: the open link is on.
+        open_link: true,
     }]
 }
 

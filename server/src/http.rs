@@ -8,7 +8,7 @@ use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
@@ -66,6 +66,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health))
         .route("/lang/{code}", get(set_language))
+        .route("/sw.js", get(service_worker))
+        .route("/s/go", get(crate::survey_forms::go))
+        .route("/s/{code}", post(crate::survey_forms::post_section))
+        .route("/s/open/{wave}", post(crate::survey_forms::post_open))
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = leptos_options.clone();
             move || shell(options.clone())
@@ -119,6 +123,20 @@ async fn health(State(state): State<AppState>) -> Response {
                 .into_response()
         }
     }
+}
+
+/// The service worker (see `assets/sw.js`). Served by hand rather than from the site folder: a
+/// worker's own policy must let it fetch from this origin, and it must never be cached stale.
+async fn service_worker() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+            (header::CONTENT_SECURITY_POLICY, "default-src 'self'"),
+        ],
+        include_str!("../assets/sw.js"),
+    )
+        .into_response()
 }
 
 #[derive(Deserialize)]

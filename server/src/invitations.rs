@@ -7,16 +7,11 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-use sipas_app::domain::SamplePoint;
+use sipas_app::domain::{SampleKind, SamplePoint};
 use sipas_app::ports::{Store, StoreError};
 use sipas_app::survey::codes::{InvitationCode, RANDOM_BYTES};
 
-/// The stored form of a code: hex SHA-256 of its canonical text.
-pub fn hash(code: &InvitationCode) -> String {
-    let digest = Sha256::digest(code.as_str().as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use sipas_app::survey::codes::hash;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IssueError {
@@ -185,7 +180,7 @@ pub async fn issue(
     };
     let hashes: Vec<String> = codes.iter().map(hash).collect();
     store
-        .add_invitations(&sample, request.batch, &hashes)
+        .add_invitations(&sample, SampleKind::Probability, request.batch, &hashes)
         .await
         .map_err(IssueError::Store)?;
     tmp.persist(out).map_err(|e| write_err(e.to_string()))?;

@@ -12,4 +12,5 @@ pub mod http;
 pub mod invitations;
 pub mod questionnaires;
 pub mod store;
+pub mod survey_forms;
 pub mod telemetry;

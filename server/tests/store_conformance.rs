@@ -4,8 +4,12 @@
 
 mod common;
 
-use sipas_app::domain::{Geography, SamplePoint, UnitKind, Wave};
+use std::sync::Arc;
+
+use sipas_app::domain::{Geography, QuestionnaireRef, SampleKind, SamplePoint, UnitKind, Wave};
 use sipas_app::ports::{Store, StoreError};
+use sipas_app::survey::questionnaire::Answers;
+use sipas_app::survey::response::{Draft, Mode, NewResponse, StoreOutcome};
 use sipas_server::store::{self, ConnectOptions, OpenError};
 
 fn reference_csv(name: &str) -> Vec<Vec<String>> {
@@ -90,13 +94,25 @@ async fn story(url: &str) {
         title: "Đợt 2025".into(),
         year: 2025,
         geography: Geography::G2004,
+        questionnaire: None,
+        open_link: false,
     };
     let newer = Wave {
         code: "w-2026".into(),
         title: "Đợt 2026".into(),
         year: 2026,
         geography: Geography::G2025,
+        questionnaire: Some(QuestionnaireRef {
+            code: "sipas-2023".into(),
+            version: 1,
+        }),
+        open_link: true,
     };
+    let sipas_2023 = sipas_server::questionnaires::parse(sipas_server::questionnaires::SIPAS_2023)
+        .expect("parse");
+    db.publish_questionnaire(&sipas_2023)
+        .await
+        .expect("publish");
     db.create_wave(&older).await.expect("create older");
     db.create_wave(&newer).await.expect("create newer");
     assert_eq!(db.wave("w-2025").await.expect("read"), older);
@@ -151,20 +167,25 @@ async fn story(url: &str) {
         psu: "village-7".into(),
     };
     let hashes: Vec<String> = (0..3).map(|i| format!("{i:064x}")).collect();
-    db.add_invitations(&sample, "b1", &hashes)
+    db.add_invitations(&sample, SampleKind::Probability, "b1", &hashes)
         .await
         .expect("add");
     let invitation = db.invitation(&hashes[1]).await.expect("lookup");
     assert_eq!(
         (
             invitation.sample,
+            invitation.kind,
             invitation.batch.as_str(),
             invitation.used
         ),
-        (sample.clone(), "b1", false)
+        (sample.clone(), SampleKind::Probability, "b1", false)
     );
     let clash = vec![format!("{:064x}", 99), hashes[0].clone()];
-    assert!(db.add_invitations(&sample, "b2", &clash).await.is_err());
+    assert!(
+        db.add_invitations(&sample, SampleKind::Probability, "b2", &clash)
+            .await
+            .is_err()
+    );
     assert!(
         matches!(db.invitation(&clash[0]).await, Err(StoreError::NotFound)),
         "batch rolled back"
@@ -172,7 +193,7 @@ async fn story(url: &str) {
     let mut elsewhere = sample.clone();
     elsewhere.province_code = "02".into(); // a 2004 code that is not a 2025 province
     assert!(
-        db.add_invitations(&elsewhere, "b3", &[format!("{:064x}", 7)])
+        db.add_invitations(&elsewhere, SampleKind::Open, "b3", &[format!("{:064x}", 7)])
             .await
             .is_err()
     );
@@ -205,10 +226,190 @@ async fn story(url: &str) {
     }
 }
 
+fn response(code_hash: &str, submission_id: &str, answers: &Answers) -> NewResponse {
+    NewResponse {
+        receipt: format!("R-{submission_id}"),
+        submission_id: submission_id.to_owned(),
+        code_hash: code_hash.to_owned(),
+        questionnaire: QuestionnaireRef {
+            code: "sipas-2023".into(),
+            version: 1,
+        },
+        answers: answers.clone(),
+        content_hash: format!("{:x}", answers.len()),
+        language: "vi".into(),
+        mode: Mode::Web,
+        started_at: Some("2026-11-27T08:00:00Z".into()),
+    }
+}
+
+/// Drafts, submissions, retries, used codes and races: the guarantees of issue #4 that live in
+/// the database, on both engines.
+async fn responses_story(url: &str) {
+    let db = Arc::new(
+        store::open(url, &ConnectOptions::default())
+            .await
+            .expect("open"),
+    );
+    sipas_server::demo::seed(db.as_ref()).await.expect("seed");
+    let sample = SamplePoint {
+        wave_code: "sipas-2026-demo".into(),
+        geography: Geography::G2025,
+        province_code: "01".into(),
+        stratum: "01-urban".into(),
+        psu: "ward-3".into(),
+    };
+    let hashes: Vec<String> = (0..4).map(|i| format!("{:064x}", 1000 + i)).collect();
+    db.add_invitations(&sample, SampleKind::Probability, "b", &hashes)
+        .await
+        .expect("codes");
+
+    // Drafts: none, then saved, then replaced (start time kept by the caller).
+    assert_eq!(db.draft(&hashes[0]).await.expect("no draft"), None);
+    let mut draft = Draft {
+        answers: [("used_service".to_owned(), 1)].into_iter().collect(),
+        step: 1,
+        started_at: "2026-11-27T08:00:00Z".into(),
+    };
+    db.save_draft(&hashes[0], &draft).await.expect("save");
+    draft.answers.insert("acc_1".into(), 4);
+    draft.step = 2;
+    db.save_draft(&hashes[0], &draft).await.expect("replace");
+    assert_eq!(
+        db.draft(&hashes[0]).await.expect("read"),
+        Some(draft.clone())
+    );
+    assert!(matches!(
+        db.save_draft(&format!("{:064x}", 1), &draft).await,
+        Err(StoreError::NotFound)
+    ));
+
+    // First submission is stored with the code's sample point; a retry gets the same receipt.
+    let answers = draft.answers.clone();
+    let first = response(&hashes[0], "submission-0000001", &answers);
+    let receipt = match db.store_response(&first).await.expect("store") {
+        StoreOutcome::Stored(receipt) => receipt,
+        other => panic!("expected a new response, got {other:?}"),
+    };
+    assert_eq!(receipt.number, "R-submission-0000001");
+    assert_eq!(
+        db.store_response(&first).await.expect("retry"),
+        StoreOutcome::Repeated(receipt.clone())
+    );
+    let stored = db.response(&receipt.number).await.expect("stored response");
+    assert_eq!(stored.sample, sample);
+    assert_eq!(stored.kind, SampleKind::Probability);
+    assert_eq!(stored.answers, answers);
+    assert_eq!(
+        (stored.language.as_str(), stored.mode.as_str()),
+        ("vi", "web")
+    );
+    assert!(db.invitation(&hashes[0]).await.expect("code").used);
+
+    // A used code takes no second response: another submission, or the same id with other content.
+    let other = response(&hashes[0], "submission-0000002", &answers);
+    assert_eq!(
+        db.store_response(&other).await.expect("other"),
+        StoreOutcome::CodeUsed
+    );
+    let mut changed = first.clone();
+    changed.answers.insert("acc_2".into(), 1);
+    changed.content_hash = "different".into();
+    assert_eq!(
+        db.store_response(&changed).await.expect("changed"),
+        StoreOutcome::CodeUsed
+    );
+    // Nor a new draft.
+    assert!(matches!(
+        db.save_draft(&hashes[0], &draft).await,
+        Err(StoreError::NotFound)
+    ));
+    // An unknown code is not found.
+    assert!(matches!(
+        db.store_response(&response(
+            &format!("{:064x}", 5),
+            "submission-0000003",
+            &answers
+        ))
+        .await,
+        Err(StoreError::NotFound)
+    ));
+
+    // Concurrent submissions with one code: exactly one is stored.
+    let racers: Vec<_> = (0..8)
+        .map(|i| {
+            let db = db.clone();
+            let racer = response(&hashes[1], &format!("racer-000000000{i}"), &answers);
+            tokio::spawn(async move { db.store_response(&racer).await })
+        })
+        .collect();
+    let mut stored = 0;
+    for racer in racers {
+        match racer.await.expect("join").expect("store") {
+            StoreOutcome::Stored(_) => stored += 1,
+            StoreOutcome::CodeUsed => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(stored, 1, "exactly one of the racing submissions is stored");
+    let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM responses WHERE code_hash = $1")
+        .bind(&hashes[1])
+        .fetch_one(db.pool())
+        .await
+        .expect("count");
+    assert_eq!(count, 1);
+
+    // A submission id belongs to one submission: reusing it on another code is refused.
+    assert!(
+        db.store_response(&response(&hashes[2], "submission-0000001", &answers))
+            .await
+            .is_err()
+    );
+    assert!(
+        !db.invitation(&hashes[2]).await.expect("code").used,
+        "the refused submission left the code unused"
+    );
+
+    // Open-link codes give responses marked as non-probability.
+    let open_hash = format!("{:064x}", 2000);
+    db.add_invitations(
+        &sample,
+        SampleKind::Open,
+        "open-link",
+        std::slice::from_ref(&open_hash),
+    )
+    .await
+    .expect("open code");
+    let open = response(&open_hash, "submission-open-01", &answers);
+    let StoreOutcome::Stored(receipt) = db.store_response(&open).await.expect("open") else {
+        panic!("open response not stored");
+    };
+    assert_eq!(
+        db.response(&receipt.number).await.expect("read").kind,
+        SampleKind::Open
+    );
+    db.close().await;
+}
+
 #[tokio::test]
 async fn conformance_sqlite() {
     let db = common::sqlite_db();
     story(&db.url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn responses_sqlite() {
+    let db = common::sqlite_db();
+    responses_story(&db.url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn responses_postgres() {
+    let Some((url, name)) = common::postgres_db().await else {
+        return;
+    };
+    responses_story(&url).await;
+    common::drop_postgres_db(&name).await;
 }
 
 #[tokio::test]

@@ -113,6 +113,28 @@ impl InvitationCode {
     }
 }
 
+/// The stored form of a code: hex SHA-256 of its canonical text. A plain hash is enough here
+/// (unlike passwords): each code carries 80 random bits, so there is nothing to guess from it.
+#[cfg(feature = "ssr")]
+pub fn hash(code: &InvitationCode) -> String {
+    use sha2::{Digest, Sha256};
+    hex(&Sha256::digest(code.as_str().as_bytes()))
+}
+
+/// Lower-case hexadecimal.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A receipt number: 60 random bits as 12 Crockford symbols in groups of four.
+pub fn receipt_number(bytes: [u8; 8]) -> String {
+    let bits = u64::from_be_bytes(bytes);
+    let symbols: String = (0..12)
+        .map(|i| ALPHABET[((bits >> (55 - 5 * i)) & 31) as usize] as char)
+        .collect();
+    format!("{}-{}-{}", &symbols[0..4], &symbols[4..8], &symbols[8..12])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,5 +2,11 @@
 //! invitation-code format. Compiled for the browser and the server alike, so both validate from
 //! the same definition.
 
+pub mod api;
+pub mod client;
 pub mod codes;
+pub mod flow;
 pub mod questionnaire;
+pub mod response;
+#[cfg(feature = "ssr")]
+pub mod service;

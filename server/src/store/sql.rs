@@ -4,10 +4,12 @@
 
 use async_trait::async_trait;
 use sipas_app::domain::{
-    CrosswalkLink, Geography, Invitation, Province, SamplePoint, UnitKind, Wave,
+    CrosswalkLink, Geography, Invitation, Province, QuestionnaireRef, SampleKind, SamplePoint,
+    UnitKind, Wave,
 };
 use sipas_app::ports::{Store, StoreError, StoreResult};
-use sipas_app::survey::questionnaire::Questionnaire;
+use sipas_app::survey::questionnaire::{Answers, Questionnaire};
+use sipas_app::survey::response::{Draft, NewResponse, Receipt, StoreOutcome, StoredResponse};
 use sqlx::AnyPool;
 use sqlx::migrate::Migrator;
 
@@ -75,16 +77,55 @@ fn province_from_row((geography, code, name_vi, kind): UnitRow) -> StoreResult<P
     })
 }
 
-type WaveRow = (String, String, i64, String);
+type WaveRow = (
+    String,
+    String,
+    i64,
+    String,
+    Option<String>,
+    Option<i64>,
+    i64,
+);
 
-fn wave_from_row((code, title, year, geography): WaveRow) -> StoreResult<Wave> {
+const WAVE_COLUMNS: &str = "SELECT code, title, year, geography, questionnaire_code, \
+     questionnaire_version, open_link FROM waves";
+
+fn wave_from_row(
+    (code, title, year, geography, q_code, q_version, open_link): WaveRow,
+) -> StoreResult<Wave> {
+    let questionnaire = match (q_code, q_version) {
+        (Some(code), Some(version)) => Some(QuestionnaireRef {
+            code,
+            version: u32::try_from(version)
+                .map_err(|_| StoreError::Backend(format!("bad questionnaire version {version}")))?,
+        }),
+        _ => None,
+    };
     Ok(Wave {
         code,
         title,
         year: i32::try_from(year).map_err(|_| StoreError::Backend(format!("bad year {year}")))?,
-        geography: Geography::parse(&geography)
-            .ok_or_else(|| StoreError::Backend(format!("unknown geography {geography:?}")))?,
+        geography: parse_geography(&geography)?,
+        questionnaire,
+        open_link: open_link != 0,
     })
+}
+
+fn parse_geography(key: &str) -> StoreResult<Geography> {
+    Geography::parse(key).ok_or_else(|| StoreError::Backend(format!("unknown geography {key:?}")))
+}
+
+fn parse_kind(key: &str) -> StoreResult<SampleKind> {
+    SampleKind::parse(key)
+        .ok_or_else(|| StoreError::Backend(format!("unknown sample kind {key:?}")))
+}
+
+fn parse_answers(json: &str) -> StoreResult<Answers> {
+    serde_json::from_str(json).map_err(|err| StoreError::Backend(format!("stored answers: {err}")))
+}
+
+fn answers_json(answers: &Answers) -> StoreResult<String> {
+    serde_json::to_string(answers).map_err(|err| StoreError::Backend(err.to_string()))
 }
 
 fn now_rfc3339() -> StoreResult<String> {
@@ -164,12 +205,16 @@ impl Store for SqlStore {
     async fn create_wave(&self, wave: &Wave) -> StoreResult<()> {
         let created_at = now_rfc3339()?;
         sqlx::query(
-            "INSERT INTO waves (code, title, year, geography, created_at) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO waves (code, title, year, geography, questionnaire_code, \
+             questionnaire_version, open_link, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(&wave.code)
         .bind(&wave.title)
         .bind(i64::from(wave.year))
         .bind(wave.geography.key())
+        .bind(wave.questionnaire.as_ref().map(|q| q.code.clone()))
+        .bind(wave.questionnaire.as_ref().map(|q| i64::from(q.version)))
+        .bind(i64::from(wave.open_link))
         .bind(created_at)
         .execute(&self.pool)
         .await
@@ -183,26 +228,22 @@ impl Store for SqlStore {
     }
 
     async fn wave(&self, code: &str) -> StoreResult<Wave> {
-        let row = sqlx::query_as::<_, WaveRow>(
-            "SELECT code, title, year, geography FROM waves WHERE code = $1",
-        )
-        .bind(code)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db_error)?;
+        let row = sqlx::query_as::<_, WaveRow>(&format!("{WAVE_COLUMNS} WHERE code = $1"))
+            .bind(code)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_error)?;
         wave_from_row(row)
     }
 
     async fn waves(&self) -> StoreResult<Vec<Wave>> {
-        sqlx::query_as::<_, WaveRow>(
-            "SELECT code, title, year, geography FROM waves ORDER BY year DESC, code",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_error)?
-        .into_iter()
-        .map(wave_from_row)
-        .collect()
+        sqlx::query_as::<_, WaveRow>(&format!("{WAVE_COLUMNS} ORDER BY year DESC, code"))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?
+            .into_iter()
+            .map(wave_from_row)
+            .collect()
     }
 
     async fn publish_questionnaire(&self, questionnaire: &Questionnaire) -> StoreResult<()> {
@@ -254,6 +295,7 @@ impl Store for SqlStore {
     async fn add_invitations(
         &self,
         sample: &SamplePoint,
+        kind: SampleKind,
         batch: &str,
         code_hashes: &[String],
     ) -> StoreResult<()> {
@@ -262,7 +304,8 @@ impl Store for SqlStore {
         for hash in code_hashes {
             sqlx::query(
                 "INSERT INTO invitation_codes (code_hash, wave_code, geography, province_code, \
-                 stratum, psu, batch, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                 stratum, psu, batch, created_at, sample_kind) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
             .bind(hash)
             .bind(&sample.wave_code)
@@ -272,6 +315,7 @@ impl Store for SqlStore {
             .bind(&sample.psu)
             .bind(batch)
             .bind(&created_at)
+            .bind(kind.key())
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
@@ -287,12 +331,13 @@ impl Store for SqlStore {
             String,
             String,
             String,
+            String,
             Option<String>,
         );
-        let (wave_code, geography, province_code, stratum, psu, batch, used_at) =
+        let (wave_code, geography, province_code, stratum, psu, kind, batch, used_at) =
             sqlx::query_as::<_, Row>(
-                "SELECT wave_code, geography, province_code, stratum, psu, batch, used_at \
-                 FROM invitation_codes WHERE code_hash = $1",
+                "SELECT wave_code, geography, province_code, stratum, psu, sample_kind, batch, \
+                 used_at FROM invitation_codes WHERE code_hash = $1",
             )
             .bind(code_hash)
             .fetch_one(&self.pool)
@@ -301,15 +346,195 @@ impl Store for SqlStore {
         Ok(Invitation {
             sample: SamplePoint {
                 wave_code,
-                geography: Geography::parse(&geography).ok_or_else(|| {
-                    StoreError::Backend(format!("unknown geography {geography:?}"))
-                })?,
+                geography: parse_geography(&geography)?,
                 province_code,
                 stratum,
                 psu,
             },
+            kind: parse_kind(&kind)?,
             batch,
             used: used_at.is_some(),
+        })
+    }
+
+    async fn draft(&self, code_hash: &str) -> StoreResult<Option<Draft>> {
+        let row = sqlx::query_as::<_, (String, i64, String)>(
+            "SELECT answers, step, started_at FROM survey_drafts WHERE code_hash = $1",
+        )
+        .bind(code_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        row.map(|(answers, step, started_at)| {
+            Ok(Draft {
+                answers: parse_answers(&answers)?,
+                step: u32::try_from(step).unwrap_or(0),
+                started_at,
+            })
+        })
+        .transpose()
+    }
+
+    async fn save_draft(&self, code_hash: &str, draft: &Draft) -> StoreResult<()> {
+        // Only for a code that exists and carries no response yet: a late autosave must not
+        // resurrect a draft after submission.
+        let result = sqlx::query(
+            "INSERT INTO survey_drafts (code_hash, answers, step, started_at, updated_at) \
+             SELECT code_hash, $2, $3, $4, $5 FROM invitation_codes \
+             WHERE code_hash = $1 AND used_at IS NULL \
+             ON CONFLICT (code_hash) DO UPDATE SET answers = excluded.answers, \
+             step = excluded.step, updated_at = excluded.updated_at",
+        )
+        .bind(code_hash)
+        .bind(answers_json(&draft.answers)?)
+        .bind(i64::from(draft.step))
+        .bind(&draft.started_at)
+        .bind(now_rfc3339()?)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        if result.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn store_response(&self, response: &NewResponse) -> StoreResult<StoreOutcome> {
+        let submitted_at = now_rfc3339()?;
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        // The first statement writes, so SQLite takes its write lock here (waiting for a
+        // concurrent writer) and PostgreSQL locks the code's row: the loser sees `used_at` set.
+        let claimed = sqlx::query(
+            "UPDATE invitation_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL",
+        )
+        .bind(&submitted_at)
+        .bind(&response.code_hash)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
+        if claimed == 1 {
+            sqlx::query(
+                "INSERT INTO responses (receipt, submission_id, code_hash, wave_code, geography, \
+                 province_code, stratum, psu, sample_kind, questionnaire_code, \
+                 questionnaire_version, answers, content_hash, language, mode, started_at, \
+                 submitted_at) \
+                 SELECT $1, $2, code_hash, wave_code, geography, province_code, stratum, psu, \
+                 sample_kind, $3, $4, $5, $6, $7, $8, $9, $10 \
+                 FROM invitation_codes WHERE code_hash = $11",
+            )
+            .bind(&response.receipt)
+            .bind(&response.submission_id)
+            .bind(&response.questionnaire.code)
+            .bind(i64::from(response.questionnaire.version))
+            .bind(answers_json(&response.answers)?)
+            .bind(&response.content_hash)
+            .bind(&response.language)
+            .bind(response.mode.key())
+            .bind(response.started_at.as_deref())
+            .bind(&submitted_at)
+            .bind(&response.code_hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+            tx.commit().await.map_err(db_error)?;
+            return Ok(StoreOutcome::Stored(Receipt {
+                number: response.receipt.clone(),
+                submitted_at,
+            }));
+        }
+        tx.rollback().await.map_err(db_error)?;
+        let existing = sqlx::query_as::<_, (String, String, String, String)>(
+            "SELECT submission_id, content_hash, receipt, submitted_at FROM responses \
+             WHERE code_hash = $1",
+        )
+        .bind(&response.code_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        match existing {
+            Some((submission_id, content_hash, number, submitted_at))
+                if submission_id == response.submission_id
+                    && content_hash == response.content_hash =>
+            {
+                Ok(StoreOutcome::Repeated(Receipt {
+                    number,
+                    submitted_at,
+                }))
+            }
+            Some(_) => Ok(StoreOutcome::CodeUsed),
+            None => {
+                // Unknown code, or a code marked used without a response (not made by us).
+                self.invitation(&response.code_hash).await?;
+                Ok(StoreOutcome::CodeUsed)
+            }
+        }
+    }
+
+    async fn response(&self, receipt_number: &str) -> StoreResult<StoredResponse> {
+        type Row = (
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            i64,
+            String,
+            String,
+            String,
+            Option<String>,
+        );
+        let row = sqlx::query_as::<_, Row>(
+            "SELECT receipt, submitted_at, wave_code, geography, province_code, stratum, psu, \
+             sample_kind, questionnaire_code, questionnaire_version, answers, language, mode, \
+             started_at FROM responses WHERE receipt = $1",
+        )
+        .bind(receipt_number)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_error)?;
+        let (
+            number,
+            submitted_at,
+            wave_code,
+            geography,
+            province_code,
+            stratum,
+            psu,
+            kind,
+            q_code,
+            q_version,
+            answers,
+            language,
+            mode,
+            started_at,
+        ) = row;
+        Ok(StoredResponse {
+            receipt: Receipt {
+                number,
+                submitted_at,
+            },
+            sample: SamplePoint {
+                wave_code,
+                geography: parse_geography(&geography)?,
+                province_code,
+                stratum,
+                psu,
+            },
+            kind: parse_kind(&kind)?,
+            questionnaire: QuestionnaireRef {
+                code: q_code,
+                version: u32::try_from(q_version)
+                    .map_err(|_| StoreError::Backend(format!("bad version {q_version}")))?,
+            },
+            answers: parse_answers(&answers)?,
+            language,
+            mode,
+            started_at,
         })
     }
 }

@@ -1,0 +1,194 @@
+//! The survey's server-side use cases, shared by the server functions (hydrated browser) and the
+//! plain form posts (no JavaScript): open a code, keep a draft, submit.
+
+use crate::domain::{Invitation, SampleKind, Wave};
+use crate::error::AppError;
+use crate::i18n::Locale;
+use crate::ports::{Store, StoreError};
+use crate::survey::codes::{InvitationCode, hash, hex, receipt_number};
+use crate::survey::flow;
+use crate::survey::questionnaire::{Answers, Questionnaire};
+use crate::survey::response::{
+    Draft, Mode, NewResponse, StoreOutcome, SubmitReply, SubmitRequest, valid_submission_id,
+};
+
+/// A code that exists, with everything needed to show its questionnaire.
+pub struct Opened {
+    pub code: InvitationCode,
+    pub code_hash: String,
+    pub invitation: Invitation,
+    pub wave: Wave,
+    pub questionnaire: Questionnaire,
+}
+
+pub enum Entry {
+    /// The code exists; `invitation.used` says whether it already carries a response.
+    Found(Box<Opened>),
+    /// Mistyped, or not one of ours.
+    Unknown,
+    /// The code's wave has no questionnaire (not open for answers).
+    Closed,
+}
+
+pub async fn open(store: &dyn Store, raw_code: &str) -> Result<Entry, AppError> {
+    let Ok(code) = InvitationCode::parse(raw_code) else {
+        return Ok(Entry::Unknown);
+    };
+    let code_hash = hash(&code);
+    let invitation = match store.invitation(&code_hash).await {
+        Ok(invitation) => invitation,
+        Err(StoreError::NotFound) => return Ok(Entry::Unknown),
+        Err(err) => return Err(err.into()),
+    };
+    let wave = store.wave(&invitation.sample.wave_code).await?;
+    let Some(reference) = wave.questionnaire.clone() else {
+        return Ok(Entry::Closed);
+    };
+    let questionnaire = store
+        .questionnaire(&reference.code, reference.version)
+        .await?;
+    Ok(Entry::Found(Box::new(Opened {
+        code,
+        code_hash,
+        invitation,
+        wave,
+        questionnaire,
+    })))
+}
+
+/// Opens a code that must be usable (exists, open, unused) for draft keeping.
+async fn open_unused(store: &dyn Store, raw_code: &str) -> Result<Box<Opened>, AppError> {
+    match open(store, raw_code).await? {
+        Entry::Found(opened) if !opened.invitation.used => Ok(opened),
+        Entry::Found(_) => Err(AppError::Invalid("this code has already been used".into())),
+        Entry::Unknown => Err(AppError::NotFound),
+        Entry::Closed => Err(AppError::Invalid("this survey is not open".into())),
+    }
+}
+
+/// Now, RFC 3339 UTC.
+pub fn now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// A client-supplied timestamp, kept only when it is well-formed and not in the future.
+fn checked_time(value: Option<&str>) -> Option<String> {
+    use time::format_description::well_known::Rfc3339;
+    let parsed = time::OffsetDateTime::parse(value?, &Rfc3339).ok()?;
+    (parsed <= time::OffsetDateTime::now_utc() + time::Duration::minutes(5))
+        .then(|| parsed.format(&Rfc3339).ok())
+        .flatten()
+}
+
+fn random<const N: usize>() -> Result<[u8; N], AppError> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).map_err(|err| {
+        tracing::error!(error = %err, "random generator failed");
+        AppError::Unavailable
+    })?;
+    Ok(bytes)
+}
+
+/// A fresh submission id for a page that renders the final form (128 random bits).
+pub fn new_submission_id() -> Result<String, AppError> {
+    Ok(hex(&random::<16>()?))
+}
+
+/// Keeps the answers so far (pruned of hidden items) and the step, for resuming later.
+pub async fn save_draft(
+    store: &dyn Store,
+    raw_code: &str,
+    mut answers: Answers,
+    step: u32,
+    started_at: Option<&str>,
+) -> Result<(), AppError> {
+    let opened = open_unused(store, raw_code).await?;
+    opened.questionnaire.prune(&mut answers);
+    answers.retain(|code, _| opened.questionnaire.item(code).is_some());
+    let started_at = match store.draft(&opened.code_hash).await? {
+        Some(existing) => existing.started_at,
+        None => checked_time(started_at).unwrap_or_else(now),
+    };
+    let draft = Draft {
+        answers,
+        step,
+        started_at,
+    };
+    Ok(store.save_draft(&opened.code_hash, &draft).await?)
+}
+
+/// Validates and stores a complete response (see `Store::store_response` for retries and races).
+pub async fn submit(
+    store: &dyn Store,
+    request: &SubmitRequest,
+    mode: Mode,
+) -> Result<SubmitReply, AppError> {
+    if !valid_submission_id(&request.submission_id) {
+        return Err(AppError::Invalid(
+            "submission_id: 16 to 64 letters, digits or dashes".into(),
+        ));
+    }
+    let opened = match open(store, &request.code).await? {
+        Entry::Found(opened) => opened,
+        Entry::Unknown => return Err(AppError::NotFound),
+        Entry::Closed => return Err(AppError::Invalid("this survey is not open".into())),
+    };
+    let questionnaire = &opened.questionnaire;
+    let mut answers = request.answers.clone();
+    questionnaire.prune(&mut answers);
+    if let Some((step, errors)) = flow::first_incomplete(questionnaire, &answers) {
+        return Ok(SubmitReply::Incomplete {
+            step: u32::try_from(step).unwrap_or(0),
+            errors,
+        });
+    }
+    let started_at = match checked_time(request.started_at.as_deref()) {
+        Some(time) => Some(time),
+        None => store
+            .draft(&opened.code_hash)
+            .await?
+            .map(|draft| draft.started_at),
+    };
+    let canonical = serde_json::to_string(&answers).map_err(|err| {
+        tracing::error!(error = %err, "cannot encode answers");
+        AppError::Unavailable
+    })?;
+    let content_hash = {
+        use sha2::{Digest, Sha256};
+        hex(&Sha256::digest(canonical.as_bytes()))
+    };
+    let reference = opened
+        .wave
+        .questionnaire
+        .clone()
+        .ok_or(AppError::NotFound)?;
+    let response = NewResponse {
+        receipt: receipt_number(random::<8>()?),
+        submission_id: request.submission_id.clone(),
+        code_hash: opened.code_hash.clone(),
+        questionnaire: reference,
+        answers,
+        content_hash,
+        language: Locale::parse(&request.language)
+            .unwrap_or_default()
+            .code()
+            .to_owned(),
+        mode,
+        started_at,
+    };
+    match store.store_response(&response).await {
+        Ok(StoreOutcome::Stored(receipt) | StoreOutcome::Repeated(receipt)) => {
+            Ok(SubmitReply::Accepted(receipt))
+        }
+        Ok(StoreOutcome::CodeUsed) => Ok(SubmitReply::CodeUsed),
+        Err(StoreError::NotFound) => Err(AppError::NotFound),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Whether the code's responses belong to a probability sample.
+pub fn is_open_sample(opened: &Opened) -> bool {
+    opened.invitation.kind == SampleKind::Open
+}

@@ -1,0 +1,260 @@
+//! The survey without JavaScript: every screen is a plain form, posted here and answered with a
+//! redirect (post/redirect/get), so reloading never posts twice and the page the respondent
+//! lands on is an ordinary Leptos page (`/s/{code}?step=N&check=1` shows the problems beside
+//! their questions). The hydrated page uses the server functions instead; both go through
+//! `sipas_app::survey::service`.
+
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use sipas_app::domain::{SampleKind, SamplePoint};
+use sipas_app::i18n::Locale;
+use sipas_app::ports::StoreError;
+use sipas_app::survey::codes::InvitationCode;
+use sipas_app::survey::flow;
+use sipas_app::survey::response::{Mode, SubmitReply, SubmitRequest};
+use sipas_app::survey::service::{self, Entry};
+
+use crate::http::AppState;
+
+/// A path segment made only of characters a code can contain (nothing to inject).
+fn page_for(raw_code: &str) -> String {
+    let cleaned: String = raw_code
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "-*~$=".contains(*c))
+        .take(40)
+        .collect();
+    match InvitationCode::parse(&cleaned) {
+        Ok(code) => format!("/s/{}", code.as_str()),
+        Err(_) if cleaned.is_empty() => "/s".to_owned(),
+        Err(_) => format!("/s/{cleaned}"),
+    }
+}
+
+/// Form posts must come from our own pages: a browser names the page's origin, and it must be
+/// this host (the code in the address is the only credential, but a forged post should not
+/// even get to try one).
+pub fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    let origin_host = origin.split_once("://").map(|(_, rest)| rest);
+    matches!((origin_host, host), (Some(a), Some(b)) if a.eq_ignore_ascii_case(b))
+}
+
+fn locale(headers: &HeaderMap) -> Locale {
+    headers
+        .get(header::COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(Locale::from_cookie_header)
+        .unwrap_or_default()
+}
+
+fn unavailable() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "The service is temporarily unavailable. Please go back and try again. \
+         / Hệ thống tạm thời gián đoạn, vui lòng quay lại và thử lại.",
+    )
+        .into_response()
+}
+
+fn forbidden() -> Response {
+    (StatusCode::FORBIDDEN, "cross-site form posts are refused").into_response()
+}
+
+#[derive(Deserialize)]
+pub struct CodeQuery {
+    #[serde(default)]
+    code: String,
+}
+
+/// `GET /s/go?code=…`: the code typed on `/s`, tidied into its page address.
+pub async fn go(Query(query): Query<CodeQuery>) -> Redirect {
+    Redirect::to(&page_for(&query.code))
+}
+
+/// `POST /s/{code}`: one section's answers, and where to go next (`nav`: back, next, submit).
+pub async fn post_section(
+    State(state): State<AppState>,
+    Path(raw_code): Path<String>,
+    headers: HeaderMap,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Response {
+    if !same_origin(&headers) {
+        return forbidden();
+    }
+    let page = page_for(&raw_code);
+    let store = state.store.as_ref();
+    let opened = match service::open(store, &raw_code).await {
+        Ok(Entry::Found(opened)) => opened,
+        Ok(Entry::Unknown | Entry::Closed) => return Redirect::to(&page).into_response(),
+        Err(_) => return unavailable(),
+    };
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    };
+    let nav = field("nav").unwrap_or("next");
+    let q = &opened.questionnaire;
+    let mut answers = match store.draft(&opened.code_hash).await {
+        Ok(draft) => draft.map(|d| d.answers).unwrap_or_default(),
+        Err(err) => {
+            tracing::error!(error = %err, "reading a draft failed");
+            return unavailable();
+        }
+    };
+    let step = flow::settle_step(q, &answers, field("step").and_then(|s| s.parse().ok()));
+    // Values that are not choices can only come from a tampered form; they are dropped and the
+    // question is asked again.
+    let _ = flow::apply_section(
+        q,
+        step,
+        &mut answers,
+        fields.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    );
+    let started_at = field("started_at");
+    if !opened.invitation.used {
+        let step_number = u32::try_from(step).unwrap_or(0);
+        match service::save_draft(store, &raw_code, answers.clone(), step_number, started_at).await
+        {
+            Ok(()) => {}
+            // Used in the meantime (a double tap): the submission below sorts it out.
+            Err(sipas_app::error::AppError::Invalid(_)) => {}
+            Err(_) => return unavailable(),
+        }
+    }
+    let at = |step: usize, check: bool| {
+        let check = if check { "&check=1" } else { "" };
+        Redirect::to(&format!("{page}?step={step}{check}")).into_response()
+    };
+    let next = flow::next_section(q, &answers, step);
+    match (nav, next) {
+        ("back", _) if !opened.invitation.used => at(
+            flow::previous_section(q, &answers, step).unwrap_or(step),
+            false,
+        ),
+        ("next", Some(next)) if !opened.invitation.used => {
+            if flow::section_errors(q, step, &answers).is_empty() {
+                at(next, false)
+            } else {
+                at(step, true)
+            }
+        }
+        _ if !opened.invitation.used || nav == "submit" => {
+            let request = SubmitRequest {
+                code: opened.code.as_str().to_owned(),
+                submission_id: field("submission_id").unwrap_or_default().to_owned(),
+                answers,
+                language: locale(&headers).code().to_owned(),
+                started_at: started_at.map(str::to_owned),
+            };
+            match service::submit(store, &request, Mode::Web).await {
+                Ok(SubmitReply::Accepted(receipt)) => {
+                    Redirect::to(&format!("/receipt/{}", receipt.number)).into_response()
+                }
+                Ok(SubmitReply::CodeUsed) => Redirect::to(&page).into_response(),
+                Ok(SubmitReply::Incomplete { step, .. }) => at(step as usize, true),
+                Err(sipas_app::error::AppError::Invalid(message)) => {
+                    (StatusCode::BAD_REQUEST, message).into_response()
+                }
+                Err(_) => unavailable(),
+            }
+        }
+        _ => Redirect::to(&page).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct OpenForm {
+    #[serde(default)]
+    province: String,
+}
+
+/// `POST /s/open/{wave}`: the open link. The respondent states the province; a code of the
+/// non-probability kind is made for them, and its page is where they answer (and resume).
+pub async fn post_open(
+    State(state): State<AppState>,
+    Path(wave_code): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<OpenForm>,
+) -> Response {
+    if !same_origin(&headers) {
+        return forbidden();
+    }
+    let store = state.store.as_ref();
+    let back = format!(
+        "/s/open/{}",
+        wave_code
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect::<String>()
+    );
+    let wave = match store.wave(&wave_code).await {
+        Ok(wave) if wave.open_link && wave.questionnaire.is_some() => wave,
+        Ok(_) | Err(StoreError::NotFound) => return Redirect::to(&back).into_response(),
+        Err(_) => return unavailable(),
+    };
+    match store.province(wave.geography, form.province.trim()).await {
+        Ok(_) => {}
+        Err(StoreError::NotFound) => {
+            return Redirect::to(&format!("{back}?missing=province")).into_response();
+        }
+        Err(_) => return unavailable(),
+    }
+    let Ok(mut codes) = crate::invitations::generate(1) else {
+        return unavailable();
+    };
+    let Some(code) = codes.pop() else {
+        return unavailable();
+    };
+    let sample = SamplePoint {
+        wave_code: wave.code,
+        geography: wave.geography,
+        province_code: form.province.trim().to_owned(),
+        // An open-link respondent has no place in the design: no stratum, no PSU.
+        stratum: "open".to_owned(),
+        psu: "open".to_owned(),
+    };
+    let hash = crate::invitations::hash(&code);
+    match store
+        .add_invitations(&sample, SampleKind::Open, "open-link", &[hash])
+        .await
+    {
+        Ok(()) => Redirect::to(&format!("/s/{}", code.as_str())).into_response(),
+        Err(_) => unavailable(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_are_clean_paths() {
+        assert_eq!(page_for(""), "/s");
+        assert_eq!(page_for("../../etc"), "/s/etc");
+        assert_eq!(page_for("abc<script>"), "/s/abcscript");
+    }
+
+    #[test]
+    fn origin_must_match_host() {
+        let mut headers = HeaderMap::new();
+        assert!(same_origin(&headers));
+        headers.insert(header::HOST, "127.0.0.1:3000".parse().expect("header"));
+        headers.insert(
+            header::ORIGIN,
+            "http://127.0.0.1:3000".parse().expect("header"),
+        );
+        assert!(same_origin(&headers));
+        headers.insert(
+            header::ORIGIN,
+            "https://evil.example".parse().expect("header"),
+        );
+        assert!(!same_origin(&headers));
+    }
+}
