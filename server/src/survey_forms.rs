@@ -118,10 +118,25 @@ pub async fn post_section(
         fields.iter().map(|(k, v)| (k.as_str(), v.as_str())),
     );
     let started_at = field("started_at");
-    if !opened.invitation.used {
-        let step_number = u32::try_from(step).unwrap_or(0);
-        match service::save_draft(store, &raw_code, answers.clone(), step_number, started_at).await
-        {
+    let used = opened.invitation.used;
+    // Where the respondent goes: a screen (with its problems shown or not), or submission.
+    let destination = match (nav, flow::next_section(q, &answers, step)) {
+        _ if used && nav != "submit" => return Redirect::to(&page).into_response(),
+        ("back", _) => Some((
+            flow::previous_section(q, &answers, step).unwrap_or(step),
+            false,
+        )),
+        ("next", Some(next)) if flow::section_errors(q, step, &answers).is_empty() => {
+            Some((next, false))
+        }
+        ("next", Some(_)) => Some((step, true)),
+        _ => None,
+    };
+    if !used {
+        // The draft remembers the screen the respondent is sent to, for resuming.
+        let resume_at = destination.map_or(step, |(to, _)| to);
+        let resume_at = u32::try_from(resume_at).unwrap_or(0);
+        match service::save_draft(store, &raw_code, answers.clone(), resume_at, started_at).await {
             Ok(()) => {}
             // Used in the meantime (a double tap): the submission below sorts it out.
             Err(sipas_app::error::AppError::Invalid(_)) => {}
@@ -132,40 +147,26 @@ pub async fn post_section(
         let check = if check { "&check=1" } else { "" };
         Redirect::to(&format!("{page}?step={step}{check}")).into_response()
     };
-    let next = flow::next_section(q, &answers, step);
-    match (nav, next) {
-        ("back", _) if !opened.invitation.used => at(
-            flow::previous_section(q, &answers, step).unwrap_or(step),
-            false,
-        ),
-        ("next", Some(next)) if !opened.invitation.used => {
-            if flow::section_errors(q, step, &answers).is_empty() {
-                at(next, false)
-            } else {
-                at(step, true)
-            }
+    if let Some((to, check)) = destination {
+        return at(to, check);
+    }
+    let request = SubmitRequest {
+        code: opened.code.as_str().to_owned(),
+        submission_id: field("submission_id").unwrap_or_default().to_owned(),
+        answers,
+        language: locale(&headers).code().to_owned(),
+        started_at: started_at.map(str::to_owned),
+    };
+    match service::submit(store, &request, Mode::Web).await {
+        Ok(SubmitReply::Accepted(receipt)) => {
+            Redirect::to(&format!("/receipt/{}", receipt.number)).into_response()
         }
-        _ if !opened.invitation.used || nav == "submit" => {
-            let request = SubmitRequest {
-                code: opened.code.as_str().to_owned(),
-                submission_id: field("submission_id").unwrap_or_default().to_owned(),
-                answers,
-                language: locale(&headers).code().to_owned(),
-                started_at: started_at.map(str::to_owned),
-            };
-            match service::submit(store, &request, Mode::Web).await {
-                Ok(SubmitReply::Accepted(receipt)) => {
-                    Redirect::to(&format!("/receipt/{}", receipt.number)).into_response()
-                }
-                Ok(SubmitReply::CodeUsed) => Redirect::to(&page).into_response(),
-                Ok(SubmitReply::Incomplete { step, .. }) => at(step as usize, true),
-                Err(sipas_app::error::AppError::Invalid(message)) => {
-                    (StatusCode::BAD_REQUEST, message).into_response()
-                }
-                Err(_) => unavailable(),
-            }
+        Ok(SubmitReply::CodeUsed) => Redirect::to(&page).into_response(),
+        Ok(SubmitReply::Incomplete { step, .. }) => at(step as usize, true),
+        Err(sipas_app::error::AppError::Invalid(message)) => {
+            (StatusCode::BAD_REQUEST, message).into_response()
         }
-        _ => Redirect::to(&page).into_response(),
+        Err(_) => unavailable(),
     }
 }
 

@@ -4,42 +4,12 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use axum::body::{Body, to_bytes};
 use axum::http::{Request, StatusCode, header};
-use leptos::config::LeptosOptions;
-use sipas_server::http::{AppState, Application, router};
-use sipas_server::store::{self, ConnectOptions};
+use sipas_server::http::Application;
 use tower::ServiceExt;
 
-async fn app_on(url: &str) -> axum::Router {
-    let store = store::open(url, &ConnectOptions::default())
-        .await
-        .expect("open");
-    let state = AppState {
-        leptos_options: LeptosOptions::builder().output_name("sipas").build(),
-        store: Arc::new(store),
-    };
-    router(state)
-}
-
-async fn app() -> (axum::Router, common::SqliteDb) {
-    let db = common::sqlite_db();
-    (app_on(&db.url).await, db)
-}
-
-async fn get(app: &axum::Router, uri: &str) -> (StatusCode, axum::http::HeaderMap, String) {
-    let response = app
-        .clone()
-        .oneshot(Request::get(uri).body(Body::empty()).expect("request"))
-        .await
-        .expect("response");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = to_bytes(response.into_body(), 4 << 20).await.expect("body");
-    (status, headers, String::from_utf8_lossy(&body).into_owned())
-}
+use common::{app, app_on, get};
 
 #[tokio::test]
 async fn health_reports_the_database() {

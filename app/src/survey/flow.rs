@@ -2,7 +2,7 @@
 //! sees, where "next" and "back" go, and how a posted section updates the answers. Pure
 //! functions, used by the server (plain form posts) and by the browser (hydrated page) alike.
 
-use crate::survey::questionnaire::{Answers, FieldError, Problem, Questionnaire};
+use crate::survey::questionnaire::{Answers, FieldError, Item, Problem, Questionnaire};
 
 /// Whether an item is on screen. An item is shown when its rule holds for the answers so far;
 /// an item whose rule depends on an item of the *same* section is also put on the screen (without
@@ -28,11 +28,7 @@ pub fn item_on_screen(q: &Questionnaire, section: usize, item: usize, answers: &
 }
 
 /// The condition item of an item, when it sits in the same section (see [`item_on_screen`]).
-pub fn same_section_condition<'q>(
-    q: &'q Questionnaire,
-    section: usize,
-    item: usize,
-) -> Option<&'q crate::survey::questionnaire::Item> {
+pub fn same_section_condition(q: &Questionnaire, section: usize, item: usize) -> Option<&Item> {
     let items = &q.sections.get(section)?.items;
     let rule = items.get(item)?.show_if.as_ref()?;
     items[..item]
@@ -149,7 +145,7 @@ pub fn first_incomplete(q: &Questionnaire, answers: &Answers) -> Option<(usize, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::survey::questionnaire::{Choice, Condition, Item, Scale, Section};
+    use crate::survey::questionnaire::{Choice, Condition, Scale, Section};
 
     fn item(code: &str, show_if: Option<(&str, i64)>) -> Item {
         Item {

@@ -71,3 +71,51 @@ pub async fn drop_postgres_db(name: &str) {
         .expect("drop database");
     pool.close().await;
 }
+
+/// The whole HTTP application on a database, in-process.
+pub async fn app_on(url: &str) -> axum::Router {
+    let store = sipas_server::store::open(url, &sipas_server::store::ConnectOptions::default())
+        .await
+        .expect("open");
+    let state = sipas_server::http::AppState {
+        leptos_options: leptos::config::LeptosOptions::builder()
+            .output_name("sipas")
+            .build(),
+        store: std::sync::Arc::new(store),
+    };
+    sipas_server::http::router(state)
+}
+
+/// The application on a fresh SQLite database.
+pub async fn app() -> (axum::Router, SqliteDb) {
+    let db = sqlite_db();
+    (app_on(&db.url).await, db)
+}
+
+/// Sends a request; returns status, headers and body text.
+pub async fn send(
+    app: &axum::Router,
+    request: axum::http::Request<axum::body::Body>,
+) -> (axum::http::StatusCode, axum::http::HeaderMap, String) {
+    use tower::ServiceExt;
+    let response = app.clone().oneshot(request).await.expect("response");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = axum::body::to_bytes(response.into_body(), 4 << 20)
+        .await
+        .expect("body");
+    (status, headers, String::from_utf8_lossy(&body).into_owned())
+}
+
+pub async fn get(
+    app: &axum::Router,
+    uri: &str,
+) -> (axum::http::StatusCode, axum::http::HeaderMap, String) {
+    send(
+        app,
+        axum::http::Request::get(uri)
+            .body(axum::body::Body::empty())
+            .expect("request"),
+    )
+    .await
+}
