@@ -8,7 +8,12 @@ import * as path from 'path';
 const port = Number(process.env.E2E_PORT ?? 3100);
 const root = path.resolve(__dirname, '..');
 const bin = process.env.SIPAS_BIN ?? path.join(root, 'target', 'release', 'sipas');
-const dbDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sipas-e2e-'));
+// One folder per run, shared with the test workers through the environment (workers load this
+// file again): the database, and the invitation codes the server issues before it starts.
+const dbDir = (process.env.SIPAS_E2E_DIR ??= fs.mkdtempSync(path.join(os.tmpdir(), 'sipas-e2e-')));
+process.env.SIPAS_E2E_DATABASE_URL = `sqlite://${path.join(dbDir, 'e2e.db')}`;
+process.env.SIPAS_E2E_BIN = bin;
+const codes = path.join(dbDir, 'codes.csv');
 
 export default defineConfig({
   testDir: './tests',
@@ -39,7 +44,11 @@ export default defineConfig({
   },
   projects: [{ name: 'phone-360x740' }],
   webServer: {
-    command: `"${bin}" serve --demo`,
+    // Demo data, then 60 printed codes for one sample point (ward 12 of Hồ Chí Minh City), then serve.
+    command:
+      `"${bin}" demo && "${bin}" codes --wave sipas-2026-demo --province 79 --stratum 79-urban ` +
+      `--psu phuong-12 --count 60 --base-url http://127.0.0.1:${port} --out "${codes}" && ` +
+      `exec "${bin}" serve`,
     cwd: root,
     url: `http://127.0.0.1:${port}/healthz`,
     reuseExistingServer: false,
@@ -52,7 +61,7 @@ export default defineConfig({
       LEPTOS_SITE_PKG_DIR: 'pkg',
       LEPTOS_OUTPUT_NAME: 'sipas',
       LEPTOS_ENV: 'PROD',
-      DATABASE_URL: `sqlite://${path.join(dbDir, 'e2e.db')}`,
+      DATABASE_URL: process.env.SIPAS_E2E_DATABASE_URL,
       RUST_LOG: 'warn',
     },
   },

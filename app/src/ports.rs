@@ -87,6 +87,9 @@ pub trait Store: Send + Sync + 'static {
     /// is `CodeUsed`. An unknown code is `NotFound`.
     async fn store_response(&self, response: &NewResponse) -> StoreResult<StoreOutcome>;
 
+    /// Every response of a wave, in the order they were submitted.
+    async fn responses(&self, wave_code: &str) -> StoreResult<Vec<StoredResponse>>;
+
     /// A stored response by its receipt number.
     async fn response(&self, receipt_number: &str) -> StoreResult<StoredResponse>;
 }

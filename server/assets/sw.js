@@ -9,7 +9,7 @@
 'use strict';
 
 const CACHE = 'sipas-shell-v1';
-const SHELL = ['/pkg/sipas.js', '/pkg/sipas_bg.wasm', '/pkg/sipas.css', '/favicon.svg'];
+const SHELL = ['/pkg/sipas.js', '/pkg/sipas.wasm', '/pkg/sipas.css', '/favicon.svg'];
 
 self.addEventListener('install', (event) => {
   event.waitUntil(
@@ -21,12 +21,26 @@ self.addEventListener('install', (event) => {
   );
 });
 
+// The page that registered the worker loaded before the worker existed: keep a copy of it now,
+// so reloading it offline works from the first visit.
+async function keepOpenPages() {
+  const cache = await caches.open(CACHE);
+  const windows = await self.clients.matchAll({ type: 'window' });
+  await Promise.all(
+    windows
+      .map((client) => new URL(client.url))
+      .filter((url) => url.origin === self.location.origin && isSurveyPage(url))
+      .map((url) => cache.add(url.href).catch(() => undefined)),
+  );
+}
+
 self.addEventListener('activate', (event) => {
   event.waitUntil(
     caches
       .keys()
       .then((keys) => Promise.all(keys.filter((k) => k !== CACHE).map((k) => caches.delete(k))))
-      .then(() => self.clients.claim()),
+      .then(() => self.clients.claim())
+      .then(keepOpenPages),
   );
 });
 

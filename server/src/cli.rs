@@ -1,4 +1,4 @@
-//! The command line: `sipas [serve|migrate|demo|config|compute]`.
+//! The command line: `sipas [serve|migrate|demo|config|codes|export|compute]`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -64,6 +64,13 @@ pub enum Command {
         #[arg(long)]
         sheet: Option<PathBuf>,
     },
+    /// Export a wave's responses to a CSV (one row per response, one column per item).
+    Export {
+        #[arg(long)]
+        wave: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Compute indices offline from a microdata CSV (no database).
     Compute {
         /// Microdata CSV, one row per response (docs/methodology.md).
@@ -96,6 +103,8 @@ pub enum CliError {
     Compute(#[from] crate::compute::ComputeError),
     #[error(transparent)]
     Issue(#[from] crate::invitations::IssueError),
+    #[error(transparent)]
+    Export(#[from] crate::export::ExportError),
     #[error("cannot print the configuration: {0}")]
     Print(String),
 }
@@ -154,6 +163,21 @@ impl Cli {
                 );
                 Ok(())
             }
+            Command::Export { wave, out } => {
+                let store = open(&config).await?;
+                let summary = crate::export::export_responses(&store, &wave, &out).await;
+                store.close().await;
+                let summary = summary?;
+                println!("wrote {} response(s) to {}", summary.rows, out.display());
+                if summary.open_link > 0 {
+                    println!(
+                        "note: {} of them came through the open link: a non-probability sample \
+                         (column sample = open); results that use them are not design-based",
+                        summary.open_link
+                    );
+                }
+                Ok(())
+            }
             Command::Compute {
                 data,
                 methodology,
@@ -193,9 +217,14 @@ async fn serve(config: &Config, demo: bool) -> Result<(), CliError> {
         crate::demo::seed(&store).await.map_err(CliError::Demo)?;
     }
     let engine = store.engine_name();
+    let assets = std::sync::Arc::new(crate::assets::PrecompressedAssets::default());
+    let pkg = std::path::Path::new(leptos_options.site_root.as_ref())
+        .join(leptos_options.site_pkg_dir.as_ref());
+    assets.load_in_background(pkg, format!("/{}", leptos_options.site_pkg_dir));
     let state = AppState {
         leptos_options,
         store: std::sync::Arc::new(store),
+        assets,
     };
     tracing::info!(%addr, engine, "listening on http://{addr}");
     app.run_until(state, crate::http::shutdown_signal())

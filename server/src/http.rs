@@ -19,6 +19,7 @@ use sipas_app::{App, shell};
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 /// Shared state of the axum handlers.
@@ -26,6 +27,8 @@ use tower_http::trace::TraceLayer;
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub store: Arc<dyn Store>,
+    /// Brotli-11 copies of the wasm bundle, script and stylesheet.
+    pub assets: Arc<crate::assets::PrecompressedAssets>,
 }
 
 impl axum::extract::FromRef<AppState> for LeptosOptions {
@@ -50,6 +53,7 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let store = state.store.clone();
     let leptos_options = state.leptos_options.clone();
+    let assets = state.assets.clone();
 
     let context = move || {
         provide_context(store.clone());
@@ -79,7 +83,17 @@ pub fn router(state: AppState) -> Router {
             shell,
         ))
         .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(
+            assets,
+            crate::assets::serve_precompressed,
+        ))
         .layer(CompressionLayer::new())
+        // No request is held forever: a stalled render (or database) answers 503 after 30 s,
+        // so a phone's retry logic and the outbox can take over.
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            std::time::Duration::from_secs(30),
+        ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(DEFAULT_CSP),

@@ -3,10 +3,12 @@
 //! `main.rs` only parses the command line and reports errors; everything else lives here so the
 //! integration tests can drive it in-process.
 
+pub mod assets;
 pub mod cli;
 pub mod compute;
 pub mod config;
 pub mod demo;
+pub mod export;
 pub mod files;
 pub mod http;
 pub mod invitations;

@@ -6,7 +6,15 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = sipas_server::cli::Cli::parse();
+    // At least four workers even on a one- or two-core machine: Leptos's server rendering has
+    // known stalls when a Suspense waits on a resource with very few workers
+    // (leptos-rs/leptos#4647); the in-process tests hit the same with one worker.
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .max(4);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
         .enable_all()
         .build()
     {

@@ -280,13 +280,13 @@ async fn whole_survey_without_javascript(url: &str) {
     db.close().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn survey_without_javascript_sqlite() {
     let db = common::sqlite_db();
     whole_survey_without_javascript(&db.url).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn survey_without_javascript_postgres() {
     let Some((url, name)) = common::postgres_db().await else {
         return;
@@ -309,7 +309,7 @@ async fn post_json(
     (status, body)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn json_submission_is_idempotent_and_validated() {
     let db = common::sqlite_db();
     let (app, store, codes, q) = setup(&db.url, 1).await;
@@ -375,9 +375,52 @@ async fn json_submission_is_idempotent_and_validated() {
             .await
             .expect("count");
     assert_eq!((count, language.as_str()), (1, "en"));
+
+    // The export: one row, the sample point, the paradata, an empty cell for every hidden item.
+    let dir = tempfile::tempdir().expect("dir");
+    let out = dir.path().join("responses.csv");
+    let summary = sipas_server::export::export_responses(&store, "sipas-2026-demo", &out)
+        .await
+        .expect("export");
+    assert_eq!((summary.rows, summary.open_link), (1, 0));
+    let mut reader = csv::Reader::from_path(&out).expect("csv");
+    let header = reader.headers().expect("header").clone();
+    let row = reader.records().next().expect("a row").expect("record");
+    let cell = |name: &str| {
+        let at = header
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("{name}"));
+        row[at].to_owned()
+    };
+    assert_eq!(
+        (
+            cell("province"),
+            cell("stratum"),
+            cell("psu"),
+            cell("sample")
+        ),
+        (
+            "79".into(),
+            "79-urban".into(),
+            "phuong-12".into(),
+            "probability".into()
+        )
+    );
+    assert_eq!(
+        (cell("language"), cell("mode")),
+        ("en".into(), "web".into())
+    );
+    assert_eq!(cell("started_at"), "2026-11-27T08:00:00Z");
+    assert_eq!(cell("acc_2"), answers["acc_2"].to_string());
+    assert_eq!(header.len(), 11 + q.items().count());
+    assert!(matches!(
+        sipas_server::export::export_responses(&store, "nope", &out).await,
+        Err(sipas_server::export::ExportError::UnknownWave(_))
+    ));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn open_link_makes_a_non_probability_code() {
     let db = common::sqlite_db();
     let (app, store, _, _) = setup(&db.url, 1).await;
@@ -419,7 +462,7 @@ async fn open_link_makes_a_non_probability_code() {
     assert!(body.contains("Khảo sát chưa mở"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn service_worker_is_served_with_a_policy_that_lets_it_fetch() {
     let (app, _db) = common::app().await;
     let (status, headers, body) = get(&app, "/sw.js").await;

@@ -1,5 +1,6 @@
 //! `/`: what SIPAS is, and the provinces of the geography in force.
 
+use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -45,8 +46,8 @@ pub fn HomePage() -> impl IntoView {
             <Suspense fallback=move || view! { <p>{t.loading}</p> }>
                 {move || Suspend::new(async move {
                     match provinces.await {
-                        Ok(list) => view! { <ProvinceTable provinces=list filter /> }.into_any(),
-                        Err(_) => view! { <p role="alert" class="error">{t.load_failed}</p> }.into_any(),
+                        Ok(list) => Either::Left(view! { <ProvinceTable provinces=list filter /> }),
+                        Err(_) => Either::Right(view! { <p role="alert" class="error">{t.load_failed}</p> }),
                     }
                 })}
             </Suspense>

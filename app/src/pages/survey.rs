@@ -7,6 +7,7 @@
 //! the respondent answers, problems are shown at once, the draft is kept on the phone and on the
 //! server, and a submission made offline waits in the outbox until the connection returns.
 
+use leptos::either::{Either, EitherOf3, EitherOf5};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_meta::Title;
@@ -79,24 +80,27 @@ pub fn SurveyPage() -> impl IntoView {
         .get("code")
         .unwrap_or_default();
     let query = use_query_map().read_untracked().clone();
-    let wanted_step = query.get("step").and_then(|s| s.parse::<usize>().ok());
+    let wanted_step = query.get("step").and_then(|s| s.parse::<u32>().ok());
     let check = query.get("check").is_some();
-    let load = Resource::new(move || code.clone(), load_survey);
+    let load = Resource::new(
+        move || (code.clone(), wanted_step, check),
+        |(code, step, check)| load_survey(code, step, check),
+    );
 
     view! {
         <Suspense fallback=move || view! { <p>{t.loading}</p> }>
             {move || Suspend::new(async move {
                 match load.await {
                     Ok(SurveyLoad::Ready(data)) => {
-                        view! { <SurveyForm data=*data wanted_step check /> }.into_any()
+                        EitherOf5::A(view! { <SurveyForm data=*data /> })
                     }
                     Ok(SurveyLoad::Used) => {
-                        notice(t.survey_used_heading, t.survey_used_body).into_any()
+                        EitherOf5::B(notice(t.survey_used_heading, t.survey_used_body))
                     }
                     Ok(SurveyLoad::Closed) => {
-                        notice(t.survey_closed_heading, t.survey_closed_body).into_any()
+                        EitherOf5::C(notice(t.survey_closed_heading, t.survey_closed_body))
                     }
-                    Ok(SurveyLoad::Unknown) => {
+                    Ok(SurveyLoad::Unknown) => EitherOf5::D({
                         view! {
                             <Title text=t.survey_unknown_heading />
                             <section class="card notice">
@@ -105,9 +109,8 @@ pub fn SurveyPage() -> impl IntoView {
                                 <CodeForm />
                             </section>
                         }
-                            .into_any()
-                    }
-                    Err(_) => view! { <p role="alert" class="error">{t.load_failed}</p> }.into_any(),
+                    }),
+                    Err(_) => EitherOf5::E(view! { <p role="alert" class="error">{t.load_failed}</p> }),
                 }
             })}
         </Suspense>
@@ -129,30 +132,22 @@ fn problem_of(errors: &[FieldError], item: &str) -> Option<crate::survey::questi
 }
 
 #[component]
-fn SurveyForm(data: SurveyData, wanted_step: Option<usize>, check: bool) -> impl IntoView {
+fn SurveyForm(data: SurveyData) -> impl IntoView {
     let t = use_messages();
     let locale = use_context::<Locale>().unwrap_or_default();
     let SurveyData {
         code,
         questionnaire,
         answers: saved,
-        saved_step,
+        step: first_step,
+        errors: first_errors,
         started_at,
         submission_id,
         province_name,
         wave_title,
         open_sample,
     } = data;
-    let first_step = flow::settle_step(
-        &questionnaire,
-        &saved,
-        wanted_step.or(saved_step.map(|s| s as usize)),
-    );
-    let first_errors = if check {
-        flow::section_errors(&questionnaire, first_step, &saved)
-    } else {
-        Vec::new()
-    };
+    let first_step = first_step as usize;
     let title = questionnaire.title(locale).to_owned();
     let q = StoredValue::new(questionnaire);
     let answers = RwSignal::new(saved);
@@ -343,7 +338,7 @@ fn SurveyForm(data: SurveyData, wanted_step: Option<usize>, check: bool) -> impl
                     // "Next" comes first in the markup so Enter moves forward; CSS puts "Back" left.
                     {move || {
                         if is_last() {
-                            view! {
+                            Either::Left(view! {
                                 <button
                                     type="submit"
                                     name="nav"
@@ -352,15 +347,13 @@ fn SurveyForm(data: SurveyData, wanted_step: Option<usize>, check: bool) -> impl
                                 >
                                     {t.survey_submit}
                                 </button>
-                            }
-                                .into_any()
+                            })
                         } else {
-                            view! {
+                            Either::Right(view! {
                                 <button type="submit" name="nav" value="next">
                                     {t.survey_next}
                                 </button>
-                            }
-                                .into_any()
+                            })
                         }
                     }}
                     {move || {
@@ -407,28 +400,30 @@ fn apply_reply(
     }
 }
 
-fn status_view(status: Status, t: &'static Messages, flush: impl Fn() + Copy + 'static) -> AnyView {
+fn status_view(
+    status: Status,
+    t: &'static Messages,
+    flush: impl Fn() + Copy + Send + 'static,
+) -> impl IntoView {
     match status {
-        Status::Editing => ().into_any(),
-        Status::Sending => view! { <p>{t.survey_sending}</p> }.into_any(),
-        Status::Queued => view! {
+        Status::Editing => EitherOf5::A(()),
+        Status::Sending => EitherOf5::B(view! { <p>{t.survey_sending}</p> }),
+        Status::Queued => EitherOf5::C(view! {
             <div class="queued" data-state="queued">
                 <p>{t.survey_queued}</p>
                 <button type="button" class="secondary" on:click=move |_| flush()>
                     {t.survey_send_now}
                 </button>
             </div>
-        }
-        .into_any(),
-        Status::Used => view! {
+        }),
+        Status::Used => EitherOf5::D(view! {
             <div class="notice">
                 <h2>{t.survey_used_heading}</h2>
                 <p>{t.survey_used_body}</p>
             </div>
-        }
-        .into_any(),
+        }),
         Status::Failed(message) => {
-            view! { <p class="error">{t.survey_failed} " " {message}</p> }.into_any()
+            EitherOf5::E(view! { <p class="error">{t.survey_failed} " " {message}</p> })
         }
     }
 }
@@ -444,11 +439,9 @@ fn section_view(
     answers: RwSignal<Answers>,
     errors: RwSignal<Vec<FieldError>>,
     hydrated: RwSignal<bool>,
-) -> AnyView {
+) -> Option<impl IntoView + use<>> {
     q.with_value(|questionnaire| {
-        let Some(section) = questionnaire.sections.get(index) else {
-            return ().into_any();
-        };
+        let section = questionnaire.sections.get(index)?;
         let snapshot = answers.get_untracked();
         let intro = match (&section.intro_vi, &section.intro_en) {
             (Some(vi), Some(en)) => Some(locale.pick(vi, en).to_owned()),
@@ -556,14 +549,13 @@ fn section_view(
                 }
             })
             .collect_view();
-        view! {
+        Some(view! {
             <section class="survey-section" aria-labelledby="section-heading">
                 <h2 id="section-heading" tabindex="-1">{section.title(locale).to_owned()}</h2>
                 {intro.map(|text| view! { <p class="muted">{text}</p> })}
                 {items}
             </section>
-        }
-        .into_any()
+        })
     })
 }
 
@@ -583,7 +575,7 @@ pub fn ReceiptPage() -> impl IntoView {
                 match receipt.await {
                     Ok(receipt) => {
                         let shown = readable_time(&receipt.submitted_at);
-                        view! {
+                        EitherOf3::A(view! {
                             <section class="card receipt">
                                 <h1>{t.receipt_heading}</h1>
                                 <p>{t.receipt_body}</p>
@@ -596,13 +588,12 @@ pub fn ReceiptPage() -> impl IntoView {
                                     </dd>
                                 </dl>
                             </section>
-                        }
-                            .into_any()
+                        })
                     }
                     Err(AppError::NotFound) => {
-                        notice(t.receipt_heading, t.receipt_unknown).into_any()
+                        EitherOf3::B(notice(t.receipt_heading, t.receipt_unknown))
                     }
-                    Err(_) => view! { <p role="alert" class="error">{t.load_failed}</p> }.into_any(),
+                    Err(_) => EitherOf3::C(view! { <p role="alert" class="error">{t.load_failed}</p> }),
                 }
             })}
         </Suspense>
@@ -640,7 +631,7 @@ pub fn OpenSurveyPage() -> impl IntoView {
                             .into_iter()
                             .map(|p| view! { <option value=p.code.clone()>{p.name_vi}</option> })
                             .collect_view();
-                        view! {
+                        EitherOf3::A(view! {
                             <section class="card">
                                 <p class="muted">{open.title}</p>
                                 <h1>{t.survey_open_heading}</h1>
@@ -669,13 +660,12 @@ pub fn OpenSurveyPage() -> impl IntoView {
                                 </form>
                                 <p class="muted">{t.survey_privacy}</p>
                             </section>
-                        }
-                            .into_any()
+                        })
                     }
                     Err(AppError::NotFound) => {
-                        notice(t.survey_closed_heading, t.survey_closed_body).into_any()
+                        EitherOf3::B(notice(t.survey_closed_heading, t.survey_closed_body))
                     }
-                    Err(_) => view! { <p role="alert" class="error">{t.load_failed}</p> }.into_any(),
+                    Err(_) => EitherOf3::C(view! { <p role="alert" class="error">{t.load_failed}</p> }),
                 }
             })}
         </Suspense>

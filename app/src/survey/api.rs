@@ -25,9 +25,14 @@ pub struct SurveyData {
     /// The code in canonical form.
     pub code: String,
     pub questionnaire: Questionnaire,
-    /// The draft's answers and step, if the respondent has been here before.
+    /// The draft's answers, if the respondent has been here before.
     pub answers: Answers,
-    pub saved_step: Option<u32>,
+    /// The section to show: the one asked for if it can be shown, else where the draft stopped.
+    /// Decided here, on the server, so the browser hydrates exactly the screen that was rendered
+    /// (even from a copy the service worker kept for another address).
+    pub step: u32,
+    /// Problems to show on that section (after a form post that was incomplete).
+    pub errors: Vec<crate::survey::questionnaire::FieldError>,
     pub started_at: String,
     /// Fresh for this page; the browser keeps it for the whole questionnaire.
     pub submission_id: String,
@@ -38,7 +43,12 @@ pub struct SurveyData {
 }
 
 #[server(prefix = "/api", endpoint = "survey/load")]
-pub async fn load_survey(code: String) -> Result<SurveyLoad, AppError> {
+pub async fn load_survey(
+    code: String,
+    step: Option<u32>,
+    check: bool,
+) -> Result<SurveyLoad, AppError> {
+    use crate::survey::flow;
     use crate::survey::service::{self, Entry};
     let store = crate::ports::store()?;
     let opened = match service::open(store.as_ref(), &code).await? {
@@ -48,6 +58,17 @@ pub async fn load_survey(code: String) -> Result<SurveyLoad, AppError> {
         Entry::Closed => return Ok(SurveyLoad::Closed),
     };
     let draft = store.draft(&opened.code_hash).await?;
+    let answers = draft
+        .as_ref()
+        .map(|d| d.answers.clone())
+        .unwrap_or_default();
+    let wanted = step.or(draft.as_ref().map(|d| d.step)).map(|s| s as usize);
+    let shown = flow::settle_step(&opened.questionnaire, &answers, wanted);
+    let errors = if check {
+        flow::section_errors(&opened.questionnaire, shown, &answers)
+    } else {
+        Vec::new()
+    };
     let province = store
         .province(
             opened.invitation.sample.geography,
@@ -57,11 +78,9 @@ pub async fn load_survey(code: String) -> Result<SurveyLoad, AppError> {
     Ok(SurveyLoad::Ready(Box::new(SurveyData {
         code: opened.code.as_str().to_owned(),
         open_sample: service::is_open_sample(&opened),
-        answers: draft
-            .as_ref()
-            .map(|d| d.answers.clone())
-            .unwrap_or_default(),
-        saved_step: draft.as_ref().map(|d| d.step),
+        answers,
+        step: u32::try_from(shown).unwrap_or(0),
+        errors,
         started_at: draft.map(|d| d.started_at).unwrap_or_else(service::now),
         submission_id: service::new_submission_id()?,
         province_name: province.name_vi,

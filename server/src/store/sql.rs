@@ -134,6 +134,69 @@ fn now_rfc3339() -> StoreResult<String> {
         .map_err(|err| StoreError::Backend(err.to_string()))
 }
 
+type ResponseRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+);
+
+const RESPONSE_COLUMNS: &str = "SELECT receipt, submitted_at, wave_code, geography, \
+     province_code, stratum, psu, sample_kind, questionnaire_code, questionnaire_version, answers, \
+     language, mode, started_at FROM responses";
+
+fn response_from_row(row: ResponseRow) -> StoreResult<StoredResponse> {
+    let (
+        number,
+        submitted_at,
+        wave_code,
+        geography,
+        province_code,
+        stratum,
+        psu,
+        kind,
+        q_code,
+        q_version,
+        answers,
+        language,
+        mode,
+        started_at,
+    ) = row;
+    Ok(StoredResponse {
+        receipt: Receipt {
+            number,
+            submitted_at,
+        },
+        sample: SamplePoint {
+            wave_code,
+            geography: parse_geography(&geography)?,
+            province_code,
+            stratum,
+            psu,
+        },
+        kind: parse_kind(&kind)?,
+        questionnaire: QuestionnaireRef {
+            code: q_code,
+            version: u32::try_from(q_version)
+                .map_err(|_| StoreError::Backend(format!("bad version {q_version}")))?,
+        },
+        answers: parse_answers(&answers)?,
+        language,
+        mode,
+        started_at,
+    })
+}
+
 const UNIT_COLUMNS: &str = "SELECT geography, code, name_vi, kind FROM admin_units";
 
 #[async_trait]
@@ -471,70 +534,25 @@ impl Store for SqlStore {
         }
     }
 
+    async fn responses(&self, wave_code: &str) -> StoreResult<Vec<StoredResponse>> {
+        let sql = format!("{RESPONSE_COLUMNS} WHERE wave_code = $1 ORDER BY submitted_at, receipt");
+        sqlx::query_as::<_, ResponseRow>(&sql)
+            .bind(wave_code)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?
+            .into_iter()
+            .map(response_from_row)
+            .collect()
+    }
+
     async fn response(&self, receipt_number: &str) -> StoreResult<StoredResponse> {
-        type Row = (
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-            i64,
-            String,
-            String,
-            String,
-            Option<String>,
-        );
-        let row = sqlx::query_as::<_, Row>(
-            "SELECT receipt, submitted_at, wave_code, geography, province_code, stratum, psu, \
-             sample_kind, questionnaire_code, questionnaire_version, answers, language, mode, \
-             started_at FROM responses WHERE receipt = $1",
-        )
-        .bind(receipt_number)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db_error)?;
-        let (
-            number,
-            submitted_at,
-            wave_code,
-            geography,
-            province_code,
-            stratum,
-            psu,
-            kind,
-            q_code,
-            q_version,
-            answers,
-            language,
-            mode,
-            started_at,
-        ) = row;
-        Ok(StoredResponse {
-            receipt: Receipt {
-                number,
-                submitted_at,
-            },
-            sample: SamplePoint {
-                wave_code,
-                geography: parse_geography(&geography)?,
-                province_code,
-                stratum,
-                psu,
-            },
-            kind: parse_kind(&kind)?,
-            questionnaire: QuestionnaireRef {
-                code: q_code,
-                version: u32::try_from(q_version)
-                    .map_err(|_| StoreError::Backend(format!("bad version {q_version}")))?,
-            },
-            answers: parse_answers(&answers)?,
-            language,
-            mode,
-            started_at,
-        })
+        let sql = format!("{RESPONSE_COLUMNS} WHERE receipt = $1");
+        let row = sqlx::query_as::<_, ResponseRow>(&sql)
+            .bind(receipt_number)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_error)?;
+        response_from_row(row)
     }
 }

@@ -82,6 +82,7 @@ pub async fn app_on(url: &str) -> axum::Router {
             .output_name("sipas")
             .build(),
         store: std::sync::Arc::new(store),
+        assets: Default::default(),
     };
     sipas_server::http::router(state)
 }
@@ -107,15 +108,27 @@ pub async fn send(
     (status, headers, String::from_utf8_lossy(&body).into_owned())
 }
 
+/// GETs a page. Leptos 0.8's server rendering can, rarely, stall a page forever when several
+/// in-process apps render at once (seen about once in 60 runs of the survey tests; the render
+/// waits on a resource whose wake-up is lost, cf. leptos-rs/leptos#4647). A GET is idempotent, so
+/// a stalled one is retried once, loudly; a second stall fails the test instead of hanging CI.
 pub async fn get(
     app: &axum::Router,
     uri: &str,
 ) -> (axum::http::StatusCode, axum::http::HeaderMap, String) {
-    send(
-        app,
+    let request = || {
         axum::http::Request::get(uri)
             .body(axum::body::Body::empty())
-            .expect("request"),
-    )
-    .await
+            .expect("request")
+    };
+    let limit = std::time::Duration::from_secs(10);
+    match tokio::time::timeout(limit, send(app, request())).await {
+        Ok(response) => response,
+        Err(_) => {
+            eprintln!("GET {uri} stalled for {limit:?}; retrying once (see common::get)");
+            tokio::time::timeout(limit, send(app, request()))
+                .await
+                .unwrap_or_else(|_| panic!("GET {uri} stalled twice"))
+        }
+    }
 }

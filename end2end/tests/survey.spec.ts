@@ -1,0 +1,268 @@
+import AxeBuilder from '@axe-core/playwright';
+import { expect, test, type Page } from '@playwright/test';
+import {
+  NEXT,
+  SUBMIT,
+  answerScreen,
+  answerUntilLastScreen,
+  hydrated,
+  storedResponses,
+  takeCode,
+  watchConsole,
+} from './survey-helpers';
+
+// The citizen's side on a 360x740 phone: the questionnaire with a printed code, with JavaScript
+// on and off, online and offline. Every test checks how many responses the database holds.
+test.describe.configure({ timeout: 120_000 });
+
+async function noAccessibilityViolations(page: Page, screen: string) {
+  const results = await new AxeBuilder({ page })
+    .withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'])
+    .analyze();
+  const found = results.violations.map(
+    (v) => `${screen}: ${v.id} (${v.impact}) ${v.nodes.map((n) => n.target.join(' ')).join('; ')}`,
+  );
+  expect(found).toEqual([]);
+}
+
+function expectStored(before: number, receipt: string) {
+  const rows = storedResponses();
+  expect(rows.length - before).toBe(1);
+  const mine = rows.filter((row) => row.response_id === receipt);
+  expect(mine).toHaveLength(1);
+  // The code's sample point, never asked of the respondent.
+  expect([mine[0].province, mine[0].stratum, mine[0].psu, mine[0].sample]).toEqual([
+    '79',
+    '79-urban',
+    'phuong-12',
+    'probability',
+  ]);
+  return mine[0];
+}
+
+function receiptOf(page: Page): string {
+  return decodeURIComponent(new URL(page.url()).pathname.split('/receipt/')[1]);
+}
+
+test('complete the questionnaire with a code: relevance, inline validation, no WCAG violations', async ({
+  page,
+}) => {
+  const errors = watchConsole(page);
+  const before = storedResponses().length;
+  const code = takeCode();
+  await page.goto(`/s/${code}`);
+  await hydrated(page);
+  await expect(page.locator('html')).toHaveAttribute('lang', 'vi');
+  await expect(page.locator('#progress-label')).toContainText('Phần 1 /');
+
+  // Inline validation: nothing answered, "next" stays and says what is missing, beside it.
+  await page.getByRole('button', { name: NEXT }).click();
+  await expect(page.locator('#err-used_service')).toHaveText('Vui lòng chọn một câu trả lời.');
+  await expect(page.locator('#item-used_service')).toHaveAttribute('aria-invalid', 'true');
+  await noAccessibilityViolations(page, 'first screen with an error');
+
+  // Relevance: "how did you apply" appears only for someone who used a service.
+  const used = page.locator('#item-used_service');
+  const channel = page.locator('#item-channel_used');
+  await used.getByText('Không', { exact: true }).click();
+  await expect(channel).toBeHidden();
+  await expect(page.locator('#err-used_service')).toHaveCount(0);
+  await used.getByText('Có', { exact: true }).click();
+  await expect(channel).toBeVisible();
+  await expect(page.locator('.only-if')).toBeHidden(); // the no-JS note is not needed live
+
+  // Feedback items appear only after "yes, I gave feedback" on the same screen.
+  let sawFeedbackRule = false;
+  await answerUntilLastScreen(page, async () => {
+    await noAccessibilityViolations(page, (await page.locator('#section-heading').textContent()) ?? '');
+    if (await page.locator('#item-gave_feedback').isVisible()) {
+      await page.locator('#item-gave_feedback').getByText('Không', { exact: true }).click();
+      await expect(page.locator('#item-fb_1')).toBeHidden();
+      await page.locator('#item-gave_feedback').getByText('Có', { exact: true }).click();
+      await expect(page.locator('#item-fb_1')).toBeVisible();
+      await answerScreen(page);
+      sawFeedbackRule = true;
+    }
+  });
+  expect(sawFeedbackRule).toBe(true);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(overflow).toBeLessThanOrEqual(0);
+
+  await page.getByRole('button', { name: SUBMIT }).click();
+  await expect(page).toHaveURL(/\/receipt\//);
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Cảm ơn bạn!');
+  await noAccessibilityViolations(page, 'receipt');
+  const row = expectStored(before, receiptOf(page));
+  expect(row.used_service).toBe('1');
+  expect(row.fb_1).not.toBe('');
+  expect(row.language).toBe('vi');
+
+  // The code is spent: a clear message, never a second questionnaire.
+  await page.goto(`/s/${code}`);
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Mã này đã được sử dụng');
+  await expect(page.locator('form.survey-form')).toHaveCount(0);
+  await noAccessibilityViolations(page, 'used code');
+  expect(storedResponses().length - before).toBe(1);
+  expect(errors).toEqual([]);
+});
+
+test('answers survive a reload and the respondent resumes where they were', async ({ page }) => {
+  const errors = watchConsole(page);
+  const code = takeCode();
+  await page.goto(`/s/${code}`);
+  await hydrated(page);
+  await answerScreen(page);
+  await page.getByRole('button', { name: NEXT }).click();
+  await expect(page.locator('#progress-label')).toContainText('Phần 2 /');
+  const heading = await page.locator('#section-heading').textContent();
+  // One answer on the second screen, then the tab is reloaded (or closed and opened again).
+  await page.locator('fieldset.item:visible label.choice').nth(3).click();
+  await page.reload();
+  await hydrated(page);
+  await expect(page.locator('#section-heading')).toHaveText(heading ?? '');
+  await expect(page.locator('fieldset.item:visible input:checked')).toHaveCount(1);
+  await page.getByRole('button', { name: 'Quay lại' }).click();
+  await expect(page.locator('#item-used_service input[value="1"]')).toBeChecked();
+  expect(errors).toEqual([]);
+});
+
+test('offline at submit: kept on the phone, sent when the connection returns', async ({ page, context }) => {
+  const errors = watchConsole(page, [/ERR_INTERNET_DISCONNECTED|Failed to load resource|Failed to fetch/]);
+  const before = storedResponses().length;
+  const code = takeCode();
+  await page.goto(`/s/${code}`);
+  await hydrated(page);
+  await page.evaluate(() => navigator.serviceWorker.ready.then(() => true));
+  await answerUntilLastScreen(page);
+
+  await context.setOffline(true);
+  await page.getByRole('button', { name: SUBMIT }).click();
+  await expect(page.locator('[data-state="queued"]')).toContainText('Đã lưu trên điện thoại này');
+  expect(storedResponses().length - before).toBe(0);
+
+  // Still offline, the page can be reloaded: the service worker has it, the outbox keeps it.
+  await page.reload();
+  await hydrated(page);
+  await expect(page.locator('[data-state="queued"]')).toBeVisible();
+
+  await context.setOffline(false);
+  await expect(page).toHaveURL(/\/receipt\//, { timeout: 20_000 });
+  expectStored(before, receiptOf(page));
+  expect(errors).toEqual([]);
+});
+
+test('offline at submit, tab closed: sent on the next visit', async ({ page, context }) => {
+  watchConsole(page);
+  const before = storedResponses().length;
+  const code = takeCode();
+  await page.goto(`/s/${code}`);
+  await hydrated(page);
+  await answerUntilLastScreen(page);
+  await context.setOffline(true);
+  await page.getByRole('button', { name: SUBMIT }).click();
+  await expect(page.locator('[data-state="queued"]')).toBeVisible();
+  await page.close();
+
+  await context.setOffline(false);
+  const later = await context.newPage();
+  await later.goto('/');
+  await hydrated(later);
+  await expect(async () => {
+    expect(storedResponses().length - before).toBe(1);
+  }).toPass({ timeout: 20_000 });
+  await later.goto(`/s/${code}`);
+  await expect(later.getByRole('heading', { level: 1 })).toHaveText('Mã này đã được sử dụng');
+});
+
+test('a double tap on submit stores one response and shows one receipt', async ({ page }) => {
+  const errors = watchConsole(page);
+  const before = storedResponses().length;
+  const code = takeCode();
+  await page.goto(`/s/${code}`);
+  await hydrated(page);
+  await answerUntilLastScreen(page);
+  await page.getByRole('button', { name: SUBMIT }).dblclick();
+  await expect(page).toHaveURL(/\/receipt\//);
+  expectStored(before, receiptOf(page));
+
+  await page.goto(`/s/${code}`);
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Mã này đã được sử dụng');
+  expect(storedResponses().length - before).toBe(1);
+  expect(errors).toEqual([]);
+});
+
+test.describe('with JavaScript disabled', () => {
+  test.use({ javaScriptEnabled: false });
+
+  test('the whole questionnaire can be completed and submitted', async ({ page }) => {
+    const before = storedResponses().length;
+    const code = takeCode();
+    await page.goto(`/s/${code}`);
+    // Server-side validation, the message beside the field.
+    await page.getByRole('button', { name: NEXT }).click();
+    await expect(page).toHaveURL(/check=1/);
+    await expect(page.locator('#err-used_service')).toHaveText('Vui lòng chọn một câu trả lời.');
+    // The same-screen follow-up is on the page with a note saying when to answer it.
+    await expect(page.locator('#item-channel_used .only-if')).toBeVisible();
+    await answerUntilLastScreen(page);
+    const last = page.getByRole('button', { name: SUBMIT });
+    await last.click();
+    await expect(page).toHaveURL(/\/receipt\//);
+    await expect(page.getByRole('heading', { level: 1 })).toHaveText('Cảm ơn bạn!');
+    expectStored(before, receiptOf(page));
+
+    // Going back and posting the final screen again (a resubmitted form) gives the same receipt.
+    const receipt = page.url();
+    await page.goBack();
+    await page.getByRole('button', { name: SUBMIT }).click();
+    await expect(page).toHaveURL(receipt);
+    expect(storedResponses().length - before).toBe(1);
+  });
+
+  test('a typed code with dashes and lower case opens the questionnaire', async ({ page }) => {
+    const code = takeCode();
+    await page.goto('/s');
+    const typed = `${code.slice(0, 4)}-${code.slice(4, 8)}-${code.slice(8)}`.toLowerCase();
+    await page.getByLabel('Mã trên phiếu mời').fill(typed);
+    await page.getByRole('button', { name: 'Bắt đầu' }).click();
+    await expect(page).toHaveURL(`/s/${code}`);
+    await expect(page.locator('#item-used_service')).toBeVisible();
+  });
+});
+
+test('budgets: first screen from HTML and CSS under 60 KB, wasm under 300 KB, as transferred', async ({
+  page,
+}) => {
+  const code = takeCode();
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Network.enable');
+  const kinds = new Map<string, string>();
+  const bytes = new Map<string, number>();
+  cdp.on('Network.responseReceived', (e) => kinds.set(e.requestId, `${e.type} ${e.response.url}`));
+  cdp.on('Network.loadingFinished', (e) => bytes.set(e.requestId, e.encodedDataLength));
+  await page.goto(`/s/${code}`);
+  await hydrated(page);
+  await page.waitForLoadState('networkidle');
+  let firstScreen = 0;
+  let wasm = 0;
+  for (const [id, kind] of kinds) {
+    const size = bytes.get(id) ?? 0;
+    if (kind.startsWith('Document') || kind.startsWith('Stylesheet')) firstScreen += size;
+    if (kind.includes('.wasm')) wasm += size;
+  }
+  console.log(`first screen (HTML + CSS): ${firstScreen} B; wasm: ${wasm} B`);
+  expect(firstScreen).toBeGreaterThan(1_000);
+  expect(firstScreen).toBeLessThanOrEqual(60 * 1024);
+  expect(wasm).toBeGreaterThan(50_000);
+  expect(wasm).toBeLessThanOrEqual(300 * 1024);
+});
+
+test('the survey speaks English too', async ({ page }) => {
+  const code = takeCode();
+  await page.goto(`/s/${code}`);
+  await hydrated(page);
+  await page.getByRole('link', { name: 'English' }).click();
+  await expect(page.locator('html')).toHaveAttribute('lang', 'en');
+  await expect(page.getByRole('button', { name: 'Next' })).toBeVisible();
+  await expect(page.locator('#item-used_service legend')).toContainText('In the past 12 months');
+});
