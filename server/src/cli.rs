@@ -220,7 +220,9 @@ async fn serve(config: &Config, demo: bool) -> Result<(), CliError> {
     let assets = std::sync::Arc::new(crate::assets::PrecompressedAssets::default());
     let pkg = std::path::Path::new(leptos_options.site_root.as_ref())
         .join(leptos_options.site_pkg_dir.as_ref());
-    assets.load_in_background(pkg, format!("/{}", leptos_options.site_pkg_dir));
+    assets
+        .load(pkg, format!("/{}", leptos_options.site_pkg_dir))
+        .await;
     let state = AppState {
         leptos_options,
         store: std::sync::Arc::new(store),

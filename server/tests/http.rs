@@ -192,3 +192,52 @@ fn config_command_redacts_secrets() {
         "{stdout}"
     );
 }
+
+#[tokio::test]
+async fn the_bundle_is_served_precompressed_with_brotli() {
+    let db = common::sqlite_db();
+    let store = sipas_server::store::open(&db.url, &Default::default())
+        .await
+        .expect("open");
+    let pkg = tempfile::tempdir().expect("dir");
+    let css = "main { margin: 0 auto; }\n".repeat(400);
+    std::fs::write(pkg.path().join("sipas.css"), &css).expect("write");
+    let assets = std::sync::Arc::new(sipas_server::assets::PrecompressedAssets::default());
+    assets.load(pkg.path().to_owned(), "/pkg".into()).await;
+    let app = sipas_server::http::router(sipas_server::http::AppState {
+        leptos_options: leptos::config::LeptosOptions::builder()
+            .output_name("sipas")
+            .build(),
+        store: std::sync::Arc::new(store),
+        assets,
+    });
+    let request = |etag: Option<&str>| {
+        let mut builder = axum::http::Request::get("/pkg/sipas.css")
+            .header(header::ACCEPT_ENCODING, "gzip, deflate, br");
+        if let Some(tag) = etag {
+            builder = builder.header(header::IF_NONE_MATCH, tag);
+        }
+        builder.body(axum::body::Body::empty()).expect("request")
+    };
+    let (status, headers, _) = common::send(&app, request(None)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::CONTENT_ENCODING], "br");
+    assert!(
+        headers[header::CONTENT_TYPE]
+            .to_str()
+            .expect("type")
+            .starts_with("text/css")
+    );
+    // The body is what was compressed at start-up (read raw, not as text).
+    let response = app.clone().oneshot(request(None)).await.expect("response");
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .expect("body");
+    let mut plain = Vec::new();
+    brotli::BrotliDecompress(&mut body.as_ref(), &mut plain).expect("brotli");
+    assert_eq!(plain, css.as_bytes());
+    // Revalidation: the same ETag gives 304 without a body.
+    let etag = headers[header::ETAG].to_str().expect("etag").to_owned();
+    let (status, _, body) = common::send(&app, request(Some(&etag))).await;
+    assert_eq!((status, body.as_str()), (StatusCode::NOT_MODIFIED, ""));
+}
