@@ -82,6 +82,9 @@ pub enum Command {
         /// Results file; `.csv` or `.json`.
         #[arg(long)]
         out: PathBuf,
+        /// Accept open-link rows (`sample = open`) and flag every result `non_probability`.
+        #[arg(long)]
+        non_probability: bool,
     },
 }
 
@@ -182,8 +185,9 @@ impl Cli {
                 data,
                 methodology,
                 out,
+                non_probability,
             } => {
-                let cells = crate::compute::run(&data, &methodology, &out)?;
+                let cells = crate::compute::run(&data, &methodology, &out, non_probability)?;
                 println!("wrote {cells} estimates to {}", out.display());
                 Ok(())
             }

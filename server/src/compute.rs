@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use sipas_stats::estimate::estimate_all;
+use sipas_stats::estimate::{Flag, estimate_all};
 use sipas_stats::methodology::Methodology;
 use sipas_stats::microdata::read_csv;
 use sipas_stats::output::{write_csv, write_json};
@@ -26,11 +26,59 @@ pub enum ComputeError {
     Write { path: PathBuf, message: String },
     #[error("{path}: the output must end in .csv or .json")]
     Format { path: PathBuf },
+    #[error(
+        "{path}: {rows} row(s), the first at row {first_row}, column sample, came through the open \
+         link (sample = open): a non-probability sample, which design-based indices cannot use; \
+         remove them, or compute them on their own with --non-probability so that every result \
+         is labelled as such"
+    )]
+    OpenSample {
+        path: PathBuf,
+        rows: usize,
+        first_row: u64,
+    },
+}
+
+/// Rows marked `sample = open` (the export's column): how many, and the first (file line).
+fn open_sample_rows(data: &Path) -> Result<Option<(usize, u64)>, ComputeError> {
+    let read_err = |source: std::io::Error| ComputeError::Read {
+        path: data.to_owned(),
+        source,
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(BufReader::new(File::open(data).map_err(read_err)?));
+    let headers = reader
+        .byte_headers()
+        .map_err(|e| read_err(std::io::Error::other(e)))?
+        .clone();
+    let Some(column) = headers.iter().position(|h| h == b"sample") else {
+        return Ok(None);
+    };
+    let mut found: Option<(usize, u64)> = None;
+    let mut record = csv::ByteRecord::new();
+    let mut line = 1u64;
+    // Malformed rows are reported by the real reader afterwards, with row and column.
+    while reader.read_byte_record(&mut record).unwrap_or(false) {
+        line += 1;
+        if record.get(column).is_some_and(|v| v == b"open") {
+            found = Some(found.map_or((1, line), |(n, first)| (n + 1, first)));
+        }
+    }
+    Ok(found)
 }
 
 /// Computes and writes the results. The output appears complete or not at all: it is written to
 /// a temporary file beside the target and renamed into place.
-pub fn run(data: &Path, methodology: &Path, out: &Path) -> Result<usize, ComputeError> {
+///
+/// Data with open-link rows (`sample = open`) is refused unless `non_probability` is set; then
+/// every publishable result is flagged `non_probability`.
+pub fn run(
+    data: &Path,
+    methodology: &Path,
+    out: &Path,
+    non_probability: bool,
+) -> Result<usize, ComputeError> {
     let json = match out.extension().and_then(|e| e.to_str()) {
         Some("csv") => false,
         Some("json") => true,
@@ -59,10 +107,27 @@ pub fn run(data: &Path, methodology: &Path, out: &Path) -> Result<usize, Compute
                 source,
             }
         })?;
-    let results = estimate_all(&stats, &methodology_def).map_err(|source| ComputeError::Stats {
-        path: data.to_owned(),
-        source,
-    })?;
+    let open_rows = open_sample_rows(data)?;
+    if let (Some((rows, first_row)), false) = (open_rows, non_probability) {
+        return Err(ComputeError::OpenSample {
+            path: data.to_owned(),
+            rows,
+            first_row,
+        });
+    }
+    let mut results =
+        estimate_all(&stats, &methodology_def).map_err(|source| ComputeError::Stats {
+            path: data.to_owned(),
+            source,
+        })?;
+
+    if open_rows.is_some() {
+        for cell in &mut results.cells {
+            if !matches!(cell.flag, Flag::Suppressed | Flag::NoData) {
+                cell.flag = Flag::NonProbability;
+            }
+        }
+    }
 
     let write_err = |message: String| ComputeError::Write {
         path: out.to_owned(),

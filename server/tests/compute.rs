@@ -86,3 +86,74 @@ fn a_bad_file_names_row_and_column_and_writes_nothing() {
         "nothing half-written"
     );
 }
+
+#[test]
+fn open_link_rows_are_refused_or_every_result_says_non_probability() {
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().join("with-open.csv");
+    let original = std::fs::read_to_string(golden("microdata.csv")).expect("golden");
+    // The export's `sample` column, with row 4 of the file from the open link.
+    let with_sample: Vec<String> = original
+        .lines()
+        .enumerate()
+        .map(|(i, line)| match i {
+            0 => format!("{line},sample"),
+            3 => format!("{line},open"),
+            _ => format!("{line},probability"),
+        })
+        .collect();
+    std::fs::write(&data, with_sample.join("\n")).expect("write");
+    let out = dir.path().join("results.csv");
+    let args = |extra: Option<&str>| {
+        let mut args = vec![
+            "compute".to_owned(),
+            "--data".into(),
+            data.display().to_string(),
+            "--methodology".into(),
+            golden("methodology.toml"),
+            "--out".into(),
+            out.display().to_string(),
+        ];
+        args.extend(extra.map(String::from));
+        args
+    };
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_sipas"))
+        .args(args(None))
+        .output()
+        .expect("run");
+    assert!(!refused.status.success());
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        message.contains("1 row(s), the first at row 4, column sample"),
+        "{message}"
+    );
+    assert!(!out.exists(), "nothing written");
+
+    let labelled = std::process::Command::new(env!("CARGO_BIN_EXE_sipas"))
+        .args(args(Some("--non-probability")))
+        .output()
+        .expect("run");
+    assert!(
+        labelled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&labelled.stderr)
+    );
+    let mut reader = csv::Reader::from_path(&out).expect("results");
+    let flag = reader
+        .headers()
+        .expect("header")
+        .iter()
+        .position(|h| h == "flag")
+        .expect("flag column");
+    let flags: Vec<String> = reader
+        .records()
+        .map(|r| r.expect("row")[flag].to_owned())
+        .collect();
+    assert!(flags.iter().any(|f| f == "non_probability"));
+    assert!(
+        flags
+            .iter()
+            .all(|f| ["non_probability", "suppressed", "no_data"].contains(&f.as_str())),
+        "no result looks like a probability estimate"
+    );
+}

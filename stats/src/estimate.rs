@@ -27,6 +27,9 @@ pub enum Flag {
     Suppressed,
     /// No valid answers: nothing to publish.
     NoData,
+    /// Computed from self-selected respondents (the open link): no design-based interval is
+    /// valid; never published or ranked as SIPAS.
+    NonProbability,
 }
 
 impl Flag {
@@ -36,6 +39,7 @@ impl Flag {
             Flag::LowPrecision => "low_precision",
             Flag::Suppressed => "suppressed",
             Flag::NoData => "no_data",
+            Flag::NonProbability => "non_probability",
         }
     }
 }
