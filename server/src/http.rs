@@ -114,7 +114,7 @@ pub fn router(state: AppState) -> Router {
             // Method and path only: query strings may carry invitation codes, and client
             // addresses are personal data.
             TraceLayer::new_for_http().make_span_with(|request: &axum::extract::Request| {
-                tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
+                tracing::info_span!("request", method = %request.method(), path = %loggable_path(request.uri().path()))
             }),
         )
 }
@@ -177,6 +177,15 @@ async fn set_language(Path(code): Path<String>, Query(query): Query<NextPage>) -
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
     response
+}
+
+/// The path as logged: an invitation code in the address (`/s/{code}`) is a credential, stored
+/// only hashed, so it never reaches the logs either.
+fn loggable_path(path: &str) -> &str {
+    match path.strip_prefix("/s/") {
+        Some(rest) if !rest.is_empty() && rest != "go" && !rest.starts_with("open/") => "/s/{code}",
+        _ => path,
+    }
 }
 
 /// Only same-site paths, never `//host` or `/\host` (open-redirect tricks).
@@ -252,7 +261,19 @@ pub async fn shutdown_signal() {
 
 #[cfg(test)]
 mod tests {
-    use super::is_local_path;
+    use super::{is_local_path, loggable_path};
+
+    #[test]
+    fn codes_never_reach_the_logs() {
+        assert_eq!(loggable_path("/s/7KQM9T2X4RPA8VNEJ"), "/s/{code}");
+        assert_eq!(loggable_path("/s/open/sipas-2026"), "/s/open/sipas-2026");
+        assert_eq!(loggable_path("/s/go"), "/s/go");
+        assert_eq!(
+            loggable_path("/receipt/ABCD-EFGH-JKMN"),
+            "/receipt/ABCD-EFGH-JKMN"
+        );
+        assert_eq!(loggable_path("/"), "/");
+    }
 
     #[test]
     fn only_local_redirects() {

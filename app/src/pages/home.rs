@@ -24,6 +24,9 @@ pub fn HomePage() -> impl IntoView {
         <section class="hero">
             <h1>{t.home_heading}</h1>
             <p>{t.home_intro}</p>
+            <p>
+                <a class="button-link" href="/s">{t.survey_enter_heading}</a>
+            </p>
         </section>
         <section class="card" aria-labelledby="provinces-heading">
             <h2 id="provinces-heading">{t.provinces_heading}</h2>
