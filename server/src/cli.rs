@@ -1,4 +1,4 @@
-//! The command line: `sipas [serve|migrate|demo|config|codes|export|compute]`.
+//! The command line: `sipas [serve|migrate|demo|config|publish|wave|codes|export|compute]`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use crate::config::{Config, ConfigError};
 use crate::http::{AppState, Application, BindError};
 use crate::store::{self, ConnectOptions, OpenError};
+use sipas_app::ports::Store;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -38,6 +39,32 @@ pub enum Command {
     Demo,
     /// Print the effective configuration, secrets redacted.
     Config,
+    /// Publish a questionnaire version from a TOML file (default: the built-in SIPAS 2023 one).
+    /// Publishing the same content again is a no-op; different content needs a new version.
+    Publish {
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
+    /// Create a survey wave that answers a published questionnaire version.
+    Wave {
+        /// A short stable identifier, e.g. sipas-2027.
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        title: String,
+        #[arg(long)]
+        year: i32,
+        /// The provincial geography of the sample: 2025 (34 units) or 2004 (63 units).
+        #[arg(long, default_value = "2025")]
+        geography: String,
+        #[arg(long, default_value = "sipas-2023")]
+        questionnaire: String,
+        #[arg(long, default_value_t = 1)]
+        version: u32,
+        /// Accept respondents without a code at /s/open/{wave} (pilots: non-probability).
+        #[arg(long)]
+        open_link: bool,
+    },
     /// Issue one-time invitation codes for one sample point; writes them to a CSV for printing.
     Codes {
         #[arg(long)]
@@ -108,6 +135,10 @@ pub enum CliError {
     Issue(#[from] crate::invitations::IssueError),
     #[error(transparent)]
     Export(#[from] crate::export::ExportError),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("the database failed: {0}")]
+    Store(sipas_app::ports::StoreError),
     #[error("cannot print the configuration: {0}")]
     Print(String),
 }
@@ -132,6 +163,75 @@ impl Cli {
                 Ok(())
             }
             Command::Config => print_config(&config),
+            Command::Publish { file } => {
+                let (text, source) = match &file {
+                    Some(path) => (
+                        std::fs::read_to_string(path).map_err(|e| {
+                            CliError::Invalid(format!("cannot read {}: {e}", path.display()))
+                        })?,
+                        path.display().to_string(),
+                    ),
+                    None => (
+                        crate::questionnaires::SIPAS_2023.to_owned(),
+                        "the built-in SIPAS 2023 questionnaire".to_owned(),
+                    ),
+                };
+                let questionnaire = crate::questionnaires::parse(&text)
+                    .map_err(|e| CliError::Invalid(format!("{source}: {e}")))?;
+                let store = open(&config).await?;
+                let published = store.publish_questionnaire(&questionnaire).await;
+                store.close().await;
+                published.map_err(|err| match err {
+                    sipas_app::ports::StoreError::Conflict(message) => CliError::Invalid(message),
+                    other => CliError::Store(other),
+                })?;
+                println!(
+                    "published {} version {}",
+                    questionnaire.code, questionnaire.version
+                );
+                Ok(())
+            }
+            Command::Wave {
+                code,
+                title,
+                year,
+                geography,
+                questionnaire,
+                version,
+                open_link,
+            } => {
+                let geography =
+                    sipas_app::domain::Geography::parse(&geography).ok_or_else(|| {
+                        CliError::Invalid(format!(
+                            "--geography must be 2025 or 2004, not {geography:?}"
+                        ))
+                    })?;
+                if !(2000..=2100).contains(&year) {
+                    return Err(CliError::Invalid(format!(
+                        "--year must be between 2000 and 2100, not {year}"
+                    )));
+                }
+                let store = open(&config).await?;
+                let result = create_wave(
+                    &store,
+                    sipas_app::domain::Wave {
+                        code,
+                        title,
+                        year,
+                        geography,
+                        questionnaire: Some(sipas_app::domain::QuestionnaireRef {
+                            code: questionnaire,
+                            version,
+                        }),
+                        open_link,
+                    },
+                )
+                .await;
+                store.close().await;
+                let wave = result?;
+                println!("created wave {}", wave.code);
+                Ok(())
+            }
             Command::Codes {
                 wave,
                 province,
@@ -192,6 +292,34 @@ impl Cli {
                 Ok(())
             }
         }
+    }
+}
+
+/// Creates a wave after checking that its questionnaire version is published.
+async fn create_wave(
+    store: &store::SqlStore,
+    wave: sipas_app::domain::Wave,
+) -> Result<sipas_app::domain::Wave, CliError> {
+    use sipas_app::ports::StoreError;
+    if let Some(reference) = &wave.questionnaire {
+        match store
+            .questionnaire(&reference.code, reference.version)
+            .await
+        {
+            Ok(_) => {}
+            Err(StoreError::NotFound) => {
+                return Err(CliError::Invalid(format!(
+                    "questionnaire {} version {} is not published (see `sipas publish`)",
+                    reference.code, reference.version
+                )));
+            }
+            Err(err) => return Err(CliError::Store(err)),
+        }
+    }
+    match store.create_wave(&wave).await {
+        Ok(()) => Ok(wave),
+        Err(StoreError::Conflict(message)) => Err(CliError::Invalid(message)),
+        Err(err) => Err(CliError::Store(err)),
     }
 }
 

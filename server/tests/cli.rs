@@ -104,3 +104,74 @@ fn codes_for_an_unknown_province_are_refused_and_nothing_is_written() {
     );
     assert!(!out.exists());
 }
+
+#[tokio::test]
+async fn waves_are_created_on_a_published_questionnaire() {
+    let db = common::sqlite_db();
+    let wave = |extra: &[&str]| {
+        let mut args = vec![
+            "wave",
+            "--code",
+            "sipas-2027",
+            "--title",
+            "SIPAS 2027",
+            "--year",
+            "2027",
+        ];
+        args.extend_from_slice(extra);
+        sipas(&db.url, &args)
+    };
+    // Not yet published: a clear refusal, nothing created.
+    let refused = wave(&[]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr)
+            .contains("questionnaire sipas-2023 version 1 is not published"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let published = sipas(&db.url, &["publish"]);
+    assert!(
+        published.status.success(),
+        "{}",
+        String::from_utf8_lossy(&published.stderr)
+    );
+    assert!(
+        sipas(&db.url, &["publish"]).status.success(),
+        "publishing again is a no-op"
+    );
+    let created = wave(&["--open-link"]);
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let again = wave(&[]);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    let bad = wave(&["--geography", "1999"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--geography must be 2025 or 2004"));
+
+    let store = store::open(&db.url, &ConnectOptions::default())
+        .await
+        .expect("open");
+    let stored = store.wave("sipas-2027").await.expect("wave");
+    assert!(stored.open_link);
+    assert_eq!(
+        stored.questionnaire.map(|q| (q.code, q.version)),
+        Some(("sipas-2023".to_owned(), 1))
+    );
+
+    // A changed file under the same version is refused: published versions never change.
+    let edited = db.dir.path().join("edited.toml");
+    let text = sipas_server::questionnaires::SIPAS_2023.replace(
+        "Citizen satisfaction questionnaire",
+        "Citizen satisfaction questionnaire (edited)",
+    );
+    std::fs::write(&edited, text).expect("write");
+    let conflict = sipas(
+        &db.url,
+        &["publish", "--file", edited.to_str().expect("path")],
+    );
+    assert!(!conflict.status.success());
+    assert!(String::from_utf8_lossy(&conflict.stderr).contains("publish a new version instead"));
+}
