@@ -96,8 +96,7 @@ fn wave_from_row(
     let questionnaire = match (q_code, q_version) {
         (Some(code), Some(version)) => Some(QuestionnaireRef {
             code,
-            version: u32::try_from(version)
-                .map_err(|_| StoreError::Backend(format!("bad questionnaire version {version}")))?,
+            version: parse_version(version)?,
         }),
         _ => None,
     };
@@ -113,6 +112,28 @@ fn wave_from_row(
 
 fn parse_geography(key: &str) -> StoreResult<Geography> {
     Geography::parse(key).ok_or_else(|| StoreError::Backend(format!("unknown geography {key:?}")))
+}
+
+fn parse_version(version: i64) -> StoreResult<u32> {
+    u32::try_from(version)
+        .map_err(|_| StoreError::Backend(format!("bad questionnaire version {version}")))
+}
+
+/// The sample point columns shared by invitation codes and responses.
+fn sample_point(
+    wave_code: String,
+    geography: &str,
+    province_code: String,
+    stratum: String,
+    psu: String,
+) -> StoreResult<SamplePoint> {
+    Ok(SamplePoint {
+        wave_code,
+        geography: parse_geography(geography)?,
+        province_code,
+        stratum,
+        psu,
+    })
 }
 
 fn parse_kind(key: &str) -> StoreResult<SampleKind> {
@@ -177,18 +198,11 @@ fn response_from_row(row: ResponseRow) -> StoreResult<StoredResponse> {
             number,
             submitted_at,
         },
-        sample: SamplePoint {
-            wave_code,
-            geography: parse_geography(&geography)?,
-            province_code,
-            stratum,
-            psu,
-        },
+        sample: sample_point(wave_code, &geography, province_code, stratum, psu)?,
         kind: parse_kind(&kind)?,
         questionnaire: QuestionnaireRef {
             code: q_code,
-            version: u32::try_from(q_version)
-                .map_err(|_| StoreError::Backend(format!("bad version {q_version}")))?,
+            version: parse_version(q_version)?,
         },
         answers: parse_answers(&answers)?,
         language,
@@ -407,13 +421,7 @@ impl Store for SqlStore {
             .await
             .map_err(db_error)?;
         Ok(Invitation {
-            sample: SamplePoint {
-                wave_code,
-                geography: parse_geography(&geography)?,
-                province_code,
-                stratum,
-                psu,
-            },
+            sample: sample_point(wave_code, &geography, province_code, stratum, psu)?,
             kind: parse_kind(&kind)?,
             batch,
             used: used_at.is_some(),
