@@ -14,7 +14,6 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use sha2::{Digest, Sha256};
 
 struct Asset {
     brotli: Bytes,
@@ -57,8 +56,8 @@ impl PrecompressedAssets {
                 continue;
             };
             let raw = std::fs::read(&path)?;
-            let digest = Sha256::digest(&raw);
-            let tag = sipas_app::survey::codes::hex(&digest[..12]);
+            let digest = sipas_app::survey::codes::sha256_hex(&raw);
+            let tag = &digest[..24];
             let asset = Asset {
                 brotli: Bytes::from(compress(&raw)?),
                 content_type: kind,

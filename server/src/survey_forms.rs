@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use sipas_app::domain::{SampleKind, SamplePoint};
+use sipas_app::error::AppError;
 use sipas_app::i18n::Locale;
 use sipas_app::ports::StoreError;
 use sipas_app::survey::codes::InvitationCode;
@@ -101,13 +102,17 @@ pub async fn post_section(
     };
     let nav = field("nav").unwrap_or("next");
     let q = &opened.questionnaire;
-    let mut answers = match store.draft(&opened.code_hash).await {
-        Ok(draft) => draft.map(|d| d.answers).unwrap_or_default(),
+    let earlier = match store.draft(&opened.code_hash).await {
+        Ok(draft) => draft,
         Err(err) => {
             tracing::error!(error = %err, "reading a draft failed");
             return unavailable();
         }
     };
+    let mut answers = earlier
+        .as_ref()
+        .map(|d| d.answers.clone())
+        .unwrap_or_default();
     let step = flow::settle_step(q, &answers, field("step").and_then(|s| s.parse().ok()));
     // Values that are not choices can only come from a tampered form; they are dropped and the
     // question is asked again.
@@ -136,10 +141,11 @@ pub async fn post_section(
         // The draft remembers the screen the respondent is sent to, for resuming.
         let resume_at = destination.map_or(step, |(to, _)| to);
         let resume_at = u32::try_from(resume_at).unwrap_or(0);
-        match service::save_draft(store, &raw_code, answers.clone(), resume_at, started_at).await {
+        let start = service::start_time(earlier.as_ref(), started_at);
+        match service::keep_draft(store, &opened, answers.clone(), resume_at, start).await {
             Ok(()) => {}
             // Used in the meantime (a double tap): the submission below sorts it out.
-            Err(sipas_app::error::AppError::Invalid(_)) => {}
+            Err(AppError::NotFound) => {}
             Err(_) => return unavailable(),
         }
     }
@@ -157,15 +163,13 @@ pub async fn post_section(
         language: locale(&headers).code().to_owned(),
         started_at: started_at.map(str::to_owned),
     };
-    match service::submit(store, &request, Mode::Web).await {
+    match service::submit_opened(store, &opened, &request, Mode::Web).await {
         Ok(SubmitReply::Accepted(receipt)) => {
             Redirect::to(&format!("/receipt/{}", receipt.number)).into_response()
         }
         Ok(SubmitReply::CodeUsed) => Redirect::to(&page).into_response(),
         Ok(SubmitReply::Incomplete { step, .. }) => at(step as usize, true),
-        Err(sipas_app::error::AppError::Invalid(message)) => {
-            (StatusCode::BAD_REQUEST, message).into_response()
-        }
+        Err(AppError::Invalid(message)) => (StatusCode::BAD_REQUEST, message).into_response(),
         Err(_) => unavailable(),
     }
 }

@@ -53,3 +53,10 @@ pub fn SiteFooter() -> impl IntoView {
         </footer>
     }
 }
+
+/// What a page shows when its data could not be loaded (the cause is in the server log).
+#[component]
+pub fn LoadFailed() -> impl IntoView {
+    let t = use_messages();
+    view! { <p role="alert" class="error">{t.load_failed}</p> }
+}

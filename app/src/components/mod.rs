@@ -3,5 +3,5 @@
 mod frame;
 mod province_table;
 
-pub use frame::{SiteFooter, SiteHeader};
+pub use frame::{LoadFailed, SiteFooter, SiteHeader};
 pub use province_table::ProvinceTable;

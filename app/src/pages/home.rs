@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::current_provinces;
-use crate::components::ProvinceTable;
+use crate::components::{LoadFailed, ProvinceTable};
 use crate::i18n::use_messages;
 
 #[component]
@@ -50,7 +50,7 @@ pub fn HomePage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match provinces.await {
                         Ok(list) => Either::Left(view! { <ProvinceTable provinces=list filter /> }),
-                        Err(_) => Either::Right(view! { <p role="alert" class="error">{t.load_failed}</p> }),
+                        Err(_) => Either::Right(view! { <LoadFailed /> }),
                     }
                 })}
             </Suspense>

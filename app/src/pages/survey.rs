@@ -13,6 +13,7 @@ use leptos::task::spawn_local;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
+use crate::components::LoadFailed;
 use crate::error::AppError;
 use crate::i18n::{Locale, Messages, use_messages};
 use crate::survey::api::{
@@ -110,7 +111,7 @@ pub fn SurveyPage() -> impl IntoView {
                             </section>
                         }
                     }),
-                    Err(_) => EitherOf5::E(view! { <p role="alert" class="error">{t.load_failed}</p> }),
+                    Err(_) => EitherOf5::E(view! { <LoadFailed /> }),
                 }
             })}
         </Suspense>
@@ -297,7 +298,9 @@ fn SurveyForm(data: SurveyData) -> impl IntoView {
         }
     };
 
-    let progress = move || answers.with(|a| q.with_value(|q| flow::progress(q, a, step.get())));
+    // Computed once per change of answers or step, read by the label and the bar.
+    let progress =
+        Memo::new(move |_| answers.with(|a| q.with_value(|q| flow::progress(q, a, step.get()))));
     let is_last =
         move || answers.with(|a| q.with_value(|q| flow::next_section(q, a, step.get()).is_none()));
     let has_previous = move || {
@@ -314,12 +317,12 @@ fn SurveyForm(data: SurveyData) -> impl IntoView {
                 {open_sample.then(|| view! { <p class="notice-inline">{t.survey_open_sample}</p> })}
                 <div class="progress">
                     <p id="progress-label">
-                        {t.survey_part} " " {move || progress().0} " / " {move || progress().1}
+                        {t.survey_part} " " {move || progress.get().0} " / " {move || progress.get().1}
                     </p>
                     <progress
                         aria-labelledby="progress-label"
-                        max=move || progress().1
-                        value=move || progress().0
+                        max=move || progress.get().1
+                        value=move || progress.get().0
                     ></progress>
                 </div>
             </header>
@@ -593,7 +596,7 @@ pub fn ReceiptPage() -> impl IntoView {
                     Err(AppError::NotFound) => {
                         EitherOf3::B(notice(t.receipt_heading, t.receipt_unknown))
                     }
-                    Err(_) => EitherOf3::C(view! { <p role="alert" class="error">{t.load_failed}</p> }),
+                    Err(_) => EitherOf3::C(view! { <LoadFailed /> }),
                 }
             })}
         </Suspense>
@@ -665,7 +668,7 @@ pub fn OpenSurveyPage() -> impl IntoView {
                     Err(AppError::NotFound) => {
                         EitherOf3::B(notice(t.survey_closed_heading, t.survey_closed_body))
                     }
-                    Err(_) => EitherOf3::C(view! { <p role="alert" class="error">{t.load_failed}</p> }),
+                    Err(_) => EitherOf3::C(view! { <LoadFailed /> }),
                 }
             })}
         </Suspense>

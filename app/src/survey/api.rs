@@ -77,7 +77,7 @@ pub async fn load_survey(
         .await?;
     Ok(SurveyLoad::Ready(Box::new(SurveyData {
         code: opened.code.as_str().to_owned(),
-        open_sample: service::is_open_sample(&opened),
+        open_sample: opened.invitation.kind == crate::domain::SampleKind::Open,
         answers,
         step: u32::try_from(shown).unwrap_or(0),
         errors,

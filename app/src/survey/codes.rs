@@ -117,8 +117,14 @@ impl InvitationCode {
 /// (unlike passwords): each code carries 80 random bits, so there is nothing to guess from it.
 #[cfg(feature = "ssr")]
 pub fn hash(code: &InvitationCode) -> String {
+    sha256_hex(code.as_str().as_bytes())
+}
+
+/// Lower-case hexadecimal SHA-256 (code hashes, content hashes of responses, asset tags).
+#[cfg(feature = "ssr")]
+pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
-    hex(&Sha256::digest(code.as_str().as_bytes()))
+    hex(&Sha256::digest(bytes))
 }
 
 /// Lower-case hexadecimal.

@@ -1,11 +1,11 @@
 //! The survey's server-side use cases, shared by the server functions (hydrated browser) and the
 //! plain form posts (no JavaScript): open a code, keep a draft, submit.
 
-use crate::domain::{Invitation, SampleKind, Wave};
+use crate::domain::{Invitation, Wave};
 use crate::error::AppError;
 use crate::i18n::Locale;
 use crate::ports::{Store, StoreError};
-use crate::survey::codes::{InvitationCode, hash, hex, receipt_number};
+use crate::survey::codes::{InvitationCode, hash, hex, receipt_number, sha256_hex};
 use crate::survey::flow;
 use crate::survey::questionnaire::{Answers, Questionnaire};
 use crate::survey::response::{
@@ -56,11 +56,10 @@ pub async fn open(store: &dyn Store, raw_code: &str) -> Result<Entry, AppError> 
     })))
 }
 
-/// Opens a code that must be usable (exists, open, unused) for draft keeping.
-async fn open_unused(store: &dyn Store, raw_code: &str) -> Result<Box<Opened>, AppError> {
+/// Opens a code that must exist in an open wave (used or not).
+async fn open_found(store: &dyn Store, raw_code: &str) -> Result<Box<Opened>, AppError> {
     match open(store, raw_code).await? {
-        Entry::Found(opened) if !opened.invitation.used => Ok(opened),
-        Entry::Found(_) => Err(AppError::Invalid("this code has already been used".into())),
+        Entry::Found(opened) => Ok(opened),
         Entry::Unknown => Err(AppError::NotFound),
         Entry::Closed => Err(AppError::Invalid("this survey is not open".into())),
     }
@@ -96,21 +95,42 @@ pub fn new_submission_id() -> Result<String, AppError> {
     Ok(hex(&random::<16>()?))
 }
 
+/// When the respondent started: kept from an earlier draft, else the (checked) time the page
+/// was first rendered, else now.
+pub fn start_time(earlier: Option<&Draft>, first_render: Option<&str>) -> String {
+    match earlier {
+        Some(draft) => draft.started_at.clone(),
+        None => checked_time(first_render).unwrap_or_else(now),
+    }
+}
+
 /// Keeps the answers so far (pruned of hidden items) and the step, for resuming later.
 pub async fn save_draft(
     store: &dyn Store,
     raw_code: &str,
-    mut answers: Answers,
+    answers: Answers,
     step: u32,
     started_at: Option<&str>,
 ) -> Result<(), AppError> {
-    let opened = open_unused(store, raw_code).await?;
+    let opened = open_found(store, raw_code).await?;
+    let earlier = store.draft(&opened.code_hash).await?;
+    let started_at = start_time(earlier.as_ref(), started_at);
+    keep_draft(store, &opened, answers, step, started_at).await
+}
+
+/// `save_draft` for a code already opened (the form handler has it and the draft in hand).
+pub async fn keep_draft(
+    store: &dyn Store,
+    opened: &Opened,
+    mut answers: Answers,
+    step: u32,
+    started_at: String,
+) -> Result<(), AppError> {
+    if opened.invitation.used {
+        return Err(AppError::Invalid("this code has already been used".into()));
+    }
     opened.questionnaire.prune(&mut answers);
     answers.retain(|code, _| opened.questionnaire.item(code).is_some());
-    let started_at = match store.draft(&opened.code_hash).await? {
-        Some(existing) => existing.started_at,
-        None => checked_time(started_at).unwrap_or_else(now),
-    };
     let draft = Draft {
         answers,
         step,
@@ -125,16 +145,22 @@ pub async fn submit(
     request: &SubmitRequest,
     mode: Mode,
 ) -> Result<SubmitReply, AppError> {
+    let opened = open_found(store, &request.code).await?;
+    submit_opened(store, &opened, request, mode).await
+}
+
+/// `submit` for a code already opened.
+pub async fn submit_opened(
+    store: &dyn Store,
+    opened: &Opened,
+    request: &SubmitRequest,
+    mode: Mode,
+) -> Result<SubmitReply, AppError> {
     if !valid_submission_id(&request.submission_id) {
         return Err(AppError::Invalid(
             "submission_id: 16 to 64 letters, digits or dashes".into(),
         ));
     }
-    let opened = match open(store, &request.code).await? {
-        Entry::Found(opened) => opened,
-        Entry::Unknown => return Err(AppError::NotFound),
-        Entry::Closed => return Err(AppError::Invalid("this survey is not open".into())),
-    };
     let questionnaire = &opened.questionnaire;
     let mut answers = request.answers.clone();
     questionnaire.prune(&mut answers);
@@ -155,10 +181,7 @@ pub async fn submit(
         tracing::error!(error = %err, "cannot encode answers");
         AppError::Unavailable
     })?;
-    let content_hash = {
-        use sha2::{Digest, Sha256};
-        hex(&Sha256::digest(canonical.as_bytes()))
-    };
+    let content_hash = sha256_hex(canonical.as_bytes());
     let reference = opened
         .wave
         .questionnaire
@@ -186,9 +209,4 @@ pub async fn submit(
         Err(StoreError::NotFound) => Err(AppError::NotFound),
         Err(err) => Err(err.into()),
     }
-}
-
-/// Whether the code's responses belong to a probability sample.
-pub fn is_open_sample(opened: &Opened) -> bool {
-    opened.invitation.kind == SampleKind::Open
 }
