@@ -63,6 +63,11 @@ export default defineConfig({
       LEPTOS_ENV: 'PROD',
       DATABASE_URL: process.env.SIPAS_E2E_DATABASE_URL,
       RUST_LOG: 'warn',
+      // Every test comes from one address; the per-client limits have their own tests
+      // (server/tests/abuse.rs) and would only make this suite depend on its own speed.
+      SIPAS_LIMIT_CODE_PAGES_PER_MINUTE: '0',
+      SIPAS_LIMIT_SUBMISSIONS_PER_MINUTE: '0',
+      SIPAS_LIMIT_OPEN_LINK_PER_MINUTE: '0',
     },
   },
 });

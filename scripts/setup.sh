@@ -49,6 +49,14 @@ if [[ ! -d end2end/node_modules ]] || [[ end2end/package-lock.json -nt end2end/n
   (cd end2end && npm ci --no-audit --no-fund)
 fi
 
+# cargo-deny checks licences, banned crates and sources in CI (deny.toml).
+CARGO_DENY_VERSION=0.20.2
+if $want_test && ! cargo deny --version 2>/dev/null | grep -q "$CARGO_DENY_VERSION"; then
+  say "installing cargo-deny $CARGO_DENY_VERSION (once)"
+  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    cargo install "cargo-deny@$CARGO_DENY_VERSION" --locked
+fi
+
 if $want_test; then
   missing=()
   [[ -x /usr/bin/chromium ]] || missing+=(chromium)

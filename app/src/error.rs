@@ -23,11 +23,54 @@ pub enum AppError {
     Transport(String),
 }
 
+impl AppError {
+    /// The HTTP status a server function answers with when it fails this way.
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::NotFound => 404,
+            // A body that is not valid for the endpoint never reached the function.
+            AppError::Invalid(_) | AppError::Transport(_) => 400,
+            AppError::Unavailable => 503,
+        }
+    }
+}
+
 impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        AppError::Transport(value.to_string())
+        // On the server, a malformed request body arrives here (server_fn reports it as
+        // Args, MissingArg or Deserialization); the parser's message is not for the client.
+        let malformed = matches!(
+            value,
+            ServerFnErrorErr::Args(_) | ServerFnErrorErr::MissingArg(_)
+        ) || (cfg!(feature = "ssr")
+            && matches!(value, ServerFnErrorErr::Deserialization(_)));
+        if malformed {
+            AppError::Transport("the request's data is malformed".to_owned())
+        } else {
+            AppError::Transport(value.to_string())
+        }
+    }
+
+    /// Encodes the error for the client and, on the server, gives the response the matching
+    /// status (server_fn answers every error with 500 otherwise: a malformed body would look
+    /// like a server fault to monitoring and to retrying clients).
+    fn ser(&self) -> leptos::server_fn::Bytes {
+        #[cfg(feature = "ssr")]
+        if let (Some(response), Ok(status)) = (
+            leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
+            http::StatusCode::from_u16(self.status()),
+        ) {
+            response.set_status(status);
+            if status == http::StatusCode::SERVICE_UNAVAILABLE {
+                response.insert_header(
+                    http::header::RETRY_AFTER,
+                    http::HeaderValue::from_static("5"),
+                );
+            }
+        }
+        <JsonEncoding as leptos::server_fn::Encodes<Self>>::encode(self).unwrap_or_default()
     }
 }
 

@@ -12,7 +12,7 @@ use crate::domain::{
 };
 use crate::error::AppError;
 use crate::survey::questionnaire::Questionnaire;
-use crate::survey::response::{Draft, NewResponse, StoreOutcome, StoredResponse};
+use crate::survey::response::{Draft, DraftSaved, NewResponse, StoreOutcome, StoredResponse};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -72,14 +72,26 @@ pub trait Store: Send + Sync + 'static {
         code_hashes: &[String],
     ) -> StoreResult<()>;
 
+    /// How many codes of a kind a wave has handed out since an RFC 3339 time (the open link's
+    /// hourly cap).
+    async fn codes_issued_since(
+        &self,
+        wave_code: &str,
+        kind: SampleKind,
+        since: &str,
+    ) -> StoreResult<u64>;
+
     /// The invitation with this code hash.
     async fn invitation(&self, code_hash: &str) -> StoreResult<Invitation>;
 
     /// The draft kept for a code, if any.
     async fn draft(&self, code_hash: &str) -> StoreResult<Option<Draft>>;
 
-    /// Creates or replaces the draft of a code (the code must exist and be unused).
-    async fn save_draft(&self, code_hash: &str, draft: &Draft) -> StoreResult<()>;
+    /// Creates or replaces the draft of a code (the code must exist and be unused, else
+    /// `NotFound`), but only with a newer revision: a draft whose revision is not greater than
+    /// the stored one is refused as `Stale`, in one conditional statement (no read-then-write
+    /// race), so a stale page can never overwrite newer answers.
+    async fn save_draft(&self, code_hash: &str, draft: &Draft) -> StoreResult<DraftSaved>;
 
     /// Stores a response and marks its code used, in one transaction: of any number of
     /// concurrent submissions with one code exactly one is stored. A retry of a stored

@@ -151,6 +151,62 @@ test('offline at submit: kept on the phone, sent when the connection returns', a
   expect(errors).toEqual([]);
 });
 
+test('a stale offline copy of the page never takes newer answers back', async ({
+  page,
+  context,
+  browser,
+}) => {
+  const errors = watchConsole(page, [/ERR_INTERNET_DISCONNECTED|Failed to load resource|Failed to fetch/]);
+  const code = takeCode();
+  await page.goto(`/s/${code}`);
+  await hydrated(page);
+  // The worker keeps a copy of this page as it is now: no answers yet.
+  await page.evaluate(() => navigator.serviceWorker.ready.then(() => true));
+  const heading = () => page.locator('#section-heading').textContent();
+  const first = await heading();
+  await answerScreen(page);
+  await page.getByRole('button', { name: NEXT }).click();
+  await expect(page.locator('#section-heading')).not.toHaveText(first ?? '');
+  const second = await heading();
+
+  // Offline, the reload gets the worker's stale copy (first screen, no answers): the newer
+  // answers on the phone win.
+  await context.setOffline(true);
+  await page.reload();
+  await hydrated(page);
+  await expect(page.locator('#section-heading')).toHaveText(second ?? '');
+  // More answers, still offline.
+  await answerScreen(page);
+  await page.getByRole('button', { name: NEXT }).click();
+  await expect(page.locator('#section-heading')).not.toHaveText(second ?? '');
+  const third = await heading();
+
+  // Online again: the server's draft (second screen) is older than the phone's; the phone's
+  // answers are shown and sent to the server.
+  await context.setOffline(false);
+  await page.reload();
+  await hydrated(page);
+  await expect(page.locator('#section-heading')).toHaveText(third ?? '');
+  await page.getByRole('button', { name: 'Quay lại' }).click();
+  await expect(page.locator('#section-heading')).toHaveText(second ?? '');
+  await expect(page.locator('fieldset.item:visible:not(:has(input:checked))')).toHaveCount(0);
+
+  // What the server keeps, seen from a browser that never saw this code (no phone draft).
+  const origin = new URL(page.url()).origin;
+  const elsewhere = await browser.newContext({ viewport: { width: 360, height: 740 } });
+  const other = await elsewhere.newPage();
+  await expect(async () => {
+    await other.goto(`${origin}/s/${code}`);
+    await expect(other.locator('#section-heading')).toHaveText(third ?? '', { timeout: 1_000 });
+  }).toPass({ timeout: 20_000 });
+  await hydrated(other);
+  await other.getByRole('button', { name: 'Quay lại' }).click();
+  await expect(other.locator('#section-heading')).toHaveText(second ?? '');
+  await expect(other.locator('fieldset.item:visible:not(:has(input:checked))')).toHaveCount(0);
+  await elsewhere.close();
+  expect(errors).toEqual([]);
+});
+
 test('offline at submit, tab closed: sent on the next visit', async ({ page, context }) => {
   watchConsole(page);
   const before = storedResponses().length;

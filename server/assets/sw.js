@@ -6,9 +6,14 @@
 //   kept, so a reload while offline still shows the questionnaire.
 // - Submissions are NOT handled here: the page keeps them in IndexedDB (the outbox) and sends
 //   them when the connection returns or on the next visit; the server makes retries safe.
+// - Once a code's response is accepted, the page asks this worker to drop the copies of that
+//   code's pages (message `forget-code`): a shared phone must not show them to the next person.
+// - The cache name carries the build: the server puts a tag over the bundle's content hashes in
+//   place of __SIPAS_BUILD__, so every build is a new worker whose activation drops the old
+//   caches (old script, wasm and pages never outlive the build they belong to).
 'use strict';
 
-const CACHE = 'sipas-shell-v1';
+const CACHE = 'sipas-__SIPAS_BUILD__';
 const SHELL = ['/pkg/sipas.js', '/pkg/sipas.wasm', '/pkg/sipas.css', '/favicon.svg'];
 
 self.addEventListener('install', (event) => {
@@ -77,6 +82,39 @@ async function networkFirst(request) {
     throw offline;
   }
 }
+
+// A code as typed, printed or canonical compares equal: case, dashes and the look-alikes the
+// code format forgives (O for 0, I and L for 1) are ignored.
+function looseCode(text) {
+  let decoded = text;
+  try {
+    decoded = decodeURIComponent(text);
+  } catch (malformed) {
+    // keep the raw text
+  }
+  return decoded.toUpperCase().replace(/[^0-9A-Z]/g, '').replace(/O/g, '0').replace(/[IL]/g, '1');
+}
+
+// Deletes every cached page of one code (`/s/{code}`, with any query), in every cache.
+async function forgetCode(code) {
+  const wanted = looseCode(code);
+  if (!wanted) return;
+  for (const name of await caches.keys()) {
+    const cache = await caches.open(name);
+    for (const request of await cache.keys()) {
+      const url = new URL(request.url);
+      const rest = url.pathname.startsWith('/s/') ? url.pathname.slice(3) : '';
+      if (rest && !rest.includes('/') && looseCode(rest) === wanted) await cache.delete(request);
+    }
+  }
+}
+
+self.addEventListener('message', (event) => {
+  const data = event.data;
+  if (data && data.type === 'forget-code' && typeof data.code === 'string') {
+    event.waitUntil(forgetCode(data.code));
+  }
+});
 
 self.addEventListener('fetch', (event) => {
   const request = event.request;

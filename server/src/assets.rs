@@ -16,6 +16,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 struct Asset {
+    /// Hex SHA-256 of the file as built.
+    digest: String,
     brotli: Bytes,
     content_type: &'static str,
     etag: HeaderValue,
@@ -59,6 +61,7 @@ impl PrecompressedAssets {
             let digest = sipas_app::survey::codes::sha256_hex(&raw);
             let tag = &digest[..24];
             let asset = Asset {
+                digest: digest.clone(),
                 brotli: Bytes::from(compress(&raw)?),
                 content_type: kind,
                 etag: HeaderValue::from_str(&format!("\"{tag}-br\""))
@@ -84,6 +87,23 @@ impl PrecompressedAssets {
             Ok(Err(err)) => tracing::warn!(error = %err, dir = %shown, "assets not precompressed"),
             Err(err) => tracing::warn!(error = %err, "asset compression did not finish"),
         }
+    }
+
+    /// A short tag naming this build's bundle: a hash over every precompressed file's path and
+    /// content hash, so it changes whenever the wasm, script or stylesheet does. `None` before
+    /// (or without) the files, e.g. in tests or a server-only build.
+    pub fn build_tag(&self) -> Option<String> {
+        let files = self.files.read().ok()?;
+        if files.is_empty() {
+            return None;
+        }
+        let mut listed: Vec<String> = files
+            .iter()
+            .map(|(url, asset)| format!("{url} {}\n", asset.digest))
+            .collect();
+        listed.sort();
+        let digest = sipas_app::survey::codes::sha256_hex(listed.concat().as_bytes());
+        Some(digest[..16].to_owned())
     }
 
     fn get(&self, path: &str) -> Option<Arc<Asset>> {
@@ -157,5 +177,29 @@ mod tests {
         brotli::BrotliDecompress(&mut asset.brotli.as_ref(), &mut plain).expect("decompress");
         assert_eq!(plain, text.as_bytes());
         assert!(assets.get("/pkg/notes.txt").is_none());
+    }
+
+    #[test]
+    fn the_build_tag_follows_the_bundle() {
+        let dir = tempfile::tempdir().expect("dir");
+        let assets = PrecompressedAssets::default();
+        assert_eq!(assets.build_tag(), None);
+        std::fs::write(dir.path().join("sipas.js"), "let a = 1;").expect("write");
+        assets.load_dir(dir.path(), "/pkg").expect("load");
+        let first = assets.build_tag().expect("tag");
+        assert_eq!(first.len(), 16);
+        assert!(first.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(
+            assets.build_tag().as_ref(),
+            Some(&first),
+            "stable for one build"
+        );
+        std::fs::write(dir.path().join("sipas.js"), "let a = 2;").expect("write");
+        assets.load_dir(dir.path(), "/pkg").expect("reload");
+        assert_ne!(
+            assets.build_tag().expect("tag"),
+            first,
+            "a new bundle, a new tag"
+        );
     }
 }

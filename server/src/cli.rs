@@ -327,6 +327,7 @@ fn connect_options(config: &Config) -> ConnectOptions {
     ConnectOptions {
         max_connections: config.database_max_connections,
         connect_timeout: Duration::from_secs(config.database_connect_timeout_secs),
+        group_commit: config.database_group_commit,
     }
 }
 
@@ -355,13 +356,24 @@ async fn serve(config: &Config, demo: bool) -> Result<(), CliError> {
     assets
         .load(pkg, format!("/{}", leptos_options.site_pkg_dir))
         .await;
+    let limits = std::sync::Arc::new(crate::limits::Limits::from_config(config));
     let state = AppState {
         leptos_options,
         store: std::sync::Arc::new(store),
         assets,
+        limits: limits.clone(),
     };
+    // Forget idle clients now and then, so the rate limiters' tables stay small.
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            limits.forget_idle_clients();
+        }
+    });
     tracing::info!(%addr, engine, "listening on http://{addr}");
-    app.run_until(state, crate::http::shutdown_signal())
+    let settings = crate::http::ServeSettings::from_config(config);
+    app.run_until(state, settings, crate::http::shutdown_signal())
         .await
         .map_err(CliError::Serve)
 }

@@ -52,7 +52,13 @@ fn open_sample_rows(data: &Path) -> Result<Option<(usize, u64)>, ComputeError> {
         .byte_headers()
         .map_err(|e| read_err(std::io::Error::other(e)))?
         .clone();
-    let Some(column) = headers.iter().position(|h| h == b"sample") else {
+    // Matched the way a person edits a header in a spreadsheet: any case, spaces around it,
+    // and the byte-order mark Excel puts before the first column.
+    let is_sample = |header: &[u8]| {
+        let header = header.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(header);
+        header.trim_ascii().eq_ignore_ascii_case(b"sample")
+    };
+    let Some(column) = headers.iter().position(is_sample) else {
         return Ok(None);
     };
     let mut found: Option<(usize, u64)> = None;
@@ -61,7 +67,10 @@ fn open_sample_rows(data: &Path) -> Result<Option<(usize, u64)>, ComputeError> {
     // Malformed rows are reported by the real reader afterwards, with row and column.
     while reader.read_byte_record(&mut record).unwrap_or(false) {
         line += 1;
-        if record.get(column).is_some_and(|v| v == b"open") {
+        if record
+            .get(column)
+            .is_some_and(|v| v.trim_ascii().eq_ignore_ascii_case(b"open"))
+        {
             found = Some(found.map_or((1, line), |(n, first)| (n + 1, first)));
         }
     }
@@ -144,6 +153,6 @@ pub fn run(
         written.map_err(|e| write_err(e.to_string()))?;
         writer.flush().map_err(|e| write_err(e.to_string()))?;
     }
-    tmp.persist(out).map_err(|e| write_err(e.to_string()))?;
+    crate::files::persist(tmp, out).map_err(|e| write_err(e.to_string()))?;
     Ok(results.cells.len())
 }

@@ -11,11 +11,20 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 /// Every setting's name, as `SIPAS_<NAME>` in the environment.
-const SETTINGS: [&str; 4] = [
+const SETTINGS: [&str; 13] = [
     "database_url",
     "database_max_connections",
     "database_connect_timeout_secs",
+    "database_group_commit",
     "log",
+    "client_ip_header",
+    "max_connections",
+    "max_requests_in_flight",
+    "limit_open_link_per_minute",
+    "limit_code_pages_per_minute",
+    "limit_submissions_per_minute",
+    "open_link_codes_per_hour",
+    "header_read_timeout_secs",
 ];
 
 /// The file read when `--config` is not given, if it exists.
@@ -30,8 +39,31 @@ pub struct Config {
     pub database_max_connections: u32,
     /// Seconds to wait for a database connection at start-up before giving up.
     pub database_connect_timeout_secs: u64,
+    /// Submissions are written by one task that commits the ones arriving together in one
+    /// durable transaction (group commit). `false` commits each on its own (the benchmark's
+    /// baseline).
+    pub database_group_commit: bool,
     /// Log filter, `tracing_subscriber::EnvFilter` syntax; `RUST_LOG` overrides it.
     pub log: String,
+    /// Behind a reverse proxy: the header that carries the client address (`x-forwarded-for`,
+    /// whose last entry is taken, the one the proxy appended; or `x-real-ip`). Unset: the peer
+    /// address of the connection. Only used in memory, for rate limits; never stored or logged.
+    pub client_ip_header: Option<String>,
+    /// Open connections at most; more wait in the operating system's backlog.
+    pub max_connections: usize,
+    /// Requests being handled at most; beyond it a request is answered at once with
+    /// 503 and `Retry-After` (load shedding) rather than queued without bound.
+    pub max_requests_in_flight: usize,
+    /// Per client and minute (0 = no limit): open-link sign-ups.
+    pub limit_open_link_per_minute: u32,
+    /// Per client and minute (0 = no limit): survey pages and code look-ups.
+    pub limit_code_pages_per_minute: u32,
+    /// Per client and minute (0 = no limit): submissions and form posts.
+    pub limit_submissions_per_minute: u32,
+    /// Open-link codes a wave hands out per hour at most, over all clients (0 = no cap).
+    pub open_link_codes_per_hour: u32,
+    /// Seconds a client has to send a request's headers (slow-loris defence).
+    pub header_read_timeout_secs: u64,
 }
 
 impl Default for Config {
@@ -40,7 +72,17 @@ impl Default for Config {
             database_url: "sqlite://sipas.db".to_owned(),
             database_max_connections: 10,
             database_connect_timeout_secs: 10,
+            database_group_commit: true,
             log: "info,sqlx=warn".to_owned(),
+            client_ip_header: None,
+            max_connections: 2048,
+            max_requests_in_flight: 512,
+            // Generous: many phones share one address behind carrier-grade NAT.
+            limit_open_link_per_minute: 20,
+            limit_code_pages_per_minute: 240,
+            limit_submissions_per_minute: 120,
+            open_link_codes_per_hour: 2000,
+            header_read_timeout_secs: 10,
         }
     }
 }
@@ -84,18 +126,37 @@ impl Config {
     }
 }
 
-/// Hides the password of a `scheme://user:password@host/...` URL.
+/// Hides the password of a `scheme://user:password@host/...` URL, and the value of a
+/// `password=` (or `sslpassword=`) query parameter.
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
+    let (address, query) = match url.split_once('?') {
+        Some((address, query)) => (address, Some(query)),
+        None => (url, None),
     };
-    let Some((credentials, host)) = rest.rsplit_once('@') else {
-        return url.to_owned();
+    let mut redacted = match address.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((credentials, host)) => match credentials.split_once(':') {
+                Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
+                None => address.to_owned(),
+            },
+            None => address.to_owned(),
+        },
+        None => address.to_owned(),
     };
-    match credentials.split_once(':') {
-        Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_owned(),
+    if let Some(query) = query {
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if key.to_ascii_lowercase().ends_with("password") => {
+                    format!("{key}=***")
+                }
+                _ => pair.to_owned(),
+            })
+            .collect();
+        redacted.push('?');
+        redacted.push_str(&pairs.join("&"));
     }
+    redacted
 }
 
 #[cfg(test)]
@@ -114,6 +175,14 @@ mod tests {
             "postgres://sipas@db/sipas"
         );
         assert_eq!(redact_url("sqlite://sipas.db"), "sqlite://sipas.db");
+        assert_eq!(
+            redact_url("postgres://db/sipas?user=sipas&password=s3cret&sslmode=require"),
+            "postgres://db/sipas?user=sipas&password=***&sslmode=require"
+        );
+        assert_eq!(
+            redact_url("postgres://u:p@db/sipas?sslpassword=k"),
+            "postgres://u:***@db/sipas?sslpassword=***"
+        );
     }
 
     #[test]

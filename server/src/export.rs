@@ -108,7 +108,7 @@ pub async fn export_responses(
     tmp.as_file_mut()
         .flush()
         .map_err(|e| write_err(e.to_string()))?;
-    tmp.persist(out).map_err(|e| write_err(e.to_string()))?;
+    crate::files::persist(tmp, out).map_err(|e| write_err(e.to_string()))?;
     Ok(ExportSummary {
         rows: responses.len(),
         open_link: responses

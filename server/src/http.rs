@@ -2,7 +2,8 @@
 //! middleware every response goes through (tracing, compression, security headers).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -11,7 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
-use leptos_axum::{LeptosRoutes, generate_route_list};
+use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 use serde::Deserialize;
 use sipas_app::i18n::{LANG_COOKIE, Locale};
 use sipas_app::ports::Store;
@@ -29,6 +30,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// Brotli-11 copies of the wasm bundle, script and stylesheet.
     pub assets: Arc<crate::assets::PrecompressedAssets>,
+    /// Rate limits, load shedding and caps on the public routes.
+    pub limits: Arc<crate::limits::Limits>,
 }
 
 impl axum::extract::FromRef<AppState> for LeptosOptions {
@@ -49,11 +52,21 @@ fn page_csp(nonce: &str) -> String {
 /// Policy for everything else (assets, JSON, redirects).
 const DEFAULT_CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
 
+/// The application's routes, generated once per process. Generating them sets Leptos's
+/// process-wide "do not load resources" flag (`leptos_server::SuppressResourceLoad`,
+/// leptos-rs/leptos#4773) while it runs: a page rendered meanwhile by another router of the same
+/// process would wait on its resources forever. Every router built after the first reuses the list.
+fn route_list() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
+    let routes = route_list();
     let store = state.store.clone();
     let leptos_options = state.leptos_options.clone();
     let assets = state.assets.clone();
+    let limits = state.limits.clone();
 
     let context = move || {
         provide_context(store.clone());
@@ -71,7 +84,10 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health))
         .route("/lang/{code}", get(set_language))
         .route("/sw.js", get(service_worker))
-        .route("/s/go", get(crate::survey_forms::go))
+        .route(
+            "/s/go",
+            get(crate::survey_forms::go).post(crate::survey_forms::go_posted),
+        )
         .route("/s/{code}", post(crate::survey_forms::post_section))
         .route("/s/open/{wave}", post(crate::survey_forms::post_open))
         .leptos_routes_with_context(&state, routes, context.clone(), {
@@ -88,11 +104,16 @@ pub fn router(state: AppState) -> Router {
             crate::assets::serve_precompressed,
         ))
         .layer(CompressionLayer::new())
-        // No request is held forever: a stalled render (or database) answers 503 after 30 s,
-        // so a phone's retry logic and the outbox can take over.
+        .layer(axum::middleware::from_fn(crate::limits::body_limit))
+        // No request is held forever: a stalled render (or database, or a client sending its
+        // body slowly) answers 503 after 30 s, so a phone's retry logic and the outbox take over.
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
-            std::time::Duration::from_secs(30),
+            Duration::from_secs(30),
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            limits,
+            crate::limits::guard,
         ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
@@ -141,14 +162,21 @@ async fn health(State(state): State<AppState>) -> Response {
 
 /// The service worker (see `assets/sw.js`). Served by hand rather than from the site folder: a
 /// worker's own policy must let it fetch from this origin, and it must never be cached stale.
-async fn service_worker() -> Response {
+/// Its cache name carries a tag of this build's bundle (content hashes of the wasm, script and
+/// stylesheet), so a new build is a new worker that drops the old caches; without precompressed
+/// files (tests, a server-only build) the tag is the package version.
+async fn service_worker(State(state): State<AppState>) -> Response {
+    let tag = state
+        .assets
+        .build_tag()
+        .unwrap_or_else(|| format!("v{}", env!("CARGO_PKG_VERSION").replace('.', "-")));
     (
         [
             (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
             (header::CACHE_CONTROL, "no-cache"),
             (header::CONTENT_SECURITY_POLICY, "default-src 'self'"),
         ],
-        include_str!("../assets/sw.js"),
+        include_str!("../assets/sw.js").replace("__SIPAS_BUILD__", &tag),
     )
         .into_response()
 }
@@ -168,11 +196,15 @@ async fn set_language(Path(code): Path<String>, Query(query): Query<NextPage>) -
         .next
         .filter(|next| is_local_path(next))
         .unwrap_or_else(|| "/".to_owned());
+    // `is_local_path` admits only visible ASCII, so the header value is always valid.
+    let Ok(location) = HeaderValue::from_str(&target) else {
+        return Redirect::to("/").into_response();
+    };
     let cookie = format!(
         "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax",
         locale.code()
     );
-    let mut response = Redirect::to(&target).into_response();
+    let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response();
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
@@ -188,9 +220,13 @@ fn loggable_path(path: &str) -> &str {
     }
 }
 
-/// Only same-site paths, never `//host` or `/\host` (open-redirect tricks).
+/// Only same-site paths. Browsers drop tabs and newlines from addresses and read a backslash as
+/// a slash, so `/<TAB>/evil.example` or `/\\evil.example` would become `//evil.example`, another
+/// site: visible ASCII only, no backslash, and never a second leading slash.
 fn is_local_path(path: &str) -> bool {
-    path.starts_with('/') && !path.starts_with("//") && !path.starts_with("/\\")
+    path.starts_with('/')
+        && !path.starts_with("//")
+        && path.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -219,14 +255,78 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes, then finishes the requests in flight.
+    ///
+    /// A hand-written accept loop rather than `axum::serve`, for two bounds it lacks: a client
+    /// must send its request headers within `header_read_timeout` (slow-loris), and at most
+    /// `max_connections` are open at once (further clients wait in the kernel's backlog).
     pub async fn run_until(
         self,
         state: AppState,
+        settings: ServeSettings,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(self.listener, router(state))
-            .with_graceful_shutdown(shutdown)
-            .await
+        use hyper_util::rt::{TokioIo, TokioTimer};
+        use hyper_util::server::graceful::GracefulShutdown;
+        use tower::ServiceExt;
+
+        let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+        let connections = Arc::new(tokio::sync::Semaphore::new(settings.max_connections.max(1)));
+        let graceful = GracefulShutdown::new();
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(settings.header_read_timeout);
+        tokio::pin!(shutdown);
+        loop {
+            let permit = tokio::select! {
+                permit = connections.clone().acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => break,
+                },
+                () = &mut shutdown => break,
+            };
+            let (stream, peer) = tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(err) => {
+                        // Out of file descriptors and the like: wait, do not spin.
+                        tracing::warn!(error = %err, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            let _ = stream.set_nodelay(true);
+            let Ok(service) = app.clone().oneshot(peer).await;
+            let service = hyper_util::service::TowerToHyperService::new(service);
+            let connection = http.serve_connection(TokioIo::new(stream), service);
+            let connection = graceful.watch(connection);
+            tokio::spawn(async move {
+                // Errors here are a client going away or timing out: nothing to report.
+                let _ = connection.await;
+                drop(permit);
+            });
+        }
+        drop(self.listener);
+        // Requests in flight finish; idle keep-alive connections are closed.
+        graceful.shutdown().await;
+        Ok(())
+    }
+}
+
+/// Connection-level bounds of the HTTP server.
+#[derive(Debug, Clone, Copy)]
+pub struct ServeSettings {
+    pub max_connections: usize,
+    pub header_read_timeout: Duration,
+}
+
+impl ServeSettings {
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        Self {
+            max_connections: config.max_connections,
+            header_read_timeout: Duration::from_secs(config.header_read_timeout_secs.max(1)),
+        }
     }
 }
 
@@ -282,5 +382,11 @@ mod tests {
         assert!(!is_local_path("//evil.example"));
         assert!(!is_local_path("/\\evil.example"));
         assert!(!is_local_path("https://evil.example"));
+        assert!(!is_local_path("/\t/evil.example"));
+        assert!(!is_local_path("/\n/evil.example"));
+        assert!(!is_local_path("/\r\nSet-Cookie: x=1"));
+        assert!(!is_local_path("/ /evil.example"));
+        assert!(!is_local_path("/x\\y"));
+        assert!(!is_local_path("/\u{3000}/evil.example"));
     }
 }

@@ -183,9 +183,9 @@ pub async fn issue(
         .add_invitations(&sample, SampleKind::Probability, request.batch, &hashes)
         .await
         .map_err(IssueError::Store)?;
-    tmp.persist(out).map_err(|e| write_err(e.to_string()))?;
+    crate::files::persist(tmp, out).map_err(|e| write_err(e.to_string()))?;
     if let Some((file, path)) = sheet {
-        file.persist(path).map_err(|e| IssueError::Write {
+        crate::files::persist(file, path).map_err(|e| IssueError::Write {
             path: path.to_owned(),
             message: e.to_string(),
         })?;

@@ -12,6 +12,7 @@ pub mod export;
 pub mod files;
 pub mod http;
 pub mod invitations;
+pub mod limits;
 pub mod questionnaires;
 pub mod store;
 pub mod survey_forms;

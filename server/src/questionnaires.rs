@@ -146,5 +146,25 @@ mod tests {
         );
         let bad_scale = SIPAS_2023.replacen("scale = \"yes_no\"", "scale = \"nope\"", 1);
         assert!(parse(&bad_scale).unwrap_err().contains("unknown scale"));
+        let first_code = parse(SIPAS_2023).expect("shipped").sections[0].items[0]
+            .code
+            .clone();
+        for reserved in ["step", "nav", "submission_id"] {
+            let renamed = SIPAS_2023.replacen(
+                &format!("code = \"{first_code}\""),
+                &format!("code = \"{reserved}\""),
+                1,
+            );
+            assert!(
+                parse(&renamed).unwrap_err().contains("reserved"),
+                "item code {reserved} accepted"
+            );
+        }
+        let mut twice = parse(SIPAS_2023).expect("shipped");
+        let scale = twice.scales.values_mut().next().expect("a scale");
+        let first = scale.options[0].value;
+        scale.options[1].value = first;
+        let error = twice.check().unwrap_err();
+        assert!(error.contains("given to two choices"), "{error}");
     }
 }

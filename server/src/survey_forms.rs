@@ -72,9 +72,18 @@ pub struct CodeQuery {
     code: String,
 }
 
-/// `GET /s/go?code=…`: the code typed on `/s`, tidied into its page address.
+/// `GET /s/go?code=…`: the code typed on `/s`, tidied into its page address. Kept for old
+/// bookmarks and pages; the form posts instead, so codes stay out of history and proxy logs.
 pub async fn go(Query(query): Query<CodeQuery>) -> Redirect {
     Redirect::to(&page_for(&query.code))
+}
+
+/// `POST /s/go` (`code=…`): the code typed on `/s`, tidied into its page address.
+pub async fn go_posted(headers: HeaderMap, Form(form): Form<CodeQuery>) -> Response {
+    if !same_origin(&headers) {
+        return forbidden();
+    }
+    Redirect::to(&page_for(&form.code)).into_response()
 }
 
 /// `POST /s/{code}`: one section's answers, and where to go next (`nav`: back, next, submit).
@@ -142,8 +151,12 @@ pub async fn post_section(
         let resume_at = destination.map_or(step, |(to, _)| to);
         let resume_at = u32::try_from(resume_at).unwrap_or(0);
         let start = service::start_time(earlier.as_ref(), started_at);
-        match service::keep_draft(store, &opened, answers.clone(), resume_at, start).await {
-            Ok(()) => {}
+        // No revision comes with a form post: the merged draft is the stored one + 1. (If a
+        // newer save lands in between, it wins: `Stale` keeps that newer draft.)
+        let revision = service::next_revision(earlier.as_ref());
+        match service::keep_draft(store, &opened, answers.clone(), resume_at, start, revision).await
+        {
+            Ok(_saved_or_stale) => {}
             // Used in the meantime (a double tap): the submission below sorts it out.
             Err(AppError::NotFound) => {}
             Err(_) => return unavailable(),
@@ -211,6 +224,15 @@ pub async fn post_open(
         }
         Err(_) => return unavailable(),
     }
+    if open_link_cap_reached(&state, &wave.code).await {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "600")],
+            "This survey link has had many visitors in the last hour. Please try again later. \
+             / Đường dẫn khảo sát đã có nhiều lượt truy cập trong giờ qua, vui lòng thử lại sau.",
+        )
+            .into_response();
+    }
     let Ok(mut codes) = crate::invitations::generate(1) else {
         return unavailable();
     };
@@ -232,6 +254,30 @@ pub async fn post_open(
     {
         Ok(()) => Redirect::to(&format!("/s/{}", code.as_str())).into_response(),
         Err(_) => unavailable(),
+    }
+}
+
+/// A wave hands out `open_link_codes_per_hour` open-link codes per hour at most, whoever asks:
+/// rate limits per client do not stop many clients, and each code is a row in the database.
+async fn open_link_cap_reached(state: &AppState, wave_code: &str) -> bool {
+    let cap = state.limits.open_link_codes_per_hour;
+    if cap == 0 {
+        return false;
+    }
+    let hour_ago = time::OffsetDateTime::now_utc() - time::Duration::hours(1);
+    let Ok(since) = hour_ago.format(&time::format_description::well_known::Rfc3339) else {
+        return true;
+    };
+    match state
+        .store
+        .codes_issued_since(wave_code, SampleKind::Open, &since)
+        .await
+    {
+        Ok(issued) => issued >= u64::from(cap),
+        Err(err) => {
+            tracing::error!(error = %err, "counting open-link codes failed");
+            true
+        }
     }
 }
 

@@ -87,6 +87,43 @@ fn a_bad_file_names_row_and_column_and_writes_nothing() {
     );
 }
 
+/// The `sample` column as a person may leave it after editing the file in a spreadsheet.
+#[test]
+fn open_link_rows_are_found_whatever_the_case_and_spacing() {
+    let dir = tempfile::tempdir().expect("dir");
+    let original = std::fs::read_to_string(golden("microdata.csv")).expect("golden");
+    for (header, value) in [(" Sample ", " OPEN "), ("SAMPLE", "Open")] {
+        let data = dir.path().join("edited.csv");
+        let rows: Vec<String> = original
+            .lines()
+            .enumerate()
+            .map(|(i, line)| match i {
+                0 => format!("{line},{header}"),
+                5 => format!("{line},{value}"),
+                _ => format!("{line},probability"),
+            })
+            .collect();
+        std::fs::write(&data, rows.join("\n")).expect("write");
+        let out = dir.path().join("results.csv");
+        let refused = sipas(&[
+            "compute",
+            "--data",
+            &data.display().to_string(),
+            "--methodology",
+            &golden("methodology.toml"),
+            "--out",
+            &out.display().to_string(),
+        ]);
+        assert!(
+            !refused.status.success(),
+            "{header:?}/{value:?} let through"
+        );
+        let message = String::from_utf8_lossy(&refused.stderr);
+        assert!(message.contains("the first at row 6"), "{message}");
+        assert!(!out.exists());
+    }
+}
+
 #[test]
 fn open_link_rows_are_refused_or_every_result_says_non_probability() {
     let dir = tempfile::tempdir().expect("dir");

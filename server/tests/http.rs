@@ -210,6 +210,7 @@ async fn the_bundle_is_served_precompressed_with_brotli() {
             .build(),
         store: std::sync::Arc::new(store),
         assets,
+        limits: std::sync::Arc::new(sipas_server::limits::Limits::without_rate_limits()),
     });
     let request = |etag: Option<&str>| {
         let mut builder = axum::http::Request::get("/pkg/sipas.css")

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use sipas_app::domain::{Geography, QuestionnaireRef, SampleKind, SamplePoint, UnitKind, Wave};
 use sipas_app::ports::{Store, StoreError};
 use sipas_app::survey::questionnaire::Answers;
-use sipas_app::survey::response::{Draft, Mode, NewResponse, StoreOutcome};
+use sipas_app::survey::response::{Draft, DraftSaved, Mode, NewResponse, StoreOutcome};
 use sipas_server::store::{self, ConnectOptions, OpenError};
 
 fn reference_csv(name: &str) -> Vec<Vec<String>> {
@@ -264,17 +264,26 @@ async fn responses_story(url: &str) {
         .await
         .expect("codes");
 
-    // Drafts: none, then saved, then replaced (start time kept by the caller).
+    // Drafts: none, then saved, then replaced by a newer revision (start time kept by the
+    // caller; revisions have their own story below).
     assert_eq!(db.draft(&hashes[0]).await.expect("no draft"), None);
     let mut draft = Draft {
         answers: [("used_service".to_owned(), 1)].into_iter().collect(),
         step: 1,
         started_at: "2026-11-27T08:00:00Z".into(),
+        revision: 1,
     };
-    db.save_draft(&hashes[0], &draft).await.expect("save");
+    assert_eq!(
+        db.save_draft(&hashes[0], &draft).await.expect("save"),
+        DraftSaved::Saved
+    );
     draft.answers.insert("acc_1".into(), 4);
     draft.step = 2;
-    db.save_draft(&hashes[0], &draft).await.expect("replace");
+    draft.revision = 2;
+    assert_eq!(
+        db.save_draft(&hashes[0], &draft).await.expect("replace"),
+        DraftSaved::Saved
+    );
     assert_eq!(
         db.draft(&hashes[0]).await.expect("read"),
         Some(draft.clone())
@@ -319,7 +328,8 @@ async fn responses_story(url: &str) {
         db.store_response(&changed).await.expect("changed"),
         StoreOutcome::CodeUsed
     );
-    // Nor a new draft.
+    // Nor a new draft, however new its revision.
+    draft.revision = 1_000;
     assert!(matches!(
         db.save_draft(&hashes[0], &draft).await,
         Err(StoreError::NotFound)
@@ -389,6 +399,150 @@ async fn responses_story(url: &str) {
         SampleKind::Open
     );
     db.close().await;
+}
+
+/// Drafts never go backwards (issue #10): a save is kept only when its revision is newer than
+/// the stored one; the form post without JavaScript stores the previous revision + 1.
+async fn draft_revisions_story(url: &str) {
+    use sipas_app::survey::service::{self, Entry};
+    let db = store::open(url, &ConnectOptions::default())
+        .await
+        .expect("open");
+    sipas_server::demo::seed(&db).await.expect("seed");
+    let sample = SamplePoint {
+        wave_code: "sipas-2026-demo".into(),
+        geography: Geography::G2025,
+        province_code: "01".into(),
+        stratum: "01-urban".into(),
+        psu: "ward-3".into(),
+    };
+    let code = sipas_server::invitations::generate(1)
+        .expect("code")
+        .pop()
+        .expect("one code");
+    let code_hash = sipas_server::invitations::hash(&code);
+    db.add_invitations(
+        &sample,
+        SampleKind::Probability,
+        "drafts",
+        std::slice::from_ref(&code_hash),
+    )
+    .await
+    .expect("codes");
+    let draft = |answer: i64, revision: u64| Draft {
+        answers: [("used_service".to_owned(), answer)].into_iter().collect(),
+        step: 0,
+        started_at: "2026-11-27T08:00:00Z".into(),
+        revision,
+    };
+
+    // The phone saves revision 5 (the first save may start anywhere).
+    assert_eq!(
+        db.save_draft(&code_hash, &draft(1, 5)).await.expect("save"),
+        DraftSaved::Saved
+    );
+    // A stale page autosaves an older revision, then the same one: both refused, nothing changes.
+    for stale in [3, 5] {
+        assert_eq!(
+            db.save_draft(&code_hash, &draft(2, stale))
+                .await
+                .expect("stale"),
+            DraftSaved::Stale {
+                current_revision: 5
+            },
+            "revision {stale} must not replace revision 5"
+        );
+    }
+    assert_eq!(db.draft(&code_hash).await.expect("read"), Some(draft(1, 5)));
+    // A newer one is kept.
+    assert_eq!(
+        db.save_draft(&code_hash, &draft(2, 9))
+            .await
+            .expect("newer"),
+        DraftSaved::Saved
+    );
+    assert_eq!(db.draft(&code_hash).await.expect("read"), Some(draft(2, 9)));
+
+    // The form post without JavaScript carries no revision: stored + 1.
+    let Entry::Found(opened) = service::open(&db, code.as_str()).await.expect("open code") else {
+        panic!("the code was not found");
+    };
+    let earlier = db.draft(&code_hash).await.expect("read");
+    assert_eq!(service::next_revision(earlier.as_ref()), 10);
+    assert_eq!(service::next_revision(None), 1);
+    let answers: Answers = [("used_service".to_owned(), 1)].into_iter().collect();
+    let saved = service::keep_draft(
+        &db,
+        &opened,
+        answers.clone(),
+        1,
+        "2026-11-27T08:00:00Z".into(),
+        service::next_revision(earlier.as_ref()),
+    )
+    .await
+    .expect("form post");
+    assert_eq!(saved, DraftSaved::Saved);
+    let stored = db.draft(&code_hash).await.expect("read").expect("draft");
+    assert_eq!(
+        (stored.revision, stored.step, &stored.answers),
+        (10, 1, &answers)
+    );
+    // A phone page from before that post (revision 9) cannot undo it; its next change can win.
+    assert_eq!(
+        db.save_draft(&code_hash, &draft(2, 9))
+            .await
+            .expect("stale"),
+        DraftSaved::Stale {
+            current_revision: 10
+        }
+    );
+    assert_eq!(
+        db.save_draft(&code_hash, &draft(2, 11))
+            .await
+            .expect("newer"),
+        DraftSaved::Saved
+    );
+
+    // Concurrent saves of increasing revisions: the newest always ends up stored.
+    let db = Arc::new(db);
+    let savers: Vec<_> = (12..20)
+        .map(|revision| {
+            let (db, hash, d) = (db.clone(), code_hash.clone(), draft(1, revision));
+            tokio::spawn(async move { db.save_draft(&hash, &d).await })
+        })
+        .collect();
+    for saver in savers {
+        saver.await.expect("join").expect("save");
+    }
+    assert_eq!(
+        db.draft(&code_hash)
+            .await
+            .expect("read")
+            .map(|d| d.revision),
+        Some(19)
+    );
+
+    // Unknown codes stay NotFound.
+    assert!(matches!(
+        db.save_draft(&format!("{:064x}", 7), &draft(1, 100)).await,
+        Err(StoreError::NotFound)
+    ));
+    db.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn draft_revisions_sqlite() {
+    let db = common::sqlite_db();
+    draft_revisions_story(&db.url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn draft_revisions_postgres() {
+    let Some((url, name)) = common::postgres_db().await else {
+        return;
+    };
+    draft_revisions_story(&url).await;
+    common::drop_postgres_db(&name).await;
 }
 
 #[tokio::test]

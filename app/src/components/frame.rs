@@ -57,6 +57,7 @@ pub fn SiteFooter() -> impl IntoView {
 /// What a page shows when its data could not be loaded (the cause is in the server log).
 #[component]
 pub fn LoadFailed() -> impl IntoView {
+    crate::pages::set_http_status(503);
     let t = use_messages();
     view! { <p role="alert" class="error">{t.load_failed}</p> }
 }

@@ -5,12 +5,7 @@ use crate::i18n::use_messages;
 /// The fallback route; answers with HTTP 404 when rendered on the server.
 #[component]
 pub fn NotFound() -> impl IntoView {
-    #[cfg(feature = "ssr")]
-    {
-        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-            response.set_status(http::StatusCode::NOT_FOUND);
-        }
-    }
+    super::set_http_status(404);
     let t = use_messages();
     view! {
         <section class="card">

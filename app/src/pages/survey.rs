@@ -19,7 +19,7 @@ use crate::i18n::{Locale, Messages, use_messages};
 use crate::survey::api::{
     SurveyData, SurveyLoad, find_receipt, load_survey, open_wave, save_draft, submit_survey,
 };
-use crate::survey::client::{self, LocalDraft};
+use crate::survey::client::{self, LocalDraft, Queued, UnreadableRecord};
 use crate::survey::flow;
 use crate::survey::questionnaire::{Answers, FieldError, Questionnaire};
 use crate::survey::response::{SubmitReply, SubmitRequest};
@@ -42,7 +42,7 @@ pub fn SurveyEntryPage() -> impl IntoView {
 fn CodeForm() -> impl IntoView {
     let t = use_messages();
     view! {
-        <form method="get" action="/s/go" class="code-form">
+        <form method="post" action="/s/go" class="code-form">
             <p>{t.survey_enter_intro}</p>
             <label for="code">{t.survey_code_label}</label>
             <input
@@ -102,6 +102,7 @@ pub fn SurveyPage() -> impl IntoView {
                         EitherOf5::C(notice(t.survey_closed_heading, t.survey_closed_body))
                     }
                     Ok(SurveyLoad::Unknown) => EitherOf5::D({
+                        super::set_http_status(404);
                         view! {
                             <Title text=t.survey_unknown_heading />
                             <section class="card notice">
@@ -143,6 +144,7 @@ fn SurveyForm(data: SurveyData) -> impl IntoView {
         step: first_step,
         errors: first_errors,
         started_at,
+        revision: server_revision,
         submission_id,
         province_name,
         wave_title,
@@ -161,25 +163,47 @@ fn SurveyForm(data: SurveyData) -> impl IntoView {
     let submission_id = StoredValue::new(submission_id);
     let started_at = StoredValue::new(started_at);
 
-    let local_draft = move |synced: bool| LocalDraft {
+    // The draft's revision on this page, and the newest one the server confirmed storing.
+    let revision = StoredValue::new(server_revision);
+    let synced_revision = StoredValue::new(server_revision);
+    // The answers last written to the phone: a change of `answers` that differs is a new revision.
+    let kept = StoredValue::new(Answers::new());
+    // Outbox records this build cannot send, shown with what could be recovered.
+    let unreadable = RwSignal::new(Vec::<UnreadableRecord>::new());
+
+    let local_draft = move || LocalDraft {
         answers: answers.get_untracked(),
         step: u32::try_from(step.get_untracked()).unwrap_or(0),
         submission_id: submission_id.get_value(),
         started_at: started_at.get_value(),
-        synced,
+        revision: revision.get_value(),
+        synced_revision: synced_revision.get_value(),
     };
-    let keep_on_phone = move || client::save_local(&code.get_value(), &local_draft(false));
+    let keep_on_phone = move || {
+        let draft = local_draft();
+        kept.set_value(draft.answers.clone());
+        client::save_local(&code.get_value(), &draft);
+    };
+    let next_revision = move || revision.update_value(|r| *r = r.saturating_add(1));
     let keep_on_server = move || {
-        let (c, a, s, st) = (
+        let (c, a, s, st, sent) = (
             code.get_value(),
             answers.get_untracked(),
             u32::try_from(step.get_untracked()).unwrap_or(0),
             started_at.get_value(),
+            revision.get_value(),
         );
         keep_on_phone();
         spawn_local(async move {
-            if save_draft(c.clone(), a, s, Some(st)).await.is_ok() {
-                client::save_local(&c, &local_draft(true));
+            // Only revision `sent` is confirmed: a change made meanwhile stays unsynced. A draft
+            // cleared meanwhile (the response was accepted) is not brought back.
+            if let Ok(reply) = save_draft(c.clone(), a, s, Some(st), sent).await
+                && client::load_local(&c).is_some()
+            {
+                let mut draft = local_draft();
+                draft.confirm(sent, reply);
+                synced_revision.set_value(draft.synced_revision);
+                client::save_local(&c, &draft);
             }
         });
     };
@@ -189,8 +213,9 @@ fn SurveyForm(data: SurveyData) -> impl IntoView {
         spawn_local(async move {
             match submit_survey(request.clone()).await {
                 Ok(reply) => apply_reply(reply, &request.code, step, errors, status),
-                Err(AppError::Transport(_)) => {
-                    // Offline (or the network dropped the request): keep it on the phone.
+                // Offline, the network dropped the request, or the server cannot store it now:
+                // keep it on the phone and send it later.
+                Err(AppError::Transport(_) | AppError::Unavailable) => {
                     match client::outbox_put(&request).await {
                         Ok(()) => status.set(Status::Queued),
                         Err(_) => status.set(Status::Failed(t.load_failed.to_owned())),
@@ -201,50 +226,83 @@ fn SurveyForm(data: SurveyData) -> impl IntoView {
         });
     };
 
+    // Replies reach the page through its listener (see the Effect below), whichever flush got them.
     let flush = move || {
         spawn_local(async move {
-            for (request, reply) in client::flush_outbox().await {
-                if request.code == code.get_value() {
-                    apply_reply(reply, &request.code, step, errors, status);
-                }
-            }
+            client::flush_outbox().await;
         });
     };
 
-    // In the browser only: take over from the server-rendered form.
+    // In the browser only: take over from the server-rendered form. The first render used the
+    // server's draft (so hydration matches the HTML); the phone's draft replaces it here, after
+    // hydration, when it is newer.
     Effect::new(move |_| {
         hydrated.set(true);
         let c = code.get_value();
         match client::load_local(&c) {
-            // Answers given on this phone that the server never got (offline, closed tab).
-            Some(local) if !local.synced => {
+            // Answers given on this phone that are newer than this page: the server never got
+            // them (offline, closed tab), or the page is a stale copy the service worker kept.
+            Some(local) if client::phone_draft_is_newer(Some(&local), server_revision) => {
                 submission_id.set_value(local.submission_id);
                 started_at.set_value(local.started_at);
+                revision.set_value(local.revision);
+                synced_revision.set_value(local.synced_revision);
+                kept.set_value(local.answers.clone());
                 answers.set(local.answers);
                 let wanted = Some(local.step as usize);
                 step.set(q.with_value(|q| flow::settle_step(q, &answers.get_untracked(), wanted)));
                 keep_on_server();
             }
+            // The server's draft is as new or newer: it wins (the revision is the server's).
             Some(local) => {
                 submission_id.set_value(local.submission_id);
                 keep_on_phone();
             }
-            None => client::save_local(&c, &local_draft(true)),
+            None => keep_on_phone(),
         }
         client::show_step_in_address(step.get_untracked());
+        let listener = client::on_outbox_reply(move |request, reply| {
+            if request.code == code.get_value() {
+                apply_reply(reply.clone(), &request.code, step, errors, status);
+            }
+        });
+        on_cleanup(move || client::remove_reply_listener(listener));
         spawn_local(async move {
-            if let Ok(queued) = client::outbox_all().await
-                && queued.iter().any(|r| r.code == code.get_value())
-            {
+            let Ok(queued) = client::outbox_all().await else {
+                return;
+            };
+            let mine = code.get_value();
+            let mut waiting = false;
+            let mut lost = Vec::new();
+            for record in queued {
+                match record {
+                    Queued::Ready(request) => waiting |= request.code == mine,
+                    // Never skipped in silence: shown here, for this code or an unknown one.
+                    Queued::Unreadable(record)
+                        if record.code.as_deref().is_none_or(|c| c == mine) =>
+                    {
+                        lost.push(record);
+                    }
+                    Queued::Unreadable(_) => {}
+                }
+            }
+            unreadable.set(lost);
+            if waiting {
                 status.set(Status::Queued);
                 flush();
             }
         });
     });
-    // Answers are kept on the phone as they are given (the server gets them section by section).
+    // Answers are kept on the phone as they are given (the server gets them section by section);
+    // each change is a new revision.
     Effect::watch(
         move || answers.track(),
-        move |_, _, _| keep_on_phone(),
+        move |_, _, _| {
+            if kept.with_value(|k| answers.with_untracked(|a| a != k)) {
+                next_revision();
+                keep_on_phone();
+            }
+        },
         false,
     );
     let _online = window_event_listener(leptos::ev::online, move |_| {
@@ -257,6 +315,8 @@ fn SurveyForm(data: SurveyData) -> impl IntoView {
         errors.set(Vec::new());
         step.set(next);
         client::show_step_in_address(next);
+        // A new screen is a change of the draft too (where to resume).
+        next_revision();
         keep_on_server();
         client::scroll_to_top();
         client::focus("section-heading");
@@ -374,6 +434,9 @@ fn SurveyForm(data: SurveyData) -> impl IntoView {
             <div class="survey-status" role="status" aria-live="polite">
                 {move || status_view(status.get(), t, flush)}
             </div>
+            {move || {
+                unreadable_view(unreadable, code.get_value(), q, locale, answers)
+            }}
             <p class="muted small">{t.survey_autosave} " " {t.survey_privacy}</p>
         </article>
     }
@@ -388,7 +451,10 @@ fn apply_reply(
 ) {
     match reply {
         SubmitReply::Accepted(receipt) => {
+            // Nothing of this code stays on the phone: neither the draft nor the pages the
+            // service worker kept (a shared phone must not show them to the next person).
             client::clear_local(code);
+            client::forget_cached_pages(code);
             client::go_to(&format!("/receipt/{}", receipt.number));
         }
         SubmitReply::CodeUsed => status.set(Status::Used),
@@ -401,6 +467,89 @@ fn apply_reply(
             status.set(Status::Editing);
         }
     }
+}
+
+/// Outbox records this build cannot send (written by another version of the page): what could be
+/// recovered, and a way to put those answers back into the form (or remove the record).
+fn unreadable_view(
+    unreadable: RwSignal<Vec<UnreadableRecord>>,
+    mine: String,
+    q: StoredValue<Questionnaire>,
+    locale: Locale,
+    answers: RwSignal<Answers>,
+) -> Option<impl IntoView + use<>> {
+    let records = unreadable.get();
+    if records.is_empty() {
+        return None;
+    }
+    let shown = records
+        .into_iter()
+        .map(|record| {
+            let lines = q.with_value(|q| {
+                record
+                    .answers
+                    .iter()
+                    .map(|(item, value)| {
+                        let question = q.item(item);
+                        let answer = question
+                            .and_then(|i| q.choices(i).find(|c| c.value == *value))
+                            .map_or_else(|| value.to_string(), |c| c.label(locale).to_owned());
+                        let question = question.map_or_else(|| item.clone(), |i| i.text(locale).to_owned());
+                        view! { <li>{question} ": " {answer}</li> }
+                    })
+                    .collect_view()
+            });
+            let nothing = record.answers.is_empty().then(|| {
+                view! {
+                    <p>
+                        {locale
+                            .pick("Không đọc lại được câu trả lời nào.", "No answer could be recovered.")}
+                    </p>
+                }
+            });
+            let restore = record.code.as_deref() == Some(mine.as_str()) && !record.answers.is_empty();
+            let label = if restore {
+                locale.pick("Đưa các câu trả lời này vào phiếu", "Put these answers back in the form")
+            } else {
+                locale.pick("Xoá khỏi điện thoại này", "Remove it from this phone")
+            };
+            let on_click = move |_| {
+                if restore {
+                    answers.update(|a| {
+                        q.with_value(|q| {
+                            for (item, value) in &record.answers {
+                                if q.item(item).is_some() {
+                                    a.insert(item.clone(), *value);
+                                }
+                            }
+                            q.prune(a);
+                        });
+                    });
+                }
+                let key = record.key.clone();
+                unreadable.update(|all| all.retain(|r| r != &record));
+                if let Some(key) = key {
+                    spawn_local(async move {
+                        let _ = client::outbox_remove(&key).await;
+                    });
+                }
+            };
+            view! {
+                <div class="notice-inline outbox-unreadable" role="alert" data-state="unreadable">
+                    <p>
+                        {locale.pick(
+                            "Một phiếu lưu trên điện thoại này (bởi phiên bản trước của trang) không đọc được nên chưa được gửi. Các câu trả lời còn đọc lại được:",
+                            "A response saved on this phone (by an earlier version of this page) could not be read, so it was not sent. The answers that could be recovered:",
+                        )}
+                    </p>
+                    <ul>{lines}</ul>
+                    {nothing}
+                    <button type="button" class="secondary" on:click=on_click>{label}</button>
+                </div>
+            }
+        })
+        .collect_view();
+    Some(shown)
 }
 
 fn status_view(
@@ -594,6 +743,7 @@ pub fn ReceiptPage() -> impl IntoView {
                         })
                     }
                     Err(AppError::NotFound) => {
+                        super::set_http_status(404);
                         EitherOf3::B(notice(t.receipt_heading, t.receipt_unknown))
                     }
                     Err(_) => EitherOf3::C(view! { <LoadFailed /> }),
@@ -666,6 +816,7 @@ pub fn OpenSurveyPage() -> impl IntoView {
                         })
                     }
                     Err(AppError::NotFound) => {
+                        super::set_http_status(404);
                         EitherOf3::B(notice(t.survey_closed_heading, t.survey_closed_body))
                     }
                     Err(_) => EitherOf3::C(view! { <LoadFailed /> }),

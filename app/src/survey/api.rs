@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
 use crate::survey::questionnaire::{Answers, Questionnaire};
-use crate::survey::response::{Receipt, SubmitReply, SubmitRequest};
+use crate::survey::response::{DraftSaved, Receipt, SubmitReply, SubmitRequest};
 
 /// What the survey page needs for one code.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,6 +34,9 @@ pub struct SurveyData {
     /// Problems to show on that section (after a form post that was incomplete).
     pub errors: Vec<crate::survey::questionnaire::FieldError>,
     pub started_at: String,
+    /// The server draft's revision (0 without a draft): the page keeps the phone's draft instead
+    /// when that one is newer (e.g. this page is a stale copy the service worker kept).
+    pub revision: u64,
     /// Fresh for this page; the browser keeps it for the whole questionnaire.
     pub submission_id: String,
     pub province_name: String,
@@ -81,6 +84,7 @@ pub async fn load_survey(
         answers,
         step: u32::try_from(shown).unwrap_or(0),
         errors,
+        revision: draft.as_ref().map_or(0, |d| d.revision),
         started_at: draft.map(|d| d.started_at).unwrap_or_else(service::now),
         submission_id: service::new_submission_id()?,
         province_name: province.name_vi,
@@ -89,17 +93,26 @@ pub async fn load_survey(
     })))
 }
 
-/// Keeps the answers so far on the server (the browser also keeps them on the phone).
+/// Keeps the answers so far on the server (the browser also keeps them on the phone), unless
+/// the server already has this revision of the draft or a newer one (`Stale`).
 #[server(prefix = "/api", endpoint = "survey/draft", input = Json)]
 pub async fn save_draft(
     code: String,
     answers: Answers,
     step: u32,
     started_at: Option<String>,
-) -> Result<(), AppError> {
+    revision: u64,
+) -> Result<DraftSaved, AppError> {
     let store = crate::ports::store()?;
-    crate::survey::service::save_draft(store.as_ref(), &code, answers, step, started_at.as_deref())
-        .await
+    crate::survey::service::save_draft(
+        store.as_ref(),
+        &code,
+        answers,
+        step,
+        started_at.as_deref(),
+        revision,
+    )
+    .await
 }
 
 /// Submits a complete questionnaire. Safe to retry with the same submission id.

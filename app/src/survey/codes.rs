@@ -30,12 +30,18 @@ pub enum CodeError {
     Checksum,
 }
 
-fn symbol_value(c: char) -> Option<u8> {
-    let c = match c.to_ascii_uppercase() {
+/// Upper case, with the look-alikes read as the digits they resemble (O→0, I/L→1). Neither
+/// alphabet contains O, I or L, so this never turns one valid symbol into another.
+fn normalize(c: char) -> char {
+    match c.to_ascii_uppercase() {
         'O' => '0',
         'I' | 'L' => '1',
         other => other,
-    };
+    }
+}
+
+fn symbol_value(c: char) -> Option<u8> {
+    let c = normalize(c);
     ALPHABET
         .iter()
         .position(|&a| a as char == c)
@@ -85,7 +91,7 @@ impl InvitationCode {
         for &c in &symbols[..PAYLOAD_SYMBOLS] {
             values.push(symbol_value(c).ok_or(CodeError::Symbol(c))?);
         }
-        let check = symbols[PAYLOAD_SYMBOLS].to_ascii_uppercase();
+        let check = normalize(symbols[PAYLOAD_SYMBOLS]);
         if check_symbol(&values) as char != check {
             return Err(CodeError::Checksum);
         }
@@ -181,6 +187,37 @@ mod tests {
             InvitationCode::parse("UUUUUUUUUUUUUUUU0"),
             Err(CodeError::Symbol('U'))
         );
+    }
+
+    #[test]
+    fn look_alikes_are_forgiven_in_the_check_symbol_too() {
+        // Find codes whose check symbol is 0 or 1, and type it as O, o, I, i, L or l.
+        for seed in 0..=255u8 {
+            let code = InvitationCode::from_random([seed; RANDOM_BYTES]);
+            let (payload, check) = code.as_str().split_at(PAYLOAD_SYMBOLS);
+            let typed: &[&str] = match check {
+                "0" => &["O", "o"],
+                "1" => &["I", "i", "L", "l"],
+                _ => continue,
+            };
+            for alike in typed {
+                assert_eq!(
+                    InvitationCode::parse(&format!("{payload}{alike}")),
+                    Ok(code.clone()),
+                    "check symbol typed as {alike}"
+                );
+            }
+        }
+        // At least one of each kind exists among 256 codes (mod 37: ~7 each).
+        let checks: Vec<char> = (0..=255u8)
+            .filter_map(|s| {
+                InvitationCode::from_random([s; RANDOM_BYTES])
+                    .as_str()
+                    .chars()
+                    .last()
+            })
+            .collect();
+        assert!(checks.contains(&'0') && checks.contains(&'1'));
     }
 
     #[test]

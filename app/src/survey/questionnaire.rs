@@ -78,6 +78,18 @@ pub struct Condition {
     pub any_of: Vec<i64>,
 }
 
+/// Names the survey's forms use for their own fields (a form post carries the answers under
+/// their item codes beside these), so no item may be called so.
+pub const RESERVED_FIELD_NAMES: [&str; 7] = [
+    "code",
+    "nav",
+    "step",
+    "check",
+    "submission_id",
+    "started_at",
+    "province",
+];
+
 /// Answers by item code.
 pub type Answers = BTreeMap<String, i64>;
 
@@ -170,6 +182,17 @@ impl Questionnaire {
         if self.sections.is_empty() {
             return Err("a questionnaire needs at least one section".into());
         }
+        for (name, scale) in &self.scales {
+            let mut values = HashSet::new();
+            for choice in scale.options.iter().chain(scale.not_applicable.iter()) {
+                if !values.insert(choice.value) {
+                    return Err(format!(
+                        "scale {name:?}: the value {} is given to two choices",
+                        choice.value
+                    ));
+                }
+            }
+        }
         let mut seen: HashMap<&str, &Item> = HashMap::new();
         let mut section_ids = HashSet::new();
         for section in &self.sections {
@@ -204,6 +227,12 @@ impl Questionnaire {
                             ));
                         }
                     }
+                }
+                if RESERVED_FIELD_NAMES.contains(&item.code.as_str()) {
+                    return Err(format!(
+                        "item code {:?} is reserved for the form itself; choose another code",
+                        item.code
+                    ));
                 }
                 if seen.insert(item.code.as_str(), item).is_some() {
                     return Err(format!("item code {:?} appears twice", item.code));

@@ -13,6 +13,19 @@ pub struct Draft {
     pub step: u32,
     /// When the respondent first opened the questionnaire (RFC 3339).
     pub started_at: String,
+    /// Counts the changes: the phone increments it on every local change, the server (for a form
+    /// post without JavaScript) stores the previous revision + 1. A save with a revision that is
+    /// not newer than the stored one is refused, so a draft never goes backwards.
+    pub revision: u64,
+}
+
+/// What the store did with a draft.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DraftSaved {
+    /// Stored: it was newer than the draft kept before (or the first one).
+    Saved,
+    /// Refused: the server already keeps this revision or a newer one.
+    Stale { current_revision: u64 },
 }
 
 /// How a response was collected.

@@ -9,7 +9,8 @@ use crate::survey::codes::{InvitationCode, hash, hex, receipt_number, sha256_hex
 use crate::survey::flow;
 use crate::survey::questionnaire::{Answers, Questionnaire};
 use crate::survey::response::{
-    Draft, Mode, NewResponse, StoreOutcome, SubmitReply, SubmitRequest, valid_submission_id,
+    Draft, DraftSaved, Mode, NewResponse, StoreOutcome, SubmitReply, SubmitRequest,
+    valid_submission_id,
 };
 
 /// A code that exists, with everything needed to show its questionnaire.
@@ -72,13 +73,34 @@ pub fn now() -> String {
         .unwrap_or_default()
 }
 
-/// A client-supplied timestamp, kept only when it is well-formed and not in the future.
+/// A client-supplied timestamp, kept only when it is well-formed and plausible: not in the
+/// future (five minutes of clock skew allowed) and not more than a year ago (no wave lasts
+/// longer; a phone with its clock reset to 1970 would otherwise say it took 56 years).
 fn checked_time(value: Option<&str>) -> Option<String> {
     use time::format_description::well_known::Rfc3339;
     let parsed = time::OffsetDateTime::parse(value?, &Rfc3339).ok()?;
-    (parsed <= time::OffsetDateTime::now_utc() + time::Duration::minutes(5))
-        .then(|| parsed.format(&Rfc3339).ok())
-        .flatten()
+    let now = time::OffsetDateTime::now_utc();
+    let plausible =
+        parsed <= now + time::Duration::minutes(5) && parsed >= now - time::Duration::days(366);
+    plausible.then(|| parsed.format(&Rfc3339).ok()).flatten()
+}
+
+/// Answers may name only the questionnaire's items: anything else comes from a tampered or
+/// foreign request, and is refused with one short message (not stored, not silently dropped).
+pub fn refuse_unknown_items(
+    questionnaire: &Questionnaire,
+    answers: &Answers,
+) -> Result<(), AppError> {
+    match answers
+        .keys()
+        .find(|code| questionnaire.item(code).is_none())
+    {
+        None => Ok(()),
+        Some(code) => {
+            let shown: String = code.chars().take(40).collect();
+            Err(AppError::Invalid(format!("unknown question {shown:?}")))
+        }
+    }
 }
 
 fn random<const N: usize>() -> Result<[u8; N], AppError> {
@@ -104,28 +126,38 @@ pub fn start_time(earlier: Option<&Draft>, first_render: Option<&str>) -> String
     }
 }
 
-/// Keeps the answers so far (pruned of hidden items) and the step, for resuming later.
+/// Keeps the answers so far (pruned of hidden items) and the step, for resuming later, if
+/// `revision` is newer than the server's draft (the hydrated page counts its changes).
 pub async fn save_draft(
     store: &dyn Store,
     raw_code: &str,
     answers: Answers,
     step: u32,
     started_at: Option<&str>,
-) -> Result<(), AppError> {
+    revision: u64,
+) -> Result<DraftSaved, AppError> {
     let opened = open_found(store, raw_code).await?;
     let earlier = store.draft(&opened.code_hash).await?;
     let started_at = start_time(earlier.as_ref(), started_at);
-    keep_draft(store, &opened, answers, step, started_at).await
+    keep_draft(store, &opened, answers, step, started_at, revision).await
 }
 
-/// `save_draft` for a code already opened (the form handler has it and the draft in hand).
+/// The revision a change made on the server gets (a form post without JavaScript carries none):
+/// one more than the draft it was merged into.
+pub fn next_revision(earlier: Option<&Draft>) -> u64 {
+    earlier.map_or(1, |draft| draft.revision.saturating_add(1))
+}
+
+/// `save_draft` for a code already opened (the form handler has it and the draft in hand; it
+/// passes `next_revision` of that draft).
 pub async fn keep_draft(
     store: &dyn Store,
     opened: &Opened,
     mut answers: Answers,
     step: u32,
     started_at: String,
-) -> Result<(), AppError> {
+    revision: u64,
+) -> Result<DraftSaved, AppError> {
     if opened.invitation.used {
         return Err(AppError::Invalid("this code has already been used".into()));
     }
@@ -135,6 +167,7 @@ pub async fn keep_draft(
         answers,
         step,
         started_at,
+        revision,
     };
     Ok(store.save_draft(&opened.code_hash, &draft).await?)
 }
@@ -162,6 +195,7 @@ pub async fn submit_opened(
         ));
     }
     let questionnaire = &opened.questionnaire;
+    refuse_unknown_items(questionnaire, &request.answers)?;
     let mut answers = request.answers.clone();
     questionnaire.prune(&mut answers);
     if let Some((step, errors)) = flow::first_incomplete(questionnaire, &answers) {
@@ -208,5 +242,32 @@ pub async fn submit_opened(
         Ok(StoreOutcome::CodeUsed) => Ok(SubmitReply::CodeUsed),
         Err(StoreError::NotFound) => Err(AppError::NotFound),
         Err(err) => Err(err.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_times_must_be_plausible() {
+        let now = time::OffsetDateTime::now_utc();
+        let format = |t: time::OffsetDateTime| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default()
+        };
+        let an_hour_ago = format(now - time::Duration::hours(1));
+        assert_eq!(checked_time(Some(&an_hour_ago)), Some(an_hour_ago.clone()));
+        assert_eq!(checked_time(Some("1970-01-01T00:00:00Z")), None);
+        assert_eq!(
+            checked_time(Some(&format(now - time::Duration::days(400)))),
+            None
+        );
+        assert_eq!(
+            checked_time(Some(&format(now + time::Duration::hours(2)))),
+            None
+        );
+        assert_eq!(checked_time(Some("yesterday")), None);
+        assert_eq!(checked_time(None), None);
     }
 }

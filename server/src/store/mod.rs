@@ -8,6 +8,7 @@
 mod postgres;
 mod sql;
 mod sqlite;
+mod submissions;
 
 use std::time::Duration;
 
@@ -20,6 +21,8 @@ pub use sql::SqlStore;
 pub struct ConnectOptions {
     pub max_connections: u32,
     pub connect_timeout: Duration,
+    /// Store submissions through the group-commit writer (see `submissions`).
+    pub group_commit: bool,
 }
 
 impl Default for ConnectOptions {
@@ -27,6 +30,7 @@ impl Default for ConnectOptions {
         Self {
             max_connections: 10,
             connect_timeout: Duration::from_secs(10),
+            group_commit: true,
         }
     }
 }

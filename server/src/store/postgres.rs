@@ -1,5 +1,6 @@
 //! PostgreSQL: the production and scale-out engine.
 
+use sqlx::Executor;
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
 
@@ -11,6 +12,14 @@ pub(super) async fn connect(url: &str, options: &ConnectOptions) -> Result<SqlSt
     let pool = AnyPoolOptions::new()
         .max_connections(options.max_connections.max(1))
         .acquire_timeout(options.connect_timeout)
+        // A submission is acknowledged after its commit: the commit must be durable even if
+        // the server's default was relaxed.
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                conn.execute("SET synchronous_commit = on").await?;
+                Ok(())
+            })
+        })
         .connect(url)
         .await
         .map_err(|source| OpenError::Connect {
@@ -18,5 +27,10 @@ pub(super) async fn connect(url: &str, options: &ConnectOptions) -> Result<SqlSt
             url: crate::config::redact_url(url),
             source,
         })?;
-    Ok(SqlStore::new(pool, Engine::Postgres, &MIGRATOR))
+    Ok(SqlStore::new(
+        pool,
+        Engine::Postgres,
+        &MIGRATOR,
+        options.group_commit,
+    ))
 }

@@ -13,20 +13,35 @@ use sipas_app::survey::response::{Draft, NewResponse, Receipt, StoreOutcome, Sto
 use sqlx::AnyPool;
 use sqlx::migrate::Migrator;
 
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use super::submissions::{GroupCommit, store_batch};
 use super::{Engine, OpenError, migrate_error};
 
 pub struct SqlStore {
     pool: AnyPool,
     engine: Engine,
     migrator: &'static Migrator,
+    /// The group-commit writer of submissions; `None` commits each on its own.
+    submissions: Option<GroupCommit>,
+    /// Published questionnaire versions never change, so each is parsed once per process.
+    questionnaires: RwLock<HashMap<(String, u32), Questionnaire>>,
 }
 
 impl SqlStore {
-    pub(super) fn new(pool: AnyPool, engine: Engine, migrator: &'static Migrator) -> Self {
+    pub(super) fn new(
+        pool: AnyPool,
+        engine: Engine,
+        migrator: &'static Migrator,
+        group_commit: bool,
+    ) -> Self {
         Self {
+            submissions: group_commit.then(|| GroupCommit::start(pool.clone())),
             pool,
             engine,
             migrator,
+            questionnaires: RwLock::default(),
         }
     }
 
@@ -52,7 +67,7 @@ impl SqlStore {
 
 /// Maps a database error: uniqueness breaches become a user-facing conflict, the rest stays
 /// internal (the application layer logs it once).
-fn db_error(err: sqlx::Error) -> StoreError {
+pub(super) fn db_error(err: sqlx::Error) -> StoreError {
     match &err {
         sqlx::Error::RowNotFound => StoreError::NotFound,
         sqlx::Error::Database(db) if db.is_unique_violation() => {
@@ -145,11 +160,11 @@ fn parse_answers(json: &str) -> StoreResult<Answers> {
     serde_json::from_str(json).map_err(|err| StoreError::Backend(format!("stored answers: {err}")))
 }
 
-fn answers_json(answers: &Answers) -> StoreResult<String> {
+pub(super) fn answers_json(answers: &Answers) -> StoreResult<String> {
     serde_json::to_string(answers).map_err(|err| StoreError::Backend(err.to_string()))
 }
 
-fn now_rfc3339() -> StoreResult<String> {
+pub(super) fn now_rfc3339() -> StoreResult<String> {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .map_err(|err| StoreError::Backend(err.to_string()))
@@ -358,6 +373,15 @@ impl Store for SqlStore {
     }
 
     async fn questionnaire(&self, code: &str, version: u32) -> StoreResult<Questionnaire> {
+        let key = (code.to_owned(), version);
+        if let Some(cached) = self
+            .questionnaires
+            .read()
+            .ok()
+            .and_then(|cache| cache.get(&key).cloned())
+        {
+            return Ok(cached);
+        }
         let definition: String = sqlx::query_scalar(
             "SELECT definition FROM questionnaires WHERE code = $1 AND version = $2",
         )
@@ -366,7 +390,12 @@ impl Store for SqlStore {
         .fetch_one(&self.pool)
         .await
         .map_err(db_error)?;
-        serde_json::from_str(&definition).map_err(|err| StoreError::Backend(err.to_string()))
+        let questionnaire: Questionnaire = serde_json::from_str(&definition)
+            .map_err(|err| StoreError::Backend(err.to_string()))?;
+        if let Ok(mut cache) = self.questionnaires.write() {
+            cache.insert(key, questionnaire.clone());
+        }
+        Ok(questionnaire)
     }
 
     async fn add_invitations(
@@ -400,6 +429,25 @@ impl Store for SqlStore {
         tx.commit().await.map_err(db_error)
     }
 
+    async fn codes_issued_since(
+        &self,
+        wave_code: &str,
+        kind: SampleKind,
+        since: &str,
+    ) -> StoreResult<u64> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM invitation_codes \
+             WHERE wave_code = $1 AND sample_kind = $2 AND created_at >= $3",
+        )
+        .bind(wave_code)
+        .bind(kind.key())
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
     async fn invitation(&self, code_hash: &str) -> StoreResult<Invitation> {
         type Row = (
             String,
@@ -429,116 +477,79 @@ impl Store for SqlStore {
     }
 
     async fn draft(&self, code_hash: &str) -> StoreResult<Option<Draft>> {
-        let row = sqlx::query_as::<_, (String, i64, String)>(
-            "SELECT answers, step, started_at FROM survey_drafts WHERE code_hash = $1",
+        let row = sqlx::query_as::<_, (String, i64, String, i64)>(
+            "SELECT answers, step, started_at, revision FROM survey_drafts WHERE code_hash = $1",
         )
         .bind(code_hash)
         .fetch_optional(&self.pool)
         .await
         .map_err(db_error)?;
-        row.map(|(answers, step, started_at)| {
+        row.map(|(answers, step, started_at, revision)| {
             Ok(Draft {
                 answers: parse_answers(&answers)?,
                 step: u32::try_from(step).unwrap_or(0),
                 started_at,
+                revision: u64::try_from(revision).unwrap_or(0),
             })
         })
         .transpose()
     }
 
-    async fn save_draft(&self, code_hash: &str, draft: &Draft) -> StoreResult<()> {
-        // Only for a code that exists and carries no response yet: a late autosave must not
-        // resurrect a draft after submission.
+    async fn save_draft(
+        &self,
+        code_hash: &str,
+        draft: &Draft,
+    ) -> StoreResult<sipas_app::survey::response::DraftSaved> {
+        use sipas_app::survey::response::DraftSaved;
+        // Only for a code that exists and carries no response yet (a late autosave must not
+        // resurrect a draft after submission), and only when newer than the stored draft: one
+        // conditional upsert, so two saves racing cannot both win and an older one never lands.
+        let revision = i64::try_from(draft.revision).unwrap_or(i64::MAX);
         let result = sqlx::query(
-            "INSERT INTO survey_drafts (code_hash, answers, step, started_at, updated_at) \
-             SELECT code_hash, $2, $3, $4, $5 FROM invitation_codes \
+            "INSERT INTO survey_drafts (code_hash, answers, step, started_at, updated_at, revision) \
+             SELECT code_hash, $2, $3, $4, $5, $6 FROM invitation_codes \
              WHERE code_hash = $1 AND used_at IS NULL \
              ON CONFLICT (code_hash) DO UPDATE SET answers = excluded.answers, \
-             step = excluded.step, updated_at = excluded.updated_at",
+             step = excluded.step, updated_at = excluded.updated_at, revision = excluded.revision \
+             WHERE survey_drafts.revision < excluded.revision",
         )
         .bind(code_hash)
         .bind(answers_json(&draft.answers)?)
         .bind(i64::from(draft.step))
         .bind(&draft.started_at)
         .bind(now_rfc3339()?)
+        .bind(revision)
         .execute(&self.pool)
         .await
         .map_err(db_error)?;
-        if result.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
+        if result.rows_affected() > 0 {
+            return Ok(DraftSaved::Saved);
         }
-        Ok(())
-    }
-
-    async fn store_response(&self, response: &NewResponse) -> StoreResult<StoreOutcome> {
-        let submitted_at = now_rfc3339()?;
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
-        // The first statement writes, so SQLite takes its write lock here (waiting for a
-        // concurrent writer) and PostgreSQL locks the code's row: the loser sees `used_at` set.
-        let claimed = sqlx::query(
-            "UPDATE invitation_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL",
+        // Nothing written: an unknown or used code, or a draft at least as new is stored.
+        let current = sqlx::query_as::<_, (Option<String>, Option<i64>)>(
+            "SELECT c.used_at, d.revision FROM invitation_codes c \
+             LEFT JOIN survey_drafts d ON d.code_hash = c.code_hash WHERE c.code_hash = $1",
         )
-        .bind(&submitted_at)
-        .bind(&response.code_hash)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?
-        .rows_affected();
-        if claimed == 1 {
-            sqlx::query(
-                "INSERT INTO responses (receipt, submission_id, code_hash, wave_code, geography, \
-                 province_code, stratum, psu, sample_kind, questionnaire_code, \
-                 questionnaire_version, answers, content_hash, language, mode, started_at, \
-                 submitted_at) \
-                 SELECT $1, $2, code_hash, wave_code, geography, province_code, stratum, psu, \
-                 sample_kind, $3, $4, $5, $6, $7, $8, $9, $10 \
-                 FROM invitation_codes WHERE code_hash = $11",
-            )
-            .bind(&response.receipt)
-            .bind(&response.submission_id)
-            .bind(&response.questionnaire.code)
-            .bind(i64::from(response.questionnaire.version))
-            .bind(answers_json(&response.answers)?)
-            .bind(&response.content_hash)
-            .bind(&response.language)
-            .bind(response.mode.key())
-            .bind(response.started_at.as_deref())
-            .bind(&submitted_at)
-            .bind(&response.code_hash)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-            tx.commit().await.map_err(db_error)?;
-            return Ok(StoreOutcome::Stored(Receipt {
-                number: response.receipt.clone(),
-                submitted_at,
-            }));
-        }
-        tx.rollback().await.map_err(db_error)?;
-        let existing = sqlx::query_as::<_, (String, String, String, String)>(
-            "SELECT submission_id, content_hash, receipt, submitted_at FROM responses \
-             WHERE code_hash = $1",
-        )
-        .bind(&response.code_hash)
+        .bind(code_hash)
         .fetch_optional(&self.pool)
         .await
         .map_err(db_error)?;
-        match existing {
-            Some((submission_id, content_hash, number, submitted_at))
-                if submission_id == response.submission_id
-                    && content_hash == response.content_hash =>
-            {
-                Ok(StoreOutcome::Repeated(Receipt {
-                    number,
-                    submitted_at,
-                }))
-            }
-            Some(_) => Ok(StoreOutcome::CodeUsed),
-            None => {
-                // Unknown code, or a code marked used without a response (not made by us).
-                self.invitation(&response.code_hash).await?;
-                Ok(StoreOutcome::CodeUsed)
-            }
+        match current {
+            Some((None, Some(stored))) => Ok(DraftSaved::Stale {
+                current_revision: u64::try_from(stored).unwrap_or(0),
+            }),
+            _ => Err(StoreError::NotFound),
+        }
+    }
+
+    async fn store_response(&self, response: &NewResponse) -> StoreResult<StoreOutcome> {
+        // See `submissions`: acknowledged only after a durable commit.
+        match &self.submissions {
+            Some(writer) => writer.store(response).await,
+            None => store_batch(&self.pool, &[response])
+                .await
+                .pop()
+                .unwrap_or(Err(StoreError::NotFound)),
         }
     }
 

@@ -11,9 +11,12 @@ use super::{ConnectOptions, Engine, OpenError, SqlStore};
 pub(super) static MIGRATOR: Migrator = sqlx::migrate!("../migrations/sqlite");
 
 /// Set on every connection: WAL (readers never block the writer), enforced foreign keys, waiting
-/// on a busy database instead of failing, and the durability WAL makes safe.
+/// on a busy database instead of failing, and durable commits. With `synchronous = NORMAL` a
+/// WAL database may lose the commits since the last checkpoint on power loss, after the phone
+/// was told its answers were received; `FULL` flushes the WAL at every commit, and the
+/// group-commit writer (`submissions`) shares one flush among all the submissions of a batch.
 const PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
-                       PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;";
+                       PRAGMA busy_timeout = 5000; PRAGMA synchronous = FULL;";
 
 pub(super) async fn connect(url: &str, options: &ConnectOptions) -> Result<SqlStore, OpenError> {
     let url = with_create_mode(url);
@@ -45,7 +48,12 @@ pub(super) async fn connect(url: &str, options: &ConnectOptions) -> Result<SqlSt
         .connect(&url)
         .await
         .map_err(connect_error)?;
-    Ok(SqlStore::new(pool, Engine::Sqlite, &MIGRATOR))
+    Ok(SqlStore::new(
+        pool,
+        Engine::Sqlite,
+        &MIGRATOR,
+        options.group_commit,
+    ))
 }
 
 /// `sqlite://file.db` → `sqlite://file.db?mode=rwc` (read, write, create) unless a mode is given.

@@ -2,6 +2,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 #![allow(dead_code)]
 
+pub mod load;
+
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sqlx::Executor;
@@ -72,19 +74,50 @@ pub async fn drop_postgres_db(name: &str) {
     pool.close().await;
 }
 
-/// The whole HTTP application on a database, in-process.
-pub async fn app_on(url: &str) -> axum::Router {
+/// The application's state on a database, with the given limits.
+pub async fn state_on(
+    url: &str,
+    limits: sipas_server::limits::Limits,
+) -> sipas_server::http::AppState {
     let store = sipas_server::store::open(url, &sipas_server::store::ConnectOptions::default())
         .await
         .expect("open");
-    let state = sipas_server::http::AppState {
+    sipas_server::http::AppState {
         leptos_options: leptos::config::LeptosOptions::builder()
             .output_name("sipas")
             .build(),
         store: std::sync::Arc::new(store),
         assets: Default::default(),
+        limits: std::sync::Arc::new(limits),
+    }
+}
+
+/// The whole HTTP application on a database, in-process. One in-process "client" sends every
+/// request of a test, so there are no per-client rate limits here; they have tests of their
+/// own (abuse.rs).
+pub async fn app_on(url: &str) -> axum::Router {
+    let limits = sipas_server::limits::Limits::without_rate_limits();
+    sipas_server::http::router(state_on(url, limits).await)
+}
+
+/// Seeds the demo wave and issues `count` probability codes for one sample point.
+pub async fn seed_codes(store: &dyn sipas_app::ports::Store, count: usize) -> Vec<String> {
+    use sipas_app::domain::{Geography, SampleKind, SamplePoint};
+    sipas_server::demo::seed(store).await.expect("seed");
+    let codes = sipas_server::invitations::generate(count).expect("codes");
+    let hashes: Vec<String> = codes.iter().map(sipas_server::invitations::hash).collect();
+    let sample = SamplePoint {
+        wave_code: "sipas-2026-demo".into(),
+        geography: Geography::G2025,
+        province_code: "79".into(),
+        stratum: "79-urban".into(),
+        psu: "phuong-12".into(),
     };
-    sipas_server::http::router(state)
+    store
+        .add_invitations(&sample, SampleKind::Probability, "t", &hashes)
+        .await
+        .expect("store codes");
+    codes.iter().map(|c| c.as_str().to_owned()).collect()
 }
 
 /// The application on a fresh SQLite database.
@@ -108,27 +141,16 @@ pub async fn send(
     (status, headers, String::from_utf8_lossy(&body).into_owned())
 }
 
-/// GETs a page. Leptos 0.8's server rendering can, rarely, stall a page forever when several
-/// in-process apps render at once (seen about once in 60 runs of the survey tests; the render
-/// waits on a resource whose wake-up is lost, cf. leptos-rs/leptos#4647). A GET is idempotent, so
-/// a stalled one is retried once, loudly; a second stall fails the test instead of hanging CI.
+/// GETs a page. A page that has not rendered within 10 s fails the test: there is no retry,
+/// so a stalled render (as leptos-rs/leptos#4773 once caused, see `http::route_list`) is loud.
 pub async fn get(
     app: &axum::Router,
     uri: &str,
 ) -> (axum::http::StatusCode, axum::http::HeaderMap, String) {
-    let request = || {
-        axum::http::Request::get(uri)
-            .body(axum::body::Body::empty())
-            .expect("request")
-    };
-    let limit = std::time::Duration::from_secs(10);
-    match tokio::time::timeout(limit, send(app, request())).await {
-        Ok(response) => response,
-        Err(_) => {
-            eprintln!("GET {uri} stalled for {limit:?}; retrying once (see common::get)");
-            tokio::time::timeout(limit, send(app, request()))
-                .await
-                .unwrap_or_else(|_| panic!("GET {uri} stalled twice"))
-        }
-    }
+    let request = axum::http::Request::get(uri)
+        .body(axum::body::Body::empty())
+        .expect("request");
+    tokio::time::timeout(std::time::Duration::from_secs(10), send(app, request))
+        .await
+        .unwrap_or_else(|_| panic!("GET {uri} did not answer within 10 s (a stalled render)"))
 }

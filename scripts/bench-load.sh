@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The submission load benchmark: the release server on SQLite and on PostgreSQL, each with group
+# commit (the default) and without it (the baseline), all in the same run. Each run gets fresh
+# codes; every submission is a complete questionnaire with its own code, acknowledged only once
+# it is durable. Rate limits are off (one client sends everything); load shedding stays on.
+#   scripts/bench-load.sh [CODES] [CONNECTIONS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+codes_per_run=${1:-20000}
+connections=${2:-64}
+source scripts/env.sh
+cargo build --release -p sipas --bin sipas --example load
+load="$TARGET_DIR/release/examples/load"
+work=$(mktemp -d)
+trap 'kill "${server:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
+
+run() { # engine label url group_commit
+  local engine=$1 label=$2 url=$3 group=$4 port=3390
+  DATABASE_URL=$url "$SIPAS_BIN" demo >/dev/null
+  DATABASE_URL=$url "$SIPAS_BIN" codes --wave sipas-2026-demo --province 79 --stratum 79-urban \
+    --psu "bench-$label" --count "$codes_per_run" --out "$work/codes-$label.csv" >/dev/null
+  DATABASE_URL=$url LEPTOS_SITE_ADDR=127.0.0.1:$port RUST_LOG=error \
+    SIPAS_DATABASE_GROUP_COMMIT=$group SIPAS_LIMIT_SUBMISSIONS_PER_MINUTE=0 \
+    SIPAS_LIMIT_CODE_PAGES_PER_MINUTE=0 SIPAS_DATABASE_MAX_CONNECTIONS=16 \
+    "$SIPAS_BIN" serve &
+  server=$!
+  for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+  "$load" --addr "127.0.0.1:$port" --codes "$work/codes-$label.csv" --connections "$connections" \
+    --label "$engine/$label"
+  kill "$server"; wait "$server" 2>/dev/null || true
+}
+
+echo "== SQLite (WAL, synchronous = FULL)"
+run sqlite group-commit "sqlite://$work/group.db" true
+run sqlite baseline "sqlite://$work/baseline.db" false
+
+if [[ -n "${BENCH_DATABASE_URL:-}" ]] || source scripts/postgres.sh; then
+  admin=${BENCH_DATABASE_URL:-$TEST_DATABASE_URL}
+  base=${admin%/*}
+  echo "== PostgreSQL (synchronous_commit = on)"
+  for label in group-commit baseline; do
+    db="sipas_bench_${label//-/_}_$$"
+    psql "$admin" -qc "CREATE DATABASE $db"
+    group=true; [[ $label == baseline ]] && group=false
+    run postgres "$label" "$base/$db" "$group"
+    psql "$admin" -qc "DROP DATABASE $db WITH (FORCE)"
+  done
+fi

@@ -1,0 +1,131 @@
+//! Load generator for the submission path: complete questionnaires, each with its own code, sent
+//! to a running `sipas serve` by many concurrent keep-alive connections. Prints acknowledged
+//! submissions per second and the latency of acknowledgements (p50, p99, max).
+//!
+//! Used by `scripts/bench-load.sh`, which starts the release server on SQLite and on
+//! PostgreSQL, with and without group commit, and issues the codes:
+//!
+//! ```sh
+//! cargo run --release -p sipas --example load -- --addr 127.0.0.1:3300 --codes codes.csv \
+//!     --connections 64 --label sqlite/group-commit
+//! ```
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark tool: fail loudly
+
+#[path = "../tests/common/load.rs"]
+mod load;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use load::{Client, Reply, complete_answers, read_codes};
+
+struct Args {
+    addr: SocketAddr,
+    codes: std::path::PathBuf,
+    connections: usize,
+    label: String,
+}
+
+fn args() -> Args {
+    let mut addr = None;
+    let mut codes = None;
+    let mut connections = 64;
+    let mut label = "run".to_owned();
+    let mut iter = std::env::args().skip(1);
+    while let Some(flag) = iter.next() {
+        let value = iter
+            .next()
+            .unwrap_or_else(|| panic!("{flag} needs a value"));
+        match flag.as_str() {
+            "--addr" => addr = Some(value.parse().expect("--addr HOST:PORT")),
+            "--codes" => codes = Some(value.into()),
+            "--connections" => connections = value.parse().expect("--connections N"),
+            "--label" => label = value,
+            other => panic!("unknown flag {other}"),
+        }
+    }
+    Args {
+        addr: addr.expect("--addr"),
+        codes: codes.expect("--codes"),
+        connections,
+        label,
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+#[tokio::main]
+async fn main() {
+    let args = args();
+    let codes = Arc::new(read_codes(&args.codes));
+    let questionnaire =
+        sipas_server::questionnaires::parse(sipas_server::questionnaires::SIPAS_2023)
+            .expect("questionnaire");
+    let answers = Arc::new(complete_answers(&questionnaire));
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..args.connections)
+        .map(|_| {
+            let (codes, answers, next) = (codes.clone(), answers.clone(), next.clone());
+            tokio::spawn(async move {
+                let mut client = Client::new(args.addr);
+                let mut latencies = Vec::new();
+                let mut failures = 0usize;
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(code) = codes.get(index) else { break };
+                    let submission_id = format!("load-{index:012}");
+                    let sent = Instant::now();
+                    match client.submit(code, &submission_id, &answers).await {
+                        Ok(Reply::Accepted(_)) => latencies.push(sent.elapsed()),
+                        Ok(Reply::Other(status, body)) => {
+                            failures += 1;
+                            if failures <= 3 {
+                                eprintln!("unexpected reply {status}: {body}");
+                            }
+                        }
+                        Err(err) => {
+                            failures += 1;
+                            if failures <= 3 {
+                                eprintln!("connection error: {err}");
+                            }
+                        }
+                    }
+                }
+                (latencies, failures)
+            })
+        })
+        .collect();
+    let mut latencies = Vec::with_capacity(codes.len());
+    let mut failures = 0;
+    for worker in workers {
+        let (mut l, f) = worker.await.expect("worker");
+        latencies.append(&mut l);
+        failures += f;
+    }
+    let elapsed = started.elapsed();
+    latencies.sort_unstable();
+    let rate = latencies.len() as f64 / elapsed.as_secs_f64();
+    println!(
+        "{label}: {acked} acknowledged, {failures} failed, in {secs:.2} s: {rate:.0}/s; \
+         p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms ({connections} connections)",
+        label = args.label,
+        acked = latencies.len(),
+        secs = elapsed.as_secs_f64(),
+        p50 = percentile(&latencies, 50.0).as_secs_f64() * 1e3,
+        p99 = percentile(&latencies, 99.0).as_secs_f64() * 1e3,
+        max = latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+        connections = args.connections,
+    );
+    if failures > 0 {
+        std::process::exit(1);
+    }
+}
