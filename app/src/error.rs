@@ -21,6 +21,10 @@ pub enum AppError {
     /// The request never reached the server function (network, encoding).
     #[error("request failed: {0}")]
     Transport(String),
+    /// The server could not read the request (a malformed body, or one from an incompatible
+    /// version of the page). Sending it again cannot help, unlike `Transport`.
+    #[error("{0}")]
+    Malformed(String),
 }
 
 impl AppError {
@@ -29,7 +33,7 @@ impl AppError {
         match self {
             AppError::NotFound => 404,
             // A body that is not valid for the endpoint never reached the function.
-            AppError::Invalid(_) | AppError::Transport(_) => 400,
+            AppError::Invalid(_) | AppError::Transport(_) | AppError::Malformed(_) => 400,
             AppError::Unavailable => 503,
         }
     }
@@ -47,7 +51,7 @@ impl FromServerFnError for AppError {
         ) || (cfg!(feature = "ssr")
             && matches!(value, ServerFnErrorErr::Deserialization(_)));
         if malformed {
-            AppError::Transport("the request's data is malformed".to_owned())
+            AppError::Malformed("the request's data is malformed".to_owned())
         } else {
             AppError::Transport(value.to_string())
         }

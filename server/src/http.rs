@@ -1,7 +1,8 @@
 //! The HTTP application: Leptos pages and server functions, health, language switch, and the
 //! middleware every response goes through (tracing, compression, security headers).
 
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -271,6 +272,7 @@ impl Application {
 
         let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
         let connections = Arc::new(tokio::sync::Semaphore::new(settings.max_connections.max(1)));
+        let per_client = Arc::new(std::sync::Mutex::new(HashMap::new()));
         let graceful = GracefulShutdown::new();
         let mut http = hyper::server::conn::http1::Builder::new();
         http.timer(TokioTimer::new())
@@ -296,6 +298,14 @@ impl Application {
                 },
                 () = &mut shutdown => break,
             };
+            // One client may hold only a share of the connections (else one that never reads
+            // its responses could take them all); over its share, it is hung up on at once.
+            let Some(client_slot) =
+                ClientSlot::take(&per_client, peer.ip(), settings.max_connections_per_client)
+            else {
+                drop(stream);
+                continue;
+            };
             let _ = stream.set_nodelay(true);
             let Ok(service) = app.clone().oneshot(peer).await;
             let service = hyper_util::service::TowerToHyperService::new(service);
@@ -304,12 +314,18 @@ impl Application {
             tokio::spawn(async move {
                 // Errors here are a client going away or timing out: nothing to report.
                 let _ = connection.await;
-                drop(permit);
+                drop((permit, client_slot));
             });
         }
         drop(self.listener);
-        // Requests in flight finish; idle keep-alive connections are closed.
-        graceful.shutdown().await;
+        // Requests in flight finish (within the request timeout); idle keep-alive connections
+        // are closed. A client that never reads its response does not hold the shutdown up.
+        if tokio::time::timeout(Duration::from_secs(35), graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("connections still open after 35 s; stopping anyway");
+        }
         Ok(())
     }
 }
@@ -318,14 +334,67 @@ impl Application {
 #[derive(Debug, Clone, Copy)]
 pub struct ServeSettings {
     pub max_connections: usize,
+    /// Open connections one peer address may hold (0 = no limit). Off behind a reverse proxy,
+    /// where every connection comes from the proxy.
+    pub max_connections_per_client: usize,
     pub header_read_timeout: Duration,
 }
 
 impl ServeSettings {
     pub fn from_config(config: &crate::config::Config) -> Self {
+        let behind_proxy = config.client_ip_header.is_some();
         Self {
             max_connections: config.max_connections,
+            // A quarter of all: generous for a carrier's NAT, yet no one address can take
+            // the server.
+            max_connections_per_client: if behind_proxy {
+                0
+            } else {
+                (config.max_connections / 4).max(1)
+            },
             header_read_timeout: Duration::from_secs(config.header_read_timeout_secs.max(1)),
+        }
+    }
+}
+
+/// A connection counted against its peer address; the count drops with it.
+struct ClientSlot {
+    counts: Arc<std::sync::Mutex<HashMap<IpAddr, usize>>>,
+    ip: IpAddr,
+}
+
+impl ClientSlot {
+    fn take(
+        counts: &Arc<std::sync::Mutex<HashMap<IpAddr, usize>>>,
+        ip: IpAddr,
+        limit: usize,
+    ) -> Option<Self> {
+        let mut map = counts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let held = map.entry(ip).or_insert(0);
+        if limit > 0 && *held >= limit {
+            return None;
+        }
+        *held += 1;
+        Some(Self {
+            counts: counts.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut map = self
+            .counts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(held) = map.get_mut(&self.ip) {
+            *held -= 1;
+            if *held == 0 {
+                map.remove(&self.ip);
+            }
         }
     }
 }

@@ -14,7 +14,7 @@ use sipas_app::i18n::Locale;
 use sipas_app::ports::StoreError;
 use sipas_app::survey::codes::InvitationCode;
 use sipas_app::survey::flow;
-use sipas_app::survey::response::{Mode, SubmitReply, SubmitRequest};
+use sipas_app::survey::response::{DraftSaved, Mode, SubmitReply, SubmitRequest};
 use sipas_app::survey::service::{self, Entry};
 
 use crate::http::AppState;
@@ -151,12 +151,17 @@ pub async fn post_section(
         let resume_at = destination.map_or(step, |(to, _)| to);
         let resume_at = u32::try_from(resume_at).unwrap_or(0);
         let start = service::start_time(earlier.as_ref(), started_at);
-        // No revision comes with a form post: the merged draft is the stored one + 1. (If a
-        // newer save lands in between, it wins: `Stale` keeps that newer draft.)
+        // No revision comes with a form post: the merged draft is the stored one + 1. If a newer
+        // save landed in between (another tab or device), it wins, and the respondent is shown
+        // this screen again with those answers rather than moving on as if this post was kept.
         let revision = service::next_revision(earlier.as_ref());
         match service::keep_draft(store, &opened, answers.clone(), resume_at, start, revision).await
         {
-            Ok(_saved_or_stale) => {}
+            Ok(DraftSaved::Saved) => {}
+            Ok(DraftSaved::Stale { .. }) if destination.is_some() => {
+                return Redirect::to(&format!("{page}?step={step}")).into_response();
+            }
+            Ok(DraftSaved::Stale { .. }) => {}
             // Used in the meantime (a double tap): the submission below sorts it out.
             Err(AppError::NotFound) => {}
             Err(_) => return unavailable(),

@@ -64,15 +64,20 @@ async fn oversized_bodies_are_refused_before_they_are_read() {
         let (status, _, _) = send(&app, request).await;
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{uri}");
     }
-    // A chunked body (no length announced) is cut off while it is read: refused, never a 500.
-    let chunks: Vec<Result<String, std::io::Error>> =
-        (0..40).map(|_| Ok("a".repeat(1024))).collect();
-    let request = Request::post("/api/survey/submit")
-        .header(header::CONTENT_TYPE, "application/json")
+    // A chunked body (no length announced) of a well-formed form post is cut off while it is
+    // read: 413, where without the limit it would be read whole and answered.
+    let mut chunks: Vec<Result<String, std::io::Error>> = vec![Ok("step=0&nav=next".to_owned())];
+    chunks.extend((0..600).map(|i| Ok(format!("&started_at=2026-11-28T08%3A00%3A{:02}Z", i % 60))));
+    let request = Request::post("/s/AAAAAAAAAAAAAAAAA")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body(Body::from_stream(futures_stream(chunks)))
         .expect("request");
     let (status, _, _) = send(&app, request).await;
-    assert!(status.is_client_error(), "chunked oversized body: {status}");
+    assert_eq!(
+        status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "chunked oversized body"
+    );
 }
 
 fn futures_stream(
@@ -299,6 +304,7 @@ async fn serve(
 async fn a_client_that_sends_its_headers_slowly_is_cut_off() {
     let (addr, _stop, _db) = serve(ServeSettings {
         max_connections: 16,
+        max_connections_per_client: 0,
         header_read_timeout: Duration::from_secs(1),
     })
     .await;
@@ -324,6 +330,7 @@ async fn a_client_that_sends_its_headers_slowly_is_cut_off() {
 async fn connections_beyond_the_limit_wait_until_one_closes() {
     let (addr, _stop, _db) = serve(ServeSettings {
         max_connections: 1,
+        max_connections_per_client: 0,
         header_read_timeout: Duration::from_secs(30),
     })
     .await;
@@ -343,5 +350,41 @@ async fn connections_beyond_the_limit_wait_until_one_closes() {
         .await
         .expect("served once the slot is free")
         .expect("read");
+    assert!(reply.starts_with(b"HTTP/1.1 200"));
+}
+
+#[tokio::test]
+async fn one_client_cannot_take_every_connection() {
+    let (addr, _stop, _db) = serve(ServeSettings {
+        max_connections: 16,
+        max_connections_per_client: 2,
+        header_read_timeout: Duration::from_secs(30),
+    })
+    .await;
+    // Two idle connections from this address hold its share...
+    let _first = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let _second = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // ...so a third is hung up on at once, while the server still has room for others.
+    let mut third = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let _ = third
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await;
+    let mut reply = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(2), third.read_to_end(&mut reply)).await;
+    assert!(
+        matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+        "closed without an answer: {read:?} {reply:?}"
+    );
+    // Once one of its connections closes, the client is served again.
+    drop(_first);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut fourth = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    fourth
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("write");
+    let mut reply = Vec::new();
+    fourth.read_to_end(&mut reply).await.expect("read");
     assert!(reply.starts_with(b"HTTP/1.1 200"));
 }

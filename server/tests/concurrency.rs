@@ -32,6 +32,7 @@ async fn one_code_many_submits(url: &str) {
         state,
         ServeSettings {
             max_connections: 1024,
+            max_connections_per_client: 0,
             header_read_timeout: Duration::from_secs(10),
         },
         async move {

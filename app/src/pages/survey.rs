@@ -172,6 +172,7 @@ fn SurveyForm(data: SurveyData) -> impl IntoView {
     let unreadable = RwSignal::new(Vec::<UnreadableRecord>::new());
 
     let local_draft = move || LocalDraft {
+        legacy_synced: None,
         answers: answers.get_untracked(),
         step: u32::try_from(step.get_untracked()).unwrap_or(0),
         submission_id: submission_id.get_value(),
@@ -245,7 +246,8 @@ fn SurveyForm(data: SurveyData) -> impl IntoView {
             Some(local) if client::phone_draft_is_newer(Some(&local), server_revision) => {
                 submission_id.set_value(local.submission_id);
                 started_at.set_value(local.started_at);
-                revision.set_value(local.revision);
+                // Adopted, so newer than the server's draft even if it predates revisions.
+                revision.set_value(local.revision.max(server_revision.saturating_add(1)));
                 synced_revision.set_value(local.synced_revision);
                 kept.set_value(local.answers.clone());
                 answers.set(local.answers);

@@ -27,6 +27,10 @@ pub struct LocalDraft {
     /// changes the server does not have.
     #[serde(default)]
     pub synced_revision: u64,
+    /// Drafts written before revisions existed said `synced: false` while the server lacked
+    /// their answers: such a draft is newer than any server draft. Read, never written.
+    #[serde(default, rename = "synced", skip_serializing)]
+    pub legacy_synced: Option<bool>,
 }
 
 impl LocalDraft {
@@ -50,7 +54,8 @@ impl LocalDraft {
 /// server's (the page may be a stale copy the service worker kept, or the server never got the
 /// last changes), else the server's (equal revisions are the same answers).
 pub fn phone_draft_is_newer(local: Option<&LocalDraft>, server_revision: u64) -> bool {
-    local.is_some_and(|local| local.revision > server_revision)
+    local
+        .is_some_and(|local| local.revision > server_revision || local.legacy_synced == Some(false))
 }
 
 /// The layout of the outbox records this build writes. Records without a `format` field were
@@ -469,6 +474,7 @@ mod tests {
             started_at: "2026-11-27T08:00:00Z".into(),
             revision,
             synced_revision,
+            legacy_synced: None,
         }
     }
 
@@ -511,6 +517,14 @@ mod tests {
         let old = r#"{"answers":{"q1":2},"step":1,"submission_id":"0123456789abcdef","started_at":"2026-11-27T08:00:00Z","synced":false}"#;
         let draft: LocalDraft = serde_json::from_str(old).expect("old draft");
         assert_eq!((draft.revision, draft.synced_revision), (0, 0));
+        // Its answers never reached the server: they win over any server draft.
+        assert!(phone_draft_is_newer(Some(&draft), 7));
+        let synced = old.replace("\"synced\":false", "\"synced\":true");
+        let synced: LocalDraft = serde_json::from_str(&synced).expect("old synced draft");
+        assert!(!phone_draft_is_newer(Some(&synced), 0));
+        // The legacy flag is read, never written back.
+        let written = serde_json::to_string(&draft).expect("json");
+        assert!(!written.contains("\"synced\""), "{written}");
     }
 
     fn request() -> SubmitRequest {

@@ -191,3 +191,80 @@ async fn store_one(
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::expect_used)]
+    use sipas_app::domain::{Geography, QuestionnaireRef, SampleKind, SamplePoint};
+    use sipas_app::ports::Store;
+    use sipas_app::survey::response::Mode;
+
+    use super::*;
+
+    fn response(code_hash: &str, receipt: &str, submission_id: &str) -> NewResponse {
+        NewResponse {
+            receipt: receipt.into(),
+            submission_id: submission_id.into(),
+            code_hash: code_hash.into(),
+            questionnaire: QuestionnaireRef {
+                code: "sipas-2023".into(),
+                version: 1,
+            },
+            answers: [("used_service".to_owned(), 1)].into_iter().collect(),
+            content_hash: "c".repeat(64),
+            language: "vi".into(),
+            mode: Mode::Web,
+            started_at: None,
+        }
+    }
+
+    /// One batch holding a submission that breaks a unique key: the batch's transaction fails,
+    /// and the fallback stores the others one by one; the breaking one fails alone and leaves
+    /// its code unused.
+    #[tokio::test]
+    async fn a_failing_submission_fails_alone_in_its_batch() {
+        let dir = tempfile::tempdir().expect("dir");
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = crate::store::open(&url, &Default::default())
+            .await
+            .expect("open");
+        crate::demo::seed(&store).await.expect("seed");
+        let hashes: Vec<String> = (0..3).map(|i| format!("{i:064}")).collect();
+        let sample = SamplePoint {
+            wave_code: "sipas-2026-demo".into(),
+            geography: Geography::G2025,
+            province_code: "79".into(),
+            stratum: "79-urban".into(),
+            psu: "p1".into(),
+        };
+        store
+            .add_invitations(&sample, SampleKind::Probability, "t", &hashes)
+            .await
+            .expect("codes");
+        let first = response(&hashes[0], "AAAA-AAAA-AAAA", "submission-0000000001");
+        // Reuses the first one's submission id on another code: a unique-key breach.
+        let clash = response(&hashes[1], "BBBB-BBBB-BBBB", "submission-0000000001");
+        let third = response(&hashes[2], "CCCC-CCCC-CCCC", "submission-0000000003");
+        let outcomes = store_batch(store.pool(), &[&first, &clash, &third]).await;
+        assert!(
+            matches!(&outcomes[0], Ok(StoreOutcome::Stored(r)) if r.number == "AAAA-AAAA-AAAA")
+        );
+        assert!(
+            matches!(&outcomes[1], Err(StoreError::Conflict(_))),
+            "{:?}",
+            outcomes[1]
+        );
+        assert!(
+            matches!(&outcomes[2], Ok(StoreOutcome::Stored(r)) if r.number == "CCCC-CCCC-CCCC")
+        );
+        assert!(!store.invitation(&hashes[1]).await.expect("code").used);
+        assert_eq!(
+            store
+                .responses("sipas-2026-demo")
+                .await
+                .expect("rows")
+                .len(),
+            2
+        );
+    }
+}
