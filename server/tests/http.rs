@@ -241,4 +241,13 @@ async fn the_bundle_is_served_precompressed_with_brotli() {
     let etag = headers[header::ETAG].to_str().expect("etag").to_owned();
     let (status, _, body) = common::send(&app, request(Some(&etag))).await;
     assert_eq!((status, body.as_str()), (StatusCode::NOT_MODIFIED, ""));
+    // The service worker's cache is named after this bundle, so a new build is a new cache.
+    let (_, _, worker) = common::get(&app, "/sw.js").await;
+    let tag = worker
+        .split("const CACHE = 'sipas-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("cache name");
+    assert_eq!(tag.len(), 16, "a tag over the bundle's hashes: {tag}");
+    assert!(tag.bytes().all(|b| b.is_ascii_hexdigit()), "{tag}");
 }

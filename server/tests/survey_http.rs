@@ -478,4 +478,13 @@ async fn service_worker_is_served_with_a_policy_that_lets_it_fetch() {
         "default-src 'self'"
     );
     assert!(body.contains("addEventListener('fetch'"));
+    // The cache is named after the build (here, without a bundle, the package version).
+    assert!(
+        !body.contains("__SIPAS_BUILD__"),
+        "the build tag is filled in"
+    );
+    assert!(
+        body.contains("const CACHE = 'sipas-v"),
+        "cache name: {body}"
+    );
 }
