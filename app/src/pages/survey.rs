@@ -437,7 +437,7 @@ fn SurveyForm(data: SurveyData) -> impl IntoView {
                 {move || status_view(status.get(), t, flush)}
             </div>
             {move || {
-                unreadable_view(unreadable, code.get_value(), q, locale, answers)
+                unreadable_view(unreadable, code.get_value(), q, locale, t, answers)
             }}
             <p class="muted small">{t.survey_autosave} " " {t.survey_privacy}</p>
         </article>
@@ -478,6 +478,7 @@ fn unreadable_view(
     mine: String,
     q: StoredValue<Questionnaire>,
     locale: Locale,
+    t: &'static Messages,
     answers: RwSignal<Answers>,
 ) -> Option<impl IntoView + use<>> {
     let records = unreadable.get();
@@ -496,7 +497,8 @@ fn unreadable_view(
                         let answer = question
                             .and_then(|i| q.choices(i).find(|c| c.value == *value))
                             .map_or_else(|| value.to_string(), |c| c.label(locale).to_owned());
-                        let question = question.map_or_else(|| item.clone(), |i| i.text(locale).to_owned());
+                        let question =
+                            question.map_or_else(|| item.clone(), |i| i.text(locale).to_owned());
                         view! { <li>{question} ": " {answer}</li> }
                     })
                     .collect_view()
@@ -504,16 +506,16 @@ fn unreadable_view(
             let nothing = record.answers.is_empty().then(|| {
                 view! {
                     <p>
-                        {locale
-                            .pick("Không đọc lại được câu trả lời nào.", "No answer could be recovered.")}
+                        {t.outbox_unreadable_nothing}
                     </p>
                 }
             });
-            let restore = record.code.as_deref() == Some(mine.as_str()) && !record.answers.is_empty();
+            let restore =
+                record.code.as_deref() == Some(mine.as_str()) && !record.answers.is_empty();
             let label = if restore {
-                locale.pick("Đưa các câu trả lời này vào phiếu", "Put these answers back in the form")
+                t.outbox_unreadable_restore
             } else {
-                locale.pick("Xoá khỏi điện thoại này", "Remove it from this phone")
+                t.outbox_unreadable_remove
             };
             let on_click = move |_| {
                 if restore {
@@ -539,10 +541,7 @@ fn unreadable_view(
             view! {
                 <div class="notice-inline outbox-unreadable" role="alert" data-state="unreadable">
                     <p>
-                        {locale.pick(
-                            "Một phiếu lưu trên điện thoại này (bởi phiên bản trước của trang) không đọc được nên chưa được gửi. Các câu trả lời còn đọc lại được:",
-                            "A response saved on this phone (by an earlier version of this page) could not be read, so it was not sent. The answers that could be recovered:",
-                        )}
+                        {t.outbox_unreadable_intro}
                     </p>
                     <ul>{lines}</ul>
                     {nothing}
