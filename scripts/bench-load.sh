@@ -3,11 +3,14 @@
 # commit (the default) and without it (the baseline), all in the same run. Each run gets fresh
 # codes; every submission is a complete questionnaire with its own code, acknowledged only once
 # it is durable. Rate limits are off (one client sends everything); load shedding stays on.
-#   scripts/bench-load.sh [CODES] [CONNECTIONS]
+#   scripts/bench-load.sh [CODES] [CONNECTIONS] [DRAFTS]
+# DRAFTS (default 0): draft saves per code before it is submitted, as the hydrated page makes
+# one per screen (the default questionnaire has 11).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 codes_per_run=${1:-20000}
 connections=${2:-64}
+drafts=${3:-0}
 source scripts/env.sh
 cargo build --release -p sipas --bin sipas --example load
 load="$TARGET_DIR/release/examples/load"
@@ -26,7 +29,7 @@ run() { # engine label url group_commit
   server=$!
   for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
   "$load" --addr "127.0.0.1:$port" --codes "$work/codes-$label.csv" --connections "$connections" \
-    --label "$engine/$label"
+    --drafts "$drafts" --label "$engine/$label"
   kill "$server"; wait "$server" 2>/dev/null || true
 }
 

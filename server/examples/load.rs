@@ -7,8 +7,11 @@
 //!
 //! ```sh
 //! cargo run --release -p sipas --example load -- --addr 127.0.0.1:3300 --codes codes.csv \
-//!     --connections 64 --label sqlite/group-commit
+//!     --connections 64 --label sqlite/group-commit [--drafts 10]
 //! ```
+//!
+//! `--drafts N` saves N drafts per code before submitting it (the hydrated page saves one each
+//! time the respondent moves to another screen), so the mix of writes is the real one.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark tool: fail loudly
 
 #[path = "../tests/common/load.rs"]
@@ -26,6 +29,7 @@ struct Args {
     codes: std::path::PathBuf,
     connections: usize,
     label: String,
+    drafts: u64,
 }
 
 fn args() -> Args {
@@ -33,6 +37,7 @@ fn args() -> Args {
     let mut codes = None;
     let mut connections = 64;
     let mut label = "run".to_owned();
+    let mut drafts = 0;
     let mut iter = std::env::args().skip(1);
     while let Some(flag) = iter.next() {
         let value = iter
@@ -43,6 +48,7 @@ fn args() -> Args {
             "--codes" => codes = Some(value.into()),
             "--connections" => connections = value.parse().expect("--connections N"),
             "--label" => label = value,
+            "--drafts" => drafts = value.parse().expect("--drafts N"),
             other => panic!("unknown flag {other}"),
         }
     }
@@ -51,6 +57,7 @@ fn args() -> Args {
         codes: codes.expect("--codes"),
         connections,
         label,
+        drafts,
     }
 }
 
@@ -71,6 +78,7 @@ async fn main() {
             .expect("questionnaire");
     let answers = Arc::new(complete_answers(&questionnaire));
     let next = Arc::new(AtomicUsize::new(0));
+    let drafts = args.drafts;
     let started = Instant::now();
     let workers: Vec<_> = (0..args.connections)
         .map(|_| {
@@ -83,6 +91,22 @@ async fn main() {
                     let index = next.fetch_add(1, Ordering::Relaxed);
                     let Some(code) = codes.get(index) else { break };
                     let submission_id = format!("load-{index:012}");
+                    let mut draft_failed = false;
+                    for revision in 1..=drafts {
+                        let step = u32::try_from(revision).unwrap_or(u32::MAX);
+                        if !matches!(
+                            client.save_draft(code, &answers, step, revision).await,
+                            Ok(true)
+                        ) {
+                            draft_failed = true;
+                        }
+                    }
+                    if draft_failed {
+                        failures += 1;
+                        if failures <= 3 {
+                            eprintln!("a draft save failed");
+                        }
+                    }
                     let sent = Instant::now();
                     match client.submit(code, &submission_id, &answers).await {
                         Ok(Reply::Accepted(_)) => latencies.push(sent.elapsed()),
@@ -116,7 +140,8 @@ async fn main() {
     let rate = latencies.len() as f64 / elapsed.as_secs_f64();
     println!(
         "{label}: {acked} acknowledged, {failures} failed, in {secs:.2} s: {rate:.0}/s; \
-         p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms ({connections} connections)",
+         p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms ({connections} connections, \
+         {drafts} draft saves before each)",
         label = args.label,
         acked = latencies.len(),
         secs = elapsed.as_secs_f64(),

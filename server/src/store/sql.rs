@@ -16,7 +16,7 @@ use sqlx::migrate::Migrator;
 use std::collections::HashMap;
 use std::sync::RwLock;
 
-use super::submissions::{GroupCommit, store_batch};
+use super::submissions::{GroupCommit, Write, Written, store_batch};
 use super::{Engine, OpenError, migrate_error};
 
 pub struct SqlStore {
@@ -57,6 +57,17 @@ impl SqlStore {
     /// Closes every connection (used before a restart and by tests).
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// Performs a survey write through the group-commit writer, or in its own transaction.
+    async fn write(&self, write: Write) -> StoreResult<Written> {
+        match &self.submissions {
+            Some(writer) => writer.write(write).await,
+            None => store_batch(&self.pool, &[&write])
+                .await
+                .pop()
+                .unwrap_or(Err(StoreError::NotFound)),
+        }
     }
 
     /// Direct access for tests and maintenance commands.
@@ -500,56 +511,24 @@ impl Store for SqlStore {
         code_hash: &str,
         draft: &Draft,
     ) -> StoreResult<sipas_app::survey::response::DraftSaved> {
-        use sipas_app::survey::response::DraftSaved;
-        // Only for a code that exists and carries no response yet (a late autosave must not
-        // resurrect a draft after submission), and only when newer than the stored draft: one
-        // conditional upsert, so two saves racing cannot both win and an older one never lands.
-        let revision = i64::try_from(draft.revision).unwrap_or(i64::MAX);
-        let result = sqlx::query(
-            "INSERT INTO survey_drafts (code_hash, answers, step, started_at, updated_at, revision) \
-             SELECT code_hash, $2, $3, $4, $5, $6 FROM invitation_codes \
-             WHERE code_hash = $1 AND used_at IS NULL \
-             ON CONFLICT (code_hash) DO UPDATE SET answers = excluded.answers, \
-             step = excluded.step, updated_at = excluded.updated_at, revision = excluded.revision \
-             WHERE survey_drafts.revision < excluded.revision",
-        )
-        .bind(code_hash)
-        .bind(answers_json(&draft.answers)?)
-        .bind(i64::from(draft.step))
-        .bind(&draft.started_at)
-        .bind(now_rfc3339()?)
-        .bind(revision)
-        .execute(&self.pool)
-        .await
-        .map_err(db_error)?;
-        if result.rows_affected() > 0 {
-            return Ok(DraftSaved::Saved);
-        }
-        // Nothing written: an unknown or used code, or a draft at least as new is stored.
-        let current = sqlx::query_as::<_, (Option<String>, Option<i64>)>(
-            "SELECT c.used_at, d.revision FROM invitation_codes c \
-             LEFT JOIN survey_drafts d ON d.code_hash = c.code_hash WHERE c.code_hash = $1",
-        )
-        .bind(code_hash)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_error)?;
-        match current {
-            Some((None, Some(stored))) => Ok(DraftSaved::Stale {
-                current_revision: u64::try_from(stored).unwrap_or(0),
-            }),
-            _ => Err(StoreError::NotFound),
+        // Through the writer task, like submissions (see `submissions`).
+        let write = Write::Draft {
+            code_hash: code_hash.to_owned(),
+            draft: draft.clone(),
+        };
+        match self.write(write).await? {
+            Written::Draft(saved) => Ok(saved),
+            Written::Submission(_) => {
+                Err(StoreError::Backend("a draft saved as a submission".into()))
+            }
         }
     }
 
     async fn store_response(&self, response: &NewResponse) -> StoreResult<StoreOutcome> {
         // See `submissions`: acknowledged only after a durable commit.
-        match &self.submissions {
-            Some(writer) => writer.store(response).await,
-            None => store_batch(&self.pool, &[response])
-                .await
-                .pop()
-                .unwrap_or(Err(StoreError::NotFound)),
+        match self.write(Write::Submission(response.clone())).await? {
+            Written::Submission(outcome) => Ok(outcome),
+            Written::Draft(_) => Err(StoreError::Backend("a submission saved as a draft".into())),
         }
     }
 

@@ -1,4 +1,4 @@
-//! Storing submissions durably and fast: group commit.
+//! Storing survey writes (submissions and draft saves) durably and fast: group commit.
 //!
 //! A submission is acknowledged (the phone shows its receipt and forgets its copy) only after
 //! the transaction that stores it has committed, and commits are durable on both engines
@@ -13,13 +13,30 @@
 //! in concurrent transactions) exactly one stores; a retry with the same submission id and
 //! content gets the first receipt. If the batch fails as a whole, every submission in it is
 //! retried in a transaction of its own, so one bad submission never fails the others.
+//!
+//! Draft saves (one per screen a respondent moves through, so several per submission) take the
+//! same path: each alone would cost a flush of its own and wait for SQLite's one write lock.
 
 use sipas_app::ports::{StoreError, StoreResult};
-use sipas_app::survey::response::{NewResponse, Receipt, StoreOutcome};
+use sipas_app::survey::response::{Draft, DraftSaved, NewResponse, Receipt, StoreOutcome};
 use sqlx::{AnyConnection, AnyPool};
 use tokio::sync::{mpsc, oneshot};
 
 use super::sql::{answers_json, db_error, now_rfc3339};
+
+/// One write the writer task performs.
+#[derive(Debug, Clone)]
+pub(super) enum Write {
+    Submission(NewResponse),
+    Draft { code_hash: String, draft: Draft },
+}
+
+/// What a write came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Written {
+    Submission(StoreOutcome),
+    Draft(DraftSaved),
+}
 
 /// Submissions stored in one transaction at most. Large enough to amortise the flush, small
 /// enough that a batch commits in milliseconds.
@@ -29,11 +46,11 @@ const MAX_BATCH: usize = 256;
 /// in practice it never fills (and if it did, senders would wait, not fail).
 const QUEUE: usize = 1024;
 
-/// What one submission came to; `Err(NotFound)` is an unknown code.
-type Outcome = StoreResult<StoreOutcome>;
+/// What one write came to; `Err(NotFound)` is an unknown (or, for a draft, used) code.
+type Outcome = StoreResult<Written>;
 
 struct Pending {
-    response: NewResponse,
+    write: Write,
     reply: oneshot::Sender<Outcome>,
 }
 
@@ -51,13 +68,10 @@ impl GroupCommit {
         Self { queue }
     }
 
-    /// Stores one submission; resolves after the transaction holding it has committed.
-    pub(super) async fn store(&self, response: &NewResponse) -> Outcome {
+    /// Performs one write; resolves after the transaction holding it has committed.
+    pub(super) async fn write(&self, write: Write) -> Outcome {
         let (reply, answer) = oneshot::channel();
-        let pending = Pending {
-            response: response.clone(),
-            reply,
-        };
+        let pending = Pending { write, reply };
         let stopped = || StoreError::Backend("the submission writer has stopped".to_owned());
         self.queue.send(pending).await.map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
@@ -67,8 +81,8 @@ impl GroupCommit {
 async fn writer(pool: AnyPool, mut receiver: mpsc::Receiver<Pending>) {
     let mut batch: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
     while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let responses: Vec<&NewResponse> = batch.iter().map(|p| &p.response).collect();
-        let outcomes = store_batch(&pool, &responses).await;
+        let writes: Vec<&Write> = batch.iter().map(|p| &p.write).collect();
+        let outcomes = store_batch(&pool, &writes).await;
         for (pending, outcome) in batch.drain(..).zip(outcomes) {
             // The requester may have gone (timeout, closed connection): the response is
             // stored all the same, and its retry will get the same receipt.
@@ -77,16 +91,16 @@ async fn writer(pool: AnyPool, mut receiver: mpsc::Receiver<Pending>) {
     }
 }
 
-/// Stores the submissions in one transaction; if that fails, each in its own.
-pub(super) async fn store_batch(pool: &AnyPool, responses: &[&NewResponse]) -> Vec<Outcome> {
-    match store_together(pool, responses).await {
+/// Performs the writes in one transaction; if that fails, each in its own.
+pub(super) async fn store_batch(pool: &AnyPool, writes: &[&Write]) -> Vec<Outcome> {
+    match store_together(pool, writes).await {
         Ok(outcomes) => outcomes,
-        Err(err) if responses.len() == 1 => vec![Err(err)],
+        Err(err) if writes.len() == 1 => vec![Err(err)],
         Err(err) => {
-            tracing::warn!(error = %err, size = responses.len(), "batch failed; storing one by one");
-            let mut outcomes = Vec::with_capacity(responses.len());
-            for response in responses {
-                outcomes.push(match store_together(pool, &[response]).await {
+            tracing::warn!(error = %err, size = writes.len(), "batch failed; writing one by one");
+            let mut outcomes = Vec::with_capacity(writes.len());
+            for write in writes {
+                outcomes.push(match store_together(pool, &[write]).await {
                     Ok(mut one) => one.pop().unwrap_or(Err(StoreError::NotFound)),
                     Err(err) => Err(err),
                 });
@@ -97,25 +111,76 @@ pub(super) async fn store_batch(pool: &AnyPool, responses: &[&NewResponse]) -> V
 }
 
 /// One transaction for all of them; `Err` only when the transaction itself failed.
-async fn store_together(
-    pool: &AnyPool,
-    responses: &[&NewResponse],
-) -> Result<Vec<Outcome>, StoreError> {
-    let submitted_at = now_rfc3339()?;
+async fn store_together(pool: &AnyPool, writes: &[&Write]) -> Result<Vec<Outcome>, StoreError> {
+    let now = now_rfc3339()?;
     let mut tx = pool.begin().await.map_err(db_error)?;
-    let mut outcomes = Vec::with_capacity(responses.len());
-    for response in responses {
-        outcomes.push(store_one(&mut tx, response, &submitted_at).await?);
+    let mut outcomes = Vec::with_capacity(writes.len());
+    for write in writes {
+        outcomes.push(match write {
+            Write::Submission(response) => store_one(&mut tx, response, &now)
+                .await?
+                .map(Written::Submission),
+            Write::Draft { code_hash, draft } => save_draft(&mut tx, code_hash, draft, &now)
+                .await?
+                .map(Written::Draft),
+        });
     }
     tx.commit().await.map_err(db_error)?;
     Ok(outcomes)
+}
+
+/// Keeps a draft, only for a code that exists and carries no response yet (a late autosave must
+/// not resurrect a draft after submission), and only when newer than the stored draft: one
+/// conditional upsert, so two saves racing cannot both win and an older one never lands.
+async fn save_draft(
+    conn: &mut AnyConnection,
+    code_hash: &str,
+    draft: &Draft,
+    now: &str,
+) -> Result<StoreResult<DraftSaved>, StoreError> {
+    let revision = i64::try_from(draft.revision).unwrap_or(i64::MAX);
+    let result = sqlx::query(
+        "INSERT INTO survey_drafts (code_hash, answers, step, started_at, updated_at, revision) \
+         SELECT code_hash, $2, $3, $4, $5, $6 FROM invitation_codes \
+         WHERE code_hash = $1 AND used_at IS NULL \
+         ON CONFLICT (code_hash) DO UPDATE SET answers = excluded.answers, \
+         step = excluded.step, updated_at = excluded.updated_at, revision = excluded.revision \
+         WHERE survey_drafts.revision < excluded.revision",
+    )
+    .bind(code_hash)
+    .bind(answers_json(&draft.answers)?)
+    .bind(i64::from(draft.step))
+    .bind(&draft.started_at)
+    .bind(now)
+    .bind(revision)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    if result.rows_affected() > 0 {
+        return Ok(Ok(DraftSaved::Saved));
+    }
+    // Nothing written: an unknown or used code, or a draft at least as new is stored.
+    let current = sqlx::query_as::<_, (Option<String>, Option<i64>)>(
+        "SELECT c.used_at, d.revision FROM invitation_codes c \
+         LEFT JOIN survey_drafts d ON d.code_hash = c.code_hash WHERE c.code_hash = $1",
+    )
+    .bind(code_hash)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    Ok(match current {
+        Some((None, Some(stored))) => Ok(DraftSaved::Stale {
+            current_revision: u64::try_from(stored).unwrap_or(0),
+        }),
+        _ => Err(StoreError::NotFound),
+    })
 }
 
 async fn store_one(
     conn: &mut AnyConnection,
     response: &NewResponse,
     submitted_at: &str,
-) -> Result<Outcome, StoreError> {
+) -> Result<StoreResult<StoreOutcome>, StoreError> {
     // The first statement writes, so SQLite takes its write lock here and PostgreSQL locks the
     // code's row: a concurrent transaction (or an earlier submission of this batch) that
     // claimed the code leaves `used_at` set, and this one falls through to the checks below.
@@ -245,18 +310,34 @@ mod tests {
         // Reuses the first one's submission id on another code: a unique-key breach.
         let clash = response(&hashes[1], "BBBB-BBBB-BBBB", "submission-0000000001");
         let third = response(&hashes[2], "CCCC-CCCC-CCCC", "submission-0000000003");
-        let outcomes = store_batch(store.pool(), &[&first, &clash, &third]).await;
-        assert!(
-            matches!(&outcomes[0], Ok(StoreOutcome::Stored(r)) if r.number == "AAAA-AAAA-AAAA")
-        );
+        // A draft save in the same batch, for the third code, before its submission.
+        let draft = Write::Draft {
+            code_hash: hashes[2].clone(),
+            draft: Draft {
+                answers: [("used_service".to_owned(), 1)].into_iter().collect(),
+                step: 1,
+                started_at: "2026-11-28T08:00:00Z".into(),
+                revision: 3,
+            },
+        };
+        let writes = [
+            Write::Submission(first),
+            Write::Submission(clash),
+            draft,
+            Write::Submission(third),
+        ];
+        let outcomes = store_batch(store.pool(), &writes.iter().collect::<Vec<_>>()).await;
+        let stored = |outcome: &Outcome, number: &str| matches!(outcome, Ok(Written::Submission(StoreOutcome::Stored(r))) if r.number == number);
+        assert!(stored(&outcomes[0], "AAAA-AAAA-AAAA"), "{:?}", outcomes[0]);
         assert!(
             matches!(&outcomes[1], Err(StoreError::Conflict(_))),
             "{:?}",
             outcomes[1]
         );
-        assert!(
-            matches!(&outcomes[2], Ok(StoreOutcome::Stored(r)) if r.number == "CCCC-CCCC-CCCC")
-        );
+        assert!(matches!(outcomes[2], Ok(Written::Draft(DraftSaved::Saved))));
+        assert!(stored(&outcomes[3], "CCCC-CCCC-CCCC"), "{:?}", outcomes[3]);
+        let kept = store.draft(&hashes[2]).await.expect("draft");
+        assert_eq!(kept.map(|d| d.revision), Some(3));
         assert!(!store.invitation(&hashes[1]).await.expect("code").used);
         assert_eq!(
             store

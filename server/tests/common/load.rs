@@ -118,6 +118,27 @@ impl Client {
         result
     }
 
+    /// Saves a draft as the hydrated page does when the respondent moves to another screen;
+    /// `Ok(true)` when the server kept it.
+    pub async fn save_draft(
+        &mut self,
+        code: &str,
+        answers: &Answers,
+        step: u32,
+        revision: u64,
+    ) -> std::io::Result<bool> {
+        let body = serde_json::json!({
+            "code": code,
+            "answers": answers,
+            "step": step,
+            "started_at": null,
+            "revision": revision,
+        })
+        .to_string();
+        let (status, reply) = self.post_json("/api/survey/draft", body).await?;
+        Ok(status == 200 && reply.contains("Saved"))
+    }
+
     /// Submits one questionnaire.
     pub async fn submit(
         &mut self,
