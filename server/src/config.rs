@@ -39,8 +39,8 @@ pub struct Config {
     pub database_max_connections: u32,
     /// Seconds to wait for a database connection at start-up before giving up.
     pub database_connect_timeout_secs: u64,
-    /// Submissions are written by one task that commits the ones arriving together in one
-    /// durable transaction (group commit). `false` commits each on its own (the benchmark's
+    /// Submissions and draft saves are written by one task that commits the ones arriving
+    /// together in one durable transaction (group commit). `false` commits each on its own (the benchmark's
     /// baseline).
     pub database_group_commit: bool,
     /// Log filter, `tracing_subscriber::EnvFilter` syntax; `RUST_LOG` overrides it.
