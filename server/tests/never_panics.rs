@@ -38,27 +38,14 @@ async fn setup() -> Fixture {
     let store = store::open(&db.url, &ConnectOptions::default())
         .await
         .expect("open");
-    sipas_server::demo::seed(&store).await.expect("seed");
-    let codes = sipas_server::invitations::generate(4).expect("codes");
-    let hashes: Vec<String> = codes.iter().map(sipas_server::invitations::hash).collect();
-    let sample = SamplePoint {
-        wave_code: "sipas-2026-demo".into(),
-        geography: Geography::G2025,
-        province_code: "79".into(),
-        stratum: "79-urban".into(),
-        psu: "phuong-12".into(),
-    };
-    store
-        .add_invitations(&sample, SampleKind::Probability, "t", &hashes)
-        .await
-        .expect("store codes");
+    let codes = common::seed_codes(&store, 4).await;
     let questionnaire = store
         .questionnaire("sipas-2023", 1)
         .await
         .expect("questionnaire");
     Fixture {
         app: app_on(&db.url).await,
-        codes: codes.iter().map(|c| c.as_str().to_owned()).collect(),
+        codes,
         item_codes: questionnaire.items().map(|i| i.code.clone()).collect(),
         _db: db,
     }

@@ -23,30 +23,13 @@ async fn setup(url: &str, count: usize) -> (axum::Router, SqlStore, Vec<String>,
     let db = store::open(url, &ConnectOptions::default())
         .await
         .expect("open");
-    sipas_server::demo::seed(&db).await.expect("seed");
-    let codes = sipas_server::invitations::generate(count).expect("codes");
-    let hashes: Vec<String> = codes.iter().map(sipas_server::invitations::hash).collect();
-    let sample = SamplePoint {
-        wave_code: "sipas-2026-demo".into(),
-        geography: Geography::G2025,
-        province_code: "79".into(),
-        stratum: "79-urban".into(),
-        psu: "phuong-12".into(),
-    };
-    db.add_invitations(&sample, SampleKind::Probability, "t", &hashes)
-        .await
-        .expect("store codes");
+    let codes = common::seed_codes(&db, count).await;
     let questionnaire = db
         .questionnaire("sipas-2023", 1)
         .await
         .expect("questionnaire");
     let app = app_on(url).await;
-    (
-        app,
-        db,
-        codes.iter().map(|c| c.as_str().to_owned()).collect(),
-        questionnaire,
-    )
+    (app, db, codes, questionnaire)
 }
 
 async fn post_form(
