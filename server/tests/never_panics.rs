@@ -16,7 +16,6 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
-use sipas_app::domain::{Geography, SampleKind, SamplePoint};
 use sipas_app::ports::Store;
 use sipas_server::store::{self, ConnectOptions};
 

@@ -8,7 +8,7 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use sipas_app::domain::{Geography, SampleKind, SamplePoint};
+use sipas_app::domain::SampleKind;
 use sipas_app::ports::Store;
 use sipas_app::survey::flow;
 use sipas_app::survey::questionnaire::{Answers, Questionnaire};
