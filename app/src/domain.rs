@@ -95,6 +95,9 @@ pub struct Wave {
     /// such responses are a non-probability sample).
     #[serde(default)]
     pub open_link: bool,
+    /// Closed by hand, or past its closing date: its codes take no more answers.
+    #[serde(default)]
+    pub closed: bool,
 }
 
 /// A published questionnaire version.

@@ -12,6 +12,8 @@ pub mod i18n;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod ports;
+#[cfg(feature = "ssr")]
+pub mod staff;
 pub mod survey;
 
 use leptos::prelude::*;

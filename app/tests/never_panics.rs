@@ -385,7 +385,7 @@ proptest! {
         started_at in prop::option::of(field_value()),
     ) {
         let q = default_questionnaire();
-        let request = SubmitRequest { code, submission_id, answers, language, started_at };
+        let request = SubmitRequest { code, submission_id, answers, language, started_at, queued: false };
         // The request travels as JSON (the browser's outbox keeps it so): it must come back.
         let text = serde_json::to_string(&serde_json::json!({ "request": request })).unwrap();
         let decoded: SubmitSurvey = serde_json::from_str(&text).unwrap();

@@ -98,6 +98,16 @@ pub enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Staff accounts: create the first administrator (there is no default password).
+    Admin {
+        #[command(subcommand)]
+        action: AdminCommand,
+    },
+    /// Staff accounts: add, disable, enable, reset a password, list.
+    User {
+        #[command(subcommand)]
+        action: UserCommand,
+    },
     /// Compute indices offline from a microdata CSV (no database).
     Compute {
         /// Microdata CSV, one row per response (docs/methodology.md).
@@ -113,6 +123,53 @@ pub enum Command {
         #[arg(long)]
         non_probability: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an administrator account. The password is asked for (or read from standard
+    /// input when it is not a terminal: `printf '%s\n' "$PASSWORD" | sipas admin create ...`).
+    Create {
+        #[arg(long)]
+        username: String,
+        /// The person's name as shown in the workspace.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add an account (password asked for, or read from standard input).
+    Add {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        name: String,
+        /// admin, central, provincial, statistician or viewer.
+        #[arg(long)]
+        role: String,
+        /// For provincial officers: the province code (34-unit geography).
+        #[arg(long)]
+        province: Option<String>,
+    },
+    /// Disable an account (its sessions end at once).
+    Disable {
+        #[arg(long)]
+        username: String,
+    },
+    /// Enable a disabled account.
+    Enable {
+        #[arg(long)]
+        username: String,
+    },
+    /// Set a new password (asked for, or read from standard input); sessions end.
+    ResetPassword {
+        #[arg(long)]
+        username: String,
+    },
+    /// List the accounts.
+    List,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -224,6 +281,7 @@ impl Cli {
                             version,
                         }),
                         open_link,
+                        closed: false,
                     },
                 )
                 .await;
@@ -281,6 +339,20 @@ impl Cli {
                 }
                 Ok(())
             }
+            Command::Admin {
+                action: AdminCommand::Create { username, name },
+            } => {
+                let store = open(&config).await?;
+                let result = add_user(&store, &username, &name, "admin", None).await;
+                store.close().await;
+                result
+            }
+            Command::User { action } => {
+                let store = open(&config).await?;
+                let result = user_command(&store, action).await;
+                store.close().await;
+                result
+            }
             Command::Compute {
                 data,
                 methodology,
@@ -291,6 +363,171 @@ impl Cli {
                 println!("wrote {cells} estimates to {}", out.display());
                 Ok(())
             }
+        }
+    }
+}
+
+/// A password from a prompt without echo, or the first line of standard input when that is
+/// not a terminal (scripts).
+fn read_password() -> Result<String, CliError> {
+    use std::io::{BufRead, IsTerminal};
+    let password = if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password (at least 12 characters): ")
+            .map_err(|e| CliError::Invalid(format!("cannot read the password: {e}")))?;
+        let again = rpassword::prompt_password("Again: ")
+            .map_err(|e| CliError::Invalid(format!("cannot read the password: {e}")))?;
+        if first != again {
+            return Err(CliError::Invalid("the two passwords differ".into()));
+        }
+        first
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| CliError::Invalid(format!("cannot read the password: {e}")))?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    };
+    if let Some(problem) = sipas_app::staff::roles::password_problem(&password) {
+        return Err(CliError::Invalid(format!("password: {problem}")));
+    }
+    Ok(password)
+}
+
+async fn add_user(
+    store: &store::SqlStore,
+    username: &str,
+    name: &str,
+    role: &str,
+    province: Option<&str>,
+) -> Result<(), CliError> {
+    use sipas_app::staff::StaffStore;
+    let provinces: Vec<String> = store
+        .provinces(sipas_app::domain::Geography::G2025)
+        .await
+        .map_err(CliError::Store)?
+        .into_iter()
+        .map(|p| p.code)
+        .collect();
+    let password = read_password()?;
+    let (username, display_name, role, province) = crate::staff::accounts::check_new_user(
+        &provinces,
+        username,
+        name,
+        role,
+        province.unwrap_or(""),
+        &password,
+    )
+    .await
+    .map_err(CliError::Invalid)?;
+    let password_hash = crate::staff::auth::hash_password(password)
+        .await
+        .map_err(CliError::Invalid)?;
+    let user = sipas_app::staff::port::NewUser {
+        username: username.clone(),
+        display_name,
+        role,
+        province: province.clone(),
+        password_hash,
+    };
+    match store.create_user(&user).await {
+        Ok(_) => {}
+        Err(sipas_app::ports::StoreError::Conflict(message)) => {
+            return Err(CliError::Invalid(message));
+        }
+        Err(err) => return Err(CliError::Store(err)),
+    }
+    cli_audit(
+        store,
+        "account_created",
+        province.as_ref().map(|p| p.code.as_str()),
+        format!("{username} ({})", role.key()),
+    )
+    .await;
+    println!("created {} account {username}", role.key());
+    Ok(())
+}
+
+async fn cli_audit(store: &store::SqlStore, action: &str, province: Option<&str>, detail: String) {
+    use sipas_app::staff::StaffStore;
+    let entry = sipas_app::staff::port::AuditEntry {
+        actor: "cli".into(),
+        action: action.into(),
+        wave_code: None,
+        province_code: province.map(str::to_owned),
+        detail,
+    };
+    if let Err(err) = store.audit(&entry).await {
+        eprintln!("warning: the audit log could not be written: {err}");
+    }
+}
+
+async fn user_command(store: &store::SqlStore, action: UserCommand) -> Result<(), CliError> {
+    use sipas_app::ports::StoreError;
+    use sipas_app::staff::StaffStore;
+    let find = |username: String| async move {
+        match store
+            .user_for_sign_in(&username.trim().to_lowercase())
+            .await
+        {
+            Ok((user, _)) => Ok(user),
+            Err(StoreError::NotFound) => Err(CliError::Invalid(format!("no account {username:?}"))),
+            Err(err) => Err(CliError::Store(err)),
+        }
+    };
+    match action {
+        UserCommand::Add {
+            username,
+            name,
+            role,
+            province,
+        } => add_user(store, &username, &name, &role, province.as_deref()).await,
+        UserCommand::Disable { username } => {
+            let user = find(username).await?;
+            store
+                .set_active(user.id, false)
+                .await
+                .map_err(CliError::Store)?;
+            cli_audit(store, "account_disabled", None, user.username.clone()).await;
+            println!("disabled {}", user.username);
+            Ok(())
+        }
+        UserCommand::Enable { username } => {
+            let user = find(username).await?;
+            store
+                .set_active(user.id, true)
+                .await
+                .map_err(CliError::Store)?;
+            cli_audit(store, "account_enabled", None, user.username.clone()).await;
+            println!("enabled {}", user.username);
+            Ok(())
+        }
+        UserCommand::ResetPassword { username } => {
+            let user = find(username).await?;
+            let password = read_password()?;
+            let hash = crate::staff::auth::hash_password(password)
+                .await
+                .map_err(CliError::Invalid)?;
+            store
+                .set_password(user.id, &hash)
+                .await
+                .map_err(CliError::Store)?;
+            cli_audit(store, "password_reset", None, user.username.clone()).await;
+            println!("new password set for {}", user.username);
+            Ok(())
+        }
+        UserCommand::List => {
+            for user in store.users().await.map_err(CliError::Store)? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    user.username,
+                    user.role.key(),
+                    user.province.map(|p| p.code).unwrap_or_else(|| "-".into()),
+                    if user.active { "active" } else { "disabled" },
+                    user.display_name
+                );
+            }
+            Ok(())
         }
     }
 }
@@ -357,12 +594,31 @@ async fn serve(config: &Config, demo: bool) -> Result<(), CliError> {
         .load(pkg, format!("/{}", leptos_options.site_pkg_dir))
         .await;
     let limits = std::sync::Arc::new(crate::limits::Limits::from_config(config));
+    let store = std::sync::Arc::new(store);
+    let staff = std::sync::Arc::new(crate::staff::StaffState::new(
+        store.clone(),
+        config.staff_settings(),
+    ));
     let state = AppState {
         leptos_options,
-        store: std::sync::Arc::new(store),
+        store: store.clone(),
         assets,
         limits: limits.clone(),
+        staff,
+        public_origin: config.public_origin(),
     };
+    // Expired staff sessions are removed hourly.
+    tokio::spawn(async move {
+        use sipas_app::staff::StaffStore;
+        let mut every = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            every.tick().await;
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            if let Err(err) = store.sessions_expire(now).await {
+                tracing::warn!(error = %err, "removing expired sessions failed");
+            }
+        }
+    });
     // Forget idle clients now and then, so the rate limiters' tables stay small.
     tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(60));

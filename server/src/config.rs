@@ -11,7 +11,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 /// Every setting's name, as `SIPAS_<NAME>` in the environment.
-const SETTINGS: [&str; 13] = [
+const SETTINGS: [&str; 16] = [
     "database_url",
     "database_max_connections",
     "database_connect_timeout_secs",
@@ -25,6 +25,9 @@ const SETTINGS: [&str; 13] = [
     "limit_submissions_per_minute",
     "open_link_codes_per_hour",
     "header_read_timeout_secs",
+    "public_origin",
+    "session_idle_minutes",
+    "session_absolute_hours",
 ];
 
 /// The file read when `--config` is not given, if it exists.
@@ -64,6 +67,14 @@ pub struct Config {
     pub open_link_codes_per_hour: u32,
     /// Seconds a client has to send a request's headers (slow-loris defence).
     pub header_read_timeout_secs: u64,
+    /// The origin browsers use, e.g. `https://sipas.example.gov.vn`, when a reverse proxy
+    /// rewrites Host: form posts must come from it, printed invitations link to it, and an
+    /// `https://` origin makes the staff session cookie `Secure`. Unset: the request's Host.
+    pub public_origin: Option<String>,
+    /// A staff session unused this long ends (minutes).
+    pub session_idle_minutes: u64,
+    /// A staff session ends this long after sign-in, however busy (hours).
+    pub session_absolute_hours: u64,
 }
 
 impl Default for Config {
@@ -83,6 +94,9 @@ impl Default for Config {
             limit_submissions_per_minute: 120,
             open_link_codes_per_hour: 2000,
             header_read_timeout_secs: 10,
+            public_origin: None,
+            session_idle_minutes: 30,
+            session_absolute_hours: 12,
         }
     }
 }
@@ -115,6 +129,27 @@ impl Config {
             .merge(Env::raw().only(&["DATABASE_URL"]))
             .extract()
             .map_err(|err| ConfigError::Invalid(Box::new(err)))
+    }
+
+    /// The public origin without a trailing slash, if set.
+    pub fn public_origin(&self) -> Option<String> {
+        self.public_origin
+            .as_deref()
+            .map(|o| o.trim().trim_end_matches('/').to_owned())
+            .filter(|o| !o.is_empty())
+    }
+
+    /// The staff side's settings.
+    pub fn staff_settings(&self) -> crate::staff::StaffSettings {
+        crate::staff::StaffSettings {
+            session_idle: std::time::Duration::from_secs(self.session_idle_minutes.max(1) * 60),
+            session_absolute: std::time::Duration::from_secs(
+                self.session_absolute_hours.max(1) * 3600,
+            ),
+            secure_cookies: self
+                .public_origin()
+                .is_some_and(|o| o.starts_with("https://")),
+        }
     }
 
     /// The configuration as TOML with secrets replaced, for `sipas config`.

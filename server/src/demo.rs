@@ -17,6 +17,7 @@ pub fn demo_waves() -> Vec<Wave> {
         }),
         // A demonstration is a pilot: the open link is on.
         open_link: true,
+        closed: false,
     }]
 }
 

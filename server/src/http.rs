@@ -33,6 +33,11 @@ pub struct AppState {
     pub assets: Arc<crate::assets::PrecompressedAssets>,
     /// Rate limits, load shedding and caps on the public routes.
     pub limits: Arc<crate::limits::Limits>,
+    /// The staff workspace's store, sessions and sign-in settings.
+    pub staff: Arc<crate::staff::StaffState>,
+    /// The origin browsers see (`https://sipas.example.gov.vn`), when a proxy rewrites Host:
+    /// form posts must come from it, and printed invitations link to it.
+    pub public_origin: Option<String>,
 }
 
 impl axum::extract::FromRef<AppState> for LeptosOptions {
@@ -82,6 +87,7 @@ pub fn router(state: AppState) -> Router {
     };
 
     Router::new()
+        .merge(crate::staff::router(&state))
         .route("/healthz", get(health))
         .route("/lang/{code}", get(set_language))
         .route("/sw.js", get(service_worker))

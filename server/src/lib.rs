@@ -14,6 +14,7 @@ pub mod http;
 pub mod invitations;
 pub mod limits;
 pub mod questionnaires;
+pub mod staff;
 pub mod store;
 pub mod survey_forms;
 pub mod telemetry;

@@ -124,7 +124,7 @@ impl Limits {
 
     /// The client a request comes from: the configured proxy header, else the connection's
     /// peer. IPv6 clients are keyed by their /64, which one subscriber usually holds whole.
-    fn client_key(&self, headers: &HeaderMap, peer: Option<SocketAddr>) -> IpAddr {
+    pub fn client_key(&self, headers: &HeaderMap, peer: Option<SocketAddr>) -> IpAddr {
         let from_header = self.client_ip_header.as_ref().and_then(|name| {
             let value = headers.get(name.as_str())?.to_str().ok()?;
             // X-Forwarded-For: the last entry is the one our own proxy appended; earlier ones

@@ -14,7 +14,7 @@ use sipas_app::i18n::Locale;
 use sipas_app::ports::StoreError;
 use sipas_app::survey::codes::InvitationCode;
 use sipas_app::survey::flow;
-use sipas_app::survey::response::{DraftSaved, Mode, SubmitReply, SubmitRequest};
+use sipas_app::survey::response::{Channel, DraftSaved, SubmitReply, SubmitRequest};
 use sipas_app::survey::service::{self, Entry};
 
 use crate::http::AppState;
@@ -34,15 +34,10 @@ fn page_for(raw_code: &str) -> String {
 }
 
 /// Form posts must come from our own pages: a browser names the page's origin, and it must be
-/// this host (the code in the address is the only credential, but a forged post should not
-/// even get to try one).
-pub fn same_origin(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
-        return true;
-    };
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    let origin_host = origin.split_once("://").map(|(_, rest)| rest);
-    matches!((origin_host, host), (Some(a), Some(b)) if a.eq_ignore_ascii_case(b))
+/// ours (the configured public origin behind a proxy, else this host). The code in the address
+/// is the only credential, but a forged post should not even get to try one.
+pub fn same_origin(headers: &HeaderMap, public_origin: Option<&str>) -> bool {
+    crate::staff::auth::same_origin(headers, public_origin)
 }
 
 fn locale(headers: &HeaderMap) -> Locale {
@@ -79,8 +74,12 @@ pub async fn go(Query(query): Query<CodeQuery>) -> Redirect {
 }
 
 /// `POST /s/go` (`code=…`): the code typed on `/s`, tidied into its page address.
-pub async fn go_posted(headers: HeaderMap, Form(form): Form<CodeQuery>) -> Response {
-    if !same_origin(&headers) {
+pub async fn go_posted(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<CodeQuery>,
+) -> Response {
+    if !same_origin(&headers, state.public_origin.as_deref()) {
         return forbidden();
     }
     Redirect::to(&page_for(&form.code)).into_response()
@@ -93,7 +92,7 @@ pub async fn post_section(
     headers: HeaderMap,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
-    if !same_origin(&headers) {
+    if !same_origin(&headers, state.public_origin.as_deref()) {
         return forbidden();
     }
     let page = page_for(&raw_code);
@@ -180,8 +179,9 @@ pub async fn post_section(
         answers,
         language: locale(&headers).code().to_owned(),
         started_at: started_at.map(str::to_owned),
+        queued: false,
     };
-    match service::submit_opened(store, &opened, &request, Mode::Web).await {
+    match service::submit_opened(store, &opened, &request, Channel::Form).await {
         Ok(SubmitReply::Accepted(receipt)) => {
             Redirect::to(&format!("/receipt/{}", receipt.number)).into_response()
         }
@@ -206,7 +206,7 @@ pub async fn post_open(
     headers: HeaderMap,
     Form(form): Form<OpenForm>,
 ) -> Response {
-    if !same_origin(&headers) {
+    if !same_origin(&headers, state.public_origin.as_deref()) {
         return forbidden();
     }
     let store = state.store.as_ref();
@@ -218,7 +218,7 @@ pub async fn post_open(
             .collect::<String>()
     );
     let wave = match store.wave(&wave_code).await {
-        Ok(wave) if wave.open_link && wave.questionnaire.is_some() => wave,
+        Ok(wave) if wave.open_link && wave.questionnaire.is_some() && !wave.closed => wave,
         Ok(_) | Err(StoreError::NotFound) => return Redirect::to(&back).into_response(),
         Err(_) => return unavailable(),
     };
@@ -253,8 +253,10 @@ pub async fn post_open(
         psu: "open".to_owned(),
     };
     let hash = crate::invitations::hash(&code);
+    // One open-link batch per wave and province, so monitoring lists them apart.
+    let batch = format!("open-{}-{}", sample.wave_code, sample.province_code);
     match store
-        .add_invitations(&sample, SampleKind::Open, "open-link", &[hash])
+        .add_invitations(&sample, SampleKind::Open, &batch, &[hash])
         .await
     {
         Ok(()) => Redirect::to(&format!("/s/{}", code.as_str())).into_response(),
@@ -300,17 +302,17 @@ mod tests {
     #[test]
     fn origin_must_match_host() {
         let mut headers = HeaderMap::new();
-        assert!(same_origin(&headers));
+        assert!(same_origin(&headers, None));
         headers.insert(header::HOST, "127.0.0.1:3000".parse().expect("header"));
         headers.insert(
             header::ORIGIN,
             "http://127.0.0.1:3000".parse().expect("header"),
         );
-        assert!(same_origin(&headers));
+        assert!(same_origin(&headers, None));
         headers.insert(
             header::ORIGIN,
             "https://evil.example".parse().expect("header"),
         );
-        assert!(!same_origin(&headers));
+        assert!(!same_origin(&headers, None));
     }
 }

@@ -4,11 +4,14 @@
 use std::path::Path;
 
 fn golden(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../stats/golden")
-        .join(name)
-        .display()
-        .to_string()
+    Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
+    )
+    .join("../stats/golden")
+    .join(name)
+    .display()
+    .to_string()
 }
 
 fn sipas(args: &[&str]) -> std::process::Output {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use sipas_app::domain::QuestionnaireRef;
 use sipas_app::ports::{Store, StoreError};
 use sipas_app::survey::codes::{InvitationCode, hash};
-use sipas_app::survey::response::{Mode, NewResponse, StoreOutcome};
+use sipas_app::survey::response::{Channel, NewResponse, StoreOutcome};
 use sipas_server::store::{self, ConnectOptions};
 
 fn response(code: &str, receipt: String, submission_id: String) -> NewResponse {
@@ -25,7 +25,7 @@ fn response(code: &str, receipt: String, submission_id: String) -> NewResponse {
         answers: [("used_service".to_owned(), 1)].into_iter().collect(),
         content_hash: "c".repeat(64),
         language: "vi".into(),
-        mode: Mode::Web,
+        channel: Channel::Online,
         started_at: None,
     }
 }

@@ -204,13 +204,19 @@ async fn the_bundle_is_served_precompressed_with_brotli() {
     std::fs::write(pkg.path().join("sipas.css"), &css).expect("write");
     let assets = std::sync::Arc::new(sipas_server::assets::PrecompressedAssets::default());
     assets.load(pkg.path().to_owned(), "/pkg".into()).await;
+    let store = std::sync::Arc::new(store);
     let app = sipas_server::http::router(sipas_server::http::AppState {
         leptos_options: leptos::config::LeptosOptions::builder()
             .output_name("sipas")
             .build(),
-        store: std::sync::Arc::new(store),
+        store: store.clone(),
         assets,
         limits: std::sync::Arc::new(sipas_server::limits::Limits::without_rate_limits()),
+        staff: std::sync::Arc::new(sipas_server::staff::StaffState::new(
+            store,
+            sipas_server::staff::StaffSettings::default(),
+        )),
+        public_origin: None,
     });
     let request = |etag: Option<&str>| {
         let mut builder = axum::http::Request::get("/pkg/sipas.css")

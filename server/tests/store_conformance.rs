@@ -9,13 +9,16 @@ use std::sync::Arc;
 use sipas_app::domain::{Geography, QuestionnaireRef, SampleKind, SamplePoint, UnitKind, Wave};
 use sipas_app::ports::{Store, StoreError};
 use sipas_app::survey::questionnaire::Answers;
-use sipas_app::survey::response::{Draft, DraftSaved, Mode, NewResponse, StoreOutcome};
+use sipas_app::survey::response::{Channel, Draft, DraftSaved, NewResponse, StoreOutcome};
 use sipas_server::store::{self, ConnectOptions, OpenError};
 
 fn reference_csv(name: &str) -> Vec<Vec<String>> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../data/geography")
-        .join(name);
+    let path = std::path::Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
+    )
+    .join("../data/geography")
+    .join(name);
     let mut reader = csv::Reader::from_path(path).expect("reference CSV");
     reader
         .records()
@@ -96,6 +99,7 @@ async fn story(url: &str) {
         geography: Geography::G2004,
         questionnaire: None,
         open_link: false,
+        closed: false,
     };
     let newer = Wave {
         code: "w-2026".into(),
@@ -107,6 +111,7 @@ async fn story(url: &str) {
             version: 1,
         }),
         open_link: true,
+        closed: false,
     };
     let sipas_2023 = sipas_server::questionnaires::parse(sipas_server::questionnaires::SIPAS_2023)
         .expect("parse");
@@ -238,7 +243,7 @@ fn response(code_hash: &str, submission_id: &str, answers: &Answers) -> NewRespo
         answers: answers.clone(),
         content_hash: format!("{:x}", answers.len()),
         language: "vi".into(),
-        mode: Mode::Web,
+        channel: Channel::Online,
         started_at: Some("2026-11-27T08:00:00Z".into()),
     }
 }
@@ -646,7 +651,11 @@ async fn a_file_that_is_not_a_database_is_refused() {
 
 #[test]
 fn migration_folders_mirror_each_other() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
+    let root = std::path::Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
+    )
+    .join("../migrations");
     let versions = |engine: &str| {
         let mut names: Vec<String> = std::fs::read_dir(root.join(engine))
             .expect("migration folder")

@@ -442,7 +442,7 @@ async fn open_link_makes_a_non_probability_code() {
     assert_eq!(invitation.sample.province_code, "01");
     // A wave without the open link says the survey is not open.
     let (_, _, body) = get(&app, "/s/open/no-such-wave").await;
-    assert!(body.contains("Khảo sát chưa mở"));
+    assert!(body.contains("Khảo sát đã đóng"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -18,10 +18,16 @@ const TOLERANCE: f64 = 1e-9;
 /// Our cells by (domain, subgroup, node).
 type CellsById = HashMap<(String, String, String), Cell>;
 
+/// The folder is found at run time (cargo sets CARGO_MANIFEST_DIR for tests): a test binary
+/// reused from a shared build cache may have been compiled in another checkout, whose path
+/// `env!` would have baked in.
 fn golden(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("golden")
-        .join(name)
+    PathBuf::from(
+        std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
+    )
+    .join("golden")
+    .join(name)
 }
 
 fn read_rows(name: &str) -> Vec<HashMap<String, String>> {

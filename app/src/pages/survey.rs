@@ -356,6 +356,7 @@ fn SurveyForm(data: SurveyData) -> impl IntoView {
                 answers: now,
                 language: locale.code().to_owned(),
                 started_at: Some(started_at.get_value()),
+                queued: false,
             }),
         }
     };

@@ -119,8 +119,13 @@ pub async fn save_draft(
 #[server(prefix = "/api", endpoint = "survey/submit", input = Json)]
 pub async fn submit_survey(request: SubmitRequest) -> Result<SubmitReply, AppError> {
     let store = crate::ports::store()?;
-    crate::survey::service::submit(store.as_ref(), &request, crate::survey::response::Mode::Web)
-        .await
+    use crate::survey::response::Channel;
+    let channel = if request.queued {
+        Channel::Outbox
+    } else {
+        Channel::Online
+    };
+    crate::survey::service::submit(store.as_ref(), &request, channel).await
 }
 
 #[server(prefix = "/api", endpoint = "survey/receipt")]
@@ -141,7 +146,7 @@ pub struct OpenWaveInfo {
 pub async fn open_wave(wave: String) -> Result<OpenWaveInfo, AppError> {
     let store = crate::ports::store()?;
     let wave = store.wave(&wave).await?;
-    if !wave.open_link || wave.questionnaire.is_none() {
+    if !wave.open_link || wave.questionnaire.is_none() || wave.closed {
         return Err(AppError::NotFound);
     }
     Ok(OpenWaveInfo {

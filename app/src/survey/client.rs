@@ -437,7 +437,11 @@ pub async fn flush_outbox() -> Vec<(SubmitRequest, SubmitReply)> {
             let Queued::Ready(request) = record else {
                 continue;
             };
-            match crate::survey::api::submit_survey(request.clone()).await {
+            let sent = SubmitRequest {
+                queued: true,
+                ..request.clone()
+            };
+            match crate::survey::api::submit_survey(sent).await {
                 Ok(reply) => {
                     let _ = outbox_remove(&request.submission_id).await;
                     if matches!(reply, SubmitReply::Accepted(_) | SubmitReply::CodeUsed) {
@@ -534,6 +538,7 @@ mod tests {
             answers: [("q1".to_owned(), 3)].into_iter().collect(),
             language: "vi".into(),
             started_at: None,
+            queued: false,
         }
     }
 

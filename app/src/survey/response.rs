@@ -46,6 +46,38 @@ impl Mode {
     }
 }
 
+/// How a response reached the server: monitoring shows the shares, so the field team sees
+/// how many phones ran without JavaScript or answered offline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Channel {
+    /// Sent by the page with JavaScript, while online.
+    Online,
+    /// A plain form post (no JavaScript).
+    Form,
+    /// Kept in the phone's outbox while offline and sent later.
+    Outbox,
+    /// Transcribed from a paper form.
+    Paper,
+}
+
+impl Channel {
+    pub fn key(self) -> &'static str {
+        match self {
+            Channel::Online => "online",
+            Channel::Form => "form",
+            Channel::Outbox => "outbox",
+            Channel::Paper => "paper",
+        }
+    }
+
+    pub fn mode(self) -> Mode {
+        match self {
+            Channel::Paper => Mode::Paper,
+            _ => Mode::Web,
+        }
+    }
+}
+
 /// A complete, validated response, ready to be stored against its code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewResponse {
@@ -58,7 +90,7 @@ pub struct NewResponse {
     pub content_hash: String,
     /// `vi` or `en`.
     pub language: String,
-    pub mode: Mode,
+    pub channel: Channel,
     pub started_at: Option<String>,
 }
 
@@ -105,6 +137,9 @@ pub struct SubmitRequest {
     pub answers: Answers,
     pub language: String,
     pub started_at: Option<String>,
+    /// Set by the outbox when it sends a submission queued offline (monitoring only).
+    #[serde(default)]
+    pub queued: bool,
 }
 
 /// The server's answer to a submission.

@@ -9,7 +9,7 @@ use crate::survey::codes::{InvitationCode, hash, hex, receipt_number, sha256_hex
 use crate::survey::flow;
 use crate::survey::questionnaire::{Answers, Questionnaire};
 use crate::survey::response::{
-    Draft, DraftSaved, Mode, NewResponse, StoreOutcome, SubmitReply, SubmitRequest,
+    Channel, Draft, DraftSaved, NewResponse, StoreOutcome, SubmitReply, SubmitRequest,
     valid_submission_id,
 };
 
@@ -42,7 +42,7 @@ pub async fn open(store: &dyn Store, raw_code: &str) -> Result<Entry, AppError> 
         Err(err) => return Err(err.into()),
     };
     let wave = store.wave(&invitation.sample.wave_code).await?;
-    let Some(reference) = wave.questionnaire.clone() else {
+    let Some(reference) = wave.questionnaire.clone().filter(|_| !wave.closed) else {
         return Ok(Entry::Closed);
     };
     let questionnaire = store
@@ -176,10 +176,10 @@ pub async fn keep_draft(
 pub async fn submit(
     store: &dyn Store,
     request: &SubmitRequest,
-    mode: Mode,
+    channel: Channel,
 ) -> Result<SubmitReply, AppError> {
     let opened = open_found(store, &request.code).await?;
-    submit_opened(store, &opened, request, mode).await
+    submit_opened(store, &opened, request, channel).await
 }
 
 /// `submit` for a code already opened.
@@ -187,7 +187,7 @@ pub async fn submit_opened(
     store: &dyn Store,
     opened: &Opened,
     request: &SubmitRequest,
-    mode: Mode,
+    channel: Channel,
 ) -> Result<SubmitReply, AppError> {
     if !valid_submission_id(&request.submission_id) {
         return Err(AppError::Invalid(
@@ -232,7 +232,7 @@ pub async fn submit_opened(
             .unwrap_or_default()
             .code()
             .to_owned(),
-        mode,
+        channel,
         started_at,
     };
     match store.store_response(&response).await {

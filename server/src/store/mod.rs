@@ -8,13 +8,14 @@
 mod postgres;
 mod sql;
 mod sqlite;
+mod staff;
 mod submissions;
 
 use std::time::Duration;
 
 use sqlx::migrate::MigrateError;
 
-pub use sql::SqlStore;
+pub use sql::{SqlStore, random_token, today_in_vietnam};
 
 /// Connection settings independent of the engine.
 #[derive(Debug, Clone)]

@@ -111,14 +111,30 @@ type WaveRow = (
     Option<String>,
     Option<i64>,
     i64,
+    Option<String>,
+    Option<String>,
 );
 
-const WAVE_COLUMNS: &str = "SELECT code, title, year, geography, questionnaire_code, \
-     questionnaire_version, open_link FROM waves";
+pub(super) const WAVE_COLUMNS: &str = "SELECT code, title, year, geography, questionnaire_code, \
+     questionnaire_version, open_link, closed_at, closes_on FROM waves";
 
-fn wave_from_row(
-    (code, title, year, geography, q_code, q_version, open_link): WaveRow,
+/// Today's civil date in Vietnam (UTC+7), `YYYY-MM-DD`; dates of that form order as text.
+pub fn today_in_vietnam() -> String {
+    let offset = time::UtcOffset::from_hms(7, 0, 0).unwrap_or(time::UtcOffset::UTC);
+    let date = time::OffsetDateTime::now_utc().to_offset(offset).date();
+    format!(
+        "{:04}-{:02}-{:02}",
+        date.year(),
+        u8::from(date.month()),
+        date.day()
+    )
+}
+
+pub(super) fn wave_from_row(
+    (code, title, year, geography, q_code, q_version, open_link, closed_at, closes_on): WaveRow,
 ) -> StoreResult<Wave> {
+    let closed = closed_at.is_some()
+        || closes_on.is_some_and(|last_day| last_day.as_str() < today_in_vietnam().as_str());
     let questionnaire = match (q_code, q_version) {
         (Some(code), Some(version)) => Some(QuestionnaireRef {
             code,
@@ -133,14 +149,15 @@ fn wave_from_row(
         geography: parse_geography(&geography)?,
         questionnaire,
         open_link: open_link != 0,
+        closed,
     })
 }
 
-fn parse_geography(key: &str) -> StoreResult<Geography> {
+pub(super) fn parse_geography(key: &str) -> StoreResult<Geography> {
     Geography::parse(key).ok_or_else(|| StoreError::Backend(format!("unknown geography {key:?}")))
 }
 
-fn parse_version(version: i64) -> StoreResult<u32> {
+pub(super) fn parse_version(version: i64) -> StoreResult<u32> {
     u32::try_from(version)
         .map_err(|_| StoreError::Backend(format!("bad questionnaire version {version}")))
 }
@@ -167,12 +184,28 @@ fn parse_kind(key: &str) -> StoreResult<SampleKind> {
         .ok_or_else(|| StoreError::Backend(format!("unknown sample kind {key:?}")))
 }
 
-fn parse_answers(json: &str) -> StoreResult<Answers> {
+pub(super) fn parse_answers(json: &str) -> StoreResult<Answers> {
     serde_json::from_str(json).map_err(|err| StoreError::Backend(format!("stored answers: {err}")))
 }
 
 pub(super) fn answers_json(answers: &Answers) -> StoreResult<String> {
     serde_json::to_string(answers).map_err(|err| StoreError::Backend(err.to_string()))
+}
+
+/// A random identifier of 16 hex digits (64 bits): export row ids, batch ids.
+pub(crate) fn random_id() -> StoreResult<String> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).map_err(|err| StoreError::Backend(err.to_string()))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// 128 random bits as 32 hex digits (form tokens); empty only if the generator fails.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 16];
+    if getrandom::fill(&mut bytes).is_err() {
+        return String::new();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub(super) fn now_rfc3339() -> StoreResult<String> {
@@ -437,6 +470,27 @@ impl Store for SqlStore {
             .await
             .map_err(db_error)?;
         }
+        // Codes issued outside the staff pages (the CLI, the open link) are listed as batches too.
+        let size = i64::try_from(code_hashes.len()).unwrap_or(i64::MAX);
+        let issued_by = match kind {
+            SampleKind::Probability => "cli",
+            SampleKind::Open => "open-link",
+        };
+        sqlx::query(
+            "INSERT INTO invitation_batches (id, wave_code, province_code, scope, size, \
+             issued_by, issued_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (id) DO UPDATE SET size = invitation_batches.size + excluded.size",
+        )
+        .bind(batch)
+        .bind(&sample.wave_code)
+        .bind(&sample.province_code)
+        .bind(format!("psu {}", sample.psu))
+        .bind(size)
+        .bind(issued_by)
+        .bind(&created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
         tx.commit().await.map_err(db_error)
     }
 
@@ -473,7 +527,7 @@ impl Store for SqlStore {
         let (wave_code, geography, province_code, stratum, psu, kind, batch, used_at) =
             sqlx::query_as::<_, Row>(
                 "SELECT wave_code, geography, province_code, stratum, psu, sample_kind, batch, \
-                 used_at FROM invitation_codes WHERE code_hash = $1",
+                 used_at FROM invitation_codes WHERE code_hash = $1 AND voided_at IS NULL",
             )
             .bind(code_hash)
             .fetch_one(&self.pool)

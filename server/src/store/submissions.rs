@@ -142,7 +142,7 @@ async fn save_draft(
     let result = sqlx::query(
         "INSERT INTO survey_drafts (code_hash, answers, step, started_at, updated_at, revision) \
          SELECT code_hash, $2, $3, $4, $5, $6 FROM invitation_codes \
-         WHERE code_hash = $1 AND used_at IS NULL \
+         WHERE code_hash = $1 AND used_at IS NULL AND voided_at IS NULL \
          ON CONFLICT (code_hash) DO UPDATE SET answers = excluded.answers, \
          step = excluded.step, updated_at = excluded.updated_at, revision = excluded.revision \
          WHERE survey_drafts.revision < excluded.revision",
@@ -176,6 +176,31 @@ async fn save_draft(
     })
 }
 
+/// Seconds from the first page to the submission, when the start is known.
+fn duration_secs(started_at: Option<&str>, submitted_at: &str) -> Option<i64> {
+    use time::format_description::well_known::Rfc3339;
+    let start = time::OffsetDateTime::parse(started_at?, &Rfc3339).ok()?;
+    let end = time::OffsetDateTime::parse(submitted_at, &Rfc3339).ok()?;
+    let seconds = (end - start).whole_seconds();
+    (seconds >= 0).then_some(seconds)
+}
+
+/// The civil date in Vietnam (UTC+7, no daylight saving) of an RFC 3339 time.
+pub(super) fn vietnam_date(at: &str) -> Option<String> {
+    use time::format_description::well_known::Rfc3339;
+    let offset = time::UtcOffset::from_hms(7, 0, 0).ok()?;
+    let date = time::OffsetDateTime::parse(at, &Rfc3339)
+        .ok()?
+        .to_offset(offset)
+        .date();
+    Some(format!(
+        "{:04}-{:02}-{:02}",
+        date.year(),
+        u8::from(date.month()),
+        date.day()
+    ))
+}
+
 async fn store_one(
     conn: &mut AnyConnection,
     response: &NewResponse,
@@ -185,7 +210,10 @@ async fn store_one(
     // code's row: a concurrent transaction (or an earlier submission of this batch) that
     // claimed the code leaves `used_at` set, and this one falls through to the checks below.
     let claimed = sqlx::query(
-        "UPDATE invitation_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL",
+        // A voided code, or one of a wave closed by hand, takes no response (`NotFound`).
+        "UPDATE invitation_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL \
+         AND voided_at IS NULL \
+         AND wave_code IN (SELECT code FROM waves WHERE closed_at IS NULL)",
     )
     .bind(submitted_at)
     .bind(&response.code_hash)
@@ -198,9 +226,9 @@ async fn store_one(
             "INSERT INTO responses (receipt, submission_id, code_hash, wave_code, geography, \
              province_code, stratum, psu, sample_kind, questionnaire_code, \
              questionnaire_version, answers, content_hash, language, mode, started_at, \
-             submitted_at) \
+             submitted_at, channel, duration_secs, submitted_on, export_id) \
              SELECT $1, $2, code_hash, wave_code, geography, province_code, stratum, psu, \
-             sample_kind, $3, $4, $5, $6, $7, $8, $9, $10 \
+             sample_kind, $3, $4, $5, $6, $7, $8, $9, $10, $12, $13, $14, $15 \
              FROM invitation_codes WHERE code_hash = $11",
         )
         .bind(&response.receipt)
@@ -210,10 +238,14 @@ async fn store_one(
         .bind(answers_json(&response.answers)?)
         .bind(&response.content_hash)
         .bind(&response.language)
-        .bind(response.mode.key())
+        .bind(response.channel.mode().key())
         .bind(response.started_at.as_deref())
         .bind(submitted_at)
         .bind(&response.code_hash)
+        .bind(response.channel.key())
+        .bind(duration_secs(response.started_at.as_deref(), submitted_at))
+        .bind(vietnam_date(submitted_at))
+        .bind(super::sql::random_id()?)
         .execute(&mut *conn)
         .await
         .map_err(db_error)?;
@@ -262,7 +294,7 @@ mod tests {
     #![allow(clippy::expect_used)]
     use sipas_app::domain::{Geography, QuestionnaireRef, SampleKind, SamplePoint};
     use sipas_app::ports::Store;
-    use sipas_app::survey::response::Mode;
+    use sipas_app::survey::response::Channel;
 
     use super::*;
 
@@ -278,7 +310,7 @@ mod tests {
             answers: [("used_service".to_owned(), 1)].into_iter().collect(),
             content_hash: "c".repeat(64),
             language: "vi".into(),
-            mode: Mode::Web,
+            channel: Channel::Online,
             started_at: None,
         }
     }

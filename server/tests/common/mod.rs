@@ -68,9 +68,16 @@ pub async fn drop_postgres_db(name: &str) {
         .connect(&postgres_admin_url())
         .await
         .expect("connect to drop");
-    pool.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
-        .await
-        .expect("drop database");
+    // A SIGKILLed server's backends may still be going away (crash.rs): FORCE ends them, and
+    // a second try covers one that was starting meanwhile.
+    let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+    if let Err(first) = pool.execute(drop.as_str()).await {
+        eprintln!("dropping {name} failed once ({first}); trying again");
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        if let Err(err) = pool.execute(drop.as_str()).await {
+            panic!("drop database {name}: {err}");
+        }
+    }
     pool.close().await;
 }
 
@@ -82,13 +89,19 @@ pub async fn state_on(
     let store = sipas_server::store::open(url, &sipas_server::store::ConnectOptions::default())
         .await
         .expect("open");
+    let store = std::sync::Arc::new(store);
     sipas_server::http::AppState {
         leptos_options: leptos::config::LeptosOptions::builder()
             .output_name("sipas")
             .build(),
-        store: std::sync::Arc::new(store),
+        store: store.clone(),
         assets: Default::default(),
         limits: std::sync::Arc::new(limits),
+        staff: std::sync::Arc::new(sipas_server::staff::StaffState::new(
+            store,
+            sipas_server::staff::StaffSettings::default(),
+        )),
+        public_origin: None,
     }
 }
 

@@ -1,0 +1,308 @@
+//! The sample frame of a wave: strata (province, stratum, population, PSUs in the population)
+//! and the sampled PSUs (communes) with their target completes. The weights are built from it.
+//!
+//! One file, one row per sampled PSU; the stratum columns repeat on each of its PSUs' rows and
+//! must agree. All or nothing: a file with any problem stores nothing.
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::sheet::{Problems, Table, parse_count};
+
+pub const COLUMNS: [&str; 7] = [
+    "province",
+    "stratum",
+    "stratum_population",
+    "stratum_psus",
+    "psu",
+    "psu_name",
+    "target",
+];
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FrameStratum {
+    pub province_code: String,
+    pub stratum: String,
+    /// Adults living in the stratum (the population the weights add up to).
+    pub population: i64,
+    /// PSUs (communes) in the stratum's population, sampled or not.
+    pub psus_in_population: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FramePsu {
+    pub province_code: String,
+    pub stratum: String,
+    pub psu: String,
+    pub name: String,
+    pub target: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Frame {
+    pub strata: Vec<FrameStratum>,
+    pub psus: Vec<FramePsu>,
+}
+
+impl Frame {
+    pub fn total_target(&self) -> i64 {
+        self.psus.iter().map(|p| p.target).sum()
+    }
+}
+
+/// Identifiers (strata, PSU codes): 1 to 40 visible characters.
+fn valid_key(text: &str) -> bool {
+    !text.is_empty() && text.chars().count() <= 40 && !text.chars().any(char::is_control)
+}
+
+/// Checks a frame file against the provinces of the wave's geography.
+pub fn parse(mut table: Table, provinces: &HashSet<String>) -> Result<Frame, Problems> {
+    table.normalise_header();
+    let mut problems = Problems::default();
+    let Some(cols) = table.require(&COLUMNS, &mut problems) else {
+        return Err(problems);
+    };
+    let [
+        province,
+        stratum,
+        population,
+        psus_in_pop,
+        psu,
+        psu_name,
+        target,
+    ] = [
+        cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6],
+    ];
+    // (province, stratum) → (stratum, first row that named it)
+    let mut strata: BTreeMap<(String, String), (FrameStratum, usize)> = BTreeMap::new();
+    let mut sampled: BTreeMap<(String, String), i64> = BTreeMap::new();
+    let mut seen_psus: HashSet<String> = HashSet::new();
+    let mut psus = Vec::new();
+    for (row_number, row) in table.data() {
+        let cell = |index| Table::cell(row, index);
+        let province_code = cell(province).to_owned();
+        if !provinces.contains(&province_code) {
+            problems.add(
+                row_number,
+                COLUMNS[0],
+                format!("{province_code:?} is not a province code of this wave's geography"),
+            );
+        }
+        let stratum_key = cell(stratum).to_owned();
+        if !valid_key(&stratum_key) {
+            problems.add(
+                row_number,
+                COLUMNS[1],
+                "a stratum name of 1 to 40 characters is needed",
+            );
+        }
+        let positive = |index, column: &str, problems: &mut Problems| match parse_count(cell(index))
+        {
+            Some(n) if n > 0 => Some(n),
+            _ => {
+                problems.add(row_number, column, "a whole number above 0 is needed");
+                None
+            }
+        };
+        let pop = positive(population, COLUMNS[2], &mut problems);
+        let n_psus = positive(psus_in_pop, COLUMNS[3], &mut problems);
+        let psu_code = cell(psu).to_owned();
+        if !valid_key(&psu_code) {
+            problems.add(
+                row_number,
+                COLUMNS[4],
+                "a PSU code of 1 to 40 characters is needed",
+            );
+        } else if !seen_psus.insert(psu_code.clone()) {
+            problems.add(
+                row_number,
+                COLUMNS[4],
+                format!("PSU {psu_code:?} is listed twice"),
+            );
+        }
+        let name = cell(psu_name).to_owned();
+        if name.is_empty() || name.chars().count() > 120 {
+            problems.add(
+                row_number,
+                COLUMNS[5],
+                "a name of 1 to 120 characters is needed",
+            );
+        }
+        let target_value = match parse_count(cell(target)) {
+            Some(n) if n <= 100_000 => Some(n),
+            _ => {
+                problems.add(
+                    row_number,
+                    COLUMNS[6],
+                    "a whole number from 0 to 100000 is needed",
+                );
+                None
+            }
+        };
+        let (Some(pop), Some(n_psus), Some(target_value)) = (pop, n_psus, target_value) else {
+            continue;
+        };
+        let key = (province_code.clone(), stratum_key.clone());
+        match strata.get(&key) {
+            Some((known, first_row)) => {
+                if known.population != pop {
+                    problems.add(
+                        row_number,
+                        COLUMNS[2],
+                        format!("row {first_row} gives this stratum {}", known.population),
+                    );
+                }
+                if known.psus_in_population != n_psus {
+                    problems.add(
+                        row_number,
+                        COLUMNS[3],
+                        format!(
+                            "row {first_row} gives this stratum {}",
+                            known.psus_in_population
+                        ),
+                    );
+                }
+            }
+            None => {
+                strata.insert(
+                    key.clone(),
+                    (
+                        FrameStratum {
+                            province_code: province_code.clone(),
+                            stratum: stratum_key.clone(),
+                            population: pop,
+                            psus_in_population: n_psus,
+                        },
+                        row_number,
+                    ),
+                );
+            }
+        }
+        *sampled.entry(key).or_default() += 1;
+        psus.push(FramePsu {
+            province_code,
+            stratum: stratum_key,
+            psu: psu_code,
+            name,
+            target: target_value,
+        });
+    }
+    for (key, (stratum, first_row)) in &strata {
+        let count = sampled.get(key).copied().unwrap_or(0);
+        if count > stratum.psus_in_population {
+            problems.add(
+                *first_row,
+                COLUMNS[3],
+                format!(
+                    "stratum {:?} of province {} has {count} sampled PSUs but only {} in its population",
+                    stratum.stratum, stratum.province_code, stratum.psus_in_population
+                ),
+            );
+        }
+    }
+    if psus.is_empty() && problems.is_empty() {
+        problems.add(0, "", "the file has no data rows");
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(Frame {
+        strata: strata.into_values().map(|(s, _)| s).collect(),
+        psus,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(rows: &[&str]) -> Table {
+        let mut lines = rows
+            .iter()
+            .map(|r| r.split(',').map(str::to_owned).collect());
+        Table {
+            header: lines.next().unwrap_or_default(),
+            rows: lines.collect(),
+            row_offset: 0,
+        }
+    }
+
+    fn provinces() -> HashSet<String> {
+        ["01", "79"].into_iter().map(str::to_owned).collect()
+    }
+
+    const HEADER: &str =
+        "\u{feff}Province,stratum,stratum_population,stratum_psus,psu,psu_name,target";
+
+    #[test]
+    fn a_good_frame() {
+        let frame = parse(
+            table(&[
+                HEADER,
+                "01,urban,500000,120,00001,Phường Ba Đình,30",
+                "01,urban,500000,120,00004,Phường Ngọc Hà,30",
+                "79,rural,800000,200,26734,Xã Bình Chánh,40",
+            ]),
+            &provinces(),
+        )
+        .expect("valid frame");
+        assert_eq!(frame.strata.len(), 2);
+        assert_eq!(frame.psus.len(), 3);
+        assert_eq!(frame.total_target(), 100);
+    }
+
+    #[test]
+    fn problems_name_row_and_column() {
+        let problems = parse(
+            table(&[
+                HEADER,
+                "01,urban,500000,120,00001,Phường Ba Đình,30",
+                "01,urban,400000,120,00001,Phường Ngọc Hà,x",
+                "99,rural,0,1,26734,,40",
+            ]),
+            &provinces(),
+        )
+        .expect_err("invalid frame");
+        let text: Vec<String> = problems.listed.iter().map(ToString::to_string).collect();
+        assert!(text.contains(&"row 3, column psu: PSU \"00001\" is listed twice".to_owned()));
+        assert!(text.contains(
+            &"row 3, column target: a whole number from 0 to 100000 is needed".to_owned()
+        ));
+        assert!(
+            text.iter()
+                .any(|t| t.starts_with("row 4, column province:"))
+        );
+        assert!(text.contains(
+            &"row 4, column stratum_population: a whole number above 0 is needed".to_owned()
+        ));
+        assert!(
+            text.iter()
+                .any(|t| t.starts_with("row 4, column psu_name:"))
+        );
+    }
+
+    #[test]
+    fn disagreeing_strata_and_missing_columns() {
+        let problems = parse(
+            table(&[
+                HEADER,
+                "01,urban,500000,1,00001,A,3",
+                "01,urban,400000,1,00002,B,3",
+            ]),
+            &provinces(),
+        )
+        .expect_err("invalid frame");
+        let text: Vec<String> = problems.listed.iter().map(ToString::to_string).collect();
+        assert!(text.contains(
+            &"row 3, column stratum_population: row 2 gives this stratum 500000".to_owned()
+        ));
+        assert!(
+            text.iter()
+                .any(|t| t.contains("has 2 sampled PSUs but only 1"))
+        );
+        let missing =
+            parse(table(&["province,stratum", "01,a"]), &provinces()).expect_err("missing");
+        assert_eq!(missing.total, 5);
+    }
+}

@@ -1,0 +1,16 @@
+//! The Ministry's side: staff accounts and roles, wave administration, the sample frame,
+//! invitation batches, monitoring, paper import and exports.
+//!
+//! Server-side only (compiled with `ssr`): the staff pages are rendered on the server and work
+//! with plain forms, so none of this code reaches the citizen's wasm bundle
+//! (docs/architecture.md, "Staff pages").
+
+pub mod frame;
+pub mod pages;
+pub mod paper;
+pub mod port;
+pub mod roles;
+pub mod sheet;
+
+pub use port::StaffStore;
+pub use roles::{Action, ProvinceRef, Role, Scope, StaffUser};

@@ -1,0 +1,289 @@
+//! What the staff side needs from the database, beside the survey's [`crate::ports::Store`].
+//!
+//! Monitoring and exports are computed by the database (GROUP BY, keyset pages), never by
+//! loading a wave's responses into memory. The audit log can only be appended to and read.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use super::frame::{Frame, FramePsu};
+use super::roles::{ProvinceRef, Role, StaffUser};
+use crate::domain::{SampleKind, Wave};
+use crate::ports::StoreResult;
+use crate::survey::questionnaire::Answers;
+
+/// A new account: the password arrives already hashed.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub province: Option<ProvinceRef>,
+    pub password_hash: String,
+}
+
+/// One line of the audit log as written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// The username (or `-` for an anonymous attempt, `cli` for the command line).
+    pub actor: String,
+    /// A stable key, e.g. `sign_in`, `wave_created`, `batch_voided`.
+    pub action: String,
+    pub wave_code: Option<String>,
+    pub province_code: Option<String>,
+    /// Human-readable specifics (never a password or an invitation code).
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    pub id: i64,
+    pub at: String,
+    pub entry: AuditEntry,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub wave_code: Option<String>,
+    pub province_code: Option<String>,
+    /// Only records with an id below this (the next page).
+    pub before_id: Option<i64>,
+    pub limit: u32,
+}
+
+/// The administrative schedule of a wave, beside what respondents see in [`Wave`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaveSchedule {
+    /// ISO dates (`YYYY-MM-DD`), Vietnam time.
+    pub opens_on: Option<String>,
+    pub closes_on: Option<String>,
+    /// Set when a wave is closed by hand; final.
+    pub closed_at: Option<String>,
+    pub methodology_version: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaveDetails {
+    pub wave: Wave,
+    pub schedule: WaveSchedule,
+    pub created_at: String,
+}
+
+/// A batch of invitation codes and what became of them (counted by the database).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchSummary {
+    pub id: String,
+    pub wave_code: String,
+    pub province_code: String,
+    /// What it was issued for: `psu 00001`, `stratum urban`, `province 01`.
+    pub scope: String,
+    pub size: i64,
+    pub issued_by: String,
+    pub issued_at: String,
+    pub voided_at: Option<String>,
+    pub used: i64,
+    pub in_progress: i64,
+}
+
+/// A new batch: where each code goes (a PSU of the frame) and its hash.
+#[derive(Debug, Clone)]
+pub struct NewBatch {
+    pub id: String,
+    pub wave_code: String,
+    pub province_code: String,
+    pub scope: String,
+    pub issued_by: String,
+    pub kind: SampleKind,
+    /// (PSU, code hash) pairs.
+    pub codes: Vec<(FramePsu, String)>,
+}
+
+/// Monitoring of one PSU: the frame's target against what the field has done.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PsuProgress {
+    pub province_code: String,
+    pub stratum: String,
+    pub psu: String,
+    pub name: String,
+    pub target: i64,
+    pub issued: i64,
+    pub completes: i64,
+    pub drafts: i64,
+}
+
+/// Completes by how they arrived.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelCounts {
+    /// Submitted by the page with JavaScript, online.
+    pub online: i64,
+    /// Submitted by a plain form post (no JavaScript).
+    pub form: i64,
+    /// Queued offline in the phone's outbox, sent later.
+    pub outbox: i64,
+    pub paper: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProvinceProgress {
+    pub province_code: String,
+    pub channels: ChannelCounts,
+    /// Median completion time of the web responses, seconds.
+    pub median_duration_secs: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Monitoring {
+    pub psus: Vec<PsuProgress>,
+    pub provinces: Vec<ProvinceProgress>,
+    /// (Vietnam civil date, completes), oldest first.
+    pub per_day: Vec<(String, i64)>,
+    /// Responses on codes outside the frame (issued by the CLI, open link).
+    pub outside_frame: i64,
+}
+
+/// Where a paper form goes: its printed invitation code, or a PSU and the form's own number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaperTarget {
+    Code { code_hash: String },
+    Point { psu: String, form_id: String },
+}
+
+/// One paper form, checked against the questionnaire, ready to store.
+#[derive(Debug, Clone)]
+pub struct PaperRecord {
+    /// Spreadsheet row, for the report.
+    pub row: usize,
+    pub target: PaperTarget,
+    pub answers: Answers,
+    pub content_hash: String,
+    pub language: String,
+    pub receipt: String,
+    pub export_id: String,
+}
+
+/// What the import did (or would do) with one row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RowOutcome {
+    New,
+    /// Imported before with the same answers: nothing new.
+    AlreadyImported,
+    /// The code carries another response (answered online, or imported with other answers):
+    /// reported, never overwritten.
+    Conflict(String),
+    /// The row cannot be stored; the whole file is refused.
+    Problem {
+        column: String,
+        message: String,
+    },
+}
+
+/// One page of a wave's responses for an export, in a stable order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportRow {
+    /// Random, not the receipt number (a receipt holder must not find their row).
+    pub export_id: String,
+    pub province_code: String,
+    pub province_name: String,
+    pub stratum: String,
+    pub psu: String,
+    pub sample_kind: String,
+    pub questionnaire_version: u32,
+    pub mode: String,
+    pub channel: String,
+    pub language: String,
+    pub submitted_on: String,
+    pub duration_secs: Option<i64>,
+    /// From the frame, for the design: the stratum's population and PSUs (none for responses
+    /// outside the frame).
+    pub stratum_population: Option<i64>,
+    pub stratum_psus: Option<i64>,
+    pub answers: Answers,
+}
+
+#[async_trait]
+pub trait StaffStore: Send + Sync + 'static {
+    // Accounts.
+    /// A username in use is a `Conflict`.
+    async fn create_user(&self, user: &NewUser) -> StoreResult<i64>;
+    async fn user(&self, id: i64) -> StoreResult<StaffUser>;
+    /// The account and its password hash, for signing in.
+    async fn user_for_sign_in(&self, username: &str) -> StoreResult<(StaffUser, String)>;
+    async fn users(&self) -> StoreResult<Vec<StaffUser>>;
+    /// Replaces the password hash; every existing session of the account ends.
+    async fn set_password(&self, id: i64, password_hash: &str) -> StoreResult<()>;
+    /// Enables or disables an account; disabling ends its sessions.
+    async fn set_active(&self, id: i64, active: bool) -> StoreResult<()>;
+
+    // Sign-in throttling (keys are account names or keyed hashes of client addresses).
+    async fn record_login_failure(&self, keys: &[String], at_unix: i64) -> StoreResult<()>;
+    /// Failures of a key since a time: how many, and the latest.
+    async fn login_failures(&self, key: &str, since_unix: i64) -> StoreResult<(i64, Option<i64>)>;
+    async fn clear_login_failures(&self, key: &str) -> StoreResult<()>;
+
+    // Sessions (tower-sessions records, by the SHA-256 of their id).
+    /// Inserts a new session; an id hash already present is a `Conflict`.
+    async fn session_insert(&self, id_hash: &str, data: &str, expires_unix: i64)
+    -> StoreResult<()>;
+    async fn session_save(&self, id_hash: &str, data: &str, expires_unix: i64) -> StoreResult<()>;
+    /// The data of a session that has not expired.
+    async fn session_load(&self, id_hash: &str, now_unix: i64) -> StoreResult<Option<String>>;
+    async fn session_delete(&self, id_hash: &str) -> StoreResult<()>;
+    async fn sessions_expire(&self, now_unix: i64) -> StoreResult<u64>;
+
+    // The audit log: append and read, nothing else.
+    async fn audit(&self, entry: &AuditEntry) -> StoreResult<()>;
+    async fn audit_log(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>>;
+
+    // Waves.
+    async fn create_wave_scheduled(&self, wave: &Wave, schedule: &WaveSchedule) -> StoreResult<()>;
+    async fn wave_details(&self, code: &str) -> StoreResult<WaveDetails>;
+    async fn wave_list(&self) -> StoreResult<Vec<WaveDetails>>;
+    /// Closes a wave for good (its codes stop working); closing a closed wave is a `Conflict`.
+    async fn close_wave(&self, code: &str) -> StoreResult<()>;
+    /// Published versions of a questionnaire family, ascending.
+    async fn questionnaire_versions(&self) -> StoreResult<Vec<(String, u32)>>;
+
+    // Sample frame.
+    /// Replaces a wave's frame, all or nothing. Refused (`Conflict`) when it would drop a PSU
+    /// that already has codes, or move one to another stratum or province.
+    async fn replace_frame(&self, wave_code: &str, frame: &Frame) -> StoreResult<()>;
+    /// The frame, limited to one province when given.
+    async fn frame(&self, wave_code: &str, province: Option<&str>) -> StoreResult<Frame>;
+
+    // Invitation batches.
+    /// Stores a batch and its codes, all or nothing; a batch id in use is a `Conflict`.
+    async fn issue_batch(&self, batch: &NewBatch) -> StoreResult<()>;
+    async fn batches(
+        &self,
+        wave_code: &str,
+        province: Option<&str>,
+    ) -> StoreResult<Vec<BatchSummary>>;
+    async fn batch(&self, id: &str) -> StoreResult<BatchSummary>;
+    /// Voids a batch: its unused codes stop working. Returns how many were voided.
+    async fn void_batch(&self, id: &str, by: &str) -> StoreResult<i64>;
+
+    // Monitoring, computed by the database.
+    async fn monitoring(&self, wave_code: &str, province: Option<&str>) -> StoreResult<Monitoring>;
+
+    // Paper import.
+    /// Checks every record and, unless `dry_run`, stores the new ones, in one transaction. When
+    /// any row has a `Problem`, nothing is stored.
+    async fn import_paper(
+        &self,
+        wave_code: &str,
+        province: Option<&str>,
+        records: &[PaperRecord],
+        dry_run: bool,
+    ) -> StoreResult<Vec<RowOutcome>>;
+
+    // Exports: keyset pages of at most `limit` rows after `after` (an export id).
+    async fn export_page(
+        &self,
+        wave_code: &str,
+        province: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<ExportRow>>;
+}

@@ -1,0 +1,230 @@
+//! Who may do what: one role per account, and for provincial officers one province.
+//!
+//! Every staff handler asks [`StaffUser::may`] for its action and [`StaffUser::sees`] for the
+//! province of the record it touches; nothing is decided in the browser.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::Geography;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Role {
+    /// Manages accounts and reads the audit log; sees no survey data.
+    Admin,
+    /// Ministry staff: every province.
+    Central,
+    /// A Department of Home Affairs officer: one province only.
+    Provincial,
+    /// Computes and reviews results; reads monitoring and exports.
+    Statistician,
+    /// Read-only monitoring.
+    Viewer,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [
+        Role::Admin,
+        Role::Central,
+        Role::Provincial,
+        Role::Statistician,
+        Role::Viewer,
+    ];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Central => "central",
+            Role::Provincial => "provincial",
+            Role::Statistician => "statistician",
+            Role::Viewer => "viewer",
+        }
+    }
+
+    pub fn parse(key: &str) -> Option<Self> {
+        Role::ALL.into_iter().find(|role| role.key() == key.trim())
+    }
+
+    /// The role's name for people, in Vietnamese and English.
+    pub fn label(self) -> (&'static str, &'static str) {
+        match self {
+            Role::Admin => ("Quản trị tài khoản", "Account administrator"),
+            Role::Central => ("Cán bộ Bộ Nội vụ", "Ministry staff"),
+            Role::Provincial => ("Cán bộ Sở Nội vụ", "Provincial officer"),
+            Role::Statistician => ("Thống kê viên", "Statistician"),
+            Role::Viewer => ("Người xem", "Viewer"),
+        }
+    }
+
+    /// Whether this role may perform an action (the province is checked separately).
+    pub fn may(self, action: Action) -> bool {
+        use Action::*;
+        match self {
+            Role::Admin => matches!(action, ManageAccounts | ReadAudit),
+            Role::Central => matches!(
+                action,
+                ManageWaves | UploadFrame | IssueCodes | ImportPaper | Export | Monitor
+            ),
+            Role::Provincial => matches!(action, IssueCodes | ImportPaper | Export | Monitor),
+            Role::Statistician => matches!(action, Export | Monitor),
+            Role::Viewer => matches!(action, Monitor),
+        }
+    }
+}
+
+/// Everything a staff member can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    ManageAccounts,
+    ReadAudit,
+    /// Create and close waves, publish questionnaire versions.
+    ManageWaves,
+    UploadFrame,
+    /// Issue and void invitation batches.
+    IssueCodes,
+    ImportPaper,
+    Export,
+    /// Waves, questionnaires, frames, batches and monitoring, read-only.
+    Monitor,
+}
+
+/// A staff account as the application sees it (never its password hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaffUser {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    /// Set exactly for provincial officers.
+    pub province: Option<ProvinceRef>,
+    pub active: bool,
+    /// Changes when the password is reset or the account disabled; sessions carry the value
+    /// they were made with and stop working when it differs.
+    pub credentials_version: i64,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ProvinceRef {
+    pub geography: Geography,
+    pub code: String,
+}
+
+/// Which provinces a request may touch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    All,
+    Province(ProvinceRef),
+}
+
+impl Scope {
+    /// The province code to filter a wave's data by, or `None` for every province. A provincial
+    /// officer bound to another geography than the wave's sees nothing: `Some("")` matches no row.
+    pub fn filter_for(&self, wave_geography: Geography) -> Option<&str> {
+        match self {
+            Scope::All => None,
+            Scope::Province(p) if p.geography == wave_geography => Some(p.code.as_str()),
+            Scope::Province(_) => Some(""),
+        }
+    }
+
+    pub fn allows(&self, geography: Geography, province_code: &str) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Province(p) => p.geography == geography && p.code == province_code,
+        }
+    }
+}
+
+impl StaffUser {
+    pub fn may(&self, action: Action) -> bool {
+        self.active && self.role.may(action)
+    }
+
+    pub fn scope(&self) -> Scope {
+        match (&self.role, &self.province) {
+            (Role::Provincial, Some(province)) => Scope::Province(province.clone()),
+            // A provincial account without a province cannot exist (a CHECK constraint), but if
+            // it did it must see nothing rather than everything.
+            (Role::Provincial, None) => Scope::Province(ProvinceRef {
+                geography: Geography::G2025,
+                code: String::new(),
+            }),
+            _ => Scope::All,
+        }
+    }
+}
+
+/// Usernames: 3 to 40 lower-case letters, digits, dots, dashes or underscores.
+pub fn valid_username(name: &str) -> bool {
+    (3..=40).contains(&name.len())
+        && name.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'_')
+        })
+}
+
+/// Passwords: at least 12 characters (NIST SP 800-63B: length over composition rules), at most
+/// 256 bytes (argon2 hashes anything, but a megabyte password is an attack, not a password).
+pub fn password_problem(password: &str) -> Option<&'static str> {
+    if password.chars().count() < 12 {
+        Some("the password must have at least 12 characters")
+    } else if password.len() > 256 {
+        Some("the password must have at most 256 bytes")
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_admins_manage_accounts_and_admins_see_no_survey_data() {
+        for role in Role::ALL {
+            assert_eq!(role.may(Action::ManageAccounts), role == Role::Admin);
+        }
+        assert!(!Role::Admin.may(Action::Monitor));
+        assert!(!Role::Admin.may(Action::Export));
+    }
+
+    #[test]
+    fn provincial_officers_see_their_province_only() {
+        let user = StaffUser {
+            id: 1,
+            username: "hanoi".into(),
+            display_name: "Hà Nội".into(),
+            role: Role::Provincial,
+            province: Some(ProvinceRef {
+                geography: Geography::G2025,
+                code: "01".into(),
+            }),
+            active: true,
+            credentials_version: 1,
+            created_at: String::new(),
+        };
+        let scope = user.scope();
+        assert!(scope.allows(Geography::G2025, "01"));
+        assert!(!scope.allows(Geography::G2025, "79"));
+        assert!(!scope.allows(Geography::G2004, "01"));
+        assert_eq!(scope.filter_for(Geography::G2025), Some("01"));
+        assert_eq!(scope.filter_for(Geography::G2004), Some(""));
+        assert!(user.may(Action::IssueCodes));
+        assert!(!user.may(Action::UploadFrame));
+        let disabled = StaffUser {
+            active: false,
+            ..user
+        };
+        assert!(!disabled.may(Action::Monitor));
+    }
+
+    #[test]
+    fn usernames_and_passwords() {
+        assert!(valid_username("nguyen.van-a_1"));
+        assert!(!valid_username("ab"));
+        assert!(!valid_username("Nguyen"));
+        assert!(!valid_username("a b c"));
+        assert!(password_problem("short").is_some());
+        assert!(password_problem("mật khẩu đủ dài rồi").is_none());
+        assert!(password_problem(&"x".repeat(300)).is_some());
+    }
+}

@@ -1,0 +1,273 @@
+//! Accounts (admin only) and the audit log.
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use sipas_app::domain::Geography;
+use sipas_app::ports::StoreError;
+use sipas_app::staff::pages;
+use sipas_app::staff::port::{AuditFilter, NewUser};
+use sipas_app::staff::roles::{password_problem, valid_username};
+use sipas_app::staff::{Action, ProvinceRef, Role};
+
+use super::auth::{Staff, hash_password};
+use super::html;
+use super::waves::store_failure;
+use crate::http::AppState;
+
+async fn show(
+    state: &AppState,
+    staff: &Staff,
+    status: StatusCode,
+    error: Option<String>,
+) -> Response {
+    let users = match state.staff.store.users().await {
+        Ok(users) => users,
+        Err(err) => return store_failure(staff, err),
+    };
+    let provinces = state
+        .store
+        .provinces(Geography::G2025)
+        .await
+        .unwrap_or_default();
+    html(
+        status,
+        pages::users_page(&staff.ctx, users, provinces, error),
+    )
+}
+
+pub async fn list(State(state): State<AppState>, staff: Staff) -> Response {
+    if let Err(refused) = staff.require(Action::ManageAccounts) {
+        return refused;
+    }
+    show(&state, &staff, StatusCode::OK, None).await
+}
+
+#[derive(Deserialize)]
+pub struct NewUserForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    province: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// Checks an account's fields (shared with `sipas user add`).
+pub async fn check_new_user(
+    state_provinces: &[String],
+    username: &str,
+    display_name: &str,
+    role: &str,
+    province: &str,
+    password: &str,
+) -> Result<(String, String, Role, Option<ProvinceRef>), String> {
+    let username = username.trim().to_lowercase();
+    if !valid_username(&username) {
+        return Err(
+            "username: 3 to 40 lower-case letters, digits, dots, dashes or underscores".into(),
+        );
+    }
+    let display_name = display_name.trim().to_owned();
+    if display_name.is_empty() || display_name.chars().count() > 120 {
+        return Err("name: 1 to 120 characters".into());
+    }
+    let role =
+        Role::parse(role).ok_or("role: admin, central, provincial, statistician or viewer")?;
+    let province = province.trim();
+    let province = match (role, province.is_empty()) {
+        (Role::Provincial, true) => {
+            return Err("province: a provincial officer needs a province".into());
+        }
+        (Role::Provincial, false) if !state_provinces.iter().any(|p| p == province) => {
+            return Err(format!(
+                "province: {province:?} is not one of the 34 provincial units"
+            ));
+        }
+        (Role::Provincial, false) => Some(ProvinceRef {
+            geography: Geography::G2025,
+            code: province.to_owned(),
+        }),
+        (_, false) => {
+            return Err("province: only provincial officers are bound to a province".into());
+        }
+        (_, true) => None,
+    };
+    if let Some(problem) = password_problem(password) {
+        return Err(format!("password: {problem}"));
+    }
+    Ok((username, display_name, role, province))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    staff: Staff,
+    Form(form): Form<NewUserForm>,
+) -> Response {
+    if let Err(refused) = staff.require(Action::ManageAccounts) {
+        return refused;
+    }
+    let provinces: Vec<String> = state
+        .store
+        .provinces(Geography::G2025)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| p.code)
+        .collect();
+    let checked = check_new_user(
+        &provinces,
+        &form.username,
+        &form.display_name,
+        &form.role,
+        &form.province,
+        &form.password,
+    )
+    .await;
+    let (username, display_name, role, province) = match checked {
+        Ok(c) => c,
+        Err(message) => return show(&state, &staff, StatusCode::BAD_REQUEST, Some(message)).await,
+    };
+    let password_hash = match hash_password(form.password).await {
+        Ok(h) => h,
+        Err(err) => return store_failure(&staff, StoreError::Backend(err)),
+    };
+    let user = NewUser {
+        username: username.clone(),
+        display_name,
+        role,
+        province: province.clone(),
+        password_hash,
+    };
+    match state.staff.store.create_user(&user).await {
+        Ok(_) => {
+            staff
+                .audit(
+                    &state.staff,
+                    "account_created",
+                    None,
+                    province.as_ref().map(|p| p.code.as_str()),
+                    format!("{username} ({})", role.key()),
+                )
+                .await;
+            Redirect::to("/staff/users").into_response()
+        }
+        Err(StoreError::Conflict(message)) => {
+            show(&state, &staff, StatusCode::CONFLICT, Some(message)).await
+        }
+        Err(err) => store_failure(&staff, err),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ChangeForm {
+    #[serde(default)]
+    password: String,
+}
+
+pub async fn change(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path((id, change)): Path<(i64, String)>,
+    Form(form): Form<ChangeForm>,
+) -> Response {
+    if let Err(refused) = staff.require(Action::ManageAccounts) {
+        return refused;
+    }
+    let store = &state.staff.store;
+    let target = match store.user(id).await {
+        Ok(user) => user,
+        Err(err) => return store_failure(&staff, err),
+    };
+    let result = match change.as_str() {
+        "disable" if target.id == staff.user.id => {
+            return show(
+                &state,
+                &staff,
+                StatusCode::CONFLICT,
+                Some("you cannot disable your own account".into()),
+            )
+            .await;
+        }
+        "disable" => store
+            .set_active(id, false)
+            .await
+            .map(|()| "account_disabled"),
+        "enable" => store.set_active(id, true).await.map(|()| "account_enabled"),
+        "password" => {
+            if let Some(problem) = password_problem(&form.password) {
+                return show(
+                    &state,
+                    &staff,
+                    StatusCode::BAD_REQUEST,
+                    Some(format!("password: {problem}")),
+                )
+                .await;
+            }
+            match hash_password(form.password).await {
+                Ok(hash) => store
+                    .set_password(id, &hash)
+                    .await
+                    .map(|()| "password_reset"),
+                Err(err) => Err(StoreError::Backend(err)),
+            }
+        }
+        _ => Err(StoreError::NotFound),
+    };
+    match result {
+        Ok(action) => {
+            staff
+                .audit(
+                    &state.staff,
+                    action,
+                    None,
+                    target.province.as_ref().map(|p| p.code.as_str()),
+                    target.username.clone(),
+                )
+                .await;
+            Redirect::to("/staff/users").into_response()
+        }
+        Err(err) => store_failure(&staff, err),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct AuditQuery {
+    actor: Option<String>,
+    action: Option<String>,
+    wave: Option<String>,
+    province: Option<String>,
+    before: Option<i64>,
+}
+
+pub async fn audit_log(
+    State(state): State<AppState>,
+    staff: Staff,
+    Query(query): Query<AuditQuery>,
+) -> Response {
+    if let Err(refused) = staff.require(Action::ReadAudit) {
+        return refused;
+    }
+    let keep = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    let filter = AuditFilter {
+        actor: keep(query.actor),
+        action: keep(query.action),
+        wave_code: keep(query.wave),
+        province_code: keep(query.province),
+        before_id: query.before,
+        limit: 100,
+    };
+    match state.staff.store.audit_log(&filter).await {
+        Ok(records) => html(
+            StatusCode::OK,
+            pages::audit_page(&staff.ctx, records, filter),
+        ),
+        Err(err) => store_failure(&staff, err),
+    }
+}

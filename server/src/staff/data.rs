@@ -1,0 +1,604 @@
+//! Data in and out of a wave: paper-form imports, and exports (CSV, XLSX, JSON, codebook, R).
+//!
+//! Exports stream keyset pages of 1,000 responses from the database, so memory stays flat
+//! whatever the wave's size (docs/benchmarks.md, "Exports").
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Multipart, Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use sipas_app::ports::StoreError;
+use sipas_app::staff::Action;
+use sipas_app::staff::pages::{self, ImportReport, export_cells, export_header};
+use sipas_app::staff::paper;
+use sipas_app::staff::port::{RowOutcome, StaffStore, WaveDetails};
+use sipas_app::staff::sheet::CellProblem;
+use sipas_app::survey::codes::receipt_number;
+use sipas_app::survey::questionnaire::Questionnaire;
+
+use super::auth::Staff;
+use super::html;
+use super::waves::store_failure;
+use crate::http::AppState;
+
+const PAGE: u32 = 1000;
+
+/// Export columns from `duration_secs` on are numbers; the ones before are codes and text.
+const FIRST_NUMERIC_COLUMN: usize = 11;
+
+async fn wave_and_questionnaire(
+    state: &AppState,
+    staff: &Staff,
+    code: &str,
+) -> Result<(WaveDetails, Questionnaire), Response> {
+    let wave = state
+        .staff
+        .store
+        .wave_details(code)
+        .await
+        .map_err(|err| store_failure(staff, err))?;
+    let Some(reference) = wave.wave.questionnaire.clone() else {
+        return Err(store_failure(
+            staff,
+            StoreError::Conflict("the wave has no questionnaire".into()),
+        ));
+    };
+    let questionnaire = state
+        .store
+        .questionnaire(&reference.code, reference.version)
+        .await
+        .map_err(|err| store_failure(staff, err))?;
+    Ok((wave, questionnaire))
+}
+
+fn province_filter(staff: &Staff, wave: &WaveDetails) -> Option<String> {
+    staff
+        .user
+        .scope()
+        .filter_for(wave.wave.geography)
+        .map(str::to_owned)
+}
+
+pub async fn import_form(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(code): Path<String>,
+) -> Response {
+    if let Err(refused) = staff.require(Action::ImportPaper) {
+        return refused;
+    }
+    match state.staff.store.wave_details(&code).await {
+        Ok(wave) => html(
+            StatusCode::OK,
+            pages::import_page(&staff.ctx, &wave, None, None),
+        ),
+        Err(err) => store_failure(&staff, err),
+    }
+}
+
+fn fresh_ids() -> (String, String) {
+    let mut bytes = [0u8; 16];
+    let _ = getrandom::fill(&mut bytes);
+    let mut receipt = [0u8; 8];
+    receipt.copy_from_slice(&bytes[..8]);
+    let export_id = bytes[8..].iter().map(|b| format!("{b:02x}")).collect();
+    (receipt_number(receipt), export_id)
+}
+
+pub async fn import(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(code): Path<String>,
+    multipart: Multipart,
+) -> Response {
+    if let Err(refused) = staff.require(Action::ImportPaper) {
+        return refused;
+    }
+    let (wave, questionnaire) = match wave_and_questionnaire(&state, &staff, &code).await {
+        Ok(found) => found,
+        Err(r) => return r,
+    };
+    let refuse = |problems: Vec<CellProblem>, total: usize| {
+        html(
+            StatusCode::BAD_REQUEST,
+            pages::import_page(&staff.ctx, &wave, Some((problems, total)), None),
+        )
+    };
+    let upload = match super::upload::read(multipart).await {
+        Ok(upload) => upload,
+        Err(message) => {
+            return refuse(
+                vec![CellProblem {
+                    row: 0,
+                    column: String::new(),
+                    message,
+                }],
+                1,
+            );
+        }
+    };
+    let dry_run = upload.field("dry_run") == Some("yes");
+    let table = match super::upload::table(&upload.bytes) {
+        Ok(table) => table,
+        Err(message) => {
+            return refuse(
+                vec![CellProblem {
+                    row: 0,
+                    column: String::new(),
+                    message,
+                }],
+                1,
+            );
+        }
+    };
+    let mut ids = fresh_ids;
+    let records = match paper::parse(table, &questionnaire, &mut ids) {
+        Ok(records) => records,
+        Err(problems) => return refuse(problems.listed, problems.total),
+    };
+    let province = province_filter(&staff, &wave);
+    let outcomes = match state
+        .staff
+        .store
+        .import_paper(&code, province.as_deref(), &records, dry_run)
+        .await
+    {
+        Ok(outcomes) => outcomes,
+        Err(err) => return store_failure(&staff, err),
+    };
+    let problems: Vec<CellProblem> = records
+        .iter()
+        .zip(&outcomes)
+        .filter_map(|(record, outcome)| match outcome {
+            RowOutcome::Problem { column, message } => Some(CellProblem {
+                row: record.row,
+                column: column.clone(),
+                message: message.clone(),
+            }),
+            _ => None,
+        })
+        .collect();
+    if !problems.is_empty() {
+        let total = problems.len();
+        return refuse(
+            problems
+                .into_iter()
+                .take(sipas_app::staff::sheet::MAX_PROBLEMS)
+                .collect(),
+            total,
+        );
+    }
+    let count = |f: fn(&RowOutcome) -> bool| outcomes.iter().filter(|o| f(o)).count();
+    let new = count(|o| matches!(o, RowOutcome::New));
+    if !dry_run {
+        staff
+            .audit(
+                &state.staff,
+                "paper_imported",
+                Some(&code),
+                province.as_deref(),
+                format!(
+                    "{:?}: {new} stored, {} imported before, {} conflicts",
+                    upload.file_name.chars().take(80).collect::<String>(),
+                    count(|o| matches!(o, RowOutcome::AlreadyImported)),
+                    count(|o| matches!(o, RowOutcome::Conflict(_))),
+                ),
+            )
+            .await;
+    }
+    let report = ImportReport {
+        dry_run,
+        stored: !dry_run,
+        outcomes: records.iter().map(|r| r.row).zip(outcomes).collect(),
+    };
+    html(
+        StatusCode::OK,
+        pages::import_page(&staff.ctx, &wave, None, Some(report)),
+    )
+}
+
+pub async fn export_page(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(code): Path<String>,
+) -> Response {
+    if let Err(refused) = staff.require(Action::Export) {
+        return refused;
+    }
+    match state.staff.store.wave_details(&code).await {
+        Ok(wave) => {
+            let province = province_filter(&staff, &wave);
+            html(
+                StatusCode::OK,
+                pages::export_page(&staff.ctx, &wave, province),
+            )
+        }
+        Err(err) => store_failure(&staff, err),
+    }
+}
+
+fn attachment(content_type: &'static str, file_name: &str, body: Body) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file_name}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// What an export reads: the wave, its province filter and its item columns.
+#[derive(Clone)]
+struct Source {
+    store: Arc<dyn StaffStore>,
+    wave: String,
+    province: Option<String>,
+    items: Vec<String>,
+}
+
+impl Source {
+    async fn page(
+        &self,
+        after: Option<&str>,
+    ) -> Result<Vec<sipas_app::staff::port::ExportRow>, StoreError> {
+        self.store
+            .export_page(&self.wave, self.province.as_deref(), after, PAGE)
+            .await
+    }
+}
+
+fn csv_line(cells: &[String]) -> Vec<u8> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let _ = writer.write_record(cells);
+    writer.into_inner().unwrap_or_default()
+}
+
+/// CSV, UTF-8 with a byte-order mark (Excel then shows Vietnamese correctly), streamed.
+fn csv_body(source: Source) -> Body {
+    let mut header = vec![0xEF, 0xBB, 0xBF];
+    header.extend(csv_line(&export_header(&source.items)));
+    let first = futures_util::stream::once(async move { Ok::<_, std::io::Error>(header) });
+    let rows = futures_util::stream::unfold(Some((source, None::<String>)), |state| async move {
+        let (source, after) = state?;
+        match source.page(after.as_deref()).await {
+            Ok(rows) if rows.is_empty() => None,
+            Ok(rows) => {
+                let last = rows.last().map(|r| r.export_id.clone());
+                let mut chunk = Vec::new();
+                for row in &rows {
+                    chunk.extend(csv_line(&export_cells(row, &source.items)));
+                }
+                Some((Ok(chunk), Some((source, last))))
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "export page failed");
+                Some((Err(std::io::Error::other("export failed")), None))
+            }
+        }
+    });
+    Body::from_stream(futures_util::StreamExt::chain(first, rows))
+}
+
+/// JSON: `{"wave": ..., "columns": [...], "rows": [[...], ...]}`, streamed.
+fn json_body(source: Source, questionnaire: String) -> Body {
+    let head = format!(
+        "{{\"wave\":{},\"questionnaire\":{},\"columns\":{},\"rows\":[",
+        serde_json::Value::String(source.wave.clone()),
+        serde_json::Value::String(questionnaire),
+        serde_json::to_string(&export_header(&source.items)).unwrap_or_else(|_| "[]".into()),
+    );
+    let first =
+        futures_util::stream::once(async move { Ok::<_, std::io::Error>(head.into_bytes()) });
+    let rows =
+        futures_util::stream::unfold(Some((source, None::<String>, true)), |state| async move {
+            let (source, after, first_page) = state?;
+            match source.page(after.as_deref()).await {
+                Ok(rows) if rows.is_empty() => Some((Ok(b"]}".to_vec()), None)),
+                Ok(rows) => {
+                    let last = rows.last().map(|r| r.export_id.clone());
+                    let mut chunk = Vec::new();
+                    for (i, row) in rows.iter().enumerate() {
+                        if !(first_page && i == 0) {
+                            chunk.push(b',');
+                        }
+                        // Codes stay text (a PSU may start with 0); counts and answers are numbers.
+                        let cells: Vec<serde_json::Value> = export_cells(row, &source.items)
+                            .into_iter()
+                            .enumerate()
+                            .map(|(col, c)| match c.parse::<i64>() {
+                                _ if c.is_empty() => serde_json::Value::Null,
+                                Ok(n) if col >= FIRST_NUMERIC_COLUMN => serde_json::Value::from(n),
+                                _ => serde_json::Value::String(c),
+                            })
+                            .collect();
+                        chunk.extend(serde_json::to_vec(&cells).unwrap_or_default());
+                    }
+                    Some((Ok(chunk), Some((source, last, false))))
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "export page failed");
+                    Some((Err(std::io::Error::other("export failed")), None))
+                }
+            }
+        });
+    Body::from_stream(futures_util::StreamExt::chain(first, rows))
+}
+
+/// XLSX cannot be streamed as it is made (it is a zip): the workbook is written in
+/// rust_xlsxwriter's constant-memory mode (rows go to a temporary file as they come), then the
+/// file is streamed.
+async fn xlsx_body(source: Source) -> Result<Body, String> {
+    let handle = tokio::runtime::Handle::current();
+    let file = tokio::task::spawn_blocking(move || -> Result<tempfile::NamedTempFile, String> {
+        let mut workbook = rust_xlsxwriter::Workbook::new();
+        let sheet = workbook
+            .add_worksheet_with_constant_memory()
+            .map_err(|e| e.to_string())?;
+        let header = export_header(&source.items);
+        for (col, name) in header.iter().enumerate() {
+            sheet
+                .write_string(0, col as u16, name)
+                .map_err(|e| e.to_string())?;
+        }
+        let mut row_index: u32 = 1;
+        let mut after: Option<String> = None;
+        loop {
+            let rows = handle
+                .block_on(source.page(after.as_deref()))
+                .map_err(|e| e.to_string())?;
+            if rows.is_empty() {
+                break;
+            }
+            for row in &rows {
+                if row_index >= 1_048_575 {
+                    return Err(
+                        "more rows than a worksheet holds (1,048,576): export CSV instead".into(),
+                    );
+                }
+                for (col, cell) in export_cells(row, &source.items).iter().enumerate() {
+                    let col = col as u16;
+                    // Answers and counts as numbers; codes (which may start with 0) as text.
+                    let numeric = usize::from(col) >= FIRST_NUMERIC_COLUMN
+                        && !cell.is_empty()
+                        && cell.parse::<f64>().is_ok();
+                    let written = if numeric {
+                        sheet.write_number(row_index, col, cell.parse::<f64>().unwrap_or_default())
+                    } else {
+                        sheet.write_string(row_index, col, cell)
+                    };
+                    written.map_err(|e| e.to_string())?;
+                }
+                row_index += 1;
+            }
+            after = rows.last().map(|r| r.export_id.clone());
+        }
+        let file = tempfile::NamedTempFile::new().map_err(|e| e.to_string())?;
+        workbook.save(file.path()).map_err(|e| e.to_string())?;
+        Ok(file)
+    })
+    .await
+    .map_err(|e| e.to_string())??;
+    let reader = tokio::fs::File::open(file.path())
+        .await
+        .map_err(|e| e.to_string())?;
+    // The open handle keeps the data readable; the temporary file's name is removed now.
+    drop(file);
+    Ok(Body::from_stream(tokio_util::io::ReaderStream::new(reader)))
+}
+
+/// The codebook: one row per item and value, with both languages' wording.
+fn codebook(questionnaire: &Questionnaire) -> Vec<u8> {
+    let mut writer = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
+    let _ = writer.write_record([
+        "column",
+        "questionnaire",
+        "version",
+        "section",
+        "text_vi",
+        "text_en",
+        "required",
+        "show_if",
+        "value",
+        "label_vi",
+        "label_en",
+    ]);
+    let version = questionnaire.version.to_string();
+    let fixed = [
+        (
+            "export_id",
+            "Mã dòng ngẫu nhiên (không phải số biên nhận)",
+            "Random row id (not the receipt number)",
+        ),
+        (
+            "province",
+            "Mã tỉnh (theo địa giới của đợt)",
+            "Province code (in the wave's geography)",
+        ),
+        ("province_name", "Tên tỉnh", "Province name"),
+        ("stratum", "Tầng", "Stratum"),
+        (
+            "psu",
+            "Đơn vị mẫu cấp 1 (xã/phường)",
+            "Primary sampling unit (commune)",
+        ),
+        (
+            "sample",
+            "probability: mẫu xác suất; open: đường dẫn mở",
+            "probability sample, or open link",
+        ),
+        (
+            "questionnaire_version",
+            "Phiên bản bảng hỏi",
+            "Questionnaire version",
+        ),
+        ("mode", "web hoặc paper", "web or paper"),
+        (
+            "channel",
+            "online, form (không JS), outbox (gửi sau khi mất mạng), paper",
+            "online, form (no JavaScript), outbox (sent after being offline), paper",
+        ),
+        ("language", "Ngôn ngữ trả lời", "Language answered in"),
+        (
+            "submitted_on",
+            "Ngày nộp (giờ Việt Nam)",
+            "Date submitted (Vietnam time)",
+        ),
+        (
+            "duration_secs",
+            "Thời gian trả lời (giây)",
+            "Time to complete (seconds)",
+        ),
+        (
+            "stratum_population",
+            "Dân số của tầng (dàn mẫu)",
+            "Stratum population (frame)",
+        ),
+        (
+            "stratum_psus",
+            "Số PSU của tầng (dàn mẫu)",
+            "PSUs in the stratum's population (frame)",
+        ),
+    ];
+    for (column, vi, en) in fixed {
+        let _ = writer.write_record([
+            column,
+            &questionnaire.code,
+            &version,
+            "",
+            vi,
+            en,
+            "",
+            "",
+            "",
+            "",
+            "",
+        ]);
+    }
+    for section in &questionnaire.sections {
+        for item in &section.items {
+            let show_if = item
+                .show_if
+                .as_ref()
+                .map(|c| format!("{} in {:?}", c.item, c.any_of))
+                .unwrap_or_default();
+            for choice in questionnaire.choices(item) {
+                let _ = writer.write_record([
+                    item.code.as_str(),
+                    &questionnaire.code,
+                    &version,
+                    &section.id,
+                    &item.vi,
+                    &item.en,
+                    if item.required { "yes" } else { "no" },
+                    &show_if,
+                    &choice.value.to_string(),
+                    &choice.vi,
+                    &choice.en,
+                ]);
+            }
+        }
+    }
+    writer.into_inner().unwrap_or_default()
+}
+
+/// An R script that reads the CSV export and declares the survey design.
+fn r_snippet(wave: &str, questionnaire: &Questionnaire) -> String {
+    let example = questionnaire
+        .items()
+        .find(|i| i.required)
+        .map_or_else(|| "q1".to_owned(), |i| i.code.clone());
+    format!(
+        r#"# SIPAS export of wave {wave} (questionnaire {q} version {v}).
+# Reads {wave}.csv (the CSV export) and declares the survey design with the survey package.
+library(survey)
+d <- read.csv("{wave}.csv", fileEncoding = "UTF-8-BOM",
+              colClasses = c(export_id = "character", province = "character",
+                             stratum = "character", psu = "character"))
+# Design-based estimates use the probability sample only (open-link answers are self-selected).
+d <- subset(d, sample == "probability" & !is.na(stratum_psus))
+# Provisional weights: each respondent stands for an equal share of the stratum's population.
+# The annual release computes the published weights (docs/methodology.md); use those for
+# official figures.
+d$weight <- ave(d$stratum_population, d$province, d$stratum,
+                FUN = function(x) x[1] / length(x))
+design <- svydesign(ids = ~psu, strata = ~interaction(province, stratum, drop = TRUE),
+                    fpc = ~stratum_psus, weights = ~weight, data = d, nest = TRUE)
+# Example: the mean answer to {example}, by province, with design-based standard errors.
+svyby(~{example}, ~province, design, svymean, na.rm = TRUE)
+"#,
+        q = questionnaire.code,
+        v = questionnaire.version,
+    )
+}
+
+pub async fn export_file(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path((code, file)): Path<(String, String)>,
+) -> Response {
+    if let Err(refused) = staff.require(Action::Export) {
+        return refused;
+    }
+    let (wave, questionnaire) = match wave_and_questionnaire(&state, &staff, &code).await {
+        Ok(found) => found,
+        Err(r) => return r,
+    };
+    let province = province_filter(&staff, &wave);
+    let source = Source {
+        store: state.staff.store.clone(),
+        wave: code.clone(),
+        province: province.clone(),
+        items: questionnaire.items().map(|i| i.code.clone()).collect(),
+    };
+    let suffix = province
+        .as_ref()
+        .map(|p| format!("-{p}"))
+        .unwrap_or_default();
+    let name = |ext: &str| format!("{code}{suffix}.{ext}");
+    let response = match file.as_str() {
+        "export.csv" => attachment("text/csv; charset=utf-8", &name("csv"), csv_body(source)),
+        "export.json" => attachment(
+            "application/json",
+            &name("json"),
+            json_body(
+                source,
+                format!("{} v{}", questionnaire.code, questionnaire.version),
+            ),
+        ),
+        "export.xlsx" => match xlsx_body(source).await {
+            Ok(body) => attachment(
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                &name("xlsx"),
+                body,
+            ),
+            Err(message) => return store_failure(&staff, StoreError::Conflict(message)),
+        },
+        "export.codebook.csv" => attachment(
+            "text/csv; charset=utf-8",
+            &format!("{code}-codebook.csv"),
+            Body::from(codebook(&questionnaire)),
+        ),
+        "export.R" => attachment(
+            "text/plain; charset=utf-8",
+            &format!("{code}.R"),
+            Body::from(r_snippet(&code, &questionnaire)),
+        ),
+        _ => return store_failure(&staff, StoreError::NotFound),
+    };
+    staff
+        .audit(
+            &state.staff,
+            "export_downloaded",
+            Some(&code),
+            province.as_deref(),
+            file.clone(),
+        )
+        .await;
+    response
+}

@@ -1,0 +1,167 @@
+//! The staff workspace over HTTP: `/staff/*` pages and forms, rendered on the server
+//! (`sipas_app::staff::pages`), behind database sessions, role and province checks, same-origin
+//! checks on every change, and the audit log.
+//!
+//! Nothing here is part of the citizen's wasm bundle (docs/architecture.md, "Staff pages").
+
+// Handlers return `Result<_, Response>` so a refusal is an early `return`; a response is large,
+// but it is built once per refused request.
+#![allow(clippy::result_large_err)]
+
+pub mod accounts;
+pub mod auth;
+mod data;
+mod field;
+pub mod sessions;
+pub mod upload;
+mod waves;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use sipas_app::staff::StaffStore;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+use crate::http::AppState;
+
+/// Sessions and sign-in settings.
+#[derive(Debug, Clone)]
+pub struct StaffSettings {
+    /// A session unused this long ends.
+    pub session_idle: Duration,
+    /// A session ends this long after sign-in, however busy.
+    pub session_absolute: Duration,
+    /// Session cookies only over HTTPS (set when the public origin is `https://`).
+    pub secure_cookies: bool,
+}
+
+impl Default for StaffSettings {
+    fn default() -> Self {
+        Self {
+            session_idle: Duration::from_secs(30 * 60),
+            session_absolute: Duration::from_secs(12 * 3600),
+            secure_cookies: false,
+        }
+    }
+}
+
+/// What the staff handlers share.
+pub struct StaffState {
+    pub store: Arc<dyn StaffStore>,
+    pub settings: StaffSettings,
+    /// Keys the hashes of client addresses in the sign-in throttle (random per process: the
+    /// addresses cannot be recovered from the table, not even by us).
+    pub throttle_secret: String,
+}
+
+impl StaffState {
+    pub fn new(store: Arc<dyn StaffStore>, settings: StaffSettings) -> Self {
+        let mut secret = [0u8; 32];
+        // Without randomness the keys are plain hashes of addresses: still not stored raw.
+        let _ = getrandom::fill(&mut secret);
+        Self {
+            store,
+            settings,
+            throttle_secret: secret.iter().map(|b| format!("{b:02x}")).collect(),
+        }
+    }
+}
+
+/// Staff pages' policy: our own scripts and styles only, forms post to us only.
+const STAFF_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+     img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+     form-action 'self'; frame-ancestors 'none'";
+
+/// An HTML response with the staff policy.
+pub fn html(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            ),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(STAFF_CSP),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// A path inside the staff workspace, safe to redirect to after sign-in.
+pub fn is_local_staff_path(path: &str) -> bool {
+    (path == "/staff" || path.starts_with("/staff/"))
+        && !path.starts_with("/staff/login")
+        && path.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
+}
+
+/// The `/staff` routes with their session layer and same-origin check.
+pub fn router(state: &AppState) -> Router<AppState> {
+    let settings = &state.staff.settings;
+    let idle =
+        time::Duration::seconds(i64::try_from(settings.session_idle.as_secs()).unwrap_or(1800));
+    let sessions = SessionManagerLayer::new(sessions::DbSessions(state.staff.store.clone()))
+        .with_name("sipas_staff")
+        .with_path("/staff")
+        .with_http_only(true)
+        .with_same_site(SameSite::Strict)
+        .with_secure(settings.secure_cookies)
+        .with_expiry(Expiry::OnInactivity(idle))
+        // Each request renews the idle deadline (staff traffic is light: one write each).
+        .with_always_save(true);
+    // Uploads (frames, paper forms, questionnaires): up to 32 MB.
+    let uploads = DefaultBodyLimit::max(32 * 1024 * 1024);
+    Router::new()
+        .route("/staff/login", get(auth::sign_in_page).post(auth::sign_in))
+        .route("/staff/logout", post(auth::sign_out))
+        .route("/staff", get(waves::list))
+        .route("/staff/waves", post(waves::create))
+        .route("/staff/waves/new", get(waves::new_form))
+        .route("/staff/waves/{wave}", get(waves::show))
+        .route("/staff/waves/{wave}/close", post(waves::close))
+        .route(
+            "/staff/questionnaires",
+            get(waves::questionnaires)
+                .post(waves::publish)
+                .layer(uploads),
+        )
+        .route("/staff/questionnaires/diff", get(waves::diff))
+        .route(
+            "/staff/questionnaires/{code}/{version}",
+            get(waves::questionnaire),
+        )
+        .route(
+            "/staff/waves/{wave}/frame",
+            get(field::frame).post(field::upload_frame).layer(uploads),
+        )
+        .route(
+            "/staff/waves/{wave}/batches",
+            get(field::batches).post(field::issue),
+        )
+        .route("/staff/batches/{batch}/void", post(field::void))
+        .route("/staff/batches/{batch}/codes.csv", post(field::codes_csv))
+        .route("/staff/waves/{wave}/monitor", get(field::monitor))
+        .route(
+            "/staff/waves/{wave}/import",
+            get(data::import_form).post(data::import).layer(uploads),
+        )
+        .route("/staff/waves/{wave}/export", get(data::export_page))
+        .route("/staff/waves/{wave}/{file}", get(data::export_file))
+        .route("/staff/users", get(accounts::list).post(accounts::create))
+        .route("/staff/users/{id}/{change}", post(accounts::change))
+        .route("/staff/audit", get(accounts::audit_log))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::refuse_cross_origin,
+        ))
+        .layer(sessions)
+}
