@@ -14,6 +14,9 @@ const dbDir = (process.env.SIPAS_E2E_DIR ??= fs.mkdtempSync(path.join(os.tmpdir(
 process.env.SIPAS_E2E_DATABASE_URL = `sqlite://${path.join(dbDir, 'e2e.db')}`;
 process.env.SIPAS_E2E_BIN = bin;
 const codes = path.join(dbDir, 'codes.csv');
+// The first administrator, made by `sipas admin create` before the server starts (there is no
+// default account); the staff walk-through signs in with it.
+const adminPassword = (process.env.SIPAS_E2E_ADMIN_PASSWORD ??= 'e2e admin password 2026');
 
 export default defineConfig({
   testDir: './tests',
@@ -44,9 +47,10 @@ export default defineConfig({
   },
   projects: [{ name: 'phone-360x740' }],
   webServer: {
-    // Demo data, then 60 printed codes for one sample point (ward 12 of Hồ Chí Minh City), then serve.
+    // Demo data, the first administrator, then 60 printed codes for one sample point (ward 12 of Hồ Chí Minh City), then serve.
     command:
-      `"${bin}" demo && "${bin}" codes --wave sipas-2026-demo --province 79 --stratum 79-urban ` +
+      `"${bin}" demo && printf '%s\\n' '${adminPassword}' | "${bin}" admin create --username admin ` +
+      `--name 'Quản trị viên' && "${bin}" codes --wave sipas-2026-demo --province 79 --stratum 79-urban ` +
       `--psu phuong-12 --count 60 --base-url http://127.0.0.1:${port} --out "${codes}" && ` +
       `exec "${bin}" serve`,
     cwd: root,

@@ -1009,6 +1009,26 @@ async fn wave_story(world: &World) {
         receipts.iter().all(|r| !csv.body.contains(r.as_str())),
         "receipt numbers exported"
     );
+    // Compressed on the way, as browsers ask: the compressor polls the stream once more after
+    // its end (an unfused stream panicked here).
+    for file in ["export.csv", "export.json"] {
+        let compressed = central
+            .send(
+                Request::get(format!("/staff/waves/sipas-2027/{file}"))
+                    .header(header::ACCEPT_ENCODING, "gzip, deflate, br, zstd"),
+                Body::empty(),
+            )
+            .await;
+        assert_eq!(compressed.status, StatusCode::OK);
+        assert_eq!(
+            compressed
+                .headers
+                .get(header::CONTENT_ENCODING)
+                .map(|v| v.to_str().unwrap_or("")),
+            Some("br")
+        );
+        assert!(compressed.bytes.len() > 100, "{file}");
+    }
     let xlsx = central.get("/staff/waves/sipas-2027/export.xlsx").await;
     assert_eq!(xlsx.status, StatusCode::OK);
     let table = sipas_server::staff::upload::table(&xlsx.bytes).expect("xlsx reads back");

@@ -282,7 +282,10 @@ fn csv_body(source: Source) -> Body {
             }
         }
     });
-    Body::from_stream(futures_util::StreamExt::chain(first, rows))
+    // Fused: a compressing layer polls once more after the end, which `unfold` forbids.
+    Body::from_stream(futures_util::StreamExt::fuse(
+        futures_util::StreamExt::chain(first, rows),
+    ))
 }
 
 /// JSON: `{"wave": ..., "columns": [...], "rows": [[...], ...]}`, streamed.
@@ -327,7 +330,10 @@ fn json_body(source: Source, questionnaire: String) -> Body {
                 }
             }
         });
-    Body::from_stream(futures_util::StreamExt::chain(first, rows))
+    // Fused: a compressing layer polls once more after the end, which `unfold` forbids.
+    Body::from_stream(futures_util::StreamExt::fuse(
+        futures_util::StreamExt::chain(first, rows),
+    ))
 }
 
 /// XLSX cannot be streamed as it is made (it is a zip): the workbook is written in

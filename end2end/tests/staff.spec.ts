@@ -1,0 +1,167 @@
+import AxeBuilder from '@axe-core/playwright';
+import { expect, test, type Browser, type Page } from '@playwright/test';
+import * as fs from 'fs';
+import { answerUntilLastScreen, hydrated, SUBMIT } from './survey-helpers';
+
+// The Ministry's side on a laptop: an administrator makes accounts, ministry staff run a wave
+// (frame, batch, printed sheet), a citizen answers on a phone, monitoring counts it, a provincial
+// officer sees only their province, and the exports download. Every staff page passes axe
+// (WCAG 2.1 AA) and loads no wasm at all.
+test.describe.configure({ mode: 'serial', timeout: 240_000 });
+
+const laptop = { viewport: { width: 1280, height: 800 }, isMobile: false, hasTouch: false, deviceScaleFactor: 1 };
+const ADMIN_PASSWORD = process.env.SIPAS_E2E_ADMIN_PASSWORD ?? '';
+const CENTRAL_PASSWORD = 'mật khẩu cán bộ trung ương';
+const PROVINCIAL_PASSWORD = 'mật khẩu cán bộ Hà Nội 01';
+const WAVE = 'e2e-2027';
+const FRAME =
+  'province,stratum,stratum_population,stratum_psus,psu,psu_name,target\n' +
+  '01,urban,500000,120,00001,Phường Ba Đình,30\n' +
+  '79,urban,800000,200,26734,Phường Bến Nghé,40\n';
+
+async function accessible(page: Page, screen: string) {
+  const results = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
+  const found = results.violations.map(
+    (v) => `${screen}: ${v.id} (${v.impact}) ${v.nodes.map((n) => n.target.join(' ')).join('; ')}`,
+  );
+  expect(found).toEqual([]);
+}
+
+async function staffPage(browser: Browser): Promise<Page> {
+  const context = await browser.newContext(laptop);
+  const page = await context.newPage();
+  // No staff page loads the citizen's wasm (nor any other).
+  page.on('request', (request) => {
+    if (request.url().endsWith('.wasm')) throw new Error(`a staff page loaded wasm: ${request.url()}`);
+  });
+  return page;
+}
+
+async function signIn(page: Page, username: string, password: string) {
+  await page.goto('/staff');
+  await expect(page).toHaveURL(/\/staff\/login/);
+  await page.getByLabel('Tên đăng nhập').fill(username);
+  await page.getByLabel('Mật khẩu').fill(password);
+  await page.getByRole('button', { name: 'Đăng nhập' }).click();
+}
+
+let code = '';
+
+test('an administrator creates a ministry user and a provincial officer', async ({ browser }) => {
+  const page = await staffPage(browser);
+  await page.goto('/staff/login');
+  await accessible(page, 'sign-in');
+  await signIn(page, 'admin', ADMIN_PASSWORD);
+  await expect(page).toHaveURL('/staff/users');
+  await accessible(page, 'accounts');
+  const add = async (username: string, name: string, role: string, province: string, password: string) => {
+    await page.locator('#new-username').fill(username);
+    await page.locator('#new-name').fill(name);
+    await page.locator('#new-role').selectOption(role);
+    await page.locator('#new-province').selectOption(province);
+    await page.locator('#new-password').fill(password);
+    await page.getByRole('button', { name: 'Thêm', exact: true }).click();
+    await expect(page.getByRole('cell', { name: username, exact: true })).toBeVisible();
+  };
+  await add('trung.uong', 'Nguyễn Văn Trung', 'central', '', CENTRAL_PASSWORD);
+  await add('ha.noi', 'Trần Thị Hà', 'provincial', '01', PROVINCIAL_PASSWORD);
+  await page.goto('/staff/audit');
+  await accessible(page, 'audit log');
+  // The administrator made by `sipas admin create`, and the two accounts made here.
+  await expect(page.getByRole('cell', { name: 'account_created' })).toHaveCount(3);
+});
+
+test('ministry staff create a wave, upload its frame, issue and print a batch', async ({ browser }) => {
+  const page = await staffPage(browser);
+  await signIn(page, 'trung.uong', CENTRAL_PASSWORD);
+  await expect(page).toHaveURL('/staff');
+  await accessible(page, 'waves');
+  await page.getByRole('link', { name: 'Tạo đợt khảo sát' }).click();
+  await accessible(page, 'new wave');
+  await page.getByLabel('Mã đợt').fill(WAVE);
+  await page.getByLabel('Tên đợt').fill('Khảo sát thử nghiệm 2027');
+  await page.getByLabel('Năm').fill('2027');
+  await page.getByLabel('Ngày đóng').fill('2099-12-31');
+  await page.getByRole('button', { name: 'Tạo đợt' }).click();
+  await expect(page).toHaveURL(`/staff/waves/${WAVE}`);
+  await accessible(page, 'wave');
+
+  await page.getByRole('link', { name: 'Dàn mẫu và chỉ tiêu' }).click();
+  await page.locator('#file').setInputFiles({ name: 'frame.csv', mimeType: 'text/csv', buffer: Buffer.from(FRAME) });
+  await page.getByRole('button', { name: 'Tải lên' }).click();
+  await expect(page.getByRole('cell', { name: 'Phường Ba Đình' })).toBeVisible();
+  await accessible(page, 'frame');
+
+  await page.goto(`/staff/waves/${WAVE}/batches`);
+  await expect(page.getByText('Chưa phát mã nào')).toBeVisible();
+  await accessible(page, 'batches');
+  await page.getByLabel('Cho', { exact: true }).selectOption('psu:00001');
+  await page.getByLabel('Số mã').fill('3');
+  await page.getByRole('button', { name: 'Phát mã' }).click();
+  await expect(page.locator('article.card')).toHaveCount(3);
+  await expect(page.locator('article.card svg')).toHaveCount(3);
+  await expect(page.getByRole('button', { name: 'In phiếu' })).toBeVisible();
+  await accessible(page, 'printable sheet');
+  code = ((await page.locator('input[name=codes]').getAttribute('value')) ?? '').split(' ')[0];
+  expect(code.length).toBeGreaterThan(10);
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: 'Tải CSV' }).click(),
+  ]);
+  const csv = fs.readFileSync(await download.path());
+  expect(csv.subarray(0, 3)).toEqual(Buffer.from([0xef, 0xbb, 0xbf]));
+  expect(csv.toString('utf8').trim().split('\n')).toHaveLength(4);
+});
+
+test('a citizen answers one of the printed codes on a phone', async ({ page }) => {
+  await page.goto(`/s/${code}`);
+  await hydrated(page);
+  await answerUntilLastScreen(page);
+  await page.getByRole('button', { name: SUBMIT }).click();
+  await expect(page).toHaveURL(/\/receipt\//);
+});
+
+test('monitoring shows the answer against the target; the province officer sees only their province', async ({
+  browser,
+}) => {
+  const page = await staffPage(browser);
+  await signIn(page, 'trung.uong', CENTRAL_PASSWORD);
+  await page.goto(`/staff/waves/${WAVE}/monitor`);
+  await accessible(page, 'monitoring');
+  const hanoi = page.locator('table.sortable').getByRole('row', { name: /01 Hà Nội/ });
+  await expect(hanoi.getByRole('cell').nth(0)).toHaveText('30');
+  await expect(hanoi.getByRole('cell').nth(1)).toHaveText('1');
+  await expect(page.locator('table.sortable').getByRole('row', { name: /79 Hồ Chí Minh/ })).toBeVisible();
+
+  const officer = await staffPage(browser);
+  await signIn(officer, 'ha.noi', PROVINCIAL_PASSWORD);
+  await officer.goto(`/staff/waves/${WAVE}/monitor`);
+  await expect(officer.getByText('Phường Ba Đình')).toBeVisible();
+  await expect(officer.getByText('Bến Nghé')).toHaveCount(0);
+  const refused = await officer.goto(`/staff/waves/${WAVE}/monitor?province=79`);
+  expect(refused?.status()).toBe(403);
+  await officer.goto(`/staff/waves/${WAVE}/import`);
+  await accessible(officer, 'paper import');
+});
+
+test('the export downloads as CSV (BOM, diacritics) and XLSX', async ({ browser }) => {
+  const page = await staffPage(browser);
+  await signIn(page, 'trung.uong', CENTRAL_PASSWORD);
+  await page.goto(`/staff/waves/${WAVE}/export`);
+  await accessible(page, 'exports');
+  const [csvDownload] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('link', { name: 'CSV (UTF-8, Excel)' }).click(),
+  ]);
+  const csv = fs.readFileSync(await csvDownload.path());
+  expect(csv.subarray(0, 3)).toEqual(Buffer.from([0xef, 0xbb, 0xbf]));
+  const text = csv.toString('utf8');
+  expect(text).toContain('Hà Nội');
+  expect(text.trim().split('\n')).toHaveLength(2);
+  const [xlsxDownload] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('link', { name: 'XLSX' }).click(),
+  ]);
+  const xlsx = fs.readFileSync(await xlsxDownload.path());
+  expect(xlsx.subarray(0, 2).toString()).toBe('PK');
+});
