@@ -1,0 +1,269 @@
+//! Benchmarks of the staff workspace's heavy pages, in-process through the real router:
+//!
+//! - `monitor URL N`: a wave of N responses over the 34 provinces (2 strata and 5 PSUs each);
+//!   server time of the national monitoring page (`GET /staff/waves/W/monitor`, signed in),
+//!   against the baseline of loading the wave's responses into memory and counting them there
+//!   (what the page must not do), in the same run.
+//! - `seed URL N` then `export URL`: N responses, then one CSV export in a fresh process, with
+//!   rows per second and the process's peak resident memory (VmHWM); run it for two sizes to see
+//!   that memory does not grow with the export.
+//!
+//! `scripts/bench-staff.sh` runs them on SQLite and PostgreSQL (docs/benchmarks.md).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark tool: fail loudly
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use sipas_app::domain::Geography;
+use sipas_app::ports::Store;
+use sipas_app::staff::frame::{Frame, FramePsu, FrameStratum};
+use sipas_app::staff::port::NewUser;
+use sipas_app::staff::{Role, StaffStore};
+use sipas_server::store::SqlStore;
+use tower::ServiceExt;
+
+const WAVE: &str = "sipas-2026-demo";
+const PASSWORD: &str = "benchmark password 2026";
+
+async fn open(url: &str) -> Arc<SqlStore> {
+    Arc::new(
+        sipas_server::store::open(url, &sipas_server::store::ConnectOptions::default())
+            .await
+            .expect("open"),
+    )
+}
+
+/// The demo wave, a frame over the 34 provinces, and `n` responses spread over its PSUs,
+/// inserted in bulk (multi-row statements; this is set-up, not what is measured).
+async fn seed(store: &SqlStore, n: usize) {
+    sipas_server::demo::seed(store).await.expect("demo");
+    let provinces = store.provinces(Geography::G2025).await.expect("provinces");
+    let mut frame = Frame::default();
+    for p in &provinces {
+        for stratum in ["urban", "rural"] {
+            frame.strata.push(FrameStratum {
+                province_code: p.code.clone(),
+                stratum: stratum.into(),
+                population: 500_000,
+                psus_in_population: 100,
+            });
+            for k in 0..5 {
+                frame.psus.push(FramePsu {
+                    province_code: p.code.clone(),
+                    stratum: stratum.into(),
+                    psu: format!("{}-{stratum}-{k}", p.code),
+                    name: format!("Xã {k}"),
+                    target: 40,
+                });
+            }
+        }
+    }
+    store.replace_frame(WAVE, &frame).await.expect("frame");
+    let q = store.questionnaire("sipas-2023", 1).await.expect("questionnaire");
+    let mut answers = sipas_app::survey::questionnaire::Answers::new();
+    for item in q.items() {
+        if item.is_relevant(&answers)
+            && let Some(first) = q.choices(item).next()
+        {
+            answers.insert(item.code.clone(), first.value);
+        }
+    }
+    let answers = serde_json::to_string(&answers).expect("json");
+    let pool = store.pool();
+    let start = Instant::now();
+    let chunk = 200;
+    let mut done = 0;
+    while done < n {
+        let rows = chunk.min(n - done);
+        let mut codes = String::from(
+            "INSERT INTO invitation_codes (code_hash, wave_code, geography, province_code, stratum, \
+             psu, batch, created_at, used_at, sample_kind) VALUES ",
+        );
+        let mut responses = String::from(
+            "INSERT INTO responses (receipt, submission_id, code_hash, wave_code, geography, \
+             province_code, stratum, psu, sample_kind, questionnaire_code, questionnaire_version, \
+             answers, content_hash, language, mode, started_at, submitted_at, channel, \
+             duration_secs, submitted_on, export_id) VALUES ",
+        );
+        for r in 0..rows {
+            let i = done + r;
+            let psu = &frame.psus[i % frame.psus.len()];
+            let sep = if r == 0 { "" } else { "," };
+            let hash = format!("{i:064x}");
+            codes.push_str(&format!(
+                "{sep}('{hash}','{WAVE}','2025','{}','{}','{}','bench','2026-05-01T00:00:00Z','2026-05-01T00:00:00Z','probability')",
+                psu.province_code, psu.stratum, psu.psu
+            ));
+            let channel = ["online", "online", "online", "form", "outbox", "paper"][i % 6];
+            let mode = if channel == "paper" { "paper" } else { "web" };
+            responses.push_str(&format!(
+                "{sep}('R{i:012}','S{i:016}','{hash}','{WAVE}','2025','{}','{}','{}','probability',\
+                 'sipas-2023',1,'{answers}','{}','vi','{mode}',NULL,'2026-05-01T00:00:00Z','{channel}',{},\
+                 '2026-05-{:02}','{:016x}')",
+                psu.province_code,
+                psu.stratum,
+                psu.psu,
+                "c".repeat(64),
+                300 + (i * 7919) % 900,
+                1 + i % 28,
+                (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            ));
+        }
+        let mut tx = pool.begin().await.expect("begin");
+        sqlx::query(&codes).execute(&mut *tx).await.expect("codes");
+        sqlx::query(&responses).execute(&mut *tx).await.expect("responses");
+        tx.commit().await.expect("commit");
+        done += rows;
+    }
+    eprintln!("seeded {n} responses in {:.1} s", start.elapsed().as_secs_f64());
+}
+
+async fn router(url: &str, store: Arc<SqlStore>) -> axum::Router {
+    let _ = store
+        .create_user(&NewUser {
+            username: "bench".into(),
+            display_name: "Benchmark".into(),
+            role: Role::Central,
+            province: None,
+            password_hash: sipas_server::staff::auth::hash_password(PASSWORD.into())
+                .await
+                .expect("hash"),
+        })
+        .await;
+    let state = sipas_server::http::AppState {
+        leptos_options: leptos::config::LeptosOptions::builder()
+            .output_name("sipas")
+            .build(),
+        store: store.clone(),
+        assets: Default::default(),
+        limits: Arc::new(sipas_server::limits::Limits::without_rate_limits()),
+        staff: Arc::new(sipas_server::staff::StaffState::new(
+            store,
+            sipas_server::staff::StaffSettings::default(),
+        )),
+        public_origin: None,
+    };
+    let _ = url;
+    sipas_server::http::router(state)
+}
+
+async fn sign_in(app: &axum::Router) -> String {
+    let response = app
+        .clone()
+        .oneshot(
+            Request::post("/staff/login")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(format!(
+                    "username=bench&password={}&next=%2Fstaff",
+                    PASSWORD.replace(' ', "+")
+                )))
+                .expect("request"),
+        )
+        .await
+        .expect("response");
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let cookie = response.headers()[header::SET_COOKIE].to_str().expect("ascii");
+    cookie.split(';').next().expect("cookie").to_owned()
+}
+
+async fn get(app: &axum::Router, cookie: &str, path: &str) -> (Duration, usize) {
+    let start = Instant::now();
+    let response = app
+        .clone()
+        .oneshot(
+            Request::get(path)
+                .header(header::COOKIE, cookie)
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("response");
+    assert_eq!(response.status(), StatusCode::OK, "{path}");
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    (start.elapsed(), body.len())
+}
+
+fn median(mut times: Vec<Duration>) -> Duration {
+    times.sort();
+    times[times.len() / 2]
+}
+
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let (mode, url) = (args[1].as_str(), args[2].as_str());
+    let engine = if url.starts_with("postgres") { "postgres" } else { "sqlite" };
+    match mode {
+        "monitor" => {
+            let n: usize = args[3].parse().expect("N");
+            let store = open(url).await;
+            seed(&store, n).await;
+            let app = router(url, store.clone()).await;
+            let cookie = sign_in(&app).await;
+            let path = format!("/staff/waves/{WAVE}/monitor");
+            let _ = get(&app, &cookie, &path).await;
+            let page: Vec<Duration> = futures_util_free_loop(&app, &cookie, &path, 20).await;
+            // Baseline: every response into memory, counted in Rust.
+            let mut naive = Vec::new();
+            for _ in 0..5 {
+                let start = Instant::now();
+                let responses = store.responses(WAVE).await.expect("responses");
+                let mut per_psu = std::collections::HashMap::<String, usize>::new();
+                for r in &responses {
+                    *per_psu.entry(r.sample.psu.clone()).or_default() += 1;
+                }
+                assert_eq!(per_psu.values().sum::<usize>(), n);
+                naive.push(start.elapsed());
+            }
+            let (page, naive) = (median(page), median(naive));
+            println!(
+                "monitor {engine} n={n}: page {:.1} ms (median of 20), load-all baseline {:.1} ms, ratio {:.2}",
+                page.as_secs_f64() * 1e3,
+                naive.as_secs_f64() * 1e3,
+                naive.as_secs_f64() / page.as_secs_f64()
+            );
+        }
+        "seed" => {
+            let n: usize = args[3].parse().expect("N");
+            seed(&open(url).await, n).await;
+        }
+        "export" => {
+            let store = open(url).await;
+            let app = router(url, store).await;
+            let cookie = sign_in(&app).await;
+            let before = peak_rss_mib();
+            let (took, bytes) = get(&app, &cookie, &format!("/staff/waves/{WAVE}/export.csv")).await;
+            let rows: usize = 0;
+            let _ = rows;
+            println!(
+                "export {engine}: {bytes} bytes in {:.2} s; peak RSS {:.1} MiB (before the export {:.1} MiB)",
+                took.as_secs_f64(),
+                peak_rss_mib(),
+                before
+            );
+        }
+        other => panic!("unknown mode {other}"),
+    }
+}
+
+async fn futures_util_free_loop(app: &axum::Router, cookie: &str, path: &str, times: usize) -> Vec<Duration> {
+    let mut out = Vec::with_capacity(times);
+    for _ in 0..times {
+        out.push(get(app, cookie, path).await.0);
+    }
+    out
+}
