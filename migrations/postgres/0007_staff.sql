@@ -101,7 +101,7 @@ ALTER TABLE responses ADD COLUMN duration_secs BIGINT;
 -- The civil date in Vietnam (UTC+7) the response arrived, for completes per day.
 ALTER TABLE responses ADD COLUMN submitted_on TEXT;
 ALTER TABLE responses ADD COLUMN export_id TEXT;
-UPDATE responses SET export_id = substr(md5(random()::text || receipt), 1, 16),
+UPDATE responses SET export_id = substr(replace(gen_random_uuid()::text, '-', ''), 1, 16),
     submitted_on = to_char((submitted_at::timestamptz AT TIME ZONE 'Asia/Ho_Chi_Minh'), 'YYYY-MM-DD'),
     channel = CASE mode WHEN 'paper' THEN 'paper' ELSE 'online' END;
 CREATE UNIQUE INDEX responses_export_id ON responses (export_id);

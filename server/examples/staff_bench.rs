@@ -61,7 +61,10 @@ async fn seed(store: &SqlStore, n: usize) {
         }
     }
     store.replace_frame(WAVE, &frame).await.expect("frame");
-    let q = store.questionnaire("sipas-2023", 1).await.expect("questionnaire");
+    let q = store
+        .questionnaire("sipas-2023", 1)
+        .await
+        .expect("questionnaire");
     let mut answers = sipas_app::survey::questionnaire::Answers::new();
     for item in q.items() {
         if item.is_relevant(&answers)
@@ -113,14 +116,20 @@ async fn seed(store: &SqlStore, n: usize) {
         }
         let mut tx = pool.begin().await.expect("begin");
         sqlx::query(&codes).execute(&mut *tx).await.expect("codes");
-        sqlx::query(&responses).execute(&mut *tx).await.expect("responses");
+        sqlx::query(&responses)
+            .execute(&mut *tx)
+            .await
+            .expect("responses");
         tx.commit().await.expect("commit");
         done += rows;
     }
-    eprintln!("seeded {n} responses in {:.1} s", start.elapsed().as_secs_f64());
+    eprintln!(
+        "seeded {n} responses in {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
 }
 
-async fn router(url: &str, store: Arc<SqlStore>) -> axum::Router {
+async fn router(store: Arc<SqlStore>) -> axum::Router {
     let _ = store
         .create_user(&NewUser {
             username: "bench".into(),
@@ -145,7 +154,6 @@ async fn router(url: &str, store: Arc<SqlStore>) -> axum::Router {
         )),
         public_origin: None,
     };
-    let _ = url;
     sipas_server::http::router(state)
 }
 
@@ -164,7 +172,9 @@ async fn sign_in(app: &axum::Router) -> String {
         .await
         .expect("response");
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let cookie = response.headers()[header::SET_COOKIE].to_str().expect("ascii");
+    let cookie = response.headers()[header::SET_COOKIE]
+        .to_str()
+        .expect("ascii");
     cookie.split(';').next().expect("cookie").to_owned()
 }
 
@@ -187,6 +197,32 @@ async fn get(app: &axum::Router, cookie: &str, path: &str) -> (Duration, usize) 
     (start.elapsed(), body.len())
 }
 
+/// Reads the CSV export as it streams, keeping nothing: (time, bytes, data rows).
+async fn stream_export(app: &axum::Router, cookie: &str) -> (Duration, usize, usize) {
+    use http_body_util::BodyExt;
+    let start = Instant::now();
+    let response = app
+        .clone()
+        .oneshot(
+            Request::get(format!("/staff/waves/{WAVE}/export.csv"))
+                .header(header::COOKIE, cookie)
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("response");
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut body = response.into_body();
+    let (mut bytes, mut lines) = (0, 0);
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame.expect("frame").into_data() {
+            bytes += data.len();
+            lines += data.iter().filter(|&&b| b == b'\n').count();
+        }
+    }
+    (start.elapsed(), bytes, lines.saturating_sub(1))
+}
+
 fn median(mut times: Vec<Duration>) -> Duration {
     times.sort();
     times[times.len() / 2]
@@ -206,17 +242,24 @@ fn peak_rss_mib() -> f64 {
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (mode, url) = (args[1].as_str(), args[2].as_str());
-    let engine = if url.starts_with("postgres") { "postgres" } else { "sqlite" };
+    let engine = if url.starts_with("postgres") {
+        "postgres"
+    } else {
+        "sqlite"
+    };
     match mode {
         "monitor" => {
             let n: usize = args[3].parse().expect("N");
             let store = open(url).await;
             seed(&store, n).await;
-            let app = router(url, store.clone()).await;
+            let app = router(store.clone()).await;
             let cookie = sign_in(&app).await;
             let path = format!("/staff/waves/{WAVE}/monitor");
             let _ = get(&app, &cookie, &path).await;
-            let page: Vec<Duration> = futures_util_free_loop(&app, &cookie, &path, 20).await;
+            let mut page = Vec::with_capacity(20);
+            for _ in 0..20 {
+                page.push(get(&app, &cookie, &path).await.0);
+            }
             // Baseline: every response into memory, counted in Rust.
             let mut naive = Vec::new();
             for _ in 0..5 {
@@ -239,31 +282,23 @@ async fn main() {
         }
         "seed" => {
             let n: usize = args[3].parse().expect("N");
-            seed(&open(url).await, n).await;
+            seed(open(url).await.as_ref(), n).await;
         }
         "export" => {
             let store = open(url).await;
-            let app = router(url, store).await;
+            let app = router(store).await;
             let cookie = sign_in(&app).await;
             let before = peak_rss_mib();
-            let (took, bytes) = get(&app, &cookie, &format!("/staff/waves/{WAVE}/export.csv")).await;
-            let rows: usize = 0;
-            let _ = rows;
+            let (took, bytes, rows) = stream_export(&app, &cookie).await;
             println!(
-                "export {engine}: {bytes} bytes in {:.2} s; peak RSS {:.1} MiB (before the export {:.1} MiB)",
+                "export {engine}: {rows} rows, {bytes} bytes in {:.2} s = {:.0} rows/s; \
+                 peak RSS {:.1} MiB (before the export {:.1} MiB)",
                 took.as_secs_f64(),
+                rows as f64 / took.as_secs_f64(),
                 peak_rss_mib(),
                 before
             );
         }
         other => panic!("unknown mode {other}"),
     }
-}
-
-async fn futures_util_free_loop(app: &axum::Router, cookie: &str, path: &str, times: usize) -> Vec<Duration> {
-    let mut out = Vec::with_capacity(times);
-    for _ in 0..times {
-        out.push(get(app, cookie, path).await.0);
-    }
-    out
 }

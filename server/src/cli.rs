@@ -78,7 +78,8 @@ pub enum Command {
         psu: String,
         #[arg(long, default_value_t = 1)]
         count: usize,
-        /// A label for this batch (default: the current time).
+        /// A label for this batch (default: a random one). Reusing a label adds to that batch, in
+        /// the same wave and province only.
         #[arg(long)]
         batch: Option<String>,
         /// Where the printed links and QR codes point.
@@ -302,9 +303,10 @@ impl Cli {
                 sheet,
             } => {
                 let store = open(&config).await?;
-                let batch = batch.unwrap_or_else(|| {
-                    time::OffsetDateTime::now_utc().unix_timestamp().to_string()
-                });
+                // A random label unless one is given: two runs in the same second (a script
+                // issuing for several provinces) must not share a batch.
+                let batch =
+                    batch.unwrap_or_else(|| format!("cli-{}", &store::random_token()[..12]));
                 let request = crate::invitations::IssueRequest {
                     wave_code: &wave,
                     province_code: &province,
@@ -512,6 +514,8 @@ async fn user_command(store: &store::SqlStore, action: UserCommand) -> Result<()
                 .set_password(user.id, &hash)
                 .await
                 .map_err(CliError::Store)?;
+            // A new password also lifts the account's sign-in wait.
+            let _ = store.clear_login_failures(&user.username).await;
             cli_audit(store, "password_reset", None, user.username.clone()).await;
             println!("new password set for {}", user.username);
             Ok(())

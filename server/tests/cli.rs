@@ -175,3 +175,118 @@ async fn waves_are_created_on_a_published_questionnaire() {
     assert!(!conflict.status.success());
     assert!(String::from_utf8_lossy(&conflict.stderr).contains("publish a new version instead"));
 }
+
+/// `sipas` with a line on standard input (a password), as a script would run it.
+fn sipas_with_input(url: &str, args: &[&str], input: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sipas"))
+        .args(args)
+        .env("DATABASE_URL", url)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run sipas");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write");
+    child.wait_with_output().expect("wait")
+}
+
+#[tokio::test]
+async fn staff_accounts_from_the_command_line() {
+    use sipas_app::staff::StaffStore;
+    let db = common::sqlite_db();
+    let create = [
+        "admin",
+        "create",
+        "--username",
+        "admin",
+        "--name",
+        "Quản trị viên",
+    ];
+    let short = sipas_with_input(&db.url, &create, "short\n");
+    assert!(!short.status.success());
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 12 characters"));
+    assert!(
+        sipas_with_input(&db.url, &create, "một mật khẩu đủ dài\n")
+            .status
+            .success()
+    );
+    let again = sipas_with_input(&db.url, &create, "một mật khẩu đủ dài\n");
+    assert!(!again.status.success(), "a taken username is refused");
+    let officer = |province: Option<&str>| {
+        let mut args = vec![
+            "user",
+            "add",
+            "--username",
+            "ha.noi",
+            "--name",
+            "Cán bộ Hà Nội",
+            "--role",
+            "provincial",
+        ];
+        if let Some(p) = province {
+            args.extend(["--province", p]);
+        }
+        sipas_with_input(&db.url, &args, "mật khẩu của Hà Nội\n")
+    };
+    assert!(
+        !officer(None).status.success(),
+        "a provincial officer needs a province"
+    );
+    assert!(
+        !officer(Some("99")).status.success(),
+        "an unknown province is refused"
+    );
+    assert!(officer(Some("01")).status.success());
+    assert!(
+        sipas(&db.url, &["user", "disable", "--username", "ha.noi"])
+            .status
+            .success()
+    );
+    let list = String::from_utf8_lossy(&sipas(&db.url, &["user", "list"]).stdout).into_owned();
+    assert!(list.contains("admin\tadmin\t-\tactive"), "{list}");
+    assert!(list.contains("ha.noi\tprovincial\t01\tdisabled"), "{list}");
+    let reset = sipas_with_input(
+        &db.url,
+        &["user", "reset-password", "--username", "ha.noi"],
+        "một mật khẩu mới khác\n",
+    );
+    assert!(reset.status.success());
+
+    let store = store::open(&db.url, &ConnectOptions::default())
+        .await
+        .expect("open");
+    let (admin, hash) = store.user_for_sign_in("admin").await.expect("admin");
+    assert!(hash.starts_with("$argon2id$"), "stored as an argon2id hash");
+    assert!(admin.active);
+    let (officer, _) = store.user_for_sign_in("ha.noi").await.expect("officer");
+    assert!(!officer.active);
+    assert_eq!(
+        officer.credentials_version, 3,
+        "disable and reset each end the sessions"
+    );
+    let log = store
+        .audit_log(&sipas_app::staff::port::AuditFilter {
+            actor: Some("cli".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    let actions: Vec<&str> = log.iter().map(|r| r.entry.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "password_reset",
+            "account_disabled",
+            "account_created",
+            "account_created"
+        ]
+    );
+    store.close().await;
+}

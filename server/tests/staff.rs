@@ -26,6 +26,8 @@ struct Browser {
     app: axum::Router,
     cookie: Option<String>,
     origin: String,
+    /// The client address, as a proxy would pass it (the test server reads `x-real-ip`).
+    address: String,
 }
 
 struct Reply {
@@ -42,12 +44,15 @@ impl Browser {
             app: app.clone(),
             cookie: None,
             origin: "http://sipas.test".into(),
+            address: "10.0.0.1".into(),
         }
     }
 
     async fn send(&mut self, request: axum::http::request::Builder, body: Body) -> Reply {
         use tower::ServiceExt;
-        let mut request = request.header(header::HOST, "sipas.test");
+        let mut request = request
+            .header(header::HOST, "sipas.test")
+            .header("x-real-ip", self.address.as_str());
         if let Some(cookie) = &self.cookie {
             request = request.header(header::COOKIE, cookie.as_str());
         }
@@ -213,8 +218,15 @@ async fn world(url: &str, settings: StaffSettings) -> World {
             .expect("user");
     }
     let state = {
-        let mut state =
-            common::state_on(url, sipas_server::limits::Limits::without_rate_limits()).await;
+        // Each test browser says where it is with the header a proxy would set.
+        let limits = sipas_server::limits::Limits::from_config(&sipas_server::config::Config {
+            client_ip_header: Some("x-real-ip".into()),
+            limit_open_link_per_minute: 0,
+            limit_code_pages_per_minute: 0,
+            limit_submissions_per_minute: 0,
+            ..Default::default()
+        });
+        let mut state = common::state_on(url, limits).await;
         state.store = store.clone();
         state.staff = std::sync::Arc::new(StaffState::new(store.clone(), settings));
         state
@@ -544,6 +556,46 @@ async fn role_matrix(world: &World) {
         StatusCode::FORBIDDEN
     );
     assert_eq!(before, snapshot(world.pool()).await);
+    // A wave on the 63-province geography: the officer's code 01 is bound to the 34-unit
+    // geography, where codes mean other units, so that wave shows them nothing at all.
+    let old_wave = sipas_app::domain::Wave {
+        code: "w-2004".into(),
+        title: "Đợt cũ".into(),
+        year: 2024,
+        geography: Geography::G2004,
+        questionnaire: Some(sipas_app::domain::QuestionnaireRef {
+            code: "sipas-2023".into(),
+            version: 1,
+        }),
+        open_link: false,
+        closed: false,
+    };
+    world
+        .store
+        .create_wave_scheduled(&old_wave, &Default::default())
+        .await
+        .expect("2004 wave");
+    for path in [
+        "",
+        "/monitor",
+        "/frame",
+        "/batches",
+        "/export",
+        "/export.csv",
+        "/export.json",
+    ] {
+        let reply = hanoi.get(&format!("/staff/waves/w-2004{path}")).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "w-2004{path}");
+    }
+    let mut central_old = Browser::new(&world.app);
+    central_old.sign_in("central", PASSWORD).await;
+    assert_eq!(
+        central_old
+            .get("/staff/waves/w-2004/export.csv")
+            .await
+            .status,
+        StatusCode::OK
+    );
     let own = hanoi.get(&format!("/staff/waves/{WAVE}/batches")).await;
     assert!(
         !own.body.contains(&batch),
@@ -674,8 +726,10 @@ async fn sessions(world: &World) {
     replay.cookie = cookie;
     assert_eq!(replay.get("/staff").await.status, StatusCode::SEE_OTHER);
 
-    // Failed sign-ins: five are free, then the account waits (even with the right password).
+    // Failed sign-ins: five are free, then the account waits from that client (even with the
+    // right password), while its owner signs in from their own office.
     let mut attacker = Browser::new(&world.app);
+    attacker.address = "10.0.0.66".into();
     for _ in 0..5 {
         assert_eq!(
             attacker.sign_in("hcm", "wrong password here").await.status,
@@ -685,6 +739,31 @@ async fn sessions(world: &World) {
     let throttled = attacker.sign_in("hcm", PASSWORD).await;
     assert_eq!(throttled.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(throttled.headers.get(header::RETRY_AFTER).is_some());
+    let owner = Browser::new(&world.app).sign_in("hcm", PASSWORD).await;
+    assert_eq!(
+        owner.status,
+        StatusCode::SEE_OTHER,
+        "{:?}",
+        owner.body.split("<main").nth(1).unwrap_or_default().chars().take(400).collect::<String>()
+    );
+    // The owner's success does not lift the attacker's wait.
+    assert_eq!(
+        attacker.sign_in("hcm", PASSWORD).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // A password reset by an administrator lifts the wait.
+    let hcm_id = world.store.user_for_sign_in("hcm").await.expect("hcm").0.id;
+    let reset = admin
+        .post(
+            &format!("/staff/users/{hcm_id}/password"),
+            &[("password", "mật khẩu mới của hcm")],
+        )
+        .await;
+    assert_eq!(reset.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        attacker.sign_in("hcm", "mật khẩu mới của hcm").await.status,
+        StatusCode::SEE_OTHER
+    );
     // Unknown usernames answer like wrong passwords.
     assert_eq!(
         Browser::new(&world.app)
@@ -704,9 +783,13 @@ async fn sessions(world: &World) {
         .fetch_all(world.pool())
         .await
         .expect("keys");
+    let hashed =
+        |k: &str| k.len() >= 64 && k[k.len() - 64..].bytes().all(|b| b.is_ascii_hexdigit());
     assert!(
-        keys.iter()
-            .all(|k| k.starts_with("account:") || (k.starts_with("client:") && k.len() == 71)),
+        keys.iter().all(|k| k.starts_with("account:")
+            || (k.starts_with("client:") && k.len() == 71)
+            || (k.starts_with("pair:") && hashed(k)))
+            && keys.iter().all(|k| !k.contains("10.0.0.")),
         "{keys:?}"
     );
 }

@@ -13,4 +13,4 @@ pub mod roles;
 pub mod sheet;
 
 pub use port::StaffStore;
-pub use roles::{Action, ProvinceRef, Role, Scope, StaffUser};
+pub use roles::{Action, ProvinceFilter, ProvinceRef, Role, Scope, StaffUser};

@@ -930,6 +930,7 @@ struct Line {
     href: Option<String>,
     target: i64,
     issued: i64,
+    used: i64,
     completes: i64,
     drafts: i64,
 }
@@ -973,11 +974,13 @@ pub fn monitor_page(ctx: &Ctx, view_data: MonitorView) -> String {
                     )),
                     target: 0,
                     issued: 0,
+                    used: 0,
                     completes: 0,
                     drafts: 0,
                 });
                 line.target += p.target;
                 line.issued += p.issued;
+                line.used += p.used;
                 line.completes += p.completes;
                 line.drafts += p.drafts;
             }
@@ -991,6 +994,7 @@ pub fn monitor_page(ctx: &Ctx, view_data: MonitorView) -> String {
                     href: None,
                     target: p.target,
                     issued: p.issued,
+                    used: p.used,
                     completes: p.completes,
                     drafts: p.drafts,
                 });
@@ -1064,7 +1068,7 @@ pub fn monitor_page(ctx: &Ctx, view_data: MonitorView) -> String {
                     <td class="bar"><progress max=max value=l.completes.min(max)
                         aria-label=format!("{} {}", l.label, percent(l.completes, l.target))></progress>
                         " "{percent(l.completes, l.target)}</td>
-                    <td class="num">{format!("{} / {} ({})", l.completes, l.issued, percent(l.completes, l.issued))}</td>
+                    <td class="num">{format!("{} / {} ({})", l.used, l.issued, percent(l.used, l.issued))}</td>
                     <td class="num">{l.drafts}</td>
                 </tr>
             }
@@ -1072,6 +1076,50 @@ pub fn monitor_page(ctx: &Ctx, view_data: MonitorView) -> String {
         .collect_view();
     let empty = lines.is_empty().then(|| view! {
         <p class="empty">{ctx.t("Chưa có dàn mẫu hoặc chưa phát mã nào.", "No frame or no codes issued yet.")}</p>
+    });
+    // Within a province, the strata's totals come before the PSUs.
+    let strata = province.as_ref().map(|_| {
+        let mut by: std::collections::BTreeMap<&str, (i64, i64, i64, i64, i64)> = Default::default();
+        for p in &monitoring.psus {
+            let t = by.entry(p.stratum.as_str()).or_default();
+            t.0 += p.target;
+            t.1 += p.issued;
+            t.2 += p.completes;
+            t.3 += p.drafts;
+            t.4 += p.used;
+        }
+        let rows = by
+            .into_iter()
+            .map(|(stratum, (target, issued, completes, drafts, used))| {
+                let max = target.max(1);
+                view! {
+                    <tr>
+                        <th scope="row">{stratum.to_owned()}</th>
+                        <td class="num">{target}</td>
+                        <td class="num">{completes}</td>
+                        <td class="bar"><progress max=max value=completes.min(max)
+                            aria-label=format!("{stratum} {}", percent(completes, target))></progress>
+                            " "{percent(completes, target)}</td>
+                        <td class="num">{format!("{used} / {issued} ({})", percent(used, issued))}</td>
+                        <td class="num">{drafts}</td>
+                    </tr>
+                }
+            })
+            .collect_view();
+        view! {
+            <table class="data">
+                <caption>{ctx.t("Theo tầng", "By stratum")}</caption>
+                <thead><tr>
+                    <th scope="col">{ctx.t("Tầng", "Stratum")}</th>
+                    <th scope="col">{ctx.t("Chỉ tiêu", "Target")}</th>
+                    <th scope="col">{ctx.t("Hoàn thành", "Completes")}</th>
+                    <th scope="col">{ctx.t("Tiến độ", "Progress")}</th>
+                    <th scope="col">{ctx.t("Đã dùng / đã phát", "Used / issued")}</th>
+                    <th scope="col">{ctx.t("Đang trả lời", "In progress")}</th>
+                </tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+        }
     });
     let channels =
         monitoring
@@ -1152,6 +1200,7 @@ pub fn monitor_page(ctx: &Ctx, view_data: MonitorView) -> String {
                     percent(channels.outbox, all), ctx.t("giấy", "paper"), percent(channels.paper, all))}</dd>
             </dl>
             {empty}
+            {strata}
             <table class="data sortable">
                 <caption>{ctx.t("Hoàn thành so với chỉ tiêu", "Completes against target")}</caption>
                 <thead><tr>

@@ -108,7 +108,12 @@ pub struct PsuProgress {
     pub psu: String,
     pub name: String,
     pub target: i64,
+    /// Invitation codes issued for the PSU and not voided (not counting the code rows made for
+    /// paper forms that came without one).
     pub issued: i64,
+    /// Of those, the ones answered.
+    pub used: i64,
+    /// Responses, by any channel.
     pub completes: i64,
     pub drafts: i64,
 }
@@ -216,11 +221,15 @@ pub trait StaffStore: Send + Sync + 'static {
     /// Enables or disables an account; disabling ends its sessions.
     async fn set_active(&self, id: i64, active: bool) -> StoreResult<()>;
 
-    // Sign-in throttling (keys are account names or keyed hashes of client addresses).
+    // Sign-in throttling. Keys: `account:{username}`, `pair:{username}:{client}`,
+    // `client:{client}`, where client is a keyed hash of the address.
     async fn record_login_failure(&self, keys: &[String], at_unix: i64) -> StoreResult<()>;
     /// Failures of a key since a time: how many, and the latest.
     async fn login_failures(&self, key: &str, since_unix: i64) -> StoreResult<(i64, Option<i64>)>;
-    async fn clear_login_failures(&self, key: &str) -> StoreResult<()>;
+    /// Forgets the failures under these keys (a successful sign-in clears its own).
+    async fn clear_login_keys(&self, keys: &[String]) -> StoreResult<()>;
+    /// Forgets every failure of an account, from every client (a new password was set).
+    async fn clear_login_failures(&self, username: &str) -> StoreResult<()>;
 
     // Sessions (tower-sessions records, by the SHA-256 of their id).
     /// Inserts a new session; an id hash already present is a `Conflict`.

@@ -116,14 +116,26 @@ pub enum Scope {
     Province(ProvinceRef),
 }
 
+/// What of a wave's data a member may see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProvinceFilter<'a> {
+    /// Every province.
+    All,
+    /// This province only.
+    Only(&'a str),
+    /// Nothing: a provincial officer and a wave on another geography (codes were reused in
+    /// 2025, so the officer's code names another unit there).
+    Nothing,
+}
+
 impl Scope {
-    /// The province code to filter a wave's data by, or `None` for every province. A provincial
-    /// officer bound to another geography than the wave's sees nothing: `Some("")` matches no row.
-    pub fn filter_for(&self, wave_geography: Geography) -> Option<&str> {
+    pub fn filter_for(&self, wave_geography: Geography) -> ProvinceFilter<'_> {
         match self {
-            Scope::All => None,
-            Scope::Province(p) if p.geography == wave_geography => Some(p.code.as_str()),
-            Scope::Province(_) => Some(""),
+            Scope::All => ProvinceFilter::All,
+            Scope::Province(p) if p.geography == wave_geography && !p.code.is_empty() => {
+                ProvinceFilter::Only(p.code.as_str())
+            }
+            Scope::Province(_) => ProvinceFilter::Nothing,
         }
     }
 
@@ -206,8 +218,12 @@ mod tests {
         assert!(scope.allows(Geography::G2025, "01"));
         assert!(!scope.allows(Geography::G2025, "79"));
         assert!(!scope.allows(Geography::G2004, "01"));
-        assert_eq!(scope.filter_for(Geography::G2025), Some("01"));
-        assert_eq!(scope.filter_for(Geography::G2004), Some(""));
+        assert_eq!(
+            scope.filter_for(Geography::G2025),
+            ProvinceFilter::Only("01")
+        );
+        assert_eq!(scope.filter_for(Geography::G2004), ProvinceFilter::Nothing);
+        assert_eq!(Scope::All.filter_for(Geography::G2004), ProvinceFilter::All);
         assert!(user.may(Action::IssueCodes));
         assert!(!user.may(Action::UploadFrame));
         let disabled = StaffUser {

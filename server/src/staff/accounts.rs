@@ -211,10 +211,14 @@ pub async fn change(
                 .await;
             }
             match hash_password(form.password).await {
-                Ok(hash) => store
-                    .set_password(id, &hash)
-                    .await
-                    .map(|()| "password_reset"),
+                Ok(hash) => {
+                    // A new password also lifts the account's sign-in wait.
+                    let _ = store.clear_login_failures(&target.username).await;
+                    store
+                        .set_password(id, &hash)
+                        .await
+                        .map(|()| "password_reset")
+                }
                 Err(err) => Err(StoreError::Backend(err)),
             }
         }

@@ -224,9 +224,18 @@ impl Staff {
         )
     }
 
-    /// The province code this member is bound to (`None`: every province).
-    pub fn province(&self) -> Option<String> {
-        self.user.province.as_ref().map(|p| p.code.clone())
+    /// The province filter for a wave's data: `Ok(None)` every province, `Ok(Some(code))` one,
+    /// and a 403 when the member may see none of it (a provincial officer and a wave on the other
+    /// geography, where their code names another unit).
+    pub fn province_filter(
+        &self,
+        wave: &sipas_app::staff::port::WaveDetails,
+    ) -> Result<Option<String>, Response> {
+        match self.user.scope().filter_for(wave.wave.geography) {
+            sipas_app::staff::ProvinceFilter::All => Ok(None),
+            sipas_app::staff::ProvinceFilter::Only(code) => Ok(Some(code.to_owned())),
+            sipas_app::staff::ProvinceFilter::Nothing => Err(self.forbidden()),
+        }
     }
 
     pub async fn audit(
@@ -257,8 +266,14 @@ pub async fn audit(
         province_code: province.map(str::to_owned),
         detail,
     };
-    if let Err(err) = staff.store.audit(&entry).await {
-        tracing::error!(error = %err, action, "writing the audit log failed");
+    // Written by a task of its own, so a client that goes away (which drops this request's
+    // future) cannot leave a change it made unlogged.
+    let store = staff.store.clone();
+    let written = tokio::spawn(async move { store.audit(&entry).await }).await;
+    match written {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => tracing::error!(error = %err, action, "writing the audit log failed"),
+        Err(err) => tracing::error!(error = %err, action, "the audit task failed"),
     }
 }
 
@@ -337,9 +352,11 @@ pub struct SignInForm {
     next: String,
 }
 
-/// Failed sign-ins allowed within the window before back-off starts: per account, and per
-/// client address (higher: a provincial office shares one address).
-const FREE_FAILURES_ACCOUNT: i64 = 5;
+/// Failed sign-ins allowed within the window before back-off starts: for one account from one
+/// client, for one account from all clients, and for one client over all accounts (a provincial
+/// office shares one address).
+const FREE_FAILURES_PAIR: i64 = 5;
+const FREE_FAILURES_ACCOUNT: i64 = 50;
 const FREE_FAILURES_CLIENT: i64 = 20;
 const WINDOW_SECS: i64 = 15 * 60;
 
@@ -418,14 +435,16 @@ pub async fn sign_in(
             ),
         );
     }
-    // Throttle keys: the account, and a keyed hash of the client address (never the address).
+    // Throttle keys (the address only as a keyed hash, never itself): this account from this
+    // client, the account from anywhere (looser: one attacker cannot lock a colleague out from
+    // their own office), and this client over all accounts.
     let client = state.limits.client_key(&headers, peer);
-    let client_key = format!(
-        "client:{}",
-        sha256_hex(format!("{}\u{1f}{client}", staff.throttle_secret).as_bytes())
-    );
+    let client_hash = sha256_hex(format!("{}\u{1f}{client}", staff.throttle_secret).as_bytes());
+    let pair_key = format!("pair:{username}:{client_hash}");
     let account_key = format!("account:{username}");
+    let client_key = format!("client:{client_hash}");
     let keys = [
+        (pair_key.clone(), FREE_FAILURES_PAIR),
         (account_key.clone(), FREE_FAILURES_ACCOUNT),
         (client_key.clone(), FREE_FAILURES_CLIENT),
     ];
@@ -474,22 +493,33 @@ pub async fn sign_in(
             );
         }
     };
+    // The attempt counts as a failure before the password is checked, so a burst of parallel
+    // guesses cannot all pass the throttle; a success takes it back.
+    if let Err(err) = staff
+        .store
+        .record_login_failure(&[pair_key.clone(), account_key.clone()], now_unix())
+        .await
+    {
+        tracing::error!(error = %err, "sign-in throttle record failed");
+    }
     let password_ok = verify_password(form.password, hash).await;
     let user = match user {
         Some(user) if password_ok && user.active => user,
         other => {
             let _ = staff
                 .store
-                .record_login_failure(&[account_key, client_key], now_unix())
+                .record_login_failure(&[client_key], now_unix())
                 .await;
-            let reason = match other {
-                None => "unknown account",
-                Some(ref u) if !u.active => "account disabled",
-                Some(_) => "wrong password",
+            // Only existing accounts are named: a password typed into the username field must
+            // not end up in a log the administrators read.
+            let (actor, reason) = match &other {
+                None => ("-".to_owned(), "unknown account"),
+                Some(u) if !u.active => (u.username.clone(), "account disabled"),
+                Some(u) => (u.username.clone(), "wrong password"),
             };
             audit(
                 staff,
-                &username.chars().take(64).collect::<String>(),
+                &actor,
                 "sign_in_failed",
                 None,
                 None,
@@ -531,10 +561,8 @@ pub async fn sign_in(
             ),
         );
     }
-    let _ = staff
-        .store
-        .clear_login_failures(&format!("account:{username}"))
-        .await;
+    // This client's attempts on this account are forgiven; other clients' are not.
+    let _ = staff.store.clear_login_keys(&[pair_key, account_key]).await;
     audit(
         staff,
         &user.username,

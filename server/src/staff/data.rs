@@ -53,14 +53,6 @@ async fn wave_and_questionnaire(
     Ok((wave, questionnaire))
 }
 
-fn province_filter(staff: &Staff, wave: &WaveDetails) -> Option<String> {
-    staff
-        .user
-        .scope()
-        .filter_for(wave.wave.geography)
-        .map(str::to_owned)
-}
-
 pub async fn import_form(
     State(state): State<AppState>,
     staff: Staff,
@@ -120,7 +112,8 @@ pub async fn import(
         }
     };
     let dry_run = upload.field("dry_run") == Some("yes");
-    let table = match super::upload::table(&upload.bytes) {
+    let file_name = upload.file_name.clone();
+    let table = match super::upload::table_blocking(upload.bytes).await {
         Ok(table) => table,
         Err(message) => {
             return refuse(
@@ -138,7 +131,10 @@ pub async fn import(
         Ok(records) => records,
         Err(problems) => return refuse(problems.listed, problems.total),
     };
-    let province = province_filter(&staff, &wave);
+    let province = match staff.province_filter(&wave) {
+        Ok(p) => p,
+        Err(refused) => return refused,
+    };
     let outcomes = match state
         .staff
         .store
@@ -181,7 +177,7 @@ pub async fn import(
                 province.as_deref(),
                 format!(
                     "{:?}: {new} stored, {} imported before, {} conflicts",
-                    upload.file_name.chars().take(80).collect::<String>(),
+                    file_name.chars().take(80).collect::<String>(),
                     count(|o| matches!(o, RowOutcome::AlreadyImported)),
                     count(|o| matches!(o, RowOutcome::Conflict(_))),
                 ),
@@ -209,7 +205,10 @@ pub async fn export_page(
     }
     match state.staff.store.wave_details(&code).await {
         Ok(wave) => {
-            let province = province_filter(&staff, &wave);
+            let province = match staff.province_filter(&wave) {
+                Ok(p) => p,
+                Err(refused) => return refused,
+            };
             html(
                 StatusCode::OK,
                 pages::export_page(&staff.ctx, &wave, province),
@@ -253,9 +252,25 @@ impl Source {
     }
 }
 
+/// A text cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, carriage return
+/// first) gets a leading apostrophe, which Excel and LibreOffice show as text.
+pub fn neutralise(cell: &str) -> String {
+    match cell.as_bytes().first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => format!("'{cell}"),
+        _ => cell.to_owned(),
+    }
+}
+
+/// One CSV line; the text columns (before the numbers) are neutralised.
 fn csv_line(cells: &[String]) -> Vec<u8> {
     let mut writer = csv::Writer::from_writer(Vec::new());
-    let _ = writer.write_record(cells);
+    let _ = writer.write_record(cells.iter().enumerate().map(|(col, cell)| {
+        if col < FIRST_NUMERIC_COLUMN {
+            neutralise(cell)
+        } else {
+            cell.clone()
+        }
+    }));
     writer.into_inner().unwrap_or_default()
 }
 
@@ -340,6 +355,25 @@ fn json_body(source: Source, questionnaire: String) -> Body {
 /// rust_xlsxwriter's constant-memory mode (rows go to a temporary file as they come), then the
 /// file is streamed.
 async fn xlsx_body(source: Source) -> Result<Body, String> {
+    // One workbook at a time per server: building one keeps a core busy.
+    static BUILDS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+    let Ok(_building) = BUILDS.try_acquire() else {
+        return Err(
+            "another XLSX export is being prepared: try again in a minute, or \
+                    download the CSV"
+                .into(),
+        );
+    };
+    // If the request goes away (the client leaves, or the 30 s request timeout answers 503),
+    // the guard is dropped with it and the builder stops at its next page.
+    struct CancelOnDrop(Arc<std::sync::atomic::AtomicBool>);
+    impl Drop for CancelOnDrop {
+        fn drop(&mut self) {
+            self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+    let cancelled = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let _cancel_on_drop = CancelOnDrop(cancelled.clone());
     let handle = tokio::runtime::Handle::current();
     let file = tokio::task::spawn_blocking(move || -> Result<tempfile::NamedTempFile, String> {
         let mut workbook = rust_xlsxwriter::Workbook::new();
@@ -355,6 +389,9 @@ async fn xlsx_body(source: Source) -> Result<Body, String> {
         let mut row_index: u32 = 1;
         let mut after: Option<String> = None;
         loop {
+            if cancelled.load(std::sync::atomic::Ordering::Relaxed) {
+                return Err("cancelled".into());
+            }
             let rows = handle
                 .block_on(source.page(after.as_deref()))
                 .map_err(|e| e.to_string())?;
@@ -400,7 +437,7 @@ async fn xlsx_body(source: Source) -> Result<Body, String> {
 
 /// The codebook: one row per item and value, with both languages' wording.
 fn codebook(questionnaire: &Questionnaire) -> Vec<u8> {
-    let mut writer = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
+    let mut writer = NeutralWriter(csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]));
     let _ = writer.write_record([
         "column",
         "questionnaire",
@@ -510,7 +547,16 @@ fn codebook(questionnaire: &Questionnaire) -> Vec<u8> {
             }
         }
     }
-    writer.into_inner().unwrap_or_default()
+    writer.0.into_inner().unwrap_or_default()
+}
+
+/// A CSV writer that neutralises every cell (the codebook is all text).
+struct NeutralWriter(csv::Writer<Vec<u8>>);
+
+impl NeutralWriter {
+    fn write_record<'a>(&mut self, cells: impl IntoIterator<Item = &'a str>) -> csv::Result<()> {
+        self.0.write_record(cells.into_iter().map(neutralise))
+    }
 }
 
 /// An R script that reads the CSV export and declares the survey design.
@@ -555,7 +601,10 @@ pub async fn export_file(
         Ok(found) => found,
         Err(r) => return r,
     };
-    let province = province_filter(&staff, &wave);
+    let province = match staff.province_filter(&wave) {
+        Ok(p) => p,
+        Err(refused) => return refused,
+    };
     let source = Source {
         store: state.staff.store.clone(),
         wave: code.clone(),

@@ -28,15 +28,6 @@ async fn wave_for(state: &AppState, staff: &Staff, code: &str) -> Result<WaveDet
         .map_err(|err| store_failure(staff, err))
 }
 
-/// The province filter of this member for a wave (`None`: all).
-fn province_filter(staff: &Staff, wave: &WaveDetails) -> Option<String> {
-    staff
-        .user
-        .scope()
-        .filter_for(wave.wave.geography)
-        .map(str::to_owned)
-}
-
 pub async fn frame(
     State(state): State<AppState>,
     staff: Staff,
@@ -49,12 +40,11 @@ pub async fn frame(
         Ok(w) => w,
         Err(r) => return r,
     };
-    match state
-        .staff
-        .store
-        .frame(&code, province_filter(&staff, &wave).as_deref())
-        .await
-    {
+    let province = match staff.province_filter(&wave) {
+        Ok(p) => p,
+        Err(refused) => return refused,
+    };
+    match state.staff.store.frame(&code, province.as_deref()).await {
         Ok(frame) => html(
             StatusCode::OK,
             pages::frame_page(
@@ -95,10 +85,11 @@ pub async fn upload_frame(
         message,
     };
     let current = store.frame(&code, None).await.unwrap_or_default();
-    let table = match super::upload::read(multipart)
-        .await
-        .and_then(|u| super::upload::table(&u.bytes))
-    {
+    let read = match super::upload::read(multipart).await {
+        Ok(upload) => super::upload::table_blocking(upload.bytes).await,
+        Err(message) => Err(message),
+    };
+    let table = match read {
         Ok(table) => table,
         Err(message) => return show(current, vec![one(message)], 1),
     };
@@ -160,7 +151,10 @@ async fn batches_view(
     status: StatusCode,
     error: Option<String>,
 ) -> Response {
-    let province = province_filter(staff, wave);
+    let province = match staff.province_filter(wave) {
+        Ok(p) => p,
+        Err(refused) => return refused,
+    };
     let store = &state.staff.store;
     let frame = match store.frame(&wave.wave.code, province.as_deref()).await {
         Ok(f) => f,
@@ -292,10 +286,11 @@ pub async fn issue(
         Ok(f) => f,
         Err(err) => return store_failure(&staff, err),
     };
-    let mut parts = form.target.splitn(3, ':');
-    let (chosen, scope): (Vec<FramePsu>, String) = match (parts.next(), parts.next(), parts.next())
-    {
-        (Some("psu"), Some(psu), None) => (
+    // `psu:{psu}`, `stratum:{province}:{stratum}` or `province:{province}`; PSU and stratum
+    // names may themselves hold a colon, province codes never do.
+    let target = form.target.as_str();
+    let (chosen, scope): (Vec<FramePsu>, String) = if let Some(psu) = target.strip_prefix("psu:") {
+        (
             frame
                 .psus
                 .iter()
@@ -303,8 +298,12 @@ pub async fn issue(
                 .cloned()
                 .collect(),
             format!("psu {psu}"),
-        ),
-        (Some("stratum"), Some(province), Some(stratum)) => (
+        )
+    } else if let Some((province, stratum)) = target
+        .strip_prefix("stratum:")
+        .and_then(|rest| rest.split_once(':'))
+    {
+        (
             frame
                 .psus
                 .iter()
@@ -312,8 +311,9 @@ pub async fn issue(
                 .cloned()
                 .collect(),
             format!("stratum {stratum}"),
-        ),
-        (Some("province"), Some(province), None) => (
+        )
+    } else if let Some(province) = target.strip_prefix("province:") {
+        (
             frame
                 .psus
                 .iter()
@@ -321,8 +321,9 @@ pub async fn issue(
                 .cloned()
                 .collect(),
             format!("province {province}"),
-        ),
-        _ => (Vec::new(), String::new()),
+        )
+    } else {
+        (Vec::new(), String::new())
     };
     let Some(province) = chosen.first().map(|p| p.province_code.clone()) else {
         let message = staff
@@ -500,14 +501,16 @@ pub async fn codes_csv(
         };
         match state.store.invitation(&hash(&code)).await {
             Ok(invitation) if invitation.batch == id => {
-                let _ = writer.write_record([
-                    code.display().as_str(),
-                    &format!("{base}/s/{}", code.as_str()),
+                let (shown, link) = (code.display(), format!("{base}/s/{}", code.as_str()));
+                let cells = [
+                    shown.as_str(),
+                    &link,
                     &invitation.sample.wave_code,
                     &invitation.sample.province_code,
                     &invitation.sample.stratum,
                     &invitation.sample.psu,
-                ]);
+                ];
+                let _ = writer.write_record(cells.into_iter().map(super::data::neutralise));
                 rows += 1;
             }
             Ok(_) => return store_failure(&staff, StoreError::NotFound),
@@ -561,7 +564,11 @@ pub async fn monitor(
     };
     let requested = query.province.filter(|p| !p.is_empty());
     // A provincial officer sees their province; asking for another one is refused.
-    let province = match (province_filter(&staff, &wave), requested) {
+    let own = match staff.province_filter(&wave) {
+        Ok(p) => p,
+        Err(refused) => return refused,
+    };
+    let province = match (own, requested) {
         (Some(own), Some(asked)) if own != asked => return staff.forbidden(),
         (Some(own), _) => Some(own),
         (None, asked) => asked,

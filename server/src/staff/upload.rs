@@ -43,15 +43,35 @@ pub async fn read(mut multipart: Multipart) -> Result<Upload, String> {
     Ok(upload)
 }
 
-const MAX_ROWS: usize = 1_100_000;
+/// Bounds on an uploaded table, checked while it is read (before anything is allocated for a
+/// cell beyond them): a two-cell XLSX can claim a sheet of 17 billion cells.
+pub const MAX_ROWS: usize = 200_000;
+pub const MAX_COLUMNS: usize = 500;
+/// About 60,000 paper forms of the SIPAS questionnaire per file; split larger ones.
+pub const MAX_CELLS: usize = 4_000_000;
 
-/// The file as a table: XLSX when it is a zip (by content, not by name), else CSV.
+fn too_big(what: &str) -> String {
+    format!(
+        "the file is too large ({what}); at most {MAX_ROWS} rows, {MAX_COLUMNS} columns and \
+         {MAX_CELLS} cells per file: split it"
+    )
+}
+
+/// The file as a table: XLSX when it is a zip (by content, not by name), else CSV. CPU-bound:
+/// call it from a blocking thread (see [`table_blocking`]).
 pub fn table(bytes: &[u8]) -> Result<Table, String> {
     if bytes.starts_with(b"PK\x03\x04") {
         xlsx_table(bytes)
     } else {
         csv_table(bytes)
     }
+}
+
+/// [`table`] on a blocking thread, so parsing a large file does not hold up the async workers.
+pub async fn table_blocking(bytes: Vec<u8>) -> Result<Table, String> {
+    tokio::task::spawn_blocking(move || table(&bytes))
+        .await
+        .map_err(|e| e.to_string())?
 }
 
 fn csv_table(bytes: &[u8]) -> Result<Table, String> {
@@ -75,10 +95,22 @@ fn csv_table(bytes: &[u8]) -> Result<Table, String> {
         .delimiter(delimiter)
         .from_reader(text.as_bytes());
     let mut rows = Vec::new();
+    let mut cells = 0;
     for (index, record) in reader.records().enumerate() {
         let record = record.map_err(|e| format!("row {}: {e}", index + 1))?;
-        if rows.len() > MAX_ROWS {
-            return Err(format!("more than {MAX_ROWS} rows"));
+        cells += record.len();
+        if rows.len() >= MAX_ROWS {
+            return Err(too_big("rows"));
+        }
+        if record.len() > MAX_COLUMNS {
+            return Err(too_big(&format!(
+                "row {} has {} columns",
+                index + 1,
+                record.len()
+            )));
+        }
+        if cells > MAX_CELLS {
+            return Err(too_big("cells"));
         }
         rows.push(record.iter().map(str::to_owned).collect::<Vec<_>>());
     }
@@ -90,24 +122,60 @@ fn csv_table(bytes: &[u8]) -> Result<Table, String> {
     })
 }
 
+/// The first sheet, read cell by cell: positions are checked against the bounds before a row
+/// or column is made for them.
 fn xlsx_table(bytes: &[u8]) -> Result<Table, String> {
     let mut workbook: Xlsx<_> =
         Xlsx::new(Cursor::new(bytes)).map_err(|e| format!("not a readable XLSX file: {e}"))?;
-    let range = workbook
-        .worksheet_range_at(0)
-        .ok_or("the workbook has no sheet")?
+    let first = workbook
+        .sheet_names()
+        .into_iter()
+        .next()
+        .ok_or("the workbook has no sheet")?;
+    let mut reader = workbook
+        .worksheet_cells_reader(&first)
         .map_err(|e| format!("the first sheet cannot be read: {e}"))?;
-    if range.height() > MAX_ROWS {
-        return Err(format!("more than {MAX_ROWS} rows"));
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut first_row: Option<usize> = None;
+    let mut cells = 0;
+    while let Some(cell) = reader
+        .next_cell()
+        .map_err(|e| format!("the first sheet cannot be read: {e}"))?
+    {
+        let (row, column) = cell.get_position();
+        let (row, column) = (row as usize, column as usize);
+        let text = calamine::Data::from(cell.get_value().clone()).to_string();
+        if text.is_empty() {
+            continue;
+        }
+        let top = *first_row.get_or_insert(row);
+        let index = row
+            .checked_sub(top)
+            .ok_or("the sheet's rows are out of order")?;
+        if index >= MAX_ROWS {
+            return Err(too_big("rows"));
+        }
+        if column >= MAX_COLUMNS {
+            return Err(too_big(&format!("a cell in column {}", column + 1)));
+        }
+        cells += 1;
+        if cells > MAX_CELLS {
+            return Err(too_big("cells"));
+        }
+        if rows.len() <= index {
+            rows.resize_with(index + 1, Vec::new);
+        }
+        let cells_of_row = &mut rows[index];
+        if cells_of_row.len() <= column {
+            cells_of_row.resize(column + 1, String::new());
+        }
+        cells_of_row[column] = text;
     }
-    let row_offset = range.start().map_or(0, |(row, _)| row as usize);
-    let mut rows = range
-        .rows()
-        .map(|row| row.iter().map(ToString::to_string).collect::<Vec<_>>());
+    let mut rows = rows.into_iter();
     Ok(Table {
         header: rows.next().unwrap_or_default(),
         rows: rows.collect(),
-        row_offset,
+        row_offset: first_row.unwrap_or(0),
     })
 }
 
@@ -135,5 +203,18 @@ mod tests {
         let parsed = table(&bytes).expect("table");
         assert_eq!(parsed.header, ["code", "q1"]);
         assert_eq!(parsed.rows, [["ABC", "5"]]);
+    }
+
+    #[test]
+    fn a_sheet_that_claims_billions_of_cells_is_refused_without_allocating_them() {
+        let mut workbook = rust_xlsxwriter::Workbook::new();
+        let sheet = workbook.add_worksheet();
+        sheet.write(0, 0, "code").expect("write");
+        sheet.write(1_048_575, 16_383, "x").expect("write");
+        let bytes = workbook.save_to_buffer().expect("save");
+        let refused = table(&bytes).expect_err("too large");
+        assert!(refused.contains("too large"), "{refused}");
+        let wide = format!("{}\n", vec!["a"; MAX_COLUMNS + 1].join(","));
+        assert!(table(wide.as_bytes()).is_err());
     }
 }

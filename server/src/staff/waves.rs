@@ -251,11 +251,10 @@ pub async fn show(
         Ok(d) => d,
         Err(err) => return store_failure(&staff, err),
     };
-    let province = staff
-        .user
-        .scope()
-        .filter_for(details.wave.geography)
-        .map(str::to_owned);
+    let province = match staff.province_filter(&details) {
+        Ok(p) => p,
+        Err(refused) => return refused,
+    };
     let frame = match store.frame(&code, province.as_deref()).await {
         Ok(f) => f,
         Err(err) => return store_failure(&staff, err),

@@ -476,10 +476,14 @@ impl Store for SqlStore {
             SampleKind::Probability => "cli",
             SampleKind::Open => "open-link",
         };
-        sqlx::query(
+        // A batch id reused in another wave or province is refused: voiding a batch must never
+        // reach another province's codes.
+        let recorded = sqlx::query(
             "INSERT INTO invitation_batches (id, wave_code, province_code, scope, size, \
              issued_by, issued_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-             ON CONFLICT (id) DO UPDATE SET size = invitation_batches.size + excluded.size",
+             ON CONFLICT (id) DO UPDATE SET size = invitation_batches.size + excluded.size \
+             WHERE invitation_batches.wave_code = excluded.wave_code \
+             AND invitation_batches.province_code = excluded.province_code",
         )
         .bind(batch)
         .bind(&sample.wave_code)
@@ -490,7 +494,13 @@ impl Store for SqlStore {
         .bind(&created_at)
         .execute(&mut *tx)
         .await
-        .map_err(db_error)?;
+        .map_err(db_error)?
+        .rows_affected();
+        if recorded == 0 {
+            return Err(StoreError::Conflict(format!(
+                "batch {batch:?} belongs to another wave or province: choose another label"
+            )));
+        }
         tx.commit().await.map_err(db_error)
     }
 

@@ -271,12 +271,22 @@ async fn import_one(
                 return Ok(problem("code", "this code's batch was voided"));
             }
             if !dry_run {
-                sqlx::query("UPDATE invitation_codes SET used_at = $1 WHERE code_hash = $2")
-                    .bind(now)
-                    .bind(code_hash)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(db_error)?;
+                let claimed = sqlx::query(
+                    "UPDATE invitation_codes SET used_at = $1 \
+                     WHERE code_hash = $2 AND used_at IS NULL AND voided_at IS NULL",
+                )
+                .bind(now)
+                .bind(code_hash)
+                .execute(&mut *conn)
+                .await
+                .map_err(db_error)?
+                .rows_affected();
+                if claimed == 0 {
+                    // Answered online between the check above and now.
+                    return Ok(RowOutcome::Conflict(
+                        "this code was just answered online".into(),
+                    ));
+                }
                 insert_paper_response(conn, record, code_hash, q, None, now).await?;
             }
             Ok(RowOutcome::New)
@@ -473,9 +483,23 @@ impl StaffStore for SqlStore {
         .map_err(db_error)
     }
 
-    async fn clear_login_failures(&self, key: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM login_failures WHERE throttle_key = $1")
-            .bind(key)
+    async fn clear_login_keys(&self, keys: &[String]) -> StoreResult<()> {
+        for key in keys {
+            sqlx::query("DELETE FROM login_failures WHERE throttle_key = $1")
+                .bind(key)
+                .execute(self.pool())
+                .await
+                .map_err(db_error)?;
+        }
+        Ok(())
+    }
+
+    async fn clear_login_failures(&self, username: &str) -> StoreResult<()> {
+        // Usernames hold no `%`; a `_` in one matches any character, which can only forget a
+        // few more failures of a similar name, never keep one.
+        sqlx::query("DELETE FROM login_failures WHERE throttle_key = $1 OR throttle_key LIKE $2")
+            .bind(format!("account:{username}"))
+            .bind(format!("pair:{username}:%"))
             .execute(self.pool())
             .await
             .map_err(db_error)
@@ -499,18 +523,16 @@ impl StaffStore for SqlStore {
     }
 
     async fn session_save(&self, id_hash: &str, data: &str, expires_unix: i64) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO staff_sessions (id_hash, data, expires_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (id_hash) DO UPDATE SET data = excluded.data, \
-             expires_at = excluded.expires_at",
-        )
-        .bind(id_hash)
-        .bind(data)
-        .bind(expires_unix)
-        .execute(self.pool())
-        .await
-        .map_err(db_error)
-        .map(|_| ())
+        // An update only: a request still running when its session is signed out must not
+        // bring the session back. (New sessions come through `session_insert`.)
+        sqlx::query("UPDATE staff_sessions SET data = $2, expires_at = $3 WHERE id_hash = $1")
+            .bind(id_hash)
+            .bind(data)
+            .bind(expires_unix)
+            .execute(self.pool())
+            .await
+            .map_err(db_error)
+            .map(|_| ())
     }
 
     async fn session_load(&self, id_hash: &str, now_unix: i64) -> StoreResult<Option<String>> {
@@ -892,7 +914,8 @@ impl StaffStore for SqlStore {
         }
         let voided = sqlx::query(
             "UPDATE invitation_codes SET voided_at = $1 \
-             WHERE batch = $2 AND used_at IS NULL AND voided_at IS NULL",
+             WHERE batch = $2 AND used_at IS NULL AND voided_at IS NULL \
+             AND province_code = (SELECT province_code FROM invitation_batches WHERE id = $2)",
         )
         .bind(&now)
         .bind(id)
@@ -906,13 +929,15 @@ impl StaffStore for SqlStore {
 
     async fn monitoring(&self, wave_code: &str, province: Option<&str>) -> StoreResult<Monitoring> {
         let province = province_param(province);
-        type PsuRow = (String, String, String, String, i64, i64, i64, i64);
+        type PsuRow = (String, String, String, String, i64, i64, i64, i64, i64);
         let psus = sqlx::query_as::<_, PsuRow>(
             "SELECT p.province_code, p.stratum, p.psu, p.name, p.target, \
-               COALESCE(i.n, 0), COALESCE(r.n, 0), COALESCE(d.n, 0) \
+               COALESCE(i.n, 0), COALESCE(i.u, 0), COALESCE(r.n, 0), COALESCE(d.n, 0) \
              FROM frame_psus p \
-             LEFT JOIN (SELECT province_code, psu, COUNT(*) AS n FROM invitation_codes \
-                 WHERE wave_code = $1 AND voided_at IS NULL GROUP BY province_code, psu) i \
+             LEFT JOIN (SELECT province_code, psu, COUNT(*) AS n, \
+                   SUM(CASE WHEN used_at IS NOT NULL THEN 1 ELSE 0 END) AS u \
+                 FROM invitation_codes WHERE wave_code = $1 AND voided_at IS NULL \
+                 AND batch NOT LIKE 'paper-%' GROUP BY province_code, psu) i \
                ON i.province_code = p.province_code AND i.psu = p.psu \
              LEFT JOIN (SELECT province_code, psu, COUNT(*) AS n FROM responses \
                  WHERE wave_code = $1 GROUP BY province_code, psu) r \
@@ -932,15 +957,18 @@ impl StaffStore for SqlStore {
         .map_err(db_error)?
         .into_iter()
         .map(
-            |(province_code, stratum, psu, name, target, issued, completes, drafts)| PsuProgress {
-                province_code,
-                stratum,
-                psu,
-                name,
-                target,
-                issued,
-                completes,
-                drafts,
+            |(province_code, stratum, psu, name, target, issued, used, completes, drafts)| {
+                PsuProgress {
+                    province_code,
+                    stratum,
+                    psu,
+                    name,
+                    target,
+                    issued,
+                    used,
+                    completes,
+                    drafts,
+                }
             },
         )
         .collect();

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Benchmarks of the staff workspace (server/examples/staff_bench.rs), on SQLite and PostgreSQL:
+#   monitoring: the national page of a wave of MONITOR_N responses over 34 provinces, server
+#     time per request, against loading every response into memory (the baseline);
+#   exports: a CSV export of EXPORT_N and of EXPORT_N/10 responses, rows per second and peak
+#     resident memory of the exporting process (flat memory = the export streams).
+#   scripts/bench-staff.sh [MONITOR_N] [EXPORT_N] [PG_EXPORT_N]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+monitor_n=${1:-40000}
+export_n=${2:-1000000}
+pg_export_n=${3:-200000}
+source scripts/env.sh
+source scripts/postgres.sh >/dev/null
+cargo build --release -p sipas --example staff_bench
+bench="$TARGET_DIR/release/examples/staff_bench"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+admin=${TEST_DATABASE_URL:-postgres://sipas_test:sipas_test@127.0.0.1:5432/postgres}
+pg() { # a fresh PostgreSQL database URL
+  local name="sipas_bench_$1_$$"
+  psql "$admin" -qc "DROP DATABASE IF EXISTS $name WITH (FORCE)" -c "CREATE DATABASE $name" >/dev/null
+  echo "${admin%/*}/$name"
+}
+RUST_LOG=error "$bench" monitor "sqlite://$work/monitor.db" "$monitor_n"
+RUST_LOG=error "$bench" monitor "$(pg monitor)" "$monitor_n"
+for n in $((export_n / 10)) "$export_n"; do
+  RUST_LOG=error "$bench" seed "sqlite://$work/export-$n.db" "$n"
+  RUST_LOG=error "$bench" export "sqlite://$work/export-$n.db"
+done
+for n in $((pg_export_n / 10)) "$pg_export_n"; do
+  url=$(pg "export_$n")
+  RUST_LOG=error "$bench" seed "$url" "$n"
+  RUST_LOG=error "$bench" export "$url"
+done
