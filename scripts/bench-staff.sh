@@ -15,21 +15,30 @@ source scripts/postgres.sh >/dev/null
 cargo build --release -p sipas --example staff_bench
 bench="$TARGET_DIR/release/examples/staff_bench"
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 admin=${TEST_DATABASE_URL:-postgres://sipas_test:sipas_test@127.0.0.1:5432/postgres}
-pg() { # a fresh PostgreSQL database URL
+databases=()
+cleanup() {
+  rm -rf "$work"
+  for name in "${databases[@]}"; do
+    psql "$admin" -qc "DROP DATABASE IF EXISTS $name WITH (FORCE)" >/dev/null 2>&1 || true
+  done
+}
+trap cleanup EXIT
+pg() { # a fresh PostgreSQL database URL (in $url; dropped on exit)
   local name="sipas_bench_$1_$$"
-  psql "$admin" -qc "DROP DATABASE IF EXISTS $name WITH (FORCE)" -c "CREATE DATABASE $name" >/dev/null
-  echo "${admin%/*}/$name"
+  psql "$admin" -qc "CREATE DATABASE $name" >/dev/null
+  databases+=("$name")
+  url="${admin%/*}/$name"
 }
 RUST_LOG=error "$bench" monitor "sqlite://$work/monitor.db" "$monitor_n"
-RUST_LOG=error "$bench" monitor "$(pg monitor)" "$monitor_n"
+pg monitor
+RUST_LOG=error "$bench" monitor "$url" "$monitor_n"
 for n in $((export_n / 10)) "$export_n"; do
   RUST_LOG=error "$bench" seed "sqlite://$work/export-$n.db" "$n"
   RUST_LOG=error "$bench" export "sqlite://$work/export-$n.db"
 done
 for n in $((pg_export_n / 10)) "$pg_export_n"; do
-  url=$(pg "export_$n")
+  pg "export_$n"
   RUST_LOG=error "$bench" seed "$url" "$n"
   RUST_LOG=error "$bench" export "$url"
 done

@@ -744,7 +744,14 @@ async fn sessions(world: &World) {
         owner.status,
         StatusCode::SEE_OTHER,
         "{:?}",
-        owner.body.split("<main").nth(1).unwrap_or_default().chars().take(400).collect::<String>()
+        owner
+            .body
+            .split("<main")
+            .nth(1)
+            .unwrap_or_default()
+            .chars()
+            .take(400)
+            .collect::<String>()
     );
     // The owner's success does not lift the attacker's wait.
     assert_eq!(

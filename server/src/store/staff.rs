@@ -928,9 +928,22 @@ impl StaffStore for SqlStore {
     }
 
     async fn monitoring(&self, wave_code: &str, province: Option<&str>) -> StoreResult<Monitoring> {
-        let province = province_param(province);
+        // Two shapes of each query (every province, or one): a `($2 = '' OR ...)` filter
+        // leaves PostgreSQL's generic plans unable to drop the condition.
+        let only = |column: &str| match province {
+            Some(_) => format!("AND {column} = $2"),
+            None => String::new(),
+        };
+        macro_rules! with_province {
+            ($query:expr) => {
+                match province {
+                    Some(code) => $query.bind(code),
+                    None => $query,
+                }
+            };
+        }
         type PsuRow = (String, String, String, String, i64, i64, i64, i64, i64);
-        let psus = sqlx::query_as::<_, PsuRow>(
+        let sql = format!(
             "SELECT p.province_code, p.stratum, p.psu, p.name, p.target, \
                COALESCE(i.n, 0), COALESCE(i.u, 0), COALESCE(r.n, 0), COALESCE(d.n, 0) \
              FROM frame_psus p \
@@ -947,57 +960,58 @@ impl StaffStore for SqlStore {
                  WHERE c.wave_code = $1 AND c.used_at IS NULL AND c.voided_at IS NULL \
                  GROUP BY c.province_code, c.psu) d \
                ON d.province_code = p.province_code AND d.psu = p.psu \
-             WHERE p.wave_code = $1 AND ($2 = '' OR p.province_code = $2) \
+             WHERE p.wave_code = $1 {} \
              ORDER BY p.province_code, p.stratum, p.psu",
-        )
-        .bind(wave_code)
-        .bind(province)
-        .fetch_all(self.pool())
-        .await
-        .map_err(db_error)?
-        .into_iter()
-        .map(
-            |(province_code, stratum, psu, name, target, issued, used, completes, drafts)| {
-                PsuProgress {
-                    province_code,
-                    stratum,
-                    psu,
-                    name,
-                    target,
-                    issued,
-                    used,
-                    completes,
-                    drafts,
-                }
-            },
-        )
-        .collect();
-        let channels = sqlx::query_as::<_, (String, String, i64)>(
+            only("p.province_code")
+        );
+        let psus = with_province!(sqlx::query_as::<_, PsuRow>(&sql).bind(wave_code))
+            .fetch_all(self.pool())
+            .await
+            .map_err(db_error)?
+            .into_iter()
+            .map(
+                |(province_code, stratum, psu, name, target, issued, used, completes, drafts)| {
+                    PsuProgress {
+                        province_code,
+                        stratum,
+                        psu,
+                        name,
+                        target,
+                        issued,
+                        used,
+                        completes,
+                        drafts,
+                    }
+                },
+            )
+            .collect();
+        let sql = format!(
             "SELECT province_code, channel, COUNT(*) FROM responses \
-             WHERE wave_code = $1 AND ($2 = '' OR province_code = $2) \
+             WHERE wave_code = $1 {} \
              GROUP BY province_code, channel ORDER BY province_code",
-        )
-        .bind(wave_code)
-        .bind(province)
-        .fetch_all(self.pool())
-        .await
-        .map_err(db_error)?;
+            only("province_code")
+        );
+        let channels =
+            with_province!(sqlx::query_as::<_, (String, String, i64)>(&sql).bind(wave_code))
+                .fetch_all(self.pool())
+                .await
+                .map_err(db_error)?;
         // The median of each province's web completion times: the middle row (or the two middle
         // rows' mean) by window functions, so no duration leaves the database.
-        let medians = sqlx::query_as::<_, (String, f64)>(
+        let sql = format!(
             "SELECT province_code, CAST(AVG(duration_secs) AS DOUBLE PRECISION) FROM ( \
                SELECT province_code, duration_secs, \
                  ROW_NUMBER() OVER (PARTITION BY province_code ORDER BY duration_secs) AS rn, \
                  COUNT(*) OVER (PARTITION BY province_code) AS cnt \
-               FROM responses WHERE wave_code = $1 AND ($2 = '' OR province_code = $2) \
+               FROM responses WHERE wave_code = $1 {} \
                  AND duration_secs IS NOT NULL AND channel <> 'paper') t \
              WHERE rn IN ((cnt + 1) / 2, (cnt + 2) / 2) GROUP BY province_code",
-        )
-        .bind(wave_code)
-        .bind(province)
-        .fetch_all(self.pool())
-        .await
-        .map_err(db_error)?;
+            only("province_code")
+        );
+        let medians = with_province!(sqlx::query_as::<_, (String, f64)>(&sql).bind(wave_code))
+            .fetch_all(self.pool())
+            .await
+            .map_err(db_error)?;
         let mut provinces: Vec<ProvinceProgress> = Vec::new();
         for (code, channel, n) in channels {
             if provinces.last().is_none_or(|p| p.province_code != code) {
@@ -1016,26 +1030,26 @@ impl StaffStore for SqlStore {
                 }
             }
         }
-        let per_day = sqlx::query_as::<_, (String, i64)>(
+        let sql = format!(
             "SELECT submitted_on, COUNT(*) FROM responses \
-             WHERE wave_code = $1 AND ($2 = '' OR province_code = $2) AND submitted_on IS NOT NULL \
+             WHERE wave_code = $1 {} AND submitted_on IS NOT NULL \
              GROUP BY submitted_on ORDER BY submitted_on",
-        )
-        .bind(wave_code)
-        .bind(province)
-        .fetch_all(self.pool())
-        .await
-        .map_err(db_error)?;
-        let outside_frame: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM responses r WHERE r.wave_code = $1 \
-             AND ($2 = '' OR r.province_code = $2) AND NOT EXISTS (SELECT 1 FROM frame_psus p \
-             WHERE p.wave_code = r.wave_code AND p.psu = r.psu AND p.province_code = r.province_code)",
-        )
-        .bind(wave_code)
-        .bind(province)
-        .fetch_one(self.pool())
-        .await
-        .map_err(db_error)?;
+            only("province_code")
+        );
+        let per_day = with_province!(sqlx::query_as::<_, (String, i64)>(&sql).bind(wave_code))
+            .fetch_all(self.pool())
+            .await
+            .map_err(db_error)?;
+        let sql = format!(
+            "SELECT COUNT(*) FROM responses r WHERE r.wave_code = $1 {} \
+             AND NOT EXISTS (SELECT 1 FROM frame_psus p WHERE p.wave_code = r.wave_code \
+             AND p.psu = r.psu AND p.province_code = r.province_code)",
+            only("r.province_code")
+        );
+        let outside_frame: i64 = with_province!(sqlx::query_scalar(&sql).bind(wave_code))
+            .fetch_one(self.pool())
+            .await
+            .map_err(db_error)?;
         Ok(Monitoring {
             psus,
             provinces,
