@@ -841,6 +841,44 @@ async fn wave_story(world: &World) {
     let page = central.get("/staff/waves/sipas-2027").await;
     assert!(page.body.contains("Khảo sát SIPAS 2027") && page.body.contains("2027-10-31"));
 
+    // Questionnaire versions: a broken file is refused naming the field; a new version is
+    // published, shown, and compared with the one before.
+    let broken = central
+        .upload(
+            "/staff/questionnaires",
+            b"code = \"sipas-2023\"\nversion = 2\n",
+            &[],
+        )
+        .await;
+    assert_eq!(broken.status, StatusCode::BAD_REQUEST);
+    assert!(broken.body.contains("title_vi"), "{}", broken.body);
+    let v2 = sipas_server::questionnaires::SIPAS_2023
+        .replacen("version = 1", "version = 2", 1)
+        .replacen("\"Very dissatisfied\"", "\"Very unhappy\"", 1)
+        .replacen("code = \"acc_1\"", "code = \"acc_1b\"", 1);
+    let published = central
+        .upload("/staff/questionnaires", v2.as_bytes(), &[])
+        .await;
+    assert_eq!(
+        published.location.as_deref(),
+        Some("/staff/questionnaires/sipas-2023/2"),
+        "{}",
+        published.body
+    );
+    let shown = central.get("/staff/questionnaires/sipas-2023/2").await;
+    assert!(shown.body.contains("Very unhappy") && shown.body.contains("Rất không hài lòng"));
+    let diff = central
+        .get("/staff/questionnaires/diff?from=sipas-2023%401&to=sipas-2023%402")
+        .await;
+    assert!(
+        diff.body.contains("acc_1b") && diff.body.contains("Thêm"),
+        "{}",
+        diff.body
+    );
+    assert!(
+        diff.body.contains("<code>acc_1</code></td><td>Bỏ"),
+        "removed item listed"
+    );
     // A frame with problems stores nothing and names rows and columns.
     let bad = "province,stratum,stratum_population,stratum_psus,psu,psu_name,target\n99,urban,0,1,00001,,x\n";
     let refused = central
