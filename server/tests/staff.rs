@@ -978,8 +978,27 @@ async fn wave_story(world: &World) {
         .expect("request");
     let (status, _, body) = common::send(&world.app, submit).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    // Two more, started 100 and 300 seconds ago; the second comes from the phone's outbox.
+    for (code, seconds_ago, queued, id) in [
+        (codes[3], 100, false, "1123456789abcdef0123"),
+        (codes[4], 300, true, "2123456789abcdef0123"),
+    ] {
+        let started = (time::OffsetDateTime::now_utc() - time::Duration::seconds(seconds_ago))
+            .format(&time::format_description::well_known::Rfc3339)
+            .expect("time");
+        let body = serde_json::json!({ "request": {
+            "code": code, "submission_id": id, "answers": answers, "language": "vi",
+            "started_at": started, "queued": queued,
+        }});
+        let submit = Request::post("/api/survey/submit")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .expect("request");
+        let (status, _, body) = common::send(&world.app, submit).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
 
-    // Monitoring counts it against the target, in the database.
+    // Monitoring counts them against the target, in the database.
     let monitoring = world
         .store
         .monitoring("sipas-2027", None)
@@ -991,10 +1010,16 @@ async fn wave_story(world: &World) {
         .iter()
         .find(|p| p.psu == answered_psu)
         .expect("psu");
-    assert_eq!(psu.completes, 1);
+    assert!(psu.completes >= 1);
+    assert_eq!(monitoring.psus.iter().map(|p| p.completes).sum::<i64>(), 3);
     assert_eq!(monitoring.psus.iter().map(|p| p.issued).sum::<i64>(), 8);
-    assert_eq!(monitoring.provinces[0].channels.online, 1);
-    assert_eq!(monitoring.per_day.iter().map(|(_, n)| n).sum::<i64>(), 1);
+    assert_eq!(monitoring.psus.iter().map(|p| p.used).sum::<i64>(), 3);
+    let hanoi = &monitoring.provinces[0];
+    assert_eq!((hanoi.channels.online, hanoi.channels.outbox), (2, 1));
+    // The median of 100 and 300 seconds (the first came without a start time).
+    let median = hanoi.median_duration_secs.expect("median");
+    assert!((195.0..=205.0).contains(&median), "{median}");
+    assert_eq!(monitoring.per_day.iter().map(|(_, n)| n).sum::<i64>(), 3);
     let page = central.get("/staff/waves/sipas-2027/monitor").await;
     assert!(page.body.contains("<progress"), "progress bars");
     let sorted = central
@@ -1082,7 +1107,7 @@ async fn wave_story(world: &World) {
     .fetch_one(world.pool())
     .await
     .expect("count");
-    assert_eq!(online, 1, "the online answer is kept");
+    assert_eq!(online, 2, "the online answers are kept");
     let once_more = snapshot(world.pool()).await;
     central
         .upload("/staff/waves/sipas-2027/import", good.as_bytes(), &[])
@@ -1132,7 +1157,7 @@ async fn wave_story(world: &World) {
     assert_eq!(csv.status, StatusCode::OK);
     assert!(csv.bytes.starts_with(&[0xEF, 0xBB, 0xBF]));
     assert!(csv.body.contains("Hà Nội"), "diacritics");
-    assert_eq!(csv.body.lines().count(), 1 + 5);
+    assert_eq!(csv.body.lines().count(), 1 + 7);
     assert!(
         receipts.iter().all(|r| !csv.body.contains(r.as_str())),
         "receipt numbers exported"
@@ -1160,7 +1185,7 @@ async fn wave_story(world: &World) {
     let xlsx = central.get("/staff/waves/sipas-2027/export.xlsx").await;
     assert_eq!(xlsx.status, StatusCode::OK);
     let table = sipas_server::staff::upload::table(&xlsx.bytes).expect("xlsx reads back");
-    assert_eq!(table.rows.len(), 5);
+    assert_eq!(table.rows.len(), 7);
     let json: serde_json::Value = serde_json::from_str(
         &central
             .get("/staff/waves/sipas-2027/export.json")
@@ -1168,7 +1193,7 @@ async fn wave_story(world: &World) {
             .body,
     )
     .expect("json");
-    assert_eq!(json["rows"].as_array().map(Vec::len), Some(5));
+    assert_eq!(json["rows"].as_array().map(Vec::len), Some(7));
     let codebook = central
         .get("/staff/waves/sipas-2027/export.codebook.csv")
         .await;

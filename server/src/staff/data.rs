@@ -561,9 +561,11 @@ impl NeutralWriter {
 
 /// An R script that reads the CSV export and declares the survey design.
 fn r_snippet(wave: &str, questionnaire: &Questionnaire) -> String {
+    // An item on the satisfaction scale makes a meaningful example mean.
     let example = questionnaire
         .items()
-        .find(|i| i.required)
+        .find(|i| i.scale == "satisfaction")
+        .or_else(|| questionnaire.items().next())
         .map_or_else(|| "q1".to_owned(), |i| i.code.clone());
     format!(
         r#"# SIPAS export of wave {wave} (questionnaire {q} version {v}).
