@@ -1022,6 +1022,11 @@ async fn wave_story(world: &World) {
     assert_eq!(monitoring.per_day.iter().map(|(_, n)| n).sum::<i64>(), 3);
     let page = central.get("/staff/waves/sipas-2027/monitor").await;
     assert!(page.body.contains("<progress"), "progress bars");
+    // Batches and accounts sort by any column, by the address (no script needed).
+    let by_used = central
+        .get("/staff/waves/sipas-2027/batches?sort=used&dir=desc")
+        .await;
+    assert!(by_used.body.contains("aria-sort=\"descending\""));
     let sorted = central
         .get("/staff/waves/sipas-2027/monitor?sort=completes&dir=desc")
         .await;
@@ -1242,6 +1247,12 @@ async fn wave_story(world: &World) {
     // Everything above is in the audit log, with who and where.
     let mut admin = Browser::new(&world.app);
     admin.sign_in("admin", PASSWORD).await;
+    let accounts = admin.get("/staff/users?sort=username&dir=desc").await.body;
+    let (viewer_at, admin_at) = (accounts.find(">viewer<"), accounts.find(">admin<"));
+    assert!(
+        viewer_at.is_some() && viewer_at < admin_at,
+        "usernames descending"
+    );
     let log = admin.get("/staff/audit?wave=sipas-2027").await.body;
     for action in [
         "wave_created",

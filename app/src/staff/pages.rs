@@ -168,6 +168,64 @@ fn problems_list(ctx: &Ctx, problems: Vec<CellProblem>, total: usize) -> impl In
     }
 }
 
+/// How a table is sorted: a column key and a direction, from `?sort=KEY&dir=asc|desc`, so sorting
+/// works without JavaScript.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+pub struct Sort {
+    #[serde(default)]
+    pub sort: String,
+    #[serde(default)]
+    pub dir: String,
+}
+
+impl Sort {
+    pub fn descending(&self) -> bool {
+        self.dir == "desc"
+    }
+
+    /// Orders `items` by the chosen column (`keys` maps column keys to comparisons); an unknown
+    /// key keeps the given order.
+    pub fn apply<T>(&self, items: &mut [T], keys: &[SortKey<T>]) {
+        if let Some((_, compare)) = keys.iter().find(|(key, _)| *key == self.sort) {
+            items.sort_by(|a, b| {
+                let order = compare(a, b);
+                if self.descending() {
+                    order.reverse()
+                } else {
+                    order
+                }
+            });
+        }
+    }
+}
+
+/// A sortable column: its key in the address, and how two rows compare by it.
+pub type SortKey<T> = (&'static str, fn(&T, &T) -> std::cmp::Ordering);
+
+/// A column header that sorts the table by this column (and reverses on a second click).
+fn sort_header(
+    base: &str,
+    key: &'static str,
+    label: &'static str,
+    sort: &Sort,
+) -> impl IntoView + use<> {
+    let active = sort.sort == key;
+    let next = if active && !sort.descending() {
+        "desc"
+    } else {
+        "asc"
+    };
+    let separator = if base.contains('?') { '&' } else { '?' };
+    let href = format!("{base}{separator}sort={key}&dir={next}");
+    let aria_sort = match (active, sort.descending()) {
+        (false, _) => "none",
+        (true, false) => "ascending",
+        (true, true) => "descending",
+    };
+    let arrow = active.then_some(if sort.descending() { " ▼" } else { " ▲" });
+    view! { <th scope="col" aria-sort=aria_sort><a href=href>{label}{arrow}</a></th> }
+}
+
 // ---------------------------------------------------------------- sign-in
 
 pub fn sign_in(ctx: &Ctx, error: Option<String>, next: String, username: String) -> String {
@@ -732,11 +790,24 @@ pub fn batches_page(
     ctx: &Ctx,
     wave: &WaveDetails,
     frame: Frame,
-    batches: Vec<BatchSummary>,
+    mut batches: Vec<BatchSummary>,
     request_id: String,
     error: Option<String>,
+    sort: Sort,
 ) -> String {
     let code = wave.wave.code.clone();
+    sort.apply(
+        &mut batches,
+        &[
+            ("batch", |a, b| a.id.cmp(&b.id)),
+            ("province", |a, b| a.province_code.cmp(&b.province_code)),
+            ("issued", |a, b| a.size.cmp(&b.size)),
+            ("used", |a, b| a.used.cmp(&b.used)),
+            ("progress", |a, b| a.in_progress.cmp(&b.in_progress)),
+            ("date", |a, b| a.issued_at.cmp(&b.issued_at)),
+        ],
+    );
+    let sort_base = format!("/staff/waves/{code}/batches");
     let title = format!("{} · {}", ctx.t("Mã mời", "Invitation batches"), code);
     let closed = wave.schedule.closed_at.is_some();
     let issue = if frame.psus.is_empty() {
@@ -815,14 +886,14 @@ pub fn batches_page(
         })
         .collect_view();
     let table = (!batches.is_empty()).then(|| view! {
-        <table class="data"><thead><tr>
-            <th scope="col">{ctx.t("Lô", "Batch")}</th>
-            <th scope="col">{ctx.t("Tỉnh", "Province")}</th>
+        <table class="data sortable"><thead><tr>
+            {sort_header(&sort_base, "batch", ctx.t("Lô", "Batch"), &sort)}
+            {sort_header(&sort_base, "province", ctx.t("Tỉnh", "Province"), &sort)}
             <th scope="col">{ctx.t("Phạm vi", "For")}</th>
-            <th scope="col">{ctx.t("Đã phát", "Issued")}</th>
-            <th scope="col">{ctx.t("Đã trả lời", "Used")}</th>
-            <th scope="col">{ctx.t("Đang trả lời", "In progress")}</th>
-            <th scope="col">{ctx.t("Người phát", "Issued by")}</th>
+            {sort_header(&sort_base, "issued", ctx.t("Đã phát", "Issued"), &sort)}
+            {sort_header(&sort_base, "used", ctx.t("Đã trả lời", "Used"), &sort)}
+            {sort_header(&sort_base, "progress", ctx.t("Đang trả lời", "In progress"), &sort)}
+            {sort_header(&sort_base, "date", ctx.t("Người phát, lúc", "Issued by, at"), &sort)}
             <th scope="col"><span class="visually-hidden">{ctx.t("Thao tác", "Actions")}</span></th>
         </tr></thead><tbody>{rows}</tbody></table>
     });
@@ -1387,11 +1458,27 @@ pub fn export_header(items: &[String]) -> Vec<String> {
 
 pub fn users_page(
     ctx: &Ctx,
-    users: Vec<StaffUser>,
+    mut users: Vec<StaffUser>,
     provinces: Vec<Province>,
     error: Option<String>,
+    sort: Sort,
 ) -> String {
     let title = ctx.t("Tài khoản", "Accounts");
+    sort.apply(
+        &mut users,
+        &[
+            ("username", |a, b| a.username.cmp(&b.username)),
+            ("name", |a, b| a.display_name.cmp(&b.display_name)),
+            ("role", |a, b| a.role.key().cmp(b.role.key())),
+            ("province", |a, b| {
+                a.province
+                    .as_ref()
+                    .map(|p| &p.code)
+                    .cmp(&b.province.as_ref().map(|p| &p.code))
+            }),
+            ("status", |a, b| a.active.cmp(&b.active)),
+        ],
+    );
     let rows = users
         .iter()
         .map(|u| {
@@ -1437,12 +1524,12 @@ pub fn users_page(
     let body = view! {
         <h1>{title}</h1>
         {error.map(|e| view! { <p class="error" role="alert">{e}</p> })}
-        <table class="data"><thead><tr>
-            <th scope="col">{ctx.t("Tên đăng nhập", "Username")}</th>
-            <th scope="col">{ctx.t("Họ tên", "Name")}</th>
-            <th scope="col">{ctx.t("Vai trò", "Role")}</th>
-            <th scope="col">{ctx.t("Tỉnh", "Province")}</th>
-            <th scope="col">{ctx.t("Trạng thái", "Status")}</th>
+        <table class="data sortable"><thead><tr>
+            {sort_header("/staff/users", "username", ctx.t("Tên đăng nhập", "Username"), &sort)}
+            {sort_header("/staff/users", "name", ctx.t("Họ tên", "Name"), &sort)}
+            {sort_header("/staff/users", "role", ctx.t("Vai trò", "Role"), &sort)}
+            {sort_header("/staff/users", "province", ctx.t("Tỉnh", "Province"), &sort)}
+            {sort_header("/staff/users", "status", ctx.t("Trạng thái", "Status"), &sort)}
             <th scope="col">{ctx.t("Thao tác", "Actions")}</th>
         </tr></thead><tbody>{rows}</tbody></table>
         <h2>{ctx.t("Thêm tài khoản", "Add an account")}</h2>

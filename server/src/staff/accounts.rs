@@ -23,6 +23,16 @@ async fn show(
     status: StatusCode,
     error: Option<String>,
 ) -> Response {
+    show_sorted(state, staff, status, error, pages::Sort::default()).await
+}
+
+async fn show_sorted(
+    state: &AppState,
+    staff: &Staff,
+    status: StatusCode,
+    error: Option<String>,
+    sort: pages::Sort,
+) -> Response {
     let users = match state.staff.store.users().await {
         Ok(users) => users,
         Err(err) => return store_failure(staff, err),
@@ -34,15 +44,19 @@ async fn show(
         .unwrap_or_default();
     html(
         status,
-        pages::users_page(&staff.ctx, users, provinces, error),
+        pages::users_page(&staff.ctx, users, provinces, error, sort),
     )
 }
 
-pub async fn list(State(state): State<AppState>, staff: Staff) -> Response {
+pub async fn list(
+    State(state): State<AppState>,
+    staff: Staff,
+    Query(sort): Query<pages::Sort>,
+) -> Response {
     if let Err(refused) = staff.require(Action::ManageAccounts) {
         return refused;
     }
-    show(&state, &staff, StatusCode::OK, None).await
+    show_sorted(&state, &staff, StatusCode::OK, None, sort).await
 }
 
 #[derive(Deserialize)]

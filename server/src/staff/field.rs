@@ -133,6 +133,7 @@ pub async fn batches(
     State(state): State<AppState>,
     staff: Staff,
     Path(code): Path<String>,
+    Query(sort): Query<pages::Sort>,
 ) -> Response {
     if let Err(refused) = staff.require(Action::IssueCodes) {
         return refused;
@@ -141,15 +142,27 @@ pub async fn batches(
         Ok(w) => w,
         Err(r) => return r,
     };
-    batches_view(&state, &staff, &wave, StatusCode::OK, None).await
+    batches_list(&state, &staff, &wave, StatusCode::OK, None, sort).await
 }
 
+/// The batches page after a refused issue: the message, the default order.
 async fn batches_view(
     state: &AppState,
     staff: &Staff,
     wave: &WaveDetails,
     status: StatusCode,
     error: Option<String>,
+) -> Response {
+    batches_list(state, staff, wave, status, error, pages::Sort::default()).await
+}
+
+async fn batches_list(
+    state: &AppState,
+    staff: &Staff,
+    wave: &WaveDetails,
+    status: StatusCode,
+    error: Option<String>,
+    sort: pages::Sort,
 ) -> Response {
     let province = match staff.province_filter(wave) {
         Ok(p) => p,
@@ -163,7 +176,7 @@ async fn batches_view(
     match store.batches(&wave.wave.code, province.as_deref()).await {
         Ok(list) => html(
             status,
-            pages::batches_page(&staff.ctx, wave, frame, list, request_token(), error),
+            pages::batches_page(&staff.ctx, wave, frame, list, request_token(), error, sort),
         ),
         Err(err) => store_failure(staff, err),
     }
