@@ -645,6 +645,15 @@ async fn sessions(world: &World) {
         Some("/staff/login?next=/staff")
     );
     assert_eq!(browser.get("/staff").await.status, StatusCode::OK);
+    // Vietnamese first; the language cookie switches the workspace to English.
+    assert!(browser.get("/staff").await.body.contains("Đợt khảo sát"));
+    let mut english = browser.clone();
+    english.cookie = english.cookie.map(|c| format!("{c}; lang=en"));
+    let page = english.get("/staff").await.body;
+    assert!(
+        page.contains("<html lang=\"en\"") && page.contains("Survey waves"),
+        "{page}"
+    );
 
     // Cross-origin: a forged form post from another site changes nothing.
     let before = snapshot(world.pool()).await;
