@@ -12,9 +12,10 @@ pub async fn current_provinces() -> Result<Vec<Province>, AppError> {
     Ok(crate::ports::store()?.provinces_on(&today).await?)
 }
 
-/// Today's civil date in Vietnam (UTC+7), as `YYYY-MM-DD`.
+/// Today's civil date in Vietnam (UTC+7, no daylight saving), as `YYYY-MM-DD`; dates of that
+/// form order as text.
 #[cfg(feature = "ssr")]
-fn today_iso() -> String {
+pub fn today_iso() -> String {
     let offset = time::UtcOffset::from_hms(7, 0, 0).unwrap_or(time::UtcOffset::UTC);
     let date = time::OffsetDateTime::now_utc().to_offset(offset).date();
     format!(

@@ -14,7 +14,7 @@ use sipas_app::staff::port::WaveSchedule;
 use super::auth::Staff;
 use super::html;
 use crate::http::AppState;
-use crate::store::today_in_vietnam;
+use sipas_app::api::today_iso;
 
 /// A page for a store failure: 404 for a missing record, 409 for a conflict, else 503.
 pub fn store_failure(staff: &Staff, err: StoreError) -> Response {
@@ -65,7 +65,7 @@ pub async fn list(State(state): State<AppState>, staff: Staff) -> Response {
             pages::waves(
                 &staff.ctx,
                 waves,
-                &today_in_vietnam(),
+                &today_iso(),
                 staff.user.may(Action::ManageWaves),
             ),
         ),
@@ -261,7 +261,7 @@ pub async fn show(
     };
     html(
         StatusCode::OK,
-        pages::wave_page(&staff.ctx, details, frame, &today_in_vietnam(), Vec::new()),
+        pages::wave_page(&staff.ctx, details, frame, &today_iso(), Vec::new()),
     )
 }
 

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use sqlx::migrate::MigrateError;
 
-pub use sql::{SqlStore, random_token, today_in_vietnam};
+pub use sql::{SqlStore, random_token};
 
 /// Connection settings independent of the engine.
 #[derive(Debug, Clone)]

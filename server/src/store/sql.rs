@@ -118,23 +118,11 @@ type WaveRow = (
 pub(super) const WAVE_COLUMNS: &str = "SELECT code, title, year, geography, questionnaire_code, \
      questionnaire_version, open_link, closed_at, closes_on FROM waves";
 
-/// Today's civil date in Vietnam (UTC+7), `YYYY-MM-DD`; dates of that form order as text.
-pub fn today_in_vietnam() -> String {
-    let offset = time::UtcOffset::from_hms(7, 0, 0).unwrap_or(time::UtcOffset::UTC);
-    let date = time::OffsetDateTime::now_utc().to_offset(offset).date();
-    format!(
-        "{:04}-{:02}-{:02}",
-        date.year(),
-        u8::from(date.month()),
-        date.day()
-    )
-}
-
 pub(super) fn wave_from_row(
     (code, title, year, geography, q_code, q_version, open_link, closed_at, closes_on): WaveRow,
 ) -> StoreResult<Wave> {
     let closed = closed_at.is_some()
-        || closes_on.is_some_and(|last_day| last_day.as_str() < today_in_vietnam().as_str());
+        || closes_on.is_some_and(|last_day| last_day < sipas_app::api::today_iso());
     let questionnaire = match (q_code, q_version) {
         (Some(code), Some(version)) => Some(QuestionnaireRef {
             code,
@@ -339,28 +327,8 @@ impl Store for SqlStore {
     }
 
     async fn create_wave(&self, wave: &Wave) -> StoreResult<()> {
-        let created_at = now_rfc3339()?;
-        sqlx::query(
-            "INSERT INTO waves (code, title, year, geography, questionnaire_code, \
-             questionnaire_version, open_link, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(&wave.code)
-        .bind(&wave.title)
-        .bind(i64::from(wave.year))
-        .bind(wave.geography.key())
-        .bind(wave.questionnaire.as_ref().map(|q| q.code.clone()))
-        .bind(wave.questionnaire.as_ref().map(|q| i64::from(q.version)))
-        .bind(i64::from(wave.open_link))
-        .bind(created_at)
-        .execute(&self.pool)
-        .await
-        .map_err(|err| match db_error(err) {
-            StoreError::Conflict(_) => {
-                StoreError::Conflict(format!("a wave with code {:?} already exists", wave.code))
-            }
-            other => other,
-        })?;
-        Ok(())
+        // One INSERT for waves: the staff store's, with no schedule.
+        sipas_app::staff::StaffStore::create_wave_scheduled(self, wave, &Default::default()).await
     }
 
     async fn wave(&self, code: &str) -> StoreResult<Wave> {
