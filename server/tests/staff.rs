@@ -767,6 +767,45 @@ async fn sessions(world: &World) {
         attacker.sign_in("hcm", PASSWORD).await.status,
         StatusCode::TOO_MANY_REQUESTS
     );
+    // A burst of parallel guesses from one client gets no more than the free five.
+    let mut guesses = Vec::new();
+    for _ in 0..10 {
+        let mut guesser = Browser::new(&world.app);
+        guesser.address = "10.0.0.77".into();
+        guesses.push(tokio::spawn(async move {
+            guesser
+                .sign_in("viewer", "a wrong guess in parallel")
+                .await
+                .status
+        }));
+    }
+    let mut statuses = Vec::new();
+    for guess in guesses {
+        statuses.push(guess.await.expect("guess"));
+    }
+    let wrong = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let held = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((wrong, held), (5, 5), "{statuses:?}");
+    // A session that is gone is not brought back by a late save.
+    world
+        .store
+        .session_save(&"f".repeat(64), "{}", i64::MAX / 2)
+        .await
+        .expect("save");
+    assert_eq!(
+        world
+            .store
+            .session_load(&"f".repeat(64), 0)
+            .await
+            .expect("load"),
+        None
+    );
     // A password reset by an administrator lifts the wait.
     let hcm_id = world.store.user_for_sign_in("hcm").await.expect("hcm").0.id;
     let reset = admin

@@ -448,6 +448,20 @@ pub async fn sign_in(
         (account_key.clone(), FREE_FAILURES_ACCOUNT),
         (client_key.clone(), FREE_FAILURES_CLIENT),
     ];
+    // One sign-in is checked at a time per server: the throttle's count, the password check and
+    // the recorded failure happen in order, so a burst of parallel guesses cannot all pass the
+    // count before any failure is written; it also bounds the CPU argon2 can take (about 20
+    // sign-ins a second, plenty for staff).
+    static ONE_AT_A_TIME: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+    let Ok(_turn) = ONE_AT_A_TIME.acquire().await else {
+        return show(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ctx.t(
+                "Hệ thống tạm thời gián đoạn.",
+                "The service is temporarily unavailable.",
+            ),
+        );
+    };
     match throttled_for(staff, &keys).await {
         Ok(0) => {}
         Ok(wait) if wait > 0 => {
@@ -493,23 +507,17 @@ pub async fn sign_in(
             );
         }
     };
-    // The attempt counts as a failure before the password is checked, so a burst of parallel
-    // guesses cannot all pass the throttle; a success takes it back.
-    if let Err(err) = staff
-        .store
-        .record_login_failure(&[pair_key.clone(), account_key.clone()], now_unix())
-        .await
-    {
-        tracing::error!(error = %err, "sign-in throttle record failed");
-    }
     let password_ok = verify_password(form.password, hash).await;
     let user = match user {
         Some(user) if password_ok && user.active => user,
         other => {
-            let _ = staff
+            if let Err(err) = staff
                 .store
-                .record_login_failure(&[client_key], now_unix())
-                .await;
+                .record_login_failure(&[pair_key, account_key, client_key], now_unix())
+                .await
+            {
+                tracing::error!(error = %err, "sign-in throttle record failed");
+            }
             // Only existing accounts are named: a password typed into the username field must
             // not end up in a log the administrators read.
             let (actor, reason) = match &other {
@@ -561,7 +569,7 @@ pub async fn sign_in(
             ),
         );
     }
-    // This client's attempts on this account are forgiven; other clients' are not.
+    // This client's failures on this account are forgiven; other clients' are not.
     let _ = staff.store.clear_login_keys(&[pair_key, account_key]).await;
     audit(
         staff,

@@ -659,3 +659,24 @@ pub async fn export_file(
         .await;
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_cells_that_look_like_formulas_are_neutralised() {
+        assert_eq!(neutralise("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(neutralise("+1"), "'+1");
+        assert_eq!(neutralise("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(neutralise("Hà Nội"), "Hà Nội");
+        let mut cells: Vec<String> = vec!["-x".into(); FIRST_NUMERIC_COLUMN];
+        cells.push("-5".into());
+        let line = String::from_utf8(csv_line(&cells)).expect("utf-8");
+        assert!(line.starts_with("'-x,"), "{line}");
+        assert!(
+            line.trim_end().ends_with(",-5"),
+            "numbers stay numbers: {line}"
+        );
+    }
+}
