@@ -742,6 +742,14 @@ pub fn frame_page(
             <p class="hint">{ctx.t(
                 "CSV hoặc XLSX, mỗi dòng một PSU (xã/phường) được chọn, các cột: province, stratum, stratum_population, stratum_psus, psu, psu_name, target. Tải lên lại sẽ thay thế toàn bộ dàn mẫu (PSU đã có mã mời phải giữ nguyên).",
                 "CSV or XLSX, one row per sampled PSU (commune), columns: province, stratum, stratum_population, stratum_psus, psu, psu_name, target. Uploading again replaces the whole frame (PSUs with codes must stay as they are).")}</p>
+            <dl class="facts">
+                <dt>"province"</dt><dd>{ctx.t("mã tỉnh hai chữ số theo địa giới của đợt (ví dụ 01 Hà Nội, 79 Hồ Chí Minh)", "the two-digit province code in the wave's geography (e.g. 01 Hà Nội, 79 Hồ Chí Minh)")}</dd>
+                <dt>"stratum"</dt><dd>{ctx.t("tên tầng do bạn đặt, ví dụ urban, rural", "your name for the stratum, e.g. urban, rural")}</dd>
+                <dt>"stratum_population"</dt><dd>{ctx.t("số người trưởng thành sống trong tầng", "adults living in the stratum")}</dd>
+                <dt>"stratum_psus"</dt><dd>{ctx.t("tổng số xã/phường của tầng (được chọn hay không)", "communes in the stratum in total, sampled or not")}</dd>
+                <dt>"psu, psu_name"</dt><dd>{ctx.t("mã và tên xã/phường được chọn", "code and name of the sampled commune")}</dd>
+                <dt>"target"</dt><dd>{ctx.t("số phiếu hoàn thành cần đạt ở xã/phường này", "completes wanted in this commune")}</dd>
+            </dl>
             <form method="post" action=action enctype="multipart/form-data" class="inline">
                 <label for="file">{ctx.t("Tệp dàn mẫu", "Frame file")}</label>
                 <input id="file" name="file" type="file" accept=".csv,.xlsx" required />
@@ -945,7 +953,7 @@ pub fn batch_sheet(
                     <div class="qr" inner_html=card.qr_svg aria-hidden="true"></div>
                     <div>
                         <p class="card-title" lang="vi">"Khảo sát sự hài lòng của người dân (SIPAS)"</p>
-                        <p lang="vi">"Quét mã QR bằng điện thoại, hoặc vào "<b>{host}</b>" và nhập mã:"</p>
+                        <p lang="vi">"Quét mã QR bằng điện thoại, hoặc vào "<b>{format!("{host}/s")}</b>" và nhập mã:"</p>
                         <p class="code">{card.code_display}</p>
                         <p class="small" lang="vi">"Ý kiến của ông/bà được giữ bí mật. Mỗi mã chỉ dùng được một lần."</p>
                         <p class="small">{format!("PSU {} · {}", card.psu, card.psu_name)}</p>
@@ -1359,6 +1367,10 @@ pub fn import_page(
         <p class="hint">{ctx.t(
             "CSV hoặc XLSX, mỗi dòng một phiếu: cột code (mã mời in trên phiếu) hoặc psu và form_id (phiếu phát không kèm mã), cột language (vi/en, không bắt buộc), và mỗi câu hỏi một cột theo mã câu hỏi. Ô trống là không trả lời. Nhập lại cùng tệp không lưu thêm gì.",
             "CSV or XLSX, one row per form: a code column (the invitation code printed on the form) or psu and form_id (forms handed out without a code), an optional language column (vi/en), and one column per item code. An empty cell is no answer. Importing the same file again stores nothing new.")}</p>
+        {wave.wave.questionnaire.as_ref().map(|q| {
+            let href = format!("/staff/questionnaires/{}/{}", q.code, q.version);
+            view! { <p><a href=href>{ctx.t("Mã câu hỏi, câu bắt buộc và điều kiện bỏ qua: xem bảng hỏi của đợt", "Item codes, required items and skip rules: see the wave's questionnaire")}</a></p> }
+        })}
         <form method="post" action=action enctype="multipart/form-data" class="stacked">
             <label for="file">{ctx.t("Tệp phiếu giấy", "Paper forms file")}</label>
             <input id="file" name="file" type="file" accept=".csv,.xlsx" required />
@@ -1509,13 +1521,20 @@ pub fn users_page(
             }
         })
         .collect_view();
-    let roles = Role::ALL
-        .into_iter()
-        .map(|r| {
-            let (vi, en) = r.label();
-            view! { <option value=r.key()>{ctx.t(vi, en)}</option> }
-        })
-        .collect_view();
+    // Least privilege first: a careless click makes a viewer, not an administrator.
+    let roles = [
+        Role::Viewer,
+        Role::Statistician,
+        Role::Provincial,
+        Role::Central,
+        Role::Admin,
+    ]
+    .into_iter()
+    .map(|r| {
+        let (vi, en) = r.label();
+        view! { <option value=r.key()>{ctx.t(vi, en)}</option> }
+    })
+    .collect_view();
     let province_options = provinces
         .into_iter()
         .filter(|p| p.geography == Geography::G2025)
