@@ -8,6 +8,7 @@
 #   raking.csv        raked weights (rake, and calibrate(calfun = "raking"))
 #   trimming.csv      trimWeights results
 #   quantiles.csv     qt / qbeta reference values
+#   versions.csv      the R and survey versions that wrote them
 # The Rust tests (stats/tests/golden.rs) read these; R is never needed at test time.
 suppressMessages(library(survey))
 args <- commandArgs(trailingOnly = FALSE)
@@ -69,61 +70,93 @@ prep <- function(d) {
   d
 }
 
-ci_from <- function(p, v, df, n, method, level = 0.95) {
-  alpha <- 1 - level; se <- sqrt(v); t <- qt(1 - alpha / 2, df)
-  switch(method,
-    mean = c(p - t * se, p + t * se),
-    logit = , xlogit = plogis(qlogis(p) + c(-1, 1) * t * se / (p * (1 - p))),
-    asin = sin(asin(sqrt(p)) + c(-1, 1) * t * se / (2 * sqrt(p * (1 - p))))^2,
-    beta = {
-      ne <- p * (1 - p) / v * (qt(alpha / 2, n - 1) / qt(alpha / 2, df))^2
-      c(qbeta(alpha / 2, ne * p, ne * (1 - p) + 1), qbeta(1 - alpha / 2, ne * p + 1, ne * (1 - p)))
-    })
-}
-
 rows <- list()
-emit <- function(scenario, method, domain, subgroup, node, n, df, est, se, lo, hi) {
+emit <- function(scenario, method, domain, subgroup, node, n, df, est, se, lo, hi, deff) {
   rows[[length(rows) + 1]] <<- data.frame(scenario = scenario, method = method, domain = domain,
     subgroup = subgroup, node = node, n = n, df = df, estimate = fmt(est), se = fmt(se),
-    ci_low = fmt(lo), ci_high = fmt(hi))
+    ci_low = fmt(lo), ci_high = fmt(hi), deff = fmt(deff),
+    n_eff = fmt(if (is.na(deff)) NA else n / max(deff, 1)))
 }
 
-# Item: svyciprop on the subset that answered. Inner node: svyratio + svycontrast on the domain.
+# A row filter as an expression: the domain, restricted to rows answering one of the items.
+answering <- function(sub, its) {
+  bquote(.(sub) & .(parse(text = paste0("(", paste0("!is.na(", its, ")", collapse = " | "), ")"))[[1]]))
+}
+
+# The linearized score u = sum_k c_k d_k (y_k - R_k) / D_k of sum_k c_k R_k in a domain, as a
+# vector over all rows of the design (0 outside the domain).
+score <- function(design, sub, coefs) {
+  v <- design$variables; inside <- as.numeric(eval(sub, v)); w <- weights(design)
+  u <- 0
+  for (k in names(coefs)) {
+    d <- v[[paste0("d_", k)]] * inside; y <- v[[paste0("y_", k)]] * inside
+    D <- sum(w * d); R <- sum(w * y) / D
+    u <- u + coefs[[k]] * d * (y - R) / D
+  }
+  u
+}
+
+# Design effect with replacement of a statistic with score u over the rows it rests on: R's
+# svytotal(u, deff = "replace"), whose variance is the statistic's.
+score_deff <- function(design, rows_expr, u) {
+  design$variables$u_score <- u
+  s <- eval(bquote(subset(design, .(rows_expr))))
+  as.numeric(deff(svytotal(~u_score, s, deff = "replace")))
+}
+
+# Interval of a composite from svycontrast, on the scale each method uses, with t on df.
+contrast_ci <- function(r, w, df, method) {
+  nm <- names(w)[w != 0]
+  lin <- paste0("(", paste(sprintf("%.17g*`%s`", w[nm], nm), collapse = " + "), ")")
+  expr <- function(f) list(v = parse(text = gsub("X", lin, f, fixed = TRUE))[[1]])
+  switch(method,
+    mean = as.numeric(confint(svycontrast(r, w), df = df)),
+    logit = , xlogit = plogis(as.numeric(confint(svycontrast(r, expr("log(X / (1 - X))")), df = df))),
+    asin = sin(as.numeric(confint(svycontrast(r, expr("asin(sqrt(X))")), df = df)))^2)
+}
+
+# Item: svyciprop on the subset that answered (deff from svymean on the same rows). Inner node:
+# svyratio + svycontrast on the rows of the domain that answered at least one of its items.
 run_domain <- function(scenario, design, sub, domain, subgroup, methods) {
   for (k in items) {
     s <- eval(bquote(subset(design, .(sub) & !is.na(.(as.name(k))))))
     if (nrow(s) == 0) next
     f <- as.formula(paste0("~I(", k, ">=4)"))
+    dk <- as.numeric(deff(svymean(f, s, deff = "replace"))[2])
     for (m in methods) {
       r <- svyciprop(f, s, method = m)
       ci <- attr(r, "ci")
       emit(scenario, m, domain, subgroup, k, nrow(s), degf(s), as.numeric(r),
-           sqrt(as.numeric(attr(r, "var"))), ci[1], ci[2])
+           sqrt(as.numeric(attr(r, "var"))), ci[1], ci[2], dk)
     }
   }
-  s <- eval(bquote(subset(design, .(sub))))
   num <- as.formula(paste("~", paste0("y_", items, collapse = "+")))
   den <- as.formula(paste("~", paste0("d_", items, collapse = "+")))
-  r <- svyratio(num, den, s, covmat = TRUE)
   for (node in names(tree)) {
-    w <- setNames(rep(0, length(items)), paste0("y_", items, "/d_", items))
+    rows_expr <- answering(sub, names(tree[[node]]))
+    s <- eval(bquote(subset(design, .(rows_expr))))
+    r <- svyratio(num, den, s, covmat = TRUE)
+    w <- setNames(rep(0, length(coef(r))), names(coef(r)))
     w[paste0("y_", names(tree[[node]]), "/d_", names(tree[[node]]))] <- tree[[node]]
     con <- svycontrast(r, w)
     est <- as.numeric(coef(con)); v <- as.numeric(vcov(con))
-    for (m in methods) {
-      ci <- ci_from(est, v, degf(s), nrow(s), m)
-      emit(scenario, m, domain, subgroup, node, nrow(s), degf(s), est, sqrt(v), ci[1], ci[2])
+    dn <- score_deff(design, rows_expr, score(design, sub, tree[[node]]))
+    for (m in intersect(methods, c("logit", "xlogit", "mean", "asin"))) {
+      ci <- contrast_ci(r, w, degf(s), m)
+      emit(scenario, m, domain, subgroup, node, nrow(s), degf(s), est, sqrt(v), ci[1], ci[2], dn)
     }
   }
 }
 
-# Mean of provinces: joint linearization of the province ratios on the whole design.
-run_national_mean <- function(scenario, design, data, methods) {
+# Mean of provinces: joint linearization of the province ratios on the whole design, within a
+# subgroup (sub) when given.
+run_national_mean <- function(scenario, design, data, methods, sub = quote(TRUE), subgroup = "") {
   provs <- sort(unique(data$province)); P <- length(provs)
   vars <- design$variables
+  inside <- as.numeric(eval(sub, vars))
   for (p in provs) for (k in items) {
-    vars[[paste0("y_", k, "_", p)]] <- vars[[paste0("y_", k)]] * (vars$province == p)
-    vars[[paste0("d_", k, "_", p)]] <- vars[[paste0("d_", k)]] * (vars$province == p)
+    vars[[paste0("y_", k, "_", p)]] <- vars[[paste0("y_", k)]] * (vars$province == p) * inside
+    vars[[paste0("d_", k, "_", p)]] <- vars[[paste0("d_", k)]] * (vars$province == p) * inside
   }
   design$variables <- vars
   ys <- as.vector(outer(items, provs, function(k, p) paste0("y_", k, "_", p)))
@@ -138,12 +171,14 @@ run_national_mean <- function(scenario, design, data, methods) {
       w[paste0("y_", k, "_", p, "/d_", k, "_", p)] <- stats[[node]][[k]] / P
     con <- svycontrast(r, w)
     est <- as.numeric(coef(con)); v <- as.numeric(vcov(con))
-    if (node %in% items) {
-      s <- eval(bquote(subset(design, !is.na(.(as.name(node))))))
-    } else s <- design
-    for (m in methods) {
-      ci <- ci_from(est, v, degf(s), nrow(s), m)
-      emit(scenario, m, "national_mean", "", node, nrow(s), degf(s), est, sqrt(v), ci[1], ci[2])
+    rows_expr <- answering(sub, names(stats[[node]]))
+    s <- eval(bquote(subset(design, .(rows_expr))))
+    u <- 0
+    for (p in provs) u <- u + score(design, bquote(.(sub) & province == .(p)), stats[[node]]) / P
+    dn <- score_deff(design, rows_expr, u)
+    for (m in intersect(methods, c("logit", "xlogit", "mean", "asin"))) {
+      ci <- contrast_ci(r, w, degf(s), m)
+      emit(scenario, m, "national_mean", subgroup, node, nrow(s), degf(s), est, sqrt(v), ci[1], ci[2], dn)
     }
   }
 }
@@ -158,6 +193,8 @@ run_scenario <- function(scenario, design, data, methods, subgroups = TRUE) {
   if (subgroups) for (g in c("F", "M"))
     run_domain(scenario, design, bquote(sex == .(g)), "national", paste0("sex=", g), methods)
   run_national_mean(scenario, design, data, methods)
+  if (subgroups) for (g in c("F", "M"))
+    run_national_mean(scenario, design, data, methods, bquote(sex == .(g)), paste0("sex=", g))
 }
 
 all_methods <- c("logit", "xlogit", "beta", "mean", "asin")
@@ -205,4 +242,7 @@ qb <- expand.grid(p = c(0.025, 0.975), a = c(0.7, 3.2, 48.5, 912.25), b = c(1.5,
 write.csv(rbind(data.frame(kind = "t", p = q$p, a = q$df, b = NA, value = fmt(qt(q$p, q$df))),
                 data.frame(kind = "beta", p = qb$p, a = qb$a, b = qb$b, value = fmt(qbeta(qb$p, qb$a, qb$b)))),
           file.path(here, "quantiles.csv"), row.names = FALSE, na = "")
+write.csv(data.frame(software = c("R", "survey"),
+                     version = c(R.version.string, format(packageVersion("survey")))),
+          file.path(here, "versions.csv"), row.names = FALSE)
 cat("golden files written to", here, "\n")

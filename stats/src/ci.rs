@@ -44,9 +44,11 @@ pub struct Interval {
     pub degenerate: bool,
 }
 
-/// Computes the interval. At an estimate of exactly 0 or 1, or a zero variance, no method of
-/// `svyciprop` is defined (its effective sample size is 0/0); we then publish the exact
-/// Clopper–Pearson interval on the nominal `n` and mark the cell `degenerate`.
+/// Computes the interval. At an estimate of exactly 0 or 1 no method of `svyciprop` is defined
+/// (its effective sample size is 0/0); we then publish the Korn–Graubard interval with the
+/// effective size set to `n` (Clopper–Pearson on n·(t_{n−1}/t_df)², as the NCHS standards do)
+/// and mark the cell `degenerate`. A zero variance for 0 < p < 1, or fewer than one degree of
+/// freedom, gives no interval (NaN) rather than an invented one.
 pub fn interval(method: CiMethod, input: IntervalInput) -> Interval {
     let IntervalInput {
         estimate: p,
@@ -63,8 +65,19 @@ pub fn interval(method: CiMethod, input: IntervalInput) -> Interval {
         };
     }
     let alpha = 1.0 - level;
-    if p <= 0.0 || p >= 1.0 || v <= 0.0 {
-        return exact_fallback(p, n, alpha);
+    let none = Interval {
+        low: f64::NAN,
+        high: f64::NAN,
+        degenerate: false,
+    };
+    if df.is_nan() || df < 1.0 {
+        return none;
+    }
+    if p <= 0.0 || p >= 1.0 {
+        return exact_fallback(p, n, df, alpha);
+    }
+    if v <= 0.0 {
+        return none;
     }
     let se = v.sqrt();
     let t = t_quantile(1.0 - alpha / 2.0, df);
@@ -108,23 +121,58 @@ fn expit(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
 }
 
-/// Clopper–Pearson on `n` rows with `x = p·n` successes.
-fn exact_fallback(p: f64, n: f64, alpha: f64) -> Interval {
-    let x = (p * n).round();
-    let low = if x <= 0.0 {
-        0.0
+/// Korn and Graubard's degrees-of-freedom factor (t_{n−1} / t_df)² on an effective size.
+fn df_factor(n: f64, df: f64, alpha: f64) -> f64 {
+    let ratio = t_quantile(alpha / 2.0, n - 1.0) / t_quantile(alpha / 2.0, df);
+    ratio * ratio
+}
+
+/// Korn–Graubard at p = 0 or 1: Clopper–Pearson with the effective size n·(t_{n−1}/t_df)².
+fn exact_fallback(p: f64, n: f64, df: f64, alpha: f64) -> Interval {
+    let n_star = if n > 1.0 {
+        n * df_factor(n, df, alpha)
     } else {
-        beta_quantile(alpha / 2.0, x, n - x + 1.0)
+        n
     };
-    let high = if x >= n {
-        1.0
+    let (low, high) = if p <= 0.0 {
+        (0.0, beta_quantile(1.0 - alpha / 2.0, 1.0, n_star))
     } else {
-        beta_quantile(1.0 - alpha / 2.0, x + 1.0, n - x)
+        (beta_quantile(alpha / 2.0, n_star, 1.0), 1.0)
     };
     Interval {
         low,
         high,
         degenerate: true,
+    }
+}
+
+/// The Korn–Graubard interval as the NCHS presentation standards compute it: effective size
+/// p(1−p)/V (n at p = 0 or 1), times the df factor, capped at n.
+pub fn korn_graubard_nchs(input: IntervalInput) -> Interval {
+    let IntervalInput {
+        estimate: p,
+        variance: v,
+        df,
+        n,
+        level,
+    } = input;
+    let alpha = 1.0 - level;
+    if df.is_nan() || df < 1.0 || !p.is_finite() {
+        return Interval {
+            low: f64::NAN,
+            high: f64::NAN,
+            degenerate: false,
+        };
+    }
+    if p <= 0.0 || p >= 1.0 {
+        return exact_fallback(p, n, df, alpha);
+    }
+    let n_eff = (p * (1.0 - p) / v).min(n);
+    let n_star = (n_eff * df_factor(n, df, alpha)).min(n);
+    Interval {
+        low: beta_quantile(alpha / 2.0, n_star * p, n_star * (1.0 - p) + 1.0),
+        high: beta_quantile(1.0 - alpha / 2.0, n_star * p + 1.0, n_star * (1.0 - p)),
+        degenerate: false,
     }
 }
 
@@ -193,7 +241,41 @@ mod tests {
         );
         assert!(ci.degenerate);
         assert_eq!(ci.high, 1.0);
-        // R: qbeta(0.025, 10, 1) = 0.6915029...
+        // With df = n − 1 the Korn–Graubard factor is 1: qbeta(0.025, 10, 1) = 0.025^(1/10).
         assert!((ci.low - 0.025f64.powf(0.1)).abs() < 1e-12);
+        // With fewer df the effective size shrinks and the interval widens:
+        // n* = 10·(qt(0.025, 9)/qt(0.025, 3))² = 10·(2.262157/3.182446)² = 5.05272...
+        let few = interval(
+            CiMethod::Logit,
+            IntervalInput {
+                estimate: 1.0,
+                variance: 0.0,
+                df: 3.0,
+                n: 10.0,
+                level: 0.95,
+            },
+        );
+        let n_star = 10.0 * (2.262_157_162_740_992f64 / 3.182_446_305_284_263).powi(2);
+        assert!(
+            (few.low - 0.025f64.powf(1.0 / n_star)).abs() < 1e-9,
+            "{few:?}"
+        );
+    }
+
+    #[test]
+    fn no_interval_is_invented() {
+        let zero_variance = interval(CiMethod::Logit, input(0.4, 0.0));
+        assert!(zero_variance.low.is_nan() && zero_variance.high.is_nan());
+        let no_df = interval(
+            CiMethod::Logit,
+            IntervalInput {
+                estimate: 0.4,
+                variance: 0.01,
+                df: 0.0,
+                n: 3.0,
+                level: 0.95,
+            },
+        );
+        assert!(no_df.low.is_nan() && no_df.high.is_nan());
     }
 }

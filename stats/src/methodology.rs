@@ -81,10 +81,25 @@ pub enum NationalRule {
     Pooled,
 }
 
+/// Which rule set flags cells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlagRule {
+    /// The NCHS Data Presentation Standards for Proportions (Parker et al. 2017): n and effective
+    /// n ≥ 30, Korn–Graubard width < 0.30 and relative width ≤ 130% (when wider than 0.05);
+    /// df < 8 and estimates at 0 or 1 are marked for review. The thresholds below are not used.
+    #[default]
+    Nchs,
+    /// The thresholds below (`min_n`, `min_n_eff`, `min_df`, `max_cv`, `max_ci_width`).
+    Thresholds,
+}
+
 /// When a published cell is marked or suppressed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Reliability {
+    #[serde(default)]
+    pub rule: FlagRule,
     /// Fewer respondents than this: suppressed.
     #[serde(default = "default_min_n")]
     pub min_n: f64,
@@ -118,6 +133,7 @@ fn default_max_ci_width() -> f64 {
 impl Default for Reliability {
     fn default() -> Self {
         Self {
+            rule: FlagRule::default(),
             min_n: default_min_n(),
             min_n_eff: default_min_n(),
             min_df: default_min_df(),
@@ -148,6 +164,23 @@ pub struct CompiledTree {
     pub items: Vec<String>,
     /// Inner nodes in definition order, with sparse `(item index, coefficient)` lists.
     pub nodes: Vec<(String, Vec<(usize, f64)>)>,
+}
+
+impl CompiledTree {
+    /// The items (indices into `items`) each inner node rests on: those with a positive
+    /// coefficient.
+    pub fn node_items(&self) -> Vec<Vec<usize>> {
+        self.nodes
+            .iter()
+            .map(|(_, coefs)| {
+                coefs
+                    .iter()
+                    .filter(|(_, c)| *c > 0.0)
+                    .map(|(k, _)| *k)
+                    .collect()
+            })
+            .collect()
+    }
 }
 
 impl Methodology {

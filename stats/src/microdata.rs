@@ -215,7 +215,7 @@ pub fn read_csv<R: Read>(
     let mut psus: Vec<HashMap<String, u32>> = Vec::new();
     let mut psu_stratum: Vec<u32> = Vec::new();
     let mut response_ids = UniqueIds::default();
-    let mut builder = TotalsBuilder::new(tree.items.len());
+    let mut builder = TotalsBuilder::new(tree.items.len(), tree.node_items());
     let mut answers: Vec<Answer> = vec![None; tree.items.len()];
     // Domains are found through small integer keys: (area, subgroup column + 1, value), where
     // area 0 is the nation and p + 1 the p-th province; strings are interned once.
@@ -342,6 +342,7 @@ pub fn read_csv<R: Read>(
             )?;
         }
 
+        builder.set_row(&answers);
         let p = provinces.get(province) + 1;
         row_subgroups.clear();
         for (c, (name, col)) in cols.subgroups.iter().enumerate() {
@@ -390,6 +391,7 @@ pub fn read_csv<R: Read>(
     let design = Design::new(strata_defs, psu_stratum, methodology.lonely_psu)?;
     Ok(SufficientStats {
         design,
+        nodes: tree.nodes.iter().map(|(code, _)| code.clone()).collect(),
         items: tree.items,
         domains: builder.finish(),
     })

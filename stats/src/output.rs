@@ -6,9 +6,9 @@ use std::io::Write;
 use crate::StatsError;
 use crate::estimate::Cell;
 
-pub const CSV_COLUMNS: [&str; 13] = [
+pub const CSV_COLUMNS: [&str; 14] = [
     "domain", "subgroup", "node", "n", "df", "estimate", "se", "ci_low", "ci_high", "deff",
-    "n_eff", "flag", "cv",
+    "n_eff", "flag", "cv", "note",
 ];
 
 fn number(x: f64) -> String {
@@ -39,6 +39,7 @@ pub fn write_csv<W: Write>(cells: &[Cell], out: W) -> Result<(), StatsError> {
                 number(c.n_eff),
                 c.flag.as_str().to_owned(),
                 number(c.cv),
+                c.note.clone(),
             ])
             .map_err(io)?;
     }
@@ -57,6 +58,7 @@ pub fn write_json<W: Write>(cells: &[Cell], out: W) -> Result<(), StatsError> {
                 "n": opt(c.n), "df": opt(c.df), "estimate": opt(c.estimate), "se": opt(c.se),
                 "ci_low": opt(c.ci_low), "ci_high": opt(c.ci_high), "deff": opt(c.deff),
                 "n_eff": opt(c.n_eff), "flag": c.flag.as_str(), "cv": opt(c.cv),
+                "note": c.note,
             })
         })
         .collect();

@@ -1,7 +1,9 @@
-//! Per-PSU sufficient statistics: for every domain, present PSU and item, Σw·y (weighted
-//! satisfied answers), Σw·d (weighted valid answers) and the count of valid answers. Every
-//! published number is a function of these, so they can come from one database GROUP BY as well
-//! as from a microdata file.
+//! Sufficient statistics. Per domain and present PSU: for every item Σw·y (weighted satisfied
+//! answers), Σw·d (weighted valid answers) and the count of valid answers; for every inner node
+//! the rows (and their weight) that answered at least one of its items. Per domain: the item ×
+//! item moments Σw·d_k·d_l, Σw·y_k·d_l, Σw·y_k·y_l that the design effect of a composite needs.
+//! Every published number is a function of these, so they can come from database GROUP BYs as
+//! well as from a microdata file.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -47,10 +49,83 @@ impl DomainKey {
     }
 }
 
+/// Item × item weighted moments of one domain, each row-major `K × K`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Moments {
+    /// `dd[k * K + l]` = Σ w·d_k·d_l (both answered).
+    pub dd: Vec<f64>,
+    /// `yd[k * K + l]` = Σ w·y_k·d_l (k satisfied, l answered).
+    pub yd: Vec<f64>,
+    /// `yy[k * K + l]` = Σ w·y_k·y_l (both satisfied).
+    pub yy: Vec<f64>,
+}
+
+impl Moments {
+    pub fn zeros(n_items: usize) -> Self {
+        let n = n_items * n_items;
+        Self {
+            dd: vec![0.0; n],
+            yd: vec![0.0; n],
+            yy: vec![0.0; n],
+        }
+    }
+
+    /// Adds one row: `d[k]` and `y[k]` are 0 or 1.
+    fn add_row(&mut self, w: f64, d: &[f64], y: &[f64]) {
+        let k_n = d.len();
+        for k in 0..k_n {
+            if d[k] == 0.0 {
+                continue;
+            }
+            let row = k * k_n..(k + 1) * k_n;
+            for (m, x) in self.dd[row.clone()].iter_mut().zip(d) {
+                *m += w * x;
+            }
+            if y[k] != 0.0 {
+                for (m, x) in self.yd[row.clone()].iter_mut().zip(d) {
+                    *m += w * x;
+                }
+                for (m, x) in self.yy[row].iter_mut().zip(y) {
+                    *m += w * x;
+                }
+            }
+        }
+    }
+
+    fn add(&mut self, other: &Moments) {
+        for (a, b) in [
+            (&mut self.dd, &other.dd),
+            (&mut self.yd, &other.yd),
+            (&mut self.yy, &other.yy),
+        ] {
+            a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+        }
+    }
+
+    /// Σ w·u² for u = Σ_k a_k·d_k·(y_k − R_k): the weighted sum of squares of a linear
+    /// combination of item residuals (`coefficients` = (k, a_k)).
+    pub fn residual_sum_of_squares(&self, coefficients: &[(usize, f64)], ratio: &[f64]) -> f64 {
+        let k_n = ratio.len();
+        let mut total = 0.0;
+        for &(k, a_k) in coefficients {
+            for &(l, a_l) in coefficients {
+                let (kl, lk) = (k * k_n + l, l * k_n + k);
+                total += a_k
+                    * a_l
+                    * (self.yy[kl] - ratio[l] * self.yd[kl] - ratio[k] * self.yd[lk]
+                        + ratio[k] * ratio[l] * self.dd[kl]);
+            }
+        }
+        total
+    }
+}
+
 /// Totals of one domain over the PSUs that have at least one row in it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DomainTotals {
     pub n_items: usize,
+    /// Inner nodes (in [`SufficientStats::nodes`] order) with per-PSU "answered any" counts.
+    pub n_nodes: usize,
     /// Present PSUs (design numbering).
     pub psus: Vec<u32>,
     /// Rows of the domain in each present PSU.
@@ -61,24 +136,42 @@ pub struct DomainTotals {
     pub wd: Vec<f64>,
     /// Count of valid answers.
     pub nd: Vec<u64>,
+    /// `any_rows[pos * n_nodes + g]`: rows of the PSU that answered at least one item of node g.
+    pub any_rows: Vec<u64>,
+    /// Their summed weight.
+    pub any_w: Vec<f64>,
+    pub moments: Moments,
 }
 
 impl DomainTotals {
-    pub fn new(n_items: usize) -> Self {
+    pub fn new(n_items: usize, n_nodes: usize) -> Self {
         Self {
             n_items,
+            n_nodes,
+            moments: Moments::zeros(n_items),
             ..Self::default()
         }
     }
 
-    /// Appends a PSU's totals; `items` holds `(Σw·y, Σw·d, count)` per item.
-    pub fn push_psu(&mut self, psu: u32, rows: u64, items: &[(f64, f64, u64)]) {
+    /// Appends a PSU's totals; `items` holds `(Σw·y, Σw·d, count)` per item, `nodes`
+    /// `(rows, Σw)` of the rows that answered at least one item of each node.
+    pub fn push_psu(
+        &mut self,
+        psu: u32,
+        rows: u64,
+        items: &[(f64, f64, u64)],
+        nodes: &[(u64, f64)],
+    ) {
         self.psus.push(psu);
         self.rows.push(rows);
         for &(wy, wd, nd) in items {
             self.wy.push(wy);
             self.wd.push(wd);
             self.nd.push(nd);
+        }
+        for &(rows, w) in nodes {
+            self.any_rows.push(rows);
+            self.any_w.push(w);
         }
     }
 
@@ -92,14 +185,43 @@ impl DomainTotals {
 pub struct SufficientStats {
     pub design: Design,
     pub items: Vec<String>,
+    /// Inner nodes whose "answered any" counts the domains carry, in that order.
+    pub nodes: Vec<String>,
     pub domains: BTreeMap<DomainKey, DomainTotals>,
+}
+
+/// Gives every national domain the moments of its provinces (each row is in exactly one
+/// province), so only province domains need to accumulate them.
+pub fn sum_national_moments(domains: &mut BTreeMap<DomainKey, DomainTotals>) {
+    let mut sums: BTreeMap<Option<(String, String)>, Moments> = BTreeMap::new();
+    for (key, totals) in domains.iter() {
+        if matches!(key.area, Area::Province(_)) {
+            let sum = sums
+                .entry(key.subgroup.clone())
+                .or_insert_with(|| Moments::zeros(totals.n_items));
+            sum.add(&totals.moments);
+        }
+    }
+    for (key, totals) in domains.iter_mut() {
+        if key.area == Area::National
+            && let Some(sum) = sums.remove(&key.subgroup)
+        {
+            totals.moments = sum;
+        }
+    }
 }
 
 /// Accumulates row-level data into [`DomainTotals`]. Domains are numbered as they are added, so
 /// the hot loop works with indices, not keys.
 pub struct TotalsBuilder {
     n_items: usize,
+    /// Item columns of each inner node.
+    node_items: Vec<Vec<usize>>,
     domains: Vec<(DomainKey, DomainAccumulator)>,
+    /// Per-row scratch: d and y as 0/1, and which nodes the row answered.
+    d: Vec<f64>,
+    y: Vec<f64>,
+    answered_node: Vec<bool>,
 }
 
 /// One valid or missing answer: `None` = no valid answer, `Some(true)` = satisfied.
@@ -109,33 +231,58 @@ struct DomainAccumulator {
     positions: HashMap<u32, usize>,
     /// Rows of a PSU usually come together: the last PSU's position saves a lookup.
     last: Option<(u32, usize)>,
+    /// Province domains accumulate item moments; national ones get their sum at the end.
+    with_moments: bool,
     totals: DomainTotals,
 }
 
 impl TotalsBuilder {
-    pub fn new(n_items: usize) -> Self {
+    /// `node_items` lists the item columns of each inner node (for the "answered any" counts).
+    pub fn new(n_items: usize, node_items: Vec<Vec<usize>>) -> Self {
         Self {
             n_items,
+            node_items,
             domains: Vec::new(),
+            d: vec![0.0; n_items],
+            y: vec![0.0; n_items],
+            answered_node: Vec::new(),
         }
     }
 
     /// Adds a domain and returns its index. Each key must be added once.
     pub fn add_domain(&mut self, key: DomainKey) -> usize {
+        let with_moments = matches!(key.area, Area::Province(_));
         self.domains.push((
             key,
             DomainAccumulator {
                 positions: HashMap::new(),
                 last: None,
-                totals: DomainTotals::new(self.n_items),
+                with_moments,
+                totals: DomainTotals::new(self.n_items, self.node_items.len()),
             },
         ));
         self.domains.len() - 1
     }
 
-    /// Adds one row with weight `w` in PSU `psu` to domain `domain`.
+    /// Prepares one row's answers for [`Self::add_row`] (once per row, whatever its domains).
+    pub fn set_row(&mut self, answers: &[Answer]) {
+        for (k, answer) in answers.iter().enumerate() {
+            self.d[k] = f64::from(u8::from(answer.is_some()));
+            self.y[k] = f64::from(u8::from(*answer == Some(true)));
+        }
+        self.answered_node.clear();
+        let d = &self.d;
+        self.answered_node.extend(
+            self.node_items
+                .iter()
+                .map(|items| items.iter().any(|&k| d[k] != 0.0)),
+        );
+    }
+
+    /// Adds the row given to [`Self::set_row`], with weight `w` in PSU `psu`, to `domain`.
     pub fn add_row(&mut self, domain: usize, psu: u32, w: f64, answers: &[Answer]) {
         let n_items = self.n_items;
+        let n_nodes = self.node_items.len();
         let acc = &mut self.domains[domain].1;
         let pos = match acc.last {
             Some((last_psu, pos)) if last_psu == psu => pos,
@@ -147,6 +294,8 @@ impl TotalsBuilder {
                     totals.wy.extend(std::iter::repeat_n(0.0, n_items));
                     totals.wd.extend(std::iter::repeat_n(0.0, n_items));
                     totals.nd.extend(std::iter::repeat_n(0, n_items));
+                    totals.any_rows.extend(std::iter::repeat_n(0, n_nodes));
+                    totals.any_w.extend(std::iter::repeat_n(0.0, n_nodes));
                     totals.psus.len() - 1
                 });
                 acc.last = Some((psu, pos));
@@ -165,12 +314,26 @@ impl TotalsBuilder {
                 }
             }
         }
+        let base = pos * n_nodes;
+        for (g, answered) in self.answered_node.iter().enumerate() {
+            if *answered {
+                totals.any_rows[base + g] += 1;
+                totals.any_w[base + g] += w;
+            }
+        }
+        if acc.with_moments {
+            totals.moments.add_row(w, &self.d, &self.y);
+        }
     }
 
+    /// The totals of every domain, national moments summed from the provinces.
     pub fn finish(self) -> BTreeMap<DomainKey, DomainTotals> {
-        self.domains
+        let mut domains = self
+            .domains
             .into_iter()
             .map(|(key, acc)| (key, acc.totals))
-            .collect()
+            .collect();
+        sum_national_moments(&mut domains);
+        domains
     }
 }

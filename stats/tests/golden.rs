@@ -150,6 +150,12 @@ fn estimates_match_r_survey() {
             .get(&id)
             .unwrap_or_else(|| panic!("no cell for {key:?} {id:?}"));
         let num = |f: &str| row[f].parse::<f64>().unwrap();
+        if cell.n_eff > cell.n {
+            failures.push(format!(
+                "{key:?} {id:?}: n_eff {} > n {}",
+                cell.n_eff, cell.n
+            ));
+        }
         let pairs = [
             ("n", cell.n, num("n")),
             ("df", cell.df, num("df")),
@@ -157,6 +163,8 @@ fn estimates_match_r_survey() {
             ("se", cell.se, num("se")),
             ("ci_low", cell.ci_low, num("ci_low")),
             ("ci_high", cell.ci_high, num("ci_high")),
+            ("deff", cell.deff, num("deff")),
+            ("n_eff", cell.n_eff, num("n_eff")),
         ];
         let tolerance = if key.1 == "logit" {
             R_IRLS_TOLERANCE
@@ -179,6 +187,36 @@ fn estimates_match_r_survey() {
         &failures[..failures.len().min(10)]
     );
     assert!(checked > 1000, "only {checked} golden rows checked");
+    // Every kind of cell is covered: composites (with R intervals) and the mean of provinces by
+    // subgroup.
+    for (domain, subgroup, node) in [
+        ("01", "", "sipas"),
+        ("national", "sex=F", "services"),
+        ("national_mean", "sex=M", "sipas"),
+        ("national_mean", "", "p1"),
+    ] {
+        assert!(
+            expected.iter().any(|r| r["domain"] == domain
+                && r["subgroup"] == subgroup
+                && r["node"] == node
+                && r["method"] == "logit"),
+            "golden file lacks {domain} {subgroup} {node}"
+        );
+    }
+}
+
+#[test]
+fn golden_files_record_the_r_versions() {
+    let versions = read_rows("versions.csv");
+    let get = |name: &str| {
+        versions
+            .iter()
+            .find(|r| r["software"] == name)
+            .map(|r| r["version"].clone())
+            .unwrap_or_default()
+    };
+    assert!(get("R").starts_with("R version 4."), "{versions:?}");
+    assert!(get("survey").starts_with("4."), "{versions:?}");
 }
 
 #[test]

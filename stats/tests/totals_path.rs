@@ -8,7 +8,9 @@ use sipas_stats::design::{Design, Fpc};
 use sipas_stats::estimate::estimate_all;
 use sipas_stats::methodology::Methodology;
 use sipas_stats::microdata::read_csv;
-use sipas_stats::totals::{Area, DomainKey, DomainTotals, SufficientStats};
+use sipas_stats::totals::{
+    Area, DomainKey, DomainTotals, Moments, SufficientStats, sum_national_moments,
+};
 
 #[test]
 fn group_by_totals_reproduce_the_microdata_results() {
@@ -26,12 +28,17 @@ fn group_by_totals_reproduce_the_microdata_results() {
         .unwrap()
         .cells;
 
-    // SELECT province, stratum, psu, item, SUM(w*y), SUM(w*d), SUM(d), COUNT(*) ... GROUP BY ...
+    // SELECT province, stratum, psu, SUM(w*y_k), SUM(w*d_k), SUM(d_k), COUNT(*),
+    //        SUM(CASE WHEN <any item of node g answered> ...) ... GROUP BY province, stratum, psu
+    // and, per province, SUM(w*d_k*d_l), SUM(w*y_k*d_l), SUM(w*y_k*y_l) ... GROUP BY province.
     let tree = m.compile().unwrap();
+    let node_items = tree.node_items();
+    let k_n = tree.items.len();
+    let mut moments: BTreeMap<String, Moments> = BTreeMap::new();
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     let headers = reader.headers().unwrap().clone();
     let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
-    type Cell = (u64, Vec<(f64, f64, u64)>);
+    type Cell = (u64, Vec<(f64, f64, u64)>, Vec<(u64, f64)>);
     let mut groups: BTreeMap<(String, String, String), Cell> = BTreeMap::new();
     let mut fpc: BTreeMap<String, f64> = BTreeMap::new();
     for record in reader.records() {
@@ -46,19 +53,44 @@ fn group_by_totals_reproduce_the_microdata_results() {
             r[col("stratum")].to_string(),
             r[col("psu")].to_string(),
         );
-        let entry = groups
-            .entry(key)
-            .or_insert_with(|| (0, vec![(0.0, 0.0, 0); tree.items.len()]));
+        let province = key.0.clone();
+        let entry = groups.entry(key).or_insert_with(|| {
+            (
+                0,
+                vec![(0.0, 0.0, 0); k_n],
+                vec![(0, 0.0); node_items.len()],
+            )
+        });
         entry.0 += 1;
+        let mut d = vec![0.0; k_n];
+        let mut y = vec![0.0; k_n];
         for (k, item) in tree.items.iter().enumerate() {
             if let Ok(v) = r[col(item)].parse::<i64>()
                 && (1..=5).contains(&v)
             {
+                d[k] = 1.0;
                 entry.1[k].1 += w;
                 entry.1[k].2 += 1;
                 if v >= 4 {
+                    y[k] = 1.0;
                     entry.1[k].0 += w;
                 }
+            }
+        }
+        for (g, items) in node_items.iter().enumerate() {
+            if items.iter().any(|&k| d[k] > 0.0) {
+                entry.2[g].0 += 1;
+                entry.2[g].1 += w;
+            }
+        }
+        let m = moments
+            .entry(province)
+            .or_insert_with(|| Moments::zeros(k_n));
+        for k in 0..k_n {
+            for l in 0..k_n {
+                m.dd[k * k_n + l] += w * d[k] * d[l];
+                m.yd[k * k_n + l] += w * y[k] * d[l];
+                m.yy[k * k_n + l] += w * y[k] * y[l];
             }
         }
     }
@@ -66,7 +98,7 @@ fn group_by_totals_reproduce_the_microdata_results() {
     let strata: Vec<String> = fpc.keys().cloned().collect();
     let mut psu_stratum = Vec::new();
     let mut domains: BTreeMap<DomainKey, DomainTotals> = BTreeMap::new();
-    for (psu, ((province, stratum, _), (rows, items))) in groups.iter().enumerate() {
+    for (psu, ((province, stratum, _), (rows, items, nodes))) in groups.iter().enumerate() {
         psu_stratum.push(strata.iter().position(|s| s == stratum).unwrap() as u32);
         for area in [Area::Province(province.clone()), Area::National] {
             domains
@@ -74,10 +106,20 @@ fn group_by_totals_reproduce_the_microdata_results() {
                     area,
                     subgroup: None,
                 })
-                .or_insert_with(|| DomainTotals::new(tree.items.len()))
-                .push_psu(psu as u32, *rows, items);
+                .or_insert_with(|| DomainTotals::new(k_n, node_items.len()))
+                .push_psu(psu as u32, *rows, items, nodes);
         }
     }
+    for (province, m) in moments {
+        domains
+            .get_mut(&DomainKey {
+                area: Area::Province(province),
+                subgroup: None,
+            })
+            .unwrap()
+            .moments = m;
+    }
+    sum_national_moments(&mut domains);
     let design = Design::new(
         strata
             .iter()
@@ -90,6 +132,7 @@ fn group_by_totals_reproduce_the_microdata_results() {
     let stats = SufficientStats {
         design,
         items: tree.items.clone(),
+        nodes: tree.nodes.iter().map(|(code, _)| code.clone()).collect(),
         domains,
     };
     let from_totals = estimate_all(&stats, &m).unwrap().cells;
@@ -97,14 +140,16 @@ fn group_by_totals_reproduce_the_microdata_results() {
     assert_eq!(direct.len(), from_totals.len());
     for (a, b) in direct.iter().zip(&from_totals) {
         assert_eq!(
-            (&a.domain, &a.node, a.n, a.df),
-            (&b.domain, &b.node, b.n, b.df)
+            (&a.domain, &a.node, a.n, a.df, a.flag),
+            (&b.domain, &b.node, b.n, b.df, b.flag)
         );
         for (x, y) in [
             (a.estimate, b.estimate),
             (a.se, b.se),
             (a.ci_low, b.ci_low),
             (a.ci_high, b.ci_high),
+            (a.deff, b.deff),
+            (a.n_eff, b.n_eff),
         ] {
             assert!(
                 (x - y).abs() <= 1e-12 * y.abs().max(1e-12),
