@@ -8,6 +8,8 @@
 #   raking.csv        raked weights (rake, and calibrate(calfun = "raking"))
 #   trimming.csv      trimWeights results
 #   quantiles.csv     qt / qbeta reference values
+#   ranks.csv         joint and marginal rank intervals of a 34-province table
+#   changes.csv       changes between years (t on Satterthwaite df)
 #   versions.csv      the R and survey versions that wrote them
 # The Rust tests (stats/tests/golden.rs) read these; R is never needed at test time.
 suppressMessages(library(survey))
@@ -242,6 +244,38 @@ qb <- expand.grid(p = c(0.025, 0.975), a = c(0.7, 3.2, 48.5, 912.25), b = c(1.5,
 write.csv(rbind(data.frame(kind = "t", p = q$p, a = q$df, b = NA, value = fmt(qt(q$p, q$df))),
                 data.frame(kind = "beta", p = qb$p, a = qb$a, b = qb$b, value = fmt(qbeta(qb$p, qb$a, qb$b)))),
           file.path(here, "quantiles.csv"), row.names = FALSE, na = "")
+# Rank intervals (Klein, Wright and Wieczorek 2020; Bonferroni over pairs) and changes between
+# years, with t on Welch-Satterthwaite df: not in the survey package, so written out here from
+# the published definitions, on a 34-province table with near-ties.
+K <- 34
+tab <- data.frame(id = sprintf("%02d", 1:K), estimate = round(0.80 + rnorm(K, 0, 0.03), 4),
+                  se = round(runif(K, 0.008, 0.02), 5), df = sample(8:20, K, replace = TRUE))
+tab$estimate[5:8] <- tab$estimate[4] + c(0.0005, -0.0005, 0.001, 0)
+satt <- function(v1, df1, v2, df2) (v1 + v2)^2 / (v1^2 / df1 + v2^2 / df2)
+rank_set <- function(i, comparisons) {
+  tail <- 0.05 / (2 * comparisons); hi <- 0; lo <- 0
+  for (j in setdiff(1:K, i)) {
+    v1 <- tab$se[i]^2; v2 <- tab$se[j]^2
+    crit <- qt(1 - tail, satt(v1, tab$df[i], v2, tab$df[j])) * sqrt(v1 + v2)
+    d <- tab$estimate[j] - tab$estimate[i]
+    if (d > crit) hi <- hi + 1 else if (d < -crit) lo <- lo + 1
+  }
+  c(hi + 1, K - lo)
+}
+joint <- t(sapply(1:K, rank_set, comparisons = K * (K - 1) / 2))
+marginal <- t(sapply(1:K, rank_set, comparisons = K - 1))
+write.csv(data.frame(tab, rank = rank(-tab$estimate, ties.method = "min"),
+                     joint_best = joint[, 1], joint_worst = joint[, 2],
+                     marginal_best = marginal[, 1], marginal_worst = marginal[, 2]),
+          file.path(here, "ranks.csv"), row.names = FALSE)
+ch <- data.frame(before = tab$estimate[1:10], se_before = tab$se[1:10], df_before = tab$df[1:10],
+                 after = tab$estimate[11:20], se_after = tab$se[11:20], df_after = tab$df[11:20])
+ch$difference <- ch$after - ch$before
+ch$se <- sqrt(ch$se_before^2 + ch$se_after^2)
+ch$df <- satt(ch$se_before^2, ch$df_before, ch$se_after^2, ch$df_after)
+ch$p_value <- 2 * pt(-abs(ch$difference / ch$se), ch$df)
+write.csv(data.frame(lapply(ch, fmt)), file.path(here, "changes.csv"), row.names = FALSE)
+
 write.csv(data.frame(software = c("R", "survey"),
                      version = c(R.version.string, format(packageVersion("survey")))),
           file.path(here, "versions.csv"), row.names = FALSE)

@@ -1,35 +1,94 @@
-//! Comparisons: the change of an index between two independent samples, and rank intervals
-//! that say "rank 2–6" when the data cannot tell neighbours apart.
+//! Comparisons: the change of an index between two survey years, and rank intervals that say
+//! "rank 2–6" when the data cannot tell neighbours apart.
+//!
+//! Every test uses Student's t. For a difference of two independent estimates the degrees of
+//! freedom are Welch–Satterthwaite's, (V₁ + V₂)² / (V₁²/df₁ + V₂²/df₂), which lies between the
+//! smaller df and their sum; a province's df is typically about 11, where the Normal's 1.96
+//! would be too small (t = 2.20).
 
 use serde::Serialize;
 
-use crate::distributions::{normal_quantile, normal_two_sided_p};
+use crate::distributions::{t_quantile, t_two_sided_p};
+
+/// An estimate with its standard error and design degrees of freedom.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Unit {
+    pub id: String,
+    pub estimate: f64,
+    pub se: f64,
+    pub df: f64,
+}
+
+/// Welch–Satterthwaite df of a sum of independent variances `(V_i, df_i)`.
+pub fn satterthwaite(parts: &[(f64, f64)]) -> f64 {
+    let total: f64 = parts.iter().map(|(v, _)| v).sum();
+    let denominator: f64 = parts
+        .iter()
+        .filter(|(v, _)| *v > 0.0)
+        .map(|(v, df)| v * v / df)
+        .sum();
+    if denominator > 0.0 {
+        total * total / denominator
+    } else {
+        f64::NAN
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Change {
     pub difference: f64,
     pub se: f64,
-    /// `difference / se`, referred to the standard Normal (large independent samples).
-    pub z: f64,
+    pub df: f64,
+    /// `difference / se`, referred to t on `df`.
+    pub t: f64,
     pub p_value: f64,
+    pub ci_low: f64,
+    pub ci_high: f64,
     pub significant: bool,
 }
 
-/// `after − before` for two independent samples (two survey years): the variances add.
-pub fn change(before: (f64, f64), after: (f64, f64), level: f64) -> Change {
-    let (b, se_b) = before;
-    let (a, se_a) = after;
-    let difference = a - b;
-    let se = (se_a * se_a + se_b * se_b).sqrt();
-    let z = difference / se;
-    let p_value = normal_two_sided_p(z);
+/// A difference with its variance and df, tested two-sided at `level`.
+pub fn t_test(difference: f64, variance: f64, df: f64, level: f64) -> Change {
+    let se = variance.sqrt();
+    let t = difference / se;
+    let p_value = t_two_sided_p(t, df);
+    let half = t_quantile(1.0 - (1.0 - level) / 2.0, df) * se;
     Change {
         difference,
         se,
-        z,
+        df,
+        t,
         p_value,
+        ci_low: difference - half,
+        ci_high: difference + half,
         significant: p_value < 1.0 - level,
     }
+}
+
+/// `after − before` for two independent samples (two survey years with fresh PSUs): the
+/// variances add and the df are Satterthwaite's. For communes surveyed in both years use
+/// [`crate::estimate::linked_change`], which estimates the covariance from the linked PSUs.
+pub fn change(before: &Unit, after: &Unit, level: f64) -> Change {
+    let (v1, v2) = (before.se * before.se, after.se * after.se);
+    t_test(
+        after.estimate - before.estimate,
+        v1 + v2,
+        satterthwaite(&[(v1, before.df), (v2, after.df)]),
+        level,
+    )
+}
+
+/// Which rank statements must hold together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RankScope {
+    /// The whole league table at once (Klein, Wright and Wieczorek 2020): every one of the
+    /// K(K−1)/2 pairwise differences is tested at α / (K(K−1)/2), so all intervals cover the
+    /// true ranks together with probability ≥ 1 − α.
+    Joint,
+    /// One unit's page: its K − 1 comparisons at α / (K − 1), so its own interval covers its
+    /// true rank with probability ≥ 1 − α.
+    Marginal,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -40,42 +99,49 @@ pub struct RankInterval {
     pub rank: usize,
     /// Best rank the data support: 1 + units significantly higher.
     pub best: usize,
-    /// Worst rank the data support: count − units significantly lower.
+    /// Worst rank the data support: K − units significantly lower.
     pub worst: usize,
 }
 
-/// Rank intervals from pairwise two-sided Normal tests at `level` on independent estimates
-/// (provinces are separate strata). Deterministic: no simulation, no seed. The tests are not
-/// adjusted for multiplicity, so the intervals are, if anything, narrow.
-pub fn rank_intervals(units: &[(String, f64, f64)], level: f64) -> Vec<RankInterval> {
-    let critical = normal_quantile(1.0 - (1.0 - level) / 2.0);
-    let count = units.len();
+/// Rank intervals (rank 1 = highest) from pairwise t tests on independent estimates
+/// (provinces are separate strata), Bonferroni-adjusted for `scope`, each pair on its
+/// Satterthwaite df. Deterministic: no simulation, no seed.
+pub fn rank_intervals(units: &[Unit], level: f64, scope: RankScope) -> Vec<RankInterval> {
+    let k = units.len();
+    let alpha = 1.0 - level;
+    let comparisons = match scope {
+        RankScope::Joint => (k * k.saturating_sub(1) / 2).max(1),
+        RankScope::Marginal => k.saturating_sub(1).max(1),
+    } as f64;
+    let tail = alpha / (2.0 * comparisons);
     units
         .iter()
-        .map(|(id, estimate, se)| {
-            let mut higher = 0;
-            let mut sig_higher = 0;
-            let mut sig_lower = 0;
-            for (other_id, other, other_se) in units {
-                if other_id == id {
+        .enumerate()
+        .map(|(i, unit)| {
+            let (mut higher, mut sig_higher, mut sig_lower) = (0, 0, 0);
+            for (j, other) in units.iter().enumerate() {
+                if i == j {
                     continue;
                 }
-                if other > estimate {
+                if other.estimate > unit.estimate {
                     higher += 1;
                 }
-                let z = (other - estimate) / (se * se + other_se * other_se).sqrt();
-                if z > critical {
+                let (v1, v2) = (unit.se * unit.se, other.se * other.se);
+                let df = satterthwaite(&[(v1, unit.df), (v2, other.df)]);
+                let critical = t_quantile(1.0 - tail, df) * (v1 + v2).sqrt();
+                let difference = other.estimate - unit.estimate;
+                if difference > critical {
                     sig_higher += 1;
-                } else if z < -critical {
+                } else if difference < -critical {
                     sig_lower += 1;
                 }
             }
             RankInterval {
-                id: id.clone(),
-                estimate: *estimate,
+                id: unit.id.clone(),
+                estimate: unit.estimate,
                 rank: higher + 1,
                 best: sig_higher + 1,
-                worst: count - sig_lower,
+                worst: k - sig_lower,
             }
         })
         .collect()
@@ -85,25 +151,55 @@ pub fn rank_intervals(units: &[(String, f64, f64)], level: f64) -> Vec<RankInter
 mod tests {
     use super::*;
 
+    fn unit(id: &str, estimate: f64, se: f64, df: f64) -> Unit {
+        Unit {
+            id: id.into(),
+            estimate,
+            se,
+            df,
+        }
+    }
+
     #[test]
-    fn change_adds_variances() {
-        let c = change((0.80, 0.03), (0.84, 0.04), 0.95);
+    fn change_adds_variances_with_satterthwaite_df() {
+        let c = change(
+            &unit("2024", 0.80, 0.03, 11.0),
+            &unit("2025", 0.84, 0.04, 11.0),
+            0.95,
+        );
         assert!((c.difference - 0.04).abs() < 1e-12);
         assert!((c.se - 0.05).abs() < 1e-12);
+        // (9 + 16)² / (81/11 + 256/11) = 625·11/337
+        assert!((c.df - 625.0 * 11.0 / 337.0).abs() < 1e-9);
         assert!(!c.significant);
-        assert!(change((0.70, 0.01), (0.80, 0.01), 0.95).significant);
+        assert!(change(&unit("a", 0.70, 0.01, 30.0), &unit("b", 0.80, 0.01, 30.0), 0.95).significant);
     }
 
     #[test]
     fn tied_neighbours_share_rank_intervals() {
         let units = vec![
-            ("A".to_string(), 0.90, 0.01),
-            ("B".to_string(), 0.899, 0.01),
-            ("C".to_string(), 0.70, 0.01),
+            unit("A", 0.90, 0.01, 1e9),
+            unit("B", 0.899, 0.01, 1e9),
+            unit("C", 0.70, 0.01, 1e9),
         ];
-        let ranks = rank_intervals(&units, 0.95);
-        assert_eq!((ranks[0].rank, ranks[0].best, ranks[0].worst), (1, 1, 2));
-        assert_eq!((ranks[1].rank, ranks[1].best, ranks[1].worst), (2, 1, 2));
-        assert_eq!((ranks[2].rank, ranks[2].best, ranks[2].worst), (3, 3, 3));
+        for scope in [RankScope::Joint, RankScope::Marginal] {
+            let ranks = rank_intervals(&units, 0.95, scope);
+            assert_eq!((ranks[0].rank, ranks[0].best, ranks[0].worst), (1, 1, 2));
+            assert_eq!((ranks[1].rank, ranks[1].best, ranks[1].worst), (2, 1, 2));
+            assert_eq!((ranks[2].rank, ranks[2].best, ranks[2].worst), (3, 3, 3));
+        }
+    }
+
+    #[test]
+    fn joint_intervals_are_at_least_as_wide_as_marginal_ones() {
+        let units: Vec<Unit> = (0..34)
+            .map(|i| unit(&format!("{i:02}"), 0.70 + 0.004 * f64::from(i), 0.012, 11.0))
+            .collect();
+        let joint = rank_intervals(&units, 0.95, RankScope::Joint);
+        let marginal = rank_intervals(&units, 0.95, RankScope::Marginal);
+        for (j, m) in joint.iter().zip(&marginal) {
+            assert!(j.best <= m.best && j.worst >= m.worst, "{j:?} {m:?}");
+            assert!(j.best <= j.rank && j.rank <= j.worst);
+        }
     }
 }

@@ -43,6 +43,17 @@ pub fn normal_two_sided_p(z: f64) -> f64 {
     }
 }
 
+/// Two-sided p-value of a t statistic on `df` degrees of freedom (Normal when df = ∞).
+pub fn t_two_sided_p(t: f64, df: f64) -> f64 {
+    if df.is_infinite() || df > 1e7 {
+        return normal_two_sided_p(t);
+    }
+    match StudentsT::new(0.0, 1.0, df) {
+        Ok(dist) => 2.0 * dist.sf(t.abs()),
+        Err(_) => f64::NAN,
+    }
+}
+
 /// `qbeta(p, a, b)`. NaN for invalid shapes.
 pub fn beta_quantile(p: f64, a: f64, b: f64) -> f64 {
     if !(a > 0.0 && b > 0.0) || a.is_nan() || b.is_nan() || !(0.0..=1.0).contains(&p) {

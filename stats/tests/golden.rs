@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use sipas_stats::ci::CiMethod;
+use sipas_stats::compare::{RankScope, Unit, change, rank_intervals};
 use sipas_stats::design::LonelyPsu;
 use sipas_stats::distributions::{beta_quantile, t_quantile};
 use sipas_stats::estimate::{Cell, estimate_all};
@@ -312,5 +313,67 @@ fn quantiles_match_qt_and_qbeta() {
             beta_quantile(p, a, row["b"].parse().unwrap())
         };
         assert!(close(ours, theirs), "{row:?}: ours {ours}");
+    }
+}
+
+fn units_from(rows: &[HashMap<String, String>]) -> Vec<Unit> {
+    rows.iter()
+        .map(|r| Unit {
+            id: r["id"].clone(),
+            estimate: r["estimate"].parse().unwrap(),
+            se: r["se"].parse().unwrap(),
+            df: r["df"].parse().unwrap(),
+        })
+        .collect()
+}
+
+#[test]
+fn rank_intervals_match_r() {
+    let rows = read_rows("ranks.csv");
+    let units = units_from(&rows);
+    let joint = rank_intervals(&units, 0.95, RankScope::Joint);
+    let marginal = rank_intervals(&units, 0.95, RankScope::Marginal);
+    let int = |r: &HashMap<String, String>, f: &str| r[f].parse::<usize>().unwrap();
+    for ((row, j), m) in rows.iter().zip(&joint).zip(&marginal) {
+        assert_eq!(j.rank, int(row, "rank"), "{row:?}");
+        assert_eq!(
+            (j.best, j.worst),
+            (int(row, "joint_best"), int(row, "joint_worst")),
+            "{row:?}"
+        );
+        assert_eq!(
+            (m.best, m.worst),
+            (int(row, "marginal_best"), int(row, "marginal_worst")),
+            "{row:?}"
+        );
+    }
+    // The table is informative: some provinces are told apart, jointly and marginally.
+    assert!(joint.iter().any(|r| r.worst - r.best < 33));
+    assert!(marginal.iter().zip(&joint).any(|(m, j)| m.worst - m.best < j.worst - j.best));
+}
+
+#[test]
+fn changes_match_r() {
+    for row in read_rows("changes.csv") {
+        let num = |f: &str| row[f].parse::<f64>().unwrap();
+        let unit = |e: &str, se: &str, df: &str| Unit {
+            id: String::new(),
+            estimate: num(e),
+            se: num(se),
+            df: num(df),
+        };
+        let c = change(
+            &unit("before", "se_before", "df_before"),
+            &unit("after", "se_after", "df_after"),
+            0.95,
+        );
+        for (field, ours, theirs) in [
+            ("difference", c.difference, num("difference")),
+            ("se", c.se, num("se")),
+            ("df", c.df, num("df")),
+            ("p_value", c.p_value, num("p_value")),
+        ] {
+            assert!(close(ours, theirs), "{field}: ours {ours:e}, R {theirs:e}");
+        }
     }
 }
