@@ -120,6 +120,10 @@ pub enum Command {
         /// Results file; `.csv` or `.json`.
         #[arg(long)]
         out: PathBuf,
+        /// Population totals (`province,margin,category,total`) for a methodology with
+        /// `[calibration]`: each province's weights are raked to them.
+        #[arg(long)]
+        population: Option<PathBuf>,
         /// Accept open-link rows (`sample = open`) and flag every result `non_probability`.
         #[arg(long)]
         non_probability: bool,
@@ -359,9 +363,16 @@ impl Cli {
                 data,
                 methodology,
                 out,
+                population,
                 non_probability,
             } => {
-                let cells = crate::compute::run(&data, &methodology, &out, non_probability)?;
+                let cells = crate::compute::run(
+                    &data,
+                    &methodology,
+                    population.as_deref(),
+                    &out,
+                    non_probability,
+                )?;
                 println!("wrote {cells} estimates to {}", out.display());
                 Ok(())
             }

@@ -5,9 +5,10 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use sipas_stats::calibration::Population;
 use sipas_stats::estimate::{Flag, estimate_all};
 use sipas_stats::methodology::Methodology;
-use sipas_stats::microdata::read_csv;
+use sipas_stats::microdata::read_csv_calibrated;
 use sipas_stats::output::{write_csv, write_json};
 
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +86,7 @@ fn open_sample_rows(data: &Path) -> Result<Option<(usize, u64)>, ComputeError> {
 pub fn run(
     data: &Path,
     methodology: &Path,
+    population: Option<&Path>,
     out: &Path,
     non_probability: bool,
 ) -> Result<usize, ComputeError> {
@@ -105,17 +107,31 @@ pub fn run(
         path: methodology.to_owned(),
         source,
     })?;
+    let population = population
+        .map(|path| {
+            let file = File::open(path).map_err(|source| ComputeError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+            Population::from_csv(BufReader::new(file)).map_err(|source| ComputeError::Stats {
+                path: path.to_owned(),
+                source,
+            })
+        })
+        .transpose()?;
     let file = File::open(data).map_err(|source| ComputeError::Read {
         path: data.to_owned(),
         source,
     })?;
-    let stats =
-        read_csv(BufReader::with_capacity(1 << 20, file), &methodology_def).map_err(|source| {
-            ComputeError::Stats {
-                path: data.to_owned(),
-                source,
-            }
-        })?;
+    let stats = read_csv_calibrated(
+        BufReader::with_capacity(1 << 20, file),
+        &methodology_def,
+        population.as_ref(),
+    )
+    .map_err(|source| ComputeError::Stats {
+        path: data.to_owned(),
+        source,
+    })?;
     let open_rows = open_sample_rows(data)?;
     if let (Some((rows, first_row)), false) = (open_rows, non_probability) {
         return Err(ComputeError::OpenSample {

@@ -197,3 +197,91 @@ fn open_link_rows_are_refused_or_every_result_says_non_probability() {
         "no result looks like a probability estimate"
     );
 }
+
+/// `--population` rakes each province to its census totals; the numbers are R's
+/// `calibrate(calfun = "raking")` (stats/golden, scenario "calibrated").
+#[test]
+fn calibrated_compute_matches_r_and_needs_its_population_file() {
+    let dir = tempfile::tempdir().expect("dir");
+    // R's calibrated design has no fpc: drop that column (no quoted commas in the file).
+    let text = std::fs::read_to_string(golden("microdata_calibrated.csv")).expect("golden");
+    let header: Vec<&str> = text.lines().next().expect("header").split(',').collect();
+    let fpc = header
+        .iter()
+        .position(|h| *h == "\"fpc\"")
+        .expect("fpc column");
+    let data: String = text
+        .lines()
+        .map(|line| {
+            let mut fields: Vec<&str> = line.split(',').collect();
+            fields.remove(fpc);
+            fields.join(",") + "\n"
+        })
+        .collect();
+    let data_path = dir.path().join("data.csv");
+    std::fs::write(&data_path, data).expect("write data");
+    let methodology = std::fs::read_to_string(golden("methodology.toml")).expect("methodology")
+        + "\n[calibration]\nmargins = [\"sex\", \"urban\"]\n";
+    let methodology_path = dir.path().join("methodology.toml");
+    std::fs::write(&methodology_path, methodology).expect("write methodology");
+    let out = dir.path().join("results.csv");
+    let args = |population: Option<&str>| {
+        let mut args = vec![
+            "compute".to_owned(),
+            "--data".to_owned(),
+            data_path.display().to_string(),
+            "--methodology".to_owned(),
+            methodology_path.display().to_string(),
+            "--out".to_owned(),
+            out.display().to_string(),
+        ];
+        if let Some(p) = population {
+            args.extend(["--population".to_owned(), p.to_owned()]);
+        }
+        args
+    };
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_sipas"))
+        .args(args(None))
+        .output()
+        .expect("run");
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("--population"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let population = golden("population.csv");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sipas"))
+        .args(args(Some(&population)))
+        .output()
+        .expect("run");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let results = std::fs::read_to_string(&out).expect("results");
+    let row = results
+        .lines()
+        .find(|l| l.starts_with("01,,sipas,"))
+        .expect("province 01 overall");
+    let fields: Vec<&str> = row.split(',').collect();
+    let expected = std::fs::read_to_string(golden("expected.csv")).expect("expected");
+    let r_row = expected
+        .lines()
+        .find(|l| l.starts_with("\"calibrated\",\"logit\",\"01\",\"\",\"sipas\","))
+        .expect("R row");
+    let r: Vec<f64> = r_row
+        .split(',')
+        .skip(5)
+        .map(|f| f.trim_matches('"').parse().expect("number"))
+        .collect();
+    // n, df, estimate, se, ci_low, ci_high, deff in both files' order.
+    for (i, theirs) in [(3usize, r[0]), (4, r[1]), (5, r[2]), (6, r[3]), (9, r[6])] {
+        let ours: f64 = fields[i].parse().expect("number");
+        assert!(
+            (ours - theirs).abs() <= 1e-7 * theirs.abs(),
+            "column {i}: ours {ours}, R {theirs}"
+        );
+    }
+}

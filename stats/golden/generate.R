@@ -4,10 +4,12 @@
 #
 # Writes, beside this script:
 #   microdata.csv, microdata_lonely.csv, microdata_srs.csv   inputs in the documented CSV format
+#   microdata_calibrated.csv, population.csv   raking within provinces to sex and urban totals
 #   expected.csv      estimates, SEs, df, n and intervals per scenario, domain, node
 #   raking.csv        raked weights (rake, and calibrate(calfun = "raking"))
 #   trimming.csv      trimWeights results
 #   quantiles.csv     qt / qbeta reference values
+#   tiers.csv         each province minus the mean of provinces (svycontrast), with its p-value
 #   ranks.csv         joint and marginal rank intervals of a 34-province table
 #   changes.csv       changes between years (t on Satterthwaite df)
 #   versions.csv      the R and survey versions that wrote them
@@ -73,6 +75,9 @@ prep <- function(d) {
 }
 
 rows <- list()
+tiers <- list()
+# Rows of a (sub)design: subsets of calibrated designs keep the other rows with weight 0.
+nobs <- function(s) sum(weights(s) != 0)
 emit <- function(scenario, method, domain, subgroup, node, n, df, est, se, lo, hi, deff) {
   rows[[length(rows) + 1]] <<- data.frame(scenario = scenario, method = method, domain = domain,
     subgroup = subgroup, node = node, n = n, df = df, estimate = fmt(est), se = fmt(se),
@@ -122,13 +127,13 @@ contrast_ci <- function(r, w, df, method) {
 run_domain <- function(scenario, design, sub, domain, subgroup, methods) {
   for (k in items) {
     s <- eval(bquote(subset(design, .(sub) & !is.na(.(as.name(k))))))
-    if (nrow(s) == 0) next
-    f <- as.formula(paste0("~I(", k, ">=4)"))
-    dk <- as.numeric(deff(svymean(f, s, deff = "replace"))[2])
+    if (nobs(s) == 0) next
+    f <- as.formula(paste0("~y_", k))
+    dk <- as.numeric(deff(svymean(f, s, deff = "replace")))
     for (m in methods) {
       r <- svyciprop(f, s, method = m)
       ci <- attr(r, "ci")
-      emit(scenario, m, domain, subgroup, k, nrow(s), degf(s), as.numeric(r),
+      emit(scenario, m, domain, subgroup, k, nobs(s), degf(s), as.numeric(r),
            sqrt(as.numeric(attr(r, "var"))), ci[1], ci[2], dk)
     }
   }
@@ -145,7 +150,7 @@ run_domain <- function(scenario, design, sub, domain, subgroup, methods) {
     dn <- score_deff(design, rows_expr, score(design, sub, tree[[node]]))
     for (m in intersect(methods, c("logit", "xlogit", "mean", "asin"))) {
       ci <- contrast_ci(r, w, degf(s), m)
-      emit(scenario, m, domain, subgroup, node, nrow(s), degf(s), est, sqrt(v), ci[1], ci[2], dn)
+      emit(scenario, m, domain, subgroup, node, nobs(s), degf(s), est, sqrt(v), ci[1], ci[2], dn)
     }
   }
 }
@@ -180,7 +185,21 @@ run_national_mean <- function(scenario, design, data, methods, sub = quote(TRUE)
     dn <- score_deff(design, rows_expr, u)
     for (m in intersect(methods, c("logit", "xlogit", "mean", "asin"))) {
       ci <- contrast_ci(r, w, degf(s), m)
-      emit(scenario, m, "national_mean", subgroup, node, nrow(s), degf(s), est, sqrt(v), ci[1], ci[2], dn)
+      emit(scenario, m, "national_mean", subgroup, node, nobs(s), degf(s), est, sqrt(v), ci[1], ci[2], dn)
+    }
+    # Each province against the mean of provinces: the contrast's own variance (the province is
+    # part of the mean), t on the province's df.
+    if (subgroup == "" && scenario == "cluster") for (p in provs) {
+      wd <- -w
+      for (k in names(stats[[node]])) {
+        key <- paste0("y_", k, "_", p, "/d_", k, "_", p)
+        wd[key] <- wd[key] + stats[[node]][[k]]
+      }
+      cd <- svycontrast(r, wd)
+      sp <- eval(bquote(subset(design, .(answering(bquote(province == .(p)), names(stats[[node]]))))))
+      d <- as.numeric(coef(cd)); sd <- sqrt(as.numeric(vcov(cd)))
+      tiers[[length(tiers) + 1]] <<- data.frame(scenario = scenario, domain = p, node = node,
+        difference = fmt(d), se = fmt(sd), p_value = fmt(2 * pt(-abs(d / sd), degf(sp))))
     }
   }
 }
@@ -216,7 +235,33 @@ for (policy in c("remove", "certainty", "adjust", "average")) {
                data = ld, nest = TRUE), ld, c("logit", "mean"), subgroups = FALSE)
 }
 options(survey.lonely.psu = "fail")
+
+# Calibration within each province to sex and urban/rural totals: calibrate(calfun = "raking")
+# on indicator columns (per province: all rows, men, urban), so each province is raked on its
+# own; population totals are 1.15 times the sample's weight, 51% women, a fixed urban share.
+cd <- md
+cd$urban <- ifelse(sub(".*-", "", cd$stratum) == "1", "U", "R")
+population <- c(); pop_rows <- list()
+for (p in sort(unique(cd$province))) {
+  i <- match(p, sort(unique(cd$province)))
+  tot <- round(sum(cd$weight[cd$province == p]) * 1.15)
+  women <- round(tot * 0.51); urban <- round(tot * (0.25 + 0.08 * i))
+  pop_rows[[i]] <- data.frame(province = p, margin = c("sex", "sex", "urban", "urban"),
+    category = c("F", "M", "R", "U"), total = c(women, tot - women, tot - urban, urban))
+  cd[[paste0("c", p)]] <- as.numeric(cd$province == p)
+  cd[[paste0("c", p, "M")]] <- as.numeric(cd$province == p & cd$sex == "M")
+  cd[[paste0("c", p, "U")]] <- as.numeric(cd$province == p & cd$urban == "U")
+  population[paste0("c", p, c("", "M", "U"))] <- c(tot, tot - women, urban)
+}
+write_data(cd[, c(names(main), "urban")], "microdata_calibrated.csv")
+write.csv(do.call(rbind, pop_rows), file.path(here, "population.csv"), row.names = FALSE)
+calibrated <- calibrate(svydesign(ids = ~psu, strata = ~stratum, weights = ~weight, data = cd, nest = TRUE),
+  as.formula(paste("~ 0 +", paste(names(population), collapse = " + "))), population,
+  calfun = "raking", epsilon = 1e-12, maxit = 500)
+run_scenario("calibrated", calibrated, cd, c("logit", "mean"))
+
 write.csv(do.call(rbind, rows), file.path(here, "expected.csv"), row.names = FALSE, quote = TRUE)
+write.csv(do.call(rbind, tiers), file.path(here, "tiers.csv"), row.names = FALSE, quote = TRUE)
 
 # Raking within one province to sex and urban/rural margins.
 rk <- md[md$province == "01", ]

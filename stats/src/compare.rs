@@ -172,7 +172,14 @@ mod tests {
         // (9 + 16)² / (81/11 + 256/11) = 625·11/337
         assert!((c.df - 625.0 * 11.0 / 337.0).abs() < 1e-9);
         assert!(!c.significant);
-        assert!(change(&unit("a", 0.70, 0.01, 30.0), &unit("b", 0.80, 0.01, 30.0), 0.95).significant);
+        assert!(
+            change(
+                &unit("a", 0.70, 0.01, 30.0),
+                &unit("b", 0.80, 0.01, 30.0),
+                0.95
+            )
+            .significant
+        );
     }
 
     #[test]

@@ -45,6 +45,13 @@ pub fn normal_two_sided_p(z: f64) -> f64 {
 
 /// Two-sided p-value of a t statistic on `df` degrees of freedom (Normal when df = ∞).
 pub fn t_two_sided_p(t: f64, df: f64) -> f64 {
+    // statrs panics on a NaN argument.
+    if t.is_nan() || df.is_nan() || df <= 0.0 {
+        return f64::NAN;
+    }
+    if t.is_infinite() {
+        return 0.0;
+    }
     if df.is_infinite() || df > 1e7 {
         return normal_two_sided_p(t);
     }

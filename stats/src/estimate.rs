@@ -10,9 +10,11 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::StatsError;
+use crate::calibration::{Calibration, invert};
 use crate::ci::{Interval, IntervalInput, interval, korn_graubard_nchs};
-use crate::design::{Design, PsuScores, StratumAccumulator};
-use crate::methodology::{FlagRule, Methodology, Reliability};
+use crate::compare::{RankScope, Unit, rank_intervals, t_test};
+use crate::design::{Design, StratumAccumulator};
+use crate::methodology::{FlagRule, Methodology, NationalRule, Reliability};
 use crate::totals::{Area, DomainKey, DomainTotals, SufficientStats};
 
 /// How a cell may be published.
@@ -70,6 +72,53 @@ pub struct Cell {
     pub flag: Flag,
     /// Why a cell is flagged, in words (empty when it is `ok`).
     pub note: String,
+    /// Province cells of the whole sample (no subgroup) that may be published: the rank
+    /// interval among the provinces.
+    pub standing: Option<Standing>,
+    /// The same cells: the difference from the headline national figure and its test.
+    pub vs_national: Option<VsNational>,
+}
+
+/// A province's place in the league table of one node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Standing {
+    /// 1 + provinces with a higher estimate.
+    pub rank: usize,
+    /// Rank interval holding jointly for the whole table (read it in a league table).
+    pub best: usize,
+    pub worst: usize,
+    /// Rank interval for this province alone (read it on the province's page).
+    pub best_marginal: usize,
+    pub worst_marginal: usize,
+}
+
+/// Where a province stands against the national figure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tier {
+    Above,
+    NotDistinguishable,
+    Below,
+}
+
+impl Tier {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Above => "above",
+            Tier::NotDistinguishable => "not_distinguishable",
+            Tier::Below => "below",
+        }
+    }
+}
+
+/// The province minus the headline national figure: the variance is that of the difference
+/// (the province is part of the national figure), with t on the province's df.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct VsNational {
+    pub difference: f64,
+    pub se: f64,
+    pub p_value: f64,
+    pub tier: Tier,
 }
 
 /// Estimate and variance of one statistic, with the rows it rests on.
@@ -141,44 +190,98 @@ impl<'a> DomainScores<'a> {
 
     fn item(
         &self,
-        k: usize,
+        statistic: &Statistic,
         design: &Design,
-        acc: &mut StratumAccumulator,
-        buf: &mut Vec<(u32, f64)>,
+        work: &mut Work<'_>,
     ) -> Result<Estimate, StatsError> {
         let t = self.totals;
         let k_n = t.n_items;
-        buf.clear();
+        let k = statistic.coefficients[0].0;
+        let r = self.scores(statistic, work);
         let mut n = 0u64;
-        for pos in 0..t.n_present() {
-            let nd = t.nd[pos * k_n + k];
-            if nd > 0 {
-                n += nd;
-                buf.push((t.psus[pos], self.z[pos * k_n + k]));
-            }
-        }
-        let r = self.ratio[k];
-        let mut est = finish(r, n as f64, design, acc, buf, buf.iter().map(|(p, _)| *p))?;
+        let answering = (0..t.n_present())
+            .filter(|&pos| t.nd[pos * k_n + k] > 0)
+            .map(|pos| {
+                n += t.nd[pos * k_n + k];
+                t.psus[pos]
+            })
+            .collect::<Vec<_>>();
+        let mut est = finish(r, n as f64, design, work, answering)?;
         // u = d·(y − R)/D: Σw·u² = R(1 − R)/D for a 0/1 item.
         est.weight = self.wd[k];
         est.ss = r * (1.0 - r) / self.wd[k];
         Ok(est)
     }
 
-    /// Fills `buf` with the node's PSU scores over all present PSUs.
-    fn node_scores(&self, coefficients: &[(usize, f64)], buf: &mut Vec<(u32, f64)>) -> f64 {
+    /// Fills `work.buf` with the statistic's PSU scores: every PSU with rows of it and,
+    /// with calibration, every PSU of the calibration blocks the domain touches (the residual
+    /// reaches rows outside the domain). Returns the estimate Σ c_k R_k.
+    fn scores(&self, statistic: &Statistic, work: &mut Work<'_>) -> f64 {
+        let coefficients = &statistic.coefficients[..];
         let t = self.totals;
         let k_n = t.n_items;
         let estimate: f64 = coefficients.iter().map(|&(k, c)| c * self.ratio[k]).sum();
+        let buf = &mut work.buf;
         buf.clear();
         for pos in 0..t.n_present() {
+            // Only PSUs with rows of the statistic, as R's subset: a stratum whose PSUs hold
+            // none is not in the subdesign (it matters for lonely_psu = "average").
+            let has_rows = match statistic.node {
+                Some(g) => t.any_rows[pos * t.n_nodes + g] > 0,
+                None => t.nd[pos * k_n + coefficients[0].0] > 0,
+            };
+            if !has_rows {
+                continue;
+            }
             let z: f64 = coefficients
                 .iter()
                 .map(|&(k, c)| c * self.z[pos * k_n + k])
                 .sum();
             buf.push((t.psus[pos], z));
         }
+        if let Some(cal) = work.calibration
+            && !t.calibration.is_empty()
+        {
+            self.calibrate(coefficients, cal, &mut work.scratch, buf);
+        }
         estimate
+    }
+
+    /// Replaces the scores u by their residuals e = u − xᵀB̂ (see [`crate::calibration`]).
+    fn calibrate(
+        &self,
+        coefficients: &[(usize, f64)],
+        cal: &CalibrationContext<'_>,
+        scratch: &mut Scratch,
+        buf: &mut Vec<(u32, f64)>,
+    ) {
+        for &(psu, z) in buf.iter() {
+            scratch.set(psu, z);
+        }
+        for dc in &self.totals.calibration {
+            let block = &cal.model.blocks[dc.block];
+            let inverse = &cal.inverses[dc.block];
+            let c = block.columns.len();
+            // Σ w₀ x u over the domain's rows of this block.
+            let mut g = vec![0.0; c];
+            for &(k, coefficient) in coefficients {
+                let a = coefficient / self.wd[k];
+                if !a.is_finite() || a == 0.0 {
+                    continue;
+                }
+                for (col, gc) in g.iter_mut().enumerate() {
+                    *gc += a * (dc.xy[k * c + col] - self.ratio[k] * dc.xd[k * c + col]);
+                }
+            }
+            let beta: Vec<f64> = (0..c)
+                .map(|i| (0..c).map(|j| inverse[i * c + j] * g[j]).sum())
+                .collect();
+            for (j, &psu) in block.psus.iter().enumerate() {
+                let fitted: f64 = (0..c).map(|col| block.wx[j * c + col] * beta[col]).sum();
+                scratch.add(psu, -fitted);
+            }
+        }
+        scratch.drain_into(buf);
     }
 
     /// Σw·u² of the node's score u = Σ c_k·d_k·(y_k − R_k)/D_k.
@@ -192,31 +295,128 @@ impl<'a> DomainScores<'a> {
             .residual_sum_of_squares(&scaled, &self.ratio)
     }
 
+    /// PSUs with rows answering at least one item of node `g`, and their rows and weight.
+    fn node_rows(&self, g: usize) -> (Vec<u32>, u64, f64) {
+        let t = self.totals;
+        let mut n = 0u64;
+        let mut weight = 0.0;
+        let mut psus = Vec::new();
+        for pos in 0..t.n_present() {
+            let rows = t.any_rows[pos * t.n_nodes + g];
+            if rows > 0 {
+                n += rows;
+                weight += t.any_w[pos * t.n_nodes + g];
+                psus.push(t.psus[pos]);
+            }
+        }
+        (psus, n, weight)
+    }
+
     /// An inner node over the rows that answered at least one of its items (node `g`).
     fn node(
         &self,
-        coefficients: &[(usize, f64)],
+        statistic: &Statistic,
         g: usize,
         design: &Design,
-        acc: &mut StratumAccumulator,
-        buf: &mut Vec<(u32, f64)>,
+        work: &mut Work<'_>,
     ) -> Result<Estimate, StatsError> {
-        let t = self.totals;
-        let estimate = self.node_scores(coefficients, buf);
-        let mut n = 0u64;
-        let mut weight = 0.0;
-        for pos in 0..t.n_present() {
-            n += t.any_rows[pos * t.n_nodes + g];
-            weight += t.any_w[pos * t.n_nodes + g];
-        }
-        let answering = (0..t.n_present())
-            .filter(|&pos| t.any_rows[pos * t.n_nodes + g] > 0)
-            .map(|pos| t.psus[pos]);
-        let mut est = finish(estimate, n as f64, design, acc, buf, answering)?;
+        let coefficients = &statistic.coefficients[..];
+        let estimate = self.scores(statistic, work);
+        let (answering, n, weight) = self.node_rows(g);
+        let mut est = finish(estimate, n as f64, design, work, answering)?;
         est.weight = weight;
         est.ss = self.node_ss(coefficients);
         Ok(est)
     }
+
+    /// The PSUs whose rows a statistic rests on.
+    fn rows_of(&self, statistic: &Statistic) -> Vec<u32> {
+        match statistic.node {
+            Some(g) => self.node_rows(g).0,
+            None => {
+                let (t, k) = (self.totals, statistic.coefficients[0].0);
+                (0..t.n_present())
+                    .filter(|&pos| t.nd[pos * t.n_items + k] > 0)
+                    .map(|pos| t.psus[pos])
+                    .collect()
+            }
+        }
+    }
+}
+
+/// A dense score vector over the design's PSUs that remembers which PSUs it touched.
+struct Scratch {
+    dense: Vec<f64>,
+    on: Vec<bool>,
+    touched: Vec<u32>,
+}
+
+impl Scratch {
+    fn new(n_psus: usize) -> Self {
+        Self {
+            dense: vec![0.0; n_psus],
+            on: vec![false; n_psus],
+            touched: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, psu: u32, z: f64) {
+        let i = psu as usize;
+        if !self.on[i] {
+            self.on[i] = true;
+            self.touched.push(psu);
+            self.dense[i] = 0.0;
+        }
+        self.dense[i] += z;
+    }
+
+    fn set(&mut self, psu: u32, z: f64) {
+        self.add(psu, 0.0);
+        self.dense[psu as usize] = z;
+    }
+
+    /// Moves the touched entries into `buf` (replacing it) and resets.
+    fn drain_into(&mut self, buf: &mut Vec<(u32, f64)>) {
+        buf.clear();
+        for &psu in &self.touched {
+            buf.push((psu, self.dense[psu as usize]));
+            self.on[psu as usize] = false;
+        }
+        self.touched.clear();
+    }
+}
+
+/// The calibration model with each block's (Σ w₀ x xᵀ)⁻¹.
+struct CalibrationContext<'a> {
+    model: &'a Calibration,
+    inverses: Vec<Vec<f64>>,
+}
+
+impl<'a> CalibrationContext<'a> {
+    fn new(model: &'a Calibration) -> Result<Self, StatsError> {
+        let inverses = model
+            .blocks
+            .iter()
+            .map(|b| {
+                invert(&b.gram, b.columns.len()).ok_or_else(|| {
+                    StatsError::Weighting(format!(
+                        "province {}: the calibration margins are collinear ({}); drop one",
+                        b.province,
+                        b.columns.join(", ")
+                    ))
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self { model, inverses })
+    }
+}
+
+/// Reusable buffers for one `estimate_all` run.
+struct Work<'a> {
+    acc: StratumAccumulator,
+    buf: Vec<(u32, f64)>,
+    scratch: Scratch,
+    calibration: Option<&'a CalibrationContext<'a>>,
 }
 
 /// Variance of a statistic from its PSU scores, and the df of the PSUs whose rows it rests on.
@@ -224,14 +424,13 @@ fn finish(
     estimate: f64,
     n: f64,
     design: &Design,
-    acc: &mut StratumAccumulator,
-    scores: &PsuScores,
+    work: &mut Work<'_>,
     psus_with_rows: impl IntoIterator<Item = u32>,
 ) -> Result<Estimate, StatsError> {
     let variance = if estimate.is_nan() {
         f64::NAN
     } else {
-        acc.variance(design, scores)?
+        work.acc.variance(design, &work.buf)?
     };
     Ok(Estimate {
         estimate,
@@ -252,8 +451,9 @@ struct Statistic {
 }
 
 /// Each subgroup's province domains, with their scores and estimates (for the mean of provinces).
+/// Each entry: province code, scores, estimates per statistic, index of its first cell.
 type ProvinceScores<'a> =
-    BTreeMap<Option<(String, String)>, Vec<(&'a str, DomainScores<'a>, Vec<Estimate>)>>;
+    BTreeMap<Option<(String, String)>, Vec<(&'a str, DomainScores<'a>, Vec<Estimate>, usize)>>;
 
 /// Everything `estimate_all` produces, in publication order.
 pub struct Results {
@@ -297,19 +497,29 @@ pub fn estimate_all(
         });
     }
 
-    let mut acc = StratumAccumulator::new(design.strata.len());
-    let mut buf = Vec::new();
+    let calibration = stats
+        .calibration
+        .as_ref()
+        .map(CalibrationContext::new)
+        .transpose()?;
+    let mut work = Work {
+        acc: StratumAccumulator::new(design.strata.len()),
+        buf: Vec::new(),
+        scratch: Scratch::new(design.n_psus()),
+        calibration: calibration.as_ref(),
+    };
     let mut cells = Vec::new();
     // Province scores kept per subgroup for the mean of provinces.
     let mut province_scores: ProvinceScores<'_> = BTreeMap::new();
 
     for (key, totals) in &stats.domains {
         let scores = DomainScores::new(totals);
+        let first_cell = cells.len();
         let mut estimates = Vec::with_capacity(statistics.len());
         for statistic in &statistics {
             let est = match statistic.node {
-                None => scores.item(statistic.coefficients[0].0, design, &mut acc, &mut buf)?,
-                Some(g) => scores.node(&statistic.coefficients, g, design, &mut acc, &mut buf)?,
+                None => scores.item(statistic, design, &mut work)?,
+                Some(g) => scores.node(statistic, g, design, &mut work)?,
             };
             cells.push(make_cell(key, &statistic.code, est, methodology));
             estimates.push(est);
@@ -318,7 +528,7 @@ pub fn estimate_all(
             province_scores
                 .entry(key.subgroup.clone())
                 .or_default()
-                .push((code.as_str(), scores, estimates));
+                .push((code.as_str(), scores, estimates, first_cell));
         }
     }
 
@@ -326,7 +536,7 @@ pub fn estimate_all(
     // linear combination (scores averaged PSU by PSU, so any design is handled exactly).
     let all_provinces: Vec<&str> = province_scores
         .get(&None)
-        .map(|p| p.iter().map(|(code, _, _)| *code).collect())
+        .map(|p| p.iter().map(|(code, _, _, _)| *code).collect())
         .unwrap_or_default();
     let mut dense = vec![0.0; design.n_psus()];
     let mut present = vec![false; design.n_psus()];
@@ -339,50 +549,33 @@ pub fn estimate_all(
         // A mean over fewer provinces is another quantity: say which are missing.
         let missing: Vec<&str> = all_provinces
             .iter()
-            .filter(|code| !provinces.iter().any(|(c, _, _)| c == *code))
+            .filter(|code| !provinces.iter().any(|(c, _, _, _)| c == *code))
             .copied()
             .collect();
         let p = provinces.len() as f64;
         for (s, statistic) in statistics.iter().enumerate() {
-            let coefs = &statistic.coefficients;
             dense.iter_mut().for_each(|z| *z = 0.0);
             present.iter_mut().for_each(|x| *x = false);
             with_rows.iter_mut().for_each(|x| *x = false);
             let (mut estimate, mut n, mut weight, mut ss) = (0.0, 0.0, 0.0, 0.0);
-            for (_, scores, estimates) in provinces {
+            for (_, scores, estimates, _) in provinces {
                 let e = &estimates[s];
                 estimate += e.estimate / p;
                 n += e.n;
                 weight += e.weight;
                 // Provinces are disjoint sets of rows: the scores' squares add.
                 ss += e.ss / (p * p);
-                let t = scores.totals;
-                match statistic.node {
-                    None => {
-                        let k = coefs[0].0;
-                        for pos in 0..t.n_present() {
-                            if t.nd[pos * t.n_items + k] > 0 {
-                                let psu = t.psus[pos] as usize;
-                                dense[psu] += scores.z[pos * t.n_items + k] / p;
-                                present[psu] = true;
-                                with_rows[psu] = true;
-                            }
-                        }
-                    }
-                    Some(g) => {
-                        scores.node_scores(coefs, &mut buf);
-                        for (pos, &(psu, z)) in buf.iter().enumerate() {
-                            dense[psu as usize] += z / p;
-                            present[psu as usize] = true;
-                            if t.any_rows[pos * t.n_nodes + g] > 0 {
-                                with_rows[psu as usize] = true;
-                            }
-                        }
-                    }
+                scores.scores(statistic, &mut work);
+                for &(psu, z) in &work.buf {
+                    dense[psu as usize] += z / p;
+                    present[psu as usize] = true;
+                }
+                for psu in scores.rows_of(statistic) {
+                    with_rows[psu as usize] = true;
                 }
             }
-            buf.clear();
-            buf.extend(
+            work.buf.clear();
+            work.buf.extend(
                 present
                     .iter()
                     .enumerate()
@@ -394,7 +587,7 @@ pub fn estimate_all(
                 .enumerate()
                 .filter(|(_, on)| **on)
                 .map(|(psu, _)| psu as u32);
-            let mut est = finish(estimate, n, design, &mut acc, &buf, psus_with_rows)?;
+            let mut est = finish(estimate, n, design, &mut work, psus_with_rows)?;
             est.weight = weight;
             est.ss = ss;
             let mut cell = make_cell(&key, &statistic.code, est, methodology);
@@ -406,6 +599,55 @@ pub fn estimate_all(
                 );
             }
             cells.push(cell);
+            if subgroup.is_none() {
+                let reference = match methodology.national_rule {
+                    NationalRule::MeanOfProvinces => dense.clone(),
+                    NationalRule::Pooled => pooled_scores(stats, statistic, &mut work),
+                };
+                let level = methodology.ci.level;
+                for (_, scores, estimates, first) in provinces {
+                    let province_cell = &cells[first + s];
+                    if !publishable(province_cell) {
+                        continue;
+                    }
+                    let est = &estimates[s];
+                    let national = match methodology.national_rule {
+                        NationalRule::MeanOfProvinces => estimate,
+                        NationalRule::Pooled => national_estimate(&cells, &statistic.code),
+                    };
+                    // Scores of the difference: the province's minus the national figure's.
+                    let mut diff: Vec<f64> = reference.iter().map(|z| -z).collect();
+                    let mut on = present.clone();
+                    scores.scores(statistic, &mut work);
+                    for &(psu, z) in &work.buf {
+                        diff[psu as usize] += z;
+                        on[psu as usize] = true;
+                    }
+                    work.buf.clear();
+                    work.buf.extend(
+                        on.iter()
+                            .enumerate()
+                            .filter(|(_, on)| **on)
+                            .map(|(psu, _)| (psu as u32, diff[psu])),
+                    );
+                    let variance = work.acc.variance(design, &work.buf)?;
+                    let test = t_test(est.estimate - national, variance, est.df, level);
+                    let tier = if !test.significant {
+                        Tier::NotDistinguishable
+                    } else if test.difference > 0.0 {
+                        Tier::Above
+                    } else {
+                        Tier::Below
+                    };
+                    cells[first + s].vs_national = Some(VsNational {
+                        difference: test.difference,
+                        se: test.se,
+                        p_value: test.p_value,
+                        tier,
+                    });
+                }
+                rank_provinces(&mut cells, provinces.iter().map(|p| p.3 + s), level);
+            }
         }
     }
     cells.sort_by(|a, b| {
@@ -414,6 +656,55 @@ pub fn estimate_all(
             .then_with(|| a.subgroup.cmp(&b.subgroup))
     });
     Ok(Results { cells })
+}
+
+/// The pooled national domain's PSU scores of a statistic, dense over the design's PSUs.
+fn pooled_scores(stats: &SufficientStats, statistic: &Statistic, work: &mut Work<'_>) -> Vec<f64> {
+    let mut dense = vec![0.0; stats.design.n_psus()];
+    let key = DomainKey {
+        area: Area::National,
+        subgroup: None,
+    };
+    if let Some(totals) = stats.domains.get(&key) {
+        let scores = DomainScores::new(totals);
+        scores.scores(statistic, work);
+        for &(psu, z) in &work.buf {
+            dense[psu as usize] = z;
+        }
+    }
+    dense
+}
+
+fn national_estimate(cells: &[Cell], node: &str) -> f64 {
+    cells
+        .iter()
+        .find(|c| c.domain == "national" && c.subgroup.is_empty() && c.node == node)
+        .map_or(f64::NAN, |c| c.estimate)
+}
+
+/// Rank intervals of the publishable province cells at `indices` (one node, no subgroup).
+fn rank_provinces(cells: &mut [Cell], indices: impl Iterator<Item = usize>, level: f64) {
+    let ranked: Vec<usize> = indices.filter(|&i| publishable(&cells[i])).collect();
+    let units: Vec<Unit> = ranked
+        .iter()
+        .map(|&i| Unit {
+            id: cells[i].domain.clone(),
+            estimate: cells[i].estimate,
+            se: cells[i].se,
+            df: cells[i].df,
+        })
+        .collect();
+    let joint = rank_intervals(&units, level, RankScope::Joint);
+    let marginal = rank_intervals(&units, level, RankScope::Marginal);
+    for ((&i, j), m) in ranked.iter().zip(joint).zip(marginal) {
+        cells[i].standing = Some(Standing {
+            rank: j.rank,
+            best: j.best,
+            worst: j.worst,
+            best_marginal: m.best,
+            worst_marginal: m.worst,
+        });
+    }
 }
 
 /// Provinces by code, then the two national rows.
@@ -459,7 +750,14 @@ pub fn make_cell(key: &DomainKey, node: &str, est: Estimate, methodology: &Metho
         cv,
         flag,
         note,
+        standing: None,
+        vs_national: None,
     }
+}
+
+/// Publishable: a number with an interval that the rules let through.
+fn publishable(cell: &Cell) -> bool {
+    matches!(cell.flag, Flag::Ok | Flag::LowPrecision) && cell.se.is_finite()
 }
 
 /// The flag of a cell and the reason, by the methodology's rule set.

@@ -9,6 +9,7 @@
 //! intervals ([`ci`]) that reproduce R's `survey` package. [`weighting`] builds and calibrates
 //! weights; [`compare`] tests changes and ranks provinces honestly.
 
+pub mod calibration;
 pub mod ci;
 pub mod compare;
 pub mod design;

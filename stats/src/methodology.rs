@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 
 use crate::StatsError;
+use crate::calibration::CalibrationSettings;
 use crate::ci::CiMethod;
 use crate::design::LonelyPsu;
 
@@ -26,6 +27,9 @@ pub struct Methodology {
     /// Columns whose values define subgroup domains (e.g. `sex`, `age_band`, `urban`).
     #[serde(default)]
     pub subgroups: Vec<String>,
+    /// Raking to population margins within each province (`sipas compute --population`).
+    #[serde(default)]
+    pub calibration: Option<CalibrationSettings>,
     /// The inner nodes of the index tree. A child that is not a node is an item (a CSV column).
     pub nodes: Vec<NodeDef>,
 }
@@ -204,6 +208,21 @@ impl Methodology {
                 "ci.level must be between 0 and 1, got {}",
                 self.ci.level
             )));
+        }
+        if let Some(calibration) = &self.calibration {
+            if calibration.margins.is_empty() {
+                return Err(StatsError::Methodology(
+                    "calibration.margins must name at least one column".into(),
+                ));
+            }
+            if let Some(trim) = calibration.trim
+                && !(trim.lower >= 0.0 && trim.lower < 1.0 && trim.upper > 1.0)
+            {
+                return Err(StatsError::Methodology(format!(
+                    "calibration.trim: lower {} must be in [0, 1) and upper {} above 1 (multiples of the mean weight)",
+                    trim.lower, trim.upper
+                )));
+            }
         }
         if self.nodes.is_empty() {
             return Err(StatsError::Methodology(

@@ -10,9 +10,11 @@ use std::collections::HashMap;
 use std::io::Read;
 
 use crate::StatsError;
+use crate::calibration::{BlockBuilder, CalibrationSettings, Population};
 use crate::design::{Design, Fpc};
 use crate::methodology::{Methodology, Scale};
 use crate::totals::{Answer, Area, DomainKey, SufficientStats, TotalsBuilder};
+use crate::weighting::{Margin, RakeControl, rake, trim};
 
 struct Columns {
     response_id: usize,
@@ -193,12 +195,43 @@ impl UniqueIds {
 }
 
 /// Reads the CSV and accumulates the totals of every domain the methodology asks for:
-/// each province, the nation, and each of those by every subgroup value.
+/// each province, the nation, and each of those by every subgroup value. A methodology with
+/// `[calibration]` needs [`read_csv_calibrated`].
 pub fn read_csv<R: Read>(
     reader: R,
     methodology: &Methodology,
 ) -> Result<SufficientStats, StatsError> {
+    read_csv_calibrated(reader, methodology, None)
+}
+
+/// A row kept until the weights are raked (calibration only).
+struct HeldRow {
+    line: u64,
+    province: u32,
+    psu: u32,
+    weight: f64,
+    /// Range in the shared answer and subgroup buffers.
+    answers: usize,
+    subgroups: (usize, usize),
+    /// Interned value of each margin.
+    margins: usize,
+}
+
+/// [`read_csv`], raking each province's weights to `population` when the methodology has
+/// `[calibration]` (see [`crate::calibration`]).
+pub fn read_csv_calibrated<R: Read>(
+    reader: R,
+    methodology: &Methodology,
+    population: Option<&Population>,
+) -> Result<SufficientStats, StatsError> {
     let tree = methodology.compile()?;
+    let calibration = methodology.calibration.as_ref();
+    if calibration.is_some() && population.is_none() {
+        return Err(StatsError::Methodology(
+            "[calibration] rakes to population totals: give the population file (--population)"
+                .into(),
+        ));
+    }
     let mut csv = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)
@@ -208,6 +241,36 @@ pub fn read_csv<R: Read>(
         .map_err(|e| StatsError::Csv(format!("cannot read the header: {e}")))?
         .clone();
     let cols = find_columns(&headers, methodology, &tree.items)?;
+    let margin_cols: Vec<(String, usize)> = calibration
+        .map(|c| {
+            c.margins
+                .iter()
+                .map(|m| {
+                    headers
+                        .iter()
+                        .position(|h| {
+                            String::from_utf8_lossy(h)
+                                .trim_start_matches('\u{feff}')
+                                .trim()
+                                == m
+                        })
+                        .map(|i| (m.clone(), i))
+                        .ok_or_else(|| StatsError::Input {
+                            row: 1,
+                            column: m.clone(),
+                            message: "calibration margin column is missing from the header".into(),
+                        })
+                })
+                .collect::<Result<_, _>>()
+        })
+        .transpose()?
+        .unwrap_or_default();
+    let mut margin_values: Vec<Interner> =
+        margin_cols.iter().map(|_| Interner::default()).collect();
+    let mut held: Vec<HeldRow> = Vec::new();
+    let mut held_answers: Vec<Answer> = Vec::new();
+    let mut held_subgroups: Vec<(u32, u32)> = Vec::new();
+    let mut held_margins: Vec<u32> = Vec::new();
 
     let mut strata = Interner::default();
     let mut stratum_fpc: Vec<Option<f64>> = Vec::new();
@@ -342,7 +405,6 @@ pub fn read_csv<R: Read>(
             )?;
         }
 
-        builder.set_row(&answers);
         let p = provinces.get(province) + 1;
         row_subgroups.clear();
         for (c, (name, col)) in cols.subgroups.iter().enumerate() {
@@ -351,31 +413,89 @@ pub fn read_csv<R: Read>(
                 row_subgroups.push((c as u32 + 1, subgroup_values[c].get(value)));
             }
         }
-        let mut domain = |area: u32, column: u32, value: u32| {
-            *domain_ids.entry((area, column, value)).or_insert_with(|| {
-                let area = match area {
-                    0 => Area::National,
-                    _ => Area::Province(province.to_owned()),
-                };
-                let subgroup = (column > 0).then(|| {
-                    let c = column as usize - 1;
-                    (
-                        cols.subgroups[c].0.clone(),
-                        subgroup_values[c].names[value as usize].clone(),
-                    )
-                });
-                builder.add_domain(DomainKey { area, subgroup })
-            })
-        };
-        row_domains.clear();
-        row_domains.push(domain(p, 0, 0));
-        row_domains.push(domain(0, 0, 0));
-        for &(column, value) in &row_subgroups {
-            row_domains.push(domain(p, column, value));
-            row_domains.push(domain(0, column, value));
+        if calibration.is_some() {
+            let margins = held_margins.len();
+            for (m, (name, col)) in margin_cols.iter().enumerate() {
+                let value = field(&record, *col, row, name)?;
+                if is_missing(value) {
+                    return Err(StatsError::Input {
+                        row,
+                        column: name.clone(),
+                        message:
+                            "is empty: every respondent needs a category of each calibration margin"
+                                .into(),
+                    });
+                }
+                held_margins.push(margin_values[m].get(value));
+            }
+            let start = held_subgroups.len();
+            held_subgroups.extend_from_slice(&row_subgroups);
+            held.push(HeldRow {
+                line: row,
+                province: p,
+                psu,
+                weight,
+                answers: held_answers.len(),
+                subgroups: (start, held_subgroups.len()),
+                margins,
+            });
+            held_answers.extend_from_slice(&answers);
+            continue;
         }
-        for &d in &row_domains {
-            builder.add_row(d, psu, weight, &answers);
+        builder.set_row(&answers);
+        add_to_domains(
+            &mut builder,
+            &mut domain_ids,
+            &mut row_domains,
+            &DomainNames {
+                provinces: &provinces,
+                subgroup_columns: &cols.subgroups,
+                subgroup_values: &subgroup_values,
+            },
+            (p, psu, weight),
+            &row_subgroups,
+            &answers,
+        );
+    }
+    let mut blocks = BlockBuilder::default();
+    if let (Some(settings), Some(population)) = (calibration, population) {
+        let n_items = tree.items.len();
+        let names = DomainNames {
+            provinces: &provinces,
+            subgroup_columns: &cols.subgroups,
+            subgroup_values: &subgroup_values,
+        };
+        for (p, rows) in rows_by_province(&held, provinces.names.len()) {
+            let province = &provinces.names[p as usize - 1];
+            let raked = rake_province(
+                province,
+                &rows.iter().map(|&i| &held[i]).collect::<Vec<_>>(),
+                &held_margins,
+                &margin_cols,
+                &margin_values,
+                population,
+                settings,
+            )?;
+            let block = blocks.add_block(province.clone(), raked.columns.clone());
+            let c = raked.columns.len();
+            for (j, &i) in rows.iter().enumerate() {
+                let r = &held[i];
+                let answers = &held_answers[r.answers..r.answers + n_items];
+                let active = &raked.active[j];
+                let w = raked.weights[j];
+                builder.set_row(answers);
+                builder.set_calibration(Some((block, c, r.weight, active)));
+                blocks.add_row(block, r.psu, r.weight, w, active);
+                add_to_domains(
+                    &mut builder,
+                    &mut domain_ids,
+                    &mut row_domains,
+                    &names,
+                    (p, r.psu, w),
+                    &held_subgroups[r.subgroups.0..r.subgroups.1],
+                    answers,
+                );
+            }
         }
     }
     if psu_stratum.is_empty() {
@@ -394,6 +514,163 @@ pub fn read_csv<R: Read>(
         nodes: tree.nodes.iter().map(|(code, _)| code.clone()).collect(),
         items: tree.items,
         domains: builder.finish(),
+        calibration: calibration.map(|_| blocks.finish()),
+    })
+}
+
+/// What names a domain: province codes and subgroup columns and values (interned).
+struct DomainNames<'a> {
+    provinces: &'a Interner,
+    subgroup_columns: &'a [(String, usize)],
+    subgroup_values: &'a [Interner],
+}
+
+/// Adds one row (prepared with `set_row`) to its domains: its province, the nation, and both
+/// by each of its subgroup values. Domains are found through small integer keys
+/// (area, subgroup column + 1, value), area 0 being the nation and p the p-th province.
+fn add_to_domains(
+    builder: &mut TotalsBuilder,
+    domain_ids: &mut HashMap<(u32, u32, u32), usize>,
+    row_domains: &mut Vec<usize>,
+    names: &DomainNames<'_>,
+    (p, psu, weight): (u32, u32, f64),
+    subgroups: &[(u32, u32)],
+    answers: &[Answer],
+) {
+    let mut domain = |area: u32, column: u32, value: u32| {
+        *domain_ids.entry((area, column, value)).or_insert_with(|| {
+            let area = match area {
+                0 => Area::National,
+                p => Area::Province(names.provinces.names[p as usize - 1].clone()),
+            };
+            let subgroup = (column > 0).then(|| {
+                let c = column as usize - 1;
+                (
+                    names.subgroup_columns[c].0.clone(),
+                    names.subgroup_values[c].names[value as usize].clone(),
+                )
+            });
+            builder.add_domain(DomainKey { area, subgroup })
+        })
+    };
+    row_domains.clear();
+    row_domains.push(domain(p, 0, 0));
+    row_domains.push(domain(0, 0, 0));
+    for &(column, value) in subgroups {
+        row_domains.push(domain(p, column, value));
+        row_domains.push(domain(0, column, value));
+    }
+    for &d in row_domains.iter() {
+        builder.add_row(d, psu, weight, answers);
+    }
+}
+
+/// Held rows grouped by province (1-based province index), in province order.
+fn rows_by_province(held: &[HeldRow], n_provinces: usize) -> Vec<(u32, Vec<usize>)> {
+    let mut groups: Vec<Vec<usize>> = vec![Vec::new(); n_provinces];
+    for (i, r) in held.iter().enumerate() {
+        groups[r.province as usize - 1].push(i);
+    }
+    groups
+        .into_iter()
+        .enumerate()
+        .filter(|(_, rows)| !rows.is_empty())
+        .map(|(p, rows)| (p as u32 + 1, rows))
+        .collect()
+}
+
+/// One province raked: final weights, the model's columns and each row's active columns.
+struct RakedProvince {
+    weights: Vec<f64>,
+    columns: Vec<String>,
+    active: Vec<Vec<usize>>,
+}
+
+fn rake_province(
+    province: &str,
+    rows: &[&HeldRow],
+    held_margins: &[u32],
+    margin_cols: &[(String, usize)],
+    margin_values: &[Interner],
+    population: &Population,
+    settings: &CalibrationSettings,
+) -> Result<RakedProvince, StatsError> {
+    let in_province =
+        |message: String| StatsError::Weighting(format!("province {province}: {message}"));
+    let totals = population
+        .totals
+        .get(province)
+        .ok_or_else(|| in_province("the population file has no totals for this province".into()))?;
+    let mut margins = Vec::with_capacity(margin_cols.len());
+    let mut columns = Vec::new();
+    let mut offsets = Vec::with_capacity(margin_cols.len());
+    for (m, (name, _)) in margin_cols.iter().enumerate() {
+        let categories = totals.get(name).ok_or_else(|| {
+            in_province(format!(
+                "the population file has no totals for margin {name}"
+            ))
+        })?;
+        let mut category_of_row = Vec::with_capacity(rows.len());
+        for r in rows {
+            let value = &margin_values[m].names[held_margins[r.margins + m] as usize];
+            let c = categories.iter().position(|(c, _)| c == value).ok_or_else(|| {
+                StatsError::Input {
+                    row: r.line,
+                    column: name.clone(),
+                    message: format!(
+                        "category {value:?} has no population total for province {province} (known: {})",
+                        categories.iter().map(|(c, _)| c.as_str()).collect::<Vec<_>>().join(", ")
+                    ),
+                }
+            })?;
+            category_of_row.push(c);
+        }
+        // The first margin keeps every category; later ones drop their first (the intercept
+        // is already spanned), as R's model matrix for `~ a + b` does.
+        offsets.push(columns.len());
+        let skip = usize::from(m > 0);
+        columns.extend(
+            categories
+                .iter()
+                .skip(skip)
+                .map(|(c, _)| format!("{name}={c}")),
+        );
+        margins.push(Margin {
+            name: name.clone(),
+            category_of_row,
+            targets: categories.iter().map(|(_, t)| *t).collect(),
+            labels: categories.iter().map(|(c, _)| c.clone()).collect(),
+        });
+    }
+    let start: Vec<f64> = rows.iter().map(|r| r.weight).collect();
+    let raked = rake(&start, &margins, RakeControl::default())
+        .map_err(|e| in_province(e.to_string().trim_start_matches("weighting: ").to_owned()))?;
+    let mut weights = raked.weights;
+    if let Some(t) = settings.trim {
+        let mean = weights.iter().sum::<f64>() / weights.len() as f64;
+        weights = trim(&weights, t.lower * mean, t.upper * mean, false)
+            .map_err(|e| in_province(e.to_string()))?;
+    }
+    let active = (0..rows.len())
+        .map(|j| {
+            margins
+                .iter()
+                .enumerate()
+                .filter_map(|(m, margin)| {
+                    let c = margin.category_of_row[j];
+                    match (m, c) {
+                        (0, c) => Some(offsets[0] + c),
+                        (_, 0) => None,
+                        (m, c) => Some(offsets[m] + c - 1),
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    Ok(RakedProvince {
+        weights,
+        columns,
+        active,
     })
 }
 
@@ -466,5 +743,58 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("row 2"), "{err}");
+    }
+
+    #[test]
+    fn calibration_errors_name_the_province_margin_and_cell() {
+        let mut m = methodology();
+        m.calibration = Some(CalibrationSettings {
+            margins: vec!["urban".into()],
+            trim: None,
+        });
+        let data =
+            "response_id,province,sex,urban,q1,q2\n1,01,F,U,5,4\n2,01,M,R,3,4\n3,01,M,X,4,4\n";
+        let population = |text: &str| Population::from_csv(text.as_bytes()).unwrap();
+        let header = "province,margin,category,total\n";
+        let both = population(&format!("{header}01,urban,U,40\n01,urban,R,60\n"));
+        // A category the population file does not know: row and column.
+        let err = read_csv_calibrated(data.as_bytes(), &m, Some(&both))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("row 4, column urban:") && err.contains("\"X\""),
+            "{err}"
+        );
+        let data = "response_id,province,sex,urban,q1,q2\n1,01,F,U,5,4\n2,01,M,U,3,4\n";
+        // A target for a category without respondents: province, margin and category.
+        let err = read_csv_calibrated(data.as_bytes(), &m, Some(&both))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("province 01") && err.contains("margin urban, category R"),
+            "{err}"
+        );
+        // A province without totals.
+        let other = population(&format!("{header}02,urban,U,40\n"));
+        let err = read_csv_calibrated(data.as_bytes(), &m, Some(&other))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("province 01") && err.contains("no totals"),
+            "{err}"
+        );
+        // No population file at all.
+        let err = read_csv_calibrated(data.as_bytes(), &m, None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--population"), "{err}");
+        // Raked weights hit the totals.
+        let only_u = population(&format!("{header}01,urban,U,100\n"));
+        let stats = read_csv_calibrated(data.as_bytes(), &m, Some(&only_u)).unwrap();
+        let national = &stats.domains[&DomainKey {
+            area: Area::National,
+            subgroup: None,
+        }];
+        assert!((national.any_w.iter().sum::<f64>() - 100.0).abs() < 1e-6);
     }
 }

@@ -6,10 +6,35 @@ use std::io::Write;
 use crate::StatsError;
 use crate::estimate::Cell;
 
-pub const CSV_COLUMNS: [&str; 14] = [
-    "domain", "subgroup", "node", "n", "df", "estimate", "se", "ci_low", "ci_high", "deff",
-    "n_eff", "flag", "cv", "note",
+pub const CSV_COLUMNS: [&str; 23] = [
+    "domain",
+    "subgroup",
+    "node",
+    "n",
+    "df",
+    "estimate",
+    "se",
+    "ci_low",
+    "ci_high",
+    "deff",
+    "n_eff",
+    "flag",
+    "cv",
+    "note",
+    "rank",
+    "rank_best",
+    "rank_worst",
+    "rank_best_marginal",
+    "rank_worst_marginal",
+    "vs_national",
+    "vs_national_difference",
+    "vs_national_se",
+    "vs_national_p",
 ];
+
+fn whole(x: Option<usize>) -> String {
+    x.map(|x| x.to_string()).unwrap_or_default()
+}
 
 fn number(x: f64) -> String {
     if x.is_finite() {
@@ -40,6 +65,17 @@ pub fn write_csv<W: Write>(cells: &[Cell], out: W) -> Result<(), StatsError> {
                 c.flag.as_str().to_owned(),
                 number(c.cv),
                 c.note.clone(),
+                whole(c.standing.map(|s| s.rank)),
+                whole(c.standing.map(|s| s.best)),
+                whole(c.standing.map(|s| s.worst)),
+                whole(c.standing.map(|s| s.best_marginal)),
+                whole(c.standing.map(|s| s.worst_marginal)),
+                c.vs_national
+                    .map(|v| v.tier.as_str().to_owned())
+                    .unwrap_or_default(),
+                number(c.vs_national.map_or(f64::NAN, |v| v.difference)),
+                number(c.vs_national.map_or(f64::NAN, |v| v.se)),
+                number(c.vs_national.map_or(f64::NAN, |v| v.p_value)),
             ])
             .map_err(io)?;
     }
@@ -58,7 +94,7 @@ pub fn write_json<W: Write>(cells: &[Cell], out: W) -> Result<(), StatsError> {
                 "n": opt(c.n), "df": opt(c.df), "estimate": opt(c.estimate), "se": opt(c.se),
                 "ci_low": opt(c.ci_low), "ci_high": opt(c.ci_high), "deff": opt(c.deff),
                 "n_eff": opt(c.n_eff), "flag": c.flag.as_str(), "cv": opt(c.cv),
-                "note": c.note,
+                "note": c.note, "standing": c.standing, "vs_national": c.vs_national,
             })
         })
         .collect();

@@ -10,6 +10,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::calibration::{Calibration, DomainCalibration};
 use crate::design::Design;
 
 /// The area of a domain.
@@ -141,6 +142,8 @@ pub struct DomainTotals {
     /// Their summed weight.
     pub any_w: Vec<f64>,
     pub moments: Moments,
+    /// With calibration: the domain's totals per calibration block it has rows in.
+    pub calibration: Vec<DomainCalibration>,
 }
 
 impl DomainTotals {
@@ -188,6 +191,8 @@ pub struct SufficientStats {
     /// Inner nodes whose "answered any" counts the domains carry, in that order.
     pub nodes: Vec<String>,
     pub domains: BTreeMap<DomainKey, DomainTotals>,
+    /// The calibration model when the weights were raked (see [`crate::calibration`]).
+    pub calibration: Option<Calibration>,
 }
 
 /// Gives every national domain the moments of its provinces (each row is in exactly one
@@ -222,6 +227,8 @@ pub struct TotalsBuilder {
     d: Vec<f64>,
     y: Vec<f64>,
     answered_node: Vec<bool>,
+    /// The row's calibration block, its column count, w₀ and active columns.
+    calibration: Option<(usize, usize, f64, Vec<usize>)>,
 }
 
 /// One valid or missing answer: `None` = no valid answer, `Some(true)` = satisfied.
@@ -233,6 +240,8 @@ struct DomainAccumulator {
     last: Option<(u32, usize)>,
     /// Province domains accumulate item moments; national ones get their sum at the end.
     with_moments: bool,
+    /// Position of each calibration block in `totals.calibration`.
+    blocks: HashMap<usize, usize>,
     totals: DomainTotals,
 }
 
@@ -246,7 +255,14 @@ impl TotalsBuilder {
             d: vec![0.0; n_items],
             y: vec![0.0; n_items],
             answered_node: Vec::new(),
+            calibration: None,
         }
+    }
+
+    /// Sets the calibration of the next rows: block, its column count, the row's design weight
+    /// w₀ and its active columns (`None` without calibration).
+    pub fn set_calibration(&mut self, calibration: Option<(usize, usize, f64, &[usize])>) {
+        self.calibration = calibration.map(|(b, c, w0, cols)| (b, c, w0, cols.to_vec()));
     }
 
     /// Adds a domain and returns its index. Each key must be added once.
@@ -258,6 +274,7 @@ impl TotalsBuilder {
                 positions: HashMap::new(),
                 last: None,
                 with_moments,
+                blocks: HashMap::new(),
                 totals: DomainTotals::new(self.n_items, self.node_items.len()),
             },
         ));
@@ -323,6 +340,28 @@ impl TotalsBuilder {
         }
         if acc.with_moments {
             totals.moments.add_row(w, &self.d, &self.y);
+        }
+        if let Some((block, c, w0, active)) = &self.calibration {
+            let at = *acc.blocks.entry(*block).or_insert_with(|| {
+                totals.calibration.push(DomainCalibration {
+                    block: *block,
+                    xy: vec![0.0; n_items * c],
+                    xd: vec![0.0; n_items * c],
+                });
+                totals.calibration.len() - 1
+            });
+            let dc = &mut totals.calibration[at];
+            for k in 0..n_items {
+                if self.d[k] == 0.0 {
+                    continue;
+                }
+                for &col in active {
+                    dc.xd[k * c + col] += w0;
+                    if self.y[k] != 0.0 {
+                        dc.xy[k * c + col] += w0;
+                    }
+                }
+            }
         }
     }
 

@@ -5,13 +5,14 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+use sipas_stats::calibration::{CalibrationSettings, Population};
 use sipas_stats::ci::CiMethod;
 use sipas_stats::compare::{RankScope, Unit, change, rank_intervals};
 use sipas_stats::design::LonelyPsu;
 use sipas_stats::distributions::{beta_quantile, t_quantile};
-use sipas_stats::estimate::{Cell, estimate_all};
+use sipas_stats::estimate::{Cell, Flag, Tier, estimate_all};
 use sipas_stats::methodology::Methodology;
-use sipas_stats::microdata::read_csv;
+use sipas_stats::microdata::{read_csv, read_csv_calibrated};
 use sipas_stats::weighting::{Margin, RakeControl, rake, trim};
 
 const TOLERANCE: f64 = 1e-9;
@@ -97,6 +98,10 @@ fn scenario_input(scenario: &str) -> (String, LonelyPsu) {
     match scenario {
         "cluster" => (microdata("microdata.csv", &["fpc"]), LonelyPsu::Fail),
         "cluster_fpc" => (microdata("microdata.csv", &[]), LonelyPsu::Fail),
+        "calibrated" => (
+            microdata("microdata_calibrated.csv", &["fpc"]),
+            LonelyPsu::Fail,
+        ),
         "srs" => (microdata("microdata_srs.csv", &[]), LonelyPsu::Fail),
         "lonely_remove" => (
             microdata("microdata_lonely.csv", &["fpc"]),
@@ -134,7 +139,18 @@ fn estimates_match_r_survey() {
             let mut m = base.clone();
             m.lonely_psu = lonely;
             m.ci.method = method(&key.1);
-            let stats = read_csv(data.as_bytes(), &m).unwrap();
+            let stats = if key.0 == "calibrated" {
+                m.calibration = Some(CalibrationSettings {
+                    margins: vec!["sex".into(), "urban".into()],
+                    trim: None,
+                });
+                let population =
+                    Population::from_csv(std::fs::File::open(golden("population.csv")).unwrap())
+                        .unwrap();
+                read_csv_calibrated(data.as_bytes(), &m, Some(&population)).unwrap()
+            } else {
+                read_csv(data.as_bytes(), &m).unwrap()
+            };
             estimate_all(&stats, &m)
                 .unwrap()
                 .cells
@@ -196,6 +212,13 @@ fn estimates_match_r_survey() {
         ("national_mean", "sex=M", "sipas"),
         ("national_mean", "", "p1"),
     ] {
+        assert!(
+            expected.iter().any(|r| r["scenario"] == "calibrated"
+                && r["domain"] == domain
+                && r["subgroup"] == subgroup
+                && r["node"] == node),
+            "golden file lacks calibrated {domain} {subgroup} {node}"
+        );
         assert!(
             expected.iter().any(|r| r["domain"] == domain
                 && r["subgroup"] == subgroup
@@ -349,7 +372,12 @@ fn rank_intervals_match_r() {
     }
     // The table is informative: some provinces are told apart, jointly and marginally.
     assert!(joint.iter().any(|r| r.worst - r.best < 33));
-    assert!(marginal.iter().zip(&joint).any(|(m, j)| m.worst - m.best < j.worst - j.best));
+    assert!(
+        marginal
+            .iter()
+            .zip(&joint)
+            .any(|(m, j)| m.worst - m.best < j.worst - j.best)
+    );
 }
 
 #[test]
@@ -375,5 +403,68 @@ fn changes_match_r() {
         ] {
             assert!(close(ours, theirs), "{field}: ours {ours:e}, R {theirs:e}");
         }
+    }
+}
+
+#[test]
+fn province_against_the_mean_of_provinces_matches_svycontrast() {
+    let mut m =
+        Methodology::from_toml(&std::fs::read_to_string(golden("methodology.toml")).unwrap())
+            .unwrap();
+    m.lonely_psu = LonelyPsu::Fail;
+    let data = microdata("microdata.csv", &["fpc"]);
+    let cells = estimate_all(&read_csv(data.as_bytes(), &m).unwrap(), &m)
+        .unwrap()
+        .cells;
+    let mut compared = 0;
+    for row in read_rows("tiers.csv") {
+        if row["scenario"] != "cluster" {
+            continue;
+        }
+        let num = |f: &str| row[f].parse::<f64>().unwrap();
+        let cell = cells
+            .iter()
+            .find(|c| c.domain == row["domain"] && c.subgroup.is_empty() && c.node == row["node"])
+            .unwrap();
+        let Some(vs) = cell.vs_national else {
+            assert!(
+                !matches!(cell.flag, Flag::Ok | Flag::LowPrecision),
+                "{cell:?}"
+            );
+            continue;
+        };
+        for (field, ours, theirs) in [
+            ("difference", vs.difference, num("difference")),
+            ("se", vs.se, num("se")),
+            ("p_value", vs.p_value, num("p_value")),
+        ] {
+            assert!(
+                close(ours, theirs),
+                "{} {} {field}: ours {ours:e}, R {theirs:e}",
+                row["domain"],
+                row["node"]
+            );
+        }
+        let expected_tier = if num("p_value") >= 0.05 {
+            Tier::NotDistinguishable
+        } else if num("difference") > 0.0 {
+            Tier::Above
+        } else {
+            Tier::Below
+        };
+        assert_eq!(vs.tier, expected_tier);
+        compared += 1;
+    }
+    assert!(compared > 20, "only {compared} provinces compared");
+    // Every publishable province cell has a standing among the provinces.
+    for c in cells
+        .iter()
+        .filter(|c| c.subgroup.is_empty() && c.domain.len() == 2)
+    {
+        assert_eq!(
+            c.standing.is_some(),
+            matches!(c.flag, Flag::Ok | Flag::LowPrecision),
+            "{c:?}"
+        );
     }
 }

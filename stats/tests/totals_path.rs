@@ -134,6 +134,7 @@ fn group_by_totals_reproduce_the_microdata_results() {
         items: tree.items.clone(),
         nodes: tree.nodes.iter().map(|(code, _)| code.clone()).collect(),
         domains,
+        calibration: None,
     };
     let from_totals = estimate_all(&stats, &m).unwrap().cells;
 
