@@ -12,6 +12,9 @@
 #   tiers.csv         each province minus the mean of provinces (svycontrast), with its p-value
 #   ranks.csv         joint and marginal rank intervals of a 34-province table
 #   changes.csv       changes between years (t on Satterthwaite df)
+#   microdata_year2.csv, linked.csv   a second year revisiting most PSUs; the change with the
+#                     covariance of the linked PSUs (stacked design, svycontrast)
+#   wilson.csv        Wilson intervals from prop.test (survey 4.1 has no "wilson" method)
 #   versions.csv      the R and survey versions that wrote them
 # The Rust tests (stats/tests/golden.rs) read these; R is never needed at test time.
 suppressMessages(library(survey))
@@ -320,6 +323,55 @@ ch$se <- sqrt(ch$se_before^2 + ch$se_after^2)
 ch$df <- satt(ch$se_before^2, ch$df_before, ch$se_after^2, ch$df_after)
 ch$p_value <- 2 * pt(-abs(ch$difference / ch$se), ch$df)
 write.csv(data.frame(lapply(ch, fmt)), file.path(here, "changes.csv"), row.names = FALSE)
+
+# Two years sharing PSUs: year 2 revisits all but the last PSU of every stratum and adds a new
+# one, with new respondents. The change's variance comes from the stacked design (PSUs matched
+# by stratum and name): svyratio on year-specific columns + svycontrast, as svyby(covmat = TRUE).
+set.seed(20261128)
+y2 <- do.call(rbind, lapply(split(main, main$stratum), function(s) {
+  psus <- unique(s$psu)
+  do.call(rbind, lapply(c(psus[seq_len(max(1, length(psus) - 1))], "n1"), function(j) {
+    m <- sample(5:14, 1)
+    q <- matrix(sample(1:5, m * 6, replace = TRUE, prob = c(.04, .08, .14, .42, .32)), m)
+    q[runif(m * 6) < 0.08] <- NA
+    colnames(q) <- items
+    cbind(data.frame(response_id = 0, province = s$province[1], stratum = s$stratum[1], psu = j,
+                     weight = round(runif(m, 60, 160), 3), sex = sample(c("F", "M"), m, replace = TRUE)), q)
+  }))
+}))
+y2$response_id <- 100000 + seq_len(nrow(y2))
+rownames(y2) <- NULL
+write_data(y2, "microdata_year2.csv")
+stacked <- rbind(cbind(prep(main[, names(y2)]), year = 1), cbind(prep(y2), year = 2))
+sd2 <- svydesign(ids = ~psu, strata = ~stratum, weights = ~weight, data = stacked, nest = TRUE)
+linked <- list()
+for (domain in c("01", "national")) for (node in c("p1", "s2", "policy", "sipas")) {
+  coefs <- if (node %in% items) setNames(1, node) else tree[[node]]
+  inside <- if (domain == "national") 1 else as.numeric(stacked$province == domain)
+  v <- sd2$variables
+  for (k in names(coefs)) for (yr in 1:2) {
+    v[[paste0("y_", k, "_", yr)]] <- v[[paste0("y_", k)]] * (v$year == yr) * inside
+    v[[paste0("d_", k, "_", yr)]] <- v[[paste0("d_", k)]] * (v$year == yr) * inside
+  }
+  sd2$variables <- v
+  ys <- as.vector(outer(names(coefs), 1:2, function(k, yr) paste0("y_", k, "_", yr)))
+  r <- svyratio(as.formula(paste("~", paste(ys, collapse = "+"))),
+                as.formula(paste("~", paste(sub("^y_", "d_", ys), collapse = "+"))), sd2, covmat = TRUE)
+  w <- setNames(rep(0, length(coef(r))), names(coef(r)))
+  for (k in names(coefs)) for (yr in 1:2)
+    w[paste0("y_", k, "_", yr, "/d_", k, "_", yr)] <- coefs[[k]] * (if (yr == 2) 1 else -1)
+  con <- svycontrast(r, w)
+  linked[[length(linked) + 1]] <- data.frame(domain = domain, node = node,
+    difference = fmt(coef(con)), se = fmt(sqrt(as.numeric(vcov(con)))))
+}
+write.csv(do.call(rbind, linked), file.path(here, "linked.csv"), row.names = FALSE)
+
+# Wilson's score interval: survey 4.1 has no svyciprop(method = "wilson"); stats::prop.test
+# without continuity correction computes it for a simple random sample.
+wl <- data.frame(x = c(81, 15, 0, 29, 1), n = c(263, 148, 20, 29, 29))
+ci <- t(mapply(function(x, n) prop.test(x, n, correct = FALSE)$conf.int, wl$x, wl$n))
+write.csv(data.frame(wl, low = fmt(ci[, 1]), high = fmt(ci[, 2])), file.path(here, "wilson.csv"),
+          row.names = FALSE)
 
 write.csv(data.frame(software = c("R", "survey"),
                      version = c(R.version.string, format(packageVersion("survey")))),

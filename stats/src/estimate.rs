@@ -5,16 +5,16 @@
 //! z_kj = (wy_kj − R_k·wd_kj) / Σw·d_k. An inner node is Σ c_k R_k with the coefficients the
 //! tree gives, so its score is Σ c_k z_kj — covariances between items come for free.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
 use crate::StatsError;
 use crate::calibration::{Calibration, invert};
 use crate::ci::{Interval, IntervalInput, interval, korn_graubard_nchs};
-use crate::compare::{RankScope, Unit, rank_intervals, t_test};
-use crate::design::{Design, StratumAccumulator};
-use crate::methodology::{FlagRule, Methodology, NationalRule, Reliability};
+use crate::compare::{Change, RankScope, Unit, rank_intervals, t_test};
+use crate::design::{Design, Fpc, StratumAccumulator};
+use crate::methodology::{CompiledTree, FlagRule, Methodology, NationalRule, Reliability};
 use crate::totals::{Area, DomainKey, DomainTotals, SufficientStats};
 
 /// How a cell may be published.
@@ -467,36 +467,8 @@ pub fn estimate_all(
 ) -> Result<Results, StatsError> {
     let tree = methodology.compile()?;
     let design = &stats.design;
-    // Map the tree's items onto the columns of the totals.
-    let columns: Vec<usize> =
-        tree.items
-            .iter()
-            .map(|item| {
-                stats.items.iter().position(|c| c == item).ok_or_else(|| {
-                    StatsError::Methodology(format!("item {item:?} is not in the data"))
-                })
-            })
-            .collect::<Result<_, _>>()?;
-    // Statistics to report: inner nodes, then items, each as coefficients over data columns.
-    let mut statistics = Vec::new();
-    for (code, coefs) in &tree.nodes {
-        let node = stats.nodes.iter().position(|c| c == code).ok_or_else(|| {
-            StatsError::Methodology(format!("node {code:?} has no counts in the totals"))
-        })?;
-        statistics.push(Statistic {
-            code: code.clone(),
-            coefficients: coefs.iter().map(|&(k, c)| (columns[k], c)).collect(),
-            node: Some(node),
-        });
-    }
-    for (item, &k) in tree.items.iter().zip(&columns) {
-        statistics.push(Statistic {
-            code: item.clone(),
-            coefficients: vec![(k, 1.0)],
-            node: None,
-        });
-    }
-
+    let columns = item_columns(stats, &tree)?;
+    let statistics = statistics(stats, &tree, &columns)?;
     let calibration = stats
         .calibration
         .as_ref()
@@ -705,6 +677,156 @@ fn rank_provinces(cells: &mut [Cell], indices: impl Iterator<Item = usize>, leve
             worst_marginal: m.worst,
         });
     }
+}
+
+/// Statistics to report: inner nodes, then items, each as coefficients over data columns.
+fn statistics(
+    stats: &SufficientStats,
+    tree: &CompiledTree,
+    columns: &[usize],
+) -> Result<Vec<Statistic>, StatsError> {
+    let mut statistics = Vec::new();
+    for (code, coefs) in &tree.nodes {
+        let node = stats.nodes.iter().position(|c| c == code).ok_or_else(|| {
+            StatsError::Methodology(format!("node {code:?} has no counts in the totals"))
+        })?;
+        statistics.push(Statistic {
+            code: code.clone(),
+            coefficients: coefs.iter().map(|&(k, c)| (columns[k], c)).collect(),
+            node: Some(node),
+        });
+    }
+    for (item, &k) in tree.items.iter().zip(columns) {
+        statistics.push(Statistic {
+            code: item.clone(),
+            coefficients: vec![(k, 1.0)],
+            node: None,
+        });
+    }
+    Ok(statistics)
+}
+
+/// The tree's items as columns of the totals.
+fn item_columns(stats: &SufficientStats, tree: &CompiledTree) -> Result<Vec<usize>, StatsError> {
+    tree.items
+        .iter()
+        .map(|item| {
+            stats.items.iter().position(|c| c == item).ok_or_else(|| {
+                StatsError::Methodology(format!("item {item:?} is not in the data"))
+            })
+        })
+        .collect()
+}
+
+/// One statistic in one domain: its estimate, PSU scores and the PSUs whose rows it rests on.
+pub struct StatisticScores {
+    pub estimate: Estimate,
+    pub scores: Vec<(u32, f64)>,
+    pub psus_with_rows: Vec<u32>,
+}
+
+/// The estimate and PSU scores of `node` (an inner node or an item) in `domain`.
+pub fn statistic_scores(
+    stats: &SufficientStats,
+    methodology: &Methodology,
+    domain: &DomainKey,
+    node: &str,
+) -> Result<StatisticScores, StatsError> {
+    let tree = methodology.compile()?;
+    let columns = item_columns(stats, &tree)?;
+    let statistics = statistics(stats, &tree, &columns)?;
+    let statistic = statistics
+        .iter()
+        .find(|s| s.code == node)
+        .ok_or_else(|| StatsError::Methodology(format!("no node or item {node:?}")))?;
+    let totals = stats
+        .domains
+        .get(domain)
+        .ok_or_else(|| StatsError::Invalid(format!("no respondents in domain {}", domain.area)))?;
+    let calibration = stats
+        .calibration
+        .as_ref()
+        .map(CalibrationContext::new)
+        .transpose()?;
+    let design = &stats.design;
+    let mut work = Work {
+        acc: StratumAccumulator::new(design.strata.len()),
+        buf: Vec::new(),
+        scratch: Scratch::new(design.n_psus()),
+        calibration: calibration.as_ref(),
+    };
+    let scores = DomainScores::new(totals);
+    let estimate = match statistic.node {
+        None => scores.item(statistic, design, &mut work)?,
+        Some(g) => scores.node(statistic, g, design, &mut work)?,
+    };
+    Ok(StatisticScores {
+        estimate,
+        scores: work.buf.clone(),
+        psus_with_rows: scores.rows_of(statistic),
+    })
+}
+
+/// The change `after − before` of one statistic when both years' samples share PSUs (communes
+/// surveyed twice): the two years are one stacked design (strata and PSUs matched by name,
+/// with replacement), and the variance is that of the PSU totals of z_after − z_before, which
+/// carries the covariance of the linked PSUs. This is R's `svyby(..., covmat = TRUE)` +
+/// `svycontrast` on the stacked data. df: PSUs with rows of the statistic in either year minus
+/// their strata.
+pub fn linked_change(
+    before: &SufficientStats,
+    after: &SufficientStats,
+    methodology: &Methodology,
+    domain: &DomainKey,
+    node: &str,
+) -> Result<Change, StatsError> {
+    let mut strata: Vec<(String, Fpc)> = Vec::new();
+    let mut stratum_index: HashMap<String, u32> = HashMap::new();
+    let mut psu_index: HashMap<(u32, String), u32> = HashMap::new();
+    let mut psu_stratum: Vec<u32> = Vec::new();
+    let mut totals: Vec<f64> = Vec::new();
+    let mut with_rows: Vec<u32> = Vec::new();
+    let mut estimates = [0.0; 2];
+    for (year, (stats, sign)) in [(before, -1.0), (after, 1.0)].into_iter().enumerate() {
+        let design = &stats.design;
+        // Every sampled PSU of both years counts in n_h, whether or not it has rows here.
+        let ids: Vec<u32> = (0..design.n_psus())
+            .map(|psu| {
+                let name = &design.strata[design.psu_stratum[psu] as usize].name;
+                let h = *stratum_index.entry(name.clone()).or_insert_with(|| {
+                    strata.push((name.clone(), Fpc::None));
+                    strata.len() as u32 - 1
+                });
+                let label = stats.psu_labels.get(psu).cloned().unwrap_or_default();
+                *psu_index.entry((h, label)).or_insert_with(|| {
+                    psu_stratum.push(h);
+                    totals.push(0.0);
+                    psu_stratum.len() as u32 - 1
+                })
+            })
+            .collect();
+        let s = statistic_scores(stats, methodology, domain, node)?;
+        estimates[year] = s.estimate.estimate;
+        for (psu, z) in s.scores {
+            totals[ids[psu as usize] as usize] += sign * z;
+        }
+        with_rows.extend(s.psus_with_rows.iter().map(|&psu| ids[psu as usize]));
+    }
+    with_rows.sort_unstable();
+    with_rows.dedup();
+    let design = Design::new(strata, psu_stratum, methodology.lonely_psu)?;
+    let scores: Vec<(u32, f64)> = totals
+        .iter()
+        .enumerate()
+        .map(|(psu, z)| (psu as u32, *z))
+        .collect();
+    let variance = design.variance(&scores)?;
+    Ok(t_test(
+        estimates[1] - estimates[0],
+        variance,
+        design.degrees_of_freedom(with_rows),
+        methodology.ci.level,
+    ))
 }
 
 /// Provinces by code, then the two national rows.

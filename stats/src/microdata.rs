@@ -277,6 +277,7 @@ pub fn read_csv_calibrated<R: Read>(
     // PSU names per stratum (PSUs are nested in strata), looked up without allocating.
     let mut psus: Vec<HashMap<String, u32>> = Vec::new();
     let mut psu_stratum: Vec<u32> = Vec::new();
+    let mut psu_labels: Vec<String> = Vec::new();
     let mut response_ids = UniqueIds::default();
     let mut builder = TotalsBuilder::new(tree.items.len(), tree.node_items());
     let mut answers: Vec<Answer> = vec![None; tree.items.len()];
@@ -371,6 +372,7 @@ pub fn read_csv_calibrated<R: Read>(
                     None => {
                         let psu = psu_stratum.len() as u32;
                         psu_stratum.push(h);
+                        psu_labels.push(name.to_owned());
                         psus[h as usize].insert(name.to_owned(), psu);
                         psu
                     }
@@ -379,6 +381,7 @@ pub fn read_csv_calibrated<R: Read>(
             // No PSU column: every response is its own PSU (ids are unique).
             None => {
                 psu_stratum.push(h);
+                psu_labels.push(format!("response {id}"));
                 psu_stratum.len() as u32 - 1
             }
         };
@@ -515,6 +518,7 @@ pub fn read_csv_calibrated<R: Read>(
         items: tree.items,
         domains: builder.finish(),
         calibration: calibration.map(|_| blocks.finish()),
+        psu_labels,
     })
 }
 

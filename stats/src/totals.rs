@@ -193,6 +193,8 @@ pub struct SufficientStats {
     pub domains: BTreeMap<DomainKey, DomainTotals>,
     /// The calibration model when the weights were raked (see [`crate::calibration`]).
     pub calibration: Option<Calibration>,
+    /// Each PSU's name within its stratum, so two years' samples can be linked.
+    pub psu_labels: Vec<String>,
 }
 
 /// Gives every national domain the moments of its provinces (each row is in exactly one

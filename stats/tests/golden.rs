@@ -6,11 +6,12 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use sipas_stats::calibration::{CalibrationSettings, Population};
-use sipas_stats::ci::CiMethod;
+use sipas_stats::ci::{CiMethod, IntervalInput, interval};
 use sipas_stats::compare::{RankScope, Unit, change, rank_intervals};
 use sipas_stats::design::LonelyPsu;
 use sipas_stats::distributions::{beta_quantile, t_quantile};
-use sipas_stats::estimate::{Cell, Flag, Tier, estimate_all};
+use sipas_stats::estimate::{Cell, Flag, Tier, estimate_all, linked_change};
+use sipas_stats::totals::{Area, DomainKey};
 use sipas_stats::methodology::Methodology;
 use sipas_stats::microdata::{read_csv, read_csv_calibrated};
 use sipas_stats::weighting::{Margin, RakeControl, rake, trim};
@@ -466,5 +467,76 @@ fn province_against_the_mean_of_provinces_matches_svycontrast() {
             matches!(c.flag, Flag::Ok | Flag::LowPrecision),
             "{c:?}"
         );
+    }
+}
+
+#[test]
+fn linked_changes_match_the_stacked_design_in_r() {
+    let m = Methodology::from_toml(&std::fs::read_to_string(golden("methodology.toml")).unwrap())
+        .unwrap();
+    let before = read_csv(microdata("microdata.csv", &["fpc"]).as_bytes(), &m).unwrap();
+    let after = read_csv(microdata("microdata_year2.csv", &[]).as_bytes(), &m).unwrap();
+    let rows = read_rows("linked.csv");
+    assert!(rows.len() >= 8);
+    for row in rows {
+        let area = match row["domain"].as_str() {
+            "national" => Area::National,
+            code => Area::Province(code.to_owned()),
+        };
+        let key = DomainKey {
+            area,
+            subgroup: None,
+        };
+        let c = linked_change(&before, &after, &m, &key, &row["node"]).unwrap();
+        let num = |f: &str| row[f].parse::<f64>().unwrap();
+        for (field, ours, theirs) in [
+            ("difference", c.difference, num("difference")),
+            ("se", c.se, num("se")),
+        ] {
+            assert!(
+                close(ours, theirs),
+                "{} {} {field}: ours {ours:e}, R {theirs:e}",
+                row["domain"],
+                row["node"]
+            );
+        }
+        assert!(c.df >= 1.0 && c.p_value > 0.0 && c.p_value <= 1.0);
+    }
+}
+
+/// survey 4.1 has no Wilson interval. On a simple random sample (V = p(1−p)/n, df = ∞) ours is
+/// Wilson's, as R's `prop.test(correct = FALSE)` computes it, and as published: Newcombe (1998,
+/// Statistics in Medicine 17:857, Table I, method 3) gives 0.2553–0.3662 for 81/263 and
+/// 0.0624–0.1605 for 15/148.
+#[test]
+fn wilson_matches_prop_test_and_newcombe() {
+    let wilson = |x: f64, n: f64| {
+        interval(
+            CiMethod::Wilson,
+            IntervalInput {
+                estimate: x / n,
+                variance: (x / n) * (1.0 - x / n) / n,
+                df: f64::INFINITY,
+                n,
+                level: 0.95,
+            },
+        )
+    };
+    let mut compared = 0;
+    for row in read_rows("wilson.csv") {
+        let num = |f: &str| row[f].parse::<f64>().unwrap();
+        let (x, n) = (num("x"), num("n"));
+        if x == 0.0 || x == n {
+            continue; // no variance: the engine's 0/1 fallback applies, not Wilson
+        }
+        let ci = wilson(x, n);
+        assert!(close(ci.low, num("low")), "{x}/{n} low {} vs {}", ci.low, num("low"));
+        assert!(close(ci.high, num("high")), "{x}/{n} high {} vs {}", ci.high, num("high"));
+        compared += 1;
+    }
+    assert!(compared >= 3);
+    for (x, n, low, high) in [(81.0, 263.0, 0.2553, 0.3662), (15.0, 148.0, 0.0624, 0.1605)] {
+        let ci = wilson(x, n);
+        assert!((ci.low - low).abs() < 5e-5 && (ci.high - high).abs() < 5e-5, "{ci:?}");
     }
 }

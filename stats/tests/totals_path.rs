@@ -135,6 +135,7 @@ fn group_by_totals_reproduce_the_microdata_results() {
         nodes: tree.nodes.iter().map(|(code, _)| code.clone()).collect(),
         domains,
         calibration: None,
+        psu_labels: groups.keys().map(|(_, _, psu)| psu.clone()).collect(),
     };
     let from_totals = estimate_all(&stats, &m).unwrap().cells;
 
