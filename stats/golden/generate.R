@@ -85,7 +85,27 @@ emit <- function(scenario, method, domain, subgroup, node, n, df, est, se, lo, h
   rows[[length(rows) + 1]] <<- data.frame(scenario = scenario, method = method, domain = domain,
     subgroup = subgroup, node = node, n = n, df = df, estimate = fmt(est), se = fmt(se),
     ci_low = fmt(lo), ci_high = fmt(hi), deff = fmt(deff),
-    n_eff = fmt(if (is.na(deff)) NA else n / max(deff, 1)))
+    n_eff = fmt(if (is.na(deff)) NA else n / max(deff, 1)),
+    flag = nchs_flag(est, se^2, n, df, deff))
+}
+
+# The NCHS Data Presentation Standards for Proportions (Parker et al. 2017), written out from
+# the report: n and effective n >= 30; Korn-Graubard interval (effective n capped at n, times
+# the df factor) narrower than 0.30, and relative width <= 130% when wider than 0.05; df < 8 or
+# an estimate of 0 or 1 is marked for review.
+nchs_flag <- function(p, v, n, df, deff) {
+  if (is.na(p) || n == 0) return("no_data")
+  if (df < 1 || (v <= 0 && p > 0 && p < 1)) return("suppressed")
+  neff <- if (is.na(deff)) n else n / max(deff, 1)
+  if (n < 30 || neff < 30) return("suppressed")
+  factor <- (qt(0.975, n - 1) / qt(0.975, df))^2
+  kn <- if (p > 0 && p < 1) min(n, min(n, p * (1 - p) / v) * factor) else n * factor
+  lo <- if (p > 0) qbeta(0.025, kn * p, kn * (1 - p) + 1) else 0
+  hi <- if (p < 1) qbeta(0.975, kn * p + 1, kn * (1 - p)) else 1
+  w <- hi - lo
+  if (w >= 0.30 || (w > 0.05 && p > 0 && w / p > 1.30)) return("suppressed")
+  if (df < 8 || p <= 0 || p >= 1) return("low_precision")
+  "ok"
 }
 
 # A row filter as an expression: the domain, restricted to rows answering one of the items.

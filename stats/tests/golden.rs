@@ -168,6 +168,16 @@ fn estimates_match_r_survey() {
             .get(&id)
             .unwrap_or_else(|| panic!("no cell for {key:?} {id:?}"));
         let num = |f: &str| row[f].parse::<f64>().unwrap();
+        // Flags by the NCHS standards, as written out independently in generate.R (the
+        // methodology's default rule); mean-of-provinces cells over every province.
+        if cell.flag.as_str() != row["flag"] {
+            failures.push(format!(
+                "{key:?} {id:?} flag: ours {} ({}), R {}",
+                cell.flag.as_str(),
+                cell.note,
+                row["flag"]
+            ));
+        }
         if cell.n_eff > cell.n {
             failures.push(format!(
                 "{key:?} {id:?}: n_eff {} > n {}",
