@@ -128,12 +128,15 @@ pub fn rank_intervals(units: &[Unit], level: f64, scope: RankScope) -> Vec<RankI
                 }
                 let (v1, v2) = (unit.se * unit.se, other.se * other.se);
                 let df = satterthwaite(&[(v1, unit.df), (v2, other.df)]);
-                let critical = t_quantile(1.0 - tail, df) * (v1 + v2).sqrt();
-                let difference = other.estimate - unit.estimate;
-                if difference > critical {
-                    sig_higher += 1;
-                } else if difference < -critical {
-                    sig_lower += 1;
+                let t = (other.estimate - unit.estimate) / (v1 + v2).sqrt();
+                // |t| beyond the t quantile at 1 − tail, read as a p-value (one CDF evaluation
+                // instead of a quantile search: K² pairs per node).
+                if t_two_sided_p(t, df) < 2.0 * tail {
+                    if t > 0.0 {
+                        sig_higher += 1;
+                    } else {
+                        sig_lower += 1;
+                    }
                 }
             }
             RankInterval {

@@ -6,11 +6,34 @@
 
 use statrs::distribution::{Beta, Continuous, ContinuousCDF, Normal, StudentsT};
 
+thread_local! {
+    /// Results by (p, df): a release computes the same few quantiles thousands of times (one
+    /// level, a few distinct df), and each costs a Newton search on the CDF.
+    static T_QUANTILES: std::cell::RefCell<std::collections::HashMap<(u64, u64), f64>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
 /// `qt(p, df)`; `df = ∞` gives the Normal quantile. NaN when undefined (df ≤ 0).
 pub fn t_quantile(p: f64, df: f64) -> f64 {
     if !(p > 0.0 && p < 1.0) || df.is_nan() || df <= 0.0 {
         return f64::NAN;
     }
+    let key = (p.to_bits(), df.to_bits());
+    if let Some(q) = T_QUANTILES.with(|cache| cache.borrow().get(&key).copied()) {
+        return q;
+    }
+    let q = t_quantile_uncached(p, df);
+    T_QUANTILES.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if cache.len() > 100_000 {
+            cache.clear();
+        }
+        cache.insert(key, q);
+    });
+    q
+}
+
+fn t_quantile_uncached(p: f64, df: f64) -> f64 {
     if df.is_infinite() || df > 1e7 {
         return normal_quantile(p);
     }

@@ -13,7 +13,7 @@ use crate::StatsError;
 use crate::calibration::{Calibration, invert};
 use crate::ci::{Interval, IntervalInput, interval, korn_graubard_nchs};
 use crate::compare::{Change, RankScope, Unit, rank_intervals, t_test};
-use crate::design::{Design, Fpc, StratumAccumulator};
+use crate::design::{Design, Fpc, LonelyPsu, StratumAccumulator};
 use crate::methodology::{CompiledTree, FlagRule, Methodology, NationalRule, Reliability};
 use crate::totals::{Area, DomainKey, DomainTotals, SufficientStats};
 
@@ -572,37 +572,28 @@ pub fn estimate_all(
             }
             cells.push(cell);
             if subgroup.is_none() {
-                let reference = match methodology.national_rule {
-                    NationalRule::MeanOfProvinces => dense.clone(),
+                let (reference, reference_psus) = match methodology.national_rule {
+                    NationalRule::MeanOfProvinces => (
+                        dense.clone(),
+                        (0..design.n_psus() as u32)
+                            .filter(|&psu| present[psu as usize])
+                            .collect(),
+                    ),
                     NationalRule::Pooled => pooled_scores(stats, statistic, &mut work),
                 };
+                let national = match methodology.national_rule {
+                    NationalRule::MeanOfProvinces => estimate,
+                    NationalRule::Pooled => national_estimate(&cells, &statistic.code),
+                };
+                let against = Reference::new(design, reference, reference_psus, &mut work)?;
                 let level = methodology.ci.level;
                 for (_, scores, estimates, first) in provinces {
-                    let province_cell = &cells[first + s];
-                    if !publishable(province_cell) {
+                    if !publishable(&cells[first + s]) {
                         continue;
                     }
                     let est = &estimates[s];
-                    let national = match methodology.national_rule {
-                        NationalRule::MeanOfProvinces => estimate,
-                        NationalRule::Pooled => national_estimate(&cells, &statistic.code),
-                    };
-                    // Scores of the difference: the province's minus the national figure's.
-                    let mut diff: Vec<f64> = reference.iter().map(|z| -z).collect();
-                    let mut on = present.clone();
                     scores.scores(statistic, &mut work);
-                    for &(psu, z) in &work.buf {
-                        diff[psu as usize] += z;
-                        on[psu as usize] = true;
-                    }
-                    work.buf.clear();
-                    work.buf.extend(
-                        on.iter()
-                            .enumerate()
-                            .filter(|(_, on)| **on)
-                            .map(|(psu, _)| (psu as u32, diff[psu])),
-                    );
-                    let variance = work.acc.variance(design, &work.buf)?;
+                    let variance = against.difference_variance(design, &mut work)?;
                     let test = t_test(est.estimate - national, variance, est.df, level);
                     let tier = if !test.significant {
                         Tier::NotDistinguishable
@@ -630,9 +621,93 @@ pub fn estimate_all(
     Ok(Results { cells })
 }
 
-/// The pooled national domain's PSU scores of a statistic, dense over the design's PSUs.
-fn pooled_scores(stats: &SufficientStats, statistic: &Statistic, work: &mut Work<'_>) -> Vec<f64> {
+/// The national figure's PSU scores of one statistic, for testing provinces against it.
+struct Reference {
+    /// Dense over the design's PSUs.
+    scores: Vec<f64>,
+    /// Its PSUs, by stratum.
+    by_stratum: Vec<Vec<u32>>,
+    all: Vec<u32>,
+    variance: f64,
+}
+
+impl Reference {
+    fn new(
+        design: &Design,
+        scores: Vec<f64>,
+        psus: Vec<u32>,
+        work: &mut Work<'_>,
+    ) -> Result<Self, StatsError> {
+        let mut by_stratum = vec![Vec::new(); design.strata.len()];
+        for &psu in &psus {
+            by_stratum[design.psu_stratum[psu as usize] as usize].push(psu);
+        }
+        let list: Vec<(u32, f64)> = psus.iter().map(|&p| (p, scores[p as usize])).collect();
+        let variance = work.acc.variance(design, &list)?;
+        Ok(Self {
+            scores,
+            by_stratum,
+            all: psus,
+            variance,
+        })
+    }
+
+    /// Variance of (province − national) from the province's scores in `work.buf`. Strata are
+    /// additive (except with lonely_psu = "average"), so only the province's strata are
+    /// recomputed: V(national) − their share of it + their share of the difference.
+    fn difference_variance(&self, design: &Design, work: &mut Work<'_>) -> Result<f64, StatsError> {
+        let province = std::mem::take(&mut work.buf);
+        let average = design.lonely_psu == LonelyPsu::Average;
+        let strata: Vec<usize> = if average {
+            (0..design.strata.len()).collect()
+        } else {
+            let mut strata: Vec<usize> = province
+                .iter()
+                .map(|&(psu, _)| design.psu_stratum[psu as usize] as usize)
+                .collect();
+            strata.sort_unstable();
+            strata.dedup();
+            strata
+        };
+        let part: Vec<(u32, f64)> = if average {
+            self.all
+                .iter()
+                .map(|&p| (p, self.scores[p as usize]))
+                .collect()
+        } else {
+            strata
+                .iter()
+                .flat_map(|&h| self.by_stratum[h].iter())
+                .map(|&p| (p, self.scores[p as usize]))
+                .collect()
+        };
+        let reference_part = if average {
+            self.variance
+        } else {
+            work.acc.variance(design, &part)?
+        };
+        for &(psu, z) in &part {
+            work.scratch.set(psu, -z);
+        }
+        for &(psu, z) in &province {
+            work.scratch.add(psu, z);
+        }
+        let mut difference = Vec::new();
+        work.scratch.drain_into(&mut difference);
+        let difference_part = work.acc.variance(design, &difference)?;
+        work.buf = province;
+        Ok((self.variance - reference_part + difference_part).max(0.0))
+    }
+}
+
+/// The pooled national domain's PSU scores of a statistic (dense) and its PSUs.
+fn pooled_scores(
+    stats: &SufficientStats,
+    statistic: &Statistic,
+    work: &mut Work<'_>,
+) -> (Vec<f64>, Vec<u32>) {
     let mut dense = vec![0.0; stats.design.n_psus()];
+    let mut psus = Vec::new();
     let key = DomainKey {
         area: Area::National,
         subgroup: None,
@@ -642,9 +717,10 @@ fn pooled_scores(stats: &SufficientStats, statistic: &Statistic, work: &mut Work
         scores.scores(statistic, work);
         for &(psu, z) in &work.buf {
             dense[psu as usize] = z;
+            psus.push(psu);
         }
     }
-    dense
+    (dense, psus)
 }
 
 fn national_estimate(cells: &[Cell], node: &str) -> f64 {
@@ -711,9 +787,11 @@ fn item_columns(stats: &SufficientStats, tree: &CompiledTree) -> Result<Vec<usiz
     tree.items
         .iter()
         .map(|item| {
-            stats.items.iter().position(|c| c == item).ok_or_else(|| {
-                StatsError::Methodology(format!("item {item:?} is not in the data"))
-            })
+            stats
+                .items
+                .iter()
+                .position(|c| c == item)
+                .ok_or_else(|| StatsError::Methodology(format!("item {item:?} is not in the data")))
         })
         .collect()
 }

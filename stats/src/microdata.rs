@@ -567,6 +567,7 @@ fn add_to_domains(
     for &d in row_domains.iter() {
         builder.add_row(d, psu, weight, answers);
     }
+    builder.add_moments(row_domains, weight);
 }
 
 /// Held rows grouped by province (1-based province index), in province order.

@@ -71,24 +71,35 @@ impl Moments {
         }
     }
 
-    /// Adds one row: `d[k]` and `y[k]` are 0 or 1.
-    fn add_row(&mut self, w: f64, d: &[f64], y: &[f64]) {
+    /// Adds one row (`d[k]`, `y[k]` are 0 or 1) to the upper triangles of the symmetric `dd`
+    /// and `yy` and to all of `yd`; [`Self::mirror`] completes them.
+    fn add_row_upper(&mut self, w: f64, d: &[f64], y: &[f64]) {
         let k_n = d.len();
         for k in 0..k_n {
             if d[k] == 0.0 {
                 continue;
             }
-            let row = k * k_n..(k + 1) * k_n;
-            for (m, x) in self.dd[row.clone()].iter_mut().zip(d) {
+            let upper = k * k_n + k..(k + 1) * k_n;
+            for (m, x) in self.dd[upper.clone()].iter_mut().zip(&d[k..]) {
                 *m += w * x;
             }
             if y[k] != 0.0 {
-                for (m, x) in self.yd[row.clone()].iter_mut().zip(d) {
+                for (m, x) in self.yd[k * k_n..(k + 1) * k_n].iter_mut().zip(d) {
                     *m += w * x;
                 }
-                for (m, x) in self.yy[row].iter_mut().zip(y) {
+                for (m, x) in self.yy[upper].iter_mut().zip(&y[k..]) {
                     *m += w * x;
                 }
+            }
+        }
+    }
+
+    /// Copies the upper triangles of `dd` and `yy` below the diagonal.
+    fn mirror(&mut self, k_n: usize) {
+        for k in 0..k_n {
+            for l in 0..k {
+                self.dd[k * k_n + l] = self.dd[l * k_n + k];
+                self.yy[k * k_n + l] = self.yy[l * k_n + k];
             }
         }
     }
@@ -197,8 +208,8 @@ pub struct SufficientStats {
     pub psu_labels: Vec<String>,
 }
 
-/// Gives every national domain the moments of its provinces (each row is in exactly one
-/// province), so only province domains need to accumulate them.
+/// Gives every national domain the sum of its provinces' moments (each row is in exactly one
+/// province): a database path can then GROUP BY province only.
 pub fn sum_national_moments(domains: &mut BTreeMap<DomainKey, DomainTotals>) {
     let mut sums: BTreeMap<Option<(String, String)>, Moments> = BTreeMap::new();
     for (key, totals) in domains.iter() {
@@ -225,6 +236,10 @@ pub struct TotalsBuilder {
     /// Item columns of each inner node.
     node_items: Vec<Vec<usize>>,
     domains: Vec<(DomainKey, DomainAccumulator)>,
+    /// Moments are accumulated once per row, in the cell of rows that share the same set of
+    /// domains (a province and subgroup values), and added to those domains at the end.
+    moment_cells: HashMap<Vec<usize>, usize>,
+    cell_moments: Vec<(Vec<usize>, Moments)>,
     /// Per-row scratch: d and y as 0/1, and which nodes the row answered.
     d: Vec<f64>,
     y: Vec<f64>,
@@ -240,8 +255,6 @@ struct DomainAccumulator {
     positions: HashMap<u32, usize>,
     /// Rows of a PSU usually come together: the last PSU's position saves a lookup.
     last: Option<(u32, usize)>,
-    /// Province domains accumulate item moments; national ones get their sum at the end.
-    with_moments: bool,
     /// Position of each calibration block in `totals.calibration`.
     blocks: HashMap<usize, usize>,
     totals: DomainTotals,
@@ -254,6 +267,8 @@ impl TotalsBuilder {
             n_items,
             node_items,
             domains: Vec::new(),
+            moment_cells: HashMap::new(),
+            cell_moments: Vec::new(),
             d: vec![0.0; n_items],
             y: vec![0.0; n_items],
             answered_node: Vec::new(),
@@ -269,13 +284,11 @@ impl TotalsBuilder {
 
     /// Adds a domain and returns its index. Each key must be added once.
     pub fn add_domain(&mut self, key: DomainKey) -> usize {
-        let with_moments = matches!(key.area, Area::Province(_));
         self.domains.push((
             key,
             DomainAccumulator {
                 positions: HashMap::new(),
                 last: None,
-                with_moments,
                 blocks: HashMap::new(),
                 totals: DomainTotals::new(self.n_items, self.node_items.len()),
             },
@@ -340,9 +353,6 @@ impl TotalsBuilder {
                 totals.any_w[base + g] += w;
             }
         }
-        if acc.with_moments {
-            totals.moments.add_row(w, &self.d, &self.y);
-        }
         if let Some((block, c, w0, active)) = &self.calibration {
             let at = *acc.blocks.entry(*block).or_insert_with(|| {
                 totals.calibration.push(DomainCalibration {
@@ -367,14 +377,33 @@ impl TotalsBuilder {
         }
     }
 
-    /// The totals of every domain, national moments summed from the provinces.
-    pub fn finish(self) -> BTreeMap<DomainKey, DomainTotals> {
-        let mut domains = self
-            .domains
+    /// Adds the row given to [`Self::set_row`], with weight `w`, to the item moments of
+    /// `domains` (every domain the row was added to).
+    pub fn add_moments(&mut self, domains: &[usize], w: f64) {
+        let cell = match self.moment_cells.get(domains) {
+            Some(&cell) => cell,
+            None => {
+                self.cell_moments
+                    .push((domains.to_vec(), Moments::zeros(self.n_items)));
+                self.moment_cells
+                    .insert(domains.to_vec(), self.cell_moments.len() - 1);
+                self.cell_moments.len() - 1
+            }
+        };
+        self.cell_moments[cell].1.add_row_upper(w, &self.d, &self.y);
+    }
+
+    /// The totals of every domain.
+    pub fn finish(mut self) -> BTreeMap<DomainKey, DomainTotals> {
+        for (domains, mut moments) in std::mem::take(&mut self.cell_moments) {
+            moments.mirror(self.n_items);
+            for d in domains {
+                self.domains[d].1.totals.moments.add(&moments);
+            }
+        }
+        self.domains
             .into_iter()
             .map(|(key, acc)| (key, acc.totals))
-            .collect();
-        sum_national_moments(&mut domains);
-        domains
+            .collect()
     }
 }

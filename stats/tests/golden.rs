@@ -11,9 +11,9 @@ use sipas_stats::compare::{RankScope, Unit, change, rank_intervals};
 use sipas_stats::design::LonelyPsu;
 use sipas_stats::distributions::{beta_quantile, t_quantile};
 use sipas_stats::estimate::{Cell, Flag, Tier, estimate_all, linked_change};
-use sipas_stats::totals::{Area, DomainKey};
 use sipas_stats::methodology::Methodology;
 use sipas_stats::microdata::{read_csv, read_csv_calibrated};
+use sipas_stats::totals::{Area, DomainKey};
 use sipas_stats::weighting::{Margin, RakeControl, rake, trim};
 
 const TOLERANCE: f64 = 1e-9;
@@ -540,13 +540,26 @@ fn wilson_matches_prop_test_and_newcombe() {
             continue; // no variance: the engine's 0/1 fallback applies, not Wilson
         }
         let ci = wilson(x, n);
-        assert!(close(ci.low, num("low")), "{x}/{n} low {} vs {}", ci.low, num("low"));
-        assert!(close(ci.high, num("high")), "{x}/{n} high {} vs {}", ci.high, num("high"));
+        assert!(
+            close(ci.low, num("low")),
+            "{x}/{n} low {} vs {}",
+            ci.low,
+            num("low")
+        );
+        assert!(
+            close(ci.high, num("high")),
+            "{x}/{n} high {} vs {}",
+            ci.high,
+            num("high")
+        );
         compared += 1;
     }
     assert!(compared >= 3);
     for (x, n, low, high) in [(81.0, 263.0, 0.2553, 0.3662), (15.0, 148.0, 0.0624, 0.1605)] {
         let ci = wilson(x, n);
-        assert!((ci.low - low).abs() < 5e-5 && (ci.high - high).abs() < 5e-5, "{ci:?}");
+        assert!(
+            (ci.low - low).abs() < 5e-5 && (ci.high - high).abs() < 5e-5,
+            "{ci:?}"
+        );
     }
 }
