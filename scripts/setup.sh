@@ -3,12 +3,17 @@
 # Idempotent; safe to run before every build. Everything comes from crates.io, npm or Debian.
 #   scripts/setup.sh          tools to build and run
 #   scripts/setup.sh --test   also the browser, PostgreSQL and the end-to-end packages
+#   scripts/setup.sh --r      R with the survey package (Debian), to regenerate the golden
+#                             statistics (stats/golden/generate.R) and run scripts/bench.sh's
+#                             baseline; the tests never need it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CARGO_LEPTOS_VERSION=0.3.10
 want_test=false
+want_r=false
 [[ "${1:-}" == "--test" ]] && want_test=true
+[[ "${1:-}" == "--r" ]] && want_r=true
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -62,5 +67,8 @@ if $want_test; then
   [[ -x /usr/bin/chromium ]] || missing+=(chromium)
   command -v pg_ctlcluster >/dev/null || missing+=(postgresql)
   ((${#missing[@]} == 0)) || apt_install "${missing[@]}"
+fi
+if $want_r && ! Rscript -e 'library(survey); library(MASS)' >/dev/null 2>&1; then
+  apt_install r-base-core r-cran-survey r-cran-mass
 fi
 say "tools ready"

@@ -6,8 +6,12 @@
 //! The pipeline: [`microdata`] (or a database GROUP BY) produces per-PSU sufficient statistics
 //! ([`totals`]); [`estimate`] turns them into ratio estimates for every domain and every node of
 //! the methodology's index tree ([`methodology`]), with linearized variances ([`design`]) and
-//! intervals ([`ci`]) that reproduce R's `survey` package. [`weighting`] builds and calibrates
-//! weights; [`compare`] tests changes and ranks provinces honestly.
+//! intervals ([`ci`]) that reproduce R's `survey` package, design effects, reliability flags
+//! (the NCHS standards by default), each province's standing against the national figure and
+//! its rank interval. [`weighting`] builds, rakes and trims weights; [`calibration`] rakes each
+//! province inside `sipas compute` and gives the variance R's `calibrate()` gives; [`compare`]
+//! tests changes between years and computes rank intervals that hold jointly (Bonferroni over
+//! all pairs) or for one province.
 
 pub mod calibration;
 pub mod ci;
