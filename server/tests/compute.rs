@@ -274,6 +274,7 @@ fn calibrated_compute_matches_r_and_needs_its_population_file() {
     let r: Vec<f64> = r_row
         .split(',')
         .skip(5)
+        .take(8)
         .map(|f| f.trim_matches('"').parse().expect("number"))
         .collect();
     // n, df, estimate, se, ci_low, ci_high, deff in both files' order.
