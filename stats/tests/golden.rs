@@ -563,3 +563,39 @@ fn wilson_matches_prop_test_and_newcombe() {
         );
     }
 }
+
+#[test]
+fn a_mean_of_provinces_needs_every_province() {
+    let m = Methodology::from_toml(&std::fs::read_to_string(golden("methodology.toml")).unwrap())
+        .unwrap();
+    // No woman answered in province 24: there is no national mean for women.
+    let text = microdata("microdata.csv", &["fpc"]);
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    let (province, sex) = (
+        header.iter().position(|h| *h == "province").unwrap(),
+        header.iter().position(|h| *h == "sex").unwrap(),
+    );
+    let data: String = text
+        .lines()
+        .filter(|line| {
+            let fields: Vec<&str> = line.split(',').collect();
+            !(fields[province] == "24" && fields[sex] == "F")
+        })
+        .map(|line| format!("{line}\n"))
+        .collect();
+    assert!(data.len() < text.len());
+    let cells = estimate_all(&read_csv(data.as_bytes(), &m).unwrap(), &m)
+        .unwrap()
+        .cells;
+    let women = cells
+        .iter()
+        .find(|c| c.domain == "national_mean" && c.subgroup == "sex=F" && c.node == "sipas")
+        .unwrap();
+    assert_eq!(women.flag, Flag::Suppressed);
+    assert!(women.note.contains("24"), "{}", women.note);
+    let men = cells
+        .iter()
+        .find(|c| c.domain == "national_mean" && c.subgroup == "sex=M" && c.node == "sipas")
+        .unwrap();
+    assert_ne!(men.flag, Flag::Suppressed, "{men:?}");
+}

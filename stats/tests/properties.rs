@@ -83,6 +83,8 @@ fn assert_same(left: &[Cell], right: &[Cell]) {
             (l.se, r.se),
             (l.ci_low, r.ci_low),
             (l.ci_high, r.ci_high),
+            (l.deff, r.deff),
+            (l.n_eff, r.n_eff),
         ] {
             assert!(same(a, b), "{l:?} vs {r:?}");
         }
@@ -107,6 +109,35 @@ proptest! {
             shuffled.swap(i, (state % (i as u64 + 1)) as usize);
         }
         assert_same(&estimate(&csv_text(&rows, 1.0)), &estimate(&csv_text(&shuffled, 1.0)));
+    }
+
+    #[test]
+    fn effective_size_never_exceeds_respondents(rows in rows()) {
+        for cell in estimate(&csv_text(&rows, 1.0)) {
+            prop_assert!(!(cell.n_eff > cell.n), "{cell:?}");
+            prop_assert!(!(cell.deff < 0.0), "{cell:?}");
+        }
+    }
+
+    #[test]
+    fn a_node_of_one_item_has_the_items_numbers(rows in rows()) {
+        // "single" has one child, "a": the composite formulas must reduce to the item's.
+        let m = Methodology::from_toml(
+            "lonely_psu = \"adjust\"\n[[nodes]]\ncode = \"single\"\nchildren = [\"a\"]\n[[nodes]]\ncode = \"other\"\nchildren = [\"b\"]\n",
+        ).unwrap();
+        let text = csv_text(&rows, 1.0);
+        let cells = estimate_all(&read_csv(text.as_bytes(), &m).unwrap(), &m).unwrap().cells;
+        for node in cells.iter().filter(|c| c.node == "single") {
+            let item = cells
+                .iter()
+                .find(|c| c.domain == node.domain && c.subgroup == node.subgroup && c.node == "a")
+                .unwrap();
+            prop_assert_eq!((node.n, node.df), (item.n, item.df));
+            for (x, y) in [(node.estimate, item.estimate), (node.se, item.se), (node.deff, item.deff), (node.n_eff, item.n_eff)] {
+                prop_assert!(same(x, y), "{node:?} vs {item:?}");
+            }
+            prop_assert_eq!(node.flag, item.flag);
+        }
     }
 
     #[test]
