@@ -124,6 +124,17 @@ pub enum Command {
         /// `[calibration]`: each province's weights are raked to them.
         #[arg(long)]
         population: Option<PathBuf>,
+        /// Last year's microdata (same format and methodology): adds the change of every
+        /// publishable cell, tested with t on Satterthwaite df.
+        #[arg(long)]
+        previous_data: Option<PathBuf>,
+        /// Last year's population totals, when the methodology calibrates.
+        #[arg(long, requires = "previous_data")]
+        previous_population: Option<PathBuf>,
+        /// Both years surveyed the same communes (PSUs matched by stratum and name): the change's
+        /// variance includes their covariance.
+        #[arg(long, requires = "previous_data")]
+        linked_psus: bool,
         /// Accept open-link rows (`sample = open`) and flag every result `non_probability`.
         #[arg(long)]
         non_probability: bool,
@@ -364,12 +375,21 @@ impl Cli {
                 methodology,
                 out,
                 population,
+                previous_data,
+                previous_population,
+                linked_psus,
                 non_probability,
             } => {
+                let previous = previous_data.map(|data| crate::compute::Previous {
+                    data,
+                    population: previous_population,
+                    linked_psus,
+                });
                 let cells = crate::compute::run(
                     &data,
                     &methodology,
                     population.as_deref(),
+                    previous.as_ref(),
                     &out,
                     non_probability,
                 )?;

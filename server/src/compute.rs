@@ -6,10 +6,11 @@ use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use sipas_stats::calibration::Population;
-use sipas_stats::estimate::{Flag, estimate_all};
+use sipas_stats::estimate::{Flag, LinkedYears, add_changes, add_linked_changes, estimate_all};
 use sipas_stats::methodology::Methodology;
 use sipas_stats::microdata::read_csv_calibrated;
 use sipas_stats::output::{write_csv, write_json};
+use sipas_stats::totals::SufficientStats;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ComputeError {
@@ -78,6 +79,48 @@ fn open_sample_rows(data: &Path) -> Result<Option<(usize, u64)>, ComputeError> {
     Ok(found)
 }
 
+/// Last year's sample, for the change columns.
+pub struct Previous {
+    pub data: PathBuf,
+    pub population: Option<PathBuf>,
+    /// The years share PSUs: estimate their covariance.
+    pub linked_psus: bool,
+}
+
+fn read_population(path: Option<&Path>) -> Result<Option<Population>, ComputeError> {
+    path.map(|path| {
+        let file = File::open(path).map_err(|source| ComputeError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Population::from_csv(BufReader::new(file)).map_err(|source| ComputeError::Stats {
+            path: path.to_owned(),
+            source,
+        })
+    })
+    .transpose()
+}
+
+fn read_stats(
+    data: &Path,
+    methodology: &Methodology,
+    population: Option<&Population>,
+) -> Result<SufficientStats, ComputeError> {
+    let file = File::open(data).map_err(|source| ComputeError::Read {
+        path: data.to_owned(),
+        source,
+    })?;
+    read_csv_calibrated(
+        BufReader::with_capacity(1 << 20, file),
+        methodology,
+        population,
+    )
+    .map_err(|source| ComputeError::Stats {
+        path: data.to_owned(),
+        source,
+    })
+}
+
 /// Computes and writes the results. The output appears complete or not at all: it is written to
 /// a temporary file beside the target and renamed into place.
 ///
@@ -87,6 +130,7 @@ pub fn run(
     data: &Path,
     methodology: &Path,
     population: Option<&Path>,
+    previous: Option<&Previous>,
     out: &Path,
     non_probability: bool,
 ) -> Result<usize, ComputeError> {
@@ -107,31 +151,8 @@ pub fn run(
         path: methodology.to_owned(),
         source,
     })?;
-    let population = population
-        .map(|path| {
-            let file = File::open(path).map_err(|source| ComputeError::Read {
-                path: path.to_owned(),
-                source,
-            })?;
-            Population::from_csv(BufReader::new(file)).map_err(|source| ComputeError::Stats {
-                path: path.to_owned(),
-                source,
-            })
-        })
-        .transpose()?;
-    let file = File::open(data).map_err(|source| ComputeError::Read {
-        path: data.to_owned(),
-        source,
-    })?;
-    let stats = read_csv_calibrated(
-        BufReader::with_capacity(1 << 20, file),
-        &methodology_def,
-        population.as_ref(),
-    )
-    .map_err(|source| ComputeError::Stats {
-        path: data.to_owned(),
-        source,
-    })?;
+    let population = read_population(population)?;
+    let stats = read_stats(data, &methodology_def, population.as_ref())?;
     let open_rows = open_sample_rows(data)?;
     if let (Some((rows, first_row)), false) = (open_rows, non_probability) {
         return Err(ComputeError::OpenSample {
@@ -145,6 +166,26 @@ pub fn run(
             path: data.to_owned(),
             source,
         })?;
+
+    if let Some(previous) = previous {
+        let stats_error = |source| ComputeError::Stats {
+            path: previous.data.clone(),
+            source,
+        };
+        let population = read_population(previous.population.as_deref())?;
+        let before = read_stats(&previous.data, &methodology_def, population.as_ref())?;
+        let before_cells = estimate_all(&before, &methodology_def)
+            .map_err(stats_error)?
+            .cells;
+        if previous.linked_psus {
+            let mut years =
+                LinkedYears::new(&before, &stats, &methodology_def).map_err(stats_error)?;
+            add_linked_changes(&mut results.cells, &before_cells, &mut years)
+                .map_err(stats_error)?;
+        } else {
+            add_changes(&mut results.cells, &before_cells, methodology_def.ci.level);
+        }
+    }
 
     if open_rows.is_some() {
         for cell in &mut results.cells {

@@ -286,3 +286,110 @@ fn calibrated_compute_matches_r_and_needs_its_population_file() {
         );
     }
 }
+
+/// `--previous-data` adds each cell's change since last year; with `--linked-psus` (communes
+/// surveyed in both years) its variance is R's on the stacked design (stats/golden/linked.csv).
+#[test]
+fn changes_since_last_year_independent_and_linked() {
+    let dir = tempfile::tempdir().expect("dir");
+    let text = std::fs::read_to_string(golden("microdata.csv")).expect("golden");
+    let header: Vec<&str> = text.lines().next().expect("header").split(',').collect();
+    let fpc = header
+        .iter()
+        .position(|h| *h == "\"fpc\"")
+        .expect("fpc column");
+    let previous: String = text
+        .lines()
+        .map(|line| {
+            let mut fields: Vec<&str> = line.split(',').collect();
+            fields.remove(fpc);
+            fields.join(",") + "\n"
+        })
+        .collect();
+    let previous_path = dir.path().join("previous.csv");
+    std::fs::write(&previous_path, previous).expect("write");
+    let run = |linked: bool| {
+        let out = dir.path().join(format!("results-{linked}.csv"));
+        let mut args = vec![
+            "compute".to_owned(),
+            "--data".to_owned(),
+            golden("microdata_year2.csv"),
+            "--methodology".to_owned(),
+            golden("methodology.toml"),
+            "--previous-data".to_owned(),
+            previous_path.display().to_string(),
+            "--out".to_owned(),
+            out.display().to_string(),
+        ];
+        if linked {
+            args.push("--linked-psus".to_owned());
+        }
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_sipas"))
+            .args(&args)
+            .output()
+            .expect("run");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        std::fs::read_to_string(out).expect("results")
+    };
+    let column = |text: &str, name: &str| {
+        text.lines()
+            .next()
+            .expect("header")
+            .split(',')
+            .position(|h| h == name)
+            .expect(name)
+    };
+    let value = |text: &str, prefix: &str, name: &str| -> f64 {
+        let row = text
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no row {prefix}"));
+        row.split(',')
+            .nth(column(text, name))
+            .expect("field")
+            .parse()
+            .expect("number")
+    };
+    let linked = run(true);
+    let r = std::fs::read_to_string(golden("linked.csv")).expect("linked");
+    for line in r.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').map(|x| x.trim_matches('"')).collect();
+        let prefix = format!("{},,{},", f[0], f[1]);
+        let (difference, se): (f64, f64) = (f[2].parse().expect("d"), f[3].parse().expect("se"));
+        let ours_d = value(&linked, &prefix, "change");
+        let ours_se = value(&linked, &prefix, "change_se");
+        assert!(
+            (ours_d - difference).abs() <= 1e-9 * difference.abs(),
+            "{prefix}: {ours_d} vs {difference}"
+        );
+        assert!(
+            (ours_se - se).abs() <= 1e-9 * se,
+            "{prefix}: {ours_se} vs {se}"
+        );
+    }
+    // Independent samples: the variances add.
+    let independent = run(false);
+    let before = {
+        let out = dir.path().join("before.csv");
+        let output = sipas(&[
+            "compute",
+            "--data",
+            previous_path.to_str().expect("path"),
+            "--methodology",
+            &golden("methodology.toml"),
+            "--out",
+            out.to_str().expect("path"),
+        ]);
+        assert!(output.status.success());
+        std::fs::read_to_string(out).expect("before")
+    };
+    let prefix = "national,,sipas,";
+    let se_before = value(&before, prefix, "se");
+    let se_after = value(&independent, prefix, "se");
+    let se_change = value(&independent, prefix, "change_se");
+    assert!((se_change - (se_before.powi(2) + se_after.powi(2)).sqrt()).abs() < 1e-12);
+}

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::StatsError;
 use crate::calibration::{Calibration, invert};
 use crate::ci::{Interval, IntervalInput, interval, korn_graubard_nchs};
-use crate::compare::{Change, RankScope, Unit, rank_intervals, t_test};
+use crate::compare::{Change, RankScope, Unit, change, rank_intervals, t_test};
 use crate::design::{Design, Fpc, LonelyPsu, StratumAccumulator};
 use crate::methodology::{CompiledTree, FlagRule, Methodology, NationalRule, Reliability};
 use crate::totals::{Area, DomainKey, DomainTotals, SufficientStats};
@@ -77,6 +77,9 @@ pub struct Cell {
     pub standing: Option<Standing>,
     /// The same cells: the difference from the headline national figure and its test.
     pub vs_national: Option<VsNational>,
+    /// The change since the previous year (`sipas compute --previous-data`), when the cell is
+    /// publishable in both years.
+    pub change: Option<Change>,
 }
 
 /// A province's place in the league table of one node.
@@ -803,54 +806,164 @@ pub struct StatisticScores {
     pub psus_with_rows: Vec<u32>,
 }
 
-/// The estimate and PSU scores of `node` (an inner node or an item) in `domain`.
-pub fn statistic_scores(
-    stats: &SufficientStats,
-    methodology: &Methodology,
-    domain: &DomainKey,
-    node: &str,
-) -> Result<StatisticScores, StatsError> {
-    let tree = methodology.compile()?;
-    let columns = item_columns(stats, &tree)?;
-    let statistics = statistics(stats, &tree, &columns)?;
-    let statistic = statistics
-        .iter()
-        .find(|s| s.code == node)
-        .ok_or_else(|| StatsError::Methodology(format!("no node or item {node:?}")))?;
-    let totals = stats
-        .domains
-        .get(domain)
-        .ok_or_else(|| StatsError::Invalid(format!("no respondents in domain {}", domain.area)))?;
-    let calibration = stats
-        .calibration
-        .as_ref()
-        .map(CalibrationContext::new)
-        .transpose()?;
-    let design = &stats.design;
-    let mut work = Work {
-        acc: StratumAccumulator::new(design.strata.len()),
-        buf: Vec::new(),
-        scratch: Scratch::new(design.n_psus()),
-        calibration: calibration.as_ref(),
-    };
-    let scores = DomainScores::new(totals);
-    let estimate = match statistic.node {
-        None => scores.item(statistic, design, &mut work)?,
-        Some(g) => scores.node(statistic, g, design, &mut work)?,
-    };
-    Ok(StatisticScores {
-        estimate,
-        scores: work.buf.clone(),
-        psus_with_rows: scores.rows_of(statistic),
-    })
+/// Scores of any statistic in any domain of one sample, computed on demand (for comparisons).
+pub struct Scorer<'a> {
+    stats: &'a SufficientStats,
+    statistics: Vec<Statistic>,
+    calibration: Option<CalibrationContext<'a>>,
+    domains: HashMap<DomainKey, DomainScores<'a>>,
+    acc: StratumAccumulator,
+    scratch: Scratch,
 }
 
-/// The change `after − before` of one statistic when both years' samples share PSUs (communes
-/// surveyed twice): the two years are one stacked design (strata and PSUs matched by name,
-/// with replacement), and the variance is that of the PSU totals of z_after − z_before, which
-/// carries the covariance of the linked PSUs. This is R's `svyby(..., covmat = TRUE)` +
-/// `svycontrast` on the stacked data. df: PSUs with rows of the statistic in either year minus
-/// their strata.
+impl<'a> Scorer<'a> {
+    pub fn new(stats: &'a SufficientStats, methodology: &Methodology) -> Result<Self, StatsError> {
+        let tree = methodology.compile()?;
+        let columns = item_columns(stats, &tree)?;
+        Ok(Self {
+            stats,
+            statistics: statistics(stats, &tree, &columns)?,
+            calibration: stats
+                .calibration
+                .as_ref()
+                .map(CalibrationContext::new)
+                .transpose()?,
+            domains: HashMap::new(),
+            acc: StratumAccumulator::new(stats.design.strata.len()),
+            scratch: Scratch::new(stats.design.n_psus()),
+        })
+    }
+
+    /// The estimate and PSU scores of `node` (an inner node or an item) in `domain`; `None`
+    /// when the sample has no respondents in the domain.
+    pub fn scores(
+        &mut self,
+        domain: &DomainKey,
+        node: &str,
+    ) -> Result<Option<StatisticScores>, StatsError> {
+        let Some(statistic) = self.statistics.iter().find(|s| s.code == node) else {
+            return Err(StatsError::Methodology(format!("no node or item {node:?}")));
+        };
+        let Some(totals) = self.stats.domains.get(domain) else {
+            return Ok(None);
+        };
+        let scores = self
+            .domains
+            .entry(domain.clone())
+            .or_insert_with(|| DomainScores::new(totals));
+        let design = &self.stats.design;
+        let mut work = Work {
+            acc: std::mem::replace(&mut self.acc, StratumAccumulator::new(0)),
+            buf: Vec::new(),
+            scratch: std::mem::replace(&mut self.scratch, Scratch::new(0)),
+            calibration: self.calibration.as_ref(),
+        };
+        let estimate = match statistic.node {
+            None => scores.item(statistic, design, &mut work),
+            Some(g) => scores.node(statistic, g, design, &mut work),
+        };
+        self.acc = work.acc;
+        self.scratch = work.scratch;
+        Ok(Some(StatisticScores {
+            estimate: estimate?,
+            scores: work.buf,
+            psus_with_rows: scores.rows_of(statistic),
+        }))
+    }
+}
+
+/// Two years whose samples share PSUs (communes surveyed twice), as one stacked design:
+/// strata and PSUs matched by name, sampled with replacement. Every sampled PSU of both years
+/// counts in its stratum's n_h.
+pub struct LinkedYears<'a> {
+    years: [Scorer<'a>; 2],
+    /// Each year's PSUs numbered in the stacked design.
+    ids: [Vec<u32>; 2],
+    design: Design,
+    level: f64,
+}
+
+impl<'a> LinkedYears<'a> {
+    pub fn new(
+        before: &'a SufficientStats,
+        after: &'a SufficientStats,
+        methodology: &Methodology,
+    ) -> Result<Self, StatsError> {
+        let mut strata: Vec<(String, Fpc)> = Vec::new();
+        let mut stratum_index: HashMap<String, u32> = HashMap::new();
+        let mut psu_index: HashMap<(u32, String), u32> = HashMap::new();
+        let mut psu_stratum: Vec<u32> = Vec::new();
+        let mut number = |stats: &SufficientStats| -> Vec<u32> {
+            let design = &stats.design;
+            (0..design.n_psus())
+                .map(|psu| {
+                    let name = &design.strata[design.psu_stratum[psu] as usize].name;
+                    let h = *stratum_index.entry(name.clone()).or_insert_with(|| {
+                        strata.push((name.clone(), Fpc::None));
+                        strata.len() as u32 - 1
+                    });
+                    let label = stats.psu_labels.get(psu).cloned().unwrap_or_default();
+                    *psu_index.entry((h, label)).or_insert_with(|| {
+                        psu_stratum.push(h);
+                        psu_stratum.len() as u32 - 1
+                    })
+                })
+                .collect()
+        };
+        let ids = [number(before), number(after)];
+        Ok(Self {
+            years: [
+                Scorer::new(before, methodology)?,
+                Scorer::new(after, methodology)?,
+            ],
+            ids,
+            design: Design::new(strata, psu_stratum, methodology.lonely_psu)?,
+            level: methodology.ci.level,
+        })
+    }
+
+    /// `after − before` of `node` in `domain`: the variance is that of the stacked PSU totals of
+    /// z_after − z_before, which carries the covariance of the linked PSUs (R's
+    /// `svyby(covmat = TRUE)` + `svycontrast` on the stacked data). df: PSUs with rows of the
+    /// statistic in either year minus their strata. `None` when a year has no respondents there.
+    pub fn change(&mut self, domain: &DomainKey, node: &str) -> Result<Option<Change>, StatsError> {
+        let mut totals = vec![0.0; self.design.n_psus()];
+        let mut with_rows = Vec::new();
+        let mut estimates = [0.0; 2];
+        for year in 0..2 {
+            let Some(s) = self.years[year].scores(domain, node)? else {
+                return Ok(None);
+            };
+            let sign = if year == 0 { -1.0 } else { 1.0 };
+            estimates[year] = s.estimate.estimate;
+            for (psu, z) in s.scores {
+                totals[self.ids[year][psu as usize] as usize] += sign * z;
+            }
+            with_rows.extend(
+                s.psus_with_rows
+                    .iter()
+                    .map(|&psu| self.ids[year][psu as usize]),
+            );
+        }
+        with_rows.sort_unstable();
+        with_rows.dedup();
+        let scores: Vec<(u32, f64)> = totals
+            .iter()
+            .enumerate()
+            .filter(|(_, z)| **z != 0.0)
+            .map(|(psu, z)| (psu as u32, *z))
+            .collect();
+        let variance = self.design.variance(&scores)?;
+        Ok(Some(t_test(
+            estimates[1] - estimates[0],
+            variance,
+            self.design.degrees_of_freedom(with_rows),
+            self.level,
+        )))
+    }
+}
+
+/// One statistic's change between two linked years (see [`LinkedYears`]).
 pub fn linked_change(
     before: &SufficientStats,
     after: &SufficientStats,
@@ -858,53 +971,65 @@ pub fn linked_change(
     domain: &DomainKey,
     node: &str,
 ) -> Result<Change, StatsError> {
-    let mut strata: Vec<(String, Fpc)> = Vec::new();
-    let mut stratum_index: HashMap<String, u32> = HashMap::new();
-    let mut psu_index: HashMap<(u32, String), u32> = HashMap::new();
-    let mut psu_stratum: Vec<u32> = Vec::new();
-    let mut totals: Vec<f64> = Vec::new();
-    let mut with_rows: Vec<u32> = Vec::new();
-    let mut estimates = [0.0; 2];
-    for (year, (stats, sign)) in [(before, -1.0), (after, 1.0)].into_iter().enumerate() {
-        let design = &stats.design;
-        // Every sampled PSU of both years counts in n_h, whether or not it has rows here.
-        let ids: Vec<u32> = (0..design.n_psus())
-            .map(|psu| {
-                let name = &design.strata[design.psu_stratum[psu] as usize].name;
-                let h = *stratum_index.entry(name.clone()).or_insert_with(|| {
-                    strata.push((name.clone(), Fpc::None));
-                    strata.len() as u32 - 1
-                });
-                let label = stats.psu_labels.get(psu).cloned().unwrap_or_default();
-                *psu_index.entry((h, label)).or_insert_with(|| {
-                    psu_stratum.push(h);
-                    totals.push(0.0);
-                    psu_stratum.len() as u32 - 1
-                })
-            })
-            .collect();
-        let s = statistic_scores(stats, methodology, domain, node)?;
-        estimates[year] = s.estimate.estimate;
-        for (psu, z) in s.scores {
-            totals[ids[psu as usize] as usize] += sign * z;
-        }
-        with_rows.extend(s.psus_with_rows.iter().map(|&psu| ids[psu as usize]));
-    }
-    with_rows.sort_unstable();
-    with_rows.dedup();
-    let design = Design::new(strata, psu_stratum, methodology.lonely_psu)?;
-    let scores: Vec<(u32, f64)> = totals
+    LinkedYears::new(before, after, methodology)?
+        .change(domain, node)?
+        .ok_or_else(|| {
+            StatsError::Invalid(format!(
+                "no respondents in domain {} in one of the years",
+                domain.area
+            ))
+        })
+}
+
+/// Fills `change` on every publishable cell that was publishable in `previous` too, for two
+/// independent samples (t on Satterthwaite df).
+pub fn add_changes(cells: &mut [Cell], previous: &[Cell], level: f64) {
+    let before: HashMap<(&str, &str, &str), &Cell> = previous
         .iter()
-        .enumerate()
-        .map(|(psu, z)| (psu as u32, *z))
+        .filter(|c| publishable(c))
+        .map(|c| ((c.domain.as_str(), c.subgroup.as_str(), c.node.as_str()), c))
         .collect();
-    let variance = design.variance(&scores)?;
-    Ok(t_test(
-        estimates[1] - estimates[0],
-        variance,
-        design.degrees_of_freedom(with_rows),
-        methodology.ci.level,
-    ))
+    for cell in cells.iter_mut().filter(|c| publishable(c)) {
+        if let Some(old) = before.get(&(
+            cell.domain.as_str(),
+            cell.subgroup.as_str(),
+            cell.node.as_str(),
+        )) {
+            let unit = |c: &Cell| Unit {
+                id: String::new(),
+                estimate: c.estimate,
+                se: c.se,
+                df: c.df,
+            };
+            cell.change = Some(change(&unit(old), &unit(cell), level));
+        }
+    }
+}
+
+/// [`add_changes`] for years that share PSUs: province and national cells get the linked
+/// change ([`LinkedYears`]); the mean of provinces keeps the independent one.
+pub fn add_linked_changes(
+    cells: &mut [Cell],
+    previous: &[Cell],
+    years: &mut LinkedYears<'_>,
+) -> Result<(), StatsError> {
+    add_changes(cells, previous, years.level);
+    for cell in cells.iter_mut() {
+        if cell.change.is_none() || cell.domain == "national_mean" {
+            continue;
+        }
+        let area = match cell.domain.as_str() {
+            "national" => Area::National,
+            code => Area::Province(code.to_owned()),
+        };
+        let subgroup = cell
+            .subgroup
+            .split_once('=')
+            .map(|(column, value)| (column.to_owned(), value.to_owned()));
+        let key = DomainKey { area, subgroup };
+        cell.change = years.change(&key, &cell.node)?;
+    }
+    Ok(())
 }
 
 /// Provinces by code, then the two national rows.
@@ -952,6 +1077,7 @@ pub fn make_cell(key: &DomainKey, node: &str, est: Estimate, methodology: &Metho
         note,
         standing: None,
         vs_national: None,
+        change: None,
     }
 }
 

@@ -6,7 +6,7 @@ use std::io::Write;
 use crate::StatsError;
 use crate::estimate::Cell;
 
-pub const CSV_COLUMNS: [&str; 23] = [
+pub const CSV_COLUMNS: [&str; 27] = [
     "domain",
     "subgroup",
     "node",
@@ -30,6 +30,10 @@ pub const CSV_COLUMNS: [&str; 23] = [
     "vs_national_difference",
     "vs_national_se",
     "vs_national_p",
+    "change",
+    "change_se",
+    "change_df",
+    "change_p",
 ];
 
 fn whole(x: Option<usize>) -> String {
@@ -76,6 +80,10 @@ pub fn write_csv<W: Write>(cells: &[Cell], out: W) -> Result<(), StatsError> {
                 number(c.vs_national.map_or(f64::NAN, |v| v.difference)),
                 number(c.vs_national.map_or(f64::NAN, |v| v.se)),
                 number(c.vs_national.map_or(f64::NAN, |v| v.p_value)),
+                number(c.change.map_or(f64::NAN, |v| v.difference)),
+                number(c.change.map_or(f64::NAN, |v| v.se)),
+                number(c.change.map_or(f64::NAN, |v| v.df)),
+                number(c.change.map_or(f64::NAN, |v| v.p_value)),
             ])
             .map_err(io)?;
     }
@@ -95,6 +103,7 @@ pub fn write_json<W: Write>(cells: &[Cell], out: W) -> Result<(), StatsError> {
                 "ci_low": opt(c.ci_low), "ci_high": opt(c.ci_high), "deff": opt(c.deff),
                 "n_eff": opt(c.n_eff), "flag": c.flag.as_str(), "cv": opt(c.cv),
                 "note": c.note, "standing": c.standing, "vs_national": c.vs_national,
+                "change": c.change,
             })
         })
         .collect();
