@@ -90,21 +90,23 @@ emit <- function(scenario, method, domain, subgroup, node, n, df, est, se, lo, h
 }
 
 # The NCHS Data Presentation Standards for Proportions (Parker et al. 2017), written out from
-# the report: n and effective n >= 30; Korn-Graubard interval (effective n capped at n, times
-# the df factor) narrower than 0.30, and relative width <= 130% when wider than 0.05; df < 8 or
-# an estimate of 0 or 1 is marked for review.
+# the report and CDC's surveytable package: n and effective n (p(1-p)/V, at most n) >= 30;
+# Korn-Graubard interval (p(1-p)/V times the df factor, at most n) narrower than 0.30, and
+# relative width <= 130% when wider than 0.05; df < 8, an estimate of 0 or 1, or a complement
+# 1 - p failing the relative width is marked for review.
 nchs_flag <- function(p, v, n, df, deff) {
   if (is.na(p) || n == 0) return("no_data")
   if (df < 1 || (v <= 0 && p > 0 && p < 1)) return("suppressed")
-  neff <- if (is.na(deff)) n else n / max(deff, 1)
+  neff <- if (p > 0 && p < 1) min(n, p * (1 - p) / v) else n
   if (n < 30 || neff < 30) return("suppressed")
   factor <- (qt(0.975, n - 1) / qt(0.975, df))^2
-  kn <- if (p > 0 && p < 1) min(n, min(n, p * (1 - p) / v) * factor) else n * factor
+  kn <- if (p > 0 && p < 1) min(n, p * (1 - p) / v * factor) else n * factor
   lo <- if (p > 0) qbeta(0.025, kn * p, kn * (1 - p) + 1) else 0
   hi <- if (p < 1) qbeta(0.975, kn * p + 1, kn * (1 - p)) else 1
   w <- hi - lo
   if (w >= 0.30 || (w > 0.05 && p > 0 && w / p > 1.30)) return("suppressed")
   if (df < 8 || p <= 0 || p >= 1) return("low_precision")
+  if (w > 0.05 && w / (1 - p) > 1.30) return("low_precision")
   "ok"
 }
 
@@ -282,6 +284,11 @@ calibrated <- calibrate(svydesign(ids = ~psu, strata = ~stratum, weights = ~weig
   as.formula(paste("~ 0 +", paste(names(population), collapse = " + "))), population,
   calfun = "raking", epsilon = 1e-12, maxit = 500)
 run_scenario("calibrated", calibrated, cd, c("logit", "mean"))
+# The same with the adjustments g = w / w0 kept within [0.8, 1.45] (62 rows end on a bound).
+bounded <- calibrate(svydesign(ids = ~psu, strata = ~stratum, weights = ~weight, data = cd, nest = TRUE),
+  as.formula(paste("~ 0 +", paste(names(population), collapse = " + "))), population,
+  calfun = "raking", bounds = c(0.8, 1.45), epsilon = 1e-12, maxit = 500)
+run_scenario("calibrated_bounded", bounded, cd, c("logit", "mean"))
 
 write.csv(do.call(rbind, rows), file.path(here, "expected.csv"), row.names = FALSE, quote = TRUE)
 write.csv(do.call(rbind, tiers), file.path(here, "tiers.csv"), row.names = FALSE, quote = TRUE)

@@ -1,7 +1,9 @@
 //! Calibration (raking) to population margins within each province, and its variance.
 //!
 //! `sipas compute` rakes each province's design weights w₀ to the census totals of the
-//! methodology's margins (say sex, age band, urban/rural), then trims if asked. The variance is
+//! methodology's margins (say sex, age band, urban/rural), optionally keeping every adjustment
+//! g = w / w₀ within bounds, exactly as R's `calibrate(calfun = "raking", bounds = ...)` does
+//! (Newton steps on the raking multipliers, [`rake_bounded`]). The variance is
 //! the linearization R uses for `calibrate(calfun = "raking")`: every statistic's score u is
 //! replaced by its residual from a weighted regression on the margin indicators x with the
 //! pre-calibration weights,
@@ -29,15 +31,15 @@ use crate::StatsError;
 pub struct CalibrationSettings {
     /// Microdata columns raked to the population totals, within each province.
     pub margins: Vec<String>,
-    /// Trim the raked weights to [lower, upper] × the province's mean weight (R's
-    /// `trimWeights` on those bounds), keeping the province total.
+    /// Bounds on the calibration adjustment g = w / w₀ (R's `bounds`): raking then hits the
+    /// totals while no weight moves further from its design weight than this.
     #[serde(default)]
-    pub trim: Option<TrimSettings>,
+    pub bounds: Option<Bounds>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TrimSettings {
+pub struct Bounds {
     pub lower: f64,
     pub upper: f64,
 }
@@ -209,6 +211,166 @@ impl BlockBuilder {
     }
 }
 
+/// Raking by R's `grake` with `cal.raking`: find η so that the adjustments
+/// g_i = clamp(exp(x_iᵀη), lower, upper) give Σ w₀ x g = `totals`, by Newton steps on η
+/// (step halving if a step overflows). `active[i]` lists the columns where row i's x is 1.
+/// As R does, when every total is over 20 times its sample total the weights are first scaled
+/// by the mean of those ratios (the bounds then apply to the scaled weights). Returns the
+/// calibrated weights, or `None` when the totals cannot be reached (within the bounds).
+pub fn rake_bounded(
+    w0: &[f64],
+    active: &[Vec<usize>],
+    totals: &[f64],
+    bounds: Option<Bounds>,
+) -> Option<Vec<f64>> {
+    const EPSILON: f64 = 1e-12;
+    const MAX_ITERATIONS: usize = 100;
+    let c = totals.len();
+    let (lower, upper) = bounds.map_or((0.0, f64::INFINITY), |b| (b.lower, b.upper));
+    let mut ww = w0.to_vec();
+    let mut sample = vec![0.0; c];
+    for (w, cols) in ww.iter().zip(active) {
+        for &j in cols {
+            sample[j] += w;
+        }
+    }
+    let scales: Vec<f64> = totals.iter().zip(&sample).map(|(t, s)| t / s).collect();
+    if scales.iter().all(|&r| r > 20.0) {
+        let scale = scales.iter().sum::<f64>() / c as f64;
+        ww.iter_mut().for_each(|w| *w *= scale);
+    }
+    // R's cal.raking: g = clamp(exp(u), lower, upper); its derivative is taken as exp(u) while
+    // lower − 1 < u < upper − 1 (R's own rule, kept so the Newton path is R's).
+    let adjust = |eta: &[f64], cols: &[usize]| {
+        let u: f64 = cols.iter().map(|&j| eta[j]).sum();
+        let e = u.exp();
+        let derivative = if u > lower - 1.0 && u < upper - 1.0 {
+            e
+        } else {
+            0.0
+        };
+        (e.clamp(lower, upper), derivative)
+    };
+    let misfit = |eta: &[f64]| -> Vec<f64> {
+        let mut m = totals.to_vec();
+        for (w, cols) in ww.iter().zip(active) {
+            let (g, _) = adjust(eta, cols);
+            for &j in cols {
+                m[j] -= w * g;
+            }
+        }
+        m
+    };
+    let converged = |m: &[f64]| {
+        m.iter()
+            .zip(totals)
+            .all(|(m, t)| m.abs() / (1.0 + t.abs()) < EPSILON)
+    };
+    let mut eta = vec![0.0; c];
+    for _ in 0..MAX_ITERATIONS {
+        let mut jacobian = vec![0.0; c * c];
+        for (w, cols) in ww.iter().zip(active) {
+            let (_, derivative) = adjust(&eta, cols);
+            for &i in cols {
+                for &j in cols {
+                    jacobian[i * c + j] += w * derivative;
+                }
+            }
+        }
+        let m = misfit(&eta);
+        if converged(&m) {
+            break;
+        }
+        // R uses MASS::ginv: rows on a bound drop out of the Jacobian, which can leave it
+        // singular.
+        let inverse = pseudo_inverse(&jacobian, c);
+        let mut step: Vec<f64> = (0..c)
+            .map(|i| (0..c).map(|j| inverse[i * c + j] * m[j]).sum())
+            .collect();
+        let mut next: Vec<f64> = eta.iter().zip(&step).map(|(e, d)| e + d).collect();
+        // Halve a step that overflows exp.
+        let mut halvings = 0;
+        while active.iter().any(|cols| !adjust(&next, cols).0.is_finite()) && halvings < 60 {
+            step.iter_mut().for_each(|d| *d /= 2.0);
+            next = eta.iter().zip(&step).map(|(e, d)| e + d).collect();
+            halvings += 1;
+        }
+        eta = next;
+    }
+    let m = misfit(&eta);
+    if !converged(&m) {
+        return None;
+    }
+    Some(
+        ww.iter()
+            .zip(active)
+            .map(|(w, cols)| w * adjust(&eta, cols).0)
+            .collect(),
+    )
+}
+
+/// Moore–Penrose inverse of a symmetric positive semi-definite matrix (cyclic Jacobi
+/// eigen-decomposition; eigenvalues below 256·ε times the largest are dropped, as MASS::ginv).
+pub fn pseudo_inverse(matrix: &[f64], n: usize) -> Vec<f64> {
+    let mut a = matrix.to_vec();
+    let mut v = vec![0.0; n * n];
+    for i in 0..n {
+        v[i * n + i] = 1.0;
+    }
+    for _sweep in 0..100 {
+        let off: f64 = (0..n)
+            .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
+            .map(|(i, j)| a[i * n + j] * a[i * n + j])
+            .sum();
+        let diag: f64 = (0..n).map(|i| a[i * n + i] * a[i * n + i]).sum();
+        if off <= 1e-30 * diag.max(f64::MIN_POSITIVE) {
+            break;
+        }
+        for p in 0..n {
+            for q in p + 1..n {
+                let apq = a[p * n + q];
+                if apq == 0.0 {
+                    continue;
+                }
+                let theta = (a[q * n + q] - a[p * n + p]) / (2.0 * apq);
+                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
+                let t = if theta == 0.0 { 1.0 } else { t };
+                let c = 1.0 / (t * t + 1.0).sqrt();
+                let s = t * c;
+                for k in 0..n {
+                    let (akp, akq) = (a[k * n + p], a[k * n + q]);
+                    a[k * n + p] = c * akp - s * akq;
+                    a[k * n + q] = s * akp + c * akq;
+                }
+                for k in 0..n {
+                    let (apk, aqk) = (a[p * n + k], a[q * n + k]);
+                    a[p * n + k] = c * apk - s * aqk;
+                    a[q * n + k] = s * apk + c * aqk;
+                }
+                for k in 0..n {
+                    let (vkp, vkq) = (v[k * n + p], v[k * n + q]);
+                    v[k * n + p] = c * vkp - s * vkq;
+                    v[k * n + q] = s * vkp + c * vkq;
+                }
+            }
+        }
+    }
+    let eigen: Vec<f64> = (0..n).map(|i| a[i * n + i]).collect();
+    let largest = eigen.iter().fold(0.0f64, |m, e| m.max(e.abs()));
+    let tolerance = 256.0 * f64::EPSILON * largest;
+    let mut inverse = vec![0.0; n * n];
+    for (k, &e) in eigen.iter().enumerate() {
+        if e.abs() > tolerance {
+            for i in 0..n {
+                for j in 0..n {
+                    inverse[i * n + j] += v[i * n + k] * v[j * n + k] / e;
+                }
+            }
+        }
+    }
+    inverse
+}
+
 /// The inverse of a symmetric positive definite matrix (Gauss–Jordan with partial pivoting);
 /// `None` when it is singular (a margin category that is a copy of another).
 pub fn invert(matrix: &[f64], n: usize) -> Option<Vec<f64>> {
@@ -261,6 +423,19 @@ mod tests {
             assert!((a - b).abs() < 1e-15);
         }
         assert!(invert(&[1.0, 2.0, 2.0, 4.0], 2).is_none());
+        // The pseudo-inverse agrees where the inverse exists, and of [[1, 2], [2, 4]]
+        // (rank one, v = (1, 2)/√5, λ = 5) is v vᵀ / 5 = [[1, 2], [2, 4]] / 25.
+        for (a, b) in pseudo_inverse(&m, 2).iter().zip(expected) {
+            assert!((a - b).abs() < 1e-14);
+        }
+        for (a, b) in pseudo_inverse(&[1.0, 2.0, 2.0, 4.0], 2).iter().zip([
+            1.0 / 25.0,
+            2.0 / 25.0,
+            2.0 / 25.0,
+            4.0 / 25.0,
+        ]) {
+            assert!((a - b).abs() < 1e-14, "{a} {b}");
+        }
     }
 
     #[test]

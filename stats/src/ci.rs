@@ -146,8 +146,9 @@ fn exact_fallback(p: f64, n: f64, df: f64, alpha: f64) -> Interval {
     }
 }
 
-/// The Korn–Graubard interval as the NCHS presentation standards compute it: effective size
-/// p(1−p)/V (n at p = 0 or 1), times the df factor, capped at n.
+/// The Korn–Graubard interval as the NCHS presentation standards compute it (CDC's
+/// surveytable): effective size p(1−p)/V (n at p = 0 or 1) times the df factor, then capped
+/// at n.
 pub fn korn_graubard_nchs(input: IntervalInput) -> Interval {
     let IntervalInput {
         estimate: p,
@@ -167,8 +168,7 @@ pub fn korn_graubard_nchs(input: IntervalInput) -> Interval {
     if p <= 0.0 || p >= 1.0 {
         return exact_fallback(p, n, df, alpha);
     }
-    let n_eff = (p * (1.0 - p) / v).min(n);
-    let n_star = (n_eff * df_factor(n, df, alpha)).min(n);
+    let n_star = (p * (1.0 - p) / v * df_factor(n, df, alpha)).min(n);
     Interval {
         low: beta_quantile(alpha / 2.0, n_star * p, n_star * (1.0 - p) + 1.0),
         high: beta_quantile(1.0 - alpha / 2.0, n_star * p + 1.0, n_star * (1.0 - p)),

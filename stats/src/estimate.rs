@@ -93,6 +93,9 @@ pub struct Standing {
     /// Rank interval for this province alone (read it on the province's page).
     pub best_marginal: usize,
     pub worst_marginal: usize,
+    /// Provinces in the table: those publishable for this node (a suppressed province is not
+    /// ranked, so "rank 3 of 31" says how many were).
+    pub of: usize,
 }
 
 /// Where a province stands against the national figure.
@@ -754,6 +757,7 @@ fn rank_provinces(cells: &mut [Cell], indices: impl Iterator<Item = usize>, leve
             worst: j.worst,
             best_marginal: m.best,
             worst_marginal: m.worst,
+            of: units.len(),
         });
     }
 }
@@ -1112,7 +1116,7 @@ fn judge(
         );
     }
     match rules.rule {
-        FlagRule::Nchs => nchs(est, n_eff, input),
+        FlagRule::Nchs => nchs(est, input),
         FlagRule::Thresholds => {
             let width = ci.high - ci.low;
             if est.n < rules.min_n {
@@ -1149,11 +1153,17 @@ fn judge(
 /// The NCHS Data Presentation Standards for Proportions (Parker et al. 2017), in order: sample
 /// size and effective sample size, Korn–Graubard interval width (absolute, then relative),
 /// degrees of freedom, estimates at 0 or 1.
-fn nchs(est: &Estimate, n_eff: f64, input: IntervalInput) -> (Flag, String) {
+fn nchs(est: &Estimate, input: IntervalInput) -> (Flag, String) {
     let p = est.estimate;
     if est.n < NCHS_MIN_N {
         return (Flag::Suppressed, format!("n = {} < {NCHS_MIN_N}", est.n));
     }
+    // The standard's effective size: p(1−p)/V, at most n (n at 0 or 1).
+    let n_eff = if p > 0.0 && p < 1.0 {
+        (p * (1.0 - p) / est.variance).min(est.n)
+    } else {
+        est.n
+    };
     if n_eff < NCHS_MIN_N {
         return (
             Flag::Suppressed,
@@ -1190,11 +1200,16 @@ fn nchs(est: &Estimate, n_eff: f64, input: IntervalInput) -> (Flag, String) {
             "estimate at 0 or 1: statistical review".into(),
         );
     }
-    // The complement (the dissatisfied share) is read off the same table: say if it would fail.
+    // The complement (the dissatisfied share) is read off the same table: when it would fail
+    // the relative width, the standard asks for statistical review.
     if width > NCHS_SMALL_WIDTH && width / (1.0 - p) > NCHS_MAX_RELATIVE_WIDTH {
         return (
-            Flag::Ok,
-            "the complement (1 − p) would not meet the relative width standard".into(),
+            Flag::LowPrecision,
+            format!(
+                "the complement 1 − p: relative Korn–Graubard width {:.0}% > {:.0}%: statistical review",
+                100.0 * width / (1.0 - p),
+                100.0 * NCHS_MAX_RELATIVE_WIDTH
+            ),
         );
     }
     (Flag::Ok, String::new())
@@ -1259,6 +1274,15 @@ mod tests {
         let few_df = cell(0.7, 0.02, 500.0, 5.0);
         assert_eq!(few_df.flag, Flag::LowPrecision);
         assert!(few_df.note.contains("df = 5"), "{}", few_df.note);
+        // Nearly everyone satisfied: the dissatisfied share's interval is too wide relative to
+        // it, so the cell goes to review.
+        let complement = cell(0.95, 0.02, 500.0, 40.0);
+        assert_eq!(complement.flag, Flag::LowPrecision, "{}", complement.note);
+        assert!(
+            complement.note.contains("complement"),
+            "{}",
+            complement.note
+        );
         // All satisfied: presented, marked for review, with the Korn–Graubard fallback interval.
         let all = cell(1.0, 0.0, 500.0, 40.0);
         assert_eq!(all.flag, Flag::LowPrecision);

@@ -215,12 +215,12 @@ impl Methodology {
                     "calibration.margins must name at least one column".into(),
                 ));
             }
-            if let Some(trim) = calibration.trim
-                && !(trim.lower >= 0.0 && trim.lower < 1.0 && trim.upper > 1.0)
+            if let Some(bounds) = calibration.bounds
+                && !(bounds.lower >= 0.0 && bounds.lower < 1.0 && bounds.upper > 1.0)
             {
                 return Err(StatsError::Methodology(format!(
-                    "calibration.trim: lower {} must be in [0, 1) and upper {} above 1 (multiples of the mean weight)",
-                    trim.lower, trim.upper
+                    "calibration.bounds: lower {} must be in [0, 1) and upper {} above 1 (limits on w / w0)",
+                    bounds.lower, bounds.upper
                 )));
             }
         }

@@ -10,11 +10,11 @@ use std::collections::HashMap;
 use std::io::Read;
 
 use crate::StatsError;
-use crate::calibration::{BlockBuilder, CalibrationSettings, Population};
+use crate::calibration::{BlockBuilder, CalibrationSettings, Population, rake_bounded};
 use crate::design::{Design, Fpc};
 use crate::methodology::{Methodology, Scale};
 use crate::totals::{Answer, Area, DomainKey, SufficientStats, TotalsBuilder};
-use crate::weighting::{Margin, RakeControl, rake, trim};
+use crate::weighting::{Margin, validate_margins};
 
 struct Columns {
     response_id: usize,
@@ -648,15 +648,11 @@ fn rake_province(
         });
     }
     let start: Vec<f64> = rows.iter().map(|r| r.weight).collect();
-    let raked = rake(&start, &margins, RakeControl::default())
+    // Consistency checks with messages naming the margin and category (no respondents for a
+    // category with a total, a zero total with respondents, margins of different totals).
+    validate_margins(&start, &margins)
         .map_err(|e| in_province(e.to_string().trim_start_matches("weighting: ").to_owned()))?;
-    let mut weights = raked.weights;
-    if let Some(t) = settings.trim {
-        let mean = weights.iter().sum::<f64>() / weights.len() as f64;
-        weights = trim(&weights, t.lower * mean, t.upper * mean, false)
-            .map_err(|e| in_province(e.to_string()))?;
-    }
-    let active = (0..rows.len())
+    let active: Vec<Vec<usize>> = (0..rows.len())
         .map(|j| {
             margins
                 .iter()
@@ -672,6 +668,20 @@ fn rake_province(
                 .collect()
         })
         .collect();
+    let totals: Vec<f64> = margins
+        .iter()
+        .enumerate()
+        .flat_map(|(m, margin)| margin.targets.iter().skip(usize::from(m > 0)).copied())
+        .collect();
+    let weights = rake_bounded(&start, &active, &totals, settings.bounds).ok_or_else(|| {
+        in_province(match settings.bounds {
+            Some(b) => format!(
+                "raking cannot reach the population totals with every adjustment within [{}, {}]; widen calibration.bounds or check the totals",
+                b.lower, b.upper
+            ),
+            None => "raking did not converge; check that the margins are consistent".into(),
+        })
+    })?;
     Ok(RakedProvince {
         weights,
         columns,
@@ -750,12 +760,16 @@ mod tests {
         assert!(err.contains("row 2"), "{err}");
     }
 
+    fn only_u_for_bounds() -> Population {
+        Population::from_csv("province,margin,category,total\n01,urban,U,3\n".as_bytes()).unwrap()
+    }
+
     #[test]
     fn calibration_errors_name_the_province_margin_and_cell() {
         let mut m = methodology();
         m.calibration = Some(CalibrationSettings {
             margins: vec!["urban".into()],
-            trim: None,
+            bounds: None,
         });
         let data =
             "response_id,province,sex,urban,q1,q2\n1,01,F,U,5,4\n2,01,M,R,3,4\n3,01,M,X,4,4\n";
@@ -793,6 +807,22 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("--population"), "{err}");
+        // Bounds on w / w0 that the totals cannot respect: an error naming them.
+        let mut bounded = m.clone();
+        bounded.calibration = Some(CalibrationSettings {
+            margins: vec!["urban".into()],
+            bounds: Some(crate::calibration::Bounds {
+                lower: 0.9,
+                upper: 1.1,
+            }),
+        });
+        let err = read_csv_calibrated(data.as_bytes(), &bounded, Some(&only_u_for_bounds()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("province 01") && err.contains("[0.9, 1.1]"),
+            "{err}"
+        );
         // Raked weights hit the totals.
         let only_u = population(&format!("{header}01,urban,U,100\n"));
         let stats = read_csv_calibrated(data.as_bytes(), &m, Some(&only_u)).unwrap();

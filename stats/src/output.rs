@@ -6,7 +6,7 @@ use std::io::Write;
 use crate::StatsError;
 use crate::estimate::Cell;
 
-pub const CSV_COLUMNS: [&str; 27] = [
+pub const CSV_COLUMNS: [&str; 28] = [
     "domain",
     "subgroup",
     "node",
@@ -26,6 +26,7 @@ pub const CSV_COLUMNS: [&str; 27] = [
     "rank_worst",
     "rank_best_marginal",
     "rank_worst_marginal",
+    "ranked_of",
     "vs_national",
     "vs_national_difference",
     "vs_national_se",
@@ -74,6 +75,7 @@ pub fn write_csv<W: Write>(cells: &[Cell], out: W) -> Result<(), StatsError> {
                 whole(c.standing.map(|s| s.worst)),
                 whole(c.standing.map(|s| s.best_marginal)),
                 whole(c.standing.map(|s| s.worst_marginal)),
+                whole(c.standing.map(|s| s.of)),
                 c.vs_national
                     .map(|v| v.tier.as_str().to_owned())
                     .unwrap_or_default(),

@@ -69,6 +69,43 @@ pub fn rake(
     margins: &[Margin],
     control: RakeControl,
 ) -> Result<Raked, StatsError> {
+    validate_margins(weights, margins)?;
+    let mut w = weights.to_vec();
+    let mut sums: Vec<Vec<f64>> = margins.iter().map(|m| vec![0.0; m.targets.len()]).collect();
+    for iteration in 1..=control.max_iterations {
+        for (margin, sum) in margins.iter().zip(sums.iter_mut()) {
+            cell_sums(&w, &margin.category_of_row, sum);
+            for (wi, &c) in w.iter_mut().zip(&margin.category_of_row) {
+                *wi *= margin.targets[c] / sum[c];
+            }
+        }
+        // Largest relative miss over every margin after a full cycle.
+        let mut worst: f64 = 0.0;
+        for (margin, sum) in margins.iter().zip(sums.iter_mut()) {
+            cell_sums(&w, &margin.category_of_row, sum);
+            for (&s, &t) in sum.iter().zip(&margin.targets) {
+                if t > 0.0 {
+                    worst = worst.max((s - t).abs() / t);
+                }
+            }
+        }
+        if worst <= control.epsilon {
+            return Ok(Raked {
+                weights: w,
+                iterations: iteration,
+            });
+        }
+    }
+    Err(StatsError::Weighting(format!(
+        "raking did not converge in {} iterations; check that the margins are consistent",
+        control.max_iterations
+    )))
+}
+
+/// What raking needs: at least one margin, a target for every row's category, respondents
+/// for every category with a positive target and none for a zero target, the same grand total
+/// on every margin, positive starting weights. Errors name the margin and category.
+pub fn validate_margins(weights: &[f64], margins: &[Margin]) -> Result<(), StatsError> {
     if margins.is_empty() {
         return Err(StatsError::Weighting(
             "raking needs at least one margin".into(),
@@ -142,36 +179,7 @@ pub fn rake(
         ));
     }
 
-    let mut w = weights.to_vec();
-    let mut sums: Vec<Vec<f64>> = margins.iter().map(|m| vec![0.0; m.targets.len()]).collect();
-    for iteration in 1..=control.max_iterations {
-        for (margin, sum) in margins.iter().zip(sums.iter_mut()) {
-            cell_sums(&w, &margin.category_of_row, sum);
-            for (wi, &c) in w.iter_mut().zip(&margin.category_of_row) {
-                *wi *= margin.targets[c] / sum[c];
-            }
-        }
-        // Largest relative miss over every margin after a full cycle.
-        let mut worst: f64 = 0.0;
-        for (margin, sum) in margins.iter().zip(sums.iter_mut()) {
-            cell_sums(&w, &margin.category_of_row, sum);
-            for (&s, &t) in sum.iter().zip(&margin.targets) {
-                if t > 0.0 {
-                    worst = worst.max((s - t).abs() / t);
-                }
-            }
-        }
-        if worst <= control.epsilon {
-            return Ok(Raked {
-                weights: w,
-                iterations: iteration,
-            });
-        }
-    }
-    Err(StatsError::Weighting(format!(
-        "raking did not converge in {} iterations; check that the margins are consistent",
-        control.max_iterations
-    )))
+    Ok(())
 }
 
 fn cell_sums(w: &[f64], category_of_row: &[usize], sum: &mut [f64]) {

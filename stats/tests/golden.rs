@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use sipas_stats::calibration::{CalibrationSettings, Population};
+use sipas_stats::calibration::{Bounds, CalibrationSettings, Population};
 use sipas_stats::ci::{CiMethod, IntervalInput, interval};
 use sipas_stats::compare::{RankScope, Unit, change, rank_intervals};
 use sipas_stats::design::LonelyPsu;
@@ -99,7 +99,7 @@ fn scenario_input(scenario: &str) -> (String, LonelyPsu) {
     match scenario {
         "cluster" => (microdata("microdata.csv", &["fpc"]), LonelyPsu::Fail),
         "cluster_fpc" => (microdata("microdata.csv", &[]), LonelyPsu::Fail),
-        "calibrated" => (
+        "calibrated" | "calibrated_bounded" => (
             microdata("microdata_calibrated.csv", &["fpc"]),
             LonelyPsu::Fail,
         ),
@@ -140,10 +140,13 @@ fn estimates_match_r_survey() {
             let mut m = base.clone();
             m.lonely_psu = lonely;
             m.ci.method = method(&key.1);
-            let stats = if key.0 == "calibrated" {
+            let stats = if key.0.starts_with("calibrated") {
                 m.calibration = Some(CalibrationSettings {
                     margins: vec!["sex".into(), "urban".into()],
-                    trim: None,
+                    bounds: (key.0 == "calibrated_bounded").then_some(Bounds {
+                        lower: 0.8,
+                        upper: 1.45,
+                    }),
                 });
                 let population =
                     Population::from_csv(std::fs::File::open(golden("population.csv")).unwrap())
@@ -224,10 +227,12 @@ fn estimates_match_r_survey() {
         ("national_mean", "", "p1"),
     ] {
         assert!(
-            expected.iter().any(|r| r["scenario"] == "calibrated"
-                && r["domain"] == domain
-                && r["subgroup"] == subgroup
-                && r["node"] == node),
+            expected
+                .iter()
+                .any(|r| r["scenario"] == "calibrated_bounded"
+                    && r["domain"] == domain
+                    && r["subgroup"] == subgroup
+                    && r["node"] == node),
             "golden file lacks calibrated {domain} {subgroup} {node}"
         );
         assert!(

@@ -32,16 +32,23 @@ const PROVINCES: usize = 34;
 const SE: f64 = 0.012;
 const DF: f64 = 11.0;
 
-/// True indices: a crowded middle of 20 provinces within 0.2 points of each other (near-ties,
-/// as in the real league table) and 14 spread over 72–92%.
-fn truth() -> Vec<f64> {
+/// The league tables simulated.
+#[derive(Clone, Copy)]
+enum Table {
+    /// A crowded middle of 20 provinces within 0.2 points of each other (near-ties, as in the
+    /// real league table) and 14 spread over 72–92%.
+    Crowded,
+    /// 34 provinces evenly 1 point apart (0.6 standard errors of a difference): every
+    /// neighbour is a borderline call.
+    Even,
+}
+
+fn truth(table: Table) -> Vec<f64> {
     (0..PROVINCES)
-        .map(|i| {
-            if i < 20 {
-                0.82 + 0.0001 * i as f64
-            } else {
-                0.72 + 0.015 * (i - 20) as f64
-            }
+        .map(|i| match table {
+            Table::Crowded if i < 20 => 0.82 + 0.0001 * i as f64,
+            Table::Crowded => 0.72 + 0.015 * (i - 20) as f64,
+            Table::Even => 0.70 + 0.01 * i as f64,
         })
         .collect()
 }
@@ -72,8 +79,8 @@ enum Method {
 
 /// Share of samples in which every interval covers its province's true rank, and the smallest
 /// share over provinces of samples in which the province's own interval covers its rank.
-fn coverage(method: Method, reps: usize, seed: u64) -> (f64, f64) {
-    let truth = truth();
+fn coverage(table: Table, method: Method, reps: usize, seed: u64) -> (f64, f64, f64) {
+    let truth = truth(table);
     let true_rank: Vec<usize> = truth
         .iter()
         .map(|t| 1 + truth.iter().filter(|o| *o > t).count())
@@ -81,6 +88,7 @@ fn coverage(method: Method, reps: usize, seed: u64) -> (f64, f64) {
     let mut rng = Rng(seed);
     let mut covered = 0;
     let mut each = vec![0usize; PROVINCES];
+    let mut width = 0usize;
     for _ in 0..reps {
         let units: Vec<Unit> = truth
             .iter()
@@ -103,6 +111,7 @@ fn coverage(method: Method, reps: usize, seed: u64) -> (f64, f64) {
                 .collect(),
             Method::Unadjusted => unadjusted(&units),
         };
+        width += intervals.iter().map(|(b, w)| w - b).sum::<usize>();
         let hits: Vec<bool> = intervals
             .iter()
             .zip(&true_rank)
@@ -119,24 +128,35 @@ fn coverage(method: Method, reps: usize, seed: u64) -> (f64, f64) {
     (
         covered as f64 / reps as f64,
         worst_single as f64 / reps as f64,
+        width as f64 / (reps * PROVINCES) as f64,
     )
 }
 
 #[test]
 fn joint_rank_intervals_reach_their_nominal_coverage() {
     let reps = 1000;
-    let (joint, _) = coverage(Method::Scope(RankScope::Joint), reps, 20_261_128);
-    let (marginal_table, marginal_single) =
-        coverage(Method::Scope(RankScope::Marginal), reps, 20_261_128);
-    let (unadjusted, unadjusted_single) = coverage(Method::Unadjusted, reps, 20_261_128);
-    eprintln!(
-        "whole-table coverage: joint {joint}, marginal {marginal_table}, unadjusted {unadjusted}; \
-         worst single province: marginal {marginal_single}, unadjusted {unadjusted_single}"
-    );
-    assert!(joint >= 0.95, "joint coverage {joint}");
-    assert!(joint >= marginal_table);
-    // A province page's interval covers that province's rank at the nominal level.
-    assert!(marginal_single >= 0.95, "marginal {marginal_single}");
-    // The engine's former unadjusted tests: each province looks fine, the table does not.
-    assert!(unadjusted < 0.6, "unadjusted {unadjusted}");
+    for table in [Table::Crowded, Table::Even] {
+        let (joint, _, joint_width) =
+            coverage(table, Method::Scope(RankScope::Joint), reps, 20_261_128);
+        let (marginal_table, marginal_single, marginal_width) =
+            coverage(table, Method::Scope(RankScope::Marginal), reps, 20_261_128);
+        let (unadjusted, unadjusted_single, _) =
+            coverage(table, Method::Unadjusted, reps, 20_261_128);
+        eprintln!(
+            "whole-table coverage: joint {joint}, marginal {marginal_table}, unadjusted \
+             {unadjusted}; worst single province: marginal {marginal_single}, unadjusted \
+             {unadjusted_single}; mean interval width (ranks): joint {joint_width:.1}, marginal \
+             {marginal_width:.1}"
+        );
+        assert!(joint >= 0.95, "joint coverage {joint}");
+        assert!(joint >= marginal_table);
+        // A province page's interval covers that province's rank at the nominal level.
+        assert!(marginal_single >= 0.95, "marginal {marginal_single}");
+        // Joint intervals are wider (Bonferroni is conservative), never narrower.
+        assert!(joint_width >= marginal_width);
+        if let Table::Crowded = table {
+            // The former unadjusted tests: each province looks fine, the table does not.
+            assert!(unadjusted < 0.6, "unadjusted {unadjusted}");
+        }
+    }
 }
