@@ -224,7 +224,7 @@ pub fn rake_bounded(
     bounds: Option<Bounds>,
 ) -> Option<Vec<f64>> {
     const EPSILON: f64 = 1e-12;
-    const MAX_ITERATIONS: usize = 100;
+    const MAX_ITERATIONS: usize = 1000;
     let c = totals.len();
     let (lower, upper) = bounds.map_or((0.0, f64::INFINITY), |b| (b.lower, b.upper));
     let mut ww = w0.to_vec();
