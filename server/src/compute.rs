@@ -5,6 +5,7 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use sipas_app::staff::release::ReleaseCell;
 use sipas_stats::calibration::Population;
 use sipas_stats::estimate::{Flag, LinkedYears, add_changes, add_linked_changes, estimate_all};
 use sipas_stats::methodology::Methodology;
@@ -212,4 +213,43 @@ pub fn run(
     }
     crate::files::persist(tmp, out).map_err(|e| write_err(e.to_string()))?;
     Ok(results.cells.len())
+}
+
+/// The engine's cells as a release stores them (undefined numbers become `None`).
+pub fn release_cells(cells: &[sipas_stats::estimate::Cell]) -> Vec<ReleaseCell> {
+    let some = |x: f64| x.is_finite().then_some(x);
+    let whole = |x: usize| i64::try_from(x).ok();
+    cells
+        .iter()
+        .map(|c| ReleaseCell {
+            domain: c.domain.clone(),
+            subgroup: c.subgroup.clone(),
+            node: c.node.clone(),
+            n: some(c.n),
+            df: some(c.df),
+            estimate: some(c.estimate),
+            se: some(c.se),
+            ci_low: some(c.ci_low),
+            ci_high: some(c.ci_high),
+            deff: some(c.deff),
+            n_eff: some(c.n_eff),
+            cv: some(c.cv),
+            flag: c.flag.as_str().to_owned(),
+            note: c.note.clone(),
+            rank: c.standing.and_then(|s| whole(s.rank)),
+            rank_best: c.standing.and_then(|s| whole(s.best)),
+            rank_worst: c.standing.and_then(|s| whole(s.worst)),
+            rank_best_marginal: c.standing.and_then(|s| whole(s.best_marginal)),
+            rank_worst_marginal: c.standing.and_then(|s| whole(s.worst_marginal)),
+            ranked_of: c.standing.and_then(|s| whole(s.of)),
+            tier: c.vs_national.map(|v| v.tier.as_str().to_owned()),
+            vs_national_difference: c.vs_national.and_then(|v| some(v.difference)),
+            vs_national_se: c.vs_national.and_then(|v| some(v.se)),
+            vs_national_p: c.vs_national.and_then(|v| some(v.p_value)),
+            change: c.change.and_then(|v| some(v.difference)),
+            change_se: c.change.and_then(|v| some(v.se)),
+            change_df: c.change.and_then(|v| some(v.df)),
+            change_p: c.change.and_then(|v| some(v.p_value)),
+        })
+        .collect()
 }

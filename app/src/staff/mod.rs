@@ -9,6 +9,7 @@ pub mod frame;
 pub mod pages;
 pub mod paper;
 pub mod port;
+pub mod release;
 pub mod roles;
 pub mod sheet;
 

@@ -6,6 +6,7 @@
 //! chooses the adapter.
 
 mod postgres;
+mod releases;
 mod sql;
 mod sqlite;
 mod staff;

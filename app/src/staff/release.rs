@@ -1,0 +1,102 @@
+//! Published annual releases: immutable, versioned result sets.
+//!
+//! A release is written once with all its cells; a correction is a new version of the same
+//! year with a changelog note, and earlier versions stay readable. The port below offers no way
+//! to change or delete one, and the database refuses it too (triggers in migration 0008).
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::Geography;
+use crate::ports::StoreResult;
+
+/// One published number (a node or item in a domain), as computed by the statistics engine.
+/// Undefined numbers are `None`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReleaseCell {
+    pub domain: String,
+    pub subgroup: String,
+    pub node: String,
+    pub n: Option<f64>,
+    pub df: Option<f64>,
+    pub estimate: Option<f64>,
+    pub se: Option<f64>,
+    pub ci_low: Option<f64>,
+    pub ci_high: Option<f64>,
+    pub deff: Option<f64>,
+    pub n_eff: Option<f64>,
+    pub cv: Option<f64>,
+    pub flag: String,
+    pub note: String,
+    pub rank: Option<i64>,
+    pub rank_best: Option<i64>,
+    pub rank_worst: Option<i64>,
+    pub rank_best_marginal: Option<i64>,
+    pub rank_worst_marginal: Option<i64>,
+    pub ranked_of: Option<i64>,
+    pub tier: Option<String>,
+    pub vs_national_difference: Option<f64>,
+    pub vs_national_se: Option<f64>,
+    pub vs_national_p: Option<f64>,
+    pub change: Option<f64>,
+    pub change_se: Option<f64>,
+    pub change_df: Option<f64>,
+    pub change_p: Option<f64>,
+}
+
+/// What a release records beside its cells.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseInfo {
+    pub year: i32,
+    pub version: i32,
+    pub wave_code: String,
+    pub geography: Geography,
+    pub title: String,
+    /// The methodology TOML exactly as used.
+    pub methodology: String,
+    pub questionnaire_code: String,
+    pub questionnaire_version: i32,
+    /// SHA-256 over the sufficient statistics and weights the results rest on.
+    pub input_digest: String,
+    pub software_version: String,
+    pub computed_by: String,
+    pub approved_by: String,
+    pub published_at: String,
+    /// What changed and why (empty for version 1).
+    pub changelog: String,
+    pub cell_count: i64,
+}
+
+/// A release to publish: the version is the next one for its year.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRelease {
+    pub year: i32,
+    pub wave_code: String,
+    pub geography: Geography,
+    pub title: String,
+    pub methodology: String,
+    pub questionnaire_code: String,
+    pub questionnaire_version: i32,
+    pub input_digest: String,
+    pub software_version: String,
+    pub computed_by: String,
+    pub approved_by: String,
+    pub changelog: String,
+    pub cells: Vec<ReleaseCell>,
+}
+
+#[async_trait]
+pub trait ReleaseStore: Send + Sync + 'static {
+    /// Writes the release and all its cells in one transaction as the next version of its year
+    /// and returns that version. Refused (`Invalid`) when the approver computed it, or when a
+    /// correction (version 2 on) has no changelog.
+    async fn publish_release(&self, release: &NewRelease) -> StoreResult<i32>;
+    /// Every version of every year, newest year first, versions in order.
+    async fn releases(&self) -> StoreResult<Vec<ReleaseInfo>>;
+    /// One version (`None`: the latest of the year) with its cells.
+    async fn release(
+        &self,
+        year: i32,
+        version: Option<i32>,
+    ) -> StoreResult<Option<(ReleaseInfo, Vec<ReleaseCell>)>>;
+}

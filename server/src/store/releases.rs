@@ -1,0 +1,252 @@
+//! Published releases ([`ReleaseStore`]): one INSERT transaction per version and SELECTs.
+//! There is no UPDATE or DELETE here, and the database refuses them (migration 0008).
+
+use async_trait::async_trait;
+use sipas_app::ports::{StoreError, StoreResult};
+use sipas_app::staff::release::{NewRelease, ReleaseCell, ReleaseInfo, ReleaseStore};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::sql::{SqlStore, db_error, now_rfc3339, parse_geography};
+
+const INFO_COLUMNS: &str = "SELECT year, version, wave_code, geography, title, methodology, \
+     questionnaire_code, questionnaire_version, input_digest, software_version, computed_by, \
+     approved_by, published_at, changelog, cell_count FROM releases";
+
+const CELL_COLUMNS: [&str; 28] = [
+    "domain",
+    "subgroup",
+    "node",
+    "n",
+    "df",
+    "estimate",
+    "se",
+    "ci_low",
+    "ci_high",
+    "deff",
+    "n_eff",
+    "cv",
+    "flag",
+    "note",
+    "rank",
+    "rank_best",
+    "rank_worst",
+    "rank_best_marginal",
+    "rank_worst_marginal",
+    "ranked_of",
+    "tier",
+    "vs_national_difference",
+    "vs_national_se",
+    "vs_national_p",
+    "change",
+    "change_se",
+    "change_df",
+    "change_p",
+];
+
+fn info_from_row(row: &AnyRow) -> StoreResult<ReleaseInfo> {
+    let get_i64 = |i: usize| row.try_get::<i64, _>(i).map_err(db_error);
+    let get_text = |i: usize| row.try_get::<String, _>(i).map_err(db_error);
+    let small = |x: i64| {
+        i32::try_from(x).map_err(|_| StoreError::Backend(format!("number out of range: {x}")))
+    };
+    Ok(ReleaseInfo {
+        year: small(get_i64(0)?)?,
+        version: small(get_i64(1)?)?,
+        wave_code: get_text(2)?,
+        geography: parse_geography(&get_text(3)?)?,
+        title: get_text(4)?,
+        methodology: get_text(5)?,
+        questionnaire_code: get_text(6)?,
+        questionnaire_version: small(get_i64(7)?)?,
+        input_digest: get_text(8)?,
+        software_version: get_text(9)?,
+        computed_by: get_text(10)?,
+        approved_by: get_text(11)?,
+        published_at: get_text(12)?,
+        changelog: get_text(13)?,
+        cell_count: get_i64(14)?,
+    })
+}
+
+fn cell_from_row(row: &AnyRow) -> StoreResult<ReleaseCell> {
+    let real = |i: usize| row.try_get::<Option<f64>, _>(i).map_err(db_error);
+    let int = |i: usize| row.try_get::<Option<i64>, _>(i).map_err(db_error);
+    let text = |i: usize| row.try_get::<String, _>(i).map_err(db_error);
+    Ok(ReleaseCell {
+        domain: text(0)?,
+        subgroup: text(1)?,
+        node: text(2)?,
+        n: real(3)?,
+        df: real(4)?,
+        estimate: real(5)?,
+        se: real(6)?,
+        ci_low: real(7)?,
+        ci_high: real(8)?,
+        deff: real(9)?,
+        n_eff: real(10)?,
+        cv: real(11)?,
+        flag: text(12)?,
+        note: text(13)?,
+        rank: int(14)?,
+        rank_best: int(15)?,
+        rank_worst: int(16)?,
+        rank_best_marginal: int(17)?,
+        rank_worst_marginal: int(18)?,
+        ranked_of: int(19)?,
+        tier: row.try_get::<Option<String>, _>(20).map_err(db_error)?,
+        vs_national_difference: real(21)?,
+        vs_national_se: real(22)?,
+        vs_national_p: real(23)?,
+        change: real(24)?,
+        change_se: real(25)?,
+        change_df: real(26)?,
+        change_p: real(27)?,
+    })
+}
+
+/// A stored number: NaN and infinities are "undefined" (`NULL`), which both engines agree on.
+fn finite(x: Option<f64>) -> Option<f64> {
+    x.filter(|v| v.is_finite())
+}
+
+#[async_trait]
+impl ReleaseStore for SqlStore {
+    async fn publish_release(&self, release: &NewRelease) -> StoreResult<i32> {
+        if release.approved_by == release.computed_by {
+            return Err(StoreError::Conflict(
+                "a release needs a second person: the approver cannot be the statistician who computed it"
+                    .into(),
+            ));
+        }
+        let mut tx = self.pool().begin().await.map_err(db_error)?;
+        let latest: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM releases WHERE year = $1")
+                .bind(i64::from(release.year))
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        let version = latest.unwrap_or(0) + 1;
+        if version > 1 && release.changelog.trim().is_empty() {
+            return Err(StoreError::Conflict(format!(
+                "SIPAS {} v{version} corrects an earlier version: say what changed and why",
+                release.year
+            )));
+        }
+        sqlx::query(
+            "INSERT INTO releases (year, version, wave_code, geography, title, methodology, \
+             questionnaire_code, questionnaire_version, input_digest, software_version, \
+             computed_by, approved_by, published_at, changelog, cell_count) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+        )
+        .bind(i64::from(release.year))
+        .bind(version)
+        .bind(&release.wave_code)
+        .bind(release.geography.key())
+        .bind(&release.title)
+        .bind(&release.methodology)
+        .bind(&release.questionnaire_code)
+        .bind(i64::from(release.questionnaire_version))
+        .bind(&release.input_digest)
+        .bind(&release.software_version)
+        .bind(&release.computed_by)
+        .bind(&release.approved_by)
+        .bind(now_rfc3339()?)
+        .bind(release.changelog.trim())
+        .bind(release.cells.len() as i64)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let placeholders: Vec<String> = (1..=CELL_COLUMNS.len() + 3)
+            .map(|i| format!("${i}"))
+            .collect();
+        let insert = format!(
+            "INSERT INTO release_cells (year, version, position, {}) VALUES ({})",
+            CELL_COLUMNS.join(", "),
+            placeholders.join(", ")
+        );
+        for (position, c) in release.cells.iter().enumerate() {
+            sqlx::query(&insert)
+                .bind(i64::from(release.year))
+                .bind(version)
+                .bind(position as i64)
+                .bind(&c.domain)
+                .bind(&c.subgroup)
+                .bind(&c.node)
+                .bind(finite(c.n))
+                .bind(finite(c.df))
+                .bind(finite(c.estimate))
+                .bind(finite(c.se))
+                .bind(finite(c.ci_low))
+                .bind(finite(c.ci_high))
+                .bind(finite(c.deff))
+                .bind(finite(c.n_eff))
+                .bind(finite(c.cv))
+                .bind(&c.flag)
+                .bind(&c.note)
+                .bind(c.rank)
+                .bind(c.rank_best)
+                .bind(c.rank_worst)
+                .bind(c.rank_best_marginal)
+                .bind(c.rank_worst_marginal)
+                .bind(c.ranked_of)
+                .bind(c.tier.clone())
+                .bind(finite(c.vs_national_difference))
+                .bind(finite(c.vs_national_se))
+                .bind(finite(c.vs_national_p))
+                .bind(finite(c.change))
+                .bind(finite(c.change_se))
+                .bind(finite(c.change_df))
+                .bind(finite(c.change_p))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        }
+        tx.commit().await.map_err(db_error)?;
+        i32::try_from(version).map_err(|_| StoreError::Backend("version out of range".into()))
+    }
+
+    async fn releases(&self) -> StoreResult<Vec<ReleaseInfo>> {
+        let rows = sqlx::query(&format!("{INFO_COLUMNS} ORDER BY year DESC, version"))
+            .fetch_all(self.pool())
+            .await
+            .map_err(db_error)?;
+        rows.iter().map(info_from_row).collect()
+    }
+
+    async fn release(
+        &self,
+        year: i32,
+        version: Option<i32>,
+    ) -> StoreResult<Option<(ReleaseInfo, Vec<ReleaseCell>)>> {
+        // Without a version: the latest (the highest version of the year).
+        let sql = format!(
+            "{INFO_COLUMNS} WHERE year = $1 AND ($2 = 0 OR version = $2) \
+             ORDER BY version DESC LIMIT 1"
+        );
+        let row = sqlx::query(&sql)
+            .bind(i64::from(year))
+            .bind(i64::from(version.unwrap_or(0)))
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db_error)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let info = info_from_row(&row)?;
+        let cells = sqlx::query(&format!(
+            "SELECT {} FROM release_cells WHERE year = $1 AND version = $2 \
+             ORDER BY position",
+            CELL_COLUMNS.join(", ")
+        ))
+        .bind(i64::from(info.year))
+        .bind(i64::from(info.version))
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(cell_from_row)
+        .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Some((info, cells)))
+    }
+}

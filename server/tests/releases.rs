@@ -1,0 +1,159 @@
+//! Published releases are immutable on both engines: the store writes a version once with all
+//! its cells, corrections are new versions with a changelog, four eyes are required, and the
+//! database itself refuses UPDATE, DELETE, TRUNCATE and late cells.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
+
+mod common;
+
+use sipas_app::domain::{Geography, QuestionnaireRef, Wave};
+use sipas_app::ports::{Store, StoreError};
+use sipas_app::staff::release::{NewRelease, ReleaseStore};
+use sipas_server::store::{self, ConnectOptions};
+use sipas_stats::estimate::estimate_all;
+use sipas_stats::methodology::Methodology;
+use sipas_stats::microdata::read_csv;
+
+fn golden(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
+    )
+    .join("../stats/golden")
+    .join(name)
+}
+
+async fn story(url: &str) {
+    let db = store::open(url, &ConnectOptions::default())
+        .await
+        .expect("open and migrate");
+    let sipas_2023 = sipas_server::questionnaires::parse(sipas_server::questionnaires::SIPAS_2023)
+        .expect("parse");
+    db.publish_questionnaire(&sipas_2023)
+        .await
+        .expect("publish");
+    db.create_wave(&Wave {
+        code: "sipas-2026".into(),
+        title: "SIPAS 2026".into(),
+        year: 2026,
+        geography: Geography::G2025,
+        questionnaire: Some(QuestionnaireRef {
+            code: "sipas-2023".into(),
+            version: 1,
+        }),
+        open_link: false,
+        closed: false,
+    })
+    .await
+    .expect("wave");
+
+    // Real results from the engine.
+    let methodology_text = std::fs::read_to_string(golden("methodology.toml")).expect("toml");
+    let methodology = Methodology::from_toml(&methodology_text).expect("methodology");
+    let data = std::fs::read_to_string(golden("microdata.csv")).expect("data");
+    let cells = estimate_all(
+        &read_csv(data.as_bytes(), &methodology).expect("read"),
+        &methodology,
+    )
+    .expect("estimate")
+    .cells;
+    let stored_cells = sipas_server::compute::release_cells(&cells);
+    assert!(
+        stored_cells
+            .iter()
+            .any(|c| c.rank.is_some() && c.tier.is_some())
+    );
+    let mut release = NewRelease {
+        year: 2026,
+        wave_code: "sipas-2026".into(),
+        geography: Geography::G2025,
+        title: "SIPAS 2026".into(),
+        methodology: methodology_text.clone(),
+        questionnaire_code: "sipas-2023".into(),
+        questionnaire_version: 1,
+        input_digest: "a".repeat(64),
+        software_version: env!("CARGO_PKG_VERSION").into(),
+        computed_by: "thu.statistician".into(),
+        approved_by: "thu.statistician".into(),
+        changelog: String::new(),
+        cells: stored_cells.clone(),
+    };
+
+    // Four eyes.
+    match db.publish_release(&release).await {
+        Err(StoreError::Conflict(message)) => {
+            assert!(message.contains("second person"), "{message}")
+        }
+        other => panic!("one person published alone: {other:?}"),
+    }
+    release.approved_by = "lan.approver".into();
+    assert_eq!(db.publish_release(&release).await.expect("v1"), 1);
+    let (info, read) = db.release(2026, None).await.expect("read").expect("latest");
+    assert_eq!((info.version, info.cell_count), (1, cells.len() as i64));
+    assert_eq!(info.methodology, methodology_text);
+    assert_eq!(
+        read, stored_cells,
+        "cells come back exactly, in publication order"
+    );
+
+    // A correction is a new version with a reason; the first stays readable.
+    match db.publish_release(&release).await {
+        Err(StoreError::Conflict(message)) => assert!(message.contains("v2"), "{message}"),
+        other => panic!("a correction without a changelog: {other:?}"),
+    }
+    release.changelog = "Province 24's weights used last year's frame; recomputed.".into();
+    release.cells[0].estimate = Some(0.5);
+    assert_eq!(db.publish_release(&release).await.expect("v2"), 2);
+    let (latest, latest_cells) = db.release(2026, None).await.expect("read").expect("v2");
+    assert_eq!(latest.version, 2);
+    assert_eq!(latest_cells[0].estimate, Some(0.5));
+    let (first, first_cells) = db.release(2026, Some(1)).await.expect("read").expect("v1");
+    assert_eq!(first.version, 1);
+    assert_eq!(first_cells, stored_cells);
+    assert_eq!(db.releases().await.expect("list").len(), 2);
+    assert!(db.release(2026, Some(3)).await.expect("read").is_none());
+    assert!(db.release(2019, None).await.expect("read").is_none());
+
+    // No SQL path changes a published release.
+    let mut attempts = vec![
+        "UPDATE releases SET title = 'edited' WHERE year = 2026",
+        "DELETE FROM releases WHERE year = 2026",
+        "UPDATE release_cells SET estimate = 0.99 WHERE year = 2026",
+        "DELETE FROM release_cells WHERE year = 2026 AND version = 1",
+        "INSERT INTO release_cells (year, version, position, domain, subgroup, node, flag, note) \
+         VALUES (2026, 1, 9999, 'late', '', 'sipas', 'ok', '')",
+    ];
+    if db.engine() == "postgres" {
+        attempts.push("TRUNCATE release_cells");
+        attempts.push("TRUNCATE releases CASCADE");
+    }
+    for sql in attempts {
+        let err = sqlx::query(sql)
+            .execute(db.pool())
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("{} accepted: {sql}", db.engine()));
+        assert!(
+            err.to_string().contains("cannot be changed"),
+            "{}: {sql}: {err}",
+            db.engine()
+        );
+    }
+    let (_, unchanged) = db.release(2026, Some(1)).await.expect("read").expect("v1");
+    assert_eq!(unchanged, stored_cells);
+    db.close().await;
+}
+
+#[tokio::test]
+async fn releases_are_immutable_sqlite() {
+    let db = common::sqlite_db();
+    story(&db.url).await;
+}
+
+#[tokio::test]
+async fn releases_are_immutable_postgres() {
+    let Some((url, name)) = common::postgres_db().await else {
+        return;
+    };
+    story(&url).await;
+    common::drop_postgres_db(&name).await;
+}
