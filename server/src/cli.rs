@@ -109,11 +109,19 @@ pub enum Command {
         #[command(subcommand)]
         action: UserCommand,
     },
-    /// Compute indices offline from a microdata CSV (no database).
+    /// Compute indices offline from a microdata CSV or a totals file (no database).
+    #[command(group(clap::ArgGroup::new("input").required(true).args(["data", "totals"])))]
     Compute {
         /// Microdata CSV, one row per response (docs/methodology.md).
         #[arg(long)]
-        data: PathBuf,
+        data: Option<PathBuf>,
+        /// A totals file instead of microdata (`--write-totals`, or a release's open data):
+        /// every number is reproduced exactly.
+        #[arg(long, conflicts_with_all = ["population", "previous_data"])]
+        totals: Option<PathBuf>,
+        /// Also write the sufficient statistics (per-PSU totals, no microdata) to this file.
+        #[arg(long, requires = "data")]
+        write_totals: Option<PathBuf>,
         /// Methodology TOML: scale, intervals, lonely-PSU policy, index tree.
         #[arg(long)]
         methodology: PathBuf,
@@ -372,6 +380,8 @@ impl Cli {
             }
             Command::Compute {
                 data,
+                totals,
+                write_totals,
                 methodology,
                 out,
                 population,
@@ -385,15 +395,33 @@ impl Cli {
                     population: previous_population,
                     linked_psus,
                 });
-                let cells = crate::compute::run(
-                    &data,
-                    &methodology,
-                    population.as_deref(),
-                    previous.as_ref(),
-                    &out,
+                let input = match (&data, &totals) {
+                    (Some(path), _) => crate::compute::Input::Data {
+                        path,
+                        population: population.as_deref(),
+                    },
+                    (None, Some(path)) => crate::compute::Input::Totals(path),
+                    (None, None) => {
+                        return Err(CliError::Invalid("give --data or --totals".into()));
+                    }
+                };
+                let computed = crate::compute::run(&crate::compute::Request {
+                    input,
+                    methodology: &methodology,
+                    previous: previous.as_ref(),
+                    out: &out,
+                    write_totals: write_totals.as_deref(),
                     non_probability,
-                )?;
-                println!("wrote {cells} estimates to {}", out.display());
+                })?;
+                println!(
+                    "wrote {} estimates to {} (input digest sha256:{})",
+                    computed.cells,
+                    out.display(),
+                    computed.input_digest
+                );
+                if let Some(path) = write_totals {
+                    println!("wrote the totals to {}", path.display());
+                }
                 Ok(())
             }
         }

@@ -6,12 +6,14 @@ use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use sipas_app::staff::release::ReleaseCell;
+use sipas_app::survey::codes::sha256_hex;
 use sipas_stats::calibration::Population;
 use sipas_stats::estimate::{Flag, LinkedYears, add_changes, add_linked_changes, estimate_all};
 use sipas_stats::methodology::Methodology;
 use sipas_stats::microdata::read_csv_calibrated;
 use sipas_stats::output::{write_csv, write_json};
 use sipas_stats::totals::SufficientStats;
+use sipas_stats::totals_file::{read_totals, write_totals as write_totals_file};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ComputeError {
@@ -122,19 +124,64 @@ fn read_stats(
     })
 }
 
+/// What the results are computed from.
+#[derive(Clone, Copy)]
+pub enum Input<'a> {
+    /// A microdata CSV, raked to `population` when the methodology calibrates.
+    Data {
+        path: &'a Path,
+        population: Option<&'a Path>,
+    },
+    /// A totals file (`--write-totals`, or a release's open data).
+    Totals(&'a Path),
+}
+
+/// One `sipas compute` run.
+pub struct Request<'a> {
+    pub input: Input<'a>,
+    pub methodology: &'a Path,
+    pub previous: Option<&'a Previous>,
+    pub out: &'a Path,
+    /// Also write the sufficient statistics here (microdata input only).
+    pub write_totals: Option<&'a Path>,
+    pub non_probability: bool,
+}
+
+/// Writes `bytes` to `path` complete or not at all.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ComputeError> {
+    let write_err = |message: String| ComputeError::Write {
+        path: path.to_owned(),
+        message,
+    };
+    let mut tmp = crate::files::temp_beside(path).map_err(|e| write_err(e.to_string()))?;
+    tmp.as_file_mut()
+        .write_all(bytes)
+        .map_err(|e| write_err(e.to_string()))?;
+    crate::files::persist(tmp, path).map_err(|e| write_err(e.to_string()))
+}
+
+/// What a run produced.
+pub struct Computed {
+    pub cells: usize,
+    /// SHA-256 of the totals file the results rest on (the release's input digest).
+    pub input_digest: String,
+}
+
 /// Computes and writes the results. The output appears complete or not at all: it is written to
 /// a temporary file beside the target and renamed into place.
 ///
 /// Data with open-link rows (`sample = open`) is refused unless `non_probability` is set; then
-/// every publishable result is flagged `non_probability`.
-pub fn run(
-    data: &Path,
-    methodology: &Path,
-    population: Option<&Path>,
-    previous: Option<&Previous>,
-    out: &Path,
-    non_probability: bool,
-) -> Result<usize, ComputeError> {
+/// every publishable result is flagged `non_probability` (and no totals file is written: it
+/// could not carry that mark).
+pub fn run(request: &Request<'_>) -> Result<Computed, ComputeError> {
+    let Request {
+        input,
+        methodology,
+        previous,
+        out,
+        write_totals,
+        non_probability,
+    } = *request;
     let json = match out.extension().and_then(|e| e.to_str()) {
         Some("csv") => false,
         Some("json") => true,
@@ -152,15 +199,49 @@ pub fn run(
         path: methodology.to_owned(),
         source,
     })?;
-    let population = read_population(population)?;
-    let stats = read_stats(data, &methodology_def, population.as_ref())?;
-    let open_rows = open_sample_rows(data)?;
-    if let (Some((rows, first_row)), false) = (open_rows, non_probability) {
-        return Err(ComputeError::OpenSample {
-            path: data.to_owned(),
-            rows,
-            first_row,
-        });
+    let (stats, data, open_rows) = match input {
+        Input::Data { path, population } => {
+            let population = read_population(population)?;
+            let stats = read_stats(path, &methodology_def, population.as_ref())?;
+            let open_rows = open_sample_rows(path)?;
+            if let (Some((rows, first_row)), false) = (open_rows, non_probability) {
+                return Err(ComputeError::OpenSample {
+                    path: path.to_owned(),
+                    rows,
+                    first_row,
+                });
+            }
+            (stats, path, open_rows)
+        }
+        Input::Totals(path) => {
+            let file = File::open(path).map_err(|source| ComputeError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+            let stats = read_totals(BufReader::with_capacity(1 << 20, file), &methodology_def)
+                .map_err(|source| ComputeError::Stats {
+                    path: path.to_owned(),
+                    source,
+                })?;
+            (stats, path, None)
+        }
+    };
+    let mut totals = Vec::new();
+    write_totals_file(&stats, &mut totals).map_err(|source| ComputeError::Stats {
+        path: data.to_owned(),
+        source,
+    })?;
+    let input_digest = sha256_hex(&totals);
+    if let Some(path) = write_totals {
+        if open_rows.is_some() {
+            return Err(ComputeError::Write {
+                path: path.to_owned(),
+                message: "the data has open-link rows: a totals file cannot carry their \
+                          non-probability mark"
+                    .into(),
+            });
+        }
+        write_atomically(path, &totals)?;
     }
     let mut results =
         estimate_all(&stats, &methodology_def).map_err(|source| ComputeError::Stats {
@@ -212,7 +293,10 @@ pub fn run(
         writer.flush().map_err(|e| write_err(e.to_string()))?;
     }
     crate::files::persist(tmp, out).map_err(|e| write_err(e.to_string()))?;
-    Ok(results.cells.len())
+    Ok(Computed {
+        cells: results.cells.len(),
+        input_digest,
+    })
 }
 
 /// The engine's cells as a release stores them (undefined numbers become `None`).

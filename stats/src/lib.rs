@@ -24,6 +24,7 @@ pub mod methodology;
 pub mod microdata;
 pub mod output;
 pub mod totals;
+pub mod totals_file;
 pub mod weighting;
 
 pub use error::StatsError;

@@ -324,3 +324,30 @@ fn the_unmutated_inputs_are_accepted() {
     read_and_estimate(GOLDEN_CSV.as_bytes(), &golden).unwrap();
     read_and_estimate(head(GOLDEN_CSV, 80).as_bytes(), &adjusting_methodology()).unwrap();
 }
+
+/// The totals file of the golden head, as `sipas compute --write-totals` writes it.
+fn golden_totals() -> String {
+    let m = adjusting_methodology();
+    let stats = read_csv(head(GOLDEN_CSV, 120).as_bytes(), &m).expect("golden");
+    let mut out = Vec::new();
+    sipas_stats::totals_file::write_totals(&stats, &mut out).expect("write");
+    String::from_utf8(out).expect("utf-8")
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// A damaged totals file (a number, bracket or name changed) is read as an error or as
+    /// totals that estimate without panicking.
+    #[test]
+    fn totals_file_mutated(position in any::<prop::sample::Index>(), replacement in prop::sample::select(vec!["0", "-1", "1e308", "]", "[", "\"x\"", "null", ",", "99999", "NaN", ""])) {
+        let text = golden_totals();
+        let at = position.index(text.len());
+        let end = (at + 1 + at % 7).min(text.len());
+        let mutated = format!("{}{}{}", &text[..at], replacement, &text[end..]);
+        let m = adjusting_methodology();
+        if let Ok(stats) = sipas_stats::totals_file::read_totals(mutated.as_bytes(), &m) {
+            let _ = estimate_all(&stats, &m);
+        }
+    }
+}
