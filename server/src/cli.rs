@@ -110,7 +110,7 @@ pub enum Command {
         action: UserCommand,
     },
     /// Compute indices offline from a microdata CSV or a totals file (no database).
-    #[command(group(clap::ArgGroup::new("input").required(true).args(["data", "totals"])))]
+    #[command(group(clap::ArgGroup::new("input").required(true).args(["data", "totals", "wave"])))]
     Compute {
         /// Microdata CSV, one row per response (docs/methodology.md).
         #[arg(long)]
@@ -119,6 +119,9 @@ pub enum Command {
         /// every number is reproduced exactly.
         #[arg(long, conflicts_with_all = ["population", "previous_data"])]
         totals: Option<PathBuf>,
+        /// A wave in the database: its probability sample, weighted from its frame.
+        #[arg(long, conflicts_with_all = ["population", "previous_data"])]
+        wave: Option<String>,
         /// Also write the sufficient statistics (per-PSU totals, no microdata) to this file.
         #[arg(long, requires = "data")]
         write_totals: Option<PathBuf>,
@@ -381,6 +384,7 @@ impl Cli {
             Command::Compute {
                 data,
                 totals,
+                wave,
                 write_totals,
                 methodology,
                 out,
@@ -395,14 +399,36 @@ impl Cli {
                     population: previous_population,
                     linked_psus,
                 });
-                let input = match (&data, &totals) {
-                    (Some(path), _) => crate::compute::Input::Data {
+                let from_wave = match &wave {
+                    Some(code) => {
+                        let text = std::fs::read_to_string(&methodology).map_err(|e| {
+                            CliError::Invalid(format!("cannot read {}: {e}", methodology.display()))
+                        })?;
+                        let methodology_def =
+                            sipas_stats::methodology::Methodology::from_toml(&text).map_err(
+                                |e| CliError::Invalid(format!("{}: {e}", methodology.display())),
+                            )?;
+                        let store = open(&config).await?;
+                        let stats =
+                            crate::wave_compute::wave_totals(&store, code, &methodology_def)
+                                .await
+                                .map_err(|e| CliError::Invalid(format!("wave {code}: {e}")));
+                        store.close().await;
+                        Some((stats?, PathBuf::from(format!("wave {code}"))))
+                    }
+                    None => None,
+                };
+                let input = match (&data, &totals, &from_wave) {
+                    (Some(path), _, _) => crate::compute::Input::Data {
                         path,
                         population: population.as_deref(),
                     },
-                    (None, Some(path)) => crate::compute::Input::Totals(path),
-                    (None, None) => {
-                        return Err(CliError::Invalid("give --data or --totals".into()));
+                    (None, Some(path), _) => crate::compute::Input::Totals(path),
+                    (None, None, Some((stats, source))) => {
+                        crate::compute::Input::Stats { stats, source }
+                    }
+                    (None, None, None) => {
+                        return Err(CliError::Invalid("give --data, --totals or --wave".into()));
                     }
                 };
                 let computed = crate::compute::run(&crate::compute::Request {

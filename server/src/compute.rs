@@ -134,6 +134,11 @@ pub enum Input<'a> {
     },
     /// A totals file (`--write-totals`, or a release's open data).
     Totals(&'a Path),
+    /// Totals already computed (from the database); `source` names them in messages.
+    Stats {
+        stats: &'a SufficientStats,
+        source: &'a Path,
+    },
 }
 
 /// One `sipas compute` run.
@@ -199,6 +204,7 @@ pub fn run(request: &Request<'_>) -> Result<Computed, ComputeError> {
         path: methodology.to_owned(),
         source,
     })?;
+    let owned;
     let (stats, data, open_rows) = match input {
         Input::Data { path, population } => {
             let population = read_population(population)?;
@@ -211,7 +217,8 @@ pub fn run(request: &Request<'_>) -> Result<Computed, ComputeError> {
                     first_row,
                 });
             }
-            (stats, path, open_rows)
+            owned = stats;
+            (&owned, path, open_rows)
         }
         Input::Totals(path) => {
             let file = File::open(path).map_err(|source| ComputeError::Read {
@@ -223,11 +230,13 @@ pub fn run(request: &Request<'_>) -> Result<Computed, ComputeError> {
                     path: path.to_owned(),
                     source,
                 })?;
-            (stats, path, None)
+            owned = stats;
+            (&owned, path, None)
         }
+        Input::Stats { stats, source } => (stats, source, None),
     };
     let mut totals = Vec::new();
-    write_totals_file(&stats, &mut totals).map_err(|source| ComputeError::Stats {
+    write_totals_file(stats, &mut totals).map_err(|source| ComputeError::Stats {
         path: data.to_owned(),
         source,
     })?;
@@ -244,7 +253,7 @@ pub fn run(request: &Request<'_>) -> Result<Computed, ComputeError> {
         write_atomically(path, &totals)?;
     }
     let mut results =
-        estimate_all(&stats, &methodology_def).map_err(|source| ComputeError::Stats {
+        estimate_all(stats, &methodology_def).map_err(|source| ComputeError::Stats {
             path: data.to_owned(),
             source,
         })?;
@@ -261,7 +270,7 @@ pub fn run(request: &Request<'_>) -> Result<Computed, ComputeError> {
             .cells;
         if previous.linked_psus {
             let mut years =
-                LinkedYears::new(&before, &stats, &methodology_def).map_err(stats_error)?;
+                LinkedYears::new(&before, stats, &methodology_def).map_err(stats_error)?;
             add_linked_changes(&mut results.cells, &before_cells, &mut years)
                 .map_err(stats_error)?;
         } else {

@@ -18,3 +18,4 @@ pub mod staff;
 pub mod store;
 pub mod survey_forms;
 pub mod telemetry;
+pub mod wave_compute;

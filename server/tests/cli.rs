@@ -174,6 +174,33 @@ async fn waves_are_created_on_a_published_questionnaire() {
     );
     assert!(!conflict.status.success());
     assert!(String::from_utf8_lossy(&conflict.stderr).contains("publish a new version instead"));
+
+    // Computing a wave reads its responses from the database: none yet, a clear refusal.
+    let methodology = std::path::Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
+    )
+    .join("../data/methodology/sipas-2023.toml");
+    let out = db.dir.path().join("results.csv");
+    let empty = sipas(
+        &db.url,
+        &[
+            "compute",
+            "--wave",
+            "sipas-2027",
+            "--methodology",
+            methodology.to_str().expect("path"),
+            "--out",
+            out.to_str().expect("path"),
+        ],
+    );
+    assert!(!empty.status.success());
+    assert!(
+        String::from_utf8_lossy(&empty.stderr).contains("wave sipas-2027: there are no responses"),
+        "{}",
+        String::from_utf8_lossy(&empty.stderr)
+    );
+    assert!(!out.exists());
 }
 
 /// `sipas` with a line on standard input (a password), as a script would run it.

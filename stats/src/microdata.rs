@@ -522,6 +522,169 @@ pub fn read_csv_calibrated<R: Read>(
     })
 }
 
+/// One response from a source other than a CSV file (the database): where it was sampled,
+/// its weight, and its answers and subgroup values as integer codes by item or column name.
+pub struct Row<'a> {
+    pub province: &'a str,
+    /// Unique within the province.
+    pub stratum: &'a str,
+    /// Unique within the stratum.
+    pub psu: &'a str,
+    pub weight: f64,
+    /// As the CSV's `fpc` column: N_h if > 1, else a sampling fraction.
+    pub fpc: Option<f64>,
+    pub value: &'a dyn Fn(&str) -> Option<i64>,
+}
+
+/// Accumulates the same sufficient statistics as [`read_csv`] from rows given one at a time,
+/// in bounded memory (totals per PSU and domain, not rows).
+pub struct Accumulator {
+    items: Vec<String>,
+    nodes: Vec<String>,
+    scale: Scale,
+    lonely: crate::design::LonelyPsu,
+    subgroup_columns: Vec<(String, usize)>,
+    subgroup_values: Vec<Interner>,
+    strata: Interner,
+    stratum_fpc: Vec<Option<f64>>,
+    psus: Vec<HashMap<String, u32>>,
+    psu_stratum: Vec<u32>,
+    psu_labels: Vec<String>,
+    provinces: Interner,
+    builder: TotalsBuilder,
+    domain_ids: HashMap<(u32, u32, u32), usize>,
+    row_domains: Vec<usize>,
+    row_subgroups: Vec<(u32, u32)>,
+    answers: Vec<Answer>,
+    rows: u64,
+}
+
+impl Accumulator {
+    /// A methodology that calibrates needs row-level raking: use [`read_csv_calibrated`].
+    pub fn new(methodology: &Methodology) -> Result<Self, StatsError> {
+        if methodology.calibration.is_some() {
+            return Err(StatsError::Methodology(
+                "[calibration] is not supported on this path yet: compute from the export with --population"
+                    .into(),
+            ));
+        }
+        let tree = methodology.compile()?;
+        Ok(Self {
+            nodes: tree.nodes.iter().map(|(code, _)| code.clone()).collect(),
+            builder: TotalsBuilder::new(tree.items.len(), tree.node_items()),
+            answers: vec![None; tree.items.len()],
+            items: tree.items,
+            scale: methodology.scale.clone(),
+            lonely: methodology.lonely_psu,
+            subgroup_columns: methodology
+                .subgroups
+                .iter()
+                .map(|s| (s.clone(), 0))
+                .collect(),
+            subgroup_values: methodology
+                .subgroups
+                .iter()
+                .map(|_| Interner::default())
+                .collect(),
+            strata: Interner::default(),
+            stratum_fpc: Vec::new(),
+            psus: Vec::new(),
+            psu_stratum: Vec::new(),
+            psu_labels: Vec::new(),
+            provinces: Interner::default(),
+            domain_ids: HashMap::new(),
+            row_domains: Vec::new(),
+            row_subgroups: Vec::new(),
+            rows: 0,
+        })
+    }
+
+    pub fn add(&mut self, row: &Row<'_>) -> Result<(), StatsError> {
+        self.rows += 1;
+        let place = |message: String| {
+            StatsError::Invalid(format!(
+                "response {} (province {}, stratum {}, PSU {}): {message}",
+                self.rows, row.province, row.stratum, row.psu
+            ))
+        };
+        if !(row.weight.is_finite() && row.weight > 0.0) {
+            return Err(place(format!("weight {} must be positive", row.weight)));
+        }
+        let stratum_key = format!("{}/{}", row.province, row.stratum);
+        let h = self.strata.get(&stratum_key);
+        if h as usize == self.stratum_fpc.len() {
+            self.stratum_fpc.push(row.fpc);
+            self.psus.push(HashMap::new());
+        } else if self.stratum_fpc[h as usize] != row.fpc {
+            return Err(place(
+                "the stratum's fpc differs from an earlier response's".into(),
+            ));
+        }
+        let psu = match self.psus[h as usize].get(row.psu) {
+            Some(&psu) => psu,
+            None => {
+                let psu = self.psu_stratum.len() as u32;
+                self.psu_stratum.push(h);
+                self.psu_labels.push(row.psu.to_owned());
+                self.psus[h as usize].insert(row.psu.to_owned(), psu);
+                psu
+            }
+        };
+        let scale = &self.scale;
+        for (slot, item) in self.answers.iter_mut().zip(&self.items) {
+            *slot = (row.value)(item)
+                .filter(|v| (scale.min..=scale.max).contains(v))
+                .map(|v| v >= scale.satisfied_min);
+        }
+        self.row_subgroups.clear();
+        for (c, (name, _)) in self.subgroup_columns.iter().enumerate() {
+            if let Some(v) = (row.value)(name) {
+                self.row_subgroups
+                    .push((c as u32 + 1, self.subgroup_values[c].get(&v.to_string())));
+            }
+        }
+        let p = self.provinces.get(row.province) + 1;
+        self.builder.set_row(&self.answers);
+        add_to_domains(
+            &mut self.builder,
+            &mut self.domain_ids,
+            &mut self.row_domains,
+            &DomainNames {
+                provinces: &self.provinces,
+                subgroup_columns: &self.subgroup_columns,
+                subgroup_values: &self.subgroup_values,
+            },
+            (p, psu, row.weight),
+            &self.row_subgroups,
+            &self.answers,
+        );
+        Ok(())
+    }
+
+    pub fn finish(self) -> Result<SufficientStats, StatsError> {
+        if self.psu_stratum.is_empty() {
+            return Err(StatsError::Invalid(
+                "there are no responses to compute from".into(),
+            ));
+        }
+        let strata = self
+            .strata
+            .names
+            .into_iter()
+            .zip(self.stratum_fpc)
+            .map(|(name, fpc)| (name, fpc.map_or(Fpc::None, Fpc::from_r_value)))
+            .collect();
+        Ok(SufficientStats {
+            design: Design::new(strata, self.psu_stratum, self.lonely)?,
+            items: self.items,
+            nodes: self.nodes,
+            domains: self.builder.finish(),
+            calibration: None,
+            psu_labels: self.psu_labels,
+        })
+    }
+}
+
 /// What names a domain: province codes and subgroup columns and values (interned).
 struct DomainNames<'a> {
     provinces: &'a Interner,

@@ -287,6 +287,12 @@ pub trait StaffStore: Send + Sync + 'static {
         dry_run: bool,
     ) -> StoreResult<Vec<RowOutcome>>;
 
+    /// Probability-sample completes per (province, stratum): the denominators of the weights.
+    async fn completes_by_stratum(
+        &self,
+        wave_code: &str,
+    ) -> StoreResult<Vec<(String, String, i64)>>;
+
     // Exports: keyset pages of at most `limit` rows after `after` (an export id).
     async fn export_page(
         &self,

@@ -1088,6 +1088,21 @@ impl StaffStore for SqlStore {
         Ok(outcomes)
     }
 
+    async fn completes_by_stratum(
+        &self,
+        wave_code: &str,
+    ) -> StoreResult<Vec<(String, String, i64)>> {
+        sqlx::query_as(
+            "SELECT province_code, stratum, COUNT(*) FROM responses \
+             WHERE wave_code = $1 AND sample_kind = 'probability' \
+             GROUP BY province_code, stratum ORDER BY province_code, stratum",
+        )
+        .bind(wave_code)
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_error)
+    }
+
     async fn export_page(
         &self,
         wave_code: &str,
