@@ -8,6 +8,11 @@
 //!   rows per second and the process's peak resident memory (VmHWM); run it for two sizes to see
 //!   that memory does not grow with the export.
 //!
+//! - `compute URL N`: N responses, then the indices of the wave from the database
+//!   (`sipas compute --wave`: weights from the frame, sufficient statistics over keyset pages,
+//!   every cell) against the CSV path in the same run (the same responses as a microdata CSV
+//!   with the same weights, read and estimated as `sipas compute --data` does).
+//!
 //! `scripts/bench-staff.sh` runs them on SQLite and PostgreSQL (docs/benchmarks.md).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark tool: fail loudly
 
@@ -65,15 +70,22 @@ async fn seed(store: &SqlStore, n: usize) {
         .questionnaire("sipas-2023", 1)
         .await
         .expect("questionnaire");
-    let mut answers = sipas_app::survey::questionnaire::Answers::new();
-    for item in q.items() {
-        if item.is_relevant(&answers)
-            && let Some(first) = q.choices(item).next()
-        {
-            answers.insert(item.code.clone(), first.value);
-        }
-    }
-    let answers = serde_json::to_string(&answers).expect("json");
+    // Five answer patterns (each item takes its (v + k)-th choice), so indices are not 0 or 1.
+    let variants: Vec<String> = (0..5)
+        .map(|v| {
+            let mut answers = sipas_app::survey::questionnaire::Answers::new();
+            for (k, item) in q.items().enumerate() {
+                let count = q.choices(item).count();
+                if item.is_relevant(&answers)
+                    && count > 0
+                    && let Some(choice) = q.choices(item).nth((v + k) % count)
+                {
+                    answers.insert(item.code.clone(), choice.value);
+                }
+            }
+            serde_json::to_string(&answers).expect("json")
+        })
+        .collect();
     let pool = store.pool();
     let start = Instant::now();
     let chunk = 200;
@@ -92,6 +104,7 @@ async fn seed(store: &SqlStore, n: usize) {
         );
         for r in 0..rows {
             let i = done + r;
+            let answers = &variants[(i * 7 + i / 13) % variants.len()];
             let psu = &frame.psus[i % frame.psus.len()];
             let sep = if r == 0 { "" } else { "," };
             let hash = format!("{i:064x}");
@@ -278,6 +291,104 @@ async fn main() {
                 page.as_secs_f64() * 1e3,
                 naive.as_secs_f64() * 1e3,
                 naive.as_secs_f64() / page.as_secs_f64()
+            );
+        }
+        "compute" => {
+            let n: usize = args[3].parse().expect("N");
+            let store = open(url).await;
+            seed(&store, n).await;
+            let methodology = sipas_stats::methodology::Methodology::from_toml(include_str!(
+                "../../data/methodology/sipas-2023.toml"
+            ))
+            .expect("methodology");
+            let start = Instant::now();
+            let stats = sipas_server::wave_compute::wave_totals(store.as_ref(), WAVE, &methodology)
+                .await
+                .expect("wave totals");
+            let from_db = sipas_stats::estimate::estimate_all(&stats, &methodology)
+                .expect("estimate")
+                .cells;
+            let db_time = start.elapsed();
+            // The CSV path's input, written outside the timing: the export with the weights.
+            let tree = methodology.compile().expect("tree");
+            let completes: std::collections::HashMap<(String, String), i64> = store
+                .completes_by_stratum(WAVE)
+                .await
+                .expect("completes")
+                .into_iter()
+                .map(|(p, s, n)| ((p, s), n))
+                .collect();
+            let path = std::env::temp_dir()
+                .join(format!("sipas-compute-bench-{}.csv", std::process::id()));
+            {
+                use std::io::Write;
+                let mut out = std::io::BufWriter::new(std::fs::File::create(&path).expect("csv"));
+                let mut header = String::from("response_id,province,stratum,psu,weight,fpc");
+                for column in methodology.subgroups.iter().chain(&tree.items) {
+                    header.push(',');
+                    header.push_str(column);
+                }
+                writeln!(out, "{header}").expect("write");
+                let mut after: Option<String> = None;
+                loop {
+                    let page = store
+                        .export_page(WAVE, None, after.as_deref(), 5000)
+                        .await
+                        .expect("page");
+                    let Some(last) = page.last() else { break };
+                    after = Some(last.export_id.clone());
+                    for r in &page {
+                        let weight = r.stratum_population.expect("frame") as f64
+                            / completes[&(r.province_code.clone(), r.stratum.clone())] as f64;
+                        let mut line = format!(
+                            "{},{},{}/{},{},{weight},{}",
+                            r.export_id,
+                            r.province_code,
+                            r.province_code,
+                            r.stratum,
+                            r.psu,
+                            r.stratum_psus.expect("frame")
+                        );
+                        for column in methodology.subgroups.iter().chain(&tree.items) {
+                            line.push(',');
+                            if let Some(v) = r.answers.get(column) {
+                                line.push_str(&v.to_string());
+                            }
+                        }
+                        writeln!(out, "{line}").expect("write");
+                    }
+                }
+            }
+            let start = Instant::now();
+            let file = std::fs::File::open(&path).expect("open");
+            let csv_stats = sipas_stats::microdata::read_csv(
+                std::io::BufReader::with_capacity(1 << 20, file),
+                &methodology,
+            )
+            .expect("read");
+            let read_time = start.elapsed();
+            let from_csv = sipas_stats::estimate::estimate_all(&csv_stats, &methodology)
+                .expect("estimate")
+                .cells;
+            let csv_time = start.elapsed();
+            let _ = std::fs::remove_file(&path);
+            assert_eq!(from_db.len(), from_csv.len());
+            for (a, b) in from_db.iter().zip(&from_csv) {
+                assert!(
+                    a.estimate.to_bits() == b.estimate.to_bits()
+                        && a.se.to_bits() == b.se.to_bits()
+                        || (a.estimate.is_nan() && b.estimate.is_nan()),
+                    "{a:?} vs {b:?}"
+                );
+            }
+            println!(
+                "compute {engine} n={n}: database {:.2} s, CSV path {:.2} s (reading {:.2} s), \
+                 ratio {:.2}; {} cells, identical",
+                db_time.as_secs_f64(),
+                csv_time.as_secs_f64(),
+                read_time.as_secs_f64(),
+                db_time.as_secs_f64() / csv_time.as_secs_f64(),
+                from_db.len()
             );
         }
         "seed" => {

@@ -25,6 +25,8 @@ pub enum WaveComputeError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Stats(#[from] StatsError),
+    #[error("{0}")]
+    Stored(String),
     #[error(
         "{count} probability response(s) are outside the sample frame (the first in province \
          {province}, stratum {stratum}, PSU {psu}): upload a frame that lists their stratum"
@@ -49,24 +51,34 @@ pub async fn wave_totals(
         .into_iter()
         .map(|(province, stratum, n)| ((province, stratum), n))
         .collect();
+    let frame: HashMap<(String, String), (i64, i64)> = store
+        .frame(wave_code, None)
+        .await?
+        .strata
+        .into_iter()
+        .map(|s| {
+            (
+                (s.province_code, s.stratum),
+                (s.population, s.psus_in_population),
+            )
+        })
+        .collect();
     let mut accumulator = Accumulator::new(methodology)?;
     let mut outside: Option<(usize, String, String, String)> = None;
     let mut after: Option<String> = None;
     loop {
         let page = store
-            .export_page(wave_code, None, after.as_deref(), PAGE)
+            .answers_page(wave_code, after.as_deref(), PAGE)
             .await?;
         let Some(last) = page.last() else {
             break;
         };
         after = Some(last.export_id.clone());
-        for row in page.iter().filter(|r| r.sample_kind == "probability") {
+        for row in &page {
             let key = (row.province_code.clone(), row.stratum.clone());
-            let (Some(population), Some(psus), Some(&completes)) = (
-                row.stratum_population,
-                row.stratum_psus,
-                completes.get(&key),
-            ) else {
+            let (Some(&(population, psus)), Some(&completes)) =
+                (frame.get(&key), completes.get(&key))
+            else {
                 let entry = outside.get_or_insert_with(|| {
                     (
                         0,
@@ -78,13 +90,20 @@ pub async fn wave_totals(
                 entry.0 += 1;
                 continue;
             };
+            // Item codes are plain identifiers: their keys borrow from the stored text.
+            let answers: HashMap<&str, i64> = serde_json::from_str(&row.answers).map_err(|e| {
+                WaveComputeError::Stored(format!(
+                    "response {} has unreadable answers: {e}",
+                    row.export_id
+                ))
+            })?;
             accumulator.add(&Row {
                 province: &row.province_code,
                 stratum: &row.stratum,
                 psu: &row.psu,
                 weight: population as f64 / completes as f64,
                 fpc: Some(psus as f64),
-                value: &|item| row.answers.get(item).copied(),
+                value: &|item| answers.get(item).copied(),
             })?;
         }
     }

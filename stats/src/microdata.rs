@@ -557,6 +557,8 @@ pub struct Accumulator {
     row_subgroups: Vec<(u32, u32)>,
     answers: Vec<Answer>,
     rows: u64,
+    /// Scratch for `province/stratum`.
+    stratum_key: String,
 }
 
 impl Accumulator {
@@ -596,6 +598,7 @@ impl Accumulator {
             row_domains: Vec::new(),
             row_subgroups: Vec::new(),
             rows: 0,
+            stratum_key: String::new(),
         })
     }
 
@@ -610,8 +613,11 @@ impl Accumulator {
         if !(row.weight.is_finite() && row.weight > 0.0) {
             return Err(place(format!("weight {} must be positive", row.weight)));
         }
-        let stratum_key = format!("{}/{}", row.province, row.stratum);
-        let h = self.strata.get(&stratum_key);
+        self.stratum_key.clear();
+        self.stratum_key.push_str(row.province);
+        self.stratum_key.push('/');
+        self.stratum_key.push_str(row.stratum);
+        let h = self.strata.get(&self.stratum_key);
         if h as usize == self.stratum_fpc.len() {
             self.stratum_fpc.push(row.fpc);
             self.psus.push(HashMap::new());

@@ -207,6 +207,17 @@ pub struct ExportRow {
     pub answers: Answers,
 }
 
+/// One probability-sample response as the index computation reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnswersRow {
+    pub export_id: String,
+    pub province_code: String,
+    pub stratum: String,
+    pub psu: String,
+    /// The stored JSON object {item code: value}.
+    pub answers: String,
+}
+
 #[async_trait]
 pub trait StaffStore: Send + Sync + 'static {
     // Accounts.
@@ -286,6 +297,15 @@ pub trait StaffStore: Send + Sync + 'static {
         records: &[PaperRecord],
         dry_run: bool,
     ) -> StoreResult<Vec<RowOutcome>>;
+
+    /// A keyset page of the probability sample's answers (raw JSON) after `after` (an export
+    /// id), for computing indices: only what the statistics need.
+    async fn answers_page(
+        &self,
+        wave_code: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<AnswersRow>>;
 
     /// Probability-sample completes per (province, stratum): the denominators of the weights.
     async fn completes_by_stratum(

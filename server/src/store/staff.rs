@@ -8,9 +8,9 @@ use sipas_app::domain::Wave;
 use sipas_app::ports::{StoreError, StoreResult};
 use sipas_app::staff::frame::{Frame, FramePsu, FrameStratum};
 use sipas_app::staff::port::{
-    AuditEntry, AuditFilter, AuditRecord, BatchSummary, ChannelCounts, ExportRow, Monitoring,
-    NewBatch, NewUser, PaperRecord, PaperTarget, ProvinceProgress, PsuProgress, RowOutcome,
-    StaffStore, WaveDetails, WaveSchedule,
+    AnswersRow, AuditEntry, AuditFilter, AuditRecord, BatchSummary, ChannelCounts, ExportRow,
+    Monitoring, NewBatch, NewUser, PaperRecord, PaperTarget, ProvinceProgress, PsuProgress,
+    RowOutcome, StaffStore, WaveDetails, WaveSchedule,
 };
 use sipas_app::staff::roles::{ProvinceRef, Role, StaffUser};
 use sipas_app::survey::codes::sha256_hex;
@@ -1086,6 +1086,37 @@ impl StaffStore for SqlStore {
             tx.commit().await.map_err(db_error)?;
         }
         Ok(outcomes)
+    }
+
+    async fn answers_page(
+        &self,
+        wave_code: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<AnswersRow>> {
+        let rows = sqlx::query_as::<_, (String, String, String, String, String)>(
+            "SELECT export_id, province_code, stratum, psu, answers FROM responses \
+             WHERE wave_code = $1 AND sample_kind = 'probability' AND export_id > $2 \
+             ORDER BY export_id LIMIT $3",
+        )
+        .bind(wave_code)
+        .bind(after.unwrap_or(""))
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_error)?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(export_id, province_code, stratum, psu, answers)| AnswersRow {
+                    export_id,
+                    province_code,
+                    stratum,
+                    psu,
+                    answers,
+                },
+            )
+            .collect())
     }
 
     async fn completes_by_stratum(
