@@ -140,6 +140,40 @@ async fn story(url: &str) {
     }
     let (_, unchanged) = db.release(2026, Some(1)).await.expect("read").expect("v1");
     assert_eq!(unchanged, stored_cells);
+
+    // The "published elsewhere" series: exactly data/published/*.csv, apart from releases.
+    let published = db.published_elsewhere().await.expect("published");
+    let dir = std::path::Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
+    )
+    .join("../data/published");
+    let national = csv::Reader::from_path(dir.join("published_sipas_national.csv"))
+        .expect("csv")
+        .records()
+        .count();
+    let provincial = csv::Reader::from_path(dir.join("published_sipas_provincial.csv"))
+        .expect("csv")
+        .records()
+        .count();
+    assert_eq!(published.len(), national + provincial);
+    let quang_ninh_2020 = published
+        .iter()
+        .find(|p| p.year == 2020 && p.province_code.as_deref() == Some("22"))
+        .expect("Quảng Ninh 2020");
+    assert_eq!(quang_ninh_2020.province_name, "Quảng Ninh");
+    assert_eq!(quang_ninh_2020.sipas_percent, 95.76);
+    assert_eq!(
+        (quang_ninh_2020.rank, quang_ninh_2020.ranked_of),
+        (Some(1), Some(63))
+    );
+    assert!(quang_ninh_2020.source.starts_with("https://"));
+    let national_2024 = published
+        .iter()
+        .find(|p| p.year == 2024 && p.province_code.is_none())
+        .expect("national 2024");
+    assert_eq!(national_2024.sipas_percent, 83.94);
+    assert_eq!(national_2024.geography, Geography::G2004);
     db.close().await;
 }
 

@@ -85,8 +85,28 @@ pub struct NewRelease {
     pub cells: Vec<ReleaseCell>,
 }
 
+/// A SIPAS figure published before this platform (the Ministry's announcement as reported):
+/// a point estimate without uncertainty, with its source. Never mixed with computed releases.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PublishedElsewhere {
+    pub year: i32,
+    pub geography: Geography,
+    /// `None` for the national figure.
+    pub province_code: Option<String>,
+    pub province_name: String,
+    /// As published, in percent (81.0 = 81%).
+    pub sipas_percent: f64,
+    /// Rank among `ranked_of` provinces, when published.
+    pub rank: Option<i64>,
+    pub ranked_of: Option<i64>,
+    pub note: String,
+    pub source: String,
+}
+
 #[async_trait]
 pub trait ReleaseStore: Send + Sync + 'static {
+    /// The "published elsewhere" series, by year then province (the national figure first).
+    async fn published_elsewhere(&self) -> StoreResult<Vec<PublishedElsewhere>>;
     /// Writes the release and all its cells in one transaction as the next version of its year
     /// and returns that version. Refused (`Invalid`) when the approver computed it, or when a
     /// correction (version 2 on) has no changelog.

@@ -3,7 +3,9 @@
 
 use async_trait::async_trait;
 use sipas_app::ports::{StoreError, StoreResult};
-use sipas_app::staff::release::{NewRelease, ReleaseCell, ReleaseInfo, ReleaseStore};
+use sipas_app::staff::release::{
+    NewRelease, PublishedElsewhere, ReleaseCell, ReleaseInfo, ReleaseStore,
+};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -112,6 +114,46 @@ fn finite(x: Option<f64>) -> Option<f64> {
 
 #[async_trait]
 impl ReleaseStore for SqlStore {
+    async fn published_elsewhere(&self) -> StoreResult<Vec<PublishedElsewhere>> {
+        type Row = (
+            i64,
+            String,
+            String,
+            String,
+            f64,
+            Option<i64>,
+            Option<i64>,
+            String,
+            String,
+        );
+        let rows = sqlx::query_as::<_, Row>(
+            "SELECT year, geography, province_code, province_name, sipas_percent, rank, \
+             ranked_of, note, source FROM published_elsewhere \
+             ORDER BY year, province_code",
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_error)?;
+        rows.into_iter()
+            .map(
+                |(year, geography, province, name, percent, rank, ranked_of, note, source)| {
+                    Ok(PublishedElsewhere {
+                        year: i32::try_from(year)
+                            .map_err(|_| StoreError::Backend(format!("year {year}")))?,
+                        geography: parse_geography(&geography)?,
+                        province_code: (!province.is_empty()).then_some(province),
+                        province_name: name,
+                        sipas_percent: percent,
+                        rank,
+                        ranked_of,
+                        note,
+                        source,
+                    })
+                },
+            )
+            .collect()
+    }
+
     async fn publish_release(&self, release: &NewRelease) -> StoreResult<i32> {
         if release.approved_by == release.computed_by {
             return Err(StoreError::Conflict(
