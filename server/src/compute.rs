@@ -241,6 +241,14 @@ pub fn run(request: &Request<'_>) -> Result<Computed, ComputeError> {
         source,
     })?;
     let input_digest = sha256_hex(&totals);
+
+    let mut results =
+        estimate_all(stats, &methodology_def).map_err(|source| ComputeError::Stats {
+            path: data.to_owned(),
+            source,
+        })?;
+
+    // Written once the results are computed, so a failed run leaves no totals behind.
     if let Some(path) = write_totals {
         if open_rows.is_some() {
             return Err(ComputeError::Write {
@@ -252,11 +260,6 @@ pub fn run(request: &Request<'_>) -> Result<Computed, ComputeError> {
         }
         write_atomically(path, &totals)?;
     }
-    let mut results =
-        estimate_all(stats, &methodology_def).map_err(|source| ComputeError::Stats {
-            path: data.to_owned(),
-            source,
-        })?;
 
     if let Some(previous) = previous {
         let stats_error = |source| ComputeError::Stats {

@@ -28,8 +28,13 @@ pub enum WaveComputeError {
     #[error("{0}")]
     Stored(String),
     #[error(
+        "responses were stored while the indices were computed, so the weights would not match \
+         them: close the wave (or wait for collection to pause) and compute again"
+    )]
+    Moving,
+    #[error(
         "{count} probability response(s) are outside the sample frame (the first in province \
-         {province}, stratum {stratum}, PSU {psu}): upload a frame that lists their stratum"
+         {province}, stratum {stratum}, PSU {psu}): upload a frame that lists their PSU"
     )]
     OutsideFrame {
         count: usize,
@@ -51,9 +56,8 @@ pub async fn wave_totals(
         .into_iter()
         .map(|(province, stratum, n)| ((province, stratum), n))
         .collect();
-    let frame: HashMap<(String, String), (i64, i64)> = store
-        .frame(wave_code, None)
-        .await?
+    let frame_def = store.frame(wave_code, None).await?;
+    let frame: HashMap<(String, String), (i64, i64)> = frame_def
         .strata
         .into_iter()
         .map(|s| {
@@ -63,6 +67,12 @@ pub async fn wave_totals(
             )
         })
         .collect();
+    let frame_psus: std::collections::HashSet<(String, String, String)> = frame_def
+        .psus
+        .into_iter()
+        .map(|p| (p.province_code, p.stratum, p.psu))
+        .collect();
+    let mut read: HashMap<(String, String), i64> = HashMap::new();
     let mut accumulator = Accumulator::new(methodology)?;
     let mut outside: Option<(usize, String, String, String)> = None;
     let mut after: Option<String> = None;
@@ -76,8 +86,14 @@ pub async fn wave_totals(
         after = Some(last.export_id.clone());
         for row in &page {
             let key = (row.province_code.clone(), row.stratum.clone());
-            let (Some(&(population, psus)), Some(&completes)) =
-                (frame.get(&key), completes.get(&key))
+            *read.entry(key.clone()).or_default() += 1;
+            let in_frame = frame_psus.contains(&(
+                row.province_code.clone(),
+                row.stratum.clone(),
+                row.psu.clone(),
+            ));
+            let (true, Some(&(population, psus)), Some(&completes)) =
+                (in_frame, frame.get(&key), completes.get(&key))
             else {
                 let entry = outside.get_or_insert_with(|| {
                     (
@@ -106,6 +122,11 @@ pub async fn wave_totals(
                 value: &|item| answers.get(item).copied(),
             })?;
         }
+    }
+    // The counts and the pages are separate reads: responses stored meanwhile would be weighted
+    // with stale counts. Close the wave (or retry) rather than publish such weights.
+    if read != completes {
+        return Err(WaveComputeError::Moving);
     }
     if let Some((count, province, stratum, psu)) = outside {
         return Err(WaveComputeError::OutsideFrame {

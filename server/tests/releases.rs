@@ -122,9 +122,35 @@ async fn story(url: &str) {
         "INSERT INTO release_cells (year, version, position, domain, subgroup, node, flag, note) \
          VALUES (2026, 1, 9999, 'late', '', 'sipas', 'ok', '')",
     ];
+    // Cells for a release that does not exist.
+    attempts.push(
+        "INSERT INTO release_cells (year, version, position, domain, subgroup, node, flag, note) \
+         VALUES (2031, 1, 0, '01', '', 'sipas', 'ok', '')",
+    );
     if db.engine() == "postgres" {
         attempts.push("TRUNCATE release_cells");
         attempts.push("TRUNCATE releases CASCADE");
+        attempts.push(
+            "INSERT INTO release_cells (year, version, position, domain, subgroup, node, flag, \
+             note) SELECT year, version, position, domain, subgroup, node, flag, 'edited' \
+             FROM release_cells WHERE year = 2026 AND version = 1 \
+             ON CONFLICT (year, version, domain, subgroup, node) DO UPDATE SET note = 'edited'",
+        );
+    } else {
+        // REPLACE deletes without firing DELETE triggers: refused by the insert guards.
+        attempts.push(
+            "INSERT OR REPLACE INTO releases SELECT year, version, wave_code, geography, \
+             'forged', methodology, questionnaire_code, questionnaire_version, input_digest, \
+             software_version, computed_by, approved_by, published_at, changelog, \
+             cell_count + 1 FROM releases WHERE year = 2026 AND version = 1",
+        );
+        attempts.push(
+            "INSERT OR REPLACE INTO release_cells SELECT year, version, position, domain, \
+             subgroup, node, n, df, 0.99, se, ci_low, ci_high, deff, n_eff, cv, flag, note, \
+             rank, rank_best, rank_worst, rank_best_marginal, rank_worst_marginal, ranked_of, \
+             tier, vs_national_difference, vs_national_se, vs_national_p, change, change_se, \
+             change_df, change_p FROM release_cells WHERE year = 2026 AND version = 1 LIMIT 1",
+        );
     }
     for sql in attempts {
         let err = sqlx::query(sql)
@@ -138,8 +164,10 @@ async fn story(url: &str) {
             db.engine()
         );
     }
-    let (_, unchanged) = db.release(2026, Some(1)).await.expect("read").expect("v1");
+    let (unchanged_info, unchanged) = db.release(2026, Some(1)).await.expect("read").expect("v1");
     assert_eq!(unchanged, stored_cells);
+    assert_eq!(unchanged_info.title, "SIPAS 2026");
+    assert!(db.release(2026, Some(0)).await.expect("read").is_none());
 
     // The "published elsewhere" series: exactly data/published/*.csv, apart from releases.
     let published = db.published_elsewhere().await.expect("published");

@@ -208,7 +208,7 @@ impl<'a> DomainScores<'a> {
         let answering = (0..t.n_present())
             .filter(|&pos| t.nd[pos * k_n + k] > 0)
             .map(|pos| {
-                n += t.nd[pos * k_n + k];
+                n = n.saturating_add(t.nd[pos * k_n + k]);
                 t.psus[pos]
             })
             .collect::<Vec<_>>();
@@ -310,7 +310,7 @@ impl<'a> DomainScores<'a> {
         for pos in 0..t.n_present() {
             let rows = t.any_rows[pos * t.n_nodes + g];
             if rows > 0 {
-                n += rows;
+                n = n.saturating_add(rows);
                 weight += t.any_w[pos * t.n_nodes + g];
                 psus.push(t.psus[pos]);
             }

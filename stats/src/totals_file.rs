@@ -170,6 +170,47 @@ fn check_psus(what: &str, psus: &[u32], n_psus: usize) -> Result<(), StatsError>
     }
 }
 
+/// Counts and weights that can come from responses: no PSU twice, answers and node counts at
+/// most the PSU's rows, rows below 2^53 (so sums stay exact and cannot overflow), weighted sums
+/// non-negative with satisfied ≤ valid.
+fn check_counts(what: &str, d: &DomainEntry, k_n: usize, g_n: usize) -> Result<(), StatsError> {
+    let mut seen = std::collections::HashSet::new();
+    for (pos, &psu) in d.psus.iter().enumerate() {
+        if !seen.insert(psu) {
+            return Err(invalid(format!("{what}: PSU {psu} is listed twice")));
+        }
+        let rows = d.rows[pos];
+        if rows > 1 << 53 {
+            return Err(invalid(format!("{what}: PSU {psu} has {rows} rows")));
+        }
+        for k in 0..k_n {
+            let i = pos * k_n + k;
+            if d.nd[i] > rows {
+                return Err(invalid(format!(
+                    "{what}: PSU {psu}, item {k}: {} answers from {rows} rows",
+                    d.nd[i]
+                )));
+            }
+            if d.wy[i] < 0.0 || d.wd[i] < 0.0 || d.wy[i] > d.wd[i] * (1.0 + 1e-9) {
+                return Err(invalid(format!(
+                    "{what}: PSU {psu}, item {k}: weighted satisfied {} and valid {} must be non-negative, satisfied at most valid",
+                    d.wy[i], d.wd[i]
+                )));
+            }
+        }
+        for g in 0..g_n {
+            let i = pos * g_n + g;
+            if d.any_rows[i] > rows || d.any_w[i] < 0.0 {
+                return Err(invalid(format!(
+                    "{what}: PSU {psu}, node {g}: {} rows (weight {}) from {rows} rows",
+                    d.any_rows[i], d.any_w[i]
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Reads a totals file; the lonely-PSU policy comes from `methodology`.
 pub fn read_totals<R: Read>(
     reader: R,
@@ -268,6 +309,7 @@ pub fn read_totals<R: Read>(
             check_len(&format!("{what}: {name}"), values, k_n * k_n)?;
             check_numbers(&format!("{what}: {name}"), values)?;
         }
+        check_counts(&what, &d, k_n, g_n)?;
         let mut calibration = Vec::with_capacity(d.calibration.len());
         for (block, xy, xd) in d.calibration {
             let c = blocks

@@ -340,7 +340,7 @@ proptest! {
     /// A damaged totals file (a number, bracket or name changed) is read as an error or as
     /// totals that estimate without panicking.
     #[test]
-    fn totals_file_mutated(position in any::<prop::sample::Index>(), replacement in prop::sample::select(vec!["0", "-1", "1e308", "]", "[", "\"x\"", "null", ",", "99999", "NaN", ""])) {
+    fn totals_file_mutated(position in any::<prop::sample::Index>(), replacement in prop::sample::select(vec!["0", "-1", "1e308", "]", "[", "\"x\"", "null", ",", "99999", "NaN", "", "18446744073709551615", "4294967295", "-0.5"])) {
         let text = golden_totals();
         let at = position.index(text.len());
         let end = (at + 1 + at % 7).min(text.len());

@@ -108,8 +108,9 @@ pub trait ReleaseStore: Send + Sync + 'static {
     /// The "published elsewhere" series, by year then province (the national figure first).
     async fn published_elsewhere(&self) -> StoreResult<Vec<PublishedElsewhere>>;
     /// Writes the release and all its cells in one transaction as the next version of its year
-    /// and returns that version. Refused (`Invalid`) when the approver computed it, or when a
-    /// correction (version 2 on) has no changelog.
+    /// and returns that version. Refused (`Conflict`, a message for the user) when the approver
+    /// computed it (names compared without case), when a correction (version 2 on) has no
+    /// changelog, or when someone else published that version a moment before.
     async fn publish_release(&self, release: &NewRelease) -> StoreResult<i32>;
     /// Every version of every year, newest year first, versions in order.
     async fn releases(&self) -> StoreResult<Vec<ReleaseInfo>>;

@@ -155,7 +155,7 @@ impl ReleaseStore for SqlStore {
     }
 
     async fn publish_release(&self, release: &NewRelease) -> StoreResult<i32> {
-        if release.approved_by == release.computed_by {
+        if release.approved_by.trim().to_lowercase() == release.computed_by.trim().to_lowercase() {
             return Err(StoreError::Conflict(
                 "a release needs a second person: the approver cannot be the statistician who computed it"
                     .into(),
@@ -198,7 +198,15 @@ impl ReleaseStore for SqlStore {
         .bind(release.cells.len() as i64)
         .execute(&mut *tx)
         .await
-        .map_err(db_error)?;
+        .map_err(|err| match db_error(err) {
+            // Two publishers read the same latest version; the second loses the race.
+            StoreError::Conflict(_) => StoreError::Conflict(format!(
+                "SIPAS {} v{version} was published a moment ago by someone else: reload and \
+                 check it before publishing again",
+                release.year
+            )),
+            other => other,
+        })?;
         let placeholders: Vec<String> = (1..=CELL_COLUMNS.len() + 3)
             .map(|i| format!("${i}"))
             .collect();
@@ -272,7 +280,7 @@ impl ReleaseStore for SqlStore {
             .fetch_optional(self.pool())
             .await
             .map_err(db_error)?;
-        let Some(row) = row else {
+        let Some(row) = row.filter(|_| version.is_none_or(|v| v >= 1)) else {
             return Ok(None);
         };
         let info = info_from_row(&row)?;
