@@ -6,7 +6,6 @@ use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use sipas_app::staff::release::ReleaseCell;
-use sipas_app::survey::codes::sha256_hex;
 use sipas_stats::calibration::Population;
 use sipas_stats::estimate::{Flag, LinkedYears, add_changes, add_linked_changes, estimate_all};
 use sipas_stats::methodology::Methodology;
@@ -152,17 +151,40 @@ pub struct Request<'a> {
     pub non_probability: bool,
 }
 
-/// Writes `bytes` to `path` complete or not at all.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ComputeError> {
-    let write_err = |message: String| ComputeError::Write {
-        path: path.to_owned(),
-        message,
-    };
-    let mut tmp = crate::files::temp_beside(path).map_err(|e| write_err(e.to_string()))?;
-    tmp.as_file_mut()
-        .write_all(bytes)
-        .map_err(|e| write_err(e.to_string()))?;
-    crate::files::persist(tmp, path).map_err(|e| write_err(e.to_string()))
+/// Forwards bytes to `inner` and hashes them (SHA-256).
+struct HashingWriter<W: Write> {
+    inner: W,
+    hasher: sha2::Sha256,
+}
+
+impl<W: Write> HashingWriter<W> {
+    fn new(inner: W) -> Self {
+        use sha2::Digest;
+        Self {
+            inner,
+            hasher: sha2::Sha256::new(),
+        }
+    }
+
+    /// Flushes and returns the digest in lower-case hexadecimal.
+    fn finish(mut self) -> std::io::Result<String> {
+        use sha2::Digest;
+        self.inner.flush()?;
+        Ok(sipas_app::survey::codes::hex(&self.hasher.finalize()))
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        use sha2::Digest;
+        let written = self.inner.write(buf)?;
+        self.hasher.update(&buf[..written]);
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// What a run produced.
@@ -235,31 +257,50 @@ pub fn run(request: &Request<'_>) -> Result<Computed, ComputeError> {
         }
         Input::Stats { stats, source } => (stats, source, None),
     };
-    let mut totals = Vec::new();
-    write_totals_file(stats, &mut totals).map_err(|source| ComputeError::Stats {
-        path: data.to_owned(),
-        source,
-    })?;
-    let input_digest = sha256_hex(&totals);
-
     let mut results =
         estimate_all(stats, &methodology_def).map_err(|source| ComputeError::Stats {
             path: data.to_owned(),
             source,
         })?;
 
+    // The input digest is the SHA-256 of the totals file, hashed while it is written (to the
+    // file with --write-totals, else nowhere): a large wave's totals never sit in memory.
     // Written once the results are computed, so a failed run leaves no totals behind.
-    if let Some(path) = write_totals {
-        if open_rows.is_some() {
-            return Err(ComputeError::Write {
+    let input_digest = match write_totals {
+        Some(path) => {
+            if open_rows.is_some() {
+                return Err(ComputeError::Write {
+                    path: path.to_owned(),
+                    message: "the data has open-link rows: a totals file cannot carry their \
+                              non-probability mark"
+                        .into(),
+                });
+            }
+            let write_err = |message: String| ComputeError::Write {
                 path: path.to_owned(),
-                message: "the data has open-link rows: a totals file cannot carry their \
-                          non-probability mark"
-                    .into(),
-            });
+                message,
+            };
+            let mut tmp = crate::files::temp_beside(path).map_err(|e| write_err(e.to_string()))?;
+            let digest = {
+                let mut writer = HashingWriter::new(BufWriter::new(tmp.as_file_mut()));
+                write_totals_file(stats, &mut writer).map_err(|e| write_err(e.to_string()))?;
+                writer.finish().map_err(|e| write_err(e.to_string()))?
+            };
+            crate::files::persist(tmp, path).map_err(|e| write_err(e.to_string()))?;
+            digest
         }
-        write_atomically(path, &totals)?;
-    }
+        None => {
+            let mut writer = HashingWriter::new(std::io::sink());
+            write_totals_file(stats, &mut writer).map_err(|source| ComputeError::Stats {
+                path: data.to_owned(),
+                source,
+            })?;
+            writer.finish().map_err(|e| ComputeError::Write {
+                path: out.to_owned(),
+                message: e.to_string(),
+            })?
+        }
+    };
 
     if let Some(previous) = previous {
         let stats_error = |source| ComputeError::Stats {

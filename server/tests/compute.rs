@@ -444,6 +444,11 @@ fn totals_reproduce_the_results_exactly() {
             .expect("digest")
     };
     assert_eq!(digest(&first), digest(&second));
+    // The digest is the file's SHA-256: anyone can check a release's open data against it.
+    assert_eq!(
+        digest(&first),
+        sipas_app::survey::codes::sha256_hex(&std::fs::read(&totals).expect("totals"))
+    );
     // Neither or both inputs: a clear usage error.
     let neither = sipas(&[
         "compute",
