@@ -7,7 +7,7 @@
 //! its probability-sample completes (design weight and nonresponse adjustment within the
 //! stratum); the stratum's PSUs in the population give the finite population correction.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use sipas_app::ports::StoreError;
 use sipas_app::staff::StaffStore;
@@ -44,35 +44,51 @@ pub enum WaveComputeError {
     },
 }
 
+/// One stratum of the frame, with its completes (counted by the database) and the responses
+/// read so far.
+#[derive(Default)]
+struct Stratum {
+    population: i64,
+    psus_in_population: i64,
+    psus: HashSet<String>,
+    completes: i64,
+    read: i64,
+}
+
 /// The sufficient statistics of a wave's probability sample, weighted from its frame.
 pub async fn wave_totals(
     store: &dyn StaffStore,
     wave_code: &str,
     methodology: &Methodology,
 ) -> Result<SufficientStats, WaveComputeError> {
-    let completes: HashMap<(String, String), i64> = store
-        .completes_by_stratum(wave_code)
-        .await?
-        .into_iter()
-        .map(|(province, stratum, n)| ((province, stratum), n))
-        .collect();
-    let frame_def = store.frame(wave_code, None).await?;
-    let frame: HashMap<(String, String), (i64, i64)> = frame_def
-        .strata
-        .into_iter()
-        .map(|s| {
-            (
-                (s.province_code, s.stratum),
-                (s.population, s.psus_in_population),
-            )
-        })
-        .collect();
-    let frame_psus: std::collections::HashSet<(String, String, String)> = frame_def
-        .psus
-        .into_iter()
-        .map(|p| (p.province_code, p.stratum, p.psu))
-        .collect();
-    let mut read: HashMap<(String, String), i64> = HashMap::new();
+    // Province → stratum → what weighting needs, looked up by &str (no allocation per row).
+    let mut strata: HashMap<String, HashMap<String, Stratum>> = HashMap::new();
+    let frame = store.frame(wave_code, None).await?;
+    for s in frame.strata {
+        strata.entry(s.province_code).or_default().insert(
+            s.stratum,
+            Stratum {
+                population: s.population,
+                psus_in_population: s.psus_in_population,
+                ..Stratum::default()
+            },
+        );
+    }
+    for p in frame.psus {
+        if let Some(stratum) = strata
+            .get_mut(&p.province_code)
+            .and_then(|m| m.get_mut(&p.stratum))
+        {
+            stratum.psus.insert(p.psu);
+        }
+    }
+    let mut completes_outside_frame = 0;
+    for (province, stratum, n) in store.completes_by_stratum(wave_code).await? {
+        match strata.get_mut(&province).and_then(|m| m.get_mut(&stratum)) {
+            Some(s) => s.completes = n,
+            None => completes_outside_frame += n,
+        }
+    }
     let mut accumulator = Accumulator::new(methodology)?;
     let mut outside: Option<(usize, String, String, String)> = None;
     let mut after: Option<String> = None;
@@ -85,16 +101,10 @@ pub async fn wave_totals(
         };
         after = Some(last.export_id.clone());
         for row in &page {
-            let key = (row.province_code.clone(), row.stratum.clone());
-            *read.entry(key.clone()).or_default() += 1;
-            let in_frame = frame_psus.contains(&(
-                row.province_code.clone(),
-                row.stratum.clone(),
-                row.psu.clone(),
-            ));
-            let (true, Some(&(population, psus)), Some(&completes)) =
-                (in_frame, frame.get(&key), completes.get(&key))
-            else {
+            let stratum = strata
+                .get_mut(row.province_code.as_str())
+                .and_then(|m| m.get_mut(row.stratum.as_str()));
+            let Some(stratum) = stratum.filter(|s| s.psus.contains(row.psu.as_str())) else {
                 let entry = outside.get_or_insert_with(|| {
                     (
                         0,
@@ -106,6 +116,16 @@ pub async fn wave_totals(
                 entry.0 += 1;
                 continue;
             };
+            stratum.read += 1;
+            if stratum.read > stratum.completes {
+                // Stored after the counts were taken: reported as Moving below.
+                continue;
+            }
+            let (population, psus, completes) = (
+                stratum.population,
+                stratum.psus_in_population,
+                stratum.completes,
+            );
             // Item codes are plain identifiers: their keys borrow from the stored text.
             let answers: HashMap<&str, i64> = serde_json::from_str(&row.answers).map_err(|e| {
                 WaveComputeError::Stored(format!(
@@ -123,11 +143,6 @@ pub async fn wave_totals(
             })?;
         }
     }
-    // The counts and the pages are separate reads: responses stored meanwhile would be weighted
-    // with stale counts. Close the wave (or retry) rather than publish such weights.
-    if read != completes {
-        return Err(WaveComputeError::Moving);
-    }
     if let Some((count, province, stratum, psu)) = outside {
         return Err(WaveComputeError::OutsideFrame {
             count,
@@ -135,6 +150,16 @@ pub async fn wave_totals(
             stratum,
             psu,
         });
+    }
+    // The counts and the pages are separate reads: responses stored meanwhile would be weighted
+    // with stale counts. Close the wave (or retry) rather than publish such weights.
+    let moved = completes_outside_frame > 0
+        || strata
+            .values()
+            .flat_map(HashMap::values)
+            .any(|s| s.read != s.completes);
+    if moved {
+        return Err(WaveComputeError::Moving);
     }
     Ok(accumulator.finish()?)
 }

@@ -14,6 +14,23 @@ fn golden(name: &str) -> String {
     .to_string()
 }
 
+/// A golden microdata file without its `fpc` column (the golden files quote no commas).
+fn golden_without_fpc(name: &str) -> String {
+    let text = std::fs::read_to_string(golden(name)).expect("golden");
+    let header: Vec<&str> = text.lines().next().expect("header").split(',').collect();
+    let fpc = header
+        .iter()
+        .position(|h| *h == "\"fpc\"")
+        .expect("fpc column");
+    text.lines()
+        .map(|line| {
+            let mut fields: Vec<&str> = line.split(',').collect();
+            fields.remove(fpc);
+            fields.join(",") + "\n"
+        })
+        .collect()
+}
+
 fn sipas(args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_sipas"))
         .args(args)
@@ -203,21 +220,8 @@ fn open_link_rows_are_refused_or_every_result_says_non_probability() {
 #[test]
 fn calibrated_compute_matches_r_and_needs_its_population_file() {
     let dir = tempfile::tempdir().expect("dir");
-    // R's calibrated design has no fpc: drop that column (no quoted commas in the file).
-    let text = std::fs::read_to_string(golden("microdata_calibrated.csv")).expect("golden");
-    let header: Vec<&str> = text.lines().next().expect("header").split(',').collect();
-    let fpc = header
-        .iter()
-        .position(|h| *h == "\"fpc\"")
-        .expect("fpc column");
-    let data: String = text
-        .lines()
-        .map(|line| {
-            let mut fields: Vec<&str> = line.split(',').collect();
-            fields.remove(fpc);
-            fields.join(",") + "\n"
-        })
-        .collect();
+    // R's calibrated design has no fpc.
+    let data = golden_without_fpc("microdata_calibrated.csv");
     let data_path = dir.path().join("data.csv");
     std::fs::write(&data_path, data).expect("write data");
     let methodology = std::fs::read_to_string(golden("methodology.toml")).expect("methodology")
@@ -292,20 +296,7 @@ fn calibrated_compute_matches_r_and_needs_its_population_file() {
 #[test]
 fn changes_since_last_year_independent_and_linked() {
     let dir = tempfile::tempdir().expect("dir");
-    let text = std::fs::read_to_string(golden("microdata.csv")).expect("golden");
-    let header: Vec<&str> = text.lines().next().expect("header").split(',').collect();
-    let fpc = header
-        .iter()
-        .position(|h| *h == "\"fpc\"")
-        .expect("fpc column");
-    let previous: String = text
-        .lines()
-        .map(|line| {
-            let mut fields: Vec<&str> = line.split(',').collect();
-            fields.remove(fpc);
-            fields.join(",") + "\n"
-        })
-        .collect();
+    let previous = golden_without_fpc("microdata.csv");
     let previous_path = dir.path().join("previous.csv");
     std::fs::write(&previous_path, previous).expect("write");
     let run = |linked: bool| {
