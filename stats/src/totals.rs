@@ -407,3 +407,101 @@ impl TotalsBuilder {
             .collect()
     }
 }
+
+/// The same sample on another map: every province domain is renamed by `new_code` and the
+/// domains that land on the same code are merged (their PSUs side by side, their moments added).
+/// Exact for a crosswalk that merges whole provinces: each respondent keeps the weight that
+/// makes its old province add up to its population, so the merged domain is weighted by the
+/// old provinces' populations (docs/methodology.md, "Earlier years on today's map"). The design
+/// (strata, PSUs) is untouched. National domains are unchanged; the mean of provinces is
+/// recomputed by the estimator over the new provinces.
+///
+/// Refused when an old province has no new code, or when the weights were calibrated (the
+/// calibration blocks are per old province and would need re-solving).
+pub fn reaggregate(
+    stats: &SufficientStats,
+    new_code: &dyn Fn(&str) -> Option<String>,
+) -> Result<SufficientStats, crate::StatsError> {
+    if stats.calibration.is_some() {
+        return Err(crate::StatsError::Invalid(
+            "calibrated totals cannot be re-aggregated to another map (the calibration is per \
+             old province)"
+                .into(),
+        ));
+    }
+    let mut domains: BTreeMap<DomainKey, DomainTotals> = BTreeMap::new();
+    for (key, totals) in &stats.domains {
+        let key = match &key.area {
+            Area::Province(old) => DomainKey {
+                area: Area::Province(new_code(old).ok_or_else(|| {
+                    crate::StatsError::Invalid(format!(
+                        "province {old} has no code on the new map (crosswalk)"
+                    ))
+                })?),
+                subgroup: key.subgroup.clone(),
+            },
+            _ => key.clone(),
+        };
+        match domains.remove(&key) {
+            None => {
+                domains.insert(key, totals.clone());
+            }
+            Some(existing) => {
+                domains.insert(key, merge_domains(&existing, totals));
+            }
+        }
+    }
+    Ok(SufficientStats {
+        design: stats.design.clone(),
+        items: stats.items.clone(),
+        nodes: stats.nodes.clone(),
+        domains,
+        calibration: None,
+        psu_labels: stats.psu_labels.clone(),
+    })
+}
+
+/// Two domains with disjoint PSUs as one, PSUs in ascending order.
+fn merge_domains(a: &DomainTotals, b: &DomainTotals) -> DomainTotals {
+    let (k, g) = (a.n_items, a.n_nodes);
+    let mut order: Vec<(u32, &DomainTotals, usize)> = a
+        .psus
+        .iter()
+        .enumerate()
+        .map(|(pos, &psu)| (psu, a, pos))
+        .chain(b.psus.iter().enumerate().map(|(pos, &psu)| (psu, b, pos)))
+        .collect();
+    order.sort_by_key(|&(psu, _, _)| psu);
+    let mut merged = DomainTotals::new(k, g);
+    for (psu, from, pos) in order {
+        // A PSU with rows in both old provinces (possible in data, not in a frame) is one PSU.
+        if merged.psus.last() == Some(&psu) {
+            let last = merged.psus.len() - 1;
+            merged.rows[last] += from.rows[pos];
+            for i in 0..k {
+                merged.wy[last * k + i] += from.wy[pos * k + i];
+                merged.wd[last * k + i] += from.wd[pos * k + i];
+                merged.nd[last * k + i] += from.nd[pos * k + i];
+            }
+            for i in 0..g {
+                merged.any_rows[last * g + i] += from.any_rows[pos * g + i];
+                merged.any_w[last * g + i] += from.any_w[pos * g + i];
+            }
+            continue;
+        }
+        merged.psus.push(psu);
+        merged.rows.push(from.rows[pos]);
+        merged.wy.extend_from_slice(&from.wy[pos * k..(pos + 1) * k]);
+        merged.wd.extend_from_slice(&from.wd[pos * k..(pos + 1) * k]);
+        merged.nd.extend_from_slice(&from.nd[pos * k..(pos + 1) * k]);
+        merged
+            .any_rows
+            .extend_from_slice(&from.any_rows[pos * g..(pos + 1) * g]);
+        merged
+            .any_w
+            .extend_from_slice(&from.any_w[pos * g..(pos + 1) * g]);
+    }
+    merged.moments = a.moments.clone();
+    merged.moments.add(&b.moments);
+    merged
+}
