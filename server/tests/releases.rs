@@ -76,6 +76,8 @@ async fn story(url: &str) {
         approved_by: "thu.statistician".into(),
         changelog: String::new(),
         cells: stored_cells.clone(),
+        totals: "{}".into(),
+        computation: None,
     };
 
     // Four eyes.
@@ -142,7 +144,7 @@ async fn story(url: &str) {
             "INSERT OR REPLACE INTO releases SELECT year, version, wave_code, geography, \
              'forged', methodology, questionnaire_code, questionnaire_version, input_digest, \
              software_version, computed_by, approved_by, published_at, changelog, \
-             cell_count + 1 FROM releases WHERE year = 2026 AND version = 1",
+             cell_count + 1, totals FROM releases WHERE year = 2026 AND version = 1",
         );
         attempts.push(
             "INSERT OR REPLACE INTO release_cells SELECT year, version, position, domain, \

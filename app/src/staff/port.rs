@@ -219,7 +219,9 @@ pub struct AnswersRow {
 }
 
 #[async_trait]
-pub trait StaffStore: Send + Sync + 'static {
+pub trait StaffStore:
+    super::release::ReleaseStore + super::review::ReviewStore + Send + Sync + 'static
+{
     // Accounts.
     /// A username in use is a `Conflict`.
     async fn create_user(&self, user: &NewUser) -> StoreResult<i64>;

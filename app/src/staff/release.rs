@@ -83,6 +83,11 @@ pub struct NewRelease {
     pub approved_by: String,
     pub changelog: String,
     pub cells: Vec<ReleaseCell>,
+    /// The totals file (`sipas-totals/1` JSON) the cells are recomputed from: open data.
+    pub totals: String,
+    /// The approved computation this publishes; it is marked published in the same
+    /// transaction, and the release is refused unless it is approved.
+    pub computation: Option<i64>,
 }
 
 /// A SIPAS figure published before this platform (the Ministry's announcement as reported):
@@ -114,6 +119,8 @@ pub trait ReleaseStore: Send + Sync + 'static {
     async fn publish_release(&self, release: &NewRelease) -> StoreResult<i32>;
     /// Every version of every year, newest year first, versions in order.
     async fn releases(&self) -> StoreResult<Vec<ReleaseInfo>>;
+    /// A version's totals file (empty when it was published without one).
+    async fn release_totals(&self, year: i32, version: i32) -> StoreResult<Option<String>>;
     /// One version (`None`: the latest of the year) with its cells.
     async fn release(
         &self,

@@ -15,18 +15,21 @@ pub enum Role {
     Central,
     /// A Department of Home Affairs officer: one province only.
     Provincial,
-    /// Computes and reviews results; reads monitoring and exports.
+    /// Computes results and submits drafts; reads monitoring and exports.
     Statistician,
+    /// Approves and publishes results computed by a statistician (the second pair of eyes).
+    Approver,
     /// Read-only monitoring.
     Viewer,
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [
+    pub const ALL: [Role; 6] = [
         Role::Admin,
         Role::Central,
         Role::Provincial,
         Role::Statistician,
+        Role::Approver,
         Role::Viewer,
     ];
 
@@ -36,6 +39,7 @@ impl Role {
             Role::Central => "central",
             Role::Provincial => "provincial",
             Role::Statistician => "statistician",
+            Role::Approver => "approver",
             Role::Viewer => "viewer",
         }
     }
@@ -51,6 +55,7 @@ impl Role {
             Role::Central => ("Cán bộ Bộ Nội vụ", "Ministry staff"),
             Role::Provincial => ("Cán bộ Sở Nội vụ", "Provincial officer"),
             Role::Statistician => ("Thống kê viên", "Statistician"),
+            Role::Approver => ("Lãnh đạo phê duyệt kết quả", "Approving official"),
             Role::Viewer => ("Người xem", "Viewer"),
         }
     }
@@ -65,7 +70,10 @@ impl Role {
                 ManageWaves | UploadFrame | IssueCodes | ImportPaper | Export | Monitor
             ),
             Role::Provincial => matches!(action, IssueCodes | ImportPaper | Export | Monitor),
-            Role::Statistician => matches!(action, Export | Monitor),
+            Role::Statistician => {
+                matches!(action, Export | Monitor | ReadResults | ComputeResults)
+            }
+            Role::Approver => matches!(action, Monitor | ReadResults | ApproveResults),
             Role::Viewer => matches!(action, Monitor),
         }
     }
@@ -85,6 +93,12 @@ pub enum Action {
     Export,
     /// Waves, questionnaires, frames, batches and monitoring, read-only.
     Monitor,
+    /// Unpublished results (drafts), their weights reports and comments; comment on them.
+    ReadResults,
+    /// Start a computation and submit its draft for approval.
+    ComputeResults,
+    /// Approve a submitted draft (not one's own), return it, publish an approved one.
+    ApproveResults,
 }
 
 /// A staff account as the application sees it (never its password hash).
@@ -197,6 +211,28 @@ mod tests {
         }
         assert!(!Role::Admin.may(Action::Monitor));
         assert!(!Role::Admin.may(Action::Export));
+    }
+
+    #[test]
+    fn results_are_computed_by_statisticians_and_approved_by_approvers_only() {
+        for role in Role::ALL {
+            assert_eq!(
+                role.may(Action::ComputeResults),
+                role == Role::Statistician,
+                "{role:?}"
+            );
+            assert_eq!(
+                role.may(Action::ApproveResults),
+                role == Role::Approver,
+                "{role:?}"
+            );
+            // Drafts are embargoed: provincial officers, viewers and admins do not see them.
+            assert_eq!(
+                role.may(Action::ReadResults),
+                matches!(role, Role::Statistician | Role::Approver),
+                "{role:?}"
+            );
+        }
     }
 
     #[test]

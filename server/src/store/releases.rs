@@ -178,8 +178,8 @@ impl ReleaseStore for SqlStore {
         sqlx::query(
             "INSERT INTO releases (year, version, wave_code, geography, title, methodology, \
              questionnaire_code, questionnaire_version, input_digest, software_version, \
-             computed_by, approved_by, published_at, changelog, cell_count) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+             computed_by, approved_by, published_at, changelog, cell_count, totals) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .bind(i64::from(release.year))
         .bind(version)
@@ -196,6 +196,7 @@ impl ReleaseStore for SqlStore {
         .bind(now_rfc3339()?)
         .bind(release.changelog.trim())
         .bind(release.cells.len() as i64)
+        .bind(&release.totals)
         .execute(&mut *tx)
         .await
         .map_err(|err| match db_error(err) {
@@ -252,6 +253,25 @@ impl ReleaseStore for SqlStore {
                 .await
                 .map_err(db_error)?;
         }
+        if let Some(id) = release.computation {
+            let marked = sqlx::query(
+                "UPDATE computations SET status = 'published', release_year = $1, \
+                 release_version = $2 WHERE id = $3 AND status = 'approved'",
+            )
+            .bind(i64::from(release.year))
+            .bind(version)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+            if marked.rows_affected() != 1 {
+                return Err(StoreError::Conflict(
+                    "only an approved draft can be published: it was returned, or published a \
+                     moment ago; reload"
+                        .into(),
+                ));
+            }
+        }
         tx.commit().await.map_err(db_error)?;
         i32::try_from(version).map_err(|_| StoreError::Backend("version out of range".into()))
     }
@@ -262,6 +282,15 @@ impl ReleaseStore for SqlStore {
             .await
             .map_err(db_error)?;
         rows.iter().map(info_from_row).collect()
+    }
+
+    async fn release_totals(&self, year: i32, version: i32) -> StoreResult<Option<String>> {
+        sqlx::query_scalar("SELECT totals FROM releases WHERE year = $1 AND version = $2")
+            .bind(i64::from(year))
+            .bind(i64::from(version))
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db_error)
     }
 
     async fn release(

@@ -1,0 +1,204 @@
+//! Results before publication: a computation of a wave runs as a background job and becomes a
+//! draft; the statistician who computed it submits it, a second person with the approving role
+//! approves it (four eyes), and the approved draft is published as a release
+//! ([`super::release`]). Every step is in the audit log.
+//!
+//! ```text
+//! running ──► draft ──submit──► submitted ──approve──► approved ──publish──► published
+//!    │          ▲                   │                     │
+//!    ▼          └──────return───────┴─────────────────────┘
+//! failed
+//! ```
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use super::release::ReleaseCell;
+use crate::ports::StoreResult;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ComputationStatus {
+    Running,
+    Failed,
+    Draft,
+    Submitted,
+    Approved,
+    Published,
+}
+
+impl ComputationStatus {
+    pub const ALL: [ComputationStatus; 6] = [
+        Self::Running,
+        Self::Failed,
+        Self::Draft,
+        Self::Submitted,
+        Self::Approved,
+        Self::Published,
+    ];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Failed => "failed",
+            Self::Draft => "draft",
+            Self::Submitted => "submitted",
+            Self::Approved => "approved",
+            Self::Published => "published",
+        }
+    }
+
+    pub fn parse(key: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.key() == key)
+    }
+
+    pub fn label(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Running => ("Đang tính", "Computing"),
+            Self::Failed => ("Thất bại", "Failed"),
+            Self::Draft => ("Bản nháp", "Draft"),
+            Self::Submitted => ("Chờ phê duyệt", "Awaiting approval"),
+            Self::Approved => ("Đã phê duyệt", "Approved"),
+            Self::Published => ("Đã công bố", "Published"),
+        }
+    }
+}
+
+/// A computation as listed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ComputationSummary {
+    pub id: i64,
+    pub wave_code: String,
+    pub status: ComputationStatus,
+    /// Responses read, of `progress_total`.
+    pub progress_done: i64,
+    pub progress_total: i64,
+    pub started_by_id: i64,
+    pub started_by: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    /// Why it failed.
+    pub error: String,
+    pub submitted_at: Option<String>,
+    pub approved_by: Option<String>,
+    pub approved_at: Option<String>,
+    /// The release it became: year and version.
+    pub release: Option<(i32, i32)>,
+}
+
+/// A computation with its draft results.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Computation {
+    pub summary: ComputationSummary,
+    /// The methodology TOML exactly as used.
+    pub methodology: String,
+    /// SHA-256 of the totals file the results rest on.
+    pub input_digest: String,
+    pub cells: Vec<ReleaseCell>,
+    pub report: DraftReport,
+}
+
+/// What a finished job stores.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DraftData {
+    pub input_digest: String,
+    pub cells: Vec<ReleaseCell>,
+    /// The totals file (`sipas-totals/1` JSON): published with the release as open data.
+    pub totals: String,
+    pub report: DraftReport,
+}
+
+/// The weights report and warnings of a draft.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DraftReport {
+    pub weights: Vec<ProvinceWeights>,
+    pub warnings: Vec<Warning>,
+    /// The release the change columns compare with ("SIPAS 2025 v1"), if any.
+    pub compared_with: Option<String>,
+    /// Earlier geography re-aggregated to this wave's (63 → 34 units) for the comparison.
+    pub compared_reaggregated: bool,
+}
+
+/// The weights of one province's respondents (design weight × nonresponse adjustment within
+/// the stratum: N_h / r_h).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProvinceWeights {
+    pub province: String,
+    pub respondents: i64,
+    /// The frame's target completes.
+    pub target: i64,
+    /// Kish's design effect of unequal weights: n Σw² / (Σw)².
+    pub kish_deff: f64,
+    pub min: f64,
+    pub median: f64,
+    pub max: f64,
+    /// Share of respondents whose weight was trimmed (none: the methodology bounds
+    /// calibration instead of trimming, docs/methodology.md).
+    pub share_trimmed: f64,
+}
+
+/// Something a reviewer should look at before approving.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Warning {
+    /// Fewer completes than the frame's target.
+    UnderTarget {
+        province: String,
+        completes: i64,
+        target: i64,
+    },
+    /// The largest weight is this many times the median (above the report's threshold).
+    ExtremeWeights { province: String, ratio: f64 },
+    /// Cells withheld or to be reviewed under the reliability rule.
+    Flagged { suppressed: usize, review: usize },
+    /// No earlier release to compare with: the change columns are empty.
+    NoPreviousRelease,
+}
+
+/// A reviewer's remark on a draft.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Comment {
+    pub author: String,
+    pub at: String,
+    pub body: String,
+}
+
+#[async_trait]
+pub trait ReviewStore: Send + Sync + 'static {
+    /// Records a running computation and returns its id.
+    async fn start_computation(
+        &self,
+        wave_code: &str,
+        methodology: &str,
+        started_by: i64,
+        now_unix: i64,
+    ) -> StoreResult<i64>;
+    /// The job is alive and has read `done` of `total` responses.
+    async fn computation_heartbeat(
+        &self,
+        id: i64,
+        done: i64,
+        total: i64,
+        now_unix: i64,
+    ) -> StoreResult<()>;
+    /// Stores the job's outcome: a draft, or the reason it failed. Only a running job can end.
+    async fn finish_computation(
+        &self,
+        id: i64,
+        outcome: Result<&DraftData, &str>,
+    ) -> StoreResult<()>;
+    /// Marks failed every running job that has not said it was alive since `silent_since`
+    /// (a server restart or crash); returns how many.
+    async fn fail_stalled_computations(&self, silent_since_unix: i64) -> StoreResult<u64>;
+    /// The wave's computations, newest first.
+    async fn computations(&self, wave_code: &str) -> StoreResult<Vec<ComputationSummary>>;
+    async fn computation(&self, id: i64) -> StoreResult<Computation>;
+    /// The draft's totals file.
+    async fn computation_totals(&self, id: i64) -> StoreResult<String>;
+    async fn comments(&self, id: i64) -> StoreResult<Vec<Comment>>;
+    async fn add_comment(&self, id: i64, author_id: i64, body: &str) -> StoreResult<()>;
+    /// Draft → submitted, by the statistician who computed it only (`Conflict` otherwise).
+    async fn submit_computation(&self, id: i64, by: i64) -> StoreResult<()>;
+    /// Submitted or approved → draft again (the reviewer returns it with a comment).
+    async fn return_computation(&self, id: i64) -> StoreResult<()>;
+    /// Submitted → approved, by someone other than who computed it (`Conflict` otherwise).
+    async fn approve_computation(&self, id: i64, by: i64) -> StoreResult<()>;
+}

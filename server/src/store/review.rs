@@ -1,0 +1,347 @@
+//! Computations and their drafts ([`ReviewStore`]). Every change of status is one conditional
+//! UPDATE (`WHERE status = ...`), so two reviewers clicking at once cannot both succeed; four
+//! eyes are also a CHECK constraint (migration 0011).
+
+use async_trait::async_trait;
+use sipas_app::ports::{StoreError, StoreResult};
+use sipas_app::staff::release::ReleaseCell;
+use sipas_app::staff::review::{
+    Comment, Computation, ComputationStatus, ComputationSummary, DraftData, DraftReport,
+    ReviewStore,
+};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::sql::{SqlStore, db_error, now_rfc3339};
+
+const SUMMARY_COLUMNS: &str = "SELECT c.id, c.wave_code, c.status, c.progress_done, \
+     c.progress_total, c.started_by, s.username, c.started_at, c.finished_at, c.error, \
+     c.submitted_at, a.username, c.approved_at, c.release_year, c.release_version \
+     FROM computations c JOIN staff_users s ON s.id = c.started_by \
+     LEFT JOIN staff_users a ON a.id = c.approved_by";
+
+fn summary_from_row(row: &AnyRow) -> StoreResult<ComputationSummary> {
+    let int = |i: usize| row.try_get::<i64, _>(i).map_err(db_error);
+    let text = |i: usize| row.try_get::<String, _>(i).map_err(db_error);
+    let maybe = |i: usize| row.try_get::<Option<String>, _>(i).map_err(db_error);
+    let status = text(2)?;
+    let year: Option<i64> = row.try_get(13).map_err(db_error)?;
+    let version: Option<i64> = row.try_get(14).map_err(db_error)?;
+    Ok(ComputationSummary {
+        id: int(0)?,
+        wave_code: text(1)?,
+        status: ComputationStatus::parse(&status)
+            .ok_or_else(|| StoreError::Backend(format!("unknown status {status:?}")))?,
+        progress_done: int(3)?,
+        progress_total: int(4)?,
+        started_by_id: int(5)?,
+        started_by: text(6)?,
+        started_at: text(7)?,
+        finished_at: maybe(8)?,
+        error: text(9)?,
+        submitted_at: maybe(10)?,
+        approved_by: maybe(11)?,
+        approved_at: maybe(12)?,
+        release: match (year, version) {
+            (Some(y), Some(v)) => Some((
+                i32::try_from(y).map_err(|_| StoreError::Backend(format!("year {y}")))?,
+                i32::try_from(v).map_err(|_| StoreError::Backend(format!("version {v}")))?,
+            )),
+            _ => None,
+        },
+    })
+}
+
+fn stored_json(what: &str, err: serde_json::Error) -> StoreError {
+    StoreError::Backend(format!("stored {what} are unreadable: {err}"))
+}
+
+/// A conditional status change that found nothing to change: say what the draft is now.
+async fn refused(store: &SqlStore, id: i64, wanted: &str) -> StoreError {
+    let now: Result<Option<String>, _> =
+        sqlx::query_scalar("SELECT status FROM computations WHERE id = $1")
+            .bind(id)
+            .fetch_optional(store.pool())
+            .await;
+    match now {
+        Ok(None) => StoreError::NotFound,
+        Ok(Some(status)) => {
+            let label = ComputationStatus::parse(&status).map_or(status.clone(), |s| {
+                let (vi, en) = s.label();
+                format!("{vi} / {en}")
+            });
+            StoreError::Conflict(format!(
+                "{wanted}: the computation is now \u{201c}{label}\u{201d}; reload the page"
+            ))
+        }
+        Err(err) => db_error(err),
+    }
+}
+
+#[async_trait]
+impl ReviewStore for SqlStore {
+    async fn start_computation(
+        &self,
+        wave_code: &str,
+        methodology: &str,
+        started_by: i64,
+        now_unix: i64,
+    ) -> StoreResult<i64> {
+        sqlx::query_scalar(
+            "INSERT INTO computations (wave_code, methodology, status, heartbeat_at, \
+             started_by, started_at) VALUES ($1, $2, 'running', $3, $4, $5) RETURNING id",
+        )
+        .bind(wave_code)
+        .bind(methodology)
+        .bind(now_unix)
+        .bind(started_by)
+        .bind(now_rfc3339()?)
+        .fetch_one(self.pool())
+        .await
+        .map_err(db_error)
+    }
+
+    async fn computation_heartbeat(
+        &self,
+        id: i64,
+        done: i64,
+        total: i64,
+        now_unix: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE computations SET progress_done = $1, progress_total = $2, heartbeat_at = $3 \
+             WHERE id = $4 AND status = 'running'",
+        )
+        .bind(done)
+        .bind(total)
+        .bind(now_unix)
+        .bind(id)
+        .execute(self.pool())
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn finish_computation(
+        &self,
+        id: i64,
+        outcome: Result<&DraftData, &str>,
+    ) -> StoreResult<()> {
+        let finished = now_rfc3339()?;
+        let done = match outcome {
+            Ok(draft) => {
+                let cells = serde_json::to_string(&draft.cells)
+                    .map_err(|e| StoreError::Backend(e.to_string()))?;
+                let report = serde_json::to_string(&draft.report)
+                    .map_err(|e| StoreError::Backend(e.to_string()))?;
+                sqlx::query(
+                    "UPDATE computations SET status = 'draft', finished_at = $1, \
+                     input_digest = $2, cells = $3, totals = $4, report = $5, \
+                     progress_done = progress_total WHERE id = $6 AND status = 'running'",
+                )
+                .bind(&finished)
+                .bind(&draft.input_digest)
+                .bind(cells)
+                .bind(&draft.totals)
+                .bind(report)
+                .bind(id)
+                .execute(self.pool())
+                .await
+            }
+            Err(reason) => {
+                sqlx::query(
+                    "UPDATE computations SET status = 'failed', finished_at = $1, error = $2 \
+                     WHERE id = $3 AND status = 'running'",
+                )
+                .bind(&finished)
+                .bind(reason)
+                .bind(id)
+                .execute(self.pool())
+                .await
+            }
+        }
+        .map_err(db_error)?;
+        if done.rows_affected() != 1 {
+            return Err(refused(self, id, "the computation cannot end").await);
+        }
+        Ok(())
+    }
+
+    async fn fail_stalled_computations(&self, silent_since_unix: i64) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "UPDATE computations SET status = 'failed', finished_at = $1, \
+             error = 'the server stopped while computing (restart or crash): start the computation again' \
+             WHERE status = 'running' AND heartbeat_at < $2",
+        )
+        .bind(now_rfc3339()?)
+        .bind(silent_since_unix)
+        .execute(self.pool())
+        .await
+        .map_err(db_error)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn computations(&self, wave_code: &str) -> StoreResult<Vec<ComputationSummary>> {
+        sqlx::query(&format!(
+            "{SUMMARY_COLUMNS} WHERE c.wave_code = $1 ORDER BY c.id DESC"
+        ))
+        .bind(wave_code)
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(summary_from_row)
+        .collect()
+    }
+
+    async fn computation(&self, id: i64) -> StoreResult<Computation> {
+        let row = sqlx::query(&format!("{SUMMARY_COLUMNS} WHERE c.id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db_error)?
+            .ok_or(StoreError::NotFound)?;
+        let summary = summary_from_row(&row)?;
+        let (methodology, input_digest, cells, report): (String, String, String, String) =
+            sqlx::query_as(
+                "SELECT methodology, input_digest, cells, report FROM computations WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_one(self.pool())
+            .await
+            .map_err(db_error)?;
+        let cells: Vec<ReleaseCell> = if cells.is_empty() {
+            Vec::new()
+        } else {
+            serde_json::from_str(&cells).map_err(|e| stored_json("results", e))?
+        };
+        let report: DraftReport = if report.is_empty() {
+            DraftReport::default()
+        } else {
+            serde_json::from_str(&report).map_err(|e| stored_json("weights report", e))?
+        };
+        Ok(Computation {
+            summary,
+            methodology,
+            input_digest,
+            cells,
+            report,
+        })
+    }
+
+    async fn computation_totals(&self, id: i64) -> StoreResult<String> {
+        sqlx::query_scalar("SELECT totals FROM computations WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db_error)?
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn comments(&self, id: i64) -> StoreResult<Vec<Comment>> {
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT s.username, m.at, m.body FROM computation_comments m \
+             JOIN staff_users s ON s.id = m.author_id WHERE m.computation_id = $1 ORDER BY m.id",
+        )
+        .bind(id)
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|(author, at, body)| Comment { author, at, body })
+            .collect())
+    }
+
+    async fn add_comment(&self, id: i64, author_id: i64, body: &str) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO computation_comments (computation_id, author_id, at, body) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(id)
+        .bind(author_id)
+        .bind(now_rfc3339()?)
+        .bind(body)
+        .execute(self.pool())
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn submit_computation(&self, id: i64, by: i64) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE computations SET status = 'submitted', submitted_at = $1 \
+             WHERE id = $2 AND status = 'draft' AND started_by = $3",
+        )
+        .bind(now_rfc3339()?)
+        .bind(id)
+        .bind(by)
+        .execute(self.pool())
+        .await
+        .map_err(db_error)?;
+        if done.rows_affected() == 1 {
+            return Ok(());
+        }
+        let owner: Option<i64> =
+            sqlx::query_scalar("SELECT started_by FROM computations WHERE id = $1")
+                .bind(id)
+                .fetch_optional(self.pool())
+                .await
+                .map_err(db_error)?;
+        match owner {
+            Some(owner) if owner != by => Err(StoreError::Conflict(
+                "only the statistician who computed a draft submits it".into(),
+            )),
+            _ => Err(refused(self, id, "only a draft can be submitted").await),
+        }
+    }
+
+    async fn return_computation(&self, id: i64) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE computations SET status = 'draft', submitted_at = NULL, approved_by = NULL, \
+             approved_at = NULL WHERE id = $1 AND status IN ('submitted', 'approved')",
+        )
+        .bind(id)
+        .execute(self.pool())
+        .await
+        .map_err(db_error)?;
+        if done.rows_affected() == 1 {
+            Ok(())
+        } else {
+            Err(refused(
+                self,
+                id,
+                "only a submitted or approved draft can be returned",
+            )
+            .await)
+        }
+    }
+
+    async fn approve_computation(&self, id: i64, by: i64) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE computations SET status = 'approved', approved_by = $1, approved_at = $2 \
+             WHERE id = $3 AND status = 'submitted' AND started_by <> $1",
+        )
+        .bind(by)
+        .bind(now_rfc3339()?)
+        .bind(id)
+        .execute(self.pool())
+        .await
+        .map_err(db_error)?;
+        if done.rows_affected() == 1 {
+            return Ok(());
+        }
+        let owner: Option<i64> =
+            sqlx::query_scalar("SELECT started_by FROM computations WHERE id = $1")
+                .bind(id)
+                .fetch_optional(self.pool())
+                .await
+                .map_err(db_error)?;
+        match owner {
+            Some(owner) if owner == by => Err(StoreError::Conflict(
+                "four eyes: a draft is approved by someone other than who computed it".into(),
+            )),
+            _ => Err(refused(self, id, "only a submitted draft can be approved").await),
+        }
+    }
+}
