@@ -43,6 +43,36 @@ impl Locale {
         }
     }
 
+    /// A number as this language writes it: Vietnamese groups thousands with "." and
+    /// separates decimals with "," (90,09), English the other way round (90.09). "—" when
+    /// undefined.
+    pub fn decimal(self, x: f64, digits: usize) -> String {
+        if !x.is_finite() {
+            return "—".into();
+        }
+        let text = format!("{:.*}", digits, x.abs());
+        let (whole, fraction) = text.split_once('.').unwrap_or((&text, ""));
+        let (group, point) = match self {
+            Locale::Vi => ('.', ','),
+            Locale::En => (',', '.'),
+        };
+        let mut out = String::new();
+        if x < 0.0 && text.bytes().any(|b| b.is_ascii_digit() && b != b'0') {
+            out.push('−');
+        }
+        for (i, digit) in whole.chars().enumerate() {
+            if i > 0 && (whole.len() - i) % 3 == 0 {
+                out.push(group);
+            }
+            out.push(digit);
+        }
+        if !fraction.is_empty() {
+            out.push(point);
+            out.push_str(fraction);
+        }
+        out
+    }
+
     /// The language's own name, as shown on the switch.
     pub fn endonym(self) -> &'static str {
         match self {
@@ -316,6 +346,17 @@ pub static EN: Messages = Messages {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_are_written_the_way_each_language_writes_them() {
+        assert_eq!(Locale::Vi.decimal(90.094, 2), "90,09");
+        assert_eq!(Locale::En.decimal(90.094, 2), "90.09");
+        assert_eq!(Locale::Vi.decimal(1234567.26, 1), "1.234.567,3");
+        assert_eq!(Locale::En.decimal(1234.5, 0), "1,234");
+        assert_eq!(Locale::Vi.decimal(-3.26, 1), "−3,3");
+        assert_eq!(Locale::Vi.decimal(-0.01, 1), "0,0");
+        assert_eq!(Locale::En.decimal(f64::NAN, 1), "—");
+    }
 
     #[test]
     fn cookie_header_selects_locale() {

@@ -117,10 +117,10 @@ pub enum Command {
         data: Option<PathBuf>,
         /// A totals file instead of microdata (`--write-totals`, or a release's open data):
         /// every number is reproduced exactly.
-        #[arg(long, conflicts_with_all = ["population", "previous_data"])]
+        #[arg(long, conflicts_with = "population")]
         totals: Option<PathBuf>,
         /// A wave in the database: its probability sample, weighted from its frame.
-        #[arg(long, conflicts_with_all = ["population", "previous_data"])]
+        #[arg(long, conflicts_with = "population")]
         wave: Option<String>,
         /// Also write the sufficient statistics (per-PSU totals, no microdata) to this file.
         #[arg(long, requires = "data")]
@@ -135,10 +135,14 @@ pub enum Command {
         /// `[calibration]`: each province's weights are raked to them.
         #[arg(long)]
         population: Option<PathBuf>,
-        /// Last year's microdata (same format and methodology): adds the change of every
-        /// publishable cell, tested with t on Satterthwaite df.
+        /// Last year's microdata CSV, or its totals file (`.json`, e.g. last year's release):
+        /// adds the change of every publishable cell, tested with t on Satterthwaite df.
         #[arg(long)]
         previous_data: Option<PathBuf>,
+        /// Last year is on the 63-province map (before July 2025): merge its provinces into
+        /// today's 34 with the built-in crosswalk before comparing.
+        #[arg(long, requires = "previous_data")]
+        reaggregate_previous: bool,
         /// Last year's population totals, when the methodology calibrates.
         #[arg(long, requires = "previous_data")]
         previous_population: Option<PathBuf>,
@@ -242,7 +246,19 @@ impl Cli {
             Command::Demo => {
                 let store = open(&config).await?;
                 let created = crate::demo::seed(&store).await.map_err(CliError::Demo)?;
-                println!("demonstration data: {created} new record(s)");
+                crate::demo::seed_history(&store)
+                    .await
+                    .map_err(CliError::Demo)?;
+                println!(
+                    "demonstration data: {created} new wave(s); published years: {}",
+                    sipas_app::staff::release::ReleaseStore::releases(&store)
+                        .await
+                        .map_err(CliError::Demo)?
+                        .iter()
+                        .map(|r| format!("{} v{}", r.year, r.version))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
                 store.close().await;
                 Ok(())
             }
@@ -391,6 +407,7 @@ impl Cli {
                 population,
                 previous_data,
                 previous_population,
+                reaggregate_previous,
                 linked_psus,
                 non_probability,
             } => {
@@ -398,6 +415,7 @@ impl Cli {
                     data,
                     population: previous_population,
                     linked_psus,
+                    reaggregate: reaggregate_previous,
                 });
                 let from_wave = match &wave {
                     Some(code) => {
@@ -674,6 +692,9 @@ async fn serve(config: &Config, demo: bool) -> Result<(), CliError> {
     let store = open(config).await?;
     if demo {
         crate::demo::seed(&store).await.map_err(CliError::Demo)?;
+        crate::demo::seed_history(&store)
+            .await
+            .map_err(CliError::Demo)?;
     }
     let engine = store.engine_name();
     let assets = std::sync::Arc::new(crate::assets::PrecompressedAssets::default());
@@ -708,6 +729,24 @@ async fn serve(config: &Config, demo: bool) -> Result<(), CliError> {
             }
         }
     });
+    // A computation whose job stopped saying it is alive (this server restarted, or another
+    // instance died) is marked failed, at start and every half minute: none stays "running".
+    {
+        let store = state.staff.store.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(30));
+            loop {
+                every.tick().await;
+                let silent_since = time::OffsetDateTime::now_utc().unix_timestamp()
+                    - crate::drafts::STALLED_AFTER.as_secs() as i64;
+                match store.fail_stalled_computations(silent_since).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::warn!(n, "computations stopped by a restart marked failed"),
+                    Err(err) => tracing::warn!(error = %err, "checking computations failed"),
+                }
+            }
+        });
+    }
     // Forget idle clients now and then, so the rate limiters' tables stay small.
     tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(60));

@@ -87,6 +87,19 @@ pub struct Previous {
     pub population: Option<PathBuf>,
     /// The years share PSUs: estimate their covariance.
     pub linked_psus: bool,
+    /// Last year is on the 2004 map: merge its provinces with the crosswalk first.
+    pub reaggregate: bool,
+}
+
+/// The 2004 → 2025 crosswalk (data/geography), built in: old code → new code. Every old
+/// province lies wholly in one new unit (the 2025 reform merged whole provinces).
+pub fn crosswalk_2004_2025() -> std::collections::BTreeMap<String, String> {
+    include_str!("../../data/geography/crosswalk_2004_2025.csv")
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split_once(','))
+        .map(|(old, new)| (old.trim().to_owned(), new.trim().to_owned()))
+        .collect()
 }
 
 fn read_population(path: Option<&Path>) -> Result<Option<Population>, ComputeError> {
@@ -308,7 +321,21 @@ pub fn run(request: &Request<'_>) -> Result<Computed, ComputeError> {
             source,
         };
         let population = read_population(previous.population.as_deref())?;
-        let before = read_stats(&previous.data, &methodology_def, population.as_ref())?;
+        let mut before = if previous.data.extension().is_some_and(|e| e == "json") {
+            let file = File::open(&previous.data).map_err(|source| ComputeError::Read {
+                path: previous.data.clone(),
+                source,
+            })?;
+            read_totals(BufReader::with_capacity(1 << 20, file), &methodology_def)
+                .map_err(stats_error)?
+        } else {
+            read_stats(&previous.data, &methodology_def, population.as_ref())?
+        };
+        if previous.reaggregate {
+            let map = crosswalk_2004_2025();
+            before = sipas_stats::totals::reaggregate(&before, &|old| map.get(old).cloned())
+                .map_err(stats_error)?;
+        }
         let before_cells = estimate_all(&before, &methodology_def)
             .map_err(stats_error)?
             .cells;

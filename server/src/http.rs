@@ -92,6 +92,10 @@ pub fn router(state: AppState) -> Router {
         .route("/lang/{code}", get(set_language))
         .route("/sw.js", get(service_worker))
         .route(
+            "/du-lieu/{year}/{version}/{file}",
+            get(crate::open_data::file),
+        )
+        .route(
             "/s/go",
             get(crate::survey_forms::go).post(crate::survey_forms::go_posted),
         )

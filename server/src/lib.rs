@@ -8,14 +8,19 @@ pub mod cli;
 pub mod compute;
 pub mod config;
 pub mod demo;
+pub mod drafts;
 pub mod export;
 pub mod files;
 pub mod http;
 pub mod invitations;
 pub mod limits;
+pub mod open_data;
 pub mod questionnaires;
 pub mod staff;
 pub mod store;
 pub mod survey_forms;
 pub mod telemetry;
 pub mod wave_compute;
+
+/// What a release records as the software that computed it.
+pub const SOFTWARE_VERSION: &str = concat!("sipas ", env!("CARGO_PKG_VERSION"));

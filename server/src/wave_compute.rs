@@ -8,6 +8,7 @@
 //! stratum); the stratum's PSUs in the population give the finite population correction.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use sipas_app::ports::StoreError;
 use sipas_app::staff::StaffStore;
@@ -53,6 +54,33 @@ struct Stratum {
     psus: HashSet<String>,
     completes: i64,
     read: i64,
+    target: i64,
+}
+
+/// How far a computation has read, for the progress bar (updated after every page).
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub done: AtomicI64,
+    pub total: AtomicI64,
+}
+
+/// One stratum's weighting, for the weights report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StratumWeight {
+    pub province: String,
+    pub stratum: String,
+    /// Probability-sample completes (r_h).
+    pub completes: i64,
+    /// The frame's target completes.
+    pub target: i64,
+    /// N_h / r_h (0 when the stratum has no completes).
+    pub weight: f64,
+}
+
+/// A wave's sufficient statistics and the weights behind them.
+pub struct WaveTotals {
+    pub stats: SufficientStats,
+    pub strata: Vec<StratumWeight>,
 }
 
 /// The sufficient statistics of a wave's probability sample, weighted from its frame.
@@ -61,6 +89,20 @@ pub async fn wave_totals(
     wave_code: &str,
     methodology: &Methodology,
 ) -> Result<SufficientStats, WaveComputeError> {
+    Ok(
+        wave_totals_reporting(store, wave_code, methodology, &Progress::default())
+            .await?
+            .stats,
+    )
+}
+
+/// [`wave_totals`] with progress, and the strata's weights for the weights report.
+pub async fn wave_totals_reporting(
+    store: &dyn StaffStore,
+    wave_code: &str,
+    methodology: &Methodology,
+    progress: &Progress,
+) -> Result<WaveTotals, WaveComputeError> {
     // Province → stratum → what weighting needs, looked up by &str (no allocation per row).
     let mut strata: HashMap<String, HashMap<String, Stratum>> = HashMap::new();
     let frame = store.frame(wave_code, None).await?;
@@ -80,6 +122,7 @@ pub async fn wave_totals(
             .and_then(|m| m.get_mut(&p.stratum))
         {
             stratum.psus.insert(p.psu);
+            stratum.target += p.target;
         }
     }
     let mut completes_outside_frame = 0;
@@ -89,6 +132,14 @@ pub async fn wave_totals(
             None => completes_outside_frame += n,
         }
     }
+    progress.total.store(
+        strata
+            .values()
+            .flat_map(HashMap::values)
+            .map(|s| s.completes)
+            .sum(),
+        Ordering::Relaxed,
+    );
     let mut accumulator = Accumulator::new(methodology)?;
     let mut outside: Option<(usize, String, String, String)> = None;
     let mut after: Option<String> = None;
@@ -100,6 +151,9 @@ pub async fn wave_totals(
             break;
         };
         after = Some(last.export_id.clone());
+        progress
+            .done
+            .fetch_add(i64::try_from(page.len()).unwrap_or(0), Ordering::Relaxed);
         for row in &page {
             let stratum = strata
                 .get_mut(row.province_code.as_str())
@@ -161,5 +215,25 @@ pub async fn wave_totals(
     if moved {
         return Err(WaveComputeError::Moving);
     }
-    Ok(accumulator.finish()?)
+    let mut weights: Vec<StratumWeight> = strata
+        .iter()
+        .flat_map(|(province, m)| {
+            m.iter().map(move |(stratum, s)| StratumWeight {
+                province: province.clone(),
+                stratum: stratum.clone(),
+                completes: s.completes,
+                target: s.target,
+                weight: if s.completes > 0 {
+                    s.population as f64 / s.completes as f64
+                } else {
+                    0.0
+                },
+            })
+        })
+        .collect();
+    weights.sort_by(|a, b| (&a.province, &a.stratum).cmp(&(&b.province, &b.stratum)));
+    Ok(WaveTotals {
+        stats: accumulator.finish()?,
+        strata: weights,
+    })
 }

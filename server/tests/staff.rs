@@ -20,157 +20,7 @@ use sqlx::AnyPool;
 const PASSWORD: &str = "mật khẩu thử nghiệm 2026";
 const WAVE: &str = "sipas-2026-demo";
 
-/// One browser: keeps the session cookie and sends our own Origin on posts.
-#[derive(Clone)]
-struct Browser {
-    app: axum::Router,
-    cookie: Option<String>,
-    origin: String,
-    /// The client address, as a proxy would pass it (the test server reads `x-real-ip`).
-    address: String,
-}
-
-struct Reply {
-    status: StatusCode,
-    location: Option<String>,
-    headers: axum::http::HeaderMap,
-    body: String,
-    bytes: Vec<u8>,
-}
-
-impl Browser {
-    fn new(app: &axum::Router) -> Self {
-        Self {
-            app: app.clone(),
-            cookie: None,
-            origin: "http://sipas.test".into(),
-            address: "10.0.0.1".into(),
-        }
-    }
-
-    async fn send(&mut self, request: axum::http::request::Builder, body: Body) -> Reply {
-        use tower::ServiceExt;
-        let mut request = request
-            .header(header::HOST, "sipas.test")
-            .header("x-real-ip", self.address.as_str());
-        if let Some(cookie) = &self.cookie {
-            request = request.header(header::COOKIE, cookie.as_str());
-        }
-        let response = tokio::time::timeout(
-            Duration::from_secs(20),
-            self.app
-                .clone()
-                .oneshot(request.body(body).expect("request")),
-        )
-        .await
-        .expect("answered in time")
-        .expect("response");
-        if let Some(set) = response.headers().get(header::SET_COOKIE) {
-            let pair = set
-                .to_str()
-                .expect("ascii")
-                .split(';')
-                .next()
-                .unwrap_or_default();
-            if pair.ends_with('=') {
-                self.cookie = None;
-            } else {
-                self.cookie = Some(pair.to_owned());
-            }
-        }
-        let status = response.status();
-        let headers = response.headers().clone();
-        let location = headers
-            .get(header::LOCATION)
-            .map(|v| v.to_str().expect("ascii").to_owned());
-        let bytes = axum::body::to_bytes(response.into_body(), 64 << 20)
-            .await
-            .expect("body")
-            .to_vec();
-        Reply {
-            status,
-            location,
-            headers,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-            bytes,
-        }
-    }
-
-    async fn get(&mut self, path: &str) -> Reply {
-        self.send(Request::get(path), Body::empty()).await
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Reply {
-        let body = serde_urlencoded(form);
-        let origin = self.origin.clone();
-        self.send(
-            Request::post(path)
-                .header(header::ORIGIN, origin)
-                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded"),
-            Body::from(body),
-        )
-        .await
-    }
-
-    async fn upload(&mut self, path: &str, file: &[u8], fields: &[(&str, &str)]) -> Reply {
-        let boundary = "sipasBoundary7MA4YWxkTrZu0gW";
-        let mut body = Vec::new();
-        for (name, value) in fields {
-            body.extend(
-                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
-                    .into_bytes(),
-            );
-        }
-        body.extend(
-            format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"data.csv\"\r\nContent-Type: text/csv\r\n\r\n"
-            )
-            .into_bytes(),
-        );
-        body.extend_from_slice(file);
-        body.extend(format!("\r\n--{boundary}--\r\n").into_bytes());
-        let origin = self.origin.clone();
-        self.send(
-            Request::post(path).header(header::ORIGIN, origin).header(
-                header::CONTENT_TYPE,
-                format!("multipart/form-data; boundary={boundary}"),
-            ),
-            Body::from(body),
-        )
-        .await
-    }
-
-    async fn sign_in(&mut self, username: &str, password: &str) -> Reply {
-        self.post(
-            "/staff/login",
-            &[
-                ("username", username),
-                ("password", password),
-                ("next", "/staff"),
-            ],
-        )
-        .await
-    }
-}
-
-fn serde_urlencoded(form: &[(&str, &str)]) -> String {
-    form.iter()
-        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.') {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
+use common::browser::{Browser, Reply};
 
 struct World {
     app: axum::Router,
@@ -201,6 +51,7 @@ async fn world(url: &str, settings: StaffSettings) -> World {
         ("hanoi", Role::Provincial, Some("01")),
         ("hcm", Role::Provincial, Some("79")),
         ("stats", Role::Statistician, None),
+        ("approver", Role::Approver, None),
         ("viewer", Role::Viewer, None),
     ] {
         store
@@ -250,6 +101,9 @@ async fn snapshot(pool: &AnyPool) -> BTreeMap<&'static str, i64> {
         "responses",
         "staff_users",
         "audit_log",
+        "computations",
+        "computation_comments",
+        "releases",
     ] {
         let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
             .fetch_one(pool)
@@ -368,6 +222,32 @@ fn routes(batch: &str, user_id: i64) -> Vec<Route> {
             ManageAccounts,
         ),
         get("/staff/audit", ReadAudit),
+        // Results: a methodology that does not parse, comments and reasons left empty, an
+        // unknown computation, an unconfirmed publication: answered, nothing changes.
+        get(&format!("/staff/waves/{w}/results"), ReadResults),
+        form(
+            &format!("/staff/waves/{w}/results"),
+            vec![("methodology", "not = [toml".into())],
+            ComputeResults,
+        ),
+        get("/staff/computations/987654", ReadResults),
+        form(
+            "/staff/computations/987654/comment",
+            vec![("body", " ".into())],
+            ReadResults,
+        ),
+        form("/staff/computations/987654/submit", vec![], ComputeResults),
+        form("/staff/computations/987654/approve", vec![], ApproveResults),
+        form(
+            "/staff/computations/987654/return",
+            vec![("body", "".into())],
+            ApproveResults,
+        ),
+        form(
+            "/staff/computations/987654/publish",
+            vec![("title", "SIPAS".into())],
+            ApproveResults,
+        ),
     ]
 }
 
@@ -452,6 +332,7 @@ async fn role_matrix(world: &World) {
         (Some(Role::Central), "central"),
         (Some(Role::Provincial), "hanoi"),
         (Some(Role::Statistician), "stats"),
+        (Some(Role::Approver), "approver"),
         (Some(Role::Viewer), "viewer"),
     ];
     let mut checked = 0;
@@ -507,7 +388,7 @@ async fn role_matrix(world: &World) {
             checked += 1;
         }
     }
-    assert_eq!(checked, 6 * routes("x", 0).len());
+    assert_eq!(checked, 7 * routes("x", 0).len());
 
     // Province isolation: the officer of 01 edits ids in requests to reach province 79.
     let mut hanoi = Browser::new(&world.app);

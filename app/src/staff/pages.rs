@@ -458,6 +458,15 @@ pub fn wave_page(
     if may(Action::Export) {
         actions.push(link("export", ctx.t("Xuất dữ liệu", "Exports")));
     }
+    if may(Action::ReadResults) {
+        actions.push(link(
+            "results",
+            ctx.t(
+                "Kết quả: tính, duyệt, công bố",
+                "Results: compute, review, publish",
+            ),
+        ));
+    }
     let close = (may(Action::ManageWaves) && !closed).then(|| {
         let action = format!("/staff/waves/{code}/close");
         view! {
@@ -1525,6 +1534,7 @@ pub fn users_page(
     let roles = [
         Role::Viewer,
         Role::Statistician,
+        Role::Approver,
         Role::Provincial,
         Role::Central,
         Role::Admin,

@@ -12,6 +12,7 @@ pub mod accounts;
 pub mod auth;
 mod data;
 mod field;
+mod results;
 pub mod sessions;
 pub mod upload;
 mod waves;
@@ -156,6 +157,19 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .route("/staff/waves/{wave}/export", get(data::export_page))
         .route("/staff/waves/{wave}/{file}", get(data::export_file))
+        .route(
+            "/staff/waves/{wave}/results",
+            get(results::list).post(results::start),
+        )
+        .route("/staff/computations/{id}", get(results::show))
+        .route("/staff/computations/{id}/comment", post(results::comment))
+        .route("/staff/computations/{id}/submit", post(results::submit))
+        .route("/staff/computations/{id}/approve", post(results::approve))
+        .route(
+            "/staff/computations/{id}/return",
+            post(results::return_draft),
+        )
+        .route("/staff/computations/{id}/publish", post(results::publish))
         .route("/staff/users", get(accounts::list).post(accounts::create))
         .route("/staff/users/{id}/{change}", post(accounts::change))
         .route("/staff/audit", get(accounts::audit_log))

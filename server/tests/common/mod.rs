@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod load;
 
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -1,0 +1,438 @@
+//! Staff pages for results: a wave's computations, a draft under review (headline table, one
+//! province in full, weights report, warnings, comments) and the sign-off forms.
+
+use std::collections::HashMap;
+
+use leptos::prelude::*;
+
+use super::pages::{Ctx, document};
+use super::port::WaveDetails;
+use super::release::{ReleaseCell, ReleaseInfo};
+use super::review::{Comment, Computation, ComputationStatus, ComputationSummary, Warning};
+use super::roles::Action;
+
+/// The root of the index tree (the SIPAS index itself).
+pub const ROOT_NODE: &str = "sipas";
+
+fn status_label(ctx: &Ctx, status: ComputationStatus) -> &'static str {
+    let (vi, en) = status.label();
+    ctx.t(vi, en)
+}
+
+fn pct(ctx: &Ctx, x: Option<f64>) -> String {
+    x.map_or("—".into(), |v| ctx.locale.decimal(100.0 * v, 1))
+}
+
+fn num(ctx: &Ctx, x: Option<f64>, digits: usize) -> String {
+    x.map_or("—".into(), |v| ctx.locale.decimal(v, digits))
+}
+
+fn interval(ctx: &Ctx, c: &ReleaseCell) -> String {
+    match (c.ci_low, c.ci_high) {
+        (Some(lo), Some(hi)) => format!("{} – {}", pct(ctx, Some(lo)), pct(ctx, Some(hi))),
+        _ => "—".into(),
+    }
+}
+
+fn ranks(c: &ReleaseCell) -> String {
+    match (c.rank_best, c.rank_worst, c.ranked_of) {
+        (Some(best), Some(worst), Some(of)) => format!("{best}–{worst} / {of}"),
+        _ => "—".into(),
+    }
+}
+
+fn change(ctx: &Ctx, c: &ReleaseCell) -> String {
+    match (c.change, c.change_p) {
+        (Some(d), Some(p)) => format!(
+            "{}{} {} (p = {})",
+            if d >= 0.0 { "+" } else { "" },
+            ctx.locale.decimal(100.0 * d, 1),
+            ctx.t("điểm", "pts"),
+            ctx.locale.decimal(p, 3)
+        ),
+        _ => "—".into(),
+    }
+}
+
+/// A wave's computations, and the form to start one.
+pub fn results_page(
+    ctx: &Ctx,
+    wave: &WaveDetails,
+    computations: Vec<ComputationSummary>,
+    releases: Vec<ReleaseInfo>,
+    default_methodology: &str,
+) -> String {
+    let may = |a| ctx.user.as_ref().is_some_and(|u| u.may(a));
+    let code = wave.wave.code.clone();
+    let rows = computations
+        .into_iter()
+        .map(|c| {
+            let href = format!("/staff/computations/{}", c.id);
+            let release = c
+                .release
+                .map(|(y, v)| format!("SIPAS {y} v{v}"))
+                .unwrap_or_default();
+            view! {
+                <tr>
+                    <td><a href=href>{format!("#{}", c.id)}</a></td>
+                    <td>{status_label(ctx, c.status)}</td>
+                    <td>{c.started_by.clone()}</td>
+                    <td>{c.started_at.clone()}</td>
+                    <td>{release}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let published = releases
+        .into_iter()
+        .filter(|r| r.wave_code == code)
+        .map(|r| {
+            let href = format!("/du-lieu/{}/v{}/README.txt", r.year, r.version);
+            view! {
+                <li>
+                    {format!("SIPAS {} v{} · {} · ", r.year, r.version, r.published_at)}
+                    <a href=href>{ctx.t("Dữ liệu mở", "Open data")}</a>
+                    {(!r.changelog.is_empty()).then(|| format!(" · {}", r.changelog))}
+                </li>
+            }
+        })
+        .collect_view();
+    let start = may(Action::ComputeResults).then(|| {
+        let action = format!("/staff/waves/{code}/results");
+        view! {
+            <form method="post" action=action class="stack">
+                <h2>{ctx.t("Tính kết quả", "Compute results")}</h2>
+                <p>{ctx.t(
+                    "Trọng số lấy từ dàn mẫu (N_h / r_h trong mỗi tầng); kết quả là bản nháp cho đến khi một người khác phê duyệt.",
+                    "Weights come from the frame (N_h / r_h within each stratum); the results stay a draft until someone else approves them.")}</p>
+                <label for="methodology">{ctx.t("Phương pháp (TOML)", "Methodology (TOML)")}</label>
+                <textarea id="methodology" name="methodology" rows="12" spellcheck="false">{default_methodology.to_owned()}</textarea>
+                <button type="submit">{ctx.t("Bắt đầu tính", "Start computing")}</button>
+            </form>
+        }
+    });
+    let title = format!("{} · {}", ctx.t("Kết quả", "Results"), wave.wave.title);
+    let wave_href = format!("/staff/waves/{code}");
+    let body = view! {
+        <p class="crumbs"><a href="/staff">{ctx.t("Đợt khảo sát", "Waves")}</a>" › "<a href=wave_href>{wave.wave.title.clone()}</a></p>
+        <h1>{ctx.t("Kết quả", "Results")}</h1>
+        <h2>{ctx.t("Đã công bố", "Published")}</h2>
+        <ul>{published}</ul>
+        <h2>{ctx.t("Các lần tính", "Computations")}</h2>
+        <table>
+            <thead><tr>
+                <th scope="col">"#"</th>
+                <th scope="col">{ctx.t("Trạng thái", "Status")}</th>
+                <th scope="col">{ctx.t("Người tính", "Computed by")}</th>
+                <th scope="col">{ctx.t("Bắt đầu", "Started")}</th>
+                <th scope="col">{ctx.t("Bản công bố", "Release")}</th>
+            </tr></thead>
+            <tbody>{rows}</tbody>
+        </table>
+        {start}
+    };
+    document(ctx, &title, body)
+}
+
+fn warning_text(ctx: &Ctx, names: &HashMap<String, String>, w: &Warning) -> String {
+    let name = |code: &str| names.get(code).cloned().unwrap_or_else(|| code.to_owned());
+    match w {
+        Warning::UnderTarget {
+            province,
+            completes,
+            target,
+        } => format!(
+            "{}: {completes} / {target} {}",
+            name(province),
+            ctx.t(
+                "phiếu hoàn thành so với chỉ tiêu",
+                "completes of the target"
+            )
+        ),
+        Warning::ExtremeWeights { province, ratio } => format!(
+            "{}: {} {}",
+            name(province),
+            ctx.t(
+                "trọng số lớn nhất gấp trung vị",
+                "largest weight is this many times the median:"
+            ),
+            ctx.locale.decimal(*ratio, 1)
+        ),
+        Warning::Flagged { suppressed, review } => format!(
+            "{suppressed} {}, {review} {}",
+            ctx.t(
+                "ô bị ẩn (không đủ tin cậy)",
+                "cells suppressed (unreliable)"
+            ),
+            ctx.t(
+                "ô cần xem lại (độ chính xác thấp)",
+                "cells to review (low precision)"
+            )
+        ),
+        Warning::NoPreviousRelease => ctx
+            .t(
+                "Không có bản công bố năm trước để so sánh: cột thay đổi để trống.",
+                "No earlier release to compare with: the change columns are empty.",
+            )
+            .to_owned(),
+    }
+}
+
+/// What the signed-in user may do with this computation.
+pub struct Permitted {
+    pub submit: bool,
+    pub approve: bool,
+    pub publish: bool,
+    /// Publishing this year again is a correction: a changelog is required.
+    pub correction_of: Option<i32>,
+}
+
+/// One computation: progress while it runs, then the draft for review.
+pub fn computation_page(
+    ctx: &Ctx,
+    wave: &WaveDetails,
+    c: Computation,
+    comments: Vec<Comment>,
+    names: HashMap<String, String>,
+    domain: Option<String>,
+    permitted: Permitted,
+) -> String {
+    let s = &c.summary;
+    let id = s.id;
+    let wave_code = wave.wave.code.clone();
+    let results_href = format!("/staff/waves/{wave_code}/results");
+    let name = |code: &str| names.get(code).cloned().unwrap_or_else(|| code.to_owned());
+
+    let running = (s.status == ComputationStatus::Running).then(|| {
+        let total = s.progress_total.max(1);
+        view! {
+            // Without JavaScript too: the page reloads itself while the job runs.
+            <meta http-equiv="refresh" content="2" />
+            <p>{ctx.t("Đang đọc phiếu trả lời", "Reading responses")}</p>
+            <progress max=total value=s.progress_done>{format!("{} / {}", s.progress_done, s.progress_total)}</progress>
+            <p>{format!("{} / {}", s.progress_done, s.progress_total)}</p>
+        }
+    });
+    let failed = (s.status == ComputationStatus::Failed)
+        .then(|| view! { <p class="error" role="alert">{s.error.clone()}</p> });
+
+    let action = |verb: &str| format!("/staff/computations/{id}/{verb}");
+    let submit = permitted.submit.then(|| {
+        view! {
+            <form method="post" action=action("submit")>
+                <button type="submit">{ctx.t("Trình phê duyệt", "Submit for approval")}</button>
+            </form>
+        }
+    });
+    let approve = permitted.approve.then(|| {
+        view! {
+            <form method="post" action=action("approve")>
+                <button type="submit">{ctx.t("Phê duyệt", "Approve")}</button>
+            </form>
+            <form method="post" action=action("return") class="stack">
+                <label for="return-reason">{ctx.t("Trả lại kèm lý do", "Return with a reason")}</label>
+                <textarea id="return-reason" name="body" rows="2" required maxlength="4000"></textarea>
+                <button type="submit" class="secondary">{ctx.t("Trả lại", "Return")}</button>
+            </form>
+        }
+    });
+    let publish = permitted.publish.then(|| {
+        let correction = permitted.correction_of.map(|v| {
+            view! {
+                <label for="changelog">{format!("{} v{v}: {}", ctx.t("Đính chính bản", "Corrects version"), ctx.t("nêu điều gì thay đổi và vì sao (công khai)", "say what changed and why (public)"))}</label>
+                <textarea id="changelog" name="changelog" rows="3" required maxlength="4000"></textarea>
+            }
+        });
+        let title = format!("SIPAS {}", wave.wave.year);
+        view! {
+            <form method="post" action=action("publish") class="stack">
+                <label for="title">{ctx.t("Tên bản công bố", "Release title")}</label>
+                <input id="title" name="title" value=title required maxlength="200" />
+                {correction}
+                <label><input type="checkbox" name="confirm" value="yes" required />
+                    {ctx.t(" Công bố không thể thu hồi; mọi sửa đổi là một phiên bản mới.", " Publishing cannot be undone; a correction is a new version.")}</label>
+                <button type="submit">{ctx.t("Công bố", "Publish")}</button>
+            </form>
+        }
+    });
+
+    let warnings = c
+        .report
+        .warnings
+        .iter()
+        .map(|w| view! { <li>{warning_text(ctx, &names, w)}</li> })
+        .collect_view();
+
+    // Headline: the SIPAS index of the nation, the mean of provinces and every province.
+    let headline = c
+        .cells
+        .iter()
+        .filter(|cell| cell.node == ROOT_NODE && cell.subgroup.is_empty())
+        .map(|cell| {
+            let label = match cell.domain.as_str() {
+                "national" => ctx
+                    .t("Cả nước (thiết kế)", "Nation (design-based)")
+                    .to_owned(),
+                "national_mean" => ctx.t("Trung bình các tỉnh", "Mean of provinces").to_owned(),
+                code => name(code),
+            };
+            let href = format!("/staff/computations/{id}?domain={}", cell.domain);
+            view! {
+                <tr>
+                    <th scope="row"><a href=href>{label}</a></th>
+                    <td class="num">{pct(ctx, cell.estimate)}</td>
+                    <td class="num">{interval(ctx, cell)}</td>
+                    <td>{cell.flag.clone()}</td>
+                    <td class="num">{num(ctx, cell.n, 0)}</td>
+                    <td class="num">{num(ctx, cell.n_eff, 0)}</td>
+                    <td class="num">{num(ctx, cell.deff, 2)}</td>
+                    <td>{ranks(cell)}</td>
+                    <td>{cell.tier.clone().unwrap_or_default()}</td>
+                    <td>{change(ctx, cell)}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let head = move || {
+        view! {
+            <thead><tr>
+                <th scope="col">{ctx.t("Đơn vị / chỉ tiêu", "Unit / measure")}</th>
+                <th scope="col">{ctx.t("Hài lòng (%)", "Satisfied (%)")}</th>
+                <th scope="col">{ctx.t("Khoảng tin cậy 95%", "95% interval")}</th>
+                <th scope="col">{ctx.t("Cờ", "Flag")}</th>
+                <th scope="col">"n"</th>
+                <th scope="col">{ctx.t("n hiệu dụng", "Effective n")}</th>
+                <th scope="col">"deff"</th>
+                <th scope="col">{ctx.t("Khoảng thứ hạng", "Rank interval")}</th>
+                <th scope="col">{ctx.t("So với cả nước", "Vs nation")}</th>
+                <th scope="col">{ctx.t("Thay đổi", "Change")}</th>
+            </tr></thead>
+        }
+    };
+    let detail = domain.map(|d| {
+        let rows = c
+            .cells
+            .iter()
+            .filter(|cell| cell.domain == d && cell.subgroup.is_empty())
+            .map(|cell| {
+                view! {
+                    <tr>
+                        <th scope="row"><code>{cell.node.clone()}</code></th>
+                        <td class="num">{pct(ctx, cell.estimate)}</td>
+                        <td class="num">{interval(ctx, cell)}</td>
+                        <td>{format!("{} {}", cell.flag, cell.note)}</td>
+                        <td class="num">{num(ctx, cell.n, 0)}</td>
+                        <td class="num">{num(ctx, cell.n_eff, 0)}</td>
+                        <td class="num">{num(ctx, cell.deff, 2)}</td>
+                        <td>{ranks(cell)}</td>
+                        <td>{cell.tier.clone().unwrap_or_default()}</td>
+                        <td>{change(ctx, cell)}</td>
+                    </tr>
+                }
+            })
+            .collect_view();
+        let heading = match d.as_str() {
+            "national" => ctx.t("Cả nước", "Nation").to_owned(),
+            "national_mean" => ctx.t("Trung bình các tỉnh", "Mean of provinces").to_owned(),
+            code => name(code),
+        };
+        view! {
+            <section id="domain">
+                <h2>{format!("{heading}: {}", ctx.t("nội dung, thành phần và câu hỏi", "contents, elements and items"))}</h2>
+                <table class="results">{head()}<tbody>{rows}</tbody></table>
+            </section>
+        }
+    });
+    let weights = c
+        .report
+        .weights
+        .iter()
+        .map(|w| {
+            view! {
+                <tr>
+                    <th scope="row">{name(&w.province)}</th>
+                    <td class="num">{format!("{} / {}", w.respondents, w.target)}</td>
+                    <td class="num">{ctx.locale.decimal(w.kish_deff, 2)}</td>
+                    <td class="num">{ctx.locale.decimal(w.min, 1)}</td>
+                    <td class="num">{ctx.locale.decimal(w.median, 1)}</td>
+                    <td class="num">{ctx.locale.decimal(w.max, 1)}</td>
+                    <td class="num">{ctx.locale.decimal(100.0 * w.share_trimmed, 1)}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let comment_list = comments
+        .into_iter()
+        .map(|m| {
+            view! { <li><p><strong>{m.author}</strong>" · "<time>{m.at}</time></p><p class="comment">{m.body}</p></li> }
+        })
+        .collect_view();
+    let may_comment = ctx
+        .user
+        .as_ref()
+        .is_some_and(|u| u.may(Action::ReadResults))
+        && s.status != ComputationStatus::Published;
+    let comment_form = may_comment.then(|| {
+        view! {
+            <form method="post" action=action("comment") class="stack">
+                <label for="comment">{ctx.t("Nhận xét", "Comment")}</label>
+                <textarea id="comment" name="body" rows="3" required maxlength="4000"></textarea>
+                <button type="submit" class="secondary">{ctx.t("Gửi nhận xét", "Add comment")}</button>
+            </form>
+        }
+    });
+    let compared = match (&c.report.compared_with, c.report.compared_reaggregated) {
+        (Some(name), true) => format!(
+            "{name} ({})",
+            ctx.t(
+                "tính lại theo 34 đơn vị mới",
+                "re-aggregated to the 34 new units"
+            )
+        ),
+        (Some(name), false) => name.clone(),
+        (None, _) => "—".into(),
+    };
+    let release = s.release.map(|(y, v)| {
+        let href = format!("/du-lieu/{y}/v{v}/README.txt");
+        view! { <a href=href>{format!("SIPAS {y} v{v}")}</a> }
+    });
+    let title = format!("{} #{id}", ctx.t("Lần tính", "Computation"));
+    let body = view! {
+        <p class="crumbs"><a href="/staff">{ctx.t("Đợt khảo sát", "Waves")}</a>" › "<a href=results_href>{wave.wave.title.clone()}</a></p>
+        <h1>{format!("{title}: {}", status_label(ctx, s.status))}</h1>
+        {running}
+        {failed}
+        <dl class="facts">
+            <dt>{ctx.t("Người tính", "Computed by")}</dt><dd>{format!("{} · {}", s.started_by, s.started_at)}</dd>
+            <dt>{ctx.t("Trình duyệt lúc", "Submitted")}</dt><dd>{s.submitted_at.clone().unwrap_or_default()}</dd>
+            <dt>{ctx.t("Người phê duyệt", "Approved by")}</dt><dd>{format!("{} {}", s.approved_by.clone().unwrap_or_default(), s.approved_at.clone().unwrap_or_default())}</dd>
+            <dt>{ctx.t("So sánh với", "Compared with")}</dt><dd>{compared}</dd>
+            <dt>{ctx.t("Mã băm dữ liệu đầu vào", "Input digest")}</dt><dd><code>{c.input_digest.clone()}</code></dd>
+            <dt>{ctx.t("Bản công bố", "Release")}</dt><dd>{release}</dd>
+        </dl>
+        <div class="actions">{submit}{approve}{publish}</div>
+        <h2>{ctx.t("Cảnh báo", "Warnings")}</h2>
+        <ul class="warnings">{warnings}</ul>
+        <h2>{ctx.t("Chỉ số SIPAS", "SIPAS index")}</h2>
+        <table class="results">{head()}<tbody>{headline}</tbody></table>
+        {detail}
+        <h2>{ctx.t("Báo cáo trọng số", "Weights report")}</h2>
+        <table>
+            <thead><tr>
+                <th scope="col">{ctx.t("Tỉnh", "Province")}</th>
+                <th scope="col">{ctx.t("Phiếu / chỉ tiêu", "Completes / target")}</th>
+                <th scope="col">{ctx.t("Hệ số thiết kế Kish", "Kish deff")}</th>
+                <th scope="col">{ctx.t("Nhỏ nhất", "Min")}</th>
+                <th scope="col">{ctx.t("Trung vị", "Median")}</th>
+                <th scope="col">{ctx.t("Lớn nhất", "Max")}</th>
+                <th scope="col">{ctx.t("% cắt tỉa", "% trimmed")}</th>
+            </tr></thead>
+            <tbody>{weights}</tbody>
+        </table>
+        <h2>{ctx.t("Nhận xét", "Comments")}</h2>
+        <ol class="comments">{comment_list}</ol>
+        {comment_form}
+        <details><summary>{ctx.t("Phương pháp đã dùng", "Methodology used")}</summary><pre>{c.methodology.clone()}</pre></details>
+    };
+    document(ctx, &title, body)
+}

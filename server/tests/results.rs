@@ -1,0 +1,485 @@
+//! From responses to a published release over HTTP, on both engines (issue 11): a statistician
+//! computes a wave in the background, the draft is reviewed, returned with a reason, submitted
+//! again, approved by a second person and published; the release's open data reproduces every
+//! published number through `sipas compute --totals`; nothing changes a published release; a
+//! job stopped by a restart is marked failed.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use common::browser::Browser;
+use sipas_app::domain::{Geography, QuestionnaireRef, Wave};
+use sipas_app::ports::Store;
+use sipas_app::staff::port::NewUser;
+use sipas_app::staff::release::ReleaseStore;
+use sipas_app::staff::review::{ComputationStatus, ReviewStore};
+use sipas_app::staff::{Role, StaffStore};
+use sipas_server::staff::{StaffSettings, StaffState};
+
+const PASSWORD: &str = "mật khẩu thử nghiệm 2026";
+const WAVE: &str = "sipas-2027-test";
+
+struct World {
+    app: axum::Router,
+    store: std::sync::Arc<sipas_server::store::SqlStore>,
+}
+
+async fn world(url: &str) -> World {
+    let store = std::sync::Arc::new(
+        sipas_server::store::open(url, &sipas_server::store::ConnectOptions::default())
+            .await
+            .expect("open"),
+    );
+    sipas_server::demo::seed(store.as_ref())
+        .await
+        .expect("seed");
+    let hash = sipas_server::staff::auth::hash_password(PASSWORD.into())
+        .await
+        .expect("hash");
+    for (username, role) in [
+        ("stats", Role::Statistician),
+        ("stats2", Role::Statistician),
+        ("boss", Role::Approver),
+        ("viewer", Role::Viewer),
+    ] {
+        store
+            .create_user(&NewUser {
+                username: username.into(),
+                display_name: username.into(),
+                role,
+                province: None,
+                password_hash: hash.clone(),
+            })
+            .await
+            .expect("user");
+    }
+    // A wave of two provinces with its frame and paper forms.
+    store
+        .create_wave(&Wave {
+            code: WAVE.into(),
+            title: "SIPAS 2027".into(),
+            year: 2027,
+            geography: Geography::G2025,
+            questionnaire: Some(QuestionnaireRef {
+                code: "sipas-2023".into(),
+                version: 1,
+            }),
+            open_link: false,
+            closed: false,
+        })
+        .await
+        .expect("wave");
+    let frame = sipas_server::demo::demo_frame(&["01".into(), "79".into(), "48".into()], false);
+    store.replace_frame(WAVE, &frame).await.expect("frame");
+    let methodology = sipas_stats::methodology::Methodology::from_toml(
+        sipas_server::questionnaires::SIPAS_2023_METHODOLOGY,
+    )
+    .expect("methodology");
+    let items = methodology.compile().expect("tree").items;
+    let forms = sipas_server::demo::demo_forms(&frame, &items, 2027);
+    store
+        .import_paper(WAVE, None, &forms, false)
+        .await
+        .expect("forms");
+    let mut state =
+        common::state_on(url, sipas_server::limits::Limits::without_rate_limits()).await;
+    state.store = store.clone();
+    state.staff = std::sync::Arc::new(StaffState::new(store.clone(), StaffSettings::default()));
+    World {
+        app: sipas_server::http::router(state),
+        store,
+    }
+}
+
+async fn signed_in(world: &World, username: &str) -> Browser {
+    let mut browser = Browser::new(&world.app);
+    let reply = browser.sign_in(username, PASSWORD).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{username} signs in");
+    browser
+}
+
+/// Waits for the background job to leave "running".
+async fn finished(world: &World, id: i64) -> ComputationStatus {
+    for _ in 0..600 {
+        let status = world
+            .store
+            .computation(id)
+            .await
+            .expect("computation")
+            .summary
+            .status;
+        if status != ComputationStatus::Running {
+            return status;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("computation {id} still running after 30 s");
+}
+
+fn csv_rows(bytes: &[u8]) -> Vec<BTreeMap<String, String>> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let mut reader = csv::Reader::from_reader(bytes);
+    let headers = reader.headers().expect("headers").clone();
+    reader
+        .records()
+        .map(|r| {
+            let r = r.expect("row");
+            headers
+                .iter()
+                .zip(r.iter())
+                .map(|(h, v)| (h.to_owned(), v.to_owned()))
+                .collect()
+        })
+        .collect()
+}
+
+async fn story(url: &str) {
+    let world = world(url).await;
+    let mut stats = signed_in(&world, "stats").await;
+    let mut stats2 = signed_in(&world, "stats2").await;
+    let mut boss = signed_in(&world, "boss").await;
+    let mut viewer = signed_in(&world, "viewer").await;
+
+    // Drafts are embargoed: a viewer cannot read results.
+    assert_eq!(
+        viewer
+            .get(&format!("/staff/waves/{WAVE}/results"))
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+
+    let page = stats.get(&format!("/staff/waves/{WAVE}/results")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Bắt đầu tính"), "{}", page.body);
+    let started = stats
+        .post(
+            &format!("/staff/waves/{WAVE}/results"),
+            &[(
+                "methodology",
+                sipas_server::questionnaires::SIPAS_2023_METHODOLOGY,
+            )],
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::SEE_OTHER, "{}", started.body);
+    let location = started.location.expect("location");
+    let id: i64 = location
+        .strip_prefix("/staff/computations/")
+        .and_then(|s| s.parse().ok())
+        .expect("computation id");
+    assert_eq!(finished(&world, id).await, ComputationStatus::Draft);
+    let computation = world.store.computation(id).await.expect("draft");
+    assert!(!computation.cells.is_empty());
+    assert_eq!(computation.report.weights.len(), 3);
+    assert_eq!(computation.input_digest.len(), 64);
+
+    // The draft page: the index per province with intervals, the weights report, warnings.
+    let draft = stats.get(&location).await;
+    assert_eq!(draft.status, StatusCode::OK);
+    for expected in [
+        "Bản nháp",
+        "Hà Nội",
+        "Báo cáo trọng số",
+        "Trình phê duyệt",
+        "Khoảng thứ hạng",
+    ] {
+        assert!(draft.body.contains(expected), "{expected}:\n{}", draft.body);
+    }
+    let detail = stats.get(&format!("{location}?domain=79")).await;
+    assert!(
+        detail.body.contains("<code>access</code>"),
+        "{}",
+        detail.body
+    );
+
+    // Only the statistician who computed it submits; an approver cannot approve a draft.
+    assert_eq!(
+        stats2.post(&format!("{location}/submit"), &[]).await.status,
+        StatusCode::CONFLICT
+    );
+    assert_eq!(
+        boss.post(&format!("{location}/approve"), &[]).await.status,
+        StatusCode::CONFLICT
+    );
+    assert_eq!(
+        stats.post(&format!("{location}/submit"), &[]).await.status,
+        StatusCode::SEE_OTHER
+    );
+    // A statistician cannot approve (role), not even someone else's.
+    assert_eq!(
+        stats2
+            .post(&format!("{location}/approve"), &[])
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    // Returned with a reason, which is kept as a comment; submitted again; approved.
+    let returned = boss
+        .post(
+            &format!("{location}/return"),
+            &[("body", "Kiểm tra lại trọng số của tỉnh 48.")],
+        )
+        .await;
+    assert_eq!(returned.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        world.store.computation(id).await.unwrap().summary.status,
+        ComputationStatus::Draft
+    );
+    assert!(
+        stats
+            .get(&location)
+            .await
+            .body
+            .contains("Kiểm tra lại trọng số")
+    );
+    assert_eq!(
+        stats
+            .post(
+                &format!("{location}/comment"),
+                &[("body", "Đã kiểm tra: đúng.")]
+            )
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(world.store.comments(id).await.unwrap().len(), 2);
+    assert_eq!(
+        stats.post(&format!("{location}/submit"), &[]).await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        boss.post(&format!("{location}/approve"), &[]).await.status,
+        StatusCode::SEE_OTHER
+    );
+    // Four eyes hold whatever the SQL path: the database refuses the computer as approver.
+    let started_by = world
+        .store
+        .computation(id)
+        .await
+        .unwrap()
+        .summary
+        .started_by_id;
+    assert!(
+        sqlx::query("UPDATE computations SET approved_by = $1 WHERE id = $2")
+            .bind(started_by)
+            .bind(id)
+            .execute(world.store.pool())
+            .await
+            .is_err()
+    );
+
+    // Publishing needs the confirmation; then it is v1 of 2027.
+    assert_eq!(
+        boss.post(&format!("{location}/publish"), &[("title", "SIPAS 2027")])
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    assert!(world.store.release(2027, None).await.unwrap().is_none());
+    let published = boss
+        .post(
+            &format!("{location}/publish"),
+            &[("title", "SIPAS 2027"), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(
+        published.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        published.body
+    );
+    let (info, cells) = world
+        .store
+        .release(2027, None)
+        .await
+        .unwrap()
+        .expect("released");
+    assert_eq!(
+        (
+            info.version,
+            info.computed_by.as_str(),
+            info.approved_by.as_str()
+        ),
+        (1, "stats", "boss")
+    );
+    assert_eq!(info.input_digest, computation.input_digest);
+    assert_eq!(cells, computation.cells);
+    let summary = world.store.computation(id).await.unwrap().summary;
+    assert_eq!(summary.status, ComputationStatus::Published);
+    assert_eq!(summary.release, Some((2027, 1)));
+    // Published is final: no second publication, approval or return of the same draft.
+    for (verb, form) in [
+        (
+            "publish",
+            vec![
+                ("title", "SIPAS 2027"),
+                ("confirm", "yes"),
+                ("changelog", "again"),
+            ],
+        ),
+        ("approve", vec![]),
+        ("return", vec![("body", "undo")]),
+    ] {
+        let reply = boss.post(&format!("{location}/{verb}"), &form).await;
+        assert_eq!(reply.status, StatusCode::CONFLICT, "{verb}: {}", reply.body);
+    }
+    assert_eq!(
+        world
+            .store
+            .releases()
+            .await
+            .unwrap()
+            .iter()
+            .filter(|r| r.year == 2027)
+            .count(),
+        1
+    );
+
+    // Every step is in the audit log, with who did it.
+    let audit: Vec<(String, String)> =
+        sqlx::query_as("SELECT actor, action FROM audit_log ORDER BY id")
+            .fetch_all(world.store.pool())
+            .await
+            .unwrap();
+    for step in [
+        ("stats", "computation_started"),
+        ("stats", "computation_submitted"),
+        ("boss", "computation_returned"),
+        ("boss", "computation_approved"),
+        ("boss", "release_published"),
+    ] {
+        assert!(
+            audit.contains(&(step.0.to_owned(), step.1.to_owned())),
+            "{step:?} in {audit:?}"
+        );
+    }
+
+    // Open data: download, recompute, compare.
+    let mut public = Browser::new(&world.app);
+    let latest = public.get("/du-lieu/2027/latest/results.csv").await;
+    assert_eq!(latest.status, StatusCode::TEMPORARY_REDIRECT);
+    assert_eq!(
+        latest.location.as_deref(),
+        Some("/du-lieu/2027/v1/results.csv")
+    );
+    let results = public.get("/du-lieu/2027/v1/results.csv").await;
+    assert_eq!(results.status, StatusCode::OK);
+    assert!(results.bytes.starts_with(b"\xEF\xBB\xBF"), "BOM");
+    assert_eq!(
+        results.headers.get("access-control-allow-origin").unwrap(),
+        "*"
+    );
+    let totals = public.get("/du-lieu/2027/v1/totals.json").await;
+    let methodology = public.get("/du-lieu/2027/v1/methodology.toml").await;
+    let readme = public.get("/du-lieu/2027/v1/README.txt").await;
+    assert!(readme.body.contains(&info.input_digest));
+    assert!(readme.body.contains("sipas compute --totals totals.json"));
+    {
+        use sha2::Digest;
+        assert_eq!(
+            sipas_app::survey::codes::hex(&sha2::Sha256::digest(&totals.bytes)),
+            info.input_digest,
+            "the input digest is the SHA-256 of the published totals"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("totals.json"), &totals.bytes).unwrap();
+    std::fs::write(dir.path().join("methodology.toml"), &methodology.bytes).unwrap();
+    let out = dir.path().join("check.csv");
+    sipas_server::compute::run(&sipas_server::compute::Request {
+        input: sipas_server::compute::Input::Totals(&dir.path().join("totals.json")),
+        methodology: &dir.path().join("methodology.toml"),
+        previous: None,
+        out: &out,
+        write_totals: None,
+        non_probability: false,
+    })
+    .expect("recompute");
+    let recomputed = csv_rows(&std::fs::read(&out).unwrap());
+    let published_rows = csv_rows(&results.bytes);
+    assert_eq!(recomputed.len(), cells.len());
+    // No earlier release: the change columns are empty in both, so every column must agree.
+    assert_eq!(recomputed, published_rows, "recomputed table differs");
+
+    let xlsx = public.get("/du-lieu/2027/v1/results.xlsx").await;
+    assert_eq!(xlsx.status, StatusCode::OK);
+    {
+        use calamine::Reader;
+        let mut book: calamine::Xlsx<_> =
+            calamine::open_workbook_from_rs(std::io::Cursor::new(xlsx.bytes.clone())).unwrap();
+        let sheet = book.worksheet_range("SIPAS 2027 v1").unwrap();
+        assert_eq!(sheet.height(), cells.len() + 1);
+    }
+    let json: serde_json::Value =
+        serde_json::from_slice(&public.get("/du-lieu/2027/v1/results.json").await.bytes).unwrap();
+    assert_eq!(json["cells"].as_array().unwrap().len(), cells.len());
+    assert_eq!(json["release"]["input_digest"], info.input_digest.as_str());
+    for missing in [
+        "/du-lieu/2027/v2/results.csv",
+        "/du-lieu/2027/v1/passwords.txt",
+        "/du-lieu/2027/vx/results.csv",
+    ] {
+        assert_eq!(
+            public.get(missing).await.status,
+            StatusCode::NOT_FOUND,
+            "{missing}"
+        );
+    }
+    // Nothing changes the totals of a published release either.
+    assert!(
+        sqlx::query("UPDATE releases SET totals = '' WHERE year = 2027")
+            .execute(world.store.pool())
+            .await
+            .is_err()
+    );
+
+    // A job stopped by a restart (no heartbeat for long) is marked failed, a live one is not.
+    let user = world.store.user_for_sign_in("stats").await.unwrap().0.id;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let dead = world
+        .store
+        .start_computation(WAVE, "x", user, now - 600)
+        .await
+        .unwrap();
+    let alive = world
+        .store
+        .start_computation(WAVE, "x", user, now)
+        .await
+        .unwrap();
+    assert_eq!(
+        world
+            .store
+            .fail_stalled_computations(now - 60)
+            .await
+            .unwrap(),
+        1
+    );
+    let dead = world.store.computation(dead).await.unwrap().summary;
+    assert_eq!(dead.status, ComputationStatus::Failed);
+    assert!(dead.error.contains("server stopped"), "{}", dead.error);
+    assert_eq!(
+        world.store.computation(alive).await.unwrap().summary.status,
+        ComputationStatus::Running
+    );
+    let failed_page = stats.get(&format!("/staff/computations/{}", dead.id)).await;
+    assert!(failed_page.body.contains("server stopped"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn results_sqlite() {
+    let db = common::sqlite_db();
+    story(&db.url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn results_postgres() {
+    let Some((url, name)) = common::postgres_db().await else {
+        return;
+    };
+    story(&url).await;
+    common::drop_postgres_db(&name).await;
+}
