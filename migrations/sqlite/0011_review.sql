@@ -68,3 +68,8 @@ CREATE INDEX computation_comments_by_computation ON computation_comments (comput
 -- The per-PSU totals every published number is recomputed from (open data). Part of the
 -- immutable release row: the triggers of 0008 refuse any later change.
 ALTER TABLE releases ADD COLUMN totals TEXT NOT NULL DEFAULT '';
+-- The release the change columns compare with ("SIPAS 2024 v2"), and whether it was
+-- re-aggregated to this release's map: needed to reproduce them.
+ALTER TABLE releases ADD COLUMN compared_year INTEGER;
+ALTER TABLE releases ADD COLUMN compared_version INTEGER;
+ALTER TABLE releases ADD COLUMN compared_reaggregated INTEGER NOT NULL DEFAULT 0;

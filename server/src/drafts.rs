@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use sipas_app::domain::{Geography, Wave};
 use sipas_app::staff::StaffStore;
+use sipas_app::staff::release::ComparedWith;
 use sipas_app::staff::review::{DraftData, DraftReport, ProvinceWeights, Warning};
 use sipas_stats::estimate::{add_changes, estimate_all};
 use sipas_stats::methodology::Methodology;
@@ -110,12 +111,12 @@ pub async fn compute(
             let stats = totals.stats;
             let mut results = estimate_all(&stats, &methodology).map_err(|e| e.to_string())?;
             let mut label = None;
-            if let Some((name, before, reaggregated)) = previous {
+            if let Some((compared, before)) = previous {
                 let before_cells = estimate_all(&before, &methodology)
                     .map_err(|e| e.to_string())?
                     .cells;
                 add_changes(&mut results.cells, &before_cells, level);
-                label = Some((name, reaggregated));
+                label = Some(compared);
             }
             let mut json = Vec::new();
             write_totals(&stats, &mut json).map_err(|e| e.to_string())?;
@@ -133,8 +134,7 @@ pub async fn compute(
     let mut report = DraftReport {
         weights: weights_report(&stats_strata),
         warnings: Vec::new(),
-        compared_with: previous_label.as_ref().map(|(name, _)| name.clone()),
-        compared_reaggregated: previous_label.is_some_and(|(_, r)| r),
+        compared_with: previous_label,
     };
     report.warnings = warnings(&report, &cells);
     Ok(DraftData {
@@ -150,7 +150,7 @@ async fn previous_release(
     store: &dyn StaffStore,
     wave: &Wave,
     methodology: &Methodology,
-) -> Result<Option<(String, SufficientStats, bool)>, String> {
+) -> Result<Option<(ComparedWith, SufficientStats)>, String> {
     let releases = store.releases().await.map_err(|e| e.to_string())?;
     // Newest year first, versions ascending: the last of the first earlier year is its latest.
     let Some(year) = releases
@@ -174,13 +174,18 @@ async fn previous_release(
     let name = format!("SIPAS {} v{}", info.year, info.version);
     let stats = read_totals(totals.as_bytes(), methodology)
         .map_err(|e| format!("{name}: its totals do not fit this methodology: {e}"))?;
+    let compared = |reaggregated| ComparedWith {
+        year: info.year,
+        version: info.version,
+        reaggregated,
+    };
     match (info.geography, wave.geography) {
-        (from, to) if from == to => Ok(Some((name, stats, false))),
+        (from, to) if from == to => Ok(Some((compared(false), stats))),
         (Geography::G2004, Geography::G2025) => {
             let map = crate::compute::crosswalk_2004_2025();
             let merged = reaggregate(&stats, &|old| map.get(old).cloned())
                 .map_err(|e| format!("{name}: {e}"))?;
-            Ok(Some((name, merged, true)))
+            Ok(Some((compared(true), merged)))
         }
         // A later map back to an earlier one: not comparable.
         _ => Ok(None),

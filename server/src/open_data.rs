@@ -146,10 +146,8 @@ Files / Tệp
 Reproduce every number / Tính lại mọi con số
   sha256sum totals.json        # equals the input digest above
   sipas compute --totals totals.json --methodology methodology.toml --out check.csv
-  check.csv has the columns of results.csv up to change_p; estimates, intervals, design
-  effects, ranks and tiers agree exactly. The change columns compare with the previous year's
-  release: add --previous-data <its totals.json> (and --reaggregate-previous when that year
-  is on the 63-province map) to reproduce them.
+{previous}  check.csv then equals results.csv line by line (without the BOM): estimates, intervals,
+  design effects, flags, ranks, tiers and changes.
 
 Columns: domain (province code, national = design-based, national_mean = mean of provinces),
 subgroup, node (index, content, element or item), n respondents, df, estimate (share
@@ -171,6 +169,26 @@ Method: docs/methodology.md of the SIPAS platform.
         geo = info.geography.key(),
         software = info.software_version,
         digest = info.input_digest,
+        previous = match info.compared_with {
+            None => "  (no earlier release: the change columns are empty)\n".to_owned(),
+            Some(c) => format!(
+                "  The change columns compare with SIPAS {y} v{v}{note}; add\n    \
+                 --previous-data sipas-{y}-v{v}-totals.json{flag}\n  \
+                 (its totals.json from /du-lieu/{y}/v{v}/totals.json) to the command above.\n",
+                y = c.year,
+                v = c.version,
+                note = if c.reaggregated {
+                    ", which is on the 63-province map and is merged into today's 34 units"
+                } else {
+                    ""
+                },
+                flag = if c.reaggregated {
+                    " --reaggregate-previous"
+                } else {
+                    ""
+                },
+            ),
+        },
     )
 }
 

@@ -77,6 +77,7 @@ async fn story(url: &str) {
         changelog: String::new(),
         cells: stored_cells.clone(),
         totals: "{}".into(),
+        compared_with: None,
         computation: None,
     };
 
@@ -144,7 +145,8 @@ async fn story(url: &str) {
             "INSERT OR REPLACE INTO releases SELECT year, version, wave_code, geography, \
              'forged', methodology, questionnaire_code, questionnaire_version, input_digest, \
              software_version, computed_by, approved_by, published_at, changelog, \
-             cell_count + 1, totals FROM releases WHERE year = 2026 AND version = 1",
+             cell_count + 1, totals, compared_year, compared_version, compared_reaggregated \
+             FROM releases WHERE year = 2026 AND version = 1",
         );
         attempts.push(
             "INSERT OR REPLACE INTO release_cells SELECT year, version, position, domain, \

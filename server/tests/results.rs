@@ -85,6 +85,45 @@ async fn world(url: &str) -> World {
         .import_paper(WAVE, None, &forms, false)
         .await
         .expect("forms");
+    // Last year, on the 63-province map: 01 stays Hà Nội, 74 and 77 went into 79 (Thành phố
+    // Hồ Chí Minh), 49 into 48 (Đà Nẵng).
+    let last_year = Wave {
+        code: "sipas-2026-old-map".into(),
+        title: "SIPAS 2026".into(),
+        year: 2026,
+        geography: Geography::G2004,
+        questionnaire: Some(QuestionnaireRef {
+            code: "sipas-2023".into(),
+            version: 1,
+        }),
+        open_link: false,
+        closed: false,
+    };
+    store
+        .create_wave(&last_year)
+        .await
+        .expect("last year's wave");
+    let old_provinces: Vec<String> = ["01", "79", "74", "77", "48", "49"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    let old_frame = sipas_server::demo::demo_frame(&old_provinces, false);
+    store
+        .replace_frame(&last_year.code, &old_frame)
+        .await
+        .expect("old frame");
+    store
+        .import_paper(
+            &last_year.code,
+            None,
+            &sipas_server::demo::demo_forms(&old_frame, &items, 2026),
+            false,
+        )
+        .await
+        .expect("old forms");
+    sipas_server::demo::publish_demo(store.as_ref(), &last_year, "")
+        .await
+        .expect("last year published");
     let mut state =
         common::state_on(url, sipas_server::limits::Limits::without_rate_limits()).await;
     state.store = store.clone();
@@ -176,6 +215,21 @@ async fn story(url: &str) {
     assert!(!computation.cells.is_empty());
     assert_eq!(computation.report.weights.len(), 3);
     assert_eq!(computation.input_digest.len(), 64);
+    // Compared with last year on today's map.
+    assert_eq!(
+        computation.report.compared_with,
+        Some(sipas_app::staff::release::ComparedWith {
+            year: 2026,
+            version: 1,
+            reaggregated: true
+        })
+    );
+    assert!(
+        computation
+            .cells
+            .iter()
+            .any(|c| c.domain == "79" && c.node == "sipas" && c.change.is_some())
+    );
 
     // The draft page: the index per province with intervals, the weights report, warnings.
     let draft = stats.get(&location).await;
@@ -378,6 +432,14 @@ async fn story(url: &str) {
     let readme = public.get("/du-lieu/2027/v1/README.txt").await;
     assert!(readme.body.contains(&info.input_digest));
     assert!(readme.body.contains("sipas compute --totals totals.json"));
+    assert!(
+        readme
+            .body
+            .contains("--previous-data sipas-2026-v1-totals.json --reaggregate-previous"),
+        "{}",
+        readme.body
+    );
+    assert_eq!(info.compared_with, computation.report.compared_with);
     {
         use sha2::Digest;
         assert_eq!(
@@ -386,14 +448,22 @@ async fn story(url: &str) {
             "the input digest is the SHA-256 of the published totals"
         );
     }
+    let last_totals = public.get("/du-lieu/2026/v1/totals.json").await;
+    assert_eq!(last_totals.status, StatusCode::OK);
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("totals.json"), &totals.bytes).unwrap();
+    std::fs::write(dir.path().join("last-year.json"), &last_totals.bytes).unwrap();
     std::fs::write(dir.path().join("methodology.toml"), &methodology.bytes).unwrap();
     let out = dir.path().join("check.csv");
     sipas_server::compute::run(&sipas_server::compute::Request {
         input: sipas_server::compute::Input::Totals(&dir.path().join("totals.json")),
         methodology: &dir.path().join("methodology.toml"),
-        previous: None,
+        previous: Some(&sipas_server::compute::Previous {
+            data: dir.path().join("last-year.json"),
+            population: None,
+            linked_psus: false,
+            reaggregate: true,
+        }),
         out: &out,
         write_totals: None,
         non_probability: false,
@@ -402,7 +472,8 @@ async fn story(url: &str) {
     let recomputed = csv_rows(&std::fs::read(&out).unwrap());
     let published_rows = csv_rows(&results.bytes);
     assert_eq!(recomputed.len(), cells.len());
-    // No earlier release: the change columns are empty in both, so every column must agree.
+    assert!(published_rows.iter().any(|r| !r["change_p"].is_empty()));
+    // Every column of every row, the change since last year's re-aggregated release included.
     assert_eq!(recomputed, published_rows, "recomputed table differs");
 
     let xlsx = public.get("/du-lieu/2027/v1/results.xlsx").await;

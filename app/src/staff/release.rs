@@ -65,6 +65,17 @@ pub struct ReleaseInfo {
     /// What changed and why (empty for version 1).
     pub changelog: String,
     pub cell_count: i64,
+    /// The release the change columns compare with.
+    pub compared_with: Option<ComparedWith>,
+}
+
+/// The earlier release a release's change columns compare with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComparedWith {
+    pub year: i32,
+    pub version: i32,
+    /// It was on the 63-province map and was merged into the 34 units first.
+    pub reaggregated: bool,
 }
 
 /// A release to publish: the version is the next one for its year.
@@ -85,6 +96,7 @@ pub struct NewRelease {
     pub cells: Vec<ReleaseCell>,
     /// The totals file (`sipas-totals/1` JSON) the cells are recomputed from: open data.
     pub totals: String,
+    pub compared_with: Option<ComparedWith>,
     /// The approved computation this publishes; it is marked published in the same
     /// transaction, and the release is refused unless it is approved.
     pub computation: Option<i64>,

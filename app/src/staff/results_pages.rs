@@ -7,7 +7,7 @@ use leptos::prelude::*;
 
 use super::pages::{Ctx, document};
 use super::port::WaveDetails;
-use super::release::{ReleaseCell, ReleaseInfo};
+use super::release::{ComparedWith, ReleaseCell, ReleaseInfo};
 use super::review::{Comment, Computation, ComputationStatus, ComputationSummary, Warning};
 use super::roles::Action;
 
@@ -175,6 +175,23 @@ fn warning_text(ctx: &Ctx, names: &HashMap<String, String>, w: &Warning) -> Stri
                 "No earlier release to compare with: the change columns are empty.",
             )
             .to_owned(),
+    }
+}
+
+/// "SIPAS 2024 v2 (re-aggregated to the 34 new units)", or "—".
+pub fn compared_text(ctx: &Ctx, compared: Option<ComparedWith>) -> String {
+    match compared {
+        Some(c) if c.reaggregated => format!(
+            "SIPAS {} v{} ({})",
+            c.year,
+            c.version,
+            ctx.t(
+                "tính lại theo 34 đơn vị mới",
+                "re-aggregated to the 34 new units"
+            )
+        ),
+        Some(c) => format!("SIPAS {} v{}", c.year, c.version),
+        None => "—".into(),
     }
 }
 
@@ -381,17 +398,7 @@ pub fn computation_page(
             </form>
         }
     });
-    let compared = match (&c.report.compared_with, c.report.compared_reaggregated) {
-        (Some(name), true) => format!(
-            "{name} ({})",
-            ctx.t(
-                "tính lại theo 34 đơn vị mới",
-                "re-aggregated to the 34 new units"
-            )
-        ),
-        (Some(name), false) => name.clone(),
-        (None, _) => "—".into(),
-    };
+    let compared = compared_text(ctx, c.report.compared_with);
     let release = s.release.map(|(y, v)| {
         let href = format!("/du-lieu/{y}/v{v}/README.txt");
         view! { <a href=href>{format!("SIPAS {y} v{v}")}</a> }

@@ -112,10 +112,8 @@ pub struct DraftData {
 pub struct DraftReport {
     pub weights: Vec<ProvinceWeights>,
     pub warnings: Vec<Warning>,
-    /// The release the change columns compare with ("SIPAS 2025 v1"), if any.
-    pub compared_with: Option<String>,
-    /// Earlier geography re-aggregated to this wave's (63 → 34 units) for the comparison.
-    pub compared_reaggregated: bool,
+    /// The release the change columns compare with, if any.
+    pub compared_with: Option<super::release::ComparedWith>,
 }
 
 /// The weights of one province's respondents (design weight × nonresponse adjustment within

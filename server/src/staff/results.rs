@@ -407,6 +407,7 @@ pub async fn publish(
         approved_by,
         changelog: form.changelog.trim().to_owned(),
         cells: c.cells,
+        compared_with: c.report.compared_with,
         totals,
         computation: Some(id),
     };

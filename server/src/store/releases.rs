@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use sipas_app::ports::{StoreError, StoreResult};
 use sipas_app::staff::release::{
-    NewRelease, PublishedElsewhere, ReleaseCell, ReleaseInfo, ReleaseStore,
+    ComparedWith, NewRelease, PublishedElsewhere, ReleaseCell, ReleaseInfo, ReleaseStore,
 };
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -13,7 +13,8 @@ use super::sql::{SqlStore, db_error, now_rfc3339, parse_geography};
 
 const INFO_COLUMNS: &str = "SELECT year, version, wave_code, geography, title, methodology, \
      questionnaire_code, questionnaire_version, input_digest, software_version, computed_by, \
-     approved_by, published_at, changelog, cell_count FROM releases";
+     approved_by, published_at, changelog, cell_count, compared_year, compared_version, \
+     compared_reaggregated FROM releases";
 
 const CELL_COLUMNS: [&str; 28] = [
     "domain",
@@ -68,6 +69,18 @@ fn info_from_row(row: &AnyRow) -> StoreResult<ReleaseInfo> {
         published_at: get_text(12)?,
         changelog: get_text(13)?,
         cell_count: get_i64(14)?,
+        compared_with: {
+            let year: Option<i64> = row.try_get(15).map_err(db_error)?;
+            let version: Option<i64> = row.try_get(16).map_err(db_error)?;
+            match (year, version) {
+                (Some(y), Some(v)) => Some(ComparedWith {
+                    year: small(y)?,
+                    version: small(v)?,
+                    reaggregated: get_i64(17)? != 0,
+                }),
+                _ => None,
+            }
+        },
     })
 }
 
@@ -178,8 +191,10 @@ impl ReleaseStore for SqlStore {
         sqlx::query(
             "INSERT INTO releases (year, version, wave_code, geography, title, methodology, \
              questionnaire_code, questionnaire_version, input_digest, software_version, \
-             computed_by, approved_by, published_at, changelog, cell_count, totals) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+             computed_by, approved_by, published_at, changelog, cell_count, totals, \
+             compared_year, compared_version, compared_reaggregated) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+             $17, $18, $19)",
         )
         .bind(i64::from(release.year))
         .bind(version)
@@ -197,6 +212,11 @@ impl ReleaseStore for SqlStore {
         .bind(release.changelog.trim())
         .bind(release.cells.len() as i64)
         .bind(&release.totals)
+        .bind(release.compared_with.map(|c| i64::from(c.year)))
+        .bind(release.compared_with.map(|c| i64::from(c.version)))
+        .bind(i64::from(
+            release.compared_with.is_some_and(|c| c.reaggregated),
+        ))
         .execute(&mut *tx)
         .await
         .map_err(|err| match db_error(err) {
