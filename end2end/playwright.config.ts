@@ -56,7 +56,8 @@ export default defineConfig({
     cwd: root,
     url: `http://127.0.0.1:${port}/healthz`,
     reuseExistingServer: false,
-    timeout: 60_000,
+    // `sipas demo` computes and publishes four releases on a fresh database first.
+    timeout: 180_000,
     stdout: 'pipe',
     stderr: 'pipe',
     env: {

@@ -1,7 +1,7 @@
-import AxeBuilder from '@axe-core/playwright';
 import { expect, test, type Browser, type Page } from '@playwright/test';
 import * as fs from 'fs';
 import { answerUntilLastScreen, hydrated, SUBMIT } from './survey-helpers';
+import { accessible, signIn, staffPage } from './staff-helpers';
 
 // The Ministry's side on a laptop: an administrator makes accounts, ministry staff run a wave
 // (frame, batch, printed sheet), a citizen answers on a phone, monitoring counts it, a provincial
@@ -9,7 +9,6 @@ import { answerUntilLastScreen, hydrated, SUBMIT } from './survey-helpers';
 // (WCAG 2.1 AA) and loads no wasm at all.
 test.describe.configure({ mode: 'serial', timeout: 240_000 });
 
-const laptop = { viewport: { width: 1280, height: 800 }, isMobile: false, hasTouch: false, deviceScaleFactor: 1 };
 const ADMIN_PASSWORD = process.env.SIPAS_E2E_ADMIN_PASSWORD ?? '';
 const CENTRAL_PASSWORD = 'mật khẩu cán bộ trung ương';
 const PROVINCIAL_PASSWORD = 'mật khẩu cán bộ Hà Nội 01';
@@ -18,32 +17,6 @@ const FRAME =
   'province,stratum,stratum_population,stratum_psus,psu,psu_name,target\n' +
   '01,urban,500000,120,00001,Phường Ba Đình,30\n' +
   '79,urban,800000,200,26734,Phường Bến Nghé,40\n';
-
-async function accessible(page: Page, screen: string) {
-  const results = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
-  const found = results.violations.map(
-    (v) => `${screen}: ${v.id} (${v.impact}) ${v.nodes.map((n) => n.target.join(' ')).join('; ')}`,
-  );
-  expect(found).toEqual([]);
-}
-
-async function staffPage(browser: Browser): Promise<Page> {
-  const context = await browser.newContext(laptop);
-  const page = await context.newPage();
-  // No staff page loads the citizen's wasm (nor any other).
-  page.on('request', (request) => {
-    if (request.url().endsWith('.wasm')) throw new Error(`a staff page loaded wasm: ${request.url()}`);
-  });
-  return page;
-}
-
-async function signIn(page: Page, username: string, password: string) {
-  await page.goto('/staff');
-  await expect(page).toHaveURL(/\/staff\/login/);
-  await page.getByLabel('Tên đăng nhập').fill(username);
-  await page.getByLabel('Mật khẩu').fill(password);
-  await page.getByRole('button', { name: 'Đăng nhập' }).click();
-}
 
 let code = '';
 

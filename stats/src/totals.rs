@@ -491,9 +491,15 @@ fn merge_domains(a: &DomainTotals, b: &DomainTotals) -> DomainTotals {
         }
         merged.psus.push(psu);
         merged.rows.push(from.rows[pos]);
-        merged.wy.extend_from_slice(&from.wy[pos * k..(pos + 1) * k]);
-        merged.wd.extend_from_slice(&from.wd[pos * k..(pos + 1) * k]);
-        merged.nd.extend_from_slice(&from.nd[pos * k..(pos + 1) * k]);
+        merged
+            .wy
+            .extend_from_slice(&from.wy[pos * k..(pos + 1) * k]);
+        merged
+            .wd
+            .extend_from_slice(&from.wd[pos * k..(pos + 1) * k]);
+        merged
+            .nd
+            .extend_from_slice(&from.nd[pos * k..(pos + 1) * k]);
         merged
             .any_rows
             .extend_from_slice(&from.any_rows[pos * g..(pos + 1) * g]);

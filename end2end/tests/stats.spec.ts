@@ -1,0 +1,91 @@
+import { expect, test } from '@playwright/test';
+import { accessible, signIn, staffPage } from './staff-helpers';
+
+// From responses to a published release in the browser (issue 11): a statistician computes the
+// demo's current wave (its paper forms are seeded by `sipas demo`), reviews and submits the
+// draft; an approving official approves and publishes it; the release's open data downloads.
+// (Named to run after staff.spec.ts, whose audit count expects only its own accounts.)
+test.describe.configure({ mode: 'serial', timeout: 240_000 });
+
+const ADMIN_PASSWORD = process.env.SIPAS_E2E_ADMIN_PASSWORD ?? '';
+const STATISTICIAN_PASSWORD = 'mật khẩu thống kê viên 2026';
+const APPROVER_PASSWORD = 'mật khẩu lãnh đạo phê duyệt';
+const WAVE = 'sipas-2026-demo';
+let draftUrl = '';
+
+test('an administrator creates a statistician and an approving official', async ({ browser }) => {
+  const page = await staffPage(browser);
+  await signIn(page, 'admin', ADMIN_PASSWORD);
+  await expect(page).toHaveURL('/staff/users');
+  for (const [username, name, role, password] of [
+    ['thong.ke', 'Lê Thống Kê', 'statistician', STATISTICIAN_PASSWORD],
+    ['lanh.dao', 'Phạm Lãnh Đạo', 'approver', APPROVER_PASSWORD],
+  ]) {
+    await page.locator('#new-username').fill(username);
+    await page.locator('#new-name').fill(name);
+    await page.locator('#new-role').selectOption(role);
+    await page.locator('#new-password').fill(password);
+    await page.getByRole('button', { name: 'Thêm', exact: true }).click();
+    await expect(page.getByRole('cell', { name: username, exact: true })).toBeVisible();
+  }
+});
+
+test('the statistician computes the current wave and submits the draft', async ({ browser }) => {
+  const page = await staffPage(browser);
+  await signIn(page, 'thong.ke', STATISTICIAN_PASSWORD);
+  await page.goto(`/staff/waves/${WAVE}`);
+  await page.getByRole('link', { name: 'Kết quả: tính, duyệt, công bố' }).click();
+  await expect(page).toHaveURL(`/staff/waves/${WAVE}/results`);
+  // The published history of the demo is listed with its open data.
+  await accessible(page, 'results');
+  await page.getByRole('button', { name: 'Bắt đầu tính' }).click();
+  await expect(page).toHaveURL(/\/staff\/computations\/\d+$/);
+  draftUrl = new URL(page.url()).pathname;
+  // The page reloads itself (no script) until the job is done.
+  await expect(page.getByRole('heading', { level: 1 })).toContainText('Bản nháp', { timeout: 120_000 });
+  await expect(page.getByRole('link', { name: 'Hồ Chí Minh', exact: true })).toBeVisible();
+  // Last year (2025, same map) is the comparison.
+  await expect(page.getByText('SIPAS 2025 v1', { exact: true })).toBeVisible();
+  await expect(page.getByRole('heading', { name: 'Báo cáo trọng số' })).toBeVisible();
+  await accessible(page, 'draft');
+  // One province in full: contents, elements and items.
+  await page.getByRole('link', { name: 'Hồ Chí Minh', exact: true }).click();
+  await expect(page.locator('#domain code', { hasText: 'procedures' })).toBeVisible();
+  await page.getByLabel('Nhận xét').fill('Đã đối chiếu với báo cáo thực địa.');
+  await page.getByRole('button', { name: 'Gửi nhận xét' }).click();
+  await expect(page.getByText('Đã đối chiếu với báo cáo thực địa.')).toBeVisible();
+  await page.getByRole('button', { name: 'Trình phê duyệt' }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toContainText('Chờ phê duyệt');
+  // The statistician cannot approve their own work: there is no button, and the server refuses.
+  await expect(page.getByRole('button', { name: 'Phê duyệt', exact: true })).toHaveCount(0);
+  const forced = await page.request.post(`${draftUrl}/approve`, {
+    headers: { origin: new URL(page.url()).origin },
+  });
+  expect(forced.status()).toBe(403);
+});
+
+test('an approving official approves and publishes; the open data downloads', async ({ browser }) => {
+  const page = await staffPage(browser);
+  await signIn(page, 'lanh.dao', APPROVER_PASSWORD);
+  await page.goto(draftUrl);
+  await page.getByRole('button', { name: 'Phê duyệt', exact: true }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toContainText('Đã phê duyệt');
+  await accessible(page, 'approved');
+  await page.getByLabel('Công bố không thể thu hồi', { exact: false }).check();
+  await page.getByRole('button', { name: 'Công bố', exact: true }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toContainText('Đã công bố');
+  await expect(page.getByRole('link', { name: 'SIPAS 2026 v1' })).toBeVisible();
+
+  const csv = await page.request.get('/du-lieu/2026/latest/results.csv');
+  expect(csv.status()).toBe(200);
+  const bytes = await csv.body();
+  expect([...bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+  const lines = bytes.toString('utf8').slice(1).trim().split('\n');
+  expect(lines[0].startsWith('domain,subgroup,node,n,df,estimate,se,ci_low,ci_high')).toBe(true);
+  const national = lines.find((l) => l.startsWith('national,,sipas,'));
+  expect(national).toBeTruthy();
+  const readme = await page.request.get('/du-lieu/2026/v1/README.txt');
+  expect(await readme.text()).toContain('sipas compute --totals totals.json');
+  const totals = await page.request.get('/du-lieu/2026/v1/totals.json');
+  expect((await totals.json()).format).toBe('sipas-totals/1');
+});
