@@ -19,7 +19,7 @@ trap 'kill "${server:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 run() { # engine label url group_commit
   local engine=$1 label=$2 url=$3 group=$4 port=3390
-  DATABASE_URL=$url "$SIPAS_BIN" demo >/dev/null
+  DATABASE_URL=$url "$SIPAS_BIN" demo --no-history >/dev/null
   DATABASE_URL=$url "$SIPAS_BIN" codes --wave sipas-2026-demo --province 79 --stratum 79-urban \
     --psu "bench-$label" --count "$codes_per_run" --out "$work/codes-$label.csv" >/dev/null
   DATABASE_URL=$url LEPTOS_SITE_ADDR=127.0.0.1:$port RUST_LOG=error \

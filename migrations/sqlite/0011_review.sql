@@ -26,8 +26,10 @@ ALTER TABLE staff_users_new RENAME TO staff_users;
 CREATE TABLE computations (
     id INTEGER PRIMARY KEY,
     wave_code TEXT NOT NULL REFERENCES waves (code),
-    -- The methodology TOML exactly as used.
+    -- The methodology TOML exactly as used, and the population totals it was calibrated to
+    -- (CSV: province,margin,category,total; NULL without [calibration]).
     methodology TEXT NOT NULL,
+    population TEXT,
     status TEXT NOT NULL CHECK (status IN
         ('running', 'failed', 'draft', 'submitted', 'approved', 'published')),
     -- Responses read of those to read, and when the job last said it was alive (Unix
@@ -45,6 +47,9 @@ CREATE TABLE computations (
     input_digest TEXT NOT NULL DEFAULT '',
     cells TEXT NOT NULL DEFAULT '',
     totals TEXT NOT NULL DEFAULT '',
+    -- The totals fit for the public (no subgroup domains; NULL when a PSU has too few
+    -- respondents to publish its totals): see docs/methodology.md, "Open data".
+    public_totals TEXT,
     report TEXT NOT NULL DEFAULT '',
     submitted_at TEXT,
     approved_by INTEGER REFERENCES staff_users (id),
@@ -55,6 +60,9 @@ CREATE TABLE computations (
     CHECK (approved_by IS NULL OR approved_by <> started_by)
 );
 CREATE INDEX computations_by_wave ON computations (wave_code, id);
+-- One running computation per wave (a double click starts one job, not two).
+CREATE UNIQUE INDEX one_running_computation_per_wave ON computations (wave_code)
+    WHERE status = 'running';
 
 CREATE TABLE computation_comments (
     id INTEGER PRIMARY KEY,
@@ -68,8 +76,23 @@ CREATE INDEX computation_comments_by_computation ON computation_comments (comput
 -- The per-PSU totals every published number is recomputed from (open data). Part of the
 -- immutable release row: the triggers of 0008 refuse any later change.
 ALTER TABLE releases ADD COLUMN totals TEXT NOT NULL DEFAULT '';
+-- What /du-lieu serves as totals.json (NULL: withheld, too few respondents in a PSU).
+ALTER TABLE releases ADD COLUMN public_totals TEXT;
 -- The release the change columns compare with ("SIPAS 2024 v2"), and whether it was
 -- re-aggregated to this release's map: needed to reproduce them.
 ALTER TABLE releases ADD COLUMN compared_year INTEGER;
 ALTER TABLE releases ADD COLUMN compared_version INTEGER;
 ALTER TABLE releases ADD COLUMN compared_reaggregated INTEGER NOT NULL DEFAULT 0;
+
+-- The seal of 0008 counted a release's cells on every insert: quadratic in the cells of a
+-- release (tens of thousands), minutes to publish. Equivalent and logarithmic: positions are
+-- unique and below the release's cell_count, so no more than cell_count cells can ever exist,
+-- and a position already taken (REPLACE included) is refused.
+DROP TRIGGER release_cells_are_sealed;
+CREATE UNIQUE INDEX release_cells_position ON release_cells (year, version, position);
+CREATE TRIGGER release_cells_are_sealed BEFORE INSERT ON release_cells
+WHEN NEW.position < 0
+     OR NEW.position >= (SELECT cell_count FROM releases WHERE year = NEW.year AND version = NEW.version)
+     OR EXISTS (SELECT 1 FROM release_cells
+                WHERE year = NEW.year AND version = NEW.version AND position = NEW.position)
+BEGIN SELECT RAISE(ABORT, 'a published release cannot be changed: publish a new version'); END;

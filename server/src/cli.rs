@@ -35,8 +35,14 @@ pub enum Command {
     },
     /// Apply pending database migrations and exit.
     Migrate,
-    /// Seed demonstration data (idempotent) and exit.
-    Demo,
+    /// Seed demonstration data (idempotent) and exit: the current wave, and a published
+    /// history (2023–2025 releases, the current wave's frame and paper forms).
+    Demo {
+        /// Only the current wave, with no frame, forms or releases (fast; for tests and load
+        /// benchmarks that issue their own codes).
+        #[arg(long)]
+        no_history: bool,
+    },
     /// Print the effective configuration, secrets redacted.
     Config,
     /// Publish a questionnaire version from a TOML file (default: the built-in SIPAS 2023 one).
@@ -119,8 +125,9 @@ pub enum Command {
         /// every number is reproduced exactly.
         #[arg(long, conflicts_with = "population")]
         totals: Option<PathBuf>,
-        /// A wave in the database: its probability sample, weighted from its frame.
-        #[arg(long, conflicts_with = "population")]
+        /// A wave in the database: its probability sample, weighted from its frame (and raked
+        /// to --population when the methodology calibrates).
+        #[arg(long)]
         wave: Option<String>,
         /// Also write the sufficient statistics (per-PSU totals, no microdata) to this file.
         #[arg(long, requires = "data")]
@@ -177,7 +184,7 @@ pub enum UserCommand {
         username: String,
         #[arg(long)]
         name: String,
-        /// admin, central, provincial, statistician or viewer.
+        /// admin, central, provincial, statistician, approver or viewer.
         #[arg(long)]
         role: String,
         /// For provincial officers: the province code (34-unit geography).
@@ -243,12 +250,14 @@ impl Cli {
                 store.close().await;
                 Ok(())
             }
-            Command::Demo => {
+            Command::Demo { no_history } => {
                 let store = open(&config).await?;
                 let created = crate::demo::seed(&store).await.map_err(CliError::Demo)?;
-                crate::demo::seed_history(&store)
-                    .await
-                    .map_err(CliError::Demo)?;
+                if !no_history {
+                    crate::demo::seed_history(&store)
+                        .await
+                        .map_err(CliError::Demo)?;
+                }
                 println!(
                     "demonstration data: {created} new wave(s); published years: {}",
                     sipas_app::staff::release::ReleaseStore::releases(&store)
@@ -426,11 +435,28 @@ impl Cli {
                             sipas_stats::methodology::Methodology::from_toml(&text).map_err(
                                 |e| CliError::Invalid(format!("{}: {e}", methodology.display())),
                             )?;
+                        let population_text = population
+                            .as_ref()
+                            .map(|path| {
+                                std::fs::read_to_string(path).map_err(|e| {
+                                    CliError::Invalid(format!(
+                                        "cannot read {}: {e}",
+                                        path.display()
+                                    ))
+                                })
+                            })
+                            .transpose()?;
                         let store = open(&config).await?;
-                        let stats =
-                            crate::wave_compute::wave_totals(&store, code, &methodology_def)
-                                .await
-                                .map_err(|e| CliError::Invalid(format!("wave {code}: {e}")));
+                        let stats = crate::wave_compute::wave_totals_reporting(
+                            &store,
+                            code,
+                            &methodology_def,
+                            population_text.as_deref(),
+                            &crate::wave_compute::Progress::default(),
+                        )
+                        .await
+                        .map(|t| t.stats)
+                        .map_err(|e| CliError::Invalid(format!("wave {code}: {e}")));
                         store.close().await;
                         Some((stats?, PathBuf::from(format!("wave {code}"))))
                     }

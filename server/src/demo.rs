@@ -197,7 +197,14 @@ async fn import(
     wave: &str,
     records: &[PaperRecord],
 ) -> Result<(), StoreError> {
+    let started = std::time::Instant::now();
     let outcomes = store.import_paper(wave, None, records, false).await?;
+    tracing::info!(
+        wave,
+        forms = records.len(),
+        secs = started.elapsed().as_secs_f64(),
+        "demo forms imported"
+    );
     match outcomes
         .iter()
         .find(|o| !matches!(o, RowOutcome::New | RowOutcome::AlreadyImported))
@@ -218,9 +225,12 @@ pub async fn publish_demo(
 ) -> Result<(), StoreError> {
     let methodology = crate::questionnaires::SIPAS_2023_METHODOLOGY;
     let progress = crate::wave_compute::Progress::default();
-    let draft = crate::drafts::compute(store, wave, methodology, &progress)
+    let started = std::time::Instant::now();
+    let draft = crate::drafts::compute(store, wave, methodology, None, &progress)
         .await
         .map_err(StoreError::Backend)?;
+    tracing::info!(wave = %wave.code, secs = started.elapsed().as_secs_f64(), "demo computed");
+    let started = std::time::Instant::now();
     store
         .publish_release(&NewRelease {
             year: wave.year,
@@ -238,9 +248,11 @@ pub async fn publish_demo(
             cells: draft.cells,
             compared_with: draft.report.compared_with,
             totals: draft.totals,
+            public_totals: draft.public_totals,
             computation: None,
         })
         .await?;
+    tracing::info!(wave = %wave.code, secs = started.elapsed().as_secs_f64(), "demo published");
     Ok(())
 }
 
@@ -257,6 +269,20 @@ pub async fn seed_history<S: Store + StaffStore>(store: &S) -> Result<(), StoreE
         .compile()
         .map_err(|e| StoreError::Backend(e.to_string()))?
         .items;
+    // Never in a real database: demonstration releases cannot be deleted (they are immutable),
+    // so the history is only seeded where every wave is a demonstration wave.
+    if let Some(real) = store
+        .wave_list()
+        .await?
+        .into_iter()
+        .find(|w| !w.wave.code.ends_with("-demo"))
+    {
+        tracing::warn!(
+            wave = %real.wave.code,
+            "not seeding the demonstration's releases: this database has real waves"
+        );
+        return Ok(());
+    }
     let published: Vec<i32> = store.releases().await?.iter().map(|r| r.year).collect();
     for wave in history() {
         if published.contains(&wave.year) {

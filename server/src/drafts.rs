@@ -12,7 +12,9 @@ use std::time::Duration;
 use sipas_app::domain::{Geography, Wave};
 use sipas_app::staff::StaffStore;
 use sipas_app::staff::release::ComparedWith;
-use sipas_app::staff::review::{DraftData, DraftReport, ProvinceWeights, Warning};
+use sipas_app::staff::review::{
+    DraftData, DraftReport, MIN_PUBLIC_PSU_ROWS, ProvinceWeights, Warning,
+};
 use sipas_stats::estimate::{add_changes, estimate_all};
 use sipas_stats::methodology::Methodology;
 use sipas_stats::totals::{SufficientStats, reaggregate};
@@ -36,20 +38,43 @@ pub async fn start(
     store: Arc<dyn StaffStore>,
     wave: Wave,
     methodology: String,
+    population: Option<String>,
     started_by: i64,
 ) -> Result<i64, sipas_app::ports::StoreError> {
     let id = store
-        .start_computation(&wave.code, &methodology, started_by, now_unix())
+        .start_computation(
+            &wave.code,
+            &methodology,
+            population.as_deref(),
+            started_by,
+            now_unix(),
+        )
         .await?;
-    tokio::spawn(run(store, wave, methodology, id));
+    tokio::spawn(run(store, wave, methodology, population, id));
     Ok(id)
+}
+
+/// Stops the heartbeat when the job ends, however it ends (a panic included): a job that is
+/// gone must not look alive.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// The job: computes, stores the draft or the failure. A heartbeat task reports progress
 /// meanwhile.
-pub async fn run(store: Arc<dyn StaffStore>, wave: Wave, methodology: String, id: i64) {
+pub async fn run(
+    store: Arc<dyn StaffStore>,
+    wave: Wave,
+    methodology: String,
+    population: Option<String>,
+    id: i64,
+) {
     let progress = Arc::new(Progress::default());
-    let heartbeat = {
+    let heartbeat = AbortOnDrop({
         let (store, progress) = (store.clone(), progress.clone());
         tokio::spawn(async move {
             let mut every = tokio::time::interval(HEARTBEAT);
@@ -67,9 +92,31 @@ pub async fn run(store: Arc<dyn StaffStore>, wave: Wave, methodology: String, id
                 }
             }
         })
+    });
+    // One computation at a time per server: each keeps a core busy, and the survey must stay
+    // responsive on a 2-core machine. A queued job keeps its heartbeat, so it is not taken for
+    // dead while it waits.
+    static ONE_AT_A_TIME: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+    let outcome = match ONE_AT_A_TIME.acquire().await {
+        Ok(_permit) => {
+            // In a task of its own, so a panic becomes a failed computation, not a silent one.
+            let (store, wave, progress) = (store.clone(), wave.clone(), progress.clone());
+            tokio::spawn(async move {
+                compute(
+                    store.as_ref(),
+                    &wave,
+                    &methodology,
+                    population.as_deref(),
+                    &progress,
+                )
+                .await
+            })
+            .await
+            .unwrap_or_else(|err| Err(format!("the computation stopped unexpectedly: {err}")))
+        }
+        Err(err) => Err(format!("the computation queue closed: {err}")),
     };
-    let outcome = compute(store.as_ref(), &wave, &methodology, &progress).await;
-    heartbeat.abort();
+    drop(heartbeat);
     let stored = match &outcome {
         Ok(draft) => store.finish_computation(id, Ok(draft)).await,
         Err(reason) => {
@@ -79,6 +126,10 @@ pub async fn run(store: Arc<dyn StaffStore>, wave: Wave, methodology: String, id
     };
     if let Err(err) = stored {
         tracing::error!(error = %err, id, "storing the computation's outcome failed");
+        // Say why, rather than let the sweep call it a restart.
+        let _ = store
+            .finish_computation(id, Err(&format!("the results could not be stored: {err}")))
+            .await;
     }
 }
 
@@ -88,69 +139,126 @@ pub async fn compute(
     store: &dyn StaffStore,
     wave: &Wave,
     methodology_text: &str,
+    population: Option<&str>,
     progress: &Progress,
 ) -> Result<DraftData, String> {
     let methodology = Methodology::from_toml(methodology_text).map_err(|e| e.to_string())?;
-    if methodology.calibration.is_some() {
-        return Err(
-            "this methodology calibrates to population margins, which computing from \
-                    the database does not do yet: use `sipas compute --data EXPORT --population \
-                    MARGINS` (docs/methodology.md)"
-                .into(),
-        );
-    }
-    let totals = wave_totals_reporting(store, &wave.code, &methodology, progress)
+    let totals = wave_totals_reporting(store, &wave.code, &methodology, population, progress)
         .await
         .map_err(|e| e.to_string())?;
-    let previous = previous_release(store, wave, &methodology).await?;
+    let previous = previous_release(store, wave).await?;
 
-    // The estimates are CPU work (about a second for a million responses): off the async threads.
+    // Reading last year's totals and the estimates are CPU work (about a second for a million
+    // responses): off the async threads.
     let level = methodology.ci.level;
-    let (cells, totals_json, input_digest, stats_strata, previous_label) =
-        tokio::task::spawn_blocking(move || {
-            let stats = totals.stats;
-            let mut results = estimate_all(&stats, &methodology).map_err(|e| e.to_string())?;
-            let mut label = None;
-            if let Some((compared, before)) = previous {
-                let before_cells = estimate_all(&before, &methodology)
-                    .map_err(|e| e.to_string())?
-                    .cells;
-                add_changes(&mut results.cells, &before_cells, level);
-                label = Some(compared);
+    let geography = wave.geography;
+    let computed = tokio::task::spawn_blocking(move || {
+        let stats = totals.stats;
+        let mut results = estimate_all(&stats, &methodology).map_err(|e| e.to_string())?;
+        let mut compared = None;
+        let mut not_comparable = None;
+        if let Some((info, text)) = previous {
+            match previous_cells(&info, &text, geography, &methodology) {
+                Ok(Some((with, before))) => {
+                    add_changes(&mut results.cells, &before, level);
+                    compared = Some(with);
+                }
+                Ok(None) => {}
+                Err(reason) => {
+                    not_comparable = Some((format!("SIPAS {} v{}", info.0, info.1), reason))
+                }
             }
-            let mut json = Vec::new();
-            write_totals(&stats, &mut json).map_err(|e| e.to_string())?;
-            let digest = {
-                use sha2::Digest;
-                sipas_app::survey::codes::hex(&sha2::Sha256::digest(&json))
-            };
-            let json = String::from_utf8(json).map_err(|e| e.to_string())?;
-            Ok::<_, String>((results.cells, json, digest, totals.strata, label))
+        }
+        let mut json = Vec::new();
+        write_totals(&stats, &mut json).map_err(|e| e.to_string())?;
+        let digest = {
+            use sha2::Digest;
+            sipas_app::survey::codes::hex(&sha2::Sha256::digest(&json))
+        };
+        let json = String::from_utf8(json).map_err(|e| e.to_string())?;
+        let public = public_totals(&stats)?;
+        Ok::<_, String>(Computed {
+            cells: results.cells,
+            totals: json,
+            digest,
+            public,
+            strata: totals.strata,
+            compared,
+            not_comparable,
         })
-        .await
-        .map_err(|e| format!("the computation stopped: {e}"))??;
+    })
+    .await
+    .map_err(|e| format!("the computation stopped: {e}"))??;
 
-    let cells = crate::compute::release_cells(&cells);
+    let cells = crate::compute::release_cells(&computed.cells);
     let mut report = DraftReport {
-        weights: weights_report(&stats_strata),
+        weights: weights_report(&computed.strata),
         warnings: Vec::new(),
-        compared_with: previous_label,
+        compared_with: computed.compared,
     };
     report.warnings = warnings(&report, &cells);
+    if let Some((release, reason)) = computed.not_comparable {
+        report.warnings.retain(|w| *w != Warning::NoPreviousRelease);
+        report
+            .warnings
+            .push(Warning::NotComparable { release, reason });
+    }
+    let public_totals = match computed.public {
+        Ok(text) => Some(text),
+        Err(psus) => {
+            report.warnings.push(Warning::TotalsWithheld { psus });
+            None
+        }
+    };
     Ok(DraftData {
-        input_digest,
+        input_digest: computed.digest,
         cells,
-        totals: totals_json,
+        totals: computed.totals,
+        public_totals,
         report,
     })
 }
 
-/// The latest release of the latest earlier year, as totals on this wave's map.
+/// What the blocking part of [`compute`] hands back.
+struct Computed {
+    cells: Vec<sipas_stats::estimate::Cell>,
+    totals: String,
+    digest: String,
+    /// The public totals, or how many PSUs are too small to publish.
+    public: Result<String, usize>,
+    strata: Vec<StratumWeight>,
+    compared: Option<ComparedWith>,
+    not_comparable: Option<(String, String)>,
+}
+
+/// The totals the public may have: the province and national domains without subgroups (a
+/// subgroup's share of a commune is often a handful of people, sometimes one), and only when
+/// every PSU of them has at least [`MIN_PUBLIC_PSU_ROWS`] respondents. `Err(n)`: n PSUs are too
+/// small, the file is withheld.
+pub fn public_totals(stats: &SufficientStats) -> Result<Result<String, usize>, String> {
+    let mut public = stats.clone();
+    public.domains.retain(|key, _| key.subgroup.is_none());
+    let mut small: std::collections::BTreeSet<u32> = std::collections::BTreeSet::new();
+    for totals in public.domains.values() {
+        for (psu, rows) in totals.psus.iter().zip(&totals.rows) {
+            if *rows < MIN_PUBLIC_PSU_ROWS {
+                small.insert(*psu);
+            }
+        }
+    }
+    if !small.is_empty() {
+        return Ok(Err(small.len()));
+    }
+    let mut json = Vec::new();
+    write_totals(&public, &mut json).map_err(|e| e.to_string())?;
+    Ok(Ok(String::from_utf8(json).map_err(|e| e.to_string())?))
+}
+
+/// The latest release of the latest earlier year with its totals file: `((year, version), text)`.
 async fn previous_release(
     store: &dyn StaffStore,
     wave: &Wave,
-    methodology: &Methodology,
-) -> Result<Option<(ComparedWith, SufficientStats)>, String> {
+) -> Result<Option<(PreviousInfo, String)>, String> {
     let releases = store.releases().await.map_err(|e| e.to_string())?;
     // Newest year first, versions ascending: the last of the first earlier year is its latest.
     let Some(year) = releases
@@ -168,28 +276,64 @@ async fn previous_release(
         .await
         .map_err(|e| e.to_string())?
         .unwrap_or_default();
+    Ok(Some(((info.year, info.version, info.geography), totals)))
+}
+
+/// A release on the 63-province map, re-aggregated to today's 34 units from its full totals
+/// (the open data's `results-2025-map.csv`, and the series of a province page).
+pub fn reaggregated_cells(
+    methodology_text: &str,
+    totals: &str,
+) -> Result<Vec<sipas_app::staff::release::ReleaseCell>, String> {
+    let methodology = Methodology::from_toml(methodology_text).map_err(|e| e.to_string())?;
+    let stats = read_totals(totals.as_bytes(), &methodology).map_err(|e| e.to_string())?;
+    let map = crate::compute::crosswalk_2004_2025();
+    let merged = reaggregate(&stats, &|old| map.get(old).cloned()).map_err(|e| e.to_string())?;
+    let cells = estimate_all(&merged, &methodology)
+        .map_err(|e| e.to_string())?
+        .cells;
+    Ok(crate::compute::release_cells(&cells))
+}
+
+/// Year, version and map of the release compared with.
+type PreviousInfo = (i32, i32, Geography);
+
+/// Last year's cells on this wave's map (re-aggregated from the 63 provinces when needed);
+/// `Ok(None)` when they cannot be compared at all (no totals, or a later map back to an earlier
+/// one), `Err` when its totals do not fit this methodology.
+fn previous_cells(
+    info: &PreviousInfo,
+    totals: &str,
+    geography: Geography,
+    methodology: &Methodology,
+) -> Result<Option<(ComparedWith, Vec<sipas_stats::estimate::Cell>)>, String> {
+    let &(year, version, from) = info;
     if totals.is_empty() {
         return Ok(None);
     }
-    let name = format!("SIPAS {} v{}", info.year, info.version);
     let stats = read_totals(totals.as_bytes(), methodology)
-        .map_err(|e| format!("{name}: its totals do not fit this methodology: {e}"))?;
-    let compared = |reaggregated| ComparedWith {
-        year: info.year,
-        version: info.version,
-        reaggregated,
-    };
-    match (info.geography, wave.geography) {
-        (from, to) if from == to => Ok(Some((compared(false), stats))),
+        .map_err(|e| format!("its totals do not fit this methodology: {e}"))?;
+    let (stats, reaggregated) = match (from, geography) {
+        (from, to) if from == to => (stats, false),
         (Geography::G2004, Geography::G2025) => {
             let map = crate::compute::crosswalk_2004_2025();
-            let merged = reaggregate(&stats, &|old| map.get(old).cloned())
-                .map_err(|e| format!("{name}: {e}"))?;
-            Ok(Some((compared(true), merged)))
+            let merged =
+                reaggregate(&stats, &|old| map.get(old).cloned()).map_err(|e| e.to_string())?;
+            (merged, true)
         }
-        // A later map back to an earlier one: not comparable.
-        _ => Ok(None),
-    }
+        _ => return Ok(None),
+    };
+    let cells = estimate_all(&stats, methodology)
+        .map_err(|e| e.to_string())?
+        .cells;
+    Ok(Some((
+        ComparedWith {
+            year,
+            version,
+            reaggregated,
+        },
+        cells,
+    )))
 }
 
 /// Per province: respondents, Kish's deff of weighting, min / median / max weight.
@@ -291,6 +435,55 @@ mod tests {
             target,
             weight,
         }
+    }
+
+    /// One province with two PSUs of `rows` respondents each, and a subgroup domain.
+    fn stats_with_rows(rows: [u64; 2]) -> SufficientStats {
+        use sipas_stats::design::{Design, Fpc, LonelyPsu};
+        use sipas_stats::totals::{Area, DomainKey, DomainTotals};
+        let design = Design::new(
+            vec![("01/urban".into(), Fpc::None)],
+            vec![0, 0],
+            LonelyPsu::default(),
+        )
+        .expect("design");
+        let mut province = DomainTotals::new(1, 0);
+        let mut women = DomainTotals::new(1, 0);
+        for (psu, n) in rows.into_iter().enumerate() {
+            province.push_psu(psu as u32, n, &[(n as f64, n as f64, n)], &[]);
+            // A subgroup cell of one person: never published.
+            women.push_psu(psu as u32, 1, &[(1.0, 1.0, 1)], &[]);
+        }
+        let key = |subgroup: Option<(String, String)>| DomainKey {
+            area: Area::Province("01".into()),
+            subgroup,
+        };
+        SufficientStats {
+            design,
+            items: vec!["acc_1".into()],
+            nodes: Vec::new(),
+            domains: [
+                (key(None), province),
+                (key(Some(("sex".into(), "2".into()))), women),
+            ]
+            .into_iter()
+            .collect(),
+            calibration: None,
+            psu_labels: vec!["p1".into(), "p2".into()],
+        }
+    }
+
+    #[test]
+    fn public_totals_have_no_subgroups_and_are_withheld_for_small_communes() {
+        let published = public_totals(&stats_with_rows([5, 9]))
+            .expect("written")
+            .expect("published");
+        assert!(!published.contains("\"sex\""), "{published}");
+        assert!(published.contains("acc_1"));
+        assert_eq!(
+            public_totals(&stats_with_rows([4, 9])).expect("written"),
+            Err(1)
+        );
     }
 
     #[test]

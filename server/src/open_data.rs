@@ -1,9 +1,14 @@
 //! Open data of each published release, at stable addresses:
 //! `/du-lieu/{year}/v{version}/{file}` (never changes) and `/du-lieu/{year}/latest/{file}`
 //! (a redirect to the newest version). Files: README.txt, results.csv (UTF-8 with BOM),
-//! results.xlsx, results.json, methodology.toml and totals.json (per-PSU totals, no microdata),
-//! from which `sipas compute --totals` reproduces every published number.
+//! results.xlsx, results.json, methodology.toml and totals.json (per-PSU totals of provinces and
+//! the nation, no microdata, withheld when a commune has too few respondents), from which
+//! `sipas compute --totals` reproduces every published number outside subgroups.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -11,13 +16,15 @@ use sipas_app::staff::release::{ReleaseCell, ReleaseInfo};
 
 use crate::http::AppState;
 
-pub const FILES: [&str; 6] = [
+pub const FILES: [&str; 7] = [
     "README.txt",
     "results.csv",
     "results.xlsx",
     "results.json",
     "methodology.toml",
     "totals.json",
+    // Releases on the 63-province map only: the same year on today's 34 units.
+    "results-2025-map.csv",
 ];
 
 /// The columns of results.csv and results.xlsx: exactly those `sipas compute` writes, so a
@@ -121,7 +128,7 @@ fn results_json(info: &ReleaseInfo, cells: &[ReleaseCell]) -> Result<Vec<u8>, St
 }
 
 /// The README of a download: what each file is and how to reproduce the numbers.
-pub fn readme(info: &ReleaseInfo) -> String {
+pub fn readme(info: &ReleaseInfo, totals_published: bool) -> String {
     let correction = if info.changelog.is_empty() {
         String::new()
     } else {
@@ -134,24 +141,28 @@ pub fn readme(info: &ReleaseInfo) -> String {
         "{title} (SIPAS {year} v{version})
 Published {published} · computed by {computed} · approved by {approved}
 Wave {wave} · questionnaire {q} v{qv} · geography {geo} · software {software}
-Input digest (SHA-256 of totals.json): {digest}
+Input digest (SHA-256 of the full totals): {digest}
 {correction}
 Files / Tệp
   results.csv       every published number (UTF-8 with BOM, opens in Excel)
   results.xlsx      the same table as a workbook
   results.json      the same table with this release's record
-  methodology.toml  the methodology exactly as used (index tree, interval method, rules)
-  totals.json       per-PSU weighted totals: no microdata, no respondent can be identified
-
-Reproduce every number / Tính lại mọi con số
-  sha256sum totals.json        # equals the input digest above
+{map_line}  methodology.toml  the methodology exactly as used (index tree, interval method, rules)
+{totals_line}
+Reproduce the numbers / Tính lại các con số
+  curl -o totals.json .../du-lieu/{year}/v{version}/totals.json
+  curl -o methodology.toml .../du-lieu/{year}/v{version}/methodology.toml
   sipas compute --totals totals.json --methodology methodology.toml --out check.csv
-{previous}  check.csv then equals results.csv line by line (without the BOM): estimates, intervals,
-  design effects, flags, ranks, tiers and changes.
+{previous}  Every row of check.csv then equals the row of results.csv for the same domain,
+  subgroup and node (all rows without a subgroup: provinces, nation, mean of provinces):
+  estimates, intervals, design effects, flags, ranks, tiers and changes.
+  Subgroup rows (sex, age band, area) are not reproducible from public data: their per-commune
+  totals would come close to single respondents' answers, so they are not published. The full
+  totals stay with the Ministry; the input digest above is their SHA-256.
 
 Columns: domain (province code, national = design-based, national_mean = mean of provinces),
 subgroup, node (index, content, element or item), n respondents, df, estimate (share
-satisfied, 0-1), se, ci_low / ci_high (95%), deff, n_eff, cv, flag (ok, low_precision,
+satisfied, 0-1), se, ci_low / ci_high (at the level in methodology.toml, [ci] level), deff, n_eff, cv, flag (ok, low_precision,
 suppressed, no_data), note, rank with its joint (rank_best-rank_worst) and marginal intervals
 among ranked_of provinces, tier against the national figure, the difference from it with its
 se and p-value, change from the previous year with se, df and p-value.
@@ -169,12 +180,23 @@ Method: docs/methodology.md of the SIPAS platform.
         geo = info.geography.key(),
         software = info.software_version,
         digest = info.input_digest,
+        map_line = if info.geography == sipas_app::domain::Geography::G2004 {
+            "  results-2025-map.csv  this year re-aggregated to today's 34 units (provinces merged\n                    by the 2025 crosswalk; docs/methodology.md, \"Earlier years on today's map\")\n"
+        } else {
+            ""
+        },
+        totals_line = if totals_published {
+            "  totals.json       per-commune (PSU) weighted totals of provinces and the nation:\n                    no microdata; every commune in it has at least 5 respondents"
+        } else {
+            "  totals.json       withheld: some communes had fewer than 5 respondents, and their\n                    totals would come close to single respondents' answers"
+        },
         previous = match info.compared_with {
             None => "  (no earlier release: the change columns are empty)\n".to_owned(),
             Some(c) => format!(
                 "  The change columns compare with SIPAS {y} v{v}{note}; add\n    \
                  --previous-data sipas-{y}-v{v}-totals.json{flag}\n  \
-                 (its totals.json from /du-lieu/{y}/v{v}/totals.json) to the command above.\n",
+                 (curl -o sipas-{y}-v{v}-totals.json .../du-lieu/{y}/v{v}/totals.json) to the \
+                 command above.\n",
                 y = c.year,
                 v = c.version,
                 note = if c.reaggregated {
@@ -196,22 +218,61 @@ fn not_found() -> Response {
     (StatusCode::NOT_FOUND, "no such release or file\n").into_response()
 }
 
-/// `GET /du-lieu/{year}/{version}/{file}`: `version` is `v1`, `v2`, … or `latest`.
+/// One built file of a published version: its ETag, type and bytes.
+struct Built {
+    etag: String,
+    content_type: &'static str,
+    bytes: Bytes,
+}
+
+/// Built files by (year, version, file). A published version never changes, so a file is built
+/// once per process and then served from memory to everyone (a slow client holds a reference,
+/// not a copy); the cache holds at most the six files of each published version.
+type Cache = Mutex<HashMap<(i32, i32, String), Arc<Built>>>;
+
+fn cache() -> &'static Cache {
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+/// `GET /du-lieu/{year}/{version}/{file}`: `version` is `v1`, `v2`, … or `latest`. Readable
+/// from any origin (every answer, redirects and errors included, carries CORS).
 pub async fn file(
     State(state): State<AppState>,
     Path((year, version, file)): Path<(i32, String, String)>,
+    headers: axum::http::HeaderMap,
 ) -> Response {
-    if !FILES.contains(&file.as_str()) {
+    let mut response = serve(&state, year, &version, &file, &headers).await;
+    response.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    response
+}
+
+async fn serve(
+    state: &AppState,
+    year: i32,
+    version: &str,
+    file: &str,
+    headers: &axum::http::HeaderMap,
+) -> Response {
+    if !FILES.contains(&file) {
         return not_found();
     }
     let store = &state.staff.store;
     if version == "latest" {
-        return match store.release(year, None).await {
-            Ok(Some((info, _))) => {
-                Redirect::temporary(&format!("/du-lieu/{year}/v{}/{file}", info.version))
-                    .into_response()
-            }
-            Ok(None) => not_found(),
+        return match store.releases().await {
+            Ok(releases) => match releases
+                .iter()
+                .filter(|r| r.year == year)
+                .map(|r| r.version)
+                .max()
+            {
+                Some(latest) => Redirect::temporary(&format!("/du-lieu/{year}/v{latest}/{file}"))
+                    .into_response(),
+                None => not_found(),
+            },
             Err(err) => unavailable(err),
         };
     }
@@ -222,66 +283,140 @@ pub async fn file(
     else {
         return not_found();
     };
-    let (info, cells) = match store.release(year, Some(version)).await {
-        Ok(Some(found)) => found,
-        Ok(None) => return not_found(),
-        Err(err) => return unavailable(err),
-    };
-    let (content_type, body): (&str, Result<Vec<u8>, String>) = match file.as_str() {
-        "README.txt" => ("text/plain; charset=utf-8", Ok(readme(&info).into_bytes())),
-        "results.csv" => ("text/csv; charset=utf-8", results_csv(&cells)),
-        "results.xlsx" => (
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            results_xlsx(&info, &cells),
-        ),
-        "results.json" => ("application/json", results_json(&info, &cells)),
-        "methodology.toml" => (
-            "application/toml; charset=utf-8",
-            Ok(info.methodology.clone().into_bytes()),
-        ),
-        _ => match store.release_totals(year, version).await {
-            Ok(Some(t)) if !t.is_empty() => ("application/json", Ok(t.into_bytes())),
-            Ok(_) => return not_found(),
-            Err(err) => return unavailable(err),
+    let key = (year, version, file.to_owned());
+    let cached = cache().lock().ok().and_then(|c| c.get(&key).cloned());
+    let built = match cached {
+        Some(built) => built,
+        None => match build(state, year, version, file).await {
+            Ok(Some(built)) => {
+                let built = Arc::new(built);
+                if let Ok(mut c) = cache().lock() {
+                    c.insert(key, built.clone());
+                }
+                built
+            }
+            Ok(None) => return not_found(),
+            Err(response) => return response,
         },
     };
-    let body = match body {
-        Ok(b) => b,
-        Err(err) => {
-            tracing::error!(error = %err, year, version, file, "open data file failed");
-            return (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the file could not be made\n",
-            )
-                .into_response();
-        }
-    };
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|tag| tag.trim() == built.etag))
+    {
+        return (
+            StatusCode::NOT_MODIFIED,
+            [(header::ETAG, etag_value(&built.etag))],
+        )
+            .into_response();
+    }
     let disposition = if file == "README.txt" {
-        "inline".to_owned()
+        HeaderValue::from_static("inline")
     } else {
-        format!("attachment; filename=\"sipas-{year}-v{version}-{file}\"")
+        // Year and version are numbers and the file one of FILES: nothing to escape.
+        HeaderValue::from_str(&format!(
+            "attachment; filename=\"sipas-{year}-v{version}-{file}\""
+        ))
+        .unwrap_or(HeaderValue::from_static("attachment"))
     };
     (
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
             (
-                header::CONTENT_DISPOSITION,
-                HeaderValue::from_str(&disposition)
-                    .unwrap_or(HeaderValue::from_static("attachment")),
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(built.content_type),
             ),
-            // A published version never changes.
+            (header::CONTENT_DISPOSITION, disposition),
             (
                 header::CACHE_CONTROL,
                 HeaderValue::from_static("public, max-age=31536000, immutable"),
             ),
-            (
-                header::ACCESS_CONTROL_ALLOW_ORIGIN,
-                HeaderValue::from_static("*"),
-            ),
+            (header::ETAG, etag_value(&built.etag)),
         ],
-        body,
+        built.bytes.clone(),
     )
         .into_response()
+}
+
+fn etag_value(etag: &str) -> HeaderValue {
+    HeaderValue::from_str(etag).unwrap_or(HeaderValue::from_static("\"\""))
+}
+
+/// Builds one file of a published version; `Ok(None)` when there is no such version or file
+/// (a withheld totals file).
+async fn build(
+    state: &AppState,
+    year: i32,
+    version: i32,
+    file: &str,
+) -> Result<Option<Built>, Response> {
+    let store = &state.staff.store;
+    let (info, cells) = match store.release(year, Some(version)).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return Ok(None),
+        Err(err) => return Err(unavailable(err)),
+    };
+    let etag = format!("\"{}-v{version}-{file}\"", info.input_digest);
+    let content_type = match file {
+        "README.txt" => "text/plain; charset=utf-8",
+        "results.csv" => "text/csv; charset=utf-8",
+        "results.xlsx" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "methodology.toml" => "application/toml; charset=utf-8",
+        _ => "application/json",
+    };
+    let totals = if file == "totals.json" || file == "README.txt" {
+        match store.public_totals(year, version).await {
+            Ok(t) => t,
+            Err(err) => return Err(unavailable(err)),
+        }
+    } else {
+        None
+    };
+    if file == "totals.json" && totals.is_none() {
+        return Ok(None);
+    }
+    let full_totals = if file == "results-2025-map.csv" {
+        if info.geography != sipas_app::domain::Geography::G2004 {
+            return Ok(None);
+        }
+        match store.release_totals(year, version).await {
+            Ok(Some(t)) if !t.is_empty() => Some(t),
+            Ok(_) => return Ok(None),
+            Err(err) => return Err(unavailable(err)),
+        }
+    } else {
+        None
+    };
+    // Building a workbook or a table is CPU work: off the async threads.
+    let file = file.to_owned();
+    let bytes = tokio::task::spawn_blocking(move || match file.as_str() {
+        "README.txt" => Ok(readme(&info, totals.is_some()).into_bytes()),
+        "results.csv" => results_csv(&cells),
+        "results.xlsx" => results_xlsx(&info, &cells),
+        "results.json" => results_json(&info, &cells),
+        "totals.json" => Ok(totals.unwrap_or_default().into_bytes()),
+        "results-2025-map.csv" => {
+            crate::drafts::reaggregated_cells(&info.methodology, &full_totals.unwrap_or_default())
+                .and_then(|cells| results_csv(&cells))
+        }
+        _ => Ok(info.methodology.into_bytes()),
+    })
+    .await
+    .unwrap_or_else(|e| Err(e.to_string()));
+    match bytes {
+        Ok(bytes) => Ok(Some(Built {
+            etag,
+            content_type,
+            bytes: Bytes::from(bytes),
+        })),
+        Err(err) => {
+            tracing::error!(error = %err, year, version, "open data file failed");
+            Err((
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the file could not be made\n",
+            )
+                .into_response())
+        }
+    }
 }
 
 fn unavailable(err: sipas_app::ports::StoreError) -> Response {

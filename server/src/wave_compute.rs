@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use sipas_app::ports::StoreError;
 use sipas_app::staff::StaffStore;
 use sipas_stats::StatsError;
+use sipas_stats::calibration::Population;
 use sipas_stats::methodology::Methodology;
 use sipas_stats::microdata::{Accumulator, Row};
 use sipas_stats::totals::SufficientStats;
@@ -90,17 +91,36 @@ pub async fn wave_totals(
     methodology: &Methodology,
 ) -> Result<SufficientStats, WaveComputeError> {
     Ok(
-        wave_totals_reporting(store, wave_code, methodology, &Progress::default())
+        wave_totals_reporting(store, wave_code, methodology, None, &Progress::default())
             .await?
             .stats,
     )
 }
 
-/// [`wave_totals`] with progress, and the strata's weights for the weights report.
+/// Where the weighted responses go: straight into the sufficient statistics, or — when the
+/// methodology calibrates — into a microdata file that `sipas compute`'s calibrated reader
+/// rakes province by province (raking needs every row of a province at once).
+// One sink per computation: the size of its variants does not matter.
+#[allow(clippy::large_enum_variant)]
+enum Sink {
+    Totals(Accumulator),
+    Calibrated {
+        writer: csv::Writer<std::io::BufWriter<std::fs::File>>,
+        file: tempfile::NamedTempFile,
+        /// Subgroup, margin and item columns after the design columns.
+        columns: Vec<String>,
+        population: Population,
+    },
+}
+
+/// [`wave_totals`] with progress, and the strata's weights for the weights report. With
+/// `[calibration]` in the methodology, the weights N_h / r_h are then raked to `population`
+/// (the same code and the same numbers as `sipas compute --data EXPORT --population FILE`).
 pub async fn wave_totals_reporting(
     store: &dyn StaffStore,
     wave_code: &str,
     methodology: &Methodology,
+    population: Option<&str>,
     progress: &Progress,
 ) -> Result<WaveTotals, WaveComputeError> {
     // Province → stratum → what weighting needs, looked up by &str (no allocation per row).
@@ -140,7 +160,51 @@ pub async fn wave_totals_reporting(
             .sum(),
         Ordering::Relaxed,
     );
-    let mut accumulator = Accumulator::new(methodology)?;
+    let mut sink = match (&methodology.calibration, population) {
+        (None, _) => Sink::Totals(Accumulator::new(methodology)?),
+        (Some(_), None) => {
+            return Err(WaveComputeError::Stored(
+                "this methodology calibrates to population margins: give the population totals \
+                 (CSV: province,margin,category,total)"
+                    .into(),
+            ));
+        }
+        (Some(calibration), Some(text)) => {
+            let population = Population::from_csv(text.as_bytes())
+                .map_err(|e| WaveComputeError::Stored(format!("population totals: {e}")))?;
+            let mut columns: Vec<String> = Vec::new();
+            let tree = methodology.compile()?;
+            for column in methodology
+                .subgroups
+                .iter()
+                .chain(&calibration.margins)
+                .chain(&tree.items)
+            {
+                if !columns.contains(column) {
+                    columns.push(column.clone());
+                }
+            }
+            let file = tempfile::NamedTempFile::new()
+                .map_err(|e| WaveComputeError::Stored(format!("temporary file: {e}")))?;
+            let handle = file
+                .reopen()
+                .map_err(|e| WaveComputeError::Stored(format!("temporary file: {e}")))?;
+            let mut writer = csv::Writer::from_writer(std::io::BufWriter::new(handle));
+            let header = ["response_id", "province", "stratum", "psu", "weight", "fpc"]
+                .into_iter()
+                .map(str::to_owned)
+                .chain(columns.iter().cloned());
+            writer
+                .write_record(header)
+                .map_err(|e| WaveComputeError::Stored(format!("temporary file: {e}")))?;
+            Sink::Calibrated {
+                writer,
+                file,
+                columns,
+                population,
+            }
+        }
+    };
     let mut outside: Option<(usize, String, String, String)> = None;
     let mut after: Option<String> = None;
     loop {
@@ -187,14 +251,39 @@ pub async fn wave_totals_reporting(
                     row.export_id
                 ))
             })?;
-            accumulator.add(&Row {
-                province: &row.province_code,
-                stratum: &row.stratum,
-                psu: &row.psu,
-                weight: population as f64 / completes as f64,
-                fpc: Some(psus as f64),
-                value: &|item| answers.get(item).copied(),
-            })?;
+            let weight = population as f64 / completes as f64;
+            match &mut sink {
+                Sink::Totals(accumulator) => accumulator.add(&Row {
+                    province: &row.province_code,
+                    stratum: &row.stratum,
+                    psu: &row.psu,
+                    weight,
+                    fpc: Some(psus as f64),
+                    value: &|item| answers.get(item).copied(),
+                })?,
+                Sink::Calibrated {
+                    writer, columns, ..
+                } => {
+                    // Strata named within their province, as the accumulator names them.
+                    let design = [
+                        row.export_id.clone(),
+                        row.province_code.clone(),
+                        format!("{}/{}", row.province_code, row.stratum),
+                        row.psu.clone(),
+                        weight.to_string(),
+                        psus.to_string(),
+                    ];
+                    let values = columns.iter().map(|c| {
+                        answers
+                            .get(c.as_str())
+                            .map(|v| v.to_string())
+                            .unwrap_or_default()
+                    });
+                    writer
+                        .write_record(design.into_iter().chain(values))
+                        .map_err(|e| WaveComputeError::Stored(format!("temporary file: {e}")))?;
+                }
+            }
         }
     }
     if let Some((count, province, stratum, psu)) = outside {
@@ -232,8 +321,34 @@ pub async fn wave_totals_reporting(
         })
         .collect();
     weights.sort_by(|a, b| (&a.province, &a.stratum).cmp(&(&b.province, &b.stratum)));
+    let stats = match sink {
+        Sink::Totals(accumulator) => accumulator.finish()?,
+        Sink::Calibrated {
+            writer,
+            file,
+            population,
+            ..
+        } => {
+            let temporary = |e: String| WaveComputeError::Stored(format!("temporary file: {e}"));
+            writer
+                .into_inner()
+                .map_err(|e| temporary(e.to_string()))?
+                .into_inner()
+                .map_err(|e| temporary(e.to_string()))?;
+            let reader =
+                std::io::BufReader::new(file.reopen().map_err(|e| temporary(e.to_string()))?);
+            // Raking is CPU work: off the async threads (the file lives until it is read).
+            let methodology = methodology.clone();
+            tokio::task::spawn_blocking(move || {
+                let _keep = file;
+                sipas_stats::microdata::read_csv_calibrated(reader, &methodology, Some(&population))
+            })
+            .await
+            .map_err(|e| WaveComputeError::Stored(format!("the calibration stopped: {e}")))??
+        }
+    };
     Ok(WaveTotals {
-        stats: accumulator.finish()?,
+        stats,
         strata: weights,
     })
 }

@@ -91,7 +91,7 @@ async fn crash_story(url: &str) {
         .unwrap_or(6);
     let dir = tempfile::tempdir().expect("dir");
     let codes_file = dir.path().join("codes.csv");
-    sipas(url, &["demo"]);
+    sipas(url, &["demo", "--no-history"]);
     sipas(
         url,
         &[

@@ -428,6 +428,30 @@ async fn story(url: &str) {
         "*"
     );
     let totals = public.get("/du-lieu/2027/v1/totals.json").await;
+    // A published file never changes: it carries an ETag, and a client that has it gets 304.
+    let etag = totals
+        .headers
+        .get("etag")
+        .expect("etag")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(etag.contains(&info.input_digest));
+    {
+        use tower::ServiceExt;
+        let again = world
+            .app
+            .clone()
+            .oneshot(
+                axum::http::Request::get("/du-lieu/2027/v1/totals.json")
+                    .header("if-none-match", &etag)
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    }
     let methodology = public.get("/du-lieu/2027/v1/methodology.toml").await;
     let readme = public.get("/du-lieu/2027/v1/README.txt").await;
     assert!(readme.body.contains(&info.input_digest));
@@ -440,14 +464,11 @@ async fn story(url: &str) {
         readme.body
     );
     assert_eq!(info.compared_with, computation.report.compared_with);
-    {
-        use sha2::Digest;
-        assert_eq!(
-            sipas_app::survey::codes::hex(&sha2::Sha256::digest(&totals.bytes)),
-            info.input_digest,
-            "the input digest is the SHA-256 of the published totals"
-        );
-    }
+    assert!(
+        readme.body.contains("at least 5 respondents"),
+        "{}",
+        readme.body
+    );
     let last_totals = public.get("/du-lieu/2026/v1/totals.json").await;
     assert_eq!(last_totals.status, StatusCode::OK);
     let dir = tempfile::tempdir().unwrap();
@@ -471,10 +492,98 @@ async fn story(url: &str) {
     .expect("recompute");
     let recomputed = csv_rows(&std::fs::read(&out).unwrap());
     let published_rows = csv_rows(&results.bytes);
-    assert_eq!(recomputed.len(), cells.len());
     assert!(published_rows.iter().any(|r| !r["change_p"].is_empty()));
-    // Every column of every row, the change since last year's re-aggregated release included.
-    assert_eq!(recomputed, published_rows, "recomputed table differs");
+    // The public totals carry no subgroup (disclosure control): every row without a subgroup,
+    // the change since last year's re-aggregated release included, is reproduced exactly.
+    assert!(recomputed.iter().all(|r| r["subgroup"].is_empty()));
+    let public_rows: Vec<_> = published_rows
+        .iter()
+        .filter(|r| r["subgroup"].is_empty())
+        .cloned()
+        .collect();
+    assert!(public_rows.len() > 100 && public_rows.len() < published_rows.len());
+    assert_eq!(recomputed, public_rows, "recomputed table differs");
+    // The full totals, kept with the release, reproduce every row, subgroups included.
+    let full = world
+        .store
+        .release_totals(2027, 1)
+        .await
+        .unwrap()
+        .expect("full totals");
+    {
+        use sha2::Digest;
+        assert_eq!(
+            sipas_app::survey::codes::hex(&sha2::Sha256::digest(full.as_bytes())),
+            info.input_digest,
+            "the input digest is the SHA-256 of the full totals"
+        );
+    }
+    let last_full = world.store.release_totals(2026, 1).await.unwrap().unwrap();
+    std::fs::write(dir.path().join("totals.json"), &full).unwrap();
+    std::fs::write(dir.path().join("last-year.json"), &last_full).unwrap();
+    let out_full = dir.path().join("check-full.csv");
+    sipas_server::compute::run(&sipas_server::compute::Request {
+        input: sipas_server::compute::Input::Totals(&dir.path().join("totals.json")),
+        methodology: &dir.path().join("methodology.toml"),
+        previous: Some(&sipas_server::compute::Previous {
+            data: dir.path().join("last-year.json"),
+            population: None,
+            linked_psus: false,
+            reaggregate: true,
+        }),
+        out: &out_full,
+        write_totals: None,
+        non_probability: false,
+    })
+    .expect("recompute from the full totals");
+    assert_eq!(csv_rows(&std::fs::read(&out_full).unwrap()), published_rows);
+
+    // Last year on today's map: 74 and 77 are inside 79, 49 inside 48; the nation is unchanged;
+    // this year's change is measured from exactly these figures.
+    let merged = public.get("/du-lieu/2026/v1/results-2025-map.csv").await;
+    assert_eq!(merged.status, StatusCode::OK);
+    let merged = csv_rows(&merged.bytes);
+    assert!(
+        merged
+            .iter()
+            .all(|r| !["74", "77", "49"].contains(&r["domain"].as_str()))
+    );
+    let row = |rows: &[BTreeMap<String, String>], domain: &str| {
+        rows.iter()
+            .find(|r| r["domain"] == domain && r["subgroup"].is_empty() && r["node"] == "sipas")
+            .cloned()
+            .expect("row")
+    };
+    let (_, last_cells) = world.store.release(2026, Some(1)).await.unwrap().unwrap();
+    let last_national = last_cells
+        .iter()
+        .find(|c| c.domain == "national" && c.subgroup.is_empty() && c.node == "sipas")
+        .unwrap();
+    let merged_national: f64 = row(&merged, "national")["estimate"].parse().unwrap();
+    assert!((merged_national - last_national.estimate.unwrap()).abs() < 1e-12);
+    let now_79 = row(&published_rows, "79");
+    let change: f64 = now_79["change"].parse().unwrap();
+    let before: f64 = row(&merged, "79")["estimate"].parse().unwrap();
+    let after: f64 = now_79["estimate"].parse().unwrap();
+    assert!(
+        (change - (after - before)).abs() < 1e-12,
+        "{change} vs {after} - {before}"
+    );
+    assert_eq!(
+        public
+            .get("/du-lieu/2027/v1/results-2025-map.csv")
+            .await
+            .status,
+        StatusCode::NOT_FOUND,
+        "a release on today's map has no re-aggregated table"
+    );
+    assert!(
+        public
+            .get("/du-lieu/2026/v1/README.txt")
+            .await
+            .body
+            .contains("results-2025-map.csv")
+    );
 
     let xlsx = public.get("/du-lieu/2027/v1/results.xlsx").await;
     assert_eq!(xlsx.status, StatusCode::OK);
@@ -508,17 +617,84 @@ async fn story(url: &str) {
             .is_err()
     );
 
-    // A job stopped by a restart (no heartbeat for long) is marked failed, a live one is not.
+    // An older draft is not approved once a newer computation of the wave has finished.
+    let start = |browser: &mut Browser| {
+        let mut browser = browser.clone();
+        async move {
+            let reply = browser
+                .post(
+                    &format!("/staff/waves/{WAVE}/results"),
+                    &[(
+                        "methodology",
+                        sipas_server::questionnaires::SIPAS_2023_METHODOLOGY,
+                    )],
+                )
+                .await;
+            assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+            let location = reply.location.unwrap();
+            let id: i64 = location.rsplit('/').next().unwrap().parse().unwrap();
+            (location, id)
+        }
+    };
+    let (older, older_id) = start(&mut stats).await;
+    // A second start while one runs is refused (one job per wave), or the first has finished.
     let user = world.store.user_for_sign_in("stats").await.unwrap().0.id;
+    if world
+        .store
+        .computation(older_id)
+        .await
+        .unwrap()
+        .summary
+        .status
+        == ComputationStatus::Running
+    {
+        assert!(matches!(
+            world
+                .store
+                .start_computation(WAVE, "x", None, user, 0)
+                .await,
+            Err(sipas_app::ports::StoreError::Conflict(_))
+        ));
+    }
+    assert_eq!(finished(&world, older_id).await, ComputationStatus::Draft);
+    assert_eq!(
+        stats.post(&format!("{older}/submit"), &[]).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let (_, newer_id) = start(&mut stats).await;
+    assert_eq!(finished(&world, newer_id).await, ComputationStatus::Draft);
+    let stale = boss.post(&format!("{older}/approve"), &[]).await;
+    assert_eq!(stale.status, StatusCode::CONFLICT, "{}", stale.body);
+    // Two running jobs of one wave are refused by the database too.
+    let first = world
+        .store
+        .start_computation(WAVE, "x", None, user, 0)
+        .await
+        .unwrap();
+    assert!(matches!(
+        world
+            .store
+            .start_computation(WAVE, "x", None, user, 0)
+            .await,
+        Err(sipas_app::ports::StoreError::Conflict(_))
+    ));
+    world
+        .store
+        .finish_computation(first, Err("test"))
+        .await
+        .unwrap();
+
+    // A job stopped by a restart (no heartbeat for long) is marked failed, a live one is not.
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let dead = world
         .store
-        .start_computation(WAVE, "x", user, now - 600)
+        .start_computation(WAVE, "x", None, user, now - 600)
         .await
         .unwrap();
+    // (one running job per wave: the live one is of last year's wave)
     let alive = world
         .store
-        .start_computation(WAVE, "x", user, now)
+        .start_computation("sipas-2026-old-map", "x", None, user, now)
         .await
         .unwrap();
     assert_eq!(

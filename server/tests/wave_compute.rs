@@ -188,6 +188,57 @@ async fn story(url: &str) {
         from_db, from_export,
         "the database path gives the export path's numbers"
     );
+
+    // With [calibration]: the weights raked to the population's sex margins, on both paths.
+    let calibrated = Methodology::from_toml(&format!(
+        "{METHODOLOGY}\n[calibration]\nmargins = [\"sex\"]\n"
+    ))
+    .expect("calibrated methodology");
+    let population = "province,margin,category,total\n01,sex,1,220000\n01,sex,2,240000\n\
+                      79,sex,1,270000\n79,sex,2,290000\n";
+    let calibrated_results = |stats: &sipas_stats::totals::SufficientStats| {
+        let mut out = Vec::new();
+        write_csv(
+            &estimate_all(stats, &calibrated).expect("estimate").cells,
+            &mut out,
+        )
+        .expect("csv");
+        String::from_utf8(out).expect("utf-8")
+    };
+    let db_calibrated = sipas_server::wave_compute::wave_totals_reporting(
+        &db,
+        wave,
+        &calibrated,
+        Some(population),
+        &sipas_server::wave_compute::Progress::default(),
+    )
+    .await
+    .expect("calibrated compute")
+    .stats;
+    assert!(db_calibrated.calibration.is_some());
+    let export_calibrated = sipas_stats::microdata::read_csv_calibrated(
+        csv.as_bytes(),
+        &calibrated,
+        Some(
+            &sipas_stats::calibration::Population::from_csv(population.as_bytes())
+                .expect("population"),
+        ),
+    )
+    .expect("calibrated export");
+    let (a, b) = (
+        calibrated_results(&db_calibrated),
+        calibrated_results(&export_calibrated),
+    );
+    assert_ne!(a, from_db, "calibration changed the numbers");
+    assert_eq!(
+        a, b,
+        "calibrated: the database path gives the export path's numbers"
+    );
+    // Without the population totals, a calibrating methodology is refused with a message.
+    let refused = sipas_server::wave_compute::wave_totals(&db, wave, &calibrated)
+        .await
+        .expect_err("refused");
+    assert!(refused.to_string().contains("population"), "{refused}");
     db.close().await;
 }
 

@@ -94,8 +94,10 @@ pub struct NewRelease {
     pub approved_by: String,
     pub changelog: String,
     pub cells: Vec<ReleaseCell>,
-    /// The totals file (`sipas-totals/1` JSON) the cells are recomputed from: open data.
+    /// The totals file (`sipas-totals/1` JSON) the cells are recomputed from.
     pub totals: String,
+    /// Its public part (open data), `None` when withheld.
+    pub public_totals: Option<String>,
     pub compared_with: Option<ComparedWith>,
     /// The approved computation this publishes; it is marked published in the same
     /// transaction, and the release is refused unless it is approved.
@@ -133,6 +135,9 @@ pub trait ReleaseStore: Send + Sync + 'static {
     async fn releases(&self) -> StoreResult<Vec<ReleaseInfo>>;
     /// A version's totals file (empty when it was published without one).
     async fn release_totals(&self, year: i32, version: i32) -> StoreResult<Option<String>>;
+    /// A version's public totals (open data): `None` when there is no such release or they
+    /// were withheld.
+    async fn public_totals(&self, year: i32, version: i32) -> StoreResult<Option<String>>;
     /// One version (`None`: the latest of the year) with its cells.
     async fn release(
         &self,

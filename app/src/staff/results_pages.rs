@@ -107,6 +107,10 @@ pub fn results_page(
                     "Weights come from the frame (N_h / r_h within each stratum); the results stay a draft until someone else approves them.")}</p>
                 <label for="methodology">{ctx.t("Phương pháp (TOML)", "Methodology (TOML)")}</label>
                 <textarea id="methodology" name="methodology" rows="12" spellcheck="false">{default_methodology.to_owned()}</textarea>
+                <label for="population">{ctx.t(
+                    "Tổng thể dân số để hiệu chỉnh (chỉ khi phương pháp có [calibration]; CSV: province,margin,category,total)",
+                    "Population totals for calibration (only when the methodology has [calibration]; CSV: province,margin,category,total)")}</label>
+                <textarea id="population" name="population" rows="4" spellcheck="false"></textarea>
                 <button type="submit">{ctx.t("Bắt đầu tính", "Start computing")}</button>
             </form>
         }
@@ -175,6 +179,20 @@ fn warning_text(ctx: &Ctx, names: &HashMap<String, String>, w: &Warning) -> Stri
                 "No earlier release to compare with: the change columns are empty.",
             )
             .to_owned(),
+        Warning::NotComparable { release, reason } => format!(
+            "{release}: {} ({reason})",
+            ctx.t(
+                "không so sánh được, cột thay đổi để trống",
+                "cannot be compared with, the change columns are empty"
+            )
+        ),
+        Warning::TotalsWithheld { psus } => format!(
+            "{psus} {}",
+            ctx.t(
+                "xã/phường có dưới 5 người trả lời: tệp tổng công khai (totals.json) sẽ không được công bố",
+                "communes have fewer than 5 respondents: the public totals file (totals.json) will be withheld"
+            )
+        ),
     }
 }
 

@@ -102,10 +102,18 @@ pub struct Computation {
 pub struct DraftData {
     pub input_digest: String,
     pub cells: Vec<ReleaseCell>,
-    /// The totals file (`sipas-totals/1` JSON): published with the release as open data.
+    /// The totals file (`sipas-totals/1` JSON): kept with the release (every number rests on
+    /// it; its SHA-256 is the input digest).
     pub totals: String,
+    /// The part of it fit for the public: no subgroup domains, and only when every PSU has at
+    /// least [`MIN_PUBLIC_PSU_ROWS`] respondents (`None`: withheld).
+    pub public_totals: Option<String>,
     pub report: DraftReport,
 }
+
+/// Fewest respondents of a PSU whose totals may be published: below it, a PSU's totals come
+/// close to one person's answers (a common minimum cell size for published tables).
+pub const MIN_PUBLIC_PSU_ROWS: u64 = 5;
 
 /// The weights report and warnings of a draft.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -149,6 +157,12 @@ pub enum Warning {
     Flagged { suppressed: usize, review: usize },
     /// No earlier release to compare with: the change columns are empty.
     NoPreviousRelease,
+    /// The earlier release could not be compared with (e.g. its totals lack an item of this
+    /// methodology): the change columns are empty.
+    NotComparable { release: String, reason: String },
+    /// The public totals file is withheld: these PSUs have fewer than
+    /// [`MIN_PUBLIC_PSU_ROWS`] respondents.
+    TotalsWithheld { psus: usize },
 }
 
 /// A reviewer's remark on a draft.
@@ -166,6 +180,7 @@ pub trait ReviewStore: Send + Sync + 'static {
         &self,
         wave_code: &str,
         methodology: &str,
+        population: Option<&str>,
         started_by: i64,
         now_unix: i64,
     ) -> StoreResult<i64>;
@@ -189,14 +204,16 @@ pub trait ReviewStore: Send + Sync + 'static {
     /// The wave's computations, newest first.
     async fn computations(&self, wave_code: &str) -> StoreResult<Vec<ComputationSummary>>;
     async fn computation(&self, id: i64) -> StoreResult<Computation>;
-    /// The draft's totals file.
-    async fn computation_totals(&self, id: i64) -> StoreResult<String>;
+    /// The draft's totals file and its public part.
+    async fn computation_totals(&self, id: i64) -> StoreResult<(String, Option<String>)>;
     async fn comments(&self, id: i64) -> StoreResult<Vec<Comment>>;
     async fn add_comment(&self, id: i64, author_id: i64, body: &str) -> StoreResult<()>;
     /// Draft → submitted, by the statistician who computed it only (`Conflict` otherwise).
     async fn submit_computation(&self, id: i64, by: i64) -> StoreResult<()>;
-    /// Submitted or approved → draft again (the reviewer returns it with a comment).
-    async fn return_computation(&self, id: i64) -> StoreResult<()>;
-    /// Submitted → approved, by someone other than who computed it (`Conflict` otherwise).
+    /// Submitted or approved → draft again, with the reviewer's reason as a comment (one
+    /// transaction: never returned without its reason).
+    async fn return_computation(&self, id: i64, by: i64, reason: &str) -> StoreResult<()>;
+    /// Submitted → approved, by someone other than who computed it, and only while no later
+    /// computation of the wave has finished (`Conflict` otherwise).
     async fn approve_computation(&self, id: i64, by: i64) -> StoreResult<()>;
 }

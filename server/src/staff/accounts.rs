@@ -92,8 +92,8 @@ pub async fn check_new_user(
     if display_name.is_empty() || display_name.chars().count() > 120 {
         return Err("name: 1 to 120 characters".into());
     }
-    let role =
-        Role::parse(role).ok_or("role: admin, central, provincial, statistician or viewer")?;
+    let role = Role::parse(role)
+        .ok_or("role: admin, central, provincial, statistician, approver or viewer")?;
     let province = province.trim();
     let province = match (role, province.is_empty()) {
         (Role::Provincial, true) => {

@@ -25,6 +25,10 @@ use crate::http::AppState;
 
 /// Comments and changelog notes: what fits on a screen.
 const MAX_TEXT: usize = 4000;
+/// A methodology file is a few kilobytes; anything far larger is not one.
+const MAX_METHODOLOGY_BYTES: usize = 64 * 1024;
+/// Population totals: a few rows per province and margin.
+const MAX_POPULATION_BYTES: usize = 1024 * 1024;
 
 fn invalid(staff: &Staff, message: String) -> Response {
     html(
@@ -72,6 +76,9 @@ pub async fn list(
 #[derive(Deserialize)]
 pub struct StartForm {
     methodology: String,
+    /// Population totals for a methodology with `[calibration]` (CSV).
+    #[serde(default)]
+    population: String,
 }
 
 pub async fn start(
@@ -83,10 +90,48 @@ pub async fn start(
     if let Err(refused) = staff.require(Action::ComputeResults) {
         return refused;
     }
-    // A methodology that does not parse is refused here, with its message, not in the job.
-    if let Err(err) = Methodology::from_toml(&form.methodology) {
-        return invalid(&staff, err.to_string());
+    if form.methodology.len() > MAX_METHODOLOGY_BYTES {
+        return invalid(
+            &staff,
+            staff
+                .ctx
+                .t(
+                    "Tệp phương pháp quá lớn (tối đa 64 KB).",
+                    "The methodology is too large (64 KB at most).",
+                )
+                .to_owned(),
+        );
     }
+    // A methodology or population that does not parse is refused here, with its message, not
+    // in the job.
+    let methodology = match Methodology::from_toml(&form.methodology) {
+        Ok(m) => m,
+        Err(err) => return invalid(&staff, err.to_string()),
+    };
+    let population = match (methodology.calibration.is_some(), form.population.trim()) {
+        (false, _) => None,
+        (true, "") => {
+            return invalid(
+                &staff,
+                staff
+                    .ctx
+                    .t(
+                        "Phương pháp này hiệu chỉnh theo tổng thể: nhập số liệu dân số (CSV: province,margin,category,total).",
+                        "This methodology calibrates to the population: give its totals (CSV: province,margin,category,total).",
+                    )
+                    .to_owned(),
+            );
+        }
+        (true, text) => {
+            if text.len() > MAX_POPULATION_BYTES {
+                return invalid(&staff, "population totals: 1 MB at most".into());
+            }
+            if let Err(err) = sipas_stats::calibration::Population::from_csv(text.as_bytes()) {
+                return invalid(&staff, format!("population totals: {err}"));
+            }
+            Some(text.to_owned())
+        }
+    };
     let wave = match state.staff.store.wave_details(&code).await {
         Ok(w) => w.wave,
         Err(err) => return store_failure(&staff, err),
@@ -95,6 +140,7 @@ pub async fn start(
         state.staff.store.clone(),
         wave,
         form.methodology,
+        population,
         staff.user.id,
     )
     .await
@@ -309,20 +355,23 @@ pub async fn return_draft(
         Ok(b) => b,
         Err(r) => return r,
     };
-    let store = &state.staff.store;
-    if let Err(err) = store.return_computation(id).await {
+    if let Err(err) = state
+        .staff
+        .store
+        .return_computation(id, staff.user.id, &body)
+        .await
+    {
         return store_failure(&staff, err);
     }
-    if let Err(err) = store.add_comment(id, staff.user.id, &body).await {
-        return store_failure(&staff, err);
-    }
+    // The reason stays with the draft (embargoed): the audit log, which administrators read,
+    // records only the step.
     staff
         .audit(
             &state.staff,
             "computation_returned",
             None,
             None,
-            format!("computation {id}: {body}"),
+            format!("computation {id}"),
         )
         .await;
     to_computation(id)
@@ -375,7 +424,7 @@ pub async fn publish(
         Ok::<_, StoreError>((c, wave, totals))
     }
     .await;
-    let (c, wave, totals) = match loaded {
+    let (c, wave, (totals, public_totals)) = match loaded {
         Ok(v) => v,
         Err(err) => return store_failure(&staff, err),
     };
@@ -403,12 +452,15 @@ pub async fn publish(
         questionnaire_version: i32::try_from(questionnaire.version).unwrap_or(i32::MAX),
         input_digest: c.input_digest.clone(),
         software_version: crate::SOFTWARE_VERSION.to_owned(),
+        // Usernames: unique, so the release's own four-eyes CHECK compares people, not names
+        // (display names repeat: many people are called Nguyễn Văn An).
         computed_by: c.summary.started_by.clone(),
         approved_by,
         changelog: form.changelog.trim().to_owned(),
         cells: c.cells,
         compared_with: c.report.compared_with,
         totals,
+        public_totals,
         computation: Some(id),
     };
     match store.publish_release(&release).await {

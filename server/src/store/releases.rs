@@ -192,9 +192,9 @@ impl ReleaseStore for SqlStore {
             "INSERT INTO releases (year, version, wave_code, geography, title, methodology, \
              questionnaire_code, questionnaire_version, input_digest, software_version, \
              computed_by, approved_by, published_at, changelog, cell_count, totals, \
-             compared_year, compared_version, compared_reaggregated) \
+             compared_year, compared_version, compared_reaggregated, public_totals) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-             $17, $18, $19)",
+             $17, $18, $19, $20)",
         )
         .bind(i64::from(release.year))
         .bind(version)
@@ -217,6 +217,7 @@ impl ReleaseStore for SqlStore {
         .bind(i64::from(
             release.compared_with.is_some_and(|c| c.reaggregated),
         ))
+        .bind(release.public_totals.clone())
         .execute(&mut *tx)
         .await
         .map_err(|err| match db_error(err) {
@@ -236,8 +237,15 @@ impl ReleaseStore for SqlStore {
             CELL_COLUMNS.join(", "),
             placeholders.join(", ")
         );
+        // On PostgreSQL, not a cached prepared statement: through sqlx's Any driver a NULL fixes
+        // its parameter's type when the statement is first prepared (PostgreSQL then refuses a
+        // number in that place: "incorrect binary data format"), and which numbers are
+        // undefined differs from cell to cell. SQLite has no such types, and re-parsing the
+        // statement for each of tens of thousands of cells would cost minutes there.
+        let cached = self.engine_name() == "sqlite";
         for (position, c) in release.cells.iter().enumerate() {
             sqlx::query(&insert)
+                .persistent(cached)
                 .bind(i64::from(release.year))
                 .bind(version)
                 .bind(position as i64)
@@ -276,7 +284,11 @@ impl ReleaseStore for SqlStore {
         if let Some(id) = release.computation {
             let marked = sqlx::query(
                 "UPDATE computations SET status = 'published', release_year = $1, \
-                 release_version = $2 WHERE id = $3 AND status = 'approved'",
+                 release_version = $2 WHERE id = $3 AND status = 'approved' \
+                 AND NOT EXISTS (SELECT 1 FROM computations later \
+                     WHERE later.wave_code = computations.wave_code \
+                     AND later.id > computations.id \
+                     AND later.status IN ('draft', 'submitted', 'approved', 'published'))",
             )
             .bind(i64::from(release.year))
             .bind(version)
@@ -286,8 +298,9 @@ impl ReleaseStore for SqlStore {
             .map_err(db_error)?;
             if marked.rows_affected() != 1 {
                 return Err(StoreError::Conflict(
-                    "only an approved draft can be published: it was returned, or published a \
-                     moment ago; reload"
+                    "only an approved draft with no later computation of its wave can be \
+                     published: it was returned, published a moment ago, or a newer computation \
+                     exists; reload"
                         .into(),
                 ));
             }
@@ -311,6 +324,18 @@ impl ReleaseStore for SqlStore {
             .fetch_optional(self.pool())
             .await
             .map_err(db_error)
+    }
+
+    async fn public_totals(&self, year: i32, version: i32) -> StoreResult<Option<String>> {
+        let found: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT public_totals FROM releases WHERE year = $1 AND version = $2",
+        )
+        .bind(i64::from(year))
+        .bind(i64::from(version))
+        .fetch_optional(self.pool())
+        .await
+        .map_err(db_error)?;
+        Ok(found.flatten())
     }
 
     async fn release(

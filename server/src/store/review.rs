@@ -84,21 +84,31 @@ impl ReviewStore for SqlStore {
         &self,
         wave_code: &str,
         methodology: &str,
+        population: Option<&str>,
         started_by: i64,
         now_unix: i64,
     ) -> StoreResult<i64> {
         sqlx::query_scalar(
             "INSERT INTO computations (wave_code, methodology, status, heartbeat_at, \
-             started_by, started_at) VALUES ($1, $2, 'running', $3, $4, $5) RETURNING id",
+             started_by, started_at, population) \
+             VALUES ($1, $2, 'running', $3, $4, $5, $6) RETURNING id",
         )
         .bind(wave_code)
         .bind(methodology)
         .bind(now_unix)
         .bind(started_by)
         .bind(now_rfc3339()?)
+        .bind(population)
         .fetch_one(self.pool())
         .await
-        .map_err(db_error)
+        .map_err(|err| match db_error(err) {
+            StoreError::Conflict(_) => StoreError::Conflict(
+                "Đợt này đang được tính; chờ lần tính đó xong. / This wave is being computed \
+                 already: wait for that computation to finish."
+                    .into(),
+            ),
+            other => other,
+        })
     }
 
     async fn computation_heartbeat(
@@ -137,13 +147,15 @@ impl ReviewStore for SqlStore {
                 sqlx::query(
                     "UPDATE computations SET status = 'draft', finished_at = $1, \
                      input_digest = $2, cells = $3, totals = $4, report = $5, \
-                     progress_done = progress_total WHERE id = $6 AND status = 'running'",
+                     public_totals = $6, progress_done = progress_total \
+                     WHERE id = $7 AND status = 'running'",
                 )
                 .bind(&finished)
                 .bind(&draft.input_digest)
                 .bind(cells)
                 .bind(&draft.totals)
                 .bind(report)
+                .bind(draft.public_totals.clone())
                 .bind(id)
                 .execute(self.pool())
                 .await
@@ -229,8 +241,8 @@ impl ReviewStore for SqlStore {
         })
     }
 
-    async fn computation_totals(&self, id: i64) -> StoreResult<String> {
-        sqlx::query_scalar("SELECT totals FROM computations WHERE id = $1")
+    async fn computation_totals(&self, id: i64) -> StoreResult<(String, Option<String>)> {
+        sqlx::query_as("SELECT totals, public_totals FROM computations WHERE id = $1")
             .bind(id)
             .fetch_optional(self.pool())
             .await
@@ -296,31 +308,46 @@ impl ReviewStore for SqlStore {
         }
     }
 
-    async fn return_computation(&self, id: i64) -> StoreResult<()> {
+    async fn return_computation(&self, id: i64, by: i64, reason: &str) -> StoreResult<()> {
+        let mut tx = self.pool().begin().await.map_err(db_error)?;
         let done = sqlx::query(
             "UPDATE computations SET status = 'draft', submitted_at = NULL, approved_by = NULL, \
              approved_at = NULL WHERE id = $1 AND status IN ('submitted', 'approved')",
         )
         .bind(id)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await
         .map_err(db_error)?;
-        if done.rows_affected() == 1 {
-            Ok(())
-        } else {
-            Err(refused(
+        if done.rows_affected() != 1 {
+            drop(tx);
+            return Err(refused(
                 self,
                 id,
                 "only a submitted or approved draft can be returned",
             )
-            .await)
+            .await);
         }
+        sqlx::query(
+            "INSERT INTO computation_comments (computation_id, author_id, at, body) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(id)
+        .bind(by)
+        .bind(now_rfc3339()?)
+        .bind(reason)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)
     }
 
     async fn approve_computation(&self, id: i64, by: i64) -> StoreResult<()> {
         let done = sqlx::query(
             "UPDATE computations SET status = 'approved', approved_by = $1, approved_at = $2 \
-             WHERE id = $3 AND status = 'submitted' AND started_by <> $1",
+             WHERE id = $3 AND status = 'submitted' AND started_by <> $1 \
+             AND NOT EXISTS (SELECT 1 FROM computations later \
+                 WHERE later.wave_code = computations.wave_code AND later.id > computations.id \
+                 AND later.status IN ('draft', 'submitted', 'approved', 'published'))",
         )
         .bind(by)
         .bind(now_rfc3339()?)
@@ -341,7 +368,12 @@ impl ReviewStore for SqlStore {
             Some(owner) if owner == by => Err(StoreError::Conflict(
                 "four eyes: a draft is approved by someone other than who computed it".into(),
             )),
-            _ => Err(refused(self, id, "only a submitted draft can be approved").await),
+            _ => Err(refused(
+                self,
+                id,
+                "only a submitted draft with no later computation of its wave can be approved",
+            )
+            .await),
         }
     }
 }
