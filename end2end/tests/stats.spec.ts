@@ -86,6 +86,8 @@ test('an approving official approves and publishes; the open data downloads', as
   expect(national).toBeTruthy();
   const readme = await page.request.get('/du-lieu/2026/v1/README.txt');
   expect(await readme.text()).toContain('sipas compute --totals totals.json');
-  const totals = await page.request.get('/du-lieu/2026/v1/totals.json');
-  expect((await totals.json()).format).toBe('sipas-totals/1');
+  // The per-commune totals are not public (they could reveal single respondents).
+  expect((await page.request.get('/du-lieu/2026/v1/totals.json')).status()).toBe(404);
+  const methodology = await page.request.get('/du-lieu/2026/v1/methodology.toml');
+  expect(await methodology.text()).toContain('[[nodes]]');
 });

@@ -148,7 +148,9 @@ pub enum Command {
         previous_data: Option<PathBuf>,
         /// Last year is on the 63-province map (before July 2025): merge its provinces into
         /// today's 34 with the built-in crosswalk before comparing.
-        #[arg(long, requires = "previous_data")]
+        // Communes are matched by stratum and name: across the 2025 reform the same names are
+        // other areas, so linked years and re-aggregation exclude each other.
+        #[arg(long, requires = "previous_data", conflicts_with = "linked_psus")]
         reaggregate_previous: bool,
         /// Last year's population totals, when the methodology calibrates.
         #[arg(long, requires = "previous_data")]

@@ -12,12 +12,10 @@ use std::time::Duration;
 use sipas_app::domain::{Geography, Wave};
 use sipas_app::staff::StaffStore;
 use sipas_app::staff::release::ComparedWith;
-use sipas_app::staff::review::{
-    DraftData, DraftReport, MIN_PUBLIC_PSU_ROWS, ProvinceWeights, Warning,
-};
+use sipas_app::staff::review::{DraftData, DraftReport, ProvinceWeights, Warning};
 use sipas_stats::estimate::{add_changes, estimate_all};
 use sipas_stats::methodology::Methodology;
-use sipas_stats::totals::{SufficientStats, reaggregate};
+use sipas_stats::totals::reaggregate;
 use sipas_stats::totals_file::{read_totals, write_totals};
 
 use crate::wave_compute::{Progress, StratumWeight, wave_totals_reporting};
@@ -176,12 +174,10 @@ pub async fn compute(
             sipas_app::survey::codes::hex(&sha2::Sha256::digest(&json))
         };
         let json = String::from_utf8(json).map_err(|e| e.to_string())?;
-        let public = public_totals(&stats)?;
         Ok::<_, String>(Computed {
             cells: results.cells,
             totals: json,
             digest,
-            public,
             strata: totals.strata,
             compared,
             not_comparable,
@@ -203,18 +199,13 @@ pub async fn compute(
             .warnings
             .push(Warning::NotComparable { release, reason });
     }
-    let public_totals = match computed.public {
-        Ok(text) => Some(text),
-        Err(psus) => {
-            report.warnings.push(Warning::TotalsWithheld { psus });
-            None
-        }
-    };
     Ok(DraftData {
         input_digest: computed.digest,
         cells,
         totals: computed.totals,
-        public_totals,
+        // Withheld: a review recovered single respondents' answers from per-commune totals and
+        // item × item moments (docs/methodology.md, "Open data and disclosure control").
+        public_totals: None,
         report,
     })
 }
@@ -224,34 +215,9 @@ struct Computed {
     cells: Vec<sipas_stats::estimate::Cell>,
     totals: String,
     digest: String,
-    /// The public totals, or how many PSUs are too small to publish.
-    public: Result<String, usize>,
     strata: Vec<StratumWeight>,
     compared: Option<ComparedWith>,
     not_comparable: Option<(String, String)>,
-}
-
-/// The totals the public may have: the province and national domains without subgroups (a
-/// subgroup's share of a commune is often a handful of people, sometimes one), and only when
-/// every PSU of them has at least [`MIN_PUBLIC_PSU_ROWS`] respondents. `Err(n)`: n PSUs are too
-/// small, the file is withheld.
-pub fn public_totals(stats: &SufficientStats) -> Result<Result<String, usize>, String> {
-    let mut public = stats.clone();
-    public.domains.retain(|key, _| key.subgroup.is_none());
-    let mut small: std::collections::BTreeSet<u32> = std::collections::BTreeSet::new();
-    for totals in public.domains.values() {
-        for (psu, rows) in totals.psus.iter().zip(&totals.rows) {
-            if *rows < MIN_PUBLIC_PSU_ROWS {
-                small.insert(*psu);
-            }
-        }
-    }
-    if !small.is_empty() {
-        return Ok(Err(small.len()));
-    }
-    let mut json = Vec::new();
-    write_totals(&public, &mut json).map_err(|e| e.to_string())?;
-    Ok(Ok(String::from_utf8(json).map_err(|e| e.to_string())?))
 }
 
 /// The latest release of the latest earlier year with its totals file: `((year, version), text)`.
@@ -435,55 +401,6 @@ mod tests {
             target,
             weight,
         }
-    }
-
-    /// One province with two PSUs of `rows` respondents each, and a subgroup domain.
-    fn stats_with_rows(rows: [u64; 2]) -> SufficientStats {
-        use sipas_stats::design::{Design, Fpc, LonelyPsu};
-        use sipas_stats::totals::{Area, DomainKey, DomainTotals};
-        let design = Design::new(
-            vec![("01/urban".into(), Fpc::None)],
-            vec![0, 0],
-            LonelyPsu::default(),
-        )
-        .expect("design");
-        let mut province = DomainTotals::new(1, 0);
-        let mut women = DomainTotals::new(1, 0);
-        for (psu, n) in rows.into_iter().enumerate() {
-            province.push_psu(psu as u32, n, &[(n as f64, n as f64, n)], &[]);
-            // A subgroup cell of one person: never published.
-            women.push_psu(psu as u32, 1, &[(1.0, 1.0, 1)], &[]);
-        }
-        let key = |subgroup: Option<(String, String)>| DomainKey {
-            area: Area::Province("01".into()),
-            subgroup,
-        };
-        SufficientStats {
-            design,
-            items: vec!["acc_1".into()],
-            nodes: Vec::new(),
-            domains: [
-                (key(None), province),
-                (key(Some(("sex".into(), "2".into()))), women),
-            ]
-            .into_iter()
-            .collect(),
-            calibration: None,
-            psu_labels: vec!["p1".into(), "p2".into()],
-        }
-    }
-
-    #[test]
-    fn public_totals_have_no_subgroups_and_are_withheld_for_small_communes() {
-        let published = public_totals(&stats_with_rows([5, 9]))
-            .expect("written")
-            .expect("published");
-        assert!(!published.contains("\"sex\""), "{published}");
-        assert!(published.contains("acc_1"));
-        assert_eq!(
-            public_totals(&stats_with_rows([4, 9])).expect("written"),
-            Err(1)
-        );
     }
 
     #[test]

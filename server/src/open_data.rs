@@ -150,15 +150,12 @@ Files / Tệp
 {map_line}  methodology.toml  the methodology exactly as used (index tree, interval method, rules)
 {totals_line}
 Reproduce the numbers / Tính lại các con số
-  curl -o totals.json .../du-lieu/{year}/v{version}/totals.json
-  curl -o methodology.toml .../du-lieu/{year}/v{version}/methodology.toml
+  With the release's totals file (kept by the Ministry; published here when a safe public
+  form exists) and methodology.toml:
   sipas compute --totals totals.json --methodology methodology.toml --out check.csv
-{previous}  Every row of check.csv then equals the row of results.csv for the same domain,
-  subgroup and node (all rows without a subgroup: provinces, nation, mean of provinces):
-  estimates, intervals, design effects, flags, ranks, tiers and changes.
-  Subgroup rows (sex, age band, area) are not reproducible from public data: their per-commune
-  totals would come close to single respondents' answers, so they are not published. The full
-  totals stay with the Ministry; the input digest above is their SHA-256.
+{previous}  check.csv then equals results.csv line by line (without the BOM): estimates,
+  intervals, design effects, flags, ranks, tiers and changes (tested).
+  Its SHA-256 is the input digest above.
 
 Columns: domain (province code, national = design-based, national_mean = mean of provinces),
 subgroup, node (index, content, element or item), n respondents, df, estimate (share
@@ -186,17 +183,16 @@ Method: docs/methodology.md of the SIPAS platform.
             ""
         },
         totals_line = if totals_published {
-            "  totals.json       per-commune (PSU) weighted totals of provinces and the nation:\n                    no microdata; every commune in it has at least 5 respondents"
+            "  totals.json       per-commune (PSU) weighted totals: no microdata"
         } else {
-            "  totals.json       withheld: some communes had fewer than 5 respondents, and their\n                    totals would come close to single respondents' answers"
+            "  totals.json       not published: per-commune totals with item x item moments let\n                    some single respondents' answers be recovered (found by review); a safe\n                    public form is not built yet. The full totals are kept with the\n                    release, and every number below is reproduced from them"
         },
         previous = match info.compared_with {
             None => "  (no earlier release: the change columns are empty)\n".to_owned(),
             Some(c) => format!(
                 "  The change columns compare with SIPAS {y} v{v}{note}; add\n    \
                  --previous-data sipas-{y}-v{v}-totals.json{flag}\n  \
-                 (curl -o sipas-{y}-v{v}-totals.json .../du-lieu/{y}/v{v}/totals.json) to the \
-                 command above.\n",
+                 (that release's totals file) to the command above.\n",
                 y = c.year,
                 v = c.version,
                 note = if c.reaggregated {

@@ -186,13 +186,6 @@ fn warning_text(ctx: &Ctx, names: &HashMap<String, String>, w: &Warning) -> Stri
                 "cannot be compared with, the change columns are empty"
             )
         ),
-        Warning::TotalsWithheld { psus } => format!(
-            "{psus} {}",
-            ctx.t(
-                "xã/phường có dưới 5 người trả lời: tệp tổng công khai (totals.json) sẽ không được công bố",
-                "communes have fewer than 5 respondents: the public totals file (totals.json) will be withheld"
-            )
-        ),
     }
 }
 

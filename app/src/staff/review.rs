@@ -105,15 +105,12 @@ pub struct DraftData {
     /// The totals file (`sipas-totals/1` JSON): kept with the release (every number rests on
     /// it; its SHA-256 is the input digest).
     pub totals: String,
-    /// The part of it fit for the public: no subgroup domains, and only when every PSU has at
-    /// least [`MIN_PUBLIC_PSU_ROWS`] respondents (`None`: withheld).
+    /// A part of it fit for the public (open data). Always `None` for now: a review recovered
+    /// single respondents' answers from per-commune totals with item × item moments, and no
+    /// safe form is built yet (docs/methodology.md, "Open data and disclosure control").
     pub public_totals: Option<String>,
     pub report: DraftReport,
 }
-
-/// Fewest respondents of a PSU whose totals may be published: below it, a PSU's totals come
-/// close to one person's answers (a common minimum cell size for published tables).
-pub const MIN_PUBLIC_PSU_ROWS: u64 = 5;
 
 /// The weights report and warnings of a draft.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -160,9 +157,6 @@ pub enum Warning {
     /// The earlier release could not be compared with (e.g. its totals lack an item of this
     /// methodology): the change columns are empty.
     NotComparable { release: String, reason: String },
-    /// The public totals file is withheld: these PSUs have fewer than
-    /// [`MIN_PUBLIC_PSU_ROWS`] respondents.
-    TotalsWithheld { psus: usize },
 }
 
 /// A reviewer's remark on a draft.
