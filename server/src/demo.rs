@@ -103,17 +103,27 @@ fn effect(key: &str) -> f64 {
 /// The frame of a demo wave: per province an urban and a rural stratum with five sampled
 /// communes each (eight degrees of freedom: enough for most province figures to pass the
 /// reliability rule) (the current wave's 79-urban also has `phuong-12`, where the demo codes point).
-pub fn demo_frame(provinces: &[String], current: bool) -> Frame {
+pub fn demo_frame(provinces: &[String], geography: Geography, current: bool) -> Frame {
+    // A province of the 2004 map has its own size; a unit of the 2025 map covers the old
+    // provinces merged into it, so the two maps describe the same country.
+    let crosswalk = crate::compute::crosswalk_2004_2025();
+    let size = |code: &str| 1.0 + 0.8 * (effect(&format!("size {code}")) + 1.0);
     let mut frame = Frame::default();
     for code in provinces {
+        let (scale, merged) = match geography {
+            Geography::G2004 => (size(code), 1),
+            Geography::G2025 => crosswalk
+                .iter()
+                .filter(|(_, new)| *new == code)
+                .fold((0.0, 0), |(s, n), (old, _)| (s + size(old), n + 1)),
+        };
         for (stratum, population, communes) in [("urban", 300_000, 60), ("rural", 500_000, 140)] {
-            let scale = 1.0 + 0.8 * (effect(&format!("size {code}")) + 1.0);
             let name = format!("{code}-{stratum}");
             frame.strata.push(FrameStratum {
                 province_code: code.clone(),
                 stratum: name.clone(),
                 population: (f64::from(population) * scale) as i64,
-                psus_in_population: communes,
+                psus_in_population: communes * merged.max(1),
             });
             for c in 1..=5 {
                 frame.psus.push(FramePsu {
@@ -298,7 +308,7 @@ pub async fn seed_history<S: Store + StaffStore>(store: &S) -> Result<(), StoreE
             .into_iter()
             .map(|p| p.code)
             .collect();
-        let frame = demo_frame(&provinces, false);
+        let frame = demo_frame(&provinces, wave.geography, false);
         store.replace_frame(&wave.code, &frame).await?;
         let forms = demo_forms(&frame, &items, wave.year);
         if wave.year == 2024 {
@@ -338,7 +348,7 @@ pub async fn seed_history<S: Store + StaffStore>(store: &S) -> Result<(), StoreE
             .into_iter()
             .map(|p| p.code)
             .collect();
-        let frame = demo_frame(&provinces, true);
+        let frame = demo_frame(&provinces, current.geography, true);
         store.replace_frame(&current.code, &frame).await?;
         let forms = demo_forms(&frame, &items, current.year);
         import(store, &current.code, &forms).await?;

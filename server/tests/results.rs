@@ -73,7 +73,11 @@ async fn world(url: &str) -> World {
         })
         .await
         .expect("wave");
-    let frame = sipas_server::demo::demo_frame(&["01".into(), "79".into(), "48".into()], false);
+    let frame = sipas_server::demo::demo_frame(
+        &["01".into(), "79".into(), "48".into()],
+        Geography::G2025,
+        false,
+    );
     store.replace_frame(WAVE, &frame).await.expect("frame");
     let methodology = sipas_stats::methodology::Methodology::from_toml(
         sipas_server::questionnaires::SIPAS_2023_METHODOLOGY,
@@ -107,7 +111,7 @@ async fn world(url: &str) -> World {
         .into_iter()
         .map(String::from)
         .collect();
-    let old_frame = sipas_server::demo::demo_frame(&old_provinces, false);
+    let old_frame = sipas_server::demo::demo_frame(&old_provinces, Geography::G2004, false);
     store
         .replace_frame(&last_year.code, &old_frame)
         .await
