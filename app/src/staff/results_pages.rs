@@ -54,6 +54,30 @@ fn change(ctx: &Ctx, c: &ReleaseCell) -> String {
     }
 }
 
+/// One line of a results table (staff pages are rendered on the server only, so `AnyView`
+/// costs no wasm).
+fn result_row(
+    ctx: &Ctx,
+    header: AnyView,
+    flag: String,
+    cell: &ReleaseCell,
+) -> impl IntoView + use<> {
+    view! {
+        <tr>
+            <th scope="row">{header}</th>
+            <td class="num">{pct(ctx, cell.estimate)}</td>
+            <td class="num">{interval(ctx, cell)}</td>
+            <td>{flag}</td>
+            <td class="num">{num(ctx, cell.n, 0)}</td>
+            <td class="num">{num(ctx, cell.n_eff, 0)}</td>
+            <td class="num">{num(ctx, cell.deff, 2)}</td>
+            <td>{ranks(cell)}</td>
+            <td>{cell.tier.clone().unwrap_or_default()}</td>
+            <td>{change(ctx, cell)}</td>
+        </tr>
+    }
+}
+
 /// A wave's computations, and the form to start one.
 pub fn results_page(
     ctx: &Ctx,
@@ -305,20 +329,8 @@ pub fn computation_page(
                 code => name(code),
             };
             let href = format!("/staff/computations/{id}?domain={}", cell.domain);
-            view! {
-                <tr>
-                    <th scope="row"><a href=href>{label}</a></th>
-                    <td class="num">{pct(ctx, cell.estimate)}</td>
-                    <td class="num">{interval(ctx, cell)}</td>
-                    <td>{cell.flag.clone()}</td>
-                    <td class="num">{num(ctx, cell.n, 0)}</td>
-                    <td class="num">{num(ctx, cell.n_eff, 0)}</td>
-                    <td class="num">{num(ctx, cell.deff, 2)}</td>
-                    <td>{ranks(cell)}</td>
-                    <td>{cell.tier.clone().unwrap_or_default()}</td>
-                    <td>{change(ctx, cell)}</td>
-                </tr>
-            }
+            let header = view! { <a href=href>{label}</a> }.into_any();
+            result_row(ctx, header, cell.flag.clone(), cell)
         })
         .collect_view();
     let head = move || {
@@ -343,20 +355,8 @@ pub fn computation_page(
             .iter()
             .filter(|cell| cell.domain == d && cell.subgroup.is_empty())
             .map(|cell| {
-                view! {
-                    <tr>
-                        <th scope="row"><code>{cell.node.clone()}</code></th>
-                        <td class="num">{pct(ctx, cell.estimate)}</td>
-                        <td class="num">{interval(ctx, cell)}</td>
-                        <td>{format!("{} {}", cell.flag, cell.note)}</td>
-                        <td class="num">{num(ctx, cell.n, 0)}</td>
-                        <td class="num">{num(ctx, cell.n_eff, 0)}</td>
-                        <td class="num">{num(ctx, cell.deff, 2)}</td>
-                        <td>{ranks(cell)}</td>
-                        <td>{cell.tier.clone().unwrap_or_default()}</td>
-                        <td>{change(ctx, cell)}</td>
-                    </tr>
-                }
+                let header = view! { <code>{cell.node.clone()}</code> }.into_any();
+                result_row(ctx, header, format!("{} {}", cell.flag, cell.note), cell)
             })
             .collect_view();
         let heading = match d.as_str() {

@@ -41,6 +41,31 @@ fn to_computation(id: i64) -> Response {
     Redirect::to(&format!("/staff/computations/{id}")).into_response()
 }
 
+/// After a step on a computation: audit it and go back to its page, or say why it was refused.
+async fn step_done(
+    state: &AppState,
+    staff: &Staff,
+    id: i64,
+    action: &str,
+    outcome: Result<(), StoreError>,
+) -> Response {
+    match outcome {
+        Ok(()) => {
+            staff
+                .audit(
+                    &state.staff,
+                    action,
+                    None,
+                    None,
+                    format!("computation {id}"),
+                )
+                .await;
+            to_computation(id)
+        }
+        Err(err) => store_failure(staff, err),
+    }
+}
+
 pub async fn list(
     State(state): State<AppState>,
     staff: Staff,
@@ -273,73 +298,32 @@ pub async fn comment(
         Ok(_) => {}
         Err(err) => return store_failure(&staff, err),
     }
-    match store.add_comment(id, staff.user.id, &body).await {
-        Ok(()) => {
-            staff
-                .audit(
-                    &state.staff,
-                    "computation_commented",
-                    None,
-                    None,
-                    format!("computation {id}"),
-                )
-                .await;
-            to_computation(id)
-        }
-        Err(err) => store_failure(&staff, err),
-    }
+    let outcome = store.add_comment(id, staff.user.id, &body).await;
+    step_done(&state, &staff, id, "computation_commented", outcome).await
 }
 
 pub async fn submit(State(state): State<AppState>, staff: Staff, Path(id): Path<i64>) -> Response {
     if let Err(refused) = staff.require(Action::ComputeResults) {
         return refused;
     }
-    match state
+    let outcome = state
         .staff
         .store
         .submit_computation(id, staff.user.id)
-        .await
-    {
-        Ok(()) => {
-            staff
-                .audit(
-                    &state.staff,
-                    "computation_submitted",
-                    None,
-                    None,
-                    format!("computation {id}"),
-                )
-                .await;
-            to_computation(id)
-        }
-        Err(err) => store_failure(&staff, err),
-    }
+        .await;
+    step_done(&state, &staff, id, "computation_submitted", outcome).await
 }
 
 pub async fn approve(State(state): State<AppState>, staff: Staff, Path(id): Path<i64>) -> Response {
     if let Err(refused) = staff.require(Action::ApproveResults) {
         return refused;
     }
-    match state
+    let outcome = state
         .staff
         .store
         .approve_computation(id, staff.user.id)
-        .await
-    {
-        Ok(()) => {
-            staff
-                .audit(
-                    &state.staff,
-                    "computation_approved",
-                    None,
-                    None,
-                    format!("computation {id}"),
-                )
-                .await;
-            to_computation(id)
-        }
-        Err(err) => store_failure(&staff, err),
-    }
+        .await;
+    step_done(&state, &staff, id, "computation_approved", outcome).await
 }
 
 pub async fn return_draft(
@@ -355,26 +339,14 @@ pub async fn return_draft(
         Ok(b) => b,
         Err(r) => return r,
     };
-    if let Err(err) = state
+    // The reason stays with the draft (embargoed): the audit log, which administrators read,
+    // records only the step.
+    let outcome = state
         .staff
         .store
         .return_computation(id, staff.user.id, &body)
-        .await
-    {
-        return store_failure(&staff, err);
-    }
-    // The reason stays with the draft (embargoed): the audit log, which administrators read,
-    // records only the step.
-    staff
-        .audit(
-            &state.staff,
-            "computation_returned",
-            None,
-            None,
-            format!("computation {id}"),
-        )
         .await;
-    to_computation(id)
+    step_done(&state, &staff, id, "computation_returned", outcome).await
 }
 
 #[derive(Deserialize)]

@@ -56,6 +56,15 @@ fn stored_json(what: &str, err: serde_json::Error) -> StoreError {
     StoreError::Backend(format!("stored {what} are unreadable: {err}"))
 }
 
+/// Who computed a computation (`None`: there is no such computation).
+async fn started_by(store: &SqlStore, id: i64) -> StoreResult<Option<i64>> {
+    sqlx::query_scalar("SELECT started_by FROM computations WHERE id = $1")
+        .bind(id)
+        .fetch_optional(store.pool())
+        .await
+        .map_err(db_error)
+}
+
 /// A conditional status change that found nothing to change: say what the draft is now.
 async fn refused(store: &SqlStore, id: i64, wanted: &str) -> StoreError {
     let now: Result<Option<String>, _> =
@@ -294,12 +303,7 @@ impl ReviewStore for SqlStore {
         if done.rows_affected() == 1 {
             return Ok(());
         }
-        let owner: Option<i64> =
-            sqlx::query_scalar("SELECT started_by FROM computations WHERE id = $1")
-                .bind(id)
-                .fetch_optional(self.pool())
-                .await
-                .map_err(db_error)?;
+        let owner = started_by(self, id).await?;
         match owner {
             Some(owner) if owner != by => Err(StoreError::Conflict(
                 "only the statistician who computed a draft submits it".into(),
@@ -358,12 +362,7 @@ impl ReviewStore for SqlStore {
         if done.rows_affected() == 1 {
             return Ok(());
         }
-        let owner: Option<i64> =
-            sqlx::query_scalar("SELECT started_by FROM computations WHERE id = $1")
-                .bind(id)
-                .fetch_optional(self.pool())
-                .await
-                .map_err(db_error)?;
+        let owner = started_by(self, id).await?;
         match owner {
             Some(owner) if owner == by => Err(StoreError::Conflict(
                 "four eyes: a draft is approved by someone other than who computed it".into(),
