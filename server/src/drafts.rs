@@ -13,9 +13,10 @@ use sipas_app::domain::{Geography, Wave};
 use sipas_app::staff::StaffStore;
 use sipas_app::staff::release::ComparedWith;
 use sipas_app::staff::review::{DraftData, DraftReport, ProvinceWeights, Warning};
+use sipas_stats::disclosure::{Withheld, differencing_risks, public_totals};
 use sipas_stats::estimate::{add_changes, estimate_all};
 use sipas_stats::methodology::Methodology;
-use sipas_stats::totals::reaggregate;
+use sipas_stats::totals::{SufficientStats, reaggregate};
 use sipas_stats::totals_file::{read_totals, write_totals};
 
 use crate::wave_compute::{Progress, StratumWeight, wave_totals_reporting};
@@ -174,9 +175,11 @@ pub async fn compute(
             sipas_app::survey::codes::hex(&sha2::Sha256::digest(&json))
         };
         let json = String::from_utf8(json).map_err(|e| e.to_string())?;
+        let public = public_form(&stats, &methodology, geography)?;
         Ok::<_, String>(Computed {
             cells: results.cells,
             totals: json,
+            public,
             digest,
             strata: totals.strata,
             compared,
@@ -199,21 +202,93 @@ pub async fn compute(
             .warnings
             .push(Warning::NotComparable { release, reason });
     }
+    let public = match computed.public {
+        Ok(text) => {
+            match safe_against_published(store, wave.year, &text, methodology_text).await? {
+                None => Ok(text),
+                Some(withheld) => Err(withheld),
+            }
+        }
+        Err(withheld) => Err(withheld),
+    };
+    let public = public
+        .map_err(|withheld| {
+            report.warnings.push(Warning::TotalsWithheld {
+                reason: withheld.to_string(),
+            })
+        })
+        .ok();
     Ok(DraftData {
         input_digest: computed.digest,
         cells,
         totals: computed.totals,
-        // Withheld: a review recovered single respondents' answers from per-commune totals and
-        // item × item moments (docs/methodology.md, "Open data and disclosure control").
-        public_totals: None,
+        public_totals: public,
         report,
     })
+}
+
+/// Respondents a commune must have for its totals to be public, and the least change in a
+/// commune between two public versions of a year (docs/methodology.md, "Open data and
+/// disclosure control").
+pub const MIN_PUBLIC_PSU_ROWS: u64 = 5;
+
+/// The public totals file of `stats` ([`sipas_stats::disclosure`]), or why there is none.
+fn public_form(
+    stats: &SufficientStats,
+    methodology: &Methodology,
+    geography: Geography,
+) -> Result<Result<String, Withheld>, String> {
+    let map = crate::compute::crosswalk_2004_2025();
+    let new_code = |old: &str| map.get(old).cloned();
+    let crosswalk: Option<sipas_stats::disclosure::NewCode<'_>> = match geography {
+        Geography::G2004 => Some(&new_code),
+        Geography::G2025 => None,
+    };
+    match public_totals(stats, methodology, MIN_PUBLIC_PSU_ROWS, crosswalk)
+        .map_err(|e| e.to_string())?
+    {
+        Ok(public) => {
+            let mut json = Vec::new();
+            write_totals(&public, &mut json).map_err(|e| e.to_string())?;
+            Ok(Ok(String::from_utf8(json).map_err(|e| e.to_string())?))
+        }
+        Err(withheld) => Ok(Err(withheld)),
+    }
+}
+
+/// `Some` when the public totals `text` of a `year` could be differenced against a version of
+/// that year already published with public totals. Checked when a draft is computed and again
+/// when it is published.
+pub async fn safe_against_published(
+    store: &dyn StaffStore,
+    year: i32,
+    text: &str,
+    methodology_text: &str,
+) -> Result<Option<Withheld>, String> {
+    let methodology = Methodology::from_toml(methodology_text).map_err(|e| e.to_string())?;
+    let current = read_totals(text.as_bytes(), &methodology).map_err(|e| e.to_string())?;
+    let mut risky = std::collections::BTreeSet::new();
+    let releases = store.releases().await.map_err(|e| e.to_string())?;
+    for release in releases.iter().filter(|r| r.year == year) {
+        let Some(earlier) = store
+            .public_totals(year, release.version)
+            .await
+            .map_err(|e| e.to_string())?
+        else {
+            continue;
+        };
+        let earlier = read_totals(earlier.as_bytes(), &methodology).map_err(|e| e.to_string())?;
+        risky.extend(differencing_risks(&current, &earlier, MIN_PUBLIC_PSU_ROWS));
+    }
+    Ok((!risky.is_empty()).then(|| Withheld::Differencing(risky.into_iter().collect())))
 }
 
 /// What the blocking part of [`compute`] hands back.
 struct Computed {
     cells: Vec<sipas_stats::estimate::Cell>,
     totals: String,
+    /// The public totals, or why they are withheld.
+    public: Result<String, Withheld>,
     digest: String,
     strata: Vec<StratumWeight>,
     compared: Option<ComparedWith>,

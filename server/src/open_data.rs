@@ -1,8 +1,9 @@
 //! Open data of each published release, at stable addresses:
 //! `/du-lieu/{year}/v{version}/{file}` (never changes) and `/du-lieu/{year}/latest/{file}`
 //! (a redirect to the newest version). Files: README.txt, results.csv (UTF-8 with BOM),
-//! results.xlsx, results.json, methodology.toml and totals.json (per-PSU totals of provinces and
-//! the nation, no microdata, withheld when a commune has too few respondents), from which
+//! results.xlsx, results.json, methodology.toml and totals.json (the public form of the totals:
+//! per-PSU counts and weighted sums of provinces and the nation, no moments, no subgroups, no
+//! microdata; withheld when unsafe, see `sipas_stats::disclosure`), from which
 //! `sipas compute --totals` reproduces every published number outside subgroups.
 
 use std::collections::HashMap;
@@ -150,12 +151,12 @@ Files / Tệp
 {map_line}  methodology.toml  the methodology exactly as used (index tree, interval method, rules)
 {totals_line}
 Reproduce the numbers / Tính lại các con số
-  With the release's totals file (kept by the Ministry; published here when a safe public
-  form exists) and methodology.toml:
   sipas compute --totals totals.json --methodology methodology.toml --out check.csv
-{previous}  check.csv then equals results.csv line by line (without the BOM): estimates,
-  intervals, design effects, flags, ranks, tiers and changes (tested).
-  Its SHA-256 is the input digest above.
+{previous}  check.csv then equals every row of results.csv without a subgroup (without the
+  BOM): estimates, intervals, design effects, flags, ranks, tiers and changes (tested).
+  Rows by subgroup (sex, age, area) rest on per-commune totals of a few people each, so
+  they are not in the public totals; the full totals file, kept by the Ministry with this
+  release (its SHA-256 is the input digest above), reproduces every row.
 
 Columns: domain (province code, national = design-based, national_mean = mean of provinces),
 subgroup, node (index, content, element or item), n respondents, df, estimate (share
@@ -183,9 +184,9 @@ Method: docs/methodology.md of the SIPAS platform.
             ""
         },
         totals_line = if totals_published {
-            "  totals.json       per-commune (PSU) weighted totals: no microdata"
+            "  totals.json       per-commune (PSU) counts and weighted sums of each province and\n                    the nation: no microdata, no subgroups, no item x item moments"
         } else {
-            "  totals.json       not published: per-commune totals with item x item moments let\n                    some single respondents' answers be recovered (found by review); a safe\n                    public form is not built yet. The full totals are kept with the\n                    release, and every number below is reproduced from them"
+            "  totals.json       not published for this version: a commune had too few\n                    respondents, the weights were calibrated, or it differs from an\n                    earlier version of the year by too few respondents (disclosure\n                    control, docs/methodology.md). The full totals are kept with the\n                    release and reproduce every number below"
         },
         previous = match info.compared_with {
             None => "  (no earlier release: the change columns are empty)\n".to_owned(),

@@ -28,6 +28,30 @@ struct World {
     store: std::sync::Arc<sipas_server::store::SqlStore>,
 }
 
+fn items() -> Vec<String> {
+    sipas_stats::methodology::Methodology::from_toml(
+        sipas_server::questionnaires::SIPAS_2023_METHODOLOGY,
+    )
+    .expect("methodology")
+    .compile()
+    .expect("tree")
+    .items
+}
+
+/// The wave's frame (three provinces) and its paper forms.
+fn this_year() -> (
+    sipas_app::staff::frame::Frame,
+    Vec<sipas_app::staff::port::PaperRecord>,
+) {
+    let frame = sipas_server::demo::demo_frame(
+        &["01".into(), "79".into(), "48".into()],
+        Geography::G2025,
+        false,
+    );
+    let forms = sipas_server::demo::demo_forms(&frame, &items(), 2027);
+    (frame, forms)
+}
+
 async fn world(url: &str) -> World {
     let store = std::sync::Arc::new(
         sipas_server::store::open(url, &sipas_server::store::ConnectOptions::default())
@@ -73,18 +97,9 @@ async fn world(url: &str) -> World {
         })
         .await
         .expect("wave");
-    let frame = sipas_server::demo::demo_frame(
-        &["01".into(), "79".into(), "48".into()],
-        Geography::G2025,
-        false,
-    );
+    let (frame, forms) = this_year();
     store.replace_frame(WAVE, &frame).await.expect("frame");
-    let methodology = sipas_stats::methodology::Methodology::from_toml(
-        sipas_server::questionnaires::SIPAS_2023_METHODOLOGY,
-    )
-    .expect("methodology");
-    let items = methodology.compile().expect("tree").items;
-    let forms = sipas_server::demo::demo_forms(&frame, &items, 2027);
+    let items = items();
     store
         .import_paper(WAVE, None, &forms, false)
         .await
@@ -431,11 +446,21 @@ async fn story(url: &str) {
         results.headers.get("access-control-allow-origin").unwrap(),
         "*"
     );
-    // The totals are not public (a review recovered single respondents from per-commune
-    // totals with item × item moments): 404, and the README says why.
+    // The public totals: provinces and nation, no subgroups, no item × item moments.
     let totals = public.get("/du-lieu/2027/v1/totals.json").await;
-    assert_eq!(totals.status, StatusCode::NOT_FOUND);
-    assert!(world.store.public_totals(2027, 1).await.unwrap().is_none());
+    assert_eq!(totals.status, StatusCode::OK);
+    assert!(!totals.body.contains("\"sex\""), "no subgroup domains");
+    assert!(
+        totals
+            .body
+            .contains("\"dd\":[],\"yd\":[],\"yy\":[],\"node_ss\":[")
+    );
+    let last_public = public.get("/du-lieu/2026/v1/totals.json").await;
+    assert_eq!(last_public.status, StatusCode::OK);
+    assert!(
+        last_public.body.contains("\"merged_node_ss\":["),
+        "an old-map year carries the merged units' node sums"
+    );
     // A published file never changes: it carries an ETag, and a client that has it gets 304.
     let etag = results
         .headers
@@ -472,11 +497,47 @@ async fn story(url: &str) {
         readme.body
     );
     assert_eq!(info.compared_with, computation.report.compared_with);
-    assert!(readme.body.contains("not published"), "{}", readme.body);
+    assert!(
+        readme.body.contains("no microdata, no subgroups"),
+        "{}",
+        readme.body
+    );
     let published_rows = csv_rows(&results.bytes);
     assert!(published_rows.iter().any(|r| !r["change_p"].is_empty()));
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("methodology.toml"), &methodology.bytes).unwrap();
+    // Download, recompute, compare: the public totals of this year and last year's (on the
+    // old map, merged) give every row without a subgroup, change columns included.
+    std::fs::write(dir.path().join("public.json"), &totals.bytes).unwrap();
+    std::fs::write(dir.path().join("last-public.json"), &last_public.bytes).unwrap();
+    let out_public = dir.path().join("check-public.csv");
+    sipas_server::compute::run(&sipas_server::compute::Request {
+        input: sipas_server::compute::Input::Totals(&dir.path().join("public.json")),
+        methodology: &dir.path().join("methodology.toml"),
+        previous: Some(&sipas_server::compute::Previous {
+            data: dir.path().join("last-public.json"),
+            population: None,
+            linked_psus: false,
+            reaggregate: true,
+        }),
+        out: &out_public,
+        write_totals: None,
+        non_probability: false,
+    })
+    .expect("recompute from the public totals");
+    let without_subgroups = |rows: Vec<BTreeMap<String, String>>| -> Vec<_> {
+        rows.into_iter()
+            .filter(|r| r["subgroup"].is_empty())
+            .collect()
+    };
+    let reproduced = csv_rows(&std::fs::read(&out_public).unwrap());
+    assert!(reproduced.iter().all(|r| r["subgroup"].is_empty()));
+    assert!(
+        reproduced
+            .iter()
+            .any(|r| r["node"] == "sipas" && !r["deff"].is_empty())
+    );
+    assert_eq!(reproduced, without_subgroups(published_rows.clone()));
     // The full totals, kept with the release, reproduce every row (subgroups and the change
     // since last year's re-aggregated release included) with the published methodology.
     let full = world
@@ -636,8 +697,40 @@ async fn story(url: &str) {
         stats.post(&format!("{older}/submit"), &[]).await.status,
         StatusCode::SEE_OTHER
     );
+    // One late form in one commune: a v2 with public totals would isolate that person by
+    // subtraction from v1's, so the newer draft's public totals are withheld.
+    let mut late = this_year().1[0].clone();
+    if let sipas_app::staff::port::PaperTarget::Point { form_id, .. } = &mut late.target {
+        *form_id = "P900".into();
+    }
+    late.receipt = "LATE00000001".into();
+    late.export_id = "late000000000001".into();
+    world
+        .store
+        .import_paper(WAVE, None, &[late], false)
+        .await
+        .expect("late form");
     let (_, newer_id) = start(&mut stats).await;
     assert_eq!(finished(&world, newer_id).await, ComputationStatus::Draft);
+    let newer = world.store.computation(newer_id).await.unwrap();
+    assert!(
+        newer.report.warnings.iter().any(|w| matches!(
+            w,
+            sipas_app::staff::review::Warning::TotalsWithheld { reason }
+                if reason.contains("earlier version")
+        )),
+        "{:?}",
+        newer.report.warnings
+    );
+    assert!(
+        world
+            .store
+            .computation_totals(newer_id)
+            .await
+            .unwrap()
+            .1
+            .is_none()
+    );
     let stale = boss.post(&format!("{older}/approve"), &[]).await;
     assert_eq!(stale.status, StatusCode::CONFLICT, "{}", stale.body);
     // Two running jobs of one wave are refused by the database too.

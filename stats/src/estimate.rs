@@ -331,7 +331,10 @@ impl<'a> DomainScores<'a> {
         let (answering, n, weight) = self.node_rows(g);
         let mut est = finish(estimate, n as f64, design, work, answering)?;
         est.weight = weight;
-        est.ss = self.node_ss(coefficients);
+        est.ss = match &self.totals.node_ss {
+            Some(given) => given.get(g).copied().unwrap_or(f64::NAN),
+            None => self.node_ss(coefficients),
+        };
         Ok(est)
     }
 
@@ -801,6 +804,35 @@ fn item_columns(stats: &SufficientStats, tree: &CompiledTree) -> Result<Vec<usiz
                 .ok_or_else(|| StatsError::Methodology(format!("item {item:?} is not in the data")))
         })
         .collect()
+}
+
+/// Σw·u² of every inner node's score in every domain (in [`SufficientStats::nodes`] order,
+/// NaN for a node without a statistic): all the composite design effects need of the item ×
+/// item moments, which public totals cannot carry ([`crate::disclosure`]).
+pub fn node_sums_of_squares(
+    stats: &SufficientStats,
+    methodology: &Methodology,
+) -> Result<BTreeMap<DomainKey, Vec<f64>>, StatsError> {
+    let tree = methodology.compile()?;
+    let columns = item_columns(stats, &tree)?;
+    let statistics = statistics(stats, &tree, &columns)?;
+    Ok(stats
+        .domains
+        .iter()
+        .map(|(key, totals)| {
+            let scores = DomainScores::new(totals);
+            let mut ss = vec![f64::NAN; stats.nodes.len()];
+            for statistic in &statistics {
+                if let Some(g) = statistic.node {
+                    ss[g] = match &totals.node_ss {
+                        Some(given) => given.get(g).copied().unwrap_or(f64::NAN),
+                        None => scores.node_ss(&statistic.coefficients),
+                    };
+                }
+            }
+            (key.clone(), ss)
+        })
+        .collect())
 }
 
 /// One statistic in one domain: its estimate, PSU scores and the PSUs whose rows it rests on.

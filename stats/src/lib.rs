@@ -17,6 +17,7 @@ pub mod calibration;
 pub mod ci;
 pub mod compare;
 pub mod design;
+pub mod disclosure;
 pub mod distributions;
 pub mod error;
 pub mod estimate;

@@ -519,6 +519,7 @@ pub fn read_csv_calibrated<R: Read>(
         domains: builder.finish(),
         calibration: calibration.map(|_| blocks.finish()),
         psu_labels,
+        merged_node_ss: Default::default(),
     })
 }
 
@@ -687,6 +688,7 @@ impl Accumulator {
             domains: self.builder.finish(),
             calibration: None,
             psu_labels: self.psu_labels,
+            merged_node_ss: Default::default(),
         })
     }
 }

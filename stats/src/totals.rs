@@ -153,6 +153,10 @@ pub struct DomainTotals {
     /// Their summed weight.
     pub any_w: Vec<f64>,
     pub moments: Moments,
+    /// Σw·u² of each inner node's score, given instead of the moments (which are then empty)
+    /// in public totals: the moments let single respondents be recovered
+    /// ([`crate::disclosure`]). NaN where a node has no score.
+    pub node_ss: Option<Vec<f64>>,
     /// With calibration: the domain's totals per calibration block it has rows in.
     pub calibration: Vec<DomainCalibration>,
 }
@@ -206,7 +210,14 @@ pub struct SufficientStats {
     pub calibration: Option<Calibration>,
     /// Each PSU's name within its stratum, so two years' samples can be linked.
     pub psu_labels: Vec<String>,
+    /// Public totals of a year on an old map: Σw·u² per inner node of each domain that
+    /// [`reaggregate`] makes by merging provinces (keyed by the merged provinces' codes, sorted,
+    /// and the subgroup), since without moments it cannot be summed.
+    pub merged_node_ss: BTreeMap<MergedKey, Vec<f64>>,
 }
+
+/// The provinces merged into one domain (codes sorted) and its subgroup.
+pub type MergedKey = (Vec<String>, Option<(String, String)>);
 
 /// Gives every national domain the sum of its provinces' moments (each row is in exactly one
 /// province): a database path can then GROUP BY province only.
@@ -430,7 +441,19 @@ pub fn reaggregate(
         ));
     }
     let mut domains: BTreeMap<DomainKey, DomainTotals> = BTreeMap::new();
+    let mut merged_from: BTreeMap<DomainKey, Vec<String>> = BTreeMap::new();
     for (key, totals) in &stats.domains {
+        if let Area::Province(old) = &key.area
+            && let Some(new) = new_code(old)
+        {
+            merged_from
+                .entry(DomainKey {
+                    area: Area::Province(new),
+                    subgroup: key.subgroup.clone(),
+                })
+                .or_default()
+                .push(old.clone());
+        }
         let key = match &key.area {
             Area::Province(old) => DomainKey {
                 area: Area::Province(new_code(old).ok_or_else(|| {
@@ -451,6 +474,22 @@ pub fn reaggregate(
             }
         }
     }
+    // Without moments a merged domain's Σw·u² comes from the file, or is unknown (NaN).
+    for (key, totals) in domains.iter_mut() {
+        let Some(mut olds) = merged_from.remove(key) else {
+            continue;
+        };
+        if olds.len() > 1 && totals.node_ss.is_some() {
+            olds.sort();
+            totals.node_ss = Some(
+                stats
+                    .merged_node_ss
+                    .get(&(olds, key.subgroup.clone()))
+                    .cloned()
+                    .unwrap_or_else(|| vec![f64::NAN; totals.n_nodes]),
+            );
+        }
+    }
     Ok(SufficientStats {
         design: stats.design.clone(),
         items: stats.items.clone(),
@@ -458,6 +497,7 @@ pub fn reaggregate(
         domains,
         calibration: None,
         psu_labels: stats.psu_labels.clone(),
+        merged_node_ss: BTreeMap::new(),
     })
 }
 
@@ -509,5 +549,9 @@ fn merge_domains(a: &DomainTotals, b: &DomainTotals) -> DomainTotals {
     }
     merged.moments = a.moments.clone();
     merged.moments.add(&b.moments);
+    // Set by `reaggregate` from the file when the moments are withheld.
+    if a.node_ss.is_some() || b.node_ss.is_some() {
+        merged.node_ss = Some(Vec::new());
+    }
     merged
 }

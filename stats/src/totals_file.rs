@@ -28,6 +28,28 @@ struct File {
     psus: Vec<(u32, String)>,
     domains: Vec<DomainEntry>,
     calibration: Option<Vec<BlockEntry>>,
+    /// Public totals of a year on an old map: Σw·u² per inner node of each domain a
+    /// re-aggregation merges from several provinces.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    merged_node_ss: Vec<MergedEntry>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MergedEntry {
+    /// The merged provinces' codes, sorted.
+    provinces: Vec<String>,
+    subgroup: Option<(String, String)>,
+    /// `null` where unknown (JSON has no NaN).
+    node_ss: Vec<Option<f64>>,
+}
+
+fn to_json_numbers(values: &[f64]) -> Vec<Option<f64>> {
+    values.iter().map(|v| v.is_finite().then_some(*v)).collect()
+}
+
+fn from_json_numbers(values: Vec<Option<f64>>) -> Vec<f64> {
+    values.into_iter().map(|v| v.unwrap_or(f64::NAN)).collect()
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -54,6 +76,9 @@ struct DomainEntry {
     dd: Vec<f64>,
     yd: Vec<f64>,
     yy: Vec<f64>,
+    /// Public totals: Σw·u² per inner node instead of the moments (`dd`, `yd`, `yy` empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    node_ss: Option<Vec<Option<f64>>>,
     calibration: Vec<(usize, Vec<f64>, Vec<f64>)>,
 }
 
@@ -114,6 +139,7 @@ pub fn write_totals<W: Write>(stats: &SufficientStats, out: W) -> Result<(), Sta
                     dd: t.moments.dd.clone(),
                     yd: t.moments.yd.clone(),
                     yy: t.moments.yy.clone(),
+                    node_ss: t.node_ss.as_deref().map(to_json_numbers),
                     calibration: t
                         .calibration
                         .iter()
@@ -134,6 +160,15 @@ pub fn write_totals<W: Write>(stats: &SufficientStats, out: W) -> Result<(), Sta
                 })
                 .collect()
         }),
+        merged_node_ss: stats
+            .merged_node_ss
+            .iter()
+            .map(|((provinces, subgroup), ss)| MergedEntry {
+                provinces: provinces.clone(),
+                subgroup: subgroup.clone(),
+                node_ss: to_json_numbers(ss),
+            })
+            .collect(),
     };
     serde_json::to_writer(out, &file)
         .map_err(|e| StatsError::Csv(format!("cannot write the totals: {e}")))
@@ -305,8 +340,16 @@ pub fn read_totals<R: Read>(
         check_len(&format!("{what}: any_rows"), &d.any_rows, p * g_n)?;
         check_len(&format!("{what}: any_w"), &d.any_w, p * g_n)?;
         check_numbers(&format!("{what}: any_w"), &d.any_w)?;
+        // Public totals give each node's Σw·u² instead of the moments.
+        let moments_len = match &d.node_ss {
+            Some(ss) => {
+                check_len(&format!("{what}: node_ss"), ss, g_n)?;
+                0
+            }
+            None => k_n * k_n,
+        };
         for (name, values) in [("dd", &d.dd), ("yd", &d.yd), ("yy", &d.yy)] {
-            check_len(&format!("{what}: {name}"), values, k_n * k_n)?;
+            check_len(&format!("{what}: {name}"), values, moments_len)?;
             check_numbers(&format!("{what}: {name}"), values)?;
         }
         check_counts(&what, &d, k_n, g_n)?;
@@ -342,11 +385,19 @@ pub fn read_totals<R: Read>(
                 yd: d.yd,
                 yy: d.yy,
             },
+            node_ss: d.node_ss.map(from_json_numbers),
             calibration,
         };
         if domains.insert(key, totals).is_some() {
             return Err(invalid(format!("{what} appears twice")));
         }
+    }
+    let mut merged_node_ss = std::collections::BTreeMap::new();
+    for (i, m) in file.merged_node_ss.into_iter().enumerate() {
+        check_len(&format!("merged_node_ss[{i}]"), &m.node_ss, g_n)?;
+        let mut provinces = m.provinces;
+        provinces.sort();
+        merged_node_ss.insert((provinces, m.subgroup), from_json_numbers(m.node_ss));
     }
     Ok(SufficientStats {
         design,
@@ -355,5 +406,6 @@ pub fn read_totals<R: Read>(
         domains,
         calibration: blocks,
         psu_labels: file.psus.into_iter().map(|(_, label)| label).collect(),
+        merged_node_ss,
     })
 }

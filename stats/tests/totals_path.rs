@@ -136,6 +136,7 @@ fn group_by_totals_reproduce_the_microdata_results() {
         domains,
         calibration: None,
         psu_labels: groups.keys().map(|(_, _, psu)| psu.clone()).collect(),
+        merged_node_ss: Default::default(),
     };
     let from_totals = estimate_all(&stats, &m).unwrap().cells;
 

@@ -210,6 +210,13 @@ fn warning_text(ctx: &Ctx, names: &HashMap<String, String>, w: &Warning) -> Stri
                 "cannot be compared with, the change columns are empty"
             )
         ),
+        Warning::TotalsWithheld { reason } => format!(
+            "{} ({reason})",
+            ctx.t(
+                "Tổng số liệu theo xã sẽ không được công khai cùng bản công bố",
+                "The per-commune totals will not be published with the release"
+            )
+        ),
     }
 }
 

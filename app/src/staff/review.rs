@@ -157,6 +157,8 @@ pub enum Warning {
     /// The earlier release could not be compared with (e.g. its totals lack an item of this
     /// methodology): the change columns are empty.
     NotComparable { release: String, reason: String },
+    /// The public totals (open data) are withheld for this draft: why.
+    TotalsWithheld { reason: String },
 }
 
 /// A reviewer's remark on a draft.

@@ -414,6 +414,29 @@ pub async fn publish(
             StoreError::Conflict("the wave has no questionnaire version".into()),
         );
     };
+    // A version of this year may have been published since the draft was computed: the
+    // public totals must not be differenced against it either.
+    let public_totals = match public_totals {
+        Some(text) => match crate::drafts::safe_against_published(
+            store.as_ref(),
+            wave.wave.year,
+            &text,
+            &c.methodology,
+        )
+        .await
+        {
+            Ok(None) => Some(text),
+            Ok(Some(withheld)) => {
+                tracing::warn!(id, %withheld, "public totals withheld at publication");
+                None
+            }
+            Err(reason) => {
+                tracing::warn!(id, reason, "public totals withheld: the check failed");
+                None
+            }
+        },
+        None => None,
+    };
     let release = NewRelease {
         year: wave.wave.year,
         wave_code: wave.wave.code.clone(),

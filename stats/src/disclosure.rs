@@ -1,0 +1,171 @@
+//! What of a release's sufficient statistics the public may have.
+//!
+//! The full totals ([`crate::totals`]) reproduce every published number, but a review recovered
+//! single respondents from them: with weights constant within a stratum, the per-commune counts
+//! and the item × item moments of a province difference down to one respondent's whole
+//! satisfied/answered profile. The public form therefore keeps
+//! - the province and national domains only (a subgroup's share of a commune is often one
+//!   person),
+//! - per PSU the per-item counts and weighted sums (a commune's table of marginals, with no link
+//!   between items), only when every PSU has at least `min_psu_rows` respondents,
+//! - per domain and inner node the single number Σw·u² the composite design effect needs
+//!   instead of the K × K moments (it follows from the published deff, se and n anyway),
+//! - for a year on an old map, the same number for each domain a re-aggregation merges.
+//!
+//! Calibrated weights vary inside a commune by calibration cell, so their weighted sums could be
+//! decoded into counts by cell: calibrated totals are not made public. Two public versions of the
+//! same year are checked against each other with [`differencing_risks`].
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use crate::StatsError;
+use crate::estimate::node_sums_of_squares;
+use crate::methodology::Methodology;
+use crate::totals::{Area, DomainKey, Moments, SufficientStats, reaggregate};
+
+/// Why a release's totals cannot be published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Withheld {
+    /// The weights were calibrated (they vary within a commune).
+    Calibrated,
+    /// These communes (stratum/name) have fewer respondents than the minimum.
+    SmallCommunes(Vec<String>),
+    /// Against an earlier public version of the year, these communes changed by too few
+    /// respondents: subtracting one file from the other would isolate them.
+    Differencing(Vec<String>),
+}
+
+impl fmt::Display for Withheld {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list = |psus: &[String]| {
+            let shown: Vec<&str> = psus.iter().take(5).map(String::as_str).collect();
+            let more = psus.len().saturating_sub(shown.len());
+            if more > 0 {
+                format!("{} and {more} more", shown.join(", "))
+            } else {
+                shown.join(", ")
+            }
+        };
+        match self {
+            Withheld::Calibrated => f.write_str(
+                "calibrated weights vary within a commune, so its weighted totals would give \
+                 counts by calibration cell",
+            ),
+            Withheld::SmallCommunes(psus) => write!(
+                f,
+                "{} commune(s) have too few respondents: {}",
+                psus.len(),
+                list(psus)
+            ),
+            Withheld::Differencing(psus) => write!(
+                f,
+                "{} commune(s) differ from an earlier version of this year by too few \
+                 respondents: {}",
+                psus.len(),
+                list(psus)
+            ),
+        }
+    }
+}
+
+/// "stratum/commune" of a PSU.
+fn psu_name(stats: &SufficientStats, psu: u32) -> String {
+    let stratum = stats
+        .design
+        .psu_stratum
+        .get(psu as usize)
+        .and_then(|&h| stats.design.strata.get(h as usize))
+        .map(|s| s.name.as_str())
+        .unwrap_or("?");
+    let label = stats
+        .psu_labels
+        .get(psu as usize)
+        .map(String::as_str)
+        .unwrap_or("?");
+    format!("{stratum}/{label}")
+}
+
+/// A crosswalk: an old province code's code on the new map.
+pub type NewCode<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The public form of `stats` (see the module documentation), or why there is none.
+/// `new_code`, for a year on an old map, is the crosswalk its results are re-aggregated with.
+pub fn public_totals(
+    stats: &SufficientStats,
+    methodology: &Methodology,
+    min_psu_rows: u64,
+    new_code: Option<NewCode<'_>>,
+) -> Result<Result<SufficientStats, Withheld>, StatsError> {
+    if stats.calibration.is_some() {
+        return Ok(Err(Withheld::Calibrated));
+    }
+    let mut public = stats.clone();
+    public.domains.retain(|key, _| {
+        key.subgroup.is_none() && matches!(key.area, Area::Province(_) | Area::National)
+    });
+    let small: BTreeSet<String> = public
+        .domains
+        .values()
+        .flat_map(|t| t.psus.iter().zip(&t.rows))
+        .filter(|&(_, &rows)| rows < min_psu_rows)
+        .map(|(&psu, _)| psu_name(stats, psu))
+        .collect();
+    if !small.is_empty() {
+        return Ok(Err(Withheld::SmallCommunes(small.into_iter().collect())));
+    }
+    if let Some(new_code) = new_code {
+        let mut olds: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for key in public.domains.keys() {
+            if let Area::Province(old) = &key.area
+                && let Some(new) = new_code(old)
+            {
+                olds.entry(new).or_default().push(old.clone());
+            }
+        }
+        let merged = reaggregate(&public, new_code)?;
+        for (key, ss) in node_sums_of_squares(&merged, methodology)? {
+            if let Area::Province(new) = &key.area
+                && let Some(mut codes) = olds.remove(new)
+                && codes.len() > 1
+            {
+                codes.sort();
+                public.merged_node_ss.insert((codes, None), ss);
+            }
+        }
+    }
+    let sums = node_sums_of_squares(&public, methodology)?;
+    for (key, totals) in public.domains.iter_mut() {
+        totals.node_ss = sums.get(key).cloned();
+        totals.moments = Moments::default();
+    }
+    Ok(Ok(public))
+}
+
+/// Communes ("stratum/name") whose respondents in some domain differ between two public totals
+/// of the same year by more than none and fewer than `min_psu_rows`.
+pub fn differencing_risks(
+    current: &SufficientStats,
+    earlier: &SufficientStats,
+    min_psu_rows: u64,
+) -> Vec<String> {
+    let rows = |stats: &SufficientStats| {
+        let mut rows: BTreeMap<(DomainKey, String), u64> = BTreeMap::new();
+        for (key, totals) in &stats.domains {
+            for (&psu, &n) in totals.psus.iter().zip(&totals.rows) {
+                rows.insert((key.clone(), psu_name(stats, psu)), n);
+            }
+        }
+        rows
+    };
+    let (now, before) = (rows(current), rows(earlier));
+    let mut risky = BTreeSet::new();
+    for key in now.keys().chain(before.keys()) {
+        let a = now.get(key).copied().unwrap_or(0);
+        let b = before.get(key).copied().unwrap_or(0);
+        if a != b && a.abs_diff(b) < min_psu_rows {
+            risky.insert(key.1.clone());
+        }
+    }
+    risky.into_iter().collect()
+}
