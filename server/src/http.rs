@@ -95,6 +95,31 @@ pub fn router(state: AppState) -> Router {
             "/du-lieu/{year}/{version}/{file}",
             get(crate::open_data::file),
         )
+        .route("/ket-qua", get(crate::public_site::latest_overview))
+        .route("/ket-qua/{year}", get(crate::public_site::year_overview))
+        .route(
+            "/ket-qua/{year}/{version}",
+            get(crate::public_site::version_overview),
+        )
+        .route(
+            "/ket-qua/{year}/tinh/{code}",
+            get(crate::public_site::year_province),
+        )
+        .route(
+            "/ket-qua/{year}/{version}/tinh/{code}",
+            get(crate::public_site::version_province),
+        )
+        .route("/phuong-phap", get(crate::public_site::methodology))
+        .route("/api/v1/releases", get(crate::public_site::api_releases))
+        .route(
+            "/api/v1/releases/{year}/{version}",
+            get(crate::public_site::api_release),
+        )
+        .route(
+            "/api/v1/releases/{year}/{version}/provinces/{code}",
+            get(crate::public_site::api_province),
+        )
+        .route("/api/v1/openapi.json", get(crate::public_site::api_openapi))
         .route(
             "/s/go",
             get(crate::survey_forms::go).post(crate::survey_forms::go_posted),

@@ -15,6 +15,7 @@ pub mod http;
 pub mod invitations;
 pub mod limits;
 pub mod open_data;
+pub mod public_site;
 pub mod questionnaires;
 pub mod staff;
 pub mod store;

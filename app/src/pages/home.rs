@@ -26,6 +26,8 @@ pub fn HomePage() -> impl IntoView {
             <p>{t.home_intro}</p>
             <p>
                 <a class="button-link" href="/s">{t.survey_enter_heading}</a>
+                " "
+                <a href="/ket-qua" rel="external">{t.results_link}</a>
             </p>
         </section>
         <section class="card" aria-labelledby="provinces-heading">

@@ -59,6 +59,9 @@ pub struct StaffState {
     /// Keys the hashes of client addresses in the sign-in throttle (random per process: the
     /// addresses cannot be recovered from the table, not even by us).
     pub throttle_secret: String,
+    /// The public results site's built pages and loaded releases (per store, so two databases
+    /// in one process never mix).
+    pub site: crate::public_site::SiteCache,
 }
 
 impl StaffState {
@@ -70,6 +73,7 @@ impl StaffState {
             store,
             settings,
             throttle_secret: secret.iter().map(|b| format!("{b:02x}")).collect(),
+            site: Default::default(),
         }
     }
 }

@@ -1,0 +1,179 @@
+//! The public results site: the annual index of each published release, its map, province
+//! pages and a methodology page for journalists. Rendered on the server only, from plain data
+//! the server crate loads (`server/src/public_site.rs`), with no JavaScript: a release never
+//! changes, so each page is rendered once per process and served from memory.
+
+pub mod charts;
+pub mod pages;
+
+use std::collections::BTreeMap;
+
+use crate::domain::Geography;
+use crate::i18n::Locale;
+use crate::staff::release::{ReleaseCell, ReleaseInfo};
+
+/// The root of the index tree: the SIPAS index itself.
+pub const ROOT: &str = "sipas";
+
+/// An inner node of the index tree, as the release's methodology defines it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeNode {
+    pub code: String,
+    pub label_vi: Option<String>,
+    pub label_en: Option<String>,
+    pub children: Vec<String>,
+}
+
+/// One published release with what its pages need beside the numbers.
+#[derive(Debug, Clone)]
+pub struct ReleaseData {
+    pub info: ReleaseInfo,
+    pub cells: Vec<ReleaseCell>,
+    /// Inner nodes of the methodology, root first.
+    pub tree: Vec<TreeNode>,
+    /// Province code → name, on the release's map.
+    pub names: BTreeMap<String, String>,
+    /// Item code → (Vietnamese, English) question wording.
+    pub items: BTreeMap<String, (String, String)>,
+}
+
+impl ReleaseData {
+    /// The cell of `node` in `domain` (no subgroup).
+    pub fn cell(&self, domain: &str, node: &str) -> Option<&ReleaseCell> {
+        self.cells
+            .iter()
+            .find(|c| c.domain == domain && c.node == node && c.subgroup.is_empty())
+    }
+
+    /// Province codes with a cell of the index, in code order.
+    pub fn provinces(&self) -> Vec<&ReleaseCell> {
+        self.cells
+            .iter()
+            .filter(|c| {
+                c.node == ROOT && c.subgroup.is_empty() && self.names.contains_key(&c.domain)
+            })
+            .collect()
+    }
+
+    pub fn name<'a>(&'a self, code: &'a str) -> &'a str {
+        self.names.get(code).map_or(code, String::as_str)
+    }
+
+    /// A node's or item's label in `locale`: the methodology's, else the known SIPAS wording,
+    /// else the question, else its code.
+    pub fn label(&self, locale: Locale, code: &str) -> String {
+        if let Some(node) = self.tree.iter().find(|n| n.code == code) {
+            let own = match locale {
+                Locale::Vi => node.label_vi.as_deref(),
+                Locale::En => node.label_en.as_deref(),
+            };
+            if let Some(label) = own {
+                return label.to_owned();
+            }
+        }
+        if let Some((vi, en)) = known_label(code) {
+            return locale.pick(vi, en).to_owned();
+        }
+        if let Some((vi, en)) = self.items.get(code) {
+            return locale.pick(vi, en).to_owned();
+        }
+        code.to_owned()
+    }
+
+    /// The children of an inner node (empty for an item).
+    pub fn children(&self, code: &str) -> &[String] {
+        self.tree
+            .iter()
+            .find(|n| n.code == code)
+            .map_or(&[], |n| n.children.as_slice())
+    }
+}
+
+/// The wording of the SIPAS contents and elements (the 2023 method), for methodologies that
+/// give no label of their own.
+pub fn known_label(code: &str) -> Option<(&'static str, &'static str)> {
+    Some(match code {
+        "sipas" => ("Chỉ số SIPAS", "SIPAS index"),
+        "policy" => (
+            "Xây dựng, tổ chức thực hiện chính sách",
+            "Making and carrying out policy",
+        ),
+        "services" => (
+            "Cung ứng dịch vụ hành chính công",
+            "Public administrative services",
+        ),
+        "accountability" => ("Trách nhiệm giải trình", "Accountability"),
+        "participation" => ("Sự tham gia của người dân", "Citizens' participation"),
+        "policy_quality" => ("Chất lượng chính sách", "Quality of policies"),
+        "impact" => ("Tác động của chính sách", "Impact of policies"),
+        "access" => ("Tiếp cận dịch vụ", "Access to services"),
+        "procedures" => ("Thủ tục hành chính", "Administrative procedures"),
+        "civil_servants" => ("Công chức giải quyết công việc", "Civil servants"),
+        "results" => ("Kết quả giải quyết công việc", "Results"),
+        "feedback" => (
+            "Tiếp nhận, xử lý góp ý, phản ánh, kiến nghị",
+            "Handling of feedback and complaints",
+        ),
+        _ => return None,
+    })
+}
+
+/// What every public page needs: the language, the request path (for the language switch)
+/// and the public origin (for share links), when configured.
+#[derive(Debug, Clone)]
+pub struct Site {
+    pub locale: Locale,
+    pub path: String,
+    pub origin: Option<String>,
+}
+
+impl Site {
+    pub fn t<'a>(&self, vi: &'a str, en: &'a str) -> &'a str {
+        self.locale.pick(vi, en)
+    }
+}
+
+/// How the province list is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sort {
+    #[default]
+    Index,
+    Name,
+}
+
+impl Sort {
+    pub fn parse(value: Option<&str>) -> Self {
+        match value {
+            Some("ten") => Sort::Name,
+            _ => Sort::Index,
+        }
+    }
+}
+
+/// The address of a release's overview (the latest version of its year has the short one).
+pub fn release_path(info: &ReleaseInfo, latest_of_year: bool) -> String {
+    if latest_of_year {
+        format!("/ket-qua/{}", info.year)
+    } else {
+        format!("/ket-qua/{}/v{}", info.year, info.version)
+    }
+}
+
+/// The address of a province page of a release.
+pub fn province_path(info: &ReleaseInfo, latest_of_year: bool, code: &str) -> String {
+    format!("{}/tinh/{code}", release_path(info, latest_of_year))
+}
+
+/// "34 đơn vị (từ 7/2025)" or "63 tỉnh, thành phố".
+pub fn map_label(locale: Locale, geography: Geography) -> &'static str {
+    match geography {
+        Geography::G2025 => locale.pick(
+            "34 tỉnh, thành phố (từ 1/7/2025)",
+            "34 provinces and cities (since 1 July 2025)",
+        ),
+        Geography::G2004 => locale.pick(
+            "63 tỉnh, thành phố (trước 7/2025)",
+            "63 provinces and cities (before July 2025)",
+        ),
+    }
+}

@@ -1,0 +1,106 @@
+import { expect, test, type Page } from '@playwright/test';
+import { accessible, laptop } from './staff-helpers';
+
+// The public results site (issue 12) on the demo's published history, on a phone (the
+// default project) and a laptop: overview, map to province page, year switch, a download that
+// parses, an API call that matches the page, rendering without JavaScript, accessibility and
+// the transfer budget.
+
+async function noWasm(page: Page) {
+  page.on('request', (request) => {
+    if (request.url().endsWith('.wasm')) throw new Error(`a results page loaded wasm: ${request.url()}`);
+  });
+}
+
+test('phone: overview within 100 KB, map to a province page, year switch, accessible', async ({ page }) => {
+  await noWasm(page);
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Network.enable');
+  const kinds = new Map<string, string>();
+  const bytes = new Map<string, number>();
+  cdp.on('Network.responseReceived', (e) => kinds.set(e.requestId, `${e.type} ${e.response.url}`));
+  cdp.on('Network.loadingFinished', (e) => bytes.set(e.requestId, e.encodedDataLength));
+  await page.goto('/ket-qua/2025');
+  await page.waitForLoadState('networkidle');
+  let transferred = 0;
+  for (const [id] of kinds) transferred += bytes.get(id) ?? 0;
+  console.log(`results overview, everything transferred: ${transferred} B`);
+  expect(transferred).toBeGreaterThan(2_000);
+  expect(transferred).toBeLessThanOrEqual(100 * 1024);
+
+  await expect(page.getByRole('heading', { level: 1 })).toContainText('Chỉ số SIPAS 2025');
+  // Vietnamese notation: 83,48%.
+  await expect(page.getByTestId('national')).toHaveText(/^\d{2},\d{2}%$/);
+  await accessible(page, 'results overview');
+
+  // The map's square for Hồ Chí Minh leads to its page.
+  await page.locator('svg.tile-map a[href="/ket-qua/2025/tinh/79"]').click();
+  await expect(page).toHaveURL('/ket-qua/2025/tinh/79');
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Hồ Chí Minh: Chỉ số SIPAS 2025');
+  await expect(page.getByTestId('province-index')).toHaveText(/^\d{2},\d{2}%$/);
+  // The series marks the re-aggregated years and the figures published elsewhere.
+  await expect(page.getByRole('cell', { name: /Tính lại/ }).first()).toBeVisible();
+  await accessible(page, 'province page');
+
+  // The API gives the number the page shows.
+  const api = await page.request.get('/api/v1/releases/2025/latest/provinces/79');
+  expect(api.status()).toBe(200);
+  expect(api.headers()['access-control-allow-origin']).toBe('*');
+  const doc = await api.json();
+  const index = doc.cells.find((c: { node: string; subgroup: string }) => c.node === 'sipas' && c.subgroup === '');
+  const shown = (await page.getByTestId('province-index').textContent()) ?? '';
+  expect(shown).toBe(`${(100 * index.estimate).toFixed(2).replace('.', ',')}%`);
+
+  // Year switch: 2024 is on the 63-province map.
+  await page.goto('/ket-qua/2025');
+  await page.getByRole('navigation', { name: 'Năm công bố' }).getByRole('link', { name: '2024' }).click();
+  await expect(page).toHaveURL('/ket-qua/2024');
+  await expect(page.locator('svg.tile-map rect.tile')).toHaveCount(63);
+  await expect(page.getByText('63 tỉnh, thành phố (trước 7/2025)', { exact: false })).toBeVisible();
+  // 2024 has a correction: v2, with the note; v1 says it was corrected.
+  await expect(page.locator('.changelog')).toBeVisible();
+  await page.goto('/ket-qua/2024/v1');
+  await expect(page.getByText('Đây là phiên bản cũ')).toBeVisible();
+});
+
+test('laptop: the table downloads and parses, English, methodology', async ({ browser }) => {
+  const context = await browser.newContext(laptop);
+  const page = await context.newPage();
+  await noWasm(page);
+  await page.goto('/ket-qua/2025');
+  const link = page.getByRole('link', { name: 'Bảng kết quả (CSV, mở bằng Excel)' });
+  const csv = await page.request.get((await link.getAttribute('href')) ?? '');
+  expect(csv.status()).toBe(200);
+  const lines = (await csv.body()).toString('utf8').slice(1).trim().split('\n');
+  const header = lines[0].split(',');
+  const national = lines.find((l) => l.startsWith('national,,sipas,'))?.split(',') ?? [];
+  const estimate = Number(national[header.indexOf('estimate')]);
+  await expect(page.getByTestId('national')).toHaveText(`${(100 * estimate).toFixed(2).replace('.', ',')}%`);
+  // Sorted by name, then in English.
+  await page.getByRole('link', { name: 'theo tên' }).click();
+  await expect(page).toHaveURL(/sap-xep=ten/);
+  await page.getByRole('link', { name: 'English' }).click();
+  await expect(page.locator('html')).toHaveAttribute('lang', 'en');
+  await expect(page.getByRole('heading', { level: 1 })).toContainText('SIPAS index 2025');
+  await expect(page.getByTestId('national')).toHaveText(`${(100 * estimate).toFixed(2)}%`);
+  await accessible(page, 'results overview (English, laptop)');
+  await page.getByRole('link', { name: 'Methodology' }).click();
+  await expect(page).toHaveURL('/phuong-phap');
+  await expect(page.getByRole('heading', { name: 'Why ranks are ranges' })).toBeVisible();
+  await expect(page.getByRole('link', { name: 'SIPAS 2024 v2' })).toBeVisible();
+  await accessible(page, 'methodology');
+  await context.close();
+});
+
+test.describe('without JavaScript', () => {
+  test.use({ javaScriptEnabled: false });
+
+  test('every results page is complete', async ({ page }) => {
+    await page.goto('/ket-qua');
+    await expect(page.getByTestId('national')).toHaveText(/%$/);
+    await expect(page.locator('table.results-table tbody tr').first()).toBeVisible();
+    await page.goto('/ket-qua/2025/tinh/01');
+    await expect(page.getByRole('heading', { level: 1 })).toHaveText('Hà Nội: Chỉ số SIPAS 2025');
+    await expect(page.locator('table.detail tbody tr').first()).toBeVisible();
+  });
+});

@@ -1,0 +1,341 @@
+//! The public results site and API over HTTP, on both engines (issue 12): the overview of the
+//! latest release with its chart, map and table; a year on the 63-province map; a province
+//! page with its series (computed, re-aggregated, published elsewhere); corrections; the JSON
+//! API agreeing with the pages; OpenAPI; ETag, Brotli and CORS; no JavaScript anywhere.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use axum::http::StatusCode;
+use common::browser::Browser;
+use sipas_app::domain::{Geography, QuestionnaireRef, Wave};
+use sipas_app::ports::Store;
+use sipas_app::staff::release::ReleaseStore;
+
+async fn wave(
+    store: &sipas_server::store::SqlStore,
+    code: &str,
+    year: i32,
+    geography: Geography,
+    provinces: &[&str],
+) -> Wave {
+    let wave = Wave {
+        code: code.into(),
+        title: format!("SIPAS {year}"),
+        year,
+        geography,
+        questionnaire: Some(QuestionnaireRef {
+            code: "sipas-2023".into(),
+            version: 1,
+        }),
+        open_link: false,
+        closed: false,
+    };
+    store.create_wave(&wave).await.expect("wave");
+    let provinces: Vec<String> = provinces.iter().map(|p| (*p).to_owned()).collect();
+    let frame = sipas_server::demo::demo_frame(&provinces, geography, false);
+    use sipas_app::staff::StaffStore;
+    store.replace_frame(code, &frame).await.expect("frame");
+    let items = sipas_stats::methodology::Methodology::from_toml(
+        sipas_server::questionnaires::SIPAS_2023_METHODOLOGY,
+    )
+    .unwrap()
+    .compile()
+    .unwrap()
+    .items;
+    store
+        .import_paper(
+            code,
+            None,
+            &sipas_server::demo::demo_forms(&frame, &items, year),
+            false,
+        )
+        .await
+        .expect("forms");
+    wave
+}
+
+struct World {
+    app: axum::Router,
+    store: std::sync::Arc<sipas_server::store::SqlStore>,
+}
+
+/// SIPAS 2024 on the 63-province map (74 and 77 are now inside 79, 49 inside 48), SIPAS 2025
+/// on the 34 units with a correction (v2).
+async fn world(url: &str) -> World {
+    let store = std::sync::Arc::new(
+        sipas_server::store::open(url, &sipas_server::store::ConnectOptions::default())
+            .await
+            .expect("open"),
+    );
+    sipas_server::demo::seed(store.as_ref())
+        .await
+        .expect("seed");
+    let old = wave(
+        &store,
+        "sipas-2024-test",
+        2024,
+        Geography::G2004,
+        &["01", "79", "74", "77", "48", "49"],
+    )
+    .await;
+    sipas_server::demo::publish_demo(store.as_ref(), &old, "")
+        .await
+        .expect("2024");
+    let new = wave(
+        &store,
+        "sipas-2025-test",
+        2025,
+        Geography::G2025,
+        &["01", "79", "48"],
+    )
+    .await;
+    sipas_server::demo::publish_demo(store.as_ref(), &new, "")
+        .await
+        .expect("2025 v1");
+    sipas_server::demo::publish_demo(
+        store.as_ref(),
+        &new,
+        "Sửa nhãn một câu hỏi / A question's label corrected",
+    )
+    .await
+    .expect("2025 v2");
+    let mut state =
+        common::state_on(url, sipas_server::limits::Limits::without_rate_limits()).await;
+    state.store = store.clone();
+    state.staff = std::sync::Arc::new(sipas_server::staff::StaffState::new(
+        store.clone(),
+        Default::default(),
+    ));
+    World {
+        app: sipas_server::http::router(state),
+        store,
+    }
+}
+
+fn percent_vi(x: f64) -> String {
+    format!("{:.2}%", 100.0 * x).replace('.', ",")
+}
+
+fn json(reply: &common::browser::Reply) -> serde_json::Value {
+    serde_json::from_slice(&reply.bytes).expect("json")
+}
+
+async fn story(url: &str) {
+    let world = world(url).await;
+    let mut public = Browser::new(&world.app);
+    let (_, cells) = world.store.release(2025, None).await.unwrap().unwrap();
+    let national = cells
+        .iter()
+        .find(|c| c.domain == "national" && c.node == "sipas" && c.subgroup.is_empty())
+        .unwrap()
+        .clone();
+
+    // The latest release: national figure in Vietnamese notation, chart, map, table.
+    let page = public.get("/ket-qua").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.starts_with("<!DOCTYPE html><html lang=\"vi\">"));
+    assert!(page.body.contains("Chỉ số SIPAS 2025 (v2)"));
+    assert!(
+        page.body.contains(&percent_vi(national.estimate.unwrap())),
+        "the national figure as 90,09%"
+    );
+    for part in [
+        "<svg class=\"dot-chart\"",
+        "<svg class=\"tile-map\"",
+        "<table class=\"results-table\"",
+        "href=\"/ket-qua/2025/tinh/79\"",
+        "Sửa nhãn một câu hỏi",
+        "property=\"og:title\"",
+        "/du-lieu/2025/v2/results.csv",
+    ] {
+        assert!(page.body.contains(part), "{part}");
+    }
+    assert!(!page.body.contains("<script"), "no JavaScript");
+    // Three units, each once in the map, the chart and the table.
+    assert_eq!(page.body.matches("<rect class=\"tile").count(), 3);
+    let csp = page.headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.starts_with("default-src 'none'") && !csp.contains("script-src"),
+        "{csp}"
+    );
+    // Served from memory with an ETag; a client that has it gets 304; Brotli when accepted.
+    let etag = page.headers["etag"].to_str().unwrap().to_owned();
+    let again = public
+        .send(
+            axum::http::Request::get("/ket-qua").header("if-none-match", &etag),
+            axum::body::Body::empty(),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::NOT_MODIFIED);
+    let compressed = public
+        .send(
+            axum::http::Request::get("/ket-qua").header("accept-encoding", "gzip, br"),
+            axum::body::Body::empty(),
+        )
+        .await;
+    assert_eq!(compressed.headers["content-encoding"], "br");
+    let mut plain = Vec::new();
+    brotli::BrotliDecompress(&mut compressed.bytes.as_slice(), &mut plain).unwrap();
+    assert_eq!(plain, page.bytes);
+    assert!(compressed.bytes.len() < page.bytes.len() / 3);
+
+    // Sorted by name: Đà Nẵng, Hà Nội, Hồ Chí Minh.
+    let by_name = public.get("/ket-qua?sap-xep=ten").await;
+    let table = &by_name.body[by_name.body.find("<tbody>").unwrap()..];
+    let (a, b, c) = (
+        table.find("Đà Nẵng").unwrap(),
+        table.find("Hà Nội").unwrap(),
+        table.find("Hồ Chí Minh").unwrap(),
+    );
+    assert!(a < b && b < c, "sorted by name");
+
+    // English, with its number notation.
+    let mut english = Browser::new(&world.app);
+    english.get("/lang/en?next=/ket-qua").await;
+    let page_en = english.get("/ket-qua").await;
+    assert!(page_en.body.contains("<html lang=\"en\">"));
+    assert!(page_en.body.contains("SIPAS index 2025"));
+    assert!(
+        page_en
+            .body
+            .contains(&format!("{:.2}%", 100.0 * national.estimate.unwrap()))
+    );
+
+    // An earlier version says it was corrected; the year on the old map has 63 squares' map
+    // (six provinces of it published here).
+    let v1 = public.get("/ket-qua/2025/v1").await;
+    assert_eq!(v1.status, StatusCode::OK);
+    assert!(v1.body.contains("Đây là phiên bản cũ"));
+    let old = public.get("/ket-qua/2024").await;
+    assert_eq!(old.status, StatusCode::OK);
+    assert_eq!(old.body.matches("<rect class=\"tile").count(), 6);
+    assert!(old.body.contains("href=\"/ket-qua/2024/tinh/74\""));
+
+    // A province page: index, interval, rank range, series with the re-aggregated old year
+    // and the figures published before for the old provinces now inside it.
+    let hcm = public.get("/ket-qua/2025/tinh/79").await;
+    assert_eq!(hcm.status, StatusCode::OK, "{}", hcm.body);
+    let cell = cells
+        .iter()
+        .find(|c| c.domain == "79" && c.node == "sipas" && c.subgroup.is_empty())
+        .unwrap();
+    assert!(hcm.body.contains(&percent_vi(cell.estimate.unwrap())));
+    for part in [
+        "Hồ Chí Minh: Chỉ số SIPAS 2025",
+        "<svg class=\"series-chart\"",
+        "Tính lại: các tỉnh cũ gộp theo 34 đơn vị mới",
+        "Công bố trước nền tảng này",
+        "Bà Rịa - Vũng Tàu",
+        "Tiếp cận dịch vụ",
+        "Cả nước",
+    ] {
+        assert!(hcm.body.contains(part), "{part}");
+    }
+    assert!(
+        hcm.body.contains(&format!(
+            "content=\"Hồ Chí Minh: {}",
+            percent_vi(cell.estimate.unwrap())
+        )),
+        "a shared link shows the province and its figure"
+    );
+    for missing in [
+        "/ket-qua/2025/tinh/74",
+        "/ket-qua/2030",
+        "/ket-qua/2025/v9",
+        "/ket-qua/2025/x1",
+    ] {
+        assert_eq!(
+            public.get(missing).await.status,
+            StatusCode::NOT_FOUND,
+            "{missing}"
+        );
+    }
+
+    // The methodology page lists the correction.
+    let method = public.get("/phuong-phap").await;
+    assert_eq!(method.status, StatusCode::OK);
+    assert!(method.body.contains("SIPAS 2025 v2"));
+    assert!(method.body.contains("Sửa nhãn một câu hỏi"));
+
+    // The API: the same numbers, readable from anywhere.
+    let list = public.get("/api/v1/releases").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert_eq!(list.headers["access-control-allow-origin"], "*");
+    let list = json(&list);
+    assert_eq!(list["releases"].as_array().unwrap().len(), 3);
+    let latest = public.get("/api/v1/releases/2025/latest").await;
+    assert_eq!(latest.status, StatusCode::OK);
+    let latest = json(&latest);
+    assert_eq!(latest["release"]["version"], 2);
+    assert_eq!(latest["compared_with"], "2024/1");
+    let api_national = latest["national"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["domain"] == "national" && c["node"] == "sipas")
+        .unwrap();
+    assert_eq!(
+        api_national["estimate"].as_f64(),
+        national.estimate,
+        "the API gives the stored number exactly"
+    );
+    assert_eq!(latest["provinces"].as_array().unwrap().len(), 3);
+    let province = public.get("/api/v1/releases/2025/2/provinces/79").await;
+    assert_eq!(province.status, StatusCode::OK);
+    assert_eq!(
+        province.headers["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    let province = json(&province);
+    assert_eq!(province["name"], "Hồ Chí Minh");
+    assert_eq!(
+        province["cells"].as_array().unwrap().len(),
+        cells.iter().filter(|c| c.domain == "79").count()
+    );
+    let index = province["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["node"] == "sipas" && c["subgroup"] == "")
+        .unwrap();
+    assert!(
+        hcm.body
+            .contains(&percent_vi(index["estimate"].as_f64().unwrap())),
+        "the page shows what the API gives"
+    );
+    for missing in [
+        "/api/v1/releases/2025/9",
+        "/api/v1/releases/2025/2/provinces/74",
+        "/api/v1/releases/1999/latest",
+    ] {
+        let reply = public.get(missing).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{missing}");
+        assert_eq!(reply.headers["access-control-allow-origin"], "*");
+    }
+    let openapi = json(&public.get("/api/v1/openapi.json").await);
+    assert!(openapi["openapi"].as_str().unwrap().starts_with("3."));
+    for path in [
+        "/api/v1/releases",
+        "/api/v1/releases/{year}/{version}",
+        "/api/v1/releases/{year}/{version}/provinces/{code}",
+    ] {
+        assert!(openapi["paths"].get(path).is_some(), "{path}");
+    }
+    assert!(openapi["components"]["schemas"]["ApiCell"]["properties"]["ci_low"].is_object());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn public_site_sqlite() {
+    let db = common::sqlite_db();
+    story(&db.url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn public_site_postgres() {
+    let Some((url, name)) = common::postgres_db().await else {
+        return;
+    };
+    story(&url).await;
+    common::drop_postgres_db(&name).await;
+}
