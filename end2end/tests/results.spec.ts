@@ -84,7 +84,7 @@ test('laptop: the table downloads and parses, English, methodology', async ({ br
   await expect(page.getByRole('heading', { level: 1 })).toContainText('SIPAS index 2025');
   await expect(page.getByTestId('national')).toHaveText(`${(100 * estimate).toFixed(2)}%`);
   await accessible(page, 'results overview (English, laptop)');
-  await page.getByRole('link', { name: 'Methodology' }).click();
+  await page.getByRole('link', { name: 'Methodology', exact: true }).click();
   await expect(page).toHaveURL('/phuong-phap');
   await expect(page.getByRole('heading', { name: 'Why ranks are ranges' })).toBeVisible();
   await expect(page.getByRole('link', { name: 'SIPAS 2024 v2' })).toBeVisible();

@@ -110,6 +110,10 @@ pub fn router(state: AppState) -> Router {
             get(crate::public_site::version_province),
         )
         .route("/phuong-phap", get(crate::public_site::methodology))
+        .route(
+            "/phuong-phap/{file}",
+            get(crate::public_site::methodology_file),
+        )
         .route("/api/v1/releases", get(crate::public_site::api_releases))
         .route(
             "/api/v1/releases/{year}/{version}",

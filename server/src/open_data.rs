@@ -7,7 +7,7 @@
 //! `sipas compute --totals` reproduces every published number outside subgroups.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -216,7 +216,7 @@ fn not_found() -> Response {
 }
 
 /// One built file of a published version: its ETag, type and bytes.
-struct Built {
+pub(crate) struct Built {
     etag: String,
     content_type: &'static str,
     bytes: Bytes,
@@ -225,12 +225,9 @@ struct Built {
 /// Built files by (year, version, file). A published version never changes, so a file is built
 /// once per process and then served from memory to everyone (a slow client holds a reference,
 /// not a copy); the cache holds at most the six files of each published version.
-type Cache = Mutex<HashMap<(i32, i32, String), Arc<Built>>>;
-
-fn cache() -> &'static Cache {
-    static CACHE: OnceLock<Cache> = OnceLock::new();
-    CACHE.get_or_init(Default::default)
-}
+/// Kept per store (in [`crate::public_site::SiteCache`]), so two databases in one process
+/// never serve each other's files.
+pub(crate) type Cache = Mutex<HashMap<(i32, i32, String), Arc<Built>>>;
 
 /// `GET /du-lieu/{year}/{version}/{file}`: `version` is `v1`, `v2`, … or `latest`. Readable
 /// from any origin (every answer, redirects and errors included, carries CORS).
@@ -281,13 +278,14 @@ async fn serve(
         return not_found();
     };
     let key = (year, version, file.to_owned());
-    let cached = cache().lock().ok().and_then(|c| c.get(&key).cloned());
+    let cache = &state.staff.site.open_data;
+    let cached = cache.lock().ok().and_then(|c| c.get(&key).cloned());
     let built = match cached {
         Some(built) => built,
         None => match build(state, year, version, file).await {
             Ok(Some(built)) => {
                 let built = Arc::new(built);
-                if let Ok(mut c) = cache().lock() {
+                if let Ok(mut c) = cache.lock() {
                     c.insert(key, built.clone());
                 }
                 built

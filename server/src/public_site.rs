@@ -79,6 +79,8 @@ pub struct SiteCache {
     merged: Mutex<MergedCells>,
     elsewhere: Mutex<Option<Arc<Vec<PublishedElsewhere>>>>,
     built: Mutex<HashMap<String, Arc<Built>>>,
+    /// The open-data files (`crate::open_data`).
+    pub(crate) open_data: crate::open_data::Cache,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -622,6 +624,29 @@ pub async fn methodology(State(state): State<AppState>, headers: HeaderMap) -> R
         }
         .await,
     )
+}
+
+/// `GET /phuong-phap/{file}`: the full methodology and the R script that checks the statistics
+/// against R's survey package, as text (built into the binary).
+pub async fn methodology_file(Path(file): Path<String>, headers: HeaderMap) -> Response {
+    static DOCS: std::sync::OnceLock<[Built; 2]> = std::sync::OnceLock::new();
+    let [docs, r] = DOCS.get_or_init(|| {
+        [
+            Built::new(
+                "text/markdown; charset=utf-8",
+                include_bytes!("../../docs/methodology.md").to_vec(),
+            ),
+            Built::new(
+                "text/plain; charset=utf-8",
+                include_bytes!("../../stats/golden/generate.R").to_vec(),
+            ),
+        ]
+    });
+    match file.as_str() {
+        "methodology.md" => respond(&headers, docs, "public, max-age=3600", true),
+        "golden-r-survey.R" => respond(&headers, r, "public, max-age=3600", true),
+        _ => Failure::NotFound.into_response(),
+    }
 }
 
 // ---- The JSON API ----

@@ -257,6 +257,15 @@ async fn story(url: &str) {
     assert_eq!(method.status, StatusCode::OK);
     assert!(method.body.contains("SIPAS 2025 v2"));
     assert!(method.body.contains("Sửa nhãn một câu hỏi"));
+    let docs = public.get("/phuong-phap/methodology.md").await;
+    assert_eq!(docs.status, StatusCode::OK);
+    assert!(docs.body.contains("Open data and disclosure control"));
+    let r = public.get("/phuong-phap/golden-r-survey.R").await;
+    assert!(
+        r.body.contains("library(survey)"),
+        "{}",
+        &r.body[..200.min(r.body.len())]
+    );
 
     // The API: the same numbers, readable from anywhere.
     let list = public.get("/api/v1/releases").await;

@@ -914,6 +914,10 @@ pub fn methodology(site: &Site, releases: &[ReleaseInfo]) -> String {
             <h2>{site.t("Tài liệu đầy đủ và tính lại", "Full documentation and reproduction")}</h2>
             <p>{site.t("Mỗi bản công bố có dữ liệu mở (bảng kết quả, phương pháp, tổng số liệu theo xã) và hướng dẫn tính lại mọi con số bằng lệnh sipas compute. Phương pháp chi tiết (công thức, so khớp với gói survey của R) nằm trong tệp docs/methodology.md của mã nguồn.",
                 "Each release has open data (results table, methodology, per-commune totals) and instructions to recompute every number with sipas compute. The detailed methodology (formulas, the match with R's survey package) is docs/methodology.md in the source code.")}</p>
+            <ul>
+                <li><a href="/phuong-phap/methodology.md">{site.t("Phương pháp chi tiết (tiếng Anh, Markdown)", "The detailed methodology (Markdown)")}</a></li>
+                <li><a href="/phuong-phap/golden-r-survey.R">{site.t("Mã R đối chiếu với gói survey", "The R script that checks the statistics against R's survey package")}</a></li>
+            </ul>
         </section>
     };
     document(site, &title, (&title, &title), body)
