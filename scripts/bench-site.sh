@@ -11,7 +11,7 @@ seconds=${1:-10}
 connections=${2:-50}
 source scripts/env.sh
 command -v oha >/dev/null || cargo install oha --locked
-cargo build --release -p sipas --bin sipas
+cargo leptos build --release
 work=$(mktemp -d)
 port=3392
 trap 'kill "${server:-}" 2>/dev/null || true; rm -rf "$work"' EXIT

@@ -134,7 +134,11 @@ async fn index(state: &AppState) -> Result<Arc<Vec<ReleaseInfo>>, Failure> {
         return Ok(list.clone());
     }
     let list = Arc::new(state.staff.store.releases().await.map_err(unavailable)?);
-    *lock(&cache.index) = Some((Instant::now(), list.clone()));
+    let previous = lock(&cache.index).replace((Instant::now(), list.clone()));
+    // A new release changes every page's menus: drop what was built for the old list.
+    if previous.is_some_and(|(_, old)| fingerprint(&old) != fingerprint(&list)) {
+        lock(&cache.built).clear();
+    }
     Ok(list)
 }
 
