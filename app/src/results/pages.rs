@@ -448,7 +448,7 @@ pub fn overview(site: &Site, data: &ReleaseData, releases: &[ReleaseInfo], sort:
         </section>
         <section id="bang" aria-labelledby="table-heading">
             <h2 id="table-heading">{site.t("Bảng số liệu", "Table")}</h2>
-            <div class="table-scroll">
+            <div class="table-scroll" tabindex="0">
                 <table class="results-table">
                     <caption>{format!("{title}: {}", site.t("chỉ số, khoảng tin cậy, khoảng thứ hạng và nhóm của từng tỉnh", "each province's index, interval, rank range and tier"))}</caption>
                     <thead><tr>
@@ -465,7 +465,7 @@ pub fn overview(site: &Site, data: &ReleaseData, releases: &[ReleaseInfo], sort:
         </section>
         <section aria-labelledby="elements-heading">
             <h2 id="elements-heading">{site.t("Nội dung và yếu tố (cả nước)", "Contents and elements (national)")}</h2>
-            <div class="table-scroll">
+            <div class="table-scroll" tabindex="0">
                 <table class="results-table">
                     <thead><tr>
                         <th scope="col">{site.t("Nội dung, yếu tố", "Content, element")}</th>
@@ -715,7 +715,7 @@ pub fn province(
                     "Chấm tròn: tính từ khảo sát với khoảng tin cậy 95% (chấm rỗng: tính lại theo bản đồ mới). Hình thoi: con số công bố trước đây, không có khoảng tin cậy, không so sánh trực tiếp được.",
                     "Dots: computed from the survey with a 95% interval (hollow: re-aggregated to today's map). Diamonds: figures published before, without an interval, not directly comparable.",
                 )}</p>
-                <div class="table-scroll">
+                <div class="table-scroll" tabindex="0">
                     <table class="results-table">
                         <thead><tr>
                             <th scope="col">{site.t("Năm", "Year")}</th>
@@ -801,7 +801,7 @@ pub fn province(
         {series_view}
         <section aria-labelledby="detail-heading">
             <h2 id="detail-heading">{site.t("Nội dung, yếu tố và câu hỏi", "Contents, elements and questions")}</h2>
-            <div class="table-scroll">
+            <div class="table-scroll" tabindex="0">
                 <table class="results-table detail">
                     <thead><tr>
                         <th scope="col">{site.t("Nội dung, yếu tố, câu hỏi", "Content, element, question")}</th>
@@ -815,7 +815,7 @@ pub fn province(
         </section>
         <section aria-labelledby="neighbours-heading">
             <h2 id="neighbours-heading">{site.t("So với cả nước và các tỉnh gần nhất trong bảng xếp hạng", "Against the nation and the provinces nearest in the ranking")}</h2>
-            <div class="table-scroll">
+            <div class="table-scroll" tabindex="0">
                 <table class="results-table">
                     <thead><tr>
                         <th scope="col">{site.t("Tỉnh, thành phố", "Province")}</th>
