@@ -233,7 +233,23 @@ pub async fn publish_demo(
     wave: &Wave,
     changelog: &str,
 ) -> Result<(), StoreError> {
-    let methodology = crate::questionnaires::SIPAS_2023_METHODOLOGY;
+    publish_demo_with(
+        store,
+        wave,
+        changelog,
+        crate::questionnaires::SIPAS_2023_METHODOLOGY,
+    )
+    .await
+}
+
+/// [`publish_demo`] with another methodology (tests: one without subgroup rows, whose
+/// per-commune totals are public).
+pub async fn publish_demo_with(
+    store: &dyn StaffStore,
+    wave: &Wave,
+    changelog: &str,
+    methodology: &str,
+) -> Result<(), StoreError> {
     let progress = crate::wave_compute::Progress::default();
     let started = std::time::Instant::now();
     let draft = crate::drafts::compute(store, wave, methodology, None, &progress)

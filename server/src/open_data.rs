@@ -186,7 +186,7 @@ Method: docs/methodology.md of the SIPAS platform.
         totals_line = if totals_published {
             "  totals.json       per-commune (PSU) counts and weighted sums of each province and\n                    the nation: no microdata, no subgroups, no item x item moments"
         } else {
-            "  totals.json       not published for this version: a commune had too few\n                    respondents, the weights were calibrated, or it differs from an\n                    earlier version of the year by too few respondents (disclosure\n                    control, docs/methodology.md). The full totals are kept with the\n                    release and reproduce every number below"
+            "  totals.json       not published for this version: the results have rows by subgroup,\n                    a commune had too few respondents, the weights were calibrated, or\n                    it differs from an earlier version of the year by too few respondents\n                    (disclosure control, docs/methodology.md). The full totals are kept\n                    with the release and reproduce every number below"
         },
         previous = match info.compared_with {
             None => "  (no earlier release: the change columns are empty)\n".to_owned(),

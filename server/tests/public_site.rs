@@ -252,6 +252,19 @@ async fn story(url: &str) {
         );
     }
 
+    // A release with rows by subgroup keeps its per-commune totals back, and says why.
+    assert_eq!(
+        public.get("/du-lieu/2025/v2/totals.json").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert!(
+        public
+            .get("/du-lieu/2025/v2/README.txt")
+            .await
+            .body
+            .contains("rows by subgroup")
+    );
+
     // The methodology page lists the correction.
     let method = public.get("/phuong-phap").await;
     assert_eq!(method.status, StatusCode::OK);
