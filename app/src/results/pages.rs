@@ -550,16 +550,14 @@ fn downloads(site: &Site, info: &ReleaseInfo) -> impl IntoView + use<> {
             "methodology.toml",
             site.t("Phương pháp đã dùng", "The methodology as used"),
         ),
-        (
-            "totals.json",
-            site.t(
-                "Tổng số liệu theo xã để tính lại (không có dữ liệu cá nhân)",
-                "Per-commune totals to recompute (no personal data)",
-            ),
-        ),
+        // The README lists totals.json when it is published (some releases keep it back:
+        // disclosure control), so no link here can be a dead one.
         (
             "README.txt",
-            site.t("Hướng dẫn tính lại", "How to recompute"),
+            site.t(
+                "Hướng dẫn tính lại và tổng số liệu theo xã",
+                "How to recompute, and the per-commune totals",
+            ),
         ),
     ];
     let links = files
