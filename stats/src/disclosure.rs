@@ -17,7 +17,8 @@
 //! a release that publishes rows by subgroup: a second review decoded those rows' standard
 //! errors (published at full precision) into per-commune subgroup counts, using the public
 //! per-commune totals as the frame, and so recovered answers of respondents alone in their
-//! commune × sex or commune × age band (45 respondents, 1,004 answers, in one demo year). Two public versions of the
+//! commune × sex or commune × age band (at least 83 respondents and 1,601 answers, 9 whole
+//! profiles, in one demo year). Two public versions of the
 //! same year are checked against each other with [`differencing_risks`].
 
 use std::collections::{BTreeMap, BTreeSet};
