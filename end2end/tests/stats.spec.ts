@@ -1,3 +1,7 @@
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { expect, test } from '@playwright/test';
 import { accessible, signIn, staffPage } from './staff-helpers';
 
@@ -86,10 +90,33 @@ test('an approving official approves and publishes; the open data downloads', as
   expect(national).toBeTruthy();
   const readme = await page.request.get('/du-lieu/2026/v1/README.txt');
   expect(await readme.text()).toContain('sipas compute --totals totals.json');
-  // The demo's methodology publishes rows by subgroup, so the per-commune totals stay back
-  // (with them, those rows' standard errors decode into per-commune subgroup counts).
-  expect((await page.request.get('/du-lieu/2026/v1/totals.json')).status()).toBe(404);
-  expect(await (await page.request.get('/du-lieu/2026/v1/README.txt')).text()).toContain('rows by subgroup');
-  const methodology = await page.request.get('/du-lieu/2026/v1/methodology.toml');
-  expect(await methodology.text()).toContain('[[nodes]]');
+
+  // Download, recompute, compare: the release's open data reproduces every published number
+  // with `sipas compute`, the change since 2025 included, as its README says.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sipas-release-'));
+  for (const [address, file] of [
+    ['/du-lieu/2026/v1/totals.json', 'totals.json'],
+    ['/du-lieu/2026/v1/methodology.toml', 'methodology.toml'],
+    ['/du-lieu/2025/v1/totals.json', 'sipas-2025-v1-totals.json'],
+  ]) {
+    const download = await page.request.get(address);
+    expect(download.status(), address).toBe(200);
+    fs.writeFileSync(path.join(dir, file), await download.body());
+  }
+  expect(await readme.text()).toContain('--previous-data sipas-2025-v1-totals.json');
+  execFileSync(
+    process.env.SIPAS_E2E_BIN ?? '',
+    [
+      'compute',
+      '--totals', path.join(dir, 'totals.json'),
+      '--methodology', path.join(dir, 'methodology.toml'),
+      '--previous-data', path.join(dir, 'sipas-2025-v1-totals.json'),
+      '--out', path.join(dir, 'check.csv'),
+    ],
+    { env: { ...process.env, RUST_LOG: 'warn' } },
+  );
+  const check = fs.readFileSync(path.join(dir, 'check.csv'), 'utf8').trim().split('\n');
+  expect(check.length).toBeGreaterThan(1000);
+  expect(check).toEqual(lines);
+  expect(lines.some((l) => l.startsWith('national,,sipas,') && l.split(',').length > 30)).toBe(true);
 });

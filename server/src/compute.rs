@@ -379,12 +379,17 @@ pub fn run(request: &Request<'_>) -> Result<Computed, ComputeError> {
     })
 }
 
-/// The engine's cells as a release stores them (undefined numbers become `None`).
+/// The engine's cells as a draft and its release store them (undefined numbers become
+/// `None`). Rows by subgroup are left out: a release publishes none, because any public file
+/// that reproduced them would hold per-commune × subgroup totals of one to four people
+/// (`sipas_stats::disclosure`). `sipas compute` on microdata still gives them to those who
+/// hold the microdata.
 pub fn release_cells(cells: &[sipas_stats::estimate::Cell]) -> Vec<ReleaseCell> {
     let some = |x: f64| x.is_finite().then_some(x);
     let whole = |x: usize| i64::try_from(x).ok();
     cells
         .iter()
+        .filter(|c| c.subgroup.is_empty())
         .map(|c| ReleaseCell {
             domain: c.domain.clone(),
             subgroup: c.subgroup.clone(),

@@ -4,7 +4,8 @@
 //! results.xlsx, results.json, methodology.toml and totals.json (the public form of the totals:
 //! per-PSU counts and weighted sums of provinces and the nation, no moments, no subgroups, no
 //! microdata; withheld when unsafe, see `sipas_stats::disclosure`), from which
-//! `sipas compute --totals` reproduces every published number outside subgroups.
+//! `sipas compute --totals` reproduces every published number (a release has no rows by
+//! subgroup).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -152,11 +153,12 @@ Files / Tệp
 {totals_line}
 Reproduce the numbers / Tính lại các con số
   sipas compute --totals totals.json --methodology methodology.toml --out check.csv
-{previous}  check.csv then equals every row of results.csv without a subgroup (without the
-  BOM): estimates, intervals, design effects, flags, ranks, tiers and changes (tested).
-  Rows by subgroup (sex, age, area) rest on per-commune totals of a few people each, so
-  they are not in the public totals; the full totals file, kept by the Ministry with this
-  release (its SHA-256 is the input digest above), reproduces every row.
+{previous}  check.csv then equals results.csv (without the BOM), every row: estimates,
+  intervals, design effects, flags, ranks, tiers and changes (tested).
+  No rows by subgroup (sex, age, area) are published: with about eight respondents per
+  commune, any file that reproduced them would hold per-commune totals of one to four
+  people. The subgroup column is kept, empty, so the table has the layout of
+  `sipas compute`.
 
 Columns: domain (province code, national = design-based, national_mean = mean of provinces),
 subgroup, node (index, content, element or item), n respondents, df, estimate (share
@@ -186,7 +188,7 @@ Method: docs/methodology.md of the SIPAS platform.
         totals_line = if totals_published {
             "  totals.json       per-commune (PSU) counts and weighted sums of each province and\n                    the nation: no microdata, no subgroups, no item x item moments"
         } else {
-            "  totals.json       not published for this version: the results have rows by subgroup,\n                    a commune had too few respondents, the weights were calibrated, or\n                    it differs from an earlier version of the year by too few respondents\n                    (disclosure control, docs/methodology.md). The full totals are kept\n                    with the release and reproduce every number below"
+            "  totals.json       not published for this version: a commune had too few respondents,\n                    the weights were calibrated, or it differs from an earlier version of the year by too few respondents\n                    (disclosure control, docs/methodology.md). The full totals are kept\n                    with the release and reproduce every number below"
         },
         previous = match info.compared_with {
             None => "  (no earlier release: the change columns are empty)\n".to_owned(),

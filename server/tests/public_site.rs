@@ -6,6 +6,8 @@
 
 mod common;
 
+use std::collections::BTreeMap;
+
 use axum::http::StatusCode;
 use common::browser::Browser;
 use sipas_app::domain::{Geography, QuestionnaireRef, Wave};
@@ -252,17 +254,17 @@ async fn story(url: &str) {
         );
     }
 
-    // A release with rows by subgroup keeps its per-commune totals back, and says why.
+    // The demo's releases publish no rows by subgroup and do publish their per-commune totals.
     assert_eq!(
         public.get("/du-lieu/2025/v2/totals.json").await.status,
-        StatusCode::NOT_FOUND
+        StatusCode::OK
     );
+    let results = public.get("/du-lieu/2025/v2/results.csv").await;
     assert!(
-        public
-            .get("/du-lieu/2025/v2/README.txt")
-            .await
-            .body
-            .contains("rows by subgroup")
+        csv::Reader::from_reader(&results.bytes[..])
+            .deserialize::<BTreeMap<String, String>>()
+            .all(|row| row.expect("row")["subgroup"].is_empty()),
+        "no rows by subgroup"
     );
 
     // The methodology page lists the correction.

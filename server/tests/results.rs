@@ -28,14 +28,12 @@ struct World {
     store: std::sync::Arc<sipas_server::store::SqlStore>,
 }
 
-/// The built-in methodology without its subgroup rows: a release with rows by subgroup has no
-/// public totals (their standard errors decode into per-commune subgroup counts), and this
-/// story downloads and recomputes them.
-fn plain_methodology() -> String {
-    let line = "subgroups = [\"sex\", \"age_band\", \"area\"]\n";
+/// The built-in methodology, rows by subgroup included: the draft and the release keep only
+/// the province and national rows, so the public totals reproduce all of them.
+fn sipas_methodology() -> String {
     let text = sipas_server::questionnaires::SIPAS_2023_METHODOLOGY;
-    assert!(text.contains(line));
-    text.replace(line, "")
+    assert!(text.contains("subgroups = [\"sex\", \"age_band\", \"area\"]"));
+    text.to_owned()
 }
 
 fn items() -> Vec<String> {
@@ -150,7 +148,7 @@ async fn world(url: &str) -> World {
         )
         .await
         .expect("old forms");
-    sipas_server::demo::publish_demo_with(store.as_ref(), &last_year, "", &plain_methodology())
+    sipas_server::demo::publish_demo_with(store.as_ref(), &last_year, "", &sipas_methodology())
         .await
         .expect("last year published");
     let mut state =
@@ -227,7 +225,7 @@ async fn story(url: &str) {
     let started = stats
         .post(
             &format!("/staff/waves/{WAVE}/results"),
-            &[("methodology", &plain_methodology())],
+            &[("methodology", &sipas_methodology())],
         )
         .await;
     assert_eq!(started.status, StatusCode::SEE_OTHER, "{}", started.body);
@@ -239,6 +237,10 @@ async fn story(url: &str) {
     assert_eq!(finished(&world, id).await, ComputationStatus::Draft);
     let computation = world.store.computation(id).await.expect("draft");
     assert!(!computation.cells.is_empty());
+    assert!(
+        computation.cells.iter().all(|c| c.subgroup.is_empty()),
+        "no rows by subgroup in a draft (nor so in its release)"
+    );
     assert_eq!(computation.report.weights.len(), 3);
     assert_eq!(computation.input_digest.len(), 64);
     // Compared with last year on today's map.
@@ -514,7 +516,7 @@ async fn story(url: &str) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("methodology.toml"), &methodology.bytes).unwrap();
     // Download, recompute, compare: the public totals of this year and last year's (on the
-    // old map, merged) give every row without a subgroup, change columns included.
+    // old map, merged) give every published row, change columns included.
     std::fs::write(dir.path().join("public.json"), &totals.bytes).unwrap();
     std::fs::write(dir.path().join("last-public.json"), &last_public.bytes).unwrap();
     let out_public = dir.path().join("check-public.csv");
@@ -532,19 +534,14 @@ async fn story(url: &str) {
         non_probability: false,
     })
     .expect("recompute from the public totals");
-    let without_subgroups = |rows: Vec<BTreeMap<String, String>>| -> Vec<_> {
-        rows.into_iter()
-            .filter(|r| r["subgroup"].is_empty())
-            .collect()
-    };
     let reproduced = csv_rows(&std::fs::read(&out_public).unwrap());
-    assert!(reproduced.iter().all(|r| r["subgroup"].is_empty()));
+    assert!(published_rows.iter().all(|r| r["subgroup"].is_empty()));
     assert!(
         reproduced
             .iter()
             .any(|r| r["node"] == "sipas" && !r["deff"].is_empty())
     );
-    assert_eq!(reproduced, without_subgroups(published_rows.clone()));
+    assert_eq!(reproduced, published_rows);
     // The full totals, kept with the release, reproduce every row (the change
     // since last year's re-aggregated release included) with the published methodology.
     let full = world
@@ -579,7 +576,12 @@ async fn story(url: &str) {
         non_probability: false,
     })
     .expect("recompute from the full totals");
-    assert_eq!(csv_rows(&std::fs::read(&out_full).unwrap()), published_rows);
+    // They also give the rows by subgroup, which only the Ministry holds.
+    let (by_subgroup, whole): (Vec<_>, Vec<_>) = csv_rows(&std::fs::read(&out_full).unwrap())
+        .into_iter()
+        .partition(|r| !r["subgroup"].is_empty());
+    assert!(!by_subgroup.is_empty());
+    assert_eq!(whole, published_rows);
 
     // Last year on today's map: 74 and 77 are inside 79, 49 inside 48; the nation is unchanged;
     // this year's change is measured from exactly these figures.
@@ -667,7 +669,7 @@ async fn story(url: &str) {
             let reply = browser
                 .post(
                     &format!("/staff/waves/{WAVE}/results"),
-                    &[("methodology", &plain_methodology())],
+                    &[("methodology", &sipas_methodology())],
                 )
                 .await;
             assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);

@@ -13,13 +13,14 @@
 //! - for a year on an old map, the same number for each domain a re-aggregation merges.
 //!
 //! Calibrated weights vary inside a commune by calibration cell, so their weighted sums could be
-//! decoded into counts by cell: calibrated totals are not made public. Neither are the totals of
-//! a release that publishes rows by subgroup: a second review decoded those rows' standard
-//! errors (published at full precision) into per-commune subgroup counts, using the public
-//! per-commune totals as the frame, and so recovered answers of respondents alone in their
-//! commune × sex or commune × age band (at least 83 respondents and 1,601 answers, 9 whole
-//! profiles, in one demo year). Two public versions of the
-//! same year are checked against each other with [`differencing_risks`].
+//! decoded into counts by cell: calibrated totals are not made public. Rows by subgroup are not
+//! published at all (the server drops them from a release; they stay in the draft for review):
+//! with about eight respondents per commune, any file that reproduces them exactly needs
+//! per-commune × subgroup totals of one to four people, and a second review decoded those rows'
+//! full-precision standard errors into such counts with the per-commune totals, recovering
+//! answers of respondents alone in their commune × sex or age band (at least 83 respondents and
+//! 1,601 answers, 9 whole profiles, in one demo year). Two public versions of the same year are
+//! checked against each other with [`differencing_risks`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -32,10 +33,6 @@ use crate::totals::{Area, DomainKey, Moments, SufficientStats, reaggregate};
 /// Why a release's totals cannot be published.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Withheld {
-    /// The release publishes rows by subgroup: a second review recovered single respondents'
-    /// answers by decoding those rows' standard errors into per-commune subgroup counts with
-    /// the public per-commune totals.
-    SubgroupRows,
     /// The weights were calibrated (they vary within a commune).
     Calibrated,
     /// These communes (stratum/name) have fewer respondents than the minimum.
@@ -57,11 +54,6 @@ impl fmt::Display for Withheld {
             }
         };
         match self {
-            Withheld::SubgroupRows => f.write_str(
-                "the results have rows by subgroup; with per-commune totals their standard \
-                 errors can be decoded into per-commune subgroup counts, which isolate \
-                 respondents",
-            ),
             Withheld::Calibrated => f.write_str(
                 "calibrated weights vary within a commune, so its weighted totals would give \
                  counts by calibration cell",
@@ -111,9 +103,6 @@ pub fn public_totals(
     min_psu_rows: u64,
     new_code: Option<NewCode<'_>>,
 ) -> Result<Result<SufficientStats, Withheld>, StatsError> {
-    if !methodology.subgroups.is_empty() {
-        return Ok(Err(Withheld::SubgroupRows));
-    }
     if stats.calibration.is_some() {
         return Ok(Err(Withheld::Calibrated));
     }
