@@ -77,7 +77,7 @@ pub fn App() -> impl IntoView {
             <main id="main">
                 // Async: the whole page is rendered before it is sent, so it works without JavaScript.
                 <Routes fallback=|| view! { <pages::NotFound /> }>
-                    <Route path=StaticSegment("") view=pages::HomePage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("khao-sat") view=pages::HomePage ssr=SsrMode::Async />
                     <Route path=StaticSegment("s") view=pages::SurveyEntryPage />
                     <Route
                         path=(StaticSegment("s"), ParamSegment("code"))

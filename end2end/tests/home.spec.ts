@@ -18,7 +18,7 @@ async function hydrated(page: Page) {
 
 test('home page lists the 34 provinces in Vietnamese and fits a 360 px screen', async ({ page }) => {
   const errors = watchConsole(page);
-  const response = await page.goto('/');
+  const response = await page.goto('/khao-sat');
   expect(response?.status()).toBe(200);
   await expect(page.locator('html')).toHaveAttribute('lang', 'vi');
   await expect(page.getByRole('heading', { level: 1 })).toContainText('Chỉ số hài lòng');
@@ -33,7 +33,7 @@ test('home page lists the 34 provinces in Vietnamese and fits a 360 px screen', 
 
 test('hydration canary: the filter narrows the list while typing', async ({ page }) => {
   const errors = watchConsole(page);
-  await page.goto('/');
+  await page.goto('/khao-sat');
   await hydrated(page);
   await page.getByLabel('Tìm tỉnh, thành phố').pressSequentially('ha noi');
   // No submit: only the hydrated page can do this.
@@ -45,7 +45,7 @@ test('hydration canary: the filter narrows the list while typing', async ({ page
 
 test('language switch to English and back, remembered across pages', async ({ page }) => {
   const errors = watchConsole(page);
-  await page.goto('/');
+  await page.goto('/khao-sat');
   await page.getByRole('link', { name: 'English' }).click();
   await expect(page.locator('html')).toHaveAttribute('lang', 'en');
   await expect(page.getByRole('heading', { level: 1 })).toHaveText(
@@ -66,7 +66,7 @@ test('unknown pages answer 404 with a way home', async ({ page }) => {
 });
 
 test('security headers are sent', async ({ request }) => {
-  const response = await request.get('/');
+  const response = await request.get('/khao-sat');
   const headers = response.headers();
   expect(headers['content-security-policy']).toContain("frame-ancestors 'none'");
   expect(headers['content-security-policy']).toMatch(/'nonce-[A-Za-z0-9_-]+'/);
@@ -78,7 +78,7 @@ test.describe('without JavaScript', () => {
   test.use({ javaScriptEnabled: false });
 
   test('the filter works as a plain form and the language link as a plain link', async ({ page }) => {
-    await page.goto('/');
+    await page.goto('/khao-sat');
     await expect(page.locator('table.provinces tbody tr')).toHaveCount(34);
     await page.getByLabel('Tìm tỉnh, thành phố').fill('đà nẵng');
     await page.getByRole('button', { name: 'Tìm' }).click();

@@ -12,6 +12,20 @@ async function noWasm(page: Page) {
   });
 }
 
+test('the front page is the latest release; citizens reach the survey from its header', async ({ page }) => {
+  await noWasm(page);
+  await page.goto('/ket-qua');
+  const latest = (await page.getByRole('heading', { level: 1 }).textContent()) ?? '';
+  expect(latest).toMatch(/Chỉ số SIPAS 20\d\d/);
+  const response = await page.goto('/');
+  expect(response?.status()).toBe(200);
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText(latest);
+  await expect(page.locator('svg.tile-map')).toBeVisible();
+  await page.getByRole('link', { name: 'Trả lời khảo sát' }).first().click();
+  await expect(page).toHaveURL('/khao-sat');
+  await expect(page.getByRole('heading', { level: 1 })).toContainText('Chỉ số hài lòng');
+});
+
 test('phone: overview within 100 KB, map to a province page, year switch, accessible', async ({ page }) => {
   await noWasm(page);
   const cdp = await page.context().newCDPSession(page);

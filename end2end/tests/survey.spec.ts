@@ -224,7 +224,7 @@ test('offline at submit, tab closed: sent on the next visit', async ({ page, con
 
   await context.setOffline(false);
   const later = await context.newPage();
-  await later.goto('/');
+  await later.goto('/khao-sat');
   await hydrated(later);
   await expect(async () => {
     expect(storedResponses().length - before).toBe(1);

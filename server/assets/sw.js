@@ -54,7 +54,7 @@ function isShell(url) {
 }
 
 function isSurveyPage(url) {
-  return url.pathname === '/' || url.pathname === '/s' || url.pathname.startsWith('/s/');
+  return url.pathname === '/khao-sat' || url.pathname === '/s' || url.pathname.startsWith('/s/');
 }
 
 async function staleWhileRevalidate(request) {

@@ -95,6 +95,7 @@ pub fn router(state: AppState) -> Router {
             "/du-lieu/{year}/{version}/{file}",
             get(crate::open_data::file),
         )
+        .route("/", get(crate::public_site::latest_overview))
         .route("/ket-qua", get(crate::public_site::latest_overview))
         .route("/ket-qua/{year}", get(crate::public_site::year_overview))
         .route(

@@ -534,10 +534,12 @@ fn either(result: Result<Response, Failure>) -> Response {
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
-/// `GET /ket-qua`: the latest release.
+/// `GET /` and `GET /ket-qua`: the latest release (the site's front page; citizens answer
+/// the survey from `/khao-sat`, linked from every page's header).
 pub async fn latest_overview(
     State(state): State<AppState>,
     Query(q): Query<OverviewQuery>,
+    uri: axum::http::Uri,
     headers: HeaderMap,
 ) -> Response {
     let sort = Sort::parse(q.sort.as_deref());
@@ -547,7 +549,7 @@ pub async fn latest_overview(
             &headers,
             Target::Latest,
             sort,
-            path("/ket-qua", sort),
+            path(uri.path(), sort),
         )
         .await,
     )

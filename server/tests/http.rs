@@ -23,9 +23,9 @@ async fn health_reports_the_database() {
 }
 
 #[tokio::test]
-async fn home_page_is_rendered_with_the_34_provinces_and_security_headers() {
+async fn survey_home_is_rendered_with_the_34_provinces_and_security_headers() {
     let (app, _db) = app().await;
-    let (status, headers, body) = get(&app, "/").await;
+    let (status, headers, body) = get(&app, "/khao-sat").await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         body.contains("<html lang=\"vi\""),
@@ -70,7 +70,7 @@ async fn the_same_pages_are_served_from_postgres() {
     let (status, _, body) = get(&app, "/healthz").await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("postgres"), "{body}");
-    let (status, _, body) = get(&app, "/").await;
+    let (status, _, body) = get(&app, "/khao-sat").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body.matches("<tr>").count(), 35);
     drop(app);
@@ -80,7 +80,7 @@ async fn the_same_pages_are_served_from_postgres() {
 #[tokio::test]
 async fn filter_works_without_javascript() {
     let (app, _db) = app().await;
-    let (_, _, body) = get(&app, "/?q=ha%20noi").await;
+    let (_, _, body) = get(&app, "/khao-sat?q=ha%20noi").await;
     assert_eq!(body.matches("<tr>").count(), 2, "header + Hà Nội");
     assert!(body.contains("Hà Nội"));
 }
@@ -104,7 +104,7 @@ async fn english_is_chosen_by_cookie() {
     let response = app
         .clone()
         .oneshot(
-            Request::get("/")
+            Request::get("/khao-sat")
                 .header(header::COOKIE, "lang=en")
                 .body(Body::empty())
                 .expect("request"),
@@ -114,6 +114,24 @@ async fn english_is_chosen_by_cookie() {
     let body = to_bytes(response.into_body(), 4 << 20).await.expect("body");
     let body = String::from_utf8_lossy(&body);
     assert!(body.contains("<html lang=\"en\"") && body.contains("Provinces and cities"));
+}
+
+#[tokio::test]
+async fn the_front_page_is_the_latest_release_and_links_the_survey() {
+    let (app, _db) = app().await;
+    // Nothing is published in this database: the front page says so, script-free, and sends
+    // citizens to the survey.
+    let (status, headers, body) = get(&app, "/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("Chưa có kết quả nào được công bố."), "{body}");
+    assert!(body.contains("href=\"/khao-sat\""));
+    assert!(!body.contains("<script"));
+    assert!(
+        headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .expect("csp")
+            .starts_with("default-src 'none';")
+    );
 }
 
 #[tokio::test]

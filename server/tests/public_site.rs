@@ -138,6 +138,12 @@ async fn story(url: &str) {
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     assert!(page.body.starts_with("<!DOCTYPE html><html lang=\"vi\">"));
     assert!(page.body.contains("Chỉ số SIPAS 2025 (v2)"));
+    // The front page is the same latest release (only its own address differs, in the
+    // language switch), and links citizens to the survey.
+    let front = public.get("/").await;
+    assert_eq!(front.status, StatusCode::OK);
+    assert_eq!(front.body.replace("next=/\"", "next=/ket-qua\""), page.body);
+    assert!(page.body.contains("href=\"/khao-sat\""));
     assert!(
         page.body.contains(&percent_vi(national.estimate.unwrap())),
         "the national figure as 90,09%"

@@ -36,7 +36,7 @@ pub fn SiteHeader() -> impl IntoView {
     view! {
         <a class="skip-link" href="#main">{t.skip_to_content}</a>
         <header class="site-header">
-            <a class="brand" href="/">{t.site_name}</a>
+            <a class="brand" href="/khao-sat">{t.site_name}</a>
             <nav aria-label=t.language>
                 <ul class="lang-switch">{switch}</ul>
             </nav>

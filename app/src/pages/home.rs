@@ -27,13 +27,13 @@ pub fn HomePage() -> impl IntoView {
             <p>
                 <a class="button-link" href="/s">{t.survey_enter_heading}</a>
                 " "
-                <a href="/ket-qua" rel="external">{t.results_link}</a>
+                <a href="/" rel="external">{t.results_link}</a>
             </p>
         </section>
         <section class="card" aria-labelledby="provinces-heading">
             <h2 id="provinces-heading">{t.provinces_heading}</h2>
             <p class="muted">{t.provinces_note}</p>
-            <form method="get" action="/" role="search" class="filter">
+            <form method="get" action="/khao-sat" role="search" class="filter">
                 <label for="province-filter">{t.filter_label}</label>
                 <div class="filter-row">
                     <input

@@ -12,7 +12,7 @@ pub fn NotFound() -> impl IntoView {
             <h1>{t.not_found_heading}</h1>
             <p>{t.not_found_body}</p>
             <p>
-                <a href="/">{t.back_home}</a>
+                <a href="/" rel="external">{t.back_home}</a>
             </p>
         </section>
     }

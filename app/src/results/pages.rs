@@ -114,13 +114,13 @@ pub fn document(
             <body class="results">
                 <a class="skip-link" href="#main">{site.t("Bỏ qua, đến nội dung chính", "Skip to main content")}</a>
                 <header class="results-header">
-                    <a class="brand" href="/ket-qua">{site.t("Chỉ số SIPAS", "SIPAS index")}</a>
+                    <a class="brand" href="/">{site.t("Chỉ số SIPAS", "SIPAS index")}</a>
                     <nav aria-label=site.t("Mục chính", "Main")>
                         <ul class="menu">
                             <li><a href="/ket-qua">{site.t("Kết quả", "Results")}</a></li>
                             <li><a href="/phuong-phap">{site.t("Phương pháp", "Methodology")}</a></li>
                             <li><a href="/api/v1/releases">{site.t("API dữ liệu", "Data API")}</a></li>
-                            <li><a href="/">{site.t("Trả lời khảo sát", "Answer the survey")}</a></li>
+                            <li><a href="/khao-sat">{site.t("Trả lời khảo sát", "Answer the survey")}</a></li>
                         </ul>
                     </nav>
                     <nav aria-label=site.t("Ngôn ngữ", "Language")><ul class="lang-switch">{switch}</ul></nav>
@@ -837,6 +837,7 @@ pub fn nothing_published(site: &Site) -> String {
     let body = view! {
         <h1>{title.clone()}</h1>
         <p>{site.t("Chưa có kết quả nào được công bố.", "No results have been published yet.")}</p>
+        <p><a href="/khao-sat">{site.t("Trả lời khảo sát", "Answer the survey")}</a></p>
     };
     document(site, &title, (&title, &title), body)
 }
