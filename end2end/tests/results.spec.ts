@@ -65,6 +65,16 @@ test('phone: overview within 100 KB, map to a province page, year switch, access
   const shown = (await page.getByTestId('province-index').textContent()) ?? '';
   expect(shown).toBe(`${(100 * index.estimate).toFixed(2).replace('.', ',')}%`);
 
+  // The journalist downloads the province's table: its rows only, the same index.
+  const own = page.getByRole('link', { name: 'Bảng của tỉnh này (CSV, mở bằng Excel)' });
+  const table = await page.request.get((await own.getAttribute('href')) ?? '');
+  expect(table.status()).toBe(200);
+  const rows = (await table.body()).toString('utf8').slice(1).trim().split('\n');
+  expect(rows.length).toBeGreaterThan(30);
+  expect(rows.slice(1).every((row) => row.startsWith('79,'))).toBe(true);
+  const indexRow = rows.find((row) => row.startsWith('79,,sipas,'))?.split(',') ?? [];
+  expect(Number(indexRow[5])).toBe(index.estimate);
+
   // Year switch: 2024 is on the 63-province map.
   await page.goto('/ket-qua/2025');
   await page.getByRole('navigation', { name: 'Năm công bố' }).getByRole('link', { name: '2024' }).click();

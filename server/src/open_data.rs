@@ -29,6 +29,14 @@ pub const FILES: [&str; 7] = [
     "results-2025-map.csv",
 ];
 
+/// A province's own table, `tinh-{code}.csv|xlsx|json` (the rows of that domain, in the
+/// columns of results.csv): `(code, extension)`.
+pub fn province_file(file: &str) -> Option<(&str, &str)> {
+    let (code, extension) = file.strip_prefix("tinh-")?.split_once('.')?;
+    let code_ok = (1..=3).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_digit());
+    (code_ok && matches!(extension, "csv" | "xlsx" | "json")).then_some((code, extension))
+}
+
 /// The columns of results.csv and results.xlsx: exactly those `sipas compute` writes, so a
 /// recomputed table can be compared with the published one line by line.
 pub use sipas_stats::output::CSV_COLUMNS as COLUMNS;
@@ -253,7 +261,7 @@ async fn serve(
     file: &str,
     headers: &axum::http::HeaderMap,
 ) -> Response {
-    if !FILES.contains(&file) {
+    if !FILES.contains(&file) && province_file(file).is_none() {
         return not_found();
     }
     let store = &state.staff.store;
@@ -347,13 +355,25 @@ async fn build(
     file: &str,
 ) -> Result<Option<Built>, Response> {
     let store = &state.staff.store;
-    let (info, cells) = match store.release(year, Some(version)).await {
+    let (info, mut cells) = match store.release(year, Some(version)).await {
         Ok(Some(found)) => found,
         Ok(None) => return Ok(None),
         Err(err) => return Err(unavailable(err)),
     };
     let etag = format!("\"{}-v{version}-{file}\"", info.input_digest);
-    let content_type = match file {
+    // A province's table is results.* cut to its rows; an unknown code has none.
+    let province = province_file(file);
+    if let Some((code, _)) = province {
+        cells.retain(|c| c.domain == code);
+        if cells.is_empty() {
+            return Ok(None);
+        }
+    }
+    let file = match province {
+        Some((_, extension)) => format!("results.{extension}"),
+        None => file.to_owned(),
+    };
+    let content_type = match file.as_str() {
         "README.txt" => "text/plain; charset=utf-8",
         "results.csv" => "text/csv; charset=utf-8",
         "results.xlsx" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -384,7 +404,6 @@ async fn build(
         None
     };
     // Building a workbook or a table is CPU work: off the async threads.
-    let file = file.to_owned();
     let bytes = tokio::task::spawn_blocking(move || match file.as_str() {
         "README.txt" => Ok(readme(&info, totals.is_some()).into_bytes()),
         "results.csv" => results_csv(&cells),

@@ -272,6 +272,45 @@ async fn story(url: &str) {
             .all(|row| row.expect("row")["subgroup"].is_empty()),
         "no rows by subgroup"
     );
+    // A province's own table: the release's rows of that province, in the same formats.
+    let own = public.get("/du-lieu/2025/v2/tinh-79.csv").await;
+    assert_eq!(own.status, StatusCode::OK);
+    assert!(own.bytes.starts_with(b"\xEF\xBB\xBF"));
+    let mut lines = results.body.lines();
+    let header = lines.next().expect("header");
+    let expected: Vec<&str> = std::iter::once(header)
+        .chain(lines.filter(|l| l.starts_with("79,")))
+        .collect();
+    assert!(expected.len() > 30, "index, contents, elements, items");
+    assert_eq!(own.body.lines().collect::<Vec<_>>(), expected);
+    assert!(
+        public
+            .get("/ket-qua/2025/tinh/79")
+            .await
+            .body
+            .contains("href=\"/du-lieu/2025/v2/tinh-79.csv\""),
+        "the province page links its table"
+    );
+    let workbook = public.get("/du-lieu/2025/v2/tinh-79.xlsx").await;
+    assert_eq!(workbook.status, StatusCode::OK);
+    assert!(workbook.bytes.starts_with(b"PK"));
+    let own_json = json(&public.get("/du-lieu/2025/v2/tinh-79.json").await);
+    assert_eq!(
+        own_json["cells"].as_array().map(Vec::len),
+        Some(expected.len() - 1)
+    );
+    for missing in [
+        "/du-lieu/2025/v2/tinh-74.csv",
+        "/du-lieu/2025/v2/tinh-7a.csv",
+        "/du-lieu/2025/v2/tinh-79.txt",
+        "/du-lieu/2025/v2/tinh-.csv",
+    ] {
+        assert_eq!(
+            public.get(missing).await.status,
+            StatusCode::NOT_FOUND,
+            "{missing}"
+        );
+    }
 
     // The methodology page lists the correction.
     let method = public.get("/phuong-phap").await;

@@ -416,7 +416,7 @@ pub fn overview(site: &Site, data: &ReleaseData, releases: &[ReleaseInfo], sort:
         }
     };
 
-    let downloads = downloads(site, info);
+    let downloads = downloads(site, info, None);
     let body = view! {
         {year_nav(site, info, releases)}
         <h1>{if info.version > 1 { format!("{title} (v{})", info.version) } else { title.clone() }}</h1>
@@ -528,8 +528,29 @@ fn published_date(at: &str) -> String {
     at.get(..10).unwrap_or(at).to_owned()
 }
 
-fn downloads(site: &Site, info: &ReleaseInfo) -> impl IntoView + use<> {
+/// The release's downloads; on a province page (`province`: its code) the province's own
+/// table comes first, in the same three formats.
+fn downloads(site: &Site, info: &ReleaseInfo, province: Option<&str>) -> impl IntoView + use<> {
     let base = format!("/du-lieu/{}/v{}", info.year, info.version);
+    let own = province.map(|code| {
+        [
+            (
+                format!("tinh-{code}.csv"),
+                site.t(
+                    "Bảng của tỉnh này (CSV, mở bằng Excel)",
+                    "This province's table (CSV, opens in Excel)",
+                ),
+            ),
+            (
+                format!("tinh-{code}.xlsx"),
+                site.t("Bảng của tỉnh này (Excel)", "This province's table (Excel)"),
+            ),
+            (
+                format!("tinh-{code}.json"),
+                site.t("Bảng của tỉnh này (JSON)", "This province's table (JSON)"),
+            ),
+        ]
+    });
     let files = [
         (
             "results.csv",
@@ -560,11 +581,19 @@ fn downloads(site: &Site, info: &ReleaseInfo) -> impl IntoView + use<> {
             ),
         ),
     ];
-    let links = files
+    let links = own
         .into_iter()
+        .flatten()
+        .chain(files.map(|(file, label)| (file.to_owned(), label)))
         .map(|(file, label)| view! { <li><a href=format!("{base}/{file}")>{label.to_owned()}</a></li> })
         .collect_view();
-    let api = format!("/api/v1/releases/{}/{}", info.year, info.version);
+    let api = match province {
+        Some(code) => format!(
+            "/api/v1/releases/{}/{}/provinces/{code}",
+            info.year, info.version
+        ),
+        None => format!("/api/v1/releases/{}/{}", info.year, info.version),
+    };
     view! {
         <section aria-labelledby="downloads-heading" class="downloads">
             <h2 id="downloads-heading">{site.t("Tải dữ liệu", "Download the data")}</h2>
@@ -826,7 +855,7 @@ pub fn province(
                 </table>
             </div>
         </section>
-        {downloads(site, info)}
+        {downloads(site, info, Some(code))}
     };
     Some(document(site, &title, (&title, &share), body))
 }
