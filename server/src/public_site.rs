@@ -40,6 +40,9 @@ pub struct Built {
     content_type: &'static str,
     body: Bytes,
     brotli: Bytes,
+    /// For clients without Brotli (older browsers and HTTP libraries): compressed once here
+    /// rather than by the compression layer on every request.
+    gzip: Bytes,
 }
 
 impl Built {
@@ -54,6 +57,15 @@ impl Built {
             ..Default::default()
         };
         let compressed = brotli::BrotliCompress(&mut body.as_slice(), &mut brotli, &params);
+        let gzip = {
+            use std::io::Write;
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+            encoder
+                .write_all(&body)
+                .and_then(|()| encoder.finish())
+                .unwrap_or_default()
+        };
         Self {
             etag,
             content_type,
@@ -63,6 +75,7 @@ impl Built {
             } else {
                 Bytes::new()
             },
+            gzip: Bytes::from(gzip),
         }
     }
 }
@@ -376,6 +389,26 @@ fn site(state: &AppState, headers: &HeaderMap, path: &str) -> Site {
 }
 
 /// Answers with a built body: 304 for a matching ETag, the Brotli copy when accepted.
+/// Whether `Accept-Encoding` lists `coding` without refusing it (`;q=0`).
+fn accepts(headers: &HeaderMap, coding: &str) -> bool {
+    headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',').any(|entry| {
+                let mut parts = entry.split(';').map(str::trim);
+                parts
+                    .next()
+                    .is_some_and(|name| name.eq_ignore_ascii_case(coding))
+                    && !parts.any(|p| {
+                        p.strip_prefix("q=")
+                            .and_then(|q| q.parse::<f32>().ok())
+                            .is_some_and(|q| q == 0.0)
+                    })
+            })
+        })
+}
+
 fn respond(headers: &HeaderMap, built: &Built, cache_control: &'static str, api: bool) -> Response {
     let mut response = if headers
         .get(header::IF_NONE_MATCH)
@@ -383,15 +416,15 @@ fn respond(headers: &HeaderMap, built: &Built, cache_control: &'static str, api:
         .is_some_and(|v| v.split(',').any(|tag| tag.trim() == built.etag))
     {
         StatusCode::NOT_MODIFIED.into_response()
-    } else if !built.brotli.is_empty()
-        && headers
-            .get(header::ACCEPT_ENCODING)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("br")))
-    {
+    } else if !built.brotli.is_empty() && accepts(headers, "br") {
         let mut r = built.brotli.clone().into_response();
         r.headers_mut()
             .insert(header::CONTENT_ENCODING, HeaderValue::from_static("br"));
+        r
+    } else if !built.gzip.is_empty() && accepts(headers, "gzip") {
+        let mut r = built.gzip.clone().into_response();
+        r.headers_mut()
+            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         r
     } else {
         built.body.clone().into_response()

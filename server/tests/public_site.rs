@@ -187,6 +187,23 @@ async fn story(url: &str) {
     brotli::BrotliDecompress(&mut compressed.bytes.as_slice(), &mut plain).unwrap();
     assert_eq!(plain, page.bytes);
     assert!(compressed.bytes.len() < page.bytes.len() / 3);
+    // Without Brotli (or refusing it), the stored gzip copy; with neither, the plain page.
+    for accept in ["gzip", "br;q=0, gzip"] {
+        let gzipped = public
+            .send(
+                axum::http::Request::get("/ket-qua").header("accept-encoding", accept),
+                axum::body::Body::empty(),
+            )
+            .await;
+        assert_eq!(gzipped.headers["content-encoding"], "gzip", "{accept}");
+        let mut plain = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::GzDecoder::new(gzipped.bytes.as_slice()),
+            &mut plain,
+        )
+        .unwrap();
+        assert_eq!(plain, page.bytes);
+    }
 
     // Sorted by name: Đà Nẵng, Hà Nội, Hồ Chí Minh.
     let by_name = public.get("/ket-qua?sap-xep=ten").await;
