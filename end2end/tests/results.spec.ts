@@ -13,7 +13,10 @@ async function noWasm(page: Page) {
 }
 
 test('the front page is the latest release; citizens reach the survey from its header', async ({ page }) => {
-  await noWasm(page);
+  const wasm: string[] = [];
+  page.on('request', (request) => {
+    if (request.url().endsWith('.wasm')) wasm.push(request.url());
+  });
   await page.goto('/ket-qua');
   const latest = (await page.getByRole('heading', { level: 1 }).textContent()) ?? '';
   expect(latest).toMatch(/Chỉ số SIPAS 20\d\d/);
@@ -21,6 +24,8 @@ test('the front page is the latest release; citizens reach the survey from its h
   expect(response?.status()).toBe(200);
   await expect(page.getByRole('heading', { level: 1 })).toHaveText(latest);
   await expect(page.locator('svg.tile-map')).toBeVisible();
+  expect(wasm).toEqual([]);
+  // The survey is the Leptos application (with its wasm, for offline use).
   await page.getByRole('link', { name: 'Trả lời khảo sát' }).first().click();
   await expect(page).toHaveURL('/khao-sat');
   await expect(page.getByRole('heading', { level: 1 })).toContainText('Chỉ số hài lòng');
@@ -113,6 +118,25 @@ test('laptop: the table downloads and parses, English, methodology', async ({ br
   await expect(page.getByRole('heading', { name: 'Why ranks are ranges' })).toBeVisible();
   await expect(page.getByRole('link', { name: 'SIPAS 2024 v2' })).toBeVisible();
   await accessible(page, 'methodology');
+
+  // Printed (or saved as PDF): no navigation, language switch or download list; the chart,
+  // the map and the tables are kept, and the tables are not cut to a scroll box.
+  for (const address of ['/ket-qua/2025', '/ket-qua/2025/tinh/79']) {
+    await page.goto(address);
+    await page.emulateMedia({ media: 'print' });
+    for (const hidden of ['.results-header', '.downloads', '.years']) {
+      if ((await page.locator(hidden).count()) > 0) await expect(page.locator(hidden).first()).toBeHidden();
+    }
+    await expect(page.getByRole('heading', { level: 1 })).toBeVisible();
+    await expect(page.locator('table.results-table').first()).toBeVisible();
+    await expect(page.locator('svg.dot-chart, svg.series-chart').first()).toBeVisible();
+    const overflow = await page.locator('.table-scroll').first().evaluate((e) => getComputedStyle(e).overflowX);
+    expect(overflow).toBe('visible');
+    const pdf = await page.pdf({ format: 'A4' });
+    expect(pdf.subarray(0, 5).toString()).toBe('%PDF-');
+    await page.emulateMedia({ media: 'screen' });
+    await expect(page.locator('.downloads')).toBeVisible();
+  }
   await context.close();
 });
 
