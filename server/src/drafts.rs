@@ -377,7 +377,8 @@ fn previous_cells(
     )))
 }
 
-/// Per province: respondents, Kish's deff of weighting, min / median / max weight.
+/// Per province: respondents, Kish's deff of weighting, min / median / max weight (design
+/// weights after `[trimming]`, before calibration) and the share trimmed.
 pub fn weights_report(strata: &[StratumWeight]) -> Vec<ProvinceWeights> {
     let mut by_province: BTreeMap<&str, Vec<&StratumWeight>> = BTreeMap::new();
     for s in strata {
@@ -410,7 +411,16 @@ pub fn weights_report(strata: &[StratumWeight]) -> Vec<ProvinceWeights> {
                 min: answered.first().map_or(f64::NAN, |w| w.0),
                 median: weighted_median(&answered, n),
                 max: answered.last().map_or(f64::NAN, |w| w.0),
-                share_trimmed: 0.0,
+                share_trimmed: if n > 0 {
+                    strata
+                        .iter()
+                        .filter(|s| s.trimmed)
+                        .map(|s| s.completes)
+                        .sum::<i64>() as f64
+                        / n as f64
+                } else {
+                    0.0
+                },
             }
         })
         .collect()
@@ -475,6 +485,7 @@ mod tests {
             completes,
             target,
             weight,
+            trimmed: false,
         }
     }
 
@@ -493,6 +504,16 @@ mod tests {
         assert!((p.kish_deff - 4.0 * 190_000.0 / 490_000.0).abs() < 1e-12);
         assert_eq!((p.min, p.median, p.max), (100.0, 100.0, 400.0));
         assert_eq!(report[1].kish_deff, 1.0);
+        assert_eq!(p.share_trimmed, 0.0);
+
+        // One respondent of four in a stratum whose weight was trimmed.
+        let trimmed = StratumWeight {
+            trimmed: true,
+            ..stratum("01", 1, 1, 250.0)
+        };
+        let report = weights_report(&[stratum("01", 3, 4, 100.0), trimmed]);
+        assert_eq!(report[0].share_trimmed, 0.25);
+        assert_eq!(report[0].max, 250.0);
     }
 
     #[test]

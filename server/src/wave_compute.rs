@@ -58,6 +58,44 @@ struct Stratum {
     target: i64,
 }
 
+/// The report's stratum weights after `[trimming]`: each province's respondents' weights (a
+/// stratum's weight once per complete) trimmed as `sipas compute` trims them. A stratum's
+/// respondents share one weight before and after, so the first stands for all.
+fn trim_for_report(
+    weights: &mut [StratumWeight],
+    settings: sipas_stats::weighting::TrimSettings,
+) -> Result<(), WaveComputeError> {
+    let mut start = 0;
+    while start < weights.len() {
+        let province = weights[start].province.clone();
+        let end = start
+            + weights[start..]
+                .iter()
+                .take_while(|w| w.province == province)
+                .count();
+        let strata = &mut weights[start..end];
+        let mut units = Vec::new();
+        let mut first = Vec::new();
+        for s in strata.iter() {
+            first.push(units.len());
+            units.extend(std::iter::repeat_n(
+                s.weight,
+                usize::try_from(s.completes).unwrap_or(0),
+            ));
+        }
+        let (trimmed, _) = sipas_stats::weighting::trim_province(&units, settings)
+            .map_err(|e| WaveComputeError::Stored(format!("province {province}: {e}")))?;
+        for (s, &i) in strata.iter_mut().zip(&first) {
+            if s.completes > 0 {
+                s.trimmed = trimmed[i] < s.weight;
+                s.weight = trimmed[i];
+            }
+        }
+        start = end;
+    }
+    Ok(())
+}
+
 /// How far a computation has read, for the progress bar (updated after every page).
 #[derive(Debug, Default)]
 pub struct Progress {
@@ -74,8 +112,10 @@ pub struct StratumWeight {
     pub completes: i64,
     /// The frame's target completes.
     pub target: i64,
-    /// N_h / r_h (0 when the stratum has no completes).
+    /// N_h / r_h (0 when the stratum has no completes), after `[trimming]`.
     pub weight: f64,
+    /// `[trimming]` cut this stratum's weight to its province's cap.
+    pub trimmed: bool,
 }
 
 /// A wave's sufficient statistics and the weights behind them.
@@ -98,24 +138,27 @@ pub async fn wave_totals(
 }
 
 /// Where the weighted responses go: straight into the sufficient statistics, or — when the
-/// methodology calibrates — into a microdata file that `sipas compute`'s calibrated reader
-/// rakes province by province (raking needs every row of a province at once).
+/// methodology trims or calibrates — into a microdata file that `sipas compute`'s reader trims
+/// and rakes province by province (both need every row of a province at once).
 // One sink per computation: the size of its variants does not matter.
 #[allow(clippy::large_enum_variant)]
 enum Sink {
     Totals(Accumulator),
-    Calibrated {
+    /// Trimming or raking needs a province's rows at once: they go through a temporary
+    /// microdata file into `sipas compute`'s reader, so both paths trim and rake alike.
+    Held {
         writer: csv::Writer<std::io::BufWriter<std::fs::File>>,
         file: tempfile::NamedTempFile,
         /// Subgroup, margin and item columns after the design columns.
         columns: Vec<String>,
-        population: Population,
+        population: Option<Population>,
     },
 }
 
 /// [`wave_totals`] with progress, and the strata's weights for the weights report. With
-/// `[calibration]` in the methodology, the weights N_h / r_h are then raked to `population`
-/// (the same code and the same numbers as `sipas compute --data EXPORT --population FILE`).
+/// `[trimming]` and `[calibration]` in the methodology, the weights N_h / r_h are then trimmed
+/// and raked to `population` (the same code and the same numbers as
+/// `sipas compute --data EXPORT --population FILE`).
 pub async fn wave_totals_reporting(
     store: &dyn StaffStore,
     wave_code: &str,
@@ -160,8 +203,8 @@ pub async fn wave_totals_reporting(
             .sum(),
         Ordering::Relaxed,
     );
-    let mut sink = match (&methodology.calibration, population) {
-        (None, _) => Sink::Totals(Accumulator::new(methodology)?),
+    let population = match (&methodology.calibration, population) {
+        (None, _) => None,
         (Some(_), None) => {
             return Err(WaveComputeError::Stored(
                 "this methodology calibrates to population margins: give the population totals \
@@ -169,15 +212,21 @@ pub async fn wave_totals_reporting(
                     .into(),
             ));
         }
-        (Some(calibration), Some(text)) => {
-            let population = Population::from_csv(text.as_bytes())
-                .map_err(|e| WaveComputeError::Stored(format!("population totals: {e}")))?;
+        (Some(_), Some(text)) => Some(
+            Population::from_csv(text.as_bytes())
+                .map_err(|e| WaveComputeError::Stored(format!("population totals: {e}")))?,
+        ),
+    };
+    let mut sink = match (&methodology.calibration, &methodology.trimming) {
+        (None, None) => Sink::Totals(Accumulator::new(methodology)?),
+        (calibration, _) => {
+            let margins = calibration.as_ref().map(|c| c.margins.as_slice());
             let mut columns: Vec<String> = Vec::new();
             let tree = methodology.compile()?;
             for column in methodology
                 .subgroups
                 .iter()
-                .chain(&calibration.margins)
+                .chain(margins.unwrap_or_default())
                 .chain(&tree.items)
             {
                 if !columns.contains(column) {
@@ -197,7 +246,7 @@ pub async fn wave_totals_reporting(
             writer
                 .write_record(header)
                 .map_err(|e| WaveComputeError::Stored(format!("temporary file: {e}")))?;
-            Sink::Calibrated {
+            Sink::Held {
                 writer,
                 file,
                 columns,
@@ -261,7 +310,7 @@ pub async fn wave_totals_reporting(
                     fpc: Some(psus as f64),
                     value: &|item| answers.get(item).copied(),
                 })?,
-                Sink::Calibrated {
+                Sink::Held {
                     writer, columns, ..
                 } => {
                     // Strata named within their province, as the accumulator names them.
@@ -317,13 +366,17 @@ pub async fn wave_totals_reporting(
                 } else {
                     0.0
                 },
+                trimmed: false,
             })
         })
         .collect();
     weights.sort_by(|a, b| (&a.province, &a.stratum).cmp(&(&b.province, &b.stratum)));
+    if let Some(settings) = methodology.trimming {
+        trim_for_report(&mut weights, settings)?;
+    }
     let stats = match sink {
         Sink::Totals(accumulator) => accumulator.finish()?,
-        Sink::Calibrated {
+        Sink::Held {
             writer,
             file,
             population,
@@ -337,14 +390,19 @@ pub async fn wave_totals_reporting(
                 .map_err(|e| temporary(e.to_string()))?;
             let reader =
                 std::io::BufReader::new(file.reopen().map_err(|e| temporary(e.to_string()))?);
-            // Raking is CPU work: off the async threads (the file lives until it is read).
+            // Trimming and raking are CPU work: off the async threads (the file lives until it
+            // is read).
             let methodology = methodology.clone();
             tokio::task::spawn_blocking(move || {
                 let _keep = file;
-                sipas_stats::microdata::read_csv_calibrated(reader, &methodology, Some(&population))
+                sipas_stats::microdata::read_csv_calibrated(
+                    reader,
+                    &methodology,
+                    population.as_ref(),
+                )
             })
             .await
-            .map_err(|e| WaveComputeError::Stored(format!("the calibration stopped: {e}")))??
+            .map_err(|e| WaveComputeError::Stored(format!("the weighting stopped: {e}")))??
         }
     };
     Ok(WaveTotals {

@@ -7,7 +7,8 @@
 #   microdata_calibrated.csv, population.csv   raking within provinces to sex and urban totals
 #   expected.csv      estimates, SEs, df, n and intervals per scenario, domain, node
 #   raking.csv        raked weights (rake, and calibrate(calfun = "raking"))
-#   trimming.csv      trimWeights results
+#   trimming.csv      trimWeights results (expected.csv also has scenarios trimmed within
+#                     provinces, with and without calibration)
 #   quantiles.csv     qt / qbeta reference values
 #   tiers.csv         each province minus the mean of provinces (svycontrast), with its p-value
 #   ranks.csv         joint and marginal rank intervals of a 34-province table
@@ -289,6 +290,32 @@ bounded <- calibrate(svydesign(ids = ~psu, strata = ~stratum, weights = ~weight,
   as.formula(paste("~ 0 +", paste(names(population), collapse = " + "))), population,
   calfun = "raking", bounds = c(0.8, 1.45), epsilon = 1e-12, maxit = 500)
 run_scenario("calibrated_bounded", bounded, cd, c("logit", "mean"))
+
+# Trimming within each province ([trimming] upper_to_median = 1.25): design weights above 1.25
+# times the province's median weight are cut to it and the excess shared equally among the
+# province's other rows, by trimWeights(strict = TRUE) on each province's rows; then the same
+# estimates, without and with the calibration above (trimming first, so raking still meets
+# its totals). No random numbers are drawn here, so the files above do not change.
+trim_within <- function(d, ratio) {
+  w <- d$weight
+  for (p in unique(d$province)) {
+    i <- d$province == p
+    one <- svydesign(ids = ~1, weights = ~weight, data = d[i, ])
+    w[i] <- weights(trimWeights(one, upper = ratio * median(d$weight[i]), strict = TRUE))
+  }
+  w
+}
+td <- md
+td$weight <- trim_within(md, 1.25)
+stopifnot(sum(td$weight != md$weight) > 20)
+run_scenario("trimmed", svydesign(ids = ~psu, strata = ~stratum, weights = ~weight, data = td, nest = TRUE),
+             td, c("logit", "mean"))
+tcd <- cd
+tcd$weight <- trim_within(cd, 1.25)
+trimmed_calibrated <- calibrate(svydesign(ids = ~psu, strata = ~stratum, weights = ~weight, data = tcd, nest = TRUE),
+  as.formula(paste("~ 0 +", paste(names(population), collapse = " + "))), population,
+  calfun = "raking", epsilon = 1e-12, maxit = 500)
+run_scenario("trimmed_calibrated", trimmed_calibrated, tcd, c("logit", "mean"))
 
 write.csv(do.call(rbind, rows), file.path(here, "expected.csv"), row.names = FALSE, quote = TRUE)
 write.csv(do.call(rbind, tiers), file.path(here, "tiers.csv"), row.names = FALSE, quote = TRUE)

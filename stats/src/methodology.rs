@@ -27,6 +27,9 @@ pub struct Methodology {
     /// Columns whose values define subgroup domains (e.g. `sex`, `age_band`, `urban`).
     #[serde(default)]
     pub subgroups: Vec<String>,
+    /// Trimming of extreme design weights within each province, before any calibration.
+    #[serde(default)]
+    pub trimming: Option<crate::weighting::TrimSettings>,
     /// Raking to population margins within each province (`sipas compute --population`).
     #[serde(default)]
     pub calibration: Option<CalibrationSettings>,
@@ -223,6 +226,15 @@ impl Methodology {
                     bounds.lower, bounds.upper
                 )));
             }
+        }
+        if let Some(trimming) = &self.trimming
+            && !(trimming.upper_to_median.is_finite() && trimming.upper_to_median > 1.0)
+        {
+            return Err(StatsError::Methodology(format!(
+                "trimming.upper_to_median must be a number above 1 (the cap as a multiple of \
+                 the province's median weight), got {}",
+                trimming.upper_to_median
+            )));
         }
         if self.nodes.is_empty() {
             return Err(StatsError::Methodology(

@@ -14,7 +14,7 @@ use crate::calibration::{BlockBuilder, CalibrationSettings, Population, rake_bou
 use crate::design::{Design, Fpc};
 use crate::methodology::{Methodology, Scale};
 use crate::totals::{Answer, Area, DomainKey, SufficientStats, TotalsBuilder};
-use crate::weighting::{Margin, validate_margins};
+use crate::weighting::{Margin, trim_province, validate_margins};
 
 struct Columns {
     response_id: usize,
@@ -204,7 +204,7 @@ pub fn read_csv<R: Read>(
     read_csv_calibrated(reader, methodology, None)
 }
 
-/// A row kept until the weights are raked (calibration only).
+/// A row kept until the weights are trimmed or raked (`[trimming]`, `[calibration]`).
 struct HeldRow {
     line: u64,
     province: u32,
@@ -416,7 +416,8 @@ pub fn read_csv_calibrated<R: Read>(
                 row_subgroups.push((c as u32 + 1, subgroup_values[c].get(value)));
             }
         }
-        if calibration.is_some() {
+        // Trimming and raking need a province's weights all at once: its rows wait.
+        if calibration.is_some() || methodology.trimming.is_some() {
             let margins = held_margins.len();
             for (m, (name, col)) in margin_cols.iter().enumerate() {
                 let value = field(&record, *col, row, name)?;
@@ -460,7 +461,40 @@ pub fn read_csv_calibrated<R: Read>(
             &answers,
         );
     }
+    if let Some(settings) = methodology.trimming {
+        for (p, rows) in rows_by_province(&held, provinces.names.len()) {
+            let design: Vec<f64> = rows.iter().map(|&i| held[i].weight).collect();
+            let (trimmed, _) = trim_province(&design, settings).map_err(|e| {
+                StatsError::Weighting(format!("province {}: {e}", provinces.names[p as usize - 1]))
+            })?;
+            for (&i, w) in rows.iter().zip(trimmed) {
+                held[i].weight = w;
+            }
+        }
+    }
     let mut blocks = BlockBuilder::default();
+    if calibration.is_none() {
+        // Trimmed only: the rows go in as read.
+        let n_items = tree.items.len();
+        let names = DomainNames {
+            provinces: &provinces,
+            subgroup_columns: &cols.subgroups,
+            subgroup_values: &subgroup_values,
+        };
+        for r in &held {
+            let answers = &held_answers[r.answers..r.answers + n_items];
+            builder.set_row(answers);
+            add_to_domains(
+                &mut builder,
+                &mut domain_ids,
+                &mut row_domains,
+                &names,
+                (r.province, r.psu, r.weight),
+                &held_subgroups[r.subgroups.0..r.subgroups.1],
+                answers,
+            );
+        }
+    }
     if let (Some(settings), Some(population)) = (calibration, population) {
         let n_items = tree.items.len();
         let names = DomainNames {
@@ -563,11 +597,13 @@ pub struct Accumulator {
 }
 
 impl Accumulator {
-    /// A methodology that calibrates needs row-level raking: use [`read_csv_calibrated`].
+    /// A methodology that calibrates or trims needs a province's rows at once: use
+    /// [`read_csv_calibrated`].
     pub fn new(methodology: &Methodology) -> Result<Self, StatsError> {
-        if methodology.calibration.is_some() {
+        if methodology.calibration.is_some() || methodology.trimming.is_some() {
             return Err(StatsError::Methodology(
-                "[calibration] is not supported on this path yet: compute from the export with --population"
+                "[calibration] and [trimming] need every row of a province at once: compute from \
+                 the export"
                     .into(),
             ));
         }

@@ -231,6 +231,55 @@ pub fn trim(weights: &[f64], lower: f64, upper: f64, strict: bool) -> Result<Vec
     ))
 }
 
+/// `[trimming]` in the methodology: within each province, design weights above
+/// `upper_to_median` × the province's median weight are cut to that cap and the amount cut is
+/// shared equally among the province's other respondents ([`trim`], strict), so the province's
+/// weight total stays. Applied before calibration, which then still meets its totals exactly.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrimSettings {
+    pub upper_to_median: f64,
+}
+
+/// One province's weights trimmed by `settings`, and how many ended at the cap.
+pub fn trim_province(
+    weights: &[f64],
+    settings: TrimSettings,
+) -> Result<(Vec<f64>, usize), StatsError> {
+    if weights.is_empty() {
+        return Ok((Vec::new(), 0));
+    }
+    let cap = settings.upper_to_median * median(weights);
+    let total: f64 = weights.iter().sum();
+    if cap * (weights.len() as f64) < total {
+        return Err(StatsError::Weighting(format!(
+            "trimming at {} times the median weight cannot keep the total weight ({total}) with \
+             {} respondents: raise trimming.upper_to_median",
+            settings.upper_to_median,
+            weights.len()
+        )));
+    }
+    let trimmed = trim(weights, f64::NEG_INFINITY, cap, true)?;
+    let at_cap = weights
+        .iter()
+        .zip(&trimmed)
+        .filter(|&(&before, &after)| after == cap && before != after)
+        .count();
+    Ok((trimmed, at_cap))
+}
+
+/// R's `median`: the middle value, or the mean of the two middle values.
+pub fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len();
+    match n {
+        0 => f64::NAN,
+        _ if n % 2 == 1 => sorted[n / 2],
+        _ => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
 /// Kish's weighting effect `1 + CV²(w) = n Σw² / (Σw)²` and effective sample size `(Σw)² / Σw²`.
 pub fn kish(weights: &[f64]) -> (f64, f64) {
     let n = weights.len() as f64;
@@ -324,5 +373,36 @@ mod tests {
         let (deff, n_eff) = kish(&[1.0, 1.0, 2.0, 4.0]);
         assert!((deff - 4.0 * 22.0 / 64.0).abs() < 1e-12);
         assert!((n_eff - 64.0 / 22.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn trimming_within_a_province_by_hand() {
+        let settings = TrimSettings {
+            upper_to_median: 2.0,
+        };
+        // Median 1, cap 2: the 4 is cut to 2 and its excess (2) shared by the other four.
+        let (w, at_cap) = trim_province(&[1.0, 1.0, 4.0, 1.0, 1.0], settings).unwrap();
+        assert_eq!(w, vec![1.5, 1.5, 2.0, 1.5, 1.5]);
+        assert_eq!(at_cap, 1);
+        // Even count: R's median is the mean of the middle two, (1 + 3) / 2 = 2, cap 4.
+        assert_eq!(median(&[3.0, 1.0, 1.0, 5.0]), 2.0);
+        let (w, at_cap) = trim_province(&[3.0, 1.0, 1.0, 5.0], settings).unwrap();
+        assert_eq!(
+            (w, at_cap),
+            (
+                vec![3.0 + 1.0 / 3.0, 1.0 + 1.0 / 3.0, 1.0 + 1.0 / 3.0, 4.0],
+                1
+            )
+        );
+        // Nothing above the cap: unchanged.
+        assert_eq!(
+            trim_province(&[1.0, 1.5, 1.2], settings).unwrap(),
+            (vec![1.0, 1.5, 1.2], 0)
+        );
+        // A cap that cannot hold the total is refused, with what to change.
+        let err = trim_province(&[1.0, 1.0, 1.0, 1.0, 10.0], settings)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("raise trimming.upper_to_median"), "{err}");
     }
 }

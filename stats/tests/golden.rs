@@ -14,7 +14,7 @@ use sipas_stats::estimate::{Cell, Flag, Tier, estimate_all, linked_change};
 use sipas_stats::methodology::Methodology;
 use sipas_stats::microdata::{read_csv, read_csv_calibrated};
 use sipas_stats::totals::{Area, DomainKey};
-use sipas_stats::weighting::{Margin, RakeControl, rake, trim};
+use sipas_stats::weighting::{Margin, RakeControl, TrimSettings, rake, trim};
 
 const TOLERANCE: f64 = 1e-9;
 
@@ -97,9 +97,9 @@ fn method(name: &str) -> CiMethod {
 
 fn scenario_input(scenario: &str) -> (String, LonelyPsu) {
     match scenario {
-        "cluster" => (microdata("microdata.csv", &["fpc"]), LonelyPsu::Fail),
+        "cluster" | "trimmed" => (microdata("microdata.csv", &["fpc"]), LonelyPsu::Fail),
         "cluster_fpc" => (microdata("microdata.csv", &[]), LonelyPsu::Fail),
-        "calibrated" | "calibrated_bounded" => (
+        "calibrated" | "calibrated_bounded" | "trimmed_calibrated" => (
             microdata("microdata_calibrated.csv", &["fpc"]),
             LonelyPsu::Fail,
         ),
@@ -140,7 +140,11 @@ fn estimates_match_r_survey() {
             let mut m = base.clone();
             m.lonely_psu = lonely;
             m.ci.method = method(&key.1);
-            let stats = if key.0.starts_with("calibrated") {
+            // Trimmed within provinces at 1.25 times the median weight, as generate.R does.
+            m.trimming = key.0.starts_with("trimmed").then_some(TrimSettings {
+                upper_to_median: 1.25,
+            });
+            let stats = if key.0.starts_with("calibrated") || key.0 == "trimmed_calibrated" {
                 m.calibration = Some(CalibrationSettings {
                     margins: vec!["sex".into(), "urban".into()],
                     bounds: (key.0 == "calibrated_bounded").then_some(Bounds {

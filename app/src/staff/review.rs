@@ -134,8 +134,8 @@ pub struct ProvinceWeights {
     pub min: f64,
     pub median: f64,
     pub max: f64,
-    /// Share of respondents whose weight was trimmed (none: the methodology bounds
-    /// calibration instead of trimming, docs/methodology.md).
+    /// Share of respondents whose design weight `[trimming]` cut to the province's cap (0
+    /// when the methodology does not trim).
     pub share_trimmed: f64,
 }
 
