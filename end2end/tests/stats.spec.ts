@@ -91,18 +91,30 @@ test('an approving official approves and publishes; the open data downloads', as
   const readme = await page.request.get('/du-lieu/2026/v1/README.txt');
   expect(await readme.text()).toContain('sipas compute --totals totals.json');
 
-  // Download, recompute, compare: the release's open data reproduces every published number
-  // with `sipas compute`, the change since 2025 included, as its README says.
+  // The demo's communes have about eight respondents, so commune × item cells of 1 to 4
+  // people keep the public per-commune totals back (the README says why).
+  expect((await page.request.get('/du-lieu/2026/v1/totals.json')).status()).toBe(404);
+  expect(await readme.text()).toContain('commune x item cell had 1 to 4 people');
+
+  // Download, recompute, compare, with the full totals (accredited access): the statistician
+  // downloads them from the staff workspace; `sipas compute` reproduces every published number,
+  // the change since 2025 included, as the README says.
+  const statistician = await staffPage(browser);
+  await signIn(statistician, 'thong.ke', STATISTICIAN_PASSWORD);
+  await statistician.goto(`/staff/waves/${WAVE}/results`);
+  await expect(statistician.getByRole('link', { name: 'Tổng số liệu đầy đủ (nội bộ)' }).first()).toBeVisible();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sipas-release-'));
-  for (const [address, file] of [
-    ['/du-lieu/2026/v1/totals.json', 'totals.json'],
-    ['/du-lieu/2026/v1/methodology.toml', 'methodology.toml'],
-    ['/du-lieu/2025/v1/totals.json', 'sipas-2025-v1-totals.json'],
-  ]) {
-    const download = await page.request.get(address);
+  for (const [who, address, file] of [
+    [statistician, '/staff/releases/2026/v1/totals.json', 'totals.json'],
+    [page, '/du-lieu/2026/v1/methodology.toml', 'methodology.toml'],
+    [statistician, '/staff/releases/2025/v1/totals.json', 'sipas-2025-v1-totals.json'],
+  ] as const) {
+    const download = await who.request.get(address);
     expect(download.status(), address).toBe(200);
     fs.writeFileSync(path.join(dir, file), await download.body());
   }
+  // The approver may not: the full totals are for statisticians.
+  expect((await page.request.get('/staff/releases/2026/v1/totals.json')).status()).toBe(403);
   expect(await readme.text()).toContain('--previous-data sipas-2025-v1-totals.json');
   execFileSync(
     process.env.SIPAS_E2E_BIN ?? '',
@@ -115,7 +127,10 @@ test('an approving official approves and publishes; the open data downloads', as
     ],
     { env: { ...process.env, RUST_LOG: 'warn' } },
   );
-  const check = fs.readFileSync(path.join(dir, 'check.csv'), 'utf8').trim().split('\n');
+  const all = fs.readFileSync(path.join(dir, 'check.csv'), 'utf8').trim().split('\n');
+  // The full totals also give the rows by subgroup, which are not published.
+  const check = all.filter((line) => line.split(',')[1] === '' || line.startsWith('domain,'));
+  expect(all.length).toBeGreaterThan(check.length);
   expect(check.length).toBeGreaterThan(1000);
   expect(check).toEqual(lines);
   // The comparison with 2025 is part of what was reproduced.

@@ -202,13 +202,25 @@ pub async fn compute(
             .warnings
             .push(Warning::NotComparable { release, reason });
     }
+    // Against every version of this year already published, with public totals or not: its
+    // results table and this one's could be subtracted.
+    let changed = small_changes(store, wave.year, &computed.totals, methodology_text).await?;
+    for (release, communes) in &changed {
+        report.warnings.push(Warning::SmallChange {
+            release: release.clone(),
+            communes: listed(communes),
+        });
+    }
     let public = match computed.public {
-        Ok(text) => {
-            match safe_against_published(store, wave.year, &text, methodology_text).await? {
-                None => Ok(text),
-                Some(withheld) => Err(withheld),
-            }
-        }
+        Ok(text) if changed.is_empty() => Ok(text),
+        Ok(_) => Err(Withheld::Differencing(
+            changed
+                .into_iter()
+                .flat_map(|(_, communes)| communes)
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect(),
+        )),
         Err(withheld) => Err(withheld),
     };
     let public = public
@@ -256,31 +268,58 @@ fn public_form(
     }
 }
 
-/// `Some` when the public totals `text` of a `year` could be differenced against a version of
-/// that year already published with public totals. Checked when a draft is computed and again
-/// when it is published.
-pub async fn safe_against_published(
+/// The versions of `year` already published from which the full totals `text` differ by 1 to
+/// 4 respondents in some commune (province and national domains, as published), with those
+/// communes: subtracting the two results tables would show how those few answered, and the
+/// public totals of both would isolate them. Checked when a draft is computed (a warning) and
+/// again when it is published (the public totals are then withheld).
+pub async fn small_changes(
     store: &dyn StaffStore,
     year: i32,
     text: &str,
     methodology_text: &str,
-) -> Result<Option<Withheld>, String> {
-    let methodology = Methodology::from_toml(methodology_text).map_err(|e| e.to_string())?;
-    let current = read_totals(text.as_bytes(), &methodology).map_err(|e| e.to_string())?;
-    let mut risky = std::collections::BTreeSet::new();
+) -> Result<Vec<(String, Vec<String>)>, String> {
     let releases = store.releases().await.map_err(|e| e.to_string())?;
+    let mut earlier = Vec::new();
     for release in releases.iter().filter(|r| r.year == year) {
-        let Some(earlier) = store
-            .public_totals(year, release.version)
+        if let Some(totals) = store
+            .release_totals(year, release.version)
             .await
             .map_err(|e| e.to_string())?
-        else {
-            continue;
-        };
-        let earlier = read_totals(earlier.as_bytes(), &methodology).map_err(|e| e.to_string())?;
-        risky.extend(differencing_risks(&current, &earlier, MIN_PUBLIC_PSU_ROWS));
+            .filter(|t| !t.is_empty())
+        {
+            earlier.push((format!("SIPAS {year} v{}", release.version), totals));
+        }
     }
-    Ok((!risky.is_empty()).then(|| Withheld::Differencing(risky.into_iter().collect())))
+    if earlier.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Reading totals files is CPU work: off the async threads.
+    let (text, methodology_text) = (text.to_owned(), methodology_text.to_owned());
+    tokio::task::spawn_blocking(move || {
+        let methodology = Methodology::from_toml(&methodology_text).map_err(|e| e.to_string())?;
+        let current = read_totals(text.as_bytes(), &methodology).map_err(|e| e.to_string())?;
+        let mut found = Vec::new();
+        for (release, totals) in earlier {
+            let before = read_totals(totals.as_bytes(), &methodology).map_err(|e| e.to_string())?;
+            let communes = differencing_risks(&current, &before, MIN_PUBLIC_PSU_ROWS);
+            if !communes.is_empty() {
+                found.push((release, communes));
+            }
+        }
+        Ok(found)
+    })
+    .await
+    .map_err(|e| format!("the check stopped: {e}"))?
+}
+
+/// "a, b, c, d, e and 7 more".
+fn listed(items: &[String]) -> String {
+    let shown: Vec<&str> = items.iter().take(5).map(String::as_str).collect();
+    match items.len().saturating_sub(shown.len()) {
+        0 => shown.join(", "),
+        more => format!("{} and {more} more", shown.join(", ")),
+    }
 }
 
 /// What the blocking part of [`compute`] hands back.

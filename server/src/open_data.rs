@@ -162,7 +162,8 @@ Files / Tệp
 Reproduce the numbers / Tính lại các con số
   sipas compute --totals totals.json --methodology methodology.toml --out check.csv
 {previous}  check.csv then equals results.csv (without the BOM), every row: estimates,
-  intervals, design effects, flags, ranks, tiers and changes (tested).
+  intervals, design effects, flags, ranks, tiers and changes (tested with the public
+  totals on data that passes the rules below, and with the full totals).
   No rows by subgroup (sex, age, area) are published: with about eight respondents per
   commune, any file that reproduced them would hold per-commune totals of one to four
   people. The subgroup column is kept, empty, so the table has the layout of
@@ -196,7 +197,7 @@ Method: docs/methodology.md of the SIPAS platform.
         totals_line = if totals_published {
             "  totals.json       per-commune (PSU) counts and weighted sums of each province and\n                    the nation: no microdata, no subgroups, no item x item moments"
         } else {
-            "  totals.json       not published for this version: a commune had too few respondents,\n                    the weights were calibrated, or it differs from an earlier version of the year by too few respondents\n                    (disclosure control, docs/methodology.md). The full totals are kept\n                    with the release and reproduce every number below"
+            "  totals.json       not published for this version: a commune had too few respondents,\n                    a commune x item cell had 1 to 4 people (satisfied, not satisfied or\n                    not answering), the weights were calibrated, or it differs from an\n                    earlier version of the year by too few respondents (disclosure\n                    control, docs/methodology.md). The full totals are kept with the\n                    release (their SHA-256 is the input digest) and reproduce every number\n                    below; the Ministry gives them to accredited researchers"
         },
         previous = match info.compared_with {
             None => "  (no earlier release: the change columns are empty)\n".to_owned(),

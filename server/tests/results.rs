@@ -56,8 +56,30 @@ fn this_year() -> (
         Geography::G2025,
         false,
     );
-    let forms = sipas_server::demo::demo_forms(&frame, &items(), 2027);
+    let forms = commune_uniform(sipas_server::demo::demo_forms(&frame, &items(), 2027));
     (frame, forms)
+}
+
+/// Every respondent of a commune gives the same answer to an item (2 or 5, by commune and
+/// item), so no commune × item cell has 1 to 4 people and the public totals are published;
+/// communes still differ, so the intervals are not degenerate.
+fn commune_uniform(
+    mut forms: Vec<sipas_app::staff::port::PaperRecord>,
+) -> Vec<sipas_app::staff::port::PaperRecord> {
+    let items = items();
+    for form in &mut forms {
+        let sipas_app::staff::port::PaperTarget::Point { psu, .. } = &form.target else {
+            continue;
+        };
+        let commune: usize = psu.bytes().map(usize::from).sum();
+        for (k, item) in items.iter().enumerate() {
+            let answer = if (commune + k) % 3 == 0 { 2 } else { 5 };
+            form.answers.insert(item.clone(), answer);
+        }
+        let canonical = serde_json::to_string(&form.answers).expect("json");
+        form.content_hash = sipas_app::survey::codes::sha256_hex(canonical.as_bytes());
+    }
+    forms
 }
 
 async fn world(url: &str) -> World {
@@ -143,7 +165,7 @@ async fn world(url: &str) -> World {
         .import_paper(
             &last_year.code,
             None,
-            &sipas_server::demo::demo_forms(&old_frame, &items, 2026),
+            &commune_uniform(sipas_server::demo::demo_forms(&old_frame, &items, 2026)),
             false,
         )
         .await
@@ -455,7 +477,8 @@ async fn story(url: &str) {
         results.headers.get("access-control-allow-origin").unwrap(),
         "*"
     );
-    // The public totals: provinces and nation, no subgroups, no item × item moments.
+    // The public totals: provinces and nation, no subgroups, no item × item moments (this
+    // story's communes answer alike, so no commune × item cell has 1 to 4 people).
     let totals = public.get("/du-lieu/2027/v1/totals.json").await;
     assert_eq!(totals.status, StatusCode::OK);
     assert!(!totals.body.contains("\"sex\""), "no subgroup domains");
@@ -535,21 +558,47 @@ async fn story(url: &str) {
     })
     .expect("recompute from the public totals");
     let reproduced = csv_rows(&std::fs::read(&out_public).unwrap());
-    assert!(published_rows.iter().all(|r| r["subgroup"].is_empty()));
     assert!(
         reproduced
             .iter()
-            .any(|r| r["node"] == "sipas" && !r["deff"].is_empty())
+            .any(|r| r["node"] == "sipas" && !r["deff"].is_empty() && r["se"] != "0")
     );
     assert_eq!(reproduced, published_rows);
-    // The full totals, kept with the release, reproduce every row (the change
-    // since last year's re-aggregated release included) with the published methodology.
-    let full = world
-        .store
-        .release_totals(2027, 1)
-        .await
-        .unwrap()
-        .expect("full totals");
+    // The same with the full totals (accredited access): a statistician
+    // downloads them, each download is logged, a viewer cannot.
+    assert!(published_rows.iter().all(|r| r["subgroup"].is_empty()));
+    assert_eq!(
+        viewer
+            .get("/staff/releases/2027/v1/totals.json")
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    let download = stats.get("/staff/releases/2027/v1/totals.json").await;
+    assert_eq!(download.status, StatusCode::OK);
+    assert_eq!(download.headers["cache-control"], "no-store");
+    let full = download.body;
+    let last_full = stats.get("/staff/releases/2026/v1/totals.json").await.body;
+    assert_eq!(
+        stats
+            .get("/staff/releases/2027/v9/totals.json")
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let downloads: Vec<(String, String)> = sqlx::query_as(
+        "SELECT actor, detail FROM audit_log WHERE action = 'release_totals_downloaded' ORDER BY id",
+    )
+    .fetch_all(world.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        downloads,
+        vec![
+            ("stats".to_owned(), "SIPAS 2027 v1, full totals".to_owned()),
+            ("stats".to_owned(), "SIPAS 2026 v1, full totals".to_owned()),
+        ]
+    );
     {
         use sha2::Digest;
         assert_eq!(
@@ -558,7 +607,6 @@ async fn story(url: &str) {
             "the input digest is the SHA-256 of the full totals"
         );
     }
-    let last_full = world.store.release_totals(2026, 1).await.unwrap().unwrap();
     std::fs::write(dir.path().join("totals.json"), &full).unwrap();
     std::fs::write(dir.path().join("last-year.json"), &last_full).unwrap();
     let out_full = dir.path().join("check-full.csv");
@@ -703,8 +751,8 @@ async fn story(url: &str) {
         stats.post(&format!("{older}/submit"), &[]).await.status,
         StatusCode::SEE_OTHER
     );
-    // One late form in one commune: a v2 with public totals would isolate that person by
-    // subtraction from v1's, so the newer draft's public totals are withheld.
+    // One late form in one commune: subtracting v1's results table from a v2's would isolate
+    // that person, so the newer draft warns (and would withhold public totals).
     let mut late = this_year().1[0].clone();
     if let sipas_app::staff::port::PaperTarget::Point { form_id, .. } = &mut late.target {
         *form_id = "P900".into();
@@ -722,8 +770,8 @@ async fn story(url: &str) {
     assert!(
         newer.report.warnings.iter().any(|w| matches!(
             w,
-            sipas_app::staff::review::Warning::TotalsWithheld { reason }
-                if reason.contains("earlier version")
+            sipas_app::staff::review::Warning::SmallChange { release, communes }
+                if release == "SIPAS 2027 v1" && !communes.is_empty() && !communes.contains(" and ")
         )),
         "{:?}",
         newer.report.warnings

@@ -234,6 +234,62 @@ async fn story(url: &str) {
         a, b,
         "calibrated: the database path gives the export path's numbers"
     );
+    // With [trimming]: the same trimmed weights and numbers on both paths, and the weights
+    // report says which strata were cut. Each province: urban 200,000 / 60 and rural
+    // (200,000 + 30,000 + 50,000·i) / 60 per respondent; the cap is 1.05 times the median of
+    // its 120 respondents' weights (the mean of the two strata's), so rural is cut.
+    let trimmed = Methodology::from_toml(&format!(
+        "{METHODOLOGY}\n[trimming]\nupper_to_median = 1.05\n"
+    ))
+    .expect("trimming methodology");
+    let trimmed_results = |stats: &sipas_stats::totals::SufficientStats| {
+        let mut out = Vec::new();
+        write_csv(
+            &estimate_all(stats, &trimmed).expect("estimate").cells,
+            &mut out,
+        )
+        .expect("csv");
+        String::from_utf8(out).expect("utf-8")
+    };
+    let db_trimmed = sipas_server::wave_compute::wave_totals_reporting(
+        &db,
+        wave,
+        &trimmed,
+        None,
+        &sipas_server::wave_compute::Progress::default(),
+    )
+    .await
+    .expect("trimmed compute");
+    let export_trimmed = read_csv(csv.as_bytes(), &trimmed).expect("trimmed export");
+    let (a, b) = (
+        trimmed_results(&db_trimmed.stats),
+        trimmed_results(&export_trimmed),
+    );
+    assert_ne!(a, from_db, "trimming changed the numbers");
+    assert_eq!(
+        a, b,
+        "trimmed: the database path gives the export path's numbers"
+    );
+    let report = sipas_server::drafts::weights_report(&db_trimmed.strata);
+    for (p, i) in report.iter().zip([0.0, 1.0]) {
+        let (urban, rural) = (200_000.0 / 60.0, (230_000.0 + 50_000.0 * i) / 60.0);
+        let urban = urban + 50_000.0 * i / 60.0;
+        let cap = 1.05 * (urban + rural) / 2.0;
+        assert_eq!(p.share_trimmed, 0.5, "{}", p.province);
+        assert!(
+            (p.max - cap).abs() < 1e-9 * cap,
+            "{} {} {cap}",
+            p.province,
+            p.max
+        );
+        // The province's weight total is kept: the cut is shared by the urban respondents.
+        assert!(
+            (p.min - (urban + (rural - cap))).abs() < 1e-9 * cap,
+            "{}",
+            p.province
+        );
+    }
+
     // Without the population totals, a calibrating methodology is refused with a message.
     let refused = sipas_server::wave_compute::wave_totals(&db, wave, &calibrated)
         .await

@@ -37,6 +37,10 @@ pub enum Withheld {
     Calibrated,
     /// These communes (stratum/name) have fewer respondents than the minimum.
     SmallCommunes(Vec<String>),
+    /// In these commune × item cells ("stratum/name: item") the satisfied, the not satisfied
+    /// or the unanswered are 1 to `min - 1` people: a commune's table of marginals would say
+    /// how those few answered.
+    SmallCells(Vec<String>),
     /// Against an earlier public version of the year, these communes changed by too few
     /// respondents: subtracting one file from the other would isolate them.
     Differencing(Vec<String>),
@@ -63,6 +67,13 @@ impl fmt::Display for Withheld {
                 "{} commune(s) have too few respondents: {}",
                 psus.len(),
                 list(psus)
+            ),
+            Withheld::SmallCells(cells) => write!(
+                f,
+                "{} commune × item cell(s) have 1 to 4 people satisfied, not satisfied or not \
+                 answering: {}",
+                cells.len(),
+                list(cells)
             ),
             Withheld::Differencing(psus) => write!(
                 f,
@@ -120,6 +131,10 @@ pub fn public_totals(
     if !small.is_empty() {
         return Ok(Err(Withheld::SmallCommunes(small.into_iter().collect())));
     }
+    let cells = small_cells(stats, &public, min_psu_rows);
+    if !cells.is_empty() {
+        return Ok(Err(Withheld::SmallCells(cells)));
+    }
     if let Some(new_code) = new_code {
         let mut olds: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for key in public.domains.keys() {
@@ -148,8 +163,39 @@ pub fn public_totals(
     Ok(Ok(public))
 }
 
-/// Communes ("stratum/name") whose respondents in some domain differ between two public totals
-/// of the same year by more than none and fewer than `min_psu_rows`.
+/// The commune × item cells of the public domains where the satisfied, the not satisfied or
+/// those who did not answer number 1 to `min - 1`. Counts of satisfied answers follow from
+/// Σw·y / (Σw·d / n_d) when weights are constant within a commune (weights from the frame
+/// always are); with varying weights that is the nearest count, which is what the rule needs.
+fn small_cells(stats: &SufficientStats, public: &SufficientStats, min: u64) -> Vec<String> {
+    let small = |count: u64| count > 0 && count < min;
+    let mut found = BTreeSet::new();
+    for totals in public.domains.values() {
+        let k = totals.n_items;
+        for (pos, (&psu, &rows)) in totals.psus.iter().zip(&totals.rows).enumerate() {
+            for item in 0..k {
+                let i = pos * k + item;
+                let answered = totals.nd[i];
+                let satisfied = if answered > 0 && totals.wd[i] > 0.0 {
+                    (totals.wy[i] * answered as f64 / totals.wd[i]).round() as u64
+                } else {
+                    0
+                };
+                if small(satisfied)
+                    || small(answered.saturating_sub(satisfied))
+                    || small(rows.saturating_sub(answered))
+                {
+                    let name = stats.items.get(item).map(String::as_str).unwrap_or("?");
+                    found.insert(format!("{}: {name}", psu_name(stats, psu)));
+                }
+            }
+        }
+    }
+    found.into_iter().collect()
+}
+
+/// Communes ("stratum/name") whose respondents in some published domain (a province, the
+/// nation) differ between two totals (public or full) of the same year by more than none and fewer than `min_psu_rows`.
 pub fn differencing_risks(
     current: &SufficientStats,
     earlier: &SufficientStats,
@@ -157,7 +203,11 @@ pub fn differencing_risks(
 ) -> Vec<String> {
     let rows = |stats: &SufficientStats| {
         let mut rows: BTreeMap<(DomainKey, String), u64> = BTreeMap::new();
-        for (key, totals) in &stats.domains {
+        // The published domains only (full totals also hold subgroups, never published).
+        let published = stats.domains.iter().filter(|(key, _)| {
+            key.subgroup.is_none() && matches!(key.area, Area::Province(_) | Area::National)
+        });
+        for (key, totals) in published {
             for (&psu, &n) in totals.psus.iter().zip(&totals.rows) {
                 rows.insert((key.clone(), psu_name(stats, psu)), n);
             }

@@ -73,11 +73,10 @@ fn methodology() -> Methodology {
 fn public_totals_reproduce_every_province_and_national_number_without_moments_or_subgroups() {
     let m = methodology();
     let full = read_csv(golden("microdata.csv").as_bytes(), &m).unwrap();
-    let min = smallest_psu(&full);
-    assert!(min >= 2, "the golden sample has communes of {min}");
-    let public = public_totals(&full, &m, min, Some(&new_code))
+    // A minimum of 1: the golden communes are small (their cells are checked below).
+    let public = public_totals(&full, &m, 1, Some(&new_code))
         .unwrap()
-        .expect("every commune has the minimum");
+        .expect("no minimum to miss");
     let (text, public) = round_trip(&public, &m);
     assert!(
         text.contains("\"dd\":[],\"yd\":[],\"yy\":[],\"node_ss\":["),
@@ -136,6 +135,63 @@ fn totals_are_withheld_for_small_communes_and_calibrated_weights() {
         public_totals(&calibrated, &m, 1, None).unwrap().err(),
         Some(Withheld::Calibrated)
     );
+}
+
+/// Two communes of ten respondents with equal weights; every answer 5 (satisfied) unless
+/// `answer` says otherwise for (commune, respondent, item).
+fn communes(answer: impl Fn(usize, usize, &str) -> &'static str) -> String {
+    let items = ["p1", "p2", "s1", "s2", "s3", "s4"];
+    let mut csv = format!(
+        "response_id,province,stratum,psu,weight,sex,{}\n",
+        items.join(",")
+    );
+    for c in 0..2 {
+        for r in 0..10 {
+            let answers: Vec<&str> = items.iter().map(|item| answer(c, r, item)).collect();
+            csv.push_str(&format!(
+                "{},01,01-1,c{c},100,F,{}\n",
+                c * 10 + r,
+                answers.join(",")
+            ));
+        }
+    }
+    csv
+}
+
+#[test]
+fn totals_are_withheld_when_a_commune_item_cell_has_one_to_four_people() {
+    let m = methodology();
+    let public = |csv: String| public_totals(&read_csv(csv.as_bytes(), &m).unwrap(), &m, 5, None);
+    // Five satisfied and five not: every cell 0 or at least 5.
+    let even = communes(|c, r, item| {
+        if c == 0 && item == "p1" && r < 5 {
+            "2"
+        } else {
+            "5"
+        }
+    });
+    assert!(public(even).unwrap().is_ok());
+    // One dissatisfied person in commune c1 on p1, and one who left s1 empty in c0.
+    let one = communes(|c, r, item| match (c, r, item) {
+        (1, 0, "p1") => "2",
+        (0, 3, "s1") => "",
+        _ => "5",
+    });
+    match public(one).unwrap() {
+        Err(Withheld::SmallCells(cells)) => {
+            assert_eq!(
+                cells,
+                vec!["01-1/c0: s1".to_owned(), "01-1/c1: p1".to_owned()]
+            );
+        }
+        other => panic!("expected small cells, got {:?}", other.map(|_| ())),
+    }
+    // The golden sample (communes of 2 to 9) has many.
+    let full = read_csv(golden("microdata.csv").as_bytes(), &m).unwrap();
+    assert!(matches!(
+        public_totals(&full, &m, 2, None).unwrap(),
+        Err(Withheld::SmallCells(_))
+    ));
 }
 
 #[test]

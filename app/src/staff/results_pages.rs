@@ -112,10 +112,20 @@ pub fn results_page(
         .filter(|r| r.wave_code == code)
         .map(|r| {
             let href = format!("/du-lieu/{}/v{}/README.txt", r.year, r.version);
+            // The full totals reproduce every number but identify respondents: statisticians
+            // only (checked again on the server), each download logged.
+            let full = may(Action::ComputeResults).then(|| {
+                let href = format!("/staff/releases/{}/v{}/totals.json", r.year, r.version);
+                view! {
+                    " · "
+                    <a href=href>{ctx.t("Tổng số liệu đầy đủ (nội bộ)", "Full totals (internal)")}</a>
+                }
+            });
             view! {
                 <li>
                     {format!("SIPAS {} v{} · {} · ", r.year, r.version, r.published_at)}
                     <a href=href>{ctx.t("Dữ liệu mở", "Open data")}</a>
+                    {full}
                     {(!r.changelog.is_empty()).then(|| format!(" · {}", r.changelog))}
                 </li>
             }
@@ -215,6 +225,13 @@ fn warning_text(ctx: &Ctx, names: &HashMap<String, String>, w: &Warning) -> Stri
             ctx.t(
                 "Tổng số liệu theo xã sẽ không được công khai cùng bản công bố",
                 "The per-commune totals will not be published with the release"
+            )
+        ),
+        Warning::SmallChange { release, communes } => format!(
+            "{} {release}: {communes}",
+            ctx.t(
+                "Chỉ 1–4 người trả lời khác với bản đã công bố (trừ hai bảng kết quả cho nhau sẽ lộ câu trả lời của họ; nên chờ thêm phiếu)",
+                "Only 1–4 respondents differ from the published version (subtracting the two results tables would show their answers; better to wait for more forms)"
             )
         ),
     }

@@ -159,6 +159,10 @@ pub enum Warning {
     NotComparable { release: String, reason: String },
     /// The public totals (open data) are withheld for this draft: why.
     TotalsWithheld { reason: String },
+    /// Against a version of this year already published, these communes changed by 1 to 4
+    /// respondents: subtracting the two versions' results tables would show how those few
+    /// answered. Better to wait for more forms, or to publish anyway knowingly.
+    SmallChange { release: String, communes: String },
 }
 
 /// A reviewer's remark on a draft.

@@ -174,6 +174,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
             post(results::return_draft),
         )
         .route("/staff/computations/{id}/publish", post(results::publish))
+        .route(
+            "/staff/releases/{year}/{version}/totals.json",
+            get(results::full_totals),
+        )
         .route("/staff/users", get(accounts::list).post(accounts::create))
         .route("/staff/users/{id}/{change}", post(accounts::change))
         .route("/staff/audit", get(accounts::audit_log))

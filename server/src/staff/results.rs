@@ -417,24 +417,30 @@ pub async fn publish(
     // A version of this year may have been published since the draft was computed: the
     // public totals must not be differenced against it either.
     let public_totals = match public_totals {
-        Some(text) => match crate::drafts::safe_against_published(
-            store.as_ref(),
-            wave.wave.year,
-            &text,
-            &c.methodology,
-        )
-        .await
-        {
-            Ok(None) => Some(text),
-            Ok(Some(withheld)) => {
-                tracing::warn!(id, %withheld, "public totals withheld at publication");
-                None
+        Some(text) => {
+            match crate::drafts::small_changes(
+                store.as_ref(),
+                wave.wave.year,
+                &totals,
+                &c.methodology,
+            )
+            .await
+            {
+                Ok(changed) if changed.is_empty() => Some(text),
+                Ok(changed) => {
+                    tracing::warn!(
+                        id,
+                        releases = changed.len(),
+                        "public totals withheld at publication: small changes"
+                    );
+                    None
+                }
+                Err(reason) => {
+                    tracing::warn!(id, reason, "public totals withheld: the check failed");
+                    None
+                }
             }
-            Err(reason) => {
-                tracing::warn!(id, reason, "public totals withheld: the check failed");
-                None
-            }
-        },
+        }
         None => None,
     };
     let release = NewRelease {
@@ -476,4 +482,58 @@ pub async fn publish(
         }
         Err(err) => store_failure(&staff, err),
     }
+}
+
+/// `GET /staff/releases/{year}/v{n}/totals.json`: a release's full totals (every commune,
+/// subgroups, item × item moments), its input digest's preimage, from which
+/// `sipas compute --totals` reproduces every published number. They identify respondents, so
+/// they are never public (docs/methodology.md, "Open data and disclosure control"): for
+/// statisticians, each download in the audit log.
+pub async fn full_totals(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path((year, version)): Path<(i32, String)>,
+) -> Response {
+    if let Err(refused) = staff.require(Action::ComputeResults) {
+        return refused;
+    }
+    let Some(version) = version
+        .strip_prefix('v')
+        .and_then(|v| v.parse::<i32>().ok())
+    else {
+        return store_failure(&staff, StoreError::NotFound);
+    };
+    let store = &state.staff.store;
+    let (info, totals) = match (
+        store.release(year, Some(version)).await,
+        store.release_totals(year, version).await,
+    ) {
+        (Ok(Some((info, _))), Ok(Some(totals))) if !totals.is_empty() => (info, totals),
+        (Err(err), _) | (_, Err(err)) => return store_failure(&staff, err),
+        _ => return store_failure(&staff, StoreError::NotFound),
+    };
+    staff
+        .audit(
+            &state.staff,
+            "release_totals_downloaded",
+            Some(&info.wave_code),
+            None,
+            format!("SIPAS {year} v{version}, full totals"),
+        )
+        .await;
+    (
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/json".to_owned(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"sipas-{year}-v{version}-full-totals.json\""),
+            ),
+            (axum::http::header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        totals,
+    )
+        .into_response()
 }
