@@ -235,7 +235,8 @@ pub(crate) struct Built {
 
 /// Built files by (year, version, file). A published version never changes, so a file is built
 /// once per process and then served from memory to everyone (a slow client holds a reference,
-/// not a copy); the cache holds at most the six files of each published version.
+/// not a copy); the cache holds at most the seven files of each published version and three
+/// per province of it (`tinh-{code}.*`, built only for a code the release has).
 /// Kept per store (in [`crate::public_site::SiteCache`]), so two databases in one process
 /// never serve each other's files.
 pub(crate) type Cache = Mutex<HashMap<(i32, i32, String), Arc<Built>>>;

@@ -410,21 +410,35 @@ fn accepts(headers: &HeaderMap, coding: &str) -> bool {
 }
 
 fn respond(headers: &HeaderMap, built: &Built, cache_control: &'static str, api: bool) -> Response {
+    // Each coding of a page is its own representation with its own strong ETag ("…-br",
+    // "…-gz"); a client holding any of them has the page.
+    let coding = if !built.brotli.is_empty() && accepts(headers, "br") {
+        Some(("br", &built.brotli))
+    } else if !built.gzip.is_empty() && accepts(headers, "gzip") {
+        Some(("gzip", &built.gzip))
+    } else {
+        None
+    };
+    let tag = |suffix: &str| match built.etag.strip_suffix('"') {
+        Some(open) if !suffix.is_empty() => format!("{open}-{suffix}\""),
+        _ => built.etag.clone(),
+    };
+    let etag = tag(match coding {
+        Some(("br", _)) => "br",
+        Some(_) => "gz",
+        None => "",
+    });
+    let known = [tag(""), tag("br"), tag("gz")];
     let mut response = if headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|tag| tag.trim() == built.etag))
+        .is_some_and(|v| v.split(',').any(|t| known.iter().any(|k| k == t.trim())))
     {
         StatusCode::NOT_MODIFIED.into_response()
-    } else if !built.brotli.is_empty() && accepts(headers, "br") {
-        let mut r = built.brotli.clone().into_response();
+    } else if let Some((name, bytes)) = coding {
+        let mut r = bytes.clone().into_response();
         r.headers_mut()
-            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("br"));
-        r
-    } else if !built.gzip.is_empty() && accepts(headers, "gzip") {
-        let mut r = built.gzip.clone().into_response();
-        r.headers_mut()
-            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            .insert(header::CONTENT_ENCODING, HeaderValue::from_static(name));
         r
     } else {
         built.body.clone().into_response()
@@ -434,7 +448,7 @@ fn respond(headers: &HeaderMap, built: &Built, cache_control: &'static str, api:
         header::CONTENT_TYPE,
         HeaderValue::from_static(built.content_type),
     );
-    if let Ok(etag) = HeaderValue::from_str(&built.etag) {
+    if let Ok(etag) = HeaderValue::from_str(&etag) {
         h.insert(header::ETAG, etag);
     }
     h.insert(
@@ -822,7 +836,7 @@ pub struct ProvinceDocument {
     pub release: ReleaseSummary,
     pub code: String,
     pub name: String,
-    /// Every node and item, subgroups included.
+    /// Every node and item of the province (releases publish no rows by subgroup).
     pub cells: Vec<ApiCell>,
 }
 

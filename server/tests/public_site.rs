@@ -183,6 +183,18 @@ async fn story(url: &str) {
         )
         .await;
     assert_eq!(compressed.headers["content-encoding"], "br");
+    // Its own validator (another representation), and a client holding it gets 304 too.
+    let br_etag = compressed.headers["etag"].to_str().unwrap().to_owned();
+    assert_eq!(br_etag, format!("{}-br\"", etag.trim_end_matches('"')));
+    let again = public
+        .send(
+            axum::http::Request::get("/ket-qua")
+                .header("accept-encoding", "br")
+                .header("if-none-match", &br_etag),
+            axum::body::Body::empty(),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::NOT_MODIFIED);
     let mut plain = Vec::new();
     brotli::BrotliDecompress(&mut compressed.bytes.as_slice(), &mut plain).unwrap();
     assert_eq!(plain, page.bytes);

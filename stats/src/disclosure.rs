@@ -7,14 +7,16 @@
 //! - the province and national domains only (a subgroup's share of a commune is often one
 //!   person),
 //! - per PSU the per-item counts and weighted sums (a commune's table of marginals, with no link
-//!   between items), only when every PSU has at least `min_psu_rows` respondents,
+//!   between items), only when every PSU has at least `min_psu_rows` respondents and no
+//!   commune × item cell (satisfied, not satisfied, not answering) has 1 to `min_psu_rows - 1`,
 //! - per domain and inner node the single number Σw·u² the composite design effect needs
 //!   instead of the K × K moments (it follows from the published deff, se and n anyway),
 //! - for a year on an old map, the same number for each domain a re-aggregation merges.
 //!
 //! Calibrated weights vary inside a commune by calibration cell, so their weighted sums could be
 //! decoded into counts by cell: calibrated totals are not made public. Rows by subgroup are not
-//! published at all (the server drops them from a release; they stay in the draft for review):
+//! published at all (the server leaves them out of drafts and releases; `sipas compute` on the
+//! microdata or the full totals still gives them):
 //! with about eight respondents per commune, any file that reproduces them exactly needs
 //! per-commune × subgroup totals of one to four people, and a second review decoded those rows'
 //! full-precision standard errors into such counts with the per-commune totals, recovering
