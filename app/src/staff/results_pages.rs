@@ -139,6 +139,9 @@ pub fn results_page(
                 <p>{ctx.t(
                     "Trọng số lấy từ dàn mẫu (N_h / r_h trong mỗi tầng); kết quả là bản nháp cho đến khi một người khác phê duyệt.",
                     "Weights come from the frame (N_h / r_h within each stratum); the results stay a draft until someone else approves them.")}</p>
+                <p class="hint">{ctx.t(
+                    "Để cắt trọng số quá lớn, thêm vào phương pháp: [trimming] upper_to_median = 5 (trọng số trên 5 lần trung vị của tỉnh bị cắt, phần dư chia đều trong tỉnh, trước khi hiệu chỉnh).",
+                    "To cut extreme weights, add to the methodology: [trimming] upper_to_median = 5 (weights above 5 times the province's median are cut and the excess shared within the province, before calibration).")}</p>
                 <label for="methodology">{ctx.t("Phương pháp (TOML)", "Methodology (TOML)")}</label>
                 <textarea id="methodology" name="methodology" rows="12" spellcheck="false">{default_methodology.to_owned()}</textarea>
                 <label for="population">{ctx.t(
