@@ -73,7 +73,11 @@ fn commune_uniform(
         };
         let commune: usize = psu.bytes().map(usize::from).sum();
         for (k, item) in items.iter().enumerate() {
-            let answer = if (commune + k).is_multiple_of(3) { 2 } else { 5 };
+            let answer = if (commune + k).is_multiple_of(3) {
+                2
+            } else {
+                5
+            };
             form.answers.insert(item.clone(), answer);
         }
         let canonical = serde_json::to_string(&form.answers).expect("json");
