@@ -204,16 +204,26 @@ pub async fn compute(
     }
     // Against every version of this year already published, with public totals or not: its
     // results table and this one's could be subtracted.
-    let changed = small_changes(store, wave.year, &computed.totals, methodology_text).await?;
-    for (release, communes) in &changed {
+    // A check that cannot run withholds the public totals and says so; the draft stands.
+    let changed = match small_changes(store, wave.year, &computed.totals, methodology_text).await
+    {
+        Ok(changed) => Ok(changed),
+        Err(reason) => {
+            report.warnings.push(Warning::TotalsWithheld {
+                reason: format!("the check against published versions failed: {reason}"),
+            });
+            Err(())
+        }
+    };
+    for (release, communes) in changed.iter().flatten() {
         report.warnings.push(Warning::SmallChange {
             release: release.clone(),
             communes: listed(communes),
         });
     }
-    let public = match computed.public {
-        Ok(text) if changed.is_empty() => Ok(text),
-        Ok(_) => Err(Withheld::Differencing(
+    let public = match (computed.public, changed) {
+        (Ok(text), Ok(changed)) if changed.is_empty() => Ok(Some(text)),
+        (Ok(_), Ok(changed)) => Err(Withheld::Differencing(
             changed
                 .into_iter()
                 .flat_map(|(_, communes)| communes)
@@ -221,7 +231,8 @@ pub async fn compute(
                 .into_iter()
                 .collect(),
         )),
-        Err(withheld) => Err(withheld),
+        (Ok(_), Err(())) => Ok(None),
+        (Err(withheld), _) => Err(withheld),
     };
     let public = public
         .map_err(|withheld| {
@@ -229,7 +240,8 @@ pub async fn compute(
                 reason: withheld.to_string(),
             })
         })
-        .ok();
+        .ok()
+        .flatten();
     Ok(DraftData {
         input_digest: computed.digest,
         cells,
@@ -280,37 +292,45 @@ pub async fn small_changes(
     methodology_text: &str,
 ) -> Result<Vec<(String, Vec<String>)>, String> {
     let releases = store.releases().await.map_err(|e| e.to_string())?;
-    let mut earlier = Vec::new();
-    for release in releases.iter().filter(|r| r.year == year) {
-        if let Some(totals) = store
+    let earlier: Vec<_> = releases.into_iter().filter(|r| r.year == year).collect();
+    if earlier.is_empty() {
+        return Ok(Vec::new());
+    }
+    let methodology = Methodology::from_toml(methodology_text).map_err(|e| e.to_string())?;
+    let current = {
+        let text = text.to_owned();
+        tokio::task::spawn_blocking(move || read_totals(text.as_bytes(), &methodology))
+            .await
+            .map_err(|e| format!("the check stopped: {e}"))?
+            .map_err(|e| e.to_string())?
+    };
+    let current = std::sync::Arc::new(current);
+    let mut found = Vec::new();
+    // One earlier version at a time (a full totals file can be tens of megabytes), each read
+    // with its own methodology (a correction may change it; communes are what is compared).
+    for release in earlier {
+        let Some(totals) = store
             .release_totals(year, release.version)
             .await
             .map_err(|e| e.to_string())?
             .filter(|t| !t.is_empty())
-        {
-            earlier.push((format!("SIPAS {year} v{}", release.version), totals));
-        }
-    }
-    if earlier.is_empty() {
-        return Ok(Vec::new());
-    }
-    // Reading totals files is CPU work: off the async threads.
-    let (text, methodology_text) = (text.to_owned(), methodology_text.to_owned());
-    tokio::task::spawn_blocking(move || {
-        let methodology = Methodology::from_toml(&methodology_text).map_err(|e| e.to_string())?;
-        let current = read_totals(text.as_bytes(), &methodology).map_err(|e| e.to_string())?;
-        let mut found = Vec::new();
-        for (release, totals) in earlier {
+        else {
+            continue;
+        };
+        let current = current.clone();
+        let communes = tokio::task::spawn_blocking(move || {
+            let methodology =
+                Methodology::from_toml(&release.methodology).map_err(|e| e.to_string())?;
             let before = read_totals(totals.as_bytes(), &methodology).map_err(|e| e.to_string())?;
-            let communes = differencing_risks(&current, &before, MIN_PUBLIC_PSU_ROWS);
-            if !communes.is_empty() {
-                found.push((release, communes));
-            }
+            Ok::<_, String>(differencing_risks(&current, &before, MIN_PUBLIC_PSU_ROWS))
+        })
+        .await
+        .map_err(|e| format!("the check stopped: {e}"))??;
+        if !communes.is_empty() {
+            found.push((format!("SIPAS {year} v{}", release.version), communes));
         }
-        Ok(found)
-    })
-    .await
-    .map_err(|e| format!("the check stopped: {e}"))?
+    }
+    Ok(found)
 }
 
 /// "a, b, c, d, e and 7 more".

@@ -83,11 +83,12 @@ fn trim_for_report(
                 usize::try_from(s.completes).unwrap_or(0),
             ));
         }
-        let (trimmed, _) = sipas_stats::weighting::trim_province(&units, settings)
+        let (trimmed, cap) = sipas_stats::weighting::trim_province(&units, settings)
             .map_err(|e| WaveComputeError::Stored(format!("province {province}: {e}")))?;
         for (s, &i) in strata.iter_mut().zip(&first) {
             if s.completes > 0 {
-                s.trimmed = trimmed[i] < s.weight;
+                // Held at the cap: cut, or pushed up by the shared excess and cut again.
+                s.trimmed = trimmed[i] == cap && trimmed[i] != s.weight;
                 s.weight = trimmed[i];
             }
         }
@@ -114,7 +115,7 @@ pub struct StratumWeight {
     pub target: i64,
     /// N_h / r_h (0 when the stratum has no completes), after `[trimming]`.
     pub weight: f64,
-    /// `[trimming]` cut this stratum's weight to its province's cap.
+    /// `[trimming]` held this stratum's weight at its province's cap.
     pub trimmed: bool,
 }
 

@@ -241,13 +241,15 @@ pub struct TrimSettings {
     pub upper_to_median: f64,
 }
 
-/// One province's weights trimmed by `settings`, and how many ended at the cap.
+/// One province's weights trimmed by `settings`, and the cap. A weight that ends exactly at the
+/// cap having been elsewhere was held by it ("trimmed" in the weights report): cut, or pushed
+/// up by the shared excess and cut again.
 pub fn trim_province(
     weights: &[f64],
     settings: TrimSettings,
-) -> Result<(Vec<f64>, usize), StatsError> {
+) -> Result<(Vec<f64>, f64), StatsError> {
     if weights.is_empty() {
-        return Ok((Vec::new(), 0));
+        return Ok((Vec::new(), f64::NAN));
     }
     let cap = settings.upper_to_median * median(weights);
     let total: f64 = weights.iter().sum();
@@ -260,12 +262,7 @@ pub fn trim_province(
         )));
     }
     let trimmed = trim(weights, f64::NEG_INFINITY, cap, true)?;
-    let at_cap = weights
-        .iter()
-        .zip(&trimmed)
-        .filter(|&(&before, &after)| after == cap && before != after)
-        .count();
-    Ok((trimmed, at_cap))
+    Ok((trimmed, cap))
 }
 
 /// R's `median`: the middle value, or the mean of the two middle values.
@@ -381,23 +378,23 @@ mod tests {
             upper_to_median: 2.0,
         };
         // Median 1, cap 2: the 4 is cut to 2 and its excess (2) shared by the other four.
-        let (w, at_cap) = trim_province(&[1.0, 1.0, 4.0, 1.0, 1.0], settings).unwrap();
+        let (w, cap) = trim_province(&[1.0, 1.0, 4.0, 1.0, 1.0], settings).unwrap();
         assert_eq!(w, vec![1.5, 1.5, 2.0, 1.5, 1.5]);
-        assert_eq!(at_cap, 1);
+        assert_eq!(cap, 2.0);
         // Even count: R's median is the mean of the middle two, (1 + 3) / 2 = 2, cap 4.
         assert_eq!(median(&[3.0, 1.0, 1.0, 5.0]), 2.0);
-        let (w, at_cap) = trim_province(&[3.0, 1.0, 1.0, 5.0], settings).unwrap();
+        let (w, cap) = trim_province(&[3.0, 1.0, 1.0, 5.0], settings).unwrap();
         assert_eq!(
-            (w, at_cap),
+            (w, cap),
             (
                 vec![3.0 + 1.0 / 3.0, 1.0 + 1.0 / 3.0, 1.0 + 1.0 / 3.0, 4.0],
-                1
+                4.0
             )
         );
         // Nothing above the cap: unchanged.
         assert_eq!(
             trim_province(&[1.0, 1.5, 1.2], settings).unwrap(),
-            (vec![1.0, 1.5, 1.2], 0)
+            (vec![1.0, 1.5, 1.2], 2.4)
         );
         // A cap that cannot hold the total is refused, with what to change.
         let err = trim_province(&[1.0, 1.0, 1.0, 1.0, 10.0], settings)

@@ -128,8 +128,8 @@ pub fn document(
                 <main id="main">{body}</main>
                 <footer class="results-footer">
                     <p>{site.t(
-                        "Chỉ số hài lòng của người dân, tổ chức đối với sự phục vụ của cơ quan hành chính nhà nước (SIPAS), Bộ Nội vụ. Số liệu có trọng số, kèm khoảng tin cậy; mọi con số tính lại được từ dữ liệu mở.",
-                        "Index of citizens' satisfaction with public administrative services (SIPAS), Ministry of Home Affairs. Weighted figures with confidence intervals; every number can be recomputed from the open data.",
+                        "Chỉ số hài lòng của người dân, tổ chức đối với sự phục vụ của cơ quan hành chính nhà nước (SIPAS), Bộ Nội vụ. Số liệu có trọng số, kèm khoảng tin cậy và dữ liệu mở; mọi con số tính lại được bằng lệnh sipas compute.",
+                        "Index of citizens' satisfaction with public administrative services (SIPAS), Ministry of Home Affairs. Weighted figures with confidence intervals and open data; every number can be recomputed with sipas compute.",
                     )}</p>
                 </footer>
             </body>
@@ -576,8 +576,8 @@ fn downloads(site: &Site, info: &ReleaseInfo, province: Option<&str>) -> impl In
         (
             "README.txt",
             site.t(
-                "Hướng dẫn tính lại và tổng số liệu theo xã",
-                "How to recompute, and the per-commune totals",
+                "Hướng dẫn tính lại (và tổng số liệu theo xã, khi được công khai)",
+                "How to recompute (and the per-commune totals, when published)",
             ),
         ),
     ];
@@ -940,8 +940,8 @@ pub fn methodology(site: &Site, releases: &[ReleaseInfo]) -> String {
         </section>
         <section>
             <h2>{site.t("Tài liệu đầy đủ và tính lại", "Full documentation and reproduction")}</h2>
-            <p>{site.t("Mỗi bản công bố có dữ liệu mở (bảng kết quả, phương pháp, tổng số liệu theo xã) và hướng dẫn tính lại mọi con số bằng lệnh sipas compute. Phương pháp chi tiết (công thức, so khớp với gói survey của R) nằm trong tệp docs/methodology.md của mã nguồn.",
-                "Each release has open data (results table, methodology, per-commune totals) and instructions to recompute every number with sipas compute. The detailed methodology (formulas, the match with R's survey package) is docs/methodology.md in the source code.")}</p>
+            <p>{site.t("Mỗi bản công bố có dữ liệu mở (bảng kết quả của cả nước và từng tỉnh, phương pháp) và hướng dẫn tính lại mọi con số bằng lệnh sipas compute từ tổng số liệu theo xã. Để không lộ câu trả lời của ai, tổng số liệu theo xã chỉ được công khai khi mỗi xã có từ 5 người trả lời và không câu hỏi nào ở xã có nhóm 1–4 người (hài lòng, không hài lòng hoặc không trả lời); với khoảng tám người mỗi xã như hiện nay thì chưa công khai được, và Bộ Nội vụ cung cấp tổng số liệu đầy đủ cho nhà nghiên cứu được cấp phép để tính lại. Vì lý do đó cũng không công bố kết quả theo giới tính, độ tuổi. Phương pháp chi tiết (công thức, so khớp với gói survey của R) nằm trong tệp docs/methodology.md của mã nguồn.",
+                "Each release has open data (the national and every province's results table, the methodology) and instructions to recompute every number with sipas compute from the per-commune totals. So that nobody's answers are revealed, the per-commune totals are public only when every commune has at least 5 respondents and no question in a commune has a group of 1 to 4 people (satisfied, not satisfied or not answering); with about eight people per commune, as now, they cannot be, and the Ministry of Home Affairs gives the full totals to accredited researchers to recompute. For the same reason no results by sex or age are published. The detailed methodology (formulas, the match with R's survey package) is docs/methodology.md in the source code.")}</p>
             <ul>
                 <li><a href="/phuong-phap/methodology.md">{site.t("Phương pháp chi tiết (tiếng Anh, Markdown)", "The detailed methodology (Markdown)")}</a></li>
                 <li><a href="/phuong-phap/golden-r-survey.R">{site.t("Mã R đối chiếu với gói survey", "The R script that checks the statistics against R's survey package")}</a></li>

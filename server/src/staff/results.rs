@@ -505,10 +505,18 @@ pub async fn full_totals(
     };
     let store = &state.staff.store;
     let (info, totals) = match (
-        store.release(year, Some(version)).await,
+        store.releases().await,
         store.release_totals(year, version).await,
     ) {
-        (Ok(Some((info, _))), Ok(Some(totals))) if !totals.is_empty() => (info, totals),
+        (Ok(releases), Ok(Some(totals))) if !totals.is_empty() => {
+            match releases
+                .into_iter()
+                .find(|r| r.year == year && r.version == version)
+            {
+                Some(info) => (info, totals),
+                None => return store_failure(&staff, StoreError::NotFound),
+            }
+        }
         (Err(err), _) | (_, Err(err)) => return store_failure(&staff, err),
         _ => return store_failure(&staff, StoreError::NotFound),
     };
