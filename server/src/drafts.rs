@@ -205,8 +205,7 @@ pub async fn compute(
     // Against every version of this year already published, with public totals or not: its
     // results table and this one's could be subtracted.
     // A check that cannot run withholds the public totals and says so; the draft stands.
-    let changed = match small_changes(store, wave.year, &computed.totals, methodology_text).await
-    {
+    let changed = match small_changes(store, wave.year, &computed.totals, methodology_text).await {
         Ok(changed) => Ok(changed),
         Err(reason) => {
             report.warnings.push(Warning::TotalsWithheld {

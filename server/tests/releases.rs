@@ -108,7 +108,10 @@ async fn story(url: &str) {
     release.approved_by = "lan.approver".into();
     assert_eq!(db.publish_release(&release).await.expect("v1"), 1);
     let (info, read) = db.release(2026, None).await.expect("read").expect("latest");
-    assert_eq!((info.version, info.cell_count), (1, cells.len() as i64));
+    assert_eq!(
+        (info.version, info.cell_count),
+        (1, stored_cells.len() as i64)
+    );
     assert_eq!(info.methodology, methodology_text);
     assert_eq!(
         read, stored_cells,
