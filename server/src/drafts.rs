@@ -13,7 +13,7 @@ use sipas_app::domain::{Geography, Wave};
 use sipas_app::staff::StaffStore;
 use sipas_app::staff::release::ComparedWith;
 use sipas_app::staff::review::{DraftData, DraftReport, ProvinceWeights, Warning};
-use sipas_stats::disclosure::{Withheld, differencing_risks, public_totals};
+use sipas_stats::disclosure::{Withheld, differencing_risks, listed, public_totals};
 use sipas_stats::estimate::{add_changes, estimate_all};
 use sipas_stats::methodology::Methodology;
 use sipas_stats::totals::{SufficientStats, reaggregate};
@@ -330,15 +330,6 @@ pub async fn small_changes(
         }
     }
     Ok(found)
-}
-
-/// "a, b, c, d, e and 7 more".
-fn listed(items: &[String]) -> String {
-    let shown: Vec<&str> = items.iter().take(5).map(String::as_str).collect();
-    match items.len().saturating_sub(shown.len()) {
-        0 => shown.join(", "),
-        more => format!("{} and {more} more", shown.join(", ")),
-    }
 }
 
 /// What the blocking part of [`compute`] hands back.

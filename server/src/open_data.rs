@@ -241,6 +241,13 @@ pub(crate) struct Built {
 /// never serve each other's files.
 pub(crate) type Cache = Mutex<HashMap<(i32, i32, String), Arc<Built>>>;
 
+/// A version in an address, `v1`, `v2`, …: its number.
+pub fn version_number(text: &str) -> Option<i32> {
+    text.strip_prefix('v')
+        .and_then(|v| v.parse::<i32>().ok())
+        .filter(|v| *v >= 1)
+}
+
 /// `GET /du-lieu/{year}/{version}/{file}`: `version` is `v1`, `v2`, … or `latest`. Readable
 /// from any origin (every answer, redirects and errors included, carries CORS).
 pub async fn file(
@@ -282,11 +289,7 @@ async fn serve(
             Err(err) => unavailable(err),
         };
     }
-    let Some(version) = version
-        .strip_prefix('v')
-        .and_then(|v| v.parse::<i32>().ok())
-        .filter(|v| *v >= 1)
-    else {
+    let Some(version) = version_number(version) else {
         return not_found();
     };
     let key = (year, version, file.to_owned());

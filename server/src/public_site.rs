@@ -36,7 +36,9 @@ const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
 
 /// A built response body.
 pub struct Built {
-    etag: String,
+    /// The strong validators of the plain, Brotli and gzip codings (each coding is its own
+    /// representation): `"…"`, `"…-br"`, `"…-gz"`.
+    etags: [HeaderValue; 3],
     content_type: &'static str,
     body: Bytes,
     brotli: Bytes,
@@ -49,7 +51,11 @@ impl Built {
     fn new(content_type: &'static str, body: Vec<u8>) -> Self {
         use sha2::Digest;
         let digest = sha2::Sha256::digest(&body);
-        let etag = format!("\"{}\"", sipas_app::survey::codes::hex(&digest[..12]));
+        let tag = sipas_app::survey::codes::hex(&digest[..12]);
+        let etags = ["", "-br", "-gz"].map(|suffix| {
+            HeaderValue::from_str(&format!("\"{tag}{suffix}\""))
+                .unwrap_or(HeaderValue::from_static("\"\""))
+        });
         let mut brotli = Vec::new();
         // Quality 9: most of 11's gain at a fraction of its time; built once per page.
         let params = brotli::enc::BrotliEncoderParams {
@@ -67,7 +73,7 @@ impl Built {
                 .unwrap_or_default()
         };
         Self {
-            etag,
+            etags,
             content_type,
             body: Bytes::from(body),
             brotli: if compressed.is_ok() {
@@ -410,30 +416,26 @@ fn accepts(headers: &HeaderMap, coding: &str) -> bool {
 }
 
 fn respond(headers: &HeaderMap, built: &Built, cache_control: &'static str, api: bool) -> Response {
-    // Each coding of a page is its own representation with its own strong ETag ("…-br",
-    // "…-gz"); a client holding any of them has the page.
-    let coding = if !built.brotli.is_empty() && accepts(headers, "br") {
-        Some(("br", &built.brotli))
+    // Each coding of a page is its own representation with its own strong ETag; a client
+    // holding any of them has the page.
+    let (coding, etag) = if !built.brotli.is_empty() && accepts(headers, "br") {
+        (Some(("br", &built.brotli)), &built.etags[1])
     } else if !built.gzip.is_empty() && accepts(headers, "gzip") {
-        Some(("gzip", &built.gzip))
+        (Some(("gzip", &built.gzip)), &built.etags[2])
     } else {
-        None
+        (None, &built.etags[0])
     };
-    let tag = |suffix: &str| match built.etag.strip_suffix('"') {
-        Some(open) if !suffix.is_empty() => format!("{open}-{suffix}\""),
-        _ => built.etag.clone(),
-    };
-    let etag = tag(match coding {
-        Some(("br", _)) => "br",
-        Some(_) => "gz",
-        None => "",
-    });
-    let known = [tag(""), tag("br"), tag("gz")];
     let mut response = if headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| known.iter().any(|k| k == t.trim())))
-    {
+        .is_some_and(|v| {
+            v.split(',').any(|t| {
+                built
+                    .etags
+                    .iter()
+                    .any(|k| k.as_bytes() == t.trim().as_bytes())
+            })
+        }) {
         StatusCode::NOT_MODIFIED.into_response()
     } else if let Some((name, bytes)) = coding {
         let mut r = bytes.clone().into_response();
@@ -448,9 +450,7 @@ fn respond(headers: &HeaderMap, built: &Built, cache_control: &'static str, api:
         header::CONTENT_TYPE,
         HeaderValue::from_static(built.content_type),
     );
-    if let Ok(etag) = HeaderValue::from_str(&etag) {
-        h.insert(header::ETAG, etag);
-    }
+    h.insert(header::ETAG, etag.clone());
     h.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static(cache_control),

@@ -32,6 +32,17 @@ impl Rng {
     }
 }
 
+/// Every cell of `stats` under `methodology`, as `sipas compute` writes them.
+fn results(stats: &sipas_stats::totals::SufficientStats, methodology: &Methodology) -> String {
+    let mut out = Vec::new();
+    write_csv(
+        &estimate_all(stats, methodology).expect("estimate").cells,
+        &mut out,
+    )
+    .expect("csv");
+    String::from_utf8(out).expect("utf-8")
+}
+
 async fn story(url: &str) {
     let db = store::open(url, &ConnectOptions::default())
         .await
@@ -123,16 +134,7 @@ async fn story(url: &str) {
     let stats = sipas_server::wave_compute::wave_totals(&db, wave, &methodology)
         .await
         .expect("compute");
-    let results = |stats| {
-        let mut out = Vec::new();
-        write_csv(
-            &estimate_all(stats, &methodology).expect("estimate").cells,
-            &mut out,
-        )
-        .expect("csv");
-        String::from_utf8(out).expect("utf-8")
-    };
-    let from_db = results(&stats);
+    let from_db = results(&stats, &methodology);
 
     // From the export, as a statistician would: weight = stratum population / completes,
     // fpc = the stratum's PSUs in the population, strata named within their province.
@@ -182,7 +184,10 @@ async fn story(url: &str) {
         }
         csv.push('\n');
     }
-    let from_export = results(&read_csv(csv.as_bytes(), &methodology).expect("read export"));
+    let from_export = results(
+        &read_csv(csv.as_bytes(), &methodology).expect("read export"),
+        &methodology,
+    );
     assert!(from_db.lines().count() > 500, "{}", from_db.lines().count());
     assert_eq!(
         from_db, from_export,
@@ -196,15 +201,6 @@ async fn story(url: &str) {
     .expect("calibrated methodology");
     let population = "province,margin,category,total\n01,sex,1,220000\n01,sex,2,240000\n\
                       79,sex,1,270000\n79,sex,2,290000\n";
-    let calibrated_results = |stats: &sipas_stats::totals::SufficientStats| {
-        let mut out = Vec::new();
-        write_csv(
-            &estimate_all(stats, &calibrated).expect("estimate").cells,
-            &mut out,
-        )
-        .expect("csv");
-        String::from_utf8(out).expect("utf-8")
-    };
     let db_calibrated = sipas_server::wave_compute::wave_totals_reporting(
         &db,
         wave,
@@ -226,8 +222,8 @@ async fn story(url: &str) {
     )
     .expect("calibrated export");
     let (a, b) = (
-        calibrated_results(&db_calibrated),
-        calibrated_results(&export_calibrated),
+        results(&db_calibrated, &calibrated),
+        results(&export_calibrated, &calibrated),
     );
     assert_ne!(a, from_db, "calibration changed the numbers");
     assert_eq!(
@@ -242,15 +238,6 @@ async fn story(url: &str) {
         "{METHODOLOGY}\n[trimming]\nupper_to_median = 1.05\n"
     ))
     .expect("trimming methodology");
-    let trimmed_results = |stats: &sipas_stats::totals::SufficientStats| {
-        let mut out = Vec::new();
-        write_csv(
-            &estimate_all(stats, &trimmed).expect("estimate").cells,
-            &mut out,
-        )
-        .expect("csv");
-        String::from_utf8(out).expect("utf-8")
-    };
     let db_trimmed = sipas_server::wave_compute::wave_totals_reporting(
         &db,
         wave,
@@ -262,8 +249,8 @@ async fn story(url: &str) {
     .expect("trimmed compute");
     let export_trimmed = read_csv(csv.as_bytes(), &trimmed).expect("trimmed export");
     let (a, b) = (
-        trimmed_results(&db_trimmed.stats),
-        trimmed_results(&export_trimmed),
+        results(&db_trimmed.stats, &trimmed),
+        results(&export_trimmed, &trimmed),
     );
     assert_ne!(a, from_db, "trimming changed the numbers");
     assert_eq!(

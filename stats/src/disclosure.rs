@@ -48,17 +48,17 @@ pub enum Withheld {
     Differencing(Vec<String>),
 }
 
+/// The first five of `items` and how many more: "a, b, c, d, e and 7 more".
+pub fn listed(items: &[String]) -> String {
+    let shown: Vec<&str> = items.iter().take(5).map(String::as_str).collect();
+    match items.len().saturating_sub(shown.len()) {
+        0 => shown.join(", "),
+        more => format!("{} and {more} more", shown.join(", ")),
+    }
+}
+
 impl fmt::Display for Withheld {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let list = |psus: &[String]| {
-            let shown: Vec<&str> = psus.iter().take(5).map(String::as_str).collect();
-            let more = psus.len().saturating_sub(shown.len());
-            if more > 0 {
-                format!("{} and {more} more", shown.join(", "))
-            } else {
-                shown.join(", ")
-            }
-        };
         match self {
             Withheld::Calibrated => f.write_str(
                 "calibrated weights vary within a commune, so its weighted totals would give \
@@ -68,21 +68,21 @@ impl fmt::Display for Withheld {
                 f,
                 "{} commune(s) have too few respondents: {}",
                 psus.len(),
-                list(psus)
+                listed(psus)
             ),
             Withheld::SmallCells(cells) => write!(
                 f,
                 "{} commune × item cell(s) have 1 to 4 people satisfied, not satisfied or not \
                  answering: {}",
                 cells.len(),
-                list(cells)
+                listed(cells)
             ),
             Withheld::Differencing(psus) => write!(
                 f,
                 "{} commune(s) differ from an earlier version of this year by too few \
                  respondents: {}",
                 psus.len(),
-                list(psus)
+                listed(psus)
             ),
         }
     }

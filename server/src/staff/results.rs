@@ -497,10 +497,7 @@ pub async fn full_totals(
     if let Err(refused) = staff.require(Action::ComputeResults) {
         return refused;
     }
-    let Some(version) = version
-        .strip_prefix('v')
-        .and_then(|v| v.parse::<i32>().ok())
-    else {
+    let Some(version) = crate::open_data::version_number(&version) else {
         return store_failure(&staff, StoreError::NotFound);
     };
     let store = &state.staff.store;
