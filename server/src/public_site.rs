@@ -221,7 +221,13 @@ async fn release_data(state: &AppState, info: &ReleaseInfo) -> Result<Arc<Releas
             BTreeMap::new()
         }
     };
-    let tree = sipas_stats::methodology::Methodology::from_toml(&info.methodology)
+    let methodology = sipas_stats::methodology::Methodology::from_toml(&info.methodology);
+    // The figure tiers and "against the nation" differences are measured from.
+    let reference = match methodology.as_ref().map(|m| m.national_rule) {
+        Ok(sipas_stats::methodology::NationalRule::Pooled) => "national",
+        _ => "national_mean",
+    };
+    let tree = methodology
         .map(|m| {
             m.nodes
                 .into_iter()
@@ -240,6 +246,7 @@ async fn release_data(state: &AppState, info: &ReleaseInfo) -> Result<Arc<Releas
         tree,
         names,
         items,
+        reference,
     });
     lock(&state.staff.site.releases).insert(key, data.clone());
     Ok(data)

@@ -265,10 +265,25 @@ async fn story(url: &str) {
         "Công bố trước nền tảng này",
         "Bà Rịa - Vũng Tàu",
         "Tiếp cận dịch vụ",
-        "Cả nước",
     ] {
         assert!(hcm.body.contains(part), "{part}");
     }
+    // The tier and the difference "against the nation" are measured from the official mean of
+    // provinces; the page names that figure and shows it in the comparison table.
+    let mean = cells
+        .iter()
+        .find(|c| c.domain == "national_mean" && c.node == "sipas" && c.subgroup.is_empty())
+        .unwrap();
+    let difference = cell.vs_national_difference.unwrap();
+    assert!((difference - (cell.estimate.unwrap() - mean.estimate.unwrap())).abs() < 1e-12);
+    let shown = format!("{:+.1}", 100.0 * difference).replace('.', ",");
+    assert!(
+        hcm.body
+            .contains(&format!("{shown} điểm so với cả nước (bình quân các tỉnh)")),
+        "{shown}"
+    );
+    assert!(hcm.body.contains("Cả nước (bình quân các tỉnh)</th>"));
+    assert!(hcm.body.contains(&percent_vi(mean.estimate.unwrap())));
     assert!(
         hcm.body.contains(&format!(
             "content=\"Hồ Chí Minh: {}",

@@ -35,6 +35,9 @@ pub struct ReleaseData {
     pub names: BTreeMap<String, String>,
     /// Item code → (Vietnamese, English) question wording.
     pub items: BTreeMap<String, (String, String)>,
+    /// The domain tiers and differences "against the nation" are measured from:
+    /// `national_mean` (the official mean of provinces) or `national` (all respondents).
+    pub reference: &'static str,
 }
 
 impl ReleaseData {

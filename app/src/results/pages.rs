@@ -623,7 +623,8 @@ pub fn province(
         return None;
     }
     let name = data.name(code).to_owned();
-    let national = data.cell("national", ROOT);
+    // The figure the tier and the difference "against the nation" are measured from.
+    let national = data.cell(data.reference, ROOT);
     let tier = tier_of(cell);
     let title = format!(
         "{name}: {} {}",
@@ -640,10 +641,11 @@ pub fn province(
 
     let vs_national = match (cell.vs_national_difference, cell.vs_national_p) {
         (Some(d), Some(p)) => format!(
-            "{}{} {} ({})",
+            "{}{} {} {} ({})",
             if d >= 0.0 { "+" } else { "" },
             locale.decimal(100.0 * d, 1),
-            site.t("điểm so với cả nước", "pts against the national figure"),
+            site.t("điểm so với", "pts against"),
+            reference_name(site, data.reference).to_lowercase(),
             p_value(locale, p)
         ),
         _ => "—".into(),
@@ -682,7 +684,7 @@ pub fn province(
     let national_row = national.map(|n| {
         view! {
             <tr class="national-row">
-                <th scope="row">{site.t("Cả nước", "National")}</th>
+                <th scope="row">{reference_name(site, data.reference)}</th>
                 <td class="num">{pct(locale, n.estimate, 2)}</td>
                 <td class="num">{interval(locale, n)}</td>
                 <td></td><td></td>
@@ -858,6 +860,18 @@ pub fn province(
         {downloads(site, info, Some(code))}
     };
     Some(document(site, &title, (&title, &share), body))
+}
+
+/// The name of a tier reference domain (see [`ReleaseData::reference`]).
+fn reference_name(site: &Site, domain: &str) -> String {
+    match domain {
+        "national" => site.t("Cả nước (mọi người trả lời)", "National (all respondents)"),
+        _ => site.t(
+            "Cả nước (bình quân các tỉnh)",
+            "National (mean of provinces)",
+        ),
+    }
+    .to_owned()
 }
 
 /// The page shown when nothing has been published yet.
