@@ -16,6 +16,10 @@
 #   microdata_year2.csv, linked.csv   a second year revisiting most PSUs; the change with the
 #                     covariance of the linked PSUs (stacked design, svycontrast)
 #   wilson.csv        Wilson intervals from prop.test (survey 4.1 has no "wilson" method)
+#   microdata_field.csv, frame_field.csv, population_field.csv   field-shaped data: strong
+#                     raking (g down to 0.25), item nonresponse, nonresponse classes
+#   expected_field.csv, weights_field.csv, raking_bounded_field.csv   its estimates, weights and
+#                     which provinces bounded raking solves (see the section at the end)
 #   versions.csv      the R and survey versions that wrote them
 # The Rust tests (stats/tests/golden.rs) read these; R is never needed at test time.
 suppressMessages(library(survey))
@@ -426,6 +430,174 @@ wl <- data.frame(x = c(81, 15, 0, 29, 1), n = c(263, 148, 20, 29, 29))
 ci <- t(mapply(function(x, n) prop.test(x, n, correct = FALSE)$conf.int, wl$x, wl$n))
 write.csv(data.frame(wl, low = fmt(ci[, 1]), high = fmt(ci[, 2])), file.path(here, "wilson.csv"),
           row.names = FALSE)
+
+# ---- Field-shaped data (docs/methodology.md, "Weights"): what the mild files above hide ----
+# Six provinces shaped like SIPAS fieldwork: strata local to each province but coded uniquely
+# (province-stratum), 4 urban and 7 rural communes per province with takes of about 30, a fpc
+# from the communes in each stratum, respondents skewed to women and people over 50 as in
+# household surveys (in 31 very strongly, so raking pulls some weights below 0.3 of their
+# design weight), item nonresponse on the feedback item s4 (about 45%), one stratum far under
+# target (46-M: 9 of 60) and one at 40% of target (92-R). Weights from the frame:
+#   w_frame    N_h / r_h (the platform's default: each stratum its own weighting class)
+#   w_classes  d_h = N_h / n_h times the class's nonresponse factor
+#              min(max_factor, sum N_h / sum d_h r_h), classes with fewer than min_respondents
+#              joined to the next stratum of the province (the previous for the last);
+#              here min_respondents = 20, max_factor = 2. Checked against postStratify.
+# Scenarios (expected_field.csv, weights per row in weights_field.csv):
+#   field_frame     w_frame, no calibration
+#   field_raked     w_frame raked within provinces to sex and age band, R's default bounds
+#                   (-Inf, Inf): calibrate(calfun = "raking")
+#   field_bounded   the same with bounds = c(0.3, 1.7), in the provinces where R converges
+#   field_classes   w_classes, no calibration
+set.seed(20261206)
+rows <- list()
+field_setup <- data.frame(
+  province = c("01", "08", "31", "46", "79", "92"),
+  women = c(0.60, 0.62, 0.74, 0.64, 0.58, 0.63),
+  older = c(0.50, 0.55, 0.70, 0.58, 0.45, 0.52),
+  pop_older = c(0.30, 0.33, 0.30, 0.34, 0.27, 0.31))
+age_bands <- c("18-34", "35-49", "50+")
+field <- list(); frame <- list(); id <- 0
+for (i in seq_len(nrow(field_setup))) {
+  s <- field_setup[i, ]
+  strata <- data.frame(code = paste0(s$province, c("-U", "-R")), kind = c("U", "R"),
+                       psus = c(4, 7), communes = c(20 + i, 60 + 3 * i),
+                       N = round(c(runif(1, 3e5, 9e5), runif(1, 6e5, 1.5e6))))
+  if (s$province == "46") strata <- rbind(strata,
+    data.frame(code = "46-M", kind = "R", psus = 2, communes = 25, N = 180000))
+  for (h in seq_len(nrow(strata))) {
+    st <- strata[h, ]
+    takes <- sapply(seq_len(st$psus), function(j) {
+      if (st$code == "46-M") c(5, 4)[j]
+      else if (st$code == "92-R") round(30 * runif(1, 0.3, 0.5))
+      else round(30 * runif(1, 0.8, 1.05))
+    })
+    frame[[length(frame) + 1]] <- data.frame(province = s$province, stratum = st$code,
+      population = st$N, target = 30 * st$psus, respondents = sum(takes))
+    for (j in seq_len(st$psus)) {
+      m <- takes[j]
+      sex <- ifelse(runif(m) < s$women, "F", "M")
+      old <- runif(m) < s$older
+      age <- ifelse(old, "50+", ifelse(runif(m) < 0.5, "18-34", "35-49"))
+      # Older respondents and women are more satisfied; urban a little less.
+      lift <- 0.10 * (age == "50+") + 0.04 * (sex == "F") - 0.05 * (st$kind == "U")
+      q <- sapply(1:6, function(k) {
+        sat <- runif(m) < pmin(0.95, 0.62 + lift + 0.03 * k)
+        ifelse(sat, sample(4:5, m, TRUE), sample(1:3, m, TRUE))
+      })
+      q[runif(m * 6) < 0.03] <- NA
+      q[, 6][runif(m) < 0.45] <- NA
+      q[runif(m * 6) < 0.01] <- 9
+      colnames(q) <- items
+      field[[length(field) + 1]] <- cbind(data.frame(response_id = id + seq_len(m),
+        province = s$province, stratum = st$code, psu = sprintf("%s-x%02d", st$code, j),
+        fpc = st$communes, sex = sex, age = age), q)
+      id <- id + m
+    }
+  }
+}
+fd <- do.call(rbind, field)
+frame <- do.call(rbind, frame)
+fd$w_frame <- with(frame, population / respondents)[match(fd$stratum, frame$stratum)]
+
+# Nonresponse classes: the rule written out (the engine's stats::weighting::frame_weights),
+# then the uncapped weights checked against postStratify on the classes.
+min_respondents <- 20; max_factor <- 2
+frame$class <- frame$stratum
+for (p in unique(frame$province)) {
+  repeat {
+    i <- which(frame$province == p)
+    classes <- unique(frame$class[i])
+    r <- sapply(classes, function(k) sum(frame$respondents[frame$class == k]))
+    small <- which(r < min_respondents)
+    if (length(small) == 0 || length(classes) == 1) break
+    a <- small[1]; b <- if (a < length(classes)) a + 1 else a - 1
+    joined <- paste(classes[sort(c(a, b))], collapse = "+")
+    frame$class[frame$class %in% classes[c(a, b)]] <- joined
+  }
+}
+frame$design_weight <- frame$population / frame$target
+frame$factor <- ave(seq_len(nrow(frame)), frame$class, FUN = function(i)
+  sum(frame$population[i]) / sum(frame$design_weight[i] * frame$respondents[i]))
+stopifnot(any(frame$class != frame$stratum), any(frame$factor > max_factor))
+fd$class <- frame$class[match(fd$stratum, frame$stratum)]
+fd$d <- frame$design_weight[match(fd$stratum, frame$stratum)]
+ps <- postStratify(svydesign(ids = ~psu, strata = ~stratum, weights = ~d, data = fd, nest = TRUE),
+  ~class, data.frame(class = unique(frame$class),
+                     Freq = tapply(frame$population, frame$class, sum)[unique(frame$class)]))
+uncapped <- fd$d * frame$factor[match(fd$stratum, frame$stratum)]
+stopifnot(isTRUE(all.equal(as.numeric(weights(ps)), uncapped, tolerance = 1e-12)))
+fd$w_classes <- fd$d * pmin(max_factor, frame$factor[match(fd$stratum, frame$stratum)])
+
+# Raking within provinces to sex and age band: population 51% women, the province's share of
+# people over 50, the rest split 55:45; totals add up to the frame's population.
+fpop <- c(); fpop_rows <- list()
+for (p in field_setup$province) {
+  s <- field_setup[field_setup$province == p, ]
+  tot <- sum(frame$population[frame$province == p])
+  women <- round(tot * 0.51); old <- round(tot * s$pop_older)
+  young <- round((tot - old) * 0.55); mid <- tot - old - young
+  fpop_rows[[p]] <- data.frame(province = p, margin = c("sex", "sex", "age", "age", "age"),
+    category = c("F", "M", age_bands), total = c(women, tot - women, young, mid, old))
+  fd[[paste0("c", p)]] <- as.numeric(fd$province == p)
+  fd[[paste0("c", p, "M")]] <- as.numeric(fd$province == p & fd$sex == "M")
+  fd[[paste0("c", p, "A2")]] <- as.numeric(fd$province == p & fd$age == "35-49")
+  fd[[paste0("c", p, "A3")]] <- as.numeric(fd$province == p & fd$age == "50+")
+  fpop[paste0("c", p, c("", "M", "A2", "A3"))] <- c(tot, tot - women, mid, old)
+}
+cal_formula <- as.formula(paste("~ 0 +", paste(names(fpop), collapse = " + ")))
+fdesign <- function(w, d = fd) svydesign(ids = ~psu, strata = ~stratum, weights = w, fpc = ~fpc,
+                                         data = prep(d), nest = TRUE)
+strict <- function(expr) withCallingHandlers(expr, warning = function(w) stop(conditionMessage(w)))
+raked <- strict(calibrate(fdesign(~w_frame), cal_formula, fpop, calfun = "raking",
+                          epsilon = 1e-12, maxit = 500))
+g <- weights(raked) / fd$w_frame
+stopifnot(min(g) < 0.26, sum(g < exp(-1)) > 100)
+# Bounded raking, bounds = c(0.3, 1.7), province by province: R's derivative rule (zero outside
+# (lower - 1, upper - 1) on the exponent, so rows clamped at a bound keep a slope and rows that
+# need g below exp(lower - 1) have none) converges in 01 and 92 only, with rows at the upper
+# bound; the engine must fail in exactly the other four (raking_bounded_field.csv). The
+# scenario field_bounded rakes 01 and 92 together.
+bounded_ok <- sapply(field_setup$province, function(p) {
+  cols <- paste0("c", p, c("", "M", "A2", "A3"))
+  r <- tryCatch(calibrate(fdesign(~w_frame, fd[fd$province == p, ]),
+                          as.formula(paste("~ 0 +", paste(cols, collapse = " + "))), fpop[cols],
+                          calfun = "raking", bounds = c(0.3, 1.7), epsilon = 1e-12, maxit = 500),
+                warning = function(w) NULL)
+  !is.null(r)
+})
+stopifnot(identical(unname(bounded_ok), c(TRUE, FALSE, FALSE, FALSE, FALSE, TRUE)))
+solvable <- fd[fd$province %in% field_setup$province[bounded_ok], ]
+scols <- names(fpop)[substr(names(fpop), 2, 3) %in% field_setup$province[bounded_ok]]
+bounded <- strict(calibrate(fdesign(~w_frame, solvable),
+                            as.formula(paste("~ 0 +", paste(scols, collapse = " + "))), fpop[scols],
+                            calfun = "raking", bounds = c(0.3, 1.7), epsilon = 1e-12, maxit = 500))
+gb <- weights(bounded) / solvable$w_frame
+stopifnot(sum(abs(gb - 1.7) < 1e-9) > 20)
+cat("field: smallest g", min(g), "; bounded: rows at the upper bound", sum(abs(gb - 1.7) < 1e-9), "\n")
+
+run_field <- function(scenario, design, data = fd) {
+  for (p in sort(unique(data$province)))
+    run_domain(scenario, design, bquote(province == .(p)), p, "", c("logit", "mean"))
+  run_domain(scenario, design, quote(TRUE), "national", "", c("logit", "mean"))
+  run_national_mean(scenario, design, prep(data), c("logit", "mean"))
+}
+run_field("field_frame", fdesign(~w_frame))
+run_field("field_raked", raked)
+run_field("field_bounded", bounded, solvable)
+run_field("field_classes", fdesign(~w_classes))
+write.csv(do.call(rbind, rows), file.path(here, "expected_field.csv"), row.names = FALSE, quote = TRUE)
+write_data(fd[, c("response_id", "province", "stratum", "psu", "fpc", "sex", "age", items)],
+           "microdata_field.csv")
+write.csv(frame[, c("province", "stratum", "population", "target", "respondents")],
+          file.path(here, "frame_field.csv"), row.names = FALSE)
+write.csv(do.call(rbind, fpop_rows), file.path(here, "population_field.csv"), row.names = FALSE)
+write.csv(data.frame(province = field_setup$province, converges = bounded_ok),
+          file.path(here, "raking_bounded_field.csv"), row.names = FALSE)
+write.csv(data.frame(response_id = fd$response_id, w_frame = fmt(fd$w_frame),
+                     w_classes = fmt(fd$w_classes), w_raked = fmt(weights(raked)),
+                     w_bounded = fmt(weights(bounded)[match(fd$response_id, solvable$response_id)])),
+          file.path(here, "weights_field.csv"), row.names = FALSE)
 
 write.csv(data.frame(software = c("R", "survey"),
                      version = c(R.version.string, format(packageVersion("survey")))),

@@ -214,19 +214,23 @@ impl BlockBuilder {
 /// Raking by R's `grake` with `cal.raking`: find η so that the adjustments
 /// g_i = clamp(exp(x_iᵀη), lower, upper) give Σ w₀ x g = `totals`, by Newton steps on η
 /// (step halving if a step overflows). `active[i]` lists the columns where row i's x is 1.
-/// As R does, when every total is over 20 times its sample total the weights are first scaled
-/// by the mean of those ratios (the bounds then apply to the scaled weights). Returns the
-/// calibrated weights, or `None` when the totals cannot be reached (within the bounds).
+/// Without `bounds` they are R's default, (−∞, ∞): g = exp(x_iᵀη) can fall as low as the
+/// totals need. As R does, when every total is over 20 times its sample total the weights are
+/// first scaled by the mean of those ratios (the bounds then apply to the scaled weights).
+/// Returns the calibrated weights, or — when the totals cannot be reached (within the bounds)
+/// — `Err` with the weights of the last step, so the caller can say how far each total is.
 pub fn rake_bounded(
     w0: &[f64],
     active: &[Vec<usize>],
     totals: &[f64],
     bounds: Option<Bounds>,
-) -> Option<Vec<f64>> {
+) -> Result<Vec<f64>, Vec<f64>> {
     const EPSILON: f64 = 1e-12;
     const MAX_ITERATIONS: usize = 1000;
     let c = totals.len();
-    let (lower, upper) = bounds.map_or((0.0, f64::INFINITY), |b| (b.lower, b.upper));
+    // R's default bounds = c(-Inf, Inf). (The bounds (0, ∞) once used here made R's derivative
+    // rule below zero for every g under e⁻¹, so provinces R calibrates were refused.)
+    let (lower, upper) = bounds.map_or((f64::NEG_INFINITY, f64::INFINITY), |b| (b.lower, b.upper));
     let mut ww = w0.to_vec();
     let mut sample = vec![0.0; c];
     for (w, cols) in ww.iter().zip(active) {
@@ -297,16 +301,16 @@ pub fn rake_bounded(
         }
         eta = next;
     }
-    let m = misfit(&eta);
-    if !converged(&m) {
-        return None;
+    let weights: Vec<f64> = ww
+        .iter()
+        .zip(active)
+        .map(|(w, cols)| w * adjust(&eta, cols).0)
+        .collect();
+    if converged(&misfit(&eta)) {
+        Ok(weights)
+    } else {
+        Err(weights)
     }
-    Some(
-        ww.iter()
-            .zip(active)
-            .map(|(w, cols)| w * adjust(&eta, cols).0)
-            .collect(),
-    )
 }
 
 /// Moore–Penrose inverse of a symmetric positive semi-definite matrix (cyclic Jacobi

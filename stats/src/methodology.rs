@@ -27,7 +27,12 @@ pub struct Methodology {
     /// Columns whose values define subgroup domains (e.g. `sex`, `age_band`, `urban`).
     #[serde(default)]
     pub subgroups: Vec<String>,
-    /// Trimming of extreme design weights within each province, before any calibration.
+    /// Nonresponse adjustment of weights from the sample frame: weighting classes joined when
+    /// small, and a cap on the adjustment factor (computing from the database).
+    #[serde(default)]
+    pub nonresponse: Option<crate::weighting::NonresponseSettings>,
+    /// Trimming of extreme weights within each province, before any calibration; never of a
+    /// whole stratum of equal weights.
     #[serde(default)]
     pub trimming: Option<crate::weighting::TrimSettings>,
     /// Raking to population margins within each province (`sipas compute --population`).
@@ -226,6 +231,15 @@ impl Methodology {
                     bounds.lower, bounds.upper
                 )));
             }
+        }
+        if let Some(nonresponse) = &self.nonresponse
+            && let Some(cap) = nonresponse.max_factor
+            && !(cap.is_finite() && cap >= 1.0)
+        {
+            return Err(StatsError::Methodology(format!(
+                "nonresponse.max_factor must be a number of at least 1 (the largest adjustment \
+                 of a weighting class), got {cap}"
+            )));
         }
         if let Some(trimming) = &self.trimming
             && !(trimming.upper_to_median.is_finite() && trimming.upper_to_median > 1.0)

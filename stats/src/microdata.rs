@@ -10,11 +10,13 @@ use std::collections::HashMap;
 use std::io::Read;
 
 use crate::StatsError;
-use crate::calibration::{BlockBuilder, CalibrationSettings, Population, rake_bounded};
+use crate::calibration::{BlockBuilder, Bounds, CalibrationSettings, Population, rake_bounded};
 use crate::design::{Design, Fpc};
 use crate::methodology::{Methodology, Scale};
 use crate::totals::{Answer, Area, DomainKey, SufficientStats, TotalsBuilder};
-use crate::weighting::{Margin, trim_province, validate_margins};
+use crate::weighting::{
+    Margin, ProvinceWeighting, WeightSummary, trim_province_within_strata, validate_margins,
+};
 
 struct Columns {
     response_id: usize,
@@ -101,6 +103,17 @@ fn field<'r>(
 
 fn is_missing(text: &str) -> bool {
     text.is_empty() || text == "NA"
+}
+
+/// A stratum code found in two provinces. Strata are sampled within a province, so a code
+/// shared by two provinces would pool them into one stratum (R's `svydesign` would too) and
+/// give wrong standard errors and degrees of freedom without any error.
+fn shared_stratum(stratum: &str, first: &str, first_row: u64, province: &str) -> String {
+    format!(
+        "stratum {stratum:?} is used in province {first} (row {first_row}) and in province \
+         {province}: stratum codes must be unique across provinces, or the two would be pooled \
+         into one stratum; prefix them with the province (e.g. {province}-{stratum})"
+    )
 }
 
 /// Parses one raw answer against the scale.
@@ -224,6 +237,17 @@ pub fn read_csv_calibrated<R: Read>(
     methodology: &Methodology,
     population: Option<&Population>,
 ) -> Result<SufficientStats, StatsError> {
+    read_csv_weighted(reader, methodology, population).map(|(stats, _)| stats)
+}
+
+/// [`read_csv_calibrated`], with what trimming and raking did to each province's weights (for
+/// the weights report; empty when the methodology does neither).
+pub fn read_csv_weighted<R: Read>(
+    reader: R,
+    methodology: &Methodology,
+    population: Option<&Population>,
+) -> Result<(SufficientStats, Vec<ProvinceWeighting>), StatsError> {
+    let mut report: Vec<ProvinceWeighting> = Vec::new();
     let tree = methodology.compile()?;
     let calibration = methodology.calibration.as_ref();
     if calibration.is_some() && population.is_none() {
@@ -274,6 +298,8 @@ pub fn read_csv_calibrated<R: Read>(
 
     let mut strata = Interner::default();
     let mut stratum_fpc: Vec<Option<f64>> = Vec::new();
+    // The province of every stratum, and the row that first named it.
+    let mut stratum_owner: Vec<(String, u64)> = Vec::new();
     // PSU names per stratum (PSUs are nested in strata), looked up without allocating.
     let mut psus: Vec<HashMap<String, u32>> = Vec::new();
     let mut psu_stratum: Vec<u32> = Vec::new();
@@ -337,6 +363,14 @@ pub fn read_csv_calibrated<R: Read>(
         if h as usize == stratum_fpc.len() {
             stratum_fpc.push(None);
             psus.push(HashMap::new());
+            stratum_owner.push((province.to_owned(), row));
+        } else if stratum_owner[h as usize].0 != province {
+            let (first, first_row) = &stratum_owner[h as usize];
+            return Err(StatsError::Input {
+                row,
+                column: "stratum".into(),
+                message: shared_stratum(stratum_name, first, *first_row, province),
+            });
         }
         if let Some(i) = cols.fpc {
             let text = field(&record, i, row, "fpc")?;
@@ -464,9 +498,23 @@ pub fn read_csv_calibrated<R: Read>(
     if let Some(settings) = methodology.trimming {
         for (p, rows) in rows_by_province(&held, provinces.names.len()) {
             let design: Vec<f64> = rows.iter().map(|&i| held[i].weight).collect();
-            let (trimmed, _) = trim_province(&design, settings).map_err(|e| {
-                StatsError::Weighting(format!("province {}: {e}", provinces.names[p as usize - 1]))
-            })?;
+            let stratum_of_row: Vec<&str> = rows
+                .iter()
+                .map(|&i| strata.names[psu_stratum[held[i].psu as usize] as usize].as_str())
+                .collect();
+            let (trimmed, _) = trim_province_within_strata(&design, &stratum_of_row, settings)
+                .map_err(|e| {
+                    StatsError::Weighting(format!(
+                        "province {}: {e}",
+                        provinces.names[p as usize - 1]
+                    ))
+                })?;
+            report.push(ProvinceWeighting {
+                province: provinces.names[p as usize - 1].clone(),
+                given: WeightSummary::of(&design),
+                trimmed: Some(WeightSummary::of(&trimmed)),
+                calibrated: None,
+            });
             for (&i, w) in rows.iter().zip(trimmed) {
                 held[i].weight = w;
             }
@@ -513,6 +561,23 @@ pub fn read_csv_calibrated<R: Read>(
                 population,
                 settings,
             )?;
+            let before: Vec<f64> = rows.iter().map(|&i| held[i].weight).collect();
+            let (g_min, g_max) = before
+                .iter()
+                .zip(&raked.weights)
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (w0, w)| {
+                    (lo.min(w / w0), hi.max(w / w0))
+                });
+            let summary = (WeightSummary::of(&raked.weights), g_min, g_max);
+            match report.iter_mut().find(|r| &r.province == province) {
+                Some(entry) => entry.calibrated = Some(summary),
+                None => report.push(ProvinceWeighting {
+                    province: province.clone(),
+                    given: WeightSummary::of(&before),
+                    trimmed: None,
+                    calibrated: Some(summary),
+                }),
+            }
             let block = blocks.add_block(province.clone(), raked.columns.clone());
             let c = raked.columns.len();
             for (j, &i) in rows.iter().enumerate() {
@@ -546,7 +611,7 @@ pub fn read_csv_calibrated<R: Read>(
         .map(|(name, fpc)| (name, fpc.map_or(Fpc::None, Fpc::from_r_value)))
         .collect();
     let design = Design::new(strata_defs, psu_stratum, methodology.lonely_psu)?;
-    Ok(SufficientStats {
+    let stats = SufficientStats {
         design,
         nodes: tree.nodes.iter().map(|(code, _)| code.clone()).collect(),
         items: tree.items,
@@ -554,7 +619,8 @@ pub fn read_csv_calibrated<R: Read>(
         calibration: calibration.map(|_| blocks.finish()),
         psu_labels,
         merged_node_ss: Default::default(),
-    })
+    };
+    Ok((stats, report))
 }
 
 /// One response from a source other than a CSV file (the database): where it was sampled,
@@ -594,6 +660,8 @@ pub struct Accumulator {
     rows: u64,
     /// Scratch for `province/stratum`.
     stratum_key: String,
+    /// The province of every stratum code.
+    stratum_province: HashMap<String, String>,
 }
 
 impl Accumulator {
@@ -636,6 +704,7 @@ impl Accumulator {
             row_subgroups: Vec::new(),
             rows: 0,
             stratum_key: String::new(),
+            stratum_province: HashMap::new(),
         })
     }
 
@@ -656,6 +725,18 @@ impl Accumulator {
         self.stratum_key.push_str(row.stratum);
         let h = self.strata.get(&self.stratum_key);
         if h as usize == self.stratum_fpc.len() {
+            // The same code in another province would be another stratum under the same
+            // name: refused as the CSV reader and the frame refuse it.
+            if let Some(first) = self
+                .stratum_province
+                .insert(row.stratum.to_owned(), row.province.to_owned())
+            {
+                return Err(place(format!(
+                    "stratum {:?} is also used in province {first}: stratum codes must be \
+                     unique across provinces",
+                    row.stratum
+                )));
+            }
             self.stratum_fpc.push(row.fpc);
             self.psus.push(HashMap::new());
         } else if self.stratum_fpc[h as usize] != row.fpc {
@@ -880,20 +961,44 @@ fn rake_province(
         .enumerate()
         .flat_map(|(m, margin)| margin.targets.iter().skip(usize::from(m > 0)).copied())
         .collect();
-    let weights = rake_bounded(&start, &active, &totals, settings.bounds).ok_or_else(|| {
-        in_province(match settings.bounds {
-            Some(b) => format!(
-                "raking cannot reach the population totals with every adjustment within [{}, {}]; widen calibration.bounds or check the totals",
-                b.lower, b.upper
-            ),
-            None => "raking did not converge; check that the margins are consistent".into(),
-        })
-    })?;
+    let weights = rake_bounded(&start, &active, &totals, settings.bounds)
+        .map_err(|last| in_province(raking_failure(&margins, &last, settings.bounds)))?;
     Ok(RakedProvince {
         weights,
         columns,
         active,
     })
+}
+
+/// Why raking stopped short, for the statistician: every margin cell with its target and the
+/// total the last step reached, and what to change.
+fn raking_failure(margins: &[Margin], weights: &[f64], bounds: Option<Bounds>) -> String {
+    let mut cells = Vec::new();
+    for margin in margins {
+        let mut reached = vec![0.0; margin.targets.len()];
+        for (w, &c) in weights.iter().zip(&margin.category_of_row) {
+            reached[c] += w;
+        }
+        for ((label, target), reached) in margin.labels.iter().zip(&margin.targets).zip(reached) {
+            cells.push(format!(
+                "{}={label}: target {target:.0}, reached {reached:.0}",
+                margin.name
+            ));
+        }
+    }
+    let cells = cells.join("; ");
+    match bounds {
+        Some(b) => format!(
+            "raking cannot reach the population totals with every adjustment g = w / w0 within \
+             [{}, {}] ({cells}). Widen or remove calibration.bounds (R's rule cannot take g \
+             below exp(lower - 1)), or collapse margin categories with few respondents",
+            b.lower, b.upper
+        ),
+        None => format!(
+            "raking did not converge ({cells}). Check that the margins describe the same \
+             population, or collapse margin categories with few respondents"
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -965,6 +1070,41 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("row 2"), "{err}");
+    }
+
+    #[test]
+    fn a_stratum_code_in_two_provinces_is_refused() {
+        // "urban" in 01 and 79: pooled, the two would be one stratum.
+        let data = "response_id,province,stratum,psu,sex,q1,q2\n1,01,urban,a,F,5,4\n2,01,urban,b,M,3,4\n3,79,urban,c,F,4,4\n";
+        let err = read_csv(data.as_bytes(), &methodology())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("row 4, column stratum:")
+                && err.contains("province 01 (row 2)")
+                && err.contains("province 79"),
+            "{err}"
+        );
+        // The database path refuses it too.
+        let m = methodology();
+        let mut acc = Accumulator::new(&m).unwrap();
+        let value = |_: &str| Some(4);
+        for (province, psu) in [("01", "a"), ("79", "c")] {
+            let result = acc.add(&Row {
+                province,
+                stratum: "urban",
+                psu,
+                weight: 1.0,
+                fpc: None,
+                value: &value,
+            });
+            if province == "79" {
+                let err = result.unwrap_err().to_string();
+                assert!(err.contains("also used in province 01"), "{err}");
+            } else {
+                result.unwrap();
+            }
+        }
     }
 
     fn only_u_for_bounds() -> Population {

@@ -29,6 +29,181 @@ pub fn base_weights(stratum_of_row: &[usize], population: &[f64]) -> Result<Vec<
         .collect())
 }
 
+/// `[nonresponse]` in the methodology: how weights from the sample frame adjust for
+/// nonresponse. Each stratum starts as its own weighting class; a class with fewer than
+/// `min_respondents` respondents joins its neighbour in the same province (the next stratum in
+/// code order, or the previous for the last) until none is that small; a class's adjustment
+/// factor is capped at `max_factor` (docs/methodology.md, "Weights from the frame").
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NonresponseSettings {
+    #[serde(default = "one_respondent")]
+    pub min_respondents: u64,
+    #[serde(default)]
+    pub max_factor: Option<f64>,
+}
+
+fn one_respondent() -> u64 {
+    1
+}
+
+impl Default for NonresponseSettings {
+    fn default() -> Self {
+        Self {
+            min_respondents: one_respondent(),
+            max_factor: None,
+        }
+    }
+}
+
+/// One stratum of a sample frame, with the respondents it got.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrameStratum {
+    pub province: String,
+    pub stratum: String,
+    /// N_h: the stratum's population.
+    pub population: f64,
+    /// n_h: the respondents the design asked for (the frame's target); when 0, the
+    /// respondents themselves (an adjustment factor of 1).
+    pub sampled: f64,
+    /// r_h: the respondents the stratum got.
+    pub respondents: u64,
+}
+
+/// How one stratum's respondents are weighted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StratumWeighting {
+    /// d_h = N_h / n_h.
+    pub design_weight: f64,
+    /// The weighting class: the strata it joins, in code order, separated by `+`.
+    pub class: String,
+    /// The class's nonresponse adjustment Σ N_h / Σ d_h r_h (after the cap).
+    pub factor: f64,
+    /// The cap held the factor down.
+    pub capped: bool,
+    /// d_h × factor: every respondent of the stratum carries it (0 without respondents).
+    pub weight: f64,
+}
+
+/// Weights from the frame: the design weight d_h = N_h / n_h of each stratum times the
+/// nonresponse adjustment of its class, Σ_{h∈c} N_h / Σ_{h∈c} d_h r_h, at most `max_factor`.
+/// Without `settings` every stratum is its own class and nothing is capped, so the weight is
+/// N_h / r_h. A class without respondents (a whole province without any) gets weight 0.
+/// Results are in the order of `strata`.
+pub fn frame_weights(
+    strata: &[FrameStratum],
+    settings: Option<&NonresponseSettings>,
+) -> Result<Vec<StratumWeighting>, StatsError> {
+    let settings = settings.copied().unwrap_or(NonresponseSettings {
+        min_respondents: 0,
+        max_factor: None,
+    });
+    for s in strata {
+        if !(s.population.is_finite() && s.population > 0.0) {
+            return Err(StatsError::Weighting(format!(
+                "province {}, stratum {}: population {} must be positive",
+                s.province, s.stratum, s.population
+            )));
+        }
+        if !(s.sampled.is_finite() && s.sampled >= 0.0) {
+            return Err(StatsError::Weighting(format!(
+                "province {}, stratum {}: target {} must not be negative",
+                s.province, s.stratum, s.sampled
+            )));
+        }
+    }
+    if let Some(cap) = settings.max_factor
+        && !(cap.is_finite() && cap >= 1.0)
+    {
+        return Err(StatsError::Weighting(format!(
+            "nonresponse.max_factor must be a number of at least 1, got {cap}"
+        )));
+    }
+    let design_weight = |s: &FrameStratum| {
+        let n = if s.sampled > 0.0 {
+            s.sampled
+        } else {
+            s.respondents as f64
+        };
+        if n > 0.0 { s.population / n } else { 0.0 }
+    };
+    let mut out: Vec<Option<StratumWeighting>> = vec![None; strata.len()];
+    // Provinces in first-seen order; within each, strata in code order.
+    let mut provinces: Vec<&str> = Vec::new();
+    for s in strata {
+        if !provinces.contains(&s.province.as_str()) {
+            provinces.push(&s.province);
+        }
+    }
+    for province in provinces {
+        let mut members: Vec<usize> = (0..strata.len())
+            .filter(|&i| strata[i].province == province)
+            .collect();
+        members.sort_by(|&a, &b| strata[a].stratum.cmp(&strata[b].stratum));
+        // Classes as runs of consecutive strata: (first member, one past the last).
+        let mut classes: Vec<(usize, usize)> = (0..members.len()).map(|i| (i, i + 1)).collect();
+        let respondents = |(from, to): (usize, usize)| -> u64 {
+            members[from..to]
+                .iter()
+                .map(|&i| strata[i].respondents)
+                .sum()
+        };
+        while classes.len() > 1 {
+            let Some(small) = classes
+                .iter()
+                .position(|&c| respondents(c) < settings.min_respondents)
+            else {
+                break;
+            };
+            let other = if small + 1 < classes.len() {
+                small + 1
+            } else {
+                small - 1
+            };
+            let (a, b) = (small.min(other), small.max(other));
+            classes[a] = (classes[a].0, classes[b].1);
+            classes.remove(b);
+        }
+        for (from, to) in classes {
+            let group = &members[from..to];
+            let name = group
+                .iter()
+                .map(|&i| strata[i].stratum.as_str())
+                .collect::<Vec<_>>()
+                .join("+");
+            let population: f64 = group.iter().map(|&i| strata[i].population).sum();
+            let represented: f64 = group
+                .iter()
+                .map(|&i| design_weight(&strata[i]) * strata[i].respondents as f64)
+                .sum();
+            let raw = if represented > 0.0 {
+                population / represented
+            } else {
+                0.0
+            };
+            let (factor, capped) = match settings.max_factor {
+                Some(cap) if raw > cap => (cap, true),
+                _ => (raw, false),
+            };
+            for &i in group {
+                let d = design_weight(&strata[i]);
+                out[i] = Some(StratumWeighting {
+                    design_weight: d,
+                    class: name.clone(),
+                    factor,
+                    capped,
+                    weight: if strata[i].respondents > 0 {
+                        d * factor
+                    } else {
+                        0.0
+                    },
+                });
+            }
+        }
+    }
+    Ok(out.into_iter().flatten().collect())
+}
+
 /// One raking margin: each row's category and the population total of every category.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Margin {
@@ -265,6 +440,43 @@ pub fn trim_province(
     Ok((trimmed, cap))
 }
 
+/// [`trim_province`] for a province whose rows belong to strata (`stratum_of_row`, any labels):
+/// refused, with the reason, when it would hold a whole stratum whose respondents all carry the
+/// same weight at the cap. Weights from the frame (N_h / r_h) are equal within a stratum, so
+/// trimming them moves whole strata — a stratum holding most of a province's adults can end
+/// with a third of its weight — which is the design, not an outlier. Trimming is kept for
+/// weights that vary within a stratum.
+pub fn trim_province_within_strata(
+    weights: &[f64],
+    stratum_of_row: &[&str],
+    settings: TrimSettings,
+) -> Result<(Vec<f64>, f64), StatsError> {
+    let (trimmed, cap) = trim_province(weights, settings)?;
+    let mut strata: Vec<&str> = stratum_of_row.to_vec();
+    strata.sort_unstable();
+    strata.dedup();
+    for stratum in strata {
+        let rows: Vec<usize> = (0..weights.len())
+            .filter(|&i| stratum_of_row[i] == stratum)
+            .collect();
+        let first = weights[rows[0]];
+        let alike = rows.iter().all(|&i| weights[i] == first);
+        let held = rows.iter().all(|&i| trimmed[i] == cap && weights[i] != cap);
+        if alike && held {
+            return Err(StatsError::Weighting(format!(
+                "trimming at {} times the median weight would cut every respondent of stratum \
+                 {stratum} ({} of them, all weighing {first:.1}, cap {cap:.1}): trimming is for \
+                 weights that vary within a stratum. Weights from the frame are equal within a \
+                 stratum; for a stratum far under target use [nonresponse] (min_respondents, \
+                 max_factor), and limit raking with calibration.bounds",
+                settings.upper_to_median,
+                rows.len()
+            )));
+        }
+    }
+    Ok((trimmed, cap))
+}
+
 /// R's `median`: the middle value, or the mean of the two middle values.
 pub fn median(values: &[f64]) -> f64 {
     let mut sorted = values.to_vec();
@@ -275,6 +487,44 @@ pub fn median(values: &[f64]) -> f64 {
         _ if n % 2 == 1 => sorted[n / 2],
         _ => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
     }
+}
+
+/// A set of weights at one step of weighting: how many, Kish's design effect of weighting and
+/// the range.
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct WeightSummary {
+    pub n: u64,
+    /// `n Σw² / (Σw)²` ([`kish`]).
+    pub kish_deff: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl WeightSummary {
+    pub fn of(weights: &[f64]) -> Self {
+        Self {
+            n: weights.len() as u64,
+            kish_deff: if weights.is_empty() {
+                f64::NAN
+            } else {
+                kish(weights).0
+            },
+            min: weights.iter().copied().fold(f64::INFINITY, f64::min),
+            max: weights.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        }
+    }
+}
+
+/// What trimming and calibration did to one province's weights (`sipas compute`'s reader).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProvinceWeighting {
+    pub province: String,
+    /// The weights as given (from the frame, or the file's `weight` column).
+    pub given: WeightSummary,
+    /// After `[trimming]`.
+    pub trimmed: Option<WeightSummary>,
+    /// After `[calibration]`, with the range of the adjustments g = w / w₀.
+    pub calibrated: Option<(WeightSummary, f64, f64)>,
 }
 
 /// Kish's weighting effect `1 + CV²(w) = n Σw² / (Σw)²` and effective sample size `(Σw)² / Σw²`.
@@ -293,6 +543,69 @@ mod tests {
     fn base_weights_are_population_over_completes() {
         let w = base_weights(&[0, 0, 1], &[100.0, 30.0]).unwrap();
         assert_eq!(w, vec![50.0, 50.0, 30.0]);
+    }
+
+    fn stratum(province: &str, stratum: &str, n: f64, target: f64, r: u64) -> FrameStratum {
+        FrameStratum {
+            province: province.into(),
+            stratum: stratum.into(),
+            population: n,
+            sampled: target,
+            respondents: r,
+        }
+    }
+
+    #[test]
+    fn frame_weights_by_hand() {
+        let frame = [
+            stratum("01", "01-U", 1000.0, 40.0, 40),
+            stratum("01", "01-R", 3000.0, 60.0, 30),
+            stratum("01", "01-M", 600.0, 30.0, 5),
+            stratum("02", "02-A", 500.0, 10.0, 0),
+        ];
+        // No settings: N_h / r_h, and a stratum without respondents weighs nothing.
+        let plain = frame_weights(&frame, None).unwrap();
+        let weights: Vec<f64> = plain.iter().map(|w| w.weight).collect();
+        assert_eq!(weights, vec![25.0, 100.0, 120.0, 0.0]);
+        assert!(plain.iter().all(|w| !w.capped));
+        // Classes of at least 10: in code order 01-M (5) < 10 joins the next, 01-R. Design
+        // weights 20 and 50; factor (600 + 3000) / (20·5 + 50·30) = 3600 / 1600 = 2.25.
+        let settings = NonresponseSettings {
+            min_respondents: 10,
+            max_factor: None,
+        };
+        let classes = frame_weights(&frame, Some(&settings)).unwrap();
+        assert_eq!(classes[2].class, "01-M+01-R");
+        assert_eq!(classes[1].class, "01-M+01-R");
+        assert_eq!(classes[0].class, "01-U");
+        assert_eq!(classes[2].factor, 2.25);
+        assert_eq!(classes[1].weight, 50.0 * 2.25);
+        assert_eq!(classes[2].weight, 20.0 * 2.25);
+        assert_eq!(classes[0].weight, 25.0);
+        // The class keeps the population: 5·45 + 30·112.5 = 3600.
+        assert_eq!(5.0 * classes[2].weight + 30.0 * classes[1].weight, 3600.0);
+        // 02 has one stratum and no respondents: nothing to join, weight 0.
+        assert_eq!(classes[3].weight, 0.0);
+        // A cap of 2 holds the factor down (and the class then stands for less than N).
+        let capped = frame_weights(
+            &frame,
+            Some(&NonresponseSettings {
+                min_respondents: 10,
+                max_factor: Some(2.0),
+            }),
+        )
+        .unwrap();
+        assert!(capped[1].capped && capped[2].capped && !capped[0].capped);
+        assert_eq!(capped[1].weight, 100.0);
+        // The last stratum in code order joins the previous one.
+        let last = [
+            stratum("01", "a", 100.0, 10.0, 10),
+            stratum("01", "b", 100.0, 10.0, 2),
+        ];
+        let joined = frame_weights(&last, Some(&settings)).unwrap();
+        assert_eq!(joined[1].class, "a+b");
+        let bad = [stratum("01", "a", -1.0, 10.0, 10)];
+        assert!(frame_weights(&bad, None).is_err());
     }
 
     #[test]
@@ -370,6 +683,30 @@ mod tests {
         let (deff, n_eff) = kish(&[1.0, 1.0, 2.0, 4.0]);
         assert!((deff - 4.0 * 22.0 / 64.0).abs() < 1e-12);
         assert!((n_eff - 64.0 / 22.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn trimming_never_cuts_a_stratum_of_equal_weights() {
+        let settings = TrimSettings {
+            upper_to_median: 2.0,
+        };
+        // Stratum b's three respondents all weigh 4 (N_h / r_h): above the cap of 2 × median,
+        // so trimming would move the whole stratum. Refused, naming it.
+        let weights = [1.0, 1.2, 0.9, 1.1, 4.0, 4.0, 4.0, 1.0, 1.0];
+        let strata = ["a", "a", "a", "a", "b", "b", "b", "a", "a"];
+        let err = trim_province_within_strata(&weights, &strata, settings)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("stratum b") && err.contains("[nonresponse]"),
+            "{err}"
+        );
+        // Weights that vary within the stratum are trimmed as before.
+        let varying = [1.0, 1.2, 0.9, 1.1, 4.0, 1.0, 1.3, 1.0, 1.0];
+        let strata = ["a", "a", "a", "a", "b", "b", "b", "a", "a"];
+        let (w, cap) = trim_province_within_strata(&varying, &strata, settings).unwrap();
+        assert_eq!((w.clone(), cap), trim_province(&varying, settings).unwrap());
+        assert_eq!(w[4], cap);
     }
 
     #[test]
