@@ -42,8 +42,12 @@ pub struct Change {
     /// `difference / se`, referred to t on `df`.
     pub t: f64,
     pub p_value: f64,
+    /// The p-value adjusted by Holm's method over the family it was tested in (the provinces'
+    /// changes of one node); `p_value` for a test made alone.
+    pub p_holm: f64,
     pub ci_low: f64,
     pub ci_high: f64,
+    /// `p_holm` below 1 − level.
     pub significant: bool,
 }
 
@@ -59,10 +63,29 @@ pub fn t_test(difference: f64, variance: f64, df: f64, level: f64) -> Change {
         df,
         t,
         p_value,
+        p_holm: p_value,
         ci_low: difference - half,
         ci_high: difference + half,
         significant: p_value < 1.0 - level,
     }
+}
+
+/// Holm's step-down adjustment of a family of p-values (R's `p.adjust(p, "holm")`): sorted
+/// ascending, the i-th smallest is multiplied by (m − i + 1), made non-decreasing, capped at 1.
+/// A test is significant at α when its adjusted p-value is below α; whatever the dependence
+/// between the tests, the chance of any false call when every null hypothesis is true is at
+/// most α. NaN p-values stay NaN and do not count in m.
+pub fn holm(p: &[f64]) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..p.len()).filter(|&i| !p[i].is_nan()).collect();
+    order.sort_by(|&a, &b| p[a].total_cmp(&p[b]));
+    let m = order.len();
+    let mut adjusted = vec![f64::NAN; p.len()];
+    let mut running: f64 = 0.0;
+    for (rank, &i) in order.iter().enumerate() {
+        running = running.max(((m - rank) as f64 * p[i]).min(1.0));
+        adjusted[i] = running;
+    }
+    adjusted
 }
 
 /// `after − before` for two independent samples (two survey years with fresh PSUs): the
@@ -183,6 +206,19 @@ mod tests {
             )
             .significant
         );
+    }
+
+    #[test]
+    fn holm_by_hand() {
+        // R: p.adjust(c(0.01, 0.04, 0.03, 0.5), "holm") = 0.04 0.09 0.09 0.50
+        let adjusted = holm(&[0.01, 0.04, 0.03, 0.5]);
+        for (a, b) in adjusted.iter().zip([0.04, 0.09, 0.09, 0.5]) {
+            assert!((a - b).abs() < 1e-15, "{adjusted:?}");
+        }
+        let with_nan = holm(&[0.2, f64::NAN, 0.6]);
+        assert!(with_nan[1].is_nan());
+        assert!((with_nan[0] - 0.4).abs() < 1e-15 && (with_nan[2] - 0.6).abs() < 1e-15);
+        assert_eq!(holm(&[0.9, 0.8]), vec![1.0, 1.0]);
     }
 
     #[test]

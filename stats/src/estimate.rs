@@ -87,12 +87,10 @@ pub struct Cell {
 pub struct Standing {
     /// 1 + provinces with a higher estimate.
     pub rank: usize,
-    /// Rank interval holding jointly for the whole table (read it in a league table).
+    /// Rank interval holding jointly for the whole table (Bonferroni over all pairs): the one
+    /// published everywhere, since a reader of any page compares provinces.
     pub best: usize,
     pub worst: usize,
-    /// Rank interval for this province alone (read it on the province's page).
-    pub best_marginal: usize,
-    pub worst_marginal: usize,
     /// Provinces in the table: those publishable for this node (a suppressed province is not
     /// ranked, so "rank 3 of 31" says how many were).
     pub of: usize,
@@ -118,12 +116,14 @@ impl Tier {
 }
 
 /// The province minus the headline national figure: the variance is that of the difference
-/// (the province is part of the national figure), with t on the province's df.
+/// (the province is part of the national figure), with t on the province's df. The tier rests
+/// on the p-value adjusted by Holm's method over the provinces tested for the node.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct VsNational {
     pub difference: f64,
     pub se: f64,
     pub p_value: f64,
+    pub p_holm: f64,
     pub tier: Tier,
 }
 
@@ -596,6 +596,7 @@ pub fn estimate_all(
                 };
                 let against = Reference::new(design, reference, reference_psus, &mut work)?;
                 let level = methodology.ci.level;
+                let mut tested = Vec::new();
                 for (_, scores, estimates, first) in provinces {
                     if !publishable(&cells[first + s]) {
                         continue;
@@ -603,21 +604,12 @@ pub fn estimate_all(
                     let est = &estimates[s];
                     scores.scores(statistic, &mut work);
                     let variance = against.difference_variance(design, &mut work)?;
-                    let test = t_test(est.estimate - national, variance, est.df, level);
-                    let tier = if !test.significant {
-                        Tier::NotDistinguishable
-                    } else if test.difference > 0.0 {
-                        Tier::Above
-                    } else {
-                        Tier::Below
-                    };
-                    cells[first + s].vs_national = Some(VsNational {
-                        difference: test.difference,
-                        se: test.se,
-                        p_value: test.p_value,
-                        tier,
-                    });
+                    tested.push((
+                        first + s,
+                        t_test(est.estimate - national, variance, est.df, level),
+                    ));
                 }
+                assign_tiers(&mut cells, &tested, level);
                 rank_provinces(&mut cells, provinces.iter().map(|p| p.3 + s), level);
             }
         }
@@ -739,6 +731,58 @@ fn national_estimate(cells: &[Cell], node: &str) -> f64 {
         .map_or(f64::NAN, |c| c.estimate)
 }
 
+/// Each tested province's standing against the nation (`tested`: cell index and its test),
+/// its p-value adjusted by Holm's method over the provinces tested: above or below only when
+/// the adjusted p-value is under 1 − level, so a release where every province equals the
+/// nation shows any "above" or "below" with probability at most 1 − level.
+pub(crate) fn assign_tiers(cells: &mut [Cell], tested: &[(usize, Change)], level: f64) {
+    let p: Vec<f64> = tested.iter().map(|(_, t)| t.p_value).collect();
+    for ((i, test), p_holm) in tested.iter().zip(crate::compare::holm(&p)) {
+        let tier = if !(p_holm < 1.0 - level) {
+            Tier::NotDistinguishable
+        } else if test.difference > 0.0 {
+            Tier::Above
+        } else {
+            Tier::Below
+        };
+        cells[*i].vs_national = Some(VsNational {
+            difference: test.difference,
+            se: test.se,
+            p_value: test.p_value,
+            p_holm,
+            tier,
+        });
+    }
+}
+
+/// Holm's adjustment of the provinces' changes, node by node (subgroups apart): a change is
+/// called significant when its adjusted p-value is under 1 − level. The national rows keep
+/// their own single test.
+pub(crate) fn adjust_province_changes(cells: &mut [Cell], level: f64) {
+    let mut families: HashMap<(String, String), Vec<usize>> = HashMap::new();
+    for (i, c) in cells.iter().enumerate() {
+        let is_province = !matches!(c.domain.as_str(), "national" | "national_mean");
+        if is_province && c.change.is_some_and(|ch| !ch.p_value.is_nan()) {
+            families
+                .entry((c.subgroup.clone(), c.node.clone()))
+                .or_default()
+                .push(i);
+        }
+    }
+    for members in families.values() {
+        let p: Vec<f64> = members
+            .iter()
+            .filter_map(|&i| cells[i].change.map(|c| c.p_value))
+            .collect();
+        for (&i, p_holm) in members.iter().zip(crate::compare::holm(&p)) {
+            if let Some(change) = cells[i].change.as_mut() {
+                change.p_holm = p_holm;
+                change.significant = p_holm < 1.0 - level;
+            }
+        }
+    }
+}
+
 /// Rank intervals of the publishable province cells at `indices` (one node, no subgroup).
 fn rank_provinces(cells: &mut [Cell], indices: impl Iterator<Item = usize>, level: f64) {
     let ranked: Vec<usize> = indices.filter(|&i| publishable(&cells[i])).collect();
@@ -752,14 +796,11 @@ fn rank_provinces(cells: &mut [Cell], indices: impl Iterator<Item = usize>, leve
         })
         .collect();
     let joint = rank_intervals(&units, level, RankScope::Joint);
-    let marginal = rank_intervals(&units, level, RankScope::Marginal);
-    for ((&i, j), m) in ranked.iter().zip(joint).zip(marginal) {
+    for (&i, j) in ranked.iter().zip(joint) {
         cells[i].standing = Some(Standing {
             rank: j.rank,
             best: j.best,
             worst: j.worst,
-            best_marginal: m.best,
-            worst_marginal: m.worst,
             of: units.len(),
         });
     }
@@ -1037,9 +1078,17 @@ pub fn add_changes(cells: &mut [Cell], previous: &[Cell], level: f64) {
                 se: c.se,
                 df: c.df,
             };
-            cell.change = Some(change(&unit(old), &unit(cell), level));
+            cell.change = testable_change(&unit(old), &unit(cell), level);
         }
     }
+    adjust_province_changes(cells, level);
+}
+
+/// The change between two years' figures, or `None` when neither has a sampling variance
+/// (every respondent satisfied in both years, or none): two figures without a standard error
+/// cannot be tested, and "a change of 0 with SE 0" would read as a certainty.
+pub(crate) fn testable_change(before: &Unit, after: &Unit, level: f64) -> Option<Change> {
+    (before.se > 0.0 || after.se > 0.0).then(|| change(before, after, level))
 }
 
 /// [`add_changes`] for years that share PSUs: province and national cells get the linked
@@ -1065,6 +1114,7 @@ pub fn add_linked_changes(
         let key = DomainKey { area, subgroup };
         cell.change = years.change(&key, &cell.node)?;
     }
+    adjust_province_changes(cells, years.level);
     Ok(())
 }
 
@@ -1123,7 +1173,7 @@ fn publishable(cell: &Cell) -> bool {
 }
 
 /// The flag of a cell and the reason, by the methodology's rule set.
-fn judge(
+pub(crate) fn judge(
     rules: &Reliability,
     est: &Estimate,
     n_eff: f64,

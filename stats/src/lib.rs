@@ -24,6 +24,7 @@ pub mod estimate;
 pub mod methodology;
 pub mod microdata;
 pub mod output;
+pub mod publish;
 pub mod totals;
 pub mod totals_file;
 pub mod weighting;

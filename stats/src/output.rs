@@ -24,17 +24,17 @@ pub const CSV_COLUMNS: [&str; 28] = [
     "rank",
     "rank_best",
     "rank_worst",
-    "rank_best_marginal",
-    "rank_worst_marginal",
     "ranked_of",
     "vs_national",
     "vs_national_difference",
     "vs_national_se",
     "vs_national_p",
+    "vs_national_p_holm",
     "change",
     "change_se",
     "change_df",
     "change_p",
+    "change_p_holm",
 ];
 
 fn whole(x: Option<usize>) -> String {
@@ -73,8 +73,6 @@ pub fn write_csv<W: Write>(cells: &[Cell], out: W) -> Result<(), StatsError> {
                 whole(c.standing.map(|s| s.rank)),
                 whole(c.standing.map(|s| s.best)),
                 whole(c.standing.map(|s| s.worst)),
-                whole(c.standing.map(|s| s.best_marginal)),
-                whole(c.standing.map(|s| s.worst_marginal)),
                 whole(c.standing.map(|s| s.of)),
                 c.vs_national
                     .map(|v| v.tier.as_str().to_owned())
@@ -82,10 +80,12 @@ pub fn write_csv<W: Write>(cells: &[Cell], out: W) -> Result<(), StatsError> {
                 number(c.vs_national.map_or(f64::NAN, |v| v.difference)),
                 number(c.vs_national.map_or(f64::NAN, |v| v.se)),
                 number(c.vs_national.map_or(f64::NAN, |v| v.p_value)),
+                number(c.vs_national.map_or(f64::NAN, |v| v.p_holm)),
                 number(c.change.map_or(f64::NAN, |v| v.difference)),
                 number(c.change.map_or(f64::NAN, |v| v.se)),
                 number(c.change.map_or(f64::NAN, |v| v.df)),
                 number(c.change.map_or(f64::NAN, |v| v.p_value)),
+                number(c.change.map_or(f64::NAN, |v| v.p_holm)),
             ])
             .map_err(io)?;
     }
