@@ -15,8 +15,8 @@ const PROVINCIAL_PASSWORD = 'mật khẩu cán bộ Hà Nội 01';
 const WAVE = 'e2e-2027';
 const FRAME =
   'province,stratum,stratum_population,stratum_psus,psu,psu_name,target\n' +
-  '01,urban,500000,120,00001,Phường Ba Đình,30\n' +
-  '79,urban,800000,200,26734,Phường Bến Nghé,40\n';
+  '01,01-urban,500000,120,00001,Phường Ba Đình,30\n' +
+  '79,79-urban,800000,200,26734,Phường Bến Nghé,40\n';
 
 let code = '';
 

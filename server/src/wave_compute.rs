@@ -2,10 +2,12 @@
 //! sufficient statistics `sipas compute` builds from a CSV, accumulated over keyset pages of the
 //! responses (bounded memory; the database does the per-stratum counts with a GROUP BY).
 //!
-//! Weights (docs/methodology.md, "Weights from the frame"): a respondent in stratum h of
-//! province p stands for N_h / r_h adults, N_h the stratum's population in the frame and r_h
-//! its probability-sample completes (design weight and nonresponse adjustment within the
-//! stratum); the stratum's PSUs in the population give the finite population correction.
+//! Weights (docs/methodology.md, "Weights from the frame"): a respondent in stratum h carries
+//! the design weight d_h = N_h / n_h (N_h the stratum's population in the frame, n_h its
+//! target) times the nonresponse adjustment of its weighting class, Σ N_h / Σ d_h r_h over the
+//! class (r_h the probability-sample completes): N_h / r_h when the stratum is its own class.
+//! `[nonresponse]` joins small classes and caps the factor ([`frame_weights`]). The stratum's
+//! PSUs in the population give the finite population correction.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -17,6 +19,7 @@ use sipas_stats::calibration::Population;
 use sipas_stats::methodology::Methodology;
 use sipas_stats::microdata::{Accumulator, Row};
 use sipas_stats::totals::SufficientStats;
+use sipas_stats::weighting::{FrameStratum, ProvinceWeighting, StratumWeighting, frame_weights};
 
 /// Responses per keyset page.
 const PAGE: u32 = 5_000;
@@ -46,8 +49,8 @@ pub enum WaveComputeError {
     },
 }
 
-/// One stratum of the frame, with its completes (counted by the database) and the responses
-/// read so far.
+/// One stratum of the frame, with its completes (counted by the database), its respondents'
+/// weight and the responses read so far.
 #[derive(Default)]
 struct Stratum {
     population: i64,
@@ -56,45 +59,7 @@ struct Stratum {
     completes: i64,
     read: i64,
     target: i64,
-}
-
-/// The report's stratum weights after `[trimming]`: each province's respondents' weights (a
-/// stratum's weight once per complete) trimmed as `sipas compute` trims them. A stratum's
-/// respondents share one weight before and after, so the first stands for all.
-fn trim_for_report(
-    weights: &mut [StratumWeight],
-    settings: sipas_stats::weighting::TrimSettings,
-) -> Result<(), WaveComputeError> {
-    let mut start = 0;
-    while start < weights.len() {
-        let province = weights[start].province.clone();
-        let end = start
-            + weights[start..]
-                .iter()
-                .take_while(|w| w.province == province)
-                .count();
-        let strata = &mut weights[start..end];
-        let mut units = Vec::new();
-        let mut first = Vec::new();
-        for s in strata.iter() {
-            first.push(units.len());
-            units.extend(std::iter::repeat_n(
-                s.weight,
-                usize::try_from(s.completes).unwrap_or(0),
-            ));
-        }
-        let (trimmed, cap) = sipas_stats::weighting::trim_province(&units, settings)
-            .map_err(|e| WaveComputeError::Stored(format!("province {province}: {e}")))?;
-        for (s, &i) in strata.iter_mut().zip(&first) {
-            if s.completes > 0 {
-                // Held at the cap: cut, or pushed up by the shared excess and cut again.
-                s.trimmed = trimmed[i] == cap && trimmed[i] != s.weight;
-                s.weight = trimmed[i];
-            }
-        }
-        start = end;
-    }
-    Ok(())
+    weighting: Option<StratumWeighting>,
 }
 
 /// How far a computation has read, for the progress bar (updated after every page).
@@ -113,16 +78,23 @@ pub struct StratumWeight {
     pub completes: i64,
     /// The frame's target completes.
     pub target: i64,
-    /// N_h / r_h (0 when the stratum has no completes), after `[trimming]`.
+    /// d_h = N_h / n_h, the frame's target standing for n_h.
+    pub design_weight: f64,
+    /// The weight its respondents carry: d_h times its class's nonresponse adjustment (N_h / r_h
+    /// when the stratum is its own class and the factor is not capped); 0 without completes.
     pub weight: f64,
-    /// `[trimming]` held this stratum's weight at its province's cap.
-    pub trimmed: bool,
+    /// Its weighting class (strata joined by `+`).
+    pub class: String,
+    /// `[nonresponse] max_factor` held the class's adjustment down.
+    pub capped: bool,
 }
 
 /// A wave's sufficient statistics and the weights behind them.
 pub struct WaveTotals {
     pub stats: SufficientStats,
     pub strata: Vec<StratumWeight>,
+    /// What `[trimming]` and `[calibration]` did to each province's weights (empty without).
+    pub weighting: Vec<ProvinceWeighting>,
 }
 
 /// The sufficient statistics of a wave's probability sample, weighted from its frame.
@@ -194,6 +166,29 @@ pub async fn wave_totals_reporting(
         match strata.get_mut(&province).and_then(|m| m.get_mut(&stratum)) {
             Some(s) => s.completes = n,
             None => completes_outside_frame += n,
+        }
+    }
+    // Weights from the frame: design weights and the nonresponse adjustment of each class.
+    let mut frame_strata: Vec<FrameStratum> = strata
+        .iter()
+        .flat_map(|(province, m)| {
+            m.iter().map(move |(stratum, s)| FrameStratum {
+                province: province.clone(),
+                stratum: stratum.clone(),
+                population: s.population as f64,
+                sampled: s.target as f64,
+                respondents: u64::try_from(s.completes).unwrap_or(0),
+            })
+        })
+        .collect();
+    frame_strata.sort_by(|a, b| (&a.province, &a.stratum).cmp(&(&b.province, &b.stratum)));
+    let weighting = frame_weights(&frame_strata, methodology.nonresponse.as_ref())?;
+    for (f, w) in frame_strata.iter().zip(weighting) {
+        if let Some(s) = strata
+            .get_mut(&f.province)
+            .and_then(|m| m.get_mut(&f.stratum))
+        {
+            s.weighting = Some(w);
         }
     }
     progress.total.store(
@@ -289,11 +284,8 @@ pub async fn wave_totals_reporting(
                 // Stored after the counts were taken: reported as Moving below.
                 continue;
             }
-            let (population, psus, completes) = (
-                stratum.population,
-                stratum.psus_in_population,
-                stratum.completes,
-            );
+            let psus = stratum.psus_in_population;
+            let weight = stratum.weighting.as_ref().map_or(0.0, |w| w.weight);
             // Item codes are plain identifiers: their keys borrow from the stored text.
             let answers: HashMap<&str, i64> = serde_json::from_str(&row.answers).map_err(|e| {
                 WaveComputeError::Stored(format!(
@@ -301,7 +293,6 @@ pub async fn wave_totals_reporting(
                     row.export_id
                 ))
             })?;
-            let weight = population as f64 / completes as f64;
             match &mut sink {
                 Sink::Totals(accumulator) => accumulator.add(&Row {
                     province: &row.province_code,
@@ -357,26 +348,30 @@ pub async fn wave_totals_reporting(
     let mut weights: Vec<StratumWeight> = strata
         .iter()
         .flat_map(|(province, m)| {
-            m.iter().map(move |(stratum, s)| StratumWeight {
-                province: province.clone(),
-                stratum: stratum.clone(),
-                completes: s.completes,
-                target: s.target,
-                weight: if s.completes > 0 {
-                    s.population as f64 / s.completes as f64
-                } else {
-                    0.0
-                },
-                trimmed: false,
+            m.iter().map(move |(stratum, s)| {
+                let w = s.weighting.clone().unwrap_or_else(|| StratumWeighting {
+                    design_weight: 0.0,
+                    class: stratum.clone(),
+                    factor: 0.0,
+                    capped: false,
+                    weight: 0.0,
+                });
+                StratumWeight {
+                    province: province.clone(),
+                    stratum: stratum.clone(),
+                    completes: s.completes,
+                    target: s.target,
+                    design_weight: w.design_weight,
+                    weight: w.weight,
+                    class: w.class,
+                    capped: w.capped,
+                }
             })
         })
         .collect();
     weights.sort_by(|a, b| (&a.province, &a.stratum).cmp(&(&b.province, &b.stratum)));
-    if let Some(settings) = methodology.trimming {
-        trim_for_report(&mut weights, settings)?;
-    }
-    let stats = match sink {
-        Sink::Totals(accumulator) => accumulator.finish()?,
+    let (stats, weighting) = match sink {
+        Sink::Totals(accumulator) => (accumulator.finish()?, Vec::new()),
         Sink::Held {
             writer,
             file,
@@ -396,11 +391,7 @@ pub async fn wave_totals_reporting(
             let methodology = methodology.clone();
             tokio::task::spawn_blocking(move || {
                 let _keep = file;
-                sipas_stats::microdata::read_csv_calibrated(
-                    reader,
-                    &methodology,
-                    population.as_ref(),
-                )
+                sipas_stats::microdata::read_csv_weighted(reader, &methodology, population.as_ref())
             })
             .await
             .map_err(|e| WaveComputeError::Stored(format!("the weighting stopped: {e}")))??
@@ -409,5 +400,6 @@ pub async fn wave_totals_reporting(
     Ok(WaveTotals {
         stats,
         strata: weights,
+        weighting,
     })
 }

@@ -133,9 +133,9 @@ async fn snapshot(pool: &AnyPool) -> BTreeMap<&'static str, i64> {
 }
 
 const FRAME: &str = "province,stratum,stratum_population,stratum_psus,psu,psu_name,target\n\
-01,urban,500000,120,00001,Phường Ba Đình,30\n\
-01,rural,300000,80,00280,Xã Sóc Sơn,10\n\
-79,urban,800000,200,26734,Phường Bến Nghé,40\n";
+01,01-urban,500000,120,00001,Phường Ba Đình,30\n\
+01,01-rural,300000,80,00280,Xã Sóc Sơn,10\n\
+79,79-urban,800000,200,26734,Phường Bến Nghé,40\n";
 
 enum Body_ {
     None,
@@ -416,7 +416,7 @@ async fn role_matrix(world: &World) {
         "name=\"request_id\" value=\"",
         "\"",
     );
-    for target in ["psu:26734", "province:79", "stratum:79:urban"] {
+    for target in ["psu:26734", "province:79", "stratum:79:79-urban"] {
         let reply = hanoi
             .post(
                 &format!("/staff/waves/{WAVE}/batches"),

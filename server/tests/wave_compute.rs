@@ -71,18 +71,20 @@ async fn story(url: &str) {
     // Two provinces, two strata each, three communes per stratum.
     let mut frame = Frame::default();
     for (i, province) in ["01", "79"].into_iter().enumerate() {
-        for (j, stratum) in ["urban", "rural"].into_iter().enumerate() {
+        for (j, kind) in ["urban", "rural"].into_iter().enumerate() {
+            // Stratum codes are unique across provinces (the frame refuses a shared one).
+            let stratum = format!("{province}-{kind}");
             frame.strata.push(FrameStratum {
                 province_code: province.into(),
-                stratum: stratum.into(),
+                stratum: stratum.clone(),
                 population: 200_000 + 50_000 * (i as i64) + 30_000 * (j as i64),
                 psus_in_population: 40 + 10 * j as i64,
             });
             for c in 0..3 {
                 frame.psus.push(FramePsu {
                     province_code: province.into(),
-                    stratum: stratum.into(),
-                    psu: format!("{province}-{stratum}-{c}"),
+                    stratum: stratum.clone(),
+                    psu: format!("{stratum}-{c}"),
                     name: format!("Xã {c}"),
                     target: 20,
                 });
@@ -209,9 +211,8 @@ async fn story(url: &str) {
         &sipas_server::wave_compute::Progress::default(),
     )
     .await
-    .expect("calibrated compute")
-    .stats;
-    assert!(db_calibrated.calibration.is_some());
+    .expect("calibrated compute");
+    assert!(db_calibrated.stats.calibration.is_some());
     let export_calibrated = sipas_stats::microdata::read_csv_calibrated(
         csv.as_bytes(),
         &calibrated,
@@ -222,7 +223,7 @@ async fn story(url: &str) {
     )
     .expect("calibrated export");
     let (a, b) = (
-        results(&db_calibrated, &calibrated),
+        results(&db_calibrated.stats, &calibrated),
         results(&export_calibrated, &calibrated),
     );
     assert_ne!(a, from_db, "calibration changed the numbers");
@@ -230,15 +231,13 @@ async fn story(url: &str) {
         a, b,
         "calibrated: the database path gives the export path's numbers"
     );
-    // With [trimming]: the same trimmed weights and numbers on both paths, and the weights
-    // report says which strata were cut. Each province: urban 200,000 / 60 and rural
-    // (200,000 + 30,000 + 50,000·i) / 60 per respondent; the cap is 1.05 times the median of
-    // its 120 respondents' weights (the mean of the two strata's), so rural is cut.
+    // With [trimming]: weights from the frame are equal within a stratum, so a cap that binds
+    // would cut a whole stratum (here rural, above 1.05 times the median): refused, naming it.
     let trimmed = Methodology::from_toml(&format!(
         "{METHODOLOGY}\n[trimming]\nupper_to_median = 1.05\n"
     ))
     .expect("trimming methodology");
-    let db_trimmed = sipas_server::wave_compute::wave_totals_reporting(
+    let refused = sipas_server::wave_compute::wave_totals_reporting(
         &db,
         wave,
         &trimmed,
@@ -246,36 +245,54 @@ async fn story(url: &str) {
         &sipas_server::wave_compute::Progress::default(),
     )
     .await
-    .expect("trimmed compute");
-    let export_trimmed = read_csv(csv.as_bytes(), &trimmed).expect("trimmed export");
-    let (a, b) = (
-        results(&db_trimmed.stats, &trimmed),
-        results(&export_trimmed, &trimmed),
+    .err()
+    .expect("trimming a stratum of equal weights is refused")
+    .to_string();
+    assert!(
+        refused.contains("province 01")
+            && refused.contains("would cut every respondent of stratum 01/01-rural")
+            && refused.contains("[nonresponse]"),
+        "{refused}"
     );
-    assert_ne!(a, from_db, "trimming changed the numbers");
+    // With [nonresponse]: 60 completes per stratum, below min_respondents = 61, so each
+    // province's two strata form one class; every stratum met its target, so the class's factor
+    // is 1 and the numbers are those of the frame weights. The report names the class.
+    let classes = Methodology::from_toml(&format!(
+        "{METHODOLOGY}\n[nonresponse]\nmin_respondents = 61\nmax_factor = 2\n"
+    ))
+    .expect("nonresponse methodology");
+    let db_classes = sipas_server::wave_compute::wave_totals_reporting(
+        &db,
+        wave,
+        &classes,
+        None,
+        &sipas_server::wave_compute::Progress::default(),
+    )
+    .await
+    .expect("classes compute");
+    assert_eq!(results(&db_classes.stats, &classes), from_db);
+    let report = sipas_server::drafts::weights_report(&db_classes.strata, &db_classes.weighting);
     assert_eq!(
-        a, b,
-        "trimmed: the database path gives the export path's numbers"
+        report[0].joined_classes,
+        vec!["01-rural+01-urban".to_owned()]
     );
-    let report = sipas_server::drafts::weights_report(&db_trimmed.strata);
-    for (p, i) in report.iter().zip([0.0, 1.0]) {
-        let (urban, rural) = (200_000.0 / 60.0, (230_000.0 + 50_000.0 * i) / 60.0);
-        let urban = urban + 50_000.0 * i / 60.0;
-        let cap = 1.05 * (urban + rural) / 2.0;
-        assert_eq!(p.share_trimmed, 0.5, "{}", p.province);
-        assert!(
-            (p.max - cap).abs() < 1e-9 * cap,
-            "{} {} {cap}",
-            p.province,
-            p.max
-        );
-        // The province's weight total is kept: the cut is shared by the urban respondents.
-        assert!(
-            (p.min - (urban + (rural - cap))).abs() < 1e-9 * cap,
-            "{}",
-            p.province
-        );
-    }
+    assert!(report[0].capped_strata.is_empty());
+    // Design weights 200,000 / 60 and 230,000 / 60: Kish over 120 respondents, by hand.
+    let (u, r): (f64, f64) = (200_000.0 / 60.0, 230_000.0 / 60.0);
+    let kish = 120.0 * (60.0 * u * u + 60.0 * r * r) / (60.0 * (u + r)).powi(2);
+    assert!(
+        (report[0].kish_design - kish).abs() < 1e-12,
+        "{}",
+        report[0].kish_design
+    );
+    // With calibration, the report has the calibrated step and the range of g.
+    let report =
+        sipas_server::drafts::weights_report(&db_calibrated.strata, &db_calibrated.weighting);
+    assert!(
+        report
+            .iter()
+            .all(|p| p.kish_calibrated.is_some() && p.g_range.is_some())
+    );
 
     // Without the population totals, a calibrating methodology is refused with a message.
     let refused = sipas_server::wave_compute::wave_totals(&db, wave, &calibrated)

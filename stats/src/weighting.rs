@@ -187,16 +187,20 @@ pub fn frame_weights(
             };
             for &i in group {
                 let d = design_weight(&strata[i]);
+                let r = strata[i].respondents;
+                let weight = match (r, group.len(), capped) {
+                    (0, _, _) => 0.0,
+                    // A stratum that is its own class: N_h / r_h, written so (d_h × n_h / r_h
+                    // would round differently from what an analyst computes).
+                    (r, 1, false) => strata[i].population / r as f64,
+                    _ => d * factor,
+                };
                 out[i] = Some(StratumWeighting {
                     design_weight: d,
                     class: name.clone(),
                     factor,
                     capped,
-                    weight: if strata[i].respondents > 0 {
-                        d * factor
-                    } else {
-                        0.0
-                    },
+                    weight,
                 });
             }
         }

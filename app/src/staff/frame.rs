@@ -78,6 +78,9 @@ pub fn parse(mut table: Table, provinces: &HashSet<String>) -> Result<Frame, Pro
     let mut strata: BTreeMap<(String, String), (FrameStratum, usize)> = BTreeMap::new();
     let mut sampled: BTreeMap<(String, String), i64> = BTreeMap::new();
     let mut seen_psus: HashSet<String> = HashSet::new();
+    // stratum code → (its province, the row that first named it)
+    let mut stratum_province: std::collections::HashMap<String, (String, usize)> =
+        std::collections::HashMap::new();
     let mut psus = Vec::new();
     for (row_number, row) in table.data() {
         let cell = |index| Table::cell(row, index);
@@ -143,6 +146,23 @@ pub fn parse(mut table: Table, provinces: &HashSet<String>) -> Result<Frame, Pro
         let (Some(pop), Some(n_psus), Some(target_value)) = (pop, n_psus, target_value) else {
             continue;
         };
+        // A stratum belongs to one province: the same code in another would pool two
+        // provinces' strata when the export is analysed (R's svydesign does so silently).
+        match stratum_province.get(&stratum_key) {
+            Some((other, first_row)) if *other != province_code => problems.add(
+                row_number,
+                COLUMNS[1],
+                format!(
+                    "stratum {stratum_key:?} is already used in province {other} (row {first_row}): \
+                     stratum codes must be unique across provinces; prefix them with the \
+                     province, e.g. {province_code}-{stratum_key}"
+                ),
+            ),
+            Some(_) => {}
+            None => {
+                stratum_province.insert(stratum_key.clone(), (province_code.clone(), row_number));
+            }
+        }
         let key = (province_code.clone(), stratum_key.clone());
         match strata.get(&key) {
             Some((known, first_row)) => {
@@ -304,5 +324,25 @@ mod tests {
         let missing =
             parse(table(&["province,stratum", "01,a"]), &provinces()).expect_err("missing");
         assert_eq!(missing.total, 5);
+    }
+
+    #[test]
+    fn a_stratum_code_in_two_provinces_is_refused() {
+        let problems = parse(
+            table(&[
+                HEADER,
+                "01,urban,500000,120,00001,Phường Ba Đình,30",
+                "79,urban,800000,200,26734,Phường Bến Nghé,40",
+            ]),
+            &provinces(),
+        )
+        .expect_err("a shared stratum code");
+        let text: Vec<String> = problems.listed.iter().map(ToString::to_string).collect();
+        assert!(
+            text.iter().any(|t| t.starts_with("row 3, column stratum:")
+                && t.contains("province 01 (row 2)")
+                && t.contains("79-urban")),
+            "{text:?}"
+        );
     }
 }

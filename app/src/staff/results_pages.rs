@@ -403,15 +403,46 @@ pub fn computation_page(
         .weights
         .iter()
         .map(|w| {
+            let step =
+                |x: Option<f64>| x.map_or_else(|| "—".to_owned(), |x| ctx.locale.decimal(x, 2));
+            let g = w.g_range.map_or_else(
+                || "—".to_owned(),
+                |(lo, hi)| {
+                    format!(
+                        "{}–{}",
+                        ctx.locale.decimal(lo, 2),
+                        ctx.locale.decimal(hi, 2)
+                    )
+                },
+            );
+            let mut notes = Vec::new();
+            if !w.joined_classes.is_empty() {
+                notes.push(format!(
+                    "{} {}",
+                    ctx.t("Gộp lớp:", "Classes joined:"),
+                    w.joined_classes.join(", ")
+                ));
+            }
+            if !w.capped_strata.is_empty() {
+                notes.push(format!(
+                    "{} {}",
+                    ctx.t("Hệ số điều chỉnh bị chặn:", "Adjustment capped:"),
+                    w.capped_strata.join(", ")
+                ));
+            }
             view! {
                 <tr>
                     <th scope="row">{name(&w.province)}</th>
                     <td class="num">{format!("{} / {}", w.respondents, w.target)}</td>
+                    <td class="num">{ctx.locale.decimal(w.kish_design, 2)}</td>
                     <td class="num">{ctx.locale.decimal(w.kish_deff, 2)}</td>
+                    <td class="num">{step(w.kish_trimmed)}</td>
+                    <td class="num">{step(w.kish_calibrated)}</td>
+                    <td class="num">{g}</td>
                     <td class="num">{ctx.locale.decimal(w.min, 1)}</td>
                     <td class="num">{ctx.locale.decimal(w.median, 1)}</td>
                     <td class="num">{ctx.locale.decimal(w.max, 1)}</td>
-                    <td class="num">{ctx.locale.decimal(100.0 * w.share_trimmed, 1)}</td>
+                    <td>{notes.join("; ")}</td>
                 </tr>
             }
         })
@@ -466,11 +497,15 @@ pub fn computation_page(
             <thead><tr>
                 <th scope="col">{ctx.t("Tỉnh", "Province")}</th>
                 <th scope="col">{ctx.t("Phiếu / chỉ tiêu", "Completes / target")}</th>
-                <th scope="col">{ctx.t("Hệ số thiết kế Kish", "Kish deff")}</th>
+                <th scope="col">{ctx.t("Kish: trọng số thiết kế", "Kish: design weights")}</th>
+                <th scope="col">{ctx.t("Kish: sau điều chỉnh không trả lời", "Kish: after nonresponse")}</th>
+                <th scope="col">{ctx.t("Kish: sau cắt tỉa", "Kish: trimmed")}</th>
+                <th scope="col">{ctx.t("Kish: sau hiệu chỉnh", "Kish: calibrated")}</th>
+                <th scope="col">{ctx.t("Khoảng g = w / w₀", "Range of g = w / w₀")}</th>
                 <th scope="col">{ctx.t("Nhỏ nhất", "Min")}</th>
                 <th scope="col">{ctx.t("Trung vị", "Median")}</th>
                 <th scope="col">{ctx.t("Lớn nhất", "Max")}</th>
-                <th scope="col">{ctx.t("% cắt tỉa", "% trimmed")}</th>
+                <th scope="col">{ctx.t("Ghi chú", "Notes")}</th>
             </tr></thead>
             <tbody>{weights}</tbody>
         </table>

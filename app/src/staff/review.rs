@@ -105,10 +105,9 @@ pub struct DraftData {
     /// The totals file (`sipas-totals/1` JSON): kept with the release (every number rests on
     /// it; its SHA-256 is the input digest).
     pub totals: String,
-    /// A part of it fit for the public (open data). Always `None` for now: a review recovered
-    /// single respondents' answers from per-commune totals with item × item moments, and no
-    /// safe form is built yet (docs/methodology.md, "Open data and disclosure control").
-    pub public_totals: Option<String>,
+    /// The public aggregates (`aggregates.csv`: per province and nation, no commune, no
+    /// subgroup) the published cells are verified from.
+    pub aggregates: String,
     pub report: DraftReport,
 }
 
@@ -121,22 +120,39 @@ pub struct DraftReport {
     pub compared_with: Option<super::release::ComparedWith>,
 }
 
-/// The weights of one province's respondents (design weight × nonresponse adjustment within
-/// the stratum: N_h / r_h).
+/// The weights of one province's respondents, step by step: design weights d_h = N_h / n_h,
+/// then the nonresponse adjustment of each weighting class (the weights from the frame), then
+/// `[trimming]` and `[calibration]` when the methodology has them. Each step's Kish design
+/// effect of weighting, n Σw² / (Σw)², says what it cost in precision.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProvinceWeights {
     pub province: String,
     pub respondents: i64,
     /// The frame's target completes.
     pub target: i64,
-    /// Kish's design effect of unequal weights: n Σw² / (Σw)².
+    /// Kish's design effect of the design weights alone.
+    #[serde(default)]
+    pub kish_design: f64,
+    /// Kish's design effect of the weights from the frame (after the nonresponse adjustment).
     pub kish_deff: f64,
+    /// Min, median and max of the weights from the frame.
     pub min: f64,
     pub median: f64,
     pub max: f64,
-    /// Share of respondents whose design weight `[trimming]` cut to the province's cap (0
-    /// when the methodology does not trim).
-    pub share_trimmed: f64,
+    /// Kish's design effect after `[trimming]`.
+    #[serde(default)]
+    pub kish_trimmed: Option<f64>,
+    /// Kish's design effect after `[calibration]`, and the range of its adjustments g = w / w₀.
+    #[serde(default)]
+    pub kish_calibrated: Option<f64>,
+    #[serde(default)]
+    pub g_range: Option<(f64, f64)>,
+    /// Weighting classes that join strata too small alone (`a+b`).
+    #[serde(default)]
+    pub joined_classes: Vec<String>,
+    /// Strata whose class's adjustment `[nonresponse] max_factor` held down.
+    #[serde(default)]
+    pub capped_strata: Vec<String>,
 }
 
 /// Something a reviewer should look at before approving.
@@ -204,7 +220,8 @@ pub trait ReviewStore: Send + Sync + 'static {
     /// The wave's computations, newest first.
     async fn computations(&self, wave_code: &str) -> StoreResult<Vec<ComputationSummary>>;
     async fn computation(&self, id: i64) -> StoreResult<Computation>;
-    /// The draft's totals file and its public part.
+    /// The draft's full totals file and its public aggregates (`None` for a draft computed
+    /// before aggregates were kept).
     async fn computation_totals(&self, id: i64) -> StoreResult<(String, Option<String>)>;
     async fn comments(&self, id: i64) -> StoreResult<Vec<Comment>>;
     async fn add_comment(&self, id: i64, author_id: i64, body: &str) -> StoreResult<()>;
