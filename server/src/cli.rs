@@ -1,4 +1,4 @@
-//! The command line: `sipas [serve|migrate|demo|config|publish|wave|codes|export|compute]`.
+//! The command line: `sipas [serve|migrate|demo|config|publish|wave|codes|export|compute|verify]`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -163,6 +163,21 @@ pub enum Command {
         #[arg(long)]
         non_probability: bool,
     },
+    /// Check a downloaded release: recompute every published number from its public files
+    /// (results.csv, aggregates.csv, methodology.toml in FOLDER) and report any that differs,
+    /// by row and column. Exits with 1 when one does.
+    Verify {
+        /// The folder the release's files were downloaded to.
+        folder: PathBuf,
+        /// Last year's published table (its results.csv, or results-2025-map.csv when it was
+        /// on the 63-province map), when the release shows changes: its README names it.
+        #[arg(long)]
+        previous: Option<PathBuf>,
+        /// Check the year on today's 34 units (results-2025-map.csv and
+        /// aggregates-2025-map.csv) of a release on the 63-province map.
+        #[arg(long, value_parser = ["2025"])]
+        map: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -238,6 +253,10 @@ pub enum CliError {
     Store(sipas_app::ports::StoreError),
     #[error("cannot print the configuration: {0}")]
     Print(String),
+    #[error(transparent)]
+    Verify(#[from] crate::verify::VerifyError),
+    #[error("{0} published values were not reproduced")]
+    NotReproduced(usize),
 }
 
 impl Cli {
@@ -274,6 +293,19 @@ impl Cli {
                 Ok(())
             }
             Command::Config => print_config(&config),
+            Command::Verify {
+                folder,
+                previous,
+                map,
+            } => {
+                let report = crate::verify::verify(&folder, previous.as_deref(), map.is_some())?;
+                print!("{}", report.render());
+                if report.ok() {
+                    Ok(())
+                } else {
+                    Err(CliError::NotReproduced(report.mismatches.len()))
+                }
+            }
             Command::Publish { file } => {
                 let (text, source) = match &file {
                     Some(path) => (

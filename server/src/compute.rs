@@ -379,6 +379,33 @@ pub fn run(request: &Request<'_>) -> Result<Computed, ComputeError> {
     })
 }
 
+/// A published cell read back as the statistics engine's cell (what a change compares with,
+/// and what `sipas verify` reads): its numbers and flag; standings, tests and changes are not
+/// carried back.
+pub fn cell_from_release(c: &ReleaseCell) -> sipas_stats::estimate::Cell {
+    let number = |x: Option<f64>| x.unwrap_or(f64::NAN);
+    sipas_stats::estimate::Cell {
+        domain: c.domain.clone(),
+        subgroup: c.subgroup.clone(),
+        node: c.node.clone(),
+        n: number(c.n),
+        df: number(c.df),
+        estimate: number(c.estimate),
+        se: number(c.se),
+        ci_low: number(c.ci_low),
+        ci_high: number(c.ci_high),
+        deff: number(c.deff),
+        n_eff: number(c.n_eff),
+        cv: number(c.cv),
+        flag: sipas_stats::estimate::Flag::parse(&c.flag)
+            .unwrap_or(sipas_stats::estimate::Flag::NoData),
+        note: c.note.clone(),
+        standing: None,
+        vs_national: None,
+        change: None,
+    }
+}
+
 /// The engine's cells as a draft and its release store them (undefined numbers become
 /// `None`). Rows by subgroup are left out: a release publishes none, because any public file
 /// that reproduced them would hold per-commune × subgroup totals of one to four people
@@ -408,17 +435,17 @@ pub fn release_cells(cells: &[sipas_stats::estimate::Cell]) -> Vec<ReleaseCell> 
             rank: c.standing.and_then(|s| whole(s.rank)),
             rank_best: c.standing.and_then(|s| whole(s.best)),
             rank_worst: c.standing.and_then(|s| whole(s.worst)),
-            rank_best_marginal: c.standing.and_then(|s| whole(s.best_marginal)),
-            rank_worst_marginal: c.standing.and_then(|s| whole(s.worst_marginal)),
             ranked_of: c.standing.and_then(|s| whole(s.of)),
             tier: c.vs_national.map(|v| v.tier.as_str().to_owned()),
             vs_national_difference: c.vs_national.and_then(|v| some(v.difference)),
             vs_national_se: c.vs_national.and_then(|v| some(v.se)),
             vs_national_p: c.vs_national.and_then(|v| some(v.p_value)),
+            vs_national_p_holm: c.vs_national.and_then(|v| some(v.p_holm)),
             change: c.change.and_then(|v| some(v.difference)),
             change_se: c.change.and_then(|v| some(v.se)),
             change_df: c.change.and_then(|v| some(v.df)),
             change_p: c.change.and_then(|v| some(v.p_value)),
+            change_p_holm: c.change.and_then(|v| some(v.p_holm)),
         })
         .collect()
 }

@@ -242,8 +242,7 @@ pub async fn publish_demo(
     .await
 }
 
-/// [`publish_demo`] with another methodology (tests: one without subgroup rows, whose
-/// per-commune totals are public).
+/// [`publish_demo`] with another methodology (tests).
 pub async fn publish_demo_with(
     store: &dyn StaffStore,
     wave: &Wave,
@@ -274,7 +273,7 @@ pub async fn publish_demo_with(
             cells: draft.cells,
             compared_with: draft.report.compared_with,
             totals: draft.totals,
-            public_totals: draft.public_totals,
+            aggregates: draft.aggregates,
             computation: None,
         })
         .await?;

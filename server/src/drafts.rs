@@ -13,11 +13,13 @@ use sipas_app::domain::{Geography, Wave};
 use sipas_app::staff::StaffStore;
 use sipas_app::staff::release::ComparedWith;
 use sipas_app::staff::review::{DraftData, DraftReport, ProvinceWeights, Warning};
-use sipas_stats::disclosure::{Withheld, differencing_risks, listed, public_totals};
-use sipas_stats::estimate::{add_changes, estimate_all};
+use sipas_stats::disclosure::{differencing_risks, listed};
+use sipas_stats::estimate::estimate_all;
 use sipas_stats::methodology::Methodology;
+use sipas_stats::publish::{Aggregate, aggregates, measured, publish, write_aggregates};
 use sipas_stats::totals::{SufficientStats, reaggregate};
 use sipas_stats::totals_file::{read_totals, write_totals};
+use sipas_stats::weighting::ProvinceWeighting;
 
 use crate::wave_compute::{Progress, StratumWeight, wave_totals_reporting};
 
@@ -149,25 +151,24 @@ pub async fn compute(
 
     // Reading last year's totals and the estimates are CPU work (about a second for a million
     // responses): off the async threads.
-    let level = methodology.ci.level;
     let geography = wave.geography;
     let computed = tokio::task::spawn_blocking(move || {
         let stats = totals.stats;
-        let mut results = estimate_all(&stats, &methodology).map_err(|e| e.to_string())?;
         let mut compared = None;
         let mut not_comparable = None;
-        if let Some((info, text)) = previous {
-            match previous_cells(&info, &text, geography, &methodology) {
-                Ok(Some((with, before))) => {
-                    add_changes(&mut results.cells, &before, level);
+        let mut before = None;
+        if let Some(previous) = previous {
+            let name = format!("SIPAS {} v{}", previous.year, previous.version);
+            match previous_cells(previous, geography, &methodology) {
+                Ok(Some((with, cells))) => {
                     compared = Some(with);
+                    before = Some(cells);
                 }
                 Ok(None) => {}
-                Err(reason) => {
-                    not_comparable = Some((format!("SIPAS {} v{}", info.0, info.1), reason))
-                }
+                Err(reason) => not_comparable = Some((name, reason)),
             }
         }
+        let (cells, rows) = published_cells(&stats, &methodology, before.as_deref())?;
         let mut json = Vec::new();
         write_totals(&stats, &mut json).map_err(|e| e.to_string())?;
         let digest = {
@@ -175,13 +176,15 @@ pub async fn compute(
             sipas_app::survey::codes::hex(&sha2::Sha256::digest(&json))
         };
         let json = String::from_utf8(json).map_err(|e| e.to_string())?;
-        let public = public_form(&stats, &methodology, geography)?;
+        let mut aggregates = Vec::new();
+        write_aggregates(&rows, &mut aggregates).map_err(|e| e.to_string())?;
         Ok::<_, String>(Computed {
-            cells: results.cells,
+            cells,
             totals: json,
-            public,
+            aggregates: String::from_utf8(aggregates).map_err(|e| e.to_string())?,
             digest,
             strata: totals.strata,
+            weighting: totals.weighting,
             compared,
             not_comparable,
         })
@@ -191,7 +194,7 @@ pub async fn compute(
 
     let cells = crate::compute::release_cells(&computed.cells);
     let mut report = DraftReport {
-        weights: weights_report(&computed.strata),
+        weights: weights_report(&computed.strata, &computed.weighting),
         warnings: Vec::new(),
         compared_with: computed.compared,
     };
@@ -202,88 +205,56 @@ pub async fn compute(
             .warnings
             .push(Warning::NotComparable { release, reason });
     }
-    // Against every version of this year already published, with public totals or not: its
-    // results table and this one's could be subtracted.
-    // A check that cannot run withholds the public totals and says so; the draft stands.
-    let changed = match small_changes(store, wave.year, &computed.totals, methodology_text).await {
-        Ok(changed) => Ok(changed),
-        Err(reason) => {
-            report.warnings.push(Warning::TotalsWithheld {
-                reason: format!("the check against published versions failed: {reason}"),
-            });
-            Err(())
+    // Against every version of this year already published: their public aggregates and this
+    // one's could be subtracted. A check that cannot run says so; the draft stands.
+    match small_changes(store, wave.year, &computed.totals, methodology_text).await {
+        Ok(changed) => {
+            for (release, communes) in changed {
+                report.warnings.push(Warning::SmallChange {
+                    release,
+                    communes: listed(&communes),
+                });
+            }
         }
-    };
-    for (release, communes) in changed.iter().flatten() {
-        report.warnings.push(Warning::SmallChange {
-            release: release.clone(),
-            communes: listed(communes),
-        });
+        Err(reason) => report.warnings.push(Warning::NotComparable {
+            release: format!("SIPAS {}", wave.year),
+            reason: format!("the check against published versions failed: {reason}"),
+        }),
     }
-    let public = match (computed.public, changed) {
-        (Ok(text), Ok(changed)) if changed.is_empty() => Ok(Some(text)),
-        (Ok(_), Ok(changed)) => Err(Withheld::Differencing(
-            changed
-                .into_iter()
-                .flat_map(|(_, communes)| communes)
-                .collect::<std::collections::BTreeSet<_>>()
-                .into_iter()
-                .collect(),
-        )),
-        (Ok(_), Err(())) => Ok(None),
-        (Err(withheld), _) => Err(withheld),
-    };
-    let public = public
-        .map_err(|withheld| {
-            report.warnings.push(Warning::TotalsWithheld {
-                reason: withheld.to_string(),
-            })
-        })
-        .ok()
-        .flatten();
     Ok(DraftData {
         input_digest: computed.digest,
         cells,
         totals: computed.totals,
-        public_totals: public,
+        aggregates: computed.aggregates,
         report,
     })
 }
 
-/// Respondents a commune must have for its totals to be public, and the least change in a
-/// commune between two public versions of a year (docs/methodology.md, "Open data and
-/// disclosure control").
-pub const MIN_PUBLIC_PSU_ROWS: u64 = 5;
-
-/// The public totals file of `stats` ([`sipas_stats::disclosure`]), or why there is none.
-fn public_form(
+/// What a release publishes from `stats` ([`sipas_stats::publish`]): the cells, rounded and
+/// derived from the public aggregates, and those aggregates. `before`: last year's published
+/// cells on this map, for the change columns.
+pub fn published_cells(
     stats: &SufficientStats,
     methodology: &Methodology,
-    geography: Geography,
-) -> Result<Result<String, Withheld>, String> {
-    let map = crate::compute::crosswalk_2004_2025();
-    let new_code = |old: &str| map.get(old).cloned();
-    let crosswalk: Option<sipas_stats::disclosure::NewCode<'_>> = match geography {
-        Geography::G2004 => Some(&new_code),
-        Geography::G2025 => None,
-    };
-    match public_totals(stats, methodology, MIN_PUBLIC_PSU_ROWS, crosswalk)
+    before: Option<&[sipas_stats::estimate::Cell]>,
+) -> Result<(Vec<sipas_stats::estimate::Cell>, Vec<Aggregate>), String> {
+    let engine = estimate_all(stats, methodology)
         .map_err(|e| e.to_string())?
-    {
-        Ok(public) => {
-            let mut json = Vec::new();
-            write_totals(&public, &mut json).map_err(|e| e.to_string())?;
-            Ok(Ok(String::from_utf8(json).map_err(|e| e.to_string())?))
-        }
-        Err(withheld) => Ok(Err(withheld)),
-    }
+        .cells;
+    let rows = aggregates(stats, methodology).map_err(|e| e.to_string())?;
+    let cells =
+        publish(&rows, &measured(&engine), methodology, before).map_err(|e| e.to_string())?;
+    Ok((cells, rows))
 }
+
+/// The least change in a commune between two published versions of a year that is not
+/// reported as a differencing risk (docs/methodology.md, "Open data and disclosure control").
+pub const MIN_PUBLIC_PSU_ROWS: u64 = 5;
 
 /// The versions of `year` already published from which the full totals `text` differ by 1 to
 /// 4 respondents in some commune (province and national domains, as published), with those
-/// communes: subtracting the two results tables would show how those few answered, and the
-/// public totals of both would isolate them. Checked when a draft is computed (a warning) and
-/// again when it is published (the public totals are then withheld).
+/// communes: subtracting the two versions' public aggregates would show how those few answered.
+/// Checked when a draft is computed (a warning for the approver).
 pub async fn small_changes(
     store: &dyn StaffStore,
     year: i32,
@@ -336,19 +307,29 @@ pub async fn small_changes(
 struct Computed {
     cells: Vec<sipas_stats::estimate::Cell>,
     totals: String,
-    /// The public totals, or why they are withheld.
-    public: Result<String, Withheld>,
+    aggregates: String,
     digest: String,
     strata: Vec<StratumWeight>,
+    weighting: Vec<ProvinceWeighting>,
     compared: Option<ComparedWith>,
     not_comparable: Option<(String, String)>,
 }
 
-/// The latest release of the latest earlier year with its totals file: `((year, version), text)`.
+/// The latest release of the latest earlier year: what the change columns compare with.
+struct PreviousRelease {
+    year: i32,
+    version: i32,
+    geography: Geography,
+    /// Its full totals (for an old-map year, merged into today's units).
+    totals: String,
+    /// Its published cells (for a year on this map, the figures compared with).
+    cells: Vec<sipas_app::staff::release::ReleaseCell>,
+}
+
 async fn previous_release(
     store: &dyn StaffStore,
     wave: &Wave,
-) -> Result<Option<(PreviousInfo, String)>, String> {
+) -> Result<Option<PreviousRelease>, String> {
     let releases = store.releases().await.map_err(|e| e.to_string())?;
     // Newest year first, versions ascending: the last of the first earlier year is its latest.
     let Some(year) = releases
@@ -366,110 +347,136 @@ async fn previous_release(
         .await
         .map_err(|e| e.to_string())?
         .unwrap_or_default();
-    Ok(Some(((info.year, info.version, info.geography), totals)))
+    let cells = store
+        .release(info.year, Some(info.version))
+        .await
+        .map_err(|e| e.to_string())?
+        .map(|(_, cells)| cells)
+        .unwrap_or_default();
+    Ok(Some(PreviousRelease {
+        year: info.year,
+        version: info.version,
+        geography: info.geography,
+        totals,
+        cells,
+    }))
 }
 
 /// A release on the 63-province map, re-aggregated to today's 34 units from its full totals
-/// (the open data's `results-2025-map.csv`, and the series of a province page).
+/// and published by the same rule (the open data's `results-2025-map.csv` and
+/// `aggregates-2025-map.csv`, and the series of a province page).
 pub fn reaggregated_cells(
     methodology_text: &str,
     totals: &str,
-) -> Result<Vec<sipas_app::staff::release::ReleaseCell>, String> {
+) -> Result<(Vec<sipas_app::staff::release::ReleaseCell>, Vec<Aggregate>), String> {
     let methodology = Methodology::from_toml(methodology_text).map_err(|e| e.to_string())?;
     let stats = read_totals(totals.as_bytes(), &methodology).map_err(|e| e.to_string())?;
     let map = crate::compute::crosswalk_2004_2025();
     let merged = reaggregate(&stats, &|old| map.get(old).cloned()).map_err(|e| e.to_string())?;
-    let cells = estimate_all(&merged, &methodology)
-        .map_err(|e| e.to_string())?
-        .cells;
-    Ok(crate::compute::release_cells(&cells))
+    let (cells, rows) = published_cells(&merged, &methodology, None)?;
+    Ok((crate::compute::release_cells(&cells), rows))
 }
 
-/// Year, version and map of the release compared with.
-type PreviousInfo = (i32, i32, Geography);
-
-/// Last year's cells on this wave's map (re-aggregated from the 63 provinces when needed);
-/// `Ok(None)` when they cannot be compared at all (no totals, or a later map back to an earlier
-/// one), `Err` when its totals do not fit this methodology.
+/// Last year's published figures on this wave's map: its release's cells on the same map, or
+/// its totals merged into today's units and published by the same rule; `Ok(None)` when they
+/// cannot be compared at all (no totals, or a later map back to an earlier one), `Err` when its
+/// totals do not fit this methodology.
 fn previous_cells(
-    info: &PreviousInfo,
-    totals: &str,
+    previous: PreviousRelease,
     geography: Geography,
     methodology: &Methodology,
 ) -> Result<Option<(ComparedWith, Vec<sipas_stats::estimate::Cell>)>, String> {
-    let &(year, version, from) = info;
-    if totals.is_empty() {
-        return Ok(None);
-    }
-    let stats = read_totals(totals.as_bytes(), methodology)
-        .map_err(|e| format!("its totals do not fit this methodology: {e}"))?;
-    let (stats, reaggregated) = match (from, geography) {
-        (from, to) if from == to => (stats, false),
+    let compared = |reaggregated| ComparedWith {
+        year: previous.year,
+        version: previous.version,
+        reaggregated,
+    };
+    match (previous.geography, geography) {
+        (from, to) if from == to => {
+            if previous.cells.is_empty() {
+                return Ok(None);
+            }
+            let cells = previous
+                .cells
+                .iter()
+                .map(crate::compute::cell_from_release)
+                .collect();
+            Ok(Some((compared(false), cells)))
+        }
         (Geography::G2004, Geography::G2025) => {
+            if previous.totals.is_empty() {
+                return Ok(None);
+            }
+            let stats = read_totals(previous.totals.as_bytes(), methodology)
+                .map_err(|e| format!("its totals do not fit this methodology: {e}"))?;
             let map = crate::compute::crosswalk_2004_2025();
             let merged =
                 reaggregate(&stats, &|old| map.get(old).cloned()).map_err(|e| e.to_string())?;
-            (merged, true)
+            let (cells, _) = published_cells(&merged, methodology, None)?;
+            Ok(Some((compared(true), cells)))
         }
-        _ => return Ok(None),
-    };
-    let cells = estimate_all(&stats, methodology)
-        .map_err(|e| e.to_string())?
-        .cells;
-    Ok(Some((
-        ComparedWith {
-            year,
-            version,
-            reaggregated,
-        },
-        cells,
-    )))
+        _ => Ok(None),
+    }
 }
 
-/// Per province: respondents, Kish's deff of weighting, min / median / max weight (design
-/// weights after `[trimming]`, before calibration) and the share trimmed.
-pub fn weights_report(strata: &[StratumWeight]) -> Vec<ProvinceWeights> {
+/// Per province: respondents, Kish's deff of weighting at each step (design weights, weights
+/// from the frame, trimmed, calibrated), min / median / max weight from the frame, the range of
+/// the calibration adjustments, joined classes and capped strata.
+pub fn weights_report(
+    strata: &[StratumWeight],
+    weighting: &[ProvinceWeighting],
+) -> Vec<ProvinceWeights> {
     let mut by_province: BTreeMap<&str, Vec<&StratumWeight>> = BTreeMap::new();
     for s in strata {
         by_province.entry(&s.province).or_default().push(s);
     }
+    let kish = |pairs: &mut dyn Iterator<Item = (f64, i64)>| {
+        let (n, sum_w, sum_w2) = pairs.fold((0.0, 0.0, 0.0), |(n, a, b), (w, r)| {
+            let r = r as f64;
+            (n + r, a + r * w, b + r * w * w)
+        });
+        if sum_w > 0.0 {
+            n * sum_w2 / (sum_w * sum_w)
+        } else {
+            f64::NAN
+        }
+    };
     by_province
         .into_iter()
         .map(|(province, strata)| {
             let n: i64 = strata.iter().map(|s| s.completes).sum();
             let target: i64 = strata.iter().map(|s| s.target).sum();
-            let (sum_w, sum_w2) = strata.iter().fold((0.0, 0.0), |(a, b), s| {
-                let r = s.completes as f64;
-                (a + r * s.weight, b + r * s.weight * s.weight)
-            });
             let mut answered: Vec<(f64, i64)> = strata
                 .iter()
                 .filter(|s| s.completes > 0)
                 .map(|s| (s.weight, s.completes))
                 .collect();
             answered.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let steps = weighting.iter().find(|w| w.province == province);
+            let mut joined_classes: Vec<String> = strata
+                .iter()
+                .filter(|s| s.class.contains('+'))
+                .map(|s| s.class.clone())
+                .collect();
+            joined_classes.dedup();
             ProvinceWeights {
                 province: province.to_owned(),
                 respondents: n,
                 target,
-                kish_deff: if sum_w > 0.0 {
-                    n as f64 * sum_w2 / (sum_w * sum_w)
-                } else {
-                    f64::NAN
-                },
+                kish_design: kish(&mut strata.iter().map(|s| (s.design_weight, s.completes))),
+                kish_deff: kish(&mut answered.iter().copied()),
                 min: answered.first().map_or(f64::NAN, |w| w.0),
                 median: weighted_median(&answered, n),
                 max: answered.last().map_or(f64::NAN, |w| w.0),
-                share_trimmed: if n > 0 {
-                    strata
-                        .iter()
-                        .filter(|s| s.trimmed)
-                        .map(|s| s.completes)
-                        .sum::<i64>() as f64
-                        / n as f64
-                } else {
-                    0.0
-                },
+                kish_trimmed: steps.and_then(|w| w.trimmed).map(|t| t.kish_deff),
+                kish_calibrated: steps.and_then(|w| w.calibrated).map(|c| c.0.kish_deff),
+                g_range: steps.and_then(|w| w.calibrated).map(|c| (c.1, c.2)),
+                joined_classes,
+                capped_strata: strata
+                    .iter()
+                    .filter(|s| s.capped)
+                    .map(|s| s.stratum.clone())
+                    .collect(),
             }
         })
         .collect()
@@ -533,8 +540,10 @@ mod tests {
             stratum: format!("{province}-{weight}"),
             completes,
             target,
+            design_weight: weight,
             weight,
-            trimmed: false,
+            class: format!("{province}-{weight}"),
+            capped: false,
         }
     }
 
@@ -542,37 +551,67 @@ mod tests {
     fn weights_report_by_hand() {
         // Province 01: 3 respondents at weight 100 and 1 at weight 400.
         // Kish: n Σw² / (Σw)² = 4 · (3·100² + 400²) / (700²) = 4 · 190000 / 490000 = 1.5510…
-        let report = weights_report(&[
-            stratum("01", 3, 4, 100.0),
-            stratum("01", 1, 1, 400.0),
-            stratum("79", 2, 2, 50.0),
-        ]);
+        let report = weights_report(
+            &[
+                stratum("01", 3, 4, 100.0),
+                stratum("01", 1, 1, 400.0),
+                stratum("79", 2, 2, 50.0),
+            ],
+            &[],
+        );
         assert_eq!(report.len(), 2);
         let p = &report[0];
         assert_eq!((p.respondents, p.target), (4, 5));
         assert!((p.kish_deff - 4.0 * 190_000.0 / 490_000.0).abs() < 1e-12);
         assert_eq!((p.min, p.median, p.max), (100.0, 100.0, 400.0));
         assert_eq!(report[1].kish_deff, 1.0);
-        assert_eq!(p.share_trimmed, 0.0);
+        assert_eq!(
+            (p.kish_trimmed, p.kish_calibrated, p.g_range),
+            (None, None, None)
+        );
 
-        // One respondent of four in a stratum whose weight was trimmed.
-        let trimmed = StratumWeight {
-            trimmed: true,
-            ..stratum("01", 1, 1, 250.0)
+        // The design weights before nonresponse: 100 and 100 (Kish 1); the small stratum joined
+        // its neighbour and was adjusted to 400, which the report names.
+        let joined = StratumWeight {
+            design_weight: 100.0,
+            class: "01-a+01-b".into(),
+            capped: true,
+            ..stratum("01", 1, 4, 400.0)
         };
-        let report = weights_report(&[stratum("01", 3, 4, 100.0), trimmed]);
-        assert_eq!(report[0].share_trimmed, 0.25);
-        assert_eq!(report[0].max, 250.0);
+        let calibrated = ProvinceWeighting {
+            province: "01".into(),
+            given: sipas_stats::weighting::WeightSummary::default(),
+            trimmed: None,
+            calibrated: Some((
+                sipas_stats::weighting::WeightSummary {
+                    n: 4,
+                    kish_deff: 1.7,
+                    min: 50.0,
+                    max: 500.0,
+                },
+                0.25,
+                1.9,
+            )),
+        };
+        let report = weights_report(&[stratum("01", 3, 4, 100.0), joined], &[calibrated]);
+        assert_eq!(report[0].kish_design, 1.0);
+        assert_eq!(report[0].joined_classes, vec!["01-a+01-b".to_owned()]);
+        assert_eq!(report[0].capped_strata, vec!["01-400".to_owned()]);
+        assert_eq!(report[0].kish_calibrated, Some(1.7));
+        assert_eq!(report[0].g_range, Some((0.25, 1.9)));
     }
 
     #[test]
     fn warnings_name_provinces_under_target_and_extreme_weights() {
         let report = DraftReport {
-            weights: weights_report(&[
-                stratum("01", 9, 10, 100.0),
-                stratum("01", 1, 1, 600.0),
-                stratum("79", 5, 5, 10.0),
-            ]),
+            weights: weights_report(
+                &[
+                    stratum("01", 9, 10, 100.0),
+                    stratum("01", 1, 1, 600.0),
+                    stratum("79", 5, 5, 10.0),
+                ],
+                &[],
+            ),
             ..DraftReport::default()
         };
         let found = warnings(&report, &[]);

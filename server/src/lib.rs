@@ -21,6 +21,7 @@ pub mod staff;
 pub mod store;
 pub mod survey_forms;
 pub mod telemetry;
+pub mod verify;
 pub mod wave_compute;
 
 /// What a release records as the software that computed it.

@@ -1,11 +1,10 @@
 //! Open data of each published release, at stable addresses:
 //! `/du-lieu/{year}/v{version}/{file}` (never changes) and `/du-lieu/{year}/latest/{file}`
 //! (a redirect to the newest version). Files: README.txt, results.csv (UTF-8 with BOM),
-//! results.xlsx, results.json, methodology.toml and totals.json (the public form of the totals:
-//! per-PSU counts and weighted sums of provinces and the nation, no moments, no subgroups, no
-//! microdata; withheld when unsafe, see `sipas_stats::disclosure`), from which
-//! `sipas compute --totals` reproduces every published number (a release has no rows by
-//! subgroup).
+//! results.xlsx, results.json, methodology.toml, aggregates.csv (per province and nation, the
+//! public form of the data: `sipas_stats::publish`), SHA256SUMS, and for a year on the
+//! 63-province map the same year on today's 34 units (results-2025-map.csv with its
+//! aggregates-2025-map.csv). `sipas verify` reproduces every published number from them.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -18,19 +17,31 @@ use sipas_app::staff::release::{ReleaseCell, ReleaseInfo};
 
 use crate::http::AppState;
 
-pub const FILES: [&str; 7] = [
+pub const FILES: [&str; 9] = [
     "README.txt",
     "results.csv",
     "results.xlsx",
     "results.json",
     "methodology.toml",
-    "totals.json",
+    "aggregates.csv",
+    "SHA256SUMS",
     // Releases on the 63-province map only: the same year on today's 34 units.
     "results-2025-map.csv",
+    "aggregates-2025-map.csv",
 ];
 
-/// A province's own table, `tinh-{code}.csv|xlsx|json` (the rows of that domain, in the
-/// columns of results.csv): `(code, extension)`.
+/// The files `sipas verify` reads, whose SHA-256 the release page and SHA256SUMS give.
+pub const VERIFICATION_FILES: [&str; 5] = [
+    "results.csv",
+    "aggregates.csv",
+    "methodology.toml",
+    "results-2025-map.csv",
+    "aggregates-2025-map.csv",
+];
+
+/// A province's own table, `tinh-{code}.csv|xlsx|json` (the CSV for people, in Vietnamese;
+/// the workbook and JSON the rows of that domain in the columns of results.csv):
+/// `(code, extension)`.
 pub fn province_file(file: &str) -> Option<(&str, &str)> {
     let (code, extension) = file.strip_prefix("tinh-")?.split_once('.')?;
     let code_ok = (1..=3).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_digit());
@@ -64,18 +75,73 @@ pub fn cell_values(c: &ReleaseCell) -> Vec<String> {
         int(c.rank),
         int(c.rank_best),
         int(c.rank_worst),
-        int(c.rank_best_marginal),
-        int(c.rank_worst_marginal),
         int(c.ranked_of),
         c.tier.clone().unwrap_or_default(),
         real(c.vs_national_difference),
         real(c.vs_national_se),
         real(c.vs_national_p),
+        real(c.vs_national_p_holm),
         real(c.change),
         real(c.change_se),
         real(c.change_df),
         real(c.change_p),
+        real(c.change_p_holm),
     ]
+}
+
+/// A row of results.csv (values by column name) read back as a cell: the inverse of
+/// [`cell_values`]. Errors name the column.
+pub fn read_cell(row: &HashMap<String, String>) -> Result<ReleaseCell, String> {
+    let text = |c: &str| row.get(c).map(|v| v.trim().to_owned()).unwrap_or_default();
+    let real = |c: &str| -> Result<Option<f64>, String> {
+        match text(c).as_str() {
+            "" => Ok(None),
+            v => v
+                .parse::<f64>()
+                .map(Some)
+                .map_err(|_| format!("column {c}: {v:?} is not a number")),
+        }
+    };
+    let int = |c: &str| -> Result<Option<i64>, String> {
+        match text(c).as_str() {
+            "" => Ok(None),
+            v => v
+                .parse::<i64>()
+                .map(Some)
+                .map_err(|_| format!("column {c}: {v:?} is not a whole number")),
+        }
+    };
+    let tier = text("vs_national");
+    Ok(ReleaseCell {
+        domain: text("domain"),
+        subgroup: text("subgroup"),
+        node: text("node"),
+        n: real("n")?,
+        df: real("df")?,
+        estimate: real("estimate")?,
+        se: real("se")?,
+        ci_low: real("ci_low")?,
+        ci_high: real("ci_high")?,
+        deff: real("deff")?,
+        n_eff: real("n_eff")?,
+        cv: real("cv")?,
+        flag: text("flag"),
+        note: text("note"),
+        rank: int("rank")?,
+        rank_best: int("rank_best")?,
+        rank_worst: int("rank_worst")?,
+        ranked_of: int("ranked_of")?,
+        tier: (!tier.is_empty()).then_some(tier),
+        vs_national_difference: real("vs_national_difference")?,
+        vs_national_se: real("vs_national_se")?,
+        vs_national_p: real("vs_national_p")?,
+        vs_national_p_holm: real("vs_national_p_holm")?,
+        change: real("change")?,
+        change_se: real("change_se")?,
+        change_df: real("change_df")?,
+        change_p: real("change_p")?,
+        change_p_holm: real("change_p_holm")?,
+    })
 }
 
 fn results_csv(cells: &[ReleaseCell]) -> Result<Vec<u8>, String> {
@@ -137,8 +203,16 @@ fn results_json(info: &ReleaseInfo, cells: &[ReleaseCell]) -> Result<Vec<u8>, St
     .map_err(|e| e.to_string())
 }
 
-/// The README of a download: what each file is and how to reproduce the numbers.
-pub fn readme(info: &ReleaseInfo, totals_published: bool) -> String {
+/// What the README of a download says besides the release's record.
+pub struct ReadmeFacts {
+    /// Provinces of the release's map with no row (no respondents): named in the README.
+    pub missing_provinces: Vec<String>,
+    /// `(file, SHA-256)` of the verification files.
+    pub checksums: Vec<(String, String)>,
+}
+
+/// The README of a download: what each file is and how to check every number.
+pub fn readme(info: &ReleaseInfo, facts: &ReadmeFacts) -> String {
     let correction = if info.changelog.is_empty() {
         String::new()
     } else {
@@ -147,36 +221,69 @@ pub fn readme(info: &ReleaseInfo, totals_published: bool) -> String {
             info.changelog
         )
     };
+    let missing = if facts.missing_provinces.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "\nNot every province is in this release / Bản này thiếu tỉnh: no respondents in {}.\n\
+             The mean of provinces is over the provinces present.\n",
+            facts.missing_provinces.join(", ")
+        )
+    };
+    let checksums: String = facts
+        .checksums
+        .iter()
+        .map(|(file, hash)| format!("  {hash}  {file}\n"))
+        .collect();
+    let old_map = info.geography == sipas_app::domain::Geography::G2004;
     format!(
         "{title} (SIPAS {year} v{version})
 Published {published} · computed by {computed} · approved by {approved}
 Wave {wave} · questionnaire {q} v{qv} · geography {geo} · software {software}
-Input digest (SHA-256 of the full totals): {digest}
-{correction}
+Input digest (SHA-256 of the full per-commune totals, kept by the Ministry): {digest}
+{correction}{missing}
 Files / Tệp
   results.csv       every published number (UTF-8 with BOM, opens in Excel)
   results.xlsx      the same table as a workbook
   results.json      the same table with this release's record
-{map_line}  methodology.toml  the methodology exactly as used (index tree, interval method, rules)
-{totals_line}
-Reproduce the numbers / Tính lại các con số
-  sipas compute --totals totals.json --methodology methodology.toml --out check.csv
-{previous}  check.csv then equals results.csv (without the BOM), every row: estimates,
-  intervals, design effects, flags, ranks, tiers and changes (tested with the public
-  totals on data that passes the rules below, and with the full totals).
-  No rows by subgroup (sex, age, area) are published: with about eight respondents per
-  commune, any file that reproduced them would hold per-commune totals of one to four
-  people. The subgroup column is kept, empty, so the table has the layout of
-  `sipas compute`.
+  aggregates.csv    per province and for the nation: for each question the number of valid
+                    answers and the weighted sums of satisfied answers (sum_wy) and of answers
+                    (sum_wd); for each index, content and element the respondents who answered
+                    any of its questions (n) and their weight (sum_w). Nothing per commune,
+                    nothing by sex or age: these identify nobody.
+{map_lines}  methodology.toml  the methodology exactly as used (index tree, interval method, rules)
+  SHA256SUMS        the SHA-256 of the files above, as on the release page
 
-Columns: domain (province code, national = design-based, national_mean = mean of provinces),
-subgroup, node (index, content, element or item), n respondents, df, estimate (share
-satisfied, 0-1), se, ci_low / ci_high (at the level in methodology.toml, [ci] level), deff, n_eff, cv, flag (ok, low_precision,
-suppressed, no_data), note, rank with its joint (rank_best-rank_worst) and marginal intervals
-among ranked_of provinces, tier against the national figure, the difference from it with its
-se and p-value, change from the previous year with se, df and p-value.
-Method: docs/methodology.md of the SIPAS platform.
-",
+Check every number / Kiểm tra mọi con số
+  Put results.csv, aggregates.csv and methodology.toml in one folder (the names may keep the
+  sipas-{year}-v{version}- prefix of the download) and run
+    sipas verify FOLDER{previous_flag}
+  It recomputes every estimate from the aggregates, and every interval, flag, rank interval,
+  tier and change from the published estimates, standard errors and degrees of freedom,
+  and reports any number it could not reproduce, by row and column.
+{previous}
+  Standard errors, degrees of freedom and design effects need the per-commune data: they are
+  published as computed (rounded) and the verification takes them as given; the Ministry
+  gives the full totals to accredited researchers, who reproduce them too.
+
+Precision / Độ chính xác
+  Shares (estimate, ci_low, ci_high, se, differences and changes) are proportions 0-1 rounded
+  to 4 decimals (0.01 percentage points); deff to 2 decimals; n_eff to whole respondents;
+  p-values to 4 decimals. Intervals, flags, ranks, tiers and changes are computed from the
+  rounded numbers, so they can be checked exactly.
+
+Columns: domain (province code; national = design-based over all respondents; national_mean =
+mean of provinces, the official national figure), subgroup (always empty), node (index,
+content, element or question), n, df, estimate, se, ci_low, ci_high (at the level in
+methodology.toml), deff, n_eff, cv, flag (ok, low_precision, suppressed, no_data), note,
+rank with the rank interval rank_best-rank_worst among ranked_of provinces (it holds for the
+whole table at once), vs_national (above, not_distinguishable or below the national figure of
+the methodology's rule), the difference from it with its se, p-value and the p-value adjusted
+by Holm's method over the provinces (the tier rests on it: significant at 5%), the change
+since the previous year with se, df, p-value and Holm-adjusted p-value.
+Method: /phuong-phap/methodology.md on the release's site.
+SHA-256:
+{checksums}",
         title = info.title,
         year = info.year,
         version = info.version,
@@ -189,31 +296,30 @@ Method: docs/methodology.md of the SIPAS platform.
         geo = info.geography.key(),
         software = info.software_version,
         digest = info.input_digest,
-        map_line = if info.geography == sipas_app::domain::Geography::G2004 {
-            "  results-2025-map.csv  this year re-aggregated to today's 34 units (provinces merged\n                    by the 2025 crosswalk; docs/methodology.md, \"Earlier years on today's map\")\n"
+        map_lines = if old_map {
+            "  results-2025-map.csv, aggregates-2025-map.csv\n                    this year on today's 34 units (provinces merged by the 2025 crosswalk;\n                    docs/methodology.md, \"Earlier years on today's map\"): verify them as\n                    above with --map 2025\n"
         } else {
             ""
         },
-        totals_line = if totals_published {
-            "  totals.json       per-commune (PSU) counts and weighted sums of each province and\n                    the nation: no microdata, no subgroups, no item x item moments"
+        previous_flag = if info.compared_with.is_some() {
+            " --previous PREVIOUS.csv"
         } else {
-            "  totals.json       not published for this version: a commune had too few respondents,\n                    a commune x item cell had 1 to 4 people (satisfied, not satisfied or\n                    not answering), the weights were calibrated, or it differs from an\n                    earlier version of the year by too few respondents (disclosure\n                    control, docs/methodology.md). The full totals are kept with the\n                    release (their SHA-256 is the input digest) and reproduce every number\n                    below; the Ministry gives them to accredited researchers"
+            ""
         },
         previous = match info.compared_with {
             None => "  (no earlier release: the change columns are empty)\n".to_owned(),
             Some(c) => format!(
-                "  The change columns compare with SIPAS {y} v{v}{note}; add\n    \
-                 --previous-data sipas-{y}-v{v}-totals.json{flag}\n  \
-                 (that release's totals file) to the command above.\n",
+                "  The change columns compare with SIPAS {y} v{v}: PREVIOUS.csv is its\n  \
+                 /du-lieu/{y}/v{v}/{file}{note}.\n",
                 y = c.year,
                 v = c.version,
-                note = if c.reaggregated {
-                    ", which is on the 63-province map and is merged into today's 34 units"
+                file = if c.reaggregated {
+                    "results-2025-map.csv"
                 } else {
-                    ""
+                    "results.csv"
                 },
-                flag = if c.reaggregated {
-                    " --reaggregate-previous"
+                note = if c.reaggregated {
+                    " (that year was on the 63-province map; this is it merged into\n  today's 34 units)"
                 } else {
                     ""
                 },
@@ -235,7 +341,7 @@ pub(crate) struct Built {
 
 /// Built files by (year, version, file). A published version never changes, so a file is built
 /// once per process and then served from memory to everyone (a slow client holds a reference,
-/// not a copy); the cache holds at most the seven files of each published version and three
+/// not a copy); the cache holds at most the nine files of each published version and three
 /// per province of it (`tinh-{code}.*`, built only for a code the release has).
 /// Kept per store (in [`crate::public_site::SiteCache`]), so two databases in one process
 /// never serve each other's files.
@@ -292,22 +398,10 @@ async fn serve(
     let Some(version) = version_number(version) else {
         return not_found();
     };
-    let key = (year, version, file.to_owned());
-    let cache = &state.staff.site.open_data;
-    let cached = cache.lock().ok().and_then(|c| c.get(&key).cloned());
-    let built = match cached {
-        Some(built) => built,
-        None => match build(state, year, version, file).await {
-            Ok(Some(built)) => {
-                let built = Arc::new(built);
-                if let Ok(mut c) = cache.lock() {
-                    c.insert(key, built.clone());
-                }
-                built
-            }
-            Ok(None) => return not_found(),
-            Err(response) => return response,
-        },
+    let built = match built(state, year, version, file).await {
+        Ok(Some(built)) => built,
+        Ok(None) => return not_found(),
+        Err(response) => return response,
     };
     if headers
         .get(header::IF_NONE_MATCH)
@@ -320,7 +414,7 @@ async fn serve(
         )
             .into_response();
     }
-    let disposition = if file == "README.txt" {
+    let disposition = if matches!(file, "README.txt" | "SHA256SUMS") {
         HeaderValue::from_static("inline")
     } else {
         // Year and version are numbers and the file one of FILES: nothing to escape.
@@ -351,8 +445,50 @@ fn etag_value(etag: &str) -> HeaderValue {
     HeaderValue::from_str(etag).unwrap_or(HeaderValue::from_static("\"\""))
 }
 
-/// Builds one file of a published version; `Ok(None)` when there is no such version or file
-/// (a withheld totals file).
+/// One file of a published version, from the cache or built once; `Ok(None)` when there is no
+/// such version or file.
+async fn built(
+    state: &AppState,
+    year: i32,
+    version: i32,
+    file: &str,
+) -> Result<Option<Arc<Built>>, Response> {
+    let key = (year, version, file.to_owned());
+    let cache = &state.staff.site.open_data;
+    if let Some(built) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+        return Ok(Some(built));
+    }
+    let Some(built) = Box::pin(build(state, year, version, file)).await? else {
+        return Ok(None);
+    };
+    let built = Arc::new(built);
+    if let Ok(mut c) = cache.lock() {
+        c.insert(key, built.clone());
+    }
+    Ok(Some(built))
+}
+
+/// The SHA-256 (hex) of each verification file a version has: what SHA256SUMS, the README and
+/// the release page show.
+pub async fn checksums(
+    state: &AppState,
+    year: i32,
+    version: i32,
+) -> Result<Vec<(String, String)>, Response> {
+    use sha2::Digest;
+    let mut sums = Vec::new();
+    for file in VERIFICATION_FILES {
+        if let Some(built) = built(state, year, version, file).await? {
+            sums.push((
+                file.to_owned(),
+                sipas_app::survey::codes::hex(&sha2::Sha256::digest(&built.bytes)),
+            ));
+        }
+    }
+    Ok(sums)
+}
+
+/// Builds one file of a published version; `Ok(None)` when there is no such version or file.
 async fn build(
     state: &AppState,
     year: i32,
@@ -374,55 +510,101 @@ async fn build(
             return Ok(None);
         }
     }
+    // The province's CSV is for people: Vietnamese columns and names (`tinh-{code}.csv`);
+    // its workbook and JSON are results.* cut to its rows.
+    if let Some((code, "csv")) = province {
+        let data = crate::public_site::release_data(state, &info)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Some(text) = sipas_app::results::tables::province_table_vi(&data, code) else {
+            return Ok(None);
+        };
+        return Ok(Some(Built {
+            etag,
+            content_type: "text/csv; charset=utf-8",
+            bytes: Bytes::from(text.into_bytes()),
+        }));
+    }
     let file = match province {
         Some((_, extension)) => format!("results.{extension}"),
         None => file.to_owned(),
     };
     let content_type = match file.as_str() {
-        "README.txt" => "text/plain; charset=utf-8",
-        "results.csv" => "text/csv; charset=utf-8",
+        "README.txt" | "SHA256SUMS" => "text/plain; charset=utf-8",
+        "results.csv" | "results-2025-map.csv" | "aggregates.csv" | "aggregates-2025-map.csv" => {
+            "text/csv; charset=utf-8"
+        }
         "results.xlsx" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         "methodology.toml" => "application/toml; charset=utf-8",
         _ => "application/json",
     };
-    let totals = if file == "totals.json" || file == "README.txt" {
-        match store.public_totals(year, version).await {
-            Ok(t) => t,
-            Err(err) => return Err(unavailable(err)),
+    let old_map = info.geography == sipas_app::domain::Geography::G2004;
+    let bytes: Result<Vec<u8>, String> = match file.as_str() {
+        "SHA256SUMS" => Ok(checksums(state, year, version)
+            .await?
+            .iter()
+            .map(|(file, hash)| format!("{hash}  {file}\n"))
+            .collect::<String>()
+            .into_bytes()),
+        "README.txt" => {
+            let missing_provinces = match state.store.provinces(info.geography).await {
+                Ok(provinces) => provinces
+                    .into_iter()
+                    .filter(|p| !cells.iter().any(|c| c.domain == p.code))
+                    .map(|p| format!("{} {}", p.code, p.name_vi))
+                    .collect(),
+                Err(err) => return Err(unavailable(err)),
+            };
+            let facts = ReadmeFacts {
+                missing_provinces,
+                checksums: checksums(state, year, version).await?,
+            };
+            Ok(readme(&info, &facts).into_bytes())
         }
-    } else {
-        None
-    };
-    if file == "totals.json" && totals.is_none() {
-        return Ok(None);
-    }
-    let full_totals = if file == "results-2025-map.csv" {
-        if info.geography != sipas_app::domain::Geography::G2004 {
-            return Ok(None);
-        }
-        match store.release_totals(year, version).await {
-            Ok(Some(t)) if !t.is_empty() => Some(t),
+        "aggregates.csv" => match store.release_aggregates(year, version).await {
+            Ok(Some(text)) if !text.is_empty() => Ok(text.into_bytes()),
             Ok(_) => return Ok(None),
             Err(err) => return Err(unavailable(err)),
+        },
+        "results-2025-map.csv" | "aggregates-2025-map.csv" => {
+            if !old_map {
+                return Ok(None);
+            }
+            let totals = match store.release_totals(year, version).await {
+                Ok(Some(t)) if !t.is_empty() => t,
+                Ok(_) => return Ok(None),
+                Err(err) => return Err(unavailable(err)),
+            };
+            let methodology = info.methodology.clone();
+            let aggregates = file == "aggregates-2025-map.csv";
+            // Re-aggregating and publishing is CPU work: off the async threads.
+            tokio::task::spawn_blocking(move || {
+                let (cells, rows) = crate::drafts::reaggregated_cells(&methodology, &totals)?;
+                if aggregates {
+                    let mut out = Vec::new();
+                    sipas_stats::publish::write_aggregates(&rows, &mut out)
+                        .map_err(|e| e.to_string())?;
+                    Ok(out)
+                } else {
+                    results_csv(&cells)
+                }
+            })
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()))
         }
-    } else {
-        None
+        // Building a workbook or a table is CPU work: off the async threads.
+        other => {
+            let other = other.to_owned();
+            tokio::task::spawn_blocking(move || match other.as_str() {
+                "results.csv" => results_csv(&cells),
+                "results.xlsx" => results_xlsx(&info, &cells),
+                "results.json" => results_json(&info, &cells),
+                _ => Ok(info.methodology.into_bytes()),
+            })
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()))
+        }
     };
-    // Building a workbook or a table is CPU work: off the async threads.
-    let bytes = tokio::task::spawn_blocking(move || match file.as_str() {
-        "README.txt" => Ok(readme(&info, totals.is_some()).into_bytes()),
-        "results.csv" => results_csv(&cells),
-        "results.xlsx" => results_xlsx(&info, &cells),
-        "results.json" => results_json(&info, &cells),
-        "totals.json" => Ok(totals.unwrap_or_default().into_bytes()),
-        "results-2025-map.csv" => {
-            crate::drafts::reaggregated_cells(&info.methodology, &full_totals.unwrap_or_default())
-                .and_then(|cells| results_csv(&cells))
-        }
-        _ => Ok(info.methodology.into_bytes()),
-    })
-    .await
-    .unwrap_or_else(|e| Err(e.to_string()));
     match bytes {
         Ok(bytes) => Ok(Some(Built {
             etag,

@@ -93,7 +93,7 @@ async fn story(url: &str) {
         changelog: String::new(),
         cells: stored_cells.clone(),
         totals: "{}".into(),
-        public_totals: None,
+        aggregates: "domain,kind,code,n,sum_w,sum_wy,sum_wd\n".into(),
         compared_with: None,
         computation: None,
     };
@@ -171,7 +171,7 @@ async fn story(url: &str) {
              'forged', methodology, questionnaire_code, questionnaire_version, input_digest, \
              software_version, computed_by, approved_by, published_at, changelog, \
              cell_count + 1, totals, compared_year, compared_version, compared_reaggregated, \
-             public_totals \
+             public_totals, aggregates \
              FROM releases WHERE year = 2026 AND version = 1",
         );
         attempts.push(
@@ -179,7 +179,8 @@ async fn story(url: &str) {
              subgroup, node, n, df, 0.99, se, ci_low, ci_high, deff, n_eff, cv, flag, note, \
              rank, rank_best, rank_worst, rank_best_marginal, rank_worst_marginal, ranked_of, \
              tier, vs_national_difference, vs_national_se, vs_national_p, change, change_se, \
-             change_df, change_p FROM release_cells WHERE year = 2026 AND version = 1 LIMIT 1",
+             change_df, change_p, vs_national_p_holm, change_p_holm FROM release_cells \
+             WHERE year = 2026 AND version = 1 LIMIT 1",
         );
     }
     for sql in attempts {

@@ -35,6 +35,19 @@ pub enum Flag {
 }
 
 impl Flag {
+    /// The flag written as [`Flag::as_str`] writes it.
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            Flag::Ok,
+            Flag::LowPrecision,
+            Flag::Suppressed,
+            Flag::NoData,
+            Flag::NonProbability,
+        ]
+        .into_iter()
+        .find(|f| f.as_str() == text)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Flag::Ok => "ok",

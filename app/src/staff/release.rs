@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 use crate::domain::Geography;
 use crate::ports::StoreResult;
 
-/// One published number (a node or item in a domain), as computed by the statistics engine.
-/// Undefined numbers are `None`.
+/// One published number (a node or item in a domain), rounded as published and with what is
+/// derived recomputed from the rounded numbers (`sipas_stats::publish`). Undefined numbers are
+/// `None`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReleaseCell {
     pub domain: String,
@@ -31,17 +32,21 @@ pub struct ReleaseCell {
     pub rank: Option<i64>,
     pub rank_best: Option<i64>,
     pub rank_worst: Option<i64>,
-    pub rank_best_marginal: Option<i64>,
-    pub rank_worst_marginal: Option<i64>,
     pub ranked_of: Option<i64>,
     pub tier: Option<String>,
     pub vs_national_difference: Option<f64>,
     pub vs_national_se: Option<f64>,
     pub vs_national_p: Option<f64>,
+    /// Adjusted by Holm's method over the provinces tested for the node: the tier rests on it.
+    #[serde(default)]
+    pub vs_national_p_holm: Option<f64>,
     pub change: Option<f64>,
     pub change_se: Option<f64>,
     pub change_df: Option<f64>,
     pub change_p: Option<f64>,
+    /// Adjusted by Holm's method over the provinces' changes of the node.
+    #[serde(default)]
+    pub change_p_holm: Option<f64>,
 }
 
 /// What a release records beside its cells.
@@ -94,10 +99,11 @@ pub struct NewRelease {
     pub approved_by: String,
     pub changelog: String,
     pub cells: Vec<ReleaseCell>,
-    /// The totals file (`sipas-totals/1` JSON) the cells are recomputed from.
+    /// The full totals file (`sipas-totals/1` JSON, per commune: accredited access only).
     pub totals: String,
-    /// Its public part (open data), `None` when withheld.
-    pub public_totals: Option<String>,
+    /// The public aggregates (`aggregates.csv`, per province and nation) the published cells
+    /// are verified from.
+    pub aggregates: String,
     pub compared_with: Option<ComparedWith>,
     /// The approved computation this publishes; it is marked published in the same
     /// transaction, and the release is refused unless it is approved.
@@ -135,9 +141,9 @@ pub trait ReleaseStore: Send + Sync + 'static {
     async fn releases(&self) -> StoreResult<Vec<ReleaseInfo>>;
     /// A version's totals file (empty when it was published without one).
     async fn release_totals(&self, year: i32, version: i32) -> StoreResult<Option<String>>;
-    /// A version's public totals (open data): `None` when there is no such release or they
-    /// were withheld.
-    async fn public_totals(&self, year: i32, version: i32) -> StoreResult<Option<String>>;
+    /// A version's public aggregates (`aggregates.csv`): `None` when there is no such release
+    /// or it was published before aggregates were kept.
+    async fn release_aggregates(&self, year: i32, version: i32) -> StoreResult<Option<String>>;
     /// One version (`None`: the latest of the year) with its cells.
     async fn release(
         &self,

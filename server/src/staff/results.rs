@@ -396,7 +396,7 @@ pub async fn publish(
         Ok::<_, StoreError>((c, wave, totals))
     }
     .await;
-    let (c, wave, (totals, public_totals)) = match loaded {
+    let (c, wave, (totals, aggregates)) = match loaded {
         Ok(v) => v,
         Err(err) => return store_failure(&staff, err),
     };
@@ -414,34 +414,16 @@ pub async fn publish(
             StoreError::Conflict("the wave has no questionnaire version".into()),
         );
     };
-    // A version of this year may have been published since the draft was computed: the
-    // public totals must not be differenced against it either.
-    let public_totals = match public_totals {
-        Some(text) => {
-            match crate::drafts::small_changes(
-                store.as_ref(),
-                wave.wave.year,
-                &totals,
-                &c.methodology,
-            )
-            .await
-            {
-                Ok(changed) if changed.is_empty() => Some(text),
-                Ok(changed) => {
-                    tracing::warn!(
-                        id,
-                        releases = changed.len(),
-                        "public totals withheld at publication: small changes"
-                    );
-                    None
-                }
-                Err(reason) => {
-                    tracing::warn!(id, reason, "public totals withheld: the check failed");
-                    None
-                }
-            }
-        }
-        None => None,
+    // A draft computed before aggregates were kept has none: compute it again.
+    let Some(aggregates) = aggregates.filter(|a| !a.is_empty()) else {
+        return store_failure(
+            &staff,
+            StoreError::Conflict(
+                "this draft was computed before releases kept their public aggregates: compute \
+                 it again"
+                    .into(),
+            ),
+        );
     };
     let release = NewRelease {
         year: wave.wave.year,
@@ -461,7 +443,7 @@ pub async fn publish(
         cells: c.cells,
         compared_with: c.report.compared_with,
         totals,
-        public_totals,
+        aggregates,
         computation: Some(id),
     };
     match store.publish_release(&release).await {

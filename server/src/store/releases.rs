@@ -16,6 +16,7 @@ const INFO_COLUMNS: &str = "SELECT year, version, wave_code, geography, title, m
      approved_by, published_at, changelog, cell_count, compared_year, compared_version, \
      compared_reaggregated FROM releases";
 
+/// The columns written for every cell (the retired `rank_*_marginal` stay NULL).
 const CELL_COLUMNS: [&str; 28] = [
     "domain",
     "subgroup",
@@ -34,17 +35,17 @@ const CELL_COLUMNS: [&str; 28] = [
     "rank",
     "rank_best",
     "rank_worst",
-    "rank_best_marginal",
-    "rank_worst_marginal",
     "ranked_of",
     "tier",
     "vs_national_difference",
     "vs_national_se",
     "vs_national_p",
+    "vs_national_p_holm",
     "change",
     "change_se",
     "change_df",
     "change_p",
+    "change_p_holm",
 ];
 
 fn info_from_row(row: &AnyRow) -> StoreResult<ReleaseInfo> {
@@ -84,39 +85,40 @@ fn info_from_row(row: &AnyRow) -> StoreResult<ReleaseInfo> {
     })
 }
 
+/// A cell read by column name (a reordered SELECT cannot swap two numbers).
 fn cell_from_row(row: &AnyRow) -> StoreResult<ReleaseCell> {
-    let real = |i: usize| row.try_get::<Option<f64>, _>(i).map_err(db_error);
-    let int = |i: usize| row.try_get::<Option<i64>, _>(i).map_err(db_error);
-    let text = |i: usize| row.try_get::<String, _>(i).map_err(db_error);
+    let real = |name: &str| row.try_get::<Option<f64>, _>(name).map_err(db_error);
+    let int = |name: &str| row.try_get::<Option<i64>, _>(name).map_err(db_error);
+    let text = |name: &str| row.try_get::<String, _>(name).map_err(db_error);
     Ok(ReleaseCell {
-        domain: text(0)?,
-        subgroup: text(1)?,
-        node: text(2)?,
-        n: real(3)?,
-        df: real(4)?,
-        estimate: real(5)?,
-        se: real(6)?,
-        ci_low: real(7)?,
-        ci_high: real(8)?,
-        deff: real(9)?,
-        n_eff: real(10)?,
-        cv: real(11)?,
-        flag: text(12)?,
-        note: text(13)?,
-        rank: int(14)?,
-        rank_best: int(15)?,
-        rank_worst: int(16)?,
-        rank_best_marginal: int(17)?,
-        rank_worst_marginal: int(18)?,
-        ranked_of: int(19)?,
-        tier: row.try_get::<Option<String>, _>(20).map_err(db_error)?,
-        vs_national_difference: real(21)?,
-        vs_national_se: real(22)?,
-        vs_national_p: real(23)?,
-        change: real(24)?,
-        change_se: real(25)?,
-        change_df: real(26)?,
-        change_p: real(27)?,
+        domain: text("domain")?,
+        subgroup: text("subgroup")?,
+        node: text("node")?,
+        n: real("n")?,
+        df: real("df")?,
+        estimate: real("estimate")?,
+        se: real("se")?,
+        ci_low: real("ci_low")?,
+        ci_high: real("ci_high")?,
+        deff: real("deff")?,
+        n_eff: real("n_eff")?,
+        cv: real("cv")?,
+        flag: text("flag")?,
+        note: text("note")?,
+        rank: int("rank")?,
+        rank_best: int("rank_best")?,
+        rank_worst: int("rank_worst")?,
+        ranked_of: int("ranked_of")?,
+        tier: row.try_get::<Option<String>, _>("tier").map_err(db_error)?,
+        vs_national_difference: real("vs_national_difference")?,
+        vs_national_se: real("vs_national_se")?,
+        vs_national_p: real("vs_national_p")?,
+        vs_national_p_holm: real("vs_national_p_holm")?,
+        change: real("change")?,
+        change_se: real("change_se")?,
+        change_df: real("change_df")?,
+        change_p: real("change_p")?,
+        change_p_holm: real("change_p_holm")?,
     })
 }
 
@@ -192,7 +194,7 @@ impl ReleaseStore for SqlStore {
             "INSERT INTO releases (year, version, wave_code, geography, title, methodology, \
              questionnaire_code, questionnaire_version, input_digest, software_version, \
              computed_by, approved_by, published_at, changelog, cell_count, totals, \
-             compared_year, compared_version, compared_reaggregated, public_totals) \
+             compared_year, compared_version, compared_reaggregated, aggregates) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
              $17, $18, $19, $20)",
         )
@@ -217,7 +219,7 @@ impl ReleaseStore for SqlStore {
         .bind(i64::from(
             release.compared_with.is_some_and(|c| c.reaggregated),
         ))
-        .bind(release.public_totals.clone())
+        .bind(&release.aggregates)
         .execute(&mut *tx)
         .await
         .map_err(|err| match db_error(err) {
@@ -266,17 +268,17 @@ impl ReleaseStore for SqlStore {
                 .bind(c.rank)
                 .bind(c.rank_best)
                 .bind(c.rank_worst)
-                .bind(c.rank_best_marginal)
-                .bind(c.rank_worst_marginal)
                 .bind(c.ranked_of)
                 .bind(c.tier.clone())
                 .bind(finite(c.vs_national_difference))
                 .bind(finite(c.vs_national_se))
                 .bind(finite(c.vs_national_p))
+                .bind(finite(c.vs_national_p_holm))
                 .bind(finite(c.change))
                 .bind(finite(c.change_se))
                 .bind(finite(c.change_df))
                 .bind(finite(c.change_p))
+                .bind(finite(c.change_p_holm))
                 .execute(&mut *tx)
                 .await
                 .map_err(db_error)?;
@@ -326,15 +328,14 @@ impl ReleaseStore for SqlStore {
             .map_err(db_error)
     }
 
-    async fn public_totals(&self, year: i32, version: i32) -> StoreResult<Option<String>> {
-        let found: Option<Option<String>> = sqlx::query_scalar(
-            "SELECT public_totals FROM releases WHERE year = $1 AND version = $2",
-        )
-        .bind(i64::from(year))
-        .bind(i64::from(version))
-        .fetch_optional(self.pool())
-        .await
-        .map_err(db_error)?;
+    async fn release_aggregates(&self, year: i32, version: i32) -> StoreResult<Option<String>> {
+        let found: Option<Option<String>> =
+            sqlx::query_scalar("SELECT aggregates FROM releases WHERE year = $1 AND version = $2")
+                .bind(i64::from(year))
+                .bind(i64::from(version))
+                .fetch_optional(self.pool())
+                .await
+                .map_err(db_error)?;
         Ok(found.flatten())
     }
 

@@ -156,7 +156,7 @@ impl ReviewStore for SqlStore {
                 sqlx::query(
                     "UPDATE computations SET status = 'draft', finished_at = $1, \
                      input_digest = $2, cells = $3, totals = $4, report = $5, \
-                     public_totals = $6, progress_done = progress_total \
+                     aggregates = $6, progress_done = progress_total \
                      WHERE id = $7 AND status = 'running'",
                 )
                 .bind(&finished)
@@ -164,7 +164,7 @@ impl ReviewStore for SqlStore {
                 .bind(cells)
                 .bind(&draft.totals)
                 .bind(report)
-                .bind(draft.public_totals.clone())
+                .bind(&draft.aggregates)
                 .bind(id)
                 .execute(self.pool())
                 .await
@@ -251,7 +251,7 @@ impl ReviewStore for SqlStore {
     }
 
     async fn computation_totals(&self, id: i64) -> StoreResult<(String, Option<String>)> {
-        sqlx::query_as("SELECT totals, public_totals FROM computations WHERE id = $1")
+        sqlx::query_as("SELECT totals, aggregates FROM computations WHERE id = $1")
             .bind(id)
             .fetch_optional(self.pool())
             .await
