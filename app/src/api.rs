@@ -1,16 +1,4 @@
-//! Server functions: thin wrappers that call the storage port and map its errors.
-
-use leptos::prelude::*;
-
-use crate::domain::Province;
-use crate::error::AppError;
-
-/// The provincial units in force today (the home page list).
-#[server(prefix = "/api", endpoint = "provinces")]
-pub async fn current_provinces() -> Result<Vec<Province>, AppError> {
-    let today = today_iso();
-    Ok(crate::ports::store()?.provinces_on(&today).await?)
-}
+//! Helpers the server functions and the server share.
 
 /// Today's civil date in Vietnam (UTC+7, no daylight saving), as `YYYY-MM-DD`; dates of that
 /// form order as text.

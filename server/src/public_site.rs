@@ -109,7 +109,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// Why an address has no answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Failure {
+pub(crate) enum Failure {
     NotFound,
     Unavailable,
     Internal,
@@ -181,7 +181,10 @@ fn latest(index: &[ReleaseInfo]) -> Option<&ReleaseInfo> {
     index.iter().max_by_key(|r| (r.year, r.version))
 }
 
-async fn release_data(state: &AppState, info: &ReleaseInfo) -> Result<Arc<ReleaseData>, Failure> {
+pub(crate) async fn release_data(
+    state: &AppState,
+    info: &ReleaseInfo,
+) -> Result<Arc<ReleaseData>, Failure> {
     let key = (info.year, info.version);
     if let Some(found) = lock(&state.staff.site.releases).get(&key) {
         return Ok(found.clone());
@@ -193,7 +196,7 @@ async fn release_data(state: &AppState, info: &ReleaseInfo) -> Result<Arc<Releas
         .await
         .map_err(unavailable)?
         .ok_or_else(not_found)?;
-    let names = state
+    let names: BTreeMap<String, String> = state
         .store
         .provinces(info.geography)
         .await
@@ -240,6 +243,18 @@ async fn release_data(state: &AppState, info: &ReleaseInfo) -> Result<Arc<Releas
                 .collect()
         })
         .unwrap_or_default();
+    let missing_provinces = names
+        .iter()
+        .filter(|(code, _)| !cells.iter().any(|c| &c.domain == *code))
+        .map(|(code, name)| format!("{code} {name}"))
+        .collect();
+    // The SHA-256 of the files `sipas verify` reads, as /du-lieu serves them.
+    let checksums = crate::open_data::checksums(state, info.year, info.version)
+        .await
+        .map_err(|response| {
+            tracing::error!(status = %response.status(), "public site: checksums failed");
+            Failure::Internal
+        })?;
     let data = Arc::new(ReleaseData {
         info,
         cells,
@@ -247,6 +262,8 @@ async fn release_data(state: &AppState, info: &ReleaseInfo) -> Result<Arc<Releas
         names,
         items,
         reference,
+        checksums,
+        missing_provinces,
     });
     lock(&state.staff.site.releases).insert(key, data.clone());
     Ok(data)
@@ -273,7 +290,7 @@ async fn merged_cells(
     };
     let methodology = info.methodology.clone();
     let cells = tokio::task::spawn_blocking(move || {
-        crate::drafts::reaggregated_cells(&methodology, &totals)
+        crate::drafts::reaggregated_cells(&methodology, &totals).map(|(cells, _)| cells)
     })
     .await
     .map_err(unavailable)?;
@@ -765,22 +782,27 @@ pub struct ApiCell {
     pub flag: String,
     pub note: String,
     pub rank: Option<i64>,
-    /// Joint 95% rank interval.
+    /// The rank interval that holds jointly for the whole table (Bonferroni over all pairs,
+    /// at the methodology's level): the only one published.
     pub rank_best: Option<i64>,
     pub rank_worst: Option<i64>,
-    pub rank_best_marginal: Option<i64>,
-    pub rank_worst_marginal: Option<i64>,
     pub ranked_of: Option<i64>,
-    /// `above`, `not_distinguishable` or `below` the national figure.
+    /// `above`, `not_distinguishable` or `below` the national figure of the methodology's
+    /// rule (see `reference` of the release), significant at 5% after Holm's adjustment over
+    /// the provinces tested.
     pub tier: Option<String>,
     pub vs_national_difference: Option<f64>,
     pub vs_national_se: Option<f64>,
     pub vs_national_p: Option<f64>,
+    /// `vs_national_p` adjusted by Holm's method over the provinces tested.
+    pub vs_national_p_holm: Option<f64>,
     /// Change since the release in `compared_with`.
     pub change: Option<f64>,
     pub change_se: Option<f64>,
     pub change_df: Option<f64>,
     pub change_p: Option<f64>,
+    /// `change_p` adjusted by Holm's method over the provinces' changes.
+    pub change_p_holm: Option<f64>,
 }
 
 impl From<&ReleaseCell> for ApiCell {
@@ -803,17 +825,17 @@ impl From<&ReleaseCell> for ApiCell {
             rank: c.rank,
             rank_best: c.rank_best,
             rank_worst: c.rank_worst,
-            rank_best_marginal: c.rank_best_marginal,
-            rank_worst_marginal: c.rank_worst_marginal,
             ranked_of: c.ranked_of,
             tier: c.tier.clone(),
             vs_national_difference: c.vs_national_difference,
             vs_national_se: c.vs_national_se,
             vs_national_p: c.vs_national_p,
+            vs_national_p_holm: c.vs_national_p_holm,
             change: c.change,
             change_se: c.change_se,
             change_df: c.change_df,
             change_p: c.change_p,
+            change_p_holm: c.change_p_holm,
         }
     }
 }

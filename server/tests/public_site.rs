@@ -304,20 +304,18 @@ async fn story(url: &str) {
         );
     }
 
-    // The demo's releases publish no rows by subgroup, and keep their per-commune totals
-    // back: with about eight respondents per commune, commune × item cells of 1 to 4 people
-    // are everywhere (statisticians reproduce them from the full totals, tests/results.rs).
+    // Releases publish no rows by subgroup and no per-commune totals (accredited access
+    // only): the public checks every number against the per-province aggregates.
     assert_eq!(
         public.get("/du-lieu/2025/v2/totals.json").await.status,
         StatusCode::NOT_FOUND
     );
+    let readme = public.get("/du-lieu/2025/v2/README.txt").await.body;
     assert!(
-        public
-            .get("/du-lieu/2025/v2/README.txt")
-            .await
-            .body
-            .contains("commune x item cell had 1 to 4 people")
+        readme.contains("sipas verify FOLDER --previous PREVIOUS.csv"),
+        "{readme}"
     );
+    assert!(readme.contains("aggregates.csv"));
     let results = public.get("/du-lieu/2025/v2/results.csv").await;
     assert!(
         csv::Reader::from_reader(&results.bytes[..])
@@ -325,17 +323,32 @@ async fn story(url: &str) {
             .all(|row| row.expect("row")["subgroup"].is_empty()),
         "no rows by subgroup"
     );
-    // A province's own table: the release's rows of that province, in the same formats.
+    // A province's own table for people: Vietnamese columns and names, percentages with a
+    // decimal comma, semicolons; every row of the province in the results, index first.
     let own = public.get("/du-lieu/2025/v2/tinh-79.csv").await;
     assert_eq!(own.status, StatusCode::OK);
     assert!(own.bytes.starts_with(b"\xEF\xBB\xBF"));
-    let mut lines = results.body.lines();
-    let header = lines.next().expect("header");
-    let expected: Vec<&str> = std::iter::once(header)
-        .chain(lines.filter(|l| l.starts_with("79,")))
+    let rows_79: Vec<BTreeMap<String, String>> = csv::Reader::from_reader(&results.bytes[3..])
+        .deserialize::<BTreeMap<String, String>>()
+        .map(|r| r.expect("row"))
+        .filter(|r| r["domain"] == "79")
         .collect();
-    assert!(expected.len() > 30, "index, contents, elements, items");
-    assert_eq!(own.body.lines().collect::<Vec<_>>(), expected);
+    assert!(rows_79.len() > 30, "index, contents, elements, items");
+    let own_lines: Vec<&str> = own.body.trim_start_matches('\u{feff}').lines().collect();
+    assert!(own_lines[0].starts_with("Mã tỉnh;Tỉnh, thành phố;Mã chỉ tiêu;Chỉ tiêu;"));
+    assert_eq!(own_lines.len(), rows_79.len() + 1);
+    let index: f64 = rows_79.iter().find(|r| r["node"] == "sipas").unwrap()["estimate"]
+        .parse()
+        .unwrap();
+    assert!(
+        own_lines[1].starts_with(&format!("79;Hồ Chí Minh;sipas;Chỉ số SIPAS;"))
+            && own_lines[1].contains(&format!(
+                ";{};",
+                format!("{:.2}", 100.0 * index).replace('.', ",")
+            )),
+        "{}",
+        own_lines[1]
+    );
     assert!(
         public
             .get("/ket-qua/2025/tinh/79")
@@ -350,7 +363,7 @@ async fn story(url: &str) {
     let own_json = json(&public.get("/du-lieu/2025/v2/tinh-79.json").await);
     assert_eq!(
         own_json["cells"].as_array().map(Vec::len),
-        Some(expected.len() - 1)
+        Some(rows_79.len())
     );
     for missing in [
         "/du-lieu/2025/v2/tinh-74.csv",

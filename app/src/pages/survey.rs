@@ -38,9 +38,33 @@ pub fn SurveyEntryPage() -> impl IntoView {
     }
 }
 
+/// The code of an invitation: a plain form (`POST /s/go`), and once hydrated a check while
+/// typing that says whether the code is complete and free of typing mistakes (its check
+/// symbol), before anything is sent.
 #[component]
-fn CodeForm() -> impl IntoView {
+pub fn CodeForm() -> impl IntoView {
     let t = use_messages();
+    let typed = RwSignal::new(String::new());
+    let check = move || {
+        let text = typed.get();
+        let symbols = text
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '-')
+            .count();
+        if symbols == 0 {
+            ""
+        } else {
+            match crate::survey::codes::InvitationCode::parse(&text) {
+                Ok(_) => t.code_ok,
+                Err(crate::survey::codes::CodeError::Length { expected, found })
+                    if found < expected =>
+                {
+                    t.code_short
+                }
+                Err(_) => t.code_mistake,
+            }
+        }
+    };
     view! {
         <form method="post" action="/s/go" class="code-form">
             <p>{t.survey_enter_intro}</p>
@@ -54,9 +78,11 @@ fn CodeForm() -> impl IntoView {
                 autocomplete="off"
                 spellcheck="false"
                 required
-                aria-describedby="code-hint"
+                aria-describedby="code-hint code-check"
+                on:input=move |ev| typed.set(event_target_value(&ev))
             />
             <p id="code-hint" class="hint">{t.survey_code_hint}</p>
+            <p id="code-check" class="hint" aria-live="polite" data-testid="code-check">{check}</p>
             <button type="submit">{t.survey_start}</button>
         </form>
     }

@@ -132,7 +132,9 @@ pub fn dot_chart(
         escape(title),
         escape(description)
     );
-    // Axis: a gridline and label every 5 points.
+    // Axis: a gridline and label every 5 points, or every 10 or 20 when 5 would put the labels
+    // closer than a label is wide (a 390 px phone shows the 400-unit chart at about 1:1).
+    let step = tick_step(min, max, WIDTH - LEFT - RIGHT, TICK_LABEL_ROOM);
     let mut tick = min;
     while tick <= max + 1e-9 {
         let tx = x(tick);
@@ -142,7 +144,7 @@ pub fn dot_chart(
             TOP - 6.0,
             percent(locale, tick, 0)
         );
-        tick += 0.05;
+        tick += step;
     }
     if let Some(n) = national {
         let nx = x(n);
@@ -174,6 +176,18 @@ pub fn dot_chart(
     }
     svg.push_str("</svg>");
     svg
+}
+
+/// Room a tick label ("100%") needs, in chart units.
+const TICK_LABEL_ROOM: f64 = 40.0;
+
+/// The step between axis ticks over [min, max] drawn `length` units long: 5 points, or 10, 20,
+/// 25 or 50 when ticks 5 points apart would be closer than `room` (a label's size).
+pub fn tick_step(min: f64, max: f64, length: f64, room: f64) -> f64 {
+    [0.05, 0.10, 0.20, 0.25, 0.50]
+        .into_iter()
+        .find(|step| length * step / (max - min) >= room)
+        .unwrap_or(0.5)
 }
 
 /// A map tile: a province at (row, column) of the tile grid.
@@ -212,6 +226,40 @@ pub fn initials(name: &str) -> String {
         .collect()
 }
 
+/// Labels for the tiles of `names`, unique among them: a name's initials ("Hồ Chí Minh" → "HCM"),
+/// and where two names share them (Quảng Nam, Quảng Ngãi, Quảng Ninh) more letters of the last
+/// word until they differ ("QNa", "QNg", "QNi").
+pub fn tile_labels(names: &[&str]) -> Vec<String> {
+    let last_word = |name: &str| -> Vec<char> {
+        name.split([' ', '-'])
+            .rfind(|w| !w.is_empty())
+            .map(|w| w.chars().collect())
+            .unwrap_or_default()
+    };
+    let mut extra = vec![0usize; names.len()];
+    let label = |i: usize, extra: usize| -> String {
+        let mut text = initials(names[i]);
+        text.extend(last_word(names[i]).into_iter().skip(1).take(extra));
+        text
+    };
+    // Each round lengthens every label that still collides; a name can only run out of
+    // letters, which leaves it as long as it gets.
+    for _ in 0..8 {
+        let labels: Vec<String> = (0..names.len()).map(|i| label(i, extra[i])).collect();
+        let mut clash = false;
+        for i in 0..names.len() {
+            if labels.iter().filter(|l| **l == labels[i]).count() > 1 {
+                extra[i] += 1;
+                clash = true;
+            }
+        }
+        if !clash {
+            break;
+        }
+    }
+    (0..names.len()).map(|i| label(i, extra[i])).collect()
+}
+
 /// One tile's content.
 pub struct TileData {
     pub name: String,
@@ -242,10 +290,17 @@ pub fn tile_map(
         escape(title),
         escape(description)
     );
-    for tile in tiles {
-        let Some(d) = data(&tile.code) else {
-            continue;
-        };
+    let shown: Vec<(&Tile, TileData)> = tiles
+        .iter()
+        .filter_map(|t| data(&t.code).map(|d| (t, d)))
+        .collect();
+    let labels = tile_labels(
+        &shown
+            .iter()
+            .map(|(_, d)| d.name.as_str())
+            .collect::<Vec<_>>(),
+    );
+    for ((tile, d), label) in shown.iter().zip(labels) {
         let x = f64::from(tile.col) * (SIZE + GAP);
         let y = f64::from(tile.row) * (SIZE + GAP);
         let _ = write!(
@@ -258,7 +313,7 @@ pub fn tile_map(
             d.tier.class(),
             x + SIZE / 2.0,
             y + 20.0,
-            escape(&initials(&d.name)),
+            escape(&label),
             d.tier.class(),
             x + SIZE / 2.0,
             y + 37.0,
@@ -324,6 +379,8 @@ pub fn series_chart(locale: Locale, title: &str, points: &[SeriesPoint]) -> Stri
         svg.push_str("</svg>");
         return svg;
     }
+    // Labels stacked vertically need a line's height between them.
+    let step = tick_step(min, max, HEIGHT - TOP - BOTTOM, 16.0);
     let mut tick = min;
     while tick <= max + 1e-9 {
         let ty = y(tick);
@@ -334,7 +391,7 @@ pub fn series_chart(locale: Locale, title: &str, points: &[SeriesPoint]) -> Stri
             ty + 4.0,
             percent(locale, tick, 0)
         );
-        tick += 0.05;
+        tick += step;
     }
     let mut seen = std::collections::BTreeSet::new();
     for year in &years {
@@ -405,6 +462,42 @@ mod tests {
             assert_eq!(squares.len(), expected, "{geography:?}");
             assert_eq!(codes.len(), expected, "{geography:?}");
         }
+    }
+
+    #[test]
+    fn tile_labels_are_unique_on_both_maps() {
+        for names in [
+            vec![
+                "Quảng Nam",
+                "Quảng Ngãi",
+                "Quảng Ninh",
+                "Hồ Chí Minh",
+                "Thái Nguyên",
+                "Tây Ninh",
+            ],
+            vec!["Đà Nẵng", "Đồng Nai", "Hà Nam", "Hà Nội", "Lào Cai"],
+        ] {
+            let labels = tile_labels(&names);
+            let unique: std::collections::BTreeSet<_> = labels.iter().collect();
+            assert_eq!(unique.len(), names.len(), "{labels:?}");
+        }
+        assert_eq!(
+            tile_labels(&["Quảng Nam", "Quảng Ngãi", "Quảng Ninh", "Hồ Chí Minh"]),
+            ["QNa", "QNg", "QNi", "HCM"]
+        );
+    }
+
+    #[test]
+    fn axis_labels_never_run_together() {
+        // 40–95%: ticks every 5 points would be 25 units apart on the 274-unit axis.
+        for (min, max) in [(0.40, 0.95), (0.70, 0.95), (0.0, 1.0), (0.80, 0.85)] {
+            let step = tick_step(min, max, 274.0, TICK_LABEL_ROOM);
+            assert!(
+                274.0 * step / (max - min) >= TICK_LABEL_ROOM,
+                "{min} {max} {step}"
+            );
+        }
+        assert_eq!(tick_step(0.70, 0.95, 274.0, TICK_LABEL_ROOM), 0.05);
     }
 
     #[test]

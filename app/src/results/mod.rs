@@ -5,6 +5,7 @@
 
 pub mod charts;
 pub mod pages;
+pub mod tables;
 
 use std::collections::BTreeMap;
 
@@ -38,6 +39,10 @@ pub struct ReleaseData {
     /// The domain tiers and differences "against the nation" are measured from:
     /// `national_mean` (the official mean of provinces) or `national` (all respondents).
     pub reference: &'static str,
+    /// `(file, SHA-256)` of the files `sipas verify` reads.
+    pub checksums: Vec<(String, String)>,
+    /// Provinces of the release's map without a row (no respondents): `code name`.
+    pub missing_provinces: Vec<String>,
 }
 
 impl ReleaseData {
@@ -133,6 +138,38 @@ pub struct Site {
 impl Site {
     pub fn t<'a>(&self, vi: &'a str, en: &'a str) -> &'a str {
         self.locale.pick(vi, en)
+    }
+
+    /// A date of an RFC 3339 timestamp as readers write it: `06/12/2026` in Vietnamese,
+    /// `6 December 2026` in English (the calendar date of the timestamp as stored, UTC).
+    pub fn date(&self, at: &str) -> String {
+        let parts: Option<(u32, u32, u32)> = (|| {
+            let year = at.get(..4)?.parse().ok()?;
+            let month = at.get(5..7)?.parse().ok()?;
+            let day = at.get(8..10)?.parse().ok()?;
+            Some((year, month, day))
+        })();
+        const MONTHS: [&str; 12] = [
+            "January",
+            "February",
+            "March",
+            "April",
+            "May",
+            "June",
+            "July",
+            "August",
+            "September",
+            "October",
+            "November",
+            "December",
+        ];
+        match (parts, self.locale) {
+            (Some((y, m, d)), Locale::Vi) => format!("{d:02}/{m:02}/{y}"),
+            (Some((y, m, d)), Locale::En) if (1..=12).contains(&m) => {
+                format!("{d} {} {y}", MONTHS[m as usize - 1])
+            }
+            _ => at.get(..10).unwrap_or(at).to_owned(),
+        }
     }
 }
 

@@ -9,8 +9,15 @@ use super::{ROOT, ReleaseData, Site, Sort, map_label, province_path, release_pat
 use crate::i18n::Locale;
 use crate::staff::release::{ReleaseCell, ReleaseInfo};
 
-/// Share a p-value must be under for a change to count as real.
+/// The level of the published tests: a p-value adjusted by Holm's method under it is
+/// "statistically significant at 5%".
 const SIGNIFICANT: f64 = 0.05;
+
+/// The p-value a change is judged on: Holm-adjusted over the provinces (a province's), or the
+/// test made alone (the national rows).
+fn change_p(c: &ReleaseCell) -> Option<f64> {
+    c.change_p_holm.or(c.change_p)
+}
 
 fn pct(locale: Locale, x: Option<f64>, digits: usize) -> String {
     x.map_or("—".into(), |v| {
@@ -42,22 +49,32 @@ fn rank_interval(site: &Site, c: &ReleaseCell) -> String {
     .replace("/", site.t("trên", "of"))
 }
 
-/// "+1,2 điểm (có ý nghĩa)" — the change since the previous release, with whether it is real.
+/// "+1,2 điểm (có ý nghĩa thống kê)" — the change since the previous release, and whether it
+/// is statistically significant at 5% (after Holm's adjustment over the provinces).
 fn change_text(site: &Site, c: &ReleaseCell) -> String {
-    match (c.change, c.change_p) {
+    match (c.change, change_p(c)) {
         (Some(d), Some(p)) => format!(
             "{}{} {} ({})",
             if d >= 0.0 { "+" } else { "" },
             site.locale.decimal(100.0 * d, 1),
             site.t("điểm", "pts"),
             if p < SIGNIFICANT {
-                site.t("thật", "real")
+                site.t("có ý nghĩa thống kê", "statistically significant")
             } else {
-                site.t("chưa rõ", "unclear")
+                site.t("chưa có ý nghĩa thống kê", "not statistically significant")
             }
         ),
         _ => "—".into(),
     }
+}
+
+/// How many provinces were tested for the index against the nation (the family Holm's
+/// adjustment runs over).
+fn comparisons(data: &ReleaseData) -> usize {
+    data.provinces()
+        .iter()
+        .filter(|c| c.vs_national_p.is_some())
+        .count()
 }
 
 /// "p = 0,012", or "p < 0,001" for smaller values.
@@ -174,6 +191,19 @@ fn year_nav(site: &Site, info: &ReleaseInfo, releases: &[ReleaseInfo]) -> impl I
     }
 }
 
+/// "Bản này thiếu tỉnh …": the provinces of the map with no respondents in this release.
+fn missing_note(site: &Site, data: &ReleaseData) -> impl IntoView + use<> {
+    (!data.missing_provinces.is_empty()).then(|| {
+        view! {
+            <p class="notice" role="note" data-testid="missing-provinces">{format!("{} {}. {}",
+                site.t("Bản này không có số liệu của", "This release has no figures for"),
+                data.missing_provinces.join(", "),
+                site.t("Trung bình các tỉnh được tính trên các tỉnh có số liệu.",
+                    "The mean of provinces is over the provinces that have them."))}</p>
+        }
+    })
+}
+
 /// Version line: "Phiên bản 2 (đính chính): …" with links to the other versions of the year.
 fn version_note(
     site: &Site,
@@ -235,7 +265,14 @@ pub fn overview(site: &Site, data: &ReleaseData, releases: &[ReleaseInfo], sort:
         }),
     }
     let title = format!("{} {}", site.t("Chỉ số SIPAS", "SIPAS index"), info.year);
-    let share_text = match national {
+    // One national figure on the whole page: the methodology's rule, which the tiers, the
+    // chart's line and the comparison text all use; the other is shown for reference only.
+    let (reference, other) = if data.reference == "national" {
+        (national, mean)
+    } else {
+        (mean, national)
+    };
+    let share_text = match reference {
         Some(n) => format!(
             "{}: {} ({} {})",
             site.t("Cả nước", "Nationally"),
@@ -245,29 +282,36 @@ pub fn overview(site: &Site, data: &ReleaseData, releases: &[ReleaseInfo], sort:
         ),
         None => title.clone(),
     };
+    let tested = comparisons(data);
 
     let count = |tier: Tier| provinces.iter().filter(|c| tier_of(c) == tier).count();
     let headline = view! {
         <section class="headline" aria-labelledby="headline-heading">
             <h2 id="headline-heading" class="visually-hidden">{site.t("Con số chính", "Headline figures")}</h2>
             <div class="figure">
-                <p class="figure-label">{site.t("Cả nước (mọi người trả lời, có trọng số)", "Nationally (all respondents, weighted)")}</p>
-                <p class="figure-value" data-testid="national">{pct(locale, national.and_then(|c| c.estimate), 2)}</p>
-                <p class="figure-ci">{site.t("Khoảng tin cậy 95%: ", "95% confidence interval: ")}{national.map(|c| interval(locale, c)).unwrap_or_default()}</p>
-                <p class="figure-change">{site.t("So với năm trước: ", "Since the previous release: ")}{national.map(|c| change_text(site, c)).unwrap_or_default()}</p>
+                <p class="figure-label">{reference_name(site, data.reference)}</p>
+                <p class="figure-value" data-testid="national">{pct(locale, reference.and_then(|c| c.estimate), 2)}</p>
+                <p class="figure-ci">{site.t("Khoảng tin cậy 95%: ", "95% confidence interval: ")}{reference.map(|c| interval(locale, c)).unwrap_or_default()}</p>
+                <p class="figure-change">{site.t("So với năm trước: ", "Since the previous release: ")}{reference.map(|c| change_text(site, c)).unwrap_or_default()}</p>
+                <p class="figure-note">{site.t(
+                    "Con số cả nước dùng trên toàn trang: đường dọc của biểu đồ, các nhóm và mọi so sánh \"so với cả nước\".",
+                    "The national figure used throughout this page: the chart's vertical line, the tiers and every \"against the nation\" comparison.")}
+                    " "{format!("{} {}: {}.",
+                        site.t("Tham khảo,", "For reference,"),
+                        reference_name(site, if data.reference == "national" { "national_mean" } else { "national" }).to_lowercase(),
+                        pct(locale, other.and_then(|c| c.estimate), 2))}</p>
             </div>
             <div class="figure">
-                <p class="figure-label">{site.t("Trung bình các tỉnh (cách tính chính thức)", "Mean of provinces (the official rule)")}</p>
-                <p class="figure-value">{pct(locale, mean.and_then(|c| c.estimate), 2)}</p>
-                <p class="figure-ci">{site.t("Khoảng tin cậy 95%: ", "95% confidence interval: ")}{mean.map(|c| interval(locale, c)).unwrap_or_default()}</p>
-            </div>
-            <div class="figure">
-                <p class="figure-label">{site.t("So với cả nước", "Against the national figure")}</p>
+                <p class="figure-label">{site.t("So với cả nước (có ý nghĩa thống kê ở mức 5%)", "Against the nation (statistically significant at 5%)")}</p>
                 <ul class="tier-counts">
-                    <li><span class=format!("swatch {}", Tier::Above.class()) aria-hidden="true">{Tier::Above.symbol()}</span>{format!(" {} {}", count(Tier::Above), site.t("cao hơn", "above"))}</li>
-                    <li><span class=format!("swatch {}", Tier::NotDistinguishable.class()) aria-hidden="true">{Tier::NotDistinguishable.symbol()}</span>{format!(" {} {}", count(Tier::NotDistinguishable), site.t("không khác biệt rõ", "not distinguishable"))}</li>
-                    <li><span class=format!("swatch {}", Tier::Below.class()) aria-hidden="true">{Tier::Below.symbol()}</span>{format!(" {} {}", count(Tier::Below), site.t("thấp hơn", "below"))}</li>
+                    <li><span class=format!("swatch {}", Tier::Above.class()) aria-hidden="true">{Tier::Above.symbol()}</span>{format!(" {} {}", count(Tier::Above), site.t("tỉnh cao hơn", "provinces above"))}</li>
+                    <li><span class=format!("swatch {}", Tier::NotDistinguishable.class()) aria-hidden="true">{Tier::NotDistinguishable.symbol()}</span>{format!(" {} {}", count(Tier::NotDistinguishable), site.t("tỉnh không khác biệt rõ", "provinces not distinguishable"))}</li>
+                    <li><span class=format!("swatch {}", Tier::Below.class()) aria-hidden="true">{Tier::Below.symbol()}</span>{format!(" {} {}", count(Tier::Below), site.t("tỉnh thấp hơn", "provinces below"))}</li>
                 </ul>
+                <p class="figure-note">{format!("{} {tested} {}",
+                    site.t("Đã tính đến", "Allowing for the"),
+                    site.t("phép so sánh (phương pháp Holm): khi mọi tỉnh thật sự bằng cả nước, tối đa 5% số lần công bố có tỉnh bị xếp nhầm.",
+                        "comparisons made (Holm's method): if every province truly equalled the nation, at most 5% of releases would place any of them wrongly."))}</p>
             </div>
         </section>
     };
@@ -295,7 +339,7 @@ pub fn overview(site: &Site, data: &ReleaseData, releases: &[ReleaseInfo], sort:
             "Each dot is a province's index, its line the 95% interval, the vertical line the national figure. The table below has the same numbers.",
         ),
         &dots,
-        national.and_then(|c| c.estimate),
+        reference.and_then(|c| c.estimate),
     );
     let base = release_path(info, latest);
     let sort_links = view! {
@@ -366,14 +410,14 @@ pub fn overview(site: &Site, data: &ReleaseData, releases: &[ReleaseInfo], sort:
         })
         .collect_view();
 
-    let elements = node_rows(site, data, "national", data.children(ROOT), 0);
+    let elements = node_rows(site, data, data.reference, data.children(ROOT), 0);
 
     let changes = {
         let compared = info.compared_with;
         let mut up: Vec<&ReleaseCell> = Vec::new();
         let mut down: Vec<&ReleaseCell> = Vec::new();
         for c in &provinces {
-            if let (Some(d), Some(p)) = (c.change, c.change_p)
+            if let (Some(d), Some(p)) = (c.change, change_p(c))
                 && p < SIGNIFICANT
             {
                 if d > 0.0 {
@@ -399,13 +443,17 @@ pub fn overview(site: &Site, data: &ReleaseData, releases: &[ReleaseInfo], sort:
                     " The previous year was on the 63 old provinces, merged into today's 34 units to compare.",
                 ));
                 let (n_up, n_down) = (up.len(), down.len());
+                let changed = provinces.iter().filter(|c| change_p(c).is_some()).count();
                 view! {
                     <p>{format!("{} SIPAS {} v{}.", site.t("So với", "Compared with"), with.year, with.version)}{merged}
                        {format!(" {n_up} {} · {n_down} {} · {} {}",
-                           site.t("tỉnh tăng thật", "provinces really rose"),
-                           site.t("tỉnh giảm thật", "really fell"),
+                           site.t("tỉnh tăng có ý nghĩa thống kê", "provinces rose significantly"),
+                           site.t("tỉnh giảm có ý nghĩa thống kê", "fell significantly"),
                            provinces.len() - n_up - n_down,
-                           site.t("tỉnh chưa đủ bằng chứng thay đổi", "show no clear change"))}</p>
+                           site.t("tỉnh chưa có thay đổi có ý nghĩa thống kê", "show no statistically significant change"))}
+                       {format!(" ({} {changed} {})",
+                           site.t("mức 5%, đã tính đến", "at 5%, allowing for the"),
+                           site.t("phép so sánh theo phương pháp Holm", "comparisons made, by Holm's method"))}</p>
                     <h3>{site.t("Tăng có ý nghĩa", "Significant rises")}</h3>
                     <ul>{list(up)}</ul>
                     <h3>{site.t("Giảm có ý nghĩa", "Significant falls")}</h3>
@@ -416,15 +464,16 @@ pub fn overview(site: &Site, data: &ReleaseData, releases: &[ReleaseInfo], sort:
         }
     };
 
-    let downloads = downloads(site, info, None);
+    let downloads = downloads(site, data, None);
     let body = view! {
         {year_nav(site, info, releases)}
         <h1>{if info.version > 1 { format!("{title} (v{})", info.version) } else { title.clone() }}</h1>
         <p class="meta">{format!("{} {} · {} · {}",
-            site.t("Công bố", "Published"), published_date(&info.published_at),
+            site.t("Công bố", "Published"), site.date(&info.published_at),
             map_label(locale, info.geography),
             info.title)}</p>
         {version_note(site, info, releases)}
+        {missing_note(site, data)}
         {headline}
         <section id="cac-tinh" aria-labelledby="provinces-heading">
             <h2 id="provinces-heading">{site.t("Các tỉnh, thành phố", "Provinces and cities")}</h2>
@@ -432,10 +481,13 @@ pub fn overview(site: &Site, data: &ReleaseData, releases: &[ReleaseInfo], sort:
                 "Khoảng tin cậy 95% cho biết con số có thể sai lệch bao nhiêu do chỉ khảo sát một mẫu. Hai tỉnh có khoảng chồng lên nhau nhiều thì chưa thể nói tỉnh nào hơn; vì vậy thứ hạng được ghi là một khoảng.",
                 "The 95% interval shows how far a figure may be off because only a sample was asked. When two provinces' intervals overlap a lot, neither can be said to be ahead; that is why ranks are given as ranges.",
             )}</p>
-            <p class="hint">{site.t(
-                "Thay đổi \"thật\": khó có thể chỉ do chọn mẫu (p < 0,05); \"chưa rõ\": có thể chỉ do chọn mẫu.",
-                "A \"real\" change is unlikely to come from sampling alone (p < 0.05); an \"unclear\" one may.",
-            )}</p>
+            <p class="hint">{format!("{} {tested} {}", site.t(
+                "\"Có ý nghĩa thống kê ở mức 5%\": khó có thể chỉ do chọn mẫu, kể cả khi đã tính đến",
+                "\"Statistically significant at 5%\": unlikely to come from sampling alone, even allowing for the",
+            ), site.t(
+                "phép so sánh giữa các tỉnh (phương pháp Holm). \"Chưa có ý nghĩa thống kê\": có thể chỉ do chọn mẫu.",
+                "comparisons between provinces (Holm's method). \"Not statistically significant\": it may come from sampling alone.",
+            ))}</p>
             {sort_links}
             <figure class="chart" inner_html=chart></figure>
         </section>
@@ -524,20 +576,18 @@ fn node_rows(
     out
 }
 
-fn published_date(at: &str) -> String {
-    at.get(..10).unwrap_or(at).to_owned()
-}
-
 /// The release's downloads; on a province page (`province`: its code) the province's own
-/// table comes first, in the same three formats.
-fn downloads(site: &Site, info: &ReleaseInfo, province: Option<&str>) -> impl IntoView + use<> {
+/// table comes first, in the same three formats. Then how to check every number, with the
+/// SHA-256 of the files the check reads.
+fn downloads(site: &Site, data: &ReleaseData, province: Option<&str>) -> impl IntoView + use<> {
+    let info = &data.info;
     let base = format!("/du-lieu/{}/v{}", info.year, info.version);
     let own = province.map(|code| {
         [
             (
                 format!("tinh-{code}.csv"),
                 site.t(
-                    "Bảng của tỉnh này (CSV, mở bằng Excel)",
+                    "Bảng của tỉnh này (CSV tiếng Việt, mở bằng Excel)",
                     "This province's table (CSV, opens in Excel)",
                 ),
             ),
@@ -555,8 +605,8 @@ fn downloads(site: &Site, info: &ReleaseInfo, province: Option<&str>) -> impl In
         (
             "results.csv",
             site.t(
-                "Bảng kết quả (CSV, mở bằng Excel)",
-                "Results table (CSV, opens in Excel)",
+                "Bảng kết quả (CSV cho máy đọc, tên cột tiếng Anh)",
+                "Results table (CSV, machine-readable)",
             ),
         ),
         (
@@ -568,16 +618,21 @@ fn downloads(site: &Site, info: &ReleaseInfo, province: Option<&str>) -> impl In
             site.t("Bảng kết quả (JSON)", "Results table (JSON)"),
         ),
         (
+            "aggregates.csv",
+            site.t(
+                "Số liệu tổng hợp theo tỉnh để kiểm tra (không có số liệu theo xã hay theo người)",
+                "Aggregates per province, to check the results (nothing per commune or person)",
+            ),
+        ),
+        (
             "methodology.toml",
             site.t("Phương pháp đã dùng", "The methodology as used"),
         ),
-        // The README lists totals.json when it is published (some releases keep it back:
-        // disclosure control), so no link here can be a dead one.
         (
             "README.txt",
             site.t(
-                "Hướng dẫn tính lại (và tổng số liệu theo xã, khi được công khai)",
-                "How to recompute (and the per-commune totals, when published)",
+                "Hướng dẫn: các tệp và cách kiểm tra mọi con số",
+                "Read me: the files and how to check every number",
             ),
         ),
     ];
@@ -594,13 +649,26 @@ fn downloads(site: &Site, info: &ReleaseInfo, province: Option<&str>) -> impl In
         ),
         None => format!("/api/v1/releases/{}/{}", info.year, info.version),
     };
+    let sums = data
+        .checksums
+        .iter()
+        .map(|(file, hash)| view! { <li><code>{file.clone()}</code>": "<code class="digest">{hash.clone()}</code></li> })
+        .collect_view();
     view! {
         <section aria-labelledby="downloads-heading" class="downloads">
             <h2 id="downloads-heading">{site.t("Tải dữ liệu", "Download the data")}</h2>
             <ul>{links}</ul>
             <p>{site.t("Cùng số liệu qua API: ", "The same numbers through the API: ")}<a href=api.clone()><code>{api.clone()}</code></a>
                " · "<a href="/api/v1/openapi.json">"OpenAPI"</a></p>
-            <p class="hint">{format!("{}: {}", site.t("Mã kiểm tra dữ liệu đầu vào (SHA-256)", "Input digest (SHA-256)"), info.input_digest)}</p>
+            <h3>{site.t("Tự kiểm tra mọi con số", "Check every number yourself")}</h3>
+            <p>{site.t(
+                "Tải results.csv, aggregates.csv và methodology.toml vào một thư mục rồi chạy lệnh sipas verify (xem README.txt): lệnh tính lại mọi con số đã công bố và báo những con số không khớp. Mã SHA-256 dưới đây cho biết tệp bạn tải về đúng là tệp đã công bố.",
+                "Download results.csv, aggregates.csv and methodology.toml into one folder and run sipas verify (see README.txt): it recomputes every published number and reports any that does not match. The SHA-256 below tell you the files you downloaded are the ones published.",
+            )}</p>
+            <ul class="checksums" data-testid="checksums">{sums}</ul>
+            <p class="hint">{format!("{}: ", site.t(
+                "Mã SHA-256 của tổng số liệu đầy đủ theo xã (Bộ Nội vụ lưu giữ, cấp cho nhà nghiên cứu được phép)",
+                "SHA-256 of the full per-commune totals (kept by the Ministry, given to accredited researchers)"))}<code class="digest">{info.input_digest.clone()}</code></p>
         </section>
     }
 }
@@ -639,17 +707,32 @@ pub fn province(
         tier.label(locale)
     );
 
-    let vs_national = match (cell.vs_national_difference, cell.vs_national_p) {
+    let vs_national = match (
+        cell.vs_national_difference,
+        cell.vs_national_p_holm.or(cell.vs_national_p),
+    ) {
         (Some(d), Some(p)) => format!(
-            "{}{} {} {} ({})",
+            "{}{} {} {}: {} ({}, {} {} {})",
             if d >= 0.0 { "+" } else { "" },
             locale.decimal(100.0 * d, 1),
             site.t("điểm so với", "pts against"),
             reference_name(site, data.reference).to_lowercase(),
-            p_value(locale, p)
+            if p < SIGNIFICANT {
+                site.t(
+                    "có ý nghĩa thống kê ở mức 5%",
+                    "statistically significant at 5%",
+                )
+            } else {
+                site.t("chưa có ý nghĩa thống kê", "not statistically significant")
+            },
+            p_value(locale, p),
+            site.t("đã tính đến", "allowing for"),
+            comparisons(data),
+            site.t("phép so sánh", "comparisons")
         ),
         _ => "—".into(),
     };
+    let headline_flag = flag_label(site, &cell.flag);
 
     // Neighbours in the ranking: the provinces just above and below by estimate.
     let mut ranked = data.provinces();
@@ -773,15 +856,7 @@ pub fn province(
             let Some(c) = data.cell(code, child) else {
                 continue;
             };
-            let flag = match c.flag.as_str() {
-                "low_precision" => site.t("độ chính xác thấp", "low precision"),
-                "suppressed" => site.t(
-                    "không công bố (quá ít dữ liệu)",
-                    "withheld (too little data)",
-                ),
-                "no_data" => site.t("không có dữ liệu", "no data"),
-                _ => "",
-            };
+            let flag = flag_label(site, &c.flag);
             let class = format!("depth-{depth}");
             out.push(
                 view! {
@@ -810,6 +885,7 @@ pub fn province(
                 <p class="figure-label">{site.t("Chỉ số SIPAS", "SIPAS index")}</p>
                 <p class="figure-value" data-testid="province-index">{pct(locale, cell.estimate, 2)}</p>
                 <p class="figure-ci">{site.t("Khoảng tin cậy 95%: ", "95% confidence interval: ")}{interval(locale, cell)}</p>
+                {(!headline_flag.is_empty()).then(|| view! { <p class="flag" data-testid="province-flag">{format!("({headline_flag})")}</p> })}
             </div>
             <div class="figure">
                 <p class="figure-label">{site.t("Thứ hạng (khoảng tin cậy)", "Rank (with its interval)")}</p>
@@ -857,9 +933,22 @@ pub fn province(
                 </table>
             </div>
         </section>
-        {downloads(site, info, Some(code))}
+        {downloads(site, data, Some(code))}
     };
     Some(document(site, &title, (&title, &share), body))
+}
+
+/// A cell's flag in words (empty when it is `ok`): the same words in a headline and a table.
+fn flag_label<'a>(site: &'a Site, flag: &str) -> &'a str {
+    match flag {
+        "low_precision" => site.t("độ chính xác thấp", "low precision"),
+        "suppressed" => site.t(
+            "không công bố (quá ít dữ liệu)",
+            "withheld (too little data)",
+        ),
+        "no_data" => site.t("không có dữ liệu", "no data"),
+        _ => "",
+    }
 }
 
 /// The name of a tier reference domain (see [`ReleaseData::reference`]).
@@ -899,7 +988,7 @@ pub fn methodology(site: &Site, releases: &[ReleaseInfo]) -> String {
         .map(|r| {
             view! {
                 <li><a href=format!("/ket-qua/{}/v{}", r.year, r.version)>{format!("SIPAS {} v{}", r.year, r.version)}</a>
-                    {format!(" ({}): {}", published_date(&r.published_at), r.changelog)}</li>
+                    {format!(" ({}): {}", site.date(&r.published_at), r.changelog)}</li>
             }
         })
         .collect_view();
@@ -994,19 +1083,28 @@ mod tests {
             rank: Some(4),
             rank_best: Some(3),
             rank_worst: Some(12),
-            rank_best_marginal: None,
-            rank_worst_marginal: None,
             ranked_of: Some(34),
             tier: None,
             vs_national_difference: None,
             vs_national_se: None,
             vs_national_p: None,
+            vs_national_p_holm: None,
             change: Some(0.012),
             change_p: Some(0.01),
+            change_p_holm: Some(0.01),
             change_se: None,
             change_df: None,
         };
         assert_eq!(rank_interval(&site, &cell), "3–12 trên 34");
-        assert_eq!(change_text(&site, &cell), "+1,2 điểm (thật)");
+        assert_eq!(change_text(&site, &cell), "+1,2 điểm (có ý nghĩa thống kê)");
+        // Judged on the Holm-adjusted p-value when there is one.
+        let adjusted = ReleaseCell {
+            change_p_holm: Some(0.2),
+            ..cell.clone()
+        };
+        assert_eq!(
+            change_text(&site, &adjusted),
+            "+1,2 điểm (chưa có ý nghĩa thống kê)"
+        );
     }
 }
