@@ -13,3 +13,20 @@ ALTER TABLE release_cells ADD COLUMN change_p_holm DOUBLE PRECISION;
 -- Retired, kept for releases published before: public_totals (per-commune totals, now given
 -- to accredited researchers only), rank_best_marginal and rank_worst_marginal (one rank
 -- interval is published: the joint one). New rows leave them NULL.
+
+-- Accredited researchers: a role of their own, and what their approval allows (the project,
+-- the reference of the approval, the last day, the releases it names, when the conditions of
+-- use were accepted).
+ALTER TABLE staff_users DROP CONSTRAINT staff_users_role_check;
+ALTER TABLE staff_users ADD CONSTRAINT staff_users_role_check CHECK (role IN
+    ('admin', 'central', 'provincial', 'statistician', 'approver', 'viewer', 'researcher'));
+CREATE TABLE researcher_access (
+    user_id BIGINT PRIMARY KEY REFERENCES staff_users (id),
+    project TEXT NOT NULL CHECK (length(project) BETWEEN 1 AND 300),
+    approval TEXT NOT NULL CHECK (length(approval) BETWEEN 1 AND 200),
+    -- The last day of access, YYYY-MM-DD (Vietnam's civil date).
+    expires_on TEXT NOT NULL,
+    -- The releases the approval names: "2025/1,2024/2".
+    releases TEXT NOT NULL,
+    conditions_accepted_at TEXT
+);

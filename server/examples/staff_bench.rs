@@ -152,6 +152,7 @@ async fn router(store: Arc<SqlStore>) -> axum::Router {
             password_hash: sipas_server::staff::auth::hash_password(PASSWORD.into())
                 .await
                 .expect("hash"),
+            research: None,
         })
         .await;
     let state = sipas_server::http::AppState {

@@ -585,6 +585,13 @@ async fn add_user(
     )
     .await
     .map_err(CliError::Invalid)?;
+    if role == sipas_app::staff::Role::Researcher {
+        return Err(CliError::Invalid(
+            "role: a researcher's account carries an approval (project, expiry, releases): an \
+             administrator creates it in the browser, /staff/users"
+                .into(),
+        ));
+    }
     let password_hash = crate::staff::auth::hash_password(password)
         .await
         .map_err(CliError::Invalid)?;
@@ -594,6 +601,7 @@ async fn add_user(
         role,
         province: province.clone(),
         password_hash,
+        research: None,
     };
     match store.create_user(&user).await {
         Ok(_) => {}

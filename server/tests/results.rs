@@ -103,6 +103,7 @@ async fn world(url: &str) -> World {
         ("stats2", Role::Statistician),
         ("boss", Role::Approver),
         ("viewer", Role::Viewer),
+        ("admin", Role::Admin),
     ] {
         store
             .create_user(&NewUser {
@@ -111,6 +112,7 @@ async fn world(url: &str) -> World {
                 role,
                 province: None,
                 password_hash: hash.clone(),
+                research: None,
             })
             .await
             .expect("user");
@@ -729,6 +731,112 @@ async fn story(url: &str) {
             assert!((a - b).abs() <= tolerance, "{column} {a} {b}");
         }
     }
+
+    // Accredited access made real: an administrator creates a researcher with an approved
+    // project, an expiry date and the releases it names; the conditions of use come first;
+    // then exactly those releases, each download logged with the project.
+    let mut admin = signed_in(&world, "admin").await;
+    let researcher_form = |expires: &'static str| {
+        vec![
+            ("username", "nghien.cuu"),
+            ("display_name", "Nhà nghiên cứu"),
+            ("role", "researcher"),
+            ("password", PASSWORD),
+            ("project", "Sự hài lòng ở vùng núi phía Bắc"),
+            ("approval", "45/QĐ-BNV"),
+            ("expires_on", expires),
+            ("releases", "2027 v1"),
+        ]
+    };
+    let past = admin
+        .post("/staff/users", &researcher_form("2020-01-01"))
+        .await;
+    assert_eq!(past.status, StatusCode::BAD_REQUEST);
+    assert!(past.body.contains("expires_on"), "{}", past.body);
+    let created = admin
+        .post("/staff/users", &researcher_form("2099-12-31"))
+        .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let mut researcher = signed_in(&world, "nghien.cuu").await;
+    let home = researcher.get("/staff").await;
+    assert_eq!(home.location.as_deref(), Some("/staff/conditions"));
+    let early = researcher.get("/staff/releases/2027/v1/totals.json").await;
+    assert_eq!(early.status, StatusCode::FORBIDDEN);
+    assert!(early.body.contains("điều kiện sử dụng"), "{}", early.body);
+    let conditions = researcher.get("/staff/conditions").await;
+    assert!(conditions.body.contains("Không tìm cách nhận diện"));
+    let accepted = researcher
+        .post("/staff/conditions", &[("accept", "yes")])
+        .await;
+    assert_eq!(accepted.status, StatusCode::SEE_OTHER);
+    let home = researcher.get("/staff").await;
+    assert_eq!(home.status, StatusCode::OK);
+    assert!(
+        home.body
+            .contains("href=\"/staff/releases/2027/v1/totals.json\"")
+    );
+    let got = researcher.get("/staff/releases/2027/v1/totals.json").await;
+    assert_eq!(got.status, StatusCode::OK);
+    assert_eq!(got.body, full);
+    assert_eq!(got.headers["cache-control"], "no-store");
+    let other = researcher.get("/staff/releases/2026/v1/totals.json").await;
+    assert_eq!(other.status, StatusCode::FORBIDDEN);
+    assert!(
+        other.body.contains("không có trong phê duyệt"),
+        "{}",
+        other.body
+    );
+    // Nothing else of the workspace: no drafts, no monitoring.
+    for path in [
+        format!("/staff/waves/{WAVE}/results"),
+        format!("/staff/waves/{WAVE}/monitor"),
+    ] {
+        assert_eq!(
+            researcher.get(&path).await.status,
+            StatusCode::FORBIDDEN,
+            "{path}"
+        );
+    }
+    let logged: Vec<(String, String)> = sqlx::query_as(
+        "SELECT actor, detail FROM audit_log WHERE actor = 'nghien.cuu' ORDER BY id",
+    )
+    .fetch_all(world.store.pool())
+    .await
+    .unwrap();
+    assert!(
+        logged.iter().any(|(_, d)| d
+            == "SIPAS 2027 v1, full totals, project: Sự hài lòng ở vùng núi phía Bắc (45/QĐ-BNV)"),
+        "{logged:?}"
+    );
+    assert!(
+        logged.iter().any(|(_, d)| d.starts_with("project:")),
+        "conditions accepted"
+    );
+    // An approval that has expired downloads nothing.
+    world
+        .store
+        .create_user(&NewUser {
+            username: "het.han".into(),
+            display_name: "Hết hạn".into(),
+            role: Role::Researcher,
+            province: None,
+            password_hash: sipas_server::staff::auth::hash_password(PASSWORD.into())
+                .await
+                .unwrap(),
+            research: Some(sipas_app::staff::research::ResearchAccess {
+                project: "Cũ".into(),
+                approval: "1/QĐ".into(),
+                expires_on: "2020-12-31".into(),
+                releases: vec![(2027, 1)],
+                conditions_accepted_at: Some("2020-01-01T00:00:00Z".into()),
+            }),
+        })
+        .await
+        .unwrap();
+    let mut expired = signed_in(&world, "het.han").await;
+    let refused = expired.get("/staff/releases/2027/v1/totals.json").await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.body.contains("hết hạn"), "{}", refused.body);
 
     // Last year on today's map: 74 and 77 are inside 79, 49 inside 48; the nation is unchanged;
     // this year's change is measured from exactly these figures.

@@ -53,7 +53,18 @@ async fn world(url: &str, settings: StaffSettings) -> World {
         ("stats", Role::Statistician, None),
         ("approver", Role::Approver, None),
         ("viewer", Role::Viewer, None),
+        ("researcher", Role::Researcher, None),
     ] {
+        // The matrix's researcher is approved for an unpublished release (its download is a
+        // 404, not a refusal) and has accepted the conditions of use.
+        let research =
+            (role == Role::Researcher).then(|| sipas_app::staff::research::ResearchAccess {
+                project: "Ma trận vai trò".into(),
+                approval: "1/QĐ-TEST".into(),
+                expires_on: "2099-12-31".into(),
+                releases: vec![(2099, 1)],
+                conditions_accepted_at: Some("2026-12-06T00:00:00Z".into()),
+            });
         store
             .create_user(&NewUser {
                 username: username.into(),
@@ -64,6 +75,7 @@ async fn world(url: &str, settings: StaffSettings) -> World {
                     code: code.into(),
                 }),
                 password_hash: hash.clone(),
+                research,
             })
             .await
             .expect("user");
@@ -248,6 +260,7 @@ fn routes(batch: &str, user_id: i64) -> Vec<Route> {
             vec![("title", "SIPAS".into())],
             ApproveResults,
         ),
+        get("/staff/releases/2099/v1/totals.json", DownloadFullTotals),
     ]
 }
 
@@ -334,6 +347,7 @@ async fn role_matrix(world: &World) {
         (Some(Role::Statistician), "stats"),
         (Some(Role::Approver), "approver"),
         (Some(Role::Viewer), "viewer"),
+        (Some(Role::Researcher), "researcher"),
     ];
     let mut checked = 0;
     for (role, username) in roles {
@@ -347,8 +361,9 @@ async fn role_matrix(world: &World) {
             let reply = call(&mut browser, &route).await;
             let after = snapshot(world.pool()).await;
             let allowed = role.is_some_and(|r| r.may(route.action))
-                // The start page sends an account administrator to the accounts.
-                || (route.path == "/staff" && role == Some(Role::Admin));
+                // The start page sends an account administrator to the accounts, and shows
+                // a researcher the releases of their approval.
+                || (route.path == "/staff" && matches!(role, Some(Role::Admin | Role::Researcher)));
             let what = format!(
                 "{username} {} {} -> {}",
                 route.method, route.path, reply.status
@@ -388,7 +403,7 @@ async fn role_matrix(world: &World) {
             checked += 1;
         }
     }
-    assert_eq!(checked, 7 * routes("x", 0).len());
+    assert_eq!(checked, 8 * routes("x", 0).len());
 
     // Province isolation: the officer of 01 edits ids in requests to reach province 79.
     let mut hanoi = Browser::new(&world.app);

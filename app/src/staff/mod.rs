@@ -10,6 +10,8 @@ pub mod pages;
 pub mod paper;
 pub mod port;
 pub mod release;
+pub mod research;
+pub mod research_pages;
 pub mod results_pages;
 pub mod review;
 pub mod roles;

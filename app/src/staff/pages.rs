@@ -1533,6 +1533,7 @@ pub fn users_page(
     // Least privilege first: a careless click makes a viewer, not an administrator.
     let roles = [
         Role::Viewer,
+        Role::Researcher,
         Role::Statistician,
         Role::Approver,
         Role::Provincial,
@@ -1573,6 +1574,17 @@ pub fn users_page(
             <select id="new-province" name="province"><option value="">"—"</option>{province_options}</select>
             <label for="new-password">{ctx.t("Mật khẩu ban đầu (ít nhất 12 ký tự)", "Initial password (at least 12 characters)")}</label>
             <input id="new-password" name="password" type="password" minlength="12" required autocomplete="new-password" />
+            <fieldset>
+                <legend>{ctx.t("Chỉ cho nhà nghiên cứu được cấp phép", "Accredited researchers only")}</legend>
+                <label for="new-project">{ctx.t("Dự án được phê duyệt", "Approved project")}</label>
+                <input id="new-project" name="project" maxlength="300" />
+                <label for="new-approval">{ctx.t("Số văn bản phê duyệt", "Reference of the approval")}</label>
+                <input id="new-approval" name="approval" maxlength="200" />
+                <label for="new-expires">{ctx.t("Hết hạn sau ngày (YYYY-MM-DD)", "Expires after (YYYY-MM-DD)")}</label>
+                <input id="new-expires" name="expires_on" type="date" />
+                <label for="new-releases">{ctx.t("Các bản công bố được phép tải (ví dụ: 2025 v1, 2024 v2)", "Releases it may download (e.g. 2025 v1, 2024 v2)")}</label>
+                <input id="new-releases" name="releases" />
+            </fieldset>
             <button type="submit">{ctx.t("Thêm", "Add")}</button>
         </form>
     };

@@ -20,6 +20,8 @@ pub struct NewUser {
     pub role: Role,
     pub province: Option<ProvinceRef>,
     pub password_hash: String,
+    /// A researcher's approval, written with the account (exactly for researchers).
+    pub research: Option<super::research::ResearchAccess>,
 }
 
 /// One line of the audit log as written.
@@ -220,7 +222,12 @@ pub struct AnswersRow {
 
 #[async_trait]
 pub trait StaffStore:
-    super::release::ReleaseStore + super::review::ReviewStore + Send + Sync + 'static
+    super::release::ReleaseStore
+    + super::review::ReviewStore
+    + super::research::ResearchStore
+    + Send
+    + Sync
+    + 'static
 {
     // Accounts.
     /// A username in use is a `Conflict`.

@@ -21,16 +21,20 @@ pub enum Role {
     Approver,
     /// Read-only monitoring.
     Viewer,
+    /// A researcher outside the Ministry with an approved project: downloads the full totals of
+    /// the releases the approval names, until it expires (`super::research`).
+    Researcher,
 }
 
 impl Role {
-    pub const ALL: [Role; 6] = [
+    pub const ALL: [Role; 7] = [
         Role::Admin,
         Role::Central,
         Role::Provincial,
         Role::Statistician,
         Role::Approver,
         Role::Viewer,
+        Role::Researcher,
     ];
 
     pub fn key(self) -> &'static str {
@@ -41,6 +45,7 @@ impl Role {
             Role::Statistician => "statistician",
             Role::Approver => "approver",
             Role::Viewer => "viewer",
+            Role::Researcher => "researcher",
         }
     }
 
@@ -57,6 +62,7 @@ impl Role {
             Role::Statistician => ("Thống kê viên", "Statistician"),
             Role::Approver => ("Lãnh đạo phê duyệt kết quả", "Approving official"),
             Role::Viewer => ("Người xem", "Viewer"),
+            Role::Researcher => ("Nhà nghiên cứu được cấp phép", "Accredited researcher"),
         }
     }
 
@@ -70,11 +76,14 @@ impl Role {
                 ManageWaves | UploadFrame | IssueCodes | ImportPaper | Export | Monitor
             ),
             Role::Provincial => matches!(action, IssueCodes | ImportPaper | Export | Monitor),
-            Role::Statistician => {
-                matches!(action, Export | Monitor | ReadResults | ComputeResults)
-            }
+            Role::Statistician => matches!(
+                action,
+                Export | Monitor | ReadResults | ComputeResults | DownloadFullTotals
+            ),
             Role::Approver => matches!(action, Monitor | ReadResults | ApproveResults),
             Role::Viewer => matches!(action, Monitor),
+            // Only what the approval names, checked against it on every download.
+            Role::Researcher => matches!(action, DownloadFullTotals),
         }
     }
 }
@@ -99,6 +108,8 @@ pub enum Action {
     ComputeResults,
     /// Approve a submitted draft (not one's own), return it, publish an approved one.
     ApproveResults,
+    /// A published release's full per-commune totals (accredited access).
+    DownloadFullTotals,
 }
 
 /// A staff account as the application sees it (never its password hash).
@@ -233,6 +244,33 @@ mod tests {
                 "{role:?}"
             );
         }
+    }
+
+    #[test]
+    fn researchers_download_full_totals_and_nothing_else() {
+        for role in Role::ALL {
+            assert_eq!(
+                role.may(Action::DownloadFullTotals),
+                matches!(role, Role::Statistician | Role::Researcher),
+                "{role:?}"
+            );
+        }
+        for action in [
+            Action::ManageAccounts,
+            Action::ReadAudit,
+            Action::ManageWaves,
+            Action::UploadFrame,
+            Action::IssueCodes,
+            Action::ImportPaper,
+            Action::Export,
+            Action::Monitor,
+            Action::ReadResults,
+            Action::ComputeResults,
+            Action::ApproveResults,
+        ] {
+            assert!(!Role::Researcher.may(action), "{action:?}");
+        }
+        assert_eq!(Role::parse("researcher"), Some(Role::Researcher));
     }
 
     #[test]

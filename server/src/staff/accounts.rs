@@ -9,6 +9,7 @@ use sipas_app::domain::Geography;
 use sipas_app::ports::StoreError;
 use sipas_app::staff::pages;
 use sipas_app::staff::port::{AuditFilter, NewUser};
+use sipas_app::staff::research::{ResearchAccess, parse_releases, valid_date};
 use sipas_app::staff::roles::{password_problem, valid_username};
 use sipas_app::staff::{Action, ProvinceRef, Role};
 
@@ -71,6 +72,65 @@ pub struct NewUserForm {
     province: String,
     #[serde(default)]
     password: String,
+    /// A researcher's approval.
+    #[serde(default)]
+    project: String,
+    #[serde(default)]
+    approval: String,
+    #[serde(default)]
+    expires_on: String,
+    #[serde(default)]
+    releases: String,
+}
+
+/// A researcher's approval from the form (exactly for the researcher role; `today` is
+/// Vietnam's date). Errors name the field.
+pub fn check_research(
+    role: Role,
+    project: &str,
+    approval: &str,
+    expires_on: &str,
+    releases: &str,
+    today: &str,
+) -> Result<Option<ResearchAccess>, String> {
+    let (project, approval, expires_on) = (project.trim(), approval.trim(), expires_on.trim());
+    if role != Role::Researcher {
+        return if [project, approval, expires_on, releases.trim()]
+            .iter()
+            .all(|f| f.is_empty())
+        {
+            Ok(None)
+        } else {
+            Err("project: only researchers carry a project and an approval".into())
+        };
+    }
+    if project.is_empty() || project.chars().count() > 300 {
+        return Err("project: the approved project's title, 1 to 300 characters".into());
+    }
+    if approval.is_empty() || approval.chars().count() > 200 {
+        return Err("approval: the reference of the approval, 1 to 200 characters".into());
+    }
+    if !valid_date(expires_on) {
+        return Err(format!(
+            "expires_on: {expires_on:?} is not a date (YYYY-MM-DD)"
+        ));
+    }
+    if expires_on < today {
+        return Err(format!("expires_on: {expires_on} is already past"));
+    }
+    let releases = parse_releases(releases).map_err(|entry| {
+        format!("releases: {entry:?} is not a release (write 2025 v1, 2024 v2)")
+    })?;
+    if releases.is_empty() {
+        return Err("releases: name the releases the approval covers (2025 v1, ...)".into());
+    }
+    Ok(Some(ResearchAccess {
+        project: project.to_owned(),
+        approval: approval.to_owned(),
+        expires_on: expires_on.to_owned(),
+        releases,
+        conditions_accepted_at: None,
+    }))
 }
 
 /// Checks an account's fields (shared with `sipas user add`).
@@ -93,7 +153,7 @@ pub async fn check_new_user(
         return Err("name: 1 to 120 characters".into());
     }
     let role = Role::parse(role)
-        .ok_or("role: admin, central, provincial, statistician, approver or viewer")?;
+        .ok_or("role: admin, central, provincial, statistician, approver, viewer or researcher")?;
     let province = province.trim();
     let province = match (role, province.is_empty()) {
         (Role::Provincial, true) => {
@@ -148,6 +208,17 @@ pub async fn create(
         Ok(c) => c,
         Err(message) => return show(&state, &staff, StatusCode::BAD_REQUEST, Some(message)).await,
     };
+    let research = match check_research(
+        role,
+        &form.project,
+        &form.approval,
+        &form.expires_on,
+        &form.releases,
+        &sipas_app::api::today_iso(),
+    ) {
+        Ok(research) => research,
+        Err(message) => return show(&state, &staff, StatusCode::BAD_REQUEST, Some(message)).await,
+    };
     let password_hash = match hash_password(form.password).await {
         Ok(h) => h,
         Err(err) => return store_failure(&staff, StoreError::Backend(err)),
@@ -158,6 +229,7 @@ pub async fn create(
         role,
         province: province.clone(),
         password_hash,
+        research: research.clone(),
     };
     match state.staff.store.create_user(&user).await {
         Ok(_) => {
@@ -167,7 +239,21 @@ pub async fn create(
                     "account_created",
                     None,
                     province.as_ref().map(|p| p.code.as_str()),
-                    format!("{username} ({})", role.key()),
+                    match &research {
+                        Some(r) => format!(
+                            "{username} ({}), project: {} ({}), until {}, releases {}",
+                            role.key(),
+                            r.project,
+                            r.approval,
+                            r.expires_on,
+                            r.releases
+                                .iter()
+                                .map(|(y, v)| format!("{y} v{v}"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                        None => format!("{username} ({})", role.key()),
+                    },
                 )
                 .await;
             Redirect::to("/staff/users").into_response()

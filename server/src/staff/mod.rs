@@ -12,6 +12,7 @@ pub mod accounts;
 pub mod auth;
 mod data;
 mod field;
+mod research;
 mod results;
 pub mod sessions;
 pub mod upload;
@@ -177,6 +178,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route(
             "/staff/releases/{year}/{version}/totals.json",
             get(results::full_totals),
+        )
+        .route(
+            "/staff/conditions",
+            get(research::conditions).post(research::accept),
         )
         .route("/staff/users", get(accounts::list).post(accounts::create))
         .route("/staff/users/{id}/{change}", post(accounts::change))

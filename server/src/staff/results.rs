@@ -468,19 +468,56 @@ pub async fn publish(
 
 /// `GET /staff/releases/{year}/v{n}/totals.json`: a release's full totals (every commune,
 /// subgroups, item × item moments), its input digest's preimage, from which
-/// `sipas compute --totals` reproduces every published number. They identify respondents, so
-/// they are never public (docs/methodology.md, "Open data and disclosure control"): for
-/// statisticians, each download in the audit log.
+/// `sipas compute --totals` recomputes every published number unrounded. They identify
+/// respondents, so they are never public (docs/methodology.md, "Publication and public
+/// verification"): for statisticians, and for accredited researchers the releases their
+/// approval names until it expires, once they accepted the conditions of use; each download
+/// in the audit log, a researcher's with the project.
 pub async fn full_totals(
     State(state): State<AppState>,
     staff: Staff,
     Path((year, version)): Path<(i32, String)>,
 ) -> Response {
-    if let Err(refused) = staff.require(Action::ComputeResults) {
+    if let Err(refused) = staff.require(Action::DownloadFullTotals) {
         return refused;
     }
     let Some(version) = crate::open_data::version_number(&version) else {
         return store_failure(&staff, StoreError::NotFound);
+    };
+    let project = if staff.user.role == sipas_app::staff::Role::Researcher {
+        let access = match super::research::access(&state, &staff).await {
+            Ok(a) => a,
+            Err(refused) => return refused,
+        };
+        use sipas_app::staff::research::Refusal;
+        let why = match access.allows(year, version, &sipas_app::api::today_iso()) {
+            Ok(()) => None,
+            Err(Refusal::ConditionsNotAccepted) => Some(staff.ctx.t(
+                "Hãy chấp nhận điều kiện sử dụng trước (trang Điều kiện sử dụng).",
+                "Accept the conditions of use first (the Conditions of use page).",
+            )),
+            Err(Refusal::Expired) => Some(staff.ctx.t(
+                "Quyền truy cập của dự án đã hết hạn.",
+                "The project's access has expired.",
+            )),
+            Err(Refusal::NotApproved) => Some(staff.ctx.t(
+                "Bản công bố này không có trong phê duyệt của dự án.",
+                "This release is not named in the project's approval.",
+            )),
+        };
+        if let Some(why) = why {
+            return super::html(
+                axum::http::StatusCode::FORBIDDEN,
+                sipas_app::staff::pages::message(
+                    &staff.ctx,
+                    staff.ctx.t("Không có quyền", "Not allowed"),
+                    why.to_owned(),
+                ),
+            );
+        }
+        Some(format!("project: {} ({})", access.project, access.approval))
+    } else {
+        None
     };
     let store = &state.staff.store;
     let (info, totals) = match (
@@ -505,7 +542,10 @@ pub async fn full_totals(
             "release_totals_downloaded",
             Some(&info.wave_code),
             None,
-            format!("SIPAS {year} v{version}, full totals"),
+            match &project {
+                Some(project) => format!("SIPAS {year} v{version}, full totals, {project}"),
+                None => format!("SIPAS {year} v{version}, full totals"),
+            },
         )
         .await;
     (

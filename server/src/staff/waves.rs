@@ -56,6 +56,9 @@ pub async fn list(State(state): State<AppState>, staff: Staff) -> Response {
         // An account administrator's start page is the accounts list.
         return Redirect::to("/staff/users").into_response();
     }
+    if staff.user.role == sipas_app::staff::Role::Researcher {
+        return super::research::home(&state, &staff).await;
+    }
     if let Err(refused) = staff.require(Action::Monitor) {
         return refused;
     }

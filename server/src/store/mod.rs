@@ -7,6 +7,7 @@
 
 mod postgres;
 mod releases;
+mod research;
 mod review;
 mod sql;
 mod sqlite;

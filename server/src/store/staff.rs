@@ -360,6 +360,8 @@ async fn import_one(
 impl StaffStore for SqlStore {
     async fn create_user(&self, user: &NewUser) -> StoreResult<i64> {
         let created_at = now_rfc3339()?;
+        // The account and a researcher's approval together, or neither.
+        let mut tx = self.pool().begin().await.map_err(db_error)?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO staff_users (username, display_name, role, province_geography, \
              province_code, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
@@ -372,7 +374,7 @@ impl StaffStore for SqlStore {
         .bind(user.province.as_ref().map(|p| p.code.clone()))
         .bind(&user.password_hash)
         .bind(created_at)
-        .fetch_one(self.pool())
+        .fetch_one(&mut *tx)
         .await
         .map_err(|err| match db_error(err) {
             StoreError::Conflict(_) => {
@@ -380,6 +382,22 @@ impl StaffStore for SqlStore {
             }
             other => other,
         })?;
+        if let Some(access) = &user.research {
+            sqlx::query(
+                "INSERT INTO researcher_access (user_id, project, approval, expires_on, \
+                 releases, conditions_accepted_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(id)
+            .bind(&access.project)
+            .bind(&access.approval)
+            .bind(&access.expires_on)
+            .bind(super::research::releases_text(&access.releases))
+            .bind(access.conditions_accepted_at.clone())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        }
+        tx.commit().await.map_err(db_error)?;
         Ok(id)
     }
 
