@@ -16,15 +16,19 @@ async function hydrated(page: Page) {
   await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
 }
 
-test('home page lists the 34 provinces in Vietnamese and fits a 360 px screen', async ({ page }) => {
+test('the citizens\' entry says what the survey is and fits a 360 px screen', async ({ page }) => {
   const errors = watchConsole(page);
   const response = await page.goto('/khao-sat');
   expect(response?.status()).toBe(200);
   await expect(page.locator('html')).toHaveAttribute('lang', 'vi');
-  await expect(page.getByRole('heading', { level: 1 })).toContainText('Chỉ số hài lòng');
-  await expect(page.locator('table.provinces tbody tr')).toHaveCount(34);
-  await expect(page.getByRole('cell', { name: 'Hà Nội', exact: true })).toBeVisible();
-  await expect(page.getByRole('cell', { name: 'Hồ Chí Minh', exact: true })).toBeVisible();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Khảo sát mức độ hài lòng của người dân');
+  // How long it takes, how answers are protected, how to start with or without a code.
+  await expect(page.getByText('Mất khoảng 15 phút', { exact: false })).toBeVisible();
+  await expect(page.getByText('không lưu địa chỉ IP', { exact: false })).toBeVisible();
+  await expect(page.getByRole('heading', { name: 'Bắt đầu với mã trên phiếu mời' })).toBeVisible();
+  await expect(page.getByRole('heading', { name: 'Nếu bạn không có mã' })).toBeVisible();
+  await expect(page.getByRole('textbox', { name: 'Mã trên phiếu mời' })).toBeVisible();
+  await expect(page.locator('table')).toHaveCount(0);
   await hydrated(page);
   // Against the device width: a mobile browser widens its layout viewport to fit overflow.
   const width = await page.evaluate(() => document.documentElement.scrollWidth);
@@ -32,15 +36,22 @@ test('home page lists the 34 provinces in Vietnamese and fits a 360 px screen', 
   expect(errors).toEqual([]);
 });
 
-test('hydration canary: the filter narrows the list while typing', async ({ page }) => {
+test('hydration canary: the code is checked while typing', async ({ page }) => {
   const errors = watchConsole(page);
   await page.goto('/khao-sat');
   await hydrated(page);
-  await page.getByLabel('Tìm tỉnh, thành phố').pressSequentially('ha noi');
+  const code = page.getByRole('textbox', { name: 'Mã trên phiếu mời' });
+  await code.pressSequentially('7KQM-9T2X');
   // No submit: only the hydrated page can do this.
-  await expect(page.locator('table.provinces tbody tr')).toHaveCount(1);
-  await expect(page.getByTestId('province-count')).toContainText('1');
-  expect(page.url()).not.toContain('q=');
+  await expect(page.getByTestId('code-check')).toHaveText('Mã có 17 ký tự (không kể dấu gạch ngang).');
+  // 17 symbols whose last one does not match: a typing mistake, caught before sending.
+  await code.fill('');
+  await code.pressSequentially('0000-0000-0000-0000-5');
+  await expect(page.getByTestId('code-check')).toHaveText('Mã có ký tự gõ sai: hãy so lại với phiếu mời.');
+  await code.fill('');
+  await code.pressSequentially('0000-0000-0000-0000-0');
+  await expect(page.getByTestId('code-check')).toHaveText('Mã đúng dạng. Bấm Bắt đầu.');
+  expect(page.url()).toMatch(/\/khao-sat$/);
   expect(errors).toEqual([]);
 });
 
@@ -49,9 +60,7 @@ test('language switch to English and back, remembered across pages', async ({ pa
   await page.goto('/khao-sat');
   await page.getByRole('link', { name: 'English' }).click();
   await expect(page.locator('html')).toHaveAttribute('lang', 'en');
-  await expect(page.getByRole('heading', { level: 1 })).toHaveText(
-    'Citizen satisfaction with public administrative services',
-  );
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Citizen satisfaction survey');
   await page.reload();
   await expect(page.locator('html')).toHaveAttribute('lang', 'en');
   await hydrated(page);
@@ -78,14 +87,13 @@ test('security headers are sent', async ({ request }) => {
 test.describe('without JavaScript', () => {
   test.use({ javaScriptEnabled: false });
 
-  test('the filter works as a plain form and the language link as a plain link', async ({ page }) => {
+  test('the code form works as a plain form and the language link as a plain link', async ({ page }) => {
     await page.goto('/khao-sat');
-    await expect(page.locator('table.provinces tbody tr')).toHaveCount(34);
-    await page.getByLabel('Tìm tỉnh, thành phố').fill('đà nẵng');
-    await page.getByRole('button', { name: 'Tìm' }).click();
-    await expect(page).toHaveURL(/\?q=/);
-    await expect(page.locator('table.provinces tbody tr')).toHaveCount(1);
-    await expect(page.getByRole('cell', { name: 'Đà Nẵng', exact: true })).toBeVisible();
+    await page.getByRole('textbox', { name: 'Mã trên phiếu mời' }).fill('0000-0000-0000-0000-0');
+    await page.getByRole('button', { name: 'Bắt đầu' }).click();
+    // A well-formed code nobody was given: the survey says so, without JavaScript.
+    await expect(page.getByRole('heading', { level: 1 })).toHaveText('Không tìm thấy mã này');
+    await page.goto('/khao-sat');
     await page.getByRole('link', { name: 'English' }).click();
     await expect(page.locator('html')).toHaveAttribute('lang', 'en');
   });

@@ -1,3 +1,7 @@
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { expect, test, type Page } from '@playwright/test';
 import { accessible, laptop } from './staff-helpers';
 
@@ -28,7 +32,9 @@ test('the front page is the latest release; citizens reach the survey from its h
   // The survey is the Leptos application (with its wasm, for offline use).
   await page.getByRole('link', { name: 'Trả lời khảo sát' }).first().click();
   await expect(page).toHaveURL('/khao-sat');
-  await expect(page.getByRole('heading', { level: 1 })).toContainText('Chỉ số hài lòng');
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Khảo sát mức độ hài lòng của người dân');
+  // One click from the front page to the code form.
+  await expect(page.getByRole('textbox', { name: 'Mã trên phiếu mời' })).toBeVisible();
 });
 
 test('phone: overview within 100 KB, map to a province page, year switch, accessible', async ({ page }) => {
@@ -78,15 +84,20 @@ test('phone: overview within 100 KB, map to a province page, year switch, access
   const shown = (await page.getByTestId('province-index').textContent()) ?? '';
   expect(shown).toBe(`${(100 * index.estimate).toFixed(2).replace('.', ',')}%`);
 
-  // The journalist downloads the province's table: its rows only, the same index.
-  const own = page.getByRole('link', { name: 'Bảng của tỉnh này (CSV, mở bằng Excel)' });
+  // The journalist downloads the province's table: in Vietnamese, its rows only, the index as
+  // the page shows it (percent, decimal comma).
+  const own = page.getByRole('link', { name: 'Bảng của tỉnh này (CSV tiếng Việt, mở bằng Excel)' });
   const table = await page.request.get((await own.getAttribute('href')) ?? '');
   expect(table.status()).toBe(200);
-  const rows = (await table.body()).toString('utf8').slice(1).trim().split('\n');
+  const rows = (await table.body()).toString('utf8').slice(1).trim().split('\r\n');
   expect(rows.length).toBeGreaterThan(30);
-  expect(rows.slice(1).every((row) => row.startsWith('79,'))).toBe(true);
-  const indexRow = rows.find((row) => row.startsWith('79,,sipas,'))?.split(',') ?? [];
-  expect(Number(indexRow[5])).toBe(index.estimate);
+  expect(rows[0].startsWith('Mã tỉnh;Tỉnh, thành phố;Mã chỉ tiêu;Chỉ tiêu;')).toBe(true);
+  expect(rows.slice(1).every((row) => row.startsWith('79;Hồ Chí Minh;'))).toBe(true);
+  expect(rows[1].split(';')[5]).toBe(shown.replace('%', ''));
+  // The headline and the table say the same about precision.
+  const flag = rows[1].split(';')[11];
+  if (flag.startsWith('độ chính xác thấp')) await expect(page.getByTestId('province-flag')).toBeVisible();
+  else await expect(page.getByTestId('province-flag')).toHaveCount(0);
 
   // Year switch: 2024 is on the 63-province map.
   await page.goto('/ket-qua/2025');
@@ -98,6 +109,39 @@ test('phone: overview within 100 KB, map to a province page, year switch, access
   await expect(page.locator('.changelog')).toBeVisible();
   await page.goto('/ket-qua/2024/v1');
   await expect(page.getByText('Đây là phiên bản cũ')).toBeVisible();
+  // The demo's 2024 v1 lacks a province: its page and its README say which.
+  await expect(page.getByTestId('missing-provinces')).toBeVisible();
+  const missing = ((await page.getByTestId('missing-provinces').textContent()) ?? '').match(/\b\d{2} [^,.]+/)?.[0] ?? '';
+  expect(missing).not.toBe('');
+  expect(await (await page.request.get('/du-lieu/2024/v1/README.txt')).text()).toContain(missing);
+});
+
+test('every release of the demo verifies from its public files alone', async ({ request }) => {
+  const { releases } = await (await request.get('/api/v1/releases')).json();
+  expect(releases.length).toBeGreaterThanOrEqual(4);
+  for (const release of releases as { year: number; version: number }[]) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `sipas-verify-${release.year}-`));
+    const base = `/du-lieu/${release.year}/v${release.version}`;
+    for (const file of ['results.csv', 'aggregates.csv', 'methodology.toml']) {
+      const got = await request.get(`${base}/${file}`);
+      expect(got.status(), `${base}/${file}`).toBe(200);
+      fs.writeFileSync(path.join(dir, `sipas-${release.year}-v${release.version}-${file}`), await got.body());
+    }
+    // The README names last year's table when the release shows changes.
+    const readme = await (await request.get(`${base}/README.txt`)).text();
+    const previous = readme.match(/PREVIOUS\.csv is its\s+(\/du-lieu\/\S+?\.csv)/)?.[1];
+    const args = ['verify', dir];
+    if (previous) {
+      const got = await request.get(previous);
+      expect(got.status(), previous).toBe(200);
+      fs.writeFileSync(path.join(dir, 'previous.csv'), await got.body());
+      args.push('--previous', path.join(dir, 'previous.csv'));
+    }
+    const out = execFileSync(process.env.SIPAS_E2E_BIN ?? '', args, {
+      env: { ...process.env, RUST_LOG: 'warn' },
+    }).toString();
+    expect(out, `${base}: ${out}`).toContain('Every published number was reproduced.');
+  }
 });
 
 test('laptop: the table downloads and parses, English, methodology', async ({ browser }) => {
@@ -105,12 +149,13 @@ test('laptop: the table downloads and parses, English, methodology', async ({ br
   const page = await context.newPage();
   await noWasm(page);
   await page.goto('/ket-qua/2025');
-  const link = page.getByRole('link', { name: 'Bảng kết quả (CSV, mở bằng Excel)' });
+  const link = page.getByRole('link', { name: 'Bảng kết quả (CSV cho máy đọc, tên cột tiếng Anh)' });
   const csv = await page.request.get((await link.getAttribute('href')) ?? '');
   expect(csv.status()).toBe(200);
   const lines = (await csv.body()).toString('utf8').slice(1).trim().split('\n');
   const header = lines[0].split(',');
-  const national = lines.find((l) => l.startsWith('national,,sipas,'))?.split(',') ?? [];
+  // The headline is the methodology's national figure: the mean of provinces.
+  const national = lines.find((l) => l.startsWith('national_mean,,sipas,'))?.split(',') ?? [];
   const estimate = Number(national[header.indexOf('estimate')]);
   await expect(page.getByTestId('national')).toHaveText(`${(100 * estimate).toFixed(2).replace('.', ',')}%`);
   // Sorted by name, then in English.

@@ -1,4 +1,5 @@
 import { execFileSync } from 'child_process';
+import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -89,52 +90,84 @@ test('an approving official approves and publishes; the open data downloads', as
   const national = lines.find((l) => l.startsWith('national,,sipas,'));
   expect(national).toBeTruthy();
   const readme = await page.request.get('/du-lieu/2026/v1/README.txt');
-  expect(await readme.text()).toContain('sipas compute --totals totals.json');
-
-  // The demo's communes have about eight respondents, so commune × item cells of 1 to 4
-  // people keep the public per-commune totals back (the README says why).
+  expect(await readme.text()).toContain('sipas verify FOLDER --previous PREVIOUS.csv');
+  // No per-commune totals in public.
   expect((await page.request.get('/du-lieu/2026/v1/totals.json')).status()).toBe(404);
-  expect(await readme.text()).toContain('commune x item cell had 1 to 4 people');
 
-  // Download, recompute, compare, with the full totals (accredited access): the statistician
-  // downloads them from the staff workspace; `sipas compute` reproduces every published number,
-  // the change since 2025 included, as the README says.
+  // Download through the release page, as a journalist would, and verify: every published
+  // number is recomputed from the public files (and 2025's table, which the README names).
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sipas-release-'));
+  // The public site re-reads the list of releases every 10 s.
+  await expect(async () => {
+    expect((await page.goto('/ket-qua/2026'))?.status()).toBe(200);
+  }).toPass({ timeout: 30_000 });
+  for (const name of [
+    'Bảng kết quả (CSV cho máy đọc, tên cột tiếng Anh)',
+    'Số liệu tổng hợp theo tỉnh để kiểm tra (không có số liệu theo xã hay theo người)',
+    'Phương pháp đã dùng',
+  ]) {
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('link', { name, exact: true }).click(),
+    ]);
+    await download.saveAs(path.join(dir, download.suggestedFilename()));
+  }
+  expect(fs.readdirSync(dir).sort()).toEqual([
+    'sipas-2026-v1-aggregates.csv',
+    'sipas-2026-v1-methodology.toml',
+    'sipas-2026-v1-results.csv',
+  ]);
+  // The page's SHA-256 are those of the files downloaded.
+  const sums = (await page.getByTestId('checksums').textContent()) ?? '';
+  for (const file of ['results.csv', 'aggregates.csv']) {
+    const hash = createHash('sha256').update(fs.readFileSync(path.join(dir, `sipas-2026-v1-${file}`))).digest('hex');
+    expect(sums).toContain(hash);
+  }
+  const previous = (await readme.text()).match(/PREVIOUS\.csv is its\s+(\/du-lieu\/\S+?\.csv)/)?.[1] ?? '';
+  expect(previous).toBe('/du-lieu/2025/v1/results.csv');
+  fs.writeFileSync(path.join(dir, 'previous.csv'), await (await page.request.get(previous)).body());
+  const verified = execFileSync(
+    process.env.SIPAS_E2E_BIN ?? '',
+    ['verify', dir, '--previous', path.join(dir, 'previous.csv')],
+    { env: { ...process.env, RUST_LOG: 'warn' } },
+  ).toString();
+  expect(verified).toContain('Every published number was reproduced.');
+
+  // The full totals (accredited access): the statistician downloads them from the staff
+  // workspace; `sipas compute` gives every number unrounded, of which the published ones are
+  // the rounding, and the rows by subgroup, which are not published.
   const statistician = await staffPage(browser);
   await signIn(statistician, 'thong.ke', STATISTICIAN_PASSWORD);
   await statistician.goto(`/staff/waves/${WAVE}/results`);
   await expect(statistician.getByRole('link', { name: 'Tổng số liệu đầy đủ (nội bộ)' }).first()).toBeVisible();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sipas-release-'));
-  for (const [who, address, file] of [
-    [statistician, '/staff/releases/2026/v1/totals.json', 'totals.json'],
-    [page, '/du-lieu/2026/v1/methodology.toml', 'methodology.toml'],
-    [statistician, '/staff/releases/2025/v1/totals.json', 'sipas-2025-v1-totals.json'],
-  ] as const) {
-    const download = await who.request.get(address);
-    expect(download.status(), address).toBe(200);
-    fs.writeFileSync(path.join(dir, file), await download.body());
-  }
-  // The approver may not: the full totals are for statisticians.
+  const full = await statistician.request.get('/staff/releases/2026/v1/totals.json');
+  expect(full.status()).toBe(200);
+  fs.writeFileSync(path.join(dir, 'totals.json'), await full.body());
+  // The approver may not.
   expect((await page.request.get('/staff/releases/2026/v1/totals.json')).status()).toBe(403);
-  expect(await readme.text()).toContain('--previous-data sipas-2025-v1-totals.json');
   execFileSync(
     process.env.SIPAS_E2E_BIN ?? '',
     [
       'compute',
       '--totals', path.join(dir, 'totals.json'),
-      '--methodology', path.join(dir, 'methodology.toml'),
-      '--previous-data', path.join(dir, 'sipas-2025-v1-totals.json'),
+      '--methodology', path.join(dir, 'sipas-2026-v1-methodology.toml'),
       '--out', path.join(dir, 'check.csv'),
     ],
     { env: { ...process.env, RUST_LOG: 'warn' } },
   );
   const all = fs.readFileSync(path.join(dir, 'check.csv'), 'utf8').trim().split('\n');
-  // The full totals also give the rows by subgroup, which are not published.
-  const check = all.filter((line) => line.split(',')[1] === '' || line.startsWith('domain,'));
-  expect(all.length).toBeGreaterThan(check.length);
-  expect(check.length).toBeGreaterThan(1000);
-  expect(check).toEqual(lines);
-  // The comparison with 2025 is part of what was reproduced.
+  const unrounded = all.filter((line) => line.split(',')[1] === '' && !line.startsWith('domain,'));
+  expect(all.length).toBeGreaterThan(unrounded.length + 1);
+  const published = lines.slice(1);
+  expect(unrounded.length).toBe(published.length);
   const columns = lines[0].split(',');
+  const at = columns.indexOf('estimate');
+  unrounded.forEach((line, i) => {
+    const exact = Number(line.split(',')[at]);
+    const shown = Number(published[i].split(',')[at]);
+    expect(Math.abs(exact - shown), published[i]).toBeLessThanOrEqual(0.00005 + 1e-12);
+  });
+  // The comparison with 2025 is published.
   const nationalRow = lines.find((l) => l.startsWith('national,,sipas,'))?.split(',') ?? [];
   expect(nationalRow[columns.indexOf('change_p')]).toMatch(/^[0-9.e-]+$/);
 });
