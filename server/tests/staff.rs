@@ -1291,9 +1291,75 @@ async fn world_idle(url: &str) -> World {
     }
 }
 
+/// What the extractors check before a handler runs: a wave coded like a fixed route cannot be
+/// made, and a provincial officer reaches no page or upload of a wave on another map (their
+/// code names another unit there): 403 before an uploaded file is read.
+async fn guards(world: &World) {
+    let mut central = Browser::new(&world.app);
+    central.sign_in("central", PASSWORD).await;
+    let new = central
+        .post(
+            "/staff/waves",
+            &[
+                ("code", "new"),
+                ("title", "Mới"),
+                ("year", "2026"),
+                ("geography", "2025"),
+                ("questionnaire", "sipas-2023@1"),
+            ],
+        )
+        .await;
+    assert_eq!(new.status, StatusCode::BAD_REQUEST, "{}", new.body);
+    assert!(new.body.contains("trùng tên một trang"), "{}", new.body);
+    assert!(
+        world.store.wave_details("new").await.is_err(),
+        "no wave coded new"
+    );
+    // A wave on the 63-province map.
+    let old = central
+        .post(
+            "/staff/waves",
+            &[
+                ("code", "sipas-2024-old"),
+                ("title", "SIPAS 2024"),
+                ("year", "2024"),
+                ("geography", "2004"),
+                ("questionnaire", "sipas-2023@1"),
+            ],
+        )
+        .await;
+    assert_eq!(old.status, StatusCode::SEE_OTHER, "{}", old.body);
+    let mut hanoi = Browser::new(&world.app);
+    hanoi.sign_in("hanoi", PASSWORD).await;
+    let before = snapshot(world.pool()).await;
+    for path in [
+        "/staff/waves/sipas-2024-old",
+        "/staff/waves/sipas-2024-old/import",
+        "/staff/waves/sipas-2024-old/export",
+        "/staff/waves/sipas-2024-old/monitor",
+    ] {
+        assert_eq!(
+            hanoi.get(path).await.status,
+            StatusCode::FORBIDDEN,
+            "{path}"
+        );
+    }
+    // Not a 400 listing the file's problems: refused before the upload is read.
+    let upload = hanoi
+        .upload(
+            "/staff/waves/sipas-2024-old/import",
+            b"not,a,valid\nfile\n",
+            &[],
+        )
+        .await;
+    assert_eq!(upload.status, StatusCode::FORBIDDEN, "{}", upload.body);
+    assert_eq!(before, snapshot(world.pool()).await);
+}
+
 async fn everything(url: &str) {
     let world = world(url, StaffSettings::default()).await;
     role_matrix(&world).await;
+    guards(&world).await;
     wave_story(&world).await;
     sessions(&world).await;
 }

@@ -3,7 +3,7 @@
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect};
 use serde::Deserialize;
 use sipas_app::domain::Geography;
 use sipas_app::ports::StoreError;
@@ -11,11 +11,12 @@ use sipas_app::staff::pages;
 use sipas_app::staff::port::{AuditFilter, NewUser};
 use sipas_app::staff::research::{ResearchAccess, parse_releases, valid_date};
 use sipas_app::staff::roles::{password_problem, valid_username};
-use sipas_app::staff::{Action, ProvinceRef, Role};
+use sipas_app::staff::{ProvinceRef, Role};
 
 use super::auth::{Staff, hash_password};
+use super::error::StaffResult;
+use super::guard::{Allowed, can};
 use super::html;
-use super::waves::store_failure;
 use crate::http::AppState;
 
 async fn show(
@@ -23,7 +24,7 @@ async fn show(
     staff: &Staff,
     status: StatusCode,
     error: Option<String>,
-) -> Response {
+) -> StaffResult {
     show_sorted(state, staff, status, error, pages::Sort::default()).await
 }
 
@@ -33,30 +34,24 @@ async fn show_sorted(
     status: StatusCode,
     error: Option<String>,
     sort: pages::Sort,
-) -> Response {
-    let users = match state.staff.store.users().await {
-        Ok(users) => users,
-        Err(err) => return store_failure(staff, err),
-    };
+) -> StaffResult {
+    let users = state.staff.store.users().await?;
     let provinces = state
         .store
         .provinces(Geography::G2025)
         .await
         .unwrap_or_default();
-    html(
+    Ok(html(
         status,
         pages::users_page(&staff.ctx, users, provinces, error, sort),
-    )
+    ))
 }
 
 pub async fn list(
     State(state): State<AppState>,
-    staff: Staff,
+    staff: Allowed<can::ManageAccounts>,
     Query(sort): Query<pages::Sort>,
-) -> Response {
-    if let Err(refused) = staff.require(Action::ManageAccounts) {
-        return refused;
-    }
+) -> StaffResult {
     show_sorted(&state, &staff, StatusCode::OK, None, sort).await
 }
 
@@ -181,12 +176,9 @@ pub async fn check_new_user(
 
 pub async fn create(
     State(state): State<AppState>,
-    staff: Staff,
+    staff: Allowed<can::ManageAccounts>,
     Form(form): Form<NewUserForm>,
-) -> Response {
-    if let Err(refused) = staff.require(Action::ManageAccounts) {
-        return refused;
-    }
+) -> StaffResult {
     let provinces: Vec<String> = state
         .store
         .provinces(Geography::G2025)
@@ -219,10 +211,9 @@ pub async fn create(
         Ok(research) => research,
         Err(message) => return show(&state, &staff, StatusCode::BAD_REQUEST, Some(message)).await,
     };
-    let password_hash = match hash_password(form.password).await {
-        Ok(h) => h,
-        Err(err) => return store_failure(&staff, StoreError::Backend(err)),
-    };
+    let password_hash = hash_password(form.password)
+        .await
+        .map_err(StoreError::Backend)?;
     let user = NewUser {
         username: username.clone(),
         display_name,
@@ -256,12 +247,12 @@ pub async fn create(
                     },
                 )
                 .await;
-            Redirect::to("/staff/users").into_response()
+            Ok(Redirect::to("/staff/users").into_response())
         }
         Err(StoreError::Conflict(message)) => {
             show(&state, &staff, StatusCode::CONFLICT, Some(message)).await
         }
-        Err(err) => store_failure(&staff, err),
+        Err(err) => Err(err.into()),
     }
 }
 
@@ -273,18 +264,12 @@ pub struct ChangeForm {
 
 pub async fn change(
     State(state): State<AppState>,
-    staff: Staff,
+    staff: Allowed<can::ManageAccounts>,
     Path((id, change)): Path<(i64, String)>,
     Form(form): Form<ChangeForm>,
-) -> Response {
-    if let Err(refused) = staff.require(Action::ManageAccounts) {
-        return refused;
-    }
+) -> StaffResult {
     let store = &state.staff.store;
-    let target = match store.user(id).await {
-        Ok(user) => user,
-        Err(err) => return store_failure(&staff, err),
-    };
+    let target = store.user(id).await?;
     let result = match change.as_str() {
         "disable" if target.id == staff.user.id => {
             return show(
@@ -324,21 +309,17 @@ pub async fn change(
         }
         _ => Err(StoreError::NotFound),
     };
-    match result {
-        Ok(action) => {
-            staff
-                .audit(
-                    &state.staff,
-                    action,
-                    None,
-                    target.province.as_ref().map(|p| p.code.as_str()),
-                    target.username.clone(),
-                )
-                .await;
-            Redirect::to("/staff/users").into_response()
-        }
-        Err(err) => store_failure(&staff, err),
-    }
+    let action = result?;
+    staff
+        .audit(
+            &state.staff,
+            action,
+            None,
+            target.province.as_ref().map(|p| p.code.as_str()),
+            target.username.clone(),
+        )
+        .await;
+    Ok(Redirect::to("/staff/users").into_response())
 }
 
 #[derive(Deserialize)]
@@ -352,12 +333,9 @@ pub struct AuditQuery {
 
 pub async fn audit_log(
     State(state): State<AppState>,
-    staff: Staff,
+    staff: Allowed<can::ReadAudit>,
     Query(query): Query<AuditQuery>,
-) -> Response {
-    if let Err(refused) = staff.require(Action::ReadAudit) {
-        return refused;
-    }
+) -> StaffResult {
     let keep = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
     let filter = AuditFilter {
         actor: keep(query.actor),
@@ -367,11 +345,9 @@ pub async fn audit_log(
         before_id: query.before,
         limit: 100,
     };
-    match state.staff.store.audit_log(&filter).await {
-        Ok(records) => html(
-            StatusCode::OK,
-            pages::audit_page(&staff.ctx, records, filter),
-        ),
-        Err(err) => store_failure(&staff, err),
-    }
+    let records = state.staff.store.audit_log(&filter).await?;
+    Ok(html(
+        StatusCode::OK,
+        pages::audit_page(&staff.ctx, records, filter),
+    ))
 }

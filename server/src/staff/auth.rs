@@ -13,9 +13,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 use sipas_app::i18n::Locale;
 use sipas_app::ports::StoreError;
+use sipas_app::staff::StaffUser;
 use sipas_app::staff::pages::{self, Ctx};
 use sipas_app::staff::port::AuditEntry;
-use sipas_app::staff::{Action, StaffUser};
 use sipas_app::survey::codes::sha256_hex;
 use tower_sessions::Session;
 
@@ -88,11 +88,13 @@ fn decoy_hash() -> &'static str {
 /// The signed-in staff member of a request. Extracting it checks the session, the account
 /// (still active, credentials unchanged) and the absolute timeout. Without one, a page
 /// request is sent to the sign-in page and anything else is refused with 401.
+#[derive(Clone)]
 pub struct Staff {
     pub user: StaffUser,
     pub ctx: Ctx,
 }
 
+#[derive(Debug)]
 pub struct NotSignedIn {
     method: Method,
     path: String,
@@ -186,58 +188,21 @@ impl FromRequestParts<AppState> for Staff {
                 return Err(refuse());
             }
         };
-        Ok(Staff {
-            ctx: Ctx {
-                locale,
-                user: Some(user.clone()),
-                path,
-                notice: None,
-            },
-            user,
-        })
+        let ctx = Ctx {
+            locale,
+            user: Some(user.clone()),
+            path,
+            notice: None,
+        };
+        // For the error page, should the handler fail (`super::error::error_pages`).
+        if let Some(slot) = parts.extensions.get::<super::error::PageContext>() {
+            slot.set(&ctx);
+        }
+        Ok(Staff { ctx, user })
     }
 }
 
 impl Staff {
-    /// 403 unless the role may do this.
-    pub fn require(&self, action: Action) -> Result<(), Response> {
-        if self.user.may(action) {
-            Ok(())
-        } else {
-            Err(self.forbidden())
-        }
-    }
-
-    pub fn forbidden(&self) -> Response {
-        html(
-            StatusCode::FORBIDDEN,
-            pages::message(
-                &self.ctx,
-                self.ctx.t("Không có quyền", "Not allowed"),
-                self.ctx
-                    .t(
-                        "Vai trò của bạn không được làm việc này, hoặc dữ liệu thuộc tỉnh khác.",
-                        "Your role may not do this, or the data belongs to another province.",
-                    )
-                    .to_owned(),
-            ),
-        )
-    }
-
-    /// The province filter for a wave's data: `Ok(None)` every province, `Ok(Some(code))` one,
-    /// and a 403 when the member may see none of it (a provincial officer and a wave on the other
-    /// geography, where their code names another unit).
-    pub fn province_filter(
-        &self,
-        wave: &sipas_app::staff::port::WaveDetails,
-    ) -> Result<Option<String>, Response> {
-        match self.user.scope().filter_for(wave.wave.geography) {
-            sipas_app::staff::ProvinceFilter::All => Ok(None),
-            sipas_app::staff::ProvinceFilter::Only(code) => Ok(Some(code.to_owned())),
-            sipas_app::staff::ProvinceFilter::Nothing => Err(self.forbidden()),
-        }
-    }
-
     pub async fn audit(
         &self,
         staff: &StaffState,

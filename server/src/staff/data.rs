@@ -10,7 +10,6 @@ use axum::extract::{Multipart, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sipas_app::ports::StoreError;
-use sipas_app::staff::Action;
 use sipas_app::staff::pages::{self, ImportReport, export_cells, export_header};
 use sipas_app::staff::paper;
 use sipas_app::staff::port::{RowOutcome, StaffStore, WaveDetails};
@@ -18,9 +17,9 @@ use sipas_app::staff::sheet::CellProblem;
 use sipas_app::survey::codes::receipt_number;
 use sipas_app::survey::questionnaire::Questionnaire;
 
-use super::auth::Staff;
+use super::error::{StaffError, StaffResult};
+use super::guard::{InWave, can};
 use super::html;
-use super::waves::store_failure;
 use crate::http::AppState;
 
 const PAGE: u32 = 1000;
@@ -28,46 +27,24 @@ const PAGE: u32 = 1000;
 /// Export columns from `duration_secs` on are numbers; the ones before are codes and text.
 const FIRST_NUMERIC_COLUMN: usize = 11;
 
-async fn wave_and_questionnaire(
-    state: &AppState,
-    staff: &Staff,
-    code: &str,
-) -> Result<(WaveDetails, Questionnaire), Response> {
-    let wave = state
-        .staff
-        .store
-        .wave_details(code)
-        .await
-        .map_err(|err| store_failure(staff, err))?;
-    let Some(reference) = wave.wave.questionnaire.clone() else {
-        return Err(store_failure(
-            staff,
-            StoreError::Conflict("the wave has no questionnaire".into()),
-        ));
-    };
-    let questionnaire = state
+/// The questionnaire version a wave answers.
+async fn questionnaire_of(state: &AppState, wave: &WaveDetails) -> StaffResult<Questionnaire> {
+    let reference = wave
+        .wave
+        .questionnaire
+        .clone()
+        .ok_or_else(|| StaffError::Conflict("the wave has no questionnaire".into()))?;
+    Ok(state
         .store
         .questionnaire(&reference.code, reference.version)
-        .await
-        .map_err(|err| store_failure(staff, err))?;
-    Ok((wave, questionnaire))
+        .await?)
 }
 
-pub async fn import_form(
-    State(state): State<AppState>,
-    staff: Staff,
-    Path(code): Path<String>,
-) -> Response {
-    if let Err(refused) = staff.require(Action::ImportPaper) {
-        return refused;
-    }
-    match state.staff.store.wave_details(&code).await {
-        Ok(wave) => html(
-            StatusCode::OK,
-            pages::import_page(&staff.ctx, &wave, None, None),
-        ),
-        Err(err) => store_failure(&staff, err),
-    }
+pub async fn import_form(wave: InWave<can::ImportPaper>) -> StaffResult {
+    Ok(html(
+        StatusCode::OK,
+        pages::import_page(&wave.ctx, &wave.wave, None, None),
+    ))
 }
 
 fn fresh_ids() -> (String, String) {
@@ -81,22 +58,17 @@ fn fresh_ids() -> (String, String) {
 
 pub async fn import(
     State(state): State<AppState>,
-    staff: Staff,
-    Path(code): Path<String>,
+    wave: InWave<can::ImportPaper>,
     multipart: Multipart,
-) -> Response {
-    if let Err(refused) = staff.require(Action::ImportPaper) {
-        return refused;
-    }
-    let (wave, questionnaire) = match wave_and_questionnaire(&state, &staff, &code).await {
-        Ok(found) => found,
-        Err(r) => return r,
-    };
+) -> StaffResult {
+    let code = wave.code().to_owned();
+    let province = wave.province.clone();
+    let questionnaire = questionnaire_of(&state, &wave.wave).await?;
     let refuse = |problems: Vec<CellProblem>, total: usize| {
-        html(
+        Ok(html(
             StatusCode::BAD_REQUEST,
-            pages::import_page(&staff.ctx, &wave, Some((problems, total)), None),
-        )
+            pages::import_page(&wave.ctx, &wave.wave, Some((problems, total)), None),
+        ))
     };
     let upload = match super::upload::read(multipart).await {
         Ok(upload) => upload,
@@ -131,19 +103,11 @@ pub async fn import(
         Ok(records) => records,
         Err(problems) => return refuse(problems.listed, problems.total),
     };
-    let province = match staff.province_filter(&wave) {
-        Ok(p) => p,
-        Err(refused) => return refused,
-    };
-    let outcomes = match state
+    let outcomes = state
         .staff
         .store
         .import_paper(&code, province.as_deref(), &records, dry_run)
-        .await
-    {
-        Ok(outcomes) => outcomes,
-        Err(err) => return store_failure(&staff, err),
-    };
+        .await?;
     let problems: Vec<CellProblem> = records
         .iter()
         .zip(&outcomes)
@@ -169,53 +133,36 @@ pub async fn import(
     let count = |f: fn(&RowOutcome) -> bool| outcomes.iter().filter(|o| f(o)).count();
     let new = count(|o| matches!(o, RowOutcome::New));
     if !dry_run {
-        staff
-            .audit(
-                &state.staff,
-                "paper_imported",
-                Some(&code),
-                province.as_deref(),
-                format!(
-                    "{:?}: {new} stored, {} imported before, {} conflicts",
-                    file_name.chars().take(80).collect::<String>(),
-                    count(|o| matches!(o, RowOutcome::AlreadyImported)),
-                    count(|o| matches!(o, RowOutcome::Conflict(_))),
-                ),
-            )
-            .await;
+        wave.audit(
+            &state.staff,
+            "paper_imported",
+            Some(&code),
+            province.as_deref(),
+            format!(
+                "{:?}: {new} stored, {} imported before, {} conflicts",
+                file_name.chars().take(80).collect::<String>(),
+                count(|o| matches!(o, RowOutcome::AlreadyImported)),
+                count(|o| matches!(o, RowOutcome::Conflict(_))),
+            ),
+        )
+        .await;
     }
     let report = ImportReport {
         dry_run,
         stored: !dry_run,
         outcomes: records.iter().map(|r| r.row).zip(outcomes).collect(),
     };
-    html(
+    Ok(html(
         StatusCode::OK,
-        pages::import_page(&staff.ctx, &wave, None, Some(report)),
-    )
+        pages::import_page(&wave.ctx, &wave.wave, None, Some(report)),
+    ))
 }
 
-pub async fn export_page(
-    State(state): State<AppState>,
-    staff: Staff,
-    Path(code): Path<String>,
-) -> Response {
-    if let Err(refused) = staff.require(Action::Export) {
-        return refused;
-    }
-    match state.staff.store.wave_details(&code).await {
-        Ok(wave) => {
-            let province = match staff.province_filter(&wave) {
-                Ok(p) => p,
-                Err(refused) => return refused,
-            };
-            html(
-                StatusCode::OK,
-                pages::export_page(&staff.ctx, &wave, province),
-            )
-        }
-        Err(err) => store_failure(&staff, err),
-    }
+pub async fn export_page(wave: InWave<can::Export>) -> StaffResult {
+    Ok(html(
+        StatusCode::OK,
+        pages::export_page(&wave.ctx, &wave.wave, wave.province.clone()),
+    ))
 }
 
 fn attachment(content_type: &'static str, file_name: &str, body: Body) -> Response {
@@ -593,20 +540,12 @@ svyby(~{example}, ~province, design, svymean, na.rm = TRUE)
 
 pub async fn export_file(
     State(state): State<AppState>,
-    staff: Staff,
-    Path((code, file)): Path<(String, String)>,
-) -> Response {
-    if let Err(refused) = staff.require(Action::Export) {
-        return refused;
-    }
-    let (wave, questionnaire) = match wave_and_questionnaire(&state, &staff, &code).await {
-        Ok(found) => found,
-        Err(r) => return r,
-    };
-    let province = match staff.province_filter(&wave) {
-        Ok(p) => p,
-        Err(refused) => return refused,
-    };
+    wave: InWave<can::Export>,
+    Path((_, file)): Path<(String, String)>,
+) -> StaffResult {
+    let code = wave.code().to_owned();
+    let province = wave.province.clone();
+    let questionnaire = questionnaire_of(&state, &wave.wave).await?;
     let source = Source {
         store: state.staff.store.clone(),
         wave: code.clone(),
@@ -634,7 +573,7 @@ pub async fn export_file(
                 &name("xlsx"),
                 body,
             ),
-            Err(message) => return store_failure(&staff, StoreError::Conflict(message)),
+            Err(message) => return Err(StaffError::Conflict(message)),
         },
         "export.codebook.csv" => attachment(
             "text/csv; charset=utf-8",
@@ -646,18 +585,17 @@ pub async fn export_file(
             &format!("{code}.R"),
             Body::from(r_snippet(&code, &questionnaire)),
         ),
-        _ => return store_failure(&staff, StoreError::NotFound),
+        _ => return Err(StaffError::NotFound),
     };
-    staff
-        .audit(
-            &state.staff,
-            "export_downloaded",
-            Some(&code),
-            province.as_deref(),
-            file.clone(),
-        )
-        .await;
-    response
+    wave.audit(
+        &state.staff,
+        "export_downloaded",
+        Some(&code),
+        province.as_deref(),
+        file.clone(),
+    )
+    .await;
+    Ok(response)
 }
 
 #[cfg(test)]

@@ -1,83 +1,53 @@
 //! The field work of a wave: its sample frame, invitation batches, and monitoring.
 
 use axum::Form;
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{Multipart, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect};
 use serde::Deserialize;
 use sipas_app::domain::SampleKind;
 use sipas_app::ports::StoreError;
 use sipas_app::staff::Action;
 use sipas_app::staff::frame::{self, Frame, FramePsu};
 use sipas_app::staff::pages::{self, Card, MONITOR_SORTS, MonitorView};
-use sipas_app::staff::port::{NewBatch, WaveDetails};
+use sipas_app::staff::port::NewBatch;
 use sipas_app::survey::codes::{InvitationCode, hash};
 
-use super::auth::Staff;
+use super::error::{StaffError, StaffResult};
+use super::guard::{InBatch, InWave, can};
 use super::html;
-use super::waves::store_failure;
 use crate::http::AppState;
 
-/// The wave, or the response to send instead.
-async fn wave_for(state: &AppState, staff: &Staff, code: &str) -> Result<WaveDetails, Response> {
-    state
+pub async fn frame(State(state): State<AppState>, wave: InWave<can::Monitor>) -> StaffResult {
+    let frame = state
         .staff
         .store
-        .wave_details(code)
-        .await
-        .map_err(|err| store_failure(staff, err))
-}
-
-pub async fn frame(
-    State(state): State<AppState>,
-    staff: Staff,
-    Path(code): Path<String>,
-) -> Response {
-    if let Err(refused) = staff.require(Action::Monitor) {
-        return refused;
-    }
-    let wave = match wave_for(&state, &staff, &code).await {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
-    let province = match staff.province_filter(&wave) {
-        Ok(p) => p,
-        Err(refused) => return refused,
-    };
-    match state.staff.store.frame(&code, province.as_deref()).await {
-        Ok(frame) => html(
-            StatusCode::OK,
-            pages::frame_page(
-                &staff.ctx,
-                &wave,
-                frame,
-                staff.user.may(Action::UploadFrame),
-                None,
-            ),
+        .frame(wave.code(), wave.province.as_deref())
+        .await?;
+    Ok(html(
+        StatusCode::OK,
+        pages::frame_page(
+            &wave.ctx,
+            &wave.wave,
+            frame,
+            wave.user.may(Action::UploadFrame),
+            None,
         ),
-        Err(err) => store_failure(&staff, err),
-    }
+    ))
 }
 
 pub async fn upload_frame(
     State(state): State<AppState>,
-    staff: Staff,
-    Path(code): Path<String>,
+    wave: InWave<can::UploadFrame>,
     multipart: Multipart,
-) -> Response {
-    if let Err(refused) = staff.require(Action::UploadFrame) {
-        return refused;
-    }
-    let wave = match wave_for(&state, &staff, &code).await {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
+) -> StaffResult {
     let store = &state.staff.store;
+    let code = wave.code().to_owned();
     let show = |frame: Frame, problems: Vec<sipas_app::staff::sheet::CellProblem>, total: usize| {
-        html(
+        Ok(html(
             StatusCode::BAD_REQUEST,
-            pages::frame_page(&staff.ctx, &wave, frame, true, Some((problems, total))),
-        )
+            pages::frame_page(&wave.ctx, &wave.wave, frame, true, Some((problems, total))),
+        ))
     };
     let one = |message: String| sipas_app::staff::sheet::CellProblem {
         row: 0,
@@ -93,34 +63,36 @@ pub async fn upload_frame(
         Ok(table) => table,
         Err(message) => return show(current, vec![one(message)], 1),
     };
-    let provinces = match state.store.provinces(wave.wave.geography).await {
-        Ok(list) => list.into_iter().map(|p| p.code).collect(),
-        Err(err) => return store_failure(&staff, err),
-    };
+    let provinces = state
+        .store
+        .provinces(wave.wave.wave.geography)
+        .await?
+        .into_iter()
+        .map(|p| p.code)
+        .collect();
     let parsed = match frame::parse(table, &provinces) {
         Ok(parsed) => parsed,
         Err(problems) => return show(current, problems.listed, problems.total),
     };
     match store.replace_frame(&code, &parsed).await {
         Ok(()) => {
-            staff
-                .audit(
-                    &state.staff,
-                    "frame_uploaded",
-                    Some(&code),
-                    None,
-                    format!(
-                        "{} strata, {} PSUs, target {}",
-                        parsed.strata.len(),
-                        parsed.psus.len(),
-                        parsed.total_target()
-                    ),
-                )
-                .await;
-            Redirect::to(&format!("/staff/waves/{code}/frame")).into_response()
+            wave.audit(
+                &state.staff,
+                "frame_uploaded",
+                Some(&code),
+                None,
+                format!(
+                    "{} strata, {} PSUs, target {}",
+                    parsed.strata.len(),
+                    parsed.psus.len(),
+                    parsed.total_target()
+                ),
+            )
+            .await;
+            Ok(Redirect::to(&format!("/staff/waves/{code}/frame")).into_response())
         }
         Err(StoreError::Conflict(message)) => show(current, vec![one(message)], 1),
-        Err(err) => store_failure(&staff, err),
+        Err(err) => Err(err.into()),
     }
 }
 
@@ -131,55 +103,45 @@ fn request_token() -> String {
 
 pub async fn batches(
     State(state): State<AppState>,
-    staff: Staff,
-    Path(code): Path<String>,
+    wave: InWave<can::IssueCodes>,
     Query(sort): Query<pages::Sort>,
-) -> Response {
-    if let Err(refused) = staff.require(Action::IssueCodes) {
-        return refused;
-    }
-    let wave = match wave_for(&state, &staff, &code).await {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
-    batches_list(&state, &staff, &wave, StatusCode::OK, None, sort).await
+) -> StaffResult {
+    batches_list(&state, &wave, StatusCode::OK, None, sort).await
 }
 
 /// The batches page after a refused issue: the message, the default order.
 async fn batches_view(
     state: &AppState,
-    staff: &Staff,
-    wave: &WaveDetails,
+    wave: &InWave<can::IssueCodes>,
     status: StatusCode,
     error: Option<String>,
-) -> Response {
-    batches_list(state, staff, wave, status, error, pages::Sort::default()).await
+) -> StaffResult {
+    batches_list(state, wave, status, error, pages::Sort::default()).await
 }
 
 async fn batches_list(
     state: &AppState,
-    staff: &Staff,
-    wave: &WaveDetails,
+    wave: &InWave<can::IssueCodes>,
     status: StatusCode,
     error: Option<String>,
     sort: pages::Sort,
-) -> Response {
-    let province = match staff.province_filter(wave) {
-        Ok(p) => p,
-        Err(refused) => return refused,
-    };
+) -> StaffResult {
     let store = &state.staff.store;
-    let frame = match store.frame(&wave.wave.code, province.as_deref()).await {
-        Ok(f) => f,
-        Err(err) => return store_failure(staff, err),
-    };
-    match store.batches(&wave.wave.code, province.as_deref()).await {
-        Ok(list) => html(
-            status,
-            pages::batches_page(&staff.ctx, wave, frame, list, request_token(), error, sort),
+    let province = wave.province.as_deref();
+    let frame = store.frame(wave.code(), province).await?;
+    let list = store.batches(wave.code(), province).await?;
+    Ok(html(
+        status,
+        pages::batches_page(
+            &wave.ctx,
+            &wave.wave,
+            frame,
+            list,
+            request_token(),
+            error,
+            sort,
         ),
-        Err(err) => store_failure(staff, err),
-    }
+    ))
 }
 
 #[derive(Deserialize)]
@@ -242,41 +204,27 @@ pub fn base_url(state: &AppState, headers: &HeaderMap) -> String {
 
 pub async fn issue(
     State(state): State<AppState>,
-    staff: Staff,
-    Path(code): Path<String>,
+    wave: InWave<can::IssueCodes>,
     headers: HeaderMap,
     Form(form): Form<IssueForm>,
-) -> Response {
-    if let Err(refused) = staff.require(Action::IssueCodes) {
-        return refused;
-    }
-    let wave = match wave_for(&state, &staff, &code).await {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
-    if wave.wave.closed {
-        return batches_view(
-            &state,
-            &staff,
-            &wave,
+) -> StaffResult {
+    let code = wave.code().to_owned();
+    let refuse =
+        |status, message: &str| batches_view(&state, &wave, status, Some(message.to_owned()));
+    if wave.wave.wave.closed {
+        return refuse(
             StatusCode::CONFLICT,
-            Some(staff.ctx.t("Đợt đã đóng.", "The wave is closed.").into()),
+            wave.ctx.t("Đợt đã đóng.", "The wave is closed."),
         )
         .await;
     }
     let count = match form.count.trim().parse::<usize>() {
         Ok(n) if (1..=5000).contains(&n) => n,
         _ => {
-            let message = staff
-                .ctx
-                .t("Số mã từ 1 đến 5000.", "The count must be from 1 to 5000.")
-                .to_owned();
-            return batches_view(
-                &state,
-                &staff,
-                &wave,
+            return refuse(
                 StatusCode::BAD_REQUEST,
-                Some(message),
+                wave.ctx
+                    .t("Số mã từ 1 đến 5000.", "The count must be from 1 to 5000."),
             )
             .await;
         }
@@ -284,21 +232,11 @@ pub async fn issue(
     let token_ok = (16..=64).contains(&form.request_id.len())
         && form.request_id.bytes().all(|b| b.is_ascii_hexdigit());
     if !token_ok {
-        return batches_view(
-            &state,
-            &staff,
-            &wave,
-            StatusCode::BAD_REQUEST,
-            Some("request_id".into()),
-        )
-        .await;
+        return refuse(StatusCode::BAD_REQUEST, "request_id").await;
     }
     // The whole frame: the target is checked against the member's province below, so an id
     // edited in the form cannot reach another province.
-    let frame = match state.staff.store.frame(&code, None).await {
-        Ok(f) => f,
-        Err(err) => return store_failure(&staff, err),
-    };
+    let frame = state.staff.store.frame(&code, None).await?;
     // `psu:{psu}`, `stratum:{province}:{stratum}` or `province:{province}`; PSU and stratum
     // names may themselves hold a colon, province codes never do.
     let target = form.target.as_str();
@@ -339,33 +277,27 @@ pub async fn issue(
         (Vec::new(), String::new())
     };
     let Some(province) = chosen.first().map(|p| p.province_code.clone()) else {
-        let message = staff
-            .ctx
-            .t(
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            wave.ctx.t(
                 "Không có PSU nào như vậy trong dàn mẫu.",
                 "No such PSU in the frame.",
-            )
-            .to_owned();
-        return batches_view(
-            &state,
-            &staff,
-            &wave,
-            StatusCode::BAD_REQUEST,
-            Some(message),
+            ),
         )
         .await;
     };
-    if !staff.user.scope().allows(wave.wave.geography, &province) {
-        return staff.forbidden();
+    if !wave
+        .user
+        .scope()
+        .allows(wave.wave.wave.geography, &province)
+    {
+        return Err(StaffError::Forbidden);
     }
     let shares = share_out(&chosen, count);
-    let codes = match crate::invitations::generate(count) {
-        Ok(codes) => codes,
-        Err(err) => {
-            tracing::error!(error = %err, "no random codes");
-            return store_failure(&staff, StoreError::Backend(err.to_string()));
-        }
-    };
+    let codes = crate::invitations::generate(count).map_err(|err| {
+        tracing::error!(error = %err, "no random codes");
+        StaffError::Unavailable
+    })?;
     let mut assigned: Vec<(FramePsu, InvitationCode)> = Vec::with_capacity(count);
     let mut codes = codes.into_iter();
     for (psu, share) in chosen.iter().zip(shares) {
@@ -379,7 +311,7 @@ pub async fn issue(
         wave_code: code.clone(),
         province_code: province.clone(),
         scope: scope.clone(),
-        issued_by: staff.user.username.clone(),
+        issued_by: wave.user.username.clone(),
         kind: SampleKind::Probability,
         codes: assigned
             .iter()
@@ -389,26 +321,25 @@ pub async fn issue(
     match state.staff.store.issue_batch(&batch).await {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => {
-            let message = staff
-                .ctx
-                .t(
+            return refuse(
+                StatusCode::CONFLICT,
+                wave.ctx.t(
                     "Lô này đã được phát (biểu mẫu được gửi hai lần). Mã chỉ hiện một lần; nếu chưa in, hãy hủy lô và phát lô mới.",
                     "This batch was issued already (the form was sent twice). Codes are shown once; if they were not printed, void the batch and issue a new one.",
-                )
-                .to_owned();
-            return batches_view(&state, &staff, &wave, StatusCode::CONFLICT, Some(message)).await;
+                ),
+            )
+            .await;
         }
-        Err(err) => return store_failure(&staff, err),
+        Err(err) => return Err(err.into()),
     }
-    staff
-        .audit(
-            &state.staff,
-            "batch_issued",
-            Some(&code),
-            Some(&province),
-            format!("{batch_id}: {count} codes for {scope}"),
-        )
-        .await;
+    wave.audit(
+        &state.staff,
+        "batch_issued",
+        Some(&code),
+        Some(&province),
+        format!("{batch_id}: {count} codes for {scope}"),
+    )
+    .await;
     let base = base_url(&state, &headers);
     let mut cards = Vec::with_capacity(assigned.len());
     for (psu, invitation) in assigned {
@@ -423,63 +354,28 @@ pub async fn issue(
             psu_name: psu.name,
         });
     }
-    html(
+    Ok(html(
         StatusCode::OK,
-        pages::batch_sheet(&staff.ctx, &wave.wave.title, &batch_id, &base, cards),
-    )
+        pages::batch_sheet(&wave.ctx, &wave.wave.wave.title, &batch_id, &base, cards),
+    ))
 }
 
-/// The batch, if this member may act on it.
-async fn batch_for(
-    state: &AppState,
-    staff: &Staff,
-    id: &str,
-) -> Result<(sipas_app::staff::port::BatchSummary, WaveDetails), Response> {
-    let batch = state
+pub async fn void(State(state): State<AppState>, batch: InBatch<can::IssueCodes>) -> StaffResult {
+    let voided = state
         .staff
         .store
-        .batch(id)
-        .await
-        .map_err(|err| store_failure(staff, err))?;
-    let wave = wave_for(state, staff, &batch.wave_code).await?;
-    if !staff
-        .user
-        .scope()
-        .allows(wave.wave.geography, &batch.province_code)
-    {
-        return Err(staff.forbidden());
-    }
-    Ok((batch, wave))
-}
-
-pub async fn void(State(state): State<AppState>, staff: Staff, Path(id): Path<String>) -> Response {
-    if let Err(refused) = staff.require(Action::IssueCodes) {
-        return refused;
-    }
-    let (batch, wave) = match batch_for(&state, &staff, &id).await {
-        Ok(found) => found,
-        Err(r) => return r,
-    };
-    match state
-        .staff
-        .store
-        .void_batch(&id, &staff.user.username)
-        .await
-    {
-        Ok(voided) => {
-            staff
-                .audit(
-                    &state.staff,
-                    "batch_voided",
-                    Some(&batch.wave_code),
-                    Some(&batch.province_code),
-                    format!("{id}: {voided} unused codes voided"),
-                )
-                .await;
-            Redirect::to(&format!("/staff/waves/{}/batches", wave.wave.code)).into_response()
-        }
-        Err(err) => store_failure(&staff, err),
-    }
+        .void_batch(&batch.batch.id, &batch.user.username)
+        .await?;
+    batch
+        .audit(
+            &state.staff,
+            "batch_voided",
+            Some(&batch.batch.wave_code),
+            Some(&batch.batch.province_code),
+            format!("{}: {voided} unused codes voided", batch.batch.id),
+        )
+        .await;
+    Ok(Redirect::to(&format!("/staff/waves/{}/batches", batch.wave.wave.code)).into_response())
 }
 
 #[derive(Deserialize)]
@@ -492,57 +388,47 @@ pub struct CodesForm {
 /// only their hashes); each must belong to this batch and be unvoided.
 pub async fn codes_csv(
     State(state): State<AppState>,
-    staff: Staff,
-    Path(id): Path<String>,
+    batch: InBatch<can::IssueCodes>,
     headers: HeaderMap,
     Form(form): Form<CodesForm>,
-) -> Response {
-    if let Err(refused) = staff.require(Action::IssueCodes) {
-        return refused;
-    }
-    let (batch, _wave) = match batch_for(&state, &staff, &id).await {
-        Ok(found) => found,
-        Err(r) => return r,
-    };
+) -> StaffResult {
+    let id = batch.batch.id.clone();
     let base = base_url(&state, &headers);
     let mut writer = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
     let _ = writer.write_record(["code", "link", "wave", "province", "stratum", "psu"]);
     let mut rows = 0;
     for raw in form.codes.split_whitespace().take(5000) {
-        let Ok(code) = InvitationCode::parse(raw) else {
-            return store_failure(&staff, StoreError::NotFound);
-        };
-        match state.store.invitation(&hash(&code)).await {
-            Ok(invitation) if invitation.batch == id => {
-                let (shown, link) = (code.display(), format!("{base}/s/{}", code.as_str()));
-                let cells = [
-                    shown.as_str(),
-                    &link,
-                    &invitation.sample.wave_code,
-                    &invitation.sample.province_code,
-                    &invitation.sample.stratum,
-                    &invitation.sample.psu,
-                ];
-                let _ = writer.write_record(cells.into_iter().map(super::data::neutralise));
-                rows += 1;
-            }
-            Ok(_) => return store_failure(&staff, StoreError::NotFound),
-            Err(err) => return store_failure(&staff, err),
+        let code = InvitationCode::parse(raw).map_err(|_| StaffError::NotFound)?;
+        let invitation = state.store.invitation(&hash(&code)).await?;
+        if invitation.batch != id {
+            return Err(StaffError::NotFound);
         }
+        let (shown, link) = (code.display(), format!("{base}/s/{}", code.as_str()));
+        let cells = [
+            shown.as_str(),
+            &link,
+            &invitation.sample.wave_code,
+            &invitation.sample.province_code,
+            &invitation.sample.stratum,
+            &invitation.sample.psu,
+        ];
+        let _ = writer.write_record(cells.into_iter().map(super::data::neutralise));
+        rows += 1;
     }
-    let Ok(bytes) = writer.into_inner() else {
-        return store_failure(&staff, StoreError::Backend("csv".into()));
-    };
-    staff
+    let bytes = writer.into_inner().map_err(|err| {
+        tracing::error!(error = %err, "codes CSV");
+        StaffError::Unavailable
+    })?;
+    batch
         .audit(
             &state.staff,
             "batch_codes_downloaded",
-            Some(&batch.wave_code),
-            Some(&batch.province_code),
+            Some(&batch.batch.wave_code),
+            Some(&batch.batch.province_code),
             format!("{id}: {rows} codes"),
         )
         .await;
-    (
+    Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
             (
@@ -552,7 +438,7 @@ pub async fn codes_csv(
         ],
         bytes,
     )
-        .into_response()
+        .into_response())
 }
 
 #[derive(Deserialize)]
@@ -564,52 +450,36 @@ pub struct MonitorQuery {
 
 pub async fn monitor(
     State(state): State<AppState>,
-    staff: Staff,
-    Path(code): Path<String>,
+    wave: InWave<can::Monitor>,
     Query(query): Query<MonitorQuery>,
-) -> Response {
-    if let Err(refused) = staff.require(Action::Monitor) {
-        return refused;
-    }
-    let wave = match wave_for(&state, &staff, &code).await {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
+) -> StaffResult {
     let requested = query.province.filter(|p| !p.is_empty());
     // A provincial officer sees their province; asking for another one is refused.
-    let own = match staff.province_filter(&wave) {
-        Ok(p) => p,
-        Err(refused) => return refused,
-    };
-    let province = match (own, requested) {
-        (Some(own), Some(asked)) if own != asked => return staff.forbidden(),
+    let province = match (wave.province.clone(), requested) {
+        (Some(own), Some(asked)) if own != asked => return Err(StaffError::Forbidden),
         (Some(own), _) => Some(own),
         (None, asked) => asked,
     };
-    let monitoring = match state
+    let monitoring = state
         .staff
         .store
-        .monitoring(&code, province.as_deref())
-        .await
-    {
-        Ok(m) => m,
-        Err(err) => return store_failure(&staff, err),
-    };
+        .monitoring(wave.code(), province.as_deref())
+        .await?;
     let province_names = state
         .store
-        .provinces(wave.wave.geography)
+        .provinces(wave.wave.wave.geography)
         .await
         .unwrap_or_default();
     let sort = query
         .sort
         .filter(|s| MONITOR_SORTS.contains(&s.as_str()))
         .unwrap_or_else(|| "unit".into());
-    html(
+    Ok(html(
         StatusCode::OK,
         pages::monitor_page(
-            &staff.ctx,
+            &wave.ctx,
             MonitorView {
-                wave,
+                wave: wave.wave.clone(),
                 monitoring,
                 province,
                 sort,
@@ -617,7 +487,7 @@ pub async fn monitor(
                 province_names,
             },
         ),
-    )
+    ))
 }
 
 #[cfg(test)]

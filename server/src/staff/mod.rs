@@ -4,14 +4,12 @@
 //!
 //! Nothing here is part of the citizen's wasm bundle (docs/architecture.md, "Staff pages").
 
-// Handlers return `Result<_, Response>` so a refusal is an early `return`; a response is large,
-// but it is built once per refused request.
-#![allow(clippy::result_large_err)]
-
 pub mod accounts;
 pub mod auth;
 mod data;
+pub mod error;
 mod field;
+pub mod guard;
 mod research;
 mod results;
 pub mod sessions;
@@ -190,5 +188,6 @@ pub fn router(state: &AppState) -> Router<AppState> {
             state.clone(),
             auth::refuse_cross_origin,
         ))
+        .layer(axum::middleware::from_fn(error::error_pages))
         .layer(sessions)
 }

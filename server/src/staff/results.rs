@@ -10,7 +10,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use sipas_app::ports::StoreError;
 use sipas_app::staff::Action;
 use sipas_app::staff::pages;
 use sipas_app::staff::release::NewRelease;
@@ -19,8 +18,9 @@ use sipas_app::staff::review::ComputationStatus;
 use sipas_stats::methodology::Methodology;
 
 use super::auth::Staff;
+use super::error::{StaffError, StaffResult};
+use super::guard::{Allowed, InWave, Researcher, can};
 use super::html;
-use super::waves::store_failure;
 use crate::http::AppState;
 
 /// Comments and changelog notes: what fits on a screen.
@@ -30,72 +30,38 @@ const MAX_METHODOLOGY_BYTES: usize = 64 * 1024;
 /// Population totals: a few rows per province and margin.
 const MAX_POPULATION_BYTES: usize = 1024 * 1024;
 
-fn invalid(staff: &Staff, message: String) -> Response {
-    html(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        pages::message(&staff.ctx, staff.ctx.t("Chưa hợp lệ", "Not valid"), message),
-    )
-}
-
 fn to_computation(id: i64) -> Response {
     Redirect::to(&format!("/staff/computations/{id}")).into_response()
 }
 
-/// After a step on a computation: audit it and go back to its page, or say why it was refused.
-async fn step_done(
-    state: &AppState,
-    staff: &Staff,
-    id: i64,
-    action: &str,
-    outcome: Result<(), StoreError>,
-) -> Response {
-    match outcome {
-        Ok(()) => {
-            staff
-                .audit(
-                    &state.staff,
-                    action,
-                    None,
-                    None,
-                    format!("computation {id}"),
-                )
-                .await;
-            to_computation(id)
-        }
-        Err(err) => store_failure(staff, err),
-    }
+/// After a step on a computation: audit it and go back to its page.
+async fn step_done(state: &AppState, staff: &Staff, id: i64, action: &str) -> StaffResult {
+    staff
+        .audit(
+            &state.staff,
+            action,
+            None,
+            None,
+            format!("computation {id}"),
+        )
+        .await;
+    Ok(to_computation(id))
 }
 
-pub async fn list(
-    State(state): State<AppState>,
-    staff: Staff,
-    Path(code): Path<String>,
-) -> Response {
-    if let Err(refused) = staff.require(Action::ReadResults) {
-        return refused;
-    }
+pub async fn list(State(state): State<AppState>, wave: InWave<can::ReadResults>) -> StaffResult {
     let store = &state.staff.store;
-    let loaded = async {
-        Ok::<_, StoreError>((
-            store.wave_details(&code).await?,
-            store.computations(&code).await?,
-            store.releases().await?,
-        ))
-    }
-    .await;
-    match loaded {
-        Ok((wave, computations, releases)) => html(
-            StatusCode::OK,
-            results_pages::results_page(
-                &staff.ctx,
-                &wave,
-                computations,
-                releases,
-                crate::questionnaires::SIPAS_2023_METHODOLOGY,
-            ),
+    let computations = store.computations(wave.code()).await?;
+    let releases = store.releases().await?;
+    Ok(html(
+        StatusCode::OK,
+        results_pages::results_page(
+            &wave.ctx,
+            &wave.wave,
+            computations,
+            releases,
+            crate::questionnaires::SIPAS_2023_METHODOLOGY,
         ),
-        Err(err) => store_failure(&staff, err),
-    }
+    ))
 }
 
 #[derive(Deserialize)]
@@ -108,82 +74,63 @@ pub struct StartForm {
 
 pub async fn start(
     State(state): State<AppState>,
-    staff: Staff,
-    Path(code): Path<String>,
+    wave: InWave<can::ComputeResults>,
     Form(form): Form<StartForm>,
-) -> Response {
-    if let Err(refused) = staff.require(Action::ComputeResults) {
-        return refused;
-    }
+) -> StaffResult {
+    let ctx = &wave.ctx;
     if form.methodology.len() > MAX_METHODOLOGY_BYTES {
-        return invalid(
-            &staff,
-            staff
-                .ctx
-                .t(
-                    "Tệp phương pháp quá lớn (tối đa 64 KB).",
-                    "The methodology is too large (64 KB at most).",
-                )
-                .to_owned(),
-        );
+        return Err(StaffError::Invalid(
+            ctx.t(
+                "Tệp phương pháp quá lớn (tối đa 64 KB).",
+                "The methodology is too large (64 KB at most).",
+            )
+            .to_owned(),
+        ));
     }
     // A methodology or population that does not parse is refused here, with its message, not
     // in the job.
-    let methodology = match Methodology::from_toml(&form.methodology) {
-        Ok(m) => m,
-        Err(err) => return invalid(&staff, err.to_string()),
-    };
+    let methodology = Methodology::from_toml(&form.methodology)
+        .map_err(|err| StaffError::Invalid(err.to_string()))?;
     let population = match (methodology.calibration.is_some(), form.population.trim()) {
         (false, _) => None,
         (true, "") => {
-            return invalid(
-                &staff,
-                staff
-                    .ctx
-                    .t(
-                        "Phương pháp này hiệu chỉnh theo tổng thể: nhập số liệu dân số (CSV: province,margin,category,total).",
-                        "This methodology calibrates to the population: give its totals (CSV: province,margin,category,total).",
-                    )
-                    .to_owned(),
-            );
+            return Err(StaffError::Invalid(
+                ctx.t(
+                    "Phương pháp này hiệu chỉnh theo tổng thể: nhập số liệu dân số (CSV: province,margin,category,total).",
+                    "This methodology calibrates to the population: give its totals (CSV: province,margin,category,total).",
+                )
+                .to_owned(),
+            ));
         }
         (true, text) => {
             if text.len() > MAX_POPULATION_BYTES {
-                return invalid(&staff, "population totals: 1 MB at most".into());
+                return Err(StaffError::Invalid(
+                    "population totals: 1 MB at most".into(),
+                ));
             }
-            if let Err(err) = sipas_stats::calibration::Population::from_csv(text.as_bytes()) {
-                return invalid(&staff, format!("population totals: {err}"));
-            }
+            sipas_stats::calibration::Population::from_csv(text.as_bytes())
+                .map_err(|err| StaffError::Invalid(format!("population totals: {err}")))?;
             Some(text.to_owned())
         }
     };
-    let wave = match state.staff.store.wave_details(&code).await {
-        Ok(w) => w.wave,
-        Err(err) => return store_failure(&staff, err),
-    };
-    match crate::drafts::start(
+    let code = wave.code().to_owned();
+    let id = crate::drafts::start(
         state.staff.store.clone(),
-        wave,
+        wave.wave.wave.clone(),
         form.methodology,
         population,
-        staff.user.id,
+        wave.user.id,
     )
-    .await
-    {
-        Ok(id) => {
-            staff
-                .audit(
-                    &state.staff,
-                    "computation_started",
-                    Some(&code),
-                    None,
-                    format!("computation {id}"),
-                )
-                .await;
-            to_computation(id)
-        }
-        Err(err) => store_failure(&staff, err),
-    }
+    .await?;
+    wave.audit(
+        &state.staff,
+        "computation_started",
+        Some(&code),
+        None,
+        format!("computation {id}"),
+    )
+    .await;
+    Ok(to_computation(id))
 }
 
 #[derive(Deserialize)]
@@ -193,33 +140,22 @@ pub struct ShowQuery {
 
 pub async fn show(
     State(state): State<AppState>,
-    staff: Staff,
+    staff: Allowed<can::ReadResults>,
     Path(id): Path<i64>,
     Query(query): Query<ShowQuery>,
-) -> Response {
-    if let Err(refused) = staff.require(Action::ReadResults) {
-        return refused;
-    }
+) -> StaffResult {
     let store = &state.staff.store;
-    let loaded = async {
-        let computation = store.computation(id).await?;
-        let wave = store.wave_details(&computation.summary.wave_code).await?;
-        let comments = store.comments(id).await?;
-        let provinces = state.store.provinces(wave.wave.geography).await?;
-        let latest_version = store
-            .releases()
-            .await?
-            .into_iter()
-            .filter(|r| r.year == wave.wave.year)
-            .map(|r| r.version)
-            .max();
-        Ok::<_, StoreError>((computation, wave, comments, provinces, latest_version))
-    }
-    .await;
-    let (computation, wave, comments, provinces, latest_version) = match loaded {
-        Ok(v) => v,
-        Err(err) => return store_failure(&staff, err),
-    };
+    let computation = store.computation(id).await?;
+    let wave = store.wave_details(&computation.summary.wave_code).await?;
+    let comments = store.comments(id).await?;
+    let provinces = state.store.provinces(wave.wave.geography).await?;
+    let latest_version = store
+        .releases()
+        .await?
+        .into_iter()
+        .filter(|r| r.year == wave.wave.year)
+        .map(|r| r.version)
+        .max();
     let names: HashMap<String, String> =
         provinces.into_iter().map(|p| (p.code, p.name_vi)).collect();
     let s = &computation.summary;
@@ -238,7 +174,7 @@ pub async fn show(
     let domain = query
         .domain
         .filter(|d| computation.cells.iter().any(|c| &c.domain == d));
-    html(
+    Ok(html(
         StatusCode::OK,
         results_pages::computation_page(
             &staff.ctx,
@@ -249,7 +185,7 @@ pub async fn show(
             domain,
             permitted,
         ),
-    )
+    ))
 }
 
 #[derive(Deserialize)]
@@ -257,11 +193,10 @@ pub struct TextForm {
     body: String,
 }
 
-fn checked_text(staff: &Staff, text: &str) -> Result<String, Response> {
+fn checked_text(staff: &Staff, text: &str) -> StaffResult<String> {
     let text = text.trim();
     if text.is_empty() || text.chars().count() > MAX_TEXT {
-        return Err(invalid(
-            staff,
+        return Err(StaffError::Invalid(
             staff
                 .ctx
                 .t(
@@ -276,77 +211,62 @@ fn checked_text(staff: &Staff, text: &str) -> Result<String, Response> {
 
 pub async fn comment(
     State(state): State<AppState>,
-    staff: Staff,
+    staff: Allowed<can::ReadResults>,
     Path(id): Path<i64>,
     Form(form): Form<TextForm>,
-) -> Response {
-    if let Err(refused) = staff.require(Action::ReadResults) {
-        return refused;
-    }
-    let body = match checked_text(&staff, &form.body) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
+) -> StaffResult {
+    let body = checked_text(&staff, &form.body)?;
     let store = &state.staff.store;
-    match store.computation(id).await {
-        Ok(c) if c.summary.status == ComputationStatus::Published => {
-            return store_failure(
-                &staff,
-                StoreError::Conflict("a published computation takes no more comments".into()),
-            );
-        }
-        Ok(_) => {}
-        Err(err) => return store_failure(&staff, err),
+    if store.computation(id).await?.summary.status == ComputationStatus::Published {
+        return Err(StaffError::Conflict(
+            "a published computation takes no more comments".into(),
+        ));
     }
-    let outcome = store.add_comment(id, staff.user.id, &body).await;
-    step_done(&state, &staff, id, "computation_commented", outcome).await
+    store.add_comment(id, staff.user.id, &body).await?;
+    step_done(&state, &staff, id, "computation_commented").await
 }
 
-pub async fn submit(State(state): State<AppState>, staff: Staff, Path(id): Path<i64>) -> Response {
-    if let Err(refused) = staff.require(Action::ComputeResults) {
-        return refused;
-    }
-    let outcome = state
+pub async fn submit(
+    State(state): State<AppState>,
+    staff: Allowed<can::ComputeResults>,
+    Path(id): Path<i64>,
+) -> StaffResult {
+    state
         .staff
         .store
         .submit_computation(id, staff.user.id)
-        .await;
-    step_done(&state, &staff, id, "computation_submitted", outcome).await
+        .await?;
+    step_done(&state, &staff, id, "computation_submitted").await
 }
 
-pub async fn approve(State(state): State<AppState>, staff: Staff, Path(id): Path<i64>) -> Response {
-    if let Err(refused) = staff.require(Action::ApproveResults) {
-        return refused;
-    }
-    let outcome = state
+pub async fn approve(
+    State(state): State<AppState>,
+    staff: Allowed<can::ApproveResults>,
+    Path(id): Path<i64>,
+) -> StaffResult {
+    state
         .staff
         .store
         .approve_computation(id, staff.user.id)
-        .await;
-    step_done(&state, &staff, id, "computation_approved", outcome).await
+        .await?;
+    step_done(&state, &staff, id, "computation_approved").await
 }
 
 pub async fn return_draft(
     State(state): State<AppState>,
-    staff: Staff,
+    staff: Allowed<can::ApproveResults>,
     Path(id): Path<i64>,
     Form(form): Form<TextForm>,
-) -> Response {
-    if let Err(refused) = staff.require(Action::ApproveResults) {
-        return refused;
-    }
-    let body = match checked_text(&staff, &form.body) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
+) -> StaffResult {
+    let body = checked_text(&staff, &form.body)?;
     // The reason stays with the draft (embargoed): the audit log, which administrators read,
     // records only the step.
-    let outcome = state
+    state
         .staff
         .store
         .return_computation(id, staff.user.id, &body)
-        .await;
-    step_done(&state, &staff, id, "computation_returned", outcome).await
+        .await?;
+    step_done(&state, &staff, id, "computation_returned").await
 }
 
 #[derive(Deserialize)]
@@ -360,20 +280,16 @@ pub struct PublishForm {
 
 pub async fn publish(
     State(state): State<AppState>,
-    staff: Staff,
+    staff: Allowed<can::ApproveResults>,
     Path(id): Path<i64>,
     Form(form): Form<PublishForm>,
-) -> Response {
-    if let Err(refused) = staff.require(Action::ApproveResults) {
-        return refused;
-    }
+) -> StaffResult {
     if form.confirm != "yes" {
-        return to_computation(id);
+        return Ok(to_computation(id));
     }
     let title = form.title.trim();
     if title.is_empty() || title.chars().count() > 200 {
-        return invalid(
-            &staff,
+        return Err(StaffError::Invalid(
             staff
                 .ctx
                 .t(
@@ -381,49 +297,34 @@ pub async fn publish(
                     "The release title must be 1 to 200 characters.",
                 )
                 .to_owned(),
-        );
+        ));
     }
     if form.changelog.chars().count() > MAX_TEXT {
-        return checked_text(&staff, &form.changelog)
-            .err()
-            .unwrap_or_else(|| to_computation(id));
+        checked_text(&staff, &form.changelog)?;
     }
     let store = &state.staff.store;
-    let loaded = async {
-        let c = store.computation(id).await?;
-        let wave = store.wave_details(&c.summary.wave_code).await?;
-        let totals = store.computation_totals(id).await?;
-        Ok::<_, StoreError>((c, wave, totals))
-    }
-    .await;
-    let (c, wave, (totals, aggregates)) = match loaded {
-        Ok(v) => v,
-        Err(err) => return store_failure(&staff, err),
-    };
+    let c = store.computation(id).await?;
+    let wave = store.wave_details(&c.summary.wave_code).await?;
+    let (totals, aggregates) = store.computation_totals(id).await?;
     let (Some(approved_by), ComputationStatus::Approved) =
         (c.summary.approved_by.clone(), c.summary.status)
     else {
-        return store_failure(
-            &staff,
-            StoreError::Conflict("only an approved draft can be published".into()),
-        );
+        return Err(StaffError::Conflict(
+            "only an approved draft can be published".into(),
+        ));
     };
     let Some(questionnaire) = wave.wave.questionnaire.clone() else {
-        return store_failure(
-            &staff,
-            StoreError::Conflict("the wave has no questionnaire version".into()),
-        );
+        return Err(StaffError::Conflict(
+            "the wave has no questionnaire version".into(),
+        ));
     };
     // A draft computed before aggregates were kept has none: compute it again.
     let Some(aggregates) = aggregates.filter(|a| !a.is_empty()) else {
-        return store_failure(
-            &staff,
-            StoreError::Conflict(
-                "this draft was computed before releases kept their public aggregates: compute \
-                 it again"
-                    .into(),
-            ),
-        );
+        return Err(StaffError::Conflict(
+            "this draft was computed before releases kept their public aggregates: compute it \
+             again"
+                .into(),
+        ));
     };
     let release = NewRelease {
         year: wave.wave.year,
@@ -446,24 +347,20 @@ pub async fn publish(
         aggregates,
         computation: Some(id),
     };
-    match store.publish_release(&release).await {
-        Ok(version) => {
-            staff
-                .audit(
-                    &state.staff,
-                    "release_published",
-                    Some(&release.wave_code),
-                    None,
-                    format!(
-                        "SIPAS {} v{version} from computation {id}, input {}",
-                        release.year, release.input_digest
-                    ),
-                )
-                .await;
-            to_computation(id)
-        }
-        Err(err) => store_failure(&staff, err),
-    }
+    let version = store.publish_release(&release).await?;
+    staff
+        .audit(
+            &state.staff,
+            "release_published",
+            Some(&release.wave_code),
+            None,
+            format!(
+                "SIPAS {} v{version} from computation {id}, input {}",
+                release.year, release.input_digest
+            ),
+        )
+        .await;
+    Ok(to_computation(id))
 }
 
 /// `GET /staff/releases/{year}/v{n}/totals.json`: a release's full totals (every commune,
@@ -475,22 +372,19 @@ pub async fn publish(
 /// in the audit log, a researcher's with the project.
 pub async fn full_totals(
     State(state): State<AppState>,
-    staff: Staff,
+    staff: Allowed<can::DownloadFullTotals>,
     Path((year, version)): Path<(i32, String)>,
-) -> Response {
-    if let Err(refused) = staff.require(Action::DownloadFullTotals) {
-        return refused;
-    }
-    let Some(version) = crate::open_data::version_number(&version) else {
-        return store_failure(&staff, StoreError::NotFound);
-    };
+) -> StaffResult {
+    let version = crate::open_data::version_number(&version).ok_or(StaffError::NotFound)?;
+    // A researcher downloads what the approval names, until it expires, once the conditions of
+    // use are accepted; the download is logged with the project.
     let project = if staff.user.role == sipas_app::staff::Role::Researcher {
-        let access = match super::research::access(&state, &staff).await {
-            Ok(a) => a,
-            Err(refused) => return refused,
-        };
+        let researcher = Researcher::of(&state, staff.staff.clone()).await?;
         use sipas_app::staff::research::Refusal;
-        let why = match access.allows(year, version, &sipas_app::api::today_iso()) {
+        let why = match researcher
+            .access
+            .allows(year, version, &sipas_app::api::today_iso())
+        {
             Ok(()) => None,
             Err(Refusal::ConditionsNotAccepted) => Some(staff.ctx.t(
                 "Hãy chấp nhận điều kiện sử dụng trước (trang Điều kiện sử dụng).",
@@ -506,36 +400,34 @@ pub async fn full_totals(
             )),
         };
         if let Some(why) = why {
-            return super::html(
-                axum::http::StatusCode::FORBIDDEN,
-                sipas_app::staff::pages::message(
+            return Ok(html(
+                StatusCode::FORBIDDEN,
+                pages::message(
                     &staff.ctx,
                     staff.ctx.t("Không có quyền", "Not allowed"),
                     why.to_owned(),
                 ),
-            );
+            ));
         }
-        Some(format!("project: {} ({})", access.project, access.approval))
+        Some(format!(
+            "project: {} ({})",
+            researcher.access.project, researcher.access.approval
+        ))
     } else {
         None
     };
     let store = &state.staff.store;
-    let (info, totals) = match (
-        store.releases().await,
-        store.release_totals(year, version).await,
-    ) {
-        (Ok(releases), Ok(Some(totals))) if !totals.is_empty() => {
-            match releases
-                .into_iter()
-                .find(|r| r.year == year && r.version == version)
-            {
-                Some(info) => (info, totals),
-                None => return store_failure(&staff, StoreError::NotFound),
-            }
-        }
-        (Err(err), _) | (_, Err(err)) => return store_failure(&staff, err),
-        _ => return store_failure(&staff, StoreError::NotFound),
-    };
+    let totals = store
+        .release_totals(year, version)
+        .await?
+        .filter(|t| !t.is_empty())
+        .ok_or(StaffError::NotFound)?;
+    let info = store
+        .releases()
+        .await?
+        .into_iter()
+        .find(|r| r.year == year && r.version == version)
+        .ok_or(StaffError::NotFound)?;
     staff
         .audit(
             &state.staff,
@@ -548,7 +440,7 @@ pub async fn full_totals(
             },
         )
         .await;
-    (
+    Ok((
         [
             (
                 axum::http::header::CONTENT_TYPE,
@@ -562,5 +454,5 @@ pub async fn full_totals(
         ],
         totals,
     )
-        .into_response()
+        .into_response())
 }

@@ -3,7 +3,7 @@
 use axum::Form;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect};
 use serde::Deserialize;
 use sipas_app::domain::{Geography, QuestionnaireRef, Wave};
 use sipas_app::ports::StoreError;
@@ -12,88 +12,54 @@ use sipas_app::staff::pages::{self, WaveForm};
 use sipas_app::staff::port::WaveSchedule;
 
 use super::auth::Staff;
+use super::error::{StaffError, StaffResult};
+use super::guard::{Allowed, InWave, can};
 use super::html;
 use crate::http::AppState;
 use sipas_app::api::today_iso;
 
-/// A page for a store failure: 404 for a missing record, 409 for a conflict, else 503.
-pub fn store_failure(staff: &Staff, err: StoreError) -> Response {
-    let (status, title, text) = match &err {
-        StoreError::NotFound => (
-            StatusCode::NOT_FOUND,
-            staff.ctx.t("Không tìm thấy", "Not found"),
-            staff
-                .ctx
-                .t("Không có bản ghi này.", "There is no such record.")
-                .to_owned(),
-        ),
-        StoreError::Conflict(message) => (
-            StatusCode::CONFLICT,
-            staff.ctx.t("Không thực hiện được", "Not done"),
-            message.clone(),
-        ),
-        StoreError::Backend(_) => {
-            tracing::error!(error = %err, "staff request failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                staff.ctx.t("Tạm thời gián đoạn", "Temporarily unavailable"),
-                staff
-                    .ctx
-                    .t(
-                        "Cơ sở dữ liệu không trả lời. Hãy thử lại.",
-                        "The database did not answer. Please try again.",
-                    )
-                    .to_owned(),
-            )
-        }
-    };
-    html(status, pages::message(&staff.ctx, title, text))
-}
-
-pub async fn list(State(state): State<AppState>, staff: Staff) -> Response {
-    if staff.user.may(sipas_app::staff::Action::ManageAccounts) && !staff.user.may(Action::Monitor)
-    {
+pub async fn list(State(state): State<AppState>, staff: Staff) -> StaffResult {
+    if staff.user.may(Action::ManageAccounts) && !staff.user.may(Action::Monitor) {
         // An account administrator's start page is the accounts list.
-        return Redirect::to("/staff/users").into_response();
+        return Ok(Redirect::to("/staff/users").into_response());
     }
     if staff.user.role == sipas_app::staff::Role::Researcher {
-        return super::research::home(&state, &staff).await;
+        return super::research::home(&super::guard::Researcher::of(&state, staff).await?);
     }
-    if let Err(refused) = staff.require(Action::Monitor) {
-        return refused;
+    if !staff.user.may(Action::Monitor) {
+        return Err(StaffError::Forbidden);
     }
-    match state.staff.store.wave_list().await {
-        Ok(waves) => html(
-            StatusCode::OK,
-            pages::waves(
-                &staff.ctx,
-                waves,
-                &today_iso(),
-                staff.user.may(Action::ManageWaves),
-            ),
+    let waves = state.staff.store.wave_list().await?;
+    Ok(html(
+        StatusCode::OK,
+        pages::waves(
+            &staff.ctx,
+            waves,
+            &today_iso(),
+            staff.user.may(Action::ManageWaves),
         ),
-        Err(err) => store_failure(&staff, err),
-    }
+    ))
 }
 
-pub async fn new_form(State(state): State<AppState>, staff: Staff) -> Response {
-    if let Err(refused) = staff.require(Action::ManageWaves) {
-        return refused;
-    }
-    let versions = match state.staff.store.questionnaire_versions().await {
-        Ok(v) => v,
-        Err(err) => return store_failure(&staff, err),
-    };
+pub async fn new_form(
+    State(state): State<AppState>,
+    staff: Allowed<can::ManageWaves>,
+) -> StaffResult {
+    let versions = state.staff.store.questionnaire_versions().await?;
     let form = WaveForm {
         year: time::OffsetDateTime::now_utc().year().to_string(),
         geography: "2025".into(),
         ..WaveForm::default()
     };
-    html(
+    Ok(html(
         StatusCode::OK,
         pages::wave_new(&staff.ctx, form, versions, Vec::new()),
-    )
+    ))
 }
+
+/// Codes that name a fixed route where a wave's code would stand (`/staff/waves/new` is the
+/// creation form): a wave cannot take them.
+pub const RESERVED_WAVE_CODES: [&str; 1] = ["new"];
 
 fn valid_wave_code(code: &str) -> bool {
     (3..=40).contains(&code.len())
@@ -123,6 +89,11 @@ fn check_wave_form(
         error(
             "code",
             "3 to 40 lower-case letters, digits or dashes / 3–40 chữ thường, chữ số hoặc gạch ngang",
+        );
+    } else if RESERVED_WAVE_CODES.contains(&code.as_str()) {
+        error(
+            "code",
+            "this code names a page of the workspace: choose another / mã này trùng tên một trang: chọn mã khác",
         );
     }
     let title = form.title.trim().to_owned();
@@ -200,24 +171,18 @@ fn check_wave_form(
 
 pub async fn create(
     State(state): State<AppState>,
-    staff: Staff,
+    staff: Allowed<can::ManageWaves>,
     Form(form): Form<WaveForm>,
-) -> Response {
-    if let Err(refused) = staff.require(Action::ManageWaves) {
-        return refused;
-    }
+) -> StaffResult {
     let store = &state.staff.store;
-    let versions = match store.questionnaire_versions().await {
-        Ok(v) => v,
-        Err(err) => return store_failure(&staff, err),
-    };
+    let versions = store.questionnaire_versions().await?;
     let (wave, schedule) = match check_wave_form(&form, &versions) {
         Ok(checked) => checked,
         Err(errors) => {
-            return html(
+            return Ok(html(
                 StatusCode::BAD_REQUEST,
                 pages::wave_new(&staff.ctx, form, versions, errors),
-            );
+            ));
         }
     };
     match store.create_wave_scheduled(&wave, &schedule).await {
@@ -231,41 +196,32 @@ pub async fn create(
                     format!("{} ({})", wave.title, wave.year),
                 )
                 .await;
-            Redirect::to(&format!("/staff/waves/{}", wave.code)).into_response()
+            Ok(Redirect::to(&format!("/staff/waves/{}", wave.code)).into_response())
         }
-        Err(StoreError::Conflict(message)) => html(
+        Err(StoreError::Conflict(message)) => Ok(html(
             StatusCode::CONFLICT,
             pages::wave_new(&staff.ctx, form, versions, vec![("code".into(), message)]),
-        ),
-        Err(err) => store_failure(&staff, err),
+        )),
+        Err(err) => Err(err.into()),
     }
 }
 
-pub async fn show(
-    State(state): State<AppState>,
-    staff: Staff,
-    Path(code): Path<String>,
-) -> Response {
-    if let Err(refused) = staff.require(Action::Monitor) {
-        return refused;
-    }
-    let store = &state.staff.store;
-    let details = match store.wave_details(&code).await {
-        Ok(d) => d,
-        Err(err) => return store_failure(&staff, err),
-    };
-    let province = match staff.province_filter(&details) {
-        Ok(p) => p,
-        Err(refused) => return refused,
-    };
-    let frame = match store.frame(&code, province.as_deref()).await {
-        Ok(f) => f,
-        Err(err) => return store_failure(&staff, err),
-    };
-    html(
+pub async fn show(State(state): State<AppState>, wave: InWave<can::Monitor>) -> StaffResult {
+    let frame = state
+        .staff
+        .store
+        .frame(wave.code(), wave.province.as_deref())
+        .await?;
+    Ok(html(
         StatusCode::OK,
-        pages::wave_page(&staff.ctx, details, frame, &today_iso(), Vec::new()),
-    )
+        pages::wave_page(
+            &wave.ctx,
+            wave.wave.clone(),
+            frame,
+            &today_iso(),
+            Vec::new(),
+        ),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -276,60 +232,47 @@ pub struct Confirm {
 
 pub async fn close(
     State(state): State<AppState>,
-    staff: Staff,
-    Path(code): Path<String>,
+    wave: InWave<can::ManageWaves>,
     Form(form): Form<Confirm>,
-) -> Response {
-    if let Err(refused) = staff.require(Action::ManageWaves) {
-        return refused;
-    }
+) -> StaffResult {
+    let code = wave.code().to_owned();
     if form.confirm != "yes" {
-        return Redirect::to(&format!("/staff/waves/{code}")).into_response();
+        return Ok(Redirect::to(&format!("/staff/waves/{code}")).into_response());
     }
-    match state.staff.store.close_wave(&code).await {
-        Ok(()) => {
-            staff
-                .audit(
-                    &state.staff,
-                    "wave_closed",
-                    Some(&code),
-                    None,
-                    String::new(),
-                )
-                .await;
-            Redirect::to(&format!("/staff/waves/{code}")).into_response()
-        }
-        Err(err) => store_failure(&staff, err),
-    }
+    state.staff.store.close_wave(&code).await?;
+    wave.audit(
+        &state.staff,
+        "wave_closed",
+        Some(&code),
+        None,
+        String::new(),
+    )
+    .await;
+    Ok(Redirect::to(&format!("/staff/waves/{code}")).into_response())
 }
 
-pub async fn questionnaires(State(state): State<AppState>, staff: Staff) -> Response {
-    if let Err(refused) = staff.require(Action::Monitor) {
-        return refused;
-    }
-    match state.staff.store.questionnaire_versions().await {
-        Ok(versions) => html(
-            StatusCode::OK,
-            pages::questionnaires(
-                &staff.ctx,
-                versions,
-                staff.user.may(Action::ManageWaves),
-                Vec::new(),
-            ),
+pub async fn questionnaires(
+    State(state): State<AppState>,
+    staff: Allowed<can::Monitor>,
+) -> StaffResult {
+    let versions = state.staff.store.questionnaire_versions().await?;
+    Ok(html(
+        StatusCode::OK,
+        pages::questionnaires(
+            &staff.ctx,
+            versions,
+            staff.user.may(Action::ManageWaves),
+            Vec::new(),
         ),
-        Err(err) => store_failure(&staff, err),
-    }
+    ))
 }
 
 /// Publishes a questionnaire version from an uploaded TOML file.
 pub async fn publish(
     State(state): State<AppState>,
-    staff: Staff,
+    staff: Allowed<can::ManageWaves>,
     multipart: Multipart,
-) -> Response {
-    if let Err(refused) = staff.require(Action::ManageWaves) {
-        return refused;
-    }
+) -> StaffResult {
     let store = &state.staff.store;
     let errors = match super::upload::read(multipart).await {
         Err(message) => vec![message],
@@ -349,40 +292,33 @@ pub async fn publish(
                                     format!("{} v{}", questionnaire.code, questionnaire.version),
                                 )
                                 .await;
-                            return Redirect::to(&format!(
+                            return Ok(Redirect::to(&format!(
                                 "/staff/questionnaires/{}/{}",
                                 questionnaire.code, questionnaire.version
                             ))
-                            .into_response();
+                            .into_response());
                         }
                         Err(StoreError::Conflict(message)) => vec![message],
-                        Err(err) => return store_failure(&staff, err),
+                        Err(err) => return Err(err.into()),
                     }
                 }
             },
         },
     };
-    match store.questionnaire_versions().await {
-        Ok(versions) => html(
-            StatusCode::BAD_REQUEST,
-            pages::questionnaires(&staff.ctx, versions, true, errors),
-        ),
-        Err(err) => store_failure(&staff, err),
-    }
+    let versions = store.questionnaire_versions().await?;
+    Ok(html(
+        StatusCode::BAD_REQUEST,
+        pages::questionnaires(&staff.ctx, versions, true, errors),
+    ))
 }
 
 pub async fn questionnaire(
     State(state): State<AppState>,
-    staff: Staff,
+    staff: Allowed<can::Monitor>,
     Path((code, version)): Path<(String, u32)>,
-) -> Response {
-    if let Err(refused) = staff.require(Action::Monitor) {
-        return refused;
-    }
-    match state.store.questionnaire(&code, version).await {
-        Ok(q) => html(StatusCode::OK, pages::questionnaire(&staff.ctx, q)),
-        Err(err) => store_failure(&staff, err),
-    }
+) -> StaffResult {
+    let q = state.store.questionnaire(&code, version).await?;
+    Ok(html(StatusCode::OK, pages::questionnaire(&staff.ctx, q)))
 }
 
 #[derive(Deserialize)]
@@ -393,12 +329,9 @@ pub struct DiffQuery {
 
 pub async fn diff(
     State(state): State<AppState>,
-    staff: Staff,
+    staff: Allowed<can::Monitor>,
     Query(query): Query<DiffQuery>,
-) -> Response {
-    if let Err(refused) = staff.require(Action::Monitor) {
-        return refused;
-    }
+) -> StaffResult {
     let parse = |text: &str| {
         text.split_once('@')
             .and_then(|(code, version)| Some((code.to_owned(), version.parse::<u32>().ok()?)))
@@ -406,15 +339,12 @@ pub async fn diff(
     let (Some((from_code, from_version)), Some((to_code, to_version))) =
         (parse(&query.from), parse(&query.to))
     else {
-        return store_failure(&staff, StoreError::NotFound);
+        return Err(StaffError::NotFound);
     };
-    let from = state.store.questionnaire(&from_code, from_version).await;
-    let to = state.store.questionnaire(&to_code, to_version).await;
-    match (from, to) {
-        (Ok(from), Ok(to)) => html(
-            StatusCode::OK,
-            pages::questionnaire_diff(&staff.ctx, &from, &to),
-        ),
-        (Err(err), _) | (_, Err(err)) => store_failure(&staff, err),
-    }
+    let from = state.store.questionnaire(&from_code, from_version).await?;
+    let to = state.store.questionnaire(&to_code, to_version).await?;
+    Ok(html(
+        StatusCode::OK,
+        pages::questionnaire_diff(&staff.ctx, &from, &to),
+    ))
 }
