@@ -89,10 +89,10 @@ pub fn cell_values(c: &ReleaseCell) -> Vec<String> {
     ]
 }
 
-/// A row of results.csv (values by column name) read back as a cell: the inverse of
+/// A row of results.csv (`row`: a column's value by name) read back as a cell: the inverse of
 /// [`cell_values`]. Errors name the column.
-pub fn read_cell(row: &HashMap<String, String>) -> Result<ReleaseCell, String> {
-    let text = |c: &str| row.get(c).map(|v| v.trim().to_owned()).unwrap_or_default();
+pub fn read_cell<'r>(row: &dyn Fn(&str) -> &'r str) -> Result<ReleaseCell, String> {
+    let text = |c: &str| row(c).trim().to_owned();
     let real = |c: &str| -> Result<Option<f64>, String> {
         match text(c).as_str() {
             "" => Ok(None),

@@ -3,13 +3,16 @@
 //! release shows changes), runs the publication rule ([`sipas_stats::publish`]) on them and
 //! compares every published value, as text, with what it recomputed. Nothing needs the
 //! database or the network: a journalist or a researcher runs it on what they downloaded.
+//!
+//! It shows that the files agree with each other; that they are the files the Ministry
+//! published is what their SHA-256 (printed, and on the release page and in SHA256SUMS) shows.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use sipas_app::staff::release::ReleaseCell;
 use sipas_stats::methodology::Methodology;
-use sipas_stats::publish::{AggregateKind, measured, publish, read_aggregates};
+use sipas_stats::publish::{Aggregate, AggregateKind, measured, publish, read_aggregates};
 
 use crate::compute::{cell_from_release, release_cells};
 use crate::open_data::{COLUMNS, cell_values, read_cell};
@@ -27,6 +30,15 @@ pub enum VerifyError {
     Missing { folder: String, file: String },
     #[error("{file}: {message}")]
     Read { file: String, message: String },
+    #[error(
+        "{folder} holds more than one {file} ({candidates}): put one release's files in a \
+         folder of their own"
+    )]
+    Ambiguous {
+        folder: String,
+        file: String,
+        candidates: String,
+    },
 }
 
 /// One published value that was not reproduced.
@@ -44,6 +56,8 @@ pub struct Mismatch {
 /// What a verification found.
 #[derive(Debug, Default)]
 pub struct Report {
+    /// The files read, with their SHA-256.
+    pub files: Vec<(String, String)>,
     pub rows: usize,
     /// Published values recomputed and found equal.
     pub reproduced: usize,
@@ -59,14 +73,22 @@ impl Report {
         self.mismatches.is_empty() && self.rows > 0
     }
 
-    /// The report for a person: counts, then every value not reproduced by row and column.
+    /// The report for a person: the files, the counts, then every value not reproduced by row
+    /// and column.
     pub fn render(&self) -> String {
-        let mut out = format!(
+        let mut out = String::from(
+            "Files read (compare their SHA-256 with the release page or its SHA256SUMS: that \
+             shows they are the ones published):\n",
+        );
+        for (file, hash) in &self.files {
+            out.push_str(&format!("  {hash}  {file}\n"));
+        }
+        out.push_str(&format!(
             "{} rows: {} published values reproduced exactly; {} taken as published (standard \
              errors, degrees of freedom and design effects rest on the per-commune data); {} \
              national aggregates equal the sum of the provinces.\n",
             self.rows, self.reproduced, self.taken, self.national_sums
-        );
+        ));
         if self.mismatches.is_empty() {
             out.push_str("Every published number was reproduced.\n");
         } else {
@@ -85,14 +107,11 @@ impl Report {
     }
 }
 
-/// `name` in `folder`, as downloaded (`sipas-2025-v1-results.csv`) or renamed (`results.csv`).
+/// `name` in `folder`, as downloaded (`sipas-2025-v1-results.csv`) or renamed (`results.csv`);
+/// a folder holding two of them is refused (it would be a guess which release is checked).
 fn find(folder: &Path, name: &str) -> Result<PathBuf, VerifyError> {
-    let plain = folder.join(name);
-    if plain.is_file() {
-        return Ok(plain);
-    }
     let suffix = format!("-{name}");
-    let found = std::fs::read_dir(folder)
+    let mut found: Vec<PathBuf> = std::fs::read_dir(folder)
         .map_err(|e| VerifyError::Read {
             file: folder.display().to_string(),
             message: e.to_string(),
@@ -102,60 +121,98 @@ fn find(folder: &Path, name: &str) -> Result<PathBuf, VerifyError> {
         .filter(|p| {
             p.file_name()
                 .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("sipas-") && n.ends_with(&suffix))
+                .is_some_and(|n| n == name || (n.starts_with("sipas-") && n.ends_with(&suffix)))
         })
-        .min();
-    found.ok_or_else(|| VerifyError::Missing {
-        folder: folder.display().to_string(),
-        file: name.to_owned(),
-    })
+        .collect();
+    found.sort();
+    match found.len() {
+        0 => Err(VerifyError::Missing {
+            folder: folder.display().to_string(),
+            file: name.to_owned(),
+        }),
+        1 => Ok(found.remove(0)),
+        _ => Err(VerifyError::Ambiguous {
+            folder: folder.display().to_string(),
+            file: name.to_owned(),
+            candidates: found
+                .iter()
+                .filter_map(|p| p.file_name().and_then(|n| n.to_str()).map(str::to_owned))
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
+    }
 }
 
-fn read(path: &Path) -> Result<String, VerifyError> {
-    let text = std::fs::read_to_string(path).map_err(|e| VerifyError::Read {
+/// A file's bytes (without a byte-order mark) as text, and its SHA-256 as downloaded.
+fn read(path: &Path) -> Result<(String, String), VerifyError> {
+    let bytes = std::fs::read(path).map_err(|e| VerifyError::Read {
         file: path.display().to_string(),
         message: e.to_string(),
     })?;
-    Ok(text.trim_start_matches('\u{feff}').to_owned())
+    let hash = {
+        use sha2::Digest;
+        sipas_app::survey::codes::hex(&sha2::Sha256::digest(&bytes))
+    };
+    let body = bytes
+        .strip_prefix(b"\xEF\xBB\xBF")
+        .unwrap_or(&bytes)
+        .to_vec();
+    let text = String::from_utf8(body).map_err(|_| VerifyError::Read {
+        file: path.display().to_string(),
+        message: "not UTF-8 text".into(),
+    })?;
+    Ok((text, hash))
 }
 
-/// A published results table: its rows as text (by column name) and as cells, with the line of
-/// each row.
+/// A published results table: each row's line and values in [`COLUMNS`] order, and the rows
+/// as cells.
 struct Table {
-    rows: Vec<(usize, HashMap<String, String>)>,
+    rows: Vec<(usize, Vec<String>)>,
     cells: Vec<ReleaseCell>,
 }
 
-fn read_table(path: &Path) -> Result<Table, VerifyError> {
-    let text = read(path)?;
+fn read_table(path: &Path, text: &str) -> Result<Table, VerifyError> {
     let fail = |message: String| VerifyError::Read {
         file: path.display().to_string(),
         message,
     };
     let mut reader = csv::Reader::from_reader(text.as_bytes());
-    let headers: Vec<String> = reader
+    let headers = reader
         .headers()
         .map_err(|e| fail(format!("cannot read the header: {e}")))?
-        .iter()
-        .map(str::to_owned)
-        .collect();
+        .clone();
+    let mut positions = Vec::with_capacity(COLUMNS.len());
     for column in COLUMNS {
-        if !headers.iter().any(|h| h == column) {
-            return Err(fail(format!("line 1: column {column} is missing")));
-        }
+        let at = headers
+            .iter()
+            .position(|h| h == column)
+            .ok_or_else(|| fail(format!("line 1: column {column} is missing")))?;
+        positions.push(at);
     }
     let mut rows = Vec::new();
     let mut cells = Vec::new();
-    for (i, record) in reader.records().enumerate() {
-        let line = i + 2;
-        let record = record.map_err(|e| fail(format!("line {line}: {e}")))?;
-        let row: HashMap<String, String> = headers
+    let mut record = csv::StringRecord::new();
+    let mut line = 1;
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(fail(format!("line {}: {e}", line + 1))),
+        }
+        line += 1;
+        let values: Vec<String> = positions
             .iter()
-            .cloned()
-            .zip(record.iter().map(str::to_owned))
+            .map(|&at| record.get(at).unwrap_or("").to_owned())
             .collect();
-        cells.push(read_cell(&row).map_err(|e| fail(format!("line {line}: {e}")))?);
-        rows.push((line, row));
+        let cell = read_cell(&|column: &str| {
+            COLUMNS
+                .iter()
+                .position(|c| *c == column)
+                .map_or("", |i| values[i].as_str())
+        })
+        .map_err(|e| fail(format!("line {line}: {e}")))?;
+        cells.push(cell);
+        rows.push((line, values));
     }
     Ok(Table { rows, cells })
 }
@@ -173,28 +230,39 @@ pub fn verify(
     } else {
         ("results.csv", "aggregates.csv")
     };
-    let methodology_path = find(folder, "methodology.toml")?;
-    let methodology =
-        Methodology::from_toml(&read(&methodology_path)?).map_err(|e| VerifyError::Read {
-            file: methodology_path.display().to_string(),
-            message: e.to_string(),
-        })?;
-    let results_path = find(folder, results_name)?;
-    let table = read_table(&results_path)?;
-    let aggregates_path = find(folder, aggregates_name)?;
+    let mut files = Vec::new();
+    let mut open = |name: &str| -> Result<(PathBuf, String), VerifyError> {
+        let path = find(folder, name)?;
+        let (text, hash) = read(&path)?;
+        files.push((path.display().to_string(), hash));
+        Ok((path, text))
+    };
+    let (methodology_path, methodology_text) = open("methodology.toml")?;
+    let methodology = Methodology::from_toml(&methodology_text).map_err(|e| VerifyError::Read {
+        file: methodology_path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    let (results_path, results_text) = open(results_name)?;
+    let table = read_table(&results_path, &results_text)?;
+    drop(results_text);
+    let (aggregates_path, aggregates_text) = open(aggregates_name)?;
     let aggregates =
-        read_aggregates(read(&aggregates_path)?.as_bytes()).map_err(|e| VerifyError::Read {
+        read_aggregates(aggregates_text.as_bytes()).map_err(|e| VerifyError::Read {
             file: aggregates_path.display().to_string(),
             message: e.to_string(),
         })?;
     let before = match previous {
-        Some(path) => Some(
-            read_table(path)?
-                .cells
-                .iter()
-                .map(cell_from_release)
-                .collect::<Vec<_>>(),
-        ),
+        Some(path) => {
+            let (text, hash) = read(path)?;
+            files.push((path.display().to_string(), hash));
+            Some(
+                read_table(path, &text)?
+                    .cells
+                    .iter()
+                    .map(cell_from_release)
+                    .collect::<Vec<_>>(),
+            )
+        }
         None => None,
     };
     let published: Vec<_> = table.cells.iter().map(cell_from_release).collect();
@@ -209,6 +277,7 @@ pub fn verify(
         message: e.to_string(),
     })?;
     let mut report = Report {
+        files,
         rows: table.rows.len(),
         ..Report::default()
     };
@@ -216,9 +285,11 @@ pub fn verify(
         .iter()
         .map(|c| ((c.domain.clone(), c.node.clone()), cell_values(c)))
         .collect();
+    let column = |name: &str| COLUMNS.iter().position(|c| *c == name).unwrap_or(0);
+    let (domain_at, node_at) = (column("domain"), column("node"));
     for (line, row) in &table.rows {
-        let domain = row.get("domain").cloned().unwrap_or_default();
-        let node = row.get("node").cloned().unwrap_or_default();
+        let domain = row[domain_at].clone();
+        let node = row[node_at].clone();
         let Some(values) = expected.remove(&(domain.clone(), node.clone())) else {
             report.mismatches.push(Mismatch {
                 line: *line,
@@ -230,8 +301,8 @@ pub fn verify(
             });
             continue;
         };
-        for (column, value) in COLUMNS.iter().zip(values) {
-            let published = row.get(*column).cloned().unwrap_or_default();
+        for ((column, value), published) in COLUMNS.iter().zip(values).zip(row) {
+            let published = published.clone();
             let derived_se = *column == "se" && domain == "national_mean";
             if MEASURED.contains(column) && !derived_se {
                 report.taken += usize::from(!published.is_empty());
@@ -263,39 +334,100 @@ pub fn verify(
             recomputed: "a row".into(),
         });
     }
-    // The nation's aggregates are the provinces' summed (to rounding of the sums).
+    check_aggregates(&aggregates, &methodology, &mut report);
+    Ok(report)
+}
+
+/// The aggregates themselves: one row per domain, kind and code, only codes of the
+/// methodology, finite sums, and the nation's rows the sums of the provinces' (to the rounding
+/// of a sum).
+fn check_aggregates(aggregates: &[Aggregate], methodology: &Methodology, report: &mut Report) {
+    let mut problem = |domain: &str, code: &str, published: String, expected: &str| {
+        report.mismatches.push(Mismatch {
+            line: 0,
+            domain: domain.to_owned(),
+            node: code.to_owned(),
+            column: "aggregates".into(),
+            published,
+            recomputed: expected.to_owned(),
+        });
+    };
+    let known: Vec<(AggregateKind, String)> = match methodology.compile() {
+        Ok(tree) => tree
+            .nodes
+            .into_iter()
+            .map(|(code, _)| (AggregateKind::Node, code))
+            .chain(
+                tree.items
+                    .into_iter()
+                    .map(|code| (AggregateKind::Item, code)),
+            )
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    let mut seen = std::collections::HashSet::new();
+    for a in aggregates {
+        if !seen.insert((a.domain.as_str(), a.kind, a.code.as_str())) {
+            problem(&a.domain, &a.code, "a second row".into(), "one row");
+        }
+        if !known
+            .iter()
+            .any(|(kind, code)| *kind == a.kind && *code == a.code)
+        {
+            problem(
+                &a.domain,
+                &a.code,
+                format!("a {} row", a.kind.as_str()),
+                "no such item or node in methodology.toml",
+            );
+        }
+        let sums = [a.sum_w, a.sum_wy, a.sum_wd];
+        if sums.iter().flatten().any(|x| !x.is_finite() || *x < 0.0) {
+            problem(
+                &a.domain,
+                &a.code,
+                format!("{sums:?}"),
+                "finite sums of weights",
+            );
+        }
+    }
+    let finite_close = |a: f64, b: f64| {
+        a.is_finite() && b.is_finite() && (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
+    };
     for national in aggregates.iter().filter(|a| a.domain == "national") {
-        let parts: Vec<_> = aggregates
+        let parts: Vec<&Aggregate> = aggregates
             .iter()
             .filter(|a| {
                 a.domain != "national" && a.kind == national.kind && a.code == national.code
             })
             .collect();
-        let sum = |f: fn(&sipas_stats::publish::Aggregate) -> Option<f64>| -> (f64, f64) {
-            (
-                f(national).unwrap_or(0.0),
-                parts.iter().map(|a| f(a).unwrap_or(0.0)).sum(),
-            )
-        };
-        let close = |(a, b): (f64, f64)| (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0);
         let n: u64 = parts.iter().map(|a| a.n).sum();
-        let fine = n == national.n
-            && match national.kind {
-                AggregateKind::Item => close(sum(|a| a.sum_wy)) && close(sum(|a| a.sum_wd)),
-                AggregateKind::Node => close(sum(|a| a.sum_w)),
-            };
-        if fine {
+        let mut differs = Vec::new();
+        if n != national.n {
+            differs.push(format!("n {} (provinces: {n})", national.n));
+        }
+        let fields: [(&str, fn(&Aggregate) -> Option<f64>); 3] = [
+            ("sum_w", |a| a.sum_w),
+            ("sum_wy", |a| a.sum_wy),
+            ("sum_wd", |a| a.sum_wd),
+        ];
+        for (name, get) in fields {
+            if let Some(value) = get(national) {
+                let total: f64 = parts.iter().map(|a| get(a).unwrap_or(0.0)).sum();
+                if !finite_close(value, total) {
+                    differs.push(format!("{name} {value} (provinces: {total})"));
+                }
+            }
+        }
+        if differs.is_empty() {
             report.national_sums += 1;
         } else {
-            report.mismatches.push(Mismatch {
-                line: 0,
-                domain: "national".into(),
-                node: national.code.clone(),
-                column: "aggregates".into(),
-                published: format!("n {}", national.n),
-                recomputed: format!("the provinces sum to n {n}"),
-            });
+            problem(
+                "national",
+                &national.code,
+                differs.join(", "),
+                "the sum of the provinces",
+            );
         }
     }
-    Ok(report)
 }

@@ -632,6 +632,66 @@ async fn story(url: &str) {
         caught.render()
     );
     download("results.csv", &results.bytes);
+    // A forged aggregate is caught twice: its province's numbers and the nation's sums.
+    let aggregates_text = String::from_utf8(aggregates.bytes.to_vec()).unwrap();
+    let forged_aggregates: String = aggregates_text
+        .split_inclusive('\n')
+        .enumerate()
+        .map(|(i, line)| {
+            if i > 0 && line.starts_with("79,item,") {
+                // Double the weighted sum of y of each of 79's items.
+                let mut fields: Vec<String> =
+                    line.trim_end().split(',').map(str::to_owned).collect();
+                let header: Vec<&str> = aggregates_text
+                    .lines()
+                    .next()
+                    .unwrap()
+                    .trim_start_matches('\u{feff}')
+                    .split(',')
+                    .collect();
+                let at = header
+                    .iter()
+                    .position(|h| *h == "sum_wy")
+                    .expect("sum_wy column");
+                let value: f64 = fields[at].parse().unwrap();
+                fields[at] = format!("{}", value * 2.0);
+                format!("{}\n", fields.join(","))
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect();
+    assert_ne!(forged_aggregates, aggregates_text);
+    download("aggregates.csv", forged_aggregates.as_bytes());
+    let caught = sipas_server::verify::verify(dir.path(), Some(&previous), false).expect("verify");
+    assert!(
+        caught
+            .mismatches
+            .iter()
+            .any(|m| m.domain == "79" && m.column == "estimate"),
+        "{}",
+        caught.render()
+    );
+    assert!(
+        caught
+            .mismatches
+            .iter()
+            .any(|m| m.domain == "national" && m.column == "aggregates"),
+        "{}",
+        caught.render()
+    );
+    download("aggregates.csv", &aggregates.bytes);
+    // Two files that could be the results: refused rather than guessed.
+    std::fs::write(dir.path().join("results.csv"), &results.bytes).unwrap();
+    let ambiguous = sipas_server::verify::verify(dir.path(), Some(&previous), false);
+    assert!(
+        matches!(
+            ambiguous,
+            Err(sipas_server::verify::VerifyError::Ambiguous { .. })
+        ),
+        "{ambiguous:?}"
+    );
+    std::fs::remove_file(dir.path().join("results.csv")).unwrap();
     // Last year's release verifies too, on its own map and on today's.
     let old = tempfile::tempdir().unwrap();
     for file in [
