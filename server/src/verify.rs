@@ -406,7 +406,8 @@ fn check_aggregates(aggregates: &[Aggregate], methodology: &Methodology, report:
         if n != national.n {
             differs.push(format!("n {} (provinces: {n})", national.n));
         }
-        let fields: [(&str, fn(&Aggregate) -> Option<f64>); 3] = [
+        type Field = fn(&Aggregate) -> Option<f64>;
+        let fields: [(&str, Field); 3] = [
             ("sum_w", |a| a.sum_w),
             ("sum_wy", |a| a.sum_wy),
             ("sum_wd", |a| a.sum_wd),

@@ -341,7 +341,7 @@ async fn story(url: &str) {
         .parse()
         .unwrap();
     assert!(
-        own_lines[1].starts_with(&format!("79;Hồ Chí Minh;sipas;Chỉ số SIPAS;"))
+        own_lines[1].starts_with("79;Hồ Chí Minh;sipas;Chỉ số SIPAS;")
             && own_lines[1].contains(&format!(
                 ";{};",
                 format!("{:.2}", 100.0 * index).replace('.', ",")

@@ -751,7 +751,8 @@ fn national_estimate(cells: &[Cell], node: &str) -> f64 {
 pub(crate) fn assign_tiers(cells: &mut [Cell], tested: &[(usize, Change)], level: f64) {
     let p: Vec<f64> = tested.iter().map(|(_, t)| t.p_value).collect();
     for ((i, test), p_holm) in tested.iter().zip(crate::compare::holm(&p)) {
-        let tier = if !(p_holm < 1.0 - level) {
+        let significant = p_holm < 1.0 - level; // false for NaN too
+        let tier = if !significant {
             Tier::NotDistinguishable
         } else if test.difference > 0.0 {
             Tier::Above

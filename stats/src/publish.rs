@@ -289,6 +289,12 @@ pub fn measured(cells: &[Cell]) -> HashMap<(String, String), Measured> {
         .collect()
 }
 
+/// A published statistic: its code, the items it weighs (index, coefficient), and whether it
+/// is a node of the tree (else an item).
+type Statistic = (String, Vec<(usize, f64)>, bool);
+/// One domain's aggregates by kind and code.
+type AggregatesByCode<'a> = HashMap<(AggregateKind, &'a str), &'a Aggregate>;
+
 /// The published cells: provinces by code, the nation, the mean of provinces; in each, the
 /// methodology's nodes in order, then its items. `previous` are last year's published cells
 /// on this year's map (for the change columns).
@@ -301,7 +307,7 @@ pub fn publish(
     let tree = methodology.compile()?;
     let level = methodology.ci.level;
     // (code, item coefficients) of every statistic: nodes, then items.
-    let statistics: Vec<(String, Vec<(usize, f64)>, bool)> = tree
+    let statistics: Vec<Statistic> = tree
         .nodes
         .iter()
         .map(|(code, coefs)| (code.clone(), coefs.clone(), true))
@@ -313,8 +319,7 @@ pub fn publish(
         )
         .collect();
     // Aggregates by domain, in file order.
-    let mut by_domain: BTreeMap<(u8, String), HashMap<(AggregateKind, &str), &Aggregate>> =
-        BTreeMap::new();
+    let mut by_domain: BTreeMap<(u8, String), AggregatesByCode> = BTreeMap::new();
     for a in aggregates {
         let order = match a.domain.as_str() {
             "national" => (1, String::new()),
