@@ -622,7 +622,7 @@ pub fn estimate_all(
                         t_test(est.estimate - national, variance, est.df, level),
                     ));
                 }
-                assign_tiers(&mut cells, &tested, level);
+                assign_tiers(&mut cells, &tested, level, None);
                 rank_provinces(&mut cells, provinces.iter().map(|p| p.3 + s), level);
             }
         }
@@ -748,9 +748,17 @@ fn national_estimate(cells: &[Cell], node: &str) -> f64 {
 /// its p-value adjusted by Holm's method over the provinces tested: above or below only when
 /// the adjusted p-value is under 1 − level, so a release where every province equals the
 /// nation shows any "above" or "below" with probability at most 1 − level.
-pub(crate) fn assign_tiers(cells: &mut [Cell], tested: &[(usize, Change)], level: f64) {
+/// `p_decimals`: the adjusted p-values are rounded to that many places before the decision
+/// (publication: the decision a reader makes from the published number).
+pub(crate) fn assign_tiers(
+    cells: &mut [Cell],
+    tested: &[(usize, Change)],
+    level: f64,
+    p_decimals: Option<i32>,
+) {
     let p: Vec<f64> = tested.iter().map(|(_, t)| t.p_value).collect();
     for ((i, test), p_holm) in tested.iter().zip(crate::compare::holm(&p)) {
+        let p_holm = p_decimals.map_or(p_holm, |d| crate::publish::round_to(p_holm, d));
         let significant = p_holm < 1.0 - level; // false for NaN too
         let tier = if !significant {
             Tier::NotDistinguishable
@@ -771,8 +779,8 @@ pub(crate) fn assign_tiers(cells: &mut [Cell], tested: &[(usize, Change)], level
 
 /// Holm's adjustment of the provinces' changes, node by node (subgroups apart): a change is
 /// called significant when its adjusted p-value is under 1 − level. The national rows keep
-/// their own single test.
-pub(crate) fn adjust_province_changes(cells: &mut [Cell], level: f64) {
+/// their own single test. `p_decimals` as in [`assign_tiers`].
+pub(crate) fn adjust_province_changes(cells: &mut [Cell], level: f64, p_decimals: Option<i32>) {
     let mut families: HashMap<(String, String), Vec<usize>> = HashMap::new();
     for (i, c) in cells.iter().enumerate() {
         let is_province = !matches!(c.domain.as_str(), "national" | "national_mean");
@@ -790,6 +798,7 @@ pub(crate) fn adjust_province_changes(cells: &mut [Cell], level: f64) {
             .collect();
         for (&i, p_holm) in members.iter().zip(crate::compare::holm(&p)) {
             if let Some(change) = cells[i].change.as_mut() {
+                let p_holm = p_decimals.map_or(p_holm, |d| crate::publish::round_to(p_holm, d));
                 change.p_holm = p_holm;
                 change.significant = p_holm < 1.0 - level;
             }
@@ -1095,7 +1104,7 @@ pub fn add_changes(cells: &mut [Cell], previous: &[Cell], level: f64) {
             cell.change = testable_change(&unit(old), &unit(cell), level);
         }
     }
-    adjust_province_changes(cells, level);
+    adjust_province_changes(cells, level, None);
 }
 
 /// The change between two years' figures, or `None` when neither has a sampling variance
@@ -1128,7 +1137,7 @@ pub fn add_linked_changes(
         let key = DomainKey { area, subgroup };
         cell.change = years.change(&key, &cell.node)?;
     }
-    adjust_province_changes(cells, years.level);
+    adjust_province_changes(cells, years.level, None);
     Ok(())
 }
 

@@ -323,11 +323,12 @@ pub fn read_csv_weighted<R: Read>(
             Ok(true) => {}
             Ok(false) => break,
             Err(err) => {
-                let line = err.position().map_or(row + 1, |p| p.line());
-                return Err(StatsError::Csv(format!("row {line}: {err}")));
+                return Err(StatsError::Csv(format!("row {}: {err}", row + 1)));
             }
         }
-        row = record.position().map_or(row + 1, |p| p.line());
+        // Rows as a spreadsheet numbers them (the header is row 1): records, not lines, so
+        // a quoted field with a line break or CRLF endings do not shift the count.
+        row += 1;
 
         let id = field(&record, cols.response_id, row, "response_id")?;
         if id.is_empty() {
@@ -1044,6 +1045,13 @@ mod tests {
     fn errors_name_row_and_column() {
         let bad_answer = "response_id,province,sex,q1,q2\n1,01,F,5,4\n2,01,M,x,4\n";
         let err = read_csv(bad_answer.as_bytes(), &methodology())
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("row 3, column q1:"), "{err}");
+        // Rows as a spreadsheet counts them: CRLF endings and a quoted line break in row 2
+        // leave the bad answer in row 3.
+        let windows = "response_id,province,sex,q1,q2\r\n\"1\r\nb\",01,F,5,4\r\n2,01,M,x,4\r\n";
+        let err = read_csv(windows.as_bytes(), &methodology())
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("row 3, column q1:"), "{err}");

@@ -33,7 +33,7 @@ use std::io::{Read, Write};
 
 use crate::StatsError;
 use crate::ci::{IntervalInput, interval};
-use crate::compare::{RankScope, Unit, rank_intervals, t_test};
+use crate::compare::{Change, RankScope, Unit, rank_intervals, t_test};
 use crate::estimate::{
     Cell, Estimate, Flag, Standing, adjust_province_changes, assign_tiers, judge, testable_change,
 };
@@ -480,12 +480,10 @@ pub fn publish(
                     variance += coefficient * coefficient * se * se;
                 }
             }
-            tested.push((
-                first + s,
-                t_test(cell.estimate - reference.estimate, variance, cell.df, level),
-            ));
+            let exact = t_test(cell.estimate - reference.estimate, variance, cell.df, level);
+            tested.push((first + s, as_published(&exact, level)));
         }
-        assign_tiers(&mut cells, &tested, level);
+        assign_tiers(&mut cells, &tested, level, Some(P_DECIMALS));
         let ranked: Vec<usize> = province_domains
             .iter()
             .map(|(_, first)| first + s)
@@ -529,14 +527,33 @@ pub fn publish(
                 se: c.se,
                 df: c.df,
             };
-            cell.change = testable_change(&unit(old), &unit(cell), level);
+            cell.change =
+                testable_change(&unit(old), &unit(cell), level).map(|c| as_published(&c, level));
         }
-        adjust_province_changes(&mut cells, level);
+        adjust_province_changes(&mut cells, level, Some(P_DECIMALS));
     }
     for cell in &mut cells {
         round_derived(cell);
     }
     Ok(cells)
+}
+
+/// A test as published, made again from its published numbers: the difference and its SE
+/// rounded like proportions, the df to two places; t, p and the interval from those, p rounded
+/// (so anyone with the published difference, SE and df gets the same p, and Holm's adjustment
+/// is made on the published p-values).
+fn as_published(exact: &Change, level: f64) -> Change {
+    let difference = round_to(exact.difference, PROPORTION_DECIMALS);
+    let se = round_to(exact.se, PROPORTION_DECIMALS);
+    let df = round_to(exact.df, CHANGE_DF_DECIMALS);
+    let test = t_test(difference, se * se, df, level);
+    let p_value = round_to(test.p_value, P_DECIMALS);
+    Change {
+        p_value,
+        p_holm: p_value,
+        significant: p_value < 1.0 - level,
+        ..test
+    }
 }
 
 /// A cell from its estimate, respondents and measured values, rounded as published; interval,
@@ -603,8 +620,8 @@ fn published_cell(
     }
 }
 
-/// Rounds what was derived from the rounded numbers (after every test has been made with the
-/// unrounded derived values, so the tiers and significance are those of the exact arithmetic).
+/// Rounds what is left of the derived numbers (t and the interval ends; the tests were made
+/// on the published difference, SE and df by [`as_published`], and decided on rounded p).
 fn round_derived(cell: &mut Cell) {
     if let Some(v) = cell.vs_national.as_mut() {
         v.difference = round_to(v.difference, PROPORTION_DECIMALS);

@@ -232,6 +232,72 @@ fn changes_come_from_both_years_published_figures() {
         assert_eq!(change.se, round_to((2.0 * c.se * c.se).sqrt(), 4));
         assert!(change.p_holm >= change.p_value);
     }
+    // Every test can be redone from the published numbers: p from the published difference,
+    // SE and df; Holm over the provinces' published p; the decision on the published p_holm.
+    let redo = |difference: f64, se: f64, df: f64| {
+        round_to(
+            sipas_stats::compare::t_test(difference, se * se, df, 0.95).p_value,
+            4,
+        )
+    };
+    let provinces = |node: &str| -> Vec<&Cell> {
+        with_change
+            .iter()
+            .filter(|c| c.node == node && c.subgroup.is_empty() && c.domain.len() == 2)
+            .collect()
+    };
+    let mut redone = 0;
+    for node in ["sipas", "policy", "s4", "p1"] {
+        let tested: Vec<&Cell> = provinces(node)
+            .into_iter()
+            .filter(|c| c.vs_national.is_some())
+            .collect();
+        let p: Vec<f64> = tested
+            .iter()
+            .map(|c| {
+                let v = c.vs_national.unwrap();
+                assert_eq!(v.p_value, redo(v.difference, v.se, c.df), "{}", c.domain);
+                v.p_value
+            })
+            .collect();
+        for (c, p_holm) in tested.iter().zip(sipas_stats::compare::holm(&p)) {
+            let v = c.vs_national.unwrap();
+            assert_eq!(v.p_holm, round_to(p_holm, 4));
+            let expected = if v.p_holm >= 0.05 {
+                Tier::NotDistinguishable
+            } else if v.difference > 0.0 {
+                Tier::Above
+            } else {
+                Tier::Below
+            };
+            assert_eq!(v.tier, expected, "{} {node}", c.domain);
+            redone += 1;
+        }
+        let changed: Vec<&Cell> = provinces(node)
+            .into_iter()
+            .filter(|c| c.change.is_some())
+            .collect();
+        let p: Vec<f64> = changed
+            .iter()
+            .map(|c| {
+                let ch = c.change.unwrap();
+                assert_eq!(
+                    ch.p_value,
+                    redo(ch.difference, ch.se, ch.df),
+                    "{}",
+                    c.domain
+                );
+                ch.p_value
+            })
+            .collect();
+        for (c, p_holm) in changed.iter().zip(sipas_stats::compare::holm(&p)) {
+            let ch = c.change.unwrap();
+            assert_eq!(ch.p_holm, round_to(p_holm, 4));
+            assert_eq!(ch.significant, ch.p_holm < 0.05);
+            redone += 1;
+        }
+    }
+    assert!(redone >= 16, "{redone} tests redone");
     // Both years at 100% with no sampling variance: no change is published.
     let exact = |estimate: f64| Cell {
         estimate,
