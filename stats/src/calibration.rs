@@ -217,6 +217,11 @@ impl BlockBuilder {
 /// Without `bounds` they are R's default, (−∞, ∞): g = exp(x_iᵀη) can fall as low as the
 /// totals need. As R does, when every total is over 20 times its sample total the weights are
 /// first scaled by the mean of those ratios (the bounds then apply to the scaled weights).
+///
+/// With bounds, R's Newton path can stall short of a solution that lies inside them (its rule
+/// drops a row from the Jacobian once g < exp(lower − 1)): when it does and the unbounded
+/// solution keeps every g within the bounds, that solution is returned (it meets the totals
+/// and the bounds; R's `calibrate` stops with an error there).
 /// Returns the calibrated weights, or — when the totals cannot be reached (within the bounds)
 /// — `Err` with the weights of the last step, so the caller can say how far each total is.
 pub fn rake_bounded(
@@ -225,12 +230,7 @@ pub fn rake_bounded(
     totals: &[f64],
     bounds: Option<Bounds>,
 ) -> Result<Vec<f64>, Vec<f64>> {
-    const EPSILON: f64 = 1e-12;
-    const MAX_ITERATIONS: usize = 1000;
     let c = totals.len();
-    // R's default bounds = c(-Inf, Inf). (The bounds (0, ∞) once used here made R's derivative
-    // rule below zero for every g under e⁻¹, so provinces R calibrates were refused.)
-    let (lower, upper) = bounds.map_or((f64::NEG_INFINITY, f64::INFINITY), |b| (b.lower, b.upper));
     let mut ww = w0.to_vec();
     let mut sample = vec![0.0; c];
     for (w, cols) in ww.iter().zip(active) {
@@ -243,6 +243,37 @@ pub fn rake_bounded(
         let scale = scales.iter().sum::<f64>() / c as f64;
         ww.iter_mut().for_each(|w| *w *= scale);
     }
+    // R's default bounds = c(-Inf, Inf). (The bounds (0, ∞) once used here made R's derivative
+    // rule below zero for every g under e⁻¹, so provinces R calibrates were refused.)
+    let unbounded = (f64::NEG_INFINITY, f64::INFINITY);
+    let Some(b) = bounds else {
+        return newton(&ww, active, totals, unbounded);
+    };
+    newton(&ww, active, totals, (b.lower, b.upper)).or_else(|stalled| {
+        match newton(&ww, active, totals, unbounded) {
+            Ok(weights)
+                if weights
+                    .iter()
+                    .zip(&ww)
+                    .all(|(w, start)| (b.lower..=b.upper).contains(&(w / start))) =>
+            {
+                Ok(weights)
+            }
+            _ => Err(stalled),
+        }
+    })
+}
+
+/// R's Newton iteration of `grake` for adjustments clamped to `(lower, upper)`.
+fn newton(
+    ww: &[f64],
+    active: &[Vec<usize>],
+    totals: &[f64],
+    (lower, upper): (f64, f64),
+) -> Result<Vec<f64>, Vec<f64>> {
+    const EPSILON: f64 = 1e-12;
+    const MAX_ITERATIONS: usize = 1000;
+    let c = totals.len();
     // R's cal.raking: g = clamp(exp(u), lower, upper); its derivative is taken as exp(u) while
     // lower − 1 < u < upper − 1 (R's own rule, kept so the Newton path is R's).
     let adjust = |eta: &[f64], cols: &[usize]| {
@@ -417,6 +448,27 @@ pub fn invert(matrix: &[f64], n: usize) -> Option<Vec<f64>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bounded_raking_takes_the_solution_inside_the_bounds_where_r_stalls() {
+        // One margin, two cells of ten rows: cell 0 needs g = 0.4, inside [0.3, 1.7], but
+        // below exp(0.3 − 1) ≈ 0.50, where R's rule zeroes the derivative and its path stalls.
+        let w0 = vec![1.0; 20];
+        let active: Vec<Vec<usize>> = (0..20).map(|i| vec![usize::from(i >= 10)]).collect();
+        let totals = [4.0, 10.0];
+        let bounds = Some(Bounds {
+            lower: 0.3,
+            upper: 1.7,
+        });
+        let weights = rake_bounded(&w0, &active, &totals, bounds).expect("inside the bounds");
+        assert!(weights[..10].iter().all(|w| (w - 0.4).abs() < 1e-12));
+        assert!(weights[10..].iter().all(|w| (w - 1.0).abs() < 1e-12));
+        // Needing g = 0.2, outside the bounds: refused.
+        assert!(rake_bounded(&w0, &active, &[2.0, 10.0], bounds).is_err());
+        // Unbounded, as R's default: reached.
+        let free = rake_bounded(&w0, &active, &[2.0, 10.0], None).expect("unbounded");
+        assert!((free[0] - 0.2).abs() < 1e-12);
+    }
 
     #[test]
     fn inverts_and_detects_singular_matrices() {

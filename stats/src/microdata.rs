@@ -991,8 +991,8 @@ fn raking_failure(margins: &[Margin], weights: &[f64], bounds: Option<Bounds>) -
     match bounds {
         Some(b) => format!(
             "raking cannot reach the population totals with every adjustment g = w / w0 within \
-             [{}, {}] ({cells}). Widen or remove calibration.bounds (R's rule cannot take g \
-             below exp(lower - 1)), or collapse margin categories with few respondents",
+             [{}, {}] ({cells}): the totals need adjustments outside them. Widen or remove \
+             calibration.bounds, or collapse margin categories with few respondents",
             b.lower, b.upper
         ),
         None => format!(
