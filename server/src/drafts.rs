@@ -29,6 +29,10 @@ pub const HEARTBEAT: Duration = Duration::from_secs(2);
 pub const STALLED_AFTER: Duration = Duration::from_secs(60);
 /// A weight this many times its province's median is reported.
 const EXTREME_WEIGHT_RATIO: f64 = 5.0;
+/// Calibration adjustments outside [1/5, 5], or Kish's deff after calibration over 2, are
+/// reported: the sample is far from the population's margins (and the weights carry it).
+const STRONG_G: f64 = 5.0;
+const STRONG_KISH: f64 = 2.0;
 
 fn now_unix() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
@@ -518,6 +522,22 @@ fn warnings(
                 ratio: p.max / p.median,
             });
         }
+        if !p.capped_strata.is_empty() {
+            warnings.push(Warning::CappedClasses {
+                province: p.province.clone(),
+                strata: p.capped_strata.join(", "),
+            });
+        }
+        if let (Some((g_low, g_high)), Some(kish)) = (p.g_range, p.kish_calibrated)
+            && (g_low < 1.0 / STRONG_G || g_high > STRONG_G || kish > STRONG_KISH)
+        {
+            warnings.push(Warning::StrongCalibration {
+                province: p.province.clone(),
+                g_low,
+                g_high,
+                kish,
+            });
+        }
     }
     let suppressed = cells.iter().filter(|c| c.flag == "suppressed").count();
     let review = cells.iter().filter(|c| c.flag == "low_precision").count();
@@ -625,6 +645,29 @@ mod tests {
             ratio: 6.0
         }));
         assert!(found.contains(&Warning::NoPreviousRelease));
+        assert!(
+            !found.iter().any(|w| matches!(
+                w,
+                Warning::CappedClasses { .. } | Warning::StrongCalibration { .. }
+            )),
+            "{found:?}"
+        );
+        // A capped class and calibration down to g = 0.15 are named.
+        let mut strong = report.clone();
+        strong.weights[0].capped_strata = vec!["01-R".into()];
+        strong.weights[1].g_range = Some((0.15, 1.4));
+        strong.weights[1].kish_calibrated = Some(1.3);
+        let found = warnings(&strong, &[]);
+        assert!(found.contains(&Warning::CappedClasses {
+            province: "01".into(),
+            strata: "01-R".into()
+        }));
+        assert!(found.contains(&Warning::StrongCalibration {
+            province: "79".into(),
+            g_low: 0.15,
+            g_high: 1.4,
+            kish: 1.3
+        }));
         assert!(
             !found
                 .iter()

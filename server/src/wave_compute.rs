@@ -81,7 +81,8 @@ pub struct StratumWeight {
     /// d_h = N_h / n_h, the frame's target standing for n_h.
     pub design_weight: f64,
     /// The weight its respondents carry: d_h times its class's nonresponse adjustment (N_h / r_h
-    /// when the stratum is its own class and the factor is not capped); 0 without completes.
+    /// when the stratum is its own class and the factor is not capped; a province with a capped
+    /// class scaled back to its population); 0 without completes.
     pub weight: f64,
     /// Its weighting class (strata joined by `+`).
     pub class: String,
@@ -353,6 +354,7 @@ pub async fn wave_totals_reporting(
                     design_weight: 0.0,
                     class: stratum.clone(),
                     factor: 0.0,
+                    province_scale: 1.0,
                     capped: false,
                     weight: 0.0,
                 });

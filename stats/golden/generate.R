@@ -442,7 +442,8 @@ write.csv(data.frame(wl, low = fmt(ci[, 1]), high = fmt(ci[, 2])), file.path(her
 #   w_classes  d_h = N_h / n_h times the class's nonresponse factor
 #              min(max_factor, sum N_h / sum d_h r_h), classes with fewer than min_respondents
 #              joined to the next stratum of the province (the previous for the last);
-#              here min_respondents = 20, max_factor = 2. Checked against postStratify.
+#              here min_respondents = 20, max_factor = 2; a province with a capped class then
+#              scaled by sum N / sum w. Uncapped weights checked against postStratify.
 # Scenarios (expected_field.csv, weights per row in weights_field.csv):
 #   field_frame     w_frame, no calibration
 #   field_raked     w_frame raked within provinces to sex and age band, R's default bounds
@@ -528,6 +529,13 @@ ps <- postStratify(svydesign(ids = ~psu, strata = ~stratum, weights = ~d, data =
 uncapped <- fd$d * frame$factor[match(fd$stratum, frame$stratum)]
 stopifnot(isTRUE(all.equal(as.numeric(weights(ps)), uncapped, tolerance = 1e-12)))
 fd$w_classes <- fd$d * pmin(max_factor, frame$factor[match(fd$stratum, frame$stratum)])
+# A capped province falls short of its population: all its weights are scaled by sum N / sum w.
+province_population <- tapply(frame$population, frame$province, sum)
+province_capped <- tapply(frame$factor > max_factor, frame$province, any)
+province_reached <- tapply(fd$w_classes, fd$province, sum)
+province_scale <- ifelse(province_capped, province_population / province_reached, 1)
+fd$w_classes <- fd$w_classes * province_scale[fd$province]
+stopifnot(any(province_scale != 1))
 
 # Raking within provinces to sex and age band: population 51% women, the province's share of
 # people over 50, the rest split 55:45; totals add up to the frame's population.

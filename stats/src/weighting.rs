@@ -81,12 +81,21 @@ pub struct StratumWeighting {
     pub factor: f64,
     /// The cap held the factor down.
     pub capped: bool,
-    /// d_h × factor: every respondent of the stratum carries it (0 without respondents).
+    /// When a class of the province was capped, every weight of the province is scaled by
+    /// Σ N / Σ w so the province still weighs its population (1 otherwise).
+    pub province_scale: f64,
+    /// d_h × factor × province_scale: every respondent of the stratum carries it (0 without
+    /// respondents).
     pub weight: f64,
 }
 
 /// Weights from the frame: the design weight d_h = N_h / n_h of each stratum times the
 /// nonresponse adjustment of its class, Σ_{h∈c} N_h / Σ_{h∈c} d_h r_h, at most `max_factor`.
+/// A cap leaves the province short of its population; its weights are then all scaled by the
+/// same factor Σ N / Σ w, which keeps the ratios between its classes that the cap set (so the
+/// province's estimates are those of the capped weights) and its share of the nation right.
+/// (Giving the shortfall to the uncapped classes alone would shrink the capped class's share
+/// further below its population's.)
 /// Without `settings` every stratum is its own class and nothing is capped, so the weight is
 /// N_h / r_h. A class without respondents (a whole province without any) gets weight 0.
 /// Results are in the order of `strata`.
@@ -200,8 +209,27 @@ pub fn frame_weights(
                     class: name.clone(),
                     factor,
                     capped,
+                    province_scale: 1.0,
                     weight,
                 });
+            }
+        }
+        let weighted = |i: usize| out[i].as_ref().map_or(0.0, |w| w.weight);
+        let capped = members
+            .iter()
+            .any(|&i| out[i].as_ref().is_some_and(|w| w.capped));
+        let reached: f64 = members
+            .iter()
+            .map(|&i| weighted(i) * strata[i].respondents as f64)
+            .sum();
+        if capped && reached > 0.0 {
+            let population: f64 = members.iter().map(|&i| strata[i].population).sum();
+            let scale = population / reached;
+            for &i in &members {
+                if let Some(w) = out[i].as_mut() {
+                    w.province_scale = scale;
+                    w.weight *= scale;
+                }
             }
         }
     }
@@ -590,7 +618,8 @@ mod tests {
         assert_eq!(5.0 * classes[2].weight + 30.0 * classes[1].weight, 3600.0);
         // 02 has one stratum and no respondents: nothing to join, weight 0.
         assert_eq!(classes[3].weight, 0.0);
-        // A cap of 2 holds the factor down (and the class then stands for less than N).
+        // A cap of 2 holds the factor down; the class then stands for 40·5 + 100·30 = 3200
+        // of its 3600, so the whole province (01-U: 25·40 = 1000) is scaled by 4600 / 4200.
         let capped = frame_weights(
             &frame,
             Some(&NonresponseSettings {
@@ -600,7 +629,24 @@ mod tests {
         )
         .unwrap();
         assert!(capped[1].capped && capped[2].capped && !capped[0].capped);
-        assert_eq!(capped[1].weight, 100.0);
+        assert_eq!(capped[1].factor, 2.0);
+        let scale = 4600.0 / 4200.0;
+        assert!(capped[..3].iter().all(|w| w.province_scale == scale));
+        assert_eq!(capped[1].weight, 100.0 * scale);
+        assert_eq!(capped[0].weight, 25.0 * scale);
+        let province: f64 = [40.0, 30.0, 5.0]
+            .iter()
+            .zip(&capped)
+            .map(|(r, w)| r * w.weight)
+            .sum();
+        assert!((province - 4600.0).abs() < 1e-9, "{province}");
+        // The cap still holds the ratio between the classes: 2 / 1.
+        assert!(
+            (capped[1].weight / capped[1].design_weight / (capped[0].weight / 25.0) - 2.0).abs()
+                < 1e-12
+        );
+        // 02 has nothing capped: untouched.
+        assert_eq!(capped[3].province_scale, 1.0);
         // The last stratum in code order joins the previous one.
         let last = [
             stratum("01", "a", 100.0, 10.0, 10),

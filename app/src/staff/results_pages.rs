@@ -199,6 +199,31 @@ fn warning_text(ctx: &Ctx, names: &HashMap<String, String>, w: &Warning) -> Stri
             ),
             ctx.locale.decimal(*ratio, 1)
         ),
+        Warning::CappedClasses { province, strata } => format!(
+            "{}: {} {strata}",
+            name(province),
+            ctx.t(
+                "hệ số điều chỉnh không trả lời bị chặn (max_factor), chỉ bù một phần cho tầng",
+                "nonresponse adjustment capped (max_factor), only partly corrected for stratum"
+            )
+        ),
+        Warning::StrongCalibration {
+            province,
+            g_low,
+            g_high,
+            kish,
+        } => format!(
+            "{}: {} {}–{}, {} {}",
+            name(province),
+            ctx.t(
+                "hiệu chỉnh mạnh, hệ số g từ",
+                "strong calibration, adjustments g from"
+            ),
+            ctx.locale.decimal(*g_low, 2),
+            ctx.locale.decimal(*g_high, 2),
+            ctx.t("hệ số thiết kế Kish", "Kish's deff"),
+            ctx.locale.decimal(*kish, 2)
+        ),
         Warning::Flagged { suppressed, review } => format!(
             "{suppressed} {}, {review} {}",
             ctx.t(

@@ -166,6 +166,17 @@ pub enum Warning {
     },
     /// The largest weight is this many times the median (above the report's threshold).
     ExtremeWeights { province: String, ratio: f64 },
+    /// `[nonresponse] max_factor` held these strata's adjustment down: the province's weights
+    /// were scaled to its population, and its nonresponse is only partly corrected.
+    CappedClasses { province: String, strata: String },
+    /// Calibration moved weights a long way (some g below 0.2 or above 5, or Kish's deff after
+    /// calibration above 2): the sample is far from the population's margins.
+    StrongCalibration {
+        province: String,
+        g_low: f64,
+        g_high: f64,
+        kish: f64,
+    },
     /// Cells withheld or to be reviewed under the reliability rule.
     Flagged { suppressed: usize, review: usize },
     /// No earlier release to compare with: the change columns are empty.
