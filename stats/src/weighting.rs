@@ -473,11 +473,11 @@ pub fn trim_province(
 }
 
 /// [`trim_province`] for a province whose rows belong to strata (`stratum_of_row`, any labels):
-/// refused, with the reason, when it would hold a whole stratum whose respondents all carry the
-/// same weight at the cap. Weights from the frame (N_h / r_h) are equal within a stratum, so
-/// trimming them moves whole strata — a stratum holding most of a province's adults can end
-/// with a third of its weight — which is the design, not an outlier. Trimming is kept for
-/// weights that vary within a stratum.
+/// refused, with the reason, when it would hold every respondent of a stratum at the cap.
+/// Weights from the frame (N_h / r_h) are equal within a stratum, so trimming them moves whole
+/// strata — a stratum holding most of a province's adults can end with a third of its weight —
+/// which is the design, not an outlier; a stratum whose weights all exceed the cap after
+/// raking is the same. Trimming is kept for the outlying weights within a stratum.
 pub fn trim_province_within_strata(
     weights: &[f64],
     stratum_of_row: &[&str],
@@ -491,16 +491,19 @@ pub fn trim_province_within_strata(
         let rows: Vec<usize> = (0..weights.len())
             .filter(|&i| stratum_of_row[i] == stratum)
             .collect();
-        let first = weights[rows[0]];
-        let alike = rows.iter().all(|&i| weights[i] == first);
         let held = rows.iter().all(|&i| trimmed[i] == cap && weights[i] != cap);
-        if alike && held {
+        if held {
+            let (low, high) = rows
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &i| {
+                    (l.min(weights[i]), h.max(weights[i]))
+                });
             return Err(StatsError::Weighting(format!(
                 "trimming at {} times the median weight would cut every respondent of stratum \
-                 {stratum} ({} of them, all weighing {first:.1}, cap {cap:.1}): trimming is for \
-                 weights that vary within a stratum. Weights from the frame are equal within a \
-                 stratum; for a stratum far under target use [nonresponse] (min_respondents, \
-                 max_factor), and limit raking with calibration.bounds",
+                 {stratum} ({} of them, weighing {low:.1} to {high:.1}, cap {cap:.1}): trimming \
+                 is for the outlying weights within a stratum. Weights from the frame are equal \
+                 within a stratum; for a stratum far under target use [nonresponse] \
+                 (min_respondents, max_factor), and limit raking with calibration.bounds",
                 settings.upper_to_median,
                 rows.len()
             )));
@@ -736,7 +739,7 @@ mod tests {
     }
 
     #[test]
-    fn trimming_never_cuts_a_stratum_of_equal_weights() {
+    fn trimming_never_cuts_a_whole_stratum() {
         let settings = TrimSettings {
             upper_to_median: 2.0,
         };
@@ -749,6 +752,15 @@ mod tests {
             .to_string();
         assert!(
             err.contains("stratum b") && err.contains("[nonresponse]"),
+            "{err}"
+        );
+        // Unequal weights all above the cap (b after raking, say): still the whole stratum.
+        let unequal = [1.0, 1.2, 0.9, 1.1, 3.6, 4.4, 4.0, 1.0, 1.0];
+        let err = trim_province_within_strata(&unequal, &strata, settings)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("stratum b") && err.contains("3.6 to 4.4"),
             "{err}"
         );
         // Weights that vary within the stratum are trimmed as before.
