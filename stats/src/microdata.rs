@@ -919,14 +919,16 @@ fn rake_province(
             })?;
             category_of_row.push(c);
         }
-        // The first margin keeps every category; later ones drop their first (the intercept
-        // is already spanned), as R's model matrix for `~ a + b` does.
+        // R's model matrix for `~ a + b`: an intercept, then every margin without its first
+        // category (the same columns R's `calibrate` solves for, so the same Newton path).
+        if m == 0 {
+            columns.push("(Intercept)".to_owned());
+        }
         offsets.push(columns.len());
-        let skip = usize::from(m > 0);
         columns.extend(
             categories
                 .iter()
-                .skip(skip)
+                .skip(1)
                 .map(|(c, _)| format!("{name}={c}")),
         );
         margins.push(Margin {
@@ -943,24 +945,24 @@ fn rake_province(
         .map_err(|e| in_province(e.to_string().trim_start_matches("weighting: ").to_owned()))?;
     let active: Vec<Vec<usize>> = (0..rows.len())
         .map(|j| {
-            margins
-                .iter()
-                .enumerate()
-                .filter_map(|(m, margin)| {
-                    let c = margin.category_of_row[j];
-                    match (m, c) {
-                        (0, c) => Some(offsets[0] + c),
-                        (_, 0) => None,
-                        (m, c) => Some(offsets[m] + c - 1),
-                    }
-                })
-                .collect()
+            let categories = margins.iter().enumerate().filter_map(|(m, margin)| {
+                match margin.category_of_row[j] {
+                    0 => None,
+                    c => Some(offsets[m] + c - 1),
+                }
+            });
+            std::iter::once(0).chain(categories).collect()
         })
         .collect();
-    let totals: Vec<f64> = margins
-        .iter()
-        .enumerate()
-        .flat_map(|(m, margin)| margin.targets.iter().skip(usize::from(m > 0)).copied())
+    // The intercept's total is the population (validate_margins checked every margin adds up
+    // to the same).
+    let population_total: f64 = margins.first().map_or(0.0, |m| m.targets.iter().sum());
+    let totals: Vec<f64> = std::iter::once(population_total)
+        .chain(
+            margins
+                .iter()
+                .flat_map(|margin| margin.targets.iter().skip(1).copied()),
+        )
         .collect();
     let weights = rake_bounded(&start, &active, &totals, settings.bounds)
         .map_err(|last| in_province(raking_failure(&margins, &last, settings.bounds)))?;
