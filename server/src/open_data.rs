@@ -236,6 +236,31 @@ pub fn readme(info: &ReleaseInfo, facts: &ReadmeFacts) -> String {
         .map(|(file, hash)| format!("  {hash}  {file}\n"))
         .collect();
     let old_map = info.geography == sipas_app::domain::Geography::G2004;
+    let verifiable = sipas_app::results::verifiable(&facts.checksums);
+    let previous_flag = if info.compared_with.is_some() {
+        " --previous PREVIOUS.csv"
+    } else {
+        ""
+    };
+    let previous = match info.compared_with {
+        None => "  (no earlier release: the change columns are empty)\n".to_owned(),
+        Some(c) => format!(
+            "  The change columns compare with SIPAS {y} v{v}: PREVIOUS.csv is its\n  \
+             /du-lieu/{y}/v{v}/{file}{note}.\n",
+            y = c.year,
+            v = c.version,
+            file = if c.reaggregated {
+                "results-2025-map.csv"
+            } else {
+                "results.csv"
+            },
+            note = if c.reaggregated {
+                " (that year was on the 63-province map; this is it merged into\n  today's 34 units)"
+            } else {
+                ""
+            },
+        ),
+    };
     format!(
         "{title} (SIPAS {year} v{version})
 Published {published} · computed by {computed} · approved by {approved}
@@ -246,26 +271,11 @@ Files / Tệp
   results.csv       every published number (UTF-8 with BOM, opens in Excel)
   results.xlsx      the same table as a workbook
   results.json      the same table with this release's record
-  aggregates.csv    per province and for the nation: for each question the number of valid
-                    answers and the weighted sums of satisfied answers (sum_wy) and of answers
-                    (sum_wd); for each index, content and element the respondents who answered
-                    any of its questions (n) and their weight (sum_w). Nothing per commune,
-                    nothing by sex or age: these identify nobody.
-{map_lines}  methodology.toml  the methodology exactly as used (index tree, interval method, rules)
+{aggregates_line}{map_lines}  methodology.toml  the methodology exactly as used (index tree, interval method, rules)
   SHA256SUMS        the SHA-256 of the files above, as on the release page
 
 Check every number / Kiểm tra mọi con số
-  Put results.csv, aggregates.csv and methodology.toml in one folder (the names may keep the
-  sipas-{year}-v{version}- prefix of the download) and run
-    sipas verify FOLDER{previous_flag}
-  It recomputes every estimate from the aggregates, and every interval, flag, rank interval,
-  tier and change from the published estimates, standard errors and degrees of freedom,
-  and reports any number it could not reproduce, by row and column.
-{previous}
-  Standard errors, degrees of freedom and design effects need the per-commune data: they are
-  published as computed (rounded) and the verification takes them as given; the Ministry
-  gives the full totals to accredited researchers, who reproduce them too.
-
+{check}
 Precision / Độ chính xác
   Shares (estimate, ci_low, ci_high, se, differences and changes) are proportions 0-1 rounded
   to 4 decimals (0.01 percentage points); deff to 2 decimals; n_eff to whole respondents;
@@ -296,34 +306,41 @@ SHA-256:
         geo = info.geography.key(),
         software = info.software_version,
         digest = info.input_digest,
+        aggregates_line = if verifiable {
+            "  aggregates.csv    per province and for the nation: for each question the number of valid
+                    answers and the weighted sums of satisfied answers (sum_wy) and of answers
+                    (sum_wd); for each index, content and element the respondents who answered
+                    any of its questions (n) and their weight (sum_w). Nothing per commune,
+                    nothing by sex or age: these identify nobody.\n"
+        } else {
+            ""
+        },
+        check = if verifiable {
+            format!(
+                "  Put results.csv, aggregates.csv and methodology.toml in one folder (the names may keep the
+  sipas-{year}-v{version}- prefix of the download) and run
+    sipas verify FOLDER{previous_flag}
+  It recomputes every estimate from the aggregates, and every interval, flag, rank interval,
+  tier and change from the published estimates, standard errors and degrees of freedom,
+  and reports any number it could not reproduce, by row and column.
+{previous}
+  Standard errors, degrees of freedom and design effects need the per-commune data: they are
+  published as computed (rounded) and the verification takes them as given; the Ministry
+  gives the full totals to accredited researchers, who reproduce them too.
+",
+                year = info.year,
+                version = info.version,
+            )
+        } else {
+            "  This release was published before the platform published aggregates per province:
+  sipas verify cannot check it. The Ministry gives the full per-commune totals (their SHA-256
+  is the input digest above) to accredited researchers, who can reproduce every number.
+".to_owned()
+        },
         map_lines = if old_map {
-            "  results-2025-map.csv, aggregates-2025-map.csv\n                    this year on today's 34 units (provinces merged by the 2025 crosswalk;\n                    docs/methodology.md, \"Earlier years on today's map\"): verify them as\n                    above with --map 2025\n"
+            "  results-2025-map.csv, aggregates-2025-map.csv\n                    this year on today's 34 units (provinces merged by the 2025 crosswalk;\n                    docs/methodology.md, \"Earlier years on today's map\"): with them and\n                    methodology.toml in a folder, sipas verify FOLDER --map 2025\n"
         } else {
             ""
-        },
-        previous_flag = if info.compared_with.is_some() {
-            " --previous PREVIOUS.csv"
-        } else {
-            ""
-        },
-        previous = match info.compared_with {
-            None => "  (no earlier release: the change columns are empty)\n".to_owned(),
-            Some(c) => format!(
-                "  The change columns compare with SIPAS {y} v{v}: PREVIOUS.csv is its\n  \
-                 /du-lieu/{y}/v{v}/{file}{note}.\n",
-                y = c.year,
-                v = c.version,
-                file = if c.reaggregated {
-                    "results-2025-map.csv"
-                } else {
-                    "results.csv"
-                },
-                note = if c.reaggregated {
-                    " (that year was on the 63-province map; this is it merged into\n  today's 34 units)"
-                } else {
-                    ""
-                },
-            ),
         },
     )
 }
@@ -337,6 +354,22 @@ pub(crate) struct Built {
     etag: String,
     content_type: &'static str,
     bytes: Bytes,
+}
+
+impl Built {
+    /// The ETag is the SHA-256 of the bytes (its first 128 bits): a published release never
+    /// changes its numbers, but a later version of the platform may write a file of it
+    /// differently (a column added, a README reworded), and a client holding the old bytes
+    /// must not be told they are current.
+    fn new(content_type: &'static str, bytes: Vec<u8>) -> Self {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(&bytes);
+        Self {
+            etag: format!("\"{}\"", sipas_app::survey::codes::hex(&digest[..16])),
+            content_type,
+            bytes: Bytes::from(bytes),
+        }
+    }
 }
 
 /// Built files by (year, version, file). A published version never changes, so a file is built
@@ -432,7 +465,9 @@ async fn serve(
             (header::CONTENT_DISPOSITION, disposition),
             (
                 header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=31536000, immutable"),
+                // A day, then revalidated by ETag (304): the numbers never change, but a file
+                // may be written anew by a later version of the platform.
+                HeaderValue::from_static("public, max-age=86400"),
             ),
             (header::ETAG, etag_value(&built.etag)),
         ],
@@ -501,7 +536,6 @@ async fn build(
         Ok(None) => return Ok(None),
         Err(err) => return Err(unavailable(err)),
     };
-    let etag = format!("\"{}-v{version}-{file}\"", info.input_digest);
     // A province's table is results.* cut to its rows; an unknown code has none.
     let province = province_file(file);
     if let Some((code, _)) = province {
@@ -519,11 +553,10 @@ async fn build(
         let Some(text) = sipas_app::results::tables::province_table_vi(&data, code) else {
             return Ok(None);
         };
-        return Ok(Some(Built {
-            etag,
-            content_type: "text/csv; charset=utf-8",
-            bytes: Bytes::from(text.into_bytes()),
-        }));
+        return Ok(Some(Built::new(
+            "text/csv; charset=utf-8",
+            text.into_bytes(),
+        )));
     }
     let file = match province {
         Some((_, extension)) => format!("results.{extension}"),
@@ -606,11 +639,7 @@ async fn build(
         }
     };
     match bytes {
-        Ok(bytes) => Ok(Some(Built {
-            etag,
-            content_type,
-            bytes: Bytes::from(bytes),
-        })),
+        Ok(bytes) => Ok(Some(Built::new(content_type, bytes))),
         Err(err) => {
             tracing::error!(error = %err, year, version, "open data file failed");
             Err((

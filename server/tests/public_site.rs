@@ -92,7 +92,33 @@ async fn world(url: &str) -> World {
         &["01", "79", "48"],
     )
     .await;
-    sipas_server::demo::publish_demo(store.as_ref(), &new, "")
+    // 2025 v1 as a release published before the platform published aggregates (migration
+    // 0012 left such releases without): nothing may promise it can be verified.
+    let methodology = sipas_server::questionnaires::SIPAS_2023_METHODOLOGY;
+    let draft =
+        sipas_server::drafts::compute(store.as_ref(), &new, methodology, None, &Default::default())
+            .await
+            .expect("compute 2025");
+    store
+        .publish_release(&sipas_app::staff::release::NewRelease {
+            year: 2025,
+            wave_code: new.code.clone(),
+            geography: new.geography,
+            title: "SIPAS 2025 (before aggregates)".into(),
+            methodology: methodology.to_owned(),
+            questionnaire_code: "sipas-2023".into(),
+            questionnaire_version: 1,
+            input_digest: draft.input_digest,
+            software_version: "0.1.0".into(),
+            computed_by: "stats".into(),
+            approved_by: "boss".into(),
+            changelog: String::new(),
+            cells: draft.cells,
+            compared_with: draft.report.compared_with,
+            totals: draft.totals,
+            aggregates: String::new(),
+            computation: None,
+        })
         .await
         .expect("2025 v1");
     sipas_server::demo::publish_demo(
@@ -244,6 +270,30 @@ async fn story(url: &str) {
     let v1 = public.get("/ket-qua/2025/v1").await;
     assert_eq!(v1.status, StatusCode::OK);
     assert!(v1.body.contains("Đây là phiên bản cũ"));
+    assert!(
+        v1.body.contains("không thể kiểm tra bằng sipas verify")
+            && !v1.body.contains("/du-lieu/2025/v1/aggregates.csv"),
+        "{}",
+        v1.body
+    );
+    let v1_readme = public.get("/du-lieu/2025/v1/README.txt").await.body;
+    assert!(
+        v1_readme.contains("sipas verify cannot check it")
+            && !v1_readme.contains("sipas verify FOLDER")
+            && !v1_readme.contains("aggregates.csv "),
+        "{v1_readme}"
+    );
+    assert_eq!(
+        public.get("/du-lieu/2025/v1/aggregates.csv").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert!(
+        !public
+            .get("/du-lieu/2025/v1/SHA256SUMS")
+            .await
+            .body
+            .contains("aggregates.csv")
+    );
     let old = public.get("/ket-qua/2024").await;
     assert_eq!(old.status, StatusCode::OK);
     assert_eq!(old.body.matches("<rect class=\"tile").count(), 6);

@@ -45,6 +45,12 @@ pub struct ReleaseData {
     pub missing_provinces: Vec<String>,
 }
 
+/// Whether a release's files can be checked with `sipas verify`: it publishes its aggregates
+/// (releases published before the platform wrote them cannot be).
+pub fn verifiable(checksums: &[(String, String)]) -> bool {
+    checksums.iter().any(|(file, _)| file == "aggregates.csv")
+}
+
 impl ReleaseData {
     /// The cell of `node` in `domain` (no subgroup).
     pub fn cell(&self, domain: &str, node: &str) -> Option<&ReleaseCell> {

@@ -636,10 +636,16 @@ fn downloads(site: &Site, data: &ReleaseData, province: Option<&str>) -> impl In
             ),
         ),
     ];
+    let verifiable = super::verifiable(&data.checksums);
     let links = own
         .into_iter()
         .flatten()
-        .chain(files.map(|(file, label)| (file.to_owned(), label)))
+        .chain(
+            files
+                .into_iter()
+                .filter(|(file, _)| verifiable || *file != "aggregates.csv")
+                .map(|(file, label)| (file.to_owned(), label)),
+        )
         .map(|(file, label)| view! { <li><a href=format!("{base}/{file}")>{label.to_owned()}</a></li> })
         .collect_view();
     let api = match province {
@@ -661,10 +667,13 @@ fn downloads(site: &Site, data: &ReleaseData, province: Option<&str>) -> impl In
             <p>{site.t("Cùng số liệu qua API: ", "The same numbers through the API: ")}<a href=api.clone()><code>{api.clone()}</code></a>
                " · "<a href="/api/v1/openapi.json">"OpenAPI"</a></p>
             <h3>{site.t("Tự kiểm tra mọi con số", "Check every number yourself")}</h3>
-            <p>{site.t(
+            <p data-testid="verify-how">{if verifiable { site.t(
                 "Tải results.csv, aggregates.csv và methodology.toml vào một thư mục rồi chạy lệnh sipas verify (xem README.txt): lệnh tính lại mọi con số đã công bố và báo những con số không khớp. Mã SHA-256 dưới đây cho biết tệp bạn tải về đúng là tệp đã công bố.",
                 "Download results.csv, aggregates.csv and methodology.toml into one folder and run sipas verify (see README.txt): it recomputes every published number and reports any that does not match. The SHA-256 below tell you the files you downloaded are the ones published.",
-            )}</p>
+            ) } else { site.t(
+                "Bản này được công bố trước khi nền tảng công khai số liệu tổng hợp theo tỉnh, nên không thể kiểm tra bằng sipas verify; nhà nghiên cứu được phép có thể kiểm tra từ tổng số liệu đầy đủ theo xã. Mã SHA-256 dưới đây cho biết tệp bạn tải về đúng là tệp đã công bố.",
+                "This release was published before the platform published aggregates per province, so sipas verify cannot check it; accredited researchers can, from the full per-commune totals. The SHA-256 below tell you the files you downloaded are the ones published.",
+            ) }}</p>
             <ul class="checksums" data-testid="checksums">{sums}</ul>
             <p class="hint">{format!("{}: ", site.t(
                 "Mã SHA-256 của tổng số liệu đầy đủ theo xã (Bộ Nội vụ lưu giữ, cấp cho nhà nghiên cứu được phép)",
