@@ -804,7 +804,7 @@ async fn story(url: &str) {
     // project, an expiry date and the releases it names; the conditions of use come first;
     // then exactly those releases, each download logged with the project.
     let mut admin = signed_in(&world, "admin").await;
-    let researcher_form = |expires: &'static str| {
+    let researcher_form = |expires: &'static str, releases: &'static str| {
         vec![
             ("username", "nghien.cuu"),
             ("display_name", "Nhà nghiên cứu"),
@@ -813,16 +813,30 @@ async fn story(url: &str) {
             ("project", "Sự hài lòng ở vùng núi phía Bắc"),
             ("approval", "45/QĐ-BNV"),
             ("expires_on", expires),
-            ("releases", "2027 v1"),
+            ("releases", releases),
         ]
     };
     let past = admin
-        .post("/staff/users", &researcher_form("2020-01-01"))
+        .post("/staff/users", &researcher_form("2020-01-01", "2027 v1"))
         .await;
     assert_eq!(past.status, StatusCode::BAD_REQUEST);
     assert!(past.body.contains("expires_on"), "{}", past.body);
+    // A release not (yet) published cannot be approved: a typo, or a later version nobody
+    // approved.
+    let unpublished = admin
+        .post(
+            "/staff/users",
+            &researcher_form("2099-12-31", "2027 v1, 2027 v2"),
+        )
+        .await;
+    assert_eq!(unpublished.status, StatusCode::BAD_REQUEST);
+    assert!(
+        unpublished.body.contains("2027 v2 has not been published"),
+        "{}",
+        unpublished.body
+    );
     let created = admin
-        .post("/staff/users", &researcher_form("2099-12-31"))
+        .post("/staff/users", &researcher_form("2099-12-31", "2027 v1"))
         .await;
     assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
     let mut researcher = signed_in(&world, "nghien.cuu").await;

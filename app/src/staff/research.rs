@@ -49,6 +49,9 @@ impl ResearchAccess {
     }
 }
 
+/// An approval names at most this many releases (a project covers a few years' versions).
+pub const MAX_RELEASES: usize = 50;
+
 /// `2025 v1, 2024 v2` (also `2025/1`): the releases of an approval. Errors say which entry.
 pub fn parse_releases(text: &str) -> Result<Vec<(i32, i32)>, String> {
     let mut releases = Vec::new();
@@ -56,15 +59,26 @@ pub fn parse_releases(text: &str) -> Result<Vec<(i32, i32)>, String> {
         if entry.is_empty() {
             continue;
         }
+        // Digits only, no sign and no leading zero: "2025 v01" is not how a release is named.
+        let number = |text: &str| -> Option<i32> {
+            let text = text.trim();
+            let plain = !text.is_empty()
+                && text.bytes().all(|b| b.is_ascii_digit())
+                && !text.starts_with('0');
+            plain.then(|| text.parse().ok()).flatten()
+        };
         let parsed = entry
             .split_once(" v")
             .or_else(|| entry.split_once('/'))
-            .and_then(|(y, v)| Some((y.trim().parse().ok()?, v.trim().parse().ok()?)))
-            .filter(|(y, v): &(i32, i32)| (2000..=2100).contains(y) && *v >= 1);
+            .and_then(|(y, v)| Some((number(y)?, number(v)?)))
+            .filter(|(y, _)| (2000..=2100).contains(y));
         match parsed {
             Some(release) if !releases.contains(&release) => releases.push(release),
             Some(_) => {}
             None => return Err(entry.to_owned()),
+        }
+        if releases.len() > MAX_RELEASES {
+            return Err(format!("more than {MAX_RELEASES} releases"));
         }
     }
     Ok(releases)
@@ -164,6 +178,17 @@ mod tests {
         );
         assert_eq!(parse_releases("2025"), Err("2025".into()));
         assert_eq!(parse_releases("1999 v1"), Err("1999 v1".into()));
+        for odd in [
+            "2025 v01", "2025 v+1", "+2025 v1", "2025 v0", "2025 v-1", "2025 v1x",
+        ] {
+            assert_eq!(parse_releases(odd), Err(odd.into()), "{odd}");
+        }
+        let many: Vec<String> = (1..=51).map(|v| format!("2025 v{v}")).collect();
+        assert!(parse_releases(&many.join(", ")).is_err());
+        assert_eq!(
+            parse_releases(&many[..50].join(", ")).map(|r| r.len()),
+            Ok(50)
+        );
         assert!(valid_date("2028-02-29") && !valid_date("2027-02-29"));
         assert!(!valid_date("2027-13-01") && !valid_date("30/06/2027"));
     }

@@ -211,6 +211,26 @@ pub async fn create(
         Ok(research) => research,
         Err(message) => return show(&state, &staff, StatusCode::BAD_REQUEST, Some(message)).await,
     };
+    // The approval covers releases that exist: a typo would give access to nothing, or to a
+    // version published later that the approval never named.
+    if let Some(access) = &research {
+        let published: Vec<(i32, i32)> = state
+            .staff
+            .store
+            .releases()
+            .await?
+            .iter()
+            .map(|r| (r.year, r.version))
+            .collect();
+        if let Some((year, version)) = access
+            .releases
+            .iter()
+            .find(|release| !published.contains(release))
+        {
+            let message = format!("releases: {year} v{version} has not been published");
+            return show(&state, &staff, StatusCode::BAD_REQUEST, Some(message)).await;
+        }
+    }
     let password_hash = hash_password(form.password)
         .await
         .map_err(StoreError::Backend)?;
