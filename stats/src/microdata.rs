@@ -659,10 +659,9 @@ pub struct Accumulator {
     row_subgroups: Vec<(u32, u32)>,
     answers: Vec<Answer>,
     rows: u64,
-    /// Scratch for `province/stratum`.
+    /// Scratch for `province/stratum`: strata are keyed by province, so a code used in two
+    /// provinces (frames uploaded before the frame refused it) is two strata, never pooled.
     stratum_key: String,
-    /// The province of every stratum code.
-    stratum_province: HashMap<String, String>,
 }
 
 impl Accumulator {
@@ -705,7 +704,6 @@ impl Accumulator {
             row_subgroups: Vec::new(),
             rows: 0,
             stratum_key: String::new(),
-            stratum_province: HashMap::new(),
         })
     }
 
@@ -726,18 +724,6 @@ impl Accumulator {
         self.stratum_key.push_str(row.stratum);
         let h = self.strata.get(&self.stratum_key);
         if h as usize == self.stratum_fpc.len() {
-            // The same code in another province would be another stratum under the same
-            // name: refused as the CSV reader and the frame refuse it.
-            if let Some(first) = self
-                .stratum_province
-                .insert(row.stratum.to_owned(), row.province.to_owned())
-            {
-                return Err(place(format!(
-                    "stratum {:?} is also used in province {first}: stratum codes must be \
-                     unique across provinces",
-                    row.stratum
-                )));
-            }
             self.stratum_fpc.push(row.fpc);
             self.psus.push(HashMap::new());
         } else if self.stratum_fpc[h as usize] != row.fpc {
@@ -1083,7 +1069,7 @@ mod tests {
     }
 
     #[test]
-    fn a_stratum_code_in_two_provinces_is_refused() {
+    fn a_stratum_code_in_two_provinces_is_refused_or_kept_apart() {
         // "urban" in 01 and 79: pooled, the two would be one stratum.
         let data = "response_id,province,stratum,psu,sex,q1,q2\n1,01,urban,a,F,5,4\n2,01,urban,b,M,3,4\n3,79,urban,c,F,4,4\n";
         let err = read_csv(data.as_bytes(), &methodology())
@@ -1095,26 +1081,24 @@ mod tests {
                 && err.contains("province 79"),
             "{err}"
         );
-        // The database path refuses it too.
+        // The database path keys strata by province: two strata, not one pooled (a wave whose
+        // frame predates the frame's refusal still computes, correctly).
         let m = methodology();
         let mut acc = Accumulator::new(&m).unwrap();
         let value = |_: &str| Some(4);
-        for (province, psu) in [("01", "a"), ("79", "c")] {
-            let result = acc.add(&Row {
+        for (province, psu) in [("01", "a"), ("01", "b"), ("79", "c"), ("79", "d")] {
+            acc.add(&Row {
                 province,
                 stratum: "urban",
                 psu,
                 weight: 1.0,
                 fpc: None,
                 value: &value,
-            });
-            if province == "79" {
-                let err = result.unwrap_err().to_string();
-                assert!(err.contains("also used in province 01"), "{err}");
-            } else {
-                result.unwrap();
-            }
+            })
+            .unwrap();
         }
+        let stats = acc.finish().unwrap();
+        assert_eq!(stats.design.strata.len(), 2);
     }
 
     fn only_u_for_bounds() -> Population {
