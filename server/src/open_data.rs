@@ -378,13 +378,51 @@ impl Built {
 /// per province of it (`tinh-{code}.*`, built only for a code the release has).
 /// Kept per store (in [`crate::public_site::SiteCache`]), so two databases in one process
 /// never serve each other's files.
-pub(crate) type Cache = Mutex<HashMap<(i32, i32, String), Arc<Built>>>;
+/// A file is built once even when many ask for it at once (release day): later requests wait
+/// for the first one's build. A miss (no such version, file or province) is not kept.
+pub(crate) struct Cache {
+    files: Mutex<HashMap<FileKey, Arc<tokio::sync::OnceCell<Arc<Built>>>>>,
+    /// CPU work (workbooks, tables, re-aggregation) runs two at a time, so first requests for
+    /// many files cannot take every core from the survey.
+    cpu: tokio::sync::Semaphore,
+}
+
+type FileKey = (i32, i32, String);
+
+impl Default for Cache {
+    fn default() -> Self {
+        Self {
+            files: Mutex::default(),
+            cpu: tokio::sync::Semaphore::new(2),
+        }
+    }
+}
+
+/// Why a file could not be served.
+enum Miss {
+    /// No such version, file or province: 404.
+    Absent,
+    /// The database or the build failed: the response to give.
+    Failed(Response),
+}
+
+/// Runs `work` off the async threads, at most [`Cache::cpu`] at a time.
+async fn cpu_bound<T: Send + 'static>(
+    state: &AppState,
+    work: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    let _permit = state.staff.site.open_data.cpu.acquire().await;
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()))
+}
 
 /// A version in an address, `v1`, `v2`, …: its number.
+/// Digits only, no sign and no leading zero (`v01` is not the address of `v1`).
 pub fn version_number(text: &str) -> Option<i32> {
     text.strip_prefix('v')
+        .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) && !v.starts_with('0'))
         .and_then(|v| v.parse::<i32>().ok())
-        .filter(|v| *v >= 1)
 }
 
 /// `GET /du-lieu/{year}/{version}/{file}`: `version` is `v1`, `v2`, … or `latest`. Readable
@@ -489,18 +527,37 @@ async fn built(
     file: &str,
 ) -> Result<Option<Arc<Built>>, Response> {
     let key = (year, version, file.to_owned());
-    let cache = &state.staff.site.open_data;
-    if let Some(built) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
-        return Ok(Some(built));
+    let files = &state.staff.site.open_data.files;
+    let once = files
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .entry(key.clone())
+        .or_default()
+        .clone();
+    let outcome = once
+        .get_or_try_init(|| async {
+            match Box::pin(build(state, year, version, file)).await {
+                Ok(Some(built)) => Ok(Arc::new(built)),
+                Ok(None) => Err(Miss::Absent),
+                Err(response) => Err(Miss::Failed(response)),
+            }
+        })
+        .await
+        .cloned();
+    if outcome.is_err() {
+        // Not kept: a miss must not grow the cache, and a failure is tried again.
+        let mut files = files
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if files.get(&key).is_some_and(|o| !o.initialized()) {
+            files.remove(&key);
+        }
     }
-    let Some(built) = Box::pin(build(state, year, version, file)).await? else {
-        return Ok(None);
-    };
-    let built = Arc::new(built);
-    if let Ok(mut c) = cache.lock() {
-        c.insert(key, built.clone());
+    match outcome {
+        Ok(built) => Ok(Some(built)),
+        Err(Miss::Absent) => Ok(None),
+        Err(Miss::Failed(response)) => Err(response),
     }
-    Ok(Some(built))
 }
 
 /// The SHA-256 (hex) of each verification file a version has: what SHA256SUMS, the README and
@@ -531,19 +588,35 @@ async fn build(
     file: &str,
 ) -> Result<Option<Built>, Response> {
     let store = &state.staff.store;
-    let (info, mut cells) = match store.release(year, Some(version)).await {
-        Ok(Some(found)) => found,
-        Ok(None) => return Ok(None),
-        Err(err) => return Err(unavailable(err)),
-    };
-    // A province's table is results.* cut to its rows; an unknown code has none.
     let province = province_file(file);
-    if let Some((code, _)) = province {
-        cells.retain(|c| c.domain == code);
-        if cells.is_empty() {
-            return Ok(None);
+    let (info, cells) = match province {
+        // A province's file comes from the release's pages' data, cached: asking for a code the
+        // release does not have costs no database read.
+        Some((code, _)) => {
+            let Some(data) = crate::public_site::published_data(state, year, version)
+                .await
+                .map_err(IntoResponse::into_response)?
+            else {
+                return Ok(None);
+            };
+            let cells: Vec<ReleaseCell> = data
+                .cells
+                .iter()
+                .filter(|c| c.domain == code)
+                .cloned()
+                .collect();
+            if cells.is_empty() {
+                return Ok(None);
+            }
+            (data.info.clone(), cells)
         }
-    }
+        // The files the pages' data is made from (their checksums): from the store.
+        None => match store.release(year, Some(version)).await {
+            Ok(Some(found)) => found,
+            Ok(None) => return Ok(None),
+            Err(err) => return Err(unavailable(err)),
+        },
+    };
     // The province's CSV is for people: Vietnamese columns and names (`tinh-{code}.csv`);
     // its workbook and JSON are results.* cut to its rows.
     if let Some((code, "csv")) = province {
@@ -610,8 +683,7 @@ async fn build(
             };
             let methodology = info.methodology.clone();
             let aggregates = file == "aggregates-2025-map.csv";
-            // Re-aggregating and publishing is CPU work: off the async threads.
-            tokio::task::spawn_blocking(move || {
+            cpu_bound(state, move || {
                 let (cells, rows) = crate::drafts::reaggregated_cells(&methodology, &totals)?;
                 if aggregates {
                     let mut out = Vec::new();
@@ -623,19 +695,16 @@ async fn build(
                 }
             })
             .await
-            .unwrap_or_else(|e| Err(e.to_string()))
         }
-        // Building a workbook or a table is CPU work: off the async threads.
         other => {
             let other = other.to_owned();
-            tokio::task::spawn_blocking(move || match other.as_str() {
+            cpu_bound(state, move || match other.as_str() {
                 "results.csv" => results_csv(&cells),
                 "results.xlsx" => results_xlsx(&info, &cells),
                 "results.json" => results_json(&info, &cells),
                 _ => Ok(info.methodology.into_bytes()),
             })
             .await
-            .unwrap_or_else(|e| Err(e.to_string()))
         }
     };
     match bytes {

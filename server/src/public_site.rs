@@ -181,6 +181,35 @@ fn latest(index: &[ReleaseInfo]) -> Option<&ReleaseInfo> {
     index.iter().max_by_key(|r| (r.year, r.version))
 }
 
+/// The pages' data of `year` v`version`, or `None` when it was not published (the index is
+/// asked again before saying so: it may predate a release published a moment ago).
+pub(crate) async fn published_data(
+    state: &AppState,
+    year: i32,
+    version: i32,
+) -> Result<Option<Arc<ReleaseData>>, Failure> {
+    if let Some(found) = lock(&state.staff.site.releases).get(&(year, version)) {
+        return Ok(Some(found.clone()));
+    }
+    let listed = |index: &[ReleaseInfo]| {
+        index
+            .iter()
+            .find(|r| r.year == year && r.version == version)
+            .cloned()
+    };
+    let info = match listed(&index(state).await?) {
+        Some(info) => info,
+        None => {
+            let fresh = state.staff.store.releases().await.map_err(unavailable)?;
+            match listed(&fresh) {
+                Some(info) => info,
+                None => return Ok(None),
+            }
+        }
+    };
+    release_data(state, &info).await.map(Some)
+}
+
 pub(crate) async fn release_data(
     state: &AppState,
     info: &ReleaseInfo,

@@ -360,6 +360,38 @@ async fn story(url: &str) {
         public.get("/du-lieu/2025/v2/totals.json").await.status,
         StatusCode::NOT_FOUND
     );
+    // Release day: many ask for the same cold file at once; one build, the same bytes to all.
+    let asks = (0..8).map(|_| {
+        use tower::ServiceExt;
+        world.app.clone().oneshot(
+            axum::http::Request::get("/du-lieu/2025/v2/results.xlsx")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+    });
+    let etags: Vec<String> = futures_util::future::join_all(asks)
+        .await
+        .into_iter()
+        .map(|reply| {
+            let reply = reply.unwrap();
+            assert_eq!(reply.status(), StatusCode::OK);
+            reply.headers()["etag"].to_str().unwrap().to_owned()
+        })
+        .collect();
+    assert!(etags.iter().all(|e| *e == etags[0]), "{etags:?}");
+    // Addresses that do not exist: 404, however written.
+    for missing in [
+        "/du-lieu/2025/v2/tinh-99.csv",
+        "/du-lieu/2025/v02/results.csv",
+        "/du-lieu/2025/v+2/results.csv",
+        "/du-lieu/2025/v9/results.csv",
+    ] {
+        assert_eq!(
+            public.get(missing).await.status,
+            StatusCode::NOT_FOUND,
+            "{missing}"
+        );
+    }
     let readme = public.get("/du-lieu/2025/v2/README.txt").await.body;
     assert!(
         readme.contains("sipas verify FOLDER --previous PREVIOUS.csv"),
