@@ -844,7 +844,7 @@ mod field {
                         Some(&population()),
                     )
                     .unwrap();
-                    let (_, low, high) = report[0].calibrated.clone().unwrap();
+                    let (_, low, high) = report[0].calibrated.unwrap();
                     assert!(
                         low >= 0.3 && high <= 1.7,
                         "province {province}: g {low}..{high}"
