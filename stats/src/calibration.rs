@@ -471,6 +471,29 @@ mod tests {
     }
 
     #[test]
+    fn bounds_apply_after_rs_rescaling_when_every_total_is_over_twenty_times() {
+        // R: svydesign(ids = ~psu, weights = ~1) of 20 rows, x = a (10) or b (10),
+        // calibrate(~x, c(1400, 1000), calfun = "raking", bounds = ...): both totals are over
+        // 20 times the sample's (70, 100), so R first scales by their mean, 85, and warns. With
+        // bounds (0.2, 1.5) R gives 40 and 100 (g = 0.47 and 1.18 after scaling); with (0.5,
+        // 1.5) "Calibration failed". (R 4.2.2, survey 4.1-1.)
+        let w0 = vec![1.0; 20];
+        let active: Vec<Vec<usize>> = (0..20)
+            .map(|i| if i < 10 { vec![0] } else { vec![0, 1] })
+            .collect();
+        let totals = [1400.0, 1000.0];
+        let bounds = |lower, upper| Some(Bounds { lower, upper });
+        let weights = rake_bounded(&w0, &active, &totals, bounds(0.2, 1.5)).expect("as R");
+        assert!(weights[..10].iter().all(|w| (w - 40.0).abs() < 1e-9));
+        assert!(weights[10..].iter().all(|w| (w - 100.0).abs() < 1e-9));
+        assert!(rake_bounded(&w0, &active, &totals, bounds(0.5, 1.5)).is_err());
+        // (0.4, 1.5): R's path stalls (g = 0.47 is below exp(0.4 - 1)); the unbounded solution
+        // is inside the bounds, so the engine gives it.
+        let weights = rake_bounded(&w0, &active, &totals, bounds(0.4, 1.5)).expect("inside");
+        assert!((weights[0] - 40.0).abs() < 1e-9);
+    }
+
+    #[test]
     fn inverts_and_detects_singular_matrices() {
         let m = [4.0, 1.0, 1.0, 3.0];
         let inv = invert(&m, 2).unwrap();

@@ -403,3 +403,65 @@ fn tiers_hold_their_error_rate_when_every_province_equals_the_nation() {
         "unadjusted: {per_release} false calls per release"
     );
 }
+
+/// Under the pooled rule the nation is Σ W_j × province j, W_j the province's share of the
+/// statistic's weight (Σw of a node's respondents, Σw·d of an item, from the public
+/// aggregates); a province's difference has variance (1 − W_i)² V_i + Σ_{j≠i} W_j² V_j. Redone
+/// by hand from the published SEs and the aggregates.
+#[test]
+fn pooled_tiers_weigh_provinces_by_their_share_of_the_weight() {
+    let mut m = methodology();
+    m.national_rule = NationalRule::Pooled;
+    let (stats, engine) = engine(&m);
+    let rows = aggregates(&stats, &m).unwrap();
+    let cells = publish(&rows, &measured(&engine), &m, None).unwrap();
+    let mut checked = 0;
+    for (node, kind) in [("sipas", AggregateKind::Node), ("p1", AggregateKind::Item)] {
+        let national = cells
+            .iter()
+            .find(|c| c.domain == "national" && c.node == node)
+            .unwrap();
+        let provinces: Vec<&Cell> = cells
+            .iter()
+            .filter(|c| c.domain.len() == 2 && c.node == node)
+            .collect();
+        let weight = |domain: &str| -> f64 {
+            let a = rows
+                .iter()
+                .find(|a| a.domain == domain && a.kind == kind && a.code == node)
+                .unwrap();
+            match kind {
+                AggregateKind::Node => a.sum_w.unwrap(),
+                AggregateKind::Item => a.sum_wd.unwrap(),
+            }
+        };
+        let total: f64 = provinces.iter().map(|c| weight(&c.domain)).sum();
+        for (i, cell) in provinces.iter().enumerate() {
+            let variance: f64 = provinces
+                .iter()
+                .enumerate()
+                .map(|(j, other)| {
+                    let share = weight(&other.domain) / total;
+                    let coefficient = if i == j { 1.0 - share } else { share };
+                    coefficient * coefficient * other.se * other.se
+                })
+                .sum();
+            let v = cell.vs_national.expect("tested");
+            assert_eq!(v.se, round_to(variance.sqrt(), 4), "{node} {}", cell.domain);
+            assert_eq!(
+                v.difference,
+                round_to(cell.estimate - national.estimate, 4),
+                "{node} {}",
+                cell.domain
+            );
+            checked += 1;
+        }
+        // The pooled figure is the provinces' weighted by those shares (to their rounding).
+        let pooled: f64 = provinces
+            .iter()
+            .map(|c| weight(&c.domain) / total * c.estimate)
+            .sum();
+        assert!((pooled - national.estimate).abs() < 1e-4, "{node}: {pooled}");
+    }
+    assert_eq!(checked, 6);
+}
