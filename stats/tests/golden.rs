@@ -713,11 +713,18 @@ mod field {
             "field_frame" => read_csv(data("w_frame", &[]).as_bytes(), &m).unwrap(),
             "field_classes" => read_csv(data("w_classes", &[]).as_bytes(), &m).unwrap(),
             "field_raked" | "field_bounded" => {
+                // The bounded scenario rakes the provinces where R's bounded raking converges.
+                let solvable: Vec<String> = read_rows("raking_bounded_field.csv")
+                    .into_iter()
+                    .filter(|r| r["converges"] == "TRUE")
+                    .map(|r| r["province"].clone())
+                    .collect();
+                let solvable: Vec<&str> = solvable.iter().map(String::as_str).collect();
                 let (keep, bounds): (&[&str], _) = if scenario == "field_raked" {
                     (&[], None)
                 } else {
                     (
-                        &["01", "92"],
+                        &solvable,
                         Some(Bounds {
                             lower: 0.3,
                             upper: 1.7,

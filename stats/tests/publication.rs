@@ -464,7 +464,10 @@ fn pooled_tiers_weigh_provinces_by_their_share_of_the_weight() {
                 .iter()
                 .map(|c| weight(&c.domain) / total * c.estimate)
                 .sum();
-            assert!((pooled - national.estimate).abs() < 1e-4, "{node}: {pooled}");
+            assert!(
+                (pooled - national.estimate).abs() < 1e-4,
+                "{node}: {pooled}"
+            );
         }
     }
     assert_eq!(checked, 6);
