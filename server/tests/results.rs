@@ -861,6 +861,18 @@ async fn story(url: &str) {
     assert_eq!(got.status, StatusCode::OK);
     assert_eq!(got.body, full);
     assert_eq!(got.headers["cache-control"], "no-store");
+    // The log cannot be written (the table is gone): nothing is given unlogged.
+    sqlx::query("ALTER TABLE audit_log RENAME TO audit_log_away")
+        .execute(world.store.pool())
+        .await
+        .unwrap();
+    let unlogged = researcher.get("/staff/releases/2027/v1/totals.json").await;
+    sqlx::query("ALTER TABLE audit_log_away RENAME TO audit_log")
+        .execute(world.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(unlogged.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(!unlogged.body.contains("\"strata\""), "no totals given");
     let other = researcher.get("/staff/releases/2026/v1/totals.json").await;
     assert_eq!(other.status, StatusCode::FORBIDDEN);
     assert!(

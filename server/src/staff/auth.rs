@@ -213,9 +213,27 @@ impl Staff {
     ) {
         audit(staff, &self.user.username, action, wave, province, detail).await;
     }
+
+    /// For what must not be given unlogged (full totals, exports, invitation codes): the entry
+    /// is written first, and when it cannot be, the request is refused.
+    pub async fn audit_before_giving(
+        &self,
+        staff: &StaffState,
+        action: &str,
+        wave: Option<&str>,
+        province: Option<&str>,
+        detail: String,
+    ) -> Result<(), super::error::StaffError> {
+        if audit(staff, &self.user.username, action, wave, province, detail).await {
+            Ok(())
+        } else {
+            Err(super::error::StaffError::Unavailable)
+        }
+    }
 }
 
-/// Appends to the audit log. A failure is logged loudly; the change itself has happened.
+/// Appends to the audit log; whether it was written. A failure is logged loudly; for a change,
+/// the change itself has happened.
 pub async fn audit(
     staff: &StaffState,
     actor: &str,
@@ -223,7 +241,7 @@ pub async fn audit(
     wave: Option<&str>,
     province: Option<&str>,
     detail: String,
-) {
+) -> bool {
     let entry = AuditEntry {
         actor: actor.to_owned(),
         action: action.to_owned(),
@@ -236,9 +254,15 @@ pub async fn audit(
     let store = staff.store.clone();
     let written = tokio::spawn(async move { store.audit(&entry).await }).await;
     match written {
-        Ok(Ok(())) => {}
-        Ok(Err(err)) => tracing::error!(error = %err, action, "writing the audit log failed"),
-        Err(err) => tracing::error!(error = %err, action, "the audit task failed"),
+        Ok(Ok(())) => true,
+        Ok(Err(err)) => {
+            tracing::error!(error = %err, action, "writing the audit log failed");
+            false
+        }
+        Err(err) => {
+            tracing::error!(error = %err, action, "the audit task failed");
+            false
+        }
     }
 }
 

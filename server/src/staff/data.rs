@@ -587,14 +587,14 @@ pub async fn export_file(
         ),
         _ => return Err(StaffError::NotFound),
     };
-    wave.audit(
+    wave.audit_before_giving(
         &state.staff,
         "export_downloaded",
         Some(&code),
         province.as_deref(),
         file.clone(),
     )
-    .await;
+    .await?;
     Ok(response)
 }
 

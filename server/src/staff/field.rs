@@ -420,14 +420,14 @@ pub async fn codes_csv(
         StaffError::Unavailable
     })?;
     batch
-        .audit(
+        .audit_before_giving(
             &state.staff,
             "batch_codes_downloaded",
             Some(&batch.batch.wave_code),
             Some(&batch.batch.province_code),
             format!("{id}: {rows} codes"),
         )
-        .await;
+        .await?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),

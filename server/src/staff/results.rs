@@ -429,7 +429,7 @@ pub async fn full_totals(
         .find(|r| r.year == year && r.version == version)
         .ok_or(StaffError::NotFound)?;
     staff
-        .audit(
+        .audit_before_giving(
             &state.staff,
             "release_totals_downloaded",
             Some(&info.wave_code),
@@ -439,7 +439,7 @@ pub async fn full_totals(
                 None => format!("SIPAS {year} v{version}, full totals"),
             },
         )
-        .await;
+        .await?;
     Ok((
         [
             (
