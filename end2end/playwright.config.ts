@@ -69,7 +69,7 @@ export default defineConfig({
       DATABASE_URL: process.env.SIPAS_E2E_DATABASE_URL,
       RUST_LOG: 'warn',
       // Every test comes from one address; the per-client limits have their own tests
-      // (server/tests/abuse.rs) and would only make this suite depend on its own speed.
+      // (server/tests/it/abuse.rs) and would only make this suite depend on its own speed.
       SIPAS_LIMIT_CODE_PAGES_PER_MINUTE: '0',
       SIPAS_LIMIT_SUBMISSIONS_PER_MINUTE: '0',
       SIPAS_LIMIT_OPEN_LINK_PER_MINUTE: '0',

@@ -2,7 +2,7 @@
 //! questionnaire TOML with its check, the form-post path (`flow::settle_step` and
 //! `flow::apply_section` with whatever fields a browser or a forger sends) and the JSON
 //! submission (`SubmitRequest`, and the validation `service::submit` runs before the store).
-//! The HTTP side is covered by server/tests/never_panics.rs; longer runs by `scripts/fuzz.sh`.
+//! The HTTP side is covered by server/tests/it/never_panics.rs; longer runs by `scripts/fuzz.sh`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
 use proptest::prelude::*;

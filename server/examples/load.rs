@@ -14,7 +14,7 @@
 //! time the respondent moves to another screen), so the mix of writes is the real one.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark tool: fail loudly
 
-#[path = "../tests/common/load.rs"]
+#[path = "../tests/it/common/load.rs"]
 mod load;
 
 use std::net::SocketAddr;
@@ -73,9 +73,10 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 async fn main() {
     let args = args();
     let codes = Arc::new(read_codes(&args.codes));
-    let questionnaire =
-        sipas_server::questionnaires::parse(sipas_server::questionnaires::SIPAS_2023)
-            .expect("questionnaire");
+    let questionnaire = sipas_server::services::questionnaires::parse(
+        sipas_server::services::questionnaires::SIPAS_2023,
+    )
+    .expect("questionnaire");
     let answers = Arc::new(complete_answers(&questionnaire));
     let next = Arc::new(AtomicUsize::new(0));
     let drafts = args.drafts;

@@ -43,7 +43,9 @@ async fn open(url: &str) -> Arc<SqlStore> {
 /// The demo wave, a frame over the 34 provinces, and `n` responses spread over its PSUs,
 /// inserted in bulk (multi-row statements; this is set-up, not what is measured).
 async fn seed(store: &SqlStore, n: usize) {
-    sipas_server::demo::seed(store).await.expect("demo");
+    sipas_server::services::demo::seed(store)
+        .await
+        .expect("demo");
     let provinces = store.provinces(Geography::G2025).await.expect("provinces");
     let mut frame = Frame::default();
     for p in &provinces {
@@ -155,20 +157,8 @@ async fn router(store: Arc<SqlStore>) -> axum::Router {
             research: None,
         })
         .await;
-    let state = sipas_server::http::AppState {
-        leptos_options: leptos::config::LeptosOptions::builder()
-            .output_name("sipas")
-            .build(),
-        store: store.clone(),
-        assets: Default::default(),
-        limits: Arc::new(sipas_server::limits::Limits::without_rate_limits()),
-        staff: Arc::new(sipas_server::staff::StaffState::new(
-            store,
-            sipas_server::staff::StaffSettings::default(),
-        )),
-        public_origin: None,
-    };
-    sipas_server::http::router(state)
+    sipas_server::startup::Application::build(store, sipas_server::startup::Settings::in_process())
+        .router()
 }
 
 async fn sign_in(app: &axum::Router) -> String {
@@ -303,9 +293,10 @@ async fn main() {
             ))
             .expect("methodology");
             let start = Instant::now();
-            let stats = sipas_server::wave_compute::wave_totals(store.as_ref(), WAVE, &methodology)
-                .await
-                .expect("wave totals");
+            let stats =
+                sipas_server::jobs::wave_totals::wave_totals(store.as_ref(), WAVE, &methodology)
+                    .await
+                    .expect("wave totals");
             let from_db = sipas_stats::estimate::estimate_all(&stats, &methodology)
                 .expect("estimate")
                 .cells;

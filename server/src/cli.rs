@@ -6,8 +6,8 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use crate::config::{Config, ConfigError};
-use crate::http::{AppState, Application, BindError};
 use crate::store::{self, ConnectOptions, OpenError};
+use crate::web::{BindError, Listener};
 use sipas_app::ports::Store;
 
 #[derive(Debug, Parser)]
@@ -242,11 +242,11 @@ pub enum CliError {
     #[error("the server stopped with an error: {0}")]
     Serve(std::io::Error),
     #[error(transparent)]
-    Compute(#[from] crate::compute::ComputeError),
+    Compute(#[from] crate::services::compute::ComputeError),
     #[error(transparent)]
-    Issue(#[from] crate::invitations::IssueError),
+    Issue(#[from] crate::services::invitations::IssueError),
     #[error(transparent)]
-    Export(#[from] crate::export::ExportError),
+    Export(#[from] crate::services::export::ExportError),
     #[error("{0}")]
     Invalid(String),
     #[error("the database failed: {0}")]
@@ -254,7 +254,7 @@ pub enum CliError {
     #[error("cannot print the configuration: {0}")]
     Print(String),
     #[error(transparent)]
-    Verify(#[from] crate::verify::VerifyError),
+    Verify(#[from] crate::services::verify::VerifyError),
     #[error("{0} published values were not reproduced")]
     NotReproduced(usize),
 }
@@ -273,9 +273,11 @@ impl Cli {
             }
             Command::Demo { no_history } => {
                 let store = open(&config).await?;
-                let created = crate::demo::seed(&store).await.map_err(CliError::Demo)?;
+                let created = crate::services::demo::seed(&store)
+                    .await
+                    .map_err(CliError::Demo)?;
                 if !no_history {
-                    crate::demo::seed_history(&store)
+                    crate::services::demo::seed_history(&store)
                         .await
                         .map_err(CliError::Demo)?;
                 }
@@ -298,7 +300,8 @@ impl Cli {
                 previous,
                 map,
             } => {
-                let report = crate::verify::verify(&folder, previous.as_deref(), map.is_some())?;
+                let report =
+                    crate::services::verify::verify(&folder, previous.as_deref(), map.is_some())?;
                 print!("{}", report.render());
                 if report.ok() {
                     Ok(())
@@ -315,11 +318,11 @@ impl Cli {
                         path.display().to_string(),
                     ),
                     None => (
-                        crate::questionnaires::SIPAS_2023.to_owned(),
+                        crate::services::questionnaires::SIPAS_2023.to_owned(),
                         "the built-in SIPAS 2023 questionnaire".to_owned(),
                     ),
                 };
-                let questionnaire = crate::questionnaires::parse(&text)
+                let questionnaire = crate::services::questionnaires::parse(&text)
                     .map_err(|e| CliError::Invalid(format!("{source}: {e}")))?;
                 let store = open(&config).await?;
                 let published = store.publish_questionnaire(&questionnaire).await;
@@ -392,7 +395,7 @@ impl Cli {
                 // issuing for several provinces) must not share a batch.
                 let batch =
                     batch.unwrap_or_else(|| format!("cli-{}", &store::random_token()[..12]));
-                let request = crate::invitations::IssueRequest {
+                let request = crate::services::invitations::IssueRequest {
                     wave_code: &wave,
                     province_code: &province,
                     stratum: &stratum,
@@ -402,7 +405,7 @@ impl Cli {
                     base_url: &base_url,
                     sheet: sheet.as_deref(),
                 };
-                let issued = crate::invitations::issue(&store, &request, &out).await;
+                let issued = crate::services::invitations::issue(&store, &request, &out).await;
                 store.close().await;
                 println!(
                     "issued {} code(s) in batch {batch}: {}",
@@ -413,7 +416,7 @@ impl Cli {
             }
             Command::Export { wave, out } => {
                 let store = open(&config).await?;
-                let summary = crate::export::export_responses(&store, &wave, &out).await;
+                let summary = crate::services::export::export_responses(&store, &wave, &out).await;
                 store.close().await;
                 let summary = summary?;
                 println!("wrote {} response(s) to {}", summary.rows, out.display());
@@ -454,7 +457,7 @@ impl Cli {
                 linked_psus,
                 non_probability,
             } => {
-                let previous = previous_data.map(|data| crate::compute::Previous {
+                let previous = previous_data.map(|data| crate::services::compute::Previous {
                     data,
                     population: previous_population,
                     linked_psus,
@@ -481,12 +484,12 @@ impl Cli {
                             })
                             .transpose()?;
                         let store = open(&config).await?;
-                        let stats = crate::wave_compute::wave_totals_reporting(
+                        let stats = crate::jobs::wave_totals::wave_totals_reporting(
                             &store,
                             code,
                             &methodology_def,
                             population_text.as_deref(),
-                            &crate::wave_compute::Progress::default(),
+                            &crate::jobs::wave_totals::Progress::default(),
                         )
                         .await
                         .map(|t| t.stats)
@@ -497,19 +500,19 @@ impl Cli {
                     None => None,
                 };
                 let input = match (&data, &totals, &from_wave) {
-                    (Some(path), _, _) => crate::compute::Input::Data {
+                    (Some(path), _, _) => crate::services::compute::Input::Data {
                         path,
                         population: population.as_deref(),
                     },
-                    (None, Some(path), _) => crate::compute::Input::Totals(path),
+                    (None, Some(path), _) => crate::services::compute::Input::Totals(path),
                     (None, None, Some((stats, source))) => {
-                        crate::compute::Input::Stats { stats, source }
+                        crate::services::compute::Input::Stats { stats, source }
                     }
                     (None, None, None) => {
                         return Err(CliError::Invalid("give --data, --totals or --wave".into()));
                     }
                 };
-                let computed = crate::compute::run(&crate::compute::Request {
+                let computed = crate::services::compute::run(&crate::services::compute::Request {
                     input,
                     methodology: &methodology,
                     previous: previous.as_ref(),
@@ -756,76 +759,30 @@ fn leptos_options() -> Result<leptos::config::LeptosOptions, CliError> {
 async fn serve(config: &Config, demo: bool) -> Result<(), CliError> {
     let leptos_options = leptos_options()?;
     let addr = leptos_options.site_addr;
-    let app = Application::bind(addr).await?;
+    let listener = Listener::bind(addr).await?;
     let store = open(config).await?;
     if demo {
-        crate::demo::seed(&store).await.map_err(CliError::Demo)?;
-        crate::demo::seed_history(&store)
+        crate::services::demo::seed(&store)
+            .await
+            .map_err(CliError::Demo)?;
+        crate::services::demo::seed_history(&store)
             .await
             .map_err(CliError::Demo)?;
     }
     let engine = store.engine_name();
-    let assets = std::sync::Arc::new(crate::assets::PrecompressedAssets::default());
     let pkg = std::path::Path::new(leptos_options.site_root.as_ref())
         .join(leptos_options.site_pkg_dir.as_ref());
-    assets
-        .load(pkg, format!("/{}", leptos_options.site_pkg_dir))
-        .await;
-    let limits = std::sync::Arc::new(crate::limits::Limits::from_config(config));
-    let store = std::sync::Arc::new(store);
-    let staff = std::sync::Arc::new(crate::staff::StaffState::new(
-        store.clone(),
-        config.staff_settings(),
-    ));
-    let state = AppState {
-        leptos_options,
-        store: store.clone(),
-        assets,
-        limits: limits.clone(),
-        staff,
-        public_origin: config.public_origin(),
-    };
-    // Expired staff sessions are removed hourly.
-    tokio::spawn(async move {
-        use sipas_app::staff::StaffStore;
-        let mut every = tokio::time::interval(Duration::from_secs(3600));
-        loop {
-            every.tick().await;
-            let now = time::OffsetDateTime::now_utc().unix_timestamp();
-            if let Err(err) = store.sessions_expire(now).await {
-                tracing::warn!(error = %err, "removing expired sessions failed");
-            }
-        }
-    });
-    // A computation whose job stopped saying it is alive (this server restarted, or another
-    // instance died) is marked failed, at start and every half minute: none stays "running".
-    {
-        let store = state.staff.store.clone();
-        tokio::spawn(async move {
-            let mut every = tokio::time::interval(Duration::from_secs(30));
-            loop {
-                every.tick().await;
-                let silent_since = time::OffsetDateTime::now_utc().unix_timestamp()
-                    - crate::drafts::STALLED_AFTER.as_secs() as i64;
-                match store.fail_stalled_computations(silent_since).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::warn!(n, "computations stopped by a restart marked failed"),
-                    Err(err) => tracing::warn!(error = %err, "checking computations failed"),
-                }
-            }
-        });
-    }
-    // Forget idle clients now and then, so the rate limiters' tables stay small.
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_secs(60));
-        loop {
-            every.tick().await;
-            limits.forget_idle_clients();
-        }
-    });
+    let mount = format!("/{}", leptos_options.site_pkg_dir);
+    let settings = crate::startup::Settings::from_config(config, leptos_options);
+    settings.assets.load(pkg, mount).await;
+    let application = crate::startup::Application::build(std::sync::Arc::new(store), settings);
     tracing::info!(%addr, engine, "listening on http://{addr}");
-    let settings = crate::http::ServeSettings::from_config(config);
-    app.run_until(state, settings, crate::http::shutdown_signal())
+    listener
+        .run_until(
+            application.state,
+            crate::web::ServeSettings::from_config(config),
+            crate::web::shutdown_signal(),
+        )
         .await
         .map_err(CliError::Serve)
 }

@@ -17,7 +17,7 @@ use super::auth::{Staff, hash_password};
 use super::error::StaffResult;
 use super::guard::{Allowed, can};
 use super::html;
-use crate::http::AppState;
+use crate::web::AppState;
 
 async fn show(
     state: &AppState,

@@ -20,7 +20,7 @@ use sipas_app::survey::codes::sha256_hex;
 use tower_sessions::Session;
 
 use super::{StaffState, html, is_local_staff_path};
-use crate::http::AppState;
+use crate::web::AppState;
 
 /// What a session keeps: who, with which credentials, since when.
 #[derive(Debug, Clone, Serialize, Deserialize)]

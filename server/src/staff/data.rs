@@ -20,7 +20,7 @@ use sipas_app::survey::questionnaire::Questionnaire;
 use super::error::{StaffError, StaffResult};
 use super::guard::{InWave, can};
 use super::html;
-use crate::http::AppState;
+use crate::web::AppState;
 
 const PAGE: u32 = 1000;
 

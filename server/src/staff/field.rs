@@ -16,7 +16,7 @@ use sipas_app::survey::codes::{InvitationCode, hash};
 use super::error::{StaffError, StaffResult};
 use super::guard::{InBatch, InWave, can};
 use super::html;
-use crate::http::AppState;
+use crate::web::AppState;
 
 pub async fn frame(State(state): State<AppState>, wave: InWave<can::Monitor>) -> StaffResult {
     let frame = state
@@ -294,7 +294,7 @@ pub async fn issue(
         return Err(StaffError::Forbidden);
     }
     let shares = share_out(&chosen, count);
-    let codes = crate::invitations::generate(count).map_err(|err| {
+    let codes = crate::services::invitations::generate(count).map_err(|err| {
         tracing::error!(error = %err, "no random codes");
         StaffError::Unavailable
     })?;
@@ -344,7 +344,7 @@ pub async fn issue(
     let mut cards = Vec::with_capacity(assigned.len());
     for (psu, invitation) in assigned {
         let link = format!("{base}/s/{}", invitation.as_str());
-        let qr_svg = crate::invitations::qr_svg(&link).unwrap_or_default();
+        let qr_svg = crate::services::invitations::qr_svg(&link).unwrap_or_default();
         cards.push(Card {
             code_display: invitation.display(),
             code: invitation.as_str().to_owned(),

@@ -14,7 +14,7 @@ use sipas_app::staff::{Action, ProvinceFilter};
 
 use super::auth::Staff;
 use super::error::StaffError;
-use crate::http::AppState;
+use crate::web::AppState;
 
 /// An action a handler needs, as a type: `Allowed<can::Monitor>`.
 pub trait Permission: Send + Sync + 'static {

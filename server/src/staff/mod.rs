@@ -28,7 +28,7 @@ use sipas_app::staff::StaffStore;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
-use crate::http::AppState;
+use crate::web::AppState;
 
 /// Sessions and sign-in settings.
 #[derive(Debug, Clone)]
@@ -58,9 +58,6 @@ pub struct StaffState {
     /// Keys the hashes of client addresses in the sign-in throttle (random per process: the
     /// addresses cannot be recovered from the table, not even by us).
     pub throttle_secret: String,
-    /// The public results site's built pages and loaded releases (per store, so two databases
-    /// in one process never mix).
-    pub site: crate::public_site::SiteCache,
 }
 
 impl StaffState {
@@ -72,7 +69,6 @@ impl StaffState {
             store,
             settings,
             throttle_secret: secret.iter().map(|b| format!("{b:02x}")).collect(),
-            site: Default::default(),
         }
     }
 }

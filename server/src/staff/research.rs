@@ -14,7 +14,7 @@ use sipas_app::staff::research_pages;
 use super::error::StaffResult;
 use super::guard::Researcher;
 use super::html;
-use crate::http::AppState;
+use crate::web::AppState;
 
 /// `GET /staff` for a researcher: the conditions first, then the releases to download.
 pub fn home(researcher: &Researcher) -> StaffResult {

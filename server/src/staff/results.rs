@@ -21,7 +21,7 @@ use super::auth::Staff;
 use super::error::{StaffError, StaffResult};
 use super::guard::{Allowed, InWave, Researcher, can};
 use super::html;
-use crate::http::AppState;
+use crate::web::AppState;
 
 /// Comments and changelog notes: what fits on a screen.
 const MAX_TEXT: usize = 4000;
@@ -59,7 +59,7 @@ pub async fn list(State(state): State<AppState>, wave: InWave<can::ReadResults>)
             &wave.wave,
             computations,
             releases,
-            crate::questionnaires::SIPAS_2023_METHODOLOGY,
+            crate::services::questionnaires::SIPAS_2023_METHODOLOGY,
         ),
     ))
 }
@@ -114,7 +114,7 @@ pub async fn start(
         }
     };
     let code = wave.code().to_owned();
-    let id = crate::drafts::start(
+    let id = crate::jobs::results::start(
         state.staff.store.clone(),
         wave.wave.wave.clone(),
         form.methodology,
@@ -375,7 +375,7 @@ pub async fn full_totals(
     staff: Allowed<can::DownloadFullTotals>,
     Path((year, version)): Path<(i32, String)>,
 ) -> StaffResult {
-    let version = crate::open_data::version_number(&version).ok_or(StaffError::NotFound)?;
+    let version = crate::web::open_data::version_number(&version).ok_or(StaffError::NotFound)?;
     // A researcher downloads what the approval names, until it expires, once the conditions of
     // use are accepted; the download is logged with the project.
     let project = if staff.user.role == sipas_app::staff::Role::Researcher {

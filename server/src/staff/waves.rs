@@ -15,7 +15,7 @@ use super::auth::Staff;
 use super::error::{StaffError, StaffResult};
 use super::guard::{Allowed, InWave, can};
 use super::html;
-use crate::http::AppState;
+use crate::web::AppState;
 use sipas_app::api::today_iso;
 
 pub async fn list(State(state): State<AppState>, staff: Staff) -> StaffResult {
@@ -278,7 +278,7 @@ pub async fn publish(
         Err(message) => vec![message],
         Ok(upload) => match std::str::from_utf8(&upload.bytes) {
             Err(_) => vec!["the file is not UTF-8 text".to_owned()],
-            Ok(text) => match crate::questionnaires::parse(text) {
+            Ok(text) => match crate::services::questionnaires::parse(text) {
                 Err(message) => vec![message],
                 Ok(questionnaire) => {
                     match state.store.publish_questionnaire(&questionnaire).await {

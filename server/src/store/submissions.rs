@@ -325,7 +325,7 @@ mod tests {
         let store = crate::store::open(&url, &Default::default())
             .await
             .expect("open");
-        crate::demo::seed(&store).await.expect("seed");
+        crate::services::demo::seed(&store).await.expect("seed");
         let hashes: Vec<String> = (0..3).map(|i| format!("{i:064}")).collect();
         let sample = SamplePoint {
             wave_code: "sipas-2026-demo".into(),

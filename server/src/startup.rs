@@ -1,0 +1,80 @@
+//! The one way the application is put together. `sipas serve`, every integration test and
+//! every benchmark build it here: the state from a store and [`Settings`], the background jobs
+//! started beside it, and the router.
+
+use std::sync::Arc;
+
+use axum::Router;
+use leptos::config::LeptosOptions;
+
+use crate::config::Config;
+use crate::staff::{StaffSettings, StaffState};
+use crate::store::SqlStore;
+use crate::web::AppState;
+use crate::web::assets::PrecompressedAssets;
+use crate::web::limits::Limits;
+
+/// Everything the application is made of besides its database.
+pub struct Settings {
+    pub leptos_options: LeptosOptions,
+    /// The site's wasm, script and stylesheet, compressed once (empty in tests).
+    pub assets: Arc<PrecompressedAssets>,
+    pub limits: Limits,
+    pub staff: StaffSettings,
+    /// The origin browsers see, when a proxy rewrites Host.
+    pub public_origin: Option<String>,
+}
+
+impl Settings {
+    /// The server's settings from its configuration and Leptos's.
+    pub fn from_config(config: &Config, leptos_options: LeptosOptions) -> Self {
+        Self {
+            leptos_options,
+            assets: Arc::default(),
+            limits: Limits::from_config(config),
+            staff: config.staff_settings(),
+            public_origin: config.public_origin(),
+        }
+    }
+
+    /// In-process use (tests, benchmarks): no per-client rate limits (one client sends every
+    /// request), default staff settings, no site assets.
+    pub fn in_process() -> Self {
+        Self {
+            leptos_options: LeptosOptions::builder().output_name("sipas").build(),
+            assets: Arc::default(),
+            limits: Limits::without_rate_limits(),
+            staff: StaffSettings::default(),
+            public_origin: None,
+        }
+    }
+}
+
+/// The application on one store: its state, with the background jobs running beside it (for as
+/// long as the Tokio runtime that built it).
+pub struct Application {
+    pub state: AppState,
+}
+
+impl Application {
+    /// Builds the state and starts the background jobs ([`crate::jobs::start`]).
+    pub fn build(store: Arc<SqlStore>, settings: Settings) -> Self {
+        let staff = Arc::new(StaffState::new(store.clone(), settings.staff));
+        let state = AppState {
+            leptos_options: settings.leptos_options,
+            store,
+            assets: settings.assets,
+            limits: Arc::new(settings.limits),
+            staff,
+            site: Arc::default(),
+            public_origin: settings.public_origin,
+        };
+        crate::jobs::start(&state);
+        Self { state }
+    }
+
+    /// The HTTP application (what `sipas serve` serves, and what tests send requests to).
+    pub fn router(&self) -> Router {
+        crate::web::router(self.state.clone())
+    }
+}

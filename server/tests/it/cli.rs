@@ -1,0 +1,318 @@
+//! The `sipas` command line on a real SQLite file.
+
+use crate::common;
+
+use sipas_app::ports::Store;
+use sipas_app::survey::codes::InvitationCode;
+use sipas_server::store::{self, ConnectOptions};
+
+fn sipas(url: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_sipas"))
+        .args(args)
+        .env("DATABASE_URL", url)
+        .output()
+        .expect("run sipas")
+}
+
+#[tokio::test]
+async fn codes_are_printed_and_stored_hashed() {
+    let db = common::sqlite_db();
+    assert!(sipas(&db.url, &["demo", "--no-history"]).status.success());
+    let out = db.dir.path().join("codes.csv");
+    let out_arg = out.to_str().unwrap();
+    let sheet = db.dir.path().join("codes.html");
+    let output = sipas(
+        &db.url,
+        &[
+            "codes",
+            "--wave",
+            "sipas-2026-demo",
+            "--province",
+            "79",
+            "--stratum",
+            "79-urban",
+            "--psu",
+            "ward-3",
+            "--count",
+            "5",
+            "--out",
+            out_arg,
+            "--sheet",
+            sheet.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut reader = csv::Reader::from_path(&out).unwrap();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 5);
+    let store = store::open(&db.url, &ConnectOptions::default())
+        .await
+        .unwrap();
+    for row in &rows {
+        let code = InvitationCode::parse(&row[0]).expect("printed code parses");
+        assert!(row[1].ends_with(&format!("/s/{}", code.as_str())));
+        let invitation = store
+            .invitation(&sipas_server::services::invitations::hash(&code))
+            .await
+            .expect("stored by hash");
+        assert_eq!(invitation.sample.province_code, "79");
+        assert_eq!(invitation.sample.psu, "ward-3");
+        assert!(!invitation.used);
+    }
+    // The plain code is nowhere in the database.
+    let plain: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM invitation_codes WHERE code_hash = $1")
+            .bind(InvitationCode::parse(&rows[0][0]).unwrap().as_str())
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(plain, 0);
+}
+
+#[test]
+fn codes_for_an_unknown_province_are_refused_and_nothing_is_written() {
+    let db = common::sqlite_db();
+    assert!(sipas(&db.url, &["demo", "--no-history"]).status.success());
+    let out = db.dir.path().join("codes.csv");
+    // 02 (Hà Giang) no longer exists in the 2025 geography of the demo wave.
+    let output = sipas(
+        &db.url,
+        &[
+            "codes",
+            "--wave",
+            "sipas-2026-demo",
+            "--province",
+            "02",
+            "--stratum",
+            "s",
+            "--psu",
+            "p",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("province \"02\" does not exist"),
+        "{stderr}"
+    );
+    assert!(!out.exists());
+}
+
+#[tokio::test]
+async fn waves_are_created_on_a_published_questionnaire() {
+    let db = common::sqlite_db();
+    let wave = |extra: &[&str]| {
+        let mut args = vec![
+            "wave",
+            "--code",
+            "sipas-2027",
+            "--title",
+            "SIPAS 2027",
+            "--year",
+            "2027",
+        ];
+        args.extend_from_slice(extra);
+        sipas(&db.url, &args)
+    };
+    // Not yet published: a clear refusal, nothing created.
+    let refused = wave(&[]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr)
+            .contains("questionnaire sipas-2023 version 1 is not published"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let published = sipas(&db.url, &["publish"]);
+    assert!(
+        published.status.success(),
+        "{}",
+        String::from_utf8_lossy(&published.stderr)
+    );
+    assert!(
+        sipas(&db.url, &["publish"]).status.success(),
+        "publishing again is a no-op"
+    );
+    let created = wave(&["--open-link"]);
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let again = wave(&[]);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    let bad = wave(&["--geography", "1999"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--geography must be 2025 or 2004"));
+
+    let store = store::open(&db.url, &ConnectOptions::default())
+        .await
+        .expect("open");
+    let stored = store.wave("sipas-2027").await.expect("wave");
+    assert!(stored.open_link);
+    assert_eq!(
+        stored.questionnaire.map(|q| (q.code, q.version)),
+        Some(("sipas-2023".to_owned(), 1))
+    );
+
+    // A changed file under the same version is refused: published versions never change.
+    let edited = db.dir.path().join("edited.toml");
+    let text = sipas_server::services::questionnaires::SIPAS_2023.replace(
+        "Citizen satisfaction questionnaire",
+        "Citizen satisfaction questionnaire (edited)",
+    );
+    std::fs::write(&edited, text).expect("write");
+    let conflict = sipas(
+        &db.url,
+        &["publish", "--file", edited.to_str().expect("path")],
+    );
+    assert!(!conflict.status.success());
+    assert!(String::from_utf8_lossy(&conflict.stderr).contains("publish a new version instead"));
+
+    // Computing a wave reads its responses from the database: none yet, a clear refusal.
+    let methodology = std::path::Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
+    )
+    .join("../data/methodology/sipas-2023.toml");
+    let out = db.dir.path().join("results.csv");
+    let empty = sipas(
+        &db.url,
+        &[
+            "compute",
+            "--wave",
+            "sipas-2027",
+            "--methodology",
+            methodology.to_str().expect("path"),
+            "--out",
+            out.to_str().expect("path"),
+        ],
+    );
+    assert!(!empty.status.success());
+    assert!(
+        String::from_utf8_lossy(&empty.stderr).contains("wave sipas-2027: there are no responses"),
+        "{}",
+        String::from_utf8_lossy(&empty.stderr)
+    );
+    assert!(!out.exists());
+}
+
+/// `sipas` with a line on standard input (a password), as a script would run it.
+fn sipas_with_input(url: &str, args: &[&str], input: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sipas"))
+        .args(args)
+        .env("DATABASE_URL", url)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run sipas");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write");
+    child.wait_with_output().expect("wait")
+}
+
+#[tokio::test]
+async fn staff_accounts_from_the_command_line() {
+    use sipas_app::staff::StaffStore;
+    let db = common::sqlite_db();
+    let create = [
+        "admin",
+        "create",
+        "--username",
+        "admin",
+        "--name",
+        "Quản trị viên",
+    ];
+    let short = sipas_with_input(&db.url, &create, "short\n");
+    assert!(!short.status.success());
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 12 characters"));
+    assert!(
+        sipas_with_input(&db.url, &create, "một mật khẩu đủ dài\n")
+            .status
+            .success()
+    );
+    let again = sipas_with_input(&db.url, &create, "một mật khẩu đủ dài\n");
+    assert!(!again.status.success(), "a taken username is refused");
+    let officer = |province: Option<&str>| {
+        let mut args = vec![
+            "user",
+            "add",
+            "--username",
+            "ha.noi",
+            "--name",
+            "Cán bộ Hà Nội",
+            "--role",
+            "provincial",
+        ];
+        if let Some(p) = province {
+            args.extend(["--province", p]);
+        }
+        sipas_with_input(&db.url, &args, "mật khẩu của Hà Nội\n")
+    };
+    assert!(
+        !officer(None).status.success(),
+        "a provincial officer needs a province"
+    );
+    assert!(
+        !officer(Some("99")).status.success(),
+        "an unknown province is refused"
+    );
+    assert!(officer(Some("01")).status.success());
+    assert!(
+        sipas(&db.url, &["user", "disable", "--username", "ha.noi"])
+            .status
+            .success()
+    );
+    let list = String::from_utf8_lossy(&sipas(&db.url, &["user", "list"]).stdout).into_owned();
+    assert!(list.contains("admin\tadmin\t-\tactive"), "{list}");
+    assert!(list.contains("ha.noi\tprovincial\t01\tdisabled"), "{list}");
+    let reset = sipas_with_input(
+        &db.url,
+        &["user", "reset-password", "--username", "ha.noi"],
+        "một mật khẩu mới khác\n",
+    );
+    assert!(reset.status.success());
+
+    let store = store::open(&db.url, &ConnectOptions::default())
+        .await
+        .expect("open");
+    let (admin, hash) = store.user_for_sign_in("admin").await.expect("admin");
+    assert!(hash.starts_with("$argon2id$"), "stored as an argon2id hash");
+    assert!(admin.active);
+    let (officer, _) = store.user_for_sign_in("ha.noi").await.expect("officer");
+    assert!(!officer.active);
+    assert_eq!(
+        officer.credentials_version, 3,
+        "disable and reset each end the sessions"
+    );
+    let log = store
+        .audit_log(&sipas_app::staff::port::AuditFilter {
+            actor: Some("cli".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    let actions: Vec<&str> = log.iter().map(|r| r.entry.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "password_reset",
+            "account_disabled",
+            "account_created",
+            "account_created"
+        ]
+    );
+    store.close().await;
+}

@@ -1,0 +1,183 @@
+//! Test harness: fresh databases on both engines.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
+#![allow(dead_code)]
+
+pub mod browser;
+pub mod load;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sqlx::Executor;
+use sqlx::any::AnyPoolOptions;
+
+/// A fresh SQLite database file in its own temporary directory.
+pub struct SqliteDb {
+    pub dir: tempfile::TempDir,
+    pub url: String,
+}
+
+pub fn sqlite_db() -> SqliteDb {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("test.db").display());
+    SqliteDb { dir, url }
+}
+
+/// The PostgreSQL server for tests: `TEST_DATABASE_URL`, or the role scripts/test.sh creates.
+pub fn postgres_admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://sipas_test:sipas_test@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// A fresh PostgreSQL database, dropped by `drop_postgres_db`. `None` means the server is
+/// unreachable and we are not in CI; in CI (CI=true) an unreachable server fails the test.
+pub async fn postgres_db() -> Option<(String, String)> {
+    sqlx::any::install_default_drivers();
+    let admin = postgres_admin_url();
+    let pool = match AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(&admin)
+        .await
+    {
+        Ok(pool) => pool,
+        Err(err) => {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("PostgreSQL must be reachable in CI ({err}); run scripts/test.sh");
+            }
+            eprintln!("SKIPPING PostgreSQL: cannot connect ({err}); run scripts/test.sh");
+            return None;
+        }
+    };
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let name = format!("sipas_test_{}_{}", std::process::id(), nanos);
+    pool.execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .expect("create database");
+    pool.close().await;
+    let base = admin
+        .rsplit_once('/')
+        .map(|(b, _)| b.to_owned())
+        .expect("URL with a database");
+    Some((format!("{base}/{name}"), name))
+}
+
+pub async fn drop_postgres_db(name: &str) {
+    let pool = AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(&postgres_admin_url())
+        .await
+        .expect("connect to drop");
+    // A SIGKILLed server's backends may still be going away (crash.rs): FORCE ends them, and
+    // a second try covers one that was starting meanwhile.
+    let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+    if let Err(first) = pool.execute(drop.as_str()).await {
+        eprintln!("dropping {name} failed once ({first}); trying again");
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        if let Err(err) = pool.execute(drop.as_str()).await {
+            panic!("drop database {name}: {err}");
+        }
+    }
+    pool.close().await;
+}
+
+/// A store on a database, migrated.
+pub async fn store_on(url: &str) -> std::sync::Arc<sipas_server::store::SqlStore> {
+    std::sync::Arc::new(
+        sipas_server::store::open(url, &sipas_server::store::ConnectOptions::default())
+            .await
+            .expect("open"),
+    )
+}
+
+/// The application on a store, built as `sipas serve` builds it ([`sipas_server::startup`]).
+pub fn application(
+    store: std::sync::Arc<sipas_server::store::SqlStore>,
+    settings: sipas_server::startup::Settings,
+) -> sipas_server::startup::Application {
+    sipas_server::startup::Application::build(store, settings)
+}
+
+/// The application's state on a database, with the given limits.
+pub async fn state_on(
+    url: &str,
+    limits: sipas_server::web::limits::Limits,
+) -> sipas_server::web::AppState {
+    let settings = sipas_server::startup::Settings {
+        limits,
+        ..sipas_server::startup::Settings::in_process()
+    };
+    application(store_on(url).await, settings).state
+}
+
+/// The whole HTTP application on a database, in-process. One in-process "client" sends every
+/// request of a test, so there are no per-client rate limits here; they have tests of their
+/// own (abuse.rs).
+pub async fn app_on(url: &str) -> axum::Router {
+    application(
+        store_on(url).await,
+        sipas_server::startup::Settings::in_process(),
+    )
+    .router()
+}
+
+/// Seeds the demo wave and issues `count` probability codes for one sample point.
+pub async fn seed_codes(store: &dyn sipas_app::ports::Store, count: usize) -> Vec<String> {
+    use sipas_app::domain::{Geography, SampleKind, SamplePoint};
+    sipas_server::services::demo::seed(store)
+        .await
+        .expect("seed");
+    let codes = sipas_server::services::invitations::generate(count).expect("codes");
+    let hashes: Vec<String> = codes
+        .iter()
+        .map(sipas_server::services::invitations::hash)
+        .collect();
+    let sample = SamplePoint {
+        wave_code: "sipas-2026-demo".into(),
+        geography: Geography::G2025,
+        province_code: "79".into(),
+        stratum: "79-urban".into(),
+        psu: "phuong-12".into(),
+    };
+    store
+        .add_invitations(&sample, SampleKind::Probability, "t", &hashes)
+        .await
+        .expect("store codes");
+    codes.iter().map(|c| c.as_str().to_owned()).collect()
+}
+
+/// The application on a fresh SQLite database.
+pub async fn app() -> (axum::Router, SqliteDb) {
+    let db = sqlite_db();
+    (app_on(&db.url).await, db)
+}
+
+/// Sends a request; returns status, headers and body text.
+pub async fn send(
+    app: &axum::Router,
+    request: axum::http::Request<axum::body::Body>,
+) -> (axum::http::StatusCode, axum::http::HeaderMap, String) {
+    use tower::ServiceExt;
+    let response = app.clone().oneshot(request).await.expect("response");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = axum::body::to_bytes(response.into_body(), 4 << 20)
+        .await
+        .expect("body");
+    (status, headers, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// GETs a page. A page that has not rendered within 10 s fails the test: there is no retry,
+/// so a stalled render (as leptos-rs/leptos#4773 once caused, see `http::route_list`) is loud.
+pub async fn get(
+    app: &axum::Router,
+    uri: &str,
+) -> (axum::http::StatusCode, axum::http::HeaderMap, String) {
+    let request = axum::http::Request::get(uri)
+        .body(axum::body::Body::empty())
+        .expect("request");
+    tokio::time::timeout(std::time::Duration::from_secs(10), send(app, request))
+        .await
+        .unwrap_or_else(|_| panic!("GET {uri} did not answer within 10 s (a stalled render)"))
+}

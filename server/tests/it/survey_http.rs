@@ -1,0 +1,472 @@
+//! The citizen survey over HTTP, in-process: the whole questionnaire with plain form posts (no
+//! JavaScript), validation beside the field, relevance, resume, the receipt, double taps, used
+//! codes, forged posts, and the JSON submission the hydrated page and the outbox use. Runs on
+//! SQLite and PostgreSQL.
+
+use crate::common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use sipas_app::domain::SampleKind;
+use sipas_app::ports::Store;
+use sipas_app::survey::flow;
+use sipas_app::survey::questionnaire::{Answers, Questionnaire};
+use sipas_server::store::{self, ConnectOptions, SqlStore};
+
+use common::{app_on, get, send};
+
+const HOST: &str = "127.0.0.1:3000";
+
+/// Seeds the demo wave and issues `count` codes for one sample point.
+async fn setup(url: &str, count: usize) -> (axum::Router, SqlStore, Vec<String>, Questionnaire) {
+    let db = store::open(url, &ConnectOptions::default())
+        .await
+        .expect("open");
+    let codes = common::seed_codes(&db, count).await;
+    let questionnaire = db
+        .questionnaire("sipas-2023", 1)
+        .await
+        .expect("questionnaire");
+    let app = app_on(url).await;
+    (app, db, codes, questionnaire)
+}
+
+async fn post_form(
+    app: &axum::Router,
+    uri: &str,
+    fields: &[(&str, String)],
+    origin: &str,
+) -> (StatusCode, String) {
+    let body = fields
+        .iter()
+        .map(|(k, v)| format!("{k}={}", urlencode(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let request = Request::post(uri)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::HOST, HOST)
+        .header(header::ORIGIN, origin)
+        .body(Body::from(body))
+        .expect("request");
+    let (status, headers, _) = send(app, request).await;
+    let location = headers
+        .get(header::LOCATION)
+        .map(|v| v.to_str().expect("location").to_owned())
+        .unwrap_or_default();
+    (status, location)
+}
+
+fn urlencode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn hidden(body: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = body
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in page"))
+        + marker.len();
+    body[start..].split('"').next().expect("value").to_owned()
+}
+
+fn step_of(location: &str) -> usize {
+    location
+        .split("step=")
+        .nth(1)
+        .and_then(|s| s.split('&').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no step in {location}"))
+}
+
+/// Answers every on-screen item of a section with its first choice, as a respondent would.
+fn first_choices(q: &Questionnaire, step: usize, answers: &Answers) -> Vec<(String, i64)> {
+    q.sections[step]
+        .items
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| flow::item_on_screen(q, step, *i, answers))
+        .map(|(_, item)| {
+            (
+                item.code.clone(),
+                q.choices(item).next().expect("choice").value,
+            )
+        })
+        .collect()
+}
+
+async fn whole_survey_without_javascript(url: &str) {
+    let (app, db, codes, q) = setup(url, 3).await;
+    let code = &codes[0];
+    let page = format!("/s/{code}");
+    let origin = format!("http://{HOST}");
+
+    // The first screen: a plain form posting back to the page, no step or sample questions.
+    let (status, _, body) = get(&app, &page).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains(&format!("action=\"{page}\"")) && body.contains("method=\"post\""));
+    assert!(body.contains("name=\"used_service\""));
+    assert!(
+        !body.contains("name=\"acc_1\""),
+        "later sections are not on the first screen"
+    );
+    let submission_id = hidden(&body, "submission_id");
+    let started_at = hidden(&body, "started_at");
+    let base = |step: usize, nav: &str| {
+        vec![
+            ("step", step.to_string()),
+            ("nav", nav.to_owned()),
+            ("submission_id", submission_id.clone()),
+            ("started_at", started_at.clone()),
+        ]
+    };
+
+    // Nothing answered: back to the same screen, the message beside the question.
+    let (status, location) = post_form(&app, &page, &base(0, "next"), &origin).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location, format!("{page}?step=0&check=1"));
+    let (_, _, body) = get(&app, &location).await;
+    assert!(
+        body.contains("id=\"err-used_service\""),
+        "error beside the field"
+    );
+    assert!(body.contains("Vui lòng chọn một câu trả lời."));
+    assert!(body.contains("aria-invalid=\"true\""));
+
+    // The same-screen follow-up ("how": shown only for users) says when to answer it.
+    assert!(body.contains("name=\"channel_used\"") && body.contains("only-if"));
+
+    // Walk the questionnaire, answering every on-screen item with its first choice.
+    let mut answers = Answers::new();
+    let mut step = 0;
+    let mut visited = vec![];
+    let receipt_location = loop {
+        visited.push(q.sections[step].id.clone());
+        let chosen = first_choices(&q, step, &answers);
+        let (_, _, body) = get(&app, &format!("{page}?step={step}")).await;
+        for (item, _) in &chosen {
+            assert!(
+                body.contains(&format!("name=\"{item}\"")),
+                "{item} on screen"
+            );
+        }
+        let mut fields = base(step, "next");
+        for (item, value) in &chosen {
+            answers.insert(item.clone(), *value);
+            fields.push((item.as_str(), value.to_string()));
+        }
+        let last = flow::next_section(&q, &answers, step).is_none();
+        if last {
+            fields[1].1 = "submit".into();
+        }
+        let (status, location) = post_form(&app, &page, &fields, &origin).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{location}");
+        if last {
+            break location;
+        }
+        step = step_of(&location);
+    };
+    assert_eq!(
+        visited.len(),
+        q.sections.len(),
+        "a service user sees every section"
+    );
+    assert!(
+        receipt_location.starts_with("/receipt/"),
+        "{receipt_location}"
+    );
+
+    // The receipt page confirms, and the response carries the code's sample point.
+    let number = receipt_location.trim_start_matches("/receipt/").to_owned();
+    let (status, _, body) = get(&app, &receipt_location).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains(&number) && body.contains("Cảm ơn bạn!"));
+    let stored = db.response(&number).await.expect("stored");
+    assert_eq!(
+        (
+            stored.sample.province_code.as_str(),
+            stored.sample.stratum.as_str(),
+            stored.sample.psu.as_str()
+        ),
+        ("79", "79-urban", "phuong-12")
+    );
+    assert_eq!(stored.answers, answers);
+    assert_eq!(stored.started_at.as_deref(), Some(started_at.as_str()));
+
+    // A double tap on "Submit" (the same form posted again) lands on the same receipt.
+    let mut again = base(step, "submit");
+    let last_answers = first_choices(&q, step, &answers);
+    for (item, value) in &last_answers {
+        again.push((item.as_str(), value.to_string()));
+    }
+    let (_, location) = post_form(&app, &page, &again, &origin).await;
+    assert_eq!(location, receipt_location);
+
+    // Another submission with the used code: no second response, a clear message.
+    again[2].1 = "another-submission-id-0001".into();
+    let (_, location) = post_form(&app, &page, &again, &origin).await;
+    assert_eq!(location, page);
+    let (_, _, body) = get(&app, &page).await;
+    assert!(body.contains("Mã này đã được sử dụng"), "used-code message");
+    let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM responses")
+        .fetch_one(db.pool())
+        .await
+        .expect("count");
+    assert_eq!(count, 1);
+
+    // A non-user skips the service sections; a forged cross-site post is refused.
+    let page2 = format!("/s/{}", codes[1]);
+    let (_, _, body) = get(&app, &page2).await;
+    let id2 = hidden(&body, "submission_id");
+    let fields = vec![
+        ("step", "0".to_owned()),
+        ("nav", "next".to_owned()),
+        ("submission_id", id2),
+        ("used_service", "2".to_owned()),
+    ];
+    let (status, _) = post_form(&app, &page2, &fields, "https://evil.example").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, location) = post_form(&app, &page2, &fields, &origin).await;
+    let policy = q
+        .sections
+        .iter()
+        .position(|s| s.id == "policy")
+        .expect("policy");
+    assert_eq!(step_of(&location), policy);
+
+    // Resume: the draft brings the respondent back to where they were, answers ticked.
+    let (_, _, body) = get(&app, &page2).await;
+    assert!(
+        body.contains("name=\"pol_acc_1\""),
+        "resumes on the policy section"
+    );
+    let (_, _, body) = get(&app, &format!("{page2}?step=0")).await;
+    assert!(body.contains("value=\"2\" checked"), "earlier answer kept");
+
+    // Typed codes are forgiving: lower case and dashes lead to the canonical page.
+    let typed = codes[2].to_lowercase();
+    let (status, headers, _) =
+        get(&app, &format!("/s/go?code={}-{}", &typed[..4], &typed[4..])).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        headers[header::LOCATION],
+        format!("/s/{}", codes[2]).as_str()
+    );
+    let (_, _, body) = get(&app, "/s/ABCD").await;
+    assert!(body.contains("Không tìm thấy mã này"));
+    db.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn survey_without_javascript_sqlite() {
+    let db = common::sqlite_db();
+    whole_survey_without_javascript(&db.url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn survey_without_javascript_postgres() {
+    let Some((url, name)) = common::postgres_db().await else {
+        return;
+    };
+    whole_survey_without_javascript(&url).await;
+    common::drop_postgres_db(&name).await;
+}
+
+async fn post_json(
+    app: &axum::Router,
+    uri: &str,
+    json: &serde_json::Value,
+) -> (StatusCode, String) {
+    let request = Request::post(uri)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::ACCEPT, "application/json")
+        .body(Body::from(json.to_string()))
+        .expect("request");
+    let (status, _, body) = send(app, request).await;
+    (status, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn json_submission_is_idempotent_and_validated() {
+    let db = common::sqlite_db();
+    let (app, store, codes, q) = setup(&db.url, 1).await;
+    let mut answers = Answers::new();
+    let mut step = Some(0);
+    while let Some(s) = step {
+        answers.extend(first_choices(&q, s, &answers));
+        step = flow::next_section(&q, &answers, s);
+    }
+    let request = |id: &str, answers: &Answers| {
+        serde_json::json!({ "request": {
+            "code": codes[0].to_lowercase(),
+            "submission_id": id,
+            "answers": answers,
+            "language": "en",
+            "started_at": "2026-11-27T08:00:00Z",
+        }})
+    };
+
+    // Incomplete: nothing stored, the first section to fix and the problems.
+    let mut partial = answers.clone();
+    partial.remove("acc_2");
+    let (status, body) = post_json(
+        &app,
+        "/api/survey/submit",
+        &request("client-id-000000001", &partial),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        body.contains("Incomplete") && body.contains("acc_2"),
+        "{body}"
+    );
+
+    let (_, first) = post_json(
+        &app,
+        "/api/survey/submit",
+        &request("client-id-000000001", &answers),
+    )
+    .await;
+    assert!(first.contains("Accepted"), "{first}");
+    let (_, retry) = post_json(
+        &app,
+        "/api/survey/submit",
+        &request("client-id-000000001", &answers),
+    )
+    .await;
+    assert_eq!(first, retry, "a retry gets the same receipt");
+    let (_, other) = post_json(
+        &app,
+        "/api/survey/submit",
+        &request("client-id-000000002", &answers),
+    )
+    .await;
+    assert!(other.contains("CodeUsed"), "{other}");
+    let (status, body) = post_json(&app, "/api/survey/submit", &request("bad id", &answers)).await;
+    assert_ne!(status, StatusCode::OK);
+    assert!(body.contains("submission_id"), "{body}");
+
+    let (count, language): (i64, String) =
+        sqlx::query_as("SELECT COUNT(*), MAX(language) FROM responses")
+            .fetch_one(store.pool())
+            .await
+            .expect("count");
+    assert_eq!((count, language.as_str()), (1, "en"));
+
+    // The export: one row, the sample point, the paradata, an empty cell for every hidden item.
+    let dir = tempfile::tempdir().expect("dir");
+    let out = dir.path().join("responses.csv");
+    let summary = sipas_server::services::export::export_responses(&store, "sipas-2026-demo", &out)
+        .await
+        .expect("export");
+    assert_eq!((summary.rows, summary.open_link), (1, 0));
+    let mut reader = csv::Reader::from_path(&out).expect("csv");
+    let header = reader.headers().expect("header").clone();
+    let row = reader.records().next().expect("a row").expect("record");
+    let cell = |name: &str| {
+        let at = header
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("{name}"));
+        row[at].to_owned()
+    };
+    assert_eq!(
+        (
+            cell("province"),
+            cell("stratum"),
+            cell("psu"),
+            cell("sample")
+        ),
+        (
+            "79".into(),
+            "79-urban".into(),
+            "phuong-12".into(),
+            "probability".into()
+        )
+    );
+    assert_eq!(
+        (cell("language"), cell("mode")),
+        ("en".into(), "web".into())
+    );
+    assert_eq!(cell("started_at"), "2026-11-27T08:00:00Z");
+    assert_eq!(cell("acc_2"), answers["acc_2"].to_string());
+    assert_eq!(header.len(), 11 + q.items().count());
+    assert!(matches!(
+        sipas_server::services::export::export_responses(&store, "nope", &out).await,
+        Err(sipas_server::services::export::ExportError::UnknownWave(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn open_link_makes_a_non_probability_code() {
+    let db = common::sqlite_db();
+    let (app, store, _, _) = setup(&db.url, 1).await;
+    let (status, _, body) = get(&app, "/s/open/sipas-2026-demo").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("<select") && body.contains("Hà Nội"));
+    let origin = format!("http://{HOST}");
+    let (_, location) = post_form(
+        &app,
+        "/s/open/sipas-2026-demo",
+        &[("province", String::new())],
+        &origin,
+    )
+    .await;
+    assert!(location.ends_with("?missing=province"), "{location}");
+    let (status, location) = post_form(
+        &app,
+        "/s/open/sipas-2026-demo",
+        &[("province", "01".into())],
+        &origin,
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let code = location.trim_start_matches("/s/").to_owned();
+    let (_, _, body) = get(&app, &location).await;
+    assert!(
+        body.contains("không chọn mẫu ngẫu nhiên"),
+        "the page says it is not a random sample"
+    );
+    let code = sipas_app::survey::codes::InvitationCode::parse(&code).expect("a real code");
+    let invitation = store
+        .invitation(&sipas_server::services::invitations::hash(&code))
+        .await
+        .expect("stored");
+    assert_eq!(invitation.kind, SampleKind::Open);
+    assert_eq!(invitation.sample.province_code, "01");
+    // A wave without the open link says the survey is not open.
+    let (_, _, body) = get(&app, "/s/open/no-such-wave").await;
+    assert!(body.contains("Khảo sát đã đóng"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn service_worker_is_served_with_a_policy_that_lets_it_fetch() {
+    let (app, _db) = common::app().await;
+    let (status, headers, body) = get(&app, "/sw.js").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers[header::CONTENT_TYPE]
+            .to_str()
+            .expect("type")
+            .starts_with("text/javascript")
+    );
+    assert_eq!(
+        headers[header::CONTENT_SECURITY_POLICY],
+        "default-src 'self'"
+    );
+    assert!(body.contains("addEventListener('fetch'"));
+    // The cache is named after the build (here, without a bundle, the package version).
+    assert!(
+        !body.contains("__SIPAS_BUILD__"),
+        "the build tag is filled in"
+    );
+    assert!(
+        body.contains("const CACHE = 'sipas-v"),
+        "cache name: {body}"
+    );
+}
