@@ -17,6 +17,8 @@ pub mod results;
 #[cfg(feature = "ssr")]
 pub mod staff;
 pub mod survey;
+#[cfg(feature = "ssr")]
+pub mod url;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};

@@ -67,7 +67,10 @@ async fn seed(store: &SqlStore, n: usize) {
             }
         }
     }
-    store.replace_frame(WAVE, &frame).await.expect("frame");
+    store
+        .replace_frame(WAVE, &frame, &bench_audit("frame_uploaded"))
+        .await
+        .expect("frame");
     let q = store
         .questionnaire("sipas-2023", 1)
         .await
@@ -146,16 +149,19 @@ async fn seed(store: &SqlStore, n: usize) {
 
 async fn router(store: Arc<SqlStore>) -> axum::Router {
     let _ = store
-        .create_user(&NewUser {
-            username: "bench".into(),
-            display_name: "Benchmark".into(),
-            role: Role::Central,
-            province: None,
-            password_hash: sipas_server::staff::auth::hash_password(PASSWORD.into())
-                .await
-                .expect("hash"),
-            research: None,
-        })
+        .create_user(
+            &NewUser {
+                username: "bench".into(),
+                display_name: "Benchmark".into(),
+                role: Role::Central,
+                province: None,
+                password_hash: sipas_server::staff::auth::hash_password(PASSWORD.into())
+                    .await
+                    .expect("hash"),
+                research: None,
+            },
+            &bench_audit("account_created"),
+        )
         .await;
     sipas_server::startup::Application::build(store, sipas_server::startup::Settings::in_process())
         .router()
@@ -404,4 +410,9 @@ async fn main() {
         }
         other => panic!("unknown mode {other}"),
     }
+}
+
+/// The audit entry of a change the benchmark makes directly on the store.
+fn bench_audit(action: &str) -> sipas_app::staff::port::AuditEntry {
+    sipas_app::staff::port::AuditEntry::new("bench", action)
 }

@@ -606,36 +606,25 @@ async fn add_user(
         password_hash,
         research: None,
     };
-    match store.create_user(&user).await {
+    let audit = cli_entry(
+        "account_created",
+        province.as_ref().map(|p| p.code.as_str()),
+    )
+    .detail(format!("{username} ({})", role.key()));
+    match store.create_user(&user, &audit).await {
         Ok(_) => {}
         Err(sipas_app::ports::StoreError::Conflict(message)) => {
             return Err(CliError::Invalid(message));
         }
         Err(err) => return Err(CliError::Store(err)),
     }
-    cli_audit(
-        store,
-        "account_created",
-        province.as_ref().map(|p| p.code.as_str()),
-        format!("{username} ({})", role.key()),
-    )
-    .await;
     println!("created {} account {username}", role.key());
     Ok(())
 }
 
-async fn cli_audit(store: &store::SqlStore, action: &str, province: Option<&str>, detail: String) {
-    use sipas_app::staff::StaffStore;
-    let entry = sipas_app::staff::port::AuditEntry {
-        actor: "cli".into(),
-        action: action.into(),
-        wave_code: None,
-        province_code: province.map(str::to_owned),
-        detail,
-    };
-    if let Err(err) = store.audit(&entry).await {
-        eprintln!("warning: the audit log could not be written: {err}");
-    }
+/// An audit entry of the command line (actor `cli`).
+fn cli_entry(action: &str, province: Option<&str>) -> sipas_app::staff::port::AuditEntry {
+    sipas_app::staff::port::AuditEntry::new("cli", action).province(province)
 }
 
 async fn user_command(store: &store::SqlStore, action: UserCommand) -> Result<(), CliError> {
@@ -660,21 +649,21 @@ async fn user_command(store: &store::SqlStore, action: UserCommand) -> Result<()
         } => add_user(store, &username, &name, &role, province.as_deref()).await,
         UserCommand::Disable { username } => {
             let user = find(username).await?;
+            let audit = cli_entry("account_disabled", None).detail(user.username.clone());
             store
-                .set_active(user.id, false)
+                .set_active(user.id, false, &audit)
                 .await
                 .map_err(CliError::Store)?;
-            cli_audit(store, "account_disabled", None, user.username.clone()).await;
             println!("disabled {}", user.username);
             Ok(())
         }
         UserCommand::Enable { username } => {
             let user = find(username).await?;
+            let audit = cli_entry("account_enabled", None).detail(user.username.clone());
             store
-                .set_active(user.id, true)
+                .set_active(user.id, true, &audit)
                 .await
                 .map_err(CliError::Store)?;
-            cli_audit(store, "account_enabled", None, user.username.clone()).await;
             println!("enabled {}", user.username);
             Ok(())
         }
@@ -684,13 +673,13 @@ async fn user_command(store: &store::SqlStore, action: UserCommand) -> Result<()
             let hash = crate::staff::auth::hash_password(password)
                 .await
                 .map_err(CliError::Invalid)?;
+            let audit = cli_entry("password_reset", None).detail(user.username.clone());
             store
-                .set_password(user.id, &hash)
+                .set_password(user.id, &hash, &audit)
                 .await
                 .map_err(CliError::Store)?;
             // A new password also lifts the account's sign-in wait.
             let _ = store.clear_login_failures(&user.username).await;
-            cli_audit(store, "password_reset", None, user.username.clone()).await;
             println!("new password set for {}", user.username);
             Ok(())
         }
@@ -731,7 +720,17 @@ async fn create_wave(
             Err(err) => return Err(CliError::Store(err)),
         }
     }
-    match store.create_wave(&wave).await {
+    let audit = cli_entry("wave_created", None)
+        .wave(&wave.code)
+        .detail(format!("{} ({})", wave.title, wave.year));
+    let created = sipas_app::staff::StaffStore::create_wave_scheduled(
+        store,
+        &wave,
+        &Default::default(),
+        &audit,
+    )
+    .await;
+    match created {
         Ok(()) => Ok(wave),
         Err(StoreError::Conflict(message)) => Err(CliError::Invalid(message)),
         Err(err) => Err(CliError::Store(err)),

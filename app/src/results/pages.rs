@@ -104,7 +104,11 @@ pub fn document(
     let switch = Locale::ALL
         .into_iter()
         .map(|other| {
-            let href = format!("/lang/{}?next={}", other.code(), encode_path(&site.path));
+            let href = format!(
+                "/lang/{}?next={}",
+                other.code(),
+                crate::url::url_part(&site.path)
+            );
             view! {
                 <li>
                     <a href=href lang=other.code() hreflang=other.code() rel="nofollow"
@@ -156,18 +160,6 @@ pub fn document(
         "<!DOCTYPE html><html lang=\"{}\">{head}{html}</html>",
         locale.code()
     )
-}
-
-fn encode_path(value: &str) -> String {
-    let mut out = String::new();
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'/') {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 /// Links to every year (its latest version), the current one marked.

@@ -8,9 +8,7 @@
 use leptos::prelude::*;
 
 use super::frame::Frame;
-use super::port::{
-    AuditFilter, AuditRecord, BatchSummary, ExportRow, Monitoring, RowOutcome, WaveDetails,
-};
+use super::port::{AuditFilter, AuditRecord, BatchSummary, Monitoring, RowOutcome, WaveDetails};
 use super::roles::{Action, Role, StaffUser};
 use super::sheet::CellProblem;
 use crate::domain::{Geography, Province};
@@ -34,18 +32,6 @@ impl Ctx {
     }
 }
 
-fn encode_query(value: &str) -> String {
-    let mut out = String::new();
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'/') {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
 /// A whole HTML document around a page body.
 pub fn document(ctx: &Ctx, title: &str, body: impl IntoView + 'static) -> String {
     let locale = ctx.locale;
@@ -54,7 +40,11 @@ pub fn document(ctx: &Ctx, title: &str, body: impl IntoView + 'static) -> String
     let switch = Locale::ALL
         .into_iter()
         .map(|other| {
-            let href = format!("/lang/{}?next={}", other.code(), encode_query(&ctx.path));
+            let href = format!(
+                "/lang/{}?next={}",
+                other.code(),
+                crate::url::url_part(&ctx.path)
+            );
             view! {
                 <li>
                     <a href=href lang=other.code() hreflang=other.code()
@@ -1422,59 +1412,6 @@ pub fn export_page(ctx: &Ctx, wave: &WaveDetails, province: Option<String>) -> S
     document(ctx, &title, body)
 }
 
-/// An export row's cells in the file's column order (see `export_header`).
-pub fn export_cells(row: &ExportRow, items: &[String]) -> Vec<String> {
-    let mut cells = vec![
-        row.export_id.clone(),
-        row.province_code.clone(),
-        row.province_name.clone(),
-        row.stratum.clone(),
-        row.psu.clone(),
-        row.sample_kind.clone(),
-        row.questionnaire_version.to_string(),
-        row.mode.clone(),
-        row.channel.clone(),
-        row.language.clone(),
-        row.submitted_on.clone(),
-        row.duration_secs.map(|d| d.to_string()).unwrap_or_default(),
-        row.stratum_population
-            .map(|d| d.to_string())
-            .unwrap_or_default(),
-        row.stratum_psus.map(|d| d.to_string()).unwrap_or_default(),
-    ];
-    cells.extend(items.iter().map(|item| {
-        row.answers
-            .get(item)
-            .map(|v| v.to_string())
-            .unwrap_or_default()
-    }));
-    cells
-}
-
-pub fn export_header(items: &[String]) -> Vec<String> {
-    let mut header: Vec<String> = [
-        "export_id",
-        "province",
-        "province_name",
-        "stratum",
-        "psu",
-        "sample",
-        "questionnaire_version",
-        "mode",
-        "channel",
-        "language",
-        "submitted_on",
-        "duration_secs",
-        "stratum_population",
-        "stratum_psus",
-    ]
-    .into_iter()
-    .map(str::to_owned)
-    .collect();
-    header.extend(items.iter().cloned());
-    header
-}
-
 // ---------------------------------------------------------------- accounts
 
 pub fn users_page(
@@ -1605,7 +1542,7 @@ pub fn audit_page(ctx: &Ctx, records: Vec<AuditRecord>, filter: AuditFilter) -> 
                 ("province", &filter.province_code),
             ] {
                 if let Some(value) = value {
-                    query.push_str(&format!("&{key}={}", encode_query(value)));
+                    query.push_str(&format!("&{key}={}", crate::url::url_part(value)));
                 }
             }
             let href = format!("/staff/audit?{query}");

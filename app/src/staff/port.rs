@@ -24,6 +24,10 @@ pub struct NewUser {
     pub research: Option<super::research::ResearchAccess>,
 }
 
+/// The audit entry of a change whose outcome it tells (codes voided, rows imported, the version
+/// published), made from that outcome inside the change's transaction.
+pub type AuditOf<'a, T> = dyn Fn(&T) -> AuditEntry + Send + Sync + 'a;
+
 /// One line of the audit log as written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
@@ -35,6 +39,34 @@ pub struct AuditEntry {
     pub province_code: Option<String>,
     /// Human-readable specifics (never a password or an invitation code).
     pub detail: String,
+}
+
+impl AuditEntry {
+    /// `actor` did `action`; no wave, province or detail yet.
+    pub fn new(actor: &str, action: &str) -> Self {
+        Self {
+            actor: actor.to_owned(),
+            action: action.to_owned(),
+            wave_code: None,
+            province_code: None,
+            detail: String::new(),
+        }
+    }
+
+    pub fn wave(mut self, code: &str) -> Self {
+        self.wave_code = Some(code.to_owned());
+        self
+    }
+
+    pub fn province(mut self, code: Option<&str>) -> Self {
+        self.province_code = code.map(str::to_owned);
+        self
+    }
+
+    pub fn detail(mut self, detail: String) -> Self {
+        self.detail = detail;
+        self
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -231,15 +263,20 @@ pub trait StaffStore:
 {
     // Accounts.
     /// A username in use is a `Conflict`.
-    async fn create_user(&self, user: &NewUser) -> StoreResult<i64>;
+    async fn create_user(&self, user: &NewUser, audit: &AuditEntry) -> StoreResult<i64>;
     async fn user(&self, id: i64) -> StoreResult<StaffUser>;
     /// The account and its password hash, for signing in.
     async fn user_for_sign_in(&self, username: &str) -> StoreResult<(StaffUser, String)>;
     async fn users(&self) -> StoreResult<Vec<StaffUser>>;
     /// Replaces the password hash; every existing session of the account ends.
-    async fn set_password(&self, id: i64, password_hash: &str) -> StoreResult<()>;
+    async fn set_password(
+        &self,
+        id: i64,
+        password_hash: &str,
+        audit: &AuditEntry,
+    ) -> StoreResult<()>;
     /// Enables or disables an account; disabling ends its sessions.
-    async fn set_active(&self, id: i64, active: bool) -> StoreResult<()>;
+    async fn set_active(&self, id: i64, active: bool, audit: &AuditEntry) -> StoreResult<()>;
 
     // Sign-in throttling. Keys: `account:{username}`, `pair:{username}:{client}`,
     // `client:{client}`, where client is a keyed hash of the address.
@@ -261,29 +298,41 @@ pub trait StaffStore:
     async fn session_delete(&self, id_hash: &str) -> StoreResult<()>;
     async fn sessions_expire(&self, now_unix: i64) -> StoreResult<u64>;
 
-    // The audit log: append and read, nothing else.
+    // The audit log: append and read, nothing else. A change the log records (the methods
+    // here taking an `audit` entry) writes its entry in the change's own transaction: both are
+    // stored or neither. `audit` alone is for what changes nothing (a download, a sign-in).
     async fn audit(&self, entry: &AuditEntry) -> StoreResult<()>;
     async fn audit_log(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>>;
 
     // Waves.
-    async fn create_wave_scheduled(&self, wave: &Wave, schedule: &WaveSchedule) -> StoreResult<()>;
+    async fn create_wave_scheduled(
+        &self,
+        wave: &Wave,
+        schedule: &WaveSchedule,
+        audit: &AuditEntry,
+    ) -> StoreResult<()>;
     async fn wave_details(&self, code: &str) -> StoreResult<WaveDetails>;
     async fn wave_list(&self) -> StoreResult<Vec<WaveDetails>>;
     /// Closes a wave for good (its codes stop working); closing a closed wave is a `Conflict`.
-    async fn close_wave(&self, code: &str) -> StoreResult<()>;
+    async fn close_wave(&self, code: &str, audit: &AuditEntry) -> StoreResult<()>;
     /// Published versions of a questionnaire family, ascending.
     async fn questionnaire_versions(&self) -> StoreResult<Vec<(String, u32)>>;
 
     // Sample frame.
     /// Replaces a wave's frame, all or nothing. Refused (`Conflict`) when it would drop a PSU
     /// that already has codes, or move one to another stratum or province.
-    async fn replace_frame(&self, wave_code: &str, frame: &Frame) -> StoreResult<()>;
+    async fn replace_frame(
+        &self,
+        wave_code: &str,
+        frame: &Frame,
+        audit: &AuditEntry,
+    ) -> StoreResult<()>;
     /// The frame, limited to one province when given.
     async fn frame(&self, wave_code: &str, province: Option<&str>) -> StoreResult<Frame>;
 
     // Invitation batches.
     /// Stores a batch and its codes, all or nothing; a batch id in use is a `Conflict`.
-    async fn issue_batch(&self, batch: &NewBatch) -> StoreResult<()>;
+    async fn issue_batch(&self, batch: &NewBatch, audit: &AuditEntry) -> StoreResult<()>;
     async fn batches(
         &self,
         wave_code: &str,
@@ -291,7 +340,7 @@ pub trait StaffStore:
     ) -> StoreResult<Vec<BatchSummary>>;
     async fn batch(&self, id: &str) -> StoreResult<BatchSummary>;
     /// Voids a batch: its unused codes stop working. Returns how many were voided.
-    async fn void_batch(&self, id: &str, by: &str) -> StoreResult<i64>;
+    async fn void_batch(&self, id: &str, by: &str, audit: &AuditOf<'_, i64>) -> StoreResult<i64>;
 
     // Monitoring, computed by the database.
     async fn monitoring(&self, wave_code: &str, province: Option<&str>) -> StoreResult<Monitoring>;
@@ -305,6 +354,7 @@ pub trait StaffStore:
         province: Option<&str>,
         records: &[PaperRecord],
         dry_run: bool,
+        audit: &AuditOf<'_, [RowOutcome]>,
     ) -> StoreResult<Vec<RowOutcome>>;
 
     /// A keyset page of the probability sample's answers (raw JSON) after `after` (an export

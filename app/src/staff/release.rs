@@ -136,7 +136,11 @@ pub trait ReleaseStore: Send + Sync + 'static {
     /// and returns that version. Refused (`Conflict`, a message for the user) when the approver
     /// computed it (names compared without case), when a correction (version 2 on) has no
     /// changelog, or when someone else published that version a moment before.
-    async fn publish_release(&self, release: &NewRelease) -> StoreResult<i32>;
+    async fn publish_release(
+        &self,
+        release: &NewRelease,
+        audit: &crate::staff::port::AuditOf<'_, i32>,
+    ) -> StoreResult<i32>;
     /// Every version of every year, newest year first, versions in order.
     async fn releases(&self) -> StoreResult<Vec<ReleaseInfo>>;
     /// A version's totals file (empty when it was published without one).

@@ -137,7 +137,12 @@ pub trait ResearchStore: Send + Sync + 'static {
     async fn research_access(&self, user_id: i64) -> StoreResult<Option<ResearchAccess>>;
     /// Records that the account accepted the conditions of use (once; later calls keep the
     /// first time).
-    async fn accept_research_conditions(&self, user_id: i64, at: &str) -> StoreResult<()>;
+    async fn accept_research_conditions(
+        &self,
+        user_id: i64,
+        at: &str,
+        audit: &crate::staff::port::AuditEntry,
+    ) -> StoreResult<()>;
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use super::port::AuditEntry;
 use super::release::ReleaseCell;
 use crate::ports::StoreResult;
 
@@ -210,6 +211,7 @@ pub trait ReviewStore: Send + Sync + 'static {
         population: Option<&str>,
         started_by: i64,
         now_unix: i64,
+        audit: &super::port::AuditOf<'_, i64>,
     ) -> StoreResult<i64>;
     /// The job is alive and has read `done` of `total` responses.
     async fn computation_heartbeat(
@@ -235,13 +237,25 @@ pub trait ReviewStore: Send + Sync + 'static {
     /// before aggregates were kept).
     async fn computation_totals(&self, id: i64) -> StoreResult<(String, Option<String>)>;
     async fn comments(&self, id: i64) -> StoreResult<Vec<Comment>>;
-    async fn add_comment(&self, id: i64, author_id: i64, body: &str) -> StoreResult<()>;
+    async fn add_comment(
+        &self,
+        id: i64,
+        author_id: i64,
+        body: &str,
+        audit: &AuditEntry,
+    ) -> StoreResult<()>;
     /// Draft → submitted, by the statistician who computed it only (`Conflict` otherwise).
-    async fn submit_computation(&self, id: i64, by: i64) -> StoreResult<()>;
+    async fn submit_computation(&self, id: i64, by: i64, audit: &AuditEntry) -> StoreResult<()>;
     /// Submitted or approved → draft again, with the reviewer's reason as a comment (one
     /// transaction: never returned without its reason).
-    async fn return_computation(&self, id: i64, by: i64, reason: &str) -> StoreResult<()>;
+    async fn return_computation(
+        &self,
+        id: i64,
+        by: i64,
+        reason: &str,
+        audit: &AuditEntry,
+    ) -> StoreResult<()>;
     /// Submitted → approved, by someone other than who computed it, and only while no later
     /// computation of the wave has finished (`Conflict` otherwise).
-    async fn approve_computation(&self, id: i64, by: i64) -> StoreResult<()>;
+    async fn approve_computation(&self, id: i64, by: i64, audit: &AuditEntry) -> StoreResult<()>;
 }

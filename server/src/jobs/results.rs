@@ -45,6 +45,7 @@ pub async fn start(
     methodology: String,
     population: Option<String>,
     started_by: i64,
+    audit: &sipas_app::staff::port::AuditOf<'_, i64>,
 ) -> Result<i64, sipas_app::ports::StoreError> {
     let id = store
         .start_computation(
@@ -53,6 +54,7 @@ pub async fn start(
             population.as_deref(),
             started_by,
             now_unix(),
+            audit,
         )
         .await?;
     tokio::spawn(run(store, wave, methodology, population, id));

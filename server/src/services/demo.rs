@@ -53,6 +53,11 @@ use sipas_app::survey::codes::sha256_hex;
 const DEMO_STATISTICIAN: &str = "thongke.minhhoa";
 const DEMO_APPROVER: &str = "pheduyet.minhhoa";
 
+/// The audit entry of a change the demonstration seeding makes.
+fn demo_entry(action: &str) -> sipas_app::staff::port::AuditEntry {
+    sipas_app::staff::port::AuditEntry::new("demo", action)
+}
+
 /// The demonstration's published years: two on the 63-province map, one on the 34 units.
 fn history() -> Vec<Wave> {
     [
@@ -209,7 +214,14 @@ async fn import(
     records: &[PaperRecord],
 ) -> Result<(), StoreError> {
     let started = std::time::Instant::now();
-    let outcomes = store.import_paper(wave, None, records, false).await?;
+    let audit = |outcomes: &[RowOutcome]| {
+        demo_entry("paper_imported")
+            .wave(wave)
+            .detail(format!("{} demonstration forms", outcomes.len()))
+    };
+    let outcomes = store
+        .import_paper(wave, None, records, false, &audit)
+        .await?;
     tracing::info!(
         wave,
         forms = records.len(),
@@ -258,25 +270,32 @@ pub async fn publish_demo_with(
     tracing::info!(wave = %wave.code, secs = started.elapsed().as_secs_f64(), "demo computed");
     let started = std::time::Instant::now();
     store
-        .publish_release(&NewRelease {
-            year: wave.year,
-            wave_code: wave.code.clone(),
-            geography: wave.geography,
-            title: format!("SIPAS {} (minh họa / demonstration)", wave.year),
-            methodology: methodology.to_owned(),
-            questionnaire_code: "sipas-2023".into(),
-            questionnaire_version: 1,
-            input_digest: draft.input_digest,
-            software_version: crate::SOFTWARE_VERSION.to_owned(),
-            computed_by: DEMO_STATISTICIAN.into(),
-            approved_by: DEMO_APPROVER.into(),
-            changelog: changelog.to_owned(),
-            cells: draft.cells,
-            compared_with: draft.report.compared_with,
-            totals: draft.totals,
-            aggregates: draft.aggregates,
-            computation: None,
-        })
+        .publish_release(
+            &NewRelease {
+                year: wave.year,
+                wave_code: wave.code.clone(),
+                geography: wave.geography,
+                title: format!("SIPAS {} (minh họa / demonstration)", wave.year),
+                methodology: methodology.to_owned(),
+                questionnaire_code: "sipas-2023".into(),
+                questionnaire_version: 1,
+                input_digest: draft.input_digest,
+                software_version: crate::SOFTWARE_VERSION.to_owned(),
+                computed_by: DEMO_STATISTICIAN.into(),
+                approved_by: DEMO_APPROVER.into(),
+                changelog: changelog.to_owned(),
+                cells: draft.cells,
+                compared_with: draft.report.compared_with,
+                totals: draft.totals,
+                aggregates: draft.aggregates,
+                computation: None,
+            },
+            &|version: &i32| {
+                demo_entry("release_published")
+                    .wave(&wave.code)
+                    .detail(format!("SIPAS {} v{version} (demonstration)", wave.year))
+            },
+        )
         .await?;
     tracing::info!(wave = %wave.code, secs = started.elapsed().as_secs_f64(), "demo published");
     Ok(())
@@ -325,7 +344,13 @@ pub async fn seed_history<S: Store + StaffStore>(store: &S) -> Result<(), StoreE
             .map(|p| p.code)
             .collect();
         let frame = demo_frame(&provinces, wave.geography, false);
-        store.replace_frame(&wave.code, &frame).await?;
+        store
+            .replace_frame(
+                &wave.code,
+                &frame,
+                &demo_entry("frame_uploaded").wave(&wave.code),
+            )
+            .await?;
         let forms = demo_forms(&frame, &items, wave.year);
         if wave.year == 2024 {
             // Version 1 went out before the last province's forms arrived.
@@ -350,7 +375,10 @@ pub async fn seed_history<S: Store + StaffStore>(store: &S) -> Result<(), StoreE
             import(store, &wave.code, &forms).await?;
             publish_demo(store, &wave, "").await?;
         }
-        match store.close_wave(&wave.code).await {
+        match store
+            .close_wave(&wave.code, &demo_entry("wave_closed").wave(&wave.code))
+            .await
+        {
             Ok(()) | Err(StoreError::Conflict(_)) => {}
             Err(other) => return Err(other),
         }
@@ -365,7 +393,13 @@ pub async fn seed_history<S: Store + StaffStore>(store: &S) -> Result<(), StoreE
             .map(|p| p.code)
             .collect();
         let frame = demo_frame(&provinces, current.geography, true);
-        store.replace_frame(&current.code, &frame).await?;
+        store
+            .replace_frame(
+                &current.code,
+                &frame,
+                &demo_entry("frame_uploaded").wave(&current.code),
+            )
+            .await?;
         let forms = demo_forms(&frame, &items, current.year);
         import(store, &current.code, &forms).await?;
     }

@@ -1,12 +1,143 @@
-//! `sipas export`: a wave's responses as one CSV row each, for the statisticians and for
-//! `sipas compute` (after weights are attached). Written beside the target and renamed into
-//! place, so a failed export never leaves half a file.
+//! A wave's responses as one row each: the one column list, and `sipas export`'s file. The
+//! staff workspace streams the same rows and columns as CSV, JSON and XLSX
+//! (`crate::staff::data`); both read keyset pages of [`PAGE`] responses, so memory stays flat
+//! whatever the wave's size. Each row carries a random `export_id`, never the respondent's
+//! receipt number.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use sipas_app::domain::SampleKind;
 use sipas_app::ports::{Store, StoreError};
+use sipas_app::staff::StaffStore;
+use sipas_app::staff::port::ExportRow;
+
+/// Responses read per page.
+pub const PAGE: u32 = 1000;
+
+/// The columns before the items, with what they hold (Vietnamese, English) for the codebook.
+/// Up to [`FIRST_NUMERIC_COLUMN`] they are codes and text; from there on, numbers.
+pub const COLUMNS: [(&str, &str, &str); 14] = [
+    (
+        "export_id",
+        "Mã dòng ngẫu nhiên (không phải số biên nhận)",
+        "Random row id (not the receipt number)",
+    ),
+    (
+        "province",
+        "Mã tỉnh (theo địa giới của đợt)",
+        "Province code (in the wave's geography)",
+    ),
+    ("province_name", "Tên tỉnh", "Province name"),
+    ("stratum", "Tầng", "Stratum"),
+    (
+        "psu",
+        "Đơn vị mẫu cấp 1 (xã/phường)",
+        "Primary sampling unit (commune)",
+    ),
+    (
+        "sample",
+        "probability: mẫu xác suất; open: đường dẫn mở",
+        "probability sample, or open link",
+    ),
+    (
+        "questionnaire_version",
+        "Phiên bản bảng hỏi",
+        "Questionnaire version",
+    ),
+    ("mode", "web hoặc paper", "web or paper"),
+    (
+        "channel",
+        "online, form (không JS), outbox (gửi sau khi mất mạng), paper",
+        "online, form (no JavaScript), outbox (sent after being offline), paper",
+    ),
+    ("language", "Ngôn ngữ trả lời", "Language answered in"),
+    (
+        "submitted_on",
+        "Ngày nộp (giờ Việt Nam)",
+        "Date submitted (Vietnam time)",
+    ),
+    (
+        "duration_secs",
+        "Thời gian trả lời (giây)",
+        "Time to complete (seconds)",
+    ),
+    (
+        "stratum_population",
+        "Dân số của tầng (dàn mẫu)",
+        "Stratum population (frame)",
+    ),
+    (
+        "stratum_psus",
+        "Số PSU của tầng (dàn mẫu)",
+        "PSUs in the stratum's population (frame)",
+    ),
+];
+
+/// `duration_secs` and after (the counts, then the answers) are numbers.
+pub const FIRST_NUMERIC_COLUMN: usize = 11;
+const _: () = assert!(matches!(
+    COLUMNS[FIRST_NUMERIC_COLUMN].0.as_bytes(),
+    b"duration_secs"
+));
+
+/// The header: [`COLUMNS`], then one column per item in questionnaire order.
+pub fn header(items: &[String]) -> Vec<String> {
+    COLUMNS
+        .iter()
+        .map(|(name, _, _)| (*name).to_owned())
+        .chain(items.iter().cloned())
+        .collect()
+}
+
+/// A row's cells in the header's order; an item not asked (hidden by a rule) is empty.
+pub fn cells(row: &ExportRow, items: &[String]) -> Vec<String> {
+    let number = |n: Option<i64>| n.map(|d| d.to_string()).unwrap_or_default();
+    let mut cells = vec![
+        row.export_id.clone(),
+        row.province_code.clone(),
+        row.province_name.clone(),
+        row.stratum.clone(),
+        row.psu.clone(),
+        row.sample_kind.clone(),
+        row.questionnaire_version.to_string(),
+        row.mode.clone(),
+        row.channel.clone(),
+        row.language.clone(),
+        row.submitted_on.clone(),
+        number(row.duration_secs),
+        number(row.stratum_population),
+        number(row.stratum_psus),
+    ];
+    cells.extend(items.iter().map(|item| {
+        row.answers
+            .get(item)
+            .map(|v| v.to_string())
+            .unwrap_or_default()
+    }));
+    cells
+}
+
+/// A text cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, carriage return
+/// first) gets a leading apostrophe, which Excel and LibreOffice show as text.
+pub fn neutralise(cell: &str) -> String {
+    match cell.as_bytes().first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => format!("'{cell}"),
+        _ => cell.to_owned(),
+    }
+}
+
+/// One CSV line; the text columns (before the numbers) are neutralised.
+pub fn csv_line(cells: &[String]) -> Vec<u8> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let _ = writer.write_record(cells.iter().enumerate().map(|(col, cell)| {
+        if col < FIRST_NUMERIC_COLUMN {
+            neutralise(cell)
+        } else {
+            cell.clone()
+        }
+    }));
+    writer.into_inner().unwrap_or_default()
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
@@ -27,11 +158,8 @@ pub struct ExportSummary {
     pub open_link: usize,
 }
 
-pub async fn export_responses(
-    store: &dyn Store,
-    wave_code: &str,
-    out: &Path,
-) -> Result<ExportSummary, ExportError> {
+/// The item codes of the questionnaire a wave answers.
+pub async fn items(store: &dyn Store, wave_code: &str) -> Result<Vec<String>, ExportError> {
     let wave = match store.wave(wave_code).await {
         Ok(wave) => wave,
         Err(StoreError::NotFound) => return Err(ExportError::UnknownWave(wave_code.to_owned())),
@@ -44,76 +172,54 @@ pub async fn export_responses(
         .questionnaire(&reference.code, reference.version)
         .await
         .map_err(ExportError::Store)?;
-    let responses = store
-        .responses(wave_code)
-        .await
-        .map_err(ExportError::Store)?;
+    Ok(questionnaire
+        .items()
+        .map(|item| item.code.clone())
+        .collect())
+}
+
+/// `sipas export`: every response of a wave as CSV (UTF-8 with a byte-order mark, the staff
+/// export's columns), written beside `out` and renamed into place, so a failed export never
+/// leaves half a file.
+pub async fn export_responses<S: Store + StaffStore>(
+    store: &S,
+    wave_code: &str,
+    out: &Path,
+) -> Result<ExportSummary, ExportError> {
+    let items = items(store, wave_code).await?;
     let write_err = |message: String| ExportError::Write {
         path: out.to_owned(),
         message,
     };
     let mut tmp = crate::services::files::temp_beside(out).map_err(|e| write_err(e.to_string()))?;
+    let mut summary = ExportSummary {
+        rows: 0,
+        open_link: 0,
+    };
     {
-        let mut writer = csv::Writer::from_writer(tmp.as_file_mut());
-        let mut header: Vec<String> = [
-            "response_id",
-            "geography",
-            "province",
-            "stratum",
-            "psu",
-            "sample",
-            "questionnaire",
-            "language",
-            "mode",
-            "started_at",
-            "submitted_at",
-        ]
-        .map(String::from)
-        .to_vec();
-        header.extend(questionnaire.items().map(|item| item.code.clone()));
-        writer
-            .write_record(&header)
+        let file = tmp.as_file_mut();
+        file.write_all(&[0xEF, 0xBB, 0xBF])
+            .and_then(|()| file.write_all(&csv_line(&header(&items))))
             .map_err(|e| write_err(e.to_string()))?;
-        for response in &responses {
-            let mut row = vec![
-                response.receipt.number.clone(),
-                response.sample.geography.key().to_owned(),
-                response.sample.province_code.clone(),
-                response.sample.stratum.clone(),
-                response.sample.psu.clone(),
-                response.kind.key().to_owned(),
-                format!(
-                    "{}@{}",
-                    response.questionnaire.code, response.questionnaire.version
-                ),
-                response.language.clone(),
-                response.mode.clone(),
-                response.started_at.clone().unwrap_or_default(),
-                response.receipt.submitted_at.clone(),
-            ];
-            // Items not asked (hidden by a rule) stay empty.
-            row.extend(questionnaire.items().map(|item| {
-                response
-                    .answers
-                    .get(&item.code)
-                    .map(i64::to_string)
-                    .unwrap_or_default()
-            }));
-            writer
-                .write_record(&row)
-                .map_err(|e| write_err(e.to_string()))?;
+        let mut after: Option<String> = None;
+        loop {
+            let rows = store
+                .export_page(wave_code, None, after.as_deref(), PAGE)
+                .await
+                .map_err(ExportError::Store)?;
+            let Some(last) = rows.last() else {
+                break;
+            };
+            after = Some(last.export_id.clone());
+            for row in &rows {
+                file.write_all(&csv_line(&cells(row, &items)))
+                    .map_err(|e| write_err(e.to_string()))?;
+                summary.rows += 1;
+                summary.open_link += usize::from(row.sample_kind == "open");
+            }
         }
-        writer.flush().map_err(|e| write_err(e.to_string()))?;
+        file.flush().map_err(|e| write_err(e.to_string()))?;
     }
-    tmp.as_file_mut()
-        .flush()
-        .map_err(|e| write_err(e.to_string()))?;
     crate::services::files::persist(tmp, out).map_err(|e| write_err(e.to_string()))?;
-    Ok(ExportSummary {
-        rows: responses.len(),
-        open_link: responses
-            .iter()
-            .filter(|r| r.kind == SampleKind::Open)
-            .count(),
-    })
+    Ok(summary)
 }

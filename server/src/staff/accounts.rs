@@ -242,33 +242,28 @@ pub async fn create(
         password_hash,
         research: research.clone(),
     };
-    match state.staff.store.create_user(&user).await {
-        Ok(_) => {
-            staff
-                .audit(
-                    &state.staff,
-                    "account_created",
-                    None,
-                    province.as_ref().map(|p| p.code.as_str()),
-                    match &research {
-                        Some(r) => format!(
-                            "{username} ({}), project: {} ({}), until {}, releases {}",
-                            role.key(),
-                            r.project,
-                            r.approval,
-                            r.expires_on,
-                            r.releases
-                                .iter()
-                                .map(|(y, v)| format!("{y} v{v}"))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
-                        None => format!("{username} ({})", role.key()),
-                    },
-                )
-                .await;
-            Ok(Redirect::to("/staff/users").into_response())
-        }
+    let audit = staff.entry(
+        "account_created",
+        None,
+        province.as_ref().map(|p| p.code.as_str()),
+        match &research {
+            Some(r) => format!(
+                "{username} ({}), project: {} ({}), until {}, releases {}",
+                role.key(),
+                r.project,
+                r.approval,
+                r.expires_on,
+                r.releases
+                    .iter()
+                    .map(|(y, v)| format!("{y} v{v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            None => format!("{username} ({})", role.key()),
+        },
+    );
+    match state.staff.store.create_user(&user, &audit).await {
+        Ok(_) => Ok(Redirect::to("/staff/users").into_response()),
         Err(StoreError::Conflict(message)) => {
             show(&state, &staff, StatusCode::CONFLICT, Some(message)).await
         }
@@ -290,6 +285,14 @@ pub async fn change(
 ) -> StaffResult {
     let store = &state.staff.store;
     let target = store.user(id).await?;
+    let audit = |action: &str| {
+        staff.entry(
+            action,
+            None,
+            target.province.as_ref().map(|p| p.code.as_str()),
+            target.username.clone(),
+        )
+    };
     let result = match change.as_str() {
         "disable" if target.id == staff.user.id => {
             return show(
@@ -300,11 +303,12 @@ pub async fn change(
             )
             .await;
         }
-        "disable" => store
-            .set_active(id, false)
-            .await
-            .map(|()| "account_disabled"),
-        "enable" => store.set_active(id, true).await.map(|()| "account_enabled"),
+        "disable" => {
+            store
+                .set_active(id, false, &audit("account_disabled"))
+                .await
+        }
+        "enable" => store.set_active(id, true, &audit("account_enabled")).await,
         "password" => {
             if let Some(problem) = password_problem(&form.password) {
                 return show(
@@ -320,25 +324,15 @@ pub async fn change(
                     // A new password also lifts the account's sign-in wait.
                     let _ = store.clear_login_failures(&target.username).await;
                     store
-                        .set_password(id, &hash)
+                        .set_password(id, &hash, &audit("password_reset"))
                         .await
-                        .map(|()| "password_reset")
                 }
                 Err(err) => Err(StoreError::Backend(err)),
             }
         }
         _ => Err(StoreError::NotFound),
     };
-    let action = result?;
-    staff
-        .audit(
-            &state.staff,
-            action,
-            None,
-            target.province.as_ref().map(|p| p.code.as_str()),
-            target.username.clone(),
-        )
-        .await;
+    result?;
     Ok(Redirect::to("/staff/users").into_response())
 }
 

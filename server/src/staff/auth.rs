@@ -38,15 +38,6 @@ pub fn now_unix() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
-/// The request's language (the `lang` cookie, Vietnamese by default).
-pub fn locale(headers: &HeaderMap) -> Locale {
-    headers
-        .get(header::COOKIE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(Locale::from_cookie_header)
-        .unwrap_or_default()
-}
-
 /// Hashes a password with argon2id (the crate's defaults: 19 MiB, 2 passes, OWASP's minimum),
 /// off the async threads.
 pub async fn hash_password(password: String) -> Result<String, String> {
@@ -153,7 +144,7 @@ impl FromRequestParts<AppState> for Staff {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let locale = locale(&parts.headers);
+        let locale = crate::web::locale(&parts.headers);
         let path = parts
             .uri
             .path_and_query()
@@ -212,6 +203,24 @@ impl Staff {
         detail: String,
     ) {
         audit(staff, &self.user.username, action, wave, province, detail).await;
+    }
+
+    /// The audit entry of a change this member makes, for the store to write in the change's
+    /// transaction.
+    pub fn entry(
+        &self,
+        action: &str,
+        wave: Option<&str>,
+        province: Option<&str>,
+        detail: String,
+    ) -> AuditEntry {
+        AuditEntry {
+            actor: self.user.username.clone(),
+            action: action.to_owned(),
+            wave_code: wave.map(str::to_owned),
+            province_code: province.map(str::to_owned),
+            detail,
+        }
     }
 
     /// For what must not be given unlogged (full totals, exports, invitation codes): the entry
@@ -316,7 +325,7 @@ pub struct NextQuery {
 
 pub async fn sign_in_page(headers: HeaderMap, Query(query): Query<NextQuery>) -> Response {
     let ctx = Ctx {
-        locale: locale(&headers),
+        locale: crate::web::locale(&headers),
         user: None,
         path: "/staff/login".into(),
         notice: None,
@@ -395,7 +404,7 @@ pub async fn sign_in(
 ) -> Response {
     let staff = &state.staff;
     let ctx = Ctx {
-        locale: locale(&headers),
+        locale: crate::web::locale(&headers),
         user: None,
         path: "/staff/login".into(),
         notice: None,

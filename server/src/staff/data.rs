@@ -10,7 +10,7 @@ use axum::extract::{Multipart, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sipas_app::ports::StoreError;
-use sipas_app::staff::pages::{self, ImportReport, export_cells, export_header};
+use sipas_app::staff::pages::{self, ImportReport};
 use sipas_app::staff::paper;
 use sipas_app::staff::port::{RowOutcome, StaffStore, WaveDetails};
 use sipas_app::staff::sheet::CellProblem;
@@ -20,12 +20,11 @@ use sipas_app::survey::questionnaire::Questionnaire;
 use super::error::{StaffError, StaffResult};
 use super::guard::{InWave, can};
 use super::html;
+use crate::services::export::{
+    COLUMNS, FIRST_NUMERIC_COLUMN, PAGE, cells as export_cells, csv_line, header as export_header,
+    neutralise,
+};
 use crate::web::AppState;
-
-const PAGE: u32 = 1000;
-
-/// Export columns from `duration_secs` on are numbers; the ones before are codes and text.
-const FIRST_NUMERIC_COLUMN: usize = 11;
 
 /// The questionnaire version a wave answers.
 async fn questionnaire_of(state: &AppState, wave: &WaveDetails) -> StaffResult<Questionnaire> {
@@ -103,10 +102,25 @@ pub async fn import(
         Ok(records) => records,
         Err(problems) => return refuse(problems.listed, problems.total),
     };
+    let shown_name: String = file_name.chars().take(80).collect();
+    let audit = |outcomes: &[RowOutcome]| {
+        let count = |f: fn(&RowOutcome) -> bool| outcomes.iter().filter(|o| f(o)).count();
+        wave.entry(
+            "paper_imported",
+            Some(&code),
+            province.as_deref(),
+            format!(
+                "{shown_name:?}: {} stored, {} imported before, {} conflicts",
+                count(|o| matches!(o, RowOutcome::New)),
+                count(|o| matches!(o, RowOutcome::AlreadyImported)),
+                count(|o| matches!(o, RowOutcome::Conflict(_))),
+            ),
+        )
+    };
     let outcomes = state
         .staff
         .store
-        .import_paper(&code, province.as_deref(), &records, dry_run)
+        .import_paper(&code, province.as_deref(), &records, dry_run, &audit)
         .await?;
     let problems: Vec<CellProblem> = records
         .iter()
@@ -129,23 +143,6 @@ pub async fn import(
                 .collect(),
             total,
         );
-    }
-    let count = |f: fn(&RowOutcome) -> bool| outcomes.iter().filter(|o| f(o)).count();
-    let new = count(|o| matches!(o, RowOutcome::New));
-    if !dry_run {
-        wave.audit(
-            &state.staff,
-            "paper_imported",
-            Some(&code),
-            province.as_deref(),
-            format!(
-                "{:?}: {new} stored, {} imported before, {} conflicts",
-                file_name.chars().take(80).collect::<String>(),
-                count(|o| matches!(o, RowOutcome::AlreadyImported)),
-                count(|o| matches!(o, RowOutcome::Conflict(_))),
-            ),
-        )
-        .await;
     }
     let report = ImportReport {
         dry_run,
@@ -197,28 +194,6 @@ impl Source {
             .export_page(&self.wave, self.province.as_deref(), after, PAGE)
             .await
     }
-}
-
-/// A text cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, carriage return
-/// first) gets a leading apostrophe, which Excel and LibreOffice show as text.
-pub fn neutralise(cell: &str) -> String {
-    match cell.as_bytes().first() {
-        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => format!("'{cell}"),
-        _ => cell.to_owned(),
-    }
-}
-
-/// One CSV line; the text columns (before the numbers) are neutralised.
-fn csv_line(cells: &[String]) -> Vec<u8> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    let _ = writer.write_record(cells.iter().enumerate().map(|(col, cell)| {
-        if col < FIRST_NUMERIC_COLUMN {
-            neutralise(cell)
-        } else {
-            cell.clone()
-        }
-    }));
-    writer.into_inner().unwrap_or_default()
 }
 
 /// CSV, UTF-8 with a byte-order mark (Excel then shows Vietnamese correctly), streamed.
@@ -399,62 +374,7 @@ fn codebook(questionnaire: &Questionnaire) -> Vec<u8> {
         "label_en",
     ]);
     let version = questionnaire.version.to_string();
-    let fixed = [
-        (
-            "export_id",
-            "Mã dòng ngẫu nhiên (không phải số biên nhận)",
-            "Random row id (not the receipt number)",
-        ),
-        (
-            "province",
-            "Mã tỉnh (theo địa giới của đợt)",
-            "Province code (in the wave's geography)",
-        ),
-        ("province_name", "Tên tỉnh", "Province name"),
-        ("stratum", "Tầng", "Stratum"),
-        (
-            "psu",
-            "Đơn vị mẫu cấp 1 (xã/phường)",
-            "Primary sampling unit (commune)",
-        ),
-        (
-            "sample",
-            "probability: mẫu xác suất; open: đường dẫn mở",
-            "probability sample, or open link",
-        ),
-        (
-            "questionnaire_version",
-            "Phiên bản bảng hỏi",
-            "Questionnaire version",
-        ),
-        ("mode", "web hoặc paper", "web or paper"),
-        (
-            "channel",
-            "online, form (không JS), outbox (gửi sau khi mất mạng), paper",
-            "online, form (no JavaScript), outbox (sent after being offline), paper",
-        ),
-        ("language", "Ngôn ngữ trả lời", "Language answered in"),
-        (
-            "submitted_on",
-            "Ngày nộp (giờ Việt Nam)",
-            "Date submitted (Vietnam time)",
-        ),
-        (
-            "duration_secs",
-            "Thời gian trả lời (giây)",
-            "Time to complete (seconds)",
-        ),
-        (
-            "stratum_population",
-            "Dân số của tầng (dàn mẫu)",
-            "Stratum population (frame)",
-        ),
-        (
-            "stratum_psus",
-            "Số PSU của tầng (dàn mẫu)",
-            "PSUs in the stratum's population (frame)",
-        ),
-    ];
+    let fixed = COLUMNS;
     for (column, vi, en) in fixed {
         let _ = writer.write_record([
             column,

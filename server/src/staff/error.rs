@@ -133,7 +133,7 @@ impl PageContext {
 pub async fn error_pages(mut request: Request, next: Next) -> Response {
     let slot = PageContext::default();
     request.extensions_mut().insert(slot.clone());
-    let locale = super::auth::locale(request.headers());
+    let locale = crate::web::locale(request.headers());
     let path = request.uri().path_and_query().map_or_else(
         || request.uri().path().to_owned(),
         |pq| pq.as_str().to_owned(),

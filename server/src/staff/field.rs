@@ -74,23 +74,19 @@ pub async fn upload_frame(
         Ok(parsed) => parsed,
         Err(problems) => return show(current, problems.listed, problems.total),
     };
-    match store.replace_frame(&code, &parsed).await {
-        Ok(()) => {
-            wave.audit(
-                &state.staff,
-                "frame_uploaded",
-                Some(&code),
-                None,
-                format!(
-                    "{} strata, {} PSUs, target {}",
-                    parsed.strata.len(),
-                    parsed.psus.len(),
-                    parsed.total_target()
-                ),
-            )
-            .await;
-            Ok(Redirect::to(&format!("/staff/waves/{code}/frame")).into_response())
-        }
+    let audit = wave.entry(
+        "frame_uploaded",
+        Some(&code),
+        None,
+        format!(
+            "{} strata, {} PSUs, target {}",
+            parsed.strata.len(),
+            parsed.psus.len(),
+            parsed.total_target()
+        ),
+    );
+    match store.replace_frame(&code, &parsed, &audit).await {
+        Ok(()) => Ok(Redirect::to(&format!("/staff/waves/{code}/frame")).into_response()),
         Err(StoreError::Conflict(message)) => show(current, vec![one(message)], 1),
         Err(err) => Err(err.into()),
     }
@@ -318,7 +314,13 @@ pub async fn issue(
             .map(|(psu, c)| (psu.clone(), hash(c)))
             .collect(),
     };
-    match state.staff.store.issue_batch(&batch).await {
+    let audit = wave.entry(
+        "batch_issued",
+        Some(&code),
+        Some(&province),
+        format!("{batch_id}: {count} codes for {scope}"),
+    );
+    match state.staff.store.issue_batch(&batch, &audit).await {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => {
             return refuse(
@@ -332,14 +334,6 @@ pub async fn issue(
         }
         Err(err) => return Err(err.into()),
     }
-    wave.audit(
-        &state.staff,
-        "batch_issued",
-        Some(&code),
-        Some(&province),
-        format!("{batch_id}: {count} codes for {scope}"),
-    )
-    .await;
     let base = base_url(&state, &headers);
     let mut cards = Vec::with_capacity(assigned.len());
     for (psu, invitation) in assigned {
@@ -361,20 +355,19 @@ pub async fn issue(
 }
 
 pub async fn void(State(state): State<AppState>, batch: InBatch<can::IssueCodes>) -> StaffResult {
-    let voided = state
-        .staff
-        .store
-        .void_batch(&batch.batch.id, &batch.user.username)
-        .await?;
-    batch
-        .audit(
-            &state.staff,
+    let audit = |voided: &i64| {
+        batch.entry(
             "batch_voided",
             Some(&batch.batch.wave_code),
             Some(&batch.batch.province_code),
             format!("{}: {voided} unused codes voided", batch.batch.id),
         )
-        .await;
+    };
+    state
+        .staff
+        .store
+        .void_batch(&batch.batch.id, &batch.user.username, &audit)
+        .await?;
     Ok(Redirect::to(&format!("/staff/waves/{}/batches", batch.wave.wave.code)).into_response())
 }
 
@@ -412,7 +405,7 @@ pub async fn codes_csv(
             &invitation.sample.stratum,
             &invitation.sample.psu,
         ];
-        let _ = writer.write_record(cells.into_iter().map(super::data::neutralise));
+        let _ = writer.write_record(cells.into_iter().map(crate::services::export::neutralise));
         rows += 1;
     }
     let bytes = writer.into_inner().map_err(|err| {

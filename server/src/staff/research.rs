@@ -51,22 +51,19 @@ pub async fn accept(
     let at = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .map_err(|err| StoreError::Backend(err.to_string()))?;
+    let audit = researcher.entry(
+        "research_conditions_accepted",
+        None,
+        None,
+        format!(
+            "project: {} ({})",
+            researcher.access.project, researcher.access.approval
+        ),
+    );
     state
         .staff
         .store
-        .accept_research_conditions(researcher.user.id, &at)
+        .accept_research_conditions(researcher.user.id, &at, &audit)
         .await?;
-    researcher
-        .audit(
-            &state.staff,
-            "research_conditions_accepted",
-            None,
-            None,
-            format!(
-                "project: {} ({})",
-                researcher.access.project, researcher.access.approval
-            ),
-        )
-        .await;
     Ok(Redirect::to("/staff").into_response())
 }

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use sipas_app::staff::Action;
 use sipas_app::staff::pages;
+use sipas_app::staff::port::AuditEntry;
 use sipas_app::staff::release::NewRelease;
 use sipas_app::staff::results_pages::{self, Permitted};
 use sipas_app::staff::review::ComputationStatus;
@@ -34,18 +35,9 @@ fn to_computation(id: i64) -> Response {
     Redirect::to(&format!("/staff/computations/{id}")).into_response()
 }
 
-/// After a step on a computation: audit it and go back to its page.
-async fn step_done(state: &AppState, staff: &Staff, id: i64, action: &str) -> StaffResult {
-    staff
-        .audit(
-            &state.staff,
-            action,
-            None,
-            None,
-            format!("computation {id}"),
-        )
-        .await;
-    Ok(to_computation(id))
+/// The audit entry of a step on a computation.
+fn step(staff: &Staff, id: i64, action: &str) -> AuditEntry {
+    staff.entry(action, None, None, format!("computation {id}"))
 }
 
 pub async fn list(State(state): State<AppState>, wave: InWave<can::ReadResults>) -> StaffResult {
@@ -114,22 +106,23 @@ pub async fn start(
         }
     };
     let code = wave.code().to_owned();
+    let audit = |id: &i64| {
+        wave.entry(
+            "computation_started",
+            Some(&code),
+            None,
+            format!("computation {id}"),
+        )
+    };
     let id = crate::jobs::results::start(
         state.staff.store.clone(),
         wave.wave.wave.clone(),
         form.methodology,
         population,
         wave.user.id,
+        &audit,
     )
     .await?;
-    wave.audit(
-        &state.staff,
-        "computation_started",
-        Some(&code),
-        None,
-        format!("computation {id}"),
-    )
-    .await;
     Ok(to_computation(id))
 }
 
@@ -222,8 +215,15 @@ pub async fn comment(
             "a published computation takes no more comments".into(),
         ));
     }
-    store.add_comment(id, staff.user.id, &body).await?;
-    step_done(&state, &staff, id, "computation_commented").await
+    store
+        .add_comment(
+            id,
+            staff.user.id,
+            &body,
+            &step(&staff, id, "computation_commented"),
+        )
+        .await?;
+    Ok(to_computation(id))
 }
 
 pub async fn submit(
@@ -234,9 +234,13 @@ pub async fn submit(
     state
         .staff
         .store
-        .submit_computation(id, staff.user.id)
+        .submit_computation(
+            id,
+            staff.user.id,
+            &step(&staff, id, "computation_submitted"),
+        )
         .await?;
-    step_done(&state, &staff, id, "computation_submitted").await
+    Ok(to_computation(id))
 }
 
 pub async fn approve(
@@ -247,9 +251,9 @@ pub async fn approve(
     state
         .staff
         .store
-        .approve_computation(id, staff.user.id)
+        .approve_computation(id, staff.user.id, &step(&staff, id, "computation_approved"))
         .await?;
-    step_done(&state, &staff, id, "computation_approved").await
+    Ok(to_computation(id))
 }
 
 pub async fn return_draft(
@@ -264,9 +268,14 @@ pub async fn return_draft(
     state
         .staff
         .store
-        .return_computation(id, staff.user.id, &body)
+        .return_computation(
+            id,
+            staff.user.id,
+            &body,
+            &step(&staff, id, "computation_returned"),
+        )
         .await?;
-    step_done(&state, &staff, id, "computation_returned").await
+    Ok(to_computation(id))
 }
 
 #[derive(Deserialize)]
@@ -347,10 +356,8 @@ pub async fn publish(
         aggregates,
         computation: Some(id),
     };
-    let version = store.publish_release(&release).await?;
-    staff
-        .audit(
-            &state.staff,
+    let audit = |version: &i32| {
+        staff.entry(
             "release_published",
             Some(&release.wave_code),
             None,
@@ -359,7 +366,8 @@ pub async fn publish(
                 release.year, release.input_digest
             ),
         )
-        .await;
+    };
+    store.publish_release(&release, &audit).await?;
     Ok(to_computation(id))
 }
 

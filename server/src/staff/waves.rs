@@ -185,19 +185,14 @@ pub async fn create(
             ));
         }
     };
-    match store.create_wave_scheduled(&wave, &schedule).await {
-        Ok(()) => {
-            staff
-                .audit(
-                    &state.staff,
-                    "wave_created",
-                    Some(&wave.code),
-                    None,
-                    format!("{} ({})", wave.title, wave.year),
-                )
-                .await;
-            Ok(Redirect::to(&format!("/staff/waves/{}", wave.code)).into_response())
-        }
+    let audit = staff.entry(
+        "wave_created",
+        Some(&wave.code),
+        None,
+        format!("{} ({})", wave.title, wave.year),
+    );
+    match store.create_wave_scheduled(&wave, &schedule, &audit).await {
+        Ok(()) => Ok(Redirect::to(&format!("/staff/waves/{}", wave.code)).into_response()),
         Err(StoreError::Conflict(message)) => Ok(html(
             StatusCode::CONFLICT,
             pages::wave_new(&staff.ctx, form, versions, vec![("code".into(), message)]),
@@ -239,15 +234,8 @@ pub async fn close(
     if form.confirm != "yes" {
         return Ok(Redirect::to(&format!("/staff/waves/{code}")).into_response());
     }
-    state.staff.store.close_wave(&code).await?;
-    wave.audit(
-        &state.staff,
-        "wave_closed",
-        Some(&code),
-        None,
-        String::new(),
-    )
-    .await;
+    let audit = wave.entry("wave_closed", Some(&code), None, String::new());
+    state.staff.store.close_wave(&code, &audit).await?;
     Ok(Redirect::to(&format!("/staff/waves/{code}")).into_response())
 }
 

@@ -48,36 +48,37 @@ const CELL_COLUMNS: [&str; 28] = [
     "change_p_holm",
 ];
 
+/// A release's record read by column name.
 fn info_from_row(row: &AnyRow) -> StoreResult<ReleaseInfo> {
-    let get_i64 = |i: usize| row.try_get::<i64, _>(i).map_err(db_error);
-    let get_text = |i: usize| row.try_get::<String, _>(i).map_err(db_error);
+    let get_i64 = |name: &str| row.try_get::<i64, _>(name).map_err(db_error);
+    let get_text = |name: &str| row.try_get::<String, _>(name).map_err(db_error);
     let small = |x: i64| {
         i32::try_from(x).map_err(|_| StoreError::Backend(format!("number out of range: {x}")))
     };
     Ok(ReleaseInfo {
-        year: small(get_i64(0)?)?,
-        version: small(get_i64(1)?)?,
-        wave_code: get_text(2)?,
-        geography: parse_geography(&get_text(3)?)?,
-        title: get_text(4)?,
-        methodology: get_text(5)?,
-        questionnaire_code: get_text(6)?,
-        questionnaire_version: small(get_i64(7)?)?,
-        input_digest: get_text(8)?,
-        software_version: get_text(9)?,
-        computed_by: get_text(10)?,
-        approved_by: get_text(11)?,
-        published_at: get_text(12)?,
-        changelog: get_text(13)?,
-        cell_count: get_i64(14)?,
+        year: small(get_i64("year")?)?,
+        version: small(get_i64("version")?)?,
+        wave_code: get_text("wave_code")?,
+        geography: parse_geography(&get_text("geography")?)?,
+        title: get_text("title")?,
+        methodology: get_text("methodology")?,
+        questionnaire_code: get_text("questionnaire_code")?,
+        questionnaire_version: small(get_i64("questionnaire_version")?)?,
+        input_digest: get_text("input_digest")?,
+        software_version: get_text("software_version")?,
+        computed_by: get_text("computed_by")?,
+        approved_by: get_text("approved_by")?,
+        published_at: get_text("published_at")?,
+        changelog: get_text("changelog")?,
+        cell_count: get_i64("cell_count")?,
         compared_with: {
-            let year: Option<i64> = row.try_get(15).map_err(db_error)?;
-            let version: Option<i64> = row.try_get(16).map_err(db_error)?;
+            let year: Option<i64> = row.try_get("compared_year").map_err(db_error)?;
+            let version: Option<i64> = row.try_get("compared_version").map_err(db_error)?;
             match (year, version) {
                 (Some(y), Some(v)) => Some(ComparedWith {
                     year: small(y)?,
                     version: small(v)?,
-                    reaggregated: get_i64(17)? != 0,
+                    reaggregated: get_i64("compared_reaggregated")? != 0,
                 }),
                 _ => None,
             }
@@ -130,17 +131,18 @@ fn finite(x: Option<f64>) -> Option<f64> {
 #[async_trait]
 impl ReleaseStore for SqlStore {
     async fn published_elsewhere(&self) -> StoreResult<Vec<PublishedElsewhere>> {
-        type Row = (
-            i64,
-            String,
-            String,
-            String,
-            f64,
-            Option<i64>,
-            Option<i64>,
-            String,
-            String,
-        );
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            year: i64,
+            geography: String,
+            province_code: String,
+            province_name: String,
+            sipas_percent: f64,
+            rank: Option<i64>,
+            ranked_of: Option<i64>,
+            note: String,
+            source: String,
+        }
         let rows = sqlx::query_as::<_, Row>(
             "SELECT year, geography, province_code, province_name, sipas_percent, rank, \
              ranked_of, note, source FROM published_elsewhere \
@@ -150,26 +152,28 @@ impl ReleaseStore for SqlStore {
         .await
         .map_err(db_error)?;
         rows.into_iter()
-            .map(
-                |(year, geography, province, name, percent, rank, ranked_of, note, source)| {
-                    Ok(PublishedElsewhere {
-                        year: i32::try_from(year)
-                            .map_err(|_| StoreError::Backend(format!("year {year}")))?,
-                        geography: parse_geography(&geography)?,
-                        province_code: (!province.is_empty()).then_some(province),
-                        province_name: name,
-                        sipas_percent: percent,
-                        rank,
-                        ranked_of,
-                        note,
-                        source,
-                    })
-                },
-            )
+            .map(|row| {
+                Ok(PublishedElsewhere {
+                    year: i32::try_from(row.year)
+                        .map_err(|_| StoreError::Backend(format!("year {}", row.year)))?,
+                    geography: parse_geography(&row.geography)?,
+                    province_code: (!row.province_code.is_empty()).then_some(row.province_code),
+                    province_name: row.province_name,
+                    sipas_percent: row.sipas_percent,
+                    rank: row.rank,
+                    ranked_of: row.ranked_of,
+                    note: row.note,
+                    source: row.source,
+                })
+            })
             .collect()
     }
 
-    async fn publish_release(&self, release: &NewRelease) -> StoreResult<i32> {
+    async fn publish_release(
+        &self,
+        release: &NewRelease,
+        audit: &sipas_app::staff::port::AuditOf<'_, i32>,
+    ) -> StoreResult<i32> {
         if release.approved_by.trim().to_lowercase() == release.computed_by.trim().to_lowercase() {
             return Err(StoreError::Conflict(
                 "a release needs a second person: the approver cannot be the statistician who computed it"
@@ -307,8 +311,11 @@ impl ReleaseStore for SqlStore {
                 ));
             }
         }
+        let version = i32::try_from(version)
+            .map_err(|_| StoreError::Backend("version out of range".into()))?;
+        super::staff::record(&mut tx, &audit(&version)).await?;
         tx.commit().await.map_err(db_error)?;
-        i32::try_from(version).map_err(|_| StoreError::Backend("version out of range".into()))
+        Ok(version)
     }
 
     async fn releases(&self) -> StoreResult<Vec<ReleaseInfo>> {

@@ -49,16 +49,27 @@ impl ResearchStore for SqlStore {
         }))
     }
 
-    async fn accept_research_conditions(&self, user_id: i64, at: &str) -> StoreResult<()> {
-        sqlx::query(
+    async fn accept_research_conditions(
+        &self,
+        user_id: i64,
+        at: &str,
+        audit: &sipas_app::staff::port::AuditEntry,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool().begin().await.map_err(db_error)?;
+        let accepted = sqlx::query(
             "UPDATE researcher_access SET conditions_accepted_at = $1 \
              WHERE user_id = $2 AND conditions_accepted_at IS NULL",
         )
         .bind(at)
         .bind(user_id)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await
-        .map_err(db_error)?;
-        Ok(())
+        .map_err(db_error)?
+        .rows_affected();
+        // Accepted before: nothing changes and nothing is logged again.
+        if accepted == 1 {
+            super::staff::record(&mut tx, audit).await?;
+        }
+        tx.commit().await.map_err(db_error)
     }
 }

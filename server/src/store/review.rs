@@ -13,35 +13,39 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::sql::{SqlStore, db_error, now_rfc3339};
+use super::staff::record;
+use sipas_app::staff::port::{AuditEntry, AuditOf};
 
 const SUMMARY_COLUMNS: &str = "SELECT c.id, c.wave_code, c.status, c.progress_done, \
-     c.progress_total, c.started_by, s.username, c.started_at, c.finished_at, c.error, \
-     c.submitted_at, a.username, c.approved_at, c.release_year, c.release_version \
+     c.progress_total, c.started_by, s.username AS started_by_name, c.started_at, \
+     c.finished_at, c.error, c.submitted_at, a.username AS approved_by_name, c.approved_at, \
+     c.release_year, c.release_version \
      FROM computations c JOIN staff_users s ON s.id = c.started_by \
      LEFT JOIN staff_users a ON a.id = c.approved_by";
 
+/// A computation's summary read by column name.
 fn summary_from_row(row: &AnyRow) -> StoreResult<ComputationSummary> {
-    let int = |i: usize| row.try_get::<i64, _>(i).map_err(db_error);
-    let text = |i: usize| row.try_get::<String, _>(i).map_err(db_error);
-    let maybe = |i: usize| row.try_get::<Option<String>, _>(i).map_err(db_error);
-    let status = text(2)?;
-    let year: Option<i64> = row.try_get(13).map_err(db_error)?;
-    let version: Option<i64> = row.try_get(14).map_err(db_error)?;
+    let int = |name: &str| row.try_get::<i64, _>(name).map_err(db_error);
+    let text = |name: &str| row.try_get::<String, _>(name).map_err(db_error);
+    let maybe = |name: &str| row.try_get::<Option<String>, _>(name).map_err(db_error);
+    let status = text("status")?;
+    let year: Option<i64> = row.try_get("release_year").map_err(db_error)?;
+    let version: Option<i64> = row.try_get("release_version").map_err(db_error)?;
     Ok(ComputationSummary {
-        id: int(0)?,
-        wave_code: text(1)?,
+        id: int("id")?,
+        wave_code: text("wave_code")?,
         status: ComputationStatus::parse(&status)
             .ok_or_else(|| StoreError::Backend(format!("unknown status {status:?}")))?,
-        progress_done: int(3)?,
-        progress_total: int(4)?,
-        started_by_id: int(5)?,
-        started_by: text(6)?,
-        started_at: text(7)?,
-        finished_at: maybe(8)?,
-        error: text(9)?,
-        submitted_at: maybe(10)?,
-        approved_by: maybe(11)?,
-        approved_at: maybe(12)?,
+        progress_done: int("progress_done")?,
+        progress_total: int("progress_total")?,
+        started_by_id: int("started_by")?,
+        started_by: text("started_by_name")?,
+        started_at: text("started_at")?,
+        finished_at: maybe("finished_at")?,
+        error: text("error")?,
+        submitted_at: maybe("submitted_at")?,
+        approved_by: maybe("approved_by_name")?,
+        approved_at: maybe("approved_at")?,
         release: match (year, version) {
             (Some(y), Some(v)) => Some((
                 i32::try_from(y).map_err(|_| StoreError::Backend(format!("year {y}")))?,
@@ -96,8 +100,10 @@ impl ReviewStore for SqlStore {
         population: Option<&str>,
         started_by: i64,
         now_unix: i64,
+        audit: &AuditOf<'_, i64>,
     ) -> StoreResult<i64> {
-        sqlx::query_scalar(
+        let mut tx = self.pool().begin().await.map_err(db_error)?;
+        let id: i64 = sqlx::query_scalar(
             "INSERT INTO computations (wave_code, methodology, status, heartbeat_at, \
              started_by, started_at, population) \
              VALUES ($1, $2, 'running', $3, $4, $5, $6) RETURNING id",
@@ -108,7 +114,7 @@ impl ReviewStore for SqlStore {
         .bind(started_by)
         .bind(now_rfc3339()?)
         .bind(population)
-        .fetch_one(self.pool())
+        .fetch_one(&mut *tx)
         .await
         .map_err(|err| match db_error(err) {
             StoreError::Conflict(_) => StoreError::Conflict(
@@ -117,7 +123,10 @@ impl ReviewStore for SqlStore {
                     .into(),
             ),
             other => other,
-        })
+        })?;
+        record(&mut tx, &audit(&id)).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(id)
     }
 
     async fn computation_heartbeat(
@@ -223,14 +232,25 @@ impl ReviewStore for SqlStore {
             .map_err(db_error)?
             .ok_or(StoreError::NotFound)?;
         let summary = summary_from_row(&row)?;
-        let (methodology, input_digest, cells, report): (String, String, String, String) =
-            sqlx::query_as(
-                "SELECT methodology, input_digest, cells, report FROM computations WHERE id = $1",
-            )
-            .bind(id)
-            .fetch_one(self.pool())
-            .await
-            .map_err(db_error)?;
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            methodology: String,
+            input_digest: String,
+            cells: String,
+            report: String,
+        }
+        let Row {
+            methodology,
+            input_digest,
+            cells,
+            report,
+        } = sqlx::query_as::<_, Row>(
+            "SELECT methodology, input_digest, cells, report FROM computations WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(self.pool())
+        .await
+        .map_err(db_error)?;
         let cells: Vec<ReleaseCell> = if cells.is_empty() {
             Vec::new()
         } else {
@@ -251,16 +271,28 @@ impl ReviewStore for SqlStore {
     }
 
     async fn computation_totals(&self, id: i64) -> StoreResult<(String, Option<String>)> {
-        sqlx::query_as("SELECT totals, aggregates FROM computations WHERE id = $1")
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            totals: String,
+            aggregates: Option<String>,
+        }
+        sqlx::query_as::<_, Row>("SELECT totals, aggregates FROM computations WHERE id = $1")
             .bind(id)
             .fetch_optional(self.pool())
             .await
             .map_err(db_error)?
+            .map(|row| (row.totals, row.aggregates))
             .ok_or(StoreError::NotFound)
     }
 
     async fn comments(&self, id: i64) -> StoreResult<Vec<Comment>> {
-        let rows: Vec<(String, String, String)> = sqlx::query_as(
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            username: String,
+            at: String,
+            body: String,
+        }
+        let rows = sqlx::query_as::<_, Row>(
             "SELECT s.username, m.at, m.body FROM computation_comments m \
              JOIN staff_users s ON s.id = m.author_id WHERE m.computation_id = $1 ORDER BY m.id",
         )
@@ -270,11 +302,22 @@ impl ReviewStore for SqlStore {
         .map_err(db_error)?;
         Ok(rows
             .into_iter()
-            .map(|(author, at, body)| Comment { author, at, body })
+            .map(|row| Comment {
+                author: row.username,
+                at: row.at,
+                body: row.body,
+            })
             .collect())
     }
 
-    async fn add_comment(&self, id: i64, author_id: i64, body: &str) -> StoreResult<()> {
+    async fn add_comment(
+        &self,
+        id: i64,
+        author_id: i64,
+        body: &str,
+        audit: &AuditEntry,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool().begin().await.map_err(db_error)?;
         sqlx::query(
             "INSERT INTO computation_comments (computation_id, author_id, at, body) \
              VALUES ($1, $2, $3, $4)",
@@ -283,13 +326,15 @@ impl ReviewStore for SqlStore {
         .bind(author_id)
         .bind(now_rfc3339()?)
         .bind(body)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await
         .map_err(db_error)?;
-        Ok(())
+        record(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_error)
     }
 
-    async fn submit_computation(&self, id: i64, by: i64) -> StoreResult<()> {
+    async fn submit_computation(&self, id: i64, by: i64, audit: &AuditEntry) -> StoreResult<()> {
+        let mut tx = self.pool().begin().await.map_err(db_error)?;
         let done = sqlx::query(
             "UPDATE computations SET status = 'submitted', submitted_at = $1 \
              WHERE id = $2 AND status = 'draft' AND started_by = $3",
@@ -297,12 +342,14 @@ impl ReviewStore for SqlStore {
         .bind(now_rfc3339()?)
         .bind(id)
         .bind(by)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await
         .map_err(db_error)?;
         if done.rows_affected() == 1 {
-            return Ok(());
+            record(&mut tx, audit).await?;
+            return tx.commit().await.map_err(db_error);
         }
+        drop(tx);
         let owner = started_by(self, id).await?;
         match owner {
             Some(owner) if owner != by => Err(StoreError::Conflict(
@@ -312,7 +359,13 @@ impl ReviewStore for SqlStore {
         }
     }
 
-    async fn return_computation(&self, id: i64, by: i64, reason: &str) -> StoreResult<()> {
+    async fn return_computation(
+        &self,
+        id: i64,
+        by: i64,
+        reason: &str,
+        audit: &AuditEntry,
+    ) -> StoreResult<()> {
         let mut tx = self.pool().begin().await.map_err(db_error)?;
         let done = sqlx::query(
             "UPDATE computations SET status = 'draft', submitted_at = NULL, approved_by = NULL, \
@@ -342,10 +395,12 @@ impl ReviewStore for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
+        record(&mut tx, audit).await?;
         tx.commit().await.map_err(db_error)
     }
 
-    async fn approve_computation(&self, id: i64, by: i64) -> StoreResult<()> {
+    async fn approve_computation(&self, id: i64, by: i64, audit: &AuditEntry) -> StoreResult<()> {
+        let mut tx = self.pool().begin().await.map_err(db_error)?;
         let done = sqlx::query(
             "UPDATE computations SET status = 'approved', approved_by = $1, approved_at = $2 \
              WHERE id = $3 AND status = 'submitted' AND started_by <> $1 \
@@ -356,12 +411,14 @@ impl ReviewStore for SqlStore {
         .bind(by)
         .bind(now_rfc3339()?)
         .bind(id)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await
         .map_err(db_error)?;
         if done.rows_affected() == 1 {
-            return Ok(());
+            record(&mut tx, audit).await?;
+            return tx.commit().await.map_err(db_error);
         }
+        drop(tx);
         let owner = started_by(self, id).await?;
         match owner {
             Some(owner) if owner == by => Err(StoreError::Conflict(

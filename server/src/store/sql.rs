@@ -88,39 +88,56 @@ pub(super) fn db_error(err: sqlx::Error) -> StoreError {
     }
 }
 
-type UnitRow = (String, String, String, String);
+/// Rows are read by column name into these structs (a reordered SELECT cannot swap fields).
+#[derive(sqlx::FromRow)]
+struct UnitRow {
+    geography: String,
+    code: String,
+    name_vi: String,
+    kind: String,
+}
 
-fn province_from_row((geography, code, name_vi, kind): UnitRow) -> StoreResult<Province> {
-    let geography = Geography::parse(&geography)
-        .ok_or_else(|| StoreError::Backend(format!("unknown geography {geography:?}")))?;
-    let kind = UnitKind::parse(&kind)
-        .ok_or_else(|| StoreError::Backend(format!("unknown unit kind {kind:?}")))?;
+fn province_from_row(row: UnitRow) -> StoreResult<Province> {
+    let geography = Geography::parse(&row.geography)
+        .ok_or_else(|| StoreError::Backend(format!("unknown geography {:?}", row.geography)))?;
+    let kind = UnitKind::parse(&row.kind)
+        .ok_or_else(|| StoreError::Backend(format!("unknown unit kind {:?}", row.kind)))?;
     Ok(Province {
         geography,
-        code,
-        name_vi,
+        code: row.code,
+        name_vi: row.name_vi,
         kind,
     })
 }
 
-type WaveRow = (
-    String,
-    String,
-    i64,
-    String,
-    Option<String>,
-    Option<i64>,
-    i64,
-    Option<String>,
-    Option<String>,
-);
+#[derive(sqlx::FromRow)]
+pub(super) struct WaveRow {
+    pub(super) code: String,
+    pub(super) title: String,
+    pub(super) year: i64,
+    pub(super) geography: String,
+    pub(super) questionnaire_code: Option<String>,
+    pub(super) questionnaire_version: Option<i64>,
+    pub(super) open_link: i64,
+    pub(super) closed_at: Option<String>,
+    pub(super) closes_on: Option<String>,
+}
 
 pub(super) const WAVE_COLUMNS: &str = "SELECT code, title, year, geography, questionnaire_code, \
      questionnaire_version, open_link, closed_at, closes_on FROM waves";
 
-pub(super) fn wave_from_row(
-    (code, title, year, geography, q_code, q_version, open_link, closed_at, closes_on): WaveRow,
-) -> StoreResult<Wave> {
+pub(super) fn wave_from_row(row: WaveRow) -> StoreResult<Wave> {
+    let WaveRow {
+        code,
+        title,
+        year,
+        geography,
+        questionnaire_code: q_code,
+        questionnaire_version: q_version,
+        open_link,
+        closed_at,
+        closes_on,
+    } = row;
     let closed = closed_at.is_some()
         || closes_on.is_some_and(|last_day| last_day < sipas_app::api::today_iso());
     let questionnaire = match (q_code, q_version) {
@@ -202,44 +219,45 @@ pub(super) fn now_rfc3339() -> StoreResult<String> {
         .map_err(|err| StoreError::Backend(err.to_string()))
 }
 
-type ResponseRow = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    i64,
-    String,
-    String,
-    String,
-    Option<String>,
-);
+#[derive(sqlx::FromRow)]
+struct ResponseRow {
+    receipt: String,
+    submitted_at: String,
+    wave_code: String,
+    geography: String,
+    province_code: String,
+    stratum: String,
+    psu: String,
+    sample_kind: String,
+    questionnaire_code: String,
+    questionnaire_version: i64,
+    answers: String,
+    language: String,
+    mode: String,
+    started_at: Option<String>,
+}
 
 const RESPONSE_COLUMNS: &str = "SELECT receipt, submitted_at, wave_code, geography, \
      province_code, stratum, psu, sample_kind, questionnaire_code, questionnaire_version, answers, \
      language, mode, started_at FROM responses";
 
 fn response_from_row(row: ResponseRow) -> StoreResult<StoredResponse> {
-    let (
-        number,
+    let ResponseRow {
+        receipt: number,
         submitted_at,
         wave_code,
         geography,
         province_code,
         stratum,
         psu,
-        kind,
-        q_code,
-        q_version,
+        sample_kind: kind,
+        questionnaire_code: q_code,
+        questionnaire_version: q_version,
         answers,
         language,
         mode,
         started_at,
-    ) = row;
+    } = row;
     Ok(StoredResponse {
         receipt: Receipt {
             number,
@@ -314,7 +332,12 @@ impl Store for SqlStore {
     }
 
     async fn crosswalk(&self) -> StoreResult<Vec<CrosswalkLink>> {
-        let rows = sqlx::query_as::<_, (String, String)>(
+        #[derive(sqlx::FromRow)]
+        struct Link {
+            old_code: String,
+            new_code: String,
+        }
+        let rows = sqlx::query_as::<_, Link>(
             "SELECT old_code, new_code FROM admin_crosswalk ORDER BY old_code, new_code",
         )
         .fetch_all(&self.pool)
@@ -322,13 +345,21 @@ impl Store for SqlStore {
         .map_err(db_error)?;
         Ok(rows
             .into_iter()
-            .map(|(old_code, new_code)| CrosswalkLink { old_code, new_code })
+            .map(|link| CrosswalkLink {
+                old_code: link.old_code,
+                new_code: link.new_code,
+            })
             .collect())
     }
 
     async fn create_wave(&self, wave: &Wave) -> StoreResult<()> {
-        // One INSERT for waves: the staff store's, with no schedule.
-        sipas_app::staff::StaffStore::create_wave_scheduled(self, wave, &Default::default()).await
+        // One INSERT for waves: the staff store's, with no schedule. The survey port knows no
+        // person; `sipas wave create` and the staff form give theirs.
+        let audit = sipas_app::staff::port::AuditEntry::new("system", "wave_created")
+            .wave(&wave.code)
+            .detail(format!("{} ({})", wave.title, wave.year));
+        sipas_app::staff::StaffStore::create_wave_scheduled(self, wave, &Default::default(), &audit)
+            .await
     }
 
     async fn wave(&self, code: &str) -> StoreResult<Wave> {
@@ -492,25 +523,34 @@ impl Store for SqlStore {
     }
 
     async fn invitation(&self, code_hash: &str) -> StoreResult<Invitation> {
-        type Row = (
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-            Option<String>,
-        );
-        let (wave_code, geography, province_code, stratum, psu, kind, batch, used_at) =
-            sqlx::query_as::<_, Row>(
-                "SELECT wave_code, geography, province_code, stratum, psu, sample_kind, batch, \
-                 used_at FROM invitation_codes WHERE code_hash = $1 AND voided_at IS NULL",
-            )
-            .bind(code_hash)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db_error)?;
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            wave_code: String,
+            geography: String,
+            province_code: String,
+            stratum: String,
+            psu: String,
+            sample_kind: String,
+            batch: String,
+            used_at: Option<String>,
+        }
+        let Row {
+            wave_code,
+            geography,
+            province_code,
+            stratum,
+            psu,
+            sample_kind: kind,
+            batch,
+            used_at,
+        } = sqlx::query_as::<_, Row>(
+            "SELECT wave_code, geography, province_code, stratum, psu, sample_kind, batch, \
+             used_at FROM invitation_codes WHERE code_hash = $1 AND voided_at IS NULL",
+        )
+        .bind(code_hash)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_error)?;
         Ok(Invitation {
             sample: sample_point(wave_code, &geography, province_code, stratum, psu)?,
             kind: parse_kind(&kind)?,
@@ -520,19 +560,26 @@ impl Store for SqlStore {
     }
 
     async fn draft(&self, code_hash: &str) -> StoreResult<Option<Draft>> {
-        let row = sqlx::query_as::<_, (String, i64, String, i64)>(
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            answers: String,
+            step: i64,
+            started_at: String,
+            revision: i64,
+        }
+        let row = sqlx::query_as::<_, Row>(
             "SELECT answers, step, started_at, revision FROM survey_drafts WHERE code_hash = $1",
         )
         .bind(code_hash)
         .fetch_optional(&self.pool)
         .await
         .map_err(db_error)?;
-        row.map(|(answers, step, started_at, revision)| {
+        row.map(|row| {
             Ok(Draft {
-                answers: parse_answers(&answers)?,
-                step: u32::try_from(step).unwrap_or(0),
-                started_at,
-                revision: u64::try_from(revision).unwrap_or(0),
+                answers: parse_answers(&row.answers)?,
+                step: u32::try_from(row.step).unwrap_or(0),
+                started_at: row.started_at,
+                revision: u64::try_from(row.revision).unwrap_or(0),
             })
         })
         .transpose()

@@ -8,9 +8,9 @@ use sipas_app::domain::Wave;
 use sipas_app::ports::{StoreError, StoreResult};
 use sipas_app::staff::frame::{Frame, FramePsu, FrameStratum};
 use sipas_app::staff::port::{
-    AnswersRow, AuditEntry, AuditFilter, AuditRecord, BatchSummary, ChannelCounts, ExportRow,
-    Monitoring, NewBatch, NewUser, PaperRecord, PaperTarget, ProvinceProgress, PsuProgress,
-    RowOutcome, StaffStore, WaveDetails, WaveSchedule,
+    AnswersRow, AuditEntry, AuditFilter, AuditOf, AuditRecord, BatchSummary, ChannelCounts,
+    ExportRow, Monitoring, NewBatch, NewUser, PaperRecord, PaperTarget, ProvinceProgress,
+    PsuProgress, RowOutcome, StaffStore, WaveDetails, WaveSchedule,
 };
 use sipas_app::staff::roles::{ProvinceRef, Role, StaffUser};
 use sipas_app::survey::codes::sha256_hex;
@@ -22,24 +22,34 @@ use super::sql::{
 };
 use super::submissions::vietnam_date;
 
-type UserRow = (
-    i64,
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    i64,
-    i64,
-    String,
-);
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: i64,
+    username: String,
+    display_name: String,
+    role: String,
+    province_geography: Option<String>,
+    province_code: Option<String>,
+    credentials_version: i64,
+    active: i64,
+    created_at: String,
+}
 
 const USER_COLUMNS: &str = "SELECT id, username, display_name, role, province_geography, \
      province_code, credentials_version, active, created_at FROM staff_users";
 
-fn user_from_row(
-    (id, username, display_name, role, geography, province, version, active, created_at): UserRow,
-) -> StoreResult<StaffUser> {
+fn user_from_row(row: UserRow) -> StoreResult<StaffUser> {
+    let UserRow {
+        id,
+        username,
+        display_name,
+        role,
+        province_geography: geography,
+        province_code: province,
+        credentials_version: version,
+        active,
+        created_at,
+    } = row;
     let role =
         Role::parse(&role).ok_or_else(|| StoreError::Backend(format!("unknown role {role:?}")))?;
     let province = match (geography, province) {
@@ -66,61 +76,51 @@ fn province_param(province: Option<&str>) -> &str {
     province.unwrap_or("")
 }
 
-type DetailsRow = (
-    String,
-    String,
-    i64,
-    String,
-    Option<String>,
-    Option<i64>,
-    i64,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    String,
-);
+#[derive(sqlx::FromRow)]
+struct DetailsRow {
+    #[sqlx(flatten)]
+    wave: super::sql::WaveRow,
+    opens_on: Option<String>,
+    methodology_version: Option<String>,
+    created_at: String,
+}
 
 const DETAILS_COLUMNS: &str = "SELECT code, title, year, geography, questionnaire_code, \
      questionnaire_version, open_link, closed_at, closes_on, opens_on, methodology_version, \
      created_at FROM waves";
 
 fn details_from_row(row: DetailsRow) -> StoreResult<WaveDetails> {
-    let (code, title, year, geography, q_code, q_version, open_link, closed_at, closes_on) = (
-        row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8,
-    );
     let schedule = WaveSchedule {
-        opens_on: row.9,
-        closes_on: closes_on.clone(),
-        closed_at: closed_at.clone(),
-        methodology_version: row.10,
+        opens_on: row.opens_on,
+        closes_on: row.wave.closes_on.clone(),
+        closed_at: row.wave.closed_at.clone(),
+        methodology_version: row.methodology_version,
     };
-    let wave = wave_from_row((
-        code, title, year, geography, q_code, q_version, open_link, closed_at, closes_on,
-    ))?;
     Ok(WaveDetails {
-        wave,
+        wave: wave_from_row(row.wave)?,
         schedule,
-        created_at: row.11,
+        created_at: row.created_at,
     })
 }
 
-type BatchRow = (
-    String,
-    String,
-    String,
-    String,
-    i64,
-    String,
-    String,
-    Option<String>,
-    i64,
-    i64,
-);
+#[derive(sqlx::FromRow)]
+struct BatchRow {
+    id: String,
+    wave_code: String,
+    province_code: String,
+    scope: String,
+    size: i64,
+    issued_by: String,
+    issued_at: String,
+    voided_at: Option<String>,
+    used: i64,
+    drafts: i64,
+}
 
 /// Batches with their codes' fates, counted in one GROUP BY.
 const BATCH_QUERY: &str = "SELECT b.id, b.wave_code, b.province_code, b.scope, b.size, \
-     b.issued_by, b.issued_at, b.voided_at, COALESCE(u.used, 0), COALESCE(u.drafts, 0) \
+     b.issued_by, b.issued_at, b.voided_at, COALESCE(u.used, 0) AS used, \
+     COALESCE(u.drafts, 0) AS drafts \
      FROM invitation_batches b LEFT JOIN ( \
        SELECT c.batch AS batch, \
          SUM(CASE WHEN c.used_at IS NOT NULL THEN 1 ELSE 0 END) AS used, \
@@ -131,17 +131,58 @@ const BATCH_QUERY: &str = "SELECT b.id, b.wave_code, b.province_code, b.scope, b
 
 fn batch_from_row(row: BatchRow) -> BatchSummary {
     BatchSummary {
-        id: row.0,
-        wave_code: row.1,
-        province_code: row.2,
-        scope: row.3,
-        size: row.4,
-        issued_by: row.5,
-        issued_at: row.6,
-        voided_at: row.7,
-        used: row.8,
-        in_progress: row.9,
+        id: row.id,
+        wave_code: row.wave_code,
+        province_code: row.province_code,
+        scope: row.scope,
+        size: row.size,
+        issued_by: row.issued_by,
+        issued_at: row.issued_at,
+        voided_at: row.voided_at,
+        used: row.used,
+        in_progress: row.drafts,
     }
+}
+
+/// Appends `entry` to the audit log on `conn`: inside a change's transaction, the entry commits
+/// with the change or not at all.
+pub(super) async fn record(conn: &mut AnyConnection, entry: &AuditEntry) -> StoreResult<()> {
+    let written = write_entry(conn, entry).await;
+    if let Some(pause) = pause_before_commit() {
+        // For the test that kills the process between a change and its commit
+        // (server/tests/it/cli.rs): say so, then hold the transaction open.
+        eprintln!("audit entry written, not committed");
+        tokio::time::sleep(pause).await;
+    }
+    written
+}
+
+/// `SIPAS_TEST_PAUSE_BEFORE_COMMIT_MS`: a test hook, read once; unset in every real run.
+fn pause_before_commit() -> Option<std::time::Duration> {
+    static PAUSE: std::sync::OnceLock<Option<std::time::Duration>> = std::sync::OnceLock::new();
+    *PAUSE.get_or_init(|| {
+        std::env::var("SIPAS_TEST_PAUSE_BEFORE_COMMIT_MS")
+            .ok()
+            .and_then(|ms| ms.parse().ok())
+            .map(std::time::Duration::from_millis)
+    })
+}
+
+async fn write_entry(conn: &mut AnyConnection, entry: &AuditEntry) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO audit_log (at, actor, action, wave_code, province_code, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(now_rfc3339()?)
+    .bind(&entry.actor)
+    .bind(&entry.action)
+    .bind(entry.wave_code.as_deref())
+    .bind(entry.province_code.as_deref())
+    .bind(&entry.detail)
+    .execute(conn)
+    .await
+    .map_err(db_error)
+    .map(|_| ())
 }
 
 /// Records that the paper codes of a wave and province form one batch (grows with each import).
@@ -225,16 +266,17 @@ async fn import_one(
     let q = (questionnaire.code.as_str(), questionnaire.version);
     match &record.target {
         PaperTarget::Code { code_hash } => {
-            type Row = (
-                String,
-                String,
-                Option<String>,
-                Option<String>,
-                Option<String>,
-                Option<String>,
-                Option<String>,
-            );
-            let row = sqlx::query_as::<_, Row>(
+            #[derive(sqlx::FromRow)]
+            struct CodeState {
+                wave_code: String,
+                province_code: String,
+                used_at: Option<String>,
+                voided_at: Option<String>,
+                channel: Option<String>,
+                content_hash: Option<String>,
+                submitted_on: Option<String>,
+            }
+            let row = sqlx::query_as::<_, CodeState>(
                 "SELECT c.wave_code, c.province_code, c.used_at, c.voided_at, r.channel, \
                  r.content_hash, r.submitted_on FROM invitation_codes c \
                  LEFT JOIN responses r ON r.code_hash = c.code_hash WHERE c.code_hash = $1",
@@ -243,7 +285,15 @@ async fn import_one(
             .fetch_optional(&mut *conn)
             .await
             .map_err(db_error)?;
-            let Some((wave_code, code_province, used_at, voided_at, channel, content, day)) = row
+            let Some(CodeState {
+                wave_code,
+                province_code: code_province,
+                used_at,
+                voided_at,
+                channel,
+                content_hash: content,
+                submitted_on: day,
+            }) = row
             else {
                 return Ok(problem("code", "no such invitation code (mistyped?)"));
             };
@@ -292,7 +342,12 @@ async fn import_one(
             Ok(RowOutcome::New)
         }
         PaperTarget::Point { psu, form_id } => {
-            let place = sqlx::query_as::<_, (String, String)>(
+            #[derive(sqlx::FromRow)]
+            struct Place {
+                province_code: String,
+                stratum: String,
+            }
+            let place = sqlx::query_as::<_, Place>(
                 "SELECT province_code, stratum FROM frame_psus WHERE wave_code = $1 AND psu = $2",
             )
             .bind(&wave.code)
@@ -300,7 +355,11 @@ async fn import_one(
             .fetch_optional(&mut *conn)
             .await
             .map_err(db_error)?;
-            let Some((psu_province, stratum)) = place else {
+            let Some(Place {
+                province_code: psu_province,
+                stratum,
+            }) = place
+            else {
                 return Ok(problem(
                     "psu",
                     format!("{psu:?} is not a PSU of this wave's frame"),
@@ -358,7 +417,7 @@ async fn import_one(
 
 #[async_trait]
 impl StaffStore for SqlStore {
-    async fn create_user(&self, user: &NewUser) -> StoreResult<i64> {
+    async fn create_user(&self, user: &NewUser, audit: &AuditEntry) -> StoreResult<i64> {
         let created_at = now_rfc3339()?;
         // The account and a researcher's approval together, or neither.
         let mut tx = self.pool().begin().await.map_err(db_error)?;
@@ -397,6 +456,7 @@ impl StaffStore for SqlStore {
             .await
             .map_err(db_error)?;
         }
+        record(&mut tx, audit).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(id)
     }
@@ -436,38 +496,47 @@ impl StaffStore for SqlStore {
             .collect()
     }
 
-    async fn set_password(&self, id: i64, password_hash: &str) -> StoreResult<()> {
+    async fn set_password(
+        &self,
+        id: i64,
+        password_hash: &str,
+        audit: &AuditEntry,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool().begin().await.map_err(db_error)?;
         let changed = sqlx::query(
             "UPDATE staff_users SET password_hash = $1, \
              credentials_version = credentials_version + 1 WHERE id = $2",
         )
         .bind(password_hash)
         .bind(id)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await
         .map_err(db_error)?
         .rows_affected();
         if changed == 0 {
             return Err(StoreError::NotFound);
         }
-        Ok(())
+        record(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_error)
     }
 
-    async fn set_active(&self, id: i64, active: bool) -> StoreResult<()> {
+    async fn set_active(&self, id: i64, active: bool, audit: &AuditEntry) -> StoreResult<()> {
+        let mut tx = self.pool().begin().await.map_err(db_error)?;
         let changed = sqlx::query(
             "UPDATE staff_users SET active = $1, credentials_version = credentials_version + 1 \
              WHERE id = $2",
         )
         .bind(i64::from(active))
         .bind(id)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await
         .map_err(db_error)?
         .rows_affected();
         if changed == 0 {
             return Err(StoreError::NotFound);
         }
-        Ok(())
+        record(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_error)
     }
 
     async fn record_login_failure(&self, keys: &[String], at_unix: i64) -> StoreResult<()> {
@@ -490,14 +559,20 @@ impl StaffStore for SqlStore {
     }
 
     async fn login_failures(&self, key: &str, since_unix: i64) -> StoreResult<(i64, Option<i64>)> {
-        sqlx::query_as::<_, (i64, Option<i64>)>(
-            "SELECT COUNT(*), MAX(failed_at) FROM login_failures \
+        #[derive(sqlx::FromRow)]
+        struct Failures {
+            failures: i64,
+            latest: Option<i64>,
+        }
+        sqlx::query_as::<_, Failures>(
+            "SELECT COUNT(*) AS failures, MAX(failed_at) AS latest FROM login_failures \
              WHERE throttle_key = $1 AND failed_at >= $2",
         )
         .bind(key)
         .bind(since_unix)
         .fetch_one(self.pool())
         .await
+        .map(|f| (f.failures, f.latest))
         .map_err(db_error)
     }
 
@@ -581,32 +656,21 @@ impl StaffStore for SqlStore {
     }
 
     async fn audit(&self, entry: &AuditEntry) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO audit_log (at, actor, action, wave_code, province_code, detail) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(now_rfc3339()?)
-        .bind(&entry.actor)
-        .bind(&entry.action)
-        .bind(entry.wave_code.as_deref())
-        .bind(entry.province_code.as_deref())
-        .bind(&entry.detail)
-        .execute(self.pool())
-        .await
-        .map_err(db_error)
-        .map(|_| ())
+        let mut conn = self.pool().acquire().await.map_err(db_error)?;
+        write_entry(&mut conn, entry).await
     }
 
     async fn audit_log(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>> {
-        type Row = (
-            i64,
-            String,
-            String,
-            String,
-            Option<String>,
-            Option<String>,
-            String,
-        );
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            id: i64,
+            at: String,
+            actor: String,
+            action: String,
+            wave_code: Option<String>,
+            province_code: Option<String>,
+            detail: String,
+        }
         let rows = sqlx::query_as::<_, Row>(
             "SELECT id, at, actor, action, wave_code, province_code, detail FROM audit_log \
              WHERE ($1 = '' OR actor = $1) AND ($2 = '' OR action = $2) \
@@ -624,24 +688,28 @@ impl StaffStore for SqlStore {
         .map_err(db_error)?;
         Ok(rows
             .into_iter()
-            .map(
-                |(id, at, actor, action, wave_code, province_code, detail)| AuditRecord {
-                    id,
-                    at,
-                    entry: AuditEntry {
-                        actor,
-                        action,
-                        wave_code,
-                        province_code,
-                        detail,
-                    },
+            .map(|row| AuditRecord {
+                id: row.id,
+                at: row.at,
+                entry: AuditEntry {
+                    actor: row.actor,
+                    action: row.action,
+                    wave_code: row.wave_code,
+                    province_code: row.province_code,
+                    detail: row.detail,
                 },
-            )
+            })
             .collect())
     }
 
-    async fn create_wave_scheduled(&self, wave: &Wave, schedule: &WaveSchedule) -> StoreResult<()> {
+    async fn create_wave_scheduled(
+        &self,
+        wave: &Wave,
+        schedule: &WaveSchedule,
+        audit: &AuditEntry,
+    ) -> StoreResult<()> {
         let created_at = now_rfc3339()?;
+        let mut tx = self.pool().begin().await.map_err(db_error)?;
         sqlx::query(
             "INSERT INTO waves (code, title, year, geography, questionnaire_code, \
              questionnaire_version, open_link, created_at, opens_on, closes_on, \
@@ -658,7 +726,7 @@ impl StaffStore for SqlStore {
         .bind(schedule.opens_on.as_deref())
         .bind(schedule.closes_on.as_deref())
         .bind(schedule.methodology_version.as_deref())
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await
         .map_err(|err| match db_error(err) {
             StoreError::Conflict(_) => {
@@ -666,7 +734,8 @@ impl StaffStore for SqlStore {
             }
             other => other,
         })?;
-        Ok(())
+        record(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_error)
     }
 
     async fn wave_details(&self, code: &str) -> StoreResult<WaveDetails> {
@@ -688,18 +757,21 @@ impl StaffStore for SqlStore {
             .collect()
     }
 
-    async fn close_wave(&self, code: &str) -> StoreResult<()> {
+    async fn close_wave(&self, code: &str, audit: &AuditEntry) -> StoreResult<()> {
+        let mut tx = self.pool().begin().await.map_err(db_error)?;
         let changed =
             sqlx::query("UPDATE waves SET closed_at = $1 WHERE code = $2 AND closed_at IS NULL")
                 .bind(now_rfc3339()?)
                 .bind(code)
-                .execute(self.pool())
+                .execute(&mut *tx)
                 .await
                 .map_err(db_error)?
                 .rows_affected();
         if changed == 1 {
-            return Ok(());
+            record(&mut tx, audit).await?;
+            return tx.commit().await.map_err(db_error);
         }
+        drop(tx);
         // Nothing changed: no such wave, or closed already.
         let _: String = sqlx::query_scalar("SELECT code FROM waves WHERE code = $1")
             .bind(code)
@@ -710,21 +782,37 @@ impl StaffStore for SqlStore {
     }
 
     async fn questionnaire_versions(&self) -> StoreResult<Vec<(String, u32)>> {
-        sqlx::query_as::<_, (String, i64)>(
+        #[derive(sqlx::FromRow)]
+        struct Version {
+            code: String,
+            version: i64,
+        }
+        sqlx::query_as::<_, Version>(
             "SELECT code, version FROM questionnaires ORDER BY code, version",
         )
         .fetch_all(self.pool())
         .await
         .map_err(db_error)?
         .into_iter()
-        .map(|(code, version)| Ok((code, parse_version(version)?)))
+        .map(|row| Ok((row.code, parse_version(row.version)?)))
         .collect()
     }
 
-    async fn replace_frame(&self, wave_code: &str, frame: &Frame) -> StoreResult<()> {
+    async fn replace_frame(
+        &self,
+        wave_code: &str,
+        frame: &Frame,
+        audit: &AuditEntry,
+    ) -> StoreResult<()> {
         let mut tx = self.pool().begin().await.map_err(db_error)?;
         // PSUs that already have codes must keep their place in the design.
-        let with_codes = sqlx::query_as::<_, (String, String, String)>(
+        #[derive(sqlx::FromRow)]
+        struct Placed {
+            psu: String,
+            province_code: String,
+            stratum: String,
+        }
+        let with_codes = sqlx::query_as::<_, Placed>(
             "SELECT p.psu, p.province_code, p.stratum FROM frame_psus p WHERE p.wave_code = $1 \
              AND EXISTS (SELECT 1 FROM invitation_codes c WHERE c.wave_code = p.wave_code \
              AND c.psu = p.psu AND c.province_code = p.province_code)",
@@ -733,7 +821,12 @@ impl StaffStore for SqlStore {
         .fetch_all(&mut *tx)
         .await
         .map_err(db_error)?;
-        for (psu, province, stratum) in with_codes {
+        for Placed {
+            psu,
+            province_code: province,
+            stratum,
+        } in with_codes
+        {
             let kept = frame
                 .psus
                 .iter()
@@ -781,11 +874,27 @@ impl StaffStore for SqlStore {
             .await
             .map_err(db_error)?;
         }
+        record(&mut tx, audit).await?;
         tx.commit().await.map_err(db_error)
     }
 
     async fn frame(&self, wave_code: &str, province: Option<&str>) -> StoreResult<Frame> {
-        let strata = sqlx::query_as::<_, (String, String, i64, i64)>(
+        #[derive(sqlx::FromRow)]
+        struct StratumRow {
+            province_code: String,
+            stratum: String,
+            population: i64,
+            psus_in_population: i64,
+        }
+        #[derive(sqlx::FromRow)]
+        struct PsuRow {
+            province_code: String,
+            stratum: String,
+            psu: String,
+            name: String,
+            target: i64,
+        }
+        let strata = sqlx::query_as::<_, StratumRow>(
             "SELECT province_code, stratum, population, psus_in_population FROM frame_strata \
              WHERE wave_code = $1 AND ($2 = '' OR province_code = $2) \
              ORDER BY province_code, stratum",
@@ -796,16 +905,14 @@ impl StaffStore for SqlStore {
         .await
         .map_err(db_error)?
         .into_iter()
-        .map(
-            |(province_code, stratum, population, psus_in_population)| FrameStratum {
-                province_code,
-                stratum,
-                population,
-                psus_in_population,
-            },
-        )
+        .map(|row| FrameStratum {
+            province_code: row.province_code,
+            stratum: row.stratum,
+            population: row.population,
+            psus_in_population: row.psus_in_population,
+        })
         .collect();
-        let psus = sqlx::query_as::<_, (String, String, String, String, i64)>(
+        let psus = sqlx::query_as::<_, PsuRow>(
             "SELECT province_code, stratum, psu, name, target FROM frame_psus \
              WHERE wave_code = $1 AND ($2 = '' OR province_code = $2) \
              ORDER BY province_code, stratum, psu",
@@ -816,20 +923,20 @@ impl StaffStore for SqlStore {
         .await
         .map_err(db_error)?
         .into_iter()
-        .map(|(province_code, stratum, psu, name, target)| FramePsu {
-            province_code,
-            stratum,
-            psu,
-            name,
-            target,
+        .map(|row| FramePsu {
+            province_code: row.province_code,
+            stratum: row.stratum,
+            psu: row.psu,
+            name: row.name,
+            target: row.target,
         })
         .collect();
         Ok(Frame { strata, psus })
     }
 
-    async fn issue_batch(&self, batch: &NewBatch) -> StoreResult<()> {
+    async fn issue_batch(&self, batch: &NewBatch, audit: &AuditEntry) -> StoreResult<()> {
         let now = now_rfc3339()?;
-        let wave = sqlx::query_as::<_, (String,)>("SELECT geography FROM waves WHERE code = $1")
+        let geography: String = sqlx::query_scalar("SELECT geography FROM waves WHERE code = $1")
             .bind(&batch.wave_code)
             .fetch_one(self.pool())
             .await
@@ -860,7 +967,7 @@ impl StaffStore for SqlStore {
             )
             .bind(hash)
             .bind(&batch.wave_code)
-            .bind(&wave.0)
+            .bind(&geography)
             .bind(&psu.province_code)
             .bind(&psu.stratum)
             .bind(&psu.psu)
@@ -871,6 +978,7 @@ impl StaffStore for SqlStore {
             .await
             .map_err(db_error)?;
         }
+        record(&mut tx, audit).await?;
         tx.commit().await.map_err(db_error)
     }
 
@@ -911,7 +1019,7 @@ impl StaffStore for SqlStore {
         Ok(batch_from_row(row))
     }
 
-    async fn void_batch(&self, id: &str, by: &str) -> StoreResult<i64> {
+    async fn void_batch(&self, id: &str, by: &str, audit: &AuditOf<'_, i64>) -> StoreResult<i64> {
         let now = now_rfc3339()?;
         let mut tx = self.pool().begin().await.map_err(db_error)?;
         let marked = sqlx::query(
@@ -941,8 +1049,10 @@ impl StaffStore for SqlStore {
         .await
         .map_err(db_error)?
         .rows_affected();
+        let voided = i64::try_from(voided).unwrap_or(i64::MAX);
+        record(&mut tx, &audit(&voided)).await?;
         tx.commit().await.map_err(db_error)?;
-        Ok(i64::try_from(voided).unwrap_or(i64::MAX))
+        Ok(voided)
     }
 
     async fn monitoring(&self, wave_code: &str, province: Option<&str>) -> StoreResult<Monitoring> {
@@ -960,10 +1070,22 @@ impl StaffStore for SqlStore {
                 }
             };
         }
-        type PsuRow = (String, String, String, String, i64, i64, i64, i64, i64);
+        #[derive(sqlx::FromRow)]
+        struct PsuRow {
+            province_code: String,
+            stratum: String,
+            psu: String,
+            name: String,
+            target: i64,
+            issued: i64,
+            used: i64,
+            completes: i64,
+            drafts: i64,
+        }
         let sql = format!(
             "SELECT p.province_code, p.stratum, p.psu, p.name, p.target, \
-               COALESCE(i.n, 0), COALESCE(i.u, 0), COALESCE(r.n, 0), COALESCE(d.n, 0) \
+               COALESCE(i.n, 0) AS issued, COALESCE(i.u, 0) AS used, \
+               COALESCE(r.n, 0) AS completes, COALESCE(d.n, 0) AS drafts \
              FROM frame_psus p \
              LEFT JOIN (SELECT province_code, psu, COUNT(*) AS n, \
                    SUM(CASE WHEN used_at IS NOT NULL THEN 1 ELSE 0 END) AS u \
@@ -987,37 +1109,38 @@ impl StaffStore for SqlStore {
             .await
             .map_err(db_error)?
             .into_iter()
-            .map(
-                |(province_code, stratum, psu, name, target, issued, used, completes, drafts)| {
-                    PsuProgress {
-                        province_code,
-                        stratum,
-                        psu,
-                        name,
-                        target,
-                        issued,
-                        used,
-                        completes,
-                        drafts,
-                    }
-                },
-            )
+            .map(|row| PsuProgress {
+                province_code: row.province_code,
+                stratum: row.stratum,
+                psu: row.psu,
+                name: row.name,
+                target: row.target,
+                issued: row.issued,
+                used: row.used,
+                completes: row.completes,
+                drafts: row.drafts,
+            })
             .collect();
         let sql = format!(
-            "SELECT province_code, channel, COUNT(*) FROM responses \
+            "SELECT province_code, channel, COUNT(*) AS n FROM responses \
              WHERE wave_code = $1 {} \
              GROUP BY province_code, channel ORDER BY province_code",
             only("province_code")
         );
-        let channels =
-            with_province!(sqlx::query_as::<_, (String, String, i64)>(&sql).bind(wave_code))
-                .fetch_all(self.pool())
-                .await
-                .map_err(db_error)?;
+        #[derive(sqlx::FromRow)]
+        struct ChannelRow {
+            province_code: String,
+            channel: String,
+            n: i64,
+        }
+        let channels = with_province!(sqlx::query_as::<_, ChannelRow>(&sql).bind(wave_code))
+            .fetch_all(self.pool())
+            .await
+            .map_err(db_error)?;
         // The median of each province's web completion times: the middle row (or the two middle
         // rows' mean) by window functions, so no duration leaves the database.
         let sql = format!(
-            "SELECT province_code, CAST(AVG(duration_secs) AS DOUBLE PRECISION) FROM ( \
+            "SELECT province_code, CAST(AVG(duration_secs) AS DOUBLE PRECISION) AS median FROM ( \
                SELECT province_code, duration_secs, \
                  ROW_NUMBER() OVER (PARTITION BY province_code ORDER BY duration_secs) AS rn, \
                  COUNT(*) OVER (PARTITION BY province_code) AS cnt \
@@ -1026,17 +1149,30 @@ impl StaffStore for SqlStore {
              WHERE rn IN ((cnt + 1) / 2, (cnt + 2) / 2) GROUP BY province_code",
             only("province_code")
         );
-        let medians = with_province!(sqlx::query_as::<_, (String, f64)>(&sql).bind(wave_code))
+        #[derive(sqlx::FromRow)]
+        struct MedianRow {
+            province_code: String,
+            median: f64,
+        }
+        let medians = with_province!(sqlx::query_as::<_, MedianRow>(&sql).bind(wave_code))
             .fetch_all(self.pool())
             .await
             .map_err(db_error)?;
         let mut provinces: Vec<ProvinceProgress> = Vec::new();
-        for (code, channel, n) in channels {
+        for ChannelRow {
+            province_code: code,
+            channel,
+            n,
+        } in channels
+        {
             if provinces.last().is_none_or(|p| p.province_code != code) {
                 provinces.push(ProvinceProgress {
                     province_code: code.clone(),
                     channels: ChannelCounts::default(),
-                    median_duration_secs: medians.iter().find(|(p, _)| *p == code).map(|(_, m)| *m),
+                    median_duration_secs: medians
+                        .iter()
+                        .find(|m| m.province_code == code)
+                        .map(|m| m.median),
                 });
             }
             if let Some(p) = provinces.last_mut() {
@@ -1049,15 +1185,23 @@ impl StaffStore for SqlStore {
             }
         }
         let sql = format!(
-            "SELECT submitted_on, COUNT(*) FROM responses \
+            "SELECT submitted_on, COUNT(*) AS n FROM responses \
              WHERE wave_code = $1 {} AND submitted_on IS NOT NULL \
              GROUP BY submitted_on ORDER BY submitted_on",
             only("province_code")
         );
-        let per_day = with_province!(sqlx::query_as::<_, (String, i64)>(&sql).bind(wave_code))
+        #[derive(sqlx::FromRow)]
+        struct DayRow {
+            submitted_on: String,
+            n: i64,
+        }
+        let per_day = with_province!(sqlx::query_as::<_, DayRow>(&sql).bind(wave_code))
             .fetch_all(self.pool())
             .await
-            .map_err(db_error)?;
+            .map_err(db_error)?
+            .into_iter()
+            .map(|day| (day.submitted_on, day.n))
+            .collect();
         let sql = format!(
             "SELECT COUNT(*) FROM responses r WHERE r.wave_code = $1 {} \
              AND NOT EXISTS (SELECT 1 FROM frame_psus p WHERE p.wave_code = r.wave_code \
@@ -1082,12 +1226,14 @@ impl StaffStore for SqlStore {
         province: Option<&str>,
         records: &[PaperRecord],
         dry_run: bool,
+        audit: &AuditOf<'_, [RowOutcome]>,
     ) -> StoreResult<Vec<RowOutcome>> {
-        let wave_row = sqlx::query_as(&format!("{WAVE_COLUMNS} WHERE code = $1"))
-            .bind(wave_code)
-            .fetch_one(self.pool())
-            .await
-            .map_err(db_error)?;
+        let wave_row =
+            sqlx::query_as::<_, super::sql::WaveRow>(&format!("{WAVE_COLUMNS} WHERE code = $1"))
+                .bind(wave_code)
+                .fetch_one(self.pool())
+                .await
+                .map_err(db_error)?;
         let wave = wave_from_row(wave_row)?;
         let now = now_rfc3339()?;
         let mut tx = self.pool().begin().await.map_err(db_error)?;
@@ -1101,6 +1247,7 @@ impl StaffStore for SqlStore {
         if dry_run || refused {
             tx.rollback().await.map_err(db_error)?;
         } else {
+            record(&mut tx, &audit(&outcomes)).await?;
             tx.commit().await.map_err(db_error)?;
         }
         Ok(outcomes)
@@ -1112,7 +1259,15 @@ impl StaffStore for SqlStore {
         after: Option<&str>,
         limit: u32,
     ) -> StoreResult<Vec<AnswersRow>> {
-        let rows = sqlx::query_as::<_, (String, String, String, String, String)>(
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            export_id: String,
+            province_code: String,
+            stratum: String,
+            psu: String,
+            answers: String,
+        }
+        let rows = sqlx::query_as::<_, Row>(
             "SELECT export_id, province_code, stratum, psu, answers FROM responses \
              WHERE wave_code = $1 AND sample_kind = 'probability' AND export_id > $2 \
              ORDER BY export_id LIMIT $3",
@@ -1125,15 +1280,13 @@ impl StaffStore for SqlStore {
         .map_err(db_error)?;
         Ok(rows
             .into_iter()
-            .map(
-                |(export_id, province_code, stratum, psu, answers)| AnswersRow {
-                    export_id,
-                    province_code,
-                    stratum,
-                    psu,
-                    answers,
-                },
-            )
+            .map(|row| AnswersRow {
+                export_id: row.export_id,
+                province_code: row.province_code,
+                stratum: row.stratum,
+                psu: row.psu,
+                answers: row.answers,
+            })
             .collect())
     }
 
@@ -1141,15 +1294,24 @@ impl StaffStore for SqlStore {
         &self,
         wave_code: &str,
     ) -> StoreResult<Vec<(String, String, i64)>> {
-        sqlx::query_as(
-            "SELECT province_code, stratum, COUNT(*) FROM responses \
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            province_code: String,
+            stratum: String,
+            n: i64,
+        }
+        Ok(sqlx::query_as::<_, Row>(
+            "SELECT province_code, stratum, COUNT(*) AS n FROM responses \
              WHERE wave_code = $1 AND sample_kind = 'probability' \
              GROUP BY province_code, stratum ORDER BY province_code, stratum",
         )
         .bind(wave_code)
         .fetch_all(self.pool())
         .await
-        .map_err(db_error)
+        .map_err(db_error)?
+        .into_iter()
+        .map(|row| (row.province_code, row.stratum, row.n))
+        .collect())
     }
 
     async fn export_page(
@@ -1159,23 +1321,24 @@ impl StaffStore for SqlStore {
         after: Option<&str>,
         limit: u32,
     ) -> StoreResult<Vec<ExportRow>> {
-        type Row = (
-            String,
-            String,
-            String,
-            String,
-            String,
-            i64,
-            String,
-            String,
-            String,
-            Option<String>,
-            Option<i64>,
-            String,
-            Option<i64>,
-            Option<i64>,
-            Option<String>,
-        );
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            export_id: String,
+            province_code: String,
+            stratum: String,
+            psu: String,
+            sample_kind: String,
+            questionnaire_version: i64,
+            mode: String,
+            channel: String,
+            language: String,
+            submitted_on: Option<String>,
+            duration_secs: Option<i64>,
+            answers: String,
+            population: Option<i64>,
+            psus_in_population: Option<i64>,
+            name_vi: Option<String>,
+        }
         let rows = sqlx::query_as::<_, Row>(
             "SELECT r.export_id, r.province_code, r.stratum, r.psu, r.sample_kind, \
              r.questionnaire_version, r.mode, r.channel, r.language, r.submitted_on, \
@@ -1197,21 +1360,21 @@ impl StaffStore for SqlStore {
         rows.into_iter()
             .map(|r| {
                 Ok(ExportRow {
-                    export_id: r.0,
-                    province_code: r.1,
-                    province_name: r.14.unwrap_or_default(),
-                    stratum: r.2,
-                    psu: r.3,
-                    sample_kind: r.4,
-                    questionnaire_version: parse_version(r.5)?,
-                    mode: r.6,
-                    channel: r.7,
-                    language: r.8,
-                    submitted_on: r.9.unwrap_or_default(),
-                    duration_secs: r.10,
-                    answers: parse_answers(&r.11)?,
-                    stratum_population: r.12,
-                    stratum_psus: r.13,
+                    export_id: r.export_id,
+                    province_code: r.province_code,
+                    province_name: r.name_vi.unwrap_or_default(),
+                    stratum: r.stratum,
+                    psu: r.psu,
+                    sample_kind: r.sample_kind,
+                    questionnaire_version: parse_version(r.questionnaire_version)?,
+                    mode: r.mode,
+                    channel: r.channel,
+                    language: r.language,
+                    submitted_on: r.submitted_on.unwrap_or_default(),
+                    duration_secs: r.duration_secs,
+                    answers: parse_answers(&r.answers)?,
+                    stratum_population: r.population,
+                    stratum_psus: r.psus_in_population,
                 })
             })
             .collect()

@@ -160,7 +160,12 @@ async fn save_draft(
         return Ok(Ok(DraftSaved::Saved));
     }
     // Nothing written: an unknown or used code, or a draft at least as new is stored.
-    let current = sqlx::query_as::<_, (Option<String>, Option<i64>)>(
+    #[derive(sqlx::FromRow)]
+    struct Current {
+        used_at: Option<String>,
+        revision: Option<i64>,
+    }
+    let current = sqlx::query_as::<_, Current>(
         "SELECT c.used_at, d.revision FROM invitation_codes c \
          LEFT JOIN survey_drafts d ON d.code_hash = c.code_hash WHERE c.code_hash = $1",
     )
@@ -169,7 +174,10 @@ async fn save_draft(
     .await
     .map_err(db_error)?;
     Ok(match current {
-        Some((None, Some(stored))) => Ok(DraftSaved::Stale {
+        Some(Current {
+            used_at: None,
+            revision: Some(stored),
+        }) => Ok(DraftSaved::Stale {
             current_revision: u64::try_from(stored).unwrap_or(0),
         }),
         _ => Err(StoreError::NotFound),
@@ -254,7 +262,14 @@ async fn store_one(
             submitted_at: submitted_at.to_owned(),
         })));
     }
-    let existing = sqlx::query_as::<_, (String, String, String, String)>(
+    #[derive(sqlx::FromRow)]
+    struct Existing {
+        submission_id: String,
+        content_hash: String,
+        receipt: String,
+        submitted_at: String,
+    }
+    let existing = sqlx::query_as::<_, Existing>(
         "SELECT submission_id, content_hash, receipt, submitted_at FROM responses \
          WHERE code_hash = $1",
     )
@@ -263,12 +278,13 @@ async fn store_one(
     .await
     .map_err(db_error)?;
     Ok(match existing {
-        Some((submission_id, content_hash, number, submitted_at))
-            if submission_id == response.submission_id && content_hash == response.content_hash =>
+        Some(stored)
+            if stored.submission_id == response.submission_id
+                && stored.content_hash == response.content_hash =>
         {
             Ok(StoreOutcome::Repeated(Receipt {
-                number,
-                submitted_at,
+                number: stored.receipt,
+                submitted_at: stored.submitted_at,
             }))
         }
         Some(_) => Ok(StoreOutcome::CodeUsed),

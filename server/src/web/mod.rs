@@ -33,6 +33,15 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+/// The request's language: the `lang` cookie, Vietnamese by default (every page and error).
+pub fn locale(headers: &axum::http::HeaderMap) -> Locale {
+    headers
+        .get(header::COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(Locale::from_cookie_header)
+        .unwrap_or_default()
+}
+
 /// Shared state of the axum handlers.
 #[derive(Clone)]
 pub struct AppState {

@@ -441,7 +441,7 @@ async fn series(
 
 fn site(state: &AppState, headers: &HeaderMap, path: &str) -> Site {
     Site {
-        locale: crate::staff::auth::locale(headers),
+        locale: crate::web::locale(headers),
         path: path.to_owned(),
         origin: state.public_origin.clone(),
     }

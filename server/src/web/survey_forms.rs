@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use sipas_app::domain::{SampleKind, SamplePoint};
 use sipas_app::error::AppError;
-use sipas_app::i18n::Locale;
+
 use sipas_app::ports::StoreError;
 use sipas_app::survey::codes::InvitationCode;
 use sipas_app::survey::flow;
@@ -38,14 +38,6 @@ fn page_for(raw_code: &str) -> String {
 /// is the only credential, but a forged post should not even get to try one.
 pub fn same_origin(headers: &HeaderMap, public_origin: Option<&str>) -> bool {
     crate::staff::auth::same_origin(headers, public_origin)
-}
-
-fn locale(headers: &HeaderMap) -> Locale {
-    headers
-        .get(header::COOKIE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(Locale::from_cookie_header)
-        .unwrap_or_default()
 }
 
 fn unavailable() -> Response {
@@ -177,7 +169,7 @@ pub async fn post_section(
         code: opened.code.as_str().to_owned(),
         submission_id: field("submission_id").unwrap_or_default().to_owned(),
         answers,
-        language: locale(&headers).code().to_owned(),
+        language: super::locale(&headers).code().to_owned(),
         started_at: started_at.map(str::to_owned),
         queued: false,
     };

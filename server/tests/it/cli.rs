@@ -316,3 +316,98 @@ async fn staff_accounts_from_the_command_line() {
     );
     store.close().await;
 }
+
+/// A change and its audit entry commit together: `sipas user add` killed (SIGKILL) after both
+/// are written but before the commit leaves neither; run again, it leaves both, once each. On
+/// both engines.
+async fn an_account_and_its_audit_entry_commit_together(url: &str) {
+    use sipas_app::staff::StaffStore;
+    use std::io::{BufRead, Write};
+    let store = store::open(url, &ConnectOptions::default())
+        .await
+        .expect("open");
+    let args = [
+        "user",
+        "add",
+        "--username",
+        "bi.ngat",
+        "--name",
+        "Bị ngắt",
+        "--role",
+        "viewer",
+    ];
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sipas"))
+        .args(args)
+        .env("DATABASE_URL", url)
+        .env("SIPAS_TEST_PAUSE_BEFORE_COMMIT_MS", "60000")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run sipas");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all("mật khẩu đủ dài để dùng\n".as_bytes())
+        .expect("password");
+    // Wait until the account and its entry are written in the open transaction, then kill.
+    let stderr = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+    let mut said = String::new();
+    for line in stderr.lines() {
+        let line = line.expect("stderr line");
+        said.push_str(&line);
+        if line.contains("audit entry written, not committed") {
+            break;
+        }
+    }
+    assert!(said.contains("not committed"), "{said}");
+    child.kill().expect("kill");
+    let _ = child.wait();
+    let created = |store: &store::SqlStore| {
+        let pool = store.pool().clone();
+        async move {
+            let users: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM staff_users WHERE username = 'bi.ngat'")
+                    .fetch_one(&pool)
+                    .await
+                    .expect("count users");
+            let entries: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM audit_log WHERE action = 'account_created' \
+                 AND detail LIKE 'bi.ngat %'",
+            )
+            .fetch_one(&pool)
+            .await
+            .expect("count entries");
+            (users, entries)
+        }
+    };
+    assert_eq!(
+        created(&store).await,
+        (0, 0),
+        "killed before the commit: neither"
+    );
+    let again = sipas_with_input(url, &args, "mật khẩu đủ dài để dùng\n");
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(created(&store).await, (1, 1), "committed: both, once");
+    assert!(store.user_for_sign_in("bi.ngat").await.is_ok());
+}
+
+#[tokio::test]
+async fn audit_commits_with_its_change_sqlite() {
+    let db = common::sqlite_db();
+    an_account_and_its_audit_entry_commit_together(&db.url).await;
+}
+
+#[tokio::test]
+async fn audit_commits_with_its_change_postgres() {
+    let Some((url, name)) = common::postgres_db().await else {
+        return;
+    };
+    an_account_and_its_audit_entry_commit_together(&url).await;
+    common::drop_postgres_db(&name).await;
+}

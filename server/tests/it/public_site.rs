@@ -36,7 +36,10 @@ async fn wave(
     let provinces: Vec<String> = provinces.iter().map(|p| (*p).to_owned()).collect();
     let frame = sipas_server::services::demo::demo_frame(&provinces, geography, false);
     use sipas_app::staff::StaffStore;
-    store.replace_frame(code, &frame).await.expect("frame");
+    store
+        .replace_frame(code, &frame, &common::audit("frame_uploaded"))
+        .await
+        .expect("frame");
     let items = sipas_stats::methodology::Methodology::from_toml(
         sipas_server::services::questionnaires::SIPAS_2023_METHODOLOGY,
     )
@@ -50,6 +53,7 @@ async fn wave(
             None,
             &sipas_server::services::demo::demo_forms(&frame, &items, year),
             false,
+            &|_: &[sipas_app::staff::port::RowOutcome]| common::audit("paper_imported"),
         )
         .await
         .expect("forms");
@@ -100,25 +104,28 @@ async fn world(url: &str) -> World {
     .await
     .expect("compute 2025");
     store
-        .publish_release(&sipas_app::staff::release::NewRelease {
-            year: 2025,
-            wave_code: new.code.clone(),
-            geography: new.geography,
-            title: "SIPAS 2025 (before aggregates)".into(),
-            methodology: methodology.to_owned(),
-            questionnaire_code: "sipas-2023".into(),
-            questionnaire_version: 1,
-            input_digest: draft.input_digest,
-            software_version: "0.1.0".into(),
-            computed_by: "stats".into(),
-            approved_by: "boss".into(),
-            changelog: String::new(),
-            cells: draft.cells,
-            compared_with: draft.report.compared_with,
-            totals: draft.totals,
-            aggregates: String::new(),
-            computation: None,
-        })
+        .publish_release(
+            &sipas_app::staff::release::NewRelease {
+                year: 2025,
+                wave_code: new.code.clone(),
+                geography: new.geography,
+                title: "SIPAS 2025 (before aggregates)".into(),
+                methodology: methodology.to_owned(),
+                questionnaire_code: "sipas-2023".into(),
+                questionnaire_version: 1,
+                input_digest: draft.input_digest,
+                software_version: "0.1.0".into(),
+                computed_by: "stats".into(),
+                approved_by: "boss".into(),
+                changelog: String::new(),
+                cells: draft.cells,
+                compared_with: draft.report.compared_with,
+                totals: draft.totals,
+                aggregates: String::new(),
+                computation: None,
+            },
+            &|_: &i32| common::audit("release_published"),
+        )
         .await
         .expect("2025 v1");
     sipas_server::services::demo::publish_demo(

@@ -100,14 +100,22 @@ async fn story(url: &str) {
     };
 
     // Four eyes.
-    match db.publish_release(&release).await {
+    match db
+        .publish_release(&release, &|_: &i32| common::audit("release_published"))
+        .await
+    {
         Err(StoreError::Conflict(message)) => {
             assert!(message.contains("second person"), "{message}")
         }
         other => panic!("one person published alone: {other:?}"),
     }
     release.approved_by = "lan.approver".into();
-    assert_eq!(db.publish_release(&release).await.expect("v1"), 1);
+    assert_eq!(
+        db.publish_release(&release, &|_: &i32| common::audit("release_published"))
+            .await
+            .expect("v1"),
+        1
+    );
     let (info, read) = db.release(2026, None).await.expect("read").expect("latest");
     assert_eq!(
         (info.version, info.cell_count),
@@ -120,13 +128,21 @@ async fn story(url: &str) {
     );
 
     // A correction is a new version with a reason; the first stays readable.
-    match db.publish_release(&release).await {
+    match db
+        .publish_release(&release, &|_: &i32| common::audit("release_published"))
+        .await
+    {
         Err(StoreError::Conflict(message)) => assert!(message.contains("v2"), "{message}"),
         other => panic!("a correction without a changelog: {other:?}"),
     }
     release.changelog = "Province 24's weights used last year's frame; recomputed.".into();
     release.cells[0].estimate = Some(0.5);
-    assert_eq!(db.publish_release(&release).await.expect("v2"), 2);
+    assert_eq!(
+        db.publish_release(&release, &|_: &i32| common::audit("release_published"))
+            .await
+            .expect("v2"),
+        2
+    );
     let (latest, latest_cells) = db.release(2026, None).await.expect("read").expect("v2");
     assert_eq!(latest.version, 2);
     assert_eq!(latest_cells[0].estimate, Some(0.5));

@@ -104,14 +104,17 @@ async fn world(url: &str) -> World {
         ("admin", Role::Admin),
     ] {
         store
-            .create_user(&NewUser {
-                username: username.into(),
-                display_name: username.into(),
-                role,
-                province: None,
-                password_hash: hash.clone(),
-                research: None,
-            })
+            .create_user(
+                &NewUser {
+                    username: username.into(),
+                    display_name: username.into(),
+                    role,
+                    province: None,
+                    password_hash: hash.clone(),
+                    research: None,
+                },
+                &common::audit("account_created"),
+            )
             .await
             .expect("user");
     }
@@ -132,10 +135,19 @@ async fn world(url: &str) -> World {
         .await
         .expect("wave");
     let (frame, forms) = this_year();
-    store.replace_frame(WAVE, &frame).await.expect("frame");
+    store
+        .replace_frame(WAVE, &frame, &common::audit("frame_uploaded"))
+        .await
+        .expect("frame");
     let items = items();
     store
-        .import_paper(WAVE, None, &forms, false)
+        .import_paper(
+            WAVE,
+            None,
+            &forms,
+            false,
+            &|_: &[sipas_app::staff::port::RowOutcome]| common::audit("paper_imported"),
+        )
         .await
         .expect("forms");
     // Last year, on the 63-province map: 01 stays Hà Nội, 74 and 77 went into 79 (Thành phố
@@ -163,7 +175,11 @@ async fn world(url: &str) -> World {
     let old_frame =
         sipas_server::services::demo::demo_frame(&old_provinces, Geography::G2004, false);
     store
-        .replace_frame(&last_year.code, &old_frame)
+        .replace_frame(
+            &last_year.code,
+            &old_frame,
+            &common::audit("frame_uploaded"),
+        )
         .await
         .expect("old frame");
     store
@@ -174,6 +190,7 @@ async fn world(url: &str) -> World {
                 &old_frame, &items, 2026,
             )),
             false,
+            &|_: &[sipas_app::staff::port::RowOutcome]| common::audit("paper_imported"),
         )
         .await
         .expect("old forms");
@@ -916,22 +933,25 @@ async fn story(url: &str) {
     // An approval that has expired downloads nothing.
     world
         .store
-        .create_user(&NewUser {
-            username: "het.han".into(),
-            display_name: "Hết hạn".into(),
-            role: Role::Researcher,
-            province: None,
-            password_hash: sipas_server::staff::auth::hash_password(PASSWORD.into())
-                .await
-                .unwrap(),
-            research: Some(sipas_app::staff::research::ResearchAccess {
-                project: "Cũ".into(),
-                approval: "1/QĐ".into(),
-                expires_on: "2020-12-31".into(),
-                releases: vec![(2027, 1)],
-                conditions_accepted_at: Some("2020-01-01T00:00:00Z".into()),
-            }),
-        })
+        .create_user(
+            &NewUser {
+                username: "het.han".into(),
+                display_name: "Hết hạn".into(),
+                role: Role::Researcher,
+                province: None,
+                password_hash: sipas_server::staff::auth::hash_password(PASSWORD.into())
+                    .await
+                    .unwrap(),
+                research: Some(sipas_app::staff::research::ResearchAccess {
+                    project: "Cũ".into(),
+                    approval: "1/QĐ".into(),
+                    expires_on: "2020-12-31".into(),
+                    releases: vec![(2027, 1)],
+                    conditions_accepted_at: Some("2020-01-01T00:00:00Z".into()),
+                }),
+            },
+            &common::audit("account_created"),
+        )
         .await
         .unwrap();
     let mut expired = signed_in(&world, "het.han").await;
@@ -1043,7 +1063,9 @@ async fn story(url: &str) {
         assert!(matches!(
             world
                 .store
-                .start_computation(WAVE, "x", None, user, 0)
+                .start_computation(WAVE, "x", None, user, 0, &|_: &i64| common::audit(
+                    "computation_started"
+                ))
                 .await,
             Err(sipas_app::ports::StoreError::Conflict(_))
         ));
@@ -1063,7 +1085,13 @@ async fn story(url: &str) {
     late.export_id = "late000000000001".into();
     world
         .store
-        .import_paper(WAVE, None, &[late], false)
+        .import_paper(
+            WAVE,
+            None,
+            &[late],
+            false,
+            &|_: &[sipas_app::staff::port::RowOutcome]| common::audit("paper_imported"),
+        )
         .await
         .expect("late form");
     let (_, newer_id) = start(&mut stats).await;
@@ -1093,13 +1121,17 @@ async fn story(url: &str) {
     // Two running jobs of one wave are refused by the database too.
     let first = world
         .store
-        .start_computation(WAVE, "x", None, user, 0)
+        .start_computation(WAVE, "x", None, user, 0, &|_: &i64| {
+            common::audit("computation_started")
+        })
         .await
         .unwrap();
     assert!(matches!(
         world
             .store
-            .start_computation(WAVE, "x", None, user, 0)
+            .start_computation(WAVE, "x", None, user, 0, &|_: &i64| common::audit(
+                "computation_started"
+            ))
             .await,
         Err(sipas_app::ports::StoreError::Conflict(_))
     ));
@@ -1113,13 +1145,17 @@ async fn story(url: &str) {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let dead = world
         .store
-        .start_computation(WAVE, "x", None, user, now - 600)
+        .start_computation(WAVE, "x", None, user, now - 600, &|_: &i64| {
+            common::audit("computation_started")
+        })
         .await
         .unwrap();
     // (one running job per wave: the live one is of last year's wave)
     let alive = world
         .store
-        .start_computation("sipas-2026-old-map", "x", None, user, now)
+        .start_computation("sipas-2026-old-map", "x", None, user, now, &|_: &i64| {
+            common::audit("computation_started")
+        })
         .await
         .unwrap();
     assert_eq!(

@@ -61,17 +61,20 @@ async fn world(url: &str, settings: StaffSettings) -> World {
                 conditions_accepted_at: Some("2026-12-06T00:00:00Z".into()),
             });
         store
-            .create_user(&NewUser {
-                username: username.into(),
-                display_name: format!("Người dùng {username}"),
-                role,
-                province: province.map(|code: &str| ProvinceRef {
-                    geography: Geography::G2025,
-                    code: code.into(),
-                }),
-                password_hash: hash.clone(),
-                research,
-            })
+            .create_user(
+                &NewUser {
+                    username: username.into(),
+                    display_name: format!("Người dùng {username}"),
+                    role,
+                    province: province.map(|code: &str| ProvinceRef {
+                        geography: Geography::G2025,
+                        code: code.into(),
+                    }),
+                    password_hash: hash.clone(),
+                    research,
+                },
+                &common::audit("account_created"),
+            )
             .await
             .expect("user");
     }
@@ -465,7 +468,11 @@ async fn role_matrix(world: &World) {
     };
     world
         .store
-        .create_wave_scheduled(&old_wave, &Default::default())
+        .create_wave_scheduled(
+            &old_wave,
+            &Default::default(),
+            &common::audit("wave_created"),
+        )
         .await
         .expect("2004 wave");
     for path in [

@@ -91,7 +91,9 @@ async fn story(url: &str) {
             }
         }
     }
-    db.replace_frame(wave, &frame).await.expect("frame");
+    db.replace_frame(wave, &frame, &common::audit("frame_uploaded"))
+        .await
+        .expect("frame");
     let methodology = Methodology::from_toml(METHODOLOGY).expect("methodology");
     let tree = methodology.compile().expect("tree");
     let mut rng = Rng(0x5EED_2026);
@@ -124,7 +126,13 @@ async fn story(url: &str) {
         });
     }
     let outcomes = db
-        .import_paper(wave, None, &records, false)
+        .import_paper(
+            wave,
+            None,
+            &records,
+            false,
+            &|_: &[sipas_app::staff::port::RowOutcome]| common::audit("paper_imported"),
+        )
         .await
         .expect("import");
     assert!(

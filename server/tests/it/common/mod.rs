@@ -181,3 +181,8 @@ pub async fn get(
         .await
         .unwrap_or_else(|_| panic!("GET {uri} did not answer within 10 s (a stalled render)"))
 }
+
+/// The audit entry of a change a test makes directly on the store.
+pub fn audit(action: &str) -> sipas_app::staff::port::AuditEntry {
+    sipas_app::staff::port::AuditEntry::new("test", action)
+}
