@@ -30,7 +30,8 @@ export function storedResponses(): ResponseRow[] {
   execFileSync(process.env.SIPAS_E2E_BIN ?? '', ['export', '--wave', 'sipas-2026-demo', '--out', out], {
     env: { ...process.env, DATABASE_URL: process.env.SIPAS_E2E_DATABASE_URL, RUST_LOG: 'warn' },
   });
-  const [header, ...rows] = fs.readFileSync(out, 'utf8').trim().split('\n');
+  // The export is the staff export's: UTF-8 with a byte-order mark, a random export_id per row.
+  const [header, ...rows] = fs.readFileSync(out, 'utf8').replace(/^\uFEFF/, '').trim().split('\n');
   const columns = header.split(',');
   return rows.map((row) => Object.fromEntries(row.split(',').map((v, i) => [columns[i], v])));
 }

@@ -8,6 +8,7 @@ import {
   hydrated,
   storedResponses,
   takeCode,
+  type ResponseRow,
   watchConsole,
 } from './survey-helpers';
 
@@ -25,10 +26,13 @@ async function noAccessibilityViolations(page: Page, screen: string) {
   expect(found).toEqual([]);
 }
 
-function expectStored(before: number, receipt: string) {
+/** The one response stored since `before` (the export carries a random row id, never the
+ * receipt number: the new row is the one whose id was not there before). */
+function expectStored(before: ResponseRow[]) {
   const rows = storedResponses();
-  expect(rows.length - before).toBe(1);
-  const mine = rows.filter((row) => row.response_id === receipt);
+  expect(rows.length - before.length).toBe(1);
+  const known = new Set(before.map((row) => row.export_id));
+  const mine = rows.filter((row) => !known.has(row.export_id));
   expect(mine).toHaveLength(1);
   // The code's sample point, never asked of the respondent.
   expect([mine[0].province, mine[0].stratum, mine[0].psu, mine[0].sample]).toEqual([
@@ -40,15 +44,11 @@ function expectStored(before: number, receipt: string) {
   return mine[0];
 }
 
-function receiptOf(page: Page): string {
-  return decodeURIComponent(new URL(page.url()).pathname.split('/receipt/')[1]);
-}
-
 test('complete the questionnaire with a code: relevance, inline validation, no WCAG violations', async ({
   page,
 }) => {
   const errors = watchConsole(page);
-  const before = storedResponses().length;
+  const before = storedResponses();
   const code = takeCode();
   await page.goto(`/s/${code}`);
   await hydrated(page);
@@ -92,7 +92,7 @@ test('complete the questionnaire with a code: relevance, inline validation, no W
   await expect(page).toHaveURL(/\/receipt\//);
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Cảm ơn bạn!');
   await noAccessibilityViolations(page, 'receipt');
-  const row = expectStored(before, receiptOf(page));
+  const row = expectStored(before);
   expect(row.used_service).toBe('1');
   expect(row.fb_1).not.toBe('');
   expect(row.language).toBe('vi');
@@ -102,7 +102,7 @@ test('complete the questionnaire with a code: relevance, inline validation, no W
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Mã này đã được sử dụng');
   await expect(page.locator('form.survey-form')).toHaveCount(0);
   await noAccessibilityViolations(page, 'used code');
-  expect(storedResponses().length - before).toBe(1);
+  expect(storedResponses().length - before.length).toBe(1);
   expect(errors).toEqual([]);
 });
 
@@ -128,7 +128,7 @@ test('answers survive a reload and the respondent resumes where they were', asyn
 
 test('offline at submit: kept on the phone, sent when the connection returns', async ({ page, context }) => {
   const errors = watchConsole(page, [/ERR_INTERNET_DISCONNECTED|Failed to load resource|Failed to fetch/]);
-  const before = storedResponses().length;
+  const before = storedResponses();
   const code = takeCode();
   await page.goto(`/s/${code}`);
   await hydrated(page);
@@ -138,7 +138,7 @@ test('offline at submit: kept on the phone, sent when the connection returns', a
   await context.setOffline(true);
   await page.getByRole('button', { name: SUBMIT }).click();
   await expect(page.locator('[data-state="queued"]')).toContainText('Đã lưu trên điện thoại này');
-  expect(storedResponses().length - before).toBe(0);
+  expect(storedResponses().length - before.length).toBe(0);
 
   // Still offline, the page can be reloaded: the service worker has it, the outbox keeps it.
   await page.reload();
@@ -147,7 +147,7 @@ test('offline at submit: kept on the phone, sent when the connection returns', a
 
   await context.setOffline(false);
   await expect(page).toHaveURL(/\/receipt\//, { timeout: 20_000 });
-  expectStored(before, receiptOf(page));
+  expectStored(before);
   expect(errors).toEqual([]);
 });
 
@@ -212,7 +212,7 @@ test('a stale offline copy of the page never takes newer answers back', async ({
 
 test('offline at submit, tab closed: sent on the next visit', async ({ page, context }) => {
   watchConsole(page);
-  const before = storedResponses().length;
+  const before = storedResponses();
   const code = takeCode();
   await page.goto(`/s/${code}`);
   await hydrated(page);
@@ -227,7 +227,7 @@ test('offline at submit, tab closed: sent on the next visit', async ({ page, con
   await later.goto('/khao-sat');
   await hydrated(later);
   await expect(async () => {
-    expect(storedResponses().length - before).toBe(1);
+    expect(storedResponses().length - before.length).toBe(1);
   }).toPass({ timeout: 20_000 });
   await later.goto(`/s/${code}`);
   await expect(later.getByRole('heading', { level: 1 })).toHaveText('Mã này đã được sử dụng');
@@ -235,18 +235,18 @@ test('offline at submit, tab closed: sent on the next visit', async ({ page, con
 
 test('a double tap on submit stores one response and shows one receipt', async ({ page }) => {
   const errors = watchConsole(page);
-  const before = storedResponses().length;
+  const before = storedResponses();
   const code = takeCode();
   await page.goto(`/s/${code}`);
   await hydrated(page);
   await answerUntilLastScreen(page);
   await page.getByRole('button', { name: SUBMIT }).dblclick();
   await expect(page).toHaveURL(/\/receipt\//);
-  expectStored(before, receiptOf(page));
+  expectStored(before);
 
   await page.goto(`/s/${code}`);
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Mã này đã được sử dụng');
-  expect(storedResponses().length - before).toBe(1);
+  expect(storedResponses().length - before.length).toBe(1);
   expect(errors).toEqual([]);
 });
 
@@ -254,7 +254,7 @@ test.describe('with JavaScript disabled', () => {
   test.use({ javaScriptEnabled: false });
 
   test('the whole questionnaire can be completed and submitted', async ({ page }) => {
-    const before = storedResponses().length;
+    const before = storedResponses();
     const code = takeCode();
     await page.goto(`/s/${code}`);
     // Server-side validation, the message beside the field.
@@ -268,14 +268,14 @@ test.describe('with JavaScript disabled', () => {
     await last.click();
     await expect(page).toHaveURL(/\/receipt\//);
     await expect(page.getByRole('heading', { level: 1 })).toHaveText('Cảm ơn bạn!');
-    expectStored(before, receiptOf(page));
+    expectStored(before);
 
     // Going back and posting the final screen again (a resubmitted form) gives the same receipt.
     const receipt = page.url();
     await page.goBack();
     await page.getByRole('button', { name: SUBMIT }).click();
     await expect(page).toHaveURL(receipt);
-    expect(storedResponses().length - before).toBe(1);
+    expect(storedResponses().length - before.length).toBe(1);
   });
 
   test('a typed code with dashes and lower case opens the questionnaire', async ({ page }) => {

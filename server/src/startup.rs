@@ -23,6 +23,9 @@ pub struct Settings {
     pub staff: StaffSettings,
     /// The origin browsers see, when a proxy rewrites Host.
     pub public_origin: Option<String>,
+    /// Start the periodic jobs ([`crate::jobs::start`]): always for the server; off in
+    /// process for the tests, which drive the sweeps themselves where they test them.
+    pub background_jobs: bool,
 }
 
 impl Settings {
@@ -34,11 +37,12 @@ impl Settings {
             limits: Limits::from_config(config),
             staff: config.staff_settings(),
             public_origin: config.public_origin(),
+            background_jobs: true,
         }
     }
 
     /// In-process use (tests, benchmarks): no per-client rate limits (one client sends every
-    /// request), default staff settings, no site assets.
+    /// request), default staff settings, no site assets, no periodic jobs.
     pub fn in_process() -> Self {
         Self {
             leptos_options: LeptosOptions::builder().output_name("sipas").build(),
@@ -46,12 +50,13 @@ impl Settings {
             limits: Limits::without_rate_limits(),
             staff: StaffSettings::default(),
             public_origin: None,
+            background_jobs: false,
         }
     }
 }
 
-/// The application on one store: its state, with the background jobs running beside it (for as
-/// long as the Tokio runtime that built it).
+/// The application on one store: its state, with the background jobs running beside it when the
+/// settings say so (for as long as the Tokio runtime that built it).
 pub struct Application {
     pub state: AppState,
 }
@@ -69,7 +74,9 @@ impl Application {
             site: Arc::default(),
             public_origin: settings.public_origin,
         };
-        crate::jobs::start(&state);
+        if settings.background_jobs {
+            crate::jobs::start(&state);
+        }
         Self { state }
     }
 

@@ -67,7 +67,11 @@ fn find_columns(
         }
     }
     Ok(Columns {
-        response_id: require("response_id")?,
+        // The platform's export names its random row id `export_id`.
+        response_id: match find("response_id").or_else(|| find("export_id")) {
+            Some(i) => i,
+            None => require("response_id")?,
+        },
         province: require("province")?,
         stratum: find("stratum"),
         psu: find("psu"),
@@ -1020,6 +1024,15 @@ mod tests {
             subgroup: Some(("sex".into(), "F".into())),
         };
         assert_eq!(stats.domains[&female].rows, vec![1]);
+    }
+
+    #[test]
+    fn the_platforms_export_id_serves_as_the_response_id() {
+        let data = "\u{feff}export_id,province,sex,q1,q2\n9f3a,01,F,5,4\n9f3a,01,M,3,4\n";
+        let err = read_csv(data.as_bytes(), &methodology())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("row 3, column response_id"), "{err}");
     }
 
     #[test]

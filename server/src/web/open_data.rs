@@ -383,8 +383,9 @@ impl Built {
 pub(crate) struct Cache {
     files: Mutex<HashMap<FileKey, Arc<tokio::sync::OnceCell<Arc<Built>>>>>,
     /// CPU work (workbooks, tables, re-aggregation) runs two at a time, so first requests for
-    /// many files cannot take every core from the survey.
-    cpu: tokio::sync::Semaphore,
+    /// many files cannot take every core from the survey. The permit goes with the blocking
+    /// work, so a request that gives up does not free it while its build still runs.
+    cpu: Arc<tokio::sync::Semaphore>,
 }
 
 type FileKey = (i32, i32, String);
@@ -393,7 +394,25 @@ impl Default for Cache {
     fn default() -> Self {
         Self {
             files: Mutex::default(),
-            cpu: tokio::sync::Semaphore::new(2),
+            cpu: Arc::new(tokio::sync::Semaphore::new(2)),
+        }
+    }
+}
+
+/// Removes its key's cache entry when dropped, if the entry holds no file.
+struct ForgetUnbuilt<'a> {
+    files: &'a Mutex<HashMap<FileKey, Arc<tokio::sync::OnceCell<Arc<Built>>>>>,
+    key: FileKey,
+}
+
+impl Drop for ForgetUnbuilt<'_> {
+    fn drop(&mut self) {
+        let mut files = self
+            .files
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if files.get(&self.key).is_some_and(|o| !o.initialized()) {
+            files.remove(&self.key);
         }
     }
 }
@@ -411,10 +430,20 @@ async fn cpu_bound<T: Send + 'static>(
     state: &AppState,
     work: impl FnOnce() -> Result<T, String> + Send + 'static,
 ) -> Result<T, String> {
-    let _permit = state.site.open_data.cpu.acquire().await;
-    tokio::task::spawn_blocking(work)
+    let permit = state
+        .site
+        .open_data
+        .cpu
+        .clone()
+        .acquire_owned()
         .await
-        .unwrap_or_else(|e| Err(e.to_string()))
+        .map_err(|e| e.to_string())?;
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        work()
+    })
+    .await
+    .unwrap_or_else(|e| Err(e.to_string()))
 }
 
 /// A version in an address, `v1`, `v2`, …: its number.
@@ -526,6 +555,12 @@ async fn built(
     version: i32,
     file: &str,
 ) -> Result<Option<Arc<Built>>, Response> {
+    // A version that was never published gets no cache entry (the key space is unbounded).
+    match crate::web::public_site::is_published(state, year, version).await {
+        Ok(true) => {}
+        Ok(false) => return Ok(None),
+        Err(failure) => return Err(failure.into_response()),
+    }
     let key = (year, version, file.to_owned());
     let files = &state.site.open_data.files;
     let once = files
@@ -534,6 +569,9 @@ async fn built(
         .entry(key.clone())
         .or_default()
         .clone();
+    // However this ends (built, a miss, a failure, or the request given up mid-build), an entry
+    // left without a file is removed: a miss must not grow the cache, a failure is tried again.
+    let _forget = ForgetUnbuilt { files, key };
     let outcome = once
         .get_or_try_init(|| async {
             match Box::pin(build(state, year, version, file)).await {
@@ -544,15 +582,6 @@ async fn built(
         })
         .await
         .cloned();
-    if outcome.is_err() {
-        // Not kept: a miss must not grow the cache, and a failure is tried again.
-        let mut files = files
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if files.get(&key).is_some_and(|o| !o.initialized()) {
-            files.remove(&key);
-        }
-    }
     match outcome {
         Ok(built) => Ok(Some(built)),
         Err(Miss::Absent) => Ok(None),

@@ -181,6 +181,21 @@ fn latest(index: &[ReleaseInfo]) -> Option<&ReleaseInfo> {
     index.iter().max_by_key(|r| (r.year, r.version))
 }
 
+/// Whether `year` v`version` was published (the cached index, asked again before saying no).
+pub(crate) async fn is_published(
+    state: &AppState,
+    year: i32,
+    version: i32,
+) -> Result<bool, Failure> {
+    let listed =
+        |index: &[ReleaseInfo]| index.iter().any(|r| r.year == year && r.version == version);
+    if listed(&index(state).await?) {
+        return Ok(true);
+    }
+    let fresh = state.staff.store.releases().await.map_err(unavailable)?;
+    Ok(listed(&fresh))
+}
+
 /// The pages' data of `year` v`version`, or `None` when it was not published (the index is
 /// asked again before saying so: it may predate a release published a moment ago).
 pub(crate) async fn published_data(

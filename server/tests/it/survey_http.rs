@@ -406,6 +406,17 @@ async fn json_submission_is_idempotent_and_validated() {
         !row.iter().any(|c| c == receipt),
         "no receipt number: {row:?}"
     );
+    // The file is microdata `sipas compute` reads (export_id serves as the response id).
+    let methodology = sipas_stats::methodology::Methodology::from_toml(
+        sipas_server::services::questionnaires::SIPAS_2023_METHODOLOGY,
+    )
+    .expect("methodology");
+    let stats = sipas_stats::microdata::read_csv(
+        std::fs::read(&out).expect("read").as_slice(),
+        &methodology,
+    )
+    .expect("the export is microdata");
+    assert_eq!(stats.design.n_psus(), 1);
     assert!(matches!(
         sipas_server::services::export::export_responses(&store, "nope", &out).await,
         Err(sipas_server::services::export::ExportError::UnknownWave(_))
