@@ -50,8 +50,8 @@ export default defineConfig({
     // Demo data, the first administrator, then 60 printed codes for one sample point (ward 12 of Hồ Chí Minh City), then serve.
     command:
       `"${bin}" demo && printf '%s\\n' '${adminPassword}' | "${bin}" admin create --username admin ` +
-      `--name 'Quản trị viên' && "${bin}" codes --wave sipas-2026-demo --province 79 --stratum 79-urban ` +
-      `--psu phuong-12 --count 60 --base-url http://127.0.0.1:${port} --out "${codes}" && ` +
+      `--name 'Quản trị viên' && "${bin}" codes --wave sipas-2026-demo --psu phuong-12 ` +
+      ` --count 60 --base-url http://127.0.0.1:${port} --out "${codes}" && ` +
       `exec "${bin}" serve`,
     cwd: root,
     url: `http://127.0.0.1:${port}/healthz`,

@@ -20,15 +20,23 @@ trap 'kill "${server:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
 run() { # engine label url group_commit
   local engine=$1 label=$2 url=$3 group=$4 port=3390
   DATABASE_URL=$url "$SIPAS_BIN" demo --no-history >/dev/null
-  DATABASE_URL=$url "$SIPAS_BIN" codes --wave sipas-2026-demo --province 79 --stratum 79-urban \
-    --psu "bench-$label" --count "$codes_per_run" --out "$work/codes-$label.csv" >/dev/null
+  # Batches of at most 5,000 codes (the one limit, as on the staff page) over province 79.
+  local left=$codes_per_run part=0 codes="$work/codes-$label.csv"
+  while (( left > 0 )); do
+    local n=$(( left < 5000 ? left : 5000 ))
+    DATABASE_URL=$url "$SIPAS_BIN" codes --wave sipas-2026-demo --province 79 --count "$n" \
+      --out "$work/part-$label-$part.csv" >/dev/null
+    if (( part == 0 )); then cat "$work/part-$label-$part.csv" >"$codes"
+    else tail -n +2 "$work/part-$label-$part.csv" >>"$codes"; fi
+    left=$(( left - n )); part=$(( part + 1 ))
+  done
   DATABASE_URL=$url LEPTOS_SITE_ADDR=127.0.0.1:$port RUST_LOG=error \
     SIPAS_DATABASE_GROUP_COMMIT=$group SIPAS_LIMIT_SUBMISSIONS_PER_MINUTE=0 \
     SIPAS_LIMIT_CODE_PAGES_PER_MINUTE=0 SIPAS_DATABASE_MAX_CONNECTIONS=16 \
     "$SIPAS_BIN" serve &
   server=$!
   for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
-  "$load" --addr "127.0.0.1:$port" --codes "$work/codes-$label.csv" --connections "$connections" \
+  "$load" --addr "127.0.0.1:$port" --codes "$codes" --connections "$connections" \
     --drafts "$drafts" --label "$engine/$label"
   kill "$server"; wait "$server" 2>/dev/null || true
 }

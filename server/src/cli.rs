@@ -38,8 +38,8 @@ pub enum Command {
     /// Seed demonstration data (idempotent) and exit: the current wave, and a published
     /// history (2023–2025 releases, the current wave's frame and paper forms).
     Demo {
-        /// Only the current wave, with no frame, forms or releases (fast; for tests and load
-        /// benchmarks that issue their own codes).
+        /// Only the current wave and its frame, with no forms or releases (fast; for tests and
+        /// load benchmarks that issue their own codes).
         #[arg(long)]
         no_history: bool,
     },
@@ -71,30 +71,30 @@ pub enum Command {
         #[arg(long)]
         open_link: bool,
     },
-    /// Issue one-time invitation codes for one sample point; writes them to a CSV for printing.
+    /// Issue a batch of one-time invitation codes over the frame's PSUs (as the staff batch
+    /// page does): one PSU, a stratum of a province, or a whole province, shared by target.
+    #[command(group(clap::ArgGroup::new("target").required(true).args(["psu", "province"])))]
     Codes {
         #[arg(long)]
         wave: String,
-        /// Province code in the wave's geography.
+        /// One PSU of the wave's frame.
+        #[arg(long, conflicts_with_all = ["province", "stratum"])]
+        psu: Option<String>,
+        /// A province of the frame (with --stratum, one of its strata).
         #[arg(long)]
-        province: String,
-        #[arg(long)]
-        stratum: String,
-        #[arg(long)]
-        psu: String,
+        province: Option<String>,
+        #[arg(long, requires = "province")]
+        stratum: Option<String>,
+        /// How many codes (1 to 5000, as on the staff page).
         #[arg(long, default_value_t = 1)]
         count: usize,
-        /// A label for this batch (default: a random one). Reusing a label adds to that batch, in
-        /// the same wave and province only.
-        #[arg(long)]
-        batch: Option<String>,
         /// Where the printed links and QR codes point.
         #[arg(long, default_value = "http://127.0.0.1:3000")]
         base_url: String,
         /// The CSV to write (code, link, sample point).
         #[arg(long)]
         out: PathBuf,
-        /// Also write a printable HTML sheet with a QR code per invitation.
+        /// Also write the printable sheet (one card with a QR code per invitation).
         #[arg(long)]
         sheet: Option<PathBuf>,
     },
@@ -276,7 +276,11 @@ impl Cli {
                 let created = crate::services::demo::seed(&store)
                     .await
                     .map_err(CliError::Demo)?;
-                if !no_history {
+                if no_history {
+                    crate::services::demo::seed_current_frame(&store)
+                        .await
+                        .map_err(CliError::Demo)?;
+                } else {
                     crate::services::demo::seed_history(&store)
                         .await
                         .map_err(CliError::Demo)?;
@@ -381,35 +385,47 @@ impl Cli {
             }
             Command::Codes {
                 wave,
+                psu,
                 province,
                 stratum,
-                psu,
                 count,
-                batch,
                 base_url,
                 out,
                 sheet,
             } => {
-                let store = open(&config).await?;
-                // A random label unless one is given: two runs in the same second (a script
-                // issuing for several provinces) must not share a batch.
-                let batch =
-                    batch.unwrap_or_else(|| format!("cli-{}", &store::random_token()[..12]));
-                let request = crate::services::invitations::IssueRequest {
-                    wave_code: &wave,
-                    province_code: &province,
-                    stratum: &stratum,
-                    psu: &psu,
-                    count,
-                    batch: &batch,
-                    base_url: &base_url,
-                    sheet: sheet.as_deref(),
+                use crate::services::invitations::{self, BatchRequest, Target};
+                let target = match (psu, province, stratum) {
+                    (Some(psu), _, _) => Target::Psu(psu),
+                    (None, Some(province), Some(stratum)) => Target::Stratum { province, stratum },
+                    (None, Some(province), None) => Target::Province(province),
+                    (None, None, _) => {
+                        return Err(CliError::Invalid("give --psu or --province".into()));
+                    }
                 };
-                let issued = crate::services::invitations::issue(&store, &request, &out).await;
+                let store = open(&config).await?;
+                let request = BatchRequest {
+                    wave_code: &wave,
+                    target: &target,
+                    count: &count.to_string(),
+                    batch_id: invitations::batch_id(&store::random_token()),
+                    issued_by: "cli",
+                    scope: &sipas_app::staff::Scope::All,
+                };
+                let issued = invitations::issue_to_files(
+                    &store,
+                    &request,
+                    base_url.trim_end_matches('/'),
+                    &out,
+                    sheet.as_deref(),
+                )
+                .await;
                 store.close().await;
+                let issued = issued?;
                 println!(
-                    "issued {} code(s) in batch {batch}: {}",
-                    issued?,
+                    "issued {} code(s) in batch {} for {}: {}",
+                    issued.codes.len(),
+                    issued.batch.id,
+                    issued.batch.scope,
                     out.display()
                 );
                 Ok(())

@@ -5,6 +5,7 @@
 //! with plain forms, so none of this code reaches the citizen's wasm bundle
 //! (docs/architecture.md, "Staff pages").
 
+pub mod changes;
 pub mod frame;
 pub mod pages;
 pub mod paper;

@@ -178,7 +178,7 @@ pub struct Monitoring {
     pub provinces: Vec<ProvinceProgress>,
     /// (Vietnam civil date, completes), oldest first.
     pub per_day: Vec<(String, i64)>,
-    /// Responses on codes outside the frame (issued by the CLI, open link).
+    /// Responses on codes outside the frame (the open link; codes of a PSU a later frame dropped).
     pub outside_frame: i64,
 }
 

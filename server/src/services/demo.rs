@@ -161,6 +161,28 @@ pub fn demo_frame(provinces: &[String], geography: Geography, current: bool) -> 
     frame
 }
 
+/// The current demonstration wave's frame, installed if it has none (so codes can be issued
+/// over it, also with `sipas demo --no-history`); the wave.
+pub async fn seed_current_frame<S: Store + StaffStore>(store: &S) -> Result<Wave, StoreError> {
+    let current = demo_waves().remove(0);
+    if store.frame(&current.code, None).await?.psus.is_empty() {
+        let provinces: Vec<String> = store
+            .provinces(current.geography)
+            .await?
+            .into_iter()
+            .map(|p| p.code)
+            .collect();
+        store
+            .replace_frame(
+                &current.code,
+                &demo_frame(&provinces, current.geography, true),
+                &demo_entry("frame_uploaded").wave(&current.code),
+            )
+            .await?;
+    }
+    Ok(current)
+}
+
 /// Paper forms for every sampled commune: satisfaction varies by province, commune and year,
 /// and a few communes fall short of their target.
 pub fn demo_forms(frame: &Frame, items: &[String], year: i32) -> Vec<PaperRecord> {
@@ -384,22 +406,16 @@ pub async fn seed_history<S: Store + StaffStore>(store: &S) -> Result<(), StoreE
         }
     }
     // The current wave: a frame and forms, so a statistician can compute and review at once.
-    let current = demo_waves().remove(0);
-    if store.frame(&current.code, None).await?.psus.is_empty() {
-        let provinces: Vec<String> = store
-            .provinces(current.geography)
-            .await?
-            .into_iter()
-            .map(|p| p.code)
-            .collect();
-        let frame = demo_frame(&provinces, current.geography, true);
-        store
-            .replace_frame(
-                &current.code,
-                &frame,
-                &demo_entry("frame_uploaded").wave(&current.code),
-            )
-            .await?;
+    let current = seed_current_frame(store).await?;
+    let collected: i64 = store
+        .monitoring(&current.code, None)
+        .await?
+        .psus
+        .iter()
+        .map(|p| p.completes)
+        .sum();
+    if collected == 0 {
+        let frame = store.frame(&current.code, None).await?;
         let forms = demo_forms(&frame, &items, current.year);
         import(store, &current.code, &forms).await?;
     }

@@ -1,33 +1,46 @@
-//! Issuing one-time invitation codes: random codes from the operating system's generator,
-//! stored as SHA-256 hashes, printed to a CSV for the field team.
+//! Invitation codes: random codes from the operating system's generator, stored as SHA-256
+//! hashes, issued in batches over the frame's PSUs. The staff batch page and `sipas codes` both
+//! issue through [`prepare`] and [`store`] (one limit, one share-out, one audit entry), and both
+//! print the same CSV columns ([`CSV_HEADER`], [`csv_row`]) and the same sheet.
 //!
 //! A plain SHA-256 is enough here (unlike passwords): each code carries 80 random bits, so there is
 //! nothing to guess from a leaked hash.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use sipas_app::domain::{SampleKind, SamplePoint};
-use sipas_app::ports::{Store, StoreError};
+use sipas_app::domain::SampleKind;
+use sipas_app::ports::StoreError;
+use sipas_app::staff::frame::{Frame, FramePsu};
+use sipas_app::staff::pages::Card;
+use sipas_app::staff::port::{AuditEntry, NewBatch};
+use sipas_app::staff::{Scope, StaffStore};
 use sipas_app::survey::codes::{InvitationCode, RANDOM_BYTES};
 
 pub use sipas_app::survey::codes::hash;
+
+/// The most codes one batch holds: a sheet of 5,000 cards is 2,500 A4 pages already.
+pub const MAX_BATCH: usize = 5000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IssueError {
     #[error("the operating system's random generator failed: {0}")]
     Random(String),
-    #[error("wave {0:?} does not exist (create it first)")]
-    UnknownWave(String),
-    #[error("province {code:?} does not exist in the wave's geography ({geography})")]
-    UnknownProvince {
-        code: String,
-        geography: &'static str,
-    },
-    #[error("count must be between 1 and 100000, got {0}")]
-    Count(usize),
+    #[error("the wave is closed")]
+    Closed,
+    #[error("the count must be from 1 to {MAX_BATCH}, got {0:?}")]
+    Count(String),
+    #[error("no {0} in the wave's frame (upload the frame first)")]
+    NotInFrame(String),
+    #[error("{0} is outside the province of this account")]
+    Forbidden(String),
+    #[error("batch {0} was issued already")]
+    AlreadyIssued(String),
     #[error("cannot write {path}: {message}")]
-    Write { path: PathBuf, message: String },
+    Write {
+        path: std::path::PathBuf,
+        message: String,
+    },
     #[error("cannot draw a QR code: {0}")]
     Qr(String),
     #[error("storing the codes failed: {0}")]
@@ -45,20 +58,6 @@ pub fn generate(count: usize) -> Result<Vec<InvitationCode>, IssueError> {
         .collect()
 }
 
-/// What `sipas codes` asks for.
-pub struct IssueRequest<'a> {
-    pub wave_code: &'a str,
-    pub province_code: &'a str,
-    pub stratum: &'a str,
-    pub psu: &'a str,
-    pub count: usize,
-    pub batch: &'a str,
-    /// Where links point, e.g. `https://sipas.example.gov.vn`.
-    pub base_url: &'a str,
-    /// Also write a printable HTML sheet: one card per code with its QR code.
-    pub sheet: Option<&'a Path>,
-}
-
 /// An inline SVG QR code for a link.
 pub fn qr_svg(link: &str) -> Result<String, IssueError> {
     let code = qrcode::QrCode::with_error_correction_level(link, qrcode::EcLevel::M)
@@ -70,128 +69,325 @@ pub fn qr_svg(link: &str) -> Result<String, IssueError> {
         .build())
 }
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+/// Where a batch's codes go: one PSU, a stratum of a province, or a whole province; the codes
+/// are shared over the PSUs in proportion to their targets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Psu(String),
+    Stratum { province: String, stratum: String },
+    Province(String),
 }
 
-/// A self-contained page of cards, each with the QR link, the code to type, and the instructions.
-fn print_sheet(codes: &[InvitationCode], request: &IssueRequest<'_>) -> Result<String, IssueError> {
-    let base = request.base_url.trim_end_matches('/');
-    let mut html = String::from(
-        "<!DOCTYPE html><html lang=\"vi\"><head><meta charset=\"utf-8\"><title>SIPAS</title><style>\
-         body{font-family:system-ui,sans-serif;margin:0}.card{display:inline-block;width:48%;\
-         box-sizing:border-box;padding:12px;border:1px dashed #999;page-break-inside:avoid;\
-         text-align:center}.code{font:600 20px monospace;letter-spacing:1px}p{margin:4px 0}\
-         </style></head><body>",
+impl Target {
+    /// The issue form's value: `psu:{psu}`, `stratum:{province}:{stratum}` or
+    /// `province:{province}` (PSU and stratum names may hold a colon, province codes never do).
+    pub fn parse(value: &str) -> Option<Self> {
+        if let Some(psu) = value.strip_prefix("psu:") {
+            Some(Self::Psu(psu.to_owned()))
+        } else if let Some(rest) = value.strip_prefix("stratum:") {
+            let (province, stratum) = rest.split_once(':')?;
+            Some(Self::Stratum {
+                province: province.to_owned(),
+                stratum: stratum.to_owned(),
+            })
+        } else {
+            value
+                .strip_prefix("province:")
+                .map(|p| Self::Province(p.to_owned()))
+        }
+    }
+
+    /// How the batch list names it: `psu 00001`, `stratum urban`, `province 01`.
+    pub fn scope(&self) -> String {
+        match self {
+            Self::Psu(psu) => format!("psu {psu}"),
+            Self::Stratum { stratum, .. } => format!("stratum {stratum}"),
+            Self::Province(province) => format!("province {province}"),
+        }
+    }
+
+    fn psus(&self, frame: &Frame) -> Vec<FramePsu> {
+        frame
+            .psus
+            .iter()
+            .filter(|p| match self {
+                Self::Psu(psu) => &p.psu == psu,
+                Self::Stratum { province, stratum } => {
+                    &p.province_code == province && &p.stratum == stratum
+                }
+                Self::Province(province) => &p.province_code == province,
+            })
+            .cloned()
+            .collect()
+    }
+}
+
+/// Shares `count` codes over PSUs in proportion to their targets (largest remainder; equal
+/// shares when no PSU has a target).
+pub fn share_out(psus: &[FramePsu], count: usize) -> Vec<usize> {
+    if psus.is_empty() {
+        return Vec::new();
+    }
+    let total: i64 = psus.iter().map(|p| p.target.max(0)).sum();
+    let weights: Vec<f64> = psus
+        .iter()
+        .map(|p| {
+            if total > 0 {
+                p.target.max(0) as f64 / total as f64
+            } else {
+                1.0 / psus.len() as f64
+            }
+        })
+        .collect();
+    let exact: Vec<f64> = weights.iter().map(|w| w * count as f64).collect();
+    let mut shares: Vec<usize> = exact.iter().map(|e| e.floor() as usize).collect();
+    let mut left = count - shares.iter().sum::<usize>();
+    let mut order: Vec<usize> = (0..psus.len()).collect();
+    order.sort_by(|&a, &b| {
+        (exact[b] - exact[b].floor())
+            .total_cmp(&(exact[a] - exact[a].floor()))
+            .then(a.cmp(&b))
+    });
+    for index in order.into_iter().cycle() {
+        if left == 0 {
+            break;
+        }
+        shares[index] += 1;
+        left -= 1;
+    }
+    shares
+}
+
+/// What a batch asks for.
+pub struct BatchRequest<'a> {
+    pub wave_code: &'a str,
+    pub target: &'a Target,
+    /// As typed (the form sends text): 1 to [`MAX_BATCH`].
+    pub count: &'a str,
+    pub batch_id: String,
+    /// Who issues it (the account, or `cli`).
+    pub issued_by: &'a str,
+    /// Where this account may issue.
+    pub scope: &'a Scope,
+}
+
+/// A batch drawn but not yet stored: its codes, each with its PSU.
+pub struct PreparedBatch {
+    pub wave_title: String,
+    pub batch: NewBatch,
+    pub codes: Vec<(FramePsu, InvitationCode)>,
+}
+
+/// Checks a request against the wave, its frame and the account's province, and draws the
+/// codes. Nothing is stored.
+pub async fn prepare(
+    store: &dyn StaffStore,
+    request: &BatchRequest<'_>,
+) -> Result<PreparedBatch, IssueError> {
+    let details = store
+        .wave_details(request.wave_code)
+        .await
+        .map_err(IssueError::Store)?;
+    if details.wave.closed {
+        return Err(IssueError::Closed);
+    }
+    let count = match request.count.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX_BATCH).contains(&n) => n,
+        _ => return Err(IssueError::Count(request.count.to_owned())),
+    };
+    // The whole frame: the target is checked against the account's province below, so a target
+    // edited in the form cannot reach another province.
+    let frame = store
+        .frame(request.wave_code, None)
+        .await
+        .map_err(IssueError::Store)?;
+    let chosen = request.target.psus(&frame);
+    let Some(province) = chosen.first().map(|p| p.province_code.clone()) else {
+        return Err(IssueError::NotInFrame(request.target.scope()));
+    };
+    if !request.scope.allows(details.wave.geography, &province) {
+        return Err(IssueError::Forbidden(format!("province {province}")));
+    }
+    let mut codes = generate(count)?.into_iter();
+    let mut assigned = Vec::with_capacity(count);
+    for (psu, share) in chosen.iter().zip(share_out(&chosen, count)) {
+        for code in codes.by_ref().take(share) {
+            assigned.push((psu.clone(), code));
+        }
+    }
+    Ok(PreparedBatch {
+        wave_title: details.wave.title,
+        batch: NewBatch {
+            id: request.batch_id.clone(),
+            wave_code: request.wave_code.to_owned(),
+            province_code: province,
+            scope: request.target.scope(),
+            issued_by: request.issued_by.to_owned(),
+            kind: SampleKind::Probability,
+            codes: assigned
+                .iter()
+                .map(|(psu, code)| (psu.clone(), hash(code)))
+                .collect(),
+        },
+        codes: assigned,
+    })
+}
+
+/// Stores a prepared batch, all or nothing, with its audit entry (`batch_issued`), which
+/// `entry(province, detail)` makes for the account that issues it.
+pub async fn store(
+    store: &dyn StaffStore,
+    prepared: &PreparedBatch,
+    entry: impl FnOnce(&str, String) -> AuditEntry,
+) -> Result<(), IssueError> {
+    let batch = &prepared.batch;
+    let audit = entry(
+        &batch.province_code,
+        format!(
+            "{}: {} codes for {}",
+            batch.id,
+            prepared.codes.len(),
+            batch.scope
+        ),
     );
-    for code in codes {
-        let link = format!("{base}/s/{}", code.as_str());
-        html.push_str(&format!(
-            "<div class=\"card\">{}<p>Quét mã hoặc vào {} và nhập mã / Scan, or visit the address and type the code:</p>\
-             <p class=\"code\">{}</p></div>",
-            qr_svg(&link)?,
-            escape(base),
-            escape(&code.display()),
-        ));
+    match store.issue_batch(batch, &audit).await {
+        Ok(()) => Ok(()),
+        Err(StoreError::Conflict(_)) => Err(IssueError::AlreadyIssued(batch.id.clone())),
+        Err(err) => Err(IssueError::Store(err)),
     }
-    html.push_str("</body></html>");
-    Ok(html)
 }
 
-/// Generates and stores codes for one sample point and writes them (code, link, sample point) to
-/// `out`. The file appears only if the codes were stored, and the codes are stored only if the
-/// file could be written, so no printed code is unknown and no stored code is unprinted.
-pub async fn issue(
-    store: &dyn Store,
-    request: &IssueRequest<'_>,
-    out: &Path,
-) -> Result<usize, IssueError> {
-    if request.count == 0 || request.count > 100_000 {
-        return Err(IssueError::Count(request.count));
-    }
-    let wave = match store.wave(request.wave_code).await {
-        Ok(wave) => wave,
-        Err(StoreError::NotFound) => {
-            return Err(IssueError::UnknownWave(request.wave_code.to_owned()));
-        }
-        Err(err) => return Err(IssueError::Store(err)),
-    };
-    match store.province(wave.geography, request.province_code).await {
-        Ok(_) => {}
-        Err(StoreError::NotFound) => {
-            return Err(IssueError::UnknownProvince {
-                code: request.province_code.to_owned(),
-                geography: wave.geography.key(),
+/// A fresh batch id: `b` and 16 hex digits (the staff form sends its own, so a form posted
+/// twice issues once).
+pub fn batch_id(token: &str) -> String {
+    format!("b{}", &token[..16.min(token.len())])
+}
+
+/// The columns of a batch's CSV.
+pub const CSV_HEADER: [&str; 6] = ["code", "link", "wave", "province", "stratum", "psu"];
+
+/// The link printed for a code: `{base}/s/{code}`.
+pub fn link(base_url: &str, code: &InvitationCode) -> String {
+    format!("{}/s/{}", base_url.trim_end_matches('/'), code.as_str())
+}
+
+/// One CSV row: the code as typed, its link and its sample point (text neutralised for
+/// spreadsheets, as in every export).
+pub fn csv_row(
+    base_url: &str,
+    code: &InvitationCode,
+    wave: &str,
+    province: &str,
+    stratum: &str,
+    psu: &str,
+) -> [String; 6] {
+    [
+        code.display(),
+        link(base_url, code),
+        wave.to_owned(),
+        province.to_owned(),
+        stratum.to_owned(),
+        psu.to_owned(),
+    ]
+    .map(|cell| crate::services::export::neutralise(&cell))
+}
+
+/// The printed cards of a prepared batch. The codes are stored by now, so a QR code that cannot
+/// be drawn (a base address too long for one) leaves its card with the code and the address to
+/// type, never hides the code.
+pub fn cards(prepared: &PreparedBatch, base_url: &str) -> Vec<Card> {
+    prepared
+        .codes
+        .iter()
+        .map(|(psu, code)| {
+            let link = link(base_url, code);
+            let qr_svg = qr_svg(&link).unwrap_or_else(|err| {
+                tracing::warn!(error = %err, "no QR code on a card");
+                String::new()
             });
+            Card {
+                qr_svg,
+                code_display: code.display(),
+                code: code.as_str().to_owned(),
+                link,
+                psu: psu.psu.clone(),
+                psu_name: psu.name.clone(),
+            }
+        })
+        .collect()
+}
+
+/// The staff stylesheet, inlined in a sheet written to a file.
+const STYLESHEET: &str = include_str!("../../../public/staff.css");
+
+/// Issues a batch to files (`sipas codes`): the CSV at `out` and, if asked, the sheet. The files
+/// appear only if the codes were stored, and the codes are stored only if the files could be
+/// written, so no printed code is unknown and no stored code is unprinted.
+pub async fn issue_to_files(
+    staff: &dyn StaffStore,
+    request: &BatchRequest<'_>,
+    base_url: &str,
+    out: &Path,
+    sheet: Option<&Path>,
+) -> Result<PreparedBatch, IssueError> {
+    let prepared = prepare(staff, request).await?;
+    let failed = |path: &Path| {
+        let path = path.to_owned();
+        move |err: std::io::Error| IssueError::Write {
+            path,
+            message: err.to_string(),
         }
-        Err(err) => return Err(IssueError::Store(err)),
-    }
-    let codes = generate(request.count)?;
-    let write_err = |message: String| IssueError::Write {
-        path: out.to_owned(),
-        message,
     };
-    let mut tmp = crate::services::files::temp_beside(out).map_err(|e| write_err(e.to_string()))?;
+    let mut csv_file = crate::services::files::temp_beside(out).map_err(failed(out))?;
     {
-        let mut writer = csv::Writer::from_writer(tmp.as_file_mut());
+        // The byte-order mark tells Excel the file is UTF-8, as in every export.
+        csv_file.write_all(b"\xEF\xBB\xBF").map_err(failed(out))?;
+        let mut writer = csv::Writer::from_writer(csv_file.as_file_mut());
         writer
-            .write_record(["code", "link", "wave", "province", "stratum", "psu"])
-            .map_err(|e| write_err(e.to_string()))?;
-        let base = request.base_url.trim_end_matches('/');
-        for code in &codes {
+            .write_record(CSV_HEADER)
+            .map_err(|e| failed(out)(e.into()))?;
+        for (psu, code) in &prepared.codes {
+            let row = csv_row(
+                base_url,
+                code,
+                &prepared.batch.wave_code,
+                &psu.province_code,
+                &psu.stratum,
+                &psu.psu,
+            );
             writer
-                .write_record([
-                    code.display().as_str(),
-                    &format!("{base}/s/{}", code.as_str()),
-                    request.wave_code,
-                    request.province_code,
-                    request.stratum,
-                    request.psu,
-                ])
-                .map_err(|e| write_err(e.to_string()))?;
+                .write_record(row)
+                .map_err(|e| failed(out)(e.into()))?;
         }
-        writer.flush().map_err(|e| write_err(e.to_string()))?;
+        writer.flush().map_err(failed(out))?;
     }
-    tmp.as_file_mut()
-        .flush()
-        .map_err(|e| write_err(e.to_string()))?;
-    let sheet = match request.sheet {
+    let sheet_file = match sheet {
         Some(path) => {
-            let sheet_err = |message: String| IssueError::Write {
-                path: path.to_owned(),
-                message,
-            };
-            let mut file =
-                crate::services::files::temp_beside(path).map_err(|e| sheet_err(e.to_string()))?;
-            file.write_all(print_sheet(&codes, request)?.as_bytes())
-                .map_err(|e| sheet_err(e.to_string()))?;
+            let mut file = crate::services::files::temp_beside(path).map_err(failed(path))?;
+            let html = sipas_app::staff::pages::batch_sheet_file(
+                &prepared.wave_title,
+                &prepared.batch.id,
+                base_url,
+                cards(&prepared, base_url),
+                STYLESHEET,
+            );
+            file.write_all(html.as_bytes()).map_err(failed(path))?;
             Some((file, path))
         }
         None => None,
     };
-    let sample = SamplePoint {
-        wave_code: wave.code,
-        geography: wave.geography,
-        province_code: request.province_code.to_owned(),
-        stratum: request.stratum.to_owned(),
-        psu: request.psu.to_owned(),
-    };
-    let hashes: Vec<String> = codes.iter().map(hash).collect();
-    store
-        .add_invitations(&sample, SampleKind::Probability, request.batch, &hashes)
-        .await
-        .map_err(IssueError::Store)?;
-    crate::services::files::persist(tmp, out).map_err(|e| write_err(e.to_string()))?;
-    if let Some((file, path)) = sheet {
-        crate::services::files::persist(file, path).map_err(|e| IssueError::Write {
-            path: path.to_owned(),
-            message: e.to_string(),
-        })?;
+    store(staff, &prepared, |province, detail| {
+        AuditEntry::new(request.issued_by, "batch_issued")
+            .wave(request.wave_code)
+            .province(Some(province))
+            .detail(detail)
+    })
+    .await?;
+    crate::services::files::persist(csv_file, out).map_err(failed(out))?;
+    if let Some((file, path)) = sheet_file {
+        crate::services::files::persist(file, path).map_err(failed(path))?;
     }
-    Ok(codes.len())
+    Ok(prepared)
 }
 
 #[cfg(test)]
@@ -218,5 +414,46 @@ mod tests {
         let unique: std::collections::HashSet<_> =
             codes.iter().map(InvitationCode::as_str).collect();
         assert_eq!(unique.len(), 200);
+    }
+
+    #[test]
+    fn targets_read_from_the_form_name_their_scope() {
+        assert_eq!(Target::parse("psu:a:b"), Some(Target::Psu("a:b".into())));
+        assert_eq!(
+            Target::parse("stratum:79:79-urban:x"),
+            Some(Target::Stratum {
+                province: "79".into(),
+                stratum: "79-urban:x".into()
+            })
+        );
+        assert_eq!(
+            Target::parse("province:01").map(|t| t.scope()),
+            Some("province 01".into())
+        );
+        assert_eq!(Target::parse("stratum:nocolon"), None);
+        assert_eq!(Target::parse("commune:1"), None);
+    }
+
+    fn psu(target: i64) -> FramePsu {
+        FramePsu {
+            province_code: "01".into(),
+            stratum: "s".into(),
+            psu: format!("p{target}"),
+            name: String::new(),
+            target,
+        }
+    }
+
+    #[test]
+    fn shares_follow_targets_and_add_up() {
+        assert_eq!(share_out(&[psu(30), psu(10)], 8), vec![6, 2]);
+        assert_eq!(
+            share_out(&[psu(1), psu(1), psu(1)], 10)
+                .iter()
+                .sum::<usize>(),
+            10
+        );
+        assert_eq!(share_out(&[psu(0), psu(0)], 3), vec![2, 1]);
+        assert!(share_out(&[], 3).is_empty());
     }
 }

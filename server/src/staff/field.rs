@@ -5,17 +5,16 @@ use axum::extract::{Multipart, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect};
 use serde::Deserialize;
-use sipas_app::domain::SampleKind;
 use sipas_app::ports::StoreError;
 use sipas_app::staff::Action;
-use sipas_app::staff::frame::{self, Frame, FramePsu};
-use sipas_app::staff::pages::{self, Card, MONITOR_SORTS, MonitorView};
-use sipas_app::staff::port::NewBatch;
+use sipas_app::staff::frame::{self, Frame};
+use sipas_app::staff::pages::{self, MONITOR_SORTS, MonitorView};
 use sipas_app::survey::codes::{InvitationCode, hash};
 
 use super::error::{StaffError, StaffResult};
 use super::guard::{InBatch, InWave, can};
 use super::html;
+use crate::services::invitations::{self, BatchRequest, IssueError, Target};
 use crate::web::AppState;
 
 pub async fn frame(State(state): State<AppState>, wave: InWave<can::Monitor>) -> StaffResult {
@@ -150,42 +149,6 @@ pub struct IssueForm {
     count: String,
 }
 
-/// Shares `count` codes over PSUs in proportion to their targets (largest remainder; equal
-/// shares when no PSU has a target).
-pub fn share_out(psus: &[FramePsu], count: usize) -> Vec<usize> {
-    if psus.is_empty() {
-        return Vec::new();
-    }
-    let total: i64 = psus.iter().map(|p| p.target.max(0)).sum();
-    let weights: Vec<f64> = psus
-        .iter()
-        .map(|p| {
-            if total > 0 {
-                p.target.max(0) as f64 / total as f64
-            } else {
-                1.0 / psus.len() as f64
-            }
-        })
-        .collect();
-    let exact: Vec<f64> = weights.iter().map(|w| w * count as f64).collect();
-    let mut shares: Vec<usize> = exact.iter().map(|e| e.floor() as usize).collect();
-    let mut left = count - shares.iter().sum::<usize>();
-    let mut order: Vec<usize> = (0..psus.len()).collect();
-    order.sort_by(|&a, &b| {
-        (exact[b] - exact[b].floor())
-            .total_cmp(&(exact[a] - exact[a].floor()))
-            .then(a.cmp(&b))
-    });
-    for index in order.into_iter().cycle() {
-        if left == 0 {
-            break;
-        }
-        shares[index] += 1;
-        left -= 1;
-    }
-    shares
-}
-
 /// The origin printed on invitations: the configured public origin, else this request's host.
 pub fn base_url(state: &AppState, headers: &HeaderMap) -> String {
     if let Some(origin) = &state.public_origin {
@@ -204,153 +167,82 @@ pub async fn issue(
     headers: HeaderMap,
     Form(form): Form<IssueForm>,
 ) -> StaffResult {
-    let code = wave.code().to_owned();
-    let refuse =
-        |status, message: &str| batches_view(&state, &wave, status, Some(message.to_owned()));
-    if wave.wave.wave.closed {
-        return refuse(
-            StatusCode::CONFLICT,
-            wave.ctx.t("Đợt đã đóng.", "The wave is closed."),
-        )
-        .await;
-    }
-    let count = match form.count.trim().parse::<usize>() {
-        Ok(n) if (1..=5000).contains(&n) => n,
-        _ => {
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                wave.ctx
-                    .t("Số mã từ 1 đến 5000.", "The count must be from 1 to 5000."),
-            )
-            .await;
-        }
-    };
     let token_ok = (16..=64).contains(&form.request_id.len())
         && form.request_id.bytes().all(|b| b.is_ascii_hexdigit());
-    if !token_ok {
-        return refuse(StatusCode::BAD_REQUEST, "request_id").await;
-    }
-    // The whole frame: the target is checked against the member's province below, so an id
-    // edited in the form cannot reach another province.
-    let frame = state.staff.store.frame(&code, None).await?;
-    // `psu:{psu}`, `stratum:{province}:{stratum}` or `province:{province}`; PSU and stratum
-    // names may themselves hold a colon, province codes never do.
-    let target = form.target.as_str();
-    let (chosen, scope): (Vec<FramePsu>, String) = if let Some(psu) = target.strip_prefix("psu:") {
-        (
-            frame
-                .psus
-                .iter()
-                .filter(|p| p.psu == psu)
-                .cloned()
-                .collect(),
-            format!("psu {psu}"),
-        )
-    } else if let Some((province, stratum)) = target
-        .strip_prefix("stratum:")
-        .and_then(|rest| rest.split_once(':'))
-    {
-        (
-            frame
-                .psus
-                .iter()
-                .filter(|p| p.province_code == province && p.stratum == stratum)
-                .cloned()
-                .collect(),
-            format!("stratum {stratum}"),
-        )
-    } else if let Some(province) = target.strip_prefix("province:") {
-        (
-            frame
-                .psus
-                .iter()
-                .filter(|p| p.province_code == province)
-                .cloned()
-                .collect(),
-            format!("province {province}"),
-        )
-    } else {
-        (Vec::new(), String::new())
+    let Some(target) = Target::parse(&form.target).filter(|_| token_ok) else {
+        let message = wave.ctx.t(
+            "Biểu mẫu không hợp lệ; hãy tải lại trang.",
+            "The form is not valid; reload the page.",
+        );
+        return batches_view(&state, &wave, StatusCode::BAD_REQUEST, Some(message.into())).await;
     };
-    let Some(province) = chosen.first().map(|p| p.province_code.clone()) else {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            wave.ctx.t(
-                "Không có PSU nào như vậy trong dàn mẫu.",
-                "No such PSU in the frame.",
-            ),
-        )
-        .await;
+    let store = state.staff.store.as_ref();
+    let request = BatchRequest {
+        wave_code: wave.code(),
+        target: &target,
+        count: &form.count,
+        // The form's own token: a form posted twice issues once.
+        batch_id: invitations::batch_id(&form.request_id),
+        issued_by: &wave.user.username,
+        scope: &wave.user.scope(),
     };
-    if !wave
-        .user
-        .scope()
-        .allows(wave.wave.wave.geography, &province)
-    {
-        return Err(StaffError::Forbidden);
-    }
-    let shares = share_out(&chosen, count);
-    let codes = crate::services::invitations::generate(count).map_err(|err| {
-        tracing::error!(error = %err, "no random codes");
-        StaffError::Unavailable
-    })?;
-    let mut assigned: Vec<(FramePsu, InvitationCode)> = Vec::with_capacity(count);
-    let mut codes = codes.into_iter();
-    for (psu, share) in chosen.iter().zip(shares) {
-        for code in codes.by_ref().take(share) {
-            assigned.push((psu.clone(), code));
-        }
-    }
-    let batch_id = format!("b{}", &form.request_id[..16]);
-    let batch = NewBatch {
-        id: batch_id.clone(),
-        wave_code: code.clone(),
-        province_code: province.clone(),
-        scope: scope.clone(),
-        issued_by: wave.user.username.clone(),
-        kind: SampleKind::Probability,
-        codes: assigned
-            .iter()
-            .map(|(psu, c)| (psu.clone(), hash(c)))
-            .collect(),
+    let entry = |province: &str, detail| {
+        wave.entry("batch_issued", Some(wave.code()), Some(province), detail)
     };
-    let audit = wave.entry(
-        "batch_issued",
-        Some(&code),
-        Some(&province),
-        format!("{batch_id}: {count} codes for {scope}"),
-    );
-    match state.staff.store.issue_batch(&batch, &audit).await {
-        Ok(()) => {}
-        Err(StoreError::Conflict(_)) => {
-            return refuse(
-                StatusCode::CONFLICT,
-                wave.ctx.t(
-                    "Lô này đã được phát (biểu mẫu được gửi hai lần). Mã chỉ hiện một lần; nếu chưa in, hãy hủy lô và phát lô mới.",
-                    "This batch was issued already (the form was sent twice). Codes are shown once; if they were not printed, void the batch and issue a new one.",
+    let issued = match invitations::prepare(store, &request).await {
+        Ok(prepared) => invitations::store(store, &prepared, entry)
+            .await
+            .map(|()| prepared),
+        Err(err) => Err(err),
+    };
+    let prepared = match issued {
+        Ok(prepared) => prepared,
+        Err(err) => {
+            let (status, message) = match err {
+                IssueError::Forbidden(_) => return Err(StaffError::Forbidden),
+                IssueError::Store(err) => return Err(err.into()),
+                IssueError::Random(_) | IssueError::Qr(_) | IssueError::Write { .. } => {
+                    tracing::error!(error = %err, "issuing codes");
+                    return Err(StaffError::Unavailable);
+                }
+                IssueError::Closed => (
+                    StatusCode::CONFLICT,
+                    wave.ctx.t("Đợt đã đóng.", "The wave is closed."),
                 ),
-            )
-            .await;
+                IssueError::Count(_) => (
+                    StatusCode::BAD_REQUEST,
+                    wave.ctx
+                        .t("Số mã từ 1 đến 5000.", "The count must be from 1 to 5000."),
+                ),
+                IssueError::NotInFrame(_) => (
+                    StatusCode::BAD_REQUEST,
+                    wave.ctx.t(
+                        "Không có PSU nào như vậy trong dàn mẫu.",
+                        "No such PSU in the frame.",
+                    ),
+                ),
+                IssueError::AlreadyIssued(_) => (
+                    StatusCode::CONFLICT,
+                    wave.ctx.t(
+                        "Lô này đã được phát (biểu mẫu được gửi hai lần). Mã chỉ hiện một lần; nếu chưa in, hãy hủy lô và phát lô mới.",
+                        "This batch was issued already (the form was sent twice). Codes are shown once; if they were not printed, void the batch and issue a new one.",
+                    ),
+                ),
+            };
+            return batches_view(&state, &wave, status, Some(message.to_owned())).await;
         }
-        Err(err) => return Err(err.into()),
-    }
+    };
     let base = base_url(&state, &headers);
-    let mut cards = Vec::with_capacity(assigned.len());
-    for (psu, invitation) in assigned {
-        let link = format!("{base}/s/{}", invitation.as_str());
-        let qr_svg = crate::services::invitations::qr_svg(&link).unwrap_or_default();
-        cards.push(Card {
-            code_display: invitation.display(),
-            code: invitation.as_str().to_owned(),
-            link,
-            qr_svg,
-            psu: psu.psu,
-            psu_name: psu.name,
-        });
-    }
+    let cards = invitations::cards(&prepared, &base);
     Ok(html(
         StatusCode::OK,
-        pages::batch_sheet(&wave.ctx, &wave.wave.wave.title, &batch_id, &base, cards),
+        pages::batch_sheet(
+            &wave.ctx,
+            &wave.wave.wave.title,
+            &prepared.batch.id,
+            &base,
+            cards,
+        ),
     ))
 }
 
@@ -388,24 +280,23 @@ pub async fn codes_csv(
     let id = batch.batch.id.clone();
     let base = base_url(&state, &headers);
     let mut writer = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
-    let _ = writer.write_record(["code", "link", "wave", "province", "stratum", "psu"]);
+    let _ = writer.write_record(invitations::CSV_HEADER);
     let mut rows = 0;
-    for raw in form.codes.split_whitespace().take(5000) {
+    for raw in form.codes.split_whitespace().take(invitations::MAX_BATCH) {
         let code = InvitationCode::parse(raw).map_err(|_| StaffError::NotFound)?;
         let invitation = state.store.invitation(&hash(&code)).await?;
         if invitation.batch != id {
             return Err(StaffError::NotFound);
         }
-        let (shown, link) = (code.display(), format!("{base}/s/{}", code.as_str()));
-        let cells = [
-            shown.as_str(),
-            &link,
-            &invitation.sample.wave_code,
-            &invitation.sample.province_code,
-            &invitation.sample.stratum,
-            &invitation.sample.psu,
-        ];
-        let _ = writer.write_record(cells.into_iter().map(crate::services::export::neutralise));
+        let sample = &invitation.sample;
+        let _ = writer.write_record(invitations::csv_row(
+            &base,
+            &code,
+            &sample.wave_code,
+            &sample.province_code,
+            &sample.stratum,
+            &sample.psu,
+        ));
         rows += 1;
     }
     let bytes = writer.into_inner().map_err(|err| {
@@ -481,32 +372,4 @@ pub async fn monitor(
             },
         ),
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn psu(target: i64) -> FramePsu {
-        FramePsu {
-            province_code: "01".into(),
-            stratum: "s".into(),
-            psu: format!("p{target}"),
-            name: String::new(),
-            target,
-        }
-    }
-
-    #[test]
-    fn shares_follow_targets_and_add_up() {
-        assert_eq!(share_out(&[psu(30), psu(10)], 8), vec![6, 2]);
-        assert_eq!(
-            share_out(&[psu(1), psu(1), psu(1)], 10)
-                .iter()
-                .sum::<usize>(),
-            10
-        );
-        assert_eq!(share_out(&[psu(0), psu(0)], 3), vec![2, 1]);
-        assert!(share_out(&[], 3).is_empty());
-    }
 }

@@ -3,6 +3,7 @@
 use crate::common;
 
 use sipas_app::ports::Store;
+use sipas_app::staff::StaffStore;
 use sipas_app::survey::codes::InvitationCode;
 use sipas_server::store::{self, ConnectOptions};
 
@@ -14,39 +15,48 @@ fn sipas(url: &str, args: &[&str]) -> std::process::Output {
         .expect("run sipas")
 }
 
+/// `sipas codes` with its target arguments, writing `codes.csv` in the database's folder.
+fn codes(db: &common::SqliteDb, target: &[&str], extra: &[&str]) -> std::process::Output {
+    let out = db.dir.path().join("codes.csv");
+    let mut args = vec![
+        "codes",
+        "--wave",
+        "sipas-2026-demo",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(target);
+    args.extend_from_slice(extra);
+    sipas(&db.url, &args)
+}
+
 #[tokio::test]
-async fn codes_are_printed_and_stored_hashed() {
+async fn codes_are_a_batch_over_the_frame_printed_and_stored_hashed() {
     let db = common::sqlite_db();
     assert!(sipas(&db.url, &["demo", "--no-history"]).status.success());
     let out = db.dir.path().join("codes.csv");
-    let out_arg = out.to_str().unwrap();
     let sheet = db.dir.path().join("codes.html");
-    let output = sipas(
-        &db.url,
-        &[
-            "codes",
-            "--wave",
-            "sipas-2026-demo",
-            "--province",
-            "79",
-            "--stratum",
-            "79-urban",
-            "--psu",
-            "ward-3",
-            "--count",
-            "5",
-            "--out",
-            out_arg,
-            "--sheet",
-            sheet.to_str().unwrap(),
-        ],
+    let output = codes(
+        &db,
+        &["--psu", "79-urban-3"],
+        &["--count", "5", "--sheet", sheet.to_str().unwrap()],
     );
     assert!(
         output.status.success(),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    // UTF-8 with a byte-order mark (for Excel), as the staff page's CSV.
+    assert!(
+        std::fs::read(&out)
+            .unwrap()
+            .starts_with(b"\xEF\xBB\xBFcode,link,wave,")
+    );
     let mut reader = csv::Reader::from_path(&out).unwrap();
+    assert_eq!(
+        reader.headers().unwrap().iter().collect::<Vec<_>>(),
+        ["code", "link", "wave", "province", "stratum", "psu"]
+    );
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), 5);
     let store = store::open(&db.url, &ConnectOptions::default())
@@ -55,14 +65,51 @@ async fn codes_are_printed_and_stored_hashed() {
     for row in &rows {
         let code = InvitationCode::parse(&row[0]).expect("printed code parses");
         assert!(row[1].ends_with(&format!("/s/{}", code.as_str())));
+        assert_eq!(
+            [&row[3], &row[4], &row[5]],
+            ["79", "79-urban", "79-urban-3"]
+        );
         let invitation = store
             .invitation(&sipas_server::services::invitations::hash(&code))
             .await
             .expect("stored by hash");
         assert_eq!(invitation.sample.province_code, "79");
-        assert_eq!(invitation.sample.psu, "ward-3");
+        assert_eq!(invitation.sample.stratum, "79-urban");
+        assert_eq!(invitation.sample.psu, "79-urban-3");
         assert!(!invitation.used);
     }
+    // The same sheet as the staff page's: a card per code, the stylesheet inline.
+    let html = std::fs::read_to_string(&sheet).unwrap();
+    assert_eq!(html.matches("<article class=\"card\">").count(), 5);
+    assert!(html.contains("<svg") && html.contains(".sheet {"));
+    assert!(html.contains(&InvitationCode::parse(&rows[0][0]).unwrap().display()));
+    // A batch the staff see (listed, voidable), issued and audited as `cli`.
+    let batches = store.batches("sipas-2026-demo", None).await.unwrap();
+    assert_eq!(batches.len(), 1);
+    assert_eq!(
+        (
+            batches[0].scope.as_str(),
+            batches[0].size,
+            batches[0].issued_by.as_str()
+        ),
+        ("psu 79-urban-3", 5, "cli")
+    );
+    let audit = store
+        .audit_log(&sipas_app::staff::port::AuditFilter::default())
+        .await
+        .unwrap();
+    let issued: Vec<_> = audit
+        .iter()
+        .filter(|r| r.entry.action == "batch_issued")
+        .collect();
+    assert_eq!(issued.len(), 1);
+    assert_eq!(issued[0].entry.actor, "cli");
+    assert!(
+        issued[0]
+            .entry
+            .detail
+            .contains("5 codes for psu 79-urban-3")
+    );
     // The plain code is nowhere in the database.
     let plain: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM invitation_codes WHERE code_hash = $1")
@@ -73,35 +120,77 @@ async fn codes_are_printed_and_stored_hashed() {
     assert_eq!(plain, 0);
 }
 
+#[tokio::test]
+async fn codes_for_a_province_are_shared_over_its_psus_by_target() {
+    let db = common::sqlite_db();
+    assert!(sipas(&db.url, &["demo", "--no-history"]).status.success());
+    // Province 79's frame: ten PSUs with target 10 and phuong-12 with 12 (112 in all).
+    let output = codes(&db, &["--province", "79"], &["--count", "112"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut reader = csv::Reader::from_path(db.dir.path().join("codes.csv")).unwrap();
+    let mut per_psu = std::collections::BTreeMap::<String, usize>::new();
+    for row in reader.records() {
+        *per_psu.entry(row.unwrap()[5].to_owned()).or_default() += 1;
+    }
+    assert_eq!(per_psu.len(), 11);
+    assert_eq!(per_psu["phuong-12"], 12);
+    assert!(
+        per_psu
+            .iter()
+            .all(|(psu, n)| psu == "phuong-12" || *n == 10)
+    );
+    // A stratum of it.
+    let output = codes(
+        &db,
+        &["--province", "79", "--stratum", "79-rural"],
+        &["--count", "5"],
+    );
+    assert!(output.status.success());
+    let mut reader = csv::Reader::from_path(db.dir.path().join("codes.csv")).unwrap();
+    assert!(reader.records().all(|r| &r.unwrap()[4] == "79-rural"));
+}
+
 #[test]
-fn codes_for_an_unknown_province_are_refused_and_nothing_is_written() {
+fn codes_outside_the_frame_or_the_limit_are_refused_and_nothing_is_written() {
     let db = common::sqlite_db();
     assert!(sipas(&db.url, &["demo", "--no-history"]).status.success());
     let out = db.dir.path().join("codes.csv");
+    let refused = |target: &[&str], extra: &[&str], expected: &str| {
+        let output = codes(&db, target, extra);
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{stderr}");
+        assert!(!out.exists());
+    };
     // 02 (Hà Giang) no longer exists in the 2025 geography of the demo wave.
-    let output = sipas(
-        &db.url,
-        &[
-            "codes",
-            "--wave",
-            "sipas-2026-demo",
-            "--province",
-            "02",
-            "--stratum",
-            "s",
-            "--psu",
-            "p",
-            "--out",
-            out.to_str().unwrap(),
-        ],
+    refused(
+        &["--province", "02"],
+        &[],
+        "no province 02 in the wave's frame",
     );
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("province \"02\" does not exist"),
-        "{stderr}"
+    refused(
+        &["--psu", "p-nowhere"],
+        &[],
+        "no psu p-nowhere in the wave's frame",
     );
-    assert!(!out.exists());
+    // One limit with the staff page.
+    refused(
+        &["--psu", "phuong-12"],
+        &["--count", "5001"],
+        "the count must be from 1 to 5000",
+    );
+    refused(&["--psu", "phuong-12"], &["--count", "0"], "from 1 to 5000");
+    // A stratum needs its province; a PSU takes no province.
+    refused(&["--stratum", "79-urban"], &[], "--province");
+    refused(
+        &["--psu", "phuong-12", "--province", "79"],
+        &[],
+        "cannot be used with",
+    );
 }
 
 #[tokio::test]

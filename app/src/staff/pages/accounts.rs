@@ -1,0 +1,188 @@
+//! Staff accounts and the audit log.
+
+use leptos::prelude::*;
+
+use super::{Ctx, Sort, document, sort_header};
+use crate::domain::{Geography, Province};
+use crate::staff::port::{AuditFilter, AuditRecord};
+use crate::staff::roles::{Role, StaffUser};
+
+pub fn users_page(
+    ctx: &Ctx,
+    mut users: Vec<StaffUser>,
+    provinces: Vec<Province>,
+    error: Option<String>,
+    sort: Sort,
+) -> String {
+    let title = ctx.t("Tài khoản", "Accounts");
+    sort.apply(
+        &mut users,
+        &[
+            ("username", |a, b| a.username.cmp(&b.username)),
+            ("name", |a, b| a.display_name.cmp(&b.display_name)),
+            ("role", |a, b| a.role.key().cmp(b.role.key())),
+            ("province", |a, b| {
+                a.province
+                    .as_ref()
+                    .map(|p| &p.code)
+                    .cmp(&b.province.as_ref().map(|p| &p.code))
+            }),
+            ("status", |a, b| a.active.cmp(&b.active)),
+        ],
+    );
+    let rows = users
+        .iter()
+        .map(|u| {
+            let (vi, en) = u.role.label();
+            let toggle = format!("/staff/users/{}/{}", u.id, if u.active { "disable" } else { "enable" });
+            let reset = format!("/staff/users/{}/password", u.id);
+            let toggle_label = if u.active { ctx.t("Khóa", "Disable") } else { ctx.t("Mở khóa", "Enable") };
+            let field = format!("password-{}", u.id);
+            view! {
+                <tr>
+                    <td>{u.username.clone()}</td>
+                    <td>{u.display_name.clone()}</td>
+                    <td>{ctx.t(vi, en)}</td>
+                    <td>{u.province.as_ref().map(|p| p.code.clone())}</td>
+                    <td>{if u.active { ctx.t("Hoạt động", "Active") } else { ctx.t("Đã khóa", "Disabled") }}</td>
+                    <td>
+                        <form method="post" action=toggle class="inline">
+                            <button type="submit" class="small" aria-label=format!("{toggle_label} {}", u.username)>{toggle_label}</button>
+                        </form>
+                        <form method="post" action=reset class="inline">
+                            <label for=field.clone() class="visually-hidden">{format!("{} {}", ctx.t("Mật khẩu mới cho", "New password for"), u.username)}</label>
+                            <input id=field type="password" name="password" minlength="12" autocomplete="new-password" required
+                                placeholder=ctx.t("mật khẩu mới", "new password") />
+                            <button type="submit" class="small">{ctx.t("Đặt lại", "Reset")}</button>
+                        </form>
+                    </td>
+                </tr>
+            }
+        })
+        .collect_view();
+    // Least privilege first: a careless click makes a viewer, not an administrator.
+    let roles = [
+        Role::Viewer,
+        Role::Researcher,
+        Role::Statistician,
+        Role::Approver,
+        Role::Provincial,
+        Role::Central,
+        Role::Admin,
+    ]
+    .into_iter()
+    .map(|r| {
+        let (vi, en) = r.label();
+        view! { <option value=r.key()>{ctx.t(vi, en)}</option> }
+    })
+    .collect_view();
+    let province_options = provinces
+        .into_iter()
+        .filter(|p| p.geography == Geography::G2025)
+        .map(|p| view! { <option value=p.code.clone()>{format!("{} {}", p.code, p.name_vi)}</option> })
+        .collect_view();
+    let body = view! {
+        <h1>{title}</h1>
+        {error.map(|e| view! { <p class="error" role="alert">{e}</p> })}
+        <table class="data sortable"><thead><tr>
+            {sort_header("/staff/users", "username", ctx.t("Tên đăng nhập", "Username"), &sort)}
+            {sort_header("/staff/users", "name", ctx.t("Họ tên", "Name"), &sort)}
+            {sort_header("/staff/users", "role", ctx.t("Vai trò", "Role"), &sort)}
+            {sort_header("/staff/users", "province", ctx.t("Tỉnh", "Province"), &sort)}
+            {sort_header("/staff/users", "status", ctx.t("Trạng thái", "Status"), &sort)}
+            <th scope="col">{ctx.t("Thao tác", "Actions")}</th>
+        </tr></thead><tbody>{rows}</tbody></table>
+        <h2>{ctx.t("Thêm tài khoản", "Add an account")}</h2>
+        <form method="post" action="/staff/users" class="stacked">
+            <label for="new-username">{ctx.t("Tên đăng nhập", "Username")}</label>
+            <input id="new-username" name="username" required pattern="[a-z0-9._-]{3,40}" autocomplete="off" />
+            <label for="new-name">{ctx.t("Họ tên", "Full name")}</label>
+            <input id="new-name" name="display_name" required maxlength="120" />
+            <label for="new-role">{ctx.t("Vai trò", "Role")}</label>
+            <select id="new-role" name="role">{roles}</select>
+            <label for="new-province">{ctx.t("Tỉnh (chỉ cho cán bộ Sở Nội vụ)", "Province (provincial officers only)")}</label>
+            <select id="new-province" name="province"><option value="">"—"</option>{province_options}</select>
+            <label for="new-password">{ctx.t("Mật khẩu ban đầu (ít nhất 12 ký tự)", "Initial password (at least 12 characters)")}</label>
+            <input id="new-password" name="password" type="password" minlength="12" required autocomplete="new-password" />
+            <fieldset>
+                <legend>{ctx.t("Chỉ cho nhà nghiên cứu được cấp phép", "Accredited researchers only")}</legend>
+                <label for="new-project">{ctx.t("Dự án được phê duyệt", "Approved project")}</label>
+                <input id="new-project" name="project" maxlength="300" />
+                <label for="new-approval">{ctx.t("Số văn bản phê duyệt", "Reference of the approval")}</label>
+                <input id="new-approval" name="approval" maxlength="200" />
+                <label for="new-expires">{ctx.t("Hết hạn sau ngày (YYYY-MM-DD)", "Expires after (YYYY-MM-DD)")}</label>
+                <input id="new-expires" name="expires_on" type="date" />
+                <label for="new-releases">{ctx.t("Các bản công bố được phép tải (ví dụ: 2025 v1, 2024 v2)", "Releases it may download (e.g. 2025 v1, 2024 v2)")}</label>
+                <input id="new-releases" name="releases" />
+            </fieldset>
+            <button type="submit">{ctx.t("Thêm", "Add")}</button>
+        </form>
+    };
+    document(ctx, title, body)
+}
+
+pub fn audit_page(ctx: &Ctx, records: Vec<AuditRecord>, filter: AuditFilter) -> String {
+    let title = ctx.t("Nhật ký thay đổi", "Audit log");
+    let next = records
+        .last()
+        .filter(|_| records.len() as u32 >= filter.limit)
+        .map(|last| {
+            let mut query = format!("before={}", last.id);
+            for (key, value) in [
+                ("actor", &filter.actor),
+                ("action", &filter.action),
+                ("wave", &filter.wave_code),
+                ("province", &filter.province_code),
+            ] {
+                if let Some(value) = value {
+                    query.push_str(&format!("&{key}={}", crate::url::url_part(value)));
+                }
+            }
+            let href = format!("/staff/audit?{query}");
+            view! { <p><a href=href>{ctx.t("Cũ hơn", "Older")}</a></p> }
+        });
+    let empty = records
+        .is_empty()
+        .then(|| view! { <p class="empty">{ctx.t("Không có bản ghi nào.", "No records.")}</p> });
+    let rows = records
+        .into_iter()
+        .map(|r| {
+            view! {
+                <tr>
+                    <td><small>{r.at}</small></td>
+                    <td>{r.entry.actor}</td>
+                    <td><code>{r.entry.action}</code></td>
+                    <td>{r.entry.wave_code}</td>
+                    <td>{r.entry.province_code}</td>
+                    <td>{r.entry.detail}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let value = |v: &Option<String>| v.clone().unwrap_or_default();
+    let body = view! {
+        <h1>{title}</h1>
+        <form method="get" action="/staff/audit" class="inline">
+            <label for="f-actor">{ctx.t("Người", "Who")}</label>
+            <input id="f-actor" name="actor" value=value(&filter.actor) />
+            <label for="f-action">{ctx.t("Việc", "Action")}</label>
+            <input id="f-action" name="action" value=value(&filter.action) />
+            <label for="f-wave">{ctx.t("Đợt", "Wave")}</label>
+            <input id="f-wave" name="wave" value=value(&filter.wave_code) />
+            <label for="f-province">{ctx.t("Tỉnh", "Province")}</label>
+            <input id="f-province" name="province" value=value(&filter.province_code) size="4" />
+            <button type="submit">{ctx.t("Lọc", "Filter")}</button>
+        </form>
+        {empty}
+        <table class="data"><thead><tr>
+            <th scope="col">{ctx.t("Thời điểm (UTC)", "When (UTC)")}</th>
+            <th scope="col">{ctx.t("Người", "Who")}</th>
+            <th scope="col">{ctx.t("Việc", "Action")}</th>
+            <th scope="col">{ctx.t("Đợt", "Wave")}</th>
+            <th scope="col">{ctx.t("Tỉnh", "Province")}</th>
+            <th scope="col">{ctx.t("Chi tiết", "Details")}</th>
+        </tr></thead><tbody>{rows}</tbody></table>
+        {next}
+    };
+    document(ctx, title, body)
+}

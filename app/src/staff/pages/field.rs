@@ -1,0 +1,303 @@
+//! The sample frame, invitation batches and the printed sheet of codes.
+
+use leptos::prelude::*;
+
+use super::{Ctx, Sort, document, problems_list, sort_header};
+use crate::staff::frame::Frame;
+use crate::staff::port::{BatchSummary, WaveDetails};
+use crate::staff::sheet::CellProblem;
+
+pub fn frame_page(
+    ctx: &Ctx,
+    wave: &WaveDetails,
+    frame: Frame,
+    can_upload: bool,
+    problems: Option<(Vec<CellProblem>, usize)>,
+) -> String {
+    let code = wave.wave.code.clone();
+    let title = format!("{} · {}", ctx.t("Dàn mẫu", "Sample frame"), code);
+    let upload = can_upload.then(|| {
+        let action = format!("/staff/waves/{code}/frame");
+        view! {
+            <h2>{ctx.t("Tải dàn mẫu lên", "Upload the frame")}</h2>
+            <p class="hint">{ctx.t(
+                "CSV hoặc XLSX, mỗi dòng một PSU (xã/phường) được chọn, các cột: province, stratum, stratum_population, stratum_psus, psu, psu_name, target. Tải lên lại sẽ thay thế toàn bộ dàn mẫu (PSU đã có mã mời phải giữ nguyên).",
+                "CSV or XLSX, one row per sampled PSU (commune), columns: province, stratum, stratum_population, stratum_psus, psu, psu_name, target. Uploading again replaces the whole frame (PSUs with codes must stay as they are).")}</p>
+            <dl class="facts">
+                <dt>"province"</dt><dd>{ctx.t("mã tỉnh hai chữ số theo địa giới của đợt (ví dụ 01 Hà Nội, 79 Hồ Chí Minh)", "the two-digit province code in the wave's geography (e.g. 01 Hà Nội, 79 Hồ Chí Minh)")}</dd>
+                <dt>"stratum"</dt><dd>{ctx.t("tên tầng do bạn đặt, ví dụ urban, rural", "your name for the stratum, e.g. urban, rural")}</dd>
+                <dt>"stratum_population"</dt><dd>{ctx.t("số người trưởng thành sống trong tầng", "adults living in the stratum")}</dd>
+                <dt>"stratum_psus"</dt><dd>{ctx.t("tổng số xã/phường của tầng (được chọn hay không)", "communes in the stratum in total, sampled or not")}</dd>
+                <dt>"psu, psu_name"</dt><dd>{ctx.t("mã và tên xã/phường được chọn", "code and name of the sampled commune")}</dd>
+                <dt>"target"</dt><dd>{ctx.t("số phiếu hoàn thành cần đạt ở xã/phường này", "completes wanted in this commune")}</dd>
+            </dl>
+            <form method="post" action=action enctype="multipart/form-data" class="inline">
+                <label for="file">{ctx.t("Tệp dàn mẫu", "Frame file")}</label>
+                <input id="file" name="file" type="file" accept=".csv,.xlsx" required />
+                <button type="submit">{ctx.t("Tải lên", "Upload")}</button>
+            </form>
+        }
+    });
+    let problems = problems.map(|(listed, total)| problems_list(ctx, listed, total));
+    let empty = frame.psus.is_empty().then(|| {
+        view! { <p class="empty">{ctx.t("Chưa có dàn mẫu.", "No sample frame yet.")}</p> }
+    });
+    let strata = frame
+        .strata
+        .iter()
+        .map(|s| view! { <tr><td>{s.province_code.clone()}</td><td>{s.stratum.clone()}</td><td class="num">{s.population}</td><td class="num">{s.psus_in_population}</td></tr> })
+        .collect_view();
+    let psus = frame
+        .psus
+        .iter()
+        .map(|p| view! { <tr><td>{p.province_code.clone()}</td><td>{p.stratum.clone()}</td><td>{p.psu.clone()}</td><td>{p.name.clone()}</td><td class="num">{p.target}</td></tr> })
+        .collect_view();
+    let tables = (!frame.psus.is_empty()).then(|| view! {
+        <h2>{ctx.t("Tầng", "Strata")}</h2>
+        <table class="data"><thead><tr>
+            <th scope="col">{ctx.t("Tỉnh", "Province")}</th><th scope="col">{ctx.t("Tầng", "Stratum")}</th>
+            <th scope="col">{ctx.t("Dân số", "Population")}</th><th scope="col">{ctx.t("Số PSU", "PSUs")}</th>
+        </tr></thead><tbody>{strata}</tbody></table>
+        <h2>{ctx.t("PSU được chọn", "Sampled PSUs")}</h2>
+        <table class="data"><thead><tr>
+            <th scope="col">{ctx.t("Tỉnh", "Province")}</th><th scope="col">{ctx.t("Tầng", "Stratum")}</th>
+            <th scope="col">PSU</th><th scope="col">{ctx.t("Tên", "Name")}</th><th scope="col">{ctx.t("Chỉ tiêu", "Target")}</th>
+        </tr></thead><tbody>{psus}</tbody></table>
+    });
+    let back = format!("/staff/waves/{code}");
+    let body = view! {
+        <p class="crumbs"><a href=back>{code.clone()}</a></p>
+        <h1>{title.clone()}</h1>
+        {problems}{upload}{empty}{tables}
+    };
+    document(ctx, &title, body)
+}
+
+// Invitation batches and their printed sheet.
+
+pub fn batches_page(
+    ctx: &Ctx,
+    wave: &WaveDetails,
+    frame: Frame,
+    mut batches: Vec<BatchSummary>,
+    request_id: String,
+    error: Option<String>,
+    sort: Sort,
+) -> String {
+    let code = wave.wave.code.clone();
+    sort.apply(
+        &mut batches,
+        &[
+            ("batch", |a, b| a.id.cmp(&b.id)),
+            ("province", |a, b| a.province_code.cmp(&b.province_code)),
+            ("issued", |a, b| a.size.cmp(&b.size)),
+            ("used", |a, b| a.used.cmp(&b.used)),
+            ("progress", |a, b| a.in_progress.cmp(&b.in_progress)),
+            ("date", |a, b| a.issued_at.cmp(&b.issued_at)),
+        ],
+    );
+    let sort_base = format!("/staff/waves/{code}/batches");
+    let title = format!("{} · {}", ctx.t("Mã mời", "Invitation batches"), code);
+    let closed = wave.schedule.closed_at.is_some();
+    let issue = if frame.psus.is_empty() {
+        view! { <p class="empty">{ctx.t(
+        "Chưa có dàn mẫu: cần tải dàn mẫu lên trước khi phát mã.",
+        "No sample frame yet: the frame must be uploaded before codes can be issued.")}</p> }
+        .into_any()
+    } else if closed {
+        view! { <p class="empty">{ctx.t("Đợt đã đóng.", "The wave is closed.")}</p> }.into_any()
+    } else {
+        let mut provinces: Vec<String> = frame
+            .strata
+            .iter()
+            .map(|s| s.province_code.clone())
+            .collect();
+        provinces.dedup();
+        let targets = provinces
+            .iter()
+            .map(|p| view! { <option value=format!("province:{p}")>{format!("{} {p}", ctx.t("Cả tỉnh", "Whole province"))}</option> })
+            .collect_view();
+        let strata = frame
+            .strata
+            .iter()
+            .map(|s| view! { <option value=format!("stratum:{}:{}", s.province_code, s.stratum)>{format!("{} {} · {}", ctx.t("Tầng", "Stratum"), s.stratum, s.province_code)}</option> })
+            .collect_view();
+        let psus = frame
+            .psus
+            .iter()
+            .map(|p| view! { <option value=format!("psu:{}", p.psu)>{format!("PSU {} · {} ({})", p.psu, p.name, p.province_code)}</option> })
+            .collect_view();
+        let action = format!("/staff/waves/{code}/batches");
+        view! {
+            <h2>{ctx.t("Phát mã mời", "Issue codes")}</h2>
+            <p class="hint">{ctx.t(
+                "Mã chỉ hiện một lần, ngay sau khi phát: in phiếu hoặc tải CSV ở trang tiếp theo. Khi phát cho cả tầng hoặc tỉnh, số mã được chia theo chỉ tiêu của từng PSU.",
+                "Codes are shown once, right after issuing: print the sheet or download the CSV on the next page. Issued for a stratum or a province, the codes are shared out by each PSU's target.")}</p>
+            {error.map(|e| view! { <p class="error" role="alert">{e}</p> })}
+            <form method="post" action=action class="inline">
+                <input type="hidden" name="request_id" value=request_id />
+                <label for="target">{ctx.t("Cho", "For")}</label>
+                <select id="target" name="target">{targets}{strata}{psus}</select>
+                <label for="count">{ctx.t("Số mã", "Count")}</label>
+                <input id="count" name="count" type="number" min="1" max="5000" value="20" required />
+                <button type="submit">{ctx.t("Phát mã", "Issue")}</button>
+            </form>
+        }.into_any()
+    };
+    let empty = batches.is_empty().then(|| view! {
+        <p class="empty">{ctx.t("Chưa phát mã nào: hãy phát một lô.", "No codes issued yet: issue a batch.")}</p>
+    });
+    let rows = batches
+        .iter()
+        .map(|b| {
+            let void = b.voided_at.is_none().then(|| {
+                let action = format!("/staff/batches/{}/void", b.id);
+                view! {
+                    <form method="post" action=action class="inline">
+                        <button type="submit" class="danger small"
+                            aria-label=format!("{} {}", ctx.t("Hủy lô", "Void batch"), b.id)>{ctx.t("Hủy lô", "Void")}</button>
+                    </form>
+                }
+            });
+            let state = b.voided_at.as_ref().map(|at| format!("{} {}", ctx.t("đã hủy", "voided"), &at[..at.len().min(10)]));
+            view! {
+                <tr>
+                    <td><code>{b.id.clone()}</code></td>
+                    <td>{b.province_code.clone()}</td>
+                    <td>{b.scope.clone()}</td>
+                    <td class="num">{b.size}</td>
+                    <td class="num">{b.used}</td>
+                    <td class="num">{b.in_progress}</td>
+                    <td>{b.issued_by.clone()}<br/><small>{b.issued_at.clone()}</small></td>
+                    <td>{state}{void}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let table = (!batches.is_empty()).then(|| view! {
+        <table class="data sortable"><thead><tr>
+            {sort_header(&sort_base, "batch", ctx.t("Lô", "Batch"), &sort)}
+            {sort_header(&sort_base, "province", ctx.t("Tỉnh", "Province"), &sort)}
+            <th scope="col">{ctx.t("Phạm vi", "For")}</th>
+            {sort_header(&sort_base, "issued", ctx.t("Đã phát", "Issued"), &sort)}
+            {sort_header(&sort_base, "used", ctx.t("Đã trả lời", "Used"), &sort)}
+            {sort_header(&sort_base, "progress", ctx.t("Đang trả lời", "In progress"), &sort)}
+            {sort_header(&sort_base, "date", ctx.t("Người phát, lúc", "Issued by, at"), &sort)}
+            <th scope="col"><span class="visually-hidden">{ctx.t("Thao tác", "Actions")}</span></th>
+        </tr></thead><tbody>{rows}</tbody></table>
+    });
+    let back = format!("/staff/waves/{code}");
+    let body = view! {
+        <p class="crumbs"><a href=back>{code.clone()}</a></p>
+        <h1>{title.clone()}</h1>
+        {issue}
+        <h2>{ctx.t("Các lô đã phát", "Batches")}</h2>
+        {empty}{table}
+    };
+    document(ctx, &title, body)
+}
+
+/// One printed invitation: the QR code (an SVG made by the server), the code and its link.
+pub struct Card {
+    pub code_display: String,
+    pub code: String,
+    pub link: String,
+    pub qr_svg: String,
+    pub psu: String,
+    pub psu_name: String,
+}
+
+/// The cards of a batch as printed: the QR code, the address and the code to type, the promise
+/// of confidentiality, and the PSU (for the postal staff).
+fn sheet_cards(base_url: &str, cards: Vec<Card>) -> impl IntoView + use<> {
+    let host = base_url
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .to_owned();
+    cards
+        .into_iter()
+        .map(|card| {
+            let host = host.clone();
+            view! {
+                <article class="card">
+                    <div class="qr" inner_html=card.qr_svg aria-hidden="true"></div>
+                    <div>
+                        <p class="card-title" lang="vi">"Khảo sát sự hài lòng của người dân (SIPAS)"</p>
+                        <p lang="vi">"Quét mã QR bằng điện thoại, hoặc vào "<b>{format!("{host}/s")}</b>" và nhập mã:"</p>
+                        <p class="code">{card.code_display}</p>
+                        <p class="small" lang="vi">"Ý kiến của ông/bà được giữ bí mật. Mỗi mã chỉ dùng được một lần."</p>
+                        <p class="small">{format!("PSU {} · {}", card.psu, card.psu_name)}</p>
+                        <p class="visually-hidden">{card.link}</p>
+                    </div>
+                </article>
+            }
+        })
+        .collect_view()
+}
+
+/// The printable A4 sheet of a new batch, with the form that downloads the same codes as CSV.
+pub fn batch_sheet(
+    ctx: &Ctx,
+    wave_title: &str,
+    batch_id: &str,
+    base_url: &str,
+    cards: Vec<Card>,
+) -> String {
+    let title = format!(
+        "{} {batch_id}",
+        ctx.t("Phiếu mời, lô", "Invitation sheet, batch")
+    );
+    let codes: Vec<String> = cards.iter().map(|c| c.code.clone()).collect();
+    let csv_action = format!("/staff/batches/{batch_id}/codes.csv");
+    let cards = sheet_cards(base_url, cards);
+    let body = view! {
+        <div class="no-print">
+            <h1>{title.clone()}</h1>
+            <p>{wave_title.to_owned()}</p>
+            <p class="notice">{ctx.t(
+                "Mã chỉ hiện lần này. In trang này (Ctrl+P, khổ A4) hoặc tải CSV trước khi rời trang.",
+                "The codes are shown this once. Print this page (Ctrl+P, A4) or download the CSV before leaving it.")}</p>
+            <form method="post" action=csv_action class="inline">
+                <input type="hidden" name="codes" value=codes.join(" ") />
+                <button type="submit">{ctx.t("Tải CSV", "Download CSV")}</button>
+            </form>
+            <p><button type="button" data-print="" hidden>{ctx.t("In phiếu", "Print the sheet")}</button></p>
+        </div>
+        <section class="sheet" aria-label=ctx.t("Phiếu mời", "Invitations")>{cards}</section>
+    };
+    document(ctx, &title, body)
+}
+
+/// The same sheet as a file of its own (`sipas codes --sheet`): the staff stylesheet inline,
+/// no navigation and no forms, so it prints from any browser without the server.
+pub fn batch_sheet_file(
+    wave_title: &str,
+    batch_id: &str,
+    base_url: &str,
+    cards: Vec<Card>,
+    stylesheet: &str,
+) -> String {
+    let title = format!("Phiếu mời, lô {batch_id} · SIPAS");
+    let cards = sheet_cards(base_url, cards);
+    let html = view! {
+        <html lang="vi">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <title>{title.clone()}</title>
+                <style inner_html=stylesheet.to_owned()></style>
+            </head>
+            <body class="staff">
+                <main id="main">
+                    <div class="no-print">
+                        <h1>{title}</h1>
+                        <p>{wave_title.to_owned()}</p>
+                    </div>
+                    <section class="sheet" aria-label="Phiếu mời">{cards}</section>
+                </main>
+            </body>
+        </html>
+    }
+    .to_html();
+    format!("<!DOCTYPE html>{html}")
+}

@@ -1,0 +1,264 @@
+//! The staff pages, rendered on the server from plain data (the handlers in the server crate
+//! load the data, check the role and write the audit log). Every action is a plain form, so the
+//! pages need no JavaScript; `/staff.js` only refreshes the monitoring page in place.
+//!
+//! Wording comes in Vietnamese–English pairs through [`Locale::pick`], so a missing
+//! translation cannot compile.
+
+use leptos::prelude::*;
+
+use super::roles::{Action, StaffUser};
+use super::sheet::CellProblem;
+use crate::i18n::Locale;
+
+mod accounts;
+mod data;
+mod field;
+mod monitoring;
+mod questionnaires;
+mod waves;
+
+pub use accounts::{audit_page, users_page};
+pub use data::{ImportReport, export_page, import_page};
+pub use field::{Card, batch_sheet, batch_sheet_file, batches_page, frame_page};
+pub use monitoring::{MONITOR_SORTS, MonitorView, monitor_page};
+pub use questionnaires::{questionnaire, questionnaire_diff, questionnaires};
+pub use waves::{WaveForm, wave_new, wave_page, waves};
+
+/// What every page needs: the language, who is signed in, and where it is.
+#[derive(Clone)]
+pub struct Ctx {
+    pub locale: Locale,
+    pub user: Option<StaffUser>,
+    /// The request path with its query, for the language switch's way back.
+    pub path: String,
+    /// A one-line notice above the page ("Wave created.").
+    pub notice: Option<String>,
+}
+
+impl Ctx {
+    pub fn t<'a>(&self, vi: &'a str, en: &'a str) -> &'a str {
+        self.locale.pick(vi, en)
+    }
+}
+
+/// A whole HTML document around a page body.
+pub fn document(ctx: &Ctx, title: &str, body: impl IntoView + 'static) -> String {
+    let locale = ctx.locale;
+    let title = format!("{title} · SIPAS");
+    let nav = ctx.user.clone().map(|user| nav(ctx, &user));
+    let switch = Locale::ALL
+        .into_iter()
+        .map(|other| {
+            let href = format!(
+                "/lang/{}?next={}",
+                other.code(),
+                crate::url::url_part(&ctx.path)
+            );
+            view! {
+                <li>
+                    <a href=href lang=other.code() hreflang=other.code()
+                        aria-current=(other == locale).then_some("true")>{other.endonym()}</a>
+                </li>
+            }
+        })
+        .collect_view();
+    let notice = ctx
+        .notice
+        .clone()
+        .map(|text| view! { <p class="notice" role="status">{text}</p> });
+    let skip = ctx.t("Bỏ qua, đến nội dung chính", "Skip to main content");
+    let language = ctx.t("Ngôn ngữ", "Language");
+    let html = view! {
+        <html lang=locale.code()>
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="robots" content="noindex" />
+                <title>{title}</title>
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <link rel="stylesheet" href="/staff.css" />
+                <script src="/staff.js" defer></script>
+            </head>
+            <body class="staff">
+                <a class="skip-link" href="#main">{skip}</a>
+                <header class="staff-header">
+                    <a class="brand" href="/staff">"SIPAS · "{locale.pick("Quản lý khảo sát", "Survey administration")}</a>
+                    {nav}
+                    <nav aria-label=language><ul class="lang-switch">{switch}</ul></nav>
+                </header>
+                <main id="main">{notice}{body}</main>
+            </body>
+        </html>
+    }
+    .to_html();
+    format!("<!DOCTYPE html>{html}")
+}
+
+fn nav(ctx: &Ctx, user: &StaffUser) -> impl IntoView + use<> {
+    let mut links: Vec<(&'static str, String)> = Vec::new();
+    if user.may(Action::Monitor) {
+        links.push((ctx.t("Đợt khảo sát", "Waves"), "/staff".into()));
+        links.push((
+            ctx.t("Bảng hỏi", "Questionnaires"),
+            "/staff/questionnaires".into(),
+        ));
+    }
+    if user.may(Action::ManageAccounts) {
+        links.push((ctx.t("Tài khoản", "Accounts"), "/staff/users".into()));
+    }
+    if user.may(Action::ReadAudit) {
+        links.push((ctx.t("Nhật ký", "Audit log"), "/staff/audit".into()));
+    }
+    let (vi, en) = user.role.label();
+    let who = format!(
+        "{} ({}{})",
+        user.display_name,
+        ctx.t(vi, en),
+        user.province
+            .as_ref()
+            .map(|p| format!(" {}", p.code))
+            .unwrap_or_default()
+    );
+    let sign_out = ctx.t("Đăng xuất", "Sign out");
+    let aria = ctx.t("Chức năng", "Sections");
+    let links = links
+        .into_iter()
+        .map(|(label, href)| view! { <li><a href=href>{label}</a></li> })
+        .collect_view();
+    view! {
+        <nav aria-label=aria class="staff-nav"><ul>{links}</ul></nav>
+        <form method="post" action="/staff/logout" class="who">
+            <span>{who}</span>" "
+            <button type="submit" class="link">{sign_out}</button>
+        </form>
+    }
+}
+
+fn problems_list(ctx: &Ctx, problems: Vec<CellProblem>, total: usize) -> impl IntoView + use<> {
+    let heading = if total > problems.len() {
+        format!(
+            "{} {} ({} {})",
+            total,
+            ctx.t("lỗi; hiển thị", "problems; showing"),
+            problems.len(),
+            ctx.t("lỗi đầu", "first")
+        )
+    } else {
+        format!("{total} {}", ctx.t("lỗi", "problems"))
+    };
+    let row = ctx.t("Dòng", "Row");
+    let column = ctx.t("Cột", "Column");
+    let problem = ctx.t("Lỗi", "Problem");
+    let rows = problems
+        .into_iter()
+        .map(|p| {
+            view! {
+                <tr><td>{p.row}</td><td><code>{p.column}</code></td><td>{p.message}</td></tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="problems" role="alert" aria-labelledby="problems-heading">
+            <h2 id="problems-heading">{heading}</h2>
+            <p>{ctx.t("Chưa lưu gì. Sửa tệp rồi tải lên lại.", "Nothing was stored. Fix the file and upload it again.")}</p>
+            <table><thead><tr><th scope="col">{row}</th><th scope="col">{column}</th><th scope="col">{problem}</th></tr></thead>
+            <tbody>{rows}</tbody></table>
+        </section>
+    }
+}
+
+/// How a table is sorted: a column key and a direction, from `?sort=KEY&dir=asc|desc`, so sorting
+/// works without JavaScript.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+pub struct Sort {
+    #[serde(default)]
+    pub sort: String,
+    #[serde(default)]
+    pub dir: String,
+}
+
+impl Sort {
+    pub fn descending(&self) -> bool {
+        self.dir == "desc"
+    }
+
+    /// Orders `items` by the chosen column (`keys` maps column keys to comparisons); an unknown
+    /// key keeps the given order.
+    pub fn apply<T>(&self, items: &mut [T], keys: &[SortKey<T>]) {
+        if let Some((_, compare)) = keys.iter().find(|(key, _)| *key == self.sort) {
+            items.sort_by(|a, b| {
+                let order = compare(a, b);
+                if self.descending() {
+                    order.reverse()
+                } else {
+                    order
+                }
+            });
+        }
+    }
+}
+
+/// A sortable column: its key in the address, and how two rows compare by it.
+pub type SortKey<T> = (&'static str, fn(&T, &T) -> std::cmp::Ordering);
+
+/// A column header that sorts the table by this column (and reverses on a second click).
+fn sort_header(
+    base: &str,
+    key: &'static str,
+    label: &'static str,
+    sort: &Sort,
+) -> impl IntoView + use<> {
+    let active = sort.sort == key;
+    let next = if active && !sort.descending() {
+        "desc"
+    } else {
+        "asc"
+    };
+    let separator = if base.contains('?') { '&' } else { '?' };
+    let href = format!("{base}{separator}sort={key}&dir={next}");
+    let aria_sort = match (active, sort.descending()) {
+        (false, _) => "none",
+        (true, false) => "ascending",
+        (true, true) => "descending",
+    };
+    let arrow = active.then_some(if sort.descending() { " ▼" } else { " ▲" });
+    view! { <th scope="col" aria-sort=aria_sort><a href=href>{label}{arrow}</a></th> }
+}
+
+// ---------------------------------------------------------------- sign-in
+
+pub fn sign_in(ctx: &Ctx, error: Option<String>, next: String, username: String) -> String {
+    let body = view! {
+        <section class="narrow">
+            <h1>{ctx.t("Đăng nhập", "Sign in")}</h1>
+            {error.map(|e| view! { <p class="error" role="alert" id="sign-in-error">{e}</p> })}
+            <form method="post" action="/staff/login">
+                <input type="hidden" name="next" value=next />
+                <label for="username">{ctx.t("Tên đăng nhập", "Username")}</label>
+                <input id="username" name="username" autocomplete="username" required value=username
+                    autocapitalize="none" spellcheck="false" />
+                <label for="password">{ctx.t("Mật khẩu", "Password")}</label>
+                <input id="password" name="password" type="password" autocomplete="current-password" required />
+                <button type="submit">{ctx.t("Đăng nhập", "Sign in")}</button>
+            </form>
+            <p class="hint">{ctx.t(
+                "Chưa có tài khoản? Quản trị viên tạo tài khoản cho bạn. Quản trị viên đầu tiên được tạo bằng lệnh sipas admin create trên máy chủ.",
+                "No account yet? An administrator creates it for you. The first administrator is created with sipas admin create on the server.")}</p>
+        </section>
+    };
+    document(ctx, ctx.t("Đăng nhập", "Sign in"), body)
+}
+
+/// A short page for refusals and errors (403, 404, 409, 429).
+pub fn message(ctx: &Ctx, title: &str, text: String) -> String {
+    let back = ctx.t("Về trang chính", "Back to the start");
+    let body = view! {
+        <section class="narrow">
+            <h1>{title.to_owned()}</h1>
+            <p>{text}</p>
+            <p><a href="/staff">{back}</a></p>
+        </section>
+    };
+    document(ctx, title, body)
+}

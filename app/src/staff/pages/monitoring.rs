@@ -1,0 +1,334 @@
+//! Fieldwork monitoring: nation → province → stratum → PSU.
+
+use leptos::prelude::*;
+
+use super::{Ctx, document};
+use crate::domain::Province;
+use crate::staff::port::{Monitoring, WaveDetails};
+
+/// Sort keys of the monitoring table.
+pub const MONITOR_SORTS: [&str; 6] = [
+    "unit",
+    "target",
+    "completes",
+    "progress",
+    "issued",
+    "drafts",
+];
+
+pub struct MonitorView {
+    pub wave: WaveDetails,
+    pub monitoring: Monitoring,
+    /// The province whose strata and PSUs are listed (`None`: the national table by province).
+    pub province: Option<String>,
+    pub sort: String,
+    pub descending: bool,
+    pub province_names: Vec<Province>,
+}
+
+struct Line {
+    key: String,
+    label: String,
+    href: Option<String>,
+    target: i64,
+    issued: i64,
+    used: i64,
+    completes: i64,
+    drafts: i64,
+}
+
+fn percent(part: i64, whole: i64) -> String {
+    if whole <= 0 {
+        "—".into()
+    } else {
+        format!("{:.0}%", 100.0 * part as f64 / whole as f64)
+    }
+}
+
+pub fn monitor_page(ctx: &Ctx, view_data: MonitorView) -> String {
+    let MonitorView {
+        wave,
+        monitoring,
+        province,
+        sort,
+        descending,
+        province_names,
+    } = view_data;
+    let code = wave.wave.code.clone();
+    let name_of = |p: &str| {
+        province_names
+            .iter()
+            .find(|u| u.code == p && u.geography == wave.wave.geography)
+            .map(|u| u.name_vi.clone())
+            .unwrap_or_default()
+    };
+    let mut lines: Vec<Line> = Vec::new();
+    match &province {
+        None => {
+            let mut by: std::collections::BTreeMap<String, Line> = Default::default();
+            for p in &monitoring.psus {
+                let line = by.entry(p.province_code.clone()).or_insert_with(|| Line {
+                    key: p.province_code.clone(),
+                    label: format!("{} {}", p.province_code, name_of(&p.province_code)),
+                    href: Some(format!(
+                        "/staff/waves/{code}/monitor?province={}",
+                        p.province_code
+                    )),
+                    target: 0,
+                    issued: 0,
+                    used: 0,
+                    completes: 0,
+                    drafts: 0,
+                });
+                line.target += p.target;
+                line.issued += p.issued;
+                line.used += p.used;
+                line.completes += p.completes;
+                line.drafts += p.drafts;
+            }
+            lines.extend(by.into_values());
+        }
+        Some(_) => {
+            for p in &monitoring.psus {
+                lines.push(Line {
+                    key: format!("{}/{}", p.stratum, p.psu),
+                    label: format!("{} · {} {}", p.stratum, p.psu, p.name),
+                    href: None,
+                    target: p.target,
+                    issued: p.issued,
+                    used: p.used,
+                    completes: p.completes,
+                    drafts: p.drafts,
+                });
+            }
+        }
+    }
+    let progress = |l: &Line| {
+        if l.target > 0 {
+            l.completes as f64 / l.target as f64
+        } else {
+            0.0
+        }
+    };
+    lines.sort_by(|a, b| {
+        let ord = match sort.as_str() {
+            "target" => a.target.cmp(&b.target),
+            "completes" => a.completes.cmp(&b.completes),
+            "issued" => a.issued.cmp(&b.issued),
+            "drafts" => a.drafts.cmp(&b.drafts),
+            "progress" => progress(a).total_cmp(&progress(b)),
+            _ => a.key.cmp(&b.key),
+        };
+        if descending { ord.reverse() } else { ord }
+    });
+    let totals = lines.iter().fold((0, 0, 0, 0), |t, l| {
+        (
+            t.0 + l.target,
+            t.1 + l.issued,
+            t.2 + l.completes,
+            t.3 + l.drafts,
+        )
+    });
+    let base = format!(
+        "/staff/waves/{code}/monitor?{}",
+        province
+            .as_ref()
+            .map(|p| format!("province={p}&"))
+            .unwrap_or_default()
+    );
+    let header = |key: &'static str, label: &'static str| {
+        let active = sort == key;
+        let next_desc = active && !descending;
+        let href = format!(
+            "{base}sort={key}&dir={}",
+            if next_desc { "desc" } else { "asc" }
+        );
+        let aria_sort = if active {
+            if descending {
+                "descending"
+            } else {
+                "ascending"
+            }
+        } else {
+            "none"
+        };
+        view! { <th scope="col" aria-sort=aria_sort><a href=href>{label}{active.then_some(if descending { " ▼" } else { " ▲" })}</a></th> }
+    };
+    let rows = lines
+        .iter()
+        .map(|l| {
+            let label = match &l.href {
+                Some(href) => view! { <a href=href.clone()>{l.label.clone()}</a> }.into_any(),
+                None => view! { <span>{l.label.clone()}</span> }.into_any(),
+            };
+            let max = l.target.max(1);
+            view! {
+                <tr>
+                    <th scope="row">{label}</th>
+                    <td class="num">{l.target}</td>
+                    <td class="num">{l.completes}</td>
+                    <td class="bar"><progress max=max value=l.completes.min(max)
+                        aria-label=format!("{} {}", l.label, percent(l.completes, l.target))></progress>
+                        " "{percent(l.completes, l.target)}</td>
+                    <td class="num">{format!("{} / {} ({})", l.used, l.issued, percent(l.used, l.issued))}</td>
+                    <td class="num">{l.drafts}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let empty = lines.is_empty().then(|| view! {
+        <p class="empty">{ctx.t("Chưa có dàn mẫu hoặc chưa phát mã nào.", "No frame or no codes issued yet.")}</p>
+    });
+    // Within a province, the strata's totals come before the PSUs.
+    let strata = province.as_ref().map(|_| {
+        let mut by: std::collections::BTreeMap<&str, (i64, i64, i64, i64, i64)> = Default::default();
+        for p in &monitoring.psus {
+            let t = by.entry(p.stratum.as_str()).or_default();
+            t.0 += p.target;
+            t.1 += p.issued;
+            t.2 += p.completes;
+            t.3 += p.drafts;
+            t.4 += p.used;
+        }
+        let rows = by
+            .into_iter()
+            .map(|(stratum, (target, issued, completes, drafts, used))| {
+                let max = target.max(1);
+                view! {
+                    <tr>
+                        <th scope="row">{stratum.to_owned()}</th>
+                        <td class="num">{target}</td>
+                        <td class="num">{completes}</td>
+                        <td class="bar"><progress max=max value=completes.min(max)
+                            aria-label=format!("{stratum} {}", percent(completes, target))></progress>
+                            " "{percent(completes, target)}</td>
+                        <td class="num">{format!("{used} / {issued} ({})", percent(used, issued))}</td>
+                        <td class="num">{drafts}</td>
+                    </tr>
+                }
+            })
+            .collect_view();
+        view! {
+            <table class="data">
+                <caption>{ctx.t("Theo tầng", "By stratum")}</caption>
+                <thead><tr>
+                    <th scope="col">{ctx.t("Tầng", "Stratum")}</th>
+                    <th scope="col">{ctx.t("Chỉ tiêu", "Target")}</th>
+                    <th scope="col">{ctx.t("Hoàn thành", "Completes")}</th>
+                    <th scope="col">{ctx.t("Tiến độ", "Progress")}</th>
+                    <th scope="col">{ctx.t("Đã dùng / đã phát", "Used / issued")}</th>
+                    <th scope="col">{ctx.t("Đang trả lời", "In progress")}</th>
+                </tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+        }
+    });
+    let channels = monitoring.provinces.iter().fold(
+        crate::staff::port::ChannelCounts::default(),
+        |mut c, p| {
+            c.online += p.channels.online;
+            c.form += p.channels.form;
+            c.outbox += p.channels.outbox;
+            c.paper += p.channels.paper;
+            c
+        },
+    );
+    let all = channels.online + channels.form + channels.outbox + channels.paper;
+    let median = |p: &crate::staff::port::ProvinceProgress| {
+        p.median_duration_secs
+            .map(|s| format!("{:.1} min", s / 60.0))
+            .unwrap_or_else(|| "—".into())
+    };
+    let province_rows = monitoring
+        .provinces
+        .iter()
+        .map(|p| {
+            let n = p.channels.online + p.channels.form + p.channels.outbox + p.channels.paper;
+            view! {
+                <tr>
+                    <th scope="row">{format!("{} {}", p.province_code, name_of(&p.province_code))}</th>
+                    <td class="num">{percent(p.channels.online, n)}</td>
+                    <td class="num">{percent(p.channels.form, n)}</td>
+                    <td class="num">{percent(p.channels.outbox, n)}</td>
+                    <td class="num">{percent(p.channels.paper, n)}</td>
+                    <td class="num">{median(p)}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let max_day = monitoring
+        .per_day
+        .iter()
+        .map(|(_, n)| *n)
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let days = monitoring
+        .per_day
+        .iter()
+        .map(|(day, n)| view! {
+            <tr><th scope="row">{day.clone()}</th><td class="num">{*n}</td>
+            <td class="bar"><progress max=max_day value=*n aria-label=format!("{day}: {n}")></progress></td></tr>
+        })
+        .collect_view();
+    let title = format!("{} · {}", ctx.t("Theo dõi", "Monitoring"), code);
+    let scope_line = match &province {
+        Some(p) => format!("{} {} {}", ctx.t("Tỉnh", "Province"), p, name_of(p)),
+        None => ctx
+            .t("Toàn quốc, theo tỉnh", "National, by province")
+            .to_owned(),
+    };
+    let back = format!("/staff/waves/{code}");
+    let national = province.as_ref().map(|_| {
+        let href = format!("/staff/waves/{code}/monitor");
+        view! { " · "<a href=href>{ctx.t("Toàn quốc", "National")}</a> }
+    });
+    let refresh = format!("/staff/waves/{code}/monitor");
+    let body = view! {
+        <p class="crumbs"><a href=back>{code.clone()}</a>{national}</p>
+        <h1>{title.clone()}</h1>
+        <p>{scope_line}" · "<span>{ctx.t("Tự cập nhật mỗi 30 giây khi bật JavaScript; nếu không, tải lại trang.", "Refreshes every 30 s with JavaScript; otherwise reload the page.")}</span></p>
+        <div id="live" data-refresh=refresh aria-live="polite">
+            <dl class="facts">
+                <dt>{ctx.t("Chỉ tiêu", "Target")}</dt><dd>{totals.0}</dd>
+                <dt>{ctx.t("Hoàn thành", "Completes")}</dt><dd>{format!("{} ({})", totals.2, percent(totals.2, totals.0))}</dd>
+                <dt>{ctx.t("Mã đã phát", "Codes issued")}</dt><dd>{totals.1}</dd>
+                <dt>{ctx.t("Đang trả lời", "In progress")}</dt><dd>{totals.3}</dd>
+                <dt>{ctx.t("Ngoài dàn mẫu", "Outside the frame")}</dt><dd>{monitoring.outside_frame}</dd>
+                <dt>{ctx.t("Kênh", "Modes")}</dt>
+                <dd>{format!("online {} · {} {} · offline {} · {} {}",
+                    percent(channels.online, all), ctx.t("không JS", "no-JS"), percent(channels.form, all),
+                    percent(channels.outbox, all), ctx.t("giấy", "paper"), percent(channels.paper, all))}</dd>
+            </dl>
+            {empty}
+            {strata}
+            <table class="data sortable">
+                <caption>{ctx.t("Hoàn thành so với chỉ tiêu", "Completes against target")}</caption>
+                <thead><tr>
+                    {header("unit", if province.is_some() { ctx.t("Tầng · PSU", "Stratum · PSU") } else { ctx.t("Tỉnh", "Province") })}
+                    {header("target", ctx.t("Chỉ tiêu", "Target"))}
+                    {header("completes", ctx.t("Hoàn thành", "Completes"))}
+                    {header("progress", ctx.t("Tiến độ", "Progress"))}
+                    {header("issued", ctx.t("Đã dùng / đã phát", "Used / issued"))}
+                    {header("drafts", ctx.t("Đang trả lời", "In progress"))}
+                </tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+            <table class="data">
+                <caption>{ctx.t("Kênh trả lời và thời gian hoàn thành (trung vị)", "Modes and median completion time")}</caption>
+                <thead><tr>
+                    <th scope="col">{ctx.t("Tỉnh", "Province")}</th><th scope="col">"Online"</th>
+                    <th scope="col">{ctx.t("Không JS", "No-JS")}</th><th scope="col">"Offline"</th>
+                    <th scope="col">{ctx.t("Giấy", "Paper")}</th><th scope="col">{ctx.t("Trung vị", "Median")}</th>
+                </tr></thead>
+                <tbody>{province_rows}</tbody>
+            </table>
+            <table class="data">
+                <caption>{ctx.t("Số phiếu hoàn thành theo ngày", "Completes per day")}</caption>
+                <thead><tr><th scope="col">{ctx.t("Ngày", "Day")}</th><th scope="col">{ctx.t("Phiếu", "Completes")}</th><th scope="col"></th></tr></thead>
+                <tbody>{days}</tbody>
+            </table>
+        </div>
+    };
+    document(ctx, &title, body)
+}
