@@ -155,7 +155,7 @@ async fn router(store: Arc<SqlStore>) -> axum::Router {
                 display_name: "Benchmark".into(),
                 role: Role::Central,
                 province: None,
-                password_hash: sipas_server::staff::auth::hash_password(PASSWORD.into())
+                password_hash: sipas_server::services::accounts::hash_password(PASSWORD.into())
                     .await
                     .expect("hash"),
                 research: None,

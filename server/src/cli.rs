@@ -350,36 +350,26 @@ impl Cli {
                 version,
                 open_link,
             } => {
-                let geography =
-                    sipas_app::domain::Geography::parse(&geography).ok_or_else(|| {
-                        CliError::Invalid(format!(
-                            "--geography must be 2025 or 2004, not {geography:?}"
-                        ))
-                    })?;
-                if !(2000..=2100).contains(&year) {
-                    return Err(CliError::Invalid(format!(
-                        "--year must be between 2000 and 2100, not {year}"
-                    )));
-                }
+                let form = sipas_app::staff::pages::WaveForm {
+                    code,
+                    title,
+                    year: year.to_string(),
+                    geography,
+                    questionnaire: format!("{questionnaire}@{version}"),
+                    ..Default::default()
+                };
                 let store = open(&config).await?;
-                let result = create_wave(
-                    &store,
-                    sipas_app::domain::Wave {
-                        code,
-                        title,
-                        year,
-                        geography,
-                        questionnaire: Some(sipas_app::domain::QuestionnaireRef {
-                            code: questionnaire,
-                            version,
-                        }),
-                        open_link,
-                        closed: false,
-                    },
-                )
-                .await;
+                let entry = |wave: &sipas_app::domain::Wave| {
+                    cli_entry("wave_created", None)
+                        .wave(&wave.code)
+                        .detail(format!("{} ({})", wave.title, wave.year))
+                };
+                let result = crate::services::waves::create(&store, &form, open_link, entry).await;
                 store.close().await;
-                let wave = result?;
+                let wave = result.map_err(|err| match err {
+                    crate::services::waves::WaveError::Store(err) => CliError::Store(err),
+                    invalid => CliError::Invalid(invalid.to_string()),
+                })?;
                 println!("created wave {}", wave.code);
                 Ok(())
             }
@@ -572,9 +562,6 @@ fn read_password() -> Result<String, CliError> {
             .map_err(|e| CliError::Invalid(format!("cannot read the password: {e}")))?;
         line.trim_end_matches(['\r', '\n']).to_owned()
     };
-    if let Some(problem) = sipas_app::staff::roles::password_problem(&password) {
-        return Err(CliError::Invalid(format!("password: {problem}")));
-    }
     Ok(password)
 }
 
@@ -585,7 +572,14 @@ async fn add_user(
     role: &str,
     province: Option<&str>,
 ) -> Result<(), CliError> {
-    use sipas_app::staff::StaffStore;
+    use crate::services::accounts::{self, AccountError, NewAccount};
+    if role.trim() == sipas_app::staff::Role::Researcher.key() {
+        return Err(CliError::Invalid(
+            "role: a researcher's account carries an approval (project, expiry, releases): an \
+             administrator creates it in the browser, /staff/users"
+                .into(),
+        ));
+    }
     let provinces: Vec<String> = store
         .provinces(sipas_app::domain::Geography::G2025)
         .await
@@ -594,48 +588,27 @@ async fn add_user(
         .map(|p| p.code)
         .collect();
     let password = read_password()?;
-    let (username, display_name, role, province) = crate::staff::accounts::check_new_user(
-        &provinces,
+    let account = NewAccount {
         username,
-        name,
+        display_name: name,
         role,
-        province.unwrap_or(""),
-        &password,
-    )
-    .await
-    .map_err(CliError::Invalid)?;
-    if role == sipas_app::staff::Role::Researcher {
-        return Err(CliError::Invalid(
-            "role: a researcher's account carries an approval (project, expiry, releases): an \
-             administrator creates it in the browser, /staff/users"
-                .into(),
-        ));
-    }
-    let password_hash = crate::staff::auth::hash_password(password)
-        .await
-        .map_err(CliError::Invalid)?;
-    let user = sipas_app::staff::port::NewUser {
-        username: username.clone(),
-        display_name,
-        role,
-        province: province.clone(),
-        password_hash,
-        research: None,
+        province: province.unwrap_or(""),
+        password: &password,
+        ..NewAccount::default()
     };
-    let audit = cli_entry(
-        "account_created",
-        province.as_ref().map(|p| p.code.as_str()),
-    )
-    .detail(format!("{username} ({})", role.key()));
-    match store.create_user(&user, &audit).await {
-        Ok(_) => {}
-        Err(sipas_app::ports::StoreError::Conflict(message)) => {
-            return Err(CliError::Invalid(message));
+    let entry =
+        |province: Option<&str>, detail| cli_entry("account_created", province).detail(detail);
+    let today = sipas_app::api::today_iso();
+    match accounts::create(store, &account, &provinces, &today, entry).await {
+        Ok((username, role)) => {
+            println!("created {} account {username}", role.key());
+            Ok(())
         }
-        Err(err) => return Err(CliError::Store(err)),
+        Err(AccountError::Invalid(message) | AccountError::Taken(message)) => {
+            Err(CliError::Invalid(message))
+        }
+        Err(AccountError::Store(err)) => Err(CliError::Store(err)),
     }
-    println!("created {} account {username}", role.key());
-    Ok(())
 }
 
 /// An audit entry of the command line (actor `cli`).
@@ -686,16 +659,14 @@ async fn user_command(store: &store::SqlStore, action: UserCommand) -> Result<()
         UserCommand::ResetPassword { username } => {
             let user = find(username).await?;
             let password = read_password()?;
-            let hash = crate::staff::auth::hash_password(password)
-                .await
-                .map_err(CliError::Invalid)?;
             let audit = cli_entry("password_reset", None).detail(user.username.clone());
-            store
-                .set_password(user.id, &hash, &audit)
-                .await
-                .map_err(CliError::Store)?;
-            // A new password also lifts the account's sign-in wait.
-            let _ = store.clear_login_failures(&user.username).await;
+            match crate::services::accounts::reset_password(store, &user, password, &audit).await {
+                Ok(()) => {}
+                Err(crate::services::accounts::AccountError::Store(err)) => {
+                    return Err(CliError::Store(err));
+                }
+                Err(other) => return Err(CliError::Invalid(other.to_string())),
+            }
             println!("new password set for {}", user.username);
             Ok(())
         }
@@ -712,44 +683,6 @@ async fn user_command(store: &store::SqlStore, action: UserCommand) -> Result<()
             }
             Ok(())
         }
-    }
-}
-
-/// Creates a wave after checking that its questionnaire version is published.
-async fn create_wave(
-    store: &store::SqlStore,
-    wave: sipas_app::domain::Wave,
-) -> Result<sipas_app::domain::Wave, CliError> {
-    use sipas_app::ports::StoreError;
-    if let Some(reference) = &wave.questionnaire {
-        match store
-            .questionnaire(&reference.code, reference.version)
-            .await
-        {
-            Ok(_) => {}
-            Err(StoreError::NotFound) => {
-                return Err(CliError::Invalid(format!(
-                    "questionnaire {} version {} is not published (see `sipas publish`)",
-                    reference.code, reference.version
-                )));
-            }
-            Err(err) => return Err(CliError::Store(err)),
-        }
-    }
-    let audit = cli_entry("wave_created", None)
-        .wave(&wave.code)
-        .detail(format!("{} ({})", wave.title, wave.year));
-    let created = sipas_app::staff::StaffStore::create_wave_scheduled(
-        store,
-        &wave,
-        &Default::default(),
-        &audit,
-    )
-    .await;
-    match created {
-        Ok(()) => Ok(wave),
-        Err(StoreError::Conflict(message)) => Err(CliError::Invalid(message)),
-        Err(err) => Err(CliError::Store(err)),
     }
 }
 

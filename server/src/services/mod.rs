@@ -2,6 +2,7 @@
 //! issuing invitation codes, exporting a wave, computing and verifying results from files, the
 //! demonstration data and the shipped questionnaires.
 
+pub mod accounts;
 pub mod compute;
 pub mod demo;
 pub mod export;
@@ -9,3 +10,4 @@ pub mod files;
 pub mod invitations;
 pub mod questionnaires;
 pub mod verify;
+pub mod waves;

@@ -38,19 +38,6 @@ pub fn now_unix() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
-/// Hashes a password with argon2id (the crate's defaults: 19 MiB, 2 passes, OWASP's minimum),
-/// off the async threads.
-pub async fn hash_password(password: String) -> Result<String, String> {
-    tokio::task::spawn_blocking(move || {
-        Argon2::default()
-            .hash_password(password.as_bytes())
-            .map(|hash| hash.to_string())
-            .map_err(|err| err.to_string())
-    })
-    .await
-    .map_err(|err| err.to_string())?
-}
-
 /// Checks a password against a stored hash, off the async threads.
 async fn verify_password(password: String, hash: String) -> bool {
     tokio::task::spawn_blocking(move || {
@@ -641,7 +628,7 @@ mod tests {
 
     #[tokio::test]
     async fn passwords_hash_with_argon2id() {
-        let hash = hash_password("correct horse battery".into())
+        let hash = crate::services::accounts::hash_password("correct horse battery".into())
             .await
             .expect("hash");
         assert!(hash.starts_with("$argon2id$"));

@@ -5,16 +5,16 @@ use axum::extract::{Multipart, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use serde::Deserialize;
-use sipas_app::domain::{Geography, QuestionnaireRef, Wave};
+use sipas_app::domain::Wave;
 use sipas_app::ports::StoreError;
 use sipas_app::staff::Action;
 use sipas_app::staff::pages::{self, WaveForm};
-use sipas_app::staff::port::WaveSchedule;
 
 use super::auth::Staff;
 use super::error::{StaffError, StaffResult};
 use super::guard::{Allowed, InWave, can};
 use super::html;
+use crate::services::waves::{self, WaveError};
 use crate::web::AppState;
 use sipas_app::api::today_iso;
 
@@ -57,148 +57,33 @@ pub async fn new_form(
     ))
 }
 
-/// Codes that name a fixed route where a wave's code would stand (`/staff/waves/new` is the
-/// creation form): a wave cannot take them.
-pub const RESERVED_WAVE_CODES: [&str; 1] = ["new"];
-
-fn valid_wave_code(code: &str) -> bool {
-    (3..=40).contains(&code.len())
-        && code
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-}
-
-fn valid_date(text: &str) -> bool {
-    time::Date::parse(
-        text,
-        &time::macros::format_description!("[year]-[month]-[day]"),
-    )
-    .is_ok()
-}
-
-/// Checks the wave form; errors are (field, message) pairs shown beside the fields.
-fn check_wave_form(
-    form: &WaveForm,
-    versions: &[(String, u32)],
-) -> Result<(Wave, WaveSchedule), Vec<(String, String)>> {
-    let mut errors = Vec::new();
-    let mut error =
-        |field: &str, message: &str| errors.push((field.to_owned(), message.to_owned()));
-    let code = form.code.trim().to_owned();
-    if !valid_wave_code(&code) {
-        error(
-            "code",
-            "3 to 40 lower-case letters, digits or dashes / 3–40 chữ thường, chữ số hoặc gạch ngang",
-        );
-    } else if RESERVED_WAVE_CODES.contains(&code.as_str()) {
-        error(
-            "code",
-            "this code names a page of the workspace: choose another / mã này trùng tên một trang: chọn mã khác",
-        );
-    }
-    let title = form.title.trim().to_owned();
-    if title.is_empty() || title.chars().count() > 200 {
-        error(
-            "title",
-            "a title of 1 to 200 characters / tên từ 1 đến 200 ký tự",
-        );
-    }
-    let year = form
-        .year
-        .trim()
-        .parse::<i32>()
-        .ok()
-        .filter(|y| (2000..=2100).contains(y));
-    if year.is_none() {
-        error("year", "a year from 2000 to 2100 / năm từ 2000 đến 2100");
-    }
-    let geography = Geography::parse(form.geography.trim()).unwrap_or(Geography::G2025);
-    let questionnaire = form
-        .questionnaire
-        .split_once('@')
-        .and_then(|(code, version)| Some((code.to_owned(), version.parse::<u32>().ok()?)))
-        .filter(|chosen| versions.contains(chosen));
-    if questionnaire.is_none() {
-        error(
-            "questionnaire",
-            "choose a published questionnaire version / chọn một phiên bản bảng hỏi đã đăng",
-        );
-    }
-    let date = |text: &str| Some(text.trim().to_owned()).filter(|t| !t.is_empty());
-    let opens_on = date(&form.opens_on);
-    let closes_on = date(&form.closes_on);
-    for (field, value) in [("opens_on", &opens_on), ("closes_on", &closes_on)] {
-        if value.as_deref().is_some_and(|d| !valid_date(d)) {
-            error(field, "a date YYYY-MM-DD / ngày dạng YYYY-MM-DD");
-        }
-    }
-    if let (Some(open), Some(close)) = (&opens_on, &closes_on)
-        && close < open
-    {
-        error(
-            "closes_on",
-            "the closing date is before the opening date / ngày đóng trước ngày mở",
-        );
-    }
-    let methodology_version = date(&form.methodology_version).map(|m| m.chars().take(40).collect());
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    let (Some(year), Some((q_code, q_version))) = (year, questionnaire) else {
-        return Err(errors);
-    };
-    Ok((
-        Wave {
-            code,
-            title,
-            year,
-            geography,
-            questionnaire: Some(QuestionnaireRef {
-                code: q_code,
-                version: q_version,
-            }),
-            open_link: false,
-            closed: false,
-        },
-        WaveSchedule {
-            opens_on,
-            closes_on,
-            closed_at: None,
-            methodology_version,
-        },
-    ))
-}
-
 pub async fn create(
     State(state): State<AppState>,
     staff: Allowed<can::ManageWaves>,
     Form(form): Form<WaveForm>,
 ) -> StaffResult {
-    let store = &state.staff.store;
-    let versions = store.questionnaire_versions().await?;
-    let (wave, schedule) = match check_wave_form(&form, &versions) {
-        Ok(checked) => checked,
-        Err(errors) => {
-            return Ok(html(
-                StatusCode::BAD_REQUEST,
-                pages::wave_new(&staff.ctx, form, versions, errors),
-            ));
-        }
+    let store = state.staff.store.as_ref();
+    let entry = |wave: &Wave| {
+        staff.entry(
+            "wave_created",
+            Some(&wave.code),
+            None,
+            format!("{} ({})", wave.title, wave.year),
+        )
     };
-    let audit = staff.entry(
-        "wave_created",
-        Some(&wave.code),
-        None,
-        format!("{} ({})", wave.title, wave.year),
-    );
-    match store.create_wave_scheduled(&wave, &schedule, &audit).await {
-        Ok(()) => Ok(Redirect::to(&format!("/staff/waves/{}", wave.code)).into_response()),
-        Err(StoreError::Conflict(message)) => Ok(html(
-            StatusCode::CONFLICT,
-            pages::wave_new(&staff.ctx, form, versions, vec![("code".into(), message)]),
-        )),
-        Err(err) => Err(err.into()),
-    }
+    let (status, errors) = match waves::create(store, &form, false, entry).await {
+        Ok(wave) => {
+            return Ok(Redirect::to(&format!("/staff/waves/{}", wave.code)).into_response());
+        }
+        Err(WaveError::Invalid(errors)) => (StatusCode::BAD_REQUEST, errors),
+        Err(WaveError::Exists(message)) => (StatusCode::CONFLICT, vec![("code".into(), message)]),
+        Err(WaveError::Store(err)) => return Err(err.into()),
+    };
+    let versions = store.questionnaire_versions().await?;
+    Ok(html(
+        status,
+        pages::wave_new(&staff.ctx, form, versions, errors),
+    ))
 }
 
 pub async fn show(State(state): State<AppState>, wave: InWave<can::Monitor>) -> StaffResult {

@@ -214,7 +214,7 @@ async fn waves_are_created_on_a_published_questionnaire() {
     assert!(!refused.status.success());
     assert!(
         String::from_utf8_lossy(&refused.stderr)
-            .contains("questionnaire sipas-2023 version 1 is not published"),
+            .contains("\"sipas-2023@1\" is not a published questionnaire version"),
         "{}",
         String::from_utf8_lossy(&refused.stderr)
     );
@@ -237,7 +237,10 @@ async fn waves_are_created_on_a_published_questionnaire() {
     let again = wave(&[]);
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
     let bad = wave(&["--geography", "1999"]);
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("--geography must be 2025 or 2004"));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr)
+            .contains("geography: 2025 (34 provincial units) or 2004")
+    );
 
     let store = store::open(&db.url, &ConnectOptions::default())
         .await

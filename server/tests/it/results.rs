@@ -93,7 +93,7 @@ async fn world(url: &str) -> World {
     sipas_server::services::demo::seed(store.as_ref())
         .await
         .expect("seed");
-    let hash = sipas_server::staff::auth::hash_password(PASSWORD.into())
+    let hash = sipas_server::services::accounts::hash_password(PASSWORD.into())
         .await
         .expect("hash");
     for (username, role) in [
@@ -939,7 +939,7 @@ async fn story(url: &str) {
                 display_name: "Hết hạn".into(),
                 role: Role::Researcher,
                 province: None,
-                password_hash: sipas_server::staff::auth::hash_password(PASSWORD.into())
+                password_hash: sipas_server::services::accounts::hash_password(PASSWORD.into())
                     .await
                     .unwrap(),
                 research: Some(sipas_app::staff::research::ResearchAccess {

@@ -37,7 +37,7 @@ async fn world(url: &str, settings: StaffSettings) -> World {
     sipas_server::services::demo::seed(store.as_ref())
         .await
         .expect("seed");
-    let hash = sipas_server::staff::auth::hash_password(PASSWORD.into())
+    let hash = sipas_server::services::accounts::hash_password(PASSWORD.into())
         .await
         .expect("hash");
     for (username, role, province) in [

@@ -1,0 +1,224 @@
+//! Staff accounts: creating one, resetting a password, locking and unlocking, as the staff
+//! accounts page and `sipas user` both do them (one set of checks, one audit entry each).
+
+use argon2::{Argon2, PasswordHasher};
+use sipas_app::domain::Geography;
+use sipas_app::ports::StoreError;
+use sipas_app::staff::port::{AuditEntry, NewUser};
+use sipas_app::staff::research::{ResearchAccess, parse_releases, valid_date};
+use sipas_app::staff::roles::{password_problem, valid_username};
+use sipas_app::staff::{ProvinceRef, Role, StaffStore, StaffUser};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// A field is wrong; the message starts with the field's name.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Taken(String),
+    #[error("the database failed: {0}")]
+    Store(StoreError),
+}
+
+impl From<StoreError> for AccountError {
+    fn from(err: StoreError) -> Self {
+        Self::Store(err)
+    }
+}
+
+/// Hashes a password with argon2id (the crate's defaults: 19 MiB, 2 passes, OWASP's minimum),
+/// off the async threads.
+pub async fn hash_password(password: String) -> Result<String, StoreError> {
+    tokio::task::spawn_blocking(move || {
+        Argon2::default()
+            .hash_password(password.as_bytes())
+            .map(|hash| hash.to_string())
+            .map_err(|err| StoreError::Backend(err.to_string()))
+    })
+    .await
+    .map_err(|err| StoreError::Backend(err.to_string()))?
+}
+
+/// A new account as typed (the form, or the command line's arguments).
+#[derive(Default)]
+pub struct NewAccount<'a> {
+    pub username: &'a str,
+    pub display_name: &'a str,
+    pub role: &'a str,
+    /// A provincial officer's province (2025 map); empty for the other roles.
+    pub province: &'a str,
+    pub password: &'a str,
+    /// A researcher's approval: project, its reference, expiry date, releases (`2025 v1, …`).
+    pub project: &'a str,
+    pub approval: &'a str,
+    pub expires_on: &'a str,
+    pub releases: &'a str,
+}
+
+/// Checks and creates an account; `entry(province, detail)` is its `account_created` audit
+/// entry for whoever creates it. `provinces` are the 2025 map's codes; `published` the releases
+/// a researcher's approval may name; `today` Vietnam's date. The username, as stored.
+pub async fn create(
+    store: &dyn StaffStore,
+    account: &NewAccount<'_>,
+    provinces: &[String],
+    today: &str,
+    entry: impl FnOnce(Option<&str>, String) -> AuditEntry,
+) -> Result<(String, Role), AccountError> {
+    let username = account.username.trim().to_lowercase();
+    if !valid_username(&username) {
+        return Err(AccountError::Invalid(
+            "username: 3 to 40 lower-case letters, digits, dots, dashes or underscores".into(),
+        ));
+    }
+    let display_name = account.display_name.trim().to_owned();
+    if display_name.is_empty() || display_name.chars().count() > 120 {
+        return Err(AccountError::Invalid("name: 1 to 120 characters".into()));
+    }
+    let role = Role::parse(account.role).ok_or_else(|| {
+        AccountError::Invalid(
+            "role: admin, central, provincial, statistician, approver, viewer or researcher".into(),
+        )
+    })?;
+    let province = province_of(role, account.province.trim(), provinces)?;
+    if let Some(problem) = password_problem(account.password) {
+        return Err(AccountError::Invalid(format!("password: {problem}")));
+    }
+    let research = research_of(role, account, today)?;
+    // The approval covers releases that exist: a typo would give access to nothing, or to a
+    // version published later that the approval never named.
+    if let Some(access) = &research {
+        let published: Vec<(i32, i32)> = store
+            .releases()
+            .await?
+            .iter()
+            .map(|r| (r.year, r.version))
+            .collect();
+        if let Some((year, version)) = access.releases.iter().find(|r| !published.contains(r)) {
+            return Err(AccountError::Invalid(format!(
+                "releases: {year} v{version} has not been published"
+            )));
+        }
+    }
+    let detail = match &research {
+        Some(r) => format!(
+            "{username} ({}), project: {} ({}), until {}, releases {}",
+            role.key(),
+            r.project,
+            r.approval,
+            r.expires_on,
+            r.releases
+                .iter()
+                .map(|(y, v)| format!("{y} v{v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        None => format!("{username} ({})", role.key()),
+    };
+    let audit = entry(province.as_ref().map(|p| p.code.as_str()), detail);
+    let user = NewUser {
+        username: username.clone(),
+        display_name,
+        role,
+        province,
+        password_hash: hash_password(account.password.to_owned()).await?,
+        research,
+    };
+    match store.create_user(&user, &audit).await {
+        Ok(_) => Ok((username, role)),
+        Err(StoreError::Conflict(message)) => Err(AccountError::Taken(message)),
+        Err(err) => Err(err.into()),
+    }
+}
+
+fn province_of(
+    role: Role,
+    province: &str,
+    provinces: &[String],
+) -> Result<Option<ProvinceRef>, AccountError> {
+    let invalid = |message: String| Err(AccountError::Invalid(message));
+    match (role, province.is_empty()) {
+        (Role::Provincial, true) => {
+            invalid("province: a provincial officer needs a province".into())
+        }
+        (Role::Provincial, false) if !provinces.iter().any(|p| p == province) => invalid(format!(
+            "province: {province:?} is not one of the 34 provincial units"
+        )),
+        (Role::Provincial, false) => Ok(Some(ProvinceRef {
+            geography: Geography::G2025,
+            code: province.to_owned(),
+        })),
+        (_, false) => invalid("province: only provincial officers are bound to a province".into()),
+        (_, true) => Ok(None),
+    }
+}
+
+/// A researcher's approval (exactly for the researcher role; `today` is Vietnam's date).
+fn research_of(
+    role: Role,
+    account: &NewAccount<'_>,
+    today: &str,
+) -> Result<Option<ResearchAccess>, AccountError> {
+    let invalid = |message: String| Err(AccountError::Invalid(message));
+    let project = account.project.trim();
+    let approval = account.approval.trim();
+    let expires_on = account.expires_on.trim();
+    if role != Role::Researcher {
+        return if [project, approval, expires_on, account.releases.trim()]
+            .iter()
+            .all(|f| f.is_empty())
+        {
+            Ok(None)
+        } else {
+            invalid("project: only researchers carry a project and an approval".into())
+        };
+    }
+    if project.is_empty() || project.chars().count() > 300 {
+        return invalid("project: the approved project's title, 1 to 300 characters".into());
+    }
+    if approval.is_empty() || approval.chars().count() > 200 {
+        return invalid("approval: the reference of the approval, 1 to 200 characters".into());
+    }
+    if !valid_date(expires_on) {
+        return invalid(format!(
+            "expires_on: {expires_on:?} is not a date (YYYY-MM-DD)"
+        ));
+    }
+    if expires_on < today {
+        return invalid(format!("expires_on: {expires_on} is already past"));
+    }
+    let releases = parse_releases(account.releases).map_err(|entry| {
+        AccountError::Invalid(format!(
+            "releases: {entry:?} is not a release (write 2025 v1, 2024 v2)"
+        ))
+    })?;
+    if releases.is_empty() {
+        return invalid("releases: name the releases the approval covers (2025 v1, ...)".into());
+    }
+    Ok(Some(ResearchAccess {
+        project: project.to_owned(),
+        approval: approval.to_owned(),
+        expires_on: expires_on.to_owned(),
+        releases,
+        conditions_accepted_at: None,
+    }))
+}
+
+/// Sets a new password (audited as `password_reset`), and lifts the account's sign-in wait.
+pub async fn reset_password(
+    store: &dyn StaffStore,
+    user: &StaffUser,
+    password: String,
+    audit: &AuditEntry,
+) -> Result<(), AccountError> {
+    if let Some(problem) = password_problem(&password) {
+        return Err(AccountError::Invalid(format!("password: {problem}")));
+    }
+    let hash = hash_password(password).await?;
+    store.set_password(user.id, &hash, audit).await?;
+    // A failure here leaves an old wait that expires by itself; the password is set.
+    if let Err(err) = store.clear_login_failures(&user.username).await {
+        tracing::warn!(error = %err, "sign-in wait not lifted");
+    }
+    Ok(())
+}
