@@ -1,6 +1,6 @@
 //! The public results site: the annual index of each published release, its map, province
 //! pages and a methodology page for journalists. Rendered on the server only, from plain data
-//! the server crate loads (`server/src/web/public_site.rs`), with no JavaScript: a release never
+//! the server crate loads (`server/src/web/site/`), with no JavaScript: a release never
 //! changes, so each page is rendered once per process and served from memory.
 
 pub mod charts;

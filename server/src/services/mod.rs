@@ -8,6 +8,7 @@ pub mod demo;
 pub mod export;
 pub mod files;
 pub mod invitations;
+pub mod open_data;
 pub mod questionnaires;
 pub mod verify;
 pub mod waves;

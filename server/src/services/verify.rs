@@ -15,7 +15,7 @@ use sipas_stats::methodology::Methodology;
 use sipas_stats::publish::{Aggregate, AggregateKind, measured, publish, read_aggregates};
 
 use crate::services::compute::{cell_from_release, release_cells};
-use crate::web::open_data::{COLUMNS, cell_values, read_cell};
+use crate::services::open_data::{COLUMNS, cell_values, read_cell};
 
 /// Values a release takes from the per-commune data: published as computed and taken as given
 /// (except the mean of provinces' SE, derived from the provinces').

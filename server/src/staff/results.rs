@@ -383,7 +383,8 @@ pub async fn full_totals(
     staff: Allowed<can::DownloadFullTotals>,
     Path((year, version)): Path<(i32, String)>,
 ) -> StaffResult {
-    let version = crate::web::open_data::version_number(&version).ok_or(StaffError::NotFound)?;
+    let version =
+        crate::services::open_data::version_number(&version).ok_or(StaffError::NotFound)?;
     // A researcher downloads what the approval names, until it expires, once the conditions of
     // use are accepted; the download is logged with the project.
     let project = if staff.user.role == sipas_app::staff::Role::Researcher {

@@ -6,8 +6,7 @@
 
 pub mod assets;
 pub mod limits;
-pub mod open_data;
-pub mod public_site;
+pub mod site;
 pub mod survey_forms;
 
 use std::collections::HashMap;
@@ -54,7 +53,7 @@ pub struct AppState {
     /// The staff workspace's store, sessions and sign-in settings.
     pub staff: Arc<crate::staff::StaffState>,
     /// The public results site's built pages, loaded releases and open-data files.
-    pub site: Arc<public_site::SiteCache>,
+    pub site: Arc<site::SiteCache>,
     /// The origin browsers see (`https://sipas.example.gov.vn`), when a proxy rewrites Host:
     /// form posts must come from it, and printed invitations link to it.
     pub public_origin: Option<String>,
@@ -113,38 +112,38 @@ pub fn router(state: AppState) -> Router {
         .route("/sw.js", get(service_worker))
         .route(
             "/du-lieu/{year}/{version}/{file}",
-            get(crate::web::open_data::file),
+            get(crate::web::site::open_data::file),
         )
-        .route("/", get(crate::web::public_site::latest_overview))
-        .route("/ket-qua", get(crate::web::public_site::latest_overview))
-        .route("/ket-qua/{year}", get(crate::web::public_site::year_overview))
+        .route("/", get(crate::web::site::pages::latest_overview))
+        .route("/ket-qua", get(crate::web::site::pages::latest_overview))
+        .route("/ket-qua/{year}", get(crate::web::site::pages::year_overview))
         .route(
             "/ket-qua/{year}/{version}",
-            get(crate::web::public_site::version_overview),
+            get(crate::web::site::pages::version_overview),
         )
         .route(
             "/ket-qua/{year}/tinh/{code}",
-            get(crate::web::public_site::year_province),
+            get(crate::web::site::pages::year_province),
         )
         .route(
             "/ket-qua/{year}/{version}/tinh/{code}",
-            get(crate::web::public_site::version_province),
+            get(crate::web::site::pages::version_province),
         )
-        .route("/phuong-phap", get(crate::web::public_site::methodology))
+        .route("/phuong-phap", get(crate::web::site::pages::methodology))
         .route(
             "/phuong-phap/{file}",
-            get(crate::web::public_site::methodology_file),
+            get(crate::web::site::pages::methodology_file),
         )
-        .route("/api/v1/releases", get(crate::web::public_site::api_releases))
+        .route("/api/v1/releases", get(crate::web::site::api::api_releases))
         .route(
             "/api/v1/releases/{year}/{version}",
-            get(crate::web::public_site::api_release),
+            get(crate::web::site::api::api_release),
         )
         .route(
             "/api/v1/releases/{year}/{version}/provinces/{code}",
-            get(crate::web::public_site::api_province),
+            get(crate::web::site::api::api_province),
         )
-        .route("/api/v1/openapi.json", get(crate::web::public_site::api_openapi))
+        .route("/api/v1/openapi.json", get(crate::web::site::api::api_openapi))
         .route(
             "/s/go",
             get(crate::web::survey_forms::go).post(crate::web::survey_forms::go_posted),

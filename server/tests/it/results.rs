@@ -557,6 +557,34 @@ async fn story(url: &str) {
             .await
             .unwrap();
         assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+        // Compressed once, like the pages: the Brotli copy is its own representation (its
+        // own ETag) and decodes to exactly the published bytes; the workbook too.
+        for file in ["results.csv", "results.xlsx"] {
+            let reply = world
+                .app
+                .clone()
+                .oneshot(
+                    axum::http::Request::get(format!("/du-lieu/2027/v1/{file}"))
+                        .header("accept-encoding", "gzip, br")
+                        .body(axum::body::Body::empty())
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(reply.headers()["content-encoding"], "br", "{file}");
+            let br_etag = reply.headers()["etag"].to_str().unwrap().to_owned();
+            assert!(br_etag.ends_with("-br\""), "{br_etag}");
+            let compressed = axum::body::to_bytes(reply.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            let mut plain = Vec::new();
+            brotli::BrotliDecompress(&mut compressed.as_ref(), &mut plain).unwrap();
+            let published = public.get(&format!("/du-lieu/2027/v1/{file}")).await.bytes;
+            assert_eq!(plain, published, "{file}");
+            if file == "results.csv" {
+                assert_eq!(br_etag, format!("{}-br\"", etag.trim_end_matches('"')));
+            }
+        }
     }
     let methodology = public.get("/du-lieu/2027/v1/methodology.toml").await;
     let readme = public.get("/du-lieu/2027/v1/README.txt").await;
