@@ -85,9 +85,9 @@ impl From<crate::ports::StoreError> for AppError {
         match err {
             StoreError::NotFound => AppError::NotFound,
             StoreError::Conflict(msg) => AppError::Invalid(msg),
-            StoreError::Backend(cause) => {
-                // Logged once here; the user sees a clean message.
-                tracing::error!(error = %cause, "storage error");
+            failed @ (StoreError::Backend(_) | StoreError::Database(_)) => {
+                // Logged once here, with its causes; the user sees a clean message.
+                tracing::error!(error = &failed as &dyn std::error::Error, "storage error");
                 AppError::Unavailable
             }
         }

@@ -21,9 +21,13 @@ pub enum StoreError {
     /// A uniqueness or consistency rule was broken; the message is safe to show.
     #[error("{0}")]
     Conflict(String),
-    /// The database failed; the cause is for the server log only.
+    /// Stored data broke a rule of ours, or a resource failed; for the server log only.
     #[error("database error: {0}")]
     Backend(String),
+    /// The database driver failed: its error kept whole, so the log has the cause chain (and a
+    /// caller can still ask the driver's error what it was).
+    #[error("database error: {0}")]
+    Database(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

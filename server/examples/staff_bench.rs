@@ -23,9 +23,10 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use sipas_app::domain::Geography;
 use sipas_app::ports::Store;
+use sipas_app::staff::Role;
 use sipas_app::staff::frame::{Frame, FramePsu, FrameStratum};
 use sipas_app::staff::port::NewUser;
-use sipas_app::staff::{Role, StaffStore};
+use sipas_app::staff::{AccountStore, CollectedStore, FieldStore};
 use sipas_server::store::SqlStore;
 use tower::ServiceExt;
 

@@ -618,7 +618,7 @@ fn cli_entry(action: &str, province: Option<&str>) -> sipas_app::staff::port::Au
 
 async fn user_command(store: &store::SqlStore, action: UserCommand) -> Result<(), CliError> {
     use sipas_app::ports::StoreError;
-    use sipas_app::staff::StaffStore;
+    use sipas_app::staff::AccountStore;
     let find = |username: String| async move {
         match store
             .user_for_sign_in(&username.trim().to_lowercase())

@@ -18,5 +18,5 @@ pub mod review;
 pub mod roles;
 pub mod sheet;
 
-pub use port::StaffStore;
+pub use port::{AccountStore, AuditStore, CollectedStore, FieldStore, SessionStore, StaffStore};
 pub use roles::{Action, ProvinceFilter, ProvinceRef, Role, Scope, StaffUser};

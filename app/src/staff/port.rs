@@ -252,15 +252,44 @@ pub struct AnswersRow {
     pub answers: String,
 }
 
-#[async_trait]
+/// Everything the staff workspace asks of its database, by capability: accounts and sign-in
+/// throttling, sessions, the audit log, the field (waves, frames, batches, monitoring), what was
+/// collected (paper forms, answers for computing, exports), computations and reviews,
+/// releases, researchers' approvals. One SQL implementation serves both engines
+/// (`server/src/store/`); a part of the server that needs one capability can ask for it alone.
 pub trait StaffStore:
-    super::release::ReleaseStore
+    AccountStore
+    + SessionStore
+    + AuditStore
+    + FieldStore
+    + CollectedStore
+    + super::release::ReleaseStore
     + super::review::ReviewStore
     + super::research::ResearchStore
     + Send
     + Sync
     + 'static
 {
+}
+
+impl<T> StaffStore for T where
+    T: AccountStore
+        + SessionStore
+        + AuditStore
+        + FieldStore
+        + CollectedStore
+        + super::release::ReleaseStore
+        + super::review::ReviewStore
+        + super::research::ResearchStore
+        + Send
+        + Sync
+        + 'static
+{
+}
+
+/// Staff accounts and the sign-in throttle.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
     // Accounts.
     /// A username in use is a `Conflict`.
     async fn create_user(&self, user: &NewUser, audit: &AuditEntry) -> StoreResult<i64>;
@@ -287,7 +316,11 @@ pub trait StaffStore:
     async fn clear_login_keys(&self, keys: &[String]) -> StoreResult<()>;
     /// Forgets every failure of an account, from every client (a new password was set).
     async fn clear_login_failures(&self, username: &str) -> StoreResult<()>;
+}
 
+/// Staff sessions.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
     // Sessions (tower-sessions records, by the SHA-256 of their id).
     /// Inserts a new session; an id hash already present is a `Conflict`.
     async fn session_insert(&self, id_hash: &str, data: &str, expires_unix: i64)
@@ -297,13 +330,21 @@ pub trait StaffStore:
     async fn session_load(&self, id_hash: &str, now_unix: i64) -> StoreResult<Option<String>>;
     async fn session_delete(&self, id_hash: &str) -> StoreResult<()>;
     async fn sessions_expire(&self, now_unix: i64) -> StoreResult<u64>;
+}
 
+/// The audit log.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
     // The audit log: append and read, nothing else. A change the log records (the methods
     // here taking an `audit` entry) writes its entry in the change's own transaction: both are
     // stored or neither. `audit` alone is for what changes nothing (a download, a sign-in).
     async fn audit(&self, entry: &AuditEntry) -> StoreResult<()>;
     async fn audit_log(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>>;
+}
 
+/// The field: waves, their frames, invitation batches and monitoring.
+#[async_trait]
+pub trait FieldStore: Send + Sync {
     // Waves.
     async fn create_wave_scheduled(
         &self,
@@ -344,7 +385,11 @@ pub trait StaffStore:
 
     // Monitoring, computed by the database.
     async fn monitoring(&self, wave_code: &str, province: Option<&str>) -> StoreResult<Monitoring>;
+}
 
+/// What was collected: paper forms keyed in, answers for computing, exports.
+#[async_trait]
+pub trait CollectedStore: Send + Sync {
     // Paper import.
     /// Checks every record and, unless `dry_run`, stores the new ones, in one transaction. When
     /// any row has a `Problem`, nothing is stored.

@@ -43,8 +43,11 @@ impl From<StoreError> for StaffError {
         match err {
             StoreError::NotFound => StaffError::NotFound,
             StoreError::Conflict(message) => StaffError::Conflict(message),
-            StoreError::Backend(_) => {
-                tracing::error!(error = %err, "staff request failed");
+            StoreError::Backend(_) | StoreError::Database(_) => {
+                tracing::error!(
+                    error = &err as &dyn std::error::Error,
+                    "staff request failed"
+                );
                 StaffError::Unavailable
             }
         }

@@ -5,13 +5,16 @@
 //! pool sizing, the migration folder — lives in [`sqlite`] and [`postgres`]. The URL's scheme
 //! chooses the adapter.
 
+mod accounts;
+mod audit;
+mod collected;
+mod field;
 mod postgres;
 mod releases;
 mod research;
 mod review;
 mod sql;
 mod sqlite;
-mod staff;
 mod submissions;
 
 use std::time::Duration;

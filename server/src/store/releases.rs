@@ -313,7 +313,7 @@ impl ReleaseStore for SqlStore {
         }
         let version = i32::try_from(version)
             .map_err(|_| StoreError::Backend("version out of range".into()))?;
-        super::staff::record(&mut tx, &audit(&version)).await?;
+        super::audit::record(&mut tx, &audit(&version)).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(version)
     }

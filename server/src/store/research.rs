@@ -68,7 +68,7 @@ impl ResearchStore for SqlStore {
         .rows_affected();
         // Accepted before: nothing changes and nothing is logged again.
         if accepted == 1 {
-            super::staff::record(&mut tx, audit).await?;
+            super::audit::record(&mut tx, audit).await?;
         }
         tx.commit().await.map_err(db_error)
     }

@@ -12,8 +12,8 @@ use sipas_app::staff::review::{
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::audit::record;
 use super::sql::{SqlStore, db_error, now_rfc3339};
-use super::staff::record;
 use sipas_app::staff::port::{AuditEntry, AuditOf};
 
 const SUMMARY_COLUMNS: &str = "SELECT c.id, c.wave_code, c.status, c.progress_done, \

@@ -84,7 +84,7 @@ pub(super) fn db_error(err: sqlx::Error) -> StoreError {
         sqlx::Error::Database(db) if db.is_unique_violation() => {
             StoreError::Conflict("this record already exists".to_owned())
         }
-        _ => StoreError::Backend(err.to_string()),
+        _ => StoreError::Database(Box::new(err)),
     }
 }
 
@@ -358,7 +358,7 @@ impl Store for SqlStore {
         let audit = sipas_app::staff::port::AuditEntry::new("system", "wave_created")
             .wave(&wave.code)
             .detail(format!("{} ({})", wave.title, wave.year));
-        sipas_app::staff::StaffStore::create_wave_scheduled(self, wave, &Default::default(), &audit)
+        sipas_app::staff::FieldStore::create_wave_scheduled(self, wave, &Default::default(), &audit)
             .await
     }
 
@@ -631,5 +631,23 @@ impl Store for SqlStore {
             .await
             .map_err(db_error)?;
         response_from_row(row)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_driver_failure_keeps_its_cause() {
+        let err = db_error(sqlx::Error::PoolTimedOut);
+        assert!(matches!(err, StoreError::Database(_)));
+        let cause = std::error::Error::source(&err).expect("the driver's error");
+        assert!(cause.downcast_ref::<sqlx::Error>().is_some());
+        assert!(err.to_string().contains("pool timed out"), "{err}");
+        assert!(matches!(
+            db_error(sqlx::Error::RowNotFound),
+            StoreError::NotFound
+        ));
     }
 }

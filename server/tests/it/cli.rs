@@ -3,7 +3,7 @@
 use crate::common;
 
 use sipas_app::ports::Store;
-use sipas_app::staff::StaffStore;
+use sipas_app::staff::{AccountStore, AuditStore, FieldStore};
 use sipas_app::survey::codes::InvitationCode;
 use sipas_server::store::{self, ConnectOptions};
 
@@ -316,7 +316,6 @@ fn sipas_with_input(url: &str, args: &[&str], input: &str) -> std::process::Outp
 
 #[tokio::test]
 async fn staff_accounts_from_the_command_line() {
-    use sipas_app::staff::StaffStore;
     let db = common::sqlite_db();
     let create = [
         "admin",
@@ -413,7 +412,6 @@ async fn staff_accounts_from_the_command_line() {
 /// are written but before the commit leaves neither; run again, it leaves both, once each. On
 /// both engines.
 async fn an_account_and_its_audit_entry_commit_together(url: &str) {
-    use sipas_app::staff::StaffStore;
     use std::io::{BufRead, Write};
     let store = store::open(url, &ConnectOptions::default())
         .await

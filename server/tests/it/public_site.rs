@@ -12,6 +12,7 @@ use common::browser::Browser;
 use sipas_app::domain::{Geography, QuestionnaireRef, Wave};
 use sipas_app::ports::Store;
 use sipas_app::staff::release::ReleaseStore;
+use sipas_app::staff::{CollectedStore, FieldStore};
 
 async fn wave(
     store: &sipas_server::store::SqlStore,
@@ -35,7 +36,7 @@ async fn wave(
     store.create_wave(&wave).await.expect("wave");
     let provinces: Vec<String> = provinces.iter().map(|p| (*p).to_owned()).collect();
     let frame = sipas_server::services::demo::demo_frame(&provinces, geography, false);
-    use sipas_app::staff::StaffStore;
+
     store
         .replace_frame(code, &frame, &common::audit("frame_uploaded"))
         .await

@@ -14,10 +14,11 @@ use axum::http::StatusCode;
 use common::browser::Browser;
 use sipas_app::domain::{Geography, QuestionnaireRef, Wave};
 use sipas_app::ports::Store;
+use sipas_app::staff::Role;
 use sipas_app::staff::port::NewUser;
 use sipas_app::staff::release::ReleaseStore;
 use sipas_app::staff::review::{ComputationStatus, ReviewStore};
-use sipas_app::staff::{Role, StaffStore};
+use sipas_app::staff::{AccountStore, CollectedStore, FieldStore};
 
 const PASSWORD: &str = "mật khẩu thử nghiệm 2026";
 const WAVE: &str = "sipas-2027-test";

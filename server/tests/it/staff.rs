@@ -12,7 +12,8 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use sipas_app::domain::Geography;
 use sipas_app::staff::port::NewUser;
-use sipas_app::staff::{Action, ProvinceRef, Role, StaffStore};
+use sipas_app::staff::{AccountStore, FieldStore, SessionStore};
+use sipas_app::staff::{Action, ProvinceRef, Role};
 use sipas_server::staff::StaffSettings;
 use sqlx::AnyPool;
 

@@ -8,9 +8,9 @@ use std::collections::HashMap;
 
 use sipas_app::domain::{Geography, QuestionnaireRef, Wave};
 use sipas_app::ports::Store;
-use sipas_app::staff::StaffStore;
 use sipas_app::staff::frame::{Frame, FramePsu, FrameStratum};
 use sipas_app::staff::port::{PaperRecord, PaperTarget, RowOutcome};
+use sipas_app::staff::{CollectedStore, FieldStore};
 use sipas_app::survey::codes::sha256_hex;
 use sipas_server::store::{self, ConnectOptions};
 use sipas_stats::estimate::estimate_all;

@@ -1,0 +1,412 @@
+//! What was collected ([`CollectedStore`]): paper forms keyed in (all or nothing), answers
+//! for computing and exports, in keyset pages.
+
+use async_trait::async_trait;
+use sipas_app::domain::Wave;
+use sipas_app::ports::StoreResult;
+use sipas_app::staff::port::{
+    AnswersRow, AuditOf, CollectedStore, ExportRow, PaperRecord, PaperTarget, RowOutcome,
+};
+use sipas_app::survey::codes::sha256_hex;
+use sqlx::AnyConnection;
+
+use super::audit::record;
+use super::field::province_param;
+use super::sql::{
+    SqlStore, WAVE_COLUMNS, answers_json, db_error, now_rfc3339, parse_answers, parse_version,
+    wave_from_row,
+};
+use super::submissions::vietnam_date;
+
+/// Records that the paper codes of a wave and province form one batch (grows with each import).
+async fn paper_batch(
+    conn: &mut AnyConnection,
+    wave_code: &str,
+    province_code: &str,
+    now: &str,
+) -> StoreResult<String> {
+    let id = format!("paper-{wave_code}-{province_code}");
+    sqlx::query(
+        "INSERT INTO invitation_batches (id, wave_code, province_code, scope, size, issued_by, \
+         issued_at) VALUES ($1, $2, $3, 'paper forms without a code', 1, 'paper-import', $4) \
+         ON CONFLICT (id) DO UPDATE SET size = invitation_batches.size + 1",
+    )
+    .bind(&id)
+    .bind(wave_code)
+    .bind(province_code)
+    .bind(now)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    Ok(id)
+}
+
+/// Stores one paper response against a code already claimed in this transaction.
+async fn insert_paper_response(
+    conn: &mut AnyConnection,
+    record: &PaperRecord,
+    code_hash: &str,
+    questionnaire: (&str, u32),
+    import_key: Option<&str>,
+    now: &str,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO responses (receipt, submission_id, code_hash, wave_code, geography, \
+         province_code, stratum, psu, sample_kind, questionnaire_code, questionnaire_version, \
+         answers, content_hash, language, mode, started_at, submitted_at, channel, \
+         duration_secs, submitted_on, export_id, import_key) \
+         SELECT $1, $2, code_hash, wave_code, geography, province_code, stratum, psu, \
+         sample_kind, $3, $4, $5, $6, $7, 'paper', NULL, $8, 'paper', NULL, $9, $10, $11 \
+         FROM invitation_codes WHERE code_hash = $12",
+    )
+    .bind(&record.receipt)
+    .bind(format!("paper-{}", &code_hash[..code_hash.len().min(40)]))
+    .bind(questionnaire.0)
+    .bind(i64::from(questionnaire.1))
+    .bind(answers_json(&record.answers)?)
+    .bind(&record.content_hash)
+    .bind(&record.language)
+    .bind(now)
+    .bind(vietnam_date(now))
+    .bind(&record.export_id)
+    .bind(import_key)
+    .bind(code_hash)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+fn problem(column: &str, message: impl Into<String>) -> RowOutcome {
+    RowOutcome::Problem {
+        column: column.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// Checks (and unless `dry_run` stores) one paper form. `Err` is a database failure.
+async fn import_one(
+    conn: &mut AnyConnection,
+    wave: &Wave,
+    province: Option<&str>,
+    record: &PaperRecord,
+    dry_run: bool,
+    now: &str,
+) -> StoreResult<RowOutcome> {
+    let Some(questionnaire) = wave.questionnaire.as_ref() else {
+        return Ok(problem("", "the wave has no questionnaire"));
+    };
+    let q = (questionnaire.code.as_str(), questionnaire.version);
+    match &record.target {
+        PaperTarget::Code { code_hash } => {
+            #[derive(sqlx::FromRow)]
+            struct CodeState {
+                wave_code: String,
+                province_code: String,
+                used_at: Option<String>,
+                voided_at: Option<String>,
+                channel: Option<String>,
+                content_hash: Option<String>,
+                submitted_on: Option<String>,
+            }
+            let row = sqlx::query_as::<_, CodeState>(
+                "SELECT c.wave_code, c.province_code, c.used_at, c.voided_at, r.channel, \
+                 r.content_hash, r.submitted_on FROM invitation_codes c \
+                 LEFT JOIN responses r ON r.code_hash = c.code_hash WHERE c.code_hash = $1",
+            )
+            .bind(code_hash)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_error)?;
+            let Some(CodeState {
+                wave_code,
+                province_code: code_province,
+                used_at,
+                voided_at,
+                channel,
+                content_hash: content,
+                submitted_on: day,
+            }) = row
+            else {
+                return Ok(problem("code", "no such invitation code (mistyped?)"));
+            };
+            if wave_code != wave.code {
+                return Ok(problem("code", "this code belongs to another wave"));
+            }
+            if province.is_some_and(|p| p != code_province) {
+                return Ok(problem("code", "this code belongs to another province"));
+            }
+            if used_at.is_some() {
+                return Ok(match (channel.as_deref(), content) {
+                    (Some("paper"), Some(content)) if content == record.content_hash => {
+                        RowOutcome::AlreadyImported
+                    }
+                    (Some("paper"), _) => RowOutcome::Conflict(
+                        "this code was imported before with other answers".into(),
+                    ),
+                    _ => RowOutcome::Conflict(format!(
+                        "this code was answered online on {}",
+                        day.unwrap_or_default()
+                    )),
+                });
+            }
+            if voided_at.is_some() {
+                return Ok(problem("code", "this code's batch was voided"));
+            }
+            if !dry_run {
+                let claimed = sqlx::query(
+                    "UPDATE invitation_codes SET used_at = $1 \
+                     WHERE code_hash = $2 AND used_at IS NULL AND voided_at IS NULL",
+                )
+                .bind(now)
+                .bind(code_hash)
+                .execute(&mut *conn)
+                .await
+                .map_err(db_error)?
+                .rows_affected();
+                if claimed == 0 {
+                    // Answered online between the check above and now.
+                    return Ok(RowOutcome::Conflict(
+                        "this code was just answered online".into(),
+                    ));
+                }
+                insert_paper_response(conn, record, code_hash, q, None, now).await?;
+            }
+            Ok(RowOutcome::New)
+        }
+        PaperTarget::Point { psu, form_id } => {
+            #[derive(sqlx::FromRow)]
+            struct Place {
+                province_code: String,
+                stratum: String,
+            }
+            let place = sqlx::query_as::<_, Place>(
+                "SELECT province_code, stratum FROM frame_psus WHERE wave_code = $1 AND psu = $2",
+            )
+            .bind(&wave.code)
+            .bind(psu)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_error)?;
+            let Some(Place {
+                province_code: psu_province,
+                stratum,
+            }) = place
+            else {
+                return Ok(problem(
+                    "psu",
+                    format!("{psu:?} is not a PSU of this wave's frame"),
+                ));
+            };
+            if province.is_some_and(|p| p != psu_province) {
+                return Ok(problem("psu", "this PSU belongs to another province"));
+            }
+            let import_key =
+                sha256_hex(format!("{}\u{1f}{psu}\u{1f}{form_id}", wave.code).as_bytes());
+            let existing: Option<String> =
+                sqlx::query_scalar("SELECT content_hash FROM responses WHERE import_key = $1")
+                    .bind(&import_key)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(db_error)?;
+            match existing {
+                Some(content) if content == record.content_hash => {
+                    return Ok(RowOutcome::AlreadyImported);
+                }
+                Some(_) => {
+                    return Ok(RowOutcome::Conflict(format!(
+                        "form {form_id:?} of PSU {psu} was imported before with other answers"
+                    )));
+                }
+                None => {}
+            }
+            if !dry_run {
+                let batch = paper_batch(conn, &wave.code, &psu_province, now).await?;
+                // The form has no code: it gets a code row of its own (never printed, so its
+                // "hash" is derived from the import key and cannot be typed in).
+                let code_hash = sha256_hex(format!("paper\u{1f}{import_key}").as_bytes());
+                sqlx::query(
+                    "INSERT INTO invitation_codes (code_hash, wave_code, geography, \
+                     province_code, stratum, psu, batch, created_at, used_at, sample_kind) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, 'probability')",
+                )
+                .bind(&code_hash)
+                .bind(&wave.code)
+                .bind(wave.geography.key())
+                .bind(&psu_province)
+                .bind(&stratum)
+                .bind(psu)
+                .bind(&batch)
+                .bind(now)
+                .execute(&mut *conn)
+                .await
+                .map_err(db_error)?;
+                insert_paper_response(conn, record, &code_hash, q, Some(&import_key), now).await?;
+            }
+            Ok(RowOutcome::New)
+        }
+    }
+}
+
+#[async_trait]
+impl CollectedStore for SqlStore {
+    async fn import_paper(
+        &self,
+        wave_code: &str,
+        province: Option<&str>,
+        records: &[PaperRecord],
+        dry_run: bool,
+        audit: &AuditOf<'_, [RowOutcome]>,
+    ) -> StoreResult<Vec<RowOutcome>> {
+        let wave_row =
+            sqlx::query_as::<_, super::sql::WaveRow>(&format!("{WAVE_COLUMNS} WHERE code = $1"))
+                .bind(wave_code)
+                .fetch_one(self.pool())
+                .await
+                .map_err(db_error)?;
+        let wave = wave_from_row(wave_row)?;
+        let now = now_rfc3339()?;
+        let mut tx = self.pool().begin().await.map_err(db_error)?;
+        let mut outcomes = Vec::with_capacity(records.len());
+        for record in records {
+            outcomes.push(import_one(&mut tx, &wave, province, record, dry_run, &now).await?);
+        }
+        let refused = outcomes
+            .iter()
+            .any(|o| matches!(o, RowOutcome::Problem { .. }));
+        if dry_run || refused {
+            tx.rollback().await.map_err(db_error)?;
+        } else {
+            record(&mut tx, &audit(&outcomes)).await?;
+            tx.commit().await.map_err(db_error)?;
+        }
+        Ok(outcomes)
+    }
+
+    async fn answers_page(
+        &self,
+        wave_code: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<AnswersRow>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            export_id: String,
+            province_code: String,
+            stratum: String,
+            psu: String,
+            answers: String,
+        }
+        let rows = sqlx::query_as::<_, Row>(
+            "SELECT export_id, province_code, stratum, psu, answers FROM responses \
+             WHERE wave_code = $1 AND sample_kind = 'probability' AND export_id > $2 \
+             ORDER BY export_id LIMIT $3",
+        )
+        .bind(wave_code)
+        .bind(after.unwrap_or(""))
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| AnswersRow {
+                export_id: row.export_id,
+                province_code: row.province_code,
+                stratum: row.stratum,
+                psu: row.psu,
+                answers: row.answers,
+            })
+            .collect())
+    }
+
+    async fn completes_by_stratum(
+        &self,
+        wave_code: &str,
+    ) -> StoreResult<Vec<(String, String, i64)>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            province_code: String,
+            stratum: String,
+            n: i64,
+        }
+        Ok(sqlx::query_as::<_, Row>(
+            "SELECT province_code, stratum, COUNT(*) AS n FROM responses \
+             WHERE wave_code = $1 AND sample_kind = 'probability' \
+             GROUP BY province_code, stratum ORDER BY province_code, stratum",
+        )
+        .bind(wave_code)
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_error)?
+        .into_iter()
+        .map(|row| (row.province_code, row.stratum, row.n))
+        .collect())
+    }
+
+    async fn export_page(
+        &self,
+        wave_code: &str,
+        province: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<ExportRow>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            export_id: String,
+            province_code: String,
+            stratum: String,
+            psu: String,
+            sample_kind: String,
+            questionnaire_version: i64,
+            mode: String,
+            channel: String,
+            language: String,
+            submitted_on: Option<String>,
+            duration_secs: Option<i64>,
+            answers: String,
+            population: Option<i64>,
+            psus_in_population: Option<i64>,
+            name_vi: Option<String>,
+        }
+        let rows = sqlx::query_as::<_, Row>(
+            "SELECT r.export_id, r.province_code, r.stratum, r.psu, r.sample_kind, \
+             r.questionnaire_version, r.mode, r.channel, r.language, r.submitted_on, \
+             r.duration_secs, r.answers, s.population, s.psus_in_population, u.name_vi \
+             FROM responses r \
+             LEFT JOIN admin_units u ON u.geography = r.geography AND u.code = r.province_code \
+             LEFT JOIN frame_strata s ON s.wave_code = r.wave_code \
+               AND s.province_code = r.province_code AND s.stratum = r.stratum \
+             WHERE r.wave_code = $1 AND ($2 = '' OR r.province_code = $2) AND r.export_id > $3 \
+             ORDER BY r.export_id LIMIT $4",
+        )
+        .bind(wave_code)
+        .bind(province_param(province))
+        .bind(after.unwrap_or(""))
+        .bind(i64::from(limit.clamp(1, 10_000)))
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_error)?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(ExportRow {
+                    export_id: r.export_id,
+                    province_code: r.province_code,
+                    province_name: r.name_vi.unwrap_or_default(),
+                    stratum: r.stratum,
+                    psu: r.psu,
+                    sample_kind: r.sample_kind,
+                    questionnaire_version: parse_version(r.questionnaire_version)?,
+                    mode: r.mode,
+                    channel: r.channel,
+                    language: r.language,
+                    submitted_on: r.submitted_on.unwrap_or_default(),
+                    duration_secs: r.duration_secs,
+                    answers: parse_answers(&r.answers)?,
+                    stratum_population: r.population,
+                    stratum_psus: r.psus_in_population,
+                })
+            })
+            .collect()
+    }
+}
