@@ -84,7 +84,7 @@ impl From<crate::ports::StoreError> for AppError {
         use crate::ports::StoreError;
         match err {
             StoreError::NotFound => AppError::NotFound,
-            StoreError::Conflict(msg) => AppError::Invalid(msg),
+            StoreError::Conflict(text) => AppError::Invalid(text.en),
             failed @ (StoreError::Backend(_) | StoreError::Database(_)) => {
                 // Logged once here, with its causes; the user sees a clean message.
                 tracing::error!(error = &failed as &dyn std::error::Error, "storage error");

@@ -17,6 +17,34 @@ pub enum Locale {
     En,
 }
 
+/// A message in both languages, made where the reader's language is not known (the store, a
+/// service) and shown by the page in the reader's ([`Text::pick`]). Logs and the command line
+/// show the English ([`std::fmt::Display`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Text {
+    pub vi: String,
+    pub en: String,
+}
+
+impl Text {
+    pub fn new(vi: impl Into<String>, en: impl Into<String>) -> Self {
+        Self {
+            vi: vi.into(),
+            en: en.into(),
+        }
+    }
+
+    pub fn pick(&self, locale: Locale) -> &str {
+        locale.pick(&self.vi, &self.en)
+    }
+}
+
+impl std::fmt::Display for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.en)
+    }
+}
+
 impl Locale {
     pub const ALL: [Locale; 2] = [Locale::Vi, Locale::En];
 
@@ -332,6 +360,15 @@ pub static EN: Messages = Messages {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_message_made_away_from_the_page_is_shown_in_the_readers_language() {
+        let text = Text::new("Đợt này đã đóng.", "The wave is closed already.");
+        assert_eq!(text.pick(Locale::Vi), "Đợt này đã đóng.");
+        assert_eq!(text.pick(Locale::En), "The wave is closed already.");
+        // Logs and the command line: English.
+        assert_eq!(text.to_string(), "The wave is closed already.");
+    }
 
     #[test]
     fn numbers_are_written_the_way_each_language_writes_them() {

@@ -18,9 +18,10 @@ use crate::survey::response::{Draft, DraftSaved, NewResponse, StoreOutcome, Stor
 pub enum StoreError {
     #[error("not found")]
     NotFound,
-    /// A uniqueness or consistency rule was broken; the message is safe to show.
+    /// A uniqueness or consistency rule was broken; the message is safe to show, in both
+    /// languages.
     #[error("{0}")]
-    Conflict(String),
+    Conflict(crate::i18n::Text),
     /// Stored data broke a rule of ours, or a resource failed; for the server log only.
     #[error("database error: {0}")]
     Backend(String),

@@ -332,7 +332,9 @@ impl Cli {
                 let published = store.publish_questionnaire(&questionnaire).await;
                 store.close().await;
                 published.map_err(|err| match err {
-                    sipas_app::ports::StoreError::Conflict(message) => CliError::Invalid(message),
+                    sipas_app::ports::StoreError::Conflict(message) => {
+                        CliError::Invalid(message.to_string())
+                    }
                     other => CliError::Store(other),
                 })?;
                 println!(
@@ -605,7 +607,7 @@ async fn add_user(
             Ok(())
         }
         Err(AccountError::Invalid(message) | AccountError::Taken(message)) => {
-            Err(CliError::Invalid(message))
+            Err(CliError::Invalid(message.to_string()))
         }
         Err(AccountError::Store(err)) => Err(CliError::Store(err)),
     }

@@ -210,7 +210,7 @@ pub enum RowOutcome {
     AlreadyImported,
     /// The code carries another response (answered online, or imported with other answers):
     /// reported, never overwritten.
-    Conflict(String),
+    Conflict(crate::i18n::Text),
     /// The row cannot be stored; the whole file is refused.
     Problem {
         column: String,

@@ -201,11 +201,17 @@ pub fn valid_username(name: &str) -> bool {
 
 /// Passwords: at least 12 characters (NIST SP 800-63B: length over composition rules), at most
 /// 256 bytes (argon2 hashes anything, but a megabyte password is an attack, not a password).
-pub fn password_problem(password: &str) -> Option<&'static str> {
+pub fn password_problem(password: &str) -> Option<(&'static str, &'static str)> {
     if password.chars().count() < 12 {
-        Some("the password must have at least 12 characters")
+        Some((
+            "mật khẩu phải có ít nhất 12 ký tự",
+            "the password must have at least 12 characters",
+        ))
     } else if password.len() > 256 {
-        Some("the password must have at most 256 bytes")
+        Some((
+            "mật khẩu dài tối đa 256 byte",
+            "the password must have at most 256 bytes",
+        ))
     } else {
         None
     }

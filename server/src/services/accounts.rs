@@ -3,6 +3,7 @@
 
 use argon2::{Argon2, PasswordHasher};
 use sipas_app::domain::Geography;
+use sipas_app::i18n::Text;
 use sipas_app::ports::StoreError;
 use sipas_app::staff::port::{AuditEntry, NewUser};
 use sipas_app::staff::research::{ResearchAccess, parse_releases, valid_date};
@@ -13,11 +14,16 @@ use sipas_app::staff::{ProvinceRef, Role, StaffStore, StaffUser};
 pub enum AccountError {
     /// A field is wrong; the message starts with the field's name.
     #[error("{0}")]
-    Invalid(String),
+    Invalid(Text),
     #[error("{0}")]
-    Taken(String),
+    Taken(Text),
     #[error("the database failed: {0}")]
     Store(StoreError),
+}
+
+/// A field's problem, in both languages.
+fn invalid(vi: impl Into<String>, en: impl Into<String>) -> AccountError {
+    AccountError::Invalid(Text::new(vi, en))
 }
 
 impl From<StoreError> for AccountError {
@@ -67,22 +73,30 @@ pub async fn create(
 ) -> Result<(String, Role), AccountError> {
     let username = account.username.trim().to_lowercase();
     if !valid_username(&username) {
-        return Err(AccountError::Invalid(
-            "username: 3 to 40 lower-case letters, digits, dots, dashes or underscores".into(),
+        return Err(invalid(
+            "tên đăng nhập: 3 đến 40 chữ thường, chữ số, dấu chấm, gạch ngang hoặc gạch dưới",
+            "username: 3 to 40 lower-case letters, digits, dots, dashes or underscores",
         ));
     }
     let display_name = account.display_name.trim().to_owned();
     if display_name.is_empty() || display_name.chars().count() > 120 {
-        return Err(AccountError::Invalid("name: 1 to 120 characters".into()));
+        return Err(invalid(
+            "họ tên: 1 đến 120 ký tự",
+            "name: 1 to 120 characters",
+        ));
     }
     let role = Role::parse(account.role).ok_or_else(|| {
-        AccountError::Invalid(
-            "role: admin, central, provincial, statistician, approver, viewer or researcher".into(),
+        invalid(
+            "vai trò: admin, central, provincial, statistician, approver, viewer hoặc researcher",
+            "role: admin, central, provincial, statistician, approver, viewer or researcher",
         )
     })?;
     let province = province_of(role, account.province.trim(), provinces)?;
-    if let Some(problem) = password_problem(account.password) {
-        return Err(AccountError::Invalid(format!("password: {problem}")));
+    if let Some((vi, en)) = password_problem(account.password) {
+        return Err(invalid(
+            format!("mật khẩu: {vi}"),
+            format!("password: {en}"),
+        ));
     }
     let research = research_of(role, account, today)?;
     // The approval covers releases that exist: a typo would give access to nothing, or to a
@@ -95,9 +109,10 @@ pub async fn create(
             .map(|r| (r.year, r.version))
             .collect();
         if let Some((year, version)) = access.releases.iter().find(|r| !published.contains(r)) {
-            return Err(AccountError::Invalid(format!(
-                "releases: {year} v{version} has not been published"
-            )));
+            return Err(invalid(
+                format!("bản công bố: {year} v{version} chưa được công bố"),
+                format!("releases: {year} v{version} has not been published"),
+            ));
         }
     }
     let detail = match &research {
@@ -136,19 +151,23 @@ fn province_of(
     province: &str,
     provinces: &[String],
 ) -> Result<Option<ProvinceRef>, AccountError> {
-    let invalid = |message: String| Err(AccountError::Invalid(message));
     match (role, province.is_empty()) {
-        (Role::Provincial, true) => {
-            invalid("province: a provincial officer needs a province".into())
-        }
-        (Role::Provincial, false) if !provinces.iter().any(|p| p == province) => invalid(format!(
-            "province: {province:?} is not one of the 34 provincial units"
+        (Role::Provincial, true) => Err(invalid(
+            "tỉnh: cán bộ tỉnh cần có tỉnh",
+            "province: a provincial officer needs a province",
+        )),
+        (Role::Provincial, false) if !provinces.iter().any(|p| p == province) => Err(invalid(
+            format!("tỉnh: {province:?} không thuộc 34 đơn vị cấp tỉnh"),
+            format!("province: {province:?} is not one of the 34 provincial units"),
         )),
         (Role::Provincial, false) => Ok(Some(ProvinceRef {
             geography: Geography::G2025,
             code: province.to_owned(),
         })),
-        (_, false) => invalid("province: only provincial officers are bound to a province".into()),
+        (_, false) => Err(invalid(
+            "tỉnh: chỉ cán bộ tỉnh mới gắn với một tỉnh",
+            "province: only provincial officers are bound to a province",
+        )),
         (_, true) => Ok(None),
     }
 }
@@ -159,7 +178,6 @@ fn research_of(
     account: &NewAccount<'_>,
     today: &str,
 ) -> Result<Option<ResearchAccess>, AccountError> {
-    let invalid = |message: String| Err(AccountError::Invalid(message));
     let project = account.project.trim();
     let approval = account.approval.trim();
     let expires_on = account.expires_on.trim();
@@ -170,30 +188,47 @@ fn research_of(
         {
             Ok(None)
         } else {
-            invalid("project: only researchers carry a project and an approval".into())
+            Err(invalid(
+                "đề tài: chỉ nhà nghiên cứu mới có đề tài và văn bản phê duyệt",
+                "project: only researchers carry a project and an approval",
+            ))
         };
     }
     if project.is_empty() || project.chars().count() > 300 {
-        return invalid("project: the approved project's title, 1 to 300 characters".into());
+        return Err(invalid(
+            "đề tài: tên đề tài được duyệt, 1 đến 300 ký tự",
+            "project: the approved project's title, 1 to 300 characters",
+        ));
     }
     if approval.is_empty() || approval.chars().count() > 200 {
-        return invalid("approval: the reference of the approval, 1 to 200 characters".into());
+        return Err(invalid(
+            "phê duyệt: số hiệu văn bản phê duyệt, 1 đến 200 ký tự",
+            "approval: the reference of the approval, 1 to 200 characters",
+        ));
     }
     if !valid_date(expires_on) {
-        return invalid(format!(
-            "expires_on: {expires_on:?} is not a date (YYYY-MM-DD)"
+        return Err(invalid(
+            format!("hết hạn: {expires_on:?} không phải ngày (YYYY-MM-DD)"),
+            format!("expires_on: {expires_on:?} is not a date (YYYY-MM-DD)"),
         ));
     }
     if expires_on < today {
-        return invalid(format!("expires_on: {expires_on} is already past"));
+        return Err(invalid(
+            format!("hết hạn: {expires_on} đã qua"),
+            format!("expires_on: {expires_on} is already past"),
+        ));
     }
     let releases = parse_releases(account.releases).map_err(|entry| {
-        AccountError::Invalid(format!(
-            "releases: {entry:?} is not a release (write 2025 v1, 2024 v2)"
-        ))
+        invalid(
+            format!("bản công bố: {entry:?} không phải một bản công bố (viết 2025 v1, 2024 v2)"),
+            format!("releases: {entry:?} is not a release (write 2025 v1, 2024 v2)"),
+        )
     })?;
     if releases.is_empty() {
-        return invalid("releases: name the releases the approval covers (2025 v1, ...)".into());
+        return Err(invalid(
+            "bản công bố: ghi các bản công bố được phép (2025 v1, ...)",
+            "releases: name the releases the approval covers (2025 v1, ...)",
+        ));
     }
     Ok(Some(ResearchAccess {
         project: project.to_owned(),
@@ -211,8 +246,11 @@ pub async fn reset_password(
     password: String,
     audit: &AuditEntry,
 ) -> Result<(), AccountError> {
-    if let Some(problem) = password_problem(&password) {
-        return Err(AccountError::Invalid(format!("password: {problem}")));
+    if let Some((vi, en)) = password_problem(&password) {
+        return Err(invalid(
+            format!("mật khẩu: {vi}"),
+            format!("password: {en}"),
+        ));
     }
     let hash = hash_password(password).await?;
     store.set_password(user.id, &hash, audit).await?;

@@ -15,7 +15,7 @@ pub enum WaveError {
     Invalid(Vec<(String, String)>),
     /// The code is taken.
     #[error("code: {0}")]
-    Exists(String),
+    Exists(sipas_app::i18n::Text),
     #[error("the database failed: {0}")]
     Store(#[from] StoreError),
 }

@@ -106,9 +106,11 @@ pub async fn create(
     match accounts::create(store, &account, &provinces, &today_iso(), entry).await {
         Ok(_) => Ok(Redirect::to("/staff/users").into_response()),
         Err(AccountError::Invalid(message)) => {
+            let message = message.pick(staff.ctx.locale).to_owned();
             show(&state, &staff, StatusCode::BAD_REQUEST, Some(message)).await
         }
         Err(AccountError::Taken(message)) => {
+            let message = message.pick(staff.ctx.locale).to_owned();
             show(&state, &staff, StatusCode::CONFLICT, Some(message)).await
         }
         Err(AccountError::Store(err)) => Err(err.into()),
@@ -158,6 +160,7 @@ pub async fn change(
             match accounts::reset_password(store.as_ref(), &target, form.password, &audit).await {
                 Ok(()) => Ok(()),
                 Err(AccountError::Invalid(message) | AccountError::Taken(message)) => {
+                    let message = message.pick(staff.ctx.locale).to_owned();
                     return show(&state, &staff, StatusCode::BAD_REQUEST, Some(message)).await;
                 }
                 Err(AccountError::Store(err)) => Err(err),

@@ -9,6 +9,7 @@ use axum::body::Body;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use sipas_app::i18n::Text;
 use sipas_app::ports::StoreError;
 use sipas_app::staff::pages::{self, ImportReport};
 use sipas_app::staff::paper;
@@ -28,11 +29,12 @@ use crate::web::AppState;
 
 /// The questionnaire version a wave answers.
 async fn questionnaire_of(state: &AppState, wave: &WaveDetails) -> StaffResult<Questionnaire> {
-    let reference = wave
-        .wave
-        .questionnaire
-        .clone()
-        .ok_or_else(|| StaffError::Conflict("the wave has no questionnaire".into()))?;
+    let reference = wave.wave.questionnaire.clone().ok_or_else(|| {
+        StaffError::Conflict(Text::new(
+            "Đợt này chưa có bảng hỏi.",
+            "The wave has no questionnaire.",
+        ))
+    })?;
     Ok(state
         .store
         .questionnaire(&reference.code, reference.version)
@@ -493,7 +495,10 @@ pub async fn export_file(
                 &name("xlsx"),
                 body,
             ),
-            Err(message) => return Err(StaffError::Conflict(message)),
+            Err(message) => {
+                tracing::error!(error = %message, "XLSX export");
+                return Err(StaffError::Unavailable);
+            }
         },
         "export.codebook.csv" => attachment(
             "text/csv; charset=utf-8",

@@ -28,8 +28,8 @@ pub enum StaffError {
     Forbidden,
     NotFound,
     /// A rule was broken (a state that changed meanwhile, a duplicate): the message says
-    /// which, for the user.
-    Conflict(String),
+    /// which, for the user, in both languages.
+    Conflict(sipas_app::i18n::Text),
     /// Input that cannot be acted on, with what to change.
     Invalid(String),
     /// The database (or the machine) failed; the cause is logged, not shown.
@@ -71,6 +71,7 @@ struct Failure {
 #[derive(Debug, Clone)]
 enum Text {
     Fixed(&'static str, &'static str),
+    Both(sipas_app::i18n::Text),
     Message(String),
 }
 
@@ -94,7 +95,7 @@ impl IntoResponse for StaffError {
             StaffError::Conflict(message) => Failure {
                 status: StatusCode::CONFLICT,
                 title: ("Không thực hiện được", "Not done"),
-                text: Text::Message(message),
+                text: Text::Both(message),
             },
             StaffError::Invalid(message) => Failure {
                 status: StatusCode::UNPROCESSABLE_ENTITY,
@@ -153,6 +154,7 @@ pub async fn error_pages(mut request: Request, next: Next) -> Response {
     });
     let text = match failure.text {
         Text::Fixed(vi, en) => ctx.t(vi, en).to_owned(),
+        Text::Both(message) => message.pick(ctx.locale).to_owned(),
         Text::Message(message) => message,
     };
     let title = ctx.t(failure.title.0, failure.title.1).to_owned();

@@ -86,7 +86,10 @@ pub async fn upload_frame(
     );
     match store.replace_frame(&code, &parsed, &audit).await {
         Ok(()) => Ok(Redirect::to(&format!("/staff/waves/{code}/frame")).into_response()),
-        Err(StoreError::Conflict(message)) => show(current, vec![one(message)], 1),
+        Err(StoreError::Conflict(message)) => {
+            let message = message.pick(wave.ctx.locale).to_owned();
+            show(current, vec![one(message)], 1)
+        }
         Err(err) => Err(err.into()),
     }
 }

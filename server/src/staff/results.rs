@@ -10,6 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use sipas_app::i18n::Text;
 use sipas_app::staff::Action;
 use sipas_app::staff::pages;
 use sipas_app::staff::port::AuditEntry;
@@ -211,9 +212,10 @@ pub async fn comment(
     let body = checked_text(&staff, &form.body)?;
     let store = &state.staff.store;
     if store.computation(id).await?.summary.status == ComputationStatus::Published {
-        return Err(StaffError::Conflict(
-            "a published computation takes no more comments".into(),
-        ));
+        return Err(StaffError::Conflict(Text::new(
+            "Lần tính đã công bố không nhận thêm nhận xét.",
+            "A published computation takes no more comments.",
+        )));
     }
     store
         .add_comment(
@@ -318,22 +320,24 @@ pub async fn publish(
     let (Some(approved_by), ComputationStatus::Approved) =
         (c.summary.approved_by.clone(), c.summary.status)
     else {
-        return Err(StaffError::Conflict(
-            "only an approved draft can be published".into(),
-        ));
+        return Err(StaffError::Conflict(Text::new(
+            "Chỉ công bố được bản nháp đã phê duyệt.",
+            "Only an approved draft can be published.",
+        )));
     };
     let Some(questionnaire) = wave.wave.questionnaire.clone() else {
-        return Err(StaffError::Conflict(
-            "the wave has no questionnaire version".into(),
-        ));
+        return Err(StaffError::Conflict(Text::new(
+            "Đợt này chưa có phiên bản bảng hỏi.",
+            "The wave has no questionnaire version.",
+        )));
     };
     // A draft computed before aggregates were kept has none: compute it again.
     let Some(aggregates) = aggregates.filter(|a| !a.is_empty()) else {
-        return Err(StaffError::Conflict(
-            "this draft was computed before releases kept their public aggregates: compute it \
-             again"
-                .into(),
-        ));
+        return Err(StaffError::Conflict(Text::new(
+            "Bản nháp này được tính trước khi bản công bố lưu các tổng công khai: hãy tính lại.",
+            "This draft was computed before releases kept their public aggregates: compute it \
+             again.",
+        )));
     };
     let release = NewRelease {
         year: wave.wave.year,

@@ -76,7 +76,10 @@ pub async fn create(
             return Ok(Redirect::to(&format!("/staff/waves/{}", wave.code)).into_response());
         }
         Err(WaveError::Invalid(errors)) => (StatusCode::BAD_REQUEST, errors),
-        Err(WaveError::Exists(message)) => (StatusCode::CONFLICT, vec![("code".into(), message)]),
+        Err(WaveError::Exists(message)) => (
+            StatusCode::CONFLICT,
+            vec![("code".into(), message.pick(staff.ctx.locale).to_owned())],
+        ),
         Err(WaveError::Store(err)) => return Err(err.into()),
     };
     let versions = store.questionnaire_versions().await?;
@@ -171,7 +174,9 @@ pub async fn publish(
                             ))
                             .into_response());
                         }
-                        Err(StoreError::Conflict(message)) => vec![message],
+                        Err(StoreError::Conflict(message)) => {
+                            vec![message.pick(staff.ctx.locale).to_owned()]
+                        }
                         Err(err) => return Err(err.into()),
                     }
                 }

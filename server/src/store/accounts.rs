@@ -1,6 +1,7 @@
 //! Staff accounts and the sign-in throttle ([`AccountStore`]), and sessions ([`SessionStore`]).
 
 use async_trait::async_trait;
+use sipas_app::i18n::Text;
 use sipas_app::ports::{StoreError, StoreResult};
 use sipas_app::staff::port::{AccountStore, AuditEntry, NewUser, SessionStore};
 use sipas_app::staff::roles::{ProvinceRef, Role, StaffUser};
@@ -78,9 +79,10 @@ impl AccountStore for SqlStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(|err| match db_error(err) {
-            StoreError::Conflict(_) => {
-                StoreError::Conflict(format!("the username {:?} is taken", user.username))
-            }
+            StoreError::Conflict(_) => StoreError::Conflict(Text::new(
+                format!("tên đăng nhập {:?} đã có người dùng", user.username),
+                format!("the username {:?} is taken", user.username),
+            )),
             other => other,
         })?;
         if let Some(access) = &user.research {

@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use sipas_app::domain::Wave;
+use sipas_app::i18n::Text;
 use sipas_app::ports::StoreResult;
 use sipas_app::staff::port::{
     AnswersRow, AuditOf, CollectedStore, ExportRow, PaperRecord, PaperTarget, RowOutcome,
@@ -141,13 +142,17 @@ async fn import_one(
                     (Some("paper"), Some(content)) if content == record.content_hash => {
                         RowOutcome::AlreadyImported
                     }
-                    (Some("paper"), _) => RowOutcome::Conflict(
-                        "this code was imported before with other answers".into(),
-                    ),
-                    _ => RowOutcome::Conflict(format!(
-                        "this code was answered online on {}",
-                        day.unwrap_or_default()
+                    (Some("paper"), _) => RowOutcome::Conflict(Text::new(
+                        "mã này đã được nhập trước đây với câu trả lời khác",
+                        "this code was imported before with other answers",
                     )),
+                    _ => {
+                        let day = day.unwrap_or_default();
+                        RowOutcome::Conflict(Text::new(
+                            format!("mã này đã được trả lời trực tuyến ngày {day}"),
+                            format!("this code was answered online on {day}"),
+                        ))
+                    }
                 });
             }
             if voided_at.is_some() {
@@ -166,9 +171,10 @@ async fn import_one(
                 .rows_affected();
                 if claimed == 0 {
                     // Answered online between the check above and now.
-                    return Ok(RowOutcome::Conflict(
-                        "this code was just answered online".into(),
-                    ));
+                    return Ok(RowOutcome::Conflict(Text::new(
+                        "mã này vừa được trả lời trực tuyến",
+                        "this code was just answered online",
+                    )));
                 }
                 insert_paper_response(conn, record, code_hash, q, None, now).await?;
             }
@@ -214,8 +220,13 @@ async fn import_one(
                     return Ok(RowOutcome::AlreadyImported);
                 }
                 Some(_) => {
-                    return Ok(RowOutcome::Conflict(format!(
-                        "form {form_id:?} of PSU {psu} was imported before with other answers"
+                    return Ok(RowOutcome::Conflict(Text::new(
+                        format!(
+                            "phiếu {form_id:?} của PSU {psu} đã được nhập trước đây với câu trả lời khác"
+                        ),
+                        format!(
+                            "form {form_id:?} of PSU {psu} was imported before with other answers"
+                        ),
                     )));
                 }
                 None => {}

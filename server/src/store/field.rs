@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use sipas_app::domain::Wave;
+use sipas_app::i18n::Text;
 use sipas_app::ports::{StoreError, StoreResult};
 use sipas_app::staff::frame::{Frame, FramePsu, FrameStratum};
 use sipas_app::staff::port::{
@@ -115,9 +116,10 @@ impl FieldStore for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(|err| match db_error(err) {
-            StoreError::Conflict(_) => {
-                StoreError::Conflict(format!("a wave with code {:?} already exists", wave.code))
-            }
+            StoreError::Conflict(_) => StoreError::Conflict(Text::new(
+                format!("đã có đợt khảo sát mã {:?}", wave.code),
+                format!("a wave with code {:?} already exists", wave.code),
+            )),
             other => other,
         })?;
         record(&mut tx, audit).await?;
@@ -164,7 +166,10 @@ impl FieldStore for SqlStore {
             .fetch_one(self.pool())
             .await
             .map_err(db_error)?;
-        Err(StoreError::Conflict("the wave is closed already".into()))
+        Err(StoreError::Conflict(Text::new(
+            "Đợt này đã đóng.",
+            "The wave is closed already.",
+        )))
     }
 
     async fn questionnaire_versions(&self) -> StoreResult<Vec<(String, u32)>> {
@@ -218,9 +223,15 @@ impl FieldStore for SqlStore {
                 .iter()
                 .any(|p| p.psu == psu && p.province_code == province && p.stratum == stratum);
             if !kept {
-                return Err(StoreError::Conflict(format!(
-                    "PSU {psu} (province {province}, stratum {stratum}) already has invitation \
-                     codes: the new frame must keep it in the same province and stratum"
+                return Err(StoreError::Conflict(Text::new(
+                    format!(
+                        "PSU {psu} (tỉnh {province}, tầng {stratum}) đã có mã mời: dàn mẫu mới \
+                         phải giữ PSU này trong cùng tỉnh và tầng"
+                    ),
+                    format!(
+                        "PSU {psu} (province {province}, stratum {stratum}) already has invitation \
+                         codes: the new frame must keep it in the same province and stratum"
+                    ),
                 )));
             }
         }
@@ -342,7 +353,10 @@ impl FieldStore for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(|err| match db_error(err) {
-            StoreError::Conflict(_) => StoreError::Conflict("this batch was issued already".into()),
+            StoreError::Conflict(_) => StoreError::Conflict(Text::new(
+                "Lô này đã được phát.",
+                "This batch was issued already.",
+            )),
             other => other,
         })?;
         for (psu, hash) in &batch.codes {
@@ -420,9 +434,10 @@ impl FieldStore for SqlStore {
         .map_err(db_error)?
         .rows_affected();
         if marked == 0 {
-            return Err(StoreError::Conflict(
-                "the batch is voided already (or unknown)".into(),
-            ));
+            return Err(StoreError::Conflict(Text::new(
+                "Lô này đã bị hủy (hoặc không có).",
+                "The batch is voided already (or unknown).",
+            )));
         }
         let voided = sqlx::query(
             "UPDATE invitation_codes SET voided_at = $1 \

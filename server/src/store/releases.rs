@@ -2,6 +2,7 @@
 //! There is no UPDATE or DELETE here, and the database refuses them (migration 0008).
 
 use async_trait::async_trait;
+use sipas_app::i18n::Text;
 use sipas_app::ports::{StoreError, StoreResult};
 use sipas_app::staff::release::{
     ComparedWith, NewRelease, PublishedElsewhere, ReleaseCell, ReleaseInfo, ReleaseStore,
@@ -175,10 +176,10 @@ impl ReleaseStore for SqlStore {
         audit: &sipas_app::staff::port::AuditOf<'_, i32>,
     ) -> StoreResult<i32> {
         if release.approved_by.trim().to_lowercase() == release.computed_by.trim().to_lowercase() {
-            return Err(StoreError::Conflict(
-                "a release needs a second person: the approver cannot be the statistician who computed it"
-                    .into(),
-            ));
+            return Err(StoreError::Conflict(Text::new(
+                "Công bố cần người thứ hai: người phê duyệt không thể là người đã tính.",
+                "A release needs a second person: the approver cannot be the statistician who computed it.",
+            )));
         }
         let mut tx = self.pool().begin().await.map_err(db_error)?;
         let latest: Option<i64> =
@@ -189,9 +190,14 @@ impl ReleaseStore for SqlStore {
                 .map_err(db_error)?;
         let version = latest.unwrap_or(0) + 1;
         if version > 1 && release.changelog.trim().is_empty() {
-            return Err(StoreError::Conflict(format!(
-                "SIPAS {} v{version} corrects an earlier version: say what changed and why",
-                release.year
+            let year = release.year;
+            return Err(StoreError::Conflict(Text::new(
+                format!(
+                    "SIPAS {year} v{version} sửa một phiên bản trước: hãy ghi điều gì thay đổi và vì sao."
+                ),
+                format!(
+                    "SIPAS {year} v{version} corrects an earlier version: say what changed and why."
+                ),
             )));
         }
         sqlx::query(
@@ -228,10 +234,17 @@ impl ReleaseStore for SqlStore {
         .await
         .map_err(|err| match db_error(err) {
             // Two publishers read the same latest version; the second loses the race.
-            StoreError::Conflict(_) => StoreError::Conflict(format!(
-                "SIPAS {} v{version} was published a moment ago by someone else: reload and \
-                 check it before publishing again",
-                release.year
+            StoreError::Conflict(_) => StoreError::Conflict(Text::new(
+                format!(
+                    "SIPAS {} v{version} vừa được người khác công bố: tải lại trang và kiểm tra \
+                     trước khi công bố lần nữa.",
+                    release.year
+                ),
+                format!(
+                    "SIPAS {} v{version} was published a moment ago by someone else: reload and \
+                     check it before publishing again.",
+                    release.year
+                ),
             )),
             other => other,
         })?;
@@ -303,12 +316,13 @@ impl ReleaseStore for SqlStore {
             .await
             .map_err(db_error)?;
             if marked.rows_affected() != 1 {
-                return Err(StoreError::Conflict(
-                    "only an approved draft with no later computation of its wave can be \
+                return Err(StoreError::Conflict(Text::new(
+                    "Chỉ công bố được bản nháp đã phê duyệt mà đợt không có lần tính nào mới hơn: \
+                     bản nháp đã bị trả lại, vừa được công bố, hoặc đã có lần tính mới hơn; hãy tải lại trang.",
+                    "Only an approved draft with no later computation of its wave can be \
                      published: it was returned, published a moment ago, or a newer computation \
-                     exists; reload"
-                        .into(),
-                ));
+                     exists; reload.",
+                )));
             }
         }
         let version = i32::try_from(version)

@@ -3,6 +3,7 @@
 //! eyes are also a CHECK constraint (migration 0011).
 
 use async_trait::async_trait;
+use sipas_app::i18n::Text;
 use sipas_app::ports::{StoreError, StoreResult};
 use sipas_app::staff::release::ReleaseCell;
 use sipas_app::staff::review::{
@@ -70,7 +71,7 @@ async fn started_by(store: &SqlStore, id: i64) -> StoreResult<Option<i64>> {
 }
 
 /// A conditional status change that found nothing to change: say what the draft is now.
-async fn refused(store: &SqlStore, id: i64, wanted: &str) -> StoreError {
+async fn refused(store: &SqlStore, id: i64, wanted: (&str, &str)) -> StoreError {
     let now: Result<Option<String>, _> =
         sqlx::query_scalar("SELECT status FROM computations WHERE id = $1")
             .bind(id)
@@ -79,12 +80,17 @@ async fn refused(store: &SqlStore, id: i64, wanted: &str) -> StoreError {
     match now {
         Ok(None) => StoreError::NotFound,
         Ok(Some(status)) => {
-            let label = ComputationStatus::parse(&status).map_or(status.clone(), |s| {
-                let (vi, en) = s.label();
-                format!("{vi} / {en}")
-            });
-            StoreError::Conflict(format!(
-                "{wanted}: the computation is now \u{201c}{label}\u{201d}; reload the page"
+            let (vi, en) = ComputationStatus::parse(&status)
+                .map_or((status.as_str(), status.as_str()), |s| s.label());
+            StoreError::Conflict(Text::new(
+                format!(
+                    "{}: lần tính này giờ là \u{201c}{vi}\u{201d}; hãy tải lại trang.",
+                    wanted.0
+                ),
+                format!(
+                    "{}: the computation is now \u{201c}{en}\u{201d}; reload the page.",
+                    wanted.1
+                ),
             ))
         }
         Err(err) => db_error(err),
@@ -117,11 +123,10 @@ impl ReviewStore for SqlStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(|err| match db_error(err) {
-            StoreError::Conflict(_) => StoreError::Conflict(
-                "Đợt này đang được tính; chờ lần tính đó xong. / This wave is being computed \
-                 already: wait for that computation to finish."
-                    .into(),
-            ),
+            StoreError::Conflict(_) => StoreError::Conflict(Text::new(
+                "Đợt này đang được tính; chờ lần tính đó xong.",
+                "This wave is being computed already: wait for that computation to finish.",
+            )),
             other => other,
         })?;
         record(&mut tx, &audit(&id)).await?;
@@ -192,7 +197,12 @@ impl ReviewStore for SqlStore {
         }
         .map_err(db_error)?;
         if done.rows_affected() != 1 {
-            return Err(refused(self, id, "the computation cannot end").await);
+            return Err(refused(
+                self,
+                id,
+                ("Lần tính không kết thúc được", "The computation cannot end"),
+            )
+            .await);
         }
         Ok(())
     }
@@ -352,10 +362,19 @@ impl ReviewStore for SqlStore {
         drop(tx);
         let owner = started_by(self, id).await?;
         match owner {
-            Some(owner) if owner != by => Err(StoreError::Conflict(
-                "only the statistician who computed a draft submits it".into(),
-            )),
-            _ => Err(refused(self, id, "only a draft can be submitted").await),
+            Some(owner) if owner != by => Err(StoreError::Conflict(Text::new(
+                "Chỉ người đã tính bản nháp mới gửi duyệt được.",
+                "Only the statistician who computed a draft submits it.",
+            ))),
+            _ => Err(refused(
+                self,
+                id,
+                (
+                    "Chỉ bản nháp mới gửi duyệt được",
+                    "Only a draft can be submitted",
+                ),
+            )
+            .await),
         }
     }
 
@@ -380,7 +399,10 @@ impl ReviewStore for SqlStore {
             return Err(refused(
                 self,
                 id,
-                "only a submitted or approved draft can be returned",
+                (
+                    "Chỉ trả lại được bản nháp đã gửi duyệt hoặc đã phê duyệt",
+                    "Only a submitted or approved draft can be returned",
+                ),
             )
             .await);
         }
@@ -421,13 +443,17 @@ impl ReviewStore for SqlStore {
         drop(tx);
         let owner = started_by(self, id).await?;
         match owner {
-            Some(owner) if owner == by => Err(StoreError::Conflict(
-                "four eyes: a draft is approved by someone other than who computed it".into(),
-            )),
+            Some(owner) if owner == by => Err(StoreError::Conflict(Text::new(
+                "Nguyên tắc bốn mắt: bản nháp phải do người khác với người đã tính phê duyệt.",
+                "Four eyes: a draft is approved by someone other than who computed it.",
+            ))),
             _ => Err(refused(
                 self,
                 id,
-                "only a submitted draft with no later computation of its wave can be approved",
+                (
+                    "Chỉ phê duyệt được bản nháp đã gửi mà đợt không có lần tính nào mới hơn",
+                    "Only a submitted draft with no later computation of its wave can be approved",
+                ),
             )
             .await),
         }

@@ -7,6 +7,7 @@ use sipas_app::domain::{
     CrosswalkLink, Geography, Invitation, Province, QuestionnaireRef, SampleKind, SamplePoint,
     UnitKind, Wave,
 };
+use sipas_app::i18n::Text;
 use sipas_app::ports::{Store, StoreError, StoreResult};
 use sipas_app::survey::questionnaire::{Answers, Questionnaire};
 use sipas_app::survey::response::{Draft, NewResponse, Receipt, StoreOutcome, StoredResponse};
@@ -81,9 +82,10 @@ impl SqlStore {
 pub(super) fn db_error(err: sqlx::Error) -> StoreError {
     match &err {
         sqlx::Error::RowNotFound => StoreError::NotFound,
-        sqlx::Error::Database(db) if db.is_unique_violation() => {
-            StoreError::Conflict("this record already exists".to_owned())
-        }
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(Text::new(
+            "Bản ghi này đã có.",
+            "This record already exists.",
+        )),
         _ => StoreError::Database(Box::new(err)),
     }
 }
@@ -395,10 +397,16 @@ impl Store for SqlStore {
         .map_err(db_error)?;
         match existing {
             Some(stored) if stored == definition => Ok(()),
-            Some(_) => Err(StoreError::Conflict(format!(
-                "questionnaire {} version {} is already published with different content; \
-                 publish a new version instead",
-                questionnaire.code, questionnaire.version
+            Some(_) => Err(StoreError::Conflict(Text::new(
+                format!(
+                    "bảng hỏi {} phiên bản {} đã được đăng với nội dung khác; hãy đăng một phiên bản mới",
+                    questionnaire.code, questionnaire.version
+                ),
+                format!(
+                    "questionnaire {} version {} is already published with different content; \
+                     publish a new version instead",
+                    questionnaire.code, questionnaire.version
+                ),
             ))),
             None => sqlx::query(
                 "INSERT INTO questionnaires (code, version, definition, published_at) \
@@ -496,8 +504,11 @@ impl Store for SqlStore {
         .map_err(db_error)?
         .rows_affected();
         if recorded == 0 {
-            return Err(StoreError::Conflict(format!(
-                "batch {batch:?} belongs to another wave or province: choose another label"
+            return Err(StoreError::Conflict(Text::new(
+                format!("lô {batch:?} thuộc đợt hoặc tỉnh khác: hãy chọn tên khác"),
+                format!(
+                    "batch {batch:?} belongs to another wave or province: choose another label"
+                ),
             )));
         }
         tx.commit().await.map_err(db_error)

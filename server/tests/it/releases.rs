@@ -105,7 +105,10 @@ async fn story(url: &str) {
         .await
     {
         Err(StoreError::Conflict(message)) => {
-            assert!(message.contains("second person"), "{message}")
+            assert!(
+                message.en.contains("second person") && message.vi.contains("người thứ hai"),
+                "{message:?}"
+            )
         }
         other => panic!("one person published alone: {other:?}"),
     }
@@ -132,7 +135,10 @@ async fn story(url: &str) {
         .publish_release(&release, &|_: &i32| common::audit("release_published"))
         .await
     {
-        Err(StoreError::Conflict(message)) => assert!(message.contains("v2"), "{message}"),
+        Err(StoreError::Conflict(message)) => assert!(
+            message.en.contains("v2") && message.vi.contains("v2"),
+            "{message:?}"
+        ),
         other => panic!("a correction without a changelog: {other:?}"),
     }
     release.changelog = "Province 24's weights used last year's frame; recomputed.".into();

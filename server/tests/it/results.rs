@@ -884,7 +884,7 @@ async fn story(url: &str) {
         .await;
     assert_eq!(unpublished.status, StatusCode::BAD_REQUEST);
     assert!(
-        unpublished.body.contains("2027 v2 has not been published"),
+        unpublished.body.contains("2027 v2 chưa được công bố"),
         "{}",
         unpublished.body
     );

@@ -1047,7 +1047,11 @@ async fn wave_story(world: &World) {
         .upload("/staff/waves/sipas-2027/import", good.as_bytes(), &[])
         .await;
     assert_eq!(real.status, StatusCode::OK);
-    assert!(real.body.contains("answered online"), "{}", real.body);
+    assert!(
+        real.body.contains("đã được trả lời trực tuyến"),
+        "{}",
+        real.body
+    );
     let paper: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM responses WHERE wave_code = 'sipas-2027' AND channel = 'paper'",
     )

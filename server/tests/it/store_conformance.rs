@@ -127,7 +127,9 @@ async fn story(url: &str) {
         vec![newer.clone(), older.clone()]
     );
     match db.create_wave(&newer).await {
-        Err(StoreError::Conflict(message)) => assert!(message.contains("w-2026")),
+        Err(StoreError::Conflict(message)) => {
+            assert!(message.en.contains("w-2026") && message.vi.contains("w-2026"))
+        }
         other => panic!("duplicate wave accepted: {other:?}"),
     }
     assert!(matches!(db.wave("nope").await, Err(StoreError::NotFound)));

@@ -30,7 +30,7 @@ pub fn import_page(
             .outcomes
             .iter()
             .filter_map(|(row, o)| match o {
-                RowOutcome::Conflict(m) => Some((*row, m.clone())),
+                RowOutcome::Conflict(m) => Some((*row, m.pick(ctx.locale).to_owned())),
                 _ => None,
             })
             .collect();
