@@ -234,6 +234,237 @@ struct HeldRow {
     margins: usize,
 }
 
+/// Rows that wait for their province's weights (trimming and raking need them all at once),
+/// in shared buffers rather than a vector per row.
+#[derive(Default)]
+struct Held {
+    rows: Vec<HeldRow>,
+    answers: Vec<Answer>,
+    subgroups: Vec<(u32, u32)>,
+    margins: Vec<u32>,
+    /// The categories met in each margin column.
+    margin_values: Vec<Interner>,
+}
+
+impl Held {
+    /// Keeps one row, with its category of every calibration margin (which it must have).
+    fn keep(
+        &mut self,
+        record: &csv::ByteRecord,
+        (line, (province, psu, weight)): (u64, (u32, u32, f64)),
+        answers: &[Answer],
+        subgroups: &[(u32, u32)],
+        margin_cols: &[(String, usize)],
+    ) -> Result<(), StatsError> {
+        let margins = self.margins.len();
+        for (m, (name, col)) in margin_cols.iter().enumerate() {
+            let value = field(record, *col, line, name)?;
+            if is_missing(value) {
+                return Err(StatsError::Input {
+                    row: line,
+                    column: name.clone(),
+                    message:
+                        "is empty: every respondent needs a category of each calibration margin"
+                            .into(),
+                });
+            }
+            self.margins.push(self.margin_values[m].get(value));
+        }
+        let start = self.subgroups.len();
+        self.subgroups.extend_from_slice(subgroups);
+        self.rows.push(HeldRow {
+            line,
+            province,
+            psu,
+            weight,
+            answers: self.answers.len(),
+            subgroups: (start, self.subgroups.len()),
+            margins,
+        });
+        self.answers.extend_from_slice(answers);
+        Ok(())
+    }
+
+    fn answers_of(&self, r: &HeldRow, n_items: usize) -> &[Answer] {
+        &self.answers[r.answers..r.answers + n_items]
+    }
+
+    fn subgroups_of(&self, r: &HeldRow) -> &[(u32, u32)] {
+        &self.subgroups[r.subgroups.0..r.subgroups.1]
+    }
+}
+
+/// Where each row stands in the design, as the file is read: its province, its stratum (in
+/// one province only, with one fpc), its PSU (nested in the stratum) and its weight; response
+/// ids are unique. Errors name the row and column.
+#[derive(Default)]
+struct DesignReader {
+    provinces: Interner,
+    strata: Interner,
+    stratum_fpc: Vec<Option<f64>>,
+    /// The province of every stratum, and the row that first named it.
+    stratum_owner: Vec<(String, u64)>,
+    /// PSU names per stratum (PSUs are nested in strata), looked up without allocating.
+    psus: Vec<HashMap<String, u32>>,
+    psu_stratum: Vec<u32>,
+    psu_labels: Vec<String>,
+    response_ids: UniqueIds,
+}
+
+impl DesignReader {
+    /// The row's province (1-based index), PSU and weight.
+    fn place(
+        &mut self,
+        record: &csv::ByteRecord,
+        row: u64,
+        cols: &Columns,
+    ) -> Result<(u32, u32, f64), StatsError> {
+        let empty = |column: &str| StatsError::Input {
+            row,
+            column: column.into(),
+            message: "is empty".into(),
+        };
+        let id = field(record, cols.response_id, row, "response_id")?;
+        if id.is_empty() {
+            return Err(empty("response_id"));
+        }
+        if let Some(first) = self.response_ids.insert(id, row) {
+            return Err(StatsError::Input {
+                row,
+                column: "response_id".into(),
+                message: format!("{id:?} was already used in row {first}"),
+            });
+        }
+        let province = field(record, cols.province, row, "province")?;
+        if province.is_empty() {
+            return Err(empty("province"));
+        }
+        let h = self.stratum(record, row, cols, province)?;
+        let psu = match cols.psu {
+            Some(i) => {
+                let name = field(record, i, row, "psu")?;
+                if name.is_empty() {
+                    return Err(empty("psu"));
+                }
+                match self.psus[h as usize].get(name) {
+                    Some(&psu) => psu,
+                    None => {
+                        let psu = self.new_psu(h, name.to_owned());
+                        self.psus[h as usize].insert(name.to_owned(), psu);
+                        psu
+                    }
+                }
+            }
+            // No PSU column: every response is its own PSU (ids are unique).
+            None => self.new_psu(h, format!("response {id}")),
+        };
+        let weight = match cols.weight {
+            Some(i) => {
+                let text = field(record, i, row, "weight")?;
+                if is_missing(text) {
+                    return Err(empty("weight"));
+                }
+                parse_positive(text, row, "weight")?
+            }
+            None => 1.0,
+        };
+        Ok((self.provinces.get(province) + 1, psu, weight))
+    }
+
+    /// The row's stratum (the province when there is no stratum column or it is empty): a code
+    /// belongs to one province, and its fpc is the same on every row.
+    fn stratum(
+        &mut self,
+        record: &csv::ByteRecord,
+        row: u64,
+        cols: &Columns,
+        province: &str,
+    ) -> Result<u32, StatsError> {
+        let name = match cols.stratum {
+            Some(i) => match field(record, i, row, "stratum")? {
+                "" => province,
+                s => s,
+            },
+            None => province,
+        };
+        let h = self.strata.get(name);
+        if h as usize == self.stratum_fpc.len() {
+            self.stratum_fpc.push(None);
+            self.psus.push(HashMap::new());
+            self.stratum_owner.push((province.to_owned(), row));
+        } else if self.stratum_owner[h as usize].0 != province {
+            let (first, first_row) = &self.stratum_owner[h as usize];
+            return Err(StatsError::Input {
+                row,
+                column: "stratum".into(),
+                message: shared_stratum(name, first, *first_row, province),
+            });
+        }
+        if let Some(i) = cols.fpc {
+            let text = field(record, i, row, "fpc")?;
+            if !is_missing(text) {
+                let value = parse_positive(text, row, "fpc")?;
+                match self.stratum_fpc[h as usize] {
+                    None => self.stratum_fpc[h as usize] = Some(value),
+                    Some(previous) if previous != value => {
+                        return Err(StatsError::Input {
+                            row,
+                            column: "fpc".into(),
+                            message: format!(
+                                "{value} differs from {previous} given earlier for stratum {name:?}"
+                            ),
+                        });
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        Ok(h)
+    }
+
+    fn new_psu(&mut self, stratum: u32, label: String) -> u32 {
+        self.psu_stratum.push(stratum);
+        self.psu_labels.push(label);
+        self.psu_stratum.len() as u32 - 1
+    }
+
+    fn stratum_of(&self, psu: u32) -> &str {
+        &self.strata.names[self.psu_stratum[psu as usize] as usize]
+    }
+
+    fn province_name(&self, p: u32) -> &str {
+        &self.provinces.names[p as usize - 1]
+    }
+}
+
+/// The totals being built, with their domains found through small integer keys.
+struct Sink {
+    builder: TotalsBuilder,
+    domain_ids: HashMap<(u32, u32, u32), usize>,
+    row_domains: Vec<usize>,
+}
+
+impl Sink {
+    /// Adds a row whose answers (and calibration, if any) the builder has been given.
+    fn add(
+        &mut self,
+        names: &DomainNames<'_>,
+        place: (u32, u32, f64),
+        subgroups: &[(u32, u32)],
+        answers: &[Answer],
+    ) {
+        add_to_domains(
+            &mut self.builder,
+            &mut self.domain_ids,
+            &mut self.row_domains,
+            names,
+            place,
+            subgroups,
+            answers,
+        );
+    }
+}
+
 /// [`read_csv`], raking each province's weights to `population` when the methodology has
 /// `[calibration]` (see [`crate::calibration`]).
 pub fn read_csv_calibrated<R: Read>(
@@ -246,12 +477,15 @@ pub fn read_csv_calibrated<R: Read>(
 
 /// [`read_csv_calibrated`], with what trimming and raking did to each province's weights (for
 /// the weights report; empty when the methodology does neither).
+///
+/// In steps: the header's columns; each row's place in the design, answers and subgroups
+/// (added to its domains at once, or held when its province's weights must first be trimmed
+/// or raked); trimming; raking, adding the held rows with their final weights; the design.
 pub fn read_csv_weighted<R: Read>(
     reader: R,
     methodology: &Methodology,
     population: Option<&Population>,
 ) -> Result<(SufficientStats, Vec<ProvinceWeighting>), StatsError> {
-    let mut report: Vec<ProvinceWeighting> = Vec::new();
     let tree = methodology.compile()?;
     let calibration = methodology.calibration.as_ref();
     if calibration.is_some() && population.is_none() {
@@ -269,175 +503,35 @@ pub fn read_csv_weighted<R: Read>(
         .map_err(|e| StatsError::Csv(format!("cannot read the header: {e}")))?
         .clone();
     let cols = find_columns(&headers, methodology, &tree.items)?;
-    let margin_cols: Vec<(String, usize)> = calibration
-        .map(|c| {
-            c.margins
-                .iter()
-                .map(|m| {
-                    headers
-                        .iter()
-                        .position(|h| {
-                            String::from_utf8_lossy(h)
-                                .trim_start_matches('\u{feff}')
-                                .trim()
-                                == m
-                        })
-                        .map(|i| (m.clone(), i))
-                        .ok_or_else(|| StatsError::Input {
-                            row: 1,
-                            column: m.clone(),
-                            message: "calibration margin column is missing from the header".into(),
-                        })
-                })
-                .collect::<Result<_, _>>()
-        })
-        .transpose()?
-        .unwrap_or_default();
-    let mut margin_values: Vec<Interner> =
-        margin_cols.iter().map(|_| Interner::default()).collect();
-    let mut held: Vec<HeldRow> = Vec::new();
-    let mut held_answers: Vec<Answer> = Vec::new();
-    let mut held_subgroups: Vec<(u32, u32)> = Vec::new();
-    let mut held_margins: Vec<u32> = Vec::new();
+    let margin_cols = margin_columns(&headers, calibration)?;
+    let hold = calibration.is_some() || methodology.trimming.is_some();
 
-    let mut strata = Interner::default();
-    let mut stratum_fpc: Vec<Option<f64>> = Vec::new();
-    // The province of every stratum, and the row that first named it.
-    let mut stratum_owner: Vec<(String, u64)> = Vec::new();
-    // PSU names per stratum (PSUs are nested in strata), looked up without allocating.
-    let mut psus: Vec<HashMap<String, u32>> = Vec::new();
-    let mut psu_stratum: Vec<u32> = Vec::new();
-    let mut psu_labels: Vec<String> = Vec::new();
-    let mut response_ids = UniqueIds::default();
-    let mut builder = TotalsBuilder::new(tree.items.len(), tree.node_items());
-    let mut answers: Vec<Answer> = vec![None; tree.items.len()];
-    // Domains are found through small integer keys: (area, subgroup column + 1, value), where
-    // area 0 is the nation and p + 1 the p-th province; strings are interned once.
-    let mut provinces = Interner::default();
+    let mut design = DesignReader::default();
+    let mut held = Held {
+        margin_values: margin_cols.iter().map(|_| Interner::default()).collect(),
+        ..Held::default()
+    };
     let mut subgroup_values: Vec<Interner> =
         cols.subgroups.iter().map(|_| Interner::default()).collect();
-    let mut domain_ids: HashMap<(u32, u32, u32), usize> = HashMap::new();
-    let mut row_domains: Vec<usize> = Vec::new();
+    let mut sink = Sink {
+        builder: TotalsBuilder::new(tree.items.len(), tree.node_items()),
+        domain_ids: HashMap::new(),
+        row_domains: Vec::new(),
+    };
+    let mut answers: Vec<Answer> = vec![None; tree.items.len()];
     let mut row_subgroups: Vec<(u32, u32)> = Vec::new();
     let mut record = csv::ByteRecord::new();
     let mut row: u64 = 1;
-
     loop {
         match csv.read_byte_record(&mut record) {
             Ok(true) => {}
             Ok(false) => break,
-            Err(err) => {
-                return Err(StatsError::Csv(format!("row {}: {err}", row + 1)));
-            }
+            Err(err) => return Err(StatsError::Csv(format!("row {}: {err}", row + 1))),
         }
         // Rows as a spreadsheet numbers them (the header is row 1): records, not lines, so
         // a quoted field with a line break or CRLF endings do not shift the count.
         row += 1;
-
-        let id = field(&record, cols.response_id, row, "response_id")?;
-        if id.is_empty() {
-            return Err(StatsError::Input {
-                row,
-                column: "response_id".into(),
-                message: "is empty".into(),
-            });
-        }
-        if let Some(first) = response_ids.insert(id, row) {
-            return Err(StatsError::Input {
-                row,
-                column: "response_id".into(),
-                message: format!("{id:?} was already used in row {first}"),
-            });
-        }
-        let province = field(&record, cols.province, row, "province")?;
-        if province.is_empty() {
-            return Err(StatsError::Input {
-                row,
-                column: "province".into(),
-                message: "is empty".into(),
-            });
-        }
-        let stratum_name = match cols.stratum {
-            Some(i) => match field(&record, i, row, "stratum")? {
-                "" => province,
-                s => s,
-            },
-            None => province,
-        };
-        let h = strata.get(stratum_name);
-        if h as usize == stratum_fpc.len() {
-            stratum_fpc.push(None);
-            psus.push(HashMap::new());
-            stratum_owner.push((province.to_owned(), row));
-        } else if stratum_owner[h as usize].0 != province {
-            let (first, first_row) = &stratum_owner[h as usize];
-            return Err(StatsError::Input {
-                row,
-                column: "stratum".into(),
-                message: shared_stratum(stratum_name, first, *first_row, province),
-            });
-        }
-        if let Some(i) = cols.fpc {
-            let text = field(&record, i, row, "fpc")?;
-            if !is_missing(text) {
-                let value = parse_positive(text, row, "fpc")?;
-                match stratum_fpc[h as usize] {
-                    None => stratum_fpc[h as usize] = Some(value),
-                    Some(previous) if previous != value => {
-                        return Err(StatsError::Input {
-                            row,
-                            column: "fpc".into(),
-                            message: format!(
-                                "{value} differs from {previous} given earlier for stratum {stratum_name:?}"
-                            ),
-                        });
-                    }
-                    Some(_) => {}
-                }
-            }
-        }
-        let psu = match cols.psu {
-            Some(i) => {
-                let name = field(&record, i, row, "psu")?;
-                if name.is_empty() {
-                    return Err(StatsError::Input {
-                        row,
-                        column: "psu".into(),
-                        message: "is empty".into(),
-                    });
-                }
-                match psus[h as usize].get(name) {
-                    Some(&psu) => psu,
-                    None => {
-                        let psu = psu_stratum.len() as u32;
-                        psu_stratum.push(h);
-                        psu_labels.push(name.to_owned());
-                        psus[h as usize].insert(name.to_owned(), psu);
-                        psu
-                    }
-                }
-            }
-            // No PSU column: every response is its own PSU (ids are unique).
-            None => {
-                psu_stratum.push(h);
-                psu_labels.push(format!("response {id}"));
-                psu_stratum.len() as u32 - 1
-            }
-        };
-        let weight = match cols.weight {
-            Some(i) => {
-                let text = field(&record, i, row, "weight")?;
-                if is_missing(text) {
-                    return Err(StatsError::Input {
-                        row,
-                        column: "weight".into(),
-                        message: "is empty".into(),
-                    });
-                }
-                parse_positive(text, row, "weight")?
-            }
-            None => 1.0,
-        };
+        let place = design.place(&record, row, &cols)?;
         for ((slot, &col), name) in answers.iter_mut().zip(&cols.items).zip(&tree.items) {
             *slot = parse_answer(
                 field(&record, col, row, name)?,
@@ -446,8 +540,6 @@ pub fn read_csv_weighted<R: Read>(
                 name,
             )?;
         }
-
-        let p = provinces.get(province) + 1;
         row_subgroups.clear();
         for (c, (name, col)) in cols.subgroups.iter().enumerate() {
             let value = field(&record, *col, row, name)?;
@@ -455,177 +547,204 @@ pub fn read_csv_weighted<R: Read>(
                 row_subgroups.push((c as u32 + 1, subgroup_values[c].get(value)));
             }
         }
-        // Trimming and raking need a province's weights all at once: its rows wait.
-        if calibration.is_some() || methodology.trimming.is_some() {
-            let margins = held_margins.len();
-            for (m, (name, col)) in margin_cols.iter().enumerate() {
-                let value = field(&record, *col, row, name)?;
-                if is_missing(value) {
-                    return Err(StatsError::Input {
-                        row,
-                        column: name.clone(),
-                        message:
-                            "is empty: every respondent needs a category of each calibration margin"
-                                .into(),
-                    });
-                }
-                held_margins.push(margin_values[m].get(value));
-            }
-            let start = held_subgroups.len();
-            held_subgroups.extend_from_slice(&row_subgroups);
-            held.push(HeldRow {
-                line: row,
-                province: p,
-                psu,
-                weight,
-                answers: held_answers.len(),
-                subgroups: (start, held_subgroups.len()),
-                margins,
-            });
-            held_answers.extend_from_slice(&answers);
+        if hold {
+            held.keep(
+                &record,
+                (row, place),
+                &answers,
+                &row_subgroups,
+                &margin_cols,
+            )?;
             continue;
         }
-        builder.set_row(&answers);
-        add_to_domains(
-            &mut builder,
-            &mut domain_ids,
-            &mut row_domains,
-            &DomainNames {
-                provinces: &provinces,
-                subgroup_columns: &cols.subgroups,
-                subgroup_values: &subgroup_values,
-            },
-            (p, psu, weight),
-            &row_subgroups,
-            &answers,
-        );
+        sink.builder.set_row(&answers);
+        let names = DomainNames {
+            provinces: &design.provinces,
+            subgroup_columns: &cols.subgroups,
+            subgroup_values: &subgroup_values,
+        };
+        sink.add(&names, place, &row_subgroups, &answers);
     }
+    if design.psu_stratum.is_empty() {
+        return Err(StatsError::Csv("the file has no data rows".into()));
+    }
+
+    let mut report: Vec<ProvinceWeighting> = Vec::new();
     if let Some(settings) = methodology.trimming {
-        for (p, rows) in rows_by_province(&held, provinces.names.len()) {
-            let design: Vec<f64> = rows.iter().map(|&i| held[i].weight).collect();
-            let stratum_of_row: Vec<&str> = rows
-                .iter()
-                .map(|&i| strata.names[psu_stratum[held[i].psu as usize] as usize].as_str())
-                .collect();
-            let (trimmed, _) = trim_province_within_strata(&design, &stratum_of_row, settings)
-                .map_err(|e| {
-                    StatsError::Weighting(format!(
-                        "province {}: {e}",
-                        provinces.names[p as usize - 1]
-                    ))
-                })?;
-            report.push(ProvinceWeighting {
-                province: provinces.names[p as usize - 1].clone(),
-                given: WeightSummary::of(&design),
-                trimmed: Some(WeightSummary::of(&trimmed)),
-                calibrated: None,
-            });
-            for (&i, w) in rows.iter().zip(trimmed) {
-                held[i].weight = w;
-            }
-        }
+        trim_held(&mut held, &design, settings, &mut report)?;
     }
+    let names = DomainNames {
+        provinces: &design.provinces,
+        subgroup_columns: &cols.subgroups,
+        subgroup_values: &subgroup_values,
+    };
+    let n_items = tree.items.len();
     let mut blocks = BlockBuilder::default();
-    if calibration.is_none() {
-        // Trimmed only: the rows go in as read.
-        let n_items = tree.items.len();
-        let names = DomainNames {
-            provinces: &provinces,
-            subgroup_columns: &cols.subgroups,
-            subgroup_values: &subgroup_values,
-        };
-        for r in &held {
-            let answers = &held_answers[r.answers..r.answers + n_items];
-            builder.set_row(answers);
-            add_to_domains(
-                &mut builder,
-                &mut domain_ids,
-                &mut row_domains,
-                &names,
-                (r.province, r.psu, r.weight),
-                &held_subgroups[r.subgroups.0..r.subgroups.1],
-                answers,
-            );
-        }
-    }
-    if let (Some(settings), Some(population)) = (calibration, population) {
-        let n_items = tree.items.len();
-        let names = DomainNames {
-            provinces: &provinces,
-            subgroup_columns: &cols.subgroups,
-            subgroup_values: &subgroup_values,
-        };
-        for (p, rows) in rows_by_province(&held, provinces.names.len()) {
-            let province = &provinces.names[p as usize - 1];
-            let raked = rake_province(
-                province,
-                &rows.iter().map(|&i| &held[i]).collect::<Vec<_>>(),
-                &held_margins,
-                &margin_cols,
-                &margin_values,
+    match (calibration, population) {
+        (Some(settings), Some(population)) => {
+            let raking = Raking {
+                margin_cols: &margin_cols,
                 population,
                 settings,
-            )?;
-            let before: Vec<f64> = rows.iter().map(|&i| held[i].weight).collect();
-            let (g_min, g_max) = before
-                .iter()
-                .zip(&raked.weights)
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (w0, w)| {
-                    (lo.min(w / w0), hi.max(w / w0))
-                });
-            let summary = (WeightSummary::of(&raked.weights), g_min, g_max);
-            match report.iter_mut().find(|r| &r.province == province) {
-                Some(entry) => entry.calibrated = Some(summary),
-                None => report.push(ProvinceWeighting {
-                    province: province.clone(),
-                    given: WeightSummary::of(&before),
-                    trimmed: None,
-                    calibrated: Some(summary),
-                }),
-            }
-            let block = blocks.add_block(province.clone(), raked.columns.clone());
-            let c = raked.columns.len();
-            for (j, &i) in rows.iter().enumerate() {
-                let r = &held[i];
-                let answers = &held_answers[r.answers..r.answers + n_items];
-                let active = &raked.active[j];
-                let w = raked.weights[j];
-                builder.set_row(answers);
-                builder.set_calibration(Some((block, c, r.weight, active)));
-                blocks.add_row(block, r.psu, r.weight, w, active);
-                add_to_domains(
-                    &mut builder,
-                    &mut domain_ids,
-                    &mut row_domains,
+            };
+            rake_held(&held, &design, &raking, &mut report, |p, rows, raked| {
+                let province = design.province_name(p).to_owned();
+                let block = blocks.add_block(province, raked.columns.clone());
+                let c = raked.columns.len();
+                for (j, r) in rows.iter().enumerate() {
+                    let answers = held.answers_of(r, n_items);
+                    let (active, w) = (&raked.active[j], raked.weights[j]);
+                    sink.builder.set_row(answers);
+                    sink.builder
+                        .set_calibration(Some((block, c, r.weight, active)));
+                    blocks.add_row(block, r.psu, r.weight, w, active);
+                    sink.add(&names, (p, r.psu, w), held.subgroups_of(r), answers);
+                }
+            })?;
+        }
+        // Trimmed only (or nothing held): the rows go in as they are.
+        _ => {
+            for r in &held.rows {
+                let answers = held.answers_of(r, n_items);
+                sink.builder.set_row(answers);
+                sink.add(
                     &names,
-                    (p, r.psu, w),
-                    &held_subgroups[r.subgroups.0..r.subgroups.1],
+                    (r.province, r.psu, r.weight),
+                    held.subgroups_of(r),
                     answers,
                 );
             }
         }
     }
-    if psu_stratum.is_empty() {
-        return Err(StatsError::Csv("the file has no data rows".into()));
-    }
 
-    let strata_defs = strata
+    let strata_defs = design
+        .strata
         .names
         .into_iter()
-        .zip(stratum_fpc)
+        .zip(design.stratum_fpc)
         .map(|(name, fpc)| (name, fpc.map_or(Fpc::None, Fpc::from_r_value)))
         .collect();
-    let design = Design::new(strata_defs, psu_stratum, methodology.lonely_psu)?;
     let stats = SufficientStats {
-        design,
+        design: Design::new(strata_defs, design.psu_stratum, methodology.lonely_psu)?,
         nodes: tree.nodes.iter().map(|(code, _)| code.clone()).collect(),
         items: tree.items,
-        domains: builder.finish(),
+        domains: sink.builder.finish(),
         calibration: calibration.map(|_| blocks.finish()),
-        psu_labels,
+        psu_labels: design.psu_labels,
         merged_node_ss: Default::default(),
     };
     Ok((stats, report))
+}
+
+/// The header's column of each calibration margin.
+fn margin_columns(
+    headers: &csv::ByteRecord,
+    calibration: Option<&CalibrationSettings>,
+) -> Result<Vec<(String, usize)>, StatsError> {
+    let Some(calibration) = calibration else {
+        return Ok(Vec::new());
+    };
+    calibration
+        .margins
+        .iter()
+        .map(|m| {
+            headers
+                .iter()
+                .position(|h| {
+                    String::from_utf8_lossy(h)
+                        .trim_start_matches('\u{feff}')
+                        .trim()
+                        == m
+                })
+                .map(|i| (m.clone(), i))
+                .ok_or_else(|| StatsError::Input {
+                    row: 1,
+                    column: m.clone(),
+                    message: "calibration margin column is missing from the header".into(),
+                })
+        })
+        .collect()
+}
+
+/// Trims each province's held weights within its strata (`[trimming]`), noting the result in
+/// the weights report.
+fn trim_held(
+    held: &mut Held,
+    design: &DesignReader,
+    settings: crate::weighting::TrimSettings,
+    report: &mut Vec<ProvinceWeighting>,
+) -> Result<(), StatsError> {
+    for (p, rows) in rows_by_province(&held.rows, design.provinces.names.len()) {
+        let province = design.province_name(p);
+        let given: Vec<f64> = rows.iter().map(|&i| held.rows[i].weight).collect();
+        let stratum_of_row: Vec<&str> = rows
+            .iter()
+            .map(|&i| design.stratum_of(held.rows[i].psu))
+            .collect();
+        let (trimmed, _) = trim_province_within_strata(&given, &stratum_of_row, settings)
+            .map_err(|e| StatsError::Weighting(format!("province {province}: {e}")))?;
+        report.push(ProvinceWeighting {
+            province: province.to_owned(),
+            given: WeightSummary::of(&given),
+            trimmed: Some(WeightSummary::of(&trimmed)),
+            calibrated: None,
+        });
+        for (&i, w) in rows.iter().zip(trimmed) {
+            held.rows[i].weight = w;
+        }
+    }
+    Ok(())
+}
+
+/// What raking needs besides the rows.
+struct Raking<'a> {
+    margin_cols: &'a [(String, usize)],
+    population: &'a Population,
+    settings: &'a CalibrationSettings,
+}
+
+/// Rakes each province's held rows to its population totals (`[calibration]`), notes the
+/// weights and the g-range in the report, and gives each province's rows with the raking to
+/// `add` (in province order).
+fn rake_held(
+    held: &Held,
+    design: &DesignReader,
+    raking: &Raking<'_>,
+    report: &mut Vec<ProvinceWeighting>,
+    mut add: impl FnMut(u32, &[&HeldRow], &RakedProvince),
+) -> Result<(), StatsError> {
+    for (p, rows) in rows_by_province(&held.rows, design.provinces.names.len()) {
+        let province = design.province_name(p);
+        let rows: Vec<&HeldRow> = rows.iter().map(|&i| &held.rows[i]).collect();
+        let raked = rake_province(
+            province,
+            &rows,
+            &held.margins,
+            raking.margin_cols,
+            &held.margin_values,
+            raking.population,
+            raking.settings,
+        )?;
+        let before: Vec<f64> = rows.iter().map(|r| r.weight).collect();
+        let (g_min, g_max) = before
+            .iter()
+            .zip(&raked.weights)
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (w0, w)| {
+                (lo.min(w / w0), hi.max(w / w0))
+            });
+        let summary = (WeightSummary::of(&raked.weights), g_min, g_max);
+        match report.iter_mut().find(|r| r.province == province) {
+            Some(entry) => entry.calibrated = Some(summary),
+            None => report.push(ProvinceWeighting {
+                province: province.to_owned(),
+                given: WeightSummary::of(&before),
+                trimmed: None,
+                calibrated: Some(summary),
+            }),
+        }
+        add(p, &rows, &raked);
+    }
+    Ok(())
 }
 
 /// One response from a source other than a CSV file (the database): where it was sampled,

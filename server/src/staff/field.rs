@@ -18,11 +18,7 @@ use crate::services::invitations::{self, BatchRequest, IssueError, Target};
 use crate::web::AppState;
 
 pub async fn frame(State(state): State<AppState>, wave: InWave<can::Monitor>) -> StaffResult {
-    let frame = state
-        .staff
-        .store
-        .frame(wave.code(), wave.province.as_deref())
-        .await?;
+    let frame = wave.frame(&state).await?;
     Ok(html(
         StatusCode::OK,
         pages::frame_page(

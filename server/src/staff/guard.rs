@@ -9,6 +9,7 @@ use std::ops::Deref;
 
 use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
+use sipas_app::staff::frame::Frame;
 use sipas_app::staff::port::{BatchSummary, WaveDetails};
 use sipas_app::staff::{Action, ProvinceFilter};
 
@@ -110,6 +111,15 @@ impl<P> Deref for InWave<P> {
 impl<P> InWave<P> {
     pub fn code(&self) -> &str {
         &self.wave.wave.code
+    }
+
+    /// The wave's frame as this member may see it (their province only, for an officer).
+    pub async fn frame(&self, state: &AppState) -> Result<Frame, StaffError> {
+        Ok(state
+            .staff
+            .store
+            .frame(self.code(), self.province.as_deref())
+            .await?)
     }
 }
 

@@ -90,11 +90,7 @@ pub async fn create(
 }
 
 pub async fn show(State(state): State<AppState>, wave: InWave<can::Monitor>) -> StaffResult {
-    let frame = state
-        .staff
-        .store
-        .frame(wave.code(), wave.province.as_deref())
-        .await?;
+    let frame = wave.frame(&state).await?;
     Ok(html(
         StatusCode::OK,
         pages::wave_page(

@@ -61,6 +61,27 @@ fn stored_json(what: &str, err: serde_json::Error) -> StoreError {
     StoreError::Backend(format!("stored {what} are unreadable: {err}"))
 }
 
+/// A comment on a computation, inside the caller's transaction.
+async fn insert_comment(
+    conn: &mut sqlx::AnyConnection,
+    id: i64,
+    author_id: i64,
+    body: &str,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO computation_comments (computation_id, author_id, at, body) \
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(id)
+    .bind(author_id)
+    .bind(now_rfc3339()?)
+    .bind(body)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
 /// Who computed a computation (`None`: there is no such computation).
 async fn started_by(store: &SqlStore, id: i64) -> StoreResult<Option<i64>> {
     sqlx::query_scalar("SELECT started_by FROM computations WHERE id = $1")
@@ -328,17 +349,7 @@ impl ReviewStore for SqlStore {
         audit: &AuditEntry,
     ) -> StoreResult<()> {
         let mut tx = self.pool().begin().await.map_err(db_error)?;
-        sqlx::query(
-            "INSERT INTO computation_comments (computation_id, author_id, at, body) \
-             VALUES ($1, $2, $3, $4)",
-        )
-        .bind(id)
-        .bind(author_id)
-        .bind(now_rfc3339()?)
-        .bind(body)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
+        insert_comment(&mut tx, id, author_id, body).await?;
         record(&mut tx, audit).await?;
         tx.commit().await.map_err(db_error)
     }
@@ -406,17 +417,7 @@ impl ReviewStore for SqlStore {
             )
             .await);
         }
-        sqlx::query(
-            "INSERT INTO computation_comments (computation_id, author_id, at, body) \
-             VALUES ($1, $2, $3, $4)",
-        )
-        .bind(id)
-        .bind(by)
-        .bind(now_rfc3339()?)
-        .bind(reason)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
+        insert_comment(&mut tx, id, by, reason).await?;
         record(&mut tx, audit).await?;
         tx.commit().await.map_err(db_error)
     }
