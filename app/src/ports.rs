@@ -53,18 +53,10 @@ pub trait Store: Send + Sync + 'static {
     /// The whole 2004→2025 crosswalk, ordered by old code.
     async fn crosswalk(&self) -> StoreResult<Vec<CrosswalkLink>>;
 
-    /// Stores a new wave; a code already in use is a `Conflict`.
-    async fn create_wave(&self, wave: &Wave) -> StoreResult<()>;
-
     async fn wave(&self, code: &str) -> StoreResult<Wave>;
 
     /// All waves, newest year first.
     async fn waves(&self) -> StoreResult<Vec<Wave>>;
-
-    /// Stores a questionnaire version. Publishing the identical definition again is a no-op;
-    /// a different definition under a published (code, version) is a `Conflict`: published
-    /// versions never change.
-    async fn publish_questionnaire(&self, questionnaire: &Questionnaire) -> StoreResult<()>;
 
     async fn questionnaire(&self, code: &str, version: u32) -> StoreResult<Questionnaire>;
 

@@ -329,7 +329,14 @@ impl Cli {
                 let questionnaire = crate::services::questionnaires::parse(&text)
                     .map_err(|e| CliError::Invalid(format!("{source}: {e}")))?;
                 let store = open(&config).await?;
-                let published = store.publish_questionnaire(&questionnaire).await;
+                let entry = cli_entry("questionnaire_published", None)
+                    .detail(format!("{} v{}", questionnaire.code, questionnaire.version));
+                let published = sipas_app::staff::FieldStore::publish_questionnaire(
+                    &store,
+                    &questionnaire,
+                    &entry,
+                )
+                .await;
                 store.close().await;
                 published.map_err(|err| match err {
                     sipas_app::ports::StoreError::Conflict(message) => {

@@ -76,7 +76,7 @@ pub struct AuditRecord {
     pub entry: AuditEntry,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditFilter {
     pub actor: Option<String>,
     pub action: Option<String>,
@@ -84,7 +84,22 @@ pub struct AuditFilter {
     pub province_code: Option<String>,
     /// Only records with an id below this (the next page).
     pub before_id: Option<i64>,
+    /// At most this many, newest first (1 to 1,000).
     pub limit: u32,
+}
+
+impl Default for AuditFilter {
+    /// Everything, a page of 100 (a derived default's limit of 0 would give one record).
+    fn default() -> Self {
+        Self {
+            actor: None,
+            action: None,
+            wave_code: None,
+            province_code: None,
+            before_id: None,
+            limit: 100,
+        }
+    }
 }
 
 /// The administrative schedule of a wave, beside what respondents see in [`Wave`].
@@ -356,6 +371,15 @@ pub trait FieldStore: Send + Sync {
     async fn wave_list(&self) -> StoreResult<Vec<WaveDetails>>;
     /// Closes a wave for good (its codes stop working); closing a closed wave is a `Conflict`.
     async fn close_wave(&self, code: &str, audit: &AuditEntry) -> StoreResult<()>;
+    /// Stores a questionnaire version with its audit entry, in one transaction; whether it was
+    /// new. Publishing the identical definition again changes nothing (and logs nothing); a
+    /// different definition under a published (code, version) is a `Conflict`: published
+    /// versions never change.
+    async fn publish_questionnaire(
+        &self,
+        questionnaire: &crate::survey::questionnaire::Questionnaire,
+        audit: &AuditEntry,
+    ) -> StoreResult<bool>;
     /// Published versions of a questionnaire family, ascending.
     async fn questionnaire_versions(&self) -> StoreResult<Vec<(String, u32)>>;
 

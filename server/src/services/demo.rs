@@ -23,14 +23,16 @@ pub fn demo_waves() -> Vec<Wave> {
 
 /// Seeds the demonstration data; returns how many waves were new. Also publishes the default
 /// questionnaire (idempotent).
-pub async fn seed(store: &dyn Store) -> Result<usize, StoreError> {
+pub async fn seed(store: &dyn StaffStore) -> Result<usize, StoreError> {
     let questionnaire =
         crate::services::questionnaires::parse(crate::services::questionnaires::SIPAS_2023)
             .map_err(StoreError::Backend)?;
-    store.publish_questionnaire(&questionnaire).await?;
+    let entry = demo_entry("questionnaire_published")
+        .detail(format!("{} v{}", questionnaire.code, questionnaire.version));
+    store.publish_questionnaire(&questionnaire, &entry).await?;
     let mut created = 0;
     for wave in demo_waves() {
-        match store.create_wave(&wave).await {
+        match create_wave(store, &wave).await {
             Ok(()) => created += 1,
             Err(StoreError::Conflict(_)) => {}
             Err(other) => return Err(other),
@@ -52,6 +54,16 @@ use sipas_app::survey::codes::sha256_hex;
 /// Who the demonstration releases name (no accounts: these are text in the release record).
 const DEMO_STATISTICIAN: &str = "thongke.minhhoa";
 const DEMO_APPROVER: &str = "pheduyet.minhhoa";
+
+/// Creates a demonstration wave (audited as `demo`).
+async fn create_wave(store: &dyn StaffStore, wave: &Wave) -> Result<(), StoreError> {
+    let entry = demo_entry("wave_created")
+        .wave(&wave.code)
+        .detail(format!("{} ({})", wave.title, wave.year));
+    store
+        .create_wave_scheduled(wave, &Default::default(), &entry)
+        .await
+}
 
 /// The audit entry of a change the demonstration seeding makes.
 fn demo_entry(action: &str) -> sipas_app::staff::port::AuditEntry {
@@ -355,7 +367,7 @@ pub async fn seed_history<S: Store + StaffStore>(store: &S) -> Result<(), StoreE
         if published.contains(&wave.year) {
             continue;
         }
-        match store.create_wave(&wave).await {
+        match create_wave(store, &wave).await {
             Ok(()) | Err(StoreError::Conflict(_)) => {}
             Err(other) => return Err(other),
         }

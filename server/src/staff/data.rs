@@ -278,15 +278,14 @@ fn json_body(source: Source, questionnaire: String) -> Body {
 /// XLSX cannot be streamed as it is made (it is a zip): the workbook is written in
 /// rust_xlsxwriter's constant-memory mode (rows go to a temporary file as they come), then the
 /// file is streamed.
+/// Why [`xlsx_body`] gave no workbook when another one is being built.
+const BUSY: &str = "another XLSX export is being prepared";
+
 async fn xlsx_body(source: Source) -> Result<Body, String> {
     // One workbook at a time per server: building one keeps a core busy.
     static BUILDS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
     let Ok(_building) = BUILDS.try_acquire() else {
-        return Err(
-            "another XLSX export is being prepared: try again in a minute, or \
-                    download the CSV"
-                .into(),
-        );
+        return Err(BUSY.into());
     };
     // If the request goes away (the client leaves, or the 30 s request timeout answers 503),
     // the guard is dropped with it and the builder stops at its next page.
@@ -495,6 +494,13 @@ pub async fn export_file(
                 &name("xlsx"),
                 body,
             ),
+            Err(message) if message == BUSY => {
+                return Err(StaffError::Conflict(Text::new(
+                    "Một tệp XLSX khác đang được chuẩn bị: thử lại sau một phút, hoặc tải CSV.",
+                    "Another XLSX export is being prepared: try again in a minute, or download \
+                     the CSV.",
+                )));
+            }
             Err(message) => {
                 tracing::error!(error = %message, "XLSX export");
                 return Err(StaffError::Unavailable);

@@ -153,17 +153,14 @@ pub async fn publish(
             Ok(text) => match crate::services::questionnaires::parse(text) {
                 Err(message) => vec![message],
                 Ok(questionnaire) => {
-                    match state.store.publish_questionnaire(&questionnaire).await {
-                        Ok(()) => {
-                            staff
-                                .audit(
-                                    &state.staff,
-                                    "questionnaire_published",
-                                    None,
-                                    None,
-                                    format!("{} v{}", questionnaire.code, questionnaire.version),
-                                )
-                                .await;
+                    let entry = staff.entry(
+                        "questionnaire_published",
+                        None,
+                        None,
+                        format!("{} v{}", questionnaire.code, questionnaire.version),
+                    );
+                    match store.publish_questionnaire(&questionnaire, &entry).await {
+                        Ok(_) => {
                             return Ok(Redirect::to(&format!(
                                 "/staff/questionnaires/{}/{}",
                                 questionnaire.code, questionnaire.version

@@ -10,6 +10,7 @@ use sipas_app::staff::port::{
     AuditEntry, AuditOf, BatchSummary, ChannelCounts, FieldStore, Monitoring, NewBatch,
     ProvinceProgress, PsuProgress, WaveDetails, WaveSchedule,
 };
+use sipas_app::survey::questionnaire::Questionnaire;
 
 use super::audit::record;
 use super::sql::{SqlStore, db_error, now_rfc3339, parse_version, wave_from_row};
@@ -170,6 +171,56 @@ impl FieldStore for SqlStore {
             "Đợt này đã đóng.",
             "The wave is closed already.",
         )))
+    }
+
+    async fn publish_questionnaire(
+        &self,
+        questionnaire: &Questionnaire,
+        audit: &AuditEntry,
+    ) -> StoreResult<bool> {
+        let definition = serde_json::to_string(questionnaire)
+            .map_err(|err| StoreError::Backend(err.to_string()))?;
+        let version = i64::from(questionnaire.version);
+        let mut tx = self.pool().begin().await.map_err(db_error)?;
+        let existing: Option<String> = sqlx::query_scalar(
+            "SELECT definition FROM questionnaires WHERE code = $1 AND version = $2",
+        )
+        .bind(&questionnaire.code)
+        .bind(version)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        match existing {
+            Some(stored) if stored == definition => return Ok(false),
+            Some(_) => {
+                let (code, version) = (&questionnaire.code, questionnaire.version);
+                return Err(StoreError::Conflict(Text::new(
+                    format!(
+                        "bảng hỏi {code} phiên bản {version} đã được đăng với nội dung khác; hãy \
+                         đăng một phiên bản mới"
+                    ),
+                    format!(
+                        "questionnaire {code} version {version} is already published with \
+                         different content; publish a new version instead"
+                    ),
+                )));
+            }
+            None => {}
+        }
+        sqlx::query(
+            "INSERT INTO questionnaires (code, version, definition, published_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&questionnaire.code)
+        .bind(version)
+        .bind(definition)
+        .bind(now_rfc3339()?)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        record(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(true)
     }
 
     async fn questionnaire_versions(&self) -> StoreResult<Vec<(String, u32)>> {

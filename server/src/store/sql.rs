@@ -354,16 +354,6 @@ impl Store for SqlStore {
             .collect())
     }
 
-    async fn create_wave(&self, wave: &Wave) -> StoreResult<()> {
-        // One INSERT for waves: the staff store's, with no schedule. The survey port knows no
-        // person; `sipas wave create` and the staff form give theirs.
-        let audit = sipas_app::staff::port::AuditEntry::new("system", "wave_created")
-            .wave(&wave.code)
-            .detail(format!("{} ({})", wave.title, wave.year));
-        sipas_app::staff::FieldStore::create_wave_scheduled(self, wave, &Default::default(), &audit)
-            .await
-    }
-
     async fn wave(&self, code: &str) -> StoreResult<Wave> {
         let row = sqlx::query_as::<_, WaveRow>(&format!("{WAVE_COLUMNS} WHERE code = $1"))
             .bind(code)
@@ -381,46 +371,6 @@ impl Store for SqlStore {
             .into_iter()
             .map(wave_from_row)
             .collect()
-    }
-
-    async fn publish_questionnaire(&self, questionnaire: &Questionnaire) -> StoreResult<()> {
-        let definition = serde_json::to_string(questionnaire)
-            .map_err(|err| StoreError::Backend(err.to_string()))?;
-        let version = i64::from(questionnaire.version);
-        let existing: Option<String> = sqlx::query_scalar(
-            "SELECT definition FROM questionnaires WHERE code = $1 AND version = $2",
-        )
-        .bind(&questionnaire.code)
-        .bind(version)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_error)?;
-        match existing {
-            Some(stored) if stored == definition => Ok(()),
-            Some(_) => Err(StoreError::Conflict(Text::new(
-                format!(
-                    "bảng hỏi {} phiên bản {} đã được đăng với nội dung khác; hãy đăng một phiên bản mới",
-                    questionnaire.code, questionnaire.version
-                ),
-                format!(
-                    "questionnaire {} version {} is already published with different content; \
-                     publish a new version instead",
-                    questionnaire.code, questionnaire.version
-                ),
-            ))),
-            None => sqlx::query(
-                "INSERT INTO questionnaires (code, version, definition, published_at) \
-                 VALUES ($1, $2, $3, $4)",
-            )
-            .bind(&questionnaire.code)
-            .bind(version)
-            .bind(definition)
-            .bind(now_rfc3339()?)
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
-            .map_err(db_error),
-        }
     }
 
     async fn questionnaire(&self, code: &str, version: u32) -> StoreResult<Questionnaire> {

@@ -38,7 +38,7 @@ fn open_link_post(client: &str) -> Request<Body> {
 async fn app_with(limits: Limits) -> (axum::Router, sipas_server::web::AppState, common::SqliteDb) {
     let db = sqlite_db();
     let state = state_on(&db.url, limits).await;
-    sipas_server::services::demo::seed(state.store.as_ref())
+    sipas_server::services::demo::seed(state.staff.store.as_ref())
         .await
         .expect("seed");
     (sipas_server::web::router(state.clone()), state, db)
@@ -206,7 +206,7 @@ async fn language_switch_never_redirects_elsewhere() {
 #[tokio::test]
 async fn malformed_and_tampered_requests_get_a_4xx_with_a_short_message() {
     let (app, state, _db) = app_with(Limits::without_rate_limits()).await;
-    let codes = common::seed_codes(state.store.as_ref(), 1).await;
+    let codes = common::seed_codes(state.store.as_ref(), state.staff.store.as_ref(), 1).await;
     let json = |body: String| {
         Request::post("/api/survey/submit")
             .header(header::CONTENT_TYPE, "application/json")

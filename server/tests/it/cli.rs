@@ -95,7 +95,11 @@ async fn codes_are_a_batch_over_the_frame_printed_and_stored_hashed() {
         ("psu 79-urban-3", 5, "cli")
     );
     let audit = store
-        .audit_log(&sipas_app::staff::port::AuditFilter::default())
+        .audit_log(&sipas_app::staff::port::AuditFilter {
+            action: Some("batch_issued".into()),
+            limit: 100,
+            ..Default::default()
+        })
         .await
         .unwrap();
     let issued: Vec<_> = audit

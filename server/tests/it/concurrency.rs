@@ -14,7 +14,7 @@ const RACERS: usize = 100;
 
 async fn one_code_many_submits(url: &str) {
     let state = common::state_on(url, Limits::without_rate_limits()).await;
-    let codes = common::seed_codes(state.store.as_ref(), 1).await;
+    let codes = common::seed_codes(state.store.as_ref(), state.staff.store.as_ref(), 1).await;
     let questionnaire = state
         .store
         .questionnaire("sipas-2023", 1)
@@ -106,7 +106,7 @@ async fn postgres_one_code_100_concurrent_submits() {
 async fn building_routers_while_pages_render_never_stalls_a_render() {
     let db = common::sqlite_db();
     let state = common::state_on(&db.url, Limits::without_rate_limits()).await;
-    let codes = common::seed_codes(state.store.as_ref(), 1).await;
+    let codes = common::seed_codes(state.store.as_ref(), state.staff.store.as_ref(), 1).await;
     let app = sipas_server::web::router(state.clone());
     let building = tokio::task::spawn_blocking({
         let state = state.clone();

@@ -34,8 +34,9 @@ async fn story(url: &str, group_commit: bool) {
         group_commit,
         ..ConnectOptions::default()
     };
-    let db: Arc<dyn Store> = Arc::new(store::open(url, &options).await.expect("open"));
-    let mut codes = common::seed_codes(db.as_ref(), 61).await;
+    let opened = Arc::new(store::open(url, &options).await.expect("open"));
+    let db: Arc<dyn Store> = opened.clone();
+    let mut codes = common::seed_codes(db.as_ref(), opened.as_ref(), 61).await;
     let clash_code = codes.pop().expect("61 codes");
     // 60 distinct good submissions, their 60 retries, one that reuses a submission id on another
     // code (a unique-key breach: it fails its batch), and one with an unknown code.

@@ -36,7 +36,7 @@ async fn setup() -> Fixture {
     let store = store::open(&db.url, &ConnectOptions::default())
         .await
         .expect("open");
-    let codes = common::seed_codes(&store, 4).await;
+    let codes = common::seed_codes(&store, &store, 4).await;
     let questionnaire = store
         .questionnaire("sipas-2023", 1)
         .await

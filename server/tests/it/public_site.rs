@@ -10,7 +10,6 @@ use std::collections::BTreeMap;
 use axum::http::StatusCode;
 use common::browser::Browser;
 use sipas_app::domain::{Geography, QuestionnaireRef, Wave};
-use sipas_app::ports::Store;
 use sipas_app::staff::release::ReleaseStore;
 use sipas_app::staff::{CollectedStore, FieldStore};
 
@@ -33,7 +32,7 @@ async fn wave(
         open_link: false,
         closed: false,
     };
-    store.create_wave(&wave).await.expect("wave");
+    common::create_wave(store, &wave).await.expect("wave");
     let provinces: Vec<String> = provinces.iter().map(|p| (*p).to_owned()).collect();
     let frame = sipas_server::services::demo::demo_frame(&provinces, geography, false);
 

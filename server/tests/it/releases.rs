@@ -37,21 +37,22 @@ async fn story(url: &str) {
         sipas_server::services::questionnaires::SIPAS_2023,
     )
     .expect("parse");
-    db.publish_questionnaire(&sipas_2023)
-        .await
-        .expect("publish");
-    db.create_wave(&Wave {
-        code: "sipas-2026".into(),
-        title: "SIPAS 2026".into(),
-        year: 2026,
-        geography: Geography::G2025,
-        questionnaire: Some(QuestionnaireRef {
-            code: "sipas-2023".into(),
-            version: 1,
-        }),
-        open_link: false,
-        closed: false,
-    })
+    common::publish(&db, &sipas_2023).await.expect("publish");
+    common::create_wave(
+        &db,
+        &Wave {
+            code: "sipas-2026".into(),
+            title: "SIPAS 2026".into(),
+            year: 2026,
+            geography: Geography::G2025,
+            questionnaire: Some(QuestionnaireRef {
+                code: "sipas-2023".into(),
+                version: 1,
+            }),
+            open_link: false,
+            closed: false,
+        },
+    )
     .await
     .expect("wave");
 

@@ -13,7 +13,6 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use common::browser::Browser;
 use sipas_app::domain::{Geography, QuestionnaireRef, Wave};
-use sipas_app::ports::Store;
 use sipas_app::staff::Role;
 use sipas_app::staff::port::NewUser;
 use sipas_app::staff::release::ReleaseStore;
@@ -120,8 +119,9 @@ async fn world(url: &str) -> World {
             .expect("user");
     }
     // A wave of two provinces with its frame and paper forms.
-    store
-        .create_wave(&Wave {
+    common::create_wave(
+        store.as_ref(),
+        &Wave {
             code: WAVE.into(),
             title: "SIPAS 2027".into(),
             year: 2027,
@@ -132,9 +132,10 @@ async fn world(url: &str) -> World {
             }),
             open_link: false,
             closed: false,
-        })
-        .await
-        .expect("wave");
+        },
+    )
+    .await
+    .expect("wave");
     let (frame, forms) = this_year();
     store
         .replace_frame(WAVE, &frame, &common::audit("frame_uploaded"))
@@ -165,8 +166,7 @@ async fn world(url: &str) -> World {
         open_link: false,
         closed: false,
     };
-    store
-        .create_wave(&last_year)
+    common::create_wave(store.as_ref(), &last_year)
         .await
         .expect("last year's wave");
     let old_provinces: Vec<String> = ["01", "79", "74", "77", "48", "49"]

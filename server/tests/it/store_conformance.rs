@@ -116,17 +116,19 @@ async fn story(url: &str) {
         sipas_server::services::questionnaires::SIPAS_2023,
     )
     .expect("parse");
-    db.publish_questionnaire(&sipas_2023)
+    let first_is_new = common::publish(&db, &sipas_2023).await.expect("publish");
+    common::create_wave(&db, &older)
         .await
-        .expect("publish");
-    db.create_wave(&older).await.expect("create older");
-    db.create_wave(&newer).await.expect("create newer");
+        .expect("create older");
+    common::create_wave(&db, &newer)
+        .await
+        .expect("create newer");
     assert_eq!(db.wave("w-2025").await.expect("read"), older);
     assert_eq!(
         db.waves().await.expect("list"),
         vec![newer.clone(), older.clone()]
     );
-    match db.create_wave(&newer).await {
+    match common::create_wave(&db, &newer).await {
         Err(StoreError::Conflict(message)) => {
             assert!(message.en.contains("w-2026") && message.vi.contains("w-2026"))
         }
@@ -157,20 +159,38 @@ async fn story(url: &str) {
             .expect("published by demo"),
         sipas
     );
-    db.publish_questionnaire(&sipas)
-        .await
-        .expect("same content again is fine");
+    assert!(
+        !common::publish(&db, &sipas)
+            .await
+            .expect("same content again is fine")
+    );
     let mut edited = sipas.clone();
     edited.title_en.push_str(" (edited)");
     assert!(matches!(
-        db.publish_questionnaire(&edited).await,
+        common::publish(&db, &edited).await,
         Err(StoreError::Conflict(_))
     ));
     edited.version = 2;
-    db.publish_questionnaire(&edited)
-        .await
-        .expect("a new version");
+    assert!(common::publish(&db, &edited).await.expect("a new version"));
     assert_eq!(db.questionnaire("sipas-2023", 2).await.expect("v2"), edited);
+    // Each version published is logged once, in its own transaction; publishing the same
+    // content again (here, the demo's seeding) and a refused change log nothing.
+    let logged: Vec<String> = sipas_app::staff::AuditStore::audit_log(
+        &db,
+        &sipas_app::staff::port::AuditFilter {
+            action: Some("questionnaire_published".into()),
+            limit: 100,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("audit")
+    .into_iter()
+    .filter(|r| r.entry.action == "questionnaire_published")
+    .map(|r| r.entry.actor)
+    .collect();
+    let expected = if first_is_new { 2 } else { 1 };
+    assert_eq!(logged, vec!["test"; expected]);
     assert!(matches!(
         db.questionnaire("sipas-2023", 3).await,
         Err(StoreError::NotFound)

@@ -22,7 +22,7 @@ async fn setup(url: &str, count: usize) -> (axum::Router, SqlStore, Vec<String>,
     let db = store::open(url, &ConnectOptions::default())
         .await
         .expect("open");
-    let codes = common::seed_codes(&db, count).await;
+    let codes = common::seed_codes(&db, &db, count).await;
     let questionnaire = db
         .questionnaire("sipas-2023", 1)
         .await

@@ -7,7 +7,6 @@ use crate::common;
 use std::collections::HashMap;
 
 use sipas_app::domain::{Geography, QuestionnaireRef, Wave};
-use sipas_app::ports::Store;
 use sipas_app::staff::frame::{Frame, FramePsu, FrameStratum};
 use sipas_app::staff::port::{PaperRecord, PaperTarget, RowOutcome};
 use sipas_app::staff::{CollectedStore, FieldStore};
@@ -50,22 +49,23 @@ async fn story(url: &str) {
         sipas_server::services::questionnaires::SIPAS_2023,
     )
     .expect("parse");
-    db.publish_questionnaire(&questionnaire)
-        .await
-        .expect("publish");
+    common::publish(&db, &questionnaire).await.expect("publish");
     let wave = "sipas-2026";
-    db.create_wave(&Wave {
-        code: wave.into(),
-        title: "SIPAS 2026".into(),
-        year: 2026,
-        geography: Geography::G2025,
-        questionnaire: Some(QuestionnaireRef {
-            code: "sipas-2023".into(),
-            version: 1,
-        }),
-        open_link: false,
-        closed: false,
-    })
+    common::create_wave(
+        &db,
+        &Wave {
+            code: wave.into(),
+            title: "SIPAS 2026".into(),
+            year: 2026,
+            geography: Geography::G2025,
+            questionnaire: Some(QuestionnaireRef {
+                code: "sipas-2023".into(),
+                version: 1,
+            }),
+            open_link: false,
+            closed: false,
+        },
+    )
     .await
     .expect("wave");
     // Two provinces, two strata each, three communes per stratum.

@@ -123,9 +123,13 @@ pub async fn app_on(url: &str) -> axum::Router {
 }
 
 /// Seeds the demo wave and issues `count` probability codes for one sample point.
-pub async fn seed_codes(store: &dyn sipas_app::ports::Store, count: usize) -> Vec<String> {
+pub async fn seed_codes(
+    store: &dyn sipas_app::ports::Store,
+    staff: &dyn sipas_app::staff::StaffStore,
+    count: usize,
+) -> Vec<String> {
     use sipas_app::domain::{Geography, SampleKind, SamplePoint};
-    sipas_server::services::demo::seed(store)
+    sipas_server::services::demo::seed(staff)
         .await
         .expect("seed");
     let codes = sipas_server::services::invitations::generate(count).expect("codes");
@@ -185,4 +189,24 @@ pub async fn get(
 /// The audit entry of a change a test makes directly on the store.
 pub fn audit(action: &str) -> sipas_app::staff::port::AuditEntry {
     sipas_app::staff::port::AuditEntry::new("test", action)
+}
+
+/// Creates a wave with no schedule, as the tests' actor.
+pub async fn create_wave(
+    store: &(impl sipas_app::staff::FieldStore + ?Sized),
+    wave: &sipas_app::domain::Wave,
+) -> sipas_app::ports::StoreResult<()> {
+    store
+        .create_wave_scheduled(wave, &Default::default(), &audit("wave_created"))
+        .await
+}
+
+/// Publishes a questionnaire version as the tests' actor; whether it was new.
+pub async fn publish(
+    store: &(impl sipas_app::staff::FieldStore + ?Sized),
+    questionnaire: &sipas_app::survey::questionnaire::Questionnaire,
+) -> sipas_app::ports::StoreResult<bool> {
+    store
+        .publish_questionnaire(questionnaire, &audit("questionnaire_published"))
+        .await
 }
