@@ -30,3 +30,17 @@ export async function signIn(page: Page, username: string, password: string) {
   await page.getByRole('button', { name: 'Đăng nhập' }).click();
 }
 
+
+/** How many invitation cards on the page show their code clipped or running out of the card. */
+export async function clippedCodes(page: Page): Promise<string[]> {
+  return page.locator('article.card').evaluateAll((cards) =>
+    cards.flatMap((card) => {
+      const code = card.querySelector('.code') as HTMLElement | null;
+      if (!code) return ['a card without a code'];
+      const c = code.getBoundingClientRect();
+      const k = card.getBoundingClientRect();
+      const clipped = code.scrollWidth > code.clientWidth + 1 || c.right > k.right + 0.5 || c.left < k.left - 0.5;
+      return clipped ? [`${code.textContent} (${Math.round(c.width)} px in a ${Math.round(k.width)} px card)`] : [];
+    }),
+  );
+}

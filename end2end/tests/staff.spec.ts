@@ -1,7 +1,7 @@
 import { expect, test, type Browser, type Page } from '@playwright/test';
 import * as fs from 'fs';
 import { answerUntilLastScreen, hydrated, SUBMIT } from './survey-helpers';
-import { accessible, signIn, staffPage } from './staff-helpers';
+import { accessible, clippedCodes, signIn, staffPage } from './staff-helpers';
 
 // The Ministry's side on a laptop: an administrator makes accounts, ministry staff run a wave
 // (frame, batch, printed sheet), a citizen answers on a phone, monitoring counts it, a provincial
@@ -75,6 +75,16 @@ test('ministry staff create a wave, upload its frame, issue and print a batch', 
   await expect(page.locator('article.card svg')).toHaveCount(3);
   await expect(page.getByRole('button', { name: 'In phiếu' })).toBeVisible();
   await accessible(page, 'printable sheet');
+  // The codes are shown this once: each whole on screen, on a laptop and on a tablet.
+  expect(await clippedCodes(page)).toEqual([]);
+  await page.setViewportSize({ width: 768, height: 1024 });
+  expect(await clippedCodes(page)).toEqual([]);
+  await page.setViewportSize({ width: 1280, height: 800 });
+  // Named for what it is for, not by its id; no code ends in a symbol a citizen would doubt.
+  await expect(page.getByRole('heading', { level: 1 })).toContainText('Xã/phường (PSU) 00001 · 3 mã');
+  for (const shown of await page.locator('article.card .code').allTextContents()) {
+    expect(shown).toMatch(/^[0-9A-Z]{4}(-[0-9A-Z]{4}){3}-[0-9A-Z]$/);
+  }
   code = ((await page.locator('input[name=codes]').getAttribute('value')) ?? '').split(' ')[0];
   expect(code.length).toBeGreaterThan(10);
   const [download] = await Promise.all([

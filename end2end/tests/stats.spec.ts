@@ -74,9 +74,15 @@ test('an approving official approves and publishes; the open data downloads', as
   await signIn(page, 'lanh.dao', APPROVER_PASSWORD);
   await page.goto(draftUrl);
   await page.getByRole('button', { name: 'Phê duyệt', exact: true }).click();
+  // Approving is asked first, on a page of its own.
+  await expect(page.getByRole('heading', { level: 1 })).toContainText('Phê duyệt kết quả');
+  await accessible(page, 'approve: confirmation');
+  await page.getByRole('button', { name: 'Phê duyệt', exact: true }).click();
   await expect(page.getByRole('heading', { level: 1 })).toContainText('Đã phê duyệt');
   await accessible(page, 'approved');
   await page.getByLabel('Công bố không thể thu hồi', { exact: false }).check();
+  // The demo wave is still collecting: publishing it now is acknowledged, and said.
+  await page.getByLabel('Tôi vẫn công bố khi đợt chưa đóng', { exact: false }).check();
   await page.getByRole('button', { name: 'Công bố', exact: true }).click();
   await expect(page.getByRole('heading', { level: 1 })).toContainText('Đã công bố');
   await expect(page.getByRole('link', { name: 'SIPAS 2026 v1' })).toBeVisible();

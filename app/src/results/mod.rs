@@ -13,6 +13,20 @@ use crate::domain::Geography;
 use crate::i18n::Locale;
 use crate::staff::release::{ReleaseCell, ReleaseInfo};
 
+/// A cell's flag in words (empty when it is `ok`), the same on the public pages and in the
+/// staff's draft.
+pub fn flag_words(locale: Locale, flag: &str) -> &'static str {
+    match flag {
+        "low_precision" => locale.pick("độ chính xác thấp", "low precision"),
+        "suppressed" => locale.pick(
+            "không công bố (quá ít dữ liệu)",
+            "withheld (too little data)",
+        ),
+        "no_data" => locale.pick("không có dữ liệu", "no data"),
+        _ => "",
+    }
+}
+
 /// The root of the index tree: the SIPAS index itself.
 pub const ROOT: &str = "sipas";
 

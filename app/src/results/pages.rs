@@ -217,7 +217,7 @@ fn version_note(
     });
     let changelog = (!info.changelog.is_empty()).then(|| {
         view! {
-            <p class="changelog"><strong>{format!("{} v{}: ", site.t("Đính chính", "Correction"), info.version)}</strong>{info.changelog.clone()}</p>
+            <p class="changelog"><strong>{format!("{} v{}: ", if info.version > 1 { site.t("Đính chính", "Correction") } else { site.t("Ghi chú", "Note") }, info.version)}</strong>{info.changelog.clone()}</p>
         }
     });
     let versions = (!others.is_empty()).then(|| {
@@ -940,16 +940,8 @@ pub fn province(
 }
 
 /// A cell's flag in words (empty when it is `ok`): the same words in a headline and a table.
-fn flag_label<'a>(site: &'a Site, flag: &str) -> &'a str {
-    match flag {
-        "low_precision" => site.t("độ chính xác thấp", "low precision"),
-        "suppressed" => site.t(
-            "không công bố (quá ít dữ liệu)",
-            "withheld (too little data)",
-        ),
-        "no_data" => site.t("không có dữ liệu", "no data"),
-        _ => "",
-    }
+fn flag_label(site: &Site, flag: &str) -> &'static str {
+    super::flag_words(site.locale, flag)
 }
 
 /// The name of a tier reference domain (see [`ReleaseData::reference`]).

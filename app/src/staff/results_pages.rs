@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use leptos::prelude::*;
 
-use super::pages::{Ctx, document};
+use super::pages::{Ctx, document, moment};
 use super::port::WaveDetails;
 use super::release::{ComparedWith, ReleaseCell, ReleaseInfo};
 use super::review::{Comment, Computation, ComputationStatus, ComputationSummary, Warning};
@@ -72,7 +72,7 @@ fn result_row(
             <td class="num">{num(ctx, cell.n_eff, 0)}</td>
             <td class="num">{num(ctx, cell.deff, 2)}</td>
             <td>{ranks(cell)}</td>
-            <td>{cell.tier.clone().unwrap_or_default()}</td>
+            <td>{crate::results::charts::Tier::parse(cell.tier.as_deref()).label(ctx.locale)}</td>
             <td>{change(ctx, cell)}</td>
         </tr>
     }
@@ -101,7 +101,7 @@ pub fn results_page(
                     <td><a href=href>{format!("#{}", c.id)}</a></td>
                     <td>{status_label(ctx, c.status)}</td>
                     <td>{c.started_by.clone()}</td>
-                    <td>{c.started_at.clone()}</td>
+                    <td>{moment(ctx.locale, &c.started_at)}</td>
                     <td>{release}</td>
                 </tr>
             }
@@ -123,7 +123,7 @@ pub fn results_page(
             });
             view! {
                 <li>
-                    {format!("SIPAS {} v{} · {} · ", r.year, r.version, r.published_at)}
+                    {format!("SIPAS {} v{} · {} · ", r.year, r.version, moment(ctx.locale, &r.published_at))}
                     <a href=href>{ctx.t("Dữ liệu mở", "Open data")}</a>
                     {full}
                     {(!r.changelog.is_empty()).then(|| format!(" · {}", r.changelog))}
@@ -160,7 +160,7 @@ pub fn results_page(
         <h2>{ctx.t("Đã công bố", "Published")}</h2>
         <ul>{published}</ul>
         <h2>{ctx.t("Các lần tính", "Computations")}</h2>
-        <table>
+        <table class="data">
             <thead><tr>
                 <th scope="col">"#"</th>
                 <th scope="col">{ctx.t("Trạng thái", "Status")}</th>
@@ -289,6 +289,9 @@ pub struct Permitted {
     pub publish: bool,
     /// Publishing this year again is a correction: a changelog is required.
     pub correction_of: Option<i32>,
+    /// The wave is still collecting (not closed, its closing date not past): publishing asks
+    /// for an acknowledgement, and the release says so.
+    pub wave_open: bool,
 }
 
 /// One computation: progress while it runs, then the draft for review.
@@ -353,6 +356,13 @@ pub fn computation_page(
                 <label for="title">{ctx.t("Tên bản công bố", "Release title")}</label>
                 <input id="title" name="title" value=title required maxlength="200" />
                 {correction}
+                {permitted.wave_open.then(|| view! {
+                    <p class="warning">{ctx.t(
+                        "Đợt này vẫn đang thu thập: phiếu đến sau sẽ không có trong bản công bố này, và bản công bố sẽ ghi rõ là được công bố khi đợt chưa đóng.",
+                        "This wave is still collecting: forms that arrive later will not be in this release, and the release will say it was published before the wave closed.")}</p>
+                    <label><input type="checkbox" name="open_ack" value="yes" required />
+                        {ctx.t(" Tôi vẫn công bố khi đợt chưa đóng.", " Publish while the wave is still open.")}</label>
+                })}
                 <label><input type="checkbox" name="confirm" value="yes" required />
                     {ctx.t(" Công bố không thể thu hồi; mọi sửa đổi là một phiên bản mới.", " Publishing cannot be undone; a correction is a new version.")}</label>
                 <button type="submit">{ctx.t("Công bố", "Publish")}</button>
@@ -382,7 +392,12 @@ pub fn computation_page(
             };
             let href = format!("/staff/computations/{id}?domain={}", cell.domain);
             let header = view! { <a href=href>{label}</a> }.into_any();
-            result_row(ctx, header, cell.flag.clone(), cell)
+            result_row(
+                ctx,
+                header,
+                crate::results::flag_words(ctx.locale, &cell.flag).to_owned(),
+                cell,
+            )
         })
         .collect_view();
     let head = move || {
@@ -408,7 +423,8 @@ pub fn computation_page(
             .filter(|cell| cell.domain == d && cell.subgroup.is_empty())
             .map(|cell| {
                 let header = view! { <code>{cell.node.clone()}</code> }.into_any();
-                result_row(ctx, header, format!("{} {}", cell.flag, cell.note), cell)
+                let flag = crate::results::flag_words(ctx.locale, &cell.flag);
+                result_row(ctx, header, format!("{flag} {}", cell.note).trim().to_owned(), cell)
             })
             .collect_view();
         let heading = match d.as_str() {
@@ -419,7 +435,7 @@ pub fn computation_page(
         view! {
             <section id="domain">
                 <h2>{format!("{heading}: {}", ctx.t("nội dung, thành phần và câu hỏi", "contents, elements and items"))}</h2>
-                <table class="results">{head()}<tbody>{rows}</tbody></table>
+                <table class="data results">{head()}<tbody>{rows}</tbody></table>
             </section>
         }
     });
@@ -475,7 +491,7 @@ pub fn computation_page(
     let comment_list = comments
         .into_iter()
         .map(|m| {
-            view! { <li><p><strong>{m.author}</strong>" · "<time>{m.at}</time></p><p class="comment">{m.body}</p></li> }
+            view! { <li><p><strong>{m.author}</strong>" · "<time datetime=m.at.clone()>{moment(ctx.locale, &m.at)}</time></p><p class="comment">{m.body}</p></li> }
         })
         .collect_view();
     let may_comment = ctx
@@ -504,9 +520,12 @@ pub fn computation_page(
         {running}
         {failed}
         <dl class="facts">
-            <dt>{ctx.t("Người tính", "Computed by")}</dt><dd>{format!("{} · {}", s.started_by, s.started_at)}</dd>
-            <dt>{ctx.t("Trình duyệt lúc", "Submitted")}</dt><dd>{s.submitted_at.clone().unwrap_or_default()}</dd>
-            <dt>{ctx.t("Người phê duyệt", "Approved by")}</dt><dd>{format!("{} {}", s.approved_by.clone().unwrap_or_default(), s.approved_at.clone().unwrap_or_default())}</dd>
+            <dt>{ctx.t("Người tính", "Computed by")}</dt><dd>{format!("{} · {}", s.started_by, moment(ctx.locale, &s.started_at))}</dd>
+            <dt>{ctx.t("Thời điểm trình", "Submitted")}</dt><dd>{moment(ctx.locale, s.submitted_at.as_deref().unwrap_or_default())}</dd>
+            <dt>{ctx.t("Người phê duyệt", "Approved by")}</dt><dd>{match (&s.approved_by, &s.approved_at) {
+                (Some(by), at) => format!("{by} · {}", moment(ctx.locale, at.as_deref().unwrap_or_default())),
+                (None, _) => "—".to_owned(),
+            }}</dd>
             <dt>{ctx.t("So sánh với", "Compared with")}</dt><dd>{compared}</dd>
             <dt>{ctx.t("Mã băm dữ liệu đầu vào", "Input digest")}</dt><dd><code>{c.input_digest.clone()}</code></dd>
             <dt>{ctx.t("Bản công bố", "Release")}</dt><dd>{release}</dd>
@@ -515,10 +534,10 @@ pub fn computation_page(
         <h2>{ctx.t("Cảnh báo", "Warnings")}</h2>
         <ul class="warnings">{warnings}</ul>
         <h2>{ctx.t("Chỉ số SIPAS", "SIPAS index")}</h2>
-        <table class="results">{head()}<tbody>{headline}</tbody></table>
+        <table class="data results">{head()}<tbody>{headline}</tbody></table>
         {detail}
         <h2>{ctx.t("Báo cáo trọng số", "Weights report")}</h2>
-        <table>
+        <table class="data">
             <thead><tr>
                 <th scope="col">{ctx.t("Tỉnh", "Province")}</th>
                 <th scope="col">{ctx.t("Phiếu / chỉ tiêu", "Completes / target")}</th>

@@ -104,6 +104,18 @@ impl InvitationCode {
     }
 
     /// Canonical form, as used in links and hashed for storage.
+    /// Whether the check symbol is one of the 32 code symbols, not one of Crockford's five
+    /// extra check symbols (`*`, `~`, `$`, `=`, `U`). New codes are drawn until it is (about one
+    /// draw in seven is drawn again): a respondent hesitates over a code ending in `*` (is it
+    /// part of the code?), and `*`, `~`, `$`, `=` read badly in a link. Codes printed before
+    /// remain valid: reading accepts every check symbol.
+    pub fn has_plain_check(&self) -> bool {
+        self.0
+            .bytes()
+            .last()
+            .is_some_and(|last| ALPHABET.contains(&last))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -186,6 +198,30 @@ mod tests {
         assert_eq!(
             InvitationCode::parse("UUUUUUUUUUUUUUUU0"),
             Err(CodeError::Symbol('U'))
+        );
+    }
+
+    #[test]
+    fn codes_with_an_extra_check_symbol_stay_valid() {
+        // Some 10-byte draws give a check symbol beyond the 32 (value 32..36).
+        let extra = (0u8..=255)
+            .map(|b| InvitationCode::from_random([b, 7, 1, 2, 3, 4, 5, 6, 7, 8]))
+            .find(|c| !c.has_plain_check())
+            .expect("a code with an extra check symbol");
+        let last = extra.as_str().chars().last().unwrap();
+        assert!("*~$=U".contains(last), "{extra:?}");
+        assert_eq!(InvitationCode::parse(&extra.display()).as_ref(), Ok(&extra));
+        let plain = (0u8..=255)
+            .map(|b| InvitationCode::from_random([b, 7, 1, 2, 3, 4, 5, 6, 7, 8]))
+            .find(InvitationCode::has_plain_check)
+            .expect("a plain code");
+        assert!(
+            plain
+                .as_str()
+                .chars()
+                .last()
+                .unwrap()
+                .is_ascii_alphanumeric()
         );
     }
 

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Redirect};
 use serde::Deserialize;
 use sipas_app::api::today_iso;
 use sipas_app::domain::Geography;
+use sipas_app::i18n::Text;
 use sipas_app::ports::StoreError;
 use sipas_app::staff::pages;
 use sipas_app::staff::port::AuditFilter;
@@ -24,14 +25,21 @@ async fn show(
     status: StatusCode,
     error: Option<String>,
 ) -> StaffResult {
-    show_sorted(state, staff, status, error, pages::Sort::default()).await
+    show_page(
+        state,
+        staff,
+        status,
+        (error, pages::AccountForm::default()),
+        pages::Sort::default(),
+    )
+    .await
 }
 
-async fn show_sorted(
+async fn show_page(
     state: &AppState,
     staff: &Staff,
     status: StatusCode,
-    error: Option<String>,
+    form: (Option<String>, pages::AccountForm),
     sort: pages::Sort,
 ) -> StaffResult {
     let users = state.staff.store.users().await?;
@@ -42,7 +50,7 @@ async fn show_sorted(
         .unwrap_or_default();
     Ok(html(
         status,
-        pages::users_page(&staff.ctx, users, provinces, error, sort),
+        pages::users_page(&staff.ctx, users, provinces, form, sort),
     ))
 }
 
@@ -51,30 +59,16 @@ pub async fn list(
     staff: Allowed<can::ManageAccounts>,
     Query(sort): Query<pages::Sort>,
 ) -> StaffResult {
-    show_sorted(&state, &staff, StatusCode::OK, None, sort).await
+    let form = (None, pages::AccountForm::default());
+    show_page(&state, &staff, StatusCode::OK, form, sort).await
 }
 
 #[derive(Deserialize)]
 pub struct NewUserForm {
-    #[serde(default)]
-    username: String,
-    #[serde(default)]
-    display_name: String,
-    #[serde(default)]
-    role: String,
-    #[serde(default)]
-    province: String,
+    #[serde(flatten)]
+    typed: pages::AccountForm,
     #[serde(default)]
     password: String,
-    /// A researcher's approval.
-    #[serde(default)]
-    project: String,
-    #[serde(default)]
-    approval: String,
-    #[serde(default)]
-    expires_on: String,
-    #[serde(default)]
-    releases: String,
 }
 
 pub async fn create(
@@ -89,38 +83,55 @@ pub async fn create(
         .into_iter()
         .map(|p| p.code)
         .collect();
+    let typed = &form.typed;
     let account = NewAccount {
-        username: &form.username,
-        display_name: &form.display_name,
-        role: &form.role,
-        province: &form.province,
+        username: &typed.username,
+        display_name: &typed.display_name,
+        role: &typed.role,
+        province: &typed.province,
         password: &form.password,
-        project: &form.project,
-        approval: &form.approval,
-        expires_on: &form.expires_on,
-        releases: &form.releases,
+        project: &typed.project,
+        approval: &typed.approval,
+        expires_on: &typed.expires_on,
+        releases: &typed.releases,
     };
     let entry =
         |province: Option<&str>, detail| staff.entry("account_created", None, province, detail);
     let store = state.staff.store.as_ref();
-    match accounts::create(store, &account, &provinces, &today_iso(), entry).await {
-        Ok(_) => Ok(Redirect::to("/staff/users").into_response()),
-        Err(AccountError::Invalid(message)) => {
-            let message = message.pick(staff.ctx.locale).to_owned();
-            show(&state, &staff, StatusCode::BAD_REQUEST, Some(message)).await
-        }
-        Err(AccountError::Taken(message)) => {
-            let message = message.pick(staff.ctx.locale).to_owned();
-            show(&state, &staff, StatusCode::CONFLICT, Some(message)).await
-        }
-        Err(AccountError::Store(err)) => Err(err.into()),
-    }
+    let (status, message) =
+        match accounts::create(store, &account, &provinces, &today_iso(), entry).await {
+            Ok((username, role)) => {
+                let (vi, en) = role.label();
+                staff
+                    .flash(Text::new(
+                        format!("Đã tạo tài khoản {username} ({vi})."),
+                        format!("Account {username} ({en}) created."),
+                    ))
+                    .await;
+                return Ok(Redirect::to("/staff/users").into_response());
+            }
+            Err(AccountError::Invalid(message)) => (StatusCode::BAD_REQUEST, message),
+            Err(AccountError::Taken(message)) => (StatusCode::CONFLICT, message),
+            Err(AccountError::Store(err)) => return Err(err.into()),
+        };
+    // Refused: the form again as typed (but the password), with what to change.
+    let error = Some(message.pick(staff.ctx.locale).to_owned());
+    show_page(
+        &state,
+        &staff,
+        status,
+        (error, form.typed),
+        pages::Sort::default(),
+    )
+    .await
 }
 
 #[derive(Deserialize)]
 pub struct ChangeForm {
     #[serde(default)]
     password: String,
+    #[serde(default)]
+    confirm: String,
 }
 
 pub async fn change(
@@ -139,13 +150,70 @@ pub async fn change(
             target.username.clone(),
         )
     };
+    // Locking and a new password end the account's sessions: asked first, on a page of its own
+    // (which asks for the new password itself).
+    if matches!(change.as_str(), "disable" | "password") && form.confirm != "yes" {
+        let ctx = &staff.ctx;
+        let name = format!("{} ({})", target.username, target.display_name);
+        let (title, consequences, button) = if change == "disable" {
+            (
+                format!("{} {name}?", ctx.t("Khóa tài khoản", "Disable the account of")),
+                vec![ctx.t(
+                    "Người này không đăng nhập được nữa và mọi phiên đăng nhập của họ kết thúc ngay; có thể mở khóa lại sau.",
+                    "They can no longer sign in and every session of theirs ends now; the account can be enabled again later.",
+                )
+                .to_owned()],
+                ctx.t("Khóa tài khoản", "Disable the account"),
+            )
+        } else {
+            (
+                format!("{} {name}", ctx.t("Đặt lại mật khẩu của", "Reset the password of")),
+                vec![
+                    ctx.t(
+                        "Mật khẩu cũ hết hiệu lực và mọi phiên đăng nhập của người này kết thúc ngay.",
+                        "The old password stops working and every session of theirs ends now.",
+                    )
+                    .to_owned(),
+                    ctx.t(
+                        "Hãy trao mật khẩu mới cho họ trực tiếp, không qua thư điện tử.",
+                        "Hand them the new password in person, not by e-mail.",
+                    )
+                    .to_owned(),
+                ],
+                ctx.t("Đặt mật khẩu mới", "Set the new password"),
+            )
+        };
+        return Ok(html(
+            StatusCode::OK,
+            pages::confirm_page(
+                ctx,
+                pages::Confirmation {
+                    title,
+                    consequences,
+                    action: format!("/staff/users/{id}/{change}"),
+                    fields: Vec::new(),
+                    new_password: change == "password",
+                    button: button.to_owned(),
+                    back: "/staff/users".into(),
+                },
+            ),
+        ));
+    }
     let result = match change.as_str() {
         "disable" if target.id == staff.user.id => {
             return show(
                 &state,
                 &staff,
                 StatusCode::CONFLICT,
-                Some("you cannot disable your own account".into()),
+                Some(
+                    staff
+                        .ctx
+                        .t(
+                            "Bạn không thể tự khóa tài khoản của mình.",
+                            "You cannot disable your own account.",
+                        )
+                        .to_owned(),
+                ),
             )
             .await;
         }
@@ -169,6 +237,22 @@ pub async fn change(
         _ => Err(StoreError::NotFound),
     };
     result?;
+    let who = &target.username;
+    let notice = match change.as_str() {
+        "disable" => Text::new(
+            format!("Đã khóa tài khoản {who}."),
+            format!("Account {who} disabled."),
+        ),
+        "enable" => Text::new(
+            format!("Đã mở khóa tài khoản {who}."),
+            format!("Account {who} enabled."),
+        ),
+        _ => Text::new(
+            format!("Đã đặt mật khẩu mới cho {who}; các phiên đăng nhập của họ đã kết thúc."),
+            format!("New password set for {who}; their sessions have ended."),
+        ),
+    };
+    staff.flash(notice).await;
     Ok(Redirect::to("/staff/users").into_response())
 }
 

@@ -70,7 +70,12 @@ fn decoy_hash() -> &'static str {
 pub struct Staff {
     pub user: StaffUser,
     pub ctx: Ctx,
+    session: Session,
 }
+
+/// The session key of a one-line notice shown on the next page ("Account created."): it
+/// survives the redirect after a change, without JavaScript.
+const NOTICE_KEY: &str = "notice";
 
 #[derive(Debug)]
 pub struct NotSignedIn {
@@ -166,21 +171,36 @@ impl FromRequestParts<AppState> for Staff {
                 return Err(refuse());
             }
         };
+        // Read before it is removed: removing marks the session changed (a write per request).
+        let notice = match session.get::<sipas_app::i18n::Text>(NOTICE_KEY).await {
+            Ok(Some(text)) => {
+                let _ = session.remove_value(NOTICE_KEY).await;
+                Some(text.pick(locale).to_owned())
+            }
+            _ => None,
+        };
         let ctx = Ctx {
             locale,
             user: Some(user.clone()),
             path,
-            notice: None,
+            notice,
         };
         // For the error page, should the handler fail (`super::error::error_pages`).
         if let Some(slot) = parts.extensions.get::<super::error::PageContext>() {
             slot.set(&ctx);
         }
-        Ok(Staff { ctx, user })
+        Ok(Staff { ctx, user, session })
     }
 }
 
 impl Staff {
+    /// Says what was done on the next page this member sees (after the redirect).
+    pub async fn flash(&self, notice: sipas_app::i18n::Text) {
+        if let Err(err) = self.session.insert(NOTICE_KEY, notice).await {
+            tracing::warn!(error = %err, "notice not kept");
+        }
+    }
+
     pub async fn audit(
         &self,
         staff: &StaffState,

@@ -5,6 +5,7 @@ use axum::extract::{Multipart, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect};
 use serde::Deserialize;
+use sipas_app::i18n::Text;
 use sipas_app::ports::StoreError;
 use sipas_app::staff::Action;
 use sipas_app::staff::frame::{self, Frame};
@@ -238,14 +239,56 @@ pub async fn issue(
         pages::batch_sheet(
             &wave.ctx,
             &wave.wave.wave.title,
-            &prepared.batch.id,
+            (&prepared.batch.id, &prepared.batch.scope),
             &base,
             cards,
         ),
     ))
 }
 
-pub async fn void(State(state): State<AppState>, batch: InBatch<can::IssueCodes>) -> StaffResult {
+pub async fn void(
+    State(state): State<AppState>,
+    batch: InBatch<can::IssueCodes>,
+    Form(form): Form<super::Confirm>,
+) -> StaffResult {
+    let batches = format!("/staff/waves/{}/batches", batch.wave.wave.code);
+    if !form.confirmed() {
+        let b = &batch.batch;
+        let unused = b.size - b.used - b.in_progress;
+        let ctx = &batch.ctx;
+        return Ok(html(
+            StatusCode::OK,
+            pages::confirm_page(
+                ctx,
+                pages::Confirmation {
+                    title: format!("{} {}?", ctx.t("Hủy lô", "Void batch"), b.id),
+                    consequences: vec![
+                        format!(
+                            "{} {unused} {}",
+                            ctx.t("Mã chưa dùng:", "Unused codes:"),
+                            ctx.t(
+                                "sẽ không dùng được nữa; phiếu đã in với các mã này phải bỏ đi.",
+                                "will stop working; sheets printed with them must be thrown away."
+                            )
+                        ),
+                        format!(
+                            "{} {}",
+                            b.used + b.in_progress,
+                            ctx.t(
+                                "mã đã có người trả lời vẫn được giữ.",
+                                "codes already answered are kept."
+                            )
+                        ),
+                    ],
+                    action: format!("/staff/batches/{}/void", b.id),
+                    fields: Vec::new(),
+                    new_password: false,
+                    button: ctx.t("Hủy lô", "Void the batch").to_owned(),
+                    back: batches,
+                },
+            ),
+        ));
+    }
     let audit = |voided: &i64| {
         batch.entry(
             "batch_voided",
@@ -254,12 +297,19 @@ pub async fn void(State(state): State<AppState>, batch: InBatch<can::IssueCodes>
             format!("{}: {voided} unused codes voided", batch.batch.id),
         )
     };
-    state
+    let voided = state
         .staff
         .store
         .void_batch(&batch.batch.id, &batch.user.username, &audit)
         .await?;
-    Ok(Redirect::to(&format!("/staff/waves/{}/batches", batch.wave.wave.code)).into_response())
+    let id = &batch.batch.id;
+    batch
+        .flash(Text::new(
+            format!("Đã hủy lô {id}: {voided} mã chưa dùng không còn dùng được."),
+            format!("Batch {id} voided: {voided} unused codes no longer work."),
+        ))
+        .await;
+    Ok(Redirect::to(&batches).into_response())
 }
 
 #[derive(Deserialize)]

@@ -97,6 +97,20 @@ pub fn html(status: StatusCode, body: String) -> Response {
         .into_response()
 }
 
+/// The `confirm` field of a form for an irreversible action: the action is done only when it is
+/// `yes` (the confirmation page, or a ticked box, sends it).
+#[derive(serde::Deserialize, Default)]
+pub struct Confirm {
+    #[serde(default)]
+    confirm: String,
+}
+
+impl Confirm {
+    pub fn confirmed(&self) -> bool {
+        self.confirm == "yes"
+    }
+}
+
 /// A path inside the staff workspace, safe to redirect to after sign-in.
 pub fn is_local_staff_path(path: &str) -> bool {
     (path == "/staff" || path.starts_with("/staff/"))

@@ -10,6 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use sipas_app::api::today_iso;
 use sipas_app::i18n::Text;
 use sipas_app::staff::Action;
 use sipas_app::staff::pages;
@@ -163,6 +164,7 @@ pub async fn show(
             && s.started_by_id != user.id,
         publish: s.status == ComputationStatus::Approved && user.may(Action::ApproveResults),
         correction_of: latest_version,
+        wave_open: still_collecting(&wave),
     };
     // Only domains of this draft are shown (the parameter is matched, never echoed raw).
     let domain = query
@@ -249,7 +251,45 @@ pub async fn approve(
     State(state): State<AppState>,
     staff: Allowed<can::ApproveResults>,
     Path(id): Path<i64>,
+    Form(form): Form<super::Confirm>,
 ) -> StaffResult {
+    let c = state.staff.store.computation(id).await?;
+    // Asked first only when it can be done; a refusal is said at once (by the store).
+    let approvable = c.summary.status == ComputationStatus::Submitted
+        && c.summary.started_by_id != staff.user.id;
+    if approvable && !form.confirmed() {
+        let ctx = &staff.ctx;
+        return Ok(html(
+            StatusCode::OK,
+            pages::confirm_page(
+                ctx,
+                pages::Confirmation {
+                    title: format!(
+                        "{} #{id} ({})?",
+                        ctx.t("Phê duyệt kết quả", "Approve results"),
+                        c.summary.wave_code
+                    ),
+                    consequences: vec![
+                        ctx.t(
+                            "Bạn xác nhận đã đọc các bảng, trọng số và cảnh báo của bản nháp này.",
+                            "You confirm you have read this draft's tables, weights and warnings.",
+                        )
+                        .to_owned(),
+                        ctx.t(
+                            "Sau khi phê duyệt, bản nháp có thể được công bố; muốn sửa thì phải trả lại và tính lại.",
+                            "Once approved, the draft can be published; to change it, return it and compute again.",
+                        )
+                        .to_owned(),
+                    ],
+                    action: format!("/staff/computations/{id}/approve"),
+                    fields: Vec::new(),
+                    new_password: false,
+                    button: ctx.t("Phê duyệt", "Approve").to_owned(),
+                    back: format!("/staff/computations/{id}"),
+                },
+            ),
+        ));
+    }
     state
         .staff
         .store
@@ -287,6 +327,21 @@ pub struct PublishForm {
     changelog: String,
     #[serde(default)]
     confirm: String,
+    /// Publishing while the wave still collects, acknowledged.
+    #[serde(default)]
+    open_ack: String,
+}
+
+/// Whether a wave is still collecting: not closed, and its closing date (if any) not past in
+/// Vietnam.
+fn still_collecting(wave: &sipas_app::staff::port::WaveDetails) -> bool {
+    let today = today_iso();
+    wave.schedule.closed_at.is_none()
+        && wave
+            .schedule
+            .closes_on
+            .as_deref()
+            .is_none_or(|closes| closes >= today.as_str())
 }
 
 pub async fn publish(
@@ -339,6 +394,29 @@ pub async fn publish(
              again.",
         )));
     };
+    // Published before the wave closed: only when acknowledged, and the release says so.
+    let mut changelog = form.changelog.trim().to_owned();
+    if still_collecting(&wave) {
+        if form.open_ack != "yes" {
+            return Err(StaffError::Conflict(Text::new(
+                "Đợt này vẫn đang thu thập: hãy đánh dấu ô xác nhận công bố khi đợt chưa đóng, hoặc đóng đợt trước.",
+                "This wave is still collecting: tick the box to publish before it closes, or close the wave first.",
+            )));
+        }
+        let note = format!(
+            "Công bố khi đợt {} còn đang thu thập ({}); phiếu đến sau không có trong bản này. / \
+             Published while wave {} was still collecting ({}); forms that arrived later are not in it.",
+            wave.wave.code,
+            today_iso(),
+            wave.wave.code,
+            today_iso()
+        );
+        changelog = if changelog.is_empty() {
+            note
+        } else {
+            format!("{changelog}\n\n{note}")
+        };
+    }
     let release = NewRelease {
         year: wave.wave.year,
         wave_code: wave.wave.code.clone(),
@@ -353,7 +431,7 @@ pub async fn publish(
         // (display names repeat: many people are called Nguyễn Văn An).
         computed_by: c.summary.started_by.clone(),
         approved_by,
-        changelog: form.changelog.trim().to_owned(),
+        changelog,
         cells: c.cells,
         compared_with: c.report.compared_with,
         totals,

@@ -103,19 +103,13 @@ pub async fn show(State(state): State<AppState>, wave: InWave<can::Monitor>) -> 
     ))
 }
 
-#[derive(Deserialize)]
-pub struct Confirm {
-    #[serde(default)]
-    confirm: String,
-}
-
 pub async fn close(
     State(state): State<AppState>,
     wave: InWave<can::ManageWaves>,
-    Form(form): Form<Confirm>,
+    Form(form): Form<super::Confirm>,
 ) -> StaffResult {
     let code = wave.code().to_owned();
-    if form.confirm != "yes" {
+    if !form.confirmed() {
         return Ok(Redirect::to(&format!("/staff/waves/{code}")).into_response());
     }
     let audit = wave.entry("wave_closed", Some(&code), None, String::new());

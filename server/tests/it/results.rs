@@ -390,8 +390,23 @@ async fn story(url: &str) {
         stats.post(&format!("{location}/submit"), &[]).await.status,
         StatusCode::SEE_OTHER
     );
+    // Approving is asked first (a page that posts again with confirm=yes); nothing changes.
+    let asked = boss.post(&format!("{location}/approve"), &[]).await;
+    assert_eq!(asked.status, StatusCode::OK);
+    assert!(
+        asked.body.contains("Việc này không thể hoàn tác"),
+        "{}",
+        asked.body
+    );
+    assert!(asked.body.contains("name=\"confirm\" value=\"yes\""));
     assert_eq!(
-        boss.post(&format!("{location}/approve"), &[]).await.status,
+        world.store.computation(id).await.expect("c").summary.status,
+        ComputationStatus::Submitted
+    );
+    assert_eq!(
+        boss.post(&format!("{location}/approve"), &[("confirm", "yes")])
+            .await
+            .status,
         StatusCode::SEE_OTHER
     );
     // Four eyes hold whatever the SQL path: the database refuses the computer as approver.
@@ -419,10 +434,24 @@ async fn story(url: &str) {
         StatusCode::SEE_OTHER
     );
     assert!(world.store.release(2027, None).await.unwrap().is_none());
-    let published = boss
+    // The wave is still collecting: publishing needs that acknowledged too, and says so.
+    let open = boss
         .post(
             &format!("{location}/publish"),
             &[("title", "SIPAS 2027"), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(open.status, StatusCode::CONFLICT);
+    assert!(open.body.contains("vẫn đang thu thập"), "{}", open.body);
+    assert!(world.store.release(2027, None).await.unwrap().is_none());
+    let published = boss
+        .post(
+            &format!("{location}/publish"),
+            &[
+                ("title", "SIPAS 2027"),
+                ("confirm", "yes"),
+                ("open_ack", "yes"),
+            ],
         )
         .await;
     assert_eq!(
@@ -437,6 +466,11 @@ async fn story(url: &str) {
         .await
         .unwrap()
         .expect("released");
+    assert!(
+        info.changelog.contains("còn đang thu thập") && info.changelog.contains("still collecting"),
+        "{}",
+        info.changelog
+    );
     assert_eq!(
         (
             info.version,
@@ -1145,7 +1179,9 @@ async fn story(url: &str) {
             .is_some_and(|a| a.starts_with("domain,kind,code")),
         "the aggregates are kept: the warning is for the approver"
     );
-    let stale = boss.post(&format!("{older}/approve"), &[]).await;
+    let stale = boss
+        .post(&format!("{older}/approve"), &[("confirm", "yes")])
+        .await;
     assert_eq!(stale.status, StatusCode::CONFLICT, "{}", stale.body);
     // Two running jobs of one wave are refused by the database too.
     let first = world

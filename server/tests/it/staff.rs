@@ -587,9 +587,94 @@ async fn sessions(world: &World) {
     let mut viewer = Browser::new(&world.app);
     viewer.sign_in("viewer", PASSWORD).await;
     assert_eq!(viewer.get("/staff").await.status, StatusCode::OK);
+    // The accounts page offers no lock on one's own account, and no password box in the list.
+    let admin_id = world
+        .store
+        .user_for_sign_in("admin")
+        .await
+        .expect("admin")
+        .0
+        .id;
+    let users = admin.get("/staff/users").await.body;
+    assert!(!users.contains(&format!("/staff/users/{admin_id}/disable")));
+    assert!(users.contains(&format!("/staff/users/{viewer_id}/disable")));
+    assert!(!users.contains(
+        "name=\"password\" minlength=\"12\" autocomplete=\"new-password\" required placeholder"
+    ));
+    // Locking is asked first; the new password is asked on its own page, never carried hidden.
+    let asked = admin
+        .post(&format!("/staff/users/{viewer_id}/disable"), &[])
+        .await;
+    assert_eq!(asked.status, StatusCode::OK);
+    assert!(
+        asked.body.contains("Khóa tài khoản viewer"),
+        "{}",
+        asked.body
+    );
+    assert_eq!(viewer.get("/staff").await.status, StatusCode::OK, "not yet");
+    let asked = admin
+        .post(&format!("/staff/users/{viewer_id}/password"), &[])
+        .await;
+    assert!(asked.body.contains("type=\"password\""), "{}", asked.body);
+    assert!(!asked.body.contains("type=\"hidden\" name=\"password\""));
+    // A refused account keeps what was typed (never the password) and says why in Vietnamese.
+    let refused = admin
+        .post(
+            "/staff/users",
+            &[
+                ("username", "ba.tinh"),
+                ("display_name", "Bà Tỉnh"),
+                ("role", "provincial"),
+                ("province", ""),
+                ("password", "một mật khẩu đủ dài"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(
+        refused.body.contains("cán bộ tỉnh cần có tỉnh"),
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.body.contains("value=\"ba.tinh\"") && refused.body.contains("value=\"Bà Tỉnh\"")
+    );
+    assert!(
+        refused
+            .body
+            .contains("<option value=\"provincial\" selected")
+    );
+    assert!(!refused.body.contains("một mật khẩu đủ dài"));
+    // Made: the next page says so.
+    let made = admin
+        .post(
+            "/staff/users",
+            &[
+                ("username", "ba.tinh"),
+                ("display_name", "Bà Tỉnh"),
+                ("role", "provincial"),
+                ("province", "79"),
+                ("password", "một mật khẩu đủ dài"),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::SEE_OTHER);
+    let next = admin.get("/staff/users").await.body;
+    assert!(next.contains("Đã tạo tài khoản ba.tinh"), "{next}");
+    assert!(
+        !admin
+            .get("/staff/users")
+            .await
+            .body
+            .contains("Đã tạo tài khoản"),
+        "said once"
+    );
     assert_eq!(
         admin
-            .post(&format!("/staff/users/{viewer_id}/disable"), &[])
+            .post(
+                &format!("/staff/users/{viewer_id}/disable"),
+                &[("confirm", "yes")]
+            )
             .await
             .status,
         StatusCode::SEE_OTHER
@@ -617,7 +702,7 @@ async fn sessions(world: &World) {
         admin
             .post(
                 &format!("/staff/users/{stats_id}/password"),
-                &[("password", new_password)]
+                &[("password", new_password), ("confirm", "yes")]
             )
             .await
             .status,
@@ -712,7 +797,7 @@ async fn sessions(world: &World) {
     let reset = admin
         .post(
             &format!("/staff/users/{hcm_id}/password"),
-            &[("password", "mật khẩu mới của hcm")],
+            &[("password", "mật khẩu mới của hcm"), ("confirm", "yes")],
         )
         .await;
     assert_eq!(reset.status, StatusCode::SEE_OTHER);
@@ -1178,11 +1263,27 @@ async fn wave_story(world: &World) {
         1
     );
 
-    // Voiding stops unused codes; closing the wave stops the rest.
-    let void = central
+    // Voiding is asked first, saying how many unused codes stop working; nothing changes yet.
+    let asked = central
         .post(&format!("/staff/batches/{batch}/void"), &[])
         .await;
+    assert_eq!(asked.status, StatusCode::OK);
+    assert!(asked.body.contains("Mã chưa dùng:"), "{}", asked.body);
+    let (status, _, _) = common::get(&world.app, &format!("/s/{}", codes[5])).await;
+    assert_eq!(status, StatusCode::OK, "not voided before it is confirmed");
+    // Voiding stops unused codes; closing the wave stops the rest.
+    let void = central
+        .post(
+            &format!("/staff/batches/{batch}/void"),
+            &[("confirm", "yes")],
+        )
+        .await;
     assert_eq!(void.status, StatusCode::SEE_OTHER);
+    // The next page says what happened.
+    let batches = central
+        .get(&void.location.clone().expect("to the batches"))
+        .await;
+    assert!(batches.body.contains("Đã hủy lô"), "{}", batches.body);
     let (status, _, _) = common::get(&world.app, &format!("/s/{}", codes[5])).await;
     assert_eq!(
         status,

@@ -7,11 +7,33 @@ use crate::domain::{Geography, Province};
 use crate::staff::port::{AuditFilter, AuditRecord};
 use crate::staff::roles::{Role, StaffUser};
 
+/// The new-account form as typed (never the password): shown again when it is refused.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct AccountForm {
+    #[serde(default)]
+    pub username: String,
+    #[serde(default)]
+    pub display_name: String,
+    #[serde(default)]
+    pub role: String,
+    #[serde(default)]
+    pub province: String,
+    /// A researcher's approval.
+    #[serde(default)]
+    pub project: String,
+    #[serde(default)]
+    pub approval: String,
+    #[serde(default)]
+    pub expires_on: String,
+    #[serde(default)]
+    pub releases: String,
+}
+
 pub fn users_page(
     ctx: &Ctx,
     mut users: Vec<StaffUser>,
     provinces: Vec<Province>,
-    error: Option<String>,
+    (error, typed): (Option<String>, AccountForm),
     sort: Sort,
 ) -> String {
     let title = ctx.t("Tài khoản", "Accounts");
@@ -37,7 +59,13 @@ pub fn users_page(
             let toggle = format!("/staff/users/{}/{}", u.id, if u.active { "disable" } else { "enable" });
             let reset = format!("/staff/users/{}/password", u.id);
             let toggle_label = if u.active { ctx.t("Khóa", "Disable") } else { ctx.t("Mở khóa", "Enable") };
-            let field = format!("password-{}", u.id);
+            // No one locks themselves out: their own account has no lock button.
+            let is_self = ctx.user.as_ref().is_some_and(|me| me.id == u.id);
+            let toggle = (!is_self).then(|| view! {
+                <form method="post" action=toggle class="inline">
+                    <button type="submit" class="small" aria-label=format!("{toggle_label} {}", u.username)>{toggle_label}</button>
+                </form>
+            });
             view! {
                 <tr>
                     <td>{u.username.clone()}</td>
@@ -46,14 +74,11 @@ pub fn users_page(
                     <td>{u.province.as_ref().map(|p| p.code.clone())}</td>
                     <td>{if u.active { ctx.t("Hoạt động", "Active") } else { ctx.t("Đã khóa", "Disabled") }}</td>
                     <td>
-                        <form method="post" action=toggle class="inline">
-                            <button type="submit" class="small" aria-label=format!("{toggle_label} {}", u.username)>{toggle_label}</button>
-                        </form>
+                        {toggle}
                         <form method="post" action=reset class="inline">
-                            <label for=field.clone() class="visually-hidden">{format!("{} {}", ctx.t("Mật khẩu mới cho", "New password for"), u.username)}</label>
-                            <input id=field type="password" name="password" minlength="12" autocomplete="new-password" required
-                                placeholder=ctx.t("mật khẩu mới", "new password") />
-                            <button type="submit" class="small">{ctx.t("Đặt lại", "Reset")}</button>
+                            <button type="submit" class="small secondary"
+                                aria-label=format!("{} {}", ctx.t("Đặt lại mật khẩu của", "Reset the password of"), u.username)>
+                                {ctx.t("Đặt lại mật khẩu", "Reset password")}</button>
                         </form>
                     </td>
                 </tr>
@@ -73,13 +98,13 @@ pub fn users_page(
     .into_iter()
     .map(|r| {
         let (vi, en) = r.label();
-        view! { <option value=r.key()>{ctx.t(vi, en)}</option> }
+        view! { <option value=r.key() selected=typed.role == r.key()>{ctx.t(vi, en)}</option> }
     })
     .collect_view();
     let province_options = provinces
         .into_iter()
         .filter(|p| p.geography == Geography::G2025)
-        .map(|p| view! { <option value=p.code.clone()>{format!("{} {}", p.code, p.name_vi)}</option> })
+        .map(|p| view! { <option value=p.code.clone() selected=typed.province == p.code>{format!("{} {}", p.code, p.name_vi)}</option> })
         .collect_view();
     let body = view! {
         <h1>{title}</h1>
@@ -95,9 +120,13 @@ pub fn users_page(
         <h2>{ctx.t("Thêm tài khoản", "Add an account")}</h2>
         <form method="post" action="/staff/users" class="stacked">
             <label for="new-username">{ctx.t("Tên đăng nhập", "Username")}</label>
-            <input id="new-username" name="username" required pattern="[a-z0-9._-]{3,40}" autocomplete="off" />
+            // The hyphen escaped: browsers read `pattern` with the `v` flag, where an unescaped
+            // `-` at the end of a class is a syntax error (and the check is silently skipped).
+            <input id="new-username" name="username" required pattern="[a-z0-9._\\-]{3,40}" autocomplete="off"
+                value=typed.username.clone() aria-describedby="new-username-hint" />
+            <p class="hint" id="new-username-hint">{ctx.t("3 đến 40 chữ thường không dấu, chữ số, dấu chấm, gạch ngang hoặc gạch dưới, ví dụ nguyen.van.a", "3 to 40 lower-case letters, digits, dots, dashes or underscores, e.g. nguyen.van.a")}</p>
             <label for="new-name">{ctx.t("Họ tên", "Full name")}</label>
-            <input id="new-name" name="display_name" required maxlength="120" />
+            <input id="new-name" name="display_name" required maxlength="120" value=typed.display_name.clone() />
             <label for="new-role">{ctx.t("Vai trò", "Role")}</label>
             <select id="new-role" name="role">{roles}</select>
             <label for="new-province">{ctx.t("Tỉnh (chỉ cho cán bộ Sở Nội vụ)", "Province (provincial officers only)")}</label>
@@ -107,13 +136,13 @@ pub fn users_page(
             <fieldset>
                 <legend>{ctx.t("Chỉ cho nhà nghiên cứu được cấp phép", "Accredited researchers only")}</legend>
                 <label for="new-project">{ctx.t("Dự án được phê duyệt", "Approved project")}</label>
-                <input id="new-project" name="project" maxlength="300" />
+                <input id="new-project" name="project" maxlength="300" value=typed.project.clone() />
                 <label for="new-approval">{ctx.t("Số văn bản phê duyệt", "Reference of the approval")}</label>
-                <input id="new-approval" name="approval" maxlength="200" />
+                <input id="new-approval" name="approval" maxlength="200" value=typed.approval.clone() />
                 <label for="new-expires">{ctx.t("Hết hạn sau ngày (YYYY-MM-DD)", "Expires after (YYYY-MM-DD)")}</label>
-                <input id="new-expires" name="expires_on" type="date" />
+                <input id="new-expires" name="expires_on" type="date" value=typed.expires_on.clone() />
                 <label for="new-releases">{ctx.t("Các bản công bố được phép tải (ví dụ: 2025 v1, 2024 v2)", "Releases it may download (e.g. 2025 v1, 2024 v2)")}</label>
-                <input id="new-releases" name="releases" />
+                <input id="new-releases" name="releases" value=typed.releases.clone() />
             </fieldset>
             <button type="submit">{ctx.t("Thêm", "Add")}</button>
         </form>
@@ -149,7 +178,7 @@ pub fn audit_page(ctx: &Ctx, records: Vec<AuditRecord>, filter: AuditFilter) -> 
         .map(|r| {
             view! {
                 <tr>
-                    <td><small>{r.at}</small></td>
+                    <td><small>{super::moment(ctx.locale, &r.at)}</small></td>
                     <td>{r.entry.actor}</td>
                     <td><code>{r.entry.action}</code></td>
                     <td>{r.entry.wave_code}</td>

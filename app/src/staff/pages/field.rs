@@ -2,6 +2,8 @@
 
 use leptos::prelude::*;
 
+use crate::i18n::Locale;
+
 use super::{Ctx, Sort, document, problems_list, sort_header};
 use crate::staff::frame::Frame;
 use crate::staff::port::{BatchSummary, WaveDetails};
@@ -74,6 +76,23 @@ pub fn frame_page(
 }
 
 // Invitation batches and their printed sheet.
+
+/// A batch's scope in words (stored as `psu 00001`, `stratum 79-urban`, `province 79`).
+pub fn scope_label(locale: Locale, scope: &str) -> String {
+    if let Some(psu) = scope.strip_prefix("psu ") {
+        format!("{} {psu}", locale.pick("Xã/phường (PSU)", "PSU"))
+    } else if let Some(stratum) = scope.strip_prefix("stratum ") {
+        format!("{} {stratum}", locale.pick("Tầng", "Stratum"))
+    } else if let Some(province) = scope.strip_prefix("province ") {
+        format!("{} {province}", locale.pick("Cả tỉnh", "Whole province"))
+    } else if scope == "paper forms without a code" {
+        locale
+            .pick("Phiếu giấy không kèm mã", "Paper forms without a code")
+            .to_owned()
+    } else {
+        scope.to_owned()
+    }
+}
 
 pub fn batches_page(
     ctx: &Ctx,
@@ -159,16 +178,16 @@ pub fn batches_page(
                     </form>
                 }
             });
-            let state = b.voided_at.as_ref().map(|at| format!("{} {}", ctx.t("đã hủy", "voided"), &at[..at.len().min(10)]));
+            let state = b.voided_at.as_ref().map(|at| format!("{} {}", ctx.t("đã hủy", "voided"), super::moment(ctx.locale, at)));
             view! {
                 <tr>
                     <td><code>{b.id.clone()}</code></td>
                     <td>{b.province_code.clone()}</td>
-                    <td>{b.scope.clone()}</td>
+                    <td>{scope_label(ctx.locale, &b.scope)}</td>
                     <td class="num">{b.size}</td>
                     <td class="num">{b.used}</td>
                     <td class="num">{b.in_progress}</td>
-                    <td>{b.issued_by.clone()}<br/><small>{b.issued_at.clone()}</small></td>
+                    <td>{b.issued_by.clone()}<br/><small>{super::moment(ctx.locale, &b.issued_at)}</small></td>
                     <td>{state}{void}</td>
                 </tr>
             }
@@ -239,13 +258,16 @@ fn sheet_cards(base_url: &str, cards: Vec<Card>) -> impl IntoView + use<> {
 pub fn batch_sheet(
     ctx: &Ctx,
     wave_title: &str,
-    batch_id: &str,
+    (batch_id, scope): (&str, &str),
     base_url: &str,
     cards: Vec<Card>,
 ) -> String {
     let title = format!(
-        "{} {batch_id}",
-        ctx.t("Phiếu mời, lô", "Invitation sheet, batch")
+        "{} · {} · {} {}",
+        ctx.t("Phiếu mời", "Invitation sheet"),
+        scope_label(ctx.locale, scope),
+        cards.len(),
+        ctx.t("mã", "codes")
     );
     let codes: Vec<String> = cards.iter().map(|c| c.code.clone()).collect();
     let csv_action = format!("/staff/batches/{batch_id}/codes.csv");
@@ -254,6 +276,7 @@ pub fn batch_sheet(
         <div class="no-print">
             <h1>{title.clone()}</h1>
             <p>{wave_title.to_owned()}</p>
+            <p class="hint">{format!("{} {batch_id}", ctx.t("Mã lô (để tra cứu hoặc hủy):", "Batch id (to look it up or void it):"))}</p>
             <p class="notice">{ctx.t(
                 "Mã chỉ hiện lần này. In trang này (Ctrl+P, khổ A4) hoặc tải CSV trước khi rời trang.",
                 "The codes are shown this once. Print this page (Ctrl+P, A4) or download the CSV before leaving it.")}</p>
@@ -272,12 +295,16 @@ pub fn batch_sheet(
 /// no navigation and no forms, so it prints from any browser without the server.
 pub fn batch_sheet_file(
     wave_title: &str,
-    batch_id: &str,
+    (batch_id, scope): (&str, &str),
     base_url: &str,
     cards: Vec<Card>,
     stylesheet: &str,
 ) -> String {
-    let title = format!("Phiếu mời, lô {batch_id} · SIPAS");
+    let title = format!(
+        "Phiếu mời · {} · {} mã · lô {batch_id}",
+        scope_label(Locale::Vi, scope),
+        cards.len()
+    );
     let cards = sheet_cards(base_url, cards);
     let html = view! {
         <html lang="vi">

@@ -18,9 +18,9 @@ mod monitoring;
 mod questionnaires;
 mod waves;
 
-pub use accounts::{audit_page, users_page};
+pub use accounts::{AccountForm, audit_page, users_page};
 pub use data::{ImportReport, export_page, import_page};
-pub use field::{Card, batch_sheet, batch_sheet_file, batches_page, frame_page};
+pub use field::{Card, batch_sheet, batch_sheet_file, batches_page, frame_page, scope_label};
 pub use monitoring::{MONITOR_SORTS, MonitorView, monitor_page};
 pub use questionnaires::{questionnaire, questionnaire_diff, questionnaires};
 pub use waves::{WaveForm, wave_new, wave_page, waves};
@@ -250,6 +250,100 @@ pub fn sign_in(ctx: &Ctx, error: Option<String>, next: String, username: String)
     document(ctx, ctx.t("Đăng nhập", "Sign in"), body)
 }
 
+/// A moment stored as RFC 3339 (UTC) as staff read it: Vietnam time (UTC+7, no daylight
+/// saving), `07/12/2026 09:05` in Vietnamese and `7 Dec 2026 09:05` in English. Text that is not
+/// a timestamp is shown as it is; nothing at all is "—".
+pub fn moment(locale: Locale, stamp: &str) -> String {
+    use time::format_description::well_known::Rfc3339;
+    if stamp.trim().is_empty() {
+        return "—".into();
+    }
+    let Ok(at) = time::OffsetDateTime::parse(stamp, &Rfc3339) else {
+        return stamp.to_owned();
+    };
+    let at = at.to_offset(time::macros::offset!(+7));
+    match locale {
+        Locale::Vi => format!(
+            "{:02}/{:02}/{} {:02}:{:02}",
+            at.day(),
+            u8::from(at.month()),
+            at.year(),
+            at.hour(),
+            at.minute()
+        ),
+        Locale::En => {
+            const MONTHS: [&str; 12] = [
+                "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+            ];
+            format!(
+                "{} {} {} {:02}:{:02}",
+                at.day(),
+                MONTHS[usize::from(u8::from(at.month())) - 1],
+                at.year(),
+                at.hour(),
+                at.minute()
+            )
+        }
+    }
+}
+
+/// What an irreversible action asks before it is done: the action in words, what it will
+/// change, and one button that posts the same form again with `confirm=yes` (the handler acts
+/// only then), beside a way back. No JavaScript: the first post answers with this page.
+pub struct Confirmation {
+    pub title: String,
+    pub consequences: Vec<String>,
+    pub action: String,
+    /// The form's other fields, posted again unchanged.
+    pub fields: Vec<(String, String)>,
+    /// Asks for a new password on this page (a password is never carried in a hidden field).
+    pub new_password: bool,
+    pub button: String,
+    pub back: String,
+}
+
+/// A page that asks before an irreversible action ([`Confirmation`]).
+pub fn confirm_page(ctx: &Ctx, confirmation: Confirmation) -> String {
+    let Confirmation {
+        title,
+        consequences,
+        action,
+        fields,
+        new_password,
+        button,
+        back,
+    } = confirmation;
+    let password = new_password.then(|| {
+        view! {
+            <label for="new-password">{ctx.t("Mật khẩu mới (ít nhất 12 ký tự)", "New password (at least 12 characters)")}</label>
+            <input id="new-password" name="password" type="password" minlength="12" required autocomplete="new-password" />
+        }
+    });
+    let consequences = consequences
+        .into_iter()
+        .map(|line| view! { <li>{line}</li> })
+        .collect_view();
+    let fields = fields
+        .into_iter()
+        .map(|(name, value)| view! { <input type="hidden" name=name value=value /> })
+        .collect_view();
+    let body = view! {
+        <section class="narrow confirm">
+            <h1>{title.clone()}</h1>
+            <ul>{consequences}</ul>
+            <p><strong>{ctx.t("Việc này không thể hoàn tác.", "This cannot be undone.")}</strong></p>
+            <form method="post" action=action class="stacked">
+                {fields}
+                {password}
+                <input type="hidden" name="confirm" value="yes" />
+                <button type="submit" class="danger">{button}</button>
+                <a href=back class="button secondary">{ctx.t("Không, quay lại", "No, go back")}</a>
+            </form>
+        </section>
+    };
+    document(ctx, &title, body)
+}
+
 /// A short page for refusals and errors (403, 404, 409, 429).
 pub fn message(ctx: &Ctx, title: &str, text: String) -> String {
     let back = ctx.t("Về trang chính", "Back to the start");
@@ -261,4 +355,23 @@ pub fn message(ctx: &Ctx, title: &str, text: String) -> String {
         </section>
     };
     document(ctx, title, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn moments_are_in_vietnam_time() {
+        // 21:20 UTC is 04:20 the next day in Vietnam.
+        let stamp = "2026-12-06T21:20:19.262236157Z";
+        assert_eq!(moment(Locale::Vi, stamp), "07/12/2026 04:20");
+        assert_eq!(moment(Locale::En, stamp), "7 Dec 2026 04:20");
+        assert_eq!(
+            moment(Locale::Vi, "2026-01-01T00:00:00+07:00"),
+            "01/01/2026 00:00"
+        );
+        assert_eq!(moment(Locale::Vi, ""), "—");
+        assert_eq!(moment(Locale::Vi, "not a time"), "not a time");
+    }
 }
