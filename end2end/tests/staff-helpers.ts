@@ -1,5 +1,5 @@
 import AxeBuilder from '@axe-core/playwright';
-import { expect, type Browser, type Page } from '@playwright/test';
+import { expect, test, type Browser, type Page } from '@playwright/test';
 
 // What the staff walk-throughs share: a laptop, the accessibility check, signing in.
 export const laptop = { viewport: { width: 1280, height: 800 }, isMobile: false, hasTouch: false, deviceScaleFactor: 1 };
@@ -43,4 +43,52 @@ export async function clippedCodes(page: Page): Promise<string[]> {
       return clipped ? [`${code.textContent} (${Math.round(c.width)} px in a ${Math.round(k.width)} px card)`] : [];
     }),
   );
+}
+
+/**
+ * What must not reach a staff page read in Vietnamese: common English words (the catalogue's
+ * other side leaking), internal identifiers, and raw UTC timestamps. Data the page quotes as
+ * data (code, a methodology file, the English language link) is not read.
+ */
+const NOT_VIETNAMESE: RegExp[] = [
+  /\b(the|and|of|is|are|was|were|be|been|has|have|with|from|for|by|or|not|yet|only|each|this|that|must|cannot|people)\b/i,
+  /\b(low_precision|not_distinguishable|no_data|suppressed|national_mean)\b/,
+  /\b(above|below)\b/,
+  /\bpaper forms without a code\b/,
+  /\b(province|stratum|psu) \S/,
+  /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/,
+];
+
+export async function englishOnStaffPage(page: Page): Promise<string[]> {
+  const texts = await page.evaluate(() => {
+    const skip = 'textarea, pre, code, script, style, [lang="en"], .qr';
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    const found: string[] = [];
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const text = node.textContent?.trim() ?? '';
+      if (text && !node.parentElement?.closest(skip)) found.push(text);
+    }
+    return found;
+  });
+  return texts.filter((text) => NOT_VIETNAMESE.some((pattern) => pattern.test(text)));
+}
+
+/**
+ * A staff screen as an official meets it: axe clean (WCAG 2.1 AA), no English or internal code
+ * in its Vietnamese text, and a screenshot at 1280×800 and 768×1024 kept with the test's output
+ * for review.
+ */
+export async function staffScreen(page: Page, screen: string) {
+  await accessible(page, screen);
+  expect(await englishOnStaffPage(page), `${screen}: English or internal codes`).toEqual([]);
+  const size = page.viewportSize();
+  const name = screen.replace(/[^a-z0-9]+/gi, '-');
+  for (const [width, height] of [
+    [1280, 800],
+    [768, 1024],
+  ]) {
+    await page.setViewportSize({ width, height });
+    await page.screenshot({ path: test.info().outputPath(`${name}-${width}x${height}.png`), fullPage: true });
+  }
+  if (size) await page.setViewportSize(size);
 }

@@ -1,7 +1,7 @@
 import { expect, test, type Browser, type Page } from '@playwright/test';
 import * as fs from 'fs';
 import { answerUntilLastScreen, hydrated, SUBMIT } from './survey-helpers';
-import { accessible, clippedCodes, signIn, staffPage } from './staff-helpers';
+import { clippedCodes, signIn, staffPage, staffScreen } from './staff-helpers';
 
 // The Ministry's side on a laptop: an administrator makes accounts, ministry staff run a wave
 // (frame, batch, printed sheet), a citizen answers on a phone, monitoring counts it, a provincial
@@ -23,10 +23,10 @@ let code = '';
 test('an administrator creates a ministry user and a provincial officer', async ({ browser }) => {
   const page = await staffPage(browser);
   await page.goto('/staff/login');
-  await accessible(page, 'sign-in');
+  await staffScreen(page, 'sign-in');
   await signIn(page, 'admin', ADMIN_PASSWORD);
   await expect(page).toHaveURL('/staff/users');
-  await accessible(page, 'accounts');
+  await staffScreen(page, 'accounts');
   const add = async (username: string, name: string, role: string, province: string, password: string) => {
     await page.locator('#new-username').fill(username);
     await page.locator('#new-name').fill(name);
@@ -39,7 +39,7 @@ test('an administrator creates a ministry user and a provincial officer', async 
   await add('trung.uong', 'Nguyễn Văn Trung', 'central', '', CENTRAL_PASSWORD);
   await add('ha.noi', 'Trần Thị Hà', 'provincial', '01', PROVINCIAL_PASSWORD);
   await page.goto('/staff/audit');
-  await accessible(page, 'audit log');
+  await staffScreen(page, 'audit log');
   // The administrator made by `sipas admin create`, and the two accounts made here.
   await expect(page.getByRole('cell', { name: 'account_created' })).toHaveCount(3);
 });
@@ -48,33 +48,33 @@ test('ministry staff create a wave, upload its frame, issue and print a batch', 
   const page = await staffPage(browser);
   await signIn(page, 'trung.uong', CENTRAL_PASSWORD);
   await expect(page).toHaveURL('/staff');
-  await accessible(page, 'waves');
+  await staffScreen(page, 'waves');
   await page.getByRole('link', { name: 'Tạo đợt khảo sát' }).click();
-  await accessible(page, 'new wave');
+  await staffScreen(page, 'new wave');
   await page.getByLabel('Mã đợt').fill(WAVE);
   await page.getByLabel('Tên đợt').fill('Khảo sát thử nghiệm 2027');
   await page.getByLabel('Năm').fill('2027');
   await page.getByLabel('Ngày đóng').fill('2099-12-31');
   await page.getByRole('button', { name: 'Tạo đợt' }).click();
   await expect(page).toHaveURL(`/staff/waves/${WAVE}`);
-  await accessible(page, 'wave');
+  await staffScreen(page, 'wave');
 
   await page.getByRole('link', { name: 'Dàn mẫu và chỉ tiêu' }).click();
   await page.locator('#file').setInputFiles({ name: 'frame.csv', mimeType: 'text/csv', buffer: Buffer.from(FRAME) });
   await page.getByRole('button', { name: 'Tải lên' }).click();
   await expect(page.getByRole('cell', { name: 'Phường Ba Đình' })).toBeVisible();
-  await accessible(page, 'frame');
+  await staffScreen(page, 'frame');
 
   await page.goto(`/staff/waves/${WAVE}/batches`);
   await expect(page.getByText('Chưa phát mã nào')).toBeVisible();
-  await accessible(page, 'batches');
+  await staffScreen(page, 'batches');
   await page.getByLabel('Cho', { exact: true }).selectOption('psu:00001');
   await page.getByLabel('Số mã').fill('3');
   await page.getByRole('button', { name: 'Phát mã' }).click();
   await expect(page.locator('article.card')).toHaveCount(3);
   await expect(page.locator('article.card svg')).toHaveCount(3);
   await expect(page.getByRole('button', { name: 'In phiếu' })).toBeVisible();
-  await accessible(page, 'printable sheet');
+  await staffScreen(page, 'printable sheet');
   // The codes are shown this once: each whole on screen, on a laptop and on a tablet.
   expect(await clippedCodes(page)).toEqual([]);
   await page.setViewportSize({ width: 768, height: 1024 });
@@ -110,7 +110,7 @@ test('monitoring shows the answer against the target; the province officer sees 
   const page = await staffPage(browser);
   await signIn(page, 'trung.uong', CENTRAL_PASSWORD);
   await page.goto(`/staff/waves/${WAVE}/monitor`);
-  await accessible(page, 'monitoring');
+  await staffScreen(page, 'monitoring');
   const hanoi = page.locator('table.sortable').getByRole('row', { name: /01 Hà Nội/ });
   await expect(hanoi.getByRole('cell').nth(0)).toHaveText('30');
   await expect(hanoi.getByRole('cell').nth(1)).toHaveText('1');
@@ -124,14 +124,14 @@ test('monitoring shows the answer against the target; the province officer sees 
   const refused = await officer.goto(`/staff/waves/${WAVE}/monitor?province=79`);
   expect(refused?.status()).toBe(403);
   await officer.goto(`/staff/waves/${WAVE}/import`);
-  await accessible(officer, 'paper import');
+  await staffScreen(officer, 'paper import');
 });
 
 test('the export downloads as CSV (BOM, diacritics) and XLSX', async ({ browser }) => {
   const page = await staffPage(browser);
   await signIn(page, 'trung.uong', CENTRAL_PASSWORD);
   await page.goto(`/staff/waves/${WAVE}/export`);
-  await accessible(page, 'exports');
+  await staffScreen(page, 'exports');
   const [csvDownload] = await Promise.all([
     page.waitForEvent('download'),
     page.getByRole('link', { name: 'CSV (UTF-8, Excel)' }).click(),

@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { expect, test } from '@playwright/test';
-import { accessible, signIn, staffPage } from './staff-helpers';
+import { signIn, staffPage, staffScreen } from './staff-helpers';
 
 // From responses to a published release in the browser (issue 11): a statistician computes the
 // demo's current wave (its paper forms are seeded by `sipas demo`), reviews and submits the
@@ -42,7 +42,7 @@ test('the statistician computes the current wave and submits the draft', async (
   await page.getByRole('link', { name: 'Kết quả: tính, duyệt, công bố' }).click();
   await expect(page).toHaveURL(`/staff/waves/${WAVE}/results`);
   // The published history of the demo is listed with its open data.
-  await accessible(page, 'results');
+  await staffScreen(page, 'results');
   await page.getByRole('button', { name: 'Bắt đầu tính' }).click();
   await expect(page).toHaveURL(/\/staff\/computations\/\d+$/);
   draftUrl = new URL(page.url()).pathname;
@@ -52,7 +52,7 @@ test('the statistician computes the current wave and submits the draft', async (
   // Last year (2025, same map) is the comparison.
   await expect(page.getByText('SIPAS 2025 v1', { exact: true })).toBeVisible();
   await expect(page.getByRole('heading', { name: 'Báo cáo trọng số' })).toBeVisible();
-  await accessible(page, 'draft');
+  await staffScreen(page, 'draft');
   // One province in full: contents, elements and items.
   await page.getByRole('link', { name: 'Hồ Chí Minh', exact: true }).click();
   await expect(page.locator('#domain code', { hasText: 'procedures' })).toBeVisible();
@@ -76,10 +76,10 @@ test('an approving official approves and publishes; the open data downloads', as
   await page.getByRole('button', { name: 'Phê duyệt', exact: true }).click();
   // Approving is asked first, on a page of its own.
   await expect(page.getByRole('heading', { level: 1 })).toContainText('Phê duyệt kết quả');
-  await accessible(page, 'approve: confirmation');
+  await staffScreen(page, 'approve: confirmation');
   await page.getByRole('button', { name: 'Phê duyệt', exact: true }).click();
   await expect(page.getByRole('heading', { level: 1 })).toContainText('Đã phê duyệt');
-  await accessible(page, 'approved');
+  await staffScreen(page, 'approved');
   await page.getByLabel('Công bố không thể thu hồi', { exact: false }).check();
   // The demo wave is still collecting: publishing it now is acknowledged, and said.
   await page.getByLabel('Tôi vẫn công bố khi đợt chưa đóng', { exact: false }).check();

@@ -88,6 +88,9 @@ pub fn results_page(
 ) -> String {
     let may = |a| ctx.user.as_ref().is_some_and(|u| u.may(a));
     let code = wave.wave.code.clone();
+    let no_computation = computations.is_empty().then(|| view! {
+        <p class="empty">{ctx.t("Chưa tính lần nào cho đợt này.", "Nothing computed for this wave yet.")}</p>
+    });
     let rows = computations
         .into_iter()
         .map(|c| {
@@ -107,9 +110,15 @@ pub fn results_page(
             }
         })
         .collect_view();
-    let published = releases
+    let releases: Vec<ReleaseInfo> = releases
         .into_iter()
         .filter(|r| r.wave_code == code)
+        .collect();
+    let no_release = releases.is_empty().then(|| view! {
+        <p class="empty">{ctx.t("Chưa công bố bản nào từ đợt này.", "Nothing published from this wave yet.")}</p>
+    });
+    let published = releases
+        .into_iter()
         .map(|r| {
             let href = format!("/du-lieu/{}/v{}/README.txt", r.year, r.version);
             // The full totals reproduce every number but identify respondents: statisticians
@@ -158,8 +167,10 @@ pub fn results_page(
         <p class="crumbs"><a href="/staff">{ctx.t("Đợt khảo sát", "Waves")}</a>" › "<a href=wave_href>{wave.wave.title.clone()}</a></p>
         <h1>{ctx.t("Kết quả", "Results")}</h1>
         <h2>{ctx.t("Đã công bố", "Published")}</h2>
+        {no_release}
         <ul>{published}</ul>
         <h2>{ctx.t("Các lần tính", "Computations")}</h2>
+        {no_computation}
         <table class="data">
             <thead><tr>
                 <th scope="col">"#"</th>
@@ -390,7 +401,8 @@ pub fn computation_page(
                 "national_mean" => ctx.t("Trung bình các tỉnh", "Mean of provinces").to_owned(),
                 code => name(code),
             };
-            let href = format!("/staff/computations/{id}?domain={}", cell.domain);
+            // Straight to the province's detail, not to the top of the page.
+            let href = format!("/staff/computations/{id}?domain={}#domain", cell.domain);
             let header = view! { <a href=href>{label}</a> }.into_any();
             result_row(
                 ctx,

@@ -112,6 +112,59 @@ pub enum Action {
     DownloadFullTotals,
 }
 
+impl Action {
+    pub const ALL: [Action; 12] = [
+        Action::ManageAccounts,
+        Action::ReadAudit,
+        Action::ManageWaves,
+        Action::UploadFrame,
+        Action::IssueCodes,
+        Action::ImportPaper,
+        Action::Export,
+        Action::Monitor,
+        Action::ReadResults,
+        Action::ComputeResults,
+        Action::ApproveResults,
+        Action::DownloadFullTotals,
+    ];
+
+    /// What it lets one do, in words (the accounts page lists each role's from [`Role::may`]).
+    pub fn label(self) -> (&'static str, &'static str) {
+        match self {
+            Action::ManageAccounts => (
+                "tạo, khóa tài khoản và đặt lại mật khẩu",
+                "create and disable accounts, reset passwords",
+            ),
+            Action::ReadAudit => ("xem nhật ký thay đổi", "read the audit log"),
+            Action::ManageWaves => (
+                "tạo và đóng đợt khảo sát, đăng phiên bản bảng hỏi",
+                "create and close waves, publish questionnaire versions",
+            ),
+            Action::UploadFrame => ("tải lên dàn mẫu", "upload the sample frame"),
+            Action::IssueCodes => ("phát và hủy lô mã mời", "issue and void invitation batches"),
+            Action::ImportPaper => ("nhập phiếu giấy", "import paper forms"),
+            Action::Export => ("tải dữ liệu trả lời", "download the responses"),
+            Action::Monitor => ("theo dõi tiến độ thu thập", "follow fieldwork progress"),
+            Action::ReadResults => (
+                "xem bản nháp kết quả và nhận xét",
+                "read draft results and comment",
+            ),
+            Action::ComputeResults => (
+                "tính kết quả và trình phê duyệt",
+                "compute results and submit them",
+            ),
+            Action::ApproveResults => (
+                "phê duyệt (không phải bản mình tính) và công bố",
+                "approve (not one's own) and publish",
+            ),
+            Action::DownloadFullTotals => (
+                "tải tổng số liệu đầy đủ của bản công bố",
+                "download a release's full totals",
+            ),
+        }
+    }
+}
+
 /// A staff account as the application sees it (never its password hash).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StaffUser {
@@ -220,6 +273,18 @@ pub fn password_problem(password: &str) -> Option<(&'static str, &'static str)> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_action_is_listed_once_and_every_role_may_something() {
+        let distinct: std::collections::HashSet<_> = Action::ALL.iter().collect();
+        assert_eq!(distinct.len(), Action::ALL.len());
+        // A new action must join ALL (the accounts page lists each role's from it).
+        let listed = |a: Action| Action::ALL.contains(&a);
+        assert!(listed(Action::DownloadFullTotals) && listed(Action::ManageAccounts));
+        for role in Role::ALL {
+            assert!(Action::ALL.iter().any(|a| role.may(*a)), "{role:?}");
+        }
+    }
 
     #[test]
     fn only_admins_manage_accounts_and_admins_see_no_survey_data() {

@@ -125,11 +125,12 @@ async fn batches_list(
     let province = wave.province.as_deref();
     let frame = store.frame(wave.code(), province).await?;
     let list = store.batches(wave.code(), province).await?;
+    let provinces = state.store.provinces(wave.wave.wave.geography).await?;
     Ok(html(
         status,
         pages::batches_page(
             &wave.ctx,
-            &wave.wave,
+            (&wave.wave, &provinces),
             frame,
             list,
             request_token(),

@@ -873,7 +873,7 @@ async fn wave_story(world: &World) {
         .await;
     assert_eq!(duplicate.status, StatusCode::CONFLICT);
     let page = central.get("/staff/waves/sipas-2027").await;
-    assert!(page.body.contains("Khảo sát SIPAS 2027") && page.body.contains("2027-10-31"));
+    assert!(page.body.contains("Khảo sát SIPAS 2027") && page.body.contains("31/10/2027"));
 
     // Questionnaire versions: a broken file is refused naming the field; a new version is
     // published, shown, and compared with the one before.

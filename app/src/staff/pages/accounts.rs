@@ -106,6 +106,23 @@ pub fn users_page(
         .filter(|p| p.geography == Geography::G2025)
         .map(|p| view! { <option value=p.code.clone() selected=typed.province == p.code>{format!("{} {}", p.code, p.name_vi)}</option> })
         .collect_view();
+    let role_rows = Role::ALL
+        .into_iter()
+        .map(|role| {
+            let (vi, en) = role.label();
+            let may: Vec<&str> = crate::staff::roles::Action::ALL
+                .into_iter()
+                .filter(|a| role.may(*a))
+                .map(|a| {
+                    let (vi, en) = a.label();
+                    ctx.t(vi, en)
+                })
+                .collect();
+            let scope = (role == Role::Provincial)
+                .then(|| ctx.t(" (chỉ tỉnh của mình)", " (their province only)"));
+            view! { <tr><th scope="row">{ctx.t(vi, en)}{scope}</th><td>{may.join("; ")}</td></tr> }
+        })
+        .collect_view();
     let body = view! {
         <h1>{title}</h1>
         {error.map(|e| view! { <p class="error" role="alert">{e}</p> })}
@@ -146,6 +163,12 @@ pub fn users_page(
             </fieldset>
             <button type="submit">{ctx.t("Thêm", "Add")}</button>
         </form>
+        <details class="help">
+            <summary>{ctx.t("Mỗi vai trò được làm gì", "What each role may do")}</summary>
+            <table class="data"><thead><tr>
+                <th scope="col">{ctx.t("Vai trò", "Role")}</th><th scope="col">{ctx.t("Được làm", "May")}</th>
+            </tr></thead><tbody>{role_rows}</tbody></table>
+        </details>
     };
     document(ctx, title, body)
 }
@@ -183,7 +206,8 @@ pub fn audit_page(ctx: &Ctx, records: Vec<AuditRecord>, filter: AuditFilter) -> 
                     <td><code>{r.entry.action}</code></td>
                     <td>{r.entry.wave_code}</td>
                     <td>{r.entry.province_code}</td>
-                    <td>{r.entry.detail}</td>
+                    // The record as the system wrote it (English), quoted, not translated.
+                    <td lang="en">{r.entry.detail}</td>
                 </tr>
             }
         })
@@ -204,7 +228,7 @@ pub fn audit_page(ctx: &Ctx, records: Vec<AuditRecord>, filter: AuditFilter) -> 
         </form>
         {empty}
         <table class="data"><thead><tr>
-            <th scope="col">{ctx.t("Thời điểm (UTC)", "When (UTC)")}</th>
+            <th scope="col">{ctx.t("Thời điểm (giờ Việt Nam)", "When (Vietnam time)")}</th>
             <th scope="col">{ctx.t("Người", "Who")}</th>
             <th scope="col">{ctx.t("Việc", "Action")}</th>
             <th scope="col">{ctx.t("Đợt", "Wave")}</th>

@@ -57,9 +57,15 @@ pub fn import_page(
         <p class="crumbs"><a href=back>{code.clone()}</a></p>
         <h1>{title.clone()}</h1>
         {problems}{report}
-        <p class="hint">{ctx.t(
-            "CSV hoặc XLSX, mỗi dòng một phiếu: cột code (mã mời in trên phiếu) hoặc psu và form_id (phiếu phát không kèm mã), cột language (vi/en, không bắt buộc), và mỗi câu hỏi một cột theo mã câu hỏi. Ô trống là không trả lời. Nhập lại cùng tệp không lưu thêm gì.",
-            "CSV or XLSX, one row per form: a code column (the invitation code printed on the form) or psu and form_id (forms handed out without a code), an optional language column (vi/en), and one column per item code. An empty cell is no answer. Importing the same file again stores nothing new.")}</p>
+        // Column names are quoted as code: they are typed as they are, in either language.
+        {match ctx.locale {
+            crate::i18n::Locale::Vi => view! {
+                <p class="hint">"CSV hoặc XLSX, mỗi dòng một phiếu: cột "<code>"code"</code>" (mã mời in trên phiếu) hoặc "<code>"psu"</code>" và "<code>"form_id"</code>" (phiếu phát không kèm mã), cột "<code>"language"</code>" ("<code>"vi"</code>"/"<code>"en"</code>", không bắt buộc), và mỗi câu hỏi một cột theo mã câu hỏi. Ô trống là không trả lời. Nhập lại cùng tệp không lưu thêm gì."</p>
+            }.into_any(),
+            crate::i18n::Locale::En => view! {
+                <p class="hint">"CSV or XLSX, one row per form: a "<code>"code"</code>" column (the invitation code printed on the form) or "<code>"psu"</code>" and "<code>"form_id"</code>" (forms handed out without a code), an optional "<code>"language"</code>" column ("<code>"vi"</code>"/"<code>"en"</code>"), and one column per item code. An empty cell is no answer. Importing the same file again stores nothing new."</p>
+            }.into_any(),
+        }}
         {wave.wave.questionnaire.as_ref().map(|q| {
             let href = format!("/staff/questionnaires/{}/{}", q.code, q.version);
             view! { <p><a href=href>{ctx.t("Mã câu hỏi, câu bắt buộc và điều kiện bỏ qua: xem bảng hỏi của đợt", "Item codes, required items and skip rules: see the wave's questionnaire")}</a></p> }

@@ -96,7 +96,7 @@ pub fn scope_label(locale: Locale, scope: &str) -> String {
 
 pub fn batches_page(
     ctx: &Ctx,
-    wave: &WaveDetails,
+    (wave, units): (&WaveDetails, &[crate::domain::Province]),
     frame: Frame,
     mut batches: Vec<BatchSummary>,
     request_id: String,
@@ -134,7 +134,10 @@ pub fn batches_page(
         provinces.dedup();
         let targets = provinces
             .iter()
-            .map(|p| view! { <option value=format!("province:{p}")>{format!("{} {p}", ctx.t("Cả tỉnh", "Whole province"))}</option> })
+            .map(|p| {
+                let name = units.iter().find(|u| &u.code == p).map(|u| u.name_vi.as_str()).unwrap_or_default();
+                view! { <option value=format!("province:{p}")>{format!("{} {p} {name}", ctx.t("Cả tỉnh", "Whole province")).trim_end().to_owned()}</option> }
+            })
             .collect_view();
         let strata = frame
             .strata

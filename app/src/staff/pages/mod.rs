@@ -287,6 +287,43 @@ pub fn moment(locale: Locale, stamp: &str) -> String {
     }
 }
 
+/// A calendar date (`YYYY-MM-DD`) as staff read it: `31/12/2026` in Vietnamese, `31 Dec 2026`
+/// in English; `unset` when there is none.
+pub fn day(locale: Locale, date: Option<&str>, unset: (&str, &str)) -> String {
+    let Some(date) = date.map(str::trim).filter(|d| !d.is_empty()) else {
+        return locale.pick(unset.0, unset.1).to_owned();
+    };
+    let parts: Vec<&str> = date.split('-').collect();
+    let [year, month, dd] = parts[..] else {
+        return date.to_owned();
+    };
+    let Ok(m) = month.parse::<usize>() else {
+        return date.to_owned();
+    };
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    match (locale, MONTHS.get(m.wrapping_sub(1))) {
+        (Locale::Vi, Some(_)) => format!("{dd}/{month}/{year}"),
+        (Locale::En, Some(name)) => format!("{} {name} {year}", dd.trim_start_matches('0')),
+        (_, None) => date.to_owned(),
+    }
+}
+
+/// Which map of provinces a wave uses, in words.
+pub fn geography_label(locale: Locale, geography: crate::domain::Geography) -> &'static str {
+    match geography {
+        crate::domain::Geography::G2025 => locale.pick(
+            "Bản đồ 2025 (34 đơn vị cấp tỉnh)",
+            "2025 map (34 provincial units)",
+        ),
+        crate::domain::Geography::G2004 => locale.pick(
+            "Bản đồ 2004 (63 tỉnh, thành phố)",
+            "2004 map (63 provinces)",
+        ),
+    }
+}
+
 /// What an irreversible action asks before it is done: the action in words, what it will
 /// change, and one button that posts the same form again with `confirm=yes` (the handler acts
 /// only then), beside a way back. No JavaScript: the first post answers with this page.
@@ -373,5 +410,14 @@ mod tests {
         );
         assert_eq!(moment(Locale::Vi, ""), "—");
         assert_eq!(moment(Locale::Vi, "not a time"), "not a time");
+    }
+
+    #[test]
+    fn days_read_the_local_way_and_say_when_unset() {
+        let unset = ("chưa đặt", "not set");
+        assert_eq!(day(Locale::Vi, Some("2099-12-31"), unset), "31/12/2099");
+        assert_eq!(day(Locale::En, Some("2026-03-05"), unset), "5 Mar 2026");
+        assert_eq!(day(Locale::Vi, None, unset), "chưa đặt");
+        assert_eq!(day(Locale::En, Some(""), unset), "not set");
     }
 }

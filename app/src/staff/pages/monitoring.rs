@@ -296,10 +296,27 @@ pub fn monitor_page(ctx: &Ctx, view_data: MonitorView) -> String {
                 <dt>{ctx.t("Đang trả lời", "In progress")}</dt><dd>{totals.3}</dd>
                 <dt>{ctx.t("Ngoài dàn mẫu", "Outside the frame")}</dt><dd>{monitoring.outside_frame}</dd>
                 <dt>{ctx.t("Kênh", "Modes")}</dt>
-                <dd>{format!("online {} · {} {} · offline {} · {} {}",
-                    percent(channels.online, all), ctx.t("không JS", "no-JS"), percent(channels.form, all),
-                    percent(channels.outbox, all), ctx.t("giấy", "paper"), percent(channels.paper, all))}</dd>
+                <dd>{format!("{} {} · {} {} · {} {} · {} {}",
+                    ctx.t("trực tuyến", "online"), percent(channels.online, all),
+                    ctx.t("không JavaScript", "without JavaScript"), percent(channels.form, all),
+                    ctx.t("gửi lại khi có mạng", "sent when back online"), percent(channels.outbox, all),
+                    ctx.t("giấy", "paper"), percent(channels.paper, all))}</dd>
             </dl>
+            <details class="help">
+                <summary>{ctx.t("Các số này là gì", "What these numbers are")}</summary>
+                <dl>
+                    <dt>{ctx.t("Mã đã phát", "Codes issued")}</dt>
+                    <dd>{ctx.t(
+                        "mã mời in ra và phát cho người dân theo xã/phường (PSU). Phiếu giấy nhập không kèm mã được tính vào Hoàn thành, không vào Mã đã phát; trang Mã mời liệt kê chúng thành lô riêng.",
+                        "invitation codes printed and handed out per commune (PSU). Paper forms keyed in without a code count as completes, not as codes issued; the batches page lists them as a batch of their own.")}</dd>
+                    <dt>"PSU"</dt>
+                    <dd>{ctx.t("xã/phường được chọn vào mẫu (đơn vị mẫu cấp 1).", "a commune or ward drawn into the sample (primary sampling unit).")}</dd>
+                    <dt>{ctx.t("Ngoài dàn mẫu", "Outside the frame")}</dt>
+                    <dd>{ctx.t("phiếu hoàn thành trên mã không thuộc xã/phường nào của dàn mẫu (đường dẫn mở, hoặc xã/phường đã bỏ khỏi dàn mẫu).", "completes on codes of no commune in the frame (the open link, or a commune since dropped from the frame).")}</dd>
+                    <dt>{ctx.t("Trung vị", "Median")}</dt>
+                    <dd>{ctx.t("thời gian trả lời ở giữa của các phiếu trực tuyến; “—” khi chưa có phiếu trực tuyến nào (phiếu giấy không có thời gian).", "the middle answering time of the online forms; “—” while there are none (paper forms have no time).")}</dd>
+                </dl>
+            </details>
             {empty}
             {strata}
             <table class="data sortable">

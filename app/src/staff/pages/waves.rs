@@ -39,17 +39,18 @@ pub fn waves(ctx: &Ctx, waves: Vec<WaveDetails>, today: &str, can_create: bool) 
                 .as_ref()
                 .map(|q| format!("{} v{}", q.code, q.version))
                 .unwrap_or_else(|| "—".into());
+            let unset = ("chưa đặt", "not set");
             let dates = format!(
                 "{} → {}",
-                w.schedule.opens_on.clone().unwrap_or_else(|| "…".into()),
-                w.schedule.closes_on.clone().unwrap_or_else(|| "…".into())
+                super::day(ctx.locale, w.schedule.opens_on.as_deref(), unset),
+                super::day(ctx.locale, w.schedule.closes_on.as_deref(), unset)
             );
             view! {
                 <tr>
                     <td><a href=href>{w.wave.code.clone()}</a></td>
                     <td>{w.wave.title.clone()}</td>
                     <td>{w.wave.year}</td>
-                    <td>{w.wave.geography.key()}</td>
+                    <td>{super::geography_label(ctx.locale, w.wave.geography)}</td>
                     <td>{questionnaire}</td>
                     <td>{dates}</td>
                     <td>{status}</td>
@@ -262,11 +263,13 @@ pub fn wave_page(
             <dt>{ctx.t("Mã", "Code")}</dt><dd><code>{code.clone()}</code></dd>
             <dt>{ctx.t("Trạng thái", "Status")}</dt><dd>{status}</dd>
             <dt>{ctx.t("Năm", "Year")}</dt><dd>{details.wave.year}</dd>
-            <dt>{ctx.t("Địa giới", "Geography")}</dt><dd>{details.wave.geography.key()}</dd>
+            <dt>{ctx.t("Địa giới", "Geography")}</dt><dd>{super::geography_label(ctx.locale, details.wave.geography)}</dd>
             <dt>{ctx.t("Bảng hỏi", "Questionnaire")}</dt><dd>{q}</dd>
             <dt>{ctx.t("Mở – đóng", "Opens – closes")}</dt>
-            <dd>{format!("{} – {}", details.schedule.opens_on.clone().unwrap_or_default(), details.schedule.closes_on.clone().unwrap_or_default())}</dd>
-            <dt>{ctx.t("Phương pháp", "Methodology")}</dt><dd>{details.schedule.methodology_version.clone().unwrap_or_default()}</dd>
+            <dd>{format!("{} – {}",
+                super::day(ctx.locale, details.schedule.opens_on.as_deref(), ("chưa đặt", "not set")),
+                super::day(ctx.locale, details.schedule.closes_on.as_deref(), ("chưa đặt", "not set")))}</dd>
+            <dt>{ctx.t("Phiên bản phương pháp", "Methodology version")}</dt><dd>{details.schedule.methodology_version.clone().unwrap_or_else(|| ctx.t("chưa ghi", "not recorded").to_owned())}</dd>
             <dt>{ctx.t("Dàn mẫu", "Frame")}</dt><dd>{frame_line}</dd>
         </dl>
         <nav aria-label=ctx.t("Việc của đợt", "Wave tasks")><ul class="tasks">{actions}</ul></nav>
