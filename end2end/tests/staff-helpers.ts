@@ -56,7 +56,9 @@ const NOT_VIETNAMESE: RegExp[] = [
   /\b(above|below)\b/,
   /\bpaper forms without a code\b/,
   /\b(province|stratum|psu) \S/,
-  /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/,
+  /\b(online|offline|min)\b/i,
+  // Dates and times are written the Vietnamese way (07/12/2026 09:05), never ISO or UTC.
+  /\b\d{4}-\d{2}-\d{2}\b/,
 ];
 
 export async function englishOnStaffPage(page: Page): Promise<string[]> {

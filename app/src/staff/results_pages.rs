@@ -88,6 +88,7 @@ pub fn results_page(
 ) -> String {
     let may = |a| ctx.user.as_ref().is_some_and(|u| u.may(a));
     let code = wave.wave.code.clone();
+    let has_computations = !computations.is_empty();
     let no_computation = computations.is_empty().then(|| view! {
         <p class="empty">{ctx.t("Chưa tính lần nào cho đợt này.", "Nothing computed for this wave yet.")}</p>
     });
@@ -98,7 +99,7 @@ pub fn results_page(
             let release = c
                 .release
                 .map(|(y, v)| format!("SIPAS {y} v{v}"))
-                .unwrap_or_default();
+                .unwrap_or_else(|| "—".into());
             view! {
                 <tr>
                     <td><a href=href>{format!("#{}", c.id)}</a></td>
@@ -171,6 +172,7 @@ pub fn results_page(
         <ul>{published}</ul>
         <h2>{ctx.t("Các lần tính", "Computations")}</h2>
         {no_computation}
+        {has_computations.then(|| view! {
         <table class="data">
             <thead><tr>
                 <th scope="col">"#"</th>
@@ -181,6 +183,7 @@ pub fn results_page(
             </tr></thead>
             <tbody>{rows}</tbody>
         </table>
+        })}
         {start}
     };
     document(ctx, &title, body)
@@ -381,10 +384,27 @@ pub fn computation_page(
         }
     });
 
-    let warnings = c
+    // Provinces under their target are one line with the list folded under it (34 bullets
+    // before the results hid the other warnings).
+    let (under, other): (Vec<&Warning>, Vec<&Warning>) = c
         .report
         .warnings
         .iter()
+        .partition(|w| matches!(w, Warning::UnderTarget { .. }));
+    let under_target = (!under.is_empty()).then(|| {
+        let lines = under
+            .iter()
+            .map(|w| view! { <li>{warning_text(ctx, &names, w)}</li> })
+            .collect_view();
+        view! {
+            <li><details><summary>{format!("{} {}", under.len(), ctx.t(
+                "tỉnh chưa đạt chỉ tiêu số phiếu (bấm để xem)",
+                "provinces below their target of completes (open to see)"))}</summary>
+                <ul>{lines}</ul></details></li>
+        }
+    });
+    let warnings = other
+        .into_iter()
         .map(|w| view! { <li>{warning_text(ctx, &names, w)}</li> })
         .collect_view();
 
@@ -540,11 +560,14 @@ pub fn computation_page(
             }}</dd>
             <dt>{ctx.t("So sánh với", "Compared with")}</dt><dd>{compared}</dd>
             <dt>{ctx.t("Mã băm dữ liệu đầu vào", "Input digest")}</dt><dd><code>{c.input_digest.clone()}</code></dd>
-            <dt>{ctx.t("Bản công bố", "Release")}</dt><dd>{release}</dd>
+            <dt>{ctx.t("Bản công bố", "Release")}</dt><dd>{match release {
+                Some(link) => leptos::either::Either::Left(link),
+                None => leptos::either::Either::Right(ctx.t("chưa công bố", "not published")),
+            }}</dd>
         </dl>
         <div class="actions">{submit}{approve}{publish}</div>
         <h2>{ctx.t("Cảnh báo", "Warnings")}</h2>
-        <ul class="warnings">{warnings}</ul>
+        <ul class="warnings">{warnings}{under_target}</ul>
         <h2>{ctx.t("Chỉ số SIPAS", "SIPAS index")}</h2>
         <table class="data results">{head()}<tbody>{headline}</tbody></table>
         {detail}

@@ -236,7 +236,13 @@ pub fn monitor_page(ctx: &Ctx, view_data: MonitorView) -> String {
     let all = channels.online + channels.form + channels.outbox + channels.paper;
     let median = |p: &crate::staff::port::ProvinceProgress| {
         p.median_duration_secs
-            .map(|s| format!("{:.1} min", s / 60.0))
+            .map(|s| {
+                format!(
+                    "{} {}",
+                    ctx.locale.decimal(s / 60.0, 1),
+                    ctx.t("phút", "min")
+                )
+            })
             .unwrap_or_else(|| "—".into())
     };
     let province_rows = monitoring
@@ -267,7 +273,7 @@ pub fn monitor_page(ctx: &Ctx, view_data: MonitorView) -> String {
         .per_day
         .iter()
         .map(|(day, n)| view! {
-            <tr><th scope="row">{day.clone()}</th><td class="num">{*n}</td>
+            <tr><th scope="row">{super::day(ctx.locale, Some(day), ("", ""))}</th><td class="num">{*n}</td>
             <td class="bar"><progress max=max_day value=*n aria-label=format!("{day}: {n}")></progress></td></tr>
         })
         .collect_view();
@@ -334,8 +340,8 @@ pub fn monitor_page(ctx: &Ctx, view_data: MonitorView) -> String {
             <table class="data">
                 <caption>{ctx.t("Kênh trả lời và thời gian hoàn thành (trung vị)", "Modes and median completion time")}</caption>
                 <thead><tr>
-                    <th scope="col">{ctx.t("Tỉnh", "Province")}</th><th scope="col">"Online"</th>
-                    <th scope="col">{ctx.t("Không JS", "No-JS")}</th><th scope="col">"Offline"</th>
+                    <th scope="col">{ctx.t("Tỉnh", "Province")}</th><th scope="col">{ctx.t("Trực tuyến", "Online")}</th>
+                    <th scope="col">{ctx.t("Không JavaScript", "Without JavaScript")}</th><th scope="col">{ctx.t("Gửi lại khi có mạng", "Sent when back online")}</th>
                     <th scope="col">{ctx.t("Giấy", "Paper")}</th><th scope="col">{ctx.t("Trung vị", "Median")}</th>
                 </tr></thead>
                 <tbody>{province_rows}</tbody>
