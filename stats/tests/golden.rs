@@ -736,13 +736,14 @@ mod field {
                     read_csv_weighted(data("w_frame", keep).as_bytes(), &m, Some(&population()))
                         .unwrap();
                 if scenario == "field_raked" {
-                    // Province 31 needs adjustments down to a quarter: the bounds (0, ∞) of
-                    // old refused it.
+                    // Some province needs adjustments below e^-1 (a quarter, in the committed
+                    // data): the bounds (0, ∞) of old refused every such province. Any data the
+                    // generator writes must keep one, or this test proves nothing.
                     let g_min = report
                         .iter()
                         .filter_map(|p| p.calibrated.map(|c| c.1))
                         .fold(f64::INFINITY, f64::min);
-                    assert!(g_min < 0.26, "smallest g {g_min}");
+                    assert!(g_min < (-1f64).exp(), "smallest g {g_min}");
                 }
                 stats
             }
@@ -809,18 +810,20 @@ mod field {
             failures.len(),
             &failures[..failures.len().min(10)]
         );
-        for scenario in [
-            "field_frame",
-            "field_raked",
-            "field_bounded",
-            "field_classes",
+        // Every scenario is exercised. Bounded raking keeps only the provinces R's bounded
+        // raking solves, so other seeds of the generator give it fewer rows.
+        for (scenario, at_least) in [
+            ("field_frame", 72),
+            ("field_raked", 72),
+            ("field_bounded", 1),
+            ("field_classes", 72),
         ] {
             assert!(
                 expected
                     .iter()
                     .filter(|r| r["scenario"] == scenario)
                     .count()
-                    >= 72,
+                    >= at_least,
                 "{scenario}"
             );
         }
