@@ -89,7 +89,10 @@ pub fn parse(mut table: Table, provinces: &HashSet<String>) -> Result<Frame, Pro
             problems.add(
                 row_number,
                 COLUMNS[0],
-                format!("{province_code:?} is not a province code of this wave's geography"),
+                (
+                    format!("{province_code:?} không phải mã tỉnh trên bản đồ của đợt này"),
+                    format!("{province_code:?} is not a province code of this wave's geography"),
+                ),
             );
         }
         let stratum_key = cell(stratum).to_owned();
@@ -97,14 +100,24 @@ pub fn parse(mut table: Table, provinces: &HashSet<String>) -> Result<Frame, Pro
             problems.add(
                 row_number,
                 COLUMNS[1],
-                "a stratum name of 1 to 40 characters is needed",
+                (
+                    "cần tên tầng từ 1 đến 40 ký tự",
+                    "a stratum name of 1 to 40 characters is needed",
+                ),
             );
         }
         let positive = |index, column: &str, problems: &mut Problems| match parse_count(cell(index))
         {
             Some(n) if n > 0 => Some(n),
             _ => {
-                problems.add(row_number, column, "a whole number above 0 is needed");
+                problems.add(
+                    row_number,
+                    column,
+                    (
+                        "cần một số nguyên lớn hơn 0",
+                        "a whole number above 0 is needed",
+                    ),
+                );
                 None
             }
         };
@@ -115,13 +128,19 @@ pub fn parse(mut table: Table, provinces: &HashSet<String>) -> Result<Frame, Pro
             problems.add(
                 row_number,
                 COLUMNS[4],
-                "a PSU code of 1 to 40 characters is needed",
+                (
+                    "cần mã PSU từ 1 đến 40 ký tự",
+                    "a PSU code of 1 to 40 characters is needed",
+                ),
             );
         } else if !seen_psus.insert(psu_code.clone()) {
             problems.add(
                 row_number,
                 COLUMNS[4],
-                format!("PSU {psu_code:?} is listed twice"),
+                (
+                    format!("PSU {psu_code:?} xuất hiện hai lần"),
+                    format!("PSU {psu_code:?} is listed twice"),
+                ),
             );
         }
         let name = cell(psu_name).to_owned();
@@ -129,7 +148,10 @@ pub fn parse(mut table: Table, provinces: &HashSet<String>) -> Result<Frame, Pro
             problems.add(
                 row_number,
                 COLUMNS[5],
-                "a name of 1 to 120 characters is needed",
+                (
+                    "cần tên từ 1 đến 120 ký tự",
+                    "a name of 1 to 120 characters is needed",
+                ),
             );
         }
         let target_value = match parse_count(cell(target)) {
@@ -138,7 +160,10 @@ pub fn parse(mut table: Table, provinces: &HashSet<String>) -> Result<Frame, Pro
                 problems.add(
                     row_number,
                     COLUMNS[6],
-                    "a whole number from 0 to 100000 is needed",
+                    (
+                        "cần một số nguyên từ 0 đến 100000",
+                        "a whole number from 0 to 100000 is needed",
+                    ),
                 );
                 None
             }
@@ -152,10 +177,17 @@ pub fn parse(mut table: Table, provinces: &HashSet<String>) -> Result<Frame, Pro
             Some((other, first_row)) if *other != province_code => problems.add(
                 row_number,
                 COLUMNS[1],
-                format!(
-                    "stratum {stratum_key:?} is already used in province {other} (row {first_row}): \
-                     stratum codes must be unique across provinces; prefix them with the \
-                     province, e.g. {province_code}-{stratum_key}"
+                (
+                    format!(
+                        "tầng {stratum_key:?} đã dùng ở tỉnh {other} (dòng {first_row}): mã tầng \
+                         không được trùng giữa các tỉnh; hãy thêm mã tỉnh phía trước, ví dụ \
+                         {province_code}-{stratum_key}"
+                    ),
+                    format!(
+                        "stratum {stratum_key:?} is already used in province {other} (row {first_row}): \
+                         stratum codes must be unique across provinces; prefix them with the \
+                         province, e.g. {province_code}-{stratum_key}"
+                    ),
                 ),
             ),
             Some(_) => {}
@@ -170,16 +202,25 @@ pub fn parse(mut table: Table, provinces: &HashSet<String>) -> Result<Frame, Pro
                     problems.add(
                         row_number,
                         COLUMNS[2],
-                        format!("row {first_row} gives this stratum {}", known.population),
+                        (
+                            format!("dòng {first_row} ghi cho tầng này {}", known.population),
+                            format!("row {first_row} gives this stratum {}", known.population),
+                        ),
                     );
                 }
                 if known.psus_in_population != n_psus {
                     problems.add(
                         row_number,
                         COLUMNS[3],
-                        format!(
-                            "row {first_row} gives this stratum {}",
-                            known.psus_in_population
+                        (
+                            format!(
+                                "dòng {first_row} ghi cho tầng này {}",
+                                known.psus_in_population
+                            ),
+                            format!(
+                                "row {first_row} gives this stratum {}",
+                                known.psus_in_population
+                            ),
                         ),
                     );
                 }
@@ -214,15 +255,25 @@ pub fn parse(mut table: Table, provinces: &HashSet<String>) -> Result<Frame, Pro
             problems.add(
                 *first_row,
                 COLUMNS[3],
-                format!(
-                    "stratum {:?} of province {} has {count} sampled PSUs but only {} in its population",
-                    stratum.stratum, stratum.province_code, stratum.psus_in_population
+                (
+                    format!(
+                        "tầng {:?} của tỉnh {} có {count} PSU được chọn nhưng tổng thể chỉ có {}",
+                        stratum.stratum, stratum.province_code, stratum.psus_in_population
+                    ),
+                    format!(
+                        "stratum {:?} of province {} has {count} sampled PSUs but only {} in its population",
+                        stratum.stratum, stratum.province_code, stratum.psus_in_population
+                    ),
                 ),
             );
         }
     }
     if psus.is_empty() && problems.is_empty() {
-        problems.add(0, "", "the file has no data rows");
+        problems.add(
+            0,
+            "",
+            ("tệp không có dòng dữ liệu nào", "the file has no data rows"),
+        );
     }
     if !problems.is_empty() {
         return Err(problems);
@@ -286,6 +337,16 @@ mod tests {
         .expect_err("invalid frame");
         let text: Vec<String> = problems.listed.iter().map(ToString::to_string).collect();
         assert!(text.contains(&"row 3, column psu: PSU \"00001\" is listed twice".to_owned()));
+        // The page shows the reader's language: each problem is written in both.
+        assert!(problems.listed.iter().any(|p| p.row == 3
+            && p.column == "psu"
+            && p.message.vi == "PSU \"00001\" xuất hiện hai lần"));
+        assert!(
+            problems
+                .listed
+                .iter()
+                .all(|p| !p.message.vi.is_empty() && p.message.vi != p.message.en)
+        );
         assert!(text.contains(
             &"row 3, column target: a whole number from 0 to 100000 is needed".to_owned()
         ));

@@ -31,7 +31,10 @@ pub fn parse(
         problems.add(
             1,
             "code",
-            "a code column is needed (or psu and form_id columns for forms issued without a code)",
+            (
+                "cần cột code (hoặc cột psu và form_id cho phiếu phát không kèm mã)",
+                "a code column is needed (or psu and form_id columns for forms issued without a code)",
+            ),
         );
     }
     // Item columns by index; header names are matched case-insensitively against item codes.
@@ -43,7 +46,11 @@ pub fn parse(
     let mut seen = std::collections::HashSet::new();
     for (index, name) in table.header.iter().enumerate() {
         if !seen.insert(name.clone()) {
-            problems.add(1, name, "this column appears twice");
+            problems.add(
+                1,
+                name,
+                ("cột này xuất hiện hai lần", "this column appears twice"),
+            );
             continue;
         }
         if KEY_COLUMNS.contains(&name.as_str()) || name.is_empty() {
@@ -54,9 +61,15 @@ pub fn parse(
             None => problems.add(
                 1,
                 name,
-                format!(
-                    "not an item of questionnaire {} version {}",
-                    questionnaire.code, questionnaire.version
+                (
+                    format!(
+                        "không phải câu hỏi của bảng hỏi {} phiên bản {}",
+                        questionnaire.code, questionnaire.version
+                    ),
+                    format!(
+                        "not an item of questionnaire {} version {}",
+                        questionnaire.code, questionnaire.version
+                    ),
                 ),
             ),
         }
@@ -84,14 +97,21 @@ pub fn parse(
                     problems.add(
                         row_number,
                         "code",
-                        "not a valid invitation code (mistyped?)",
+                        (
+                            "không phải mã mời hợp lệ (gõ nhầm?)",
+                            "not a valid invitation code (mistyped?)",
+                        ),
                     );
                     None
                 }
             },
             ("", psu, form_id) if !psu.is_empty() && !form_id.is_empty() => {
                 if form_id.chars().count() > 40 || psu.chars().count() > 40 {
-                    problems.add(row_number, "form_id", "at most 40 characters");
+                    problems.add(
+                        row_number,
+                        "form_id",
+                        ("tối đa 40 ký tự", "at most 40 characters"),
+                    );
                     None
                 } else {
                     Some(PaperTarget::Point {
@@ -104,7 +124,10 @@ pub fn parse(
                 problems.add(
                     row_number,
                     "code",
-                    "each form needs its invitation code, or a psu and a form_id",
+                    (
+                        "mỗi phiếu cần mã mời, hoặc psu và form_id",
+                        "each form needs its invitation code, or a psu and a form_id",
+                    ),
                 );
                 None
             }
@@ -122,7 +145,10 @@ pub fn parse(
                     } else {
                         "form_id"
                     },
-                    format!("the same form is on row {first}"),
+                    (
+                        format!("cùng phiếu này đã có ở dòng {first}"),
+                        format!("the same form is on row {first}"),
+                    ),
                 );
             }
         }
@@ -130,7 +156,11 @@ pub fn parse(
             "" | "vi" => "vi",
             "en" => "en",
             _ => {
-                problems.add(row_number, "language", "vi or en (or empty)");
+                problems.add(
+                    row_number,
+                    "language",
+                    ("vi hoặc en (hoặc để trống)", "vi or en (or empty)"),
+                );
                 "vi"
             }
         };
@@ -150,15 +180,21 @@ pub fn parse(
                     problems.add(
                         row_number,
                         &table.header[*index],
-                        format!("{text:?} is not a number"),
+                        (
+                            format!("{text:?} không phải là số"),
+                            format!("{text:?} is not a number"),
+                        ),
                     );
                 }
             }
         }
         if !unreadable {
             for error in questionnaire.validate(&answers, None) {
-                let message = match error.problem {
-                    Problem::Required => "required, but empty".to_owned(),
+                let message: (String, String) = match error.problem {
+                    Problem::Required => (
+                        "câu bắt buộc nhưng để trống".to_owned(),
+                        "required, but empty".to_owned(),
+                    ),
                     Problem::NotAChoice => {
                         let allowed: Vec<String> = questionnaire
                             .item(&error.item)
@@ -169,12 +205,21 @@ pub fn parse(
                                     .collect()
                             })
                             .unwrap_or_default();
-                        format!("not one of the item's values ({})", allowed.join(", "))
+                        (
+                            format!("không phải giá trị của câu này ({})", allowed.join(", ")),
+                            format!("not one of the item's values ({})", allowed.join(", ")),
+                        )
                     }
-                    Problem::NotRelevant => {
-                        "answered, but the form skips this item after the earlier answer".to_owned()
-                    }
-                    Problem::UnknownItem => "not an item of this questionnaire".to_owned(),
+                    Problem::NotRelevant => (
+                        "có trả lời, nhưng phiếu bỏ qua câu này sau câu trả lời trước đó"
+                            .to_owned(),
+                        "answered, but the form skips this item after the earlier answer"
+                            .to_owned(),
+                    ),
+                    Problem::UnknownItem => (
+                        "không phải câu hỏi của bảng hỏi này".to_owned(),
+                        "not an item of this questionnaire".to_owned(),
+                    ),
                 };
                 problems.add(row_number, &column_of(&error.item), message);
             }
@@ -194,7 +239,11 @@ pub fn parse(
         }
     }
     if records.is_empty() && problems.is_empty() {
-        problems.add(0, "", "the file has no data rows");
+        problems.add(
+            0,
+            "",
+            ("tệp không có dòng dữ liệu nào", "the file has no data rows"),
+        );
     }
     if problems.is_empty() {
         Ok(records)

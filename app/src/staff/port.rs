@@ -229,7 +229,7 @@ pub enum RowOutcome {
     /// The row cannot be stored; the whole file is refused.
     Problem {
         column: String,
-        message: String,
+        message: crate::i18n::Text,
     },
 }
 

@@ -23,7 +23,8 @@ pub struct CellProblem {
     pub row: usize,
     /// The column's name as in the header, empty for a whole row.
     pub column: String,
-    pub message: String,
+    /// What is wrong, in both languages (the page shows the reader's).
+    pub message: crate::i18n::Text,
 }
 
 impl fmt::Display for CellProblem {
@@ -44,13 +45,19 @@ pub struct Problems {
 }
 
 impl Problems {
-    pub fn add(&mut self, row: usize, column: &str, message: impl Into<String>) {
+    /// `message`: Vietnamese and English, `(vi, en)`.
+    pub fn add(
+        &mut self,
+        row: usize,
+        column: &str,
+        message: (impl Into<String>, impl Into<String>),
+    ) {
         self.total += 1;
         if self.listed.len() < MAX_PROBLEMS {
             self.listed.push(CellProblem {
                 row,
                 column: column.to_owned(),
-                message: message.into(),
+                message: crate::i18n::Text::new(message.0, message.1),
             });
         }
     }
@@ -78,7 +85,11 @@ impl Table {
         let found: Vec<Option<usize>> = names.iter().map(|n| self.column(n)).collect();
         for (name, index) in names.iter().zip(&found) {
             if index.is_none() {
-                problems.add(self.row_offset + 1, name, "this column is missing");
+                problems.add(
+                    self.row_offset + 1,
+                    name,
+                    ("thiếu cột này", "this column is missing"),
+                );
             }
         }
         found.into_iter().collect()
@@ -126,7 +137,7 @@ mod tests {
     fn problems_are_capped_but_counted() {
         let mut problems = Problems::default();
         for row in 0..250 {
-            problems.add(row + 2, "x", "bad");
+            problems.add(row + 2, "x", ("sai", "bad"));
         }
         assert_eq!(problems.listed.len(), MAX_PROBLEMS);
         assert_eq!(problems.total, 250);

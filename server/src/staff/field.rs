@@ -45,7 +45,7 @@ pub async fn upload_frame(
             pages::frame_page(&wave.ctx, &wave.wave, frame, true, Some((problems, total))),
         ))
     };
-    let one = |message: String| sipas_app::staff::sheet::CellProblem {
+    let one = |message: Text| sipas_app::staff::sheet::CellProblem {
         row: 0,
         column: String::new(),
         message,
@@ -83,10 +83,7 @@ pub async fn upload_frame(
     );
     match store.replace_frame(&code, &parsed, &audit).await {
         Ok(()) => Ok(Redirect::to(&format!("/staff/waves/{code}/frame")).into_response()),
-        Err(StoreError::Conflict(message)) => {
-            let message = message.pick(wave.ctx.locale).to_owned();
-            show(current, vec![one(message)], 1)
-        }
+        Err(StoreError::Conflict(message)) => show(current, vec![one(message)], 1),
         Err(err) => Err(err.into()),
     }
 }

@@ -1,6 +1,7 @@
 //! Uploaded spreadsheets: a multipart form's file as a [`Table`], from CSV (UTF-8, with or
 //! without a byte-order mark; comma or semicolon) or XLSX (its first sheet).
 
+use sipas_app::i18n::Text;
 use std::io::Cursor;
 
 use axum::extract::Multipart;
@@ -25,20 +26,29 @@ impl Upload {
 }
 
 /// Reads the whole form; the body limit of the route bounds its size.
-pub async fn read(mut multipart: Multipart) -> Result<Upload, String> {
+pub async fn read(mut multipart: Multipart) -> Result<Upload, Text> {
+    let unreadable = |e: axum::extract::multipart::MultipartError| {
+        Text::new(
+            format!("Không đọc được biểu mẫu gửi lên: {}", e.body_text()),
+            format!("The form could not be read: {}", e.body_text()),
+        )
+    };
     let mut upload = Upload::default();
-    while let Some(field) = multipart.next_field().await.map_err(|e| e.body_text())? {
+    while let Some(field) = multipart.next_field().await.map_err(unreadable)? {
         let name = field.name().unwrap_or_default().to_owned();
         if name == "file" {
             upload.file_name = field.file_name().unwrap_or_default().to_owned();
-            upload.bytes = field.bytes().await.map_err(|e| e.body_text())?.to_vec();
+            upload.bytes = field.bytes().await.map_err(unreadable)?.to_vec();
         } else {
-            let value = field.text().await.map_err(|e| e.body_text())?;
+            let value = field.text().await.map_err(unreadable)?;
             upload.fields.push((name, value));
         }
     }
     if upload.bytes.is_empty() {
-        return Err("no file was uploaded (or it is empty)".into());
+        return Err(Text::new(
+            "Chưa có tệp nào được tải lên (hoặc tệp rỗng).",
+            "No file was uploaded (or it is empty).",
+        ));
     }
     Ok(upload)
 }
@@ -50,16 +60,22 @@ pub const MAX_COLUMNS: usize = 500;
 /// About 60,000 paper forms of the SIPAS questionnaire per file; split larger ones.
 pub const MAX_CELLS: usize = 4_000_000;
 
-fn too_big(what: &str) -> String {
-    format!(
-        "the file is too large ({what}); at most {MAX_ROWS} rows, {MAX_COLUMNS} columns and \
-         {MAX_CELLS} cells per file: split it"
+fn too_big(what: &str) -> Text {
+    Text::new(
+        format!(
+            "Tệp quá lớn ({what}); mỗi tệp tối đa {MAX_ROWS} dòng, {MAX_COLUMNS} cột và \
+             {MAX_CELLS} ô: hãy chia nhỏ tệp."
+        ),
+        format!(
+            "The file is too large ({what}); at most {MAX_ROWS} rows, {MAX_COLUMNS} columns and \
+             {MAX_CELLS} cells per file: split it."
+        ),
     )
 }
 
 /// The file as a table: XLSX when it is a zip (by content, not by name), else CSV. CPU-bound:
 /// call it from a blocking thread (see [`table_blocking`]).
-pub fn table(bytes: &[u8]) -> Result<Table, String> {
+pub fn table(bytes: &[u8]) -> Result<Table, Text> {
     if bytes.starts_with(b"PK\x03\x04") {
         xlsx_table(bytes)
     } else {
@@ -68,17 +84,23 @@ pub fn table(bytes: &[u8]) -> Result<Table, String> {
 }
 
 /// [`table`] on a blocking thread, so parsing a large file does not hold up the async workers.
-pub async fn table_blocking(bytes: Vec<u8>) -> Result<Table, String> {
+pub async fn table_blocking(bytes: Vec<u8>) -> Result<Table, Text> {
     tokio::task::spawn_blocking(move || table(&bytes))
         .await
-        .map_err(|e| e.to_string())?
+        .map_err(|e| {
+            Text::new(
+                format!("Không đọc được tệp: {e}"),
+                format!("The file could not be read: {e}"),
+            )
+        })?
 }
 
-fn csv_table(bytes: &[u8]) -> Result<Table, String> {
+fn csv_table(bytes: &[u8]) -> Result<Table, Text> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
-        format!(
-            "the CSV is not UTF-8 (byte {}): save it as \"CSV UTF-8\"",
-            e.valid_up_to()
+        let at = e.valid_up_to();
+        Text::new(
+            format!("Tệp CSV không ở mã UTF-8 (byte {at}): hãy lưu dạng \"CSV UTF-8\"."),
+            format!("The CSV is not UTF-8 (byte {at}): save it as \"CSV UTF-8\"."),
         )
     })?;
     let text = text.trim_start_matches('\u{feff}');
@@ -97,17 +119,18 @@ fn csv_table(bytes: &[u8]) -> Result<Table, String> {
     let mut rows = Vec::new();
     let mut cells = 0;
     for (index, record) in reader.records().enumerate() {
-        let record = record.map_err(|e| format!("row {}: {e}", index + 1))?;
+        let record = record.map_err(|e| {
+            Text::new(
+                format!("dòng {}: {e}", index + 1),
+                format!("row {}: {e}", index + 1),
+            )
+        })?;
         cells += record.len();
         if rows.len() >= MAX_ROWS {
             return Err(too_big("rows"));
         }
         if record.len() > MAX_COLUMNS {
-            return Err(too_big(&format!(
-                "row {} has {} columns",
-                index + 1,
-                record.len()
-            )));
+            return Err(too_big(&format!("{} / {}", index + 1, record.len())));
         }
         if cells > MAX_CELLS {
             return Err(too_big("cells"));
@@ -124,24 +147,32 @@ fn csv_table(bytes: &[u8]) -> Result<Table, String> {
 
 /// The first sheet, read cell by cell: positions are checked against the bounds before a row
 /// or column is made for them.
-fn xlsx_table(bytes: &[u8]) -> Result<Table, String> {
-    let mut workbook: Xlsx<_> =
-        Xlsx::new(Cursor::new(bytes)).map_err(|e| format!("not a readable XLSX file: {e}"))?;
-    let first = workbook
-        .sheet_names()
-        .into_iter()
-        .next()
-        .ok_or("the workbook has no sheet")?;
+fn xlsx_table(bytes: &[u8]) -> Result<Table, Text> {
+    let sheet_unreadable = |e: calamine::XlsxError| {
+        Text::new(
+            format!("Không đọc được trang tính đầu tiên: {e}"),
+            format!("The first sheet cannot be read: {e}"),
+        )
+    };
+    let mut workbook: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).map_err(|e| {
+        Text::new(
+            format!("Không phải tệp XLSX đọc được: {e}"),
+            format!("Not a readable XLSX file: {e}"),
+        )
+    })?;
+    let first = workbook.sheet_names().into_iter().next().ok_or_else(|| {
+        Text::new(
+            "Bảng tính không có trang nào.",
+            "The workbook has no sheet.",
+        )
+    })?;
     let mut reader = workbook
         .worksheet_cells_reader(&first)
-        .map_err(|e| format!("the first sheet cannot be read: {e}"))?;
+        .map_err(sheet_unreadable)?;
     let mut rows: Vec<Vec<String>> = Vec::new();
     let mut first_row: Option<usize> = None;
     let mut cells = 0;
-    while let Some(cell) = reader
-        .next_cell()
-        .map_err(|e| format!("the first sheet cannot be read: {e}"))?
-    {
+    while let Some(cell) = reader.next_cell().map_err(sheet_unreadable)? {
         let (row, column) = cell.get_position();
         let (row, column) = (row as usize, column as usize);
         let text = calamine::Data::from(cell.get_value().clone()).to_string();
@@ -149,14 +180,17 @@ fn xlsx_table(bytes: &[u8]) -> Result<Table, String> {
             continue;
         }
         let top = *first_row.get_or_insert(row);
-        let index = row
-            .checked_sub(top)
-            .ok_or("the sheet's rows are out of order")?;
+        let index = row.checked_sub(top).ok_or_else(|| {
+            Text::new(
+                "Các dòng của trang tính không theo thứ tự.",
+                "The sheet's rows are out of order.",
+            )
+        })?;
         if index >= MAX_ROWS {
             return Err(too_big("rows"));
         }
         if column >= MAX_COLUMNS {
-            return Err(too_big(&format!("a cell in column {}", column + 1)));
+            return Err(too_big(&format!("> {MAX_COLUMNS}: {}", column + 1)));
         }
         cells += 1;
         if cells > MAX_CELLS {
@@ -213,7 +247,10 @@ mod tests {
         sheet.write(1_048_575, 16_383, "x").expect("write");
         let bytes = workbook.save_to_buffer().expect("save");
         let refused = table(&bytes).expect_err("too large");
-        assert!(refused.contains("too large"), "{refused}");
+        assert!(
+            refused.en.contains("too large") && refused.vi.contains("quá lớn"),
+            "{refused:?}"
+        );
         let wide = format!("{}\n", vec!["a"; MAX_COLUMNS + 1].join(","));
         assert!(table(wide.as_bytes()).is_err());
     }

@@ -140,10 +140,19 @@ pub async fn publish(
     multipart: Multipart,
 ) -> StaffResult {
     let store = &state.staff.store;
+    let locale = staff.ctx.locale;
     let errors = match super::upload::read(multipart).await {
-        Err(message) => vec![message],
+        Err(message) => vec![message.pick(locale).to_owned()],
         Ok(upload) => match std::str::from_utf8(&upload.bytes) {
-            Err(_) => vec!["the file is not UTF-8 text".to_owned()],
+            Err(_) => vec![
+                staff
+                    .ctx
+                    .t(
+                        "Tệp không phải văn bản UTF-8.",
+                        "The file is not UTF-8 text.",
+                    )
+                    .to_owned(),
+            ],
             Ok(text) => match crate::services::questionnaires::parse(text) {
                 Err(message) => vec![message],
                 Ok(questionnaire) => {

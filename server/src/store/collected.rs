@@ -78,10 +78,11 @@ async fn insert_paper_response(
     Ok(())
 }
 
-fn problem(column: &str, message: impl Into<String>) -> RowOutcome {
+/// A row that cannot be stored; `(vi, en)`.
+fn problem(column: &str, (vi, en): (impl Into<String>, impl Into<String>)) -> RowOutcome {
     RowOutcome::Problem {
         column: column.to_owned(),
-        message: message.into(),
+        message: Text::new(vi, en),
     }
 }
 
@@ -95,7 +96,10 @@ async fn import_one(
     now: &str,
 ) -> StoreResult<RowOutcome> {
     let Some(questionnaire) = wave.questionnaire.as_ref() else {
-        return Ok(problem("", "the wave has no questionnaire"));
+        return Ok(problem(
+            "",
+            ("đợt này chưa có bảng hỏi", "the wave has no questionnaire"),
+        ));
     };
     let q = (questionnaire.code.as_str(), questionnaire.version);
     match &record.target {
@@ -129,13 +133,28 @@ async fn import_one(
                 submitted_on: day,
             }) = row
             else {
-                return Ok(problem("code", "no such invitation code (mistyped?)"));
+                return Ok(problem(
+                    "code",
+                    (
+                        "không có mã mời này (gõ nhầm?)",
+                        "no such invitation code (mistyped?)",
+                    ),
+                ));
             };
             if wave_code != wave.code {
-                return Ok(problem("code", "this code belongs to another wave"));
+                return Ok(problem(
+                    "code",
+                    ("mã này thuộc đợt khác", "this code belongs to another wave"),
+                ));
             }
             if province.is_some_and(|p| p != code_province) {
-                return Ok(problem("code", "this code belongs to another province"));
+                return Ok(problem(
+                    "code",
+                    (
+                        "mã này thuộc tỉnh khác",
+                        "this code belongs to another province",
+                    ),
+                ));
             }
             if used_at.is_some() {
                 return Ok(match (channel.as_deref(), content) {
@@ -156,7 +175,10 @@ async fn import_one(
                 });
             }
             if voided_at.is_some() {
-                return Ok(problem("code", "this code's batch was voided"));
+                return Ok(problem(
+                    "code",
+                    ("lô của mã này đã bị hủy", "this code's batch was voided"),
+                ));
             }
             if !dry_run {
                 let claimed = sqlx::query(
@@ -201,11 +223,20 @@ async fn import_one(
             else {
                 return Ok(problem(
                     "psu",
-                    format!("{psu:?} is not a PSU of this wave's frame"),
+                    (
+                        format!("{psu:?} không phải PSU trong dàn mẫu của đợt này"),
+                        format!("{psu:?} is not a PSU of this wave's frame"),
+                    ),
                 ));
             };
             if province.is_some_and(|p| p != psu_province) {
-                return Ok(problem("psu", "this PSU belongs to another province"));
+                return Ok(problem(
+                    "psu",
+                    (
+                        "PSU này thuộc tỉnh khác",
+                        "this PSU belongs to another province",
+                    ),
+                ));
             }
             let import_key =
                 sha256_hex(format!("{}\u{1f}{psu}\u{1f}{form_id}", wave.code).as_bytes());

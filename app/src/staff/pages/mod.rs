@@ -154,7 +154,7 @@ fn problems_list(ctx: &Ctx, problems: Vec<CellProblem>, total: usize) -> impl In
         .into_iter()
         .map(|p| {
             view! {
-                <tr><td>{p.row}</td><td><code>{p.column}</code></td><td>{p.message}</td></tr>
+                <tr><td>{p.row}</td><td><code>{p.column}</code></td><td>{p.message.pick(ctx.locale).to_owned()}</td></tr>
             }
         })
         .collect_view();
