@@ -48,12 +48,13 @@ pub enum Withheld {
     Differencing(Vec<String>),
 }
 
-/// The first five of `items` and how many more: "a, b, c, d, e and 7 more".
+/// The first five of `items` and how many more, in no language (a page shows it in either):
+/// "a, b, c, d, e (+7)".
 pub fn listed(items: &[String]) -> String {
     let shown: Vec<&str> = items.iter().take(5).map(String::as_str).collect();
     match items.len().saturating_sub(shown.len()) {
         0 => shown.join(", "),
-        more => format!("{} and {more} more", shown.join(", ")),
+        more => format!("{} (+{more})", shown.join(", ")),
     }
 }
 

@@ -103,7 +103,6 @@ impl InvitationCode {
         Ok(Self(text))
     }
 
-    /// Canonical form, as used in links and hashed for storage.
     /// Whether the check symbol is one of the 32 code symbols, not one of Crockford's five
     /// extra check symbols (`*`, `~`, `$`, `=`, `U`). New codes are drawn until it is (about one
     /// draw in seven is drawn again): a respondent hesitates over a code ending in `*` (is it
@@ -116,6 +115,7 @@ impl InvitationCode {
             .is_some_and(|last| ALPHABET.contains(&last))
     }
 
+    /// Canonical form, as used in links and hashed for storage.
     pub fn as_str(&self) -> &str {
         &self.0
     }

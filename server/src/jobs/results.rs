@@ -13,17 +13,7 @@ use sipas_app::domain::{Geography, Wave};
 use sipas_app::staff::StaffStore;
 use sipas_app::staff::release::ComparedWith;
 use sipas_app::staff::review::{DraftData, DraftReport, ProvinceWeights, Warning};
-use sipas_stats::disclosure::differencing_risks;
-
-/// The first five and how many more, in no language: "a, b, c, d, e (+7)" (the draft page
-/// shows it in either).
-fn listed_plainly(items: &[String]) -> String {
-    let shown: Vec<&str> = items.iter().take(5).map(String::as_str).collect();
-    match items.len().saturating_sub(shown.len()) {
-        0 => shown.join(", "),
-        more => format!("{} (+{more})", shown.join(", ")),
-    }
-}
+use sipas_stats::disclosure::{differencing_risks, listed};
 use sipas_stats::estimate::estimate_all;
 use sipas_stats::methodology::Methodology;
 use sipas_stats::publish::{Aggregate, aggregates, measured, publish, write_aggregates};
@@ -228,7 +218,7 @@ pub async fn compute(
             for (release, communes) in changed {
                 report.warnings.push(Warning::SmallChange {
                     release,
-                    communes: listed_plainly(&communes),
+                    communes: listed(&communes),
                 });
             }
         }

@@ -332,16 +332,10 @@ pub struct PublishForm {
     open_ack: String,
 }
 
-/// Whether a wave is still collecting: not closed, and its closing date (if any) not past in
-/// Vietnam.
+/// Whether a wave is still collecting: not closed by hand nor past its closing date (the
+/// store's `closed`, which also stops its codes).
 fn still_collecting(wave: &sipas_app::staff::port::WaveDetails) -> bool {
-    let today = today_iso();
-    wave.schedule.closed_at.is_none()
-        && wave
-            .schedule
-            .closes_on
-            .as_deref()
-            .is_none_or(|closes| closes >= today.as_str())
+    !wave.wave.closed
 }
 
 pub async fn publish(

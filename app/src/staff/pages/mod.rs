@@ -250,6 +250,11 @@ pub fn sign_in(ctx: &Ctx, error: Option<String>, next: String, username: String)
     document(ctx, ctx.t("Đăng nhập", "Sign in"), body)
 }
 
+/// Month names for English dates on staff pages.
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
 /// A moment stored as RFC 3339 (UTC) as staff read it: Vietnam time (UTC+7, no daylight
 /// saving), `07/12/2026 09:05` in Vietnamese and `7 Dec 2026 09:05` in English. Text that is not
 /// a timestamp is shown as it is; nothing at all is "—".
@@ -272,9 +277,6 @@ pub fn moment(locale: Locale, stamp: &str) -> String {
             at.minute()
         ),
         Locale::En => {
-            const MONTHS: [&str; 12] = [
-                "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-            ];
             format!(
                 "{} {} {} {:02}:{:02}",
                 at.day(),
@@ -300,9 +302,6 @@ pub fn day(locale: Locale, date: Option<&str>, unset: (&str, &str)) -> String {
     let Ok(m) = month.parse::<usize>() else {
         return date.to_owned();
     };
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
     match (locale, MONTHS.get(m.wrapping_sub(1))) {
         (Locale::Vi, Some(_)) => format!("{dd}/{month}/{year}"),
         (Locale::En, Some(name)) => format!("{} {name} {year}", dd.trim_start_matches('0')),

@@ -10,7 +10,8 @@ use crate::staff::roles::Action;
 
 fn wave_status(ctx: &Ctx, details: &WaveDetails, today: &str) -> &'static str {
     let s = &details.schedule;
-    if s.closed_at.is_some() || s.closes_on.as_deref().is_some_and(|d| d < today) {
+    // `closed`: by hand or past its closing date (the store decides, for codes too).
+    if details.wave.closed {
         ctx.t("Đã đóng", "Closed")
     } else if details.wave.questionnaire.is_none() {
         ctx.t("Chưa có bảng hỏi", "No questionnaire")
