@@ -24,6 +24,24 @@ pub fn persist(file: tempfile::NamedTempFile, target: &Path) -> std::io::Result<
     sync_folder(folder_of(target))
 }
 
+/// [`persist`] for a file that must not be lost (its content exists nowhere else): when it
+/// cannot take its name, the temporary file is kept and its path returned with the error.
+pub fn persist_or_keep(
+    file: tempfile::NamedTempFile,
+    target: &Path,
+) -> Result<(), (std::io::Error, Option<std::path::PathBuf>)> {
+    if let Err(err) = file.as_file().sync_all() {
+        return Err((err, file.keep().ok().map(|(_, path)| path)));
+    }
+    match file.persist(target) {
+        Ok(_) => sync_folder(folder_of(target)).map_err(|err| (err, Some(target.to_owned()))),
+        Err(failed) => {
+            let kept = failed.file.keep().ok().map(|(_, path)| path);
+            Err((failed.error, kept))
+        }
+    }
+}
+
 #[cfg(unix)]
 fn sync_folder(folder: &Path) -> std::io::Result<()> {
     std::fs::File::open(folder)?.sync_all()

@@ -382,6 +382,11 @@ pub async fn issue_to_files(
         }
         None => None,
     };
+    // On disk before the codes are stored: once they are, their only readable copy is this file.
+    csv_file.as_file().sync_all().map_err(failed(out))?;
+    if let Some((file, path)) = &sheet_file {
+        file.as_file().sync_all().map_err(failed(path))?;
+    }
     store(staff, &prepared, |province, detail| {
         AuditEntry::new(request.issued_by, "batch_issued")
             .wave(request.wave_code)
@@ -389,9 +394,25 @@ pub async fn issue_to_files(
             .detail(detail)
     })
     .await?;
-    crate::services::files::persist(csv_file, out).map_err(failed(out))?;
+    // Stored: a file that cannot take its name is kept under its temporary one, and said.
+    let kept = |path: &Path| {
+        let path = path.to_owned();
+        move |(err, temp): (std::io::Error, Option<std::path::PathBuf>)| IssueError::Write {
+            path,
+            message: match temp {
+                Some(temp) => format!(
+                    "{err}; the codes are stored and the file is kept at {}",
+                    temp.display()
+                ),
+                None => {
+                    format!("{err}; the codes are stored but their file is lost: void the batch")
+                }
+            },
+        }
+    };
+    crate::services::files::persist_or_keep(csv_file, out).map_err(kept(out))?;
     if let Some((file, path)) = sheet_file {
-        crate::services::files::persist(file, path).map_err(failed(path))?;
+        crate::services::files::persist_or_keep(file, path).map_err(kept(path))?;
     }
     Ok(prepared)
 }

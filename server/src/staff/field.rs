@@ -231,17 +231,20 @@ pub async fn issue(
         }
     };
     let base = base_url(&state, &headers);
-    let cards = invitations::cards(&prepared, &base);
-    Ok(html(
-        StatusCode::OK,
-        pages::batch_sheet(
-            &wave.ctx,
-            &wave.wave.wave.title,
-            (&prepared.batch.id, &prepared.batch.scope),
-            &base,
-            cards,
-        ),
-    ))
+    // Up to 5,000 QR codes and their page: CPU work, off the async threads.
+    let (ctx, title) = (wave.ctx.clone(), wave.wave.wave.title.clone());
+    let page = tokio::task::spawn_blocking(move || {
+        let cards = invitations::cards(&prepared, &base);
+        let batch = (prepared.batch.id.as_str(), prepared.batch.scope.as_str());
+        pages::batch_sheet(&ctx, &title, batch, &base, cards)
+    })
+    .await
+    .map_err(|err| {
+        // The codes are stored; the batch can be voided and issued again.
+        tracing::error!(error = %err, "the sheet of a stored batch was not made");
+        StaffError::Unavailable
+    })?;
+    Ok(html(StatusCode::OK, page))
 }
 
 pub async fn void(
@@ -250,7 +253,8 @@ pub async fn void(
     Form(form): Form<super::Confirm>,
 ) -> StaffResult {
     let batches = format!("/staff/waves/{}/batches", batch.wave.wave.code);
-    if !form.confirmed() {
+    // A batch voided already is refused at once (by the store), not asked about.
+    if !form.confirmed() && batch.batch.voided_at.is_none() {
         let b = &batch.batch;
         let unused = b.size - b.used - b.in_progress;
         let ctx = &batch.ctx;

@@ -165,8 +165,11 @@ pub async fn publish(
                     match store.publish_questionnaire(&questionnaire, &entry).await {
                         Ok(_) => {
                             return Ok(Redirect::to(&format!(
+                                // The code is the file's: encoded, it cannot break the header
+                                // or lead elsewhere.
                                 "/staff/questionnaires/{}/{}",
-                                questionnaire.code, questionnaire.version
+                                sipas_app::url::url_part(&questionnaire.code),
+                                questionnaire.version
                             ))
                             .into_response());
                         }

@@ -158,6 +158,31 @@ async fn codes_for_a_province_are_shared_over_its_psus_by_target() {
     assert!(reader.records().all(|r| &r.unwrap()[4] == "79-rural"));
 }
 
+#[tokio::test]
+async fn stored_codes_keep_their_file_when_it_cannot_take_its_name() {
+    let db = common::sqlite_db();
+    assert!(sipas(&db.url, &["demo", "--no-history"]).status.success());
+    // The output name is taken by a folder: the rename fails after the codes are stored.
+    std::fs::create_dir(db.dir.path().join("codes.csv")).unwrap();
+    let output = codes(&db, &["--psu", "phuong-12"], &["--count", "3"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let kept = stderr
+        .split("the file is kept at ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{stderr}"))
+        .trim();
+    let mut reader = csv::Reader::from_path(kept).expect("the kept file");
+    assert_eq!(reader.records().count(), 3, "every stored code is in it");
+    let store = store::open(&db.url, &ConnectOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.batches("sipas-2026-demo", None).await.unwrap()[0].size,
+        3
+    );
+}
+
 #[test]
 fn codes_outside_the_frame_or_the_limit_are_refused_and_nothing_is_written() {
     let db = common::sqlite_db();

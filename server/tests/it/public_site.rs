@@ -347,6 +347,11 @@ async fn story(url: &str) {
         "/ket-qua/2030",
         "/ket-qua/2025/v9",
         "/ket-qua/2025/x1",
+        // One spelling per version: others would each be cached as a page of their own.
+        "/ket-qua/2025/v01",
+        "/ket-qua/2025/v+1",
+        "/ket-qua/2025/v01/tinh/79",
+        "/api/v1/releases/2025/01",
     ] {
         assert_eq!(
             public.get(missing).await.status,

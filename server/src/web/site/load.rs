@@ -47,7 +47,10 @@ pub(crate) fn resolve<'a>(
     if version == "latest" {
         return of_year.max_by_key(|r| r.version);
     }
-    let wanted: i32 = version.strip_prefix('v').unwrap_or(version).parse().ok()?;
+    // One spelling per version (`v2` or `2`; not `v02`, `+2`): each spelling would otherwise be
+    // a page of its own in the cache.
+    let digits = version.strip_prefix('v').unwrap_or(version);
+    let wanted = crate::services::open_data::version_number(&format!("v{digits}"))?;
     index.iter().find(|r| r.year == year && r.version == wanted)
 }
 
