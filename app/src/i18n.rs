@@ -101,6 +101,11 @@ impl Locale {
         out
     }
 
+    /// A count as this language writes it: 36.500 in Vietnamese, 36,500 in English.
+    pub fn integer(self, n: impl Into<i64>) -> String {
+        self.decimal(n.into() as f64, 0)
+    }
+
     /// The language's own name, as shown on the switch.
     pub fn endonym(self) -> &'static str {
         match self {

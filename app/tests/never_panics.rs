@@ -18,7 +18,7 @@ const QUESTIONNAIRE: &str = include_str!("../../data/questionnaires/sipas-2023.t
 /// As `sipas_server::questionnaires::parse`: TOML, then the definition's own check.
 fn parse_questionnaire(text: &str) -> Result<Questionnaire, String> {
     let questionnaire: Questionnaire = toml::from_str(text).map_err(|e| e.to_string())?;
-    questionnaire.check()?;
+    questionnaire.check().map_err(|e| e.en)?;
     Ok(questionnaire)
 }
 

@@ -43,10 +43,23 @@ test('an administrator creates a ministry user and a provincial officer', async 
   await page.locator('#new-username').fill('');
   await add('trung.uong', 'Nguyễn Văn Trung', 'central', '', CENTRAL_PASSWORD);
   await add('ha.noi', 'Trần Thị Hà', 'provincial', '01', PROVINCIAL_PASSWORD);
+  // Disabling an account and resetting a password are asked first, each on a page of its own.
+  await page.getByRole('row', { name: /ha\.noi/ }).getByRole('button', { name: 'Khóa' }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toContainText('Khóa tài khoản ha.noi');
+  await staffScreen(page, 'disable: confirmation');
+  await page.getByRole('link', { name: 'Không, quay lại' }).click();
+  await page.getByRole('button', { name: 'Đặt lại mật khẩu của ha.noi' }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toContainText('Đặt lại mật khẩu của ha.noi');
+  await staffScreen(page, 'password: confirmation');
+  await page.getByRole('link', { name: 'Không, quay lại' }).click();
+  await expect(page.getByRole('cell', { name: 'ha.noi', exact: true })).toBeVisible();
   await page.goto('/staff/audit');
   await staffScreen(page, 'audit log');
-  // The administrator made by `sipas admin create`, and the two accounts made here.
-  await expect(page.getByRole('cell', { name: 'account_created' })).toHaveCount(3);
+  // The administrator made by `sipas admin create`, and the two accounts made here, in words.
+  await expect(page.getByRole('cell', { name: 'Tạo tài khoản', exact: true })).toHaveCount(3);
+  await page.locator('#f-action').selectOption('account_created');
+  await page.getByRole('button', { name: 'Lọc' }).click();
+  await expect(page.locator('tbody tr')).toHaveCount(3);
 });
 
 test('ministry staff create a wave, upload its frame, issue and print a batch', async ({ browser }) => {
@@ -54,6 +67,11 @@ test('ministry staff create a wave, upload its frame, issue and print a batch', 
   await signIn(page, 'trung.uong', CENTRAL_PASSWORD);
   await expect(page).toHaveURL('/staff');
   await staffScreen(page, 'waves');
+  await page.goto('/staff/questionnaires');
+  await staffScreen(page, 'questionnaires');
+  await page.getByRole('link', { name: /sipas-2023 v1/ }).first().click();
+  await staffScreen(page, 'questionnaire');
+  await page.goto('/staff');
   await page.getByRole('link', { name: 'Tạo đợt khảo sát' }).click();
   await staffScreen(page, 'new wave');
   await page.getByLabel('Mã đợt').fill(WAVE);
@@ -99,6 +117,16 @@ test('ministry staff create a wave, upload its frame, issue and print a batch', 
   const csv = fs.readFileSync(await download.path());
   expect(csv.subarray(0, 3)).toEqual(Buffer.from([0xef, 0xbb, 0xbf]));
   expect(csv.toString('utf8').trim().split('\n')).toHaveLength(4);
+
+  // Voiding is asked first; going back voids nothing (a citizen answers one of these codes next).
+  await page.goto(`/staff/waves/${WAVE}/batches`);
+  await expect(page.getByRole('cell', { name: 'Xã/phường (PSU) 00001' })).toBeVisible();
+  await expect(page.getByRole('cell', { name: '01 Hà Nội' })).toBeVisible();
+  await page.getByRole('button', { name: /^Hủy lô/ }).first().click();
+  await expect(page.getByRole('heading', { level: 1 })).toContainText('Hủy lô');
+  await staffScreen(page, 'void: confirmation');
+  await page.getByRole('link', { name: 'Không, quay lại' }).click();
+  await expect(page.getByText('đã hủy')).toHaveCount(0);
 });
 
 test('a citizen answers one of the printed codes on a phone', async ({ page }) => {

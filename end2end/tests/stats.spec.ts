@@ -15,6 +15,7 @@ test.describe.configure({ mode: 'serial', timeout: 240_000 });
 const ADMIN_PASSWORD = process.env.SIPAS_E2E_ADMIN_PASSWORD ?? '';
 const STATISTICIAN_PASSWORD = 'mật khẩu thống kê viên 2026';
 const APPROVER_PASSWORD = 'mật khẩu lãnh đạo phê duyệt';
+const RESEARCHER_PASSWORD = 'mật khẩu nhà nghiên cứu 2026';
 const WAVE = 'sipas-2026-demo';
 let draftUrl = '';
 
@@ -55,7 +56,9 @@ test('the statistician computes the current wave and submits the draft', async (
   await staffScreen(page, 'draft');
   // One province in full: contents, elements and items.
   await page.getByRole('link', { name: 'Hồ Chí Minh', exact: true }).click();
+  // Each element in words, beside the code the open data uses.
   await expect(page.locator('#domain code', { hasText: 'procedures' })).toBeVisible();
+  await expect(page.locator('#domain th', { hasText: 'Thủ tục hành chính' })).toBeVisible();
   await page.getByLabel('Nhận xét').fill('Đã đối chiếu với báo cáo thực địa.');
   await page.getByRole('button', { name: 'Gửi nhận xét' }).click();
   await expect(page.getByText('Đã đối chiếu với báo cáo thực địa.')).toBeVisible();
@@ -86,6 +89,9 @@ test('an approving official approves and publishes; the open data downloads', as
   await page.getByRole('button', { name: 'Công bố', exact: true }).click();
   await expect(page.getByRole('heading', { level: 1 })).toContainText('Đã công bố');
   await expect(page.getByRole('link', { name: 'SIPAS 2026 v1' })).toBeVisible();
+  await staffScreen(page, 'published');
+  await page.goto(`/staff/waves/${WAVE}/results`);
+  await staffScreen(page, 'results after publishing');
 
   const csv = await page.request.get('/du-lieu/2026/latest/results.csv');
   expect(csv.status()).toBe(200);
@@ -173,6 +179,28 @@ test('an approving official approves and publishes; the open data downloads', as
     const shown = Number(published[i].split(',')[at]);
     expect(Math.abs(exact - shown), published[i]).toBeLessThanOrEqual(0.00005 + 1e-12);
   });
+  // An accredited researcher: the conditions of use first, then the releases the approval names.
+  const admin = await staffPage(browser);
+  await signIn(admin, 'admin', ADMIN_PASSWORD);
+  await admin.locator('#new-username').fill('nghien.cuu');
+  await admin.locator('#new-name').fill('Võ Nghiên Cứu');
+  await admin.locator('#new-role').selectOption('researcher');
+  await admin.locator('#new-password').fill(RESEARCHER_PASSWORD);
+  await admin.locator('#new-project').fill('Sự hài lòng ở vùng núi phía Bắc');
+  await admin.locator('#new-approval').fill('45/QĐ-BNV');
+  await admin.locator('#new-expires').fill('2099-12-31');
+  await admin.locator('#new-releases').fill('2026 v1');
+  await admin.getByRole('button', { name: 'Thêm', exact: true }).click();
+  await expect(admin.getByRole('cell', { name: 'nghien.cuu', exact: true })).toBeVisible();
+  const researcher = await staffPage(browser);
+  await signIn(researcher, 'nghien.cuu', RESEARCHER_PASSWORD);
+  await researcher.goto('/staff/conditions');
+  await staffScreen(researcher, 'conditions of use');
+  await researcher.getByRole('button', { name: 'Tôi đã đọc và chấp nhận các điều kiện trên' }).click();
+  await researcher.goto('/staff');
+  await expect(researcher.getByText('31/12/2099')).toBeVisible();
+  await staffScreen(researcher, 'researcher');
+
   // The comparison with 2025 is published.
   const nationalRow = lines.find((l) => l.startsWith('national,,sipas,'))?.split(',') ?? [];
   expect(nationalRow[columns.indexOf('change_p')]).toMatch(/^[0-9.e-]+$/);

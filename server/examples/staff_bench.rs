@@ -69,7 +69,11 @@ async fn seed(store: &SqlStore, n: usize) {
         }
     }
     store
-        .replace_frame(WAVE, &frame, &bench_audit("frame_uploaded"))
+        .replace_frame(
+            WAVE,
+            &frame,
+            &bench_audit(sipas_app::staff::port::AuditAction::FrameUploaded),
+        )
         .await
         .expect("frame");
     let q = store
@@ -161,7 +165,7 @@ async fn router(store: Arc<SqlStore>) -> axum::Router {
                     .expect("hash"),
                 research: None,
             },
-            &bench_audit("account_created"),
+            &bench_audit(sipas_app::staff::port::AuditAction::AccountCreated),
         )
         .await;
     sipas_server::startup::Application::build(store, sipas_server::startup::Settings::in_process())
@@ -414,6 +418,6 @@ async fn main() {
 }
 
 /// The audit entry of a change the benchmark makes directly on the store.
-fn bench_audit(action: &str) -> sipas_app::staff::port::AuditEntry {
+fn bench_audit(action: sipas_app::staff::port::AuditAction) -> sipas_app::staff::port::AuditEntry {
     sipas_app::staff::port::AuditEntry::new("bench", action)
 }

@@ -9,6 +9,7 @@ use crate::config::{Config, ConfigError};
 use crate::store::{self, ConnectOptions, OpenError};
 use crate::web::{BindError, Listener};
 use sipas_app::ports::Store;
+use sipas_app::staff::port::AuditAction;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -329,7 +330,7 @@ impl Cli {
                 let questionnaire = crate::services::questionnaires::parse(&text)
                     .map_err(|e| CliError::Invalid(format!("{source}: {e}")))?;
                 let store = open(&config).await?;
-                let entry = cli_entry("questionnaire_published", None)
+                let entry = cli_entry(AuditAction::QuestionnairePublished, None)
                     .detail(format!("{} v{}", questionnaire.code, questionnaire.version));
                 let published = sipas_app::staff::FieldStore::publish_questionnaire(
                     &store,
@@ -369,7 +370,7 @@ impl Cli {
                 };
                 let store = open(&config).await?;
                 let entry = |wave: &sipas_app::domain::Wave| {
-                    cli_entry("wave_created", None)
+                    cli_entry(AuditAction::WaveCreated, None)
                         .wave(&wave.code)
                         .detail(format!("{} ({})", wave.title, wave.year))
                 };
@@ -605,8 +606,9 @@ async fn add_user(
         password: &password,
         ..NewAccount::default()
     };
-    let entry =
-        |province: Option<&str>, detail| cli_entry("account_created", province).detail(detail);
+    let entry = |province: Option<&str>, detail| {
+        cli_entry(AuditAction::AccountCreated, province).detail(detail)
+    };
     let today = sipas_app::api::today_iso();
     match accounts::create(store, &account, &provinces, &today, entry).await {
         Ok((username, role)) => {
@@ -621,7 +623,7 @@ async fn add_user(
 }
 
 /// An audit entry of the command line (actor `cli`).
-fn cli_entry(action: &str, province: Option<&str>) -> sipas_app::staff::port::AuditEntry {
+fn cli_entry(action: AuditAction, province: Option<&str>) -> sipas_app::staff::port::AuditEntry {
     sipas_app::staff::port::AuditEntry::new("cli", action).province(province)
 }
 
@@ -647,7 +649,7 @@ async fn user_command(store: &store::SqlStore, action: UserCommand) -> Result<()
         } => add_user(store, &username, &name, &role, province.as_deref()).await,
         UserCommand::Disable { username } => {
             let user = find(username).await?;
-            let audit = cli_entry("account_disabled", None).detail(user.username.clone());
+            let audit = cli_entry(AuditAction::AccountDisabled, None).detail(user.username.clone());
             store
                 .set_active(user.id, false, &audit)
                 .await
@@ -657,7 +659,7 @@ async fn user_command(store: &store::SqlStore, action: UserCommand) -> Result<()
         }
         UserCommand::Enable { username } => {
             let user = find(username).await?;
-            let audit = cli_entry("account_enabled", None).detail(user.username.clone());
+            let audit = cli_entry(AuditAction::AccountEnabled, None).detail(user.username.clone());
             store
                 .set_active(user.id, true, &audit)
                 .await
@@ -668,7 +670,7 @@ async fn user_command(store: &store::SqlStore, action: UserCommand) -> Result<()
         UserCommand::ResetPassword { username } => {
             let user = find(username).await?;
             let password = read_password()?;
-            let audit = cli_entry("password_reset", None).detail(user.username.clone());
+            let audit = cli_entry(AuditAction::PasswordReset, None).detail(user.username.clone());
             match crate::services::accounts::reset_password(store, &user, password, &audit).await {
                 Ok(()) => {}
                 Err(crate::services::accounts::AccountError::Store(err)) => {

@@ -44,12 +44,10 @@ pub struct TreeNode {
 pub struct ReleaseData {
     pub info: ReleaseInfo,
     pub cells: Vec<ReleaseCell>,
-    /// Inner nodes of the methodology, root first.
-    pub tree: Vec<TreeNode>,
+    /// What its nodes and items are called.
+    pub wording: Wording,
     /// Province code → name, on the release's map.
     pub names: BTreeMap<String, String>,
-    /// Item code → (Vietnamese, English) question wording.
-    pub items: BTreeMap<String, (String, String)>,
     /// The domain tiers and differences "against the nation" are measured from:
     /// `national_mean` (the official mean of provinces) or `national` (all respondents).
     pub reference: &'static str,
@@ -87,6 +85,25 @@ impl ReleaseData {
         self.names.get(code).map_or(code, String::as_str)
     }
 
+    pub fn label(&self, locale: Locale, code: &str) -> String {
+        self.wording.label(locale, code)
+    }
+
+    /// The children of an inner node (empty for an item).
+    pub fn children(&self, code: &str) -> &[String] {
+        self.wording.children(code)
+    }
+}
+
+/// What the nodes and items of an index are called: the methodology's tree (inner nodes, root
+/// first) and the questionnaire's wording (item code → (Vietnamese, English)).
+#[derive(Debug, Clone, Default)]
+pub struct Wording {
+    pub tree: Vec<TreeNode>,
+    pub items: BTreeMap<String, (String, String)>,
+}
+
+impl Wording {
     /// A node's or item's label in `locale`: the methodology's, else the known SIPAS wording,
     /// else the question, else its code.
     pub fn label(&self, locale: Locale, code: &str) -> String {

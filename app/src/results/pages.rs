@@ -558,7 +558,7 @@ fn node_rows(
         let children: Vec<String> = data
             .children(code)
             .iter()
-            .filter(|child| data.tree.iter().any(|n| &n.code == *child))
+            .filter(|child| data.wording.tree.iter().any(|n| &n.code == *child))
             .cloned()
             .collect();
         if depth == 0 {

@@ -28,25 +28,152 @@ pub struct NewUser {
 /// published), made from that outcome inside the change's transaction.
 pub type AuditOf<'a, T> = dyn Fn(&T) -> AuditEntry + Send + Sync + 'a;
 
+/// What an audit entry records. Stored by its [`key`](AuditAction::key), which never changes;
+/// shown by its [`label`](AuditAction::label) in the reader's language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditAction {
+    SignIn,
+    SignInFailed,
+    SignOut,
+    AccountCreated,
+    AccountDisabled,
+    AccountEnabled,
+    PasswordReset,
+    QuestionnairePublished,
+    WaveCreated,
+    WaveClosed,
+    FrameUploaded,
+    BatchIssued,
+    BatchVoided,
+    BatchCodesDownloaded,
+    PaperImported,
+    ExportDownloaded,
+    ComputationStarted,
+    ComputationCommented,
+    ComputationSubmitted,
+    ComputationApproved,
+    ComputationReturned,
+    ReleasePublished,
+    ReleaseTotalsDownloaded,
+    ResearchConditionsAccepted,
+}
+
+impl AuditAction {
+    pub const ALL: [AuditAction; 24] = [
+        Self::SignIn,
+        Self::SignInFailed,
+        Self::SignOut,
+        Self::AccountCreated,
+        Self::AccountDisabled,
+        Self::AccountEnabled,
+        Self::PasswordReset,
+        Self::QuestionnairePublished,
+        Self::WaveCreated,
+        Self::WaveClosed,
+        Self::FrameUploaded,
+        Self::BatchIssued,
+        Self::BatchVoided,
+        Self::BatchCodesDownloaded,
+        Self::PaperImported,
+        Self::ExportDownloaded,
+        Self::ComputationStarted,
+        Self::ComputationCommented,
+        Self::ComputationSubmitted,
+        Self::ComputationApproved,
+        Self::ComputationReturned,
+        Self::ReleasePublished,
+        Self::ReleaseTotalsDownloaded,
+        Self::ResearchConditionsAccepted,
+    ];
+
+    /// The key stored in the log (and used to filter it).
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::SignIn => "sign_in",
+            Self::SignInFailed => "sign_in_failed",
+            Self::SignOut => "sign_out",
+            Self::AccountCreated => "account_created",
+            Self::AccountDisabled => "account_disabled",
+            Self::AccountEnabled => "account_enabled",
+            Self::PasswordReset => "password_reset",
+            Self::QuestionnairePublished => "questionnaire_published",
+            Self::WaveCreated => "wave_created",
+            Self::WaveClosed => "wave_closed",
+            Self::FrameUploaded => "frame_uploaded",
+            Self::BatchIssued => "batch_issued",
+            Self::BatchVoided => "batch_voided",
+            Self::BatchCodesDownloaded => "batch_codes_downloaded",
+            Self::PaperImported => "paper_imported",
+            Self::ExportDownloaded => "export_downloaded",
+            Self::ComputationStarted => "computation_started",
+            Self::ComputationCommented => "computation_commented",
+            Self::ComputationSubmitted => "computation_submitted",
+            Self::ComputationApproved => "computation_approved",
+            Self::ComputationReturned => "computation_returned",
+            Self::ReleasePublished => "release_published",
+            Self::ReleaseTotalsDownloaded => "release_totals_downloaded",
+            Self::ResearchConditionsAccepted => "research_conditions_accepted",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.key() == key)
+    }
+
+    /// In words: (Vietnamese, English).
+    pub fn label(self) -> (&'static str, &'static str) {
+        match self {
+            Self::SignIn => ("Đăng nhập", "Signed in"),
+            Self::SignInFailed => ("Đăng nhập không thành công", "Failed sign-in"),
+            Self::SignOut => ("Đăng xuất", "Signed out"),
+            Self::AccountCreated => ("Tạo tài khoản", "Account created"),
+            Self::AccountDisabled => ("Khóa tài khoản", "Account disabled"),
+            Self::AccountEnabled => ("Mở khóa tài khoản", "Account enabled"),
+            Self::PasswordReset => ("Đặt lại mật khẩu", "Password reset"),
+            Self::QuestionnairePublished => ("Ban hành bảng hỏi", "Questionnaire published"),
+            Self::WaveCreated => ("Tạo đợt khảo sát", "Wave created"),
+            Self::WaveClosed => ("Đóng đợt khảo sát", "Wave closed"),
+            Self::FrameUploaded => ("Tải lên dàn mẫu", "Frame uploaded"),
+            Self::BatchIssued => ("Phát lô mã mời", "Batch of codes issued"),
+            Self::BatchVoided => ("Hủy lô mã mời", "Batch voided"),
+            Self::BatchCodesDownloaded => ("Tải danh sách mã của lô", "Batch codes downloaded"),
+            Self::PaperImported => ("Nhập phiếu giấy", "Paper forms imported"),
+            Self::ExportDownloaded => ("Tải dữ liệu xuất", "Export downloaded"),
+            Self::ComputationStarted => ("Bắt đầu tính kết quả", "Computation started"),
+            Self::ComputationCommented => ("Nhận xét bản nháp", "Draft commented"),
+            Self::ComputationSubmitted => ("Trình phê duyệt", "Submitted for approval"),
+            Self::ComputationApproved => ("Phê duyệt kết quả", "Results approved"),
+            Self::ComputationReturned => ("Trả lại bản nháp", "Draft returned"),
+            Self::ReleasePublished => ("Công bố kết quả", "Release published"),
+            Self::ReleaseTotalsDownloaded => ("Tải tổng số liệu đầy đủ", "Full totals downloaded"),
+            Self::ResearchConditionsAccepted => (
+                "Chấp nhận điều kiện sử dụng số liệu",
+                "Conditions of use accepted",
+            ),
+        }
+    }
+}
+
 /// One line of the audit log as written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
     /// The username (or `-` for an anonymous attempt, `cli` for the command line).
     pub actor: String,
-    /// A stable key, e.g. `sign_in`, `wave_created`, `batch_voided`.
+    /// An [`AuditAction`]'s key (an older log may hold keys no longer written).
     pub action: String,
     pub wave_code: Option<String>,
     pub province_code: Option<String>,
-    /// Human-readable specifics (never a password or an invitation code).
+    /// The specifics, written in Vietnamese, the language of the Ministry's record (never a
+    /// password or an invitation code).
     pub detail: String,
 }
 
 impl AuditEntry {
     /// `actor` did `action`; no wave, province or detail yet.
-    pub fn new(actor: &str, action: &str) -> Self {
+    pub fn new(actor: &str, action: AuditAction) -> Self {
         Self {
             actor: actor.to_owned(),
-            action: action.to_owned(),
+            action: action.key().to_owned(),
             wave_code: None,
             province_code: None,
             detail: String::new(),
@@ -449,4 +576,25 @@ pub trait CollectedStore: Send + Sync {
         after: Option<&str>,
         limit: u32,
     ) -> StoreResult<Vec<ExportRow>>;
+}
+
+#[cfg(test)]
+mod audit_action_tests {
+    use super::AuditAction;
+
+    #[test]
+    fn every_action_has_one_key_and_its_own_words() {
+        let mut keys: Vec<_> = AuditAction::ALL.iter().map(|a| a.key()).collect();
+        let mut words: Vec<_> = AuditAction::ALL.iter().map(|a| a.label().0).collect();
+        for action in AuditAction::ALL {
+            assert_eq!(AuditAction::from_key(action.key()), Some(action));
+        }
+        keys.sort_unstable();
+        keys.dedup();
+        words.sort_unstable();
+        words.dedup();
+        assert_eq!(keys.len(), AuditAction::ALL.len());
+        assert_eq!(words.len(), AuditAction::ALL.len());
+        assert_eq!(AuditAction::from_key("not_an_action"), None);
+    }
 }

@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use super::pages::{Ctx, document};
+use super::pages::{Ctx, day, document, moment, purpose};
 use super::research::{CONDITIONS, ResearchAccess};
 
 fn conditions_list(ctx: &Ctx) -> impl IntoView + use<> {
@@ -18,7 +18,7 @@ pub fn conditions_page(ctx: &Ctx, access: &ResearchAccess) -> String {
     let title = ctx.t("Điều kiện sử dụng số liệu", "Conditions of use");
     let form = match &access.conditions_accepted_at {
         Some(at) => view! {
-            <p>{format!("{} {at}.", ctx.t("Bạn đã chấp nhận các điều kiện này lúc", "You accepted these conditions at"))}</p>
+            <p>{format!("{} {}.", ctx.t("Bạn đã chấp nhận các điều kiện này lúc", "You accepted these conditions at"), moment(ctx.locale, at))}</p>
             <p><a href="/staff">{ctx.t("Về trang của bạn", "To your page")}</a></p>
         }
         .into_any(),
@@ -32,10 +32,13 @@ pub fn conditions_page(ctx: &Ctx, access: &ResearchAccess) -> String {
     };
     let body = view! {
         <h1>{title}</h1>
+        {purpose(ctx,
+            "Trước lần tải đầu tiên, hãy đọc và chấp nhận các điều kiện dưới đây; việc chấp nhận được ghi vào nhật ký.",
+            "Before the first download, read and accept the conditions below; the acceptance is recorded in the audit log.")}
         <p>{format!("{} {} ({} {}), {} {}.",
             ctx.t("Dự án", "Project"), access.project,
             ctx.t("phê duyệt", "approval"), access.approval,
-            ctx.t("đến hết ngày", "until"), access.expires_on)}</p>
+            ctx.t("đến hết ngày", "until"), day(ctx.locale, Some(&access.expires_on), ("—", "—")))}</p>
         <ol class="conditions">{conditions_list(ctx)}</ol>
         {form}
     };
@@ -72,10 +75,13 @@ pub fn researcher_home(ctx: &Ctx, access: &ResearchAccess, today: &str) -> Strin
     };
     let body = view! {
         <h1>{title}</h1>
+        {purpose(ctx,
+            "Tải tổng số liệu đầy đủ của các bản công bố mà văn bản phê duyệt cho phép, trong thời hạn được phê duyệt.",
+            "Download the full totals of the releases your approval names, while the approval lasts.")}
         <dl class="facts">
             <dt>{ctx.t("Dự án", "Project")}</dt><dd>{access.project.clone()}</dd>
             <dt>{ctx.t("Phê duyệt", "Approval")}</dt><dd>{access.approval.clone()}</dd>
-            <dt>{ctx.t("Đến hết ngày", "Until")}</dt><dd>{access.expires_on.clone()}</dd>
+            <dt>{ctx.t("Đến hết ngày", "Until")}</dt><dd>{day(ctx.locale, Some(&access.expires_on), ("—", "—"))}</dd>
         </dl>
         {state.map(|s| view! { <p class="error" role="alert">{s}</p> })}
         <p>{ctx.t(

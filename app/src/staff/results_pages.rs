@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use leptos::prelude::*;
 
-use super::pages::{Ctx, document, moment};
+use super::pages::{Ctx, Term, document, glossary, moment, purpose};
 use super::port::WaveDetails;
 use super::release::{ComparedWith, ReleaseCell, ReleaseInfo};
 use super::review::{Comment, Computation, ComputationStatus, ComputationSummary, Warning};
@@ -167,6 +167,9 @@ pub fn results_page(
     let body = view! {
         <p class="crumbs"><a href="/staff">{ctx.t("Đợt khảo sát", "Waves")}</a>" › "<a href=wave_href>{wave.wave.title.clone()}</a></p>
         <h1>{ctx.t("Kết quả", "Results")}</h1>
+        {purpose(ctx,
+            "Thống kê viên tính kết quả có trọng số từ các phiếu đã nhận, xem bản nháp rồi trình; lãnh đạo phê duyệt và công bố. Bản đã công bố không sửa được; đính chính là một phiên bản mới.",
+            "A statistician computes weighted results from the forms received, reviews the draft and submits it; an approving official approves and publishes it. A published release cannot be changed; a correction is a new version.")}
         <h2>{ctx.t("Đã công bố", "Published")}</h2>
         {no_release}
         <ul>{published}</ul>
@@ -235,7 +238,7 @@ fn warning_text(ctx: &Ctx, names: &HashMap<String, String>, w: &Warning) -> Stri
             ),
             ctx.locale.decimal(*g_low, 2),
             ctx.locale.decimal(*g_high, 2),
-            ctx.t("hệ số thiết kế Kish", "Kish's deff"),
+            ctx.t("hệ số Kish", "Kish's deff"),
             ctx.locale.decimal(*kish, 2)
         ),
         Warning::Flagged { suppressed, review } => format!(
@@ -314,7 +317,7 @@ pub fn computation_page(
     wave: &WaveDetails,
     c: Computation,
     comments: Vec<Comment>,
-    names: HashMap<String, String>,
+    (names, wording): (HashMap<String, String>, crate::results::Wording),
     domain: Option<String>,
     permitted: Permitted,
 ) -> String {
@@ -325,17 +328,42 @@ pub fn computation_page(
     let name = |code: &str| names.get(code).cloned().unwrap_or_else(|| code.to_owned());
 
     let running = (s.status == ComputationStatus::Running).then(|| {
-        let total = s.progress_total.max(1);
+        // Until the job has counted the responses it has no total: an indeterminate bar and
+        // words, not "0 / 0".
+        let progress = if s.progress_total == 0 {
+            leptos::either::Either::Left(view! {
+                <p>{ctx.t("Đang chuẩn bị: đếm phiếu trả lời…", "Getting ready: counting the responses…")}</p>
+                <progress aria-label=ctx.t("Tiến độ", "Progress")></progress>
+            })
+        } else {
+            let read = format!(
+                "{} {} / {} {}",
+                ctx.t("Đã đọc", "Read"),
+                ctx.locale.integer(s.progress_done),
+                ctx.locale.integer(s.progress_total),
+                ctx.t("phiếu", "forms")
+            );
+            leptos::either::Either::Right(view! {
+                <p>{ctx.t("Đang đọc phiếu trả lời", "Reading responses")}</p>
+                <progress max=s.progress_total value=s.progress_done aria-label=ctx.t("Tiến độ", "Progress")>{read.clone()}</progress>
+                <p>{read}</p>
+            })
+        };
         view! {
             // Without JavaScript too: the page reloads itself while the job runs.
             <meta http-equiv="refresh" content="2" />
-            <p>{ctx.t("Đang đọc phiếu trả lời", "Reading responses")}</p>
-            <progress max=total value=s.progress_done>{format!("{} / {}", s.progress_done, s.progress_total)}</progress>
-            <p>{format!("{} / {}", s.progress_done, s.progress_total)}</p>
+            {progress}
         }
     });
-    let failed = (s.status == ComputationStatus::Failed)
-        .then(|| view! { <p class="error" role="alert">{s.error.clone()}</p> });
+    // The engine's own reason is English: quoted as such after a sentence in the reader's language.
+    let failed = (s.status == ComputationStatus::Failed).then(|| {
+        view! {
+            <p class="error" role="alert">
+                {ctx.t("Lần tính này không thành công. Lý do do hệ thống ghi (tiếng Anh): ", "This computation failed: ")}
+                <span lang="en">{s.error.clone()}</span>
+            </p>
+        }
+    });
 
     let action = |verb: &str| format!("/staff/computations/{id}/{verb}");
     let submit = permitted.submit.then(|| {
@@ -441,7 +469,7 @@ pub fn computation_page(
                 <th scope="col">{ctx.t("Cờ", "Flag")}</th>
                 <th scope="col">"n"</th>
                 <th scope="col">{ctx.t("n hiệu dụng", "Effective n")}</th>
-                <th scope="col">"deff"</th>
+                <th scope="col">{ctx.t("Hệ số thiết kế (deff)", "Deff")}</th>
                 <th scope="col">{ctx.t("Khoảng thứ hạng", "Rank interval")}</th>
                 <th scope="col">{ctx.t("So với cả nước", "Vs nation")}</th>
                 <th scope="col">{ctx.t("Thay đổi", "Change")}</th>
@@ -454,7 +482,9 @@ pub fn computation_page(
             .iter()
             .filter(|cell| cell.domain == d && cell.subgroup.is_empty())
             .map(|cell| {
-                let header = view! { <code>{cell.node.clone()}</code> }.into_any();
+                // In words, with the code the open data's `node` column uses.
+                let label = wording.label(ctx.locale, &cell.node);
+                let header = view! { {label}" "<code>{cell.node.clone()}</code> }.into_any();
                 let flag = crate::results::flag_words(ctx.locale, &cell.flag);
                 result_row(ctx, header, format!("{flag} {}", cell.note).trim().to_owned(), cell)
             })
@@ -549,6 +579,10 @@ pub fn computation_page(
     let body = view! {
         <p class="crumbs"><a href="/staff">{ctx.t("Đợt khảo sát", "Waves")}</a>" › "<a href=results_href>{wave.wave.title.clone()}</a></p>
         <h1>{format!("{title}: {}", status_label(ctx, s.status))}</h1>
+        {purpose(ctx,
+            "Bản nháp kết quả: đọc các cảnh báo, kiểm tra chỉ số từng tỉnh (bấm tên tỉnh để xem các thành phần) và báo cáo trọng số, rồi trình hoặc phê duyệt. Chưa có gì được công khai cho đến khi công bố.",
+            "The draft results: read the warnings, check each province's index (choose a province for its elements) and the weights report, then submit or approve. Nothing is public until it is published.")}
+        {glossary(ctx, &[Term::Deff, Term::EffectiveN, Term::KishDeff, Term::Df, Term::RankInterval, Term::Adjustment])}
         {running}
         {failed}
         <dl class="facts">
@@ -576,11 +610,11 @@ pub fn computation_page(
             <thead><tr>
                 <th scope="col">{ctx.t("Tỉnh", "Province")}</th>
                 <th scope="col">{ctx.t("Phiếu / chỉ tiêu", "Completes / target")}</th>
-                <th scope="col">{ctx.t("Kish: trọng số thiết kế", "Kish: design weights")}</th>
-                <th scope="col">{ctx.t("Kish: sau điều chỉnh không trả lời", "Kish: after nonresponse")}</th>
-                <th scope="col">{ctx.t("Kish: sau cắt tỉa", "Kish: trimmed")}</th>
-                <th scope="col">{ctx.t("Kish: sau hiệu chỉnh", "Kish: calibrated")}</th>
-                <th scope="col">{ctx.t("Khoảng g = w / w₀", "Range of g = w / w₀")}</th>
+                <th scope="col">{ctx.t("Hệ số Kish: trọng số thiết kế", "Kish: design weights")}</th>
+                <th scope="col">{ctx.t("Hệ số Kish: sau điều chỉnh không trả lời", "Kish: after nonresponse")}</th>
+                <th scope="col">{ctx.t("Hệ số Kish: sau cắt tỉa", "Kish: trimmed")}</th>
+                <th scope="col">{ctx.t("Hệ số Kish: sau hiệu chỉnh", "Kish: calibrated")}</th>
+                <th scope="col">{ctx.t("Khoảng của hệ số g = w / w₀", "Range of g = w / w₀")}</th>
                 <th scope="col">{ctx.t("Nhỏ nhất", "Min")}</th>
                 <th scope="col">{ctx.t("Trung vị", "Median")}</th>
                 <th scope="col">{ctx.t("Lớn nhất", "Max")}</th>

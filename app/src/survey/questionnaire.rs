@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::i18n::Locale;
+use crate::i18n::{Locale, Text};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -178,17 +178,26 @@ impl Questionnaire {
 
     /// Checks the definition itself: unique codes, known scales, rules that refer to an earlier
     /// item and to values it can take. Run when a version is loaded or published.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), Text> {
         if self.sections.is_empty() {
-            return Err("a questionnaire needs at least one section".into());
+            return Err(Text::new(
+                "bảng hỏi cần ít nhất một phần (section)",
+                "a questionnaire needs at least one section",
+            ));
         }
         for (name, scale) in &self.scales {
             let mut values = HashSet::new();
             for choice in scale.options.iter().chain(scale.not_applicable.iter()) {
                 if !values.insert(choice.value) {
-                    return Err(format!(
-                        "scale {name:?}: the value {} is given to two choices",
-                        choice.value
+                    return Err(Text::new(
+                        format!(
+                            "thang đo {name:?}: giá trị {} được dùng cho hai lựa chọn",
+                            choice.value
+                        ),
+                        format!(
+                            "scale {name:?}: the value {} is given to two choices",
+                            choice.value
+                        ),
                     ));
                 }
             }
@@ -197,45 +206,75 @@ impl Questionnaire {
         let mut section_ids = HashSet::new();
         for section in &self.sections {
             if !section_ids.insert(section.id.as_str()) {
-                return Err(format!("section {:?} appears twice", section.id));
+                return Err(Text::new(
+                    format!("phần {:?} xuất hiện hai lần", section.id),
+                    format!("section {:?} appears twice", section.id),
+                ));
             }
             if section.items.is_empty() {
-                return Err(format!("section {:?} has no items", section.id));
+                return Err(Text::new(
+                    format!("phần {:?} không có câu hỏi nào", section.id),
+                    format!("section {:?} has no items", section.id),
+                ));
             }
             for item in &section.items {
                 let Some(scale) = self.scales.get(&item.scale) else {
-                    return Err(format!(
-                        "item {:?}: unknown scale {:?}",
-                        item.code, item.scale
+                    return Err(Text::new(
+                        format!("câu {:?}: không có thang đo {:?}", item.code, item.scale),
+                        format!("item {:?}: unknown scale {:?}", item.code, item.scale),
                     ));
                 };
                 if scale.options.is_empty() {
-                    return Err(format!("scale {:?} has no options", item.scale));
+                    return Err(Text::new(
+                        format!("thang đo {:?} không có lựa chọn nào", item.scale),
+                        format!("scale {:?} has no options", item.scale),
+                    ));
                 }
                 if let Some(rule) = &item.show_if {
                     let Some(earlier) = seen.get(rule.item.as_str()) else {
-                        return Err(format!(
-                            "item {:?}: show_if refers to {:?}, which is not an earlier item",
-                            item.code, rule.item
+                        return Err(Text::new(
+                            format!(
+                                "câu {:?}: show_if dựa vào {:?}, không phải một câu đứng trước",
+                                item.code, rule.item
+                            ),
+                            format!(
+                                "item {:?}: show_if refers to {:?}, which is not an earlier item",
+                                item.code, rule.item
+                            ),
                         ));
                     };
                     for value in &rule.any_of {
                         if !self.choices(earlier).any(|c| c.value == *value) {
-                            return Err(format!(
-                                "item {:?}: show_if value {value} is not a choice of {:?}",
-                                item.code, rule.item
+                            return Err(Text::new(
+                                format!(
+                                    "câu {:?}: giá trị {value} của show_if không phải một lựa chọn của {:?}",
+                                    item.code, rule.item
+                                ),
+                                format!(
+                                    "item {:?}: show_if value {value} is not a choice of {:?}",
+                                    item.code, rule.item
+                                ),
                             ));
                         }
                     }
                 }
                 if RESERVED_FIELD_NAMES.contains(&item.code.as_str()) {
-                    return Err(format!(
-                        "item code {:?} is reserved for the form itself; choose another code",
-                        item.code
+                    return Err(Text::new(
+                        format!(
+                            "mã câu {:?} đã dành cho chính biểu mẫu; hãy chọn mã khác",
+                            item.code
+                        ),
+                        format!(
+                            "item code {:?} is reserved for the form itself; choose another code",
+                            item.code
+                        ),
                     ));
                 }
                 if seen.insert(item.code.as_str(), item).is_some() {
-                    return Err(format!("item code {:?} appears twice", item.code));
+                    return Err(Text::new(
+                        format!("mã câu {:?} xuất hiện hai lần", item.code),
+                        format!("item code {:?} appears twice", item.code),
+                    ));
                 }
             }
         }

@@ -117,8 +117,8 @@ pub async fn create(
     }
     let detail = match &research {
         Some(r) => format!(
-            "{username} ({}), project: {} ({}), until {}, releases {}",
-            role.key(),
+            "{username} ({}), dự án: {} ({}), đến hết ngày {}, bản công bố {}",
+            role.label().0,
             r.project,
             r.approval,
             r.expires_on,
@@ -128,7 +128,7 @@ pub async fn create(
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
-        None => format!("{username} ({})", role.key()),
+        None => format!("{username} ({})", role.label().0),
     };
     let audit = entry(province.as_ref().map(|p| p.code.as_str()), detail);
     let user = NewUser {

@@ -3,6 +3,7 @@
 
 use sipas_app::domain::{Geography, QuestionnaireRef, Wave};
 use sipas_app::ports::{Store, StoreError};
+use sipas_app::staff::port::AuditAction;
 
 /// The waves `sipas demo` creates.
 pub fn demo_waves() -> Vec<Wave> {
@@ -26,8 +27,8 @@ pub fn demo_waves() -> Vec<Wave> {
 pub async fn seed(store: &dyn StaffStore) -> Result<usize, StoreError> {
     let questionnaire =
         crate::services::questionnaires::parse(crate::services::questionnaires::SIPAS_2023)
-            .map_err(StoreError::Backend)?;
-    let entry = demo_entry("questionnaire_published")
+            .map_err(|e| StoreError::Backend(e.en))?;
+    let entry = demo_entry(AuditAction::QuestionnairePublished)
         .detail(format!("{} v{}", questionnaire.code, questionnaire.version));
     store.publish_questionnaire(&questionnaire, &entry).await?;
     let mut created = 0;
@@ -57,7 +58,7 @@ const DEMO_APPROVER: &str = "pheduyet.minhhoa";
 
 /// Creates a demonstration wave (audited as `demo`).
 async fn create_wave(store: &dyn StaffStore, wave: &Wave) -> Result<(), StoreError> {
-    let entry = demo_entry("wave_created")
+    let entry = demo_entry(AuditAction::WaveCreated)
         .wave(&wave.code)
         .detail(format!("{} ({})", wave.title, wave.year));
     store
@@ -66,7 +67,7 @@ async fn create_wave(store: &dyn StaffStore, wave: &Wave) -> Result<(), StoreErr
 }
 
 /// The audit entry of a change the demonstration seeding makes.
-fn demo_entry(action: &str) -> sipas_app::staff::port::AuditEntry {
+fn demo_entry(action: AuditAction) -> sipas_app::staff::port::AuditEntry {
     sipas_app::staff::port::AuditEntry::new("demo", action)
 }
 
@@ -188,7 +189,7 @@ pub async fn seed_current_frame<S: Store + StaffStore>(store: &S) -> Result<Wave
             .replace_frame(
                 &current.code,
                 &demo_frame(&provinces, current.geography, true),
-                &demo_entry("frame_uploaded").wave(&current.code),
+                &demo_entry(AuditAction::FrameUploaded).wave(&current.code),
             )
             .await?;
     }
@@ -249,9 +250,9 @@ async fn import(
 ) -> Result<(), StoreError> {
     let started = std::time::Instant::now();
     let audit = |outcomes: &[RowOutcome]| {
-        demo_entry("paper_imported")
+        demo_entry(AuditAction::PaperImported)
             .wave(wave)
-            .detail(format!("{} demonstration forms", outcomes.len()))
+            .detail(format!("{} phiếu minh họa", outcomes.len()))
     };
     let outcomes = store
         .import_paper(wave, None, records, false, &audit)
@@ -325,9 +326,9 @@ pub async fn publish_demo_with(
                 computation: None,
             },
             &|version: &i32| {
-                demo_entry("release_published")
+                demo_entry(AuditAction::ReleasePublished)
                     .wave(&wave.code)
-                    .detail(format!("SIPAS {} v{version} (demonstration)", wave.year))
+                    .detail(format!("SIPAS {} v{version} (minh họa)", wave.year))
             },
         )
         .await?;
@@ -382,7 +383,7 @@ pub async fn seed_history<S: Store + StaffStore>(store: &S) -> Result<(), StoreE
             .replace_frame(
                 &wave.code,
                 &frame,
-                &demo_entry("frame_uploaded").wave(&wave.code),
+                &demo_entry(AuditAction::FrameUploaded).wave(&wave.code),
             )
             .await?;
         let forms = demo_forms(&frame, &items, wave.year);
@@ -410,7 +411,10 @@ pub async fn seed_history<S: Store + StaffStore>(store: &S) -> Result<(), StoreE
             publish_demo(store, &wave, "").await?;
         }
         match store
-            .close_wave(&wave.code, &demo_entry("wave_closed").wave(&wave.code))
+            .close_wave(
+                &wave.code,
+                &demo_entry(AuditAction::WaveClosed).wave(&wave.code),
+            )
             .await
         {
             Ok(()) | Err(StoreError::Conflict(_)) => {}

@@ -10,10 +10,11 @@ use std::io::Write;
 use std::path::Path;
 
 use sipas_app::domain::SampleKind;
+use sipas_app::i18n::Locale;
 use sipas_app::ports::StoreError;
 use sipas_app::staff::frame::{Frame, FramePsu};
 use sipas_app::staff::pages::Card;
-use sipas_app::staff::port::{AuditEntry, NewBatch};
+use sipas_app::staff::port::{AuditAction, AuditEntry, NewBatch};
 use sipas_app::staff::{Scope, StaffStore};
 use sipas_app::survey::codes::{InvitationCode, RANDOM_BYTES};
 
@@ -250,10 +251,10 @@ pub async fn store(
     let audit = entry(
         &batch.province_code,
         format!(
-            "{}: {} codes for {}",
+            "lô {}: {} mã cho {}",
             batch.id,
             prepared.codes.len(),
-            batch.scope
+            sipas_app::staff::pages::scope_label(Locale::Vi, &batch.scope, None)
         ),
     );
     match store.issue_batch(batch, &audit).await {
@@ -388,7 +389,7 @@ pub async fn issue_to_files(
         file.as_file().sync_all().map_err(failed(path))?;
     }
     store(staff, &prepared, |province, detail| {
-        AuditEntry::new(request.issued_by, "batch_issued")
+        AuditEntry::new(request.issued_by, AuditAction::BatchIssued)
             .wave(request.wave_code)
             .province(Some(province))
             .detail(detail)

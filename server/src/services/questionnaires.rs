@@ -1,5 +1,6 @@
 //! The questionnaires shipped with the platform, embedded in the binary.
 
+use sipas_app::i18n::Text;
 use sipas_app::survey::questionnaire::Questionnaire;
 
 /// SIPAS, method 2023–2026, version 1.
@@ -8,11 +9,96 @@ pub const SIPAS_2023: &str = include_str!("../../../data/questionnaires/sipas-20
 /// The index tree over SIPAS_2023's item codes, for `sipas compute` and releases.
 pub const SIPAS_2023_METHODOLOGY: &str = include_str!("../../../data/methodology/sipas-2023.toml");
 
-/// Parses a questionnaire definition and checks it.
-pub fn parse(text: &str) -> Result<Questionnaire, String> {
-    let questionnaire: Questionnaire = toml::from_str(text).map_err(|e| e.to_string())?;
+/// Parses a questionnaire definition and checks it; what is wrong says where, in both
+/// languages. (The TOML reader explains in English: the Vietnamese message names the field or
+/// quotes the line instead.)
+pub fn parse(text: &str) -> Result<Questionnaire, Text> {
+    let questionnaire: Questionnaire = toml::from_str(text).map_err(|err| {
+        let at = err
+            .span()
+            .map(|span| span.start)
+            .unwrap_or(0)
+            .min(text.len());
+        let before = text.get(..at).unwrap_or("");
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+        let message = err.message();
+        // serde's wording: "missing field `x`", "unknown field `x`, expected …".
+        let field = |prefix: &str| {
+            message
+                .strip_prefix(prefix)
+                .and_then(|rest| rest.split('`').next())
+                .map(str::to_owned)
+        };
+        let vi = if let Some(name) = field("missing field `") {
+            format!(
+                "Tệp bảng hỏi thiếu trường bắt buộc «{name}» (trong phần bắt đầu ở dòng {line})."
+            )
+        } else if let Some(name) = field("unknown field `") {
+            format!("Tệp bảng hỏi có trường không dùng được «{name}» ở dòng {line}, cột {column}.")
+        } else {
+            let shown: String = text
+                .lines()
+                .nth(line - 1)
+                .unwrap_or("")
+                .trim()
+                .chars()
+                .take(120)
+                .collect();
+            format!("Tệp bảng hỏi sai định dạng ở dòng {line}, cột {column}: «{shown}»")
+        };
+        Text::new(
+            vi,
+            format!(
+                "The questionnaire file is not valid at line {line}, column {column}: {message}"
+            ),
+        )
+    })?;
     questionnaire.check()?;
     Ok(questionnaire)
+}
+
+/// What the nodes and items of an index are called: the methodology's tree and the wording
+/// of the questionnaire it was computed from. Labels only: what cannot be read is left out (the
+/// pages then show codes) and logged.
+pub async fn wording(
+    store: &dyn sipas_app::ports::Store,
+    questionnaire_code: &str,
+    questionnaire_version: i32,
+    methodology: &str,
+) -> sipas_app::results::Wording {
+    let items = match store
+        .questionnaire(
+            questionnaire_code,
+            u32::try_from(questionnaire_version).unwrap_or(0),
+        )
+        .await
+    {
+        Ok(q) => q
+            .sections
+            .into_iter()
+            .flat_map(|s| s.items)
+            .map(|i| (i.code, (i.vi, i.en)))
+            .collect(),
+        Err(err) => {
+            tracing::warn!(error = %err, "no questionnaire wording");
+            Default::default()
+        }
+    };
+    let tree = sipas_stats::methodology::Methodology::from_toml(methodology)
+        .map(|m| {
+            m.nodes
+                .into_iter()
+                .map(|n| sipas_app::results::TreeNode {
+                    code: n.code,
+                    label_vi: n.label_vi,
+                    label_en: n.label_en,
+                    children: n.children,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    sipas_app::results::Wording { tree, items }
 }
 
 #[cfg(test)]
@@ -142,10 +228,11 @@ mod tests {
         assert!(
             parse(&bad_rule)
                 .unwrap_err()
+                .en
                 .contains("not an earlier item")
         );
         let bad_scale = SIPAS_2023.replacen("scale = \"yes_no\"", "scale = \"nope\"", 1);
-        assert!(parse(&bad_scale).unwrap_err().contains("unknown scale"));
+        assert!(parse(&bad_scale).unwrap_err().en.contains("unknown scale"));
         let first_code = parse(SIPAS_2023).expect("shipped").sections[0].items[0]
             .code
             .clone();
@@ -156,15 +243,48 @@ mod tests {
                 1,
             );
             assert!(
-                parse(&renamed).unwrap_err().contains("reserved"),
+                parse(&renamed).unwrap_err().en.contains("reserved"),
                 "item code {reserved} accepted"
             );
         }
+        // A broken file says where, in both languages; the Vietnamese quotes the line.
+        let broken = SIPAS_2023.replacen("version = 1", "version = \"một\"", 1);
+        let line = SIPAS_2023
+            .lines()
+            .position(|l| l.starts_with("version = 1"))
+            .expect("the shipped file has a version line")
+            + 1;
+        let error = parse(&broken).unwrap_err();
+        assert!(
+            error.vi.contains(&format!("dòng {line}, cột 11"))
+                && error.vi.contains("«version = \"một\"»"),
+            "{}",
+            error.vi
+        );
+        assert!(
+            error.en.contains(&format!("line {line}, column 11")),
+            "{error}"
+        );
+        // A missing or unknown field is named.
+        let error = parse("code = \"x\"\nversion = 2\n").unwrap_err();
+        assert!(
+            error.vi.contains("thiếu trường bắt buộc «title_vi»"),
+            "{}",
+            error.vi
+        );
+        let extra = SIPAS_2023.replacen("version = 1", "version = 1\ncolour = \"xanh\"", 1);
+        let error = parse(&extra).unwrap_err();
+        assert!(error.vi.contains("«colour»"), "{}", error.vi);
         let mut twice = parse(SIPAS_2023).expect("shipped");
         let scale = twice.scales.values_mut().next().expect("a scale");
         let first = scale.options[0].value;
         scale.options[1].value = first;
         let error = twice.check().unwrap_err();
-        assert!(error.contains("given to two choices"), "{error}");
+        assert!(error.en.contains("given to two choices"), "{error}");
+        assert!(
+            error.vi.contains("được dùng cho hai lựa chọn"),
+            "{}",
+            error.vi
+        );
     }
 }

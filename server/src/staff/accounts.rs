@@ -10,6 +10,7 @@ use sipas_app::domain::Geography;
 use sipas_app::i18n::Text;
 use sipas_app::ports::StoreError;
 use sipas_app::staff::pages;
+use sipas_app::staff::port::AuditAction;
 use sipas_app::staff::port::AuditFilter;
 
 use super::auth::Staff;
@@ -95,8 +96,9 @@ pub async fn create(
         expires_on: &typed.expires_on,
         releases: &typed.releases,
     };
-    let entry =
-        |province: Option<&str>, detail| staff.entry("account_created", None, province, detail);
+    let entry = |province: Option<&str>, detail| {
+        staff.entry(AuditAction::AccountCreated, None, province, detail)
+    };
     let store = state.staff.store.as_ref();
     let (status, message) =
         match accounts::create(store, &account, &provinces, &today_iso(), entry).await {
@@ -142,7 +144,7 @@ pub async fn change(
 ) -> StaffResult {
     let store = &state.staff.store;
     let target = store.user(id).await?;
-    let audit = |action: &str| {
+    let audit = |action: AuditAction| {
         staff.entry(
             action,
             None,
@@ -193,6 +195,7 @@ pub async fn change(
                     action: format!("/staff/users/{id}/{change}"),
                     fields: Vec::new(),
                     new_password: change == "password",
+                    irreversible: change == "password",
                     button: button.to_owned(),
                     back: "/staff/users".into(),
                 },
@@ -219,12 +222,16 @@ pub async fn change(
         }
         "disable" => {
             store
-                .set_active(id, false, &audit("account_disabled"))
+                .set_active(id, false, &audit(AuditAction::AccountDisabled))
                 .await
         }
-        "enable" => store.set_active(id, true, &audit("account_enabled")).await,
+        "enable" => {
+            store
+                .set_active(id, true, &audit(AuditAction::AccountEnabled))
+                .await
+        }
         "password" => {
-            let audit = audit("password_reset");
+            let audit = audit(AuditAction::PasswordReset);
             match accounts::reset_password(store.as_ref(), &target, form.password, &audit).await {
                 Ok(()) => Ok(()),
                 Err(AccountError::Invalid(message) | AccountError::Taken(message)) => {

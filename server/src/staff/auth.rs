@@ -15,7 +15,7 @@ use sipas_app::i18n::Locale;
 use sipas_app::ports::StoreError;
 use sipas_app::staff::StaffUser;
 use sipas_app::staff::pages::{self, Ctx};
-use sipas_app::staff::port::AuditEntry;
+use sipas_app::staff::port::{AuditAction, AuditEntry};
 use sipas_app::survey::codes::sha256_hex;
 use tower_sessions::Session;
 
@@ -204,7 +204,7 @@ impl Staff {
     pub async fn audit(
         &self,
         staff: &StaffState,
-        action: &str,
+        action: AuditAction,
         wave: Option<&str>,
         province: Option<&str>,
         detail: String,
@@ -216,17 +216,17 @@ impl Staff {
     /// transaction.
     pub fn entry(
         &self,
-        action: &str,
+        action: AuditAction,
         wave: Option<&str>,
         province: Option<&str>,
         detail: String,
     ) -> AuditEntry {
-        AuditEntry {
-            actor: self.user.username.clone(),
-            action: action.to_owned(),
-            wave_code: wave.map(str::to_owned),
-            province_code: province.map(str::to_owned),
-            detail,
+        let entry = AuditEntry::new(&self.user.username, action)
+            .province(province)
+            .detail(detail);
+        match wave {
+            Some(wave) => entry.wave(wave),
+            None => entry,
         }
     }
 
@@ -235,7 +235,7 @@ impl Staff {
     pub async fn audit_before_giving(
         &self,
         staff: &StaffState,
-        action: &str,
+        action: AuditAction,
         wave: Option<&str>,
         province: Option<&str>,
         detail: String,
@@ -253,18 +253,15 @@ impl Staff {
 pub async fn audit(
     staff: &StaffState,
     actor: &str,
-    action: &str,
+    action: AuditAction,
     wave: Option<&str>,
     province: Option<&str>,
     detail: String,
 ) -> bool {
-    let entry = AuditEntry {
-        actor: actor.to_owned(),
-        action: action.to_owned(),
-        wave_code: wave.map(str::to_owned),
-        province_code: province.map(str::to_owned),
-        detail,
-    };
+    let mut entry = AuditEntry::new(actor, action)
+        .province(province)
+        .detail(detail);
+    entry.wave_code = wave.map(str::to_owned);
     // Written by a task of its own, so a client that goes away (which drops this request's
     // future) cannot leave a change it made unlogged.
     let store = staff.store.clone();
@@ -272,11 +269,11 @@ pub async fn audit(
     match written {
         Ok(Ok(())) => true,
         Ok(Err(err)) => {
-            tracing::error!(error = %err, action, "writing the audit log failed");
+            tracing::error!(error = %err, action = action.key(), "writing the audit log failed");
             false
         }
         Err(err) => {
-            tracing::error!(error = %err, action, "the audit task failed");
+            tracing::error!(error = %err, action = action.key(), "the audit task failed");
             false
         }
     }
@@ -526,14 +523,14 @@ pub async fn sign_in(
             // Only existing accounts are named: a password typed into the username field must
             // not end up in a log the administrators read.
             let (actor, reason) = match &other {
-                None => ("-".to_owned(), "unknown account"),
-                Some(u) if !u.active => (u.username.clone(), "account disabled"),
-                Some(u) => (u.username.clone(), "wrong password"),
+                None => ("-".to_owned(), "tài khoản không tồn tại"),
+                Some(u) if !u.active => (u.username.clone(), "tài khoản đã bị khóa"),
+                Some(u) => (u.username.clone(), "sai mật khẩu"),
             };
             audit(
                 staff,
                 &actor,
-                "sign_in_failed",
+                AuditAction::SignInFailed,
                 None,
                 None,
                 reason.to_owned(),
@@ -579,7 +576,7 @@ pub async fn sign_in(
     audit(
         staff,
         &user.username,
-        "sign_in",
+        AuditAction::SignIn,
         None,
         user.province.as_ref().map(|p| p.code.as_str()),
         String::new(),
@@ -595,7 +592,7 @@ pub async fn sign_out(State(state): State<AppState>, session: Session) -> Respon
         audit(
             &state.staff,
             &user.username,
-            "sign_out",
+            AuditAction::SignOut,
             None,
             None,
             String::new(),

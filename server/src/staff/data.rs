@@ -13,6 +13,7 @@ use sipas_app::i18n::Text;
 use sipas_app::ports::StoreError;
 use sipas_app::staff::pages::{self, ImportReport};
 use sipas_app::staff::paper;
+use sipas_app::staff::port::AuditAction;
 use sipas_app::staff::port::{RowOutcome, StaffStore, WaveDetails};
 use sipas_app::staff::sheet::CellProblem;
 use sipas_app::survey::codes::receipt_number;
@@ -108,11 +109,11 @@ pub async fn import(
     let audit = |outcomes: &[RowOutcome]| {
         let count = |f: fn(&RowOutcome) -> bool| outcomes.iter().filter(|o| f(o)).count();
         wave.entry(
-            "paper_imported",
+            AuditAction::PaperImported,
             Some(&code),
             province.as_deref(),
             format!(
-                "{shown_name:?}: {} stored, {} imported before, {} conflicts",
+                "tệp {shown_name:?}: lưu {} phiếu, {} phiếu đã nhập trước đó, {} phiếu mâu thuẫn",
                 count(|o| matches!(o, RowOutcome::New)),
                 count(|o| matches!(o, RowOutcome::AlreadyImported)),
                 count(|o| matches!(o, RowOutcome::Conflict(_))),
@@ -520,7 +521,7 @@ pub async fn export_file(
     };
     wave.audit_before_giving(
         &state.staff,
-        "export_downloaded",
+        AuditAction::ExportDownloaded,
         Some(&code),
         province.as_deref(),
         file.clone(),

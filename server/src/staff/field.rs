@@ -10,6 +10,7 @@ use sipas_app::ports::StoreError;
 use sipas_app::staff::Action;
 use sipas_app::staff::frame::{self, Frame};
 use sipas_app::staff::pages::{self, MONITOR_SORTS, MonitorView};
+use sipas_app::staff::port::AuditAction;
 use sipas_app::survey::codes::{InvitationCode, hash};
 
 use super::error::{StaffError, StaffResult};
@@ -71,11 +72,11 @@ pub async fn upload_frame(
         Err(problems) => return show(current, problems.listed, problems.total),
     };
     let audit = wave.entry(
-        "frame_uploaded",
+        AuditAction::FrameUploaded,
         Some(&code),
         None,
         format!(
-            "{} strata, {} PSUs, target {}",
+            "{} tầng, {} xã/phường, chỉ tiêu {} phiếu",
             parsed.strata.len(),
             parsed.psus.len(),
             parsed.total_target()
@@ -185,7 +186,12 @@ pub async fn issue(
         scope: &wave.user.scope(),
     };
     let entry = |province: &str, detail| {
-        wave.entry("batch_issued", Some(wave.code()), Some(province), detail)
+        wave.entry(
+            AuditAction::BatchIssued,
+            Some(wave.code()),
+            Some(province),
+            detail,
+        )
     };
     let issued = match invitations::prepare(store, &request).await {
         Ok(prepared) => invitations::store(store, &prepared, entry)
@@ -233,9 +239,23 @@ pub async fn issue(
     let base = base_url(&state, &headers);
     // Up to 5,000 QR codes and their page: CPU work, off the async threads.
     let (ctx, title) = (wave.ctx.clone(), wave.wave.wave.title.clone());
+    // The codes are stored: a name that cannot be read leaves the title with the code alone
+    // rather than losing the page that shows the codes.
+    let province_name = state
+        .store
+        .provinces(wave.wave.wave.geography)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .find(|p| p.code == prepared.batch.province_code)
+        .map(|p| p.name_vi);
     let page = tokio::task::spawn_blocking(move || {
         let cards = invitations::cards(&prepared, &base);
-        let batch = (prepared.batch.id.as_str(), prepared.batch.scope.as_str());
+        let batch = (
+            prepared.batch.id.as_str(),
+            prepared.batch.scope.as_str(),
+            province_name.as_deref(),
+        );
         pages::batch_sheet(&ctx, &title, batch, &base, cards)
     })
     .await
@@ -285,6 +305,7 @@ pub async fn void(
                     action: format!("/staff/batches/{}/void", b.id),
                     fields: Vec::new(),
                     new_password: false,
+                    irreversible: true,
                     button: ctx.t("Hủy lô", "Void the batch").to_owned(),
                     back: batches,
                 },
@@ -293,10 +314,10 @@ pub async fn void(
     }
     let audit = |voided: &i64| {
         batch.entry(
-            "batch_voided",
+            AuditAction::BatchVoided,
             Some(&batch.batch.wave_code),
             Some(&batch.batch.province_code),
-            format!("{}: {voided} unused codes voided", batch.batch.id),
+            format!("lô {}: hủy {voided} mã chưa dùng", batch.batch.id),
         )
     };
     let voided = state
@@ -357,10 +378,10 @@ pub async fn codes_csv(
     batch
         .audit_before_giving(
             &state.staff,
-            "batch_codes_downloaded",
+            AuditAction::BatchCodesDownloaded,
             Some(&batch.batch.wave_code),
             Some(&batch.batch.province_code),
-            format!("{id}: {rows} codes"),
+            format!("lô {id}: {rows} mã"),
         )
         .await?;
     Ok((

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Redirect};
 use serde::Deserialize;
 use sipas_app::api::today_iso;
 use sipas_app::ports::StoreError;
+use sipas_app::staff::port::AuditAction;
 use sipas_app::staff::research_pages;
 
 use super::error::StaffResult;
@@ -52,11 +53,11 @@ pub async fn accept(
         .format(&time::format_description::well_known::Rfc3339)
         .map_err(|err| StoreError::Backend(err.to_string()))?;
     let audit = researcher.entry(
-        "research_conditions_accepted",
+        AuditAction::ResearchConditionsAccepted,
         None,
         None,
         format!(
-            "project: {} ({})",
+            "dự án: {} ({})",
             researcher.access.project, researcher.access.approval
         ),
     );

@@ -14,7 +14,7 @@ use sipas_app::api::today_iso;
 use sipas_app::i18n::Text;
 use sipas_app::staff::Action;
 use sipas_app::staff::pages;
-use sipas_app::staff::port::AuditEntry;
+use sipas_app::staff::port::{AuditAction, AuditEntry};
 use sipas_app::staff::release::NewRelease;
 use sipas_app::staff::results_pages::{self, Permitted};
 use sipas_app::staff::review::ComputationStatus;
@@ -38,8 +38,8 @@ fn to_computation(id: i64) -> Response {
 }
 
 /// The audit entry of a step on a computation.
-fn step(staff: &Staff, id: i64, action: &str) -> AuditEntry {
-    staff.entry(action, None, None, format!("computation {id}"))
+fn step(staff: &Staff, id: i64, action: AuditAction) -> AuditEntry {
+    staff.entry(action, None, None, format!("lần tính {id}"))
 }
 
 pub async fn list(State(state): State<AppState>, wave: InWave<can::ReadResults>) -> StaffResult {
@@ -110,10 +110,10 @@ pub async fn start(
     let code = wave.code().to_owned();
     let audit = |id: &i64| {
         wave.entry(
-            "computation_started",
+            AuditAction::ComputationStarted,
             Some(&code),
             None,
-            format!("computation {id}"),
+            format!("lần tính {id}"),
         )
     };
     let id = crate::jobs::results::start(
@@ -153,6 +153,18 @@ pub async fn show(
         .max();
     let names: HashMap<String, String> =
         provinces.into_iter().map(|p| (p.code, p.name_vi)).collect();
+    let wording = match &wave.wave.questionnaire {
+        Some(q) => {
+            crate::services::questionnaires::wording(
+                state.store.as_ref(),
+                &q.code,
+                i32::try_from(q.version).unwrap_or(0),
+                &computation.methodology,
+            )
+            .await
+        }
+        None => Default::default(),
+    };
     let s = &computation.summary;
     let user = &staff.user;
     let permitted = Permitted {
@@ -177,7 +189,7 @@ pub async fn show(
             &wave,
             computation,
             comments,
-            names,
+            (names, wording),
             domain,
             permitted,
         ),
@@ -224,7 +236,7 @@ pub async fn comment(
             id,
             staff.user.id,
             &body,
-            &step(&staff, id, "computation_commented"),
+            &step(&staff, id, AuditAction::ComputationCommented),
         )
         .await?;
     Ok(to_computation(id))
@@ -241,7 +253,7 @@ pub async fn submit(
         .submit_computation(
             id,
             staff.user.id,
-            &step(&staff, id, "computation_submitted"),
+            &step(&staff, id, AuditAction::ComputationSubmitted),
         )
         .await?;
     Ok(to_computation(id))
@@ -284,6 +296,8 @@ pub async fn approve(
                     action: format!("/staff/computations/{id}/approve"),
                     fields: Vec::new(),
                     new_password: false,
+                    // An approved draft can still be returned (the approval stays in the log).
+                    irreversible: false,
                     button: ctx.t("Phê duyệt", "Approve").to_owned(),
                     back: format!("/staff/computations/{id}"),
                 },
@@ -293,7 +307,11 @@ pub async fn approve(
     state
         .staff
         .store
-        .approve_computation(id, staff.user.id, &step(&staff, id, "computation_approved"))
+        .approve_computation(
+            id,
+            staff.user.id,
+            &step(&staff, id, AuditAction::ComputationApproved),
+        )
         .await?;
     Ok(to_computation(id))
 }
@@ -314,7 +332,7 @@ pub async fn return_draft(
             id,
             staff.user.id,
             &body,
-            &step(&staff, id, "computation_returned"),
+            &step(&staff, id, AuditAction::ComputationReturned),
         )
         .await?;
     Ok(to_computation(id))
@@ -397,13 +415,11 @@ pub async fn publish(
                 "This wave is still collecting: tick the box to publish before it closes, or close the wave first.",
             )));
         }
+        // In Vietnamese, like the note the Ministry writes itself (a release has one note).
         let note = format!(
-            "Công bố khi đợt {} còn đang thu thập ({}); phiếu đến sau không có trong bản này. / \
-             Published while wave {} was still collecting ({}); forms that arrived later are not in it.",
+            "Công bố ngày {} khi đợt {} còn đang thu thập; phiếu đến sau không có trong bản này.",
+            sipas_app::staff::pages::day(sipas_app::i18n::Locale::Vi, Some(&today_iso()), ("", "")),
             wave.wave.code,
-            today_iso(),
-            wave.wave.code,
-            today_iso()
         );
         changelog = if changelog.is_empty() {
             note
@@ -434,11 +450,11 @@ pub async fn publish(
     };
     let audit = |version: &i32| {
         staff.entry(
-            "release_published",
+            AuditAction::ReleasePublished,
             Some(&release.wave_code),
             None,
             format!(
-                "SIPAS {} v{version} from computation {id}, input {}",
+                "SIPAS {} v{version} từ lần tính {id}, dữ liệu đầu vào {}",
                 release.year, release.input_digest
             ),
         )
@@ -495,7 +511,7 @@ pub async fn full_totals(
             ));
         }
         Some(format!(
-            "project: {} ({})",
+            "dự án {} ({})",
             researcher.access.project, researcher.access.approval
         ))
     } else {
@@ -516,12 +532,12 @@ pub async fn full_totals(
     staff
         .audit_before_giving(
             &state.staff,
-            "release_totals_downloaded",
+            AuditAction::ReleaseTotalsDownloaded,
             Some(&info.wave_code),
             None,
             match &project {
-                Some(project) => format!("SIPAS {year} v{version}, full totals, {project}"),
-                None => format!("SIPAS {year} v{version}, full totals"),
+                Some(project) => format!("SIPAS {year} v{version}, tổng số liệu đầy đủ, {project}"),
+                None => format!("SIPAS {year} v{version}, tổng số liệu đầy đủ"),
             },
         )
         .await?;

@@ -9,6 +9,7 @@ use sipas_app::domain::Wave;
 use sipas_app::ports::StoreError;
 use sipas_app::staff::Action;
 use sipas_app::staff::pages::{self, WaveForm};
+use sipas_app::staff::port::AuditAction;
 
 use super::auth::Staff;
 use super::error::{StaffError, StaffResult};
@@ -65,7 +66,7 @@ pub async fn create(
     let store = state.staff.store.as_ref();
     let entry = |wave: &Wave| {
         staff.entry(
-            "wave_created",
+            AuditAction::WaveCreated,
             Some(&wave.code),
             None,
             format!("{} ({})", wave.title, wave.year),
@@ -112,7 +113,7 @@ pub async fn close(
     if !form.confirmed() {
         return Ok(Redirect::to(&format!("/staff/waves/{code}")).into_response());
     }
-    let audit = wave.entry("wave_closed", Some(&code), None, String::new());
+    let audit = wave.entry(AuditAction::WaveClosed, Some(&code), None, String::new());
     state.staff.store.close_wave(&code, &audit).await?;
     Ok(Redirect::to(&format!("/staff/waves/{code}")).into_response())
 }
@@ -154,10 +155,10 @@ pub async fn publish(
                     .to_owned(),
             ],
             Ok(text) => match crate::services::questionnaires::parse(text) {
-                Err(message) => vec![message],
+                Err(message) => vec![message.pick(locale).to_owned()],
                 Ok(questionnaire) => {
                     let entry = staff.entry(
-                        "questionnaire_published",
+                        AuditAction::QuestionnairePublished,
                         None,
                         None,
                         format!("{} v{}", questionnaire.code, questionnaire.version),

@@ -112,7 +112,7 @@ async fn codes_are_a_batch_over_the_frame_printed_and_stored_hashed() {
         issued[0]
             .entry
             .detail
-            .contains("5 codes for psu 79-urban-3")
+            .contains("5 mã cho Xã/phường (PSU) 79-urban-3")
     );
     // The plain code is nowhere in the database.
     let plain: i64 =

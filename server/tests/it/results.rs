@@ -394,7 +394,7 @@ async fn story(url: &str) {
     let asked = boss.post(&format!("{location}/approve"), &[]).await;
     assert_eq!(asked.status, StatusCode::OK);
     assert!(
-        asked.body.contains("Việc này không thể hoàn tác"),
+        asked.body.contains("Phê duyệt kết quả") && asked.body.contains("name=\"confirm\""),
         "{}",
         asked.body
     );
@@ -467,7 +467,12 @@ async fn story(url: &str) {
         .unwrap()
         .expect("released");
     assert!(
-        info.changelog.contains("còn đang thu thập") && info.changelog.contains("still collecting"),
+        info.changelog.contains("còn đang thu thập")
+            && info.changelog.contains(&sipas_app::staff::pages::day(
+                sipas_app::i18n::Locale::Vi,
+                Some(&sipas_app::api::today_iso()),
+                ("", "")
+            )),
         "{}",
         info.changelog
     );
@@ -839,7 +844,10 @@ async fn story(url: &str) {
     .unwrap();
     assert_eq!(
         downloads,
-        vec![("stats".to_owned(), "SIPAS 2027 v1, full totals".to_owned())]
+        vec![(
+            "stats".to_owned(),
+            "SIPAS 2027 v1, tổng số liệu đầy đủ".to_owned()
+        )]
     );
     {
         use sha2::Digest;
@@ -986,11 +994,11 @@ async fn story(url: &str) {
     .unwrap();
     assert!(
         logged.iter().any(|(_, d)| d
-            == "SIPAS 2027 v1, full totals, project: Sự hài lòng ở vùng núi phía Bắc (45/QĐ-BNV)"),
+            == "SIPAS 2027 v1, tổng số liệu đầy đủ, dự án Sự hài lòng ở vùng núi phía Bắc (45/QĐ-BNV)"),
         "{logged:?}"
     );
     assert!(
-        logged.iter().any(|(_, d)| d.starts_with("project:")),
+        logged.iter().any(|(_, d)| d.starts_with("dự án:")),
         "conditions accepted"
     );
     // An approval that has expired downloads nothing.
@@ -1240,6 +1248,12 @@ async fn story(url: &str) {
     );
     let failed_page = stats.get(&format!("/staff/computations/{}", dead.id)).await;
     assert!(failed_page.body.contains("server stopped"));
+    assert!(failed_page.body.contains("không thành công"));
+    // A job that has not counted its responses yet says so, not "0 / 0".
+    let starting = stats.get(&format!("/staff/computations/{alive}")).await;
+    assert!(starting.body.contains("Đang chuẩn bị"), "{}", starting.body);
+    assert!(!starting.body.contains("0 / 0"), "{}", starting.body);
+    assert!(starting.body.contains("http-equiv=\"refresh\""));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

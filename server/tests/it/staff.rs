@@ -885,7 +885,11 @@ async fn wave_story(world: &World) {
         )
         .await;
     assert_eq!(broken.status, StatusCode::BAD_REQUEST);
-    assert!(broken.body.contains("title_vi"), "{}", broken.body);
+    assert!(
+        broken.body.contains("thiếu trường bắt buộc «title_vi»"),
+        "{}",
+        broken.body
+    );
     let v2 = sipas_server::services::questionnaires::SIPAS_2023
         .replacen("version = 1", "version = 2", 1)
         .replacen("\"Very dissatisfied\"", "\"Very unhappy\"", 1)

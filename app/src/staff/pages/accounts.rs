@@ -4,7 +4,7 @@ use leptos::prelude::*;
 
 use super::{Ctx, Sort, document, sort_header};
 use crate::domain::{Geography, Province};
-use crate::staff::port::{AuditFilter, AuditRecord};
+use crate::staff::port::{AuditAction, AuditFilter, AuditRecord};
 use crate::staff::roles::{Role, StaffUser};
 
 /// The new-account form as typed (never the password): shown again when it is refused.
@@ -125,6 +125,9 @@ pub fn users_page(
         .collect_view();
     let body = view! {
         <h1>{title}</h1>
+        {super::purpose(ctx,
+            "Tài khoản của cán bộ dùng hệ thống. Mỗi người một tài khoản, với vai trò quyết định việc được làm (xem bảng cuối trang); tài khoản không dùng nữa thì khóa, không xóa.",
+            "The accounts of the staff who use the platform. One account per person; its role decides what it may do (see the table at the end); an account no longer used is disabled, not deleted.")}
         {error.map(|e| view! { <p class="error" role="alert">{e}</p> })}
         <table class="data sortable"><thead><tr>
             {sort_header("/staff/users", "username", ctx.t("Tên đăng nhập", "Username"), &sort)}
@@ -156,7 +159,7 @@ pub fn users_page(
                 <input id="new-project" name="project" maxlength="300" value=typed.project.clone() />
                 <label for="new-approval">{ctx.t("Số văn bản phê duyệt", "Reference of the approval")}</label>
                 <input id="new-approval" name="approval" maxlength="200" value=typed.approval.clone() />
-                <label for="new-expires">{ctx.t("Hết hạn sau ngày (YYYY-MM-DD)", "Expires after (YYYY-MM-DD)")}</label>
+                <label for="new-expires">{ctx.t("Hết hạn sau ngày", "Expires after")}</label>
                 <input id="new-expires" name="expires_on" type="date" value=typed.expires_on.clone() />
                 <label for="new-releases">{ctx.t("Các bản công bố được phép tải (ví dụ: 2025 v1, 2024 v2)", "Releases it may download (e.g. 2025 v1, 2024 v2)")}</label>
                 <input id="new-releases" name="releases" value=typed.releases.clone() />
@@ -203,23 +206,37 @@ pub fn audit_page(ctx: &Ctx, records: Vec<AuditRecord>, filter: AuditFilter) -> 
                 <tr>
                     <td><small>{super::moment(ctx.locale, &r.at)}</small></td>
                     <td>{r.entry.actor}</td>
-                    <td><code>{r.entry.action}</code></td>
+                    <td data-action=r.entry.action.clone()>{action_label(ctx, &r.entry.action)}</td>
                     <td>{r.entry.wave_code}</td>
                     <td>{r.entry.province_code}</td>
-                    // The record as the system wrote it (English), quoted, not translated.
-                    <td lang="en">{r.entry.detail}</td>
+                    // The record as it was written, in the Ministry's language, not translated.
+                    <td lang="vi">{r.entry.detail}</td>
                 </tr>
             }
         })
         .collect_view();
     let value = |v: &Option<String>| v.clone().unwrap_or_default();
+    let actions = AuditAction::ALL
+        .into_iter()
+        .map(|a| {
+            let selected = filter.action.as_deref() == Some(a.key());
+            let (vi, en) = a.label();
+            view! { <option value=a.key() selected=selected>{ctx.locale.pick(vi, en)}</option> }
+        })
+        .collect_view();
     let body = view! {
         <h1>{title}</h1>
+        {super::purpose(ctx,
+            "Mọi thay đổi và mọi lần tải số liệu không công khai được ghi lại ở đây, không sửa, không xóa được. Mới nhất ở trên; lọc theo người, việc, đợt hoặc tỉnh.",
+            "Every change and every download of non-public data is recorded here and cannot be edited or deleted. Newest first; filter by who, action, wave or province.")}
         <form method="get" action="/staff/audit" class="inline">
             <label for="f-actor">{ctx.t("Người", "Who")}</label>
             <input id="f-actor" name="actor" value=value(&filter.actor) />
             <label for="f-action">{ctx.t("Việc", "Action")}</label>
-            <input id="f-action" name="action" value=value(&filter.action) />
+            <select id="f-action" name="action">
+                <option value="">{ctx.t("Mọi việc", "Any action")}</option>
+                {actions}
+            </select>
             <label for="f-wave">{ctx.t("Đợt", "Wave")}</label>
             <input id="f-wave" name="wave" value=value(&filter.wave_code) />
             <label for="f-province">{ctx.t("Tỉnh", "Province")}</label>
@@ -238,4 +255,15 @@ pub fn audit_page(ctx: &Ctx, records: Vec<AuditRecord>, filter: AuditFilter) -> 
         {next}
     };
     document(ctx, title, body)
+}
+
+/// An audit key in words; a key this version no longer writes is shown as stored.
+fn action_label(ctx: &Ctx, key: &str) -> String {
+    match AuditAction::from_key(key) {
+        Some(action) => {
+            let (vi, en) = action.label();
+            ctx.locale.pick(vi, en).to_owned()
+        }
+        None => key.to_owned(),
+    }
 }

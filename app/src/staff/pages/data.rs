@@ -56,6 +56,9 @@ pub fn import_page(
     let body = view! {
         <p class="crumbs"><a href=back>{code.clone()}</a></p>
         <h1>{title.clone()}</h1>
+        {super::purpose(ctx,
+            "Nhập các phiếu giấy đã được gõ vào tệp CSV hoặc XLSX. Chạy thử trước để kiểm tra từng dòng; phiếu đã nhập rồi không bị nhập hai lần.",
+            "Import paper forms typed into a CSV or XLSX file. Try a dry run first to check every row; a form already imported is not imported twice.")}
         {problems}{report}
         // Column names are quoted as code: they are typed as they are, in either language.
         {match ctx.locale {
@@ -97,6 +100,9 @@ pub fn export_page(ctx: &Ctx, wave: &WaveDetails, province: Option<String>) -> S
     let body = view! {
         <p class="crumbs"><a href=back>{code.clone()}</a></p>
         <h1>{title.clone()}</h1>
+        {super::purpose(ctx,
+            "Tải phiếu trả lời của đợt (một dòng một phiếu, không có thông tin cá nhân) để phân tích ở nơi khác. Mỗi lần tải được ghi vào nhật ký.",
+            "Download the wave's responses (one row per form, no personal data) to analyse elsewhere. Every download is recorded in the audit log.")}
         <p>{scope}</p>
         <ul class="tasks">
             {link("csv", "CSV (UTF-8, Excel)")}

@@ -47,12 +47,12 @@ pub fn frame_page(
     let strata = frame
         .strata
         .iter()
-        .map(|s| view! { <tr><td>{s.province_code.clone()}</td><td>{s.stratum.clone()}</td><td class="num">{s.population}</td><td class="num">{s.psus_in_population}</td></tr> })
+        .map(|s| view! { <tr><td>{s.province_code.clone()}</td><td>{s.stratum.clone()}</td><td class="num">{ctx.locale.integer(s.population)}</td><td class="num">{ctx.locale.integer(s.psus_in_population)}</td></tr> })
         .collect_view();
     let psus = frame
         .psus
         .iter()
-        .map(|p| view! { <tr><td>{p.province_code.clone()}</td><td>{p.stratum.clone()}</td><td>{p.psu.clone()}</td><td>{p.name.clone()}</td><td class="num">{p.target}</td></tr> })
+        .map(|p| view! { <tr><td>{p.province_code.clone()}</td><td>{p.stratum.clone()}</td><td>{p.psu.clone()}</td><td>{p.name.clone()}</td><td class="num">{ctx.locale.integer(p.target)}</td></tr> })
         .collect_view();
     let tables = (!frame.psus.is_empty()).then(|| view! {
         <h2>{ctx.t("Tầng", "Strata")}</h2>
@@ -70,6 +70,10 @@ pub fn frame_page(
     let body = view! {
         <p class="crumbs"><a href=back>{code.clone()}</a></p>
         <h1>{title.clone()}</h1>
+        {super::purpose(ctx,
+            "Dàn mẫu cho biết đợt khảo sát ở những xã/phường nào, mỗi nơi cần bao nhiêu phiếu, và dân số của từng tầng; trọng số được tính từ đây. Tải lên tệp mới sẽ thay dàn mẫu cũ.",
+            "The frame says which communes the wave visits, how many forms each needs, and each stratum's population; the weights come from it. Uploading a new file replaces the old frame.")}
+        {super::glossary(ctx, &[super::Term::Frame, super::Term::Stratum, super::Term::Psu, super::Term::Target])}
         {problems}{upload}{empty}{tables}
     };
     document(ctx, &title, body)
@@ -78,13 +82,17 @@ pub fn frame_page(
 // Invitation batches and their printed sheet.
 
 /// A batch's scope in words (stored as `psu 00001`, `stratum 79-urban`, `province 79`).
-pub fn scope_label(locale: Locale, scope: &str) -> String {
+pub fn scope_label(locale: Locale, scope: &str, province_name: Option<&str>) -> String {
     if let Some(psu) = scope.strip_prefix("psu ") {
         format!("{} {psu}", locale.pick("Xã/phường (PSU)", "PSU"))
     } else if let Some(stratum) = scope.strip_prefix("stratum ") {
         format!("{} {stratum}", locale.pick("Tầng", "Stratum"))
     } else if let Some(province) = scope.strip_prefix("province ") {
-        format!("{} {province}", locale.pick("Cả tỉnh", "Whole province"))
+        let whole = locale.pick("Cả tỉnh", "Whole province");
+        match province_name {
+            Some(name) => format!("{whole} {province} {name}"),
+            None => format!("{whole} {province}"),
+        }
     } else if scope == "paper forms without a code" {
         locale
             .pick("Phiếu giấy không kèm mã", "Paper forms without a code")
@@ -104,6 +112,16 @@ pub fn batches_page(
     sort: Sort,
 ) -> String {
     let code = wave.wave.code.clone();
+    let province_name = |code: &str| {
+        units
+            .iter()
+            .find(|u| u.code == code)
+            .map(|u| u.name_vi.as_str())
+    };
+    let province_label = |code: &str| match province_name(code) {
+        Some(name) => format!("{code} {name}"),
+        None => code.to_owned(),
+    };
     sort.apply(
         &mut batches,
         &[
@@ -135,19 +153,18 @@ pub fn batches_page(
         let targets = provinces
             .iter()
             .map(|p| {
-                let name = units.iter().find(|u| &u.code == p).map(|u| u.name_vi.as_str()).unwrap_or_default();
-                view! { <option value=format!("province:{p}")>{format!("{} {p} {name}", ctx.t("Cả tỉnh", "Whole province")).trim_end().to_owned()}</option> }
+                view! { <option value=format!("province:{p}")>{scope_label(ctx.locale, &format!("province {p}"), province_name(p))}</option> }
             })
             .collect_view();
         let strata = frame
             .strata
             .iter()
-            .map(|s| view! { <option value=format!("stratum:{}:{}", s.province_code, s.stratum)>{format!("{} {} · {}", ctx.t("Tầng", "Stratum"), s.stratum, s.province_code)}</option> })
+            .map(|s| view! { <option value=format!("stratum:{}:{}", s.province_code, s.stratum)>{format!("{} {} · {}", ctx.t("Tầng", "Stratum"), s.stratum, province_label(&s.province_code))}</option> })
             .collect_view();
         let psus = frame
             .psus
             .iter()
-            .map(|p| view! { <option value=format!("psu:{}", p.psu)>{format!("PSU {} · {} ({})", p.psu, p.name, p.province_code)}</option> })
+            .map(|p| view! { <option value=format!("psu:{}", p.psu)>{format!("{} {} · {} ({})", ctx.t("Xã/phường (PSU)", "PSU"), p.psu, p.name, province_label(&p.province_code))}</option> })
             .collect_view();
         let action = format!("/staff/waves/{code}/batches");
         view! {
@@ -185,11 +202,11 @@ pub fn batches_page(
             view! {
                 <tr>
                     <td><code>{b.id.clone()}</code></td>
-                    <td>{b.province_code.clone()}</td>
-                    <td>{scope_label(ctx.locale, &b.scope)}</td>
-                    <td class="num">{b.size}</td>
-                    <td class="num">{b.used}</td>
-                    <td class="num">{b.in_progress}</td>
+                    <td>{province_label(&b.province_code)}</td>
+                    <td>{scope_label(ctx.locale, &b.scope, province_name(&b.province_code))}</td>
+                    <td class="num">{ctx.locale.integer(b.size)}</td>
+                    <td class="num">{ctx.locale.integer(b.used)}</td>
+                    <td class="num">{ctx.locale.integer(b.in_progress)}</td>
                     <td>{b.issued_by.clone()}<br/><small>{super::moment(ctx.locale, &b.issued_at)}</small></td>
                     <td>{state}{void}</td>
                 </tr>
@@ -212,6 +229,9 @@ pub fn batches_page(
     let body = view! {
         <p class="crumbs"><a href=back>{code.clone()}</a></p>
         <h1>{title.clone()}</h1>
+        {super::purpose(ctx,
+            "Phát mã mời một lần cho người dân ở các xã/phường đã chọn, in phiếu mời có mã QR cho bưu điện mang đi. Mã chỉ hiện một lần khi phát; lô đã in mà không dùng thì hủy.",
+            "Issue one-time invitation codes for the selected communes and print QR invitation cards for postal staff. Codes are shown once, when issued; void a printed batch that will not be used.")}
         {issue}
         <h2>{ctx.t("Các lô đã phát", "Batches")}</h2>
         {empty}{table}
@@ -261,14 +281,14 @@ fn sheet_cards(base_url: &str, cards: Vec<Card>) -> impl IntoView + use<> {
 pub fn batch_sheet(
     ctx: &Ctx,
     wave_title: &str,
-    (batch_id, scope): (&str, &str),
+    (batch_id, scope, province_name): (&str, &str, Option<&str>),
     base_url: &str,
     cards: Vec<Card>,
 ) -> String {
     let title = format!(
         "{} · {} · {} {}",
         ctx.t("Phiếu mời", "Invitation sheet"),
-        scope_label(ctx.locale, scope),
+        scope_label(ctx.locale, scope, province_name),
         cards.len(),
         ctx.t("mã", "codes")
     );
@@ -305,7 +325,7 @@ pub fn batch_sheet_file(
 ) -> String {
     let title = format!(
         "Phiếu mời · {} · {} mã · lô {batch_id}",
-        scope_label(Locale::Vi, scope),
+        scope_label(Locale::Vi, scope, None),
         cards.len()
     );
     let cards = sheet_cards(base_url, cards);

@@ -323,6 +323,118 @@ pub fn geography_label(locale: Locale, geography: crate::domain::Geography) -> &
     }
 }
 
+/// What a screen is for, in a sentence or two under its heading, in the reader's language.
+pub fn purpose(ctx: &Ctx, vi: &'static str, en: &'static str) -> impl IntoView + use<> {
+    let text = ctx.t(vi, en);
+    view! { <p class="help">{text}</p> }
+}
+
+/// A term of survey statistics a staff screen uses, explained where it is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Term {
+    Frame,
+    Stratum,
+    Psu,
+    Target,
+    Deff,
+    KishDeff,
+    EffectiveN,
+    Df,
+    RankInterval,
+    Adjustment,
+}
+
+impl Term {
+    /// (term, meaning), each as (Vietnamese, English).
+    fn words(self) -> ((&'static str, &'static str), (&'static str, &'static str)) {
+        match self {
+            Self::Frame => (
+                ("Dàn mẫu", "Frame"),
+                (
+                    "danh sách các tầng và các xã/phường được chọn của đợt, với dân số và chỉ tiêu phiếu; trọng số tính từ đây.",
+                    "the list of the wave's strata and selected communes, with populations and targets; the weights come from it.",
+                ),
+            ),
+            Self::Stratum => (
+                ("Tầng", "Stratum"),
+                (
+                    "một nhóm xã/phường trong một tỉnh (ví dụ thành thị, nông thôn) được chọn mẫu riêng; mã tầng do dàn mẫu đặt và là duy nhất trong cả nước.",
+                    "a group of communes within one province (e.g. urban, rural) sampled separately; its code comes from the frame and is unique nationwide.",
+                ),
+            ),
+            Self::Psu => (
+                ("PSU", "PSU"),
+                (
+                    "xã/phường được chọn vào mẫu (đơn vị mẫu cấp 1); người trả lời được chọn trong các xã/phường này.",
+                    "a commune or ward drawn into the sample (primary sampling unit); respondents are chosen within them.",
+                ),
+            ),
+            Self::Target => (
+                ("Chỉ tiêu", "Target"),
+                (
+                    "số phiếu cần thu ở mỗi xã/phường theo thiết kế mẫu.",
+                    "the number of completed forms the design asks of each commune.",
+                ),
+            ),
+            Self::Deff => (
+                ("Hệ số thiết kế (deff)", "Design effect (deff)"),
+                (
+                    "phương sai của ước lượng theo thiết kế mẫu thực tế (trọng số, phân tầng, chọn theo xã/phường) chia cho phương sai nếu chọn ngẫu nhiên đơn giản cùng số phiếu. Lớn hơn 1: kém chính xác hơn mẫu ngẫu nhiên đơn giản. Mỗi chỉ tiêu có deff riêng.",
+                    "the variance of an estimate under the actual design (weights, strata, sampling by commune) divided by its variance under simple random sampling of as many forms. Above 1: less precise than a simple random sample. Each measure has its own.",
+                ),
+            ),
+            Self::KishDeff => (
+                ("Hệ số Kish", "Kish's deff"),
+                (
+                    "phần deff chỉ do trọng số không đều gây ra: 1 + (hệ số biến thiên của trọng số)². Như nhau cho mọi chỉ tiêu của một tỉnh; khác với deff của từng chỉ tiêu, vốn gồm cả ảnh hưởng của việc chọn theo xã/phường.",
+                    "the part of the design effect due to unequal weights alone: 1 + (coefficient of variation of the weights)². The same for every measure of a province; unlike a measure's deff, it leaves out the clustering by commune.",
+                ),
+            ),
+            Self::EffectiveN => (
+                ("n hiệu dụng", "Effective n"),
+                (
+                    "số phiếu n chia cho deff (deff dưới 1 thì lấy bằng 1): số người mà một mẫu ngẫu nhiên đơn giản cần để chính xác như vậy.",
+                    "the number of forms n divided by the deff (a deff below 1 counts as 1): how many people a simple random sample would need for the same precision.",
+                ),
+            ),
+            Self::Df => (
+                ("Bậc tự do (df)", "Degrees of freedom (df)"),
+                (
+                    "số xã/phường có người trả lời trừ số tầng của chúng; khoảng tin cậy dùng phân phối t với df này. Theo quy tắc mặc định, df dưới 8 thì kết quả được đánh dấu cần xem xét.",
+                    "the number of communes with respondents minus the number of their strata; intervals use the t distribution with this df. Under the default rule, a df below 8 marks a result for review.",
+                ),
+            ),
+            Self::RankInterval => (
+                ("Khoảng thứ hạng", "Rank interval"),
+                (
+                    "các thứ hạng mà tỉnh có thể có khi tính đến sai số của mọi tỉnh cùng lúc (độ tin cậy chung cho cả bảng, mặc định 95%); hai tỉnh có khoảng chồng nhau thì không xếp hơn kém được.",
+                    "the ranks a province could hold given the uncertainty of every province at once (confidence for the whole table at once, 95% by default); provinces whose intervals overlap cannot be ordered.",
+                ),
+            ),
+            Self::Adjustment => (
+                ("Hệ số g", "Adjustment g"),
+                (
+                    "trọng số sau hiệu chỉnh chia cho trọng số trước hiệu chỉnh (w / w₀); xa 1 nghĩa là mẫu lệch nhiều so với tổng thể.",
+                    "the calibrated weight divided by the weight before calibration (w / w₀); far from 1 means the sample was far from the population.",
+                ),
+            ),
+        }
+    }
+}
+
+/// The terms a screen uses, explained in a fold under its purpose.
+pub fn glossary(ctx: &Ctx, terms: &[Term]) -> impl IntoView + use<> {
+    let entries = terms
+        .iter()
+        .map(|term| {
+            let ((vi, en), (meaning_vi, meaning_en)) = term.words();
+            view! { <dt>{ctx.t(vi, en)}</dt><dd>{ctx.t(meaning_vi, meaning_en)}</dd> }
+        })
+        .collect_view();
+    let summary = ctx.t("Các thuật ngữ trên trang này", "Terms on this page");
+    view! { <details class="help"><summary>{summary}</summary><dl>{entries}</dl></details> }
+}
+
 /// What an irreversible action asks before it is done: the action in words, what it will
 /// change, and one button that posts the same form again with `confirm=yes` (the handler acts
 /// only then), beside a way back. No JavaScript: the first post answers with this page.
@@ -334,6 +446,8 @@ pub struct Confirmation {
     pub fields: Vec<(String, String)>,
     /// Asks for a new password on this page (a password is never carried in a hidden field).
     pub new_password: bool,
+    /// Says it cannot be undone (a disabled account can be enabled again: not said there).
+    pub irreversible: bool,
     pub button: String,
     pub back: String,
 }
@@ -346,6 +460,7 @@ pub fn confirm_page(ctx: &Ctx, confirmation: Confirmation) -> String {
         action,
         fields,
         new_password,
+        irreversible,
         button,
         back,
     } = confirmation;
@@ -367,7 +482,7 @@ pub fn confirm_page(ctx: &Ctx, confirmation: Confirmation) -> String {
         <section class="narrow confirm">
             <h1>{title.clone()}</h1>
             <ul>{consequences}</ul>
-            <p><strong>{ctx.t("Việc này không thể hoàn tác.", "This cannot be undone.")}</strong></p>
+            {irreversible.then(|| view! { <p><strong>{ctx.t("Việc này không thể hoàn tác.", "This cannot be undone.")}</strong></p> })}
             <form method="post" action=action class="stacked">
                 {fields}
                 {password}

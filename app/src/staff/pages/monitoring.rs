@@ -165,13 +165,13 @@ pub fn monitor_page(ctx: &Ctx, view_data: MonitorView) -> String {
             view! {
                 <tr>
                     <th scope="row">{label}</th>
-                    <td class="num">{l.target}</td>
-                    <td class="num">{l.completes}</td>
+                    <td class="num">{ctx.locale.integer(l.target)}</td>
+                    <td class="num">{ctx.locale.integer(l.completes)}</td>
                     <td class="bar"><progress max=max value=l.completes.min(max)
                         aria-label=format!("{} {}", l.label, percent(l.completes, l.target))></progress>
                         " "{percent(l.completes, l.target)}</td>
                     <td class="num">{format!("{} / {} ({})", l.used, l.issued, percent(l.used, l.issued))}</td>
-                    <td class="num">{l.drafts}</td>
+                    <td class="num">{ctx.locale.integer(l.drafts)}</td>
                 </tr>
             }
         })
@@ -197,13 +197,13 @@ pub fn monitor_page(ctx: &Ctx, view_data: MonitorView) -> String {
                 view! {
                     <tr>
                         <th scope="row">{stratum.to_owned()}</th>
-                        <td class="num">{target}</td>
-                        <td class="num">{completes}</td>
+                        <td class="num">{ctx.locale.integer(target)}</td>
+                        <td class="num">{ctx.locale.integer(completes)}</td>
                         <td class="bar"><progress max=max value=completes.min(max)
                             aria-label=format!("{stratum} {}", percent(completes, target))></progress>
                             " "{percent(completes, target)}</td>
                         <td class="num">{format!("{used} / {issued} ({})", percent(used, issued))}</td>
-                        <td class="num">{drafts}</td>
+                        <td class="num">{ctx.locale.integer(drafts)}</td>
                     </tr>
                 }
             })
@@ -293,14 +293,17 @@ pub fn monitor_page(ctx: &Ctx, view_data: MonitorView) -> String {
     let body = view! {
         <p class="crumbs"><a href=back>{code.clone()}</a>{national}</p>
         <h1>{title.clone()}</h1>
+        {super::purpose(ctx,
+            "Theo dõi thu thập: số phiếu hoàn thành so với chỉ tiêu theo tỉnh, tầng và xã/phường, để biết nơi nào cần nhắc. Bấm vào một tỉnh để xem chi tiết.",
+            "Follow collection: completes against target by province, stratum and commune, to see where reminders are needed. Choose a province for its detail.")}
         <p>{scope_line}" · "<span>{ctx.t("Tự cập nhật mỗi 30 giây khi bật JavaScript; nếu không, tải lại trang.", "Refreshes every 30 s with JavaScript; otherwise reload the page.")}</span></p>
         <div id="live" data-refresh=refresh aria-live="polite">
             <dl class="facts">
-                <dt>{ctx.t("Chỉ tiêu", "Target")}</dt><dd>{totals.0}</dd>
-                <dt>{ctx.t("Hoàn thành", "Completes")}</dt><dd>{format!("{} ({})", totals.2, percent(totals.2, totals.0))}</dd>
-                <dt>{ctx.t("Mã đã phát", "Codes issued")}</dt><dd>{totals.1}</dd>
-                <dt>{ctx.t("Đang trả lời", "In progress")}</dt><dd>{totals.3}</dd>
-                <dt>{ctx.t("Ngoài dàn mẫu", "Outside the frame")}</dt><dd>{monitoring.outside_frame}</dd>
+                <dt>{ctx.t("Chỉ tiêu", "Target")}</dt><dd>{ctx.locale.integer(totals.0)}</dd>
+                <dt>{ctx.t("Hoàn thành", "Completes")}</dt><dd>{format!("{} ({})", ctx.locale.integer(totals.2), percent(totals.2, totals.0))}</dd>
+                <dt>{ctx.t("Mã đã phát", "Codes issued")}</dt><dd>{ctx.locale.integer(totals.1)}</dd>
+                <dt>{ctx.t("Đang trả lời", "In progress")}</dt><dd>{ctx.locale.integer(totals.3)}</dd>
+                <dt>{ctx.t("Ngoài dàn mẫu", "Outside the frame")}</dt><dd>{ctx.locale.integer(monitoring.outside_frame)}</dd>
                 <dt>{ctx.t("Kênh", "Modes")}</dt>
                 <dd>{format!("{} {} · {} {} · {} {} · {} {}",
                     ctx.t("trực tuyến", "online"), percent(channels.online, all),

@@ -60,7 +60,13 @@ pub fn questionnaires(
             </form>
         }
     });
-    let body = view! { <h1>{title}</h1><ul>{rows}</ul>{compare}{upload} };
+    let body = view! {
+        <h1>{title}</h1>
+        {super::purpose(ctx,
+            "Các phiên bản bảng hỏi đã ban hành. Một phiên bản không sửa được; mọi thay đổi là một phiên bản mới, và có thể so sánh hai phiên bản câu theo câu.",
+            "The published questionnaire versions. A version cannot be edited; every change is a new version, and two versions can be compared item by item.")}
+        <ul>{rows}</ul>{compare}{upload}
+    };
     document(ctx, title, body)
 }
 

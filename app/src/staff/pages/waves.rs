@@ -78,7 +78,13 @@ pub fn waves(ctx: &Ctx, waves: Vec<WaveDetails>, today: &str, can_create: bool) 
     let create = can_create.then(|| {
         view! { <p><a class="button" href="/staff/waves/new">{ctx.t("Tạo đợt khảo sát", "Create a wave")}</a></p> }
     });
-    let body = view! { <h1>{title}</h1>{create}{empty}{table} };
+    let body = view! {
+        <h1>{title}</h1>
+        {super::purpose(ctx,
+            "Mỗi đợt là một lần khảo sát trong năm: bảng hỏi, dàn mẫu, mã mời, thu thập, rồi tính và công bố kết quả. Chọn một đợt để làm việc với nó.",
+            "Each wave is one year's survey: questionnaire, frame, invitation codes, collection, then results computed and published. Choose a wave to work on it.")}
+        {create}{empty}{table}
+    };
     document(ctx, title, body)
 }
 
@@ -133,6 +139,9 @@ pub fn wave_new(
     let geo_2025 = form.geography != "2004";
     let body = view! {
         <h1>{title}</h1>
+        {super::purpose(ctx,
+            "Tạo đợt trước khi tải dàn mẫu và phát mã. Mã đợt dùng trong đường dẫn và tệp xuất, không đổi được sau khi tạo.",
+            "Create the wave before uploading its frame and issuing codes. The wave code appears in links and exported files and cannot be changed later.")}
         <form method="post" action="/staff/waves" class="stacked">
             <label for="code">{ctx.t("Mã đợt (chữ thường, số, gạch ngang)", "Wave code (lower-case letters, digits, dashes)")}</label>
             <input id="code" name="code" required pattern="[a-z0-9-]{3,40}" value=form.code.clone()
@@ -260,6 +269,9 @@ pub fn wave_page(
     let body = view! {
         <p class="crumbs"><a href="/staff">{ctx.t("Đợt khảo sát", "Waves")}</a></p>
         <h1>{title.clone()}</h1>
+        {super::purpose(ctx,
+            "Trang chính của đợt: trạng thái, bảng hỏi và các việc theo thứ tự — dàn mẫu, mã mời, theo dõi, nhập phiếu giấy, xuất dữ liệu, kết quả.",
+            "The wave's main page: its status, questionnaire and the work in order — frame, invitation codes, monitoring, paper import, exports, results.")}
         <dl class="facts">
             <dt>{ctx.t("Mã", "Code")}</dt><dd><code>{code.clone()}</code></dd>
             <dt>{ctx.t("Trạng thái", "Status")}</dt><dd>{status}</dd>

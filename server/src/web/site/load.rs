@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use sipas_app::domain::Geography;
 use sipas_app::results::charts::{SeriesKind, SeriesPoint};
-use sipas_app::results::{ROOT, ReleaseData, TreeNode};
+use sipas_app::results::{ROOT, ReleaseData};
 use sipas_app::staff::release::{PublishedElsewhere, ReleaseCell, ReleaseInfo};
 
 use super::{Failure, INDEX_TTL, lock, not_found, unavailable};
@@ -125,45 +125,20 @@ pub(crate) async fn release_data(
         .into_iter()
         .map(|p| (p.code, p.name_vi))
         .collect();
-    let items = match state
-        .store
-        .questionnaire(
-            &info.questionnaire_code,
-            u32::try_from(info.questionnaire_version).unwrap_or(0),
-        )
-        .await
-    {
-        Ok(q) => q
-            .sections
-            .into_iter()
-            .flat_map(|s| s.items)
-            .map(|i| (i.code, (i.vi, i.en)))
-            .collect(),
-        // Labels only: without them the page shows item codes.
-        Err(err) => {
-            tracing::warn!(error = %err, "public site: no questionnaire wording");
-            BTreeMap::new()
-        }
-    };
-    let methodology = sipas_stats::methodology::Methodology::from_toml(&info.methodology);
+    let wording = crate::services::questionnaires::wording(
+        state.store.as_ref(),
+        &info.questionnaire_code,
+        info.questionnaire_version,
+        &info.methodology,
+    )
+    .await;
     // The figure tiers and "against the nation" differences are measured from.
-    let reference = match methodology.as_ref().map(|m| m.national_rule) {
+    let reference = match sipas_stats::methodology::Methodology::from_toml(&info.methodology)
+        .map(|m| m.national_rule)
+    {
         Ok(sipas_stats::methodology::NationalRule::Pooled) => "national",
         _ => "national_mean",
     };
-    let tree = methodology
-        .map(|m| {
-            m.nodes
-                .into_iter()
-                .map(|n| TreeNode {
-                    code: n.code,
-                    label_vi: n.label_vi,
-                    label_en: n.label_en,
-                    children: n.children,
-                })
-                .collect()
-        })
-        .unwrap_or_default();
     let missing_provinces = names
         .iter()
         .filter(|(code, _)| !cells.iter().any(|c| &c.domain == *code))
@@ -179,9 +154,8 @@ pub(crate) async fn release_data(
     let data = Arc::new(ReleaseData {
         info,
         cells,
-        tree,
+        wording,
         names,
-        items,
         reference,
         checksums,
         missing_provinces,

@@ -186,8 +186,10 @@ pub async fn get(
         .unwrap_or_else(|_| panic!("GET {uri} did not answer within 10 s (a stalled render)"))
 }
 
-/// The audit entry of a change a test makes directly on the store.
+/// The audit entry of a change a test makes directly on the store (`action` is a key).
 pub fn audit(action: &str) -> sipas_app::staff::port::AuditEntry {
+    let action = sipas_app::staff::port::AuditAction::from_key(action)
+        .unwrap_or_else(|| panic!("{action} is not an audit action"));
     sipas_app::staff::port::AuditEntry::new("test", action)
 }
 
