@@ -134,6 +134,58 @@ impl Wording {
     }
 }
 
+/// A reliability note of the engine (English, with a decimal point: "effective n = 21.3 < 30")
+/// in the reader's language. Notes the list does not know are shown as written.
+pub fn note_words(locale: Locale, note: &str) -> String {
+    if locale == Locale::En {
+        return note.to_owned();
+    }
+    // Longer phrases first: "relative Korn–Graubard width" before "Korn–Graubard interval width".
+    const PHRASES: [(&str, &str); 13] = [
+        ("no valid answers", "không có câu trả lời hợp lệ"),
+        (
+            "degrees of freedom: no interval can be computed",
+            "bậc tự do: không tính được khoảng tin cậy",
+        ),
+        (
+            "zero estimated variance for a proportion strictly between 0 and 1",
+            "phương sai ước lượng bằng 0 dù tỉ lệ nằm giữa 0 và 1",
+        ),
+        ("the complement 1 − p", "phần bù 1 − p"),
+        (
+            "relative Korn–Graubard width",
+            "độ rộng tương đối của khoảng Korn–Graubard",
+        ),
+        (
+            "Korn–Graubard interval width",
+            "độ rộng khoảng Korn–Graubard",
+        ),
+        ("interval width", "độ rộng khoảng tin cậy"),
+        ("effective n", "n hiệu dụng"),
+        ("estimate at 0 or 1", "ước lượng bằng 0 hoặc 1"),
+        ("statistical review", "cần thống kê viên xem xét"),
+        ("cv =", "hệ số biến thiên ="),
+        ("df =", "bậc tự do ="),
+        ("n =", "n ="),
+    ];
+    let mut out = note.to_owned();
+    for (en, vi) in PHRASES {
+        out = out.replace(en, vi);
+    }
+    // Decimal points between digits become commas.
+    let chars: Vec<char> = out.chars().collect();
+    chars
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| {
+            let between_digits = i > 0
+                && chars[i - 1].is_ascii_digit()
+                && chars.get(i + 1).is_some_and(char::is_ascii_digit);
+            if c == '.' && between_digits { ',' } else { c }
+        })
+        .collect()
+}
+
 /// The wording of the SIPAS contents and elements (the 2023 method), for methodologies that
 /// give no label of their own.
 pub fn known_label(code: &str) -> Option<(&'static str, &'static str)> {
@@ -252,5 +304,57 @@ pub fn map_label(locale: Locale, geography: Geography) -> &'static str {
             "63 tỉnh, thành phố (trước 7/2025)",
             "63 provinces and cities (before July 2025)",
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reliability_notes_read_in_vietnamese() {
+        // One of each note the engine writes (stats/src/estimate.rs, `judge`).
+        let notes = [
+            "no valid answers",
+            "0.5 degrees of freedom: no interval can be computed",
+            "zero estimated variance for a proportion strictly between 0 and 1",
+            "n = 12 < 30",
+            "effective n = 21.3 < 30",
+            "estimate at 0 or 1",
+            "df = 5 < 8",
+            "cv = 0.123 > 0.1",
+            "interval width 0.251 > 0.2",
+            "Korn–Graubard interval width 0.312 ≥ 0.3",
+            "relative Korn–Graubard width 140% > 130%",
+            "df = 5 < 8: statistical review",
+            "estimate at 0 or 1: statistical review",
+            "the complement 1 − p: relative Korn–Graubard width 140% > 130%: statistical review",
+        ];
+        let english = [
+            "valid",
+            "answers",
+            "degrees",
+            "interval",
+            "zero",
+            "estimate",
+            "width",
+            "relative",
+            "statistical",
+            "review",
+            "complement",
+            "effective",
+            "cv",
+        ];
+        for note in notes {
+            let vi = note_words(Locale::Vi, note);
+            for word in english {
+                assert!(!vi.contains(word), "{note} → {vi}");
+            }
+            assert_eq!(note_words(Locale::En, note), note);
+        }
+        assert_eq!(
+            note_words(Locale::Vi, "effective n = 21.3 < 30"),
+            "n hiệu dụng = 21,3 < 30"
+        );
     }
 }

@@ -8,7 +8,11 @@ use crate::survey::questionnaire::Questionnaire;
 pub enum Change {
     Added(String),
     Removed(String),
-    Changed { item: String, what: String },
+    /// What changed, each as (Vietnamese, English).
+    Changed {
+        item: String,
+        what: Vec<(String, String)>,
+    },
 }
 
 /// What changed between two versions, item by item (wording, scale, choices, rule, required).
@@ -20,10 +24,16 @@ pub fn compare(from: &Questionnaire, to: &Questionnaire) -> Vec<Change> {
             Some(new) => {
                 let mut what = Vec::new();
                 if item.vi != new.vi {
-                    what.push(format!("vi: «{}» → «{}»", item.vi, new.vi));
+                    what.push((
+                        format!("lời tiếng Việt: «{}» → «{}»", item.vi, new.vi),
+                        format!("vi: «{}» → «{}»", item.vi, new.vi),
+                    ));
                 }
                 if item.en != new.en {
-                    what.push(format!("en: «{}» → «{}»", item.en, new.en));
+                    what.push((
+                        format!("lời tiếng Anh: «{}» → «{}»", item.en, new.en),
+                        format!("en: «{}» → «{}»", item.en, new.en),
+                    ));
                 }
                 let old_choices: Vec<_> = from
                     .choices(item)
@@ -34,18 +44,29 @@ pub fn compare(from: &Questionnaire, to: &Questionnaire) -> Vec<Change> {
                     .map(|c| (c.value, c.vi.clone(), c.en.clone()))
                     .collect();
                 if old_choices != new_choices {
-                    what.push("choices".to_owned());
+                    what.push(("các lựa chọn trả lời".to_owned(), "choices".to_owned()));
                 }
                 if item.required != new.required {
-                    what.push(format!("required: {} → {}", item.required, new.required));
+                    let yes_no = |required: bool| {
+                        if required {
+                            ("bắt buộc", "required")
+                        } else {
+                            ("không bắt buộc", "optional")
+                        }
+                    };
+                    let (old, now) = (yes_no(item.required), yes_no(new.required));
+                    what.push((
+                        format!("{} → {}", old.0, now.0),
+                        format!("{} → {}", old.1, now.1),
+                    ));
                 }
                 if item.show_if != new.show_if {
-                    what.push("show_if".to_owned());
+                    what.push(("điều kiện hiển thị".to_owned(), "show_if".to_owned()));
                 }
                 if !what.is_empty() {
                     changes.push(Change::Changed {
                         item: item.code.clone(),
-                        what: what.join("; "),
+                        what,
                     });
                 }
             }

@@ -200,8 +200,10 @@ fn warning_text(ctx: &Ctx, names: &HashMap<String, String>, w: &Warning) -> Stri
             completes,
             target,
         } => format!(
-            "{}: {completes} / {target} {}",
+            "{}: {} / {} {}",
             name(province),
+            ctx.locale.integer(*completes),
+            ctx.locale.integer(*target),
             ctx.t(
                 "phiếu hoàn thành so với chỉ tiêu",
                 "completes of the target"
@@ -220,7 +222,7 @@ fn warning_text(ctx: &Ctx, names: &HashMap<String, String>, w: &Warning) -> Stri
             "{}: {} {strata}",
             name(province),
             ctx.t(
-                "hệ số điều chỉnh không trả lời bị chặn (max_factor), chỉ bù một phần cho tầng",
+                "hệ số điều chỉnh không trả lời bị chặn ở mức tối đa, chỉ bù một phần cho tầng",
                 "nonresponse adjustment capped (max_factor), only partly corrected for stratum"
             )
         ),
@@ -258,12 +260,14 @@ fn warning_text(ctx: &Ctx, names: &HashMap<String, String>, w: &Warning) -> Stri
                 "No earlier release to compare with: the change columns are empty.",
             )
             .to_owned(),
+        // The reason is the engine's (English), quoted after the sentence in the reader's language.
         Warning::NotComparable { release, reason } => format!(
-            "{release}: {} ({reason})",
+            "{release}: {} ({}: {reason})",
             ctx.t(
                 "không so sánh được, cột thay đổi để trống",
                 "cannot be compared with, the change columns are empty"
-            )
+            ),
+            ctx.t("lý do hệ thống ghi, tiếng Anh", "reason")
         ),
         Warning::TotalsWithheld { reason } => format!(
             "{} ({reason})",
@@ -486,7 +490,8 @@ pub fn computation_page(
                 let label = wording.label(ctx.locale, &cell.node);
                 let header = view! { {label}" "<code>{cell.node.clone()}</code> }.into_any();
                 let flag = crate::results::flag_words(ctx.locale, &cell.flag);
-                result_row(ctx, header, format!("{flag} {}", cell.note).trim().to_owned(), cell)
+                let note = crate::results::note_words(ctx.locale, &cell.note);
+                result_row(ctx, header, format!("{flag} {note}").trim().to_owned(), cell)
             })
             .collect_view();
         let heading = match d.as_str() {
@@ -536,7 +541,7 @@ pub fn computation_page(
             view! {
                 <tr>
                     <th scope="row">{name(&w.province)}</th>
-                    <td class="num">{format!("{} / {}", w.respondents, w.target)}</td>
+                    <td class="num">{format!("{} / {}", ctx.locale.integer(w.respondents), ctx.locale.integer(w.target))}</td>
                     <td class="num">{ctx.locale.decimal(w.kish_design, 2)}</td>
                     <td class="num">{ctx.locale.decimal(w.kish_deff, 2)}</td>
                     <td class="num">{step(w.kish_trimmed)}</td>

@@ -121,7 +121,11 @@ pub async fn create(
             role.label().0,
             r.project,
             r.approval,
-            r.expires_on,
+            sipas_app::staff::pages::day(
+                sipas_app::i18n::Locale::Vi,
+                Some(&r.expires_on),
+                ("", "")
+            ),
             r.releases
                 .iter()
                 .map(|(y, v)| format!("{y} v{v}"))

@@ -28,7 +28,7 @@ pub fn parse(text: &str) -> Result<Questionnaire, Text> {
             message
                 .strip_prefix(prefix)
                 .and_then(|rest| rest.split('`').next())
-                .map(str::to_owned)
+                .map(|name| name.chars().take(120).collect::<String>())
         };
         let vi = if let Some(name) = field("missing field `") {
             format!(

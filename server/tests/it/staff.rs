@@ -917,6 +917,12 @@ async fn wave_story(world: &World) {
         diff.body.contains("<code>acc_1</code></td><td>Bỏ"),
         "removed item listed"
     );
+    // A changed scale is said in words: the items on it changed their choices.
+    assert!(
+        diff.body.contains("Sửa</td><td>các lựa chọn trả lời") && !diff.body.contains("choices"),
+        "{}",
+        diff.body
+    );
     // A frame with problems stores nothing and names rows and columns.
     let bad = "province,stratum,stratum_population,stratum_psus,psu,psu_name,target\n99,urban,0,1,00001,,x\n";
     let refused = central

@@ -407,8 +407,8 @@ impl Term {
             Self::RankInterval => (
                 ("Khoảng thứ hạng", "Rank interval"),
                 (
-                    "các thứ hạng mà tỉnh có thể có khi tính đến sai số của mọi tỉnh cùng lúc (độ tin cậy chung cho cả bảng, mặc định 95%); hai tỉnh có khoảng chồng nhau thì không xếp hơn kém được.",
-                    "the ranks a province could hold given the uncertainty of every province at once (confidence for the whole table at once, 95% by default); provinces whose intervals overlap cannot be ordered.",
+                    "các thứ hạng mà tỉnh có thể có khi tính đến sai số của mọi tỉnh cùng lúc (độ tin cậy chung cho cả bảng, mặc định 95%); hai tỉnh có khoảng không chồng lên nhau thì chắc chắn tỉnh này đứng trên tỉnh kia; khoảng chồng nhau thì chưa kết luận được.",
+                    "the ranks a province could hold given the uncertainty of every province at once (confidence for the whole table at once, 95% by default); two provinces whose intervals do not overlap are surely in that order; overlapping intervals leave it open.",
                 ),
             ),
             Self::Adjustment => (

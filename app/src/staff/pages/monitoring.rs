@@ -170,7 +170,7 @@ pub fn monitor_page(ctx: &Ctx, view_data: MonitorView) -> String {
                     <td class="bar"><progress max=max value=l.completes.min(max)
                         aria-label=format!("{} {}", l.label, percent(l.completes, l.target))></progress>
                         " "{percent(l.completes, l.target)}</td>
-                    <td class="num">{format!("{} / {} ({})", l.used, l.issued, percent(l.used, l.issued))}</td>
+                    <td class="num">{format!("{} / {} ({})", ctx.locale.integer(l.used), ctx.locale.integer(l.issued), percent(l.used, l.issued))}</td>
                     <td class="num">{ctx.locale.integer(l.drafts)}</td>
                 </tr>
             }
@@ -202,7 +202,7 @@ pub fn monitor_page(ctx: &Ctx, view_data: MonitorView) -> String {
                         <td class="bar"><progress max=max value=completes.min(max)
                             aria-label=format!("{stratum} {}", percent(completes, target))></progress>
                             " "{percent(completes, target)}</td>
-                        <td class="num">{format!("{used} / {issued} ({})", percent(used, issued))}</td>
+                        <td class="num">{format!("{} / {} ({})", ctx.locale.integer(used), ctx.locale.integer(issued), percent(used, issued))}</td>
                         <td class="num">{ctx.locale.integer(drafts)}</td>
                     </tr>
                 }

@@ -118,6 +118,9 @@ pub fn questionnaire(ctx: &Ctx, q: Questionnaire) -> String {
         <h1><span lang="vi">{q.title_vi.clone()}</span></h1>
         <p lang="en" class="en">{q.title_en.clone()}</p>
         <p><code>{title.clone()}</code></p>
+        {super::purpose(ctx,
+            "Toàn bộ câu hỏi của phiên bản này, như người trả lời thấy, bằng tiếng Việt và tiếng Anh, với các lựa chọn và điều kiện hiển thị.",
+            "Every question of this version as respondents see it, in Vietnamese and English, with its choices and when it is shown.")}
         {sections}
     };
     document(ctx, &title, body)
@@ -137,7 +140,10 @@ pub fn questionnaire_diff(ctx: &Ctx, from: &Questionnaire, to: &Questionnaire) -
             let (item, kind, what) = match change {
                 Change::Added(item) => (item, ctx.t("Thêm", "Added"), String::new()),
                 Change::Removed(item) => (item, ctx.t("Bỏ", "Removed"), String::new()),
-                Change::Changed { item, what } => (item, ctx.t("Sửa", "Changed"), what),
+                Change::Changed { item, what } => {
+                    let what: Vec<&str> = what.iter().map(|(vi, en)| ctx.t(vi, en)).collect();
+                    (item, ctx.t("Sửa", "Changed"), what.join("; "))
+                }
             };
             view! { <tr><td><code>{item}</code></td><td>{kind}</td><td>{what}</td></tr> }
         })
@@ -145,6 +151,9 @@ pub fn questionnaire_diff(ctx: &Ctx, from: &Questionnaire, to: &Questionnaire) -
     let body = view! {
         <p class="crumbs"><a href="/staff/questionnaires">{ctx.t("Bảng hỏi", "Questionnaires")}</a></p>
         <h1>{title.clone()}</h1>
+        {super::purpose(ctx,
+            "Những câu hỏi được thêm, bỏ hoặc sửa giữa hai phiên bản; kết quả của một câu đã sửa có thể không so sánh được giữa hai năm.",
+            "The questions added, removed or changed between two versions; a changed question's results may not compare across the two years.")}
         {empty}
         <table class="data"><thead><tr>
             <th scope="col">{ctx.t("Câu hỏi", "Item")}</th>
