@@ -3,7 +3,7 @@
 # Idempotent; safe to run before every build. Everything comes from crates.io, npm or Debian.
 #   scripts/setup.sh          tools to build and run
 #   scripts/setup.sh --test   also the browser, PostgreSQL and the end-to-end packages
-#   scripts/setup.sh --r      R with the survey package (Debian), to regenerate the golden
+#   scripts/setup.sh --r      R with the survey and sampling packages (Debian), to regenerate the golden
 #                             statistics (stats/golden/generate.R) and run scripts/bench.sh's
 #                             baseline; the tests never need it
 set -euo pipefail
@@ -68,7 +68,7 @@ if $want_test; then
   command -v pg_ctlcluster >/dev/null || missing+=(postgresql)
   ((${#missing[@]} == 0)) || apt_install "${missing[@]}"
 fi
-if $want_r && ! Rscript -e 'library(survey); library(MASS)' >/dev/null 2>&1; then
-  apt_install r-base-core r-cran-survey r-cran-mass
+if $want_r && ! Rscript -e 'library(survey); library(MASS); library(sampling)' >/dev/null 2>&1; then
+  apt_install r-base-core r-cran-survey r-cran-mass r-cran-sampling
 fi
 say "tools ready"

@@ -1,6 +1,7 @@
 # Golden values for the SIPAS statistics engine, from R's survey package.
 #
-#   Rscript stats/golden/generate.R        (from the repository root; Debian: r-cran-survey)
+#   Rscript stats/golden/generate.R        (from the repository root; Debian: r-cran-survey,
+#                                           r-cran-sampling)
 #
 # Writes, beside this script:
 #   microdata.csv, microdata_lonely.csv, microdata_srs.csv   inputs in the documented CSV format
@@ -20,7 +21,9 @@
 #                     raking (g down to 0.25), item nonresponse, nonresponse classes
 #   expected_field.csv, weights_field.csv, raking_bounded_field.csv   its estimates, weights and
 #                     which provinces bounded raking solves (see the section at the end)
-#   versions.csv      the R and survey versions that wrote them
+#   sampling.csv, sampling_draws.csv   inclusionprobabilities and UPsystematic (sampling
+#                     package; Debian: r-cran-sampling) on commune-shaped sizes
+#   versions.csv      the R, survey and sampling versions that wrote them
 # The Rust tests (stats/tests/golden.rs) read these; R is never needed at test time.
 suppressMessages(library(survey))
 args <- commandArgs(trailingOnly = FALSE)
@@ -607,7 +610,38 @@ write.csv(data.frame(response_id = fd$response_id, w_frame = fmt(fd$w_frame),
                      w_bounded = fmt(weights(bounded)[match(fd$response_id, solvable$response_id)])),
           file.path(here, "weights_field.csv"), row.names = FALSE)
 
-write.csv(data.frame(software = c("R", "survey"),
-                     version = c(R.version.string, format(packageVersion("survey")))),
+# ---- Sample selection (sampling package): inclusion probabilities with certainty units, and
+# systematic PPS from a recorded start. Each draw's start is R's runif(1) after set.seed, and
+# UPsystematic is called after the same set.seed, so the start written is the one it used.
+suppressMessages(library(sampling))
+set.seed(20261207)
+sampling_cases <- list(
+  # One province's communes: adult populations, a few large wards forcing certainty in two rounds.
+  province = list(size = c(round(rlnorm(110, log(8000), 0.8)), 200000, 150000, 90000), n = 12),
+  stratum_small = list(size = round(rlnorm(15, log(5000), 0.6)), n = 3),
+  with_zeros = list(size = c(0, round(runif(8, 1000, 9000)), 0, round(runif(8, 1000, 9000)), 0), n = 5),
+  equal = list(size = rep(1, 40), n = 10),
+  two_rounds = list(size = c(1000, 400, 300, rep(10, 30)), n = 4)
+)
+pik_rows <- list(); draw_rows <- list()
+for (case in names(sampling_cases)) {
+  cs <- sampling_cases[[case]]
+  pik <- inclusionprobabilities(cs$size, cs$n)
+  pik_rows[[case]] <- data.frame(case = case, unit = seq_along(pik), size = fmt(cs$size),
+                                 n = cs$n, pik = fmt(pik))
+  for (d in 1:6) {
+    set.seed(1000 + d); start <- runif(1)
+    set.seed(1000 + d); s <- UPsystematic(pik)
+    stopifnot(sum(s == 1) == cs$n)
+    draw_rows[[paste(case, d)]] <- data.frame(case = case, draw = d, start = fmt(start),
+                                              selected = paste(which(s == 1), collapse = " "))
+  }
+}
+write.csv(do.call(rbind, pik_rows), file.path(here, "sampling.csv"), row.names = FALSE)
+write.csv(do.call(rbind, draw_rows), file.path(here, "sampling_draws.csv"), row.names = FALSE)
+
+write.csv(data.frame(software = c("R", "survey", "sampling"),
+                     version = c(R.version.string, format(packageVersion("survey")),
+                                 format(packageVersion("sampling")))),
           file.path(here, "versions.csv"), row.names = FALSE)
 cat("golden files written to", here, "\n")

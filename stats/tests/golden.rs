@@ -261,6 +261,55 @@ fn golden_files_record_the_r_versions() {
     };
     assert!(get("R").starts_with("R version 4."), "{versions:?}");
     assert!(get("survey").starts_with("4."), "{versions:?}");
+    assert!(get("sampling").starts_with("2."), "{versions:?}");
+}
+
+/// `sampling::inclusionprobabilities` and `UPsystematic`: the same probabilities, bit for bit
+/// (the same arithmetic in the same order, sums as precise as R's long double ones), and from
+/// R's start the same units.
+#[test]
+fn sample_selection_matches_the_sampling_package() {
+    let rows = read_rows("sampling.csv");
+    let mut cases: Vec<String> = rows.iter().map(|r| r["case"].clone()).collect();
+    cases.dedup();
+    assert_eq!(cases.len(), 5);
+    let draws = read_rows("sampling_draws.csv");
+    let mut certain_seen = 0;
+    for case in &cases {
+        let units: Vec<&HashMap<String, String>> =
+            rows.iter().filter(|r| &r["case"] == case).collect();
+        let sizes: Vec<f64> = units.iter().map(|r| r["size"].parse().unwrap()).collect();
+        let n: usize = units[0]["n"].parse().unwrap();
+        let pik = sipas_stats::sampling::inclusion_probabilities(&sizes, n).unwrap();
+        for (ours, row) in pik.iter().zip(&units) {
+            let theirs: f64 = row["pik"].parse().unwrap();
+            // Bit for bit: a last-bit difference decides whether a unit reaches 1.
+            assert!(
+                ours.to_bits() == theirs.to_bits(),
+                "{case} unit {}: {ours} vs R {theirs}",
+                row["unit"]
+            );
+        }
+        certain_seen += pik.iter().filter(|p| **p == 1.0).count();
+        for draw in draws.iter().filter(|d| &d["case"] == case) {
+            let start: f64 = draw["start"].parse().unwrap();
+            let selected = sipas_stats::sampling::systematic_selection(&pik, start).unwrap();
+            let ours: Vec<String> = selected
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| **s)
+                .map(|(i, _)| (i + 1).to_string())
+                .collect();
+            assert_eq!(
+                ours.join(" "),
+                draw["selected"],
+                "{case}, draw {} (start {start})",
+                draw["draw"]
+            );
+        }
+    }
+    // The golden data exercise certainty: two large wards, and three rounds in `two_rounds`.
+    assert!(certain_seen >= 5, "{certain_seen}");
 }
 
 #[test]

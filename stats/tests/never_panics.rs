@@ -351,3 +351,31 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Sample selection on any sizes, n and start: probabilities in [0, 1] summing to n and
+    /// exactly n units drawn, or a refusal.
+    #[test]
+    fn sample_selection_never_panics(
+        sizes in proptest::collection::vec(prop_oneof![
+            4 => 0.0f64..1e6,
+            1 => Just(0.0),
+            1 => prop_oneof![Just(f64::NAN), Just(-1.0), Just(f64::INFINITY), Just(1e300)],
+        ], 0..60),
+        n in 0usize..70,
+        start in 0.0f64..1.0,
+    ) {
+        use sipas_stats::sampling::{inclusion_probabilities, systematic_selection};
+        if let Ok(pik) = inclusion_probabilities(&sizes, n) {
+            prop_assert!(pik.iter().all(|p| (0.0..=1.0 + 1e-9).contains(p)), "{pik:?}");
+            let total: f64 = pik.iter().sum();
+            prop_assert!(pik.iter().all(|p| *p == 0.0) || (total - n as f64).abs() < 1e-6, "{total} vs {n}");
+            let selected = systematic_selection(&pik, start).unwrap();
+            if pik.iter().any(|p| *p > 0.0) {
+                prop_assert_eq!(selected.iter().filter(|s| **s).count(), n);
+            }
+        }
+    }
+}
