@@ -56,6 +56,43 @@ impl UnitKind {
     }
 }
 
+/// What a unit below the province is on the 2025 map (there are no districts since then).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommuneKind {
+    /// Xã.
+    Commune,
+    /// Phường: the default urban stratum.
+    Ward,
+    /// Đặc khu (island special zones).
+    SpecialZone,
+}
+
+impl CommuneKind {
+    pub fn parse(key: &str) -> Option<Self> {
+        match key {
+            "commune" => Some(Self::Commune),
+            "ward" => Some(Self::Ward),
+            "special_zone" => Some(Self::SpecialZone),
+            _ => None,
+        }
+    }
+
+    /// Wards are urban; communes and special zones rural (the default strata of a frame).
+    pub fn urban(self) -> bool {
+        self == Self::Ward
+    }
+}
+
+/// A commune, ward or special zone of the 2025 map (3,321 units, official 5-digit codes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Commune {
+    pub province_code: String,
+    pub code: String,
+    pub name_vi: String,
+    pub kind: CommuneKind,
+}
+
 /// A provincial-level administrative unit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Province {

@@ -44,6 +44,9 @@ pub trait Store: Send + Sync + 'static {
     /// The provincial units of one geography, ordered by code.
     async fn provinces(&self, geography: Geography) -> StoreResult<Vec<Province>>;
 
+    /// The communes, wards and special zones of the 2025 map, ordered by province then code.
+    async fn communes(&self) -> StoreResult<Vec<crate::domain::Commune>>;
+
     /// The provincial units in force on an ISO date (`YYYY-MM-DD`), ordered by code.
     async fn provinces_on(&self, iso_date: &str) -> StoreResult<Vec<Province>>;
 

@@ -306,6 +306,27 @@ impl Store for SqlStore {
             .collect()
     }
 
+    async fn communes(&self) -> StoreResult<Vec<sipas_app::domain::Commune>> {
+        let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+            "SELECT province_code, code, name_vi, kind FROM communes ORDER BY province_code, code",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        rows.into_iter()
+            .map(|(province_code, code, name_vi, kind)| {
+                let kind = sipas_app::domain::CommuneKind::parse(&kind)
+                    .ok_or_else(|| StoreError::Backend(format!("unknown commune kind {kind:?}")))?;
+                Ok(sipas_app::domain::Commune {
+                    province_code,
+                    code,
+                    name_vi,
+                    kind,
+                })
+            })
+            .collect()
+    }
+
     async fn provinces_on(&self, iso_date: &str) -> StoreResult<Vec<Province>> {
         // ISO dates compare correctly as text on both engines.
         let sql = format!(

@@ -48,6 +48,29 @@ async fn story(url: &str) {
             assert_eq!(unit.geography, geography);
         }
     }
+    // The 3,321 communes of the 2025 map, each in its province, names as published (runs of
+    // spaces collapsed).
+    let communes = db.communes().await.expect("communes");
+    let mut expected = reference_csv("communes_2025.csv");
+    expected.sort_by(|a, b| (&a[0], &a[1]).cmp(&(&b[0], &b[1])));
+    assert_eq!(communes.len(), 3321);
+    for (commune, row) in communes.iter().zip(&expected) {
+        let name = row[2].split_whitespace().collect::<Vec<_>>().join(" ");
+        assert_eq!(
+            (
+                commune.province_code.as_str(),
+                commune.code.as_str(),
+                commune.name_vi.as_str()
+            ),
+            (row[0].as_str(), row[1].as_str(), name.as_str())
+        );
+        assert_eq!(
+            commune.kind,
+            sipas_app::domain::CommuneKind::parse(&row[3]).expect("kind")
+        );
+    }
+    let wards = communes.iter().filter(|c| c.kind.urban()).count();
+    assert_eq!(wards, 687);
     assert_eq!(
         db.provinces_on("2025-06-30").await.expect("before").len(),
         63
