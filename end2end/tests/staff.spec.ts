@@ -15,8 +15,8 @@ const PROVINCIAL_PASSWORD = 'mật khẩu cán bộ Hà Nội 01';
 const WAVE = 'e2e-2027';
 const FRAME =
   'province,stratum,stratum_population,stratum_psus,psu,psu_name,target\n' +
-  '01,01-urban,500000,120,00001,Phường Ba Đình,30\n' +
-  '79,79-urban,800000,200,26734,Phường Bến Nghé,40\n';
+  '01,01-urban,500000,120,00004,Phường Ba Đình,30\n' +
+  '79,79-urban,800000,200,26740,Phường Sài Gòn,40\n';
 
 let code = '';
 
@@ -91,7 +91,7 @@ test('ministry staff create a wave, upload its frame, issue and print a batch', 
   await page.goto(`/staff/waves/${WAVE}/batches`);
   await expect(page.getByText('Chưa phát mã nào')).toBeVisible();
   await staffScreen(page, 'batches');
-  await page.getByLabel('Cho', { exact: true }).selectOption('psu:00001');
+  await page.getByLabel('Cho', { exact: true }).selectOption('psu:00004');
   await page.getByLabel('Số mã').fill('3');
   await page.getByRole('button', { name: 'Phát mã' }).click();
   await expect(page.locator('article.card')).toHaveCount(3);
@@ -104,7 +104,7 @@ test('ministry staff create a wave, upload its frame, issue and print a batch', 
   expect(await clippedCodes(page)).toEqual([]);
   await page.setViewportSize({ width: 1280, height: 800 });
   // Named for what it is for, not by its id; no code ends in a symbol a citizen would doubt.
-  await expect(page.getByRole('heading', { level: 1 })).toContainText('Xã/phường (PSU) 00001 · 3 mã');
+  await expect(page.getByRole('heading', { level: 1 })).toContainText('Xã/phường (PSU) 00004 · 3 mã');
   for (const shown of await page.locator('article.card .code').allTextContents()) {
     expect(shown).toMatch(/^[0-9A-Z]{4}(-[0-9A-Z]{4}){3}-[0-9A-Z]$/);
   }
@@ -120,7 +120,7 @@ test('ministry staff create a wave, upload its frame, issue and print a batch', 
 
   // Voiding is asked first; going back voids nothing (a citizen answers one of these codes next).
   await page.goto(`/staff/waves/${WAVE}/batches`);
-  await expect(page.getByRole('cell', { name: 'Xã/phường (PSU) 00001' })).toBeVisible();
+  await expect(page.getByRole('cell', { name: 'Xã/phường (PSU) 00004' })).toBeVisible();
   await expect(page.getByRole('cell', { name: '01 Hà Nội' })).toBeVisible();
   await page.getByRole('button', { name: /^Hủy lô/ }).first().click();
   await expect(page.getByRole('heading', { level: 1 })).toContainText('Hủy lô');
@@ -153,7 +153,7 @@ test('monitoring shows the answer against the target; the province officer sees 
   await signIn(officer, 'ha.noi', PROVINCIAL_PASSWORD);
   await officer.goto(`/staff/waves/${WAVE}/monitor`);
   await expect(officer.getByText('Phường Ba Đình')).toBeVisible();
-  await expect(officer.getByText('Bến Nghé')).toHaveCount(0);
+  await expect(officer.getByText('Sài Gòn')).toHaveCount(0);
   const refused = await officer.goto(`/staff/waves/${WAVE}/monitor?province=79`);
   expect(refused?.status()).toBe(403);
   await officer.goto(`/staff/waves/${WAVE}/import`);

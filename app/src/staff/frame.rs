@@ -3,12 +3,29 @@
 //!
 //! One file, one row per sampled PSU; the stratum columns repeat on each of its PSUs' rows and
 //! must agree. All or nothing: a file with any problem stores nothing.
+//!
+//! On the 2025 map a PSU is a commune, ward or special zone named by its official 5-digit code:
+//! an unknown code, or one of another province, is refused; the official name is used (the
+//! `psu_name` column may be empty); an empty `stratum` is the province's urban stratum for a
+//! ward and its rural one otherwise, and an empty `stratum_psus` of such a stratum is the number
+//! of the province's wards (or communes and special zones) on the list.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
 use super::sheet::{Problems, Table, parse_count};
+use crate::domain::Commune;
+
+/// The default stratum of a commune of the 2025 map: urban for a ward, rural otherwise.
+pub fn default_stratum(commune: &Commune) -> String {
+    let area = if commune.kind.urban() {
+        "thanh-thi"
+    } else {
+        "nong-thon"
+    };
+    format!("{}-{area}", commune.province_code)
+}
 
 pub const COLUMNS: [&str; 7] = [
     "province",
@@ -56,8 +73,13 @@ fn valid_key(text: &str) -> bool {
     !text.is_empty() && text.chars().count() <= 40 && !text.chars().any(char::is_control)
 }
 
-/// Checks a frame file against the provinces of the wave's geography.
-pub fn parse(mut table: Table, provinces: &HashSet<String>) -> Result<Frame, Problems> {
+/// Checks a frame file against the provinces of the wave's geography and, on the 2025 map, its
+/// communes (by code).
+pub fn parse(
+    mut table: Table,
+    provinces: &HashSet<String>,
+    communes: Option<&HashMap<String, Commune>>,
+) -> Result<Frame, Problems> {
     table.normalise_header();
     let mut problems = Problems::default();
     let Some(cols) = table.require(&COLUMNS, &mut problems) else {
@@ -82,6 +104,13 @@ pub fn parse(mut table: Table, provinces: &HashSet<String>) -> Result<Frame, Pro
     let mut stratum_province: std::collections::HashMap<String, (String, usize)> =
         std::collections::HashMap::new();
     let mut psus = Vec::new();
+    // (province, urban) → how many such units the province has: a default stratum's size.
+    let mut units_by_area: HashMap<(&str, bool), i64> = HashMap::new();
+    for commune in communes.into_iter().flat_map(|list| list.values()) {
+        *units_by_area
+            .entry((commune.province_code.as_str(), commune.kind.urban()))
+            .or_default() += 1;
+    }
     for (row_number, row) in table.data() {
         let cell = |index| Table::cell(row, index);
         let province_code = cell(province).to_owned();
@@ -95,8 +124,53 @@ pub fn parse(mut table: Table, provinces: &HashSet<String>) -> Result<Frame, Pro
                 ),
             );
         }
-        let stratum_key = cell(stratum).to_owned();
-        if !valid_key(&stratum_key) {
+        let psu_code = cell(psu).to_owned();
+        let official = match communes {
+            None => None,
+            Some(list) => match list.get(&psu_code) {
+                Some(commune) if commune.province_code == province_code => Some(commune),
+                Some(commune) => {
+                    problems.add(
+                        row_number,
+                        COLUMNS[4],
+                        (
+                            format!(
+                                "{psu_code} ({}) thuộc tỉnh {}, không thuộc tỉnh {province_code}",
+                                commune.name_vi, commune.province_code
+                            ),
+                            format!(
+                                "{psu_code} ({}) is in province {}, not {province_code}",
+                                commune.name_vi, commune.province_code
+                            ),
+                        ),
+                    );
+                    None
+                }
+                None => {
+                    problems.add(
+                        row_number,
+                        COLUMNS[4],
+                        (
+                            format!(
+                                "{psu_code:?} không phải mã chính thức (5 chữ số) của một xã, phường hay đặc khu trên bản đồ từ 1/7/2025"
+                            ),
+                            format!(
+                                "{psu_code:?} is not the official 5-digit code of a commune, ward or special zone of the map in force since 1 July 2025"
+                            ),
+                        ),
+                    );
+                    None
+                }
+            },
+        };
+        let defaulted = official.filter(|_| cell(stratum).is_empty());
+        // A code not on the list says so once: its empty defaults are not reported again.
+        let unresolved = communes.is_some() && official.is_none();
+        let stratum_key = match defaulted {
+            Some(commune) => default_stratum(commune),
+            None => cell(stratum).to_owned(),
+        };
+        if !valid_key(&stratum_key) && !(unresolved && stratum_key.is_empty()) {
             problems.add(
                 row_number,
                 COLUMNS[1],
@@ -122,8 +196,13 @@ pub fn parse(mut table: Table, provinces: &HashSet<String>) -> Result<Frame, Pro
             }
         };
         let pop = positive(population, COLUMNS[2], &mut problems);
-        let n_psus = positive(psus_in_pop, COLUMNS[3], &mut problems);
-        let psu_code = cell(psu).to_owned();
+        let n_psus = match defaulted {
+            Some(commune) if cell(psus_in_pop).is_empty() => units_by_area
+                .get(&(commune.province_code.as_str(), commune.kind.urban()))
+                .copied(),
+            None if unresolved && cell(psus_in_pop).is_empty() => None,
+            _ => positive(psus_in_pop, COLUMNS[3], &mut problems),
+        };
         if !valid_key(&psu_code) {
             problems.add(
                 row_number,
@@ -143,8 +222,11 @@ pub fn parse(mut table: Table, provinces: &HashSet<String>) -> Result<Frame, Pro
                 ),
             );
         }
-        let name = cell(psu_name).to_owned();
-        if name.is_empty() || name.chars().count() > 120 {
+        let name = match official {
+            Some(commune) => commune.name_vi.clone(),
+            None => cell(psu_name).to_owned(),
+        };
+        if (name.is_empty() && !unresolved) || name.chars().count() > 120 {
             problems.add(
                 row_number,
                 COLUMNS[5],
@@ -316,6 +398,7 @@ mod tests {
                 "79,rural,800000,200,26734,Xã Bình Chánh,40",
             ]),
             &provinces(),
+            None,
         )
         .expect("valid frame");
         assert_eq!(frame.strata.len(), 2);
@@ -333,6 +416,7 @@ mod tests {
                 "99,rural,0,1,26734,,40",
             ]),
             &provinces(),
+            None,
         )
         .expect_err("invalid frame");
         let text: Vec<String> = problems.listed.iter().map(ToString::to_string).collect();
@@ -372,6 +456,7 @@ mod tests {
                 "01,urban,400000,1,00002,B,3",
             ]),
             &provinces(),
+            None,
         )
         .expect_err("invalid frame");
         let text: Vec<String> = problems.listed.iter().map(ToString::to_string).collect();
@@ -383,7 +468,7 @@ mod tests {
                 .any(|t| t.contains("has 2 sampled PSUs but only 1"))
         );
         let missing =
-            parse(table(&["province,stratum", "01,a"]), &provinces()).expect_err("missing");
+            parse(table(&["province,stratum", "01,a"]), &provinces(), None).expect_err("missing");
         assert_eq!(missing.total, 5);
     }
 
@@ -396,6 +481,7 @@ mod tests {
                 "79,urban,800000,200,26734,Phường Bến Nghé,40",
             ]),
             &provinces(),
+            None,
         )
         .expect_err("a shared stratum code");
         let text: Vec<String> = problems.listed.iter().map(ToString::to_string).collect();
@@ -403,6 +489,96 @@ mod tests {
             text.iter().any(|t| t.starts_with("row 3, column stratum:")
                 && t.contains("province 01 (row 2)")
                 && t.contains("79-urban")),
+            "{text:?}"
+        );
+    }
+
+    fn communes() -> HashMap<String, Commune> {
+        use crate::domain::CommuneKind;
+        [
+            ("01", "00004", "Phường Ba Đình", CommuneKind::Ward),
+            ("01", "00008", "Phường Ngọc Hà", CommuneKind::Ward),
+            ("01", "00376", "Xã Sóc Sơn", CommuneKind::Commune),
+            ("01", "00377", "Xã Đa Phúc", CommuneKind::Commune),
+            ("01", "00378", "Xã Nội Bài", CommuneKind::Commune),
+            ("79", "26740", "Phường Sài Gòn", CommuneKind::Ward),
+        ]
+        .into_iter()
+        .map(|(province, code, name, kind)| {
+            (
+                code.to_owned(),
+                Commune {
+                    province_code: province.to_owned(),
+                    code: code.to_owned(),
+                    name_vi: name.to_owned(),
+                    kind,
+                },
+            )
+        })
+        .collect()
+    }
+
+    #[test]
+    fn on_the_2025_map_psus_are_official_communes_with_default_strata() {
+        let list = communes();
+        let frame = parse(
+            table(&[
+                HEADER,
+                // Names and strata from the list; a typed name is replaced by the official one.
+                "01,,500000,,00004,,30",
+                "01,,300000,,00376,Sóc Sơn,30",
+                "01,,300000,,00377,,30",
+                "79,79-trung-tam,800000,200,26740,,40",
+            ]),
+            &provinces(),
+            Some(&list),
+        )
+        .expect("valid frame");
+        let names: Vec<&str> = frame.psus.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "Phường Ba Đình",
+                "Xã Sóc Sơn",
+                "Xã Đa Phúc",
+                "Phường Sài Gòn"
+            ]
+        );
+        let strata: Vec<(&str, i64)> = frame
+            .strata
+            .iter()
+            .map(|s| (s.stratum.as_str(), s.psus_in_population))
+            .collect();
+        // Hà Nội's wards (2 on this list) and communes (3); a stratum given keeps its count.
+        assert_eq!(
+            strata,
+            [
+                ("01-nong-thon", 3),
+                ("01-thanh-thi", 2),
+                ("79-trung-tam", 200)
+            ]
+        );
+
+        // An unknown code and a commune of another province are refused, naming row and column.
+        let problems = parse(
+            table(&[HEADER, "01,,500000,,99999,,30", "79,,800000,,00008,,40"]),
+            &provinces(),
+            Some(&list),
+        )
+        .expect_err("refused");
+        let text: Vec<String> = problems
+            .listed
+            .iter()
+            .map(|p| format!("{} {} {}", p.row, p.column, p.message.en))
+            .collect();
+        assert!(
+            text.iter()
+                .any(|t| t.starts_with("2 psu") && t.contains("official 5-digit code")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter()
+                .any(|t| t.starts_with("3 psu") && t.contains("is in province 01, not 79")),
             "{text:?}"
         );
     }

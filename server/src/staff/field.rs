@@ -67,7 +67,20 @@ pub async fn upload_frame(
         .into_iter()
         .map(|p| p.code)
         .collect();
-    let parsed = match frame::parse(table, &provinces) {
+    // On the 2025 map PSUs are the official communes; the 2004 map had no such list here.
+    let communes = match wave.wave.wave.geography {
+        sipas_app::domain::Geography::G2025 => Some(
+            state
+                .store
+                .communes()
+                .await?
+                .into_iter()
+                .map(|c| (c.code.clone(), c))
+                .collect::<std::collections::HashMap<_, _>>(),
+        ),
+        sipas_app::domain::Geography::G2004 => None,
+    };
+    let parsed = match frame::parse(table, &provinces, communes.as_ref()) {
         Ok(parsed) => parsed,
         Err(problems) => return show(current, problems.listed, problems.total),
     };

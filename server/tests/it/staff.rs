@@ -146,9 +146,9 @@ async fn snapshot(pool: &AnyPool) -> BTreeMap<&'static str, i64> {
 }
 
 const FRAME: &str = "province,stratum,stratum_population,stratum_psus,psu,psu_name,target\n\
-01,01-urban,500000,120,00001,Phường Ba Đình,30\n\
-01,01-rural,300000,80,00280,Xã Sóc Sơn,10\n\
-79,79-urban,800000,200,26734,Phường Bến Nghé,40\n";
+01,01-urban,500000,120,00004,Phường Ba Đình,30\n\
+01,01-rural,300000,80,00376,Xã Sóc Sơn,10\n\
+79,79-urban,800000,200,26740,Phường Sài Gòn,40\n";
 
 enum Body_ {
     None,
@@ -304,7 +304,7 @@ async fn role_matrix(world: &World) {
             &format!("/staff/waves/{WAVE}/batches"),
             &[
                 ("request_id", &token),
-                ("target", "psu:26734"),
+                ("target", "psu:26740"),
                 ("count", "3"),
             ],
         )
@@ -325,7 +325,7 @@ async fn role_matrix(world: &World) {
             &format!("/staff/waves/{WAVE}/batches"),
             &[
                 ("request_id", &token_01),
-                ("target", "psu:00001"),
+                ("target", "psu:00004"),
                 ("count", "2"),
             ],
         )
@@ -432,7 +432,7 @@ async fn role_matrix(world: &World) {
         "name=\"request_id\" value=\"",
         "\"",
     );
-    for target in ["psu:26734", "province:79", "stratum:79:79-urban"] {
+    for target in ["psu:26740", "province:79", "stratum:79:79-urban"] {
         let reply = hanoi
             .post(
                 &format!("/staff/waves/{WAVE}/batches"),
@@ -503,9 +503,9 @@ async fn role_matrix(world: &World) {
         "another province's batch is listed"
     );
     let frame_page = hanoi.get(&format!("/staff/waves/{WAVE}/frame")).await;
-    assert!(frame_page.body.contains("00001") && !frame_page.body.contains("26734"));
+    assert!(frame_page.body.contains("00004") && !frame_page.body.contains("26740"));
     let monitor = hanoi.get(&format!("/staff/waves/{WAVE}/monitor")).await;
-    assert!(monitor.body.contains("00001") && !monitor.body.contains("26734"));
+    assert!(monitor.body.contains("00004") && !monitor.body.contains("26740"));
 }
 
 fn between(text: &str, start: &str, end: &str) -> String {
@@ -924,7 +924,7 @@ async fn wave_story(world: &World) {
         diff.body
     );
     // A frame with problems stores nothing and names rows and columns.
-    let bad = "province,stratum,stratum_population,stratum_psus,psu,psu_name,target\n99,urban,0,1,00001,,x\n";
+    let bad = "province,stratum,stratum_population,stratum_psus,psu,psu_name,target\n99,urban,0,1,00004,,x\n";
     let refused = central
         .upload("/staff/waves/sipas-2027/frame", bad.as_bytes(), &[])
         .await;
@@ -942,6 +942,21 @@ async fn wave_story(world: &World) {
             .expect("frame")
             .psus
             .is_empty()
+    );
+    // On the 2025 map a PSU is an official commune of its province.
+    let invented = "province,stratum,stratum_population,stratum_psus,psu,psu_name,target\n\
+                    01,,500000,,00004,,30\n01,,500000,,phuong-1,Phường 1,30\n79,,800000,,00376,,40\n";
+    let refused = central
+        .upload("/staff/waves/sipas-2027/frame", invented.as_bytes(), &[])
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(
+        refused.body.contains("\"phuong-1\" không phải mã chính thức")
+            && refused.body.contains("00376 (Xã Sóc Sơn) thuộc tỉnh 01, không thuộc tỉnh 79")
+            // Said once: the empty defaults of a code not on the list are not reported again.
+            && refused.body.contains("<h2 id=\"problems-heading\">2 lỗi</h2>"),
+        "{}",
+        refused.body
     );
     let stored = central
         .upload("/staff/waves/sipas-2027/frame", FRAME.as_bytes(), &[])
@@ -982,7 +997,7 @@ async fn wave_story(world: &World) {
         Some("no-store")
     );
     assert_eq!(sheet.body.matches("class=\"card\"").count(), 8);
-    assert_eq!(sheet.body.matches("PSU 00001").count(), 6);
+    assert_eq!(sheet.body.matches("PSU 00004").count(), 6);
     assert!(sheet.body.contains("<svg"), "QR codes on the sheet");
     // The same form posted twice issues nothing more.
     let again = central
@@ -1173,7 +1188,7 @@ async fn wave_story(world: &World) {
     point_header.extend(answers.keys().cloned());
     let values: Vec<String> = answers.values().map(ToString::to_string).collect();
     let point_file = format!(
-        "{}\n00280,F-1,{}\n00280,F-2,{}\n",
+        "{}\n00376,F-1,{}\n00376,F-2,{}\n",
         point_header.join(","),
         values.join(","),
         values.join(",")

@@ -18,6 +18,7 @@ pub fn frame_page(
 ) -> String {
     let code = wave.wave.code.clone();
     let title = format!("{} · {}", ctx.t("Dàn mẫu", "Sample frame"), code);
+    let map_2025 = wave.wave.geography == crate::domain::Geography::G2025;
     let upload = can_upload.then(|| {
         let action = format!("/staff/waves/{code}/frame");
         view! {
@@ -27,10 +28,22 @@ pub fn frame_page(
                 "CSV or XLSX, one row per sampled PSU (commune), columns: province, stratum, stratum_population, stratum_psus, psu, psu_name, target. Uploading again replaces the whole frame (PSUs with codes must stay as they are).")}</p>
             <dl class="facts">
                 <dt>"province"</dt><dd>{ctx.t("mã tỉnh hai chữ số theo địa giới của đợt (ví dụ 01 Hà Nội, 79 Hồ Chí Minh)", "the two-digit province code in the wave's geography (e.g. 01 Hà Nội, 79 Hồ Chí Minh)")}</dd>
-                <dt>"stratum"</dt><dd>{ctx.t("tên tầng do bạn đặt, ví dụ urban, rural", "your name for the stratum, e.g. urban, rural")}</dd>
+                <dt>"stratum"</dt><dd>{if map_2025 { ctx.t(
+                    "mã tầng, không trùng giữa các tỉnh; để trống thì phường vào tầng thành thị (ví dụ 01-thanh-thi), xã và đặc khu vào tầng nông thôn (01-nong-thon)",
+                    "the stratum's code, unique across provinces; left empty, a ward goes to the urban stratum (e.g. 01-thanh-thi), a commune or special zone to the rural one (01-nong-thon)")
+                } else { ctx.t(
+                    "mã tầng do bạn đặt, không trùng giữa các tỉnh, ví dụ 01-thanh-thi, 01-nong-thon",
+                    "your code for the stratum, unique across provinces, e.g. 01-thanh-thi, 01-nong-thon")
+                }}</dd>
                 <dt>"stratum_population"</dt><dd>{ctx.t("số người trưởng thành sống trong tầng", "adults living in the stratum")}</dd>
-                <dt>"stratum_psus"</dt><dd>{ctx.t("tổng số xã/phường của tầng (được chọn hay không)", "communes in the stratum in total, sampled or not")}</dd>
-                <dt>"psu, psu_name"</dt><dd>{ctx.t("mã và tên xã/phường được chọn", "code and name of the sampled commune")}</dd>
+                <dt>"stratum_psus"</dt><dd>{if map_2025 { ctx.t(
+                    "tổng số xã/phường của tầng (được chọn hay không); để trống ở tầng mặc định thì lấy số phường (hoặc số xã và đặc khu) của tỉnh trong danh sách chính thức",
+                    "communes in the stratum in total, sampled or not; left empty for a default stratum, the province's number of wards (or communes and special zones) on the official list")
+                } else { ctx.t("tổng số xã/phường của tầng (được chọn hay không)", "communes in the stratum in total, sampled or not") }}</dd>
+                <dt>"psu, psu_name"</dt><dd>{if map_2025 { ctx.t(
+                    "mã chính thức 5 chữ số của xã, phường hay đặc khu được chọn (bản đồ từ 1/7/2025, ví dụ 00004 Phường Ba Đình); tên lấy từ danh sách, cột psu_name có thể để trống",
+                    "the official 5-digit code of the sampled commune, ward or special zone (the map since 1 July 2025, e.g. 00004 Phường Ba Đình); the name comes from the list, psu_name may be empty")
+                } else { ctx.t("mã và tên xã/phường được chọn", "code and name of the sampled commune") }}</dd>
                 <dt>"target"</dt><dd>{ctx.t("số phiếu hoàn thành cần đạt ở xã/phường này", "completes wanted in this commune")}</dd>
             </dl>
             <form method="post" action=action enctype="multipart/form-data" class="inline">
