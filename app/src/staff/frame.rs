@@ -170,7 +170,8 @@ pub fn parse(
             Some(commune) => default_stratum(commune),
             None => cell(stratum).to_owned(),
         };
-        if !valid_key(&stratum_key) && !(unresolved && stratum_key.is_empty()) {
+        let reported_elsewhere = unresolved && stratum_key.is_empty();
+        if !valid_key(&stratum_key) && !reported_elsewhere {
             problems.add(
                 row_number,
                 COLUMNS[1],
