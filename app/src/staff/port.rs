@@ -369,6 +369,8 @@ pub struct ExportRow {
     pub province_name: String,
     pub stratum: String,
     pub psu: String,
+    /// The frame's name of the PSU, else the official commune's; empty when neither knows it.
+    pub psu_name: String,
     pub sample_kind: String,
     pub questionnaire_version: u32,
     pub mode: String,

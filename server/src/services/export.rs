@@ -16,7 +16,7 @@ pub const PAGE: u32 = 1000;
 
 /// The columns before the items, with what they hold (Vietnamese, English) for the codebook.
 /// Up to [`FIRST_NUMERIC_COLUMN`] they are codes and text; from there on, numbers.
-pub const COLUMNS: [(&str, &str, &str); 14] = [
+pub const COLUMNS: [(&str, &str, &str); 15] = [
     (
         "export_id",
         "Mã dòng ngẫu nhiên (không phải số biên nhận)",
@@ -33,6 +33,11 @@ pub const COLUMNS: [(&str, &str, &str); 14] = [
         "psu",
         "Đơn vị mẫu cấp 1 (xã/phường)",
         "Primary sampling unit (commune)",
+    ),
+    (
+        "psu_name",
+        "Tên xã/phường (dàn mẫu, hoặc danh sách chính thức)",
+        "Commune name (frame, or the official list)",
     ),
     (
         "sample",
@@ -74,7 +79,7 @@ pub const COLUMNS: [(&str, &str, &str); 14] = [
 ];
 
 /// `duration_secs` and after (the counts, then the answers) are numbers.
-pub const FIRST_NUMERIC_COLUMN: usize = 11;
+pub const FIRST_NUMERIC_COLUMN: usize = 12;
 const _: () = assert!(matches!(
     COLUMNS[FIRST_NUMERIC_COLUMN].0.as_bytes(),
     b"duration_secs"
@@ -98,6 +103,7 @@ pub fn cells(row: &ExportRow, items: &[String]) -> Vec<String> {
         row.province_name.clone(),
         row.stratum.clone(),
         row.psu.clone(),
+        row.psu_name.clone(),
         row.sample_kind.clone(),
         row.questionnaire_version.to_string(),
         row.mode.clone(),

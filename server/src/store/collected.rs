@@ -410,13 +410,17 @@ impl CollectedStore for SqlStore {
             population: Option<i64>,
             psus_in_population: Option<i64>,
             name_vi: Option<String>,
+            psu_name: Option<String>,
         }
         let rows = sqlx::query_as::<_, Row>(
             "SELECT r.export_id, r.province_code, r.stratum, r.psu, r.sample_kind, \
              r.questionnaire_version, r.mode, r.channel, r.language, r.submitted_on, \
-             r.duration_secs, r.answers, s.population, s.psus_in_population, u.name_vi \
+             r.duration_secs, r.answers, s.population, s.psus_in_population, u.name_vi, \
+             COALESCE(p.name, c.name_vi) AS psu_name \
              FROM responses r \
              LEFT JOIN admin_units u ON u.geography = r.geography AND u.code = r.province_code \
+             LEFT JOIN frame_psus p ON p.wave_code = r.wave_code AND p.psu = r.psu \
+             LEFT JOIN communes c ON r.geography = '2025' AND c.code = r.psu \
              LEFT JOIN frame_strata s ON s.wave_code = r.wave_code \
                AND s.province_code = r.province_code AND s.stratum = r.stratum \
              WHERE r.wave_code = $1 AND ($2 = '' OR r.province_code = $2) AND r.export_id > $3 \
@@ -437,6 +441,7 @@ impl CollectedStore for SqlStore {
                     province_name: r.name_vi.unwrap_or_default(),
                     stratum: r.stratum,
                     psu: r.psu,
+                    psu_name: r.psu_name.unwrap_or_default(),
                     sample_kind: r.sample_kind,
                     questionnaire_version: parse_version(r.questionnaire_version)?,
                     mode: r.mode,

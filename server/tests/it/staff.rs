@@ -1226,6 +1226,13 @@ async fn wave_story(world: &World) {
     assert!(csv.bytes.starts_with(&[0xEF, 0xBB, 0xBF]));
     assert!(csv.body.contains("Hà Nội"), "diacritics");
     assert_eq!(csv.body.lines().count(), 1 + 7);
+    // Communes by name beside their code.
+    assert!(csv.body.contains(",psu,psu_name,sample,"), "{}", csv.body);
+    assert!(
+        csv.body.contains(",00004,Phường Ba Đình,") || csv.body.contains(",00376,Xã Sóc Sơn,"),
+        "{}",
+        csv.body
+    );
     assert!(
         receipts.iter().all(|r| !csv.body.contains(r.as_str())),
         "receipt numbers exported"
