@@ -88,6 +88,19 @@ test('ministry staff create a wave, upload its frame, issue and print a batch', 
   await expect(page.getByRole('cell', { name: 'Phường Ba Đình' })).toBeVisible();
   await staffScreen(page, 'frame');
 
+  // The sample design, a GET form that works without JavaScript: the Ministry's rule first,
+  // then a precision target of ±4 points.
+  await page.goto(`/staff/waves/${WAVE}`);
+  await page.getByRole('link', { name: 'Thiết kế mẫu' }).click();
+  await expect(page.getByRole('row', { name: /01 Hà Nội/ })).toContainText('408');
+  await staffScreen(page, 'sample design');
+  await page.getByLabel('Đủ để sai số không quá mức mục tiêu').check();
+  await page.getByRole('button', { name: 'Tính lại bảng' }).click();
+  await expect(page).toHaveURL(/rule=precision/);
+  const margins = await page.locator('tbody tr td:nth-child(7)').allTextContents();
+  expect(margins.length).toBe(34);
+  for (const margin of margins) expect(Number(margin.replace('± ', '').replace(',', '.'))).toBeLessThanOrEqual(4);
+
   await page.goto(`/staff/waves/${WAVE}/batches`);
   await expect(page.getByText('Chưa phát mã nào')).toBeVisible();
   await staffScreen(page, 'batches');

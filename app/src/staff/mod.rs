@@ -6,6 +6,7 @@
 //! (docs/architecture.md, "Staff pages").
 
 pub mod changes;
+pub mod design;
 pub mod frame;
 pub mod pages;
 pub mod paper;

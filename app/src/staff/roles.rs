@@ -73,12 +73,18 @@ impl Role {
             Role::Admin => matches!(action, ManageAccounts | ReadAudit),
             Role::Central => matches!(
                 action,
-                ManageWaves | UploadFrame | IssueCodes | ImportPaper | Export | Monitor
+                ManageWaves
+                    | UploadFrame
+                    | IssueCodes
+                    | ImportPaper
+                    | Export
+                    | Monitor
+                    | DesignSample
             ),
             Role::Provincial => matches!(action, IssueCodes | ImportPaper | Export | Monitor),
             Role::Statistician => matches!(
                 action,
-                Export | Monitor | ReadResults | ComputeResults | DownloadFullTotals
+                Export | Monitor | ReadResults | ComputeResults | DownloadFullTotals | DesignSample
             ),
             Role::Approver => matches!(action, Monitor | ReadResults | ApproveResults),
             Role::Viewer => matches!(action, Monitor),
@@ -110,10 +116,12 @@ pub enum Action {
     ApproveResults,
     /// A published release's full per-commune totals (accredited access).
     DownloadFullTotals,
+    /// Compare allocations of the sample and draw the communes.
+    DesignSample,
 }
 
 impl Action {
-    pub const ALL: [Action; 12] = [
+    pub const ALL: [Action; 13] = [
         Action::ManageAccounts,
         Action::ReadAudit,
         Action::ManageWaves,
@@ -126,6 +134,7 @@ impl Action {
         Action::ComputeResults,
         Action::ApproveResults,
         Action::DownloadFullTotals,
+        Action::DesignSample,
     ];
 
     /// What it lets one do, in words (the accounts page lists each role's from [`Role::may`]).
@@ -160,6 +169,10 @@ impl Action {
             Action::DownloadFullTotals => (
                 "tải tổng số liệu đầy đủ của bản công bố",
                 "download a release's full totals",
+            ),
+            Action::DesignSample => (
+                "thiết kế mẫu: phân bổ và chọn xã/phường",
+                "design the sample: allocate it and draw communes",
             ),
         }
     }

@@ -49,6 +49,7 @@ pub mod can {
         ComputeResults,
         ApproveResults,
         DownloadFullTotals,
+        DesignSample,
     );
 }
 

@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod auth;
 mod data;
+mod design;
 pub mod error;
 mod field;
 pub mod guard;
@@ -142,6 +143,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/staff/waves/new", get(waves::new_form))
         .route("/staff/waves/{wave}", get(waves::show))
         .route("/staff/waves/{wave}/close", post(waves::close))
+        .route("/staff/waves/{wave}/design", get(design::page))
         .route(
             "/staff/questionnaires",
             get(waves::questionnaires)

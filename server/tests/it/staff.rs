@@ -193,6 +193,13 @@ fn routes(batch: &str, user_id: i64) -> Vec<Route> {
         form("/staff/waves", vec![("code", "X".into())], ManageWaves),
         get(&format!("/staff/waves/{w}"), Monitor),
         form(&format!("/staff/waves/{w}/close"), vec![], ManageWaves),
+        get(&format!("/staff/waves/{w}/design"), DesignSample),
+        get(
+            &format!(
+                "/staff/waves/{w}/design?rule=precision&margin=3&p=80&deff=2.5&communes=12&strata=2&yamane_e=5&total=1000"
+            ),
+            DesignSample,
+        ),
         get("/staff/questionnaires", Monitor),
         upload("/staff/questionnaires", ManageWaves),
         get("/staff/questionnaires/sipas-2023/1", Monitor),
@@ -962,6 +969,32 @@ async fn wave_story(world: &World) {
         .upload("/staff/waves/sipas-2027/frame", FRAME.as_bytes(), &[])
         .await;
     assert_eq!(stored.status, StatusCode::SEE_OTHER, "{}", stored.body);
+    // The sample design: the Ministry's rule by default, about 400 per province in whole
+    // communes (12 × 34 = 408; Hà Nội's 800,000 adults from the frame give 399.8 → 400).
+    let design = central.get("/staff/waves/sipas-2027/design").await;
+    assert_eq!(design.status, StatusCode::OK, "{}", design.body);
+    assert!(
+        design.body.contains("01 Hà Nội</th><td class=\"num\">800.000</td>")
+            && design.body.contains("<td class=\"num\">408</td><td class=\"num\">12</td><td class=\"num\">34</td>")
+            // 34 provinces × 408.
+            && design.body.contains("<dd>13.872</dd>"),
+        "{}",
+        design.body
+    );
+    // An equal split too thin for the published tables is said; a word in a number field too.
+    let thin = central
+        .get("/staff/waves/sipas-2027/design?rule=equal&total=3400")
+        .await;
+    assert!(
+        thin.body.contains("dưới 10 người mỗi xã/phường"),
+        "{}",
+        thin.body
+    );
+    let typo = central
+        .get("/staff/waves/sipas-2027/design?communes=mười")
+        .await;
+    assert_eq!(typo.status, StatusCode::BAD_REQUEST);
+    assert!(typo.body.contains("không phải số hợp lệ"), "{}", typo.body);
     assert_eq!(
         world
             .store

@@ -13,6 +13,7 @@ use crate::i18n::Locale;
 
 mod accounts;
 mod data;
+mod design;
 mod field;
 mod monitoring;
 mod questionnaires;
@@ -20,6 +21,7 @@ mod waves;
 
 pub use accounts::{AccountForm, audit_page, users_page};
 pub use data::{ImportReport, export_page, import_page};
+pub use design::design_page;
 pub use field::{Card, batch_sheet, batch_sheet_file, batches_page, frame_page, scope_label};
 pub use monitoring::{MONITOR_SORTS, MonitorView, monitor_page};
 pub use questionnaires::{questionnaire, questionnaire_diff, questionnaires};

@@ -198,6 +198,9 @@ pub fn wave_page(
         view! { <li><a href=href>{label}</a></li> }
     };
     let mut actions = Vec::new();
+    if may(Action::DesignSample) {
+        actions.push(link("design", ctx.t("Thiết kế mẫu", "Sample design")));
+    }
     actions.push(link("monitor", ctx.t("Theo dõi tiến độ", "Monitoring")));
     actions.push(link(
         "frame",

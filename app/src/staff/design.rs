@@ -1,0 +1,322 @@
+//! Allocating a wave's sample across provinces before anything is drawn: what each rule gives
+//! (respondents, communes, take per commune, expected margin of error, design df) so the choice
+//! is made with its consequences in view. The arithmetic is `sipas_stats::sampling`'s.
+
+use serde::Deserialize;
+use sipas_stats::sampling;
+
+use crate::i18n::Text;
+
+/// How respondents are shared across provinces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    /// The Ministry's current rule: n = N / (1 + N·e²) in every province.
+    #[default]
+    Yamane,
+    /// The same number in every province.
+    Equal,
+    /// In proportion to the provinces' adult populations.
+    Proportional,
+    /// The smallest n whose expected margin of error is at most the target.
+    Precision,
+}
+
+impl Rule {
+    pub const ALL: [Rule; 4] = [
+        Rule::Yamane,
+        Rule::Equal,
+        Rule::Proportional,
+        Rule::Precision,
+    ];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Rule::Yamane => "yamane",
+            Rule::Equal => "equal",
+            Rule::Proportional => "proportional",
+            Rule::Precision => "precision",
+        }
+    }
+
+    pub fn label(self) -> (&'static str, &'static str) {
+        match self {
+            Rule::Yamane => (
+                "Quy tắc hiện nay của Bộ: n = N / (1 + N·e²)",
+                "The Ministry's current rule: n = N / (1 + N·e²)",
+            ),
+            Rule::Equal => ("Chia đều cho các tỉnh", "The same in every province"),
+            Rule::Proportional => (
+                "Theo tỷ lệ dân số trưởng thành",
+                "In proportion to the adult population",
+            ),
+            Rule::Precision => (
+                "Đủ để sai số không quá mức mục tiêu",
+                "Enough for a target margin of error",
+            ),
+        }
+    }
+}
+
+/// What the design page asks (all with defaults, so the page shows a table at once).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct Options {
+    pub rule: Rule,
+    /// Yamane's e, in percentage points.
+    pub yamane_e: f64,
+    /// All respondents, for the equal and proportional rules.
+    pub total: u64,
+    /// The target margin of error, in percentage points (precision rule).
+    pub margin: f64,
+    /// The anticipated share satisfied, in percent.
+    pub p: f64,
+    /// The design effect where the last release gives none for a province.
+    pub deff: f64,
+    /// Communes (PSUs) to visit per province.
+    pub communes: u64,
+    /// Strata per province (2: urban wards and rural communes).
+    pub strata: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            rule: Rule::Yamane,
+            yamane_e: 5.0,
+            total: 34_000,
+            margin: 4.0,
+            p: 50.0,
+            deff: 2.0,
+            communes: 12,
+            strata: 2,
+        }
+    }
+}
+
+/// One province as the design sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProvinceInput {
+    pub code: String,
+    pub name: String,
+    /// Adults; unknown until a measure of size is uploaded (then no finite-population
+    /// correction, and the proportional rule shares equally).
+    pub population: Option<f64>,
+    /// From the last release on the same map, for the overall index.
+    pub deff: Option<f64>,
+}
+
+/// What a rule gives one province.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProvinceDesign {
+    pub code: String,
+    pub name: String,
+    pub population: Option<f64>,
+    pub deff: f64,
+    /// Whether `deff` is the last release's (else the option's).
+    pub deff_from_release: bool,
+    /// Respondents wanted (communes × take).
+    pub respondents: u64,
+    pub communes: u64,
+    pub take: u64,
+    /// Expected half-width of the 95% interval of the overall index, proportion points.
+    pub margin: f64,
+    /// The design's degrees of freedom: communes − strata.
+    pub df: u64,
+}
+
+/// Below this many respondents per commune, commune × item cells of 1 to 4 people are likely
+/// and the per-commune totals cannot be published (docs/methodology.md, disclosure).
+pub const SMALL_TAKE: u64 = 10;
+/// The reliability rule's minimum design df (NCHS: below 8, marked for review).
+pub const MIN_DF: u64 = 8;
+
+impl Options {
+    /// The options, checked; what is out of range says which field.
+    pub fn checked(&self) -> Result<(), Text> {
+        let bad = |vi: &str, en: &str| Err(Text::new(vi, en));
+        if !(self.yamane_e > 0.0 && self.yamane_e < 50.0) {
+            return bad(
+                "e phải lớn hơn 0 và nhỏ hơn 50 điểm %.",
+                "e must be above 0 and below 50 points.",
+            );
+        }
+        if !(self.margin > 0.0 && self.margin < 50.0) {
+            return bad(
+                "Sai số mục tiêu phải lớn hơn 0 và nhỏ hơn 50 điểm %.",
+                "The target margin must be above 0 and below 50 points.",
+            );
+        }
+        if !(self.p > 0.0 && self.p < 100.0) {
+            return bad(
+                "Tỷ lệ dự kiến phải trong khoảng 0–100%.",
+                "The anticipated share must lie between 0 and 100%.",
+            );
+        }
+        if !(self.deff >= 1.0 && self.deff <= 20.0) {
+            return bad(
+                "Hệ số thiết kế phải từ 1 đến 20.",
+                "The design effect must be from 1 to 20.",
+            );
+        }
+        if self.strata == 0 || self.strata > 10 {
+            return bad(
+                "Số tầng mỗi tỉnh phải từ 1 đến 10.",
+                "Strata per province must be from 1 to 10.",
+            );
+        }
+        if self.communes < 2 * self.strata || self.communes > 200 {
+            return bad(
+                "Số xã/phường mỗi tỉnh phải ít nhất gấp đôi số tầng (để ước lượng được phương sai) và không quá 200.",
+                "Communes per province must be at least twice the strata (so a variance can be estimated) and at most 200.",
+            );
+        }
+        if self.total > 10_000_000 {
+            return bad("Tổng số người trả lời quá lớn.", "The total is too large.");
+        }
+        Ok(())
+    }
+}
+
+/// What `options` gives each province.
+pub fn allocate(
+    provinces: &[ProvinceInput],
+    options: &Options,
+) -> Result<Vec<ProvinceDesign>, Text> {
+    options.checked()?;
+    let p = options.p / 100.0;
+    // An unknown population is a large one: no finite-population correction.
+    let unknown = f64::MAX;
+    let sizes: Vec<u64> = match options.rule {
+        Rule::Yamane => provinces
+            .iter()
+            .map(|unit| {
+                sampling::yamane(unit.population.unwrap_or(unknown), options.yamane_e / 100.0)
+            })
+            .collect(),
+        Rule::Precision => provinces
+            .iter()
+            .map(|unit| {
+                sampling::size_for_margin(
+                    options.margin / 100.0,
+                    unit.population.unwrap_or(f64::MAX),
+                    p,
+                    unit.deff.unwrap_or(options.deff),
+                )
+                .map_err(|e| Text::new(e.to_string(), e.to_string()))
+            })
+            .collect::<Result<_, _>>()?,
+        Rule::Equal | Rule::Proportional => {
+            let weights: Vec<f64> = provinces
+                .iter()
+                .map(|unit| match options.rule {
+                    Rule::Proportional => unit.population.unwrap_or(0.0),
+                    _ => 1.0,
+                })
+                .collect();
+            sampling::apportion(options.total, &weights, options.communes)
+                .map_err(|e| Text::new(e.to_string(), e.to_string()))?
+        }
+    };
+    Ok(provinces
+        .iter()
+        .zip(sizes)
+        .map(|(unit, wanted)| {
+            // Every commune gets the same take; the province's n is rounded up to communes × take.
+            let communes = options.communes;
+            let take = wanted.div_ceil(communes).max(1);
+            let respondents = communes * take;
+            let deff = unit.deff.unwrap_or(options.deff);
+            ProvinceDesign {
+                code: unit.code.clone(),
+                name: unit.name.clone(),
+                population: unit.population,
+                deff,
+                deff_from_release: unit.deff.is_some(),
+                respondents,
+                communes,
+                take,
+                margin: sampling::margin_of_error(
+                    respondents as f64,
+                    unit.population.unwrap_or(f64::MAX),
+                    p,
+                    deff,
+                ),
+                df: communes.saturating_sub(options.strata),
+            }
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn provinces() -> Vec<ProvinceInput> {
+        vec![
+            ProvinceInput {
+                code: "01".into(),
+                name: "Hà Nội".into(),
+                population: Some(6_000_000.0),
+                deff: Some(3.0),
+            },
+            ProvinceInput {
+                code: "04".into(),
+                name: "Cao Bằng".into(),
+                population: Some(380_000.0),
+                deff: None,
+            },
+        ]
+    }
+
+    #[test]
+    fn the_ministry_rule_gives_about_400_per_province_in_whole_communes() {
+        let out = allocate(&provinces(), &Options::default()).unwrap();
+        // 6,000,000 / (1 + 6,000,000 · 0.0025) = 399.97 → 400 → 12 communes × 34 = 408.
+        assert_eq!((out[0].respondents, out[0].take), (408, 34));
+        // 380,000 / 951 = 399.58 → 400 as well.
+        assert_eq!(out[1].respondents, 408);
+        // Hà Nội's deff 3 from the release; Cao Bằng the default 2.
+        assert!(out[0].deff_from_release && !out[1].deff_from_release);
+        // m = 1.96·√(3 · 0.25 / 408 · (N − n)/(N − 1)) = 0.08403…
+        let by_hand = 1.959_963_984_540_054
+            * (3.0_f64 * 0.25 / 408.0 * (6_000_000.0 - 408.0) / (6_000_000.0 - 1.0)).sqrt();
+        assert!((out[0].margin - by_hand).abs() < 1e-15);
+        assert_eq!(out[0].df, 10);
+    }
+
+    #[test]
+    fn a_precision_target_sizes_each_province_by_its_own_deff() {
+        let options = Options {
+            rule: Rule::Precision,
+            margin: 5.0,
+            ..Options::default()
+        };
+        let out = allocate(&provinces(), &options).unwrap();
+        for unit in &out {
+            assert!(unit.margin <= 0.05, "{unit:?}");
+        }
+        // deff 3 needs 1.5 times the respondents deff 2 needs (n₀ = 1152.4 vs 768.3).
+        assert!(out[0].respondents > out[1].respondents);
+    }
+
+    #[test]
+    fn proportional_and_equal_add_up_and_bad_options_say_which() {
+        let options = Options {
+            rule: Rule::Proportional,
+            total: 2_000,
+            ..Options::default()
+        };
+        let out = allocate(&provinces(), &options).unwrap();
+        // 12 communes each first, then 1,976 by population (94.0% and 6.0%).
+        let wanted: Vec<u64> = sampling::apportion(2_000, &[6_000_000.0, 380_000.0], 12).unwrap();
+        assert_eq!(wanted.iter().sum::<u64>(), 2_000);
+        assert_eq!(out[0].take, wanted[0].div_ceil(12));
+        let bad = Options {
+            communes: 3,
+            ..Options::default()
+        };
+        let error = allocate(&provinces(), &bad).unwrap_err();
+        assert!(error.vi.contains("gấp đôi số tầng"), "{}", error.vi);
+    }
+}
