@@ -248,6 +248,148 @@ pub fn allocate(
         .collect())
 }
 
+/// One stratum of a draw: its units on the official list, how many were drawn, and the
+/// random start that drew them (reproducible from the seed).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StratumDraw {
+    pub province_code: String,
+    pub stratum: String,
+    pub units: usize,
+    pub drawn: usize,
+    /// u in [0, 1): `sampling::systematic_selection`'s start (R's `UPsystematic` runif).
+    pub start: f64,
+    /// Adults in the stratum when sizes were given.
+    pub population: Option<f64>,
+}
+
+/// A commune drawn into the sample.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DrawnCommune {
+    pub province_code: String,
+    pub stratum: String,
+    pub code: String,
+    pub name: String,
+    pub size: Option<f64>,
+    pub inclusion_probability: f64,
+    /// Respondents wanted there (the province's take).
+    pub target: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Draw {
+    pub seed: u64,
+    pub strata: Vec<StratumDraw>,
+    pub communes: Vec<DrawnCommune>,
+}
+
+/// The draw's algorithm, recorded with it.
+pub const DRAW_ALGORITHM: &str = "systematic PPS (sampling::UPsystematic) within strata, units in \
+     official-code order, start = first 53 bits of SHA-256(\"seed:province:stratum\") / 2^53";
+
+/// The random start of a stratum: reproducible from the seed, different for every stratum.
+pub fn stratum_start(seed: u64, province: &str, stratum: &str) -> f64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{seed}:{province}:{stratum}").as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    (u64::from_be_bytes(first) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Draws each province's communes as `allocation` says: the units of the 2025 map split into
+/// the default strata (wards urban, communes and special zones rural; a stratum with fewer than
+/// two units joins the other, so every stratum can estimate a variance), the province's communes
+/// shared across its strata in proportion to their size (at least two each), then systematic
+/// PPS in each stratum on `sizes` (adults per commune; none: equal probabilities).
+pub fn draw(
+    communes: &[crate::domain::Commune],
+    sizes: &std::collections::HashMap<String, f64>,
+    allocation: &[ProvinceDesign],
+    seed: u64,
+) -> Result<Draw, Text> {
+    let mut out = Draw {
+        seed,
+        strata: Vec::new(),
+        communes: Vec::new(),
+    };
+    for province in allocation {
+        let mut units: Vec<&crate::domain::Commune> = communes
+            .iter()
+            .filter(|c| c.province_code == province.code)
+            .collect();
+        units.sort_by(|a, b| a.code.cmp(&b.code));
+        let (urban, rural): (Vec<_>, Vec<_>) = units.iter().partition(|c| c.kind.urban());
+        let mut strata: Vec<(String, Vec<&crate::domain::Commune>)> = Vec::new();
+        if urban.len() >= 2 && rural.len() >= 2 {
+            strata.push((format!("{}-thanh-thi", province.code), urban));
+            strata.push((format!("{}-nong-thon", province.code), rural));
+        } else {
+            strata.push((format!("{}-toan-tinh", province.code), units.clone()));
+        }
+        let size_of = |c: &crate::domain::Commune| {
+            if sizes.is_empty() {
+                1.0
+            } else {
+                sizes.get(&c.code).copied().unwrap_or(0.0)
+            }
+        };
+        let weights: Vec<f64> = strata
+            .iter()
+            .map(|(_, members)| members.iter().map(|c| size_of(c)).sum())
+            .collect();
+        let minimum = if strata.len() > 1 { 2 } else { 1 };
+        let shares = sampling::apportion(province.communes, &weights, minimum).map_err(|e| {
+            Text::new(
+                format!("{} {}: {e}", province.code, province.name),
+                format!("{} {}: {e}", province.code, province.name),
+            )
+        })?;
+        for ((stratum, members), k) in strata.into_iter().zip(shares) {
+            let stratum_sizes: Vec<f64> = members.iter().map(|c| size_of(c)).collect();
+            let positive = stratum_sizes.iter().filter(|s| **s > 0.0).count();
+            if (k as usize) > positive {
+                return Err(Text::new(
+                    format!(
+                        "{} {}: tầng {stratum} chỉ có {positive} xã/phường có quy mô, không chọn được {k}",
+                        province.code, province.name
+                    ),
+                    format!(
+                        "{} {}: stratum {stratum} has only {positive} communes with a size, {k} cannot be drawn",
+                        province.code, province.name
+                    ),
+                ));
+            }
+            let pik = sampling::inclusion_probabilities(&stratum_sizes, k as usize)
+                .map_err(|e| Text::new(e.to_string(), e.to_string()))?;
+            let start = stratum_start(seed, &province.code, &stratum);
+            let selected = sampling::systematic_selection(&pik, start)
+                .map_err(|e| Text::new(e.to_string(), e.to_string()))?;
+            let drawn = selected.iter().filter(|s| **s).count();
+            out.strata.push(StratumDraw {
+                province_code: province.code.clone(),
+                stratum: stratum.clone(),
+                units: members.len(),
+                drawn,
+                start,
+                population: (!sizes.is_empty()).then(|| stratum_sizes.iter().sum()),
+            });
+            for ((commune, pi), chosen) in members.iter().zip(&pik).zip(&selected) {
+                if *chosen {
+                    out.communes.push(DrawnCommune {
+                        province_code: province.code.clone(),
+                        stratum: stratum.clone(),
+                        code: commune.code.clone(),
+                        name: commune.name_vi.clone(),
+                        size: (!sizes.is_empty()).then(|| size_of(commune)),
+                        inclusion_probability: *pi,
+                        target: province.take,
+                    });
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,5 +460,146 @@ mod tests {
         };
         let error = allocate(&provinces(), &bad).unwrap_err();
         assert!(error.vi.contains("gấp đôi số tầng"), "{}", error.vi);
+    }
+
+    fn map() -> Vec<crate::domain::Commune> {
+        use crate::domain::{Commune, CommuneKind};
+        let mut list = Vec::new();
+        for i in 0..40 {
+            let kind = if i < 12 {
+                CommuneKind::Ward
+            } else {
+                CommuneKind::Commune
+            };
+            list.push(Commune {
+                province_code: "01".into(),
+                code: format!("{:05}", 100 + i),
+                name_vi: format!("Đơn vị {i}"),
+                kind,
+            });
+        }
+        // A province with a single ward: one stratum for the whole province.
+        for i in 0..20 {
+            let kind = if i == 0 {
+                CommuneKind::Ward
+            } else {
+                CommuneKind::Commune
+            };
+            list.push(Commune {
+                province_code: "04".into(),
+                code: format!("{:05}", 900 + i),
+                name_vi: format!("Xã {i}"),
+                kind,
+            });
+        }
+        list
+    }
+
+    #[test]
+    fn a_draw_takes_every_allocated_commune_reproducibly_from_its_seed() {
+        let allocation = allocate(&provinces(), &Options::default()).unwrap();
+        let sizes: std::collections::HashMap<String, f64> = map()
+            .iter()
+            .enumerate()
+            // One very large ward is drawn with certainty.
+            .map(|(i, c)| {
+                (
+                    c.code.clone(),
+                    if i == 3 {
+                        400_000.0
+                    } else {
+                        2_000.0 + 150.0 * i as f64
+                    },
+                )
+            })
+            .collect();
+        let first = draw(&map(), &sizes, &allocation, 20_261_207).unwrap();
+        assert_eq!(
+            first,
+            draw(&map(), &sizes, &allocation, 20_261_207).unwrap()
+        );
+        assert_ne!(
+            first.communes,
+            draw(&map(), &sizes, &allocation, 1).unwrap().communes
+        );
+        for province in ["01", "04"] {
+            let drawn: Vec<&DrawnCommune> = first
+                .communes
+                .iter()
+                .filter(|c| c.province_code == province)
+                .collect();
+            assert_eq!(drawn.len(), 12, "{province}");
+            assert!(drawn.iter().all(|c| c.target == 34));
+        }
+        // Hà Nội: two strata, each at least two communes; the giant ward is certain.
+        let hanoi: Vec<&StratumDraw> = first
+            .strata
+            .iter()
+            .filter(|s| s.province_code == "01")
+            .collect();
+        assert_eq!(hanoi.len(), 2);
+        assert!(hanoi.iter().all(|s| s.drawn >= 2));
+        assert!(
+            first
+                .communes
+                .iter()
+                .any(|c| c.code == "00103" && c.inclusion_probability == 1.0)
+        );
+        // Each stratum's probabilities are sampling's on its units in code order, with its start.
+        for stratum in &first.strata {
+            assert_eq!(
+                stratum.start,
+                stratum_start(20_261_207, &stratum.province_code, &stratum.stratum)
+            );
+            let units: Vec<crate::domain::Commune> = map()
+                .into_iter()
+                .filter(|c| {
+                    c.province_code == stratum.province_code
+                        && (stratum.stratum.ends_with("toan-tinh")
+                            || c.kind.urban() == stratum.stratum.ends_with("thanh-thi"))
+                })
+                .collect();
+            let stratum_sizes: Vec<f64> = units.iter().map(|c| sizes[&c.code]).collect();
+            let pik = sampling::inclusion_probabilities(&stratum_sizes, stratum.drawn).unwrap();
+            let chosen = sampling::systematic_selection(&pik, stratum.start).unwrap();
+            let expected: Vec<&str> = units
+                .iter()
+                .zip(&chosen)
+                .filter(|(_, s)| **s)
+                .map(|(c, _)| c.code.as_str())
+                .collect();
+            let ours: Vec<&str> = first
+                .communes
+                .iter()
+                .filter(|c| c.stratum == stratum.stratum)
+                .map(|c| c.code.as_str())
+                .collect();
+            assert_eq!(ours, expected, "{}", stratum.stratum);
+        }
+        // Cao Bằng-like province: one ward only, so one stratum.
+        assert_eq!(
+            first
+                .strata
+                .iter()
+                .filter(|s| s.province_code == "04")
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn without_sizes_every_commune_of_a_stratum_has_the_same_chance() {
+        let allocation = allocate(&provinces(), &Options::default()).unwrap();
+        let drawn = draw(&map(), &Default::default(), &allocation, 7).unwrap();
+        for commune in &drawn.communes {
+            let stratum = drawn
+                .strata
+                .iter()
+                .find(|s| s.stratum == commune.stratum)
+                .unwrap();
+            let expected = stratum.drawn as f64 / stratum.units as f64;
+            assert!((commune.inclusion_probability - expected).abs() < 1e-12);
+            assert!(stratum.population.is_none());
+        }
     }
 }
