@@ -2,13 +2,13 @@
 //! (respondents, communes, take per commune, expected margin of error, design df) so the choice
 //! is made with its consequences in view. The arithmetic is `sipas_stats::sampling`'s.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sipas_stats::sampling;
 
 use crate::i18n::Text;
 
 /// How respondents are shared across provinces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Rule {
     /// The Ministry's current rule: n = N / (1 + N·e²) in every province.
@@ -59,7 +59,7 @@ impl Rule {
 }
 
 /// What the design page asks (all with defaults, so the page shows a table at once).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Options {
     pub rule: Rule,
@@ -104,6 +104,115 @@ pub struct ProvinceInput {
     pub population: Option<f64>,
     /// From the last release on the same map, for the overall index.
     pub deff: Option<f64>,
+}
+
+impl Options {
+    /// The options from a posted form's fields (`field(name)`); an absent field keeps its
+    /// default, a field that is not a number says which.
+    pub fn from_fields<'a>(field: impl Fn(&str) -> Option<&'a str>) -> Result<Options, Text> {
+        let mut options = Options::default();
+        if let Some(rule) = field("rule") {
+            options.rule = Rule::ALL
+                .into_iter()
+                .find(|r| r.key() == rule)
+                .ok_or_else(|| {
+                    Text::new("Cách phân bổ không hợp lệ.", "Unknown allocation rule.")
+                })?;
+        }
+        let number = |name: &str, value: &mut f64| -> Result<(), Text> {
+            if let Some(text) = field(name) {
+                *value = text.trim().replace(',', ".").parse().map_err(|_| {
+                    Text::new(
+                        format!("Ô {name} không phải số hợp lệ."),
+                        format!("The field {name} is not a valid number."),
+                    )
+                })?;
+            }
+            Ok(())
+        };
+        let count = |name: &str, value: &mut u64| -> Result<(), Text> {
+            if let Some(text) = field(name) {
+                *value = text.trim().parse().map_err(|_| {
+                    Text::new(
+                        format!("Ô {name} không phải số nguyên hợp lệ."),
+                        format!("The field {name} is not a valid whole number."),
+                    )
+                })?;
+            }
+            Ok(())
+        };
+        number("yamane_e", &mut options.yamane_e)?;
+        number("margin", &mut options.margin)?;
+        number("p", &mut options.p)?;
+        number("deff", &mut options.deff)?;
+        count("total", &mut options.total)?;
+        count("communes", &mut options.communes)?;
+        count("strata", &mut options.strata)?;
+        options.checked()?;
+        Ok(options)
+    }
+}
+
+/// Adults per commune from a file (`commune`, `size` columns): every code on the official list,
+/// once, with a whole number; a commune the file leaves out has size 0 and is never drawn.
+pub fn parse_sizes(
+    mut table: super::sheet::Table,
+    communes: &std::collections::HashMap<String, crate::domain::Commune>,
+) -> Result<std::collections::HashMap<String, f64>, super::sheet::Problems> {
+    use super::sheet::{Problems, Table, parse_count};
+    table.normalise_header();
+    let mut problems = Problems::default();
+    let Some(cols) = table.require(&["commune", "size"], &mut problems) else {
+        return Err(problems);
+    };
+    let mut sizes = std::collections::HashMap::new();
+    for (row_number, row) in table.data() {
+        let code = Table::cell(row, cols[0]);
+        if !communes.contains_key(code) {
+            problems.add(
+                row_number,
+                "commune",
+                (
+                    format!("{code:?} không phải mã chính thức của một xã, phường hay đặc khu trên bản đồ từ 1/7/2025"),
+                    format!("{code:?} is not the official code of a commune, ward or special zone of the map since 1 July 2025"),
+                ),
+            );
+            continue;
+        }
+        let Some(size) = parse_count(Table::cell(row, cols[1])) else {
+            problems.add(
+                row_number,
+                "size",
+                (
+                    "cần số người trưởng thành, một số nguyên từ 0",
+                    "the number of adults is needed, a whole number from 0",
+                ),
+            );
+            continue;
+        };
+        if sizes.insert(code.to_owned(), size as f64).is_some() {
+            problems.add(
+                row_number,
+                "commune",
+                (
+                    format!("{code} xuất hiện hai lần"),
+                    format!("{code} is listed twice"),
+                ),
+            );
+        }
+    }
+    if sizes.is_empty() && problems.is_empty() {
+        problems.add(
+            0,
+            "",
+            ("tệp không có dòng dữ liệu nào", "the file has no data rows"),
+        );
+    }
+    if problems.is_empty() {
+        Ok(sizes)
+    } else {
+        Err(problems)
+    }
 }
 
 /// What a rule gives one province.
@@ -250,7 +359,7 @@ pub fn allocate(
 
 /// One stratum of a draw: its units on the official list, how many were drawn, and the
 /// random start that drew them (reproducible from the seed).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StratumDraw {
     pub province_code: String,
     pub stratum: String,
@@ -263,7 +372,7 @@ pub struct StratumDraw {
 }
 
 /// A commune drawn into the sample.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DrawnCommune {
     pub province_code: String,
     pub stratum: String,
@@ -275,11 +384,60 @@ pub struct DrawnCommune {
     pub target: u64,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Draw {
     pub seed: u64,
     pub strata: Vec<StratumDraw>,
     pub communes: Vec<DrawnCommune>,
+}
+
+/// What is stored with a drawn frame: enough to draw it again (`options`, `draw.seed`, the
+/// algorithm, the official list) and to weight it later (each commune's size and probability).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DrawRecord {
+    pub algorithm: String,
+    pub options: Options,
+    pub draw: Draw,
+}
+
+impl Draw {
+    /// The wave's frame: each stratum's adults (the sizes added up) and units on the list, each
+    /// drawn commune with the province's take as its target. Needs the sizes: without them no
+    /// stratum has a population to weight to.
+    pub fn frame(&self) -> Result<super::frame::Frame, Text> {
+        let mut frame = super::frame::Frame::default();
+        for stratum in &self.strata {
+            let population = stratum.population.unwrap_or(0.0).round();
+            if population < 1.0 {
+                return Err(Text::new(
+                    format!(
+                        "tầng {} chưa có dân số: cần tệp số người trưởng thành của từng xã/phường để dàn mẫu tính được trọng số",
+                        stratum.stratum
+                    ),
+                    format!(
+                        "stratum {} has no population: the adults of each commune are needed for the frame's weights",
+                        stratum.stratum
+                    ),
+                ));
+            }
+            frame.strata.push(super::frame::FrameStratum {
+                province_code: stratum.province_code.clone(),
+                stratum: stratum.stratum.clone(),
+                population: population as i64,
+                psus_in_population: stratum.units as i64,
+            });
+        }
+        for commune in &self.communes {
+            frame.psus.push(super::frame::FramePsu {
+                province_code: commune.province_code.clone(),
+                stratum: commune.stratum.clone(),
+                psu: commune.code.clone(),
+                name: commune.name.clone(),
+                target: i64::try_from(commune.target).unwrap_or(i64::MAX),
+            });
+        }
+        Ok(frame)
+    }
 }
 
 /// The draw's algorithm, recorded with it.

@@ -43,6 +43,7 @@ pub enum AuditAction {
     WaveCreated,
     WaveClosed,
     FrameUploaded,
+    FrameDrawn,
     BatchIssued,
     BatchVoided,
     BatchCodesDownloaded,
@@ -59,7 +60,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 24] = [
+    pub const ALL: [AuditAction; 25] = [
         Self::SignIn,
         Self::SignInFailed,
         Self::SignOut,
@@ -71,6 +72,7 @@ impl AuditAction {
         Self::WaveCreated,
         Self::WaveClosed,
         Self::FrameUploaded,
+        Self::FrameDrawn,
         Self::BatchIssued,
         Self::BatchVoided,
         Self::BatchCodesDownloaded,
@@ -100,6 +102,7 @@ impl AuditAction {
             Self::WaveCreated => "wave_created",
             Self::WaveClosed => "wave_closed",
             Self::FrameUploaded => "frame_uploaded",
+            Self::FrameDrawn => "frame_drawn",
             Self::BatchIssued => "batch_issued",
             Self::BatchVoided => "batch_voided",
             Self::BatchCodesDownloaded => "batch_codes_downloaded",
@@ -134,6 +137,7 @@ impl AuditAction {
             Self::WaveCreated => ("Tạo đợt khảo sát", "Wave created"),
             Self::WaveClosed => ("Đóng đợt khảo sát", "Wave closed"),
             Self::FrameUploaded => ("Tải lên dàn mẫu", "Frame uploaded"),
+            Self::FrameDrawn => ("Chọn mẫu xã/phường", "Communes drawn"),
             Self::BatchIssued => ("Phát lô mã mời", "Batch of codes issued"),
             Self::BatchVoided => ("Hủy lô mã mời", "Batch voided"),
             Self::BatchCodesDownloaded => ("Tải danh sách mã của lô", "Batch codes downloaded"),
@@ -521,6 +525,20 @@ pub trait FieldStore: Send + Sync {
         frame: &Frame,
         audit: &AuditEntry,
     ) -> StoreResult<()>;
+    /// Replaces the frame with one drawn on the design page, and records how it was drawn
+    /// (the same checks as [`replace_frame`](Self::replace_frame), one transaction).
+    async fn replace_frame_drawn(
+        &self,
+        wave_code: &str,
+        frame: &Frame,
+        draw: &crate::staff::design::DrawRecord,
+        audit: &AuditEntry,
+    ) -> StoreResult<()>;
+    /// How the wave's frame was drawn, when it was drawn here (a frame file has no record).
+    async fn frame_draw(
+        &self,
+        wave_code: &str,
+    ) -> StoreResult<Option<crate::staff::design::DrawRecord>>;
     /// The frame, limited to one province when given.
     async fn frame(&self, wave_code: &str, province: Option<&str>) -> StoreResult<Frame>;
 

@@ -1,39 +1,45 @@
 //! The sample design of a wave (central staff and statisticians): the allocation options and
-//! what each gives, recomputed from the address (a GET form, nothing stored).
+//! what each gives, recomputed from the address (a GET form, nothing stored), and the draw that
+//! makes the wave's frame from the official communes and their sizes.
+
+use std::collections::HashMap;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::{Multipart, Query, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
+use sipas_app::domain::Geography;
+use sipas_app::i18n::Text;
+use sipas_app::ports::StoreError;
 use sipas_app::results::ROOT;
-use sipas_app::staff::design::{self, Options, ProvinceInput};
+use sipas_app::staff::design::{self, DRAW_ALGORITHM, DrawRecord, Options, ProvinceInput};
 use sipas_app::staff::pages;
+use sipas_app::staff::port::AuditAction;
 
-use super::error::StaffResult;
+use super::error::{StaffError, StaffResult};
 use super::guard::{InWave, can};
 use super::html;
 use crate::web::AppState;
 
-pub async fn page(
-    State(state): State<AppState>,
-    wave: InWave<can::DesignSample>,
-    options: Result<Query<Options>, QueryRejection>,
-) -> StaffResult {
-    let ctx = &wave.ctx;
+/// The provinces as the design sees them (adults from `sizes` when given, else from the wave's
+/// frame; each one's deff from the latest release on the same map), and that release's name.
+async fn inputs(
+    state: &AppState,
+    wave: &InWave<can::DesignSample>,
+    sizes: Option<(&HashMap<String, f64>, &[sipas_app::domain::Commune])>,
+) -> StaffResult<(Vec<ProvinceInput>, Option<String>)> {
     let geography = wave.wave.wave.geography;
-    // A value the form cannot hold (a word where a number goes) shows the defaults and says so.
-    let (options, refused) = match options {
-        Ok(Query(options)) => (options, None),
-        Err(_) => (
-            Options::default(),
-            Some(ctx.t(
-                "Một ô của biểu mẫu không phải số hợp lệ: bảng dưới dùng giá trị mặc định.",
-                "A field of the form is not a valid number: the table below uses the defaults.",
-            )),
-        ),
-    };
-    // Adults per province from the wave's frame, when it has one.
     let frame = state.staff.store.frame(wave.code(), None).await?;
-    let population = |code: &str| {
+    let population = |code: &str| -> Option<f64> {
+        if let Some((sizes, communes)) = sizes {
+            return Some(
+                communes
+                    .iter()
+                    .filter(|c| c.province_code == code)
+                    .filter_map(|c| sizes.get(&c.code))
+                    .sum(),
+            );
+        }
         let strata: Vec<_> = frame
             .strata
             .iter()
@@ -41,7 +47,6 @@ pub async fn page(
             .collect();
         (!strata.is_empty()).then(|| strata.iter().map(|s| s.population as f64).sum())
     };
-    // Each province's design effect of the SIPAS index in the latest release on this map.
     let latest = state
         .staff
         .store
@@ -73,7 +78,7 @@ pub async fn page(
             .and_then(|c| c.deff)
             .filter(|d| d.is_finite() && *d > 0.0)
     };
-    let provinces: Vec<ProvinceInput> = state
+    let provinces = state
         .store
         .provinces(geography)
         .await?
@@ -85,6 +90,34 @@ pub async fn page(
             name: p.name_vi,
         })
         .collect();
+    Ok((provinces, release))
+}
+
+/// A seed to offer: the current second (any number may be typed instead, e.g. a public draw's).
+fn suggested_seed() -> u64 {
+    time::OffsetDateTime::now_utc()
+        .unix_timestamp()
+        .unsigned_abs()
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    wave: InWave<can::DesignSample>,
+    options: Result<Query<Options>, QueryRejection>,
+) -> StaffResult {
+    let ctx = &wave.ctx;
+    // A value the form cannot hold (a word where a number goes) shows the defaults and says so.
+    let (options, refused) = match options {
+        Ok(Query(options)) => (options, None),
+        Err(_) => (
+            Options::default(),
+            Some(ctx.t(
+                "Một ô của biểu mẫu không phải số hợp lệ: bảng dưới dùng giá trị mặc định.",
+                "A field of the form is not a valid number: the table below uses the defaults.",
+            )),
+        ),
+    };
+    let (provinces, release) = inputs(&state, &wave, None).await?;
     let outcome = design::allocate(&provinces, &options)
         .map_err(|message| message.pick(ctx.locale).to_owned());
     let outcome = match (refused, outcome) {
@@ -98,6 +131,158 @@ pub async fn page(
     };
     Ok(html(
         status,
-        pages::design_page(ctx, &wave.wave, &options, outcome, release),
+        pages::design_page(
+            ctx,
+            &wave.wave,
+            &options,
+            outcome,
+            release,
+            suggested_seed(),
+        ),
     ))
+}
+
+/// `POST /staff/waves/{wave}/design`: draws the communes with the options and the sizes file,
+/// and makes the draw the wave's frame (recorded with it).
+pub async fn draw(
+    State(state): State<AppState>,
+    wave: InWave<can::DesignSample>,
+    multipart: Multipart,
+) -> StaffResult {
+    let ctx = wave.ctx.clone();
+    let refuse = |options: &Options, message: String, release: Option<String>| {
+        Ok::<_, StaffError>(html(
+            StatusCode::BAD_REQUEST,
+            pages::design_page(
+                &ctx,
+                &wave.wave,
+                options,
+                Err(message),
+                release,
+                suggested_seed(),
+            ),
+        ))
+    };
+    if wave.wave.wave.geography != Geography::G2025 {
+        return refuse(
+            &Options::default(),
+            ctx.t(
+                "Chỉ chọn được mẫu trên bản đồ từ 1/7/2025 (có danh sách xã/phường chính thức).",
+                "Communes can be drawn only on the map in force since 1 July 2025 (it has the official list).",
+            )
+            .to_owned(),
+            None,
+        );
+    }
+    let upload = match super::upload::read(multipart).await {
+        Ok(upload) => upload,
+        Err(message) => {
+            return refuse(
+                &Options::default(),
+                message.pick(ctx.locale).to_owned(),
+                None,
+            );
+        }
+    };
+    let options = match Options::from_fields(|name| upload.field(name)) {
+        Ok(options) => options,
+        Err(message) => {
+            return refuse(
+                &Options::default(),
+                message.pick(ctx.locale).to_owned(),
+                None,
+            );
+        }
+    };
+    let Some(seed) = upload
+        .field("seed")
+        .and_then(|s| s.trim().parse::<u64>().ok())
+    else {
+        return refuse(
+            &options,
+            ctx.t(
+                "Hạt giống phải là một số nguyên không âm.",
+                "The seed must be a whole number from 0.",
+            )
+            .to_owned(),
+            None,
+        );
+    };
+    let table = match super::upload::table_blocking(upload.bytes).await {
+        Ok(table) => table,
+        Err(message) => return refuse(&options, message.pick(ctx.locale).to_owned(), None),
+    };
+    let communes = state.store.communes().await?;
+    let by_code: HashMap<String, sipas_app::domain::Commune> = communes
+        .iter()
+        .map(|c| (c.code.clone(), c.clone()))
+        .collect();
+    let sizes = match design::parse_sizes(table, &by_code) {
+        Ok(sizes) => sizes,
+        Err(problems) => {
+            let lines: Vec<String> = problems
+                .listed
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{} {}, {} {}: {}",
+                        ctx.t("dòng", "row"),
+                        p.row,
+                        ctx.t("cột", "column"),
+                        p.column,
+                        p.message.pick(ctx.locale)
+                    )
+                })
+                .collect();
+            let more = problems.total.saturating_sub(problems.listed.len());
+            let mut message = lines.join("; ");
+            if more > 0 {
+                message.push_str(&format!(" (+{more})"));
+            }
+            return refuse(&options, message, None);
+        }
+    };
+    let (provinces, release) = inputs(&state, &wave, Some((&sizes, &communes))).await?;
+    let drawn = design::allocate(&provinces, &options)
+        .and_then(|allocation| design::draw(&communes, &sizes, &allocation, seed));
+    let (drawn, frame) = match drawn.and_then(|d| d.frame().map(|f| (d, f))) {
+        Ok(pair) => pair,
+        Err(message) => return refuse(&options, message.pick(ctx.locale).to_owned(), release),
+    };
+    let detail = format!(
+        "hạt giống {seed}: {} xã/phường ở {} tầng, {} phiếu",
+        frame.psus.len(),
+        frame.strata.len(),
+        frame.total_target()
+    );
+    let record = DrawRecord {
+        algorithm: DRAW_ALGORITHM.to_owned(),
+        options: options.clone(),
+        draw: drawn,
+    };
+    let audit = wave.entry(AuditAction::FrameDrawn, Some(wave.code()), None, detail);
+    match state
+        .staff
+        .store
+        .replace_frame_drawn(wave.code(), &frame, &record, &audit)
+        .await
+    {
+        Ok(()) => {}
+        Err(StoreError::Conflict(message)) => {
+            return refuse(&options, message.pick(ctx.locale).to_owned(), release);
+        }
+        Err(err) => return Err(err.into()),
+    }
+    wave.flash(Text::new(
+        format!(
+            "Đã chọn {} xã/phường (hạt giống {seed}); đây là dàn mẫu mới của đợt.",
+            frame.psus.len()
+        ),
+        format!(
+            "{} communes drawn (seed {seed}); this is the wave's new frame.",
+            frame.psus.len()
+        ),
+    ))
+    .await;
+    Ok(Redirect::to(&format!("/staff/waves/{}/frame", wave.code())).into_response())
 }

@@ -143,7 +143,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/staff/waves/new", get(waves::new_form))
         .route("/staff/waves/{wave}", get(waves::show))
         .route("/staff/waves/{wave}/close", post(waves::close))
-        .route("/staff/waves/{wave}/design", get(design::page))
+        .route(
+            "/staff/waves/{wave}/design",
+            get(design::page).post(design::draw).layer(uploads),
+        )
         .route(
             "/staff/questionnaires",
             get(waves::questionnaires)

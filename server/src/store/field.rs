@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use sipas_app::domain::Wave;
 use sipas_app::i18n::Text;
 use sipas_app::ports::{StoreError, StoreResult};
+use sipas_app::staff::design::DrawRecord;
 use sipas_app::staff::frame::{Frame, FramePsu, FrameStratum};
 use sipas_app::staff::port::{
     AuditEntry, AuditOf, BatchSummary, ChannelCounts, FieldStore, Monitoring, NewBatch,
@@ -246,84 +247,32 @@ impl FieldStore for SqlStore {
         frame: &Frame,
         audit: &AuditEntry,
     ) -> StoreResult<()> {
-        let mut tx = self.pool().begin().await.map_err(db_error)?;
-        // PSUs that already have codes must keep their place in the design.
-        #[derive(sqlx::FromRow)]
-        struct Placed {
-            psu: String,
-            province_code: String,
-            stratum: String,
-        }
-        let with_codes = sqlx::query_as::<_, Placed>(
-            "SELECT p.psu, p.province_code, p.stratum FROM frame_psus p WHERE p.wave_code = $1 \
-             AND EXISTS (SELECT 1 FROM invitation_codes c WHERE c.wave_code = p.wave_code \
-             AND c.psu = p.psu AND c.province_code = p.province_code)",
-        )
-        .bind(wave_code)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        for Placed {
-            psu,
-            province_code: province,
-            stratum,
-        } in with_codes
-        {
-            let kept = frame
-                .psus
-                .iter()
-                .any(|p| p.psu == psu && p.province_code == province && p.stratum == stratum);
-            if !kept {
-                return Err(StoreError::Conflict(Text::new(
-                    format!(
-                        "PSU {psu} (tỉnh {province}, tầng {stratum}) đã có mã mời: dàn mẫu mới \
-                         phải giữ PSU này trong cùng tỉnh và tầng"
-                    ),
-                    format!(
-                        "PSU {psu} (province {province}, stratum {stratum}) already has invitation \
-                         codes: the new frame must keep it in the same province and stratum"
-                    ),
-                )));
-            }
-        }
-        for table in ["frame_psus", "frame_strata"] {
-            sqlx::query(&format!("DELETE FROM {table} WHERE wave_code = $1"))
+        self.write_frame(wave_code, frame, None, audit).await
+    }
+
+    async fn replace_frame_drawn(
+        &self,
+        wave_code: &str,
+        frame: &Frame,
+        draw: &DrawRecord,
+        audit: &AuditEntry,
+    ) -> StoreResult<()> {
+        self.write_frame(wave_code, frame, Some(draw), audit).await
+    }
+
+    async fn frame_draw(&self, wave_code: &str) -> StoreResult<Option<DrawRecord>> {
+        let record: Option<String> =
+            sqlx::query_scalar("SELECT record FROM frame_draws WHERE wave_code = $1")
                 .bind(wave_code)
-                .execute(&mut *tx)
+                .fetch_optional(self.pool())
                 .await
                 .map_err(db_error)?;
-        }
-        for s in &frame.strata {
-            sqlx::query(
-                "INSERT INTO frame_strata (wave_code, province_code, stratum, population, \
-                 psus_in_population) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(wave_code)
-            .bind(&s.province_code)
-            .bind(&s.stratum)
-            .bind(s.population)
-            .bind(s.psus_in_population)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        }
-        for p in &frame.psus {
-            sqlx::query(
-                "INSERT INTO frame_psus (wave_code, psu, province_code, stratum, name, target) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(wave_code)
-            .bind(&p.psu)
-            .bind(&p.province_code)
-            .bind(&p.stratum)
-            .bind(&p.name)
-            .bind(p.target)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        }
-        record(&mut tx, audit).await?;
-        tx.commit().await.map_err(db_error)
+        record
+            .map(|json| {
+                serde_json::from_str(&json)
+                    .map_err(|err| StoreError::Backend(format!("a stored draw: {err}")))
+            })
+            .transpose()
     }
 
     async fn frame(&self, wave_code: &str, province: Option<&str>) -> StoreResult<Frame> {
@@ -670,5 +619,111 @@ impl FieldStore for SqlStore {
             per_day,
             outside_frame,
         })
+    }
+}
+
+impl SqlStore {
+    /// A new frame for the wave, with how it was drawn when it was (a file's frame has no
+    /// draw: an earlier record goes with the frame it described).
+    async fn write_frame(
+        &self,
+        wave_code: &str,
+        frame: &Frame,
+        draw: Option<&DrawRecord>,
+        audit: &AuditEntry,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool().begin().await.map_err(db_error)?;
+        // PSUs that already have codes must keep their place in the design.
+        #[derive(sqlx::FromRow)]
+        struct Placed {
+            psu: String,
+            province_code: String,
+            stratum: String,
+        }
+        let with_codes = sqlx::query_as::<_, Placed>(
+            "SELECT p.psu, p.province_code, p.stratum FROM frame_psus p WHERE p.wave_code = $1 \
+             AND EXISTS (SELECT 1 FROM invitation_codes c WHERE c.wave_code = p.wave_code \
+             AND c.psu = p.psu AND c.province_code = p.province_code)",
+        )
+        .bind(wave_code)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        for Placed {
+            psu,
+            province_code: province,
+            stratum,
+        } in with_codes
+        {
+            let kept = frame
+                .psus
+                .iter()
+                .any(|p| p.psu == psu && p.province_code == province && p.stratum == stratum);
+            if !kept {
+                return Err(StoreError::Conflict(Text::new(
+                    format!(
+                        "PSU {psu} (tỉnh {province}, tầng {stratum}) đã có mã mời: dàn mẫu mới \
+                         phải giữ PSU này trong cùng tỉnh và tầng"
+                    ),
+                    format!(
+                        "PSU {psu} (province {province}, stratum {stratum}) already has invitation \
+                         codes: the new frame must keep it in the same province and stratum"
+                    ),
+                )));
+            }
+        }
+        for table in ["frame_draws", "frame_psus", "frame_strata"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE wave_code = $1"))
+                .bind(wave_code)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        }
+        for s in &frame.strata {
+            sqlx::query(
+                "INSERT INTO frame_strata (wave_code, province_code, stratum, population, \
+                 psus_in_population) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(wave_code)
+            .bind(&s.province_code)
+            .bind(&s.stratum)
+            .bind(s.population)
+            .bind(s.psus_in_population)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        }
+        for p in &frame.psus {
+            sqlx::query(
+                "INSERT INTO frame_psus (wave_code, psu, province_code, stratum, name, target) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(wave_code)
+            .bind(&p.psu)
+            .bind(&p.province_code)
+            .bind(&p.stratum)
+            .bind(&p.name)
+            .bind(p.target)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        }
+        if let Some(draw) = draw {
+            let json = serde_json::to_string(draw)
+                .map_err(|err| StoreError::Backend(format!("the draw as JSON: {err}")))?;
+            sqlx::query(
+                "INSERT INTO frame_draws (wave_code, record, drawn_by, drawn_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(wave_code)
+            .bind(json)
+            .bind(&audit.actor)
+            .bind(now_rfc3339()?)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        }
+        record(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_error)
     }
 }

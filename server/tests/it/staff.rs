@@ -194,6 +194,7 @@ fn routes(batch: &str, user_id: i64) -> Vec<Route> {
         get(&format!("/staff/waves/{w}"), Monitor),
         form(&format!("/staff/waves/{w}/close"), vec![], ManageWaves),
         get(&format!("/staff/waves/{w}/design"), DesignSample),
+        upload(&format!("/staff/waves/{w}/design"), DesignSample),
         get(
             &format!(
                 "/staff/waves/{w}/design?rule=precision&margin=3&p=80&deff=2.5&communes=12&strata=2&yamane_e=5&total=1000"
@@ -1524,11 +1525,139 @@ async fn guards(world: &World) {
     assert_eq!(before, snapshot(world.pool()).await);
 }
 
+/// The sample drawn in the browser from the official communes becomes the frame, with its
+/// record; the same seed draws the same communes; a sizes file with a wrong code stores nothing.
+async fn draw_story(world: &World) {
+    use sipas_app::ports::Store;
+    use sipas_app::staff::FieldStore;
+    let mut central = Browser::new(&world.app);
+    central.sign_in("central", PASSWORD).await;
+    for code in ["draw-a", "draw-b"] {
+        let created = central
+            .post(
+                "/staff/waves",
+                &[
+                    ("code", code),
+                    ("title", "Chọn mẫu thử"),
+                    ("year", "2028"),
+                    ("geography", "2025"),
+                    ("questionnaire", "sipas-2023@1"),
+                ],
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    }
+    let communes = world.store.communes().await.expect("communes");
+    // Adults per commune: a few thousand each, wards larger, one very large ward.
+    let mut sizes = String::from("commune,size\n");
+    for (i, c) in communes.iter().enumerate() {
+        let size = if c.code == "00004" {
+            900_000
+        } else {
+            2_000 + (i * 37) % 9_000 + if c.kind.urban() { 4_000 } else { 0 }
+        };
+        sizes.push_str(&format!("{},{size}\n", c.code));
+    }
+    let fields = [
+        ("rule", "yamane"),
+        ("yamane_e", "5"),
+        ("total", "34000"),
+        ("margin", "4"),
+        ("p", "50"),
+        ("deff", "2"),
+        ("communes", "10"),
+        ("strata", "2"),
+        ("seed", "20261207"),
+    ];
+    let drawn = central
+        .upload("/staff/waves/draw-a/design", sizes.as_bytes(), &fields)
+        .await;
+    assert_eq!(
+        drawn.location.as_deref(),
+        Some("/staff/waves/draw-a/frame"),
+        "{}",
+        drawn.body
+    );
+    let frame = world.store.frame("draw-a", None).await.expect("frame");
+    // 34 provinces × 10 communes, each an official unit of its province, 400 / 10 = 40 each.
+    assert_eq!(frame.psus.len(), 340);
+    assert!(frame.psus.iter().all(|p| p.target == 40));
+    assert!(frame.psus.iter().all(|p| {
+        communes
+            .iter()
+            .any(|c| c.code == p.psu && c.province_code == p.province_code && c.name_vi == p.name)
+    }));
+    // The very large ward of Hà Nội is drawn with certainty.
+    assert!(frame.psus.iter().any(|p| p.psu == "00004"));
+    let record = world
+        .store
+        .frame_draw("draw-a")
+        .await
+        .expect("draw")
+        .expect("recorded");
+    assert_eq!(record.draw.seed, 20_261_207);
+    assert_eq!(record.draw.communes.len(), 340);
+    assert!(
+        record
+            .draw
+            .communes
+            .iter()
+            .any(|c| c.code == "00004" && c.inclusion_probability == 1.0)
+    );
+    let logged: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'frame_drawn' AND wave_code = 'draw-a'",
+    )
+    .fetch_one(world.pool())
+    .await
+    .expect("audit");
+    assert_eq!(logged, 1);
+    // The same seed and sizes draw the same communes for another wave.
+    central
+        .upload("/staff/waves/draw-b/design", sizes.as_bytes(), &fields)
+        .await;
+    let again = world.store.frame("draw-b", None).await.expect("frame");
+    let codes = |f: &sipas_app::staff::frame::Frame| {
+        let mut c: Vec<String> = f.psus.iter().map(|p| p.psu.clone()).collect();
+        c.sort();
+        c
+    };
+    assert_eq!(codes(&frame), codes(&again));
+    // A sizes file naming a code not on the list is refused, naming the row; nothing changes.
+    let wrong = "commune,size\n00004,5000\n99999,3000\n";
+    let refused = central
+        .upload("/staff/waves/draw-a/design", wrong.as_bytes(), &fields)
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(
+        refused.body.contains("dòng 3, cột commune"),
+        "{}",
+        refused.body
+    );
+    assert_eq!(
+        codes(&world.store.frame("draw-a", None).await.expect("frame")),
+        codes(&frame)
+    );
+    // A frame file replaces the drawn frame and its record.
+    let uploaded = central
+        .upload("/staff/waves/draw-a/frame", FRAME.as_bytes(), &[])
+        .await;
+    assert_eq!(uploaded.status, StatusCode::SEE_OTHER, "{}", uploaded.body);
+    assert!(
+        world
+            .store
+            .frame_draw("draw-a")
+            .await
+            .expect("draw")
+            .is_none()
+    );
+}
+
 async fn everything(url: &str) {
     let world = world(url, StaffSettings::default()).await;
     role_matrix(&world).await;
     guards(&world).await;
     wave_story(&world).await;
+    draw_story(&world).await;
     sessions(&world).await;
 }
 

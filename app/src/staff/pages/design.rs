@@ -28,6 +28,7 @@ pub fn design_page(
     options: &Options,
     outcome: Result<Vec<ProvinceDesign>, String>,
     release: Option<String>,
+    seed: u64,
 ) -> String {
     let code = wave.wave.code.clone();
     let title = format!(
@@ -148,6 +149,38 @@ pub fn design_page(
             })
         }
     };
+    // Drawing makes the frame: on the 2025 map (the official list), with the options above
+    // carried along unchanged.
+    let map_2025 = wave.wave.geography == crate::domain::Geography::G2025;
+    let draw = map_2025.then(|| {
+        let hidden = [
+            ("rule", options.rule.key().to_owned()),
+            ("yamane_e", options.yamane_e.to_string()),
+            ("total", options.total.to_string()),
+            ("margin", options.margin.to_string()),
+            ("p", options.p.to_string()),
+            ("deff", options.deff.to_string()),
+            ("communes", options.communes.to_string()),
+            ("strata", options.strata.to_string()),
+        ]
+        .into_iter()
+        .map(|(name, value)| view! { <input type="hidden" name=name value=value /> })
+        .collect_view();
+        view! {
+            <h2>{ctx.t("Chọn xã/phường theo cách phân bổ này", "Draw the communes with this allocation")}</h2>
+            <p>{ctx.t(
+                "Trong mỗi tỉnh, phường vào tầng thành thị, xã và đặc khu vào tầng nông thôn (tầng dưới 2 đơn vị gộp vào tầng kia); số xã/phường của tỉnh chia cho các tầng theo dân số, mỗi tầng ít nhất 2; trong mỗi tầng chọn hệ thống với xác suất tỷ lệ với số người trưởng thành, theo thứ tự mã chính thức. Kết quả thay dàn mẫu hiện có của đợt; hạt giống và cách chọn được lưu để chọn lại y hệt.",
+                "In each province wards form the urban stratum, communes and special zones the rural one (a stratum under 2 units joins the other); the province's communes are shared across its strata by population, at least 2 each; each stratum is drawn systematically with probability proportional to adults, in official-code order. The result replaces the wave's frame; the seed and the method are stored so the draw can be repeated exactly.")}</p>
+            <form method="post" action=format!("/staff/waves/{code}/design") enctype="multipart/form-data" class="stacked">
+                {hidden}
+                <label for="sizes">{ctx.t("Số người trưởng thành của từng xã/phường (CSV hoặc XLSX, cột commune, size)", "Adults in each commune (CSV or XLSX, columns commune, size)")}</label>
+                <input id="sizes" name="file" type="file" accept=".csv,.xlsx" required />
+                <label for="seed">{ctx.t("Hạt giống ngẫu nhiên (ghi lại để chọn lại được)", "Random seed (recorded so the draw can be repeated)")}</label>
+                <input id="seed" name="seed" type="number" min="0" step="1" value=seed.to_string() required />
+                <button type="submit">{ctx.t("Chọn mẫu và lập dàn mẫu", "Draw and make the frame")}</button>
+            </form>
+        }
+    });
     let wave_href = format!("/staff/waves/{code}");
     let body = view! {
         <p class="crumbs"><a href="/staff">{ctx.t("Đợt khảo sát", "Waves")}</a>" › "<a href=wave_href>{wave.wave.title.clone()}</a></p>
@@ -159,6 +192,7 @@ pub fn design_page(
         {form}
         {release_line}
         {table}
+        {draw}
     };
     document(ctx, &title, body)
 }
