@@ -587,6 +587,8 @@ pub trait CollectedStore: Send + Sync {
         &self,
         wave_code: &str,
     ) -> StoreResult<Vec<(String, String, i64)>>;
+    /// Probability-sample completes per PSU: `(psu, count)`.
+    async fn completes_by_psu(&self, wave_code: &str) -> StoreResult<Vec<(String, i64)>>;
 
     // Exports: keyset pages of at most `limit` rows after `after` (an export id).
     async fn export_page(

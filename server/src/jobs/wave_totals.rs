@@ -8,6 +8,13 @@
 //! class (r_h the probability-sample completes): N_h / r_h when the stratum is its own class.
 //! `[nonresponse]` joins small classes and caps the factor ([`frame_weights`]). The stratum's
 //! PSUs in the population give the finite population correction.
+//!
+//! A frame drawn on the design page (a [`DrawRecord`] stored with it) is weighted as drawn
+//! instead: a respondent in commune i carries M_i / (π_i · r_i) (M_i its adults, π_i its
+//! inclusion probability, r_i its completes), and the variance is the with-replacement
+//! (ultimate cluster) one of an unequal-probability draw: no finite population correction.
+//!
+//! [`DrawRecord`]: sipas_app::staff::design::DrawRecord
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -192,6 +199,30 @@ pub async fn wave_totals_reporting(
             s.weighting = Some(w);
         }
     }
+    // A frame drawn here: each commune's respondents weigh M_i / (π_i · r_i).
+    let drawn: Option<HashMap<String, f64>> = match store.frame_draw(wave_code).await? {
+        None => None,
+        Some(record) => {
+            let completes: HashMap<String, i64> = store
+                .completes_by_psu(wave_code)
+                .await?
+                .into_iter()
+                .collect();
+            Some(
+                record
+                    .draw
+                    .communes
+                    .iter()
+                    .filter_map(|c| {
+                        let r = *completes.get(&c.code)?;
+                        let size = c.size?;
+                        (r > 0 && c.inclusion_probability > 0.0)
+                            .then(|| (c.code.clone(), size / (c.inclusion_probability * r as f64)))
+                    })
+                    .collect(),
+            )
+        }
+    };
     progress.total.store(
         strata
             .values()
@@ -285,8 +316,13 @@ pub async fn wave_totals_reporting(
                 // Stored after the counts were taken: reported as Moving below.
                 continue;
             }
-            let psus = stratum.psus_in_population;
-            let weight = stratum.weighting.as_ref().map_or(0.0, |w| w.weight);
+            let (weight, fpc) = match &drawn {
+                Some(weights) => (weights.get(row.psu.as_str()).copied().unwrap_or(0.0), None),
+                None => (
+                    stratum.weighting.as_ref().map_or(0.0, |w| w.weight),
+                    Some(stratum.psus_in_population),
+                ),
+            };
             // Item codes are plain identifiers: their keys borrow from the stored text.
             let answers: HashMap<&str, i64> = serde_json::from_str(&row.answers).map_err(|e| {
                 WaveComputeError::Stored(format!(
@@ -300,7 +336,7 @@ pub async fn wave_totals_reporting(
                     stratum: &row.stratum,
                     psu: &row.psu,
                     weight,
-                    fpc: Some(psus as f64),
+                    fpc: fpc.map(|n| n as f64),
                     value: &|item| answers.get(item).copied(),
                 })?,
                 Sink::Held {
@@ -313,7 +349,7 @@ pub async fn wave_totals_reporting(
                         format!("{}/{}", row.province_code, row.stratum),
                         row.psu.clone(),
                         weight.to_string(),
-                        psus.to_string(),
+                        fpc.map(|n| n.to_string()).unwrap_or_default(),
                     ];
                     let values = columns.iter().map(|c| {
                         answers

@@ -386,6 +386,18 @@ impl CollectedStore for SqlStore {
         .collect())
     }
 
+    async fn completes_by_psu(&self, wave_code: &str) -> StoreResult<Vec<(String, i64)>> {
+        sqlx::query_as::<_, (String, i64)>(
+            "SELECT psu, COUNT(*) AS n FROM responses \
+             WHERE wave_code = $1 AND sample_kind = 'probability' \
+             GROUP BY psu ORDER BY psu",
+        )
+        .bind(wave_code)
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_error)
+    }
+
     async fn export_page(
         &self,
         wave_code: &str,
