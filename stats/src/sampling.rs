@@ -129,7 +129,11 @@ pub fn systematic_selection(pik: &[f64], start: f64) -> Result<Vec<bool>, StatsE
     // a_k = (cumsum(pik)_k − u) mod 1 with a_0 = (0 − u) mod 1; unit k is selected when the
     // sequence steps down (a point u + j falls in its interval). The sum runs in R's order and
     // as precisely as R's.
-    let wrap = |x: f64| x - x.floor();
+    // R's `%%`: in [0, 1); x − floor(x) rounds to 1.0 for a tiny negative x, where R gives 0.
+    let wrap = |x: f64| {
+        let r = x - x.floor();
+        if r >= 1.0 { 0.0 } else { r }
+    };
     let mut selected: Vec<bool> = pik.iter().map(|p| *p >= 1.0 - CERTAINTY_EPS).collect();
     let mut cumulated = Sum::default();
     let mut before = wrap(0.0 - start);
@@ -226,7 +230,7 @@ pub fn apportion(total: u64, weights: &[f64], minimum: u64) -> Result<Vec<u64>, 
         let (ra, rb) = (exact[a] - exact[a].floor(), exact[b] - exact[b].floor());
         rb.total_cmp(&ra).then(a.cmp(&b))
     });
-    for &i in order.iter().take((total - given) as usize) {
+    for &i in order.iter().take(total.saturating_sub(given) as usize) {
         out[i] += 1;
     }
     Ok(out)

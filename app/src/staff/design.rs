@@ -75,8 +75,6 @@ pub struct Options {
     pub deff: f64,
     /// Communes (PSUs) to visit per province.
     pub communes: u64,
-    /// Strata per province (2: urban wards and rural communes).
-    pub strata: u64,
 }
 
 impl Default for Options {
@@ -89,7 +87,6 @@ impl Default for Options {
             p: 50.0,
             deff: 2.0,
             communes: 12,
-            strata: 2,
         }
     }
 }
@@ -104,6 +101,8 @@ pub struct ProvinceInput {
     pub population: Option<f64>,
     /// From the last release on the same map, for the overall index.
     pub deff: Option<f64>,
+    /// The strata the draw makes in it ([`province_strata`]; 2 where the map has no list).
+    pub strata: u64,
 }
 
 impl Options {
@@ -147,7 +146,6 @@ impl Options {
         number("deff", &mut options.deff)?;
         count("total", &mut options.total)?;
         count("communes", &mut options.communes)?;
-        count("strata", &mut options.strata)?;
         options.checked()?;
         Ok(options)
     }
@@ -244,16 +242,17 @@ impl Options {
     /// The options, checked; what is out of range says which field.
     pub fn checked(&self) -> Result<(), Text> {
         let bad = |vi: &str, en: &str| Err(Text::new(vi, en));
-        if !(self.yamane_e > 0.0 && self.yamane_e < 50.0) {
+        // The lower bounds keep n finite (e → 0 asks for the whole population).
+        if !(self.yamane_e >= 0.5 && self.yamane_e < 50.0) {
             return bad(
-                "e phải lớn hơn 0 và nhỏ hơn 50 điểm %.",
-                "e must be above 0 and below 50 points.",
+                "e phải từ 0,5 đến dưới 50 điểm %.",
+                "e must be from 0.5 to below 50 points.",
             );
         }
-        if !(self.margin > 0.0 && self.margin < 50.0) {
+        if !(self.margin >= 0.5 && self.margin < 50.0) {
             return bad(
-                "Sai số mục tiêu phải lớn hơn 0 và nhỏ hơn 50 điểm %.",
-                "The target margin must be above 0 and below 50 points.",
+                "Sai số mục tiêu phải từ 0,5 đến dưới 50 điểm %.",
+                "The target margin must be from 0.5 to below 50 points.",
             );
         }
         if !(self.p > 0.0 && self.p < 100.0) {
@@ -268,16 +267,10 @@ impl Options {
                 "The design effect must be from 1 to 20.",
             );
         }
-        if self.strata == 0 || self.strata > 10 {
+        if self.communes < 4 || self.communes > 200 {
             return bad(
-                "Số tầng mỗi tỉnh phải từ 1 đến 10.",
-                "Strata per province must be from 1 to 10.",
-            );
-        }
-        if self.communes < 2 * self.strata || self.communes > 200 {
-            return bad(
-                "Số xã/phường mỗi tỉnh phải ít nhất gấp đôi số tầng (để ước lượng được phương sai) và không quá 200.",
-                "Communes per province must be at least twice the strata (so a variance can be estimated) and at most 200.",
+                "Số xã/phường mỗi tỉnh phải từ 4 (hai tầng, mỗi tầng ít nhất 2 để ước lượng được phương sai) đến 200.",
+                "Communes per province must be from 4 (two strata of at least 2, so a variance can be estimated) to 200.",
             );
         }
         if self.total > 10_000_000 {
@@ -312,14 +305,21 @@ pub fn allocate(
                     p,
                     unit.deff.unwrap_or(options.deff),
                 )
-                .map_err(|e| Text::new(e.to_string(), e.to_string()))
+                .map_err(|e| {
+                    Text::new(
+                        format!("{} {}: không tính được cỡ mẫu ({e})", unit.code, unit.name),
+                        format!("{} {}: no sample size ({e})", unit.code, unit.name),
+                    )
+                })
             })
             .collect::<Result<_, _>>()?,
         Rule::Equal | Rule::Proportional => {
+            // Proportional needs every province's adults: with one unknown, all share equally.
+            let known = provinces.iter().all(|unit| unit.population.is_some());
             let weights: Vec<f64> = provinces
                 .iter()
-                .map(|unit| match options.rule {
-                    Rule::Proportional => unit.population.unwrap_or(0.0),
+                .map(|unit| match (options.rule, unit.population) {
+                    (Rule::Proportional, Some(adults)) if known => adults,
                     _ => 1.0,
                 })
                 .collect();
@@ -333,8 +333,11 @@ pub fn allocate(
         .map(|(unit, wanted)| {
             // Every commune gets the same take; the province's n is rounded up to communes × take.
             let communes = options.communes;
+            // Bounded: a province cannot ask for more than the population (nor, unknown, for
+            // more than ten million).
+            let wanted = wanted.min(10_000_000);
             let take = wanted.div_ceil(communes).max(1);
-            let respondents = communes * take;
+            let respondents = communes.saturating_mul(take);
             let deff = unit.deff.unwrap_or(options.deff);
             ProvinceDesign {
                 code: unit.code.clone(),
@@ -351,7 +354,7 @@ pub fn allocate(
                     p,
                     deff,
                 ),
-                df: communes.saturating_sub(options.strata),
+                df: communes.saturating_sub(unit.strata),
             }
         })
         .collect())
@@ -453,6 +456,24 @@ pub fn stratum_start(seed: u64, province: &str, stratum: &str) -> f64 {
     (u64::from_be_bytes(first) >> 11) as f64 / (1u64 << 53) as f64
 }
 
+/// The strata the draw makes in a province from its units (in code order): wards urban,
+/// communes and special zones rural; when either has fewer than two units, one stratum for the
+/// whole province (every stratum can then estimate a variance).
+pub fn province_strata<'a>(
+    province: &str,
+    units: &[&'a crate::domain::Commune],
+) -> Vec<(String, Vec<&'a crate::domain::Commune>)> {
+    let (urban, rural): (Vec<_>, Vec<_>) = units.iter().partition(|c| c.kind.urban());
+    if urban.len() >= 2 && rural.len() >= 2 {
+        vec![
+            (format!("{province}-thanh-thi"), urban),
+            (format!("{province}-nong-thon"), rural),
+        ]
+    } else {
+        vec![(format!("{province}-toan-tinh"), units.to_vec())]
+    }
+}
+
 /// Draws each province's communes as `allocation` says: the units of the 2025 map split into
 /// the default strata (wards urban, communes and special zones rural; a stratum with fewer than
 /// two units joins the other, so every stratum can estimate a variance), the province's communes
@@ -475,14 +496,7 @@ pub fn draw(
             .filter(|c| c.province_code == province.code)
             .collect();
         units.sort_by(|a, b| a.code.cmp(&b.code));
-        let (urban, rural): (Vec<_>, Vec<_>) = units.iter().partition(|c| c.kind.urban());
-        let mut strata: Vec<(String, Vec<&crate::domain::Commune>)> = Vec::new();
-        if urban.len() >= 2 && rural.len() >= 2 {
-            strata.push((format!("{}-thanh-thi", province.code), urban));
-            strata.push((format!("{}-nong-thon", province.code), rural));
-        } else {
-            strata.push((format!("{}-toan-tinh", province.code), units.clone()));
-        }
+        let strata = province_strata(&province.code, &units);
         let size_of = |c: &crate::domain::Commune| {
             if sizes.is_empty() {
                 1.0
@@ -495,12 +509,32 @@ pub fn draw(
             .map(|(_, members)| members.iter().map(|c| size_of(c)).sum())
             .collect();
         let minimum = if strata.len() > 1 { 2 } else { 1 };
-        let shares = sampling::apportion(province.communes, &weights, minimum).map_err(|e| {
-            Text::new(
-                format!("{} {}: {e}", province.code, province.name),
-                format!("{} {}: {e}", province.code, province.name),
-            )
-        })?;
+        let mut shares =
+            sampling::apportion(province.communes, &weights, minimum).map_err(|e| {
+                Text::new(
+                    format!("{} {}: {e}", province.code, province.name),
+                    format!("{} {}: {e}", province.code, province.name),
+                )
+            })?;
+        // A stratum cannot give more communes than it has with a size: the rest go to the
+        // other stratum, up to its room (too few in the whole province is said below).
+        let room: Vec<u64> = strata
+            .iter()
+            .map(|(_, members)| members.iter().filter(|c| size_of(c) > 0.0).count() as u64)
+            .collect();
+        let mut left: u64 = shares
+            .iter()
+            .zip(&room)
+            .map(|(k, r)| k.saturating_sub(*r))
+            .sum();
+        for (k, r) in shares.iter_mut().zip(&room) {
+            *k = (*k).min(*r);
+        }
+        for (k, r) in shares.iter_mut().zip(&room) {
+            let add = left.min(r - *k);
+            *k += add;
+            left -= add;
+        }
         for ((stratum, members), k) in strata.into_iter().zip(shares) {
             let stratum_sizes: Vec<f64> = members.iter().map(|c| size_of(c)).collect();
             let positive = stratum_sizes.iter().filter(|s| **s > 0.0).count();
@@ -559,12 +593,14 @@ mod tests {
                 name: "Hà Nội".into(),
                 population: Some(6_000_000.0),
                 deff: Some(3.0),
+                strata: 2,
             },
             ProvinceInput {
                 code: "04".into(),
                 name: "Cao Bằng".into(),
                 population: Some(380_000.0),
                 deff: None,
+                strata: 2,
             },
         ]
     }
@@ -617,7 +653,7 @@ mod tests {
             ..Options::default()
         };
         let error = allocate(&provinces(), &bad).unwrap_err();
-        assert!(error.vi.contains("gấp đôi số tầng"), "{}", error.vi);
+        assert!(error.vi.contains("phải từ 4"), "{}", error.vi);
     }
 
     fn map() -> Vec<crate::domain::Commune> {
@@ -759,5 +795,55 @@ mod tests {
             assert!((commune.inclusion_probability - expected).abs() < 1e-12);
             assert!(stratum.population.is_none());
         }
+    }
+
+    #[test]
+    fn a_stratum_never_gets_more_communes_than_it_has() {
+        use crate::domain::{Commune, CommuneKind};
+        // Two very large wards and ten small communes: by adults the urban stratum would take
+        // four of six communes, but it has two.
+        let units: Vec<Commune> = (0..12)
+            .map(|i| Commune {
+                province_code: "05".into(),
+                code: format!("{:05}", 500 + i),
+                name_vi: format!("Đơn vị {i}"),
+                kind: if i < 2 {
+                    CommuneKind::Ward
+                } else {
+                    CommuneKind::Commune
+                },
+            })
+            .collect();
+        let sizes = units
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.code.clone(), if i < 2 { 1_000_000.0 } else { 1_000.0 }))
+            .collect();
+        let allocation = vec![ProvinceDesign {
+            code: "05".into(),
+            name: "Thử".into(),
+            population: None,
+            deff: 2.0,
+            deff_from_release: false,
+            respondents: 60,
+            communes: 6,
+            take: 10,
+            margin: 0.1,
+            df: 4,
+        }];
+        let drawn = draw(&units, &sizes, &allocation, 3).unwrap();
+        let per: Vec<(String, usize)> = drawn
+            .strata
+            .iter()
+            .map(|s| (s.stratum.clone(), s.drawn))
+            .collect();
+        assert_eq!(
+            per,
+            [
+                ("05-thanh-thi".to_owned(), 2),
+                ("05-nong-thon".to_owned(), 4)
+            ]
+        );
+        assert_eq!(drawn.communes.len(), 6);
     }
 }

@@ -12,7 +12,8 @@
 //! A frame drawn on the design page (a [`DrawRecord`] stored with it) is weighted as drawn
 //! instead: a respondent in commune i carries M_i / (π_i · r_i) (M_i its adults, π_i its
 //! inclusion probability, r_i its completes), and the variance is the with-replacement
-//! (ultimate cluster) one of an unequal-probability draw: no finite population correction.
+//! (ultimate cluster) one of an unequal-probability draw: no finite population correction; a
+//! commune taken with certainty is a stratum of its own with its respondents as PSUs.
 //!
 //! [`DrawRecord`]: sipas_app::staff::design::DrawRecord
 
@@ -199,7 +200,10 @@ pub async fn wave_totals_reporting(
             s.weighting = Some(w);
         }
     }
-    // A frame drawn here: each commune's respondents weigh M_i / (π_i · r_i).
+    // A frame drawn here: each commune's respondents weigh M_i / (π_i · r_i); a commune taken
+    // with certainty is a stratum of its own whose PSUs are its respondents (it adds no
+    // first-stage variance).
+    let mut certain: HashSet<String> = HashSet::new();
     let drawn: Option<HashMap<String, f64>> = match store.frame_draw(wave_code).await? {
         None => None,
         Some(record) => {
@@ -207,6 +211,13 @@ pub async fn wave_totals_reporting(
                 .completes_by_psu(wave_code)
                 .await?
                 .into_iter()
+                .collect();
+            certain = record
+                .draw
+                .communes
+                .iter()
+                .filter(|c| c.inclusion_probability >= 1.0 - sipas_stats::sampling::CERTAINTY_EPS)
+                .map(|c| c.code.clone())
                 .collect();
             Some(
                 record
@@ -323,6 +334,17 @@ pub async fn wave_totals_reporting(
                     Some(stratum.psus_in_population),
                 ),
             };
+            let (design_stratum, design_psu) = if certain.contains(row.psu.as_str()) {
+                (
+                    std::borrow::Cow::Owned(format!("{}:{}", row.stratum, row.psu)),
+                    row.export_id.as_str(),
+                )
+            } else {
+                (
+                    std::borrow::Cow::Borrowed(row.stratum.as_str()),
+                    row.psu.as_str(),
+                )
+            };
             // Item codes are plain identifiers: their keys borrow from the stored text.
             let answers: HashMap<&str, i64> = serde_json::from_str(&row.answers).map_err(|e| {
                 WaveComputeError::Stored(format!(
@@ -333,8 +355,8 @@ pub async fn wave_totals_reporting(
             match &mut sink {
                 Sink::Totals(accumulator) => accumulator.add(&Row {
                     province: &row.province_code,
-                    stratum: &row.stratum,
-                    psu: &row.psu,
+                    stratum: &design_stratum,
+                    psu: design_psu,
                     weight,
                     fpc: fpc.map(|n| n as f64),
                     value: &|item| answers.get(item).copied(),
@@ -346,8 +368,8 @@ pub async fn wave_totals_reporting(
                     let design = [
                         row.export_id.clone(),
                         row.province_code.clone(),
-                        format!("{}/{}", row.province_code, row.stratum),
-                        row.psu.clone(),
+                        format!("{}/{}", row.province_code, design_stratum),
+                        design_psu.to_owned(),
                         weight.to_string(),
                         fpc.map(|n| n.to_string()).unwrap_or_default(),
                     ];

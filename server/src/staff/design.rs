@@ -78,14 +78,32 @@ async fn inputs(
             .and_then(|c| c.deff)
             .filter(|d| d.is_finite() && *d > 0.0)
     };
+    // The strata the draw will make (from the official list; 2 where the map has none).
+    let communes = match geography {
+        Geography::G2025 => state.store.communes().await?,
+        Geography::G2004 => Vec::new(),
+    };
+    let strata = |code: &str| -> u64 {
+        let units: Vec<&sipas_app::domain::Commune> = communes
+            .iter()
+            .filter(|c| c.province_code == code)
+            .collect();
+        if units.is_empty() {
+            2
+        } else {
+            design::province_strata(code, &units).len() as u64
+        }
+    };
     let provinces = state
         .store
         .provinces(geography)
         .await?
         .into_iter()
         .map(|p| ProvinceInput {
-            population: population(&p.code),
+            // A province whose communes all have size 0 has no known adults.
+            population: population(&p.code).filter(|n| *n > 0.0),
             deff: deff(&p.code),
+            strata: strata(&p.code),
             code: p.code,
             name: p.name_vi,
         })
@@ -149,6 +167,10 @@ pub async fn draw(
     wave: InWave<can::DesignSample>,
     multipart: Multipart,
 ) -> StaffResult {
+    // Drawing replaces the frame: it needs the right to upload one too.
+    if !wave.user.may(sipas_app::staff::Action::UploadFrame) {
+        return Err(StaffError::Forbidden);
+    }
     let ctx = wave.ctx.clone();
     let refuse = |options: &Options, message: String, release: Option<String>| {
         Ok::<_, StaffError>(html(

@@ -194,7 +194,8 @@ fn routes(batch: &str, user_id: i64) -> Vec<Route> {
         get(&format!("/staff/waves/{w}"), Monitor),
         form(&format!("/staff/waves/{w}/close"), vec![], ManageWaves),
         get(&format!("/staff/waves/{w}/design"), DesignSample),
-        upload(&format!("/staff/waves/{w}/design"), DesignSample),
+        // Drawing replaces the frame: design and frame rights both (central staff).
+        upload(&format!("/staff/waves/{w}/design"), UploadFrame),
         get(
             &format!(
                 "/staff/waves/{w}/design?rule=precision&margin=3&p=80&deff=2.5&communes=12&strata=2&yamane_e=5&total=1000"

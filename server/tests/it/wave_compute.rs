@@ -316,7 +316,8 @@ async fn story(url: &str) {
     // path, written out by hand with that formula, gives the same numbers.
     use sipas_app::staff::design::{Draw, DrawRecord, DrawnCommune, Options};
     let size = |k: usize| 1_000.0 + 250.0 * k as f64;
-    let probability = |k: usize| 0.05 + 0.01 * k as f64;
+    // The first commune is taken with certainty.
+    let probability = |k: usize| if k == 0 { 1.0 } else { 0.05 + 0.01 * k as f64 };
     let record = DrawRecord {
         algorithm: "test".into(),
         options: Options::default(),
@@ -364,13 +365,19 @@ async fn story(url: &str) {
             .expect("in frame");
         let weight = size(k) / (probability(k) * per_psu[&r.psu] as f64);
         let value = |k: &str| r.answers.get(k).map(|v| v.to_string()).unwrap_or_default();
+        // A certain commune: a stratum of its own, its respondents the PSUs.
+        let (stratum, psu) = if k == 0 {
+            (format!("{}:{}", r.stratum, r.psu), r.export_id.clone())
+        } else {
+            (r.stratum.clone(), r.psu.clone())
+        };
         csv.push_str(&format!(
             "{},{},{}/{},{},{weight},,{},{},{}",
             r.export_id,
             r.province_code,
             r.province_code,
-            r.stratum,
-            r.psu,
+            stratum,
+            psu,
             value("sex"),
             value("age_band"),
             value("area")

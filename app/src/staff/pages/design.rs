@@ -59,13 +59,12 @@ pub fn design_page(
                 {rules}
             </fieldset>
             <div class="fields">
-                {number_field("yamane_e", ctx.t("e của quy tắc hiện nay (điểm %)", "e of the current rule (points)"), decimal(options.yamane_e), ("0.5", "49", "0.5"))}
+                {number_field("yamane_e", ctx.t("e của quy tắc hiện nay (điểm %)", "e of the current rule (points)"), decimal(options.yamane_e), ("0.5", "49.5", "0.5"))}
                 {number_field("total", ctx.t("Tổng số người trả lời (chia đều, theo dân số)", "All respondents (equal, proportional)"), options.total.to_string(), ("100", "10000000", "1"))}
                 {number_field("margin", ctx.t("Sai số mục tiêu (± điểm %)", "Target margin (± points)"), decimal(options.margin), ("0.5", "49", "0.5"))}
                 {number_field("p", ctx.t("Tỷ lệ hài lòng dự kiến (%)", "Anticipated share satisfied (%)"), decimal(options.p), ("1", "99", "1"))}
                 {number_field("deff", ctx.t("Hệ số thiết kế khi bản công bố trước không có", "Design effect where the last release has none"), decimal(options.deff), ("1", "20", "0.1"))}
-                {number_field("communes", ctx.t("Số xã/phường mỗi tỉnh", "Communes per province"), options.communes.to_string(), ("2", "200", "1"))}
-                {number_field("strata", ctx.t("Số tầng mỗi tỉnh", "Strata per province"), options.strata.to_string(), ("1", "10", "1"))}
+                {number_field("communes", ctx.t("Số xã/phường mỗi tỉnh", "Communes per province"), options.communes.to_string(), ("4", "200", "1"))}
             </div>
             <button type="submit">{ctx.t("Tính lại bảng", "Recompute the table")}</button>
         </form>
@@ -152,7 +151,12 @@ pub fn design_page(
     // Drawing makes the frame: on the 2025 map (the official list), with the options above
     // carried along unchanged.
     let map_2025 = wave.wave.geography == crate::domain::Geography::G2025;
-    let draw = map_2025.then(|| {
+    // The draw replaces the frame: for those who may upload one.
+    let may_draw = ctx
+        .user
+        .as_ref()
+        .is_some_and(|u| u.may(crate::staff::roles::Action::UploadFrame));
+    let draw = (map_2025 && may_draw).then(|| {
         let hidden = [
             ("rule", options.rule.key().to_owned()),
             ("yamane_e", options.yamane_e.to_string()),
@@ -161,7 +165,6 @@ pub fn design_page(
             ("p", options.p.to_string()),
             ("deff", options.deff.to_string()),
             ("communes", options.communes.to_string()),
-            ("strata", options.strata.to_string()),
         ]
         .into_iter()
         .map(|(name, value)| view! { <input type="hidden" name=name value=value /> })
