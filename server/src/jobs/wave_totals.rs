@@ -203,37 +203,47 @@ pub async fn wave_totals_reporting(
     // A frame drawn here: each commune's respondents weigh M_i / (π_i · r_i); a commune taken
     // with certainty is a stratum of its own whose PSUs are its respondents (it adds no
     // first-stage variance).
-    let mut certain: HashSet<String> = HashSet::new();
-    let drawn: Option<HashMap<String, f64>> = match store.frame_draw(wave_code).await? {
-        None => None,
-        Some(record) => {
-            let completes: HashMap<String, i64> = store
-                .completes_by_psu(wave_code)
-                .await?
-                .into_iter()
-                .collect();
-            certain = record
-                .draw
-                .communes
-                .iter()
-                .filter(|c| c.inclusion_probability >= 1.0 - sipas_stats::sampling::CERTAINTY_EPS)
-                .map(|c| c.code.clone())
-                .collect();
-            Some(
-                record
-                    .draw
-                    .communes
-                    .iter()
-                    .filter_map(|c| {
-                        let r = *completes.get(&c.code)?;
-                        let size = c.size?;
-                        (r > 0 && c.inclusion_probability > 0.0)
-                            .then(|| (c.code.clone(), size / (c.inclusion_probability * r as f64)))
-                    })
-                    .collect(),
-            )
+    let record = store.frame_draw(wave_code).await?;
+    let psu_completes: HashMap<String, i64> = match &record {
+        Some(_) => store
+            .completes_by_psu(wave_code)
+            .await?
+            .into_iter()
+            .collect(),
+        None => HashMap::new(),
+    };
+    // Per drawn commune: M_i / π_i, its planned weight per respondent's share of the commune.
+    let expanded = |c: &sipas_app::staff::design::DrawnCommune| {
+        let size = c.size.unwrap_or(0.0);
+        if c.inclusion_probability > 0.0 {
+            size / c.inclusion_probability
+        } else {
+            0.0
         }
     };
+    let certain: HashSet<String> = record
+        .iter()
+        .flat_map(|r| &r.draw.communes)
+        .filter(|c| c.inclusion_probability >= 1.0 - sipas_stats::sampling::CERTAINTY_EPS)
+        .map(|c| c.code.clone())
+        .collect();
+    let drawn: Option<HashMap<String, f64>> = record.as_ref().map(|record| {
+        record
+            .draw
+            .communes
+            .iter()
+            .filter_map(|c| {
+                let r = *psu_completes.get(&c.code)?;
+                // M_i / (π_i · r_i), computed in that order (the export path's arithmetic).
+                (r > 0 && c.inclusion_probability > 0.0).then(|| {
+                    (
+                        c.code.clone(),
+                        c.size.unwrap_or(0.0) / (c.inclusion_probability * r as f64),
+                    )
+                })
+            })
+            .collect()
+    });
     progress.total.store(
         strata
             .values()
@@ -404,31 +414,57 @@ pub async fn wave_totals_reporting(
     if moved {
         return Err(WaveComputeError::Moving);
     }
-    let mut weights: Vec<StratumWeight> = strata
-        .iter()
-        .flat_map(|(province, m)| {
-            m.iter().map(move |(stratum, s)| {
-                let w = s.weighting.clone().unwrap_or_else(|| StratumWeighting {
-                    design_weight: 0.0,
-                    class: stratum.clone(),
-                    factor: 0.0,
-                    province_scale: 1.0,
-                    capped: false,
-                    weight: 0.0,
-                });
+    // The weights report: per stratum from the frame, or per commune for a drawn frame (its
+    // weights differ commune by commune; the commune's stratum is its class).
+    let mut weights: Vec<StratumWeight> = match &record {
+        Some(record) => record
+            .draw
+            .communes
+            .iter()
+            .map(|c| {
+                let completes = psu_completes.get(&c.code).copied().unwrap_or(0);
+                let target = i64::try_from(c.target).unwrap_or(i64::MAX);
                 StratumWeight {
-                    province: province.clone(),
-                    stratum: stratum.clone(),
-                    completes: s.completes,
-                    target: s.target,
-                    design_weight: w.design_weight,
-                    weight: w.weight,
-                    class: w.class,
-                    capped: w.capped,
+                    province: c.province_code.clone(),
+                    stratum: c.code.clone(),
+                    completes,
+                    target,
+                    design_weight: expanded(c) / (target.max(1) as f64),
+                    weight: drawn
+                        .as_ref()
+                        .and_then(|w| w.get(&c.code).copied())
+                        .unwrap_or(0.0),
+                    class: c.stratum.clone(),
+                    capped: false,
                 }
             })
-        })
-        .collect();
+            .collect(),
+        None => strata
+            .iter()
+            .flat_map(|(province, m)| {
+                m.iter().map(move |(stratum, s)| {
+                    let w = s.weighting.clone().unwrap_or_else(|| StratumWeighting {
+                        design_weight: 0.0,
+                        class: stratum.clone(),
+                        factor: 0.0,
+                        province_scale: 1.0,
+                        capped: false,
+                        weight: 0.0,
+                    });
+                    StratumWeight {
+                        province: province.clone(),
+                        stratum: stratum.clone(),
+                        completes: s.completes,
+                        target: s.target,
+                        design_weight: w.design_weight,
+                        weight: w.weight,
+                        class: w.class,
+                        capped: w.capped,
+                    }
+                })
+            })
+            .collect(),
+    };
     weights.sort_by(|a, b| (&a.province, &a.stratum).cmp(&(&b.province, &b.stratum)));
     let (stats, weighting) = match sink {
         Sink::Totals(accumulator) => (accumulator.finish()?, Vec::new()),

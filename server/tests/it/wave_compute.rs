@@ -343,10 +343,16 @@ async fn story(url: &str) {
     db.replace_frame_drawn(wave, &frame, &record, &common::audit("frame_drawn"))
         .await
         .expect("drawn frame");
-    let drawn = sipas_server::jobs::wave_totals::wave_totals(&db, wave, &methodology)
-        .await
-        .expect("drawn compute");
-    let from_db_drawn = results(&drawn, &methodology);
+    let drawn = sipas_server::jobs::wave_totals::wave_totals_reporting(
+        &db,
+        wave,
+        &methodology,
+        None,
+        &sipas_server::jobs::wave_totals::Progress::default(),
+    )
+    .await
+    .expect("drawn compute");
+    let from_db_drawn = results(&drawn.stats, &methodology);
     let mut per_psu: HashMap<String, usize> = HashMap::new();
     for r in &rows {
         *per_psu.entry(r.psu.clone()).or_default() += 1;
@@ -405,6 +411,35 @@ async fn story(url: &str) {
         from_db_drawn, from_export_drawn,
         "drawn frame: the database path gives the hand-weighted export's numbers"
     );
+    // The weights report reads the weights used: per province, the smallest and largest are
+    // those of the formula, and Kish's deff is over the respondents' own weights.
+    let report = sipas_server::jobs::results::weights_report(&drawn.strata, &drawn.weighting);
+    assert_eq!(report.len(), 2);
+    for province in &report {
+        let weights: Vec<f64> = rows
+            .iter()
+            .filter(|r| r.province_code == province.province)
+            .map(|r| {
+                let k = frame
+                    .psus
+                    .iter()
+                    .position(|p| p.psu == r.psu)
+                    .expect("in frame");
+                size(k) / (probability(k) * per_psu[&r.psu] as f64)
+            })
+            .collect();
+        let min = weights.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = weights.iter().copied().fold(0.0, f64::max);
+        let n = weights.len() as f64;
+        let kish =
+            n * weights.iter().map(|w| w * w).sum::<f64>() / weights.iter().sum::<f64>().powi(2);
+        assert!((province.min - min).abs() < 1e-9 * min, "{province:?}");
+        assert!((province.max - max).abs() < 1e-9 * max, "{province:?}");
+        assert!(
+            (province.kish_deff - kish).abs() < 1e-9 * kish,
+            "{province:?}"
+        );
+    }
     db.close().await;
 }
 
