@@ -1,5 +1,6 @@
 import { expect, test, type Browser, type Page } from '@playwright/test';
 import * as fs from 'fs';
+import * as path from 'path';
 import { answerUntilLastScreen, hydrated, SUBMIT } from './survey-helpers';
 import { clippedCodes, signIn, staffPage, staffScreen } from './staff-helpers';
 
@@ -193,4 +194,35 @@ test('the export downloads as CSV (BOM, diacritics) and XLSX', async ({ browser 
   ]);
   const xlsx = fs.readFileSync(await xlsxDownload.path());
   expect(xlsx.subarray(0, 2).toString()).toBe('PK');
+});
+
+test('ministry staff draw the communes of a wave on the design page (no JavaScript needed)', async ({ browser }) => {
+  const page = await staffPage(browser);
+  await signIn(page, 'trung.uong', CENTRAL_PASSWORD);
+  await page.goto('/staff/waves/new');
+  await page.getByLabel('Mã đợt').fill('e2e-2028-mau');
+  await page.getByLabel('Tên đợt').fill('Chọn mẫu thử nghiệm 2028');
+  await page.getByLabel('Năm').fill('2028');
+  await page.getByRole('button', { name: 'Tạo đợt' }).click();
+  await page.getByRole('link', { name: 'Thiết kế mẫu' }).click();
+  // Adults per commune for the official list shipped with the platform.
+  const list = fs.readFileSync(path.join(__dirname, '..', '..', 'data', 'geography', 'communes_2025.csv'), 'utf8');
+  const sizes = ['commune,size']
+    .concat(
+      list
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((line, i) => `${line.split(',')[1]},${2000 + ((i * 37) % 9000)}`),
+    )
+    .join('\n');
+  await page.locator('#communes').fill('10');
+  await page.getByRole('button', { name: 'Tính lại bảng' }).click();
+  await page.locator('#sizes').setInputFiles({ name: 'adults.csv', mimeType: 'text/csv', buffer: Buffer.from(sizes) });
+  await page.locator('#seed').fill('20261207');
+  await page.getByRole('button', { name: 'Chọn mẫu và lập dàn mẫu' }).click();
+  await expect(page).toHaveURL('/staff/waves/e2e-2028-mau/frame');
+  await expect(page.getByText('Đã chọn 340 xã/phường (hạt giống 20261207)')).toBeVisible();
+  await expect(page.getByRole('cell', { name: '01-thanh-thi' }).first()).toBeVisible();
+  await staffScreen(page, 'drawn frame');
 });
