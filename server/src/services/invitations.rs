@@ -331,13 +331,31 @@ const STYLESHEET: &str = include_str!("../../../public/staff.css");
 /// appear only if the codes were stored, and the codes are stored only if the files could be
 /// written, so no printed code is unknown and no stored code is unprinted.
 pub async fn issue_to_files(
-    staff: &dyn StaffStore,
+    staff: &(impl StaffStore + sipas_app::ports::Store),
     request: &BatchRequest<'_>,
     base_url: &str,
     out: &Path,
     sheet: Option<&Path>,
 ) -> Result<PreparedBatch, IssueError> {
     let prepared = prepare(staff, request).await?;
+    // The sheet's title names the province (nothing is stored yet: a failure here is a refusal).
+    let province_name = match sheet {
+        Some(_) => {
+            let geography = staff
+                .wave_details(request.wave_code)
+                .await
+                .map_err(IssueError::Store)?
+                .wave
+                .geography;
+            sipas_app::ports::Store::provinces(staff, geography)
+                .await
+                .map_err(IssueError::Store)?
+                .into_iter()
+                .find(|p| p.code == prepared.batch.province_code)
+                .map(|p| p.name_vi)
+        }
+        None => None,
+    };
     let failed = |path: &Path| {
         let path = path.to_owned();
         move |err: std::io::Error| IssueError::Write {
@@ -373,7 +391,11 @@ pub async fn issue_to_files(
             let mut file = crate::services::files::temp_beside(path).map_err(failed(path))?;
             let html = sipas_app::staff::pages::batch_sheet_file(
                 &prepared.wave_title,
-                (&prepared.batch.id, &prepared.batch.scope),
+                (
+                    &prepared.batch.id,
+                    &prepared.batch.scope,
+                    province_name.as_deref(),
+                ),
                 base_url,
                 cards(&prepared, base_url),
                 STYLESHEET,

@@ -129,11 +129,23 @@ async fn codes_for_a_province_are_shared_over_its_psus_by_target() {
     let db = common::sqlite_db();
     assert!(sipas(&db.url, &["demo", "--no-history"]).status.success());
     // Province 79's frame: ten PSUs with target 10 and phuong-12 with 12 (112 in all).
-    let output = codes(&db, &["--province", "79"], &["--count", "112"]);
+    let sheet = db.dir.path().join("province.html");
+    let output = codes(
+        &db,
+        &["--province", "79"],
+        &["--count", "112", "--sheet", sheet.to_str().unwrap()],
+    );
     assert!(
         output.status.success(),
         "{}",
         String::from_utf8_lossy(&output.stderr)
+    );
+    // The sheet file is titled by the province's name, as the staff page's is.
+    let html = std::fs::read_to_string(&sheet).unwrap();
+    assert!(
+        html.contains("Cả tỉnh 79 Hồ Chí Minh · 112 mã"),
+        "{}",
+        &html[..500.min(html.len())]
     );
     let mut reader = csv::Reader::from_path(db.dir.path().join("codes.csv")).unwrap();
     let mut per_psu = std::collections::BTreeMap::<String, usize>::new();

@@ -331,14 +331,14 @@ pub fn batch_sheet(
 /// no navigation and no forms, so it prints from any browser without the server.
 pub fn batch_sheet_file(
     wave_title: &str,
-    (batch_id, scope): (&str, &str),
+    (batch_id, scope, province_name): (&str, &str, Option<&str>),
     base_url: &str,
     cards: Vec<Card>,
     stylesheet: &str,
 ) -> String {
     let title = format!(
         "Phiếu mời · {} · {} mã · lô {batch_id}",
-        scope_label(Locale::Vi, scope, None),
+        scope_label(Locale::Vi, scope, province_name),
         cards.len()
     );
     let cards = sheet_cards(base_url, cards);
