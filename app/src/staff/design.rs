@@ -401,6 +401,9 @@ pub struct DrawRecord {
     pub algorithm: String,
     pub options: Options,
     pub draw: Draw,
+    /// Province → the expected 95% margin of its index under the design (monitoring's target).
+    #[serde(default)]
+    pub targets: std::collections::BTreeMap<String, f64>,
 }
 
 impl Draw {

@@ -2,6 +2,7 @@
 //! ([`results`], reading a wave through [`wave_totals`]) and the periodic upkeep [`start`]ed
 //! with the application.
 
+pub mod precision;
 pub mod results;
 pub mod wave_totals;
 

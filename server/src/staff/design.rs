@@ -265,11 +265,18 @@ pub async fn draw(
         }
     };
     let (provinces, release) = inputs(&state, &wave, Some((&sizes, &communes))).await?;
-    let drawn = design::allocate(&provinces, &options)
-        .and_then(|allocation| design::draw(&communes, &sizes, &allocation, seed));
-    let (drawn, frame) = match drawn.and_then(|d| d.frame().map(|f| (d, f))) {
-        Ok(pair) => pair,
-        Err(message) => return refuse(&options, message.pick(ctx.locale).to_owned(), release),
+    let drawn = design::allocate(&provinces, &options).and_then(|allocation| {
+        let targets = allocation
+            .iter()
+            .map(|p| (p.code.clone(), p.margin))
+            .collect();
+        design::draw(&communes, &sizes, &allocation, seed).map(|d| (d, targets))
+    });
+    let (drawn, targets, frame) = match drawn.and_then(|(d, t)| d.frame().map(|f| (d, t, f))) {
+        Ok(parts) => parts,
+        Err(message) => {
+            return refuse(&options, message.pick(ctx.locale).to_owned(), release);
+        }
     };
     let detail = format!(
         "hạt giống {seed}: {} xã/phường ở {} tầng, {} phiếu",
@@ -281,6 +288,7 @@ pub async fn draw(
         algorithm: DRAW_ALGORITHM.to_owned(),
         options: options.clone(),
         draw: drawn,
+        targets,
     };
     let audit = wave.entry(AuditAction::FrameDrawn, Some(wave.code()), None, detail);
     match state

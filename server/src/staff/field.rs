@@ -443,6 +443,32 @@ pub async fn monitor(
         .sort
         .filter(|s| MONITOR_SORTS.contains(&s.as_str()))
         .unwrap_or_else(|| "unit".into());
+    // The provisional margins: the last background result (a stale one starts the next).
+    let latest = state
+        .staff
+        .precision
+        .latest(state.staff.store.clone(), wave.code());
+    let targets = state
+        .staff
+        .store
+        .frame_draw(wave.code())
+        .await?
+        .map(|record| record.targets)
+        .unwrap_or_default();
+    let provisional = match latest.margins {
+        Some(margins) => pages::Provisional {
+            computed_at: Some(margins.computed_at.clone()),
+            running: latest.running,
+            error: margins.error.clone(),
+            margins: margins.by_province.clone(),
+            targets,
+        },
+        None => pages::Provisional {
+            running: latest.running,
+            targets,
+            ..Default::default()
+        },
+    };
     Ok(html(
         StatusCode::OK,
         pages::monitor_page(
@@ -454,6 +480,7 @@ pub async fn monitor(
                 sort,
                 descending: query.dir.as_deref() == Some("desc"),
                 province_names,
+                provisional,
             },
         ),
     ))

@@ -59,6 +59,8 @@ pub struct StaffState {
     /// Keys the hashes of client addresses in the sign-in throttle (random per process: the
     /// addresses cannot be recovered from the table, not even by us).
     pub throttle_secret: String,
+    /// Provisional margins during fieldwork, per wave (monitoring).
+    pub precision: Arc<crate::jobs::precision::PrecisionCache>,
 }
 
 impl StaffState {
@@ -70,6 +72,7 @@ impl StaffState {
             store,
             settings,
             throttle_secret: secret.iter().map(|b| format!("{b:02x}")).collect(),
+            precision: Arc::default(),
         }
     }
 }

@@ -146,6 +146,24 @@ async fn story(url: &str) {
         .expect("compute");
     let from_db = results(&stats, &methodology);
 
+    // The provisional margins monitoring shows are this computation's: each province's SIPAS
+    // index, half its 95% interval.
+    let margins = sipas_server::jobs::precision::compute(&db, wave).await;
+    assert_eq!(margins.error, None);
+    let cells = estimate_all(&stats, &methodology).expect("estimate").cells;
+    for province in ["01", "79"] {
+        let cell = cells
+            .iter()
+            .find(|c| c.domain == province && c.node == "sipas" && c.subgroup.is_empty())
+            .expect("province cell");
+        assert_eq!(
+            margins.by_province[province],
+            (cell.n, (cell.ci_high - cell.ci_low) / 2.0),
+            "{province}"
+        );
+    }
+    assert_eq!(margins.by_province.len(), 2);
+
     // From the export, as a statistician would: weight = stratum population / completes,
     // fpc = the stratum's PSUs in the population, strata named within their province.
     let mut rows = Vec::new();
@@ -339,6 +357,7 @@ async fn story(url: &str) {
                 })
                 .collect(),
         },
+        targets: Default::default(),
     };
     db.replace_frame_drawn(wave, &frame, &record, &common::audit("frame_drawn"))
         .await

@@ -23,7 +23,7 @@ pub use accounts::{AccountForm, audit_page, users_page};
 pub use data::{ImportReport, export_page, import_page};
 pub use design::design_page;
 pub use field::{Card, batch_sheet, batch_sheet_file, batches_page, frame_page, scope_label};
-pub use monitoring::{MONITOR_SORTS, MonitorView, monitor_page};
+pub use monitoring::{MONITOR_SORTS, MonitorView, Provisional, monitor_page};
 pub use questionnaires::{questionnaire, questionnaire_diff, questionnaires};
 pub use waves::{WaveForm, wave_new, wave_page, waves};
 

@@ -24,6 +24,22 @@ pub struct MonitorView {
     pub sort: String,
     pub descending: bool,
     pub province_names: Vec<Province>,
+    pub provisional: Provisional,
+}
+
+/// The provisional margins of error (staff only): the last background computation's, and the
+/// design's targets when the frame was drawn here.
+#[derive(Debug, Clone, Default)]
+pub struct Provisional {
+    /// RFC 3339; `None` until a computation has finished.
+    pub computed_at: Option<String>,
+    pub running: bool,
+    /// Why the last computation gave none (the engine's words).
+    pub error: Option<String>,
+    /// Province → (respondents, half-width of the 95% interval), proportion points.
+    pub margins: std::collections::BTreeMap<String, (f64, f64)>,
+    /// Province → the design's expected margin.
+    pub targets: std::collections::BTreeMap<String, f64>,
 }
 
 struct Line {
@@ -53,6 +69,7 @@ pub fn monitor_page(ctx: &Ctx, view_data: MonitorView) -> String {
         sort,
         descending,
         province_names,
+        provisional,
     } = view_data;
     let code = wave.wave.code.clone();
     let name_of = |p: &str| {
@@ -290,6 +307,75 @@ pub fn monitor_page(ctx: &Ctx, view_data: MonitorView) -> String {
         view! { " · "<a href=href>{ctx.t("Toàn quốc", "National")}</a> }
     });
     let refresh = format!("/staff/waves/{code}/monitor");
+    // Provisional margins: the provinces shown (one for a province's page), worst first.
+    let mut provisional_rows: Vec<(String, f64, f64, Option<f64>)> = provisional
+        .margins
+        .iter()
+        .filter(|(p, _)| province.as_ref().is_none_or(|own| own == *p))
+        .map(|(p, (n, margin))| (p.clone(), *n, *margin, provisional.targets.get(p).copied()))
+        .collect();
+    provisional_rows.sort_by(|a, b| b.2.total_cmp(&a.2));
+    let status = match (&provisional.computed_at, provisional.running) {
+        (None, _) => ctx
+            .t(
+                "Đang tính lần đầu; tải lại trang sau ít phút.",
+                "Computing for the first time; reload the page in a few minutes.",
+            )
+            .to_owned(),
+        (Some(at), running) => format!(
+            "{} {}{}",
+            ctx.t("Tính lúc", "Computed at"),
+            super::moment(ctx.locale, at),
+            if running {
+                ctx.t(" · đang tính lại", " · recomputing")
+            } else {
+                ""
+            }
+        ),
+    };
+    let provisional_table = {
+        let rows = provisional_rows
+            .into_iter()
+            .map(|(p, n, margin, target)| {
+                let over = target.is_some_and(|t| margin > t);
+                let target = target.map_or_else(|| "—".to_owned(), |t| format!("± {}", ctx.locale.decimal(100.0 * t, 1)));
+                view! {
+                    <tr>
+                        <th scope="row">{format!("{p} {}", name_of(&p))}</th>
+                        <td class="num">{ctx.locale.integer(n as i64)}</td>
+                        <td class="num">{format!("± {}", ctx.locale.decimal(100.0 * margin, 1))}</td>
+                        <td class="num">{target}</td>
+                        <td>{over.then(|| ctx.t("chưa đạt: cần thêm phiếu", "not yet: more forms needed"))}</td>
+                    </tr>
+                }
+            })
+            .collect_view();
+        let error = provisional.error.clone().map(|e| {
+            view! {
+                <p>{ctx.t("Chưa tính được: ", "Not computed: ")}<span lang="en">{e}</span></p>
+            }
+        });
+        view! {
+            <section aria-labelledby="provisional">
+                <h2 id="provisional">{ctx.t("Sai số tạm tính (chỉ để điều hành, không công bố)", "Provisional margins (for managing fieldwork, never published)")}</h2>
+                <p class="hint">{ctx.t(
+                    "Nửa độ rộng khoảng tin cậy 95% của chỉ số SIPAS từng tỉnh, tính bằng chính phương pháp của bản công bố trên các phiếu đã nhận; tính lại tối đa 5 phút một lần. Mục tiêu là sai số dự kiến khi chọn mẫu trên trang Thiết kế mẫu.",
+                    "Half the width of the 95% interval of each province's SIPAS index, by the release's own method on the forms received so far; recomputed at most every 5 minutes. The target is the margin expected when the sample was drawn on the design page.")}</p>
+                <p class="hint">{status}</p>
+                {error}
+                <table class="data">
+                    <thead><tr>
+                        <th scope="col">{ctx.t("Tỉnh", "Province")}</th>
+                        <th scope="col">{ctx.t("Phiếu", "Forms")}</th>
+                        <th scope="col">{ctx.t("Sai số tạm tính (điểm %)", "Provisional margin (points)")}</th>
+                        <th scope="col">{ctx.t("Mục tiêu", "Target")}</th>
+                        <th scope="col">{ctx.t("Lưu ý", "Note")}</th>
+                    </tr></thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            </section>
+        }
+    };
     let body = view! {
         <p class="crumbs"><a href=back>{code.clone()}</a>{national}</p>
         <h1>{title.clone()}</h1>
@@ -340,6 +426,7 @@ pub fn monitor_page(ctx: &Ctx, view_data: MonitorView) -> String {
                 </tr></thead>
                 <tbody>{rows}</tbody>
             </table>
+            {provisional_table}
             <table class="data">
                 <caption>{ctx.t("Kênh trả lời và thời gian hoàn thành (trung vị)", "Modes and median completion time")}</caption>
                 <thead><tr>
