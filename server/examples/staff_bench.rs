@@ -13,6 +13,9 @@
 //!   every cell) against the CSV path in the same run (the same responses as a microdata CSV
 //!   with the same weights, read and estimated as `sipas compute --data` does).
 //!
+//! - `precision URL N`: N responses, then the provisional margins monitoring shows: the
+//!   background computation's time, and the monitoring page's with the margins on it.
+//!
 //! `scripts/bench-staff.sh` runs them on SQLite and PostgreSQL (docs/benchmarks.md).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark tool: fail loudly
 
@@ -212,6 +215,24 @@ async fn get(app: &axum::Router, cookie: &str, path: &str) -> (Duration, usize) 
     (start.elapsed(), body.len())
 }
 
+/// Whether the page's text contains `needle`.
+async fn page_contains(app: &axum::Router, cookie: &str, path: &str, needle: &str) -> bool {
+    let response = app
+        .clone()
+        .oneshot(
+            Request::get(path)
+                .header(header::COOKIE, cookie)
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("response");
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    String::from_utf8_lossy(&body).contains(needle)
+}
+
 /// Reads the CSV export as it streams, keeping nothing: (time, bytes, data rows).
 async fn stream_export(app: &axum::Router, cookie: &str) -> (Duration, usize, usize) {
     use http_body_util::BodyExt;
@@ -293,6 +314,42 @@ async fn main() {
                 page.as_secs_f64() * 1e3,
                 naive.as_secs_f64() * 1e3,
                 naive.as_secs_f64() / page.as_secs_f64()
+            );
+        }
+        "precision" => {
+            // The provisional margins: the background computation's time, and the monitoring
+            // page's with them on it (the page never waits for the computation).
+            let n: usize = args[3].parse().expect("N");
+            let store = open(url).await;
+            seed(&store, n).await;
+            let start = Instant::now();
+            let margins = sipas_server::jobs::precision::compute(store.as_ref(), WAVE).await;
+            let job = start.elapsed();
+            assert_eq!(margins.error, None);
+            assert_eq!(margins.by_province.len(), 34);
+            let app = router(store.clone()).await;
+            let cookie = sign_in(&app).await;
+            let path = format!("/staff/waves/{WAVE}/monitor");
+            // The first view starts the background computation and answers at once.
+            let (first, _) = get(&app, &cookie, &path).await;
+            let mut shown = false;
+            for _ in 0..1200 {
+                if page_contains(&app, &cookie, &path, "Tính lúc").await {
+                    shown = true;
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            assert!(shown, "the margins never appeared");
+            let mut page = Vec::with_capacity(20);
+            for _ in 0..20 {
+                page.push(get(&app, &cookie, &path).await.0);
+            }
+            println!(
+                "precision {engine} n={n}: background computation {:.2} s; monitoring page {:.1} ms while it starts, {:.1} ms with the margins (median of 20)",
+                job.as_secs_f64(),
+                first.as_secs_f64() * 1e3,
+                median(page).as_secs_f64() * 1e3
             );
         }
         "compute" => {
