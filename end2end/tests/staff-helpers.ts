@@ -52,6 +52,7 @@ export async function clippedCodes(page: Page): Promise<string[]> {
  */
 const NOT_VIETNAMESE: RegExp[] = [
   /\b(the|and|of|is|are|was|were|be|been|has|have|with|from|for|by|or|not|yet|only|each|this|that|must|cannot|people)\b/i,
+  /\b(data|demonstration)\b/i,
   /\b(low_precision|not_distinguishable|no_data|suppressed|national_mean)\b/,
   /\b(above|below)\b/,
   /\bpaper forms without a code\b/,

@@ -9,7 +9,7 @@ use sipas_app::staff::port::AuditAction;
 pub fn demo_waves() -> Vec<Wave> {
     vec![Wave {
         code: "sipas-2026-demo".to_owned(),
-        title: "SIPAS 2026 (dữ liệu minh họa / demonstration data)".to_owned(),
+        title: "SIPAS 2026 (dữ liệu minh họa)".to_owned(),
         year: 2026,
         geography: Geography::G2025,
         questionnaire: Some(QuestionnaireRef {
@@ -81,7 +81,7 @@ fn history() -> Vec<Wave> {
     .into_iter()
     .map(|(year, geography)| Wave {
         code: format!("sipas-{year}-demo"),
-        title: format!("SIPAS {year} (dữ liệu minh họa / demonstration data)"),
+        title: format!("SIPAS {year} (dữ liệu minh họa)"),
         year,
         geography,
         questionnaire: Some(QuestionnaireRef {
@@ -310,7 +310,7 @@ pub async fn publish_demo_with(
                 year: wave.year,
                 wave_code: wave.code.clone(),
                 geography: wave.geography,
-                title: format!("SIPAS {} (minh họa / demonstration)", wave.year),
+                title: format!("SIPAS {} (minh họa)", wave.year),
                 methodology: methodology.to_owned(),
                 questionnaire_code: "sipas-2023".into(),
                 questionnaire_version: 1,
