@@ -49,9 +49,12 @@ pub fn questionnaires(
         });
         view! {
             <h2>{ctx.t("Đăng phiên bản mới", "Publish a new version")}</h2>
-            <p class="hint">{ctx.t(
-                "Tệp TOML như bảng hỏi mẫu (data/questionnaires). Phiên bản đã đăng không thể sửa: thay đổi cần số phiên bản mới.",
-                "A TOML file like the built-in questionnaire (data/questionnaires). Published versions never change: a change needs a new version number.")}</p>
+            // The folder is a path in the repository: quoted as code.
+            <p class="hint">
+                {ctx.t("Tệp TOML như bảng hỏi mẫu (thư mục ", "A TOML file like the built-in questionnaire (folder ")}
+                <code>"data/questionnaires"</code>
+                {ctx.t("). Phiên bản đã đăng không thể sửa: thay đổi cần số phiên bản mới.", "). Published versions never change: a change needs a new version number.")}
+            </p>
             {errors}
             <form method="post" action="/staff/questionnaires" enctype="multipart/form-data" class="inline">
                 <label for="file">{ctx.t("Tệp bảng hỏi", "Questionnaire file")}</label>
