@@ -198,6 +198,12 @@ async fn sign_in(app: &axum::Router) -> String {
 
 async fn get(app: &axum::Router, cookie: &str, path: &str) -> (Duration, usize) {
     let start = Instant::now();
+    let length = get_text(app, cookie, path).await.len();
+    (start.elapsed(), length)
+}
+
+/// A page's text (status 200 checked).
+async fn get_text(app: &axum::Router, cookie: &str, path: &str) -> String {
     let response = app
         .clone()
         .oneshot(
@@ -212,25 +218,7 @@ async fn get(app: &axum::Router, cookie: &str, path: &str) -> (Duration, usize) 
     let body = axum::body::to_bytes(response.into_body(), usize::MAX)
         .await
         .expect("body");
-    (start.elapsed(), body.len())
-}
-
-/// Whether the page's text contains `needle`.
-async fn page_contains(app: &axum::Router, cookie: &str, path: &str, needle: &str) -> bool {
-    let response = app
-        .clone()
-        .oneshot(
-            Request::get(path)
-                .header(header::COOKIE, cookie)
-                .body(Body::empty())
-                .expect("request"),
-        )
-        .await
-        .expect("response");
-    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .expect("body");
-    String::from_utf8_lossy(&body).contains(needle)
+    String::from_utf8_lossy(&body).into_owned()
 }
 
 /// Reads the CSV export as it streams, keeping nothing: (time, bytes, data rows).
@@ -334,7 +322,7 @@ async fn main() {
             let (first, _) = get(&app, &cookie, &path).await;
             let mut shown = false;
             for _ in 0..1200 {
-                if page_contains(&app, &cookie, &path, "Tính lúc").await {
+                if get_text(&app, &cookie, &path).await.contains("Tính lúc") {
                     shown = true;
                     break;
                 }

@@ -26,12 +26,13 @@ use crate::web::AppState;
 async fn inputs(
     state: &AppState,
     wave: &InWave<can::DesignSample>,
-    sizes: Option<(&HashMap<String, f64>, &[sipas_app::domain::Commune])>,
+    communes: &[sipas_app::domain::Commune],
+    sizes: Option<&HashMap<String, f64>>,
 ) -> StaffResult<(Vec<ProvinceInput>, Option<String>)> {
     let geography = wave.wave.wave.geography;
     let frame = state.staff.store.frame(wave.code(), None).await?;
     let population = |code: &str| -> Option<f64> {
-        if let Some((sizes, communes)) = sizes {
+        if let Some(sizes) = sizes {
             return Some(
                 communes
                     .iter()
@@ -79,10 +80,6 @@ async fn inputs(
             .filter(|d| d.is_finite() && *d > 0.0)
     };
     // The strata the draw will make (from the official list; 2 where the map has none).
-    let communes = match geography {
-        Geography::G2025 => state.store.communes().await?,
-        Geography::G2004 => Vec::new(),
-    };
     let strata = |code: &str| -> u64 {
         let units: Vec<&sipas_app::domain::Commune> = communes
             .iter()
@@ -135,7 +132,12 @@ pub async fn page(
             )),
         ),
     };
-    let (provinces, release) = inputs(&state, &wave, None).await?;
+    // The official list on the 2025 map (the strata the draw would make); none before it.
+    let communes = match wave.wave.wave.geography {
+        Geography::G2025 => state.store.communes().await?,
+        Geography::G2004 => Vec::new(),
+    };
+    let (provinces, release) = inputs(&state, &wave, &communes, None).await?;
     let outcome = design::allocate(&provinces, &options)
         .map_err(|message| message.pick(ctx.locale).to_owned());
     let outcome = match (refused, outcome) {
@@ -264,7 +266,7 @@ pub async fn draw(
             return refuse(&options, message, None);
         }
     };
-    let (provinces, release) = inputs(&state, &wave, Some((&sizes, &communes))).await?;
+    let (provinces, release) = inputs(&state, &wave, &communes, Some(&sizes)).await?;
     let drawn = design::allocate(&provinces, &options).and_then(|allocation| {
         let targets = allocation
             .iter()
