@@ -1119,16 +1119,37 @@ async fn wave_story(world: &World) {
     // The provisional margins are computed in the background: the first view says so and
     // does not wait; a later one shows when they were computed.
     assert!(page.body.contains("Sai số tạm tính"), "{}", page.body);
-    let mut computed = false;
+    let mut computed = None;
     for _ in 0..100 {
         let again = central.get("/staff/waves/sipas-2027/monitor").await;
         if again.body.contains("Tính lúc") {
-            computed = true;
+            computed = Some(again.body);
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    assert!(computed, "the provisional margins were never computed");
+    let computed = computed.expect("the provisional margins were never computed");
+    // The section shows what the job computes: each province's margin, or why there is none.
+    let section = between(&computed, "id=\"provisional\"", "</section>");
+    let expected = sipas_server::jobs::precision::compute(world.store.as_ref(), "sipas-2027").await;
+    match &expected.error {
+        Some(error) => assert!(section.contains(error.as_str()), "{section}"),
+        None if expected.by_province.is_empty() => {
+            assert!(section.contains("Chưa tỉnh nào đủ phiếu"), "{section}");
+        }
+        None => {
+            for (province, (_, margin)) in &expected.by_province {
+                let shown = format!(
+                    "<td class=\"num\">± {}</td>",
+                    sipas_app::i18n::Locale::Vi.decimal(100.0 * margin, 1)
+                );
+                assert!(
+                    section.contains(province.as_str()) && section.contains(&shown),
+                    "{section}"
+                );
+            }
+        }
+    }
     // Batches and accounts sort by any column, by the address (no script needed).
     let by_used = central
         .get("/staff/waves/sipas-2027/batches?sort=used&dir=desc")

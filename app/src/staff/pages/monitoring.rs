@@ -355,6 +355,17 @@ pub fn monitor_page(ctx: &Ctx, view_data: MonitorView) -> String {
                 <p>{ctx.t("Chưa tính được: ", "Not computed: ")}<span lang="en">{e}</span></p>
             }
         });
+        // Computed, but no province has an interval yet (too few forms or communes).
+        let too_few = (provisional.computed_at.is_some()
+            && provisional.error.is_none()
+            && provisional.margins.is_empty())
+        .then(|| {
+            view! {
+                <p class="empty">{ctx.t(
+                    "Chưa tỉnh nào đủ phiếu ở đủ xã/phường để tính được sai số.",
+                    "No province has enough forms in enough communes for a margin yet.")}</p>
+            }
+        });
         view! {
             <section aria-labelledby="provisional">
                 <h2 id="provisional">{ctx.t("Sai số tạm tính (chỉ để điều hành, không công bố)", "Provisional margins (for managing fieldwork, never published)")}</h2>
@@ -363,6 +374,7 @@ pub fn monitor_page(ctx: &Ctx, view_data: MonitorView) -> String {
                     "Half the width of the 95% interval of each province's SIPAS index, by the release's own method on the forms received so far; recomputed at most every 5 minutes. The target is the margin expected when the sample was drawn on the design page.")}</p>
                 <p class="hint">{status}</p>
                 {error}
+                {too_few}
                 <table class="data">
                     <thead><tr>
                         <th scope="col">{ctx.t("Tỉnh", "Province")}</th>
