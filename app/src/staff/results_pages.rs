@@ -41,14 +41,23 @@ fn ranks(c: &ReleaseCell) -> String {
     }
 }
 
+/// A p-value to three decimals; a tiny one reads "p < 0,001" (three decimals would show 0,000).
+fn p_value(locale: crate::i18n::Locale, p: f64) -> String {
+    if p < 0.001 {
+        format!("p < {}", locale.decimal(0.001, 3))
+    } else {
+        format!("p = {}", locale.decimal(p, 3))
+    }
+}
+
 fn change(ctx: &Ctx, c: &ReleaseCell) -> String {
     match (c.change, c.change_p) {
         (Some(d), Some(p)) => format!(
-            "{}{} {} (p = {})",
+            "{}{} {} ({})",
             if d >= 0.0 { "+" } else { "" },
             ctx.locale.decimal(100.0 * d, 1),
             ctx.t("điểm", "pts"),
-            ctx.locale.decimal(p, 3)
+            p_value(ctx.locale, p)
         ),
         _ => "—".into(),
     }
@@ -584,9 +593,15 @@ pub fn computation_page(
     let body = view! {
         <p class="crumbs"><a href="/staff">{ctx.t("Đợt khảo sát", "Waves")}</a>" › "<a href=results_href>{wave.wave.title.clone()}</a></p>
         <h1>{format!("{title}: {}", status_label(ctx, s.status))}</h1>
-        {purpose(ctx,
-            "Bản nháp kết quả: đọc các cảnh báo, kiểm tra chỉ số từng tỉnh (bấm tên tỉnh để xem các thành phần) và báo cáo trọng số, rồi trình hoặc phê duyệt. Chưa có gì được công khai cho đến khi công bố.",
-            "The draft results: read the warnings, check each province's index (choose a province for its elements) and the weights report, then submit or approve. Nothing is public until it is published.")}
+        {if s.status == ComputationStatus::Published {
+            purpose(ctx,
+                "Kết quả đã công bố của lần tính này, giữ nguyên như lúc phê duyệt: cảnh báo, chỉ số từng tỉnh (bấm tên tỉnh để xem các thành phần) và báo cáo trọng số. Dữ liệu mở ở liên kết Bản công bố.",
+                "The published results of this computation, as approved: warnings, each province's index (choose a province for its elements) and the weights report. The open data is under Release.")
+        } else {
+            purpose(ctx,
+                "Bản nháp kết quả: đọc các cảnh báo, kiểm tra chỉ số từng tỉnh (bấm tên tỉnh để xem các thành phần) và báo cáo trọng số, rồi trình hoặc phê duyệt. Chưa có gì được công khai cho đến khi công bố.",
+                "The draft results: read the warnings, check each province's index (choose a province for its elements) and the weights report, then submit or approve. Nothing is public until it is published.")
+        }}
         {glossary(ctx, &[Term::Deff, Term::EffectiveN, Term::KishDeff, Term::Df, Term::RankInterval, Term::Adjustment])}
         {running}
         {failed}
@@ -633,4 +648,17 @@ pub fn computation_page(
         <details><summary>{ctx.t("Phương pháp đã dùng", "Methodology used")}</summary><pre>{c.methodology.clone()}</pre></details>
     };
     document(ctx, &title, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tiny_p_value_reads_as_below_a_thousandth() {
+        use crate::i18n::Locale;
+        assert_eq!(p_value(Locale::Vi, 0.000_02), "p < 0,001");
+        assert_eq!(p_value(Locale::Vi, 0.0345), "p = 0,035");
+        assert_eq!(p_value(Locale::En, 0.000_02), "p < 0.001");
+    }
 }

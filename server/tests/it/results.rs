@@ -460,6 +460,14 @@ async fn story(url: &str) {
         "{}",
         published.body
     );
+    // Once published, the page says so, not that nothing is public yet.
+    let page = boss.get(&location).await;
+    assert!(
+        page.body.contains("Kết quả đã công bố của lần tính này")
+            && !page.body.contains("Chưa có gì được công khai"),
+        "{}",
+        page.body
+    );
     let (info, cells) = world
         .store
         .release(2027, None)

@@ -334,6 +334,8 @@ pub fn monitor_page(ctx: &Ctx, view_data: MonitorView) -> String {
         ),
     };
     let provisional_table = {
+        // No table until there is a row (the lines above say why).
+        let has_rows = !provisional_rows.is_empty();
         let rows = provisional_rows
             .into_iter()
             .map(|(p, n, margin, target)| {
@@ -375,7 +377,7 @@ pub fn monitor_page(ctx: &Ctx, view_data: MonitorView) -> String {
                 <p class="hint">{status}</p>
                 {error}
                 {too_few}
-                <table class="data">
+                {has_rows.then(|| view! { <table class="data">
                     <thead><tr>
                         <th scope="col">{ctx.t("Tỉnh", "Province")}</th>
                         <th scope="col">{ctx.t("Phiếu", "Forms")}</th>
@@ -384,7 +386,7 @@ pub fn monitor_page(ctx: &Ctx, view_data: MonitorView) -> String {
                         <th scope="col">{ctx.t("Lưu ý", "Note")}</th>
                     </tr></thead>
                     <tbody>{rows}</tbody>
-                </table>
+                </table> })}
             </section>
         }
     };
