@@ -47,10 +47,10 @@ export default defineConfig({
   },
   projects: [{ name: 'phone-360x740' }],
   webServer: {
-    // Demo data, the first administrator, then 60 printed codes for one sample point (ward 12 of Hồ Chí Minh City), then serve.
+    // Demo data, the first administrator, then 60 printed codes for one sample point (Phường An Phú Đông, 26767, of Hồ Chí Minh City), then serve.
     command:
       `"${bin}" demo && printf '%s\\n' '${adminPassword}' | "${bin}" admin create --username admin ` +
-      `--name 'Quản trị viên' && "${bin}" codes --wave sipas-2026-demo --psu phuong-12 ` +
+      `--name 'Quản trị viên' && "${bin}" codes --wave sipas-2026-demo --psu 26767 ` +
       ` --count 60 --base-url http://127.0.0.1:${port} --out "${codes}" && ` +
       `exec "${bin}" serve`,
     cwd: root,

@@ -37,8 +37,8 @@ function expectStored(before: ResponseRow[]) {
   // The code's sample point, never asked of the respondent.
   expect([mine[0].province, mine[0].stratum, mine[0].psu, mine[0].sample]).toEqual([
     '79',
-    '79-urban',
-    'phuong-12',
+    '79-thanh-thi',
+    '26767',
     'probability',
   ]);
   return mine[0];

@@ -585,6 +585,33 @@ pub fn draw(
     Ok(out)
 }
 
+/// Allocates with `options`, draws with `seed` and makes the frame: what the design page's
+/// draw stores (the frame and how it was drawn), and what the demonstration's waves are made of.
+pub fn draw_frame(
+    communes: &[crate::domain::Commune],
+    sizes: &std::collections::HashMap<String, f64>,
+    provinces: &[ProvinceInput],
+    options: &Options,
+    seed: u64,
+) -> Result<(super::frame::Frame, DrawRecord), Text> {
+    let allocation = allocate(provinces, options)?;
+    let targets = allocation
+        .iter()
+        .map(|p| (p.code.clone(), p.margin))
+        .collect();
+    let draw = draw(communes, sizes, &allocation, seed)?;
+    let frame = draw.frame()?;
+    Ok((
+        frame,
+        DrawRecord {
+            algorithm: DRAW_ALGORITHM.to_owned(),
+            options: options.clone(),
+            draw,
+            targets,
+        },
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,7 @@ use sipas_app::domain::Geography;
 use sipas_app::i18n::Text;
 use sipas_app::ports::StoreError;
 use sipas_app::results::ROOT;
-use sipas_app::staff::design::{self, DRAW_ALGORITHM, DrawRecord, Options, ProvinceInput};
+use sipas_app::staff::design::{self, Options, ProvinceInput};
 use sipas_app::staff::pages;
 use sipas_app::staff::port::AuditAction;
 
@@ -267,14 +267,7 @@ pub async fn draw(
         }
     };
     let (provinces, release) = inputs(&state, &wave, &communes, Some(&sizes)).await?;
-    let drawn = design::allocate(&provinces, &options).and_then(|allocation| {
-        let targets = allocation
-            .iter()
-            .map(|p| (p.code.clone(), p.margin))
-            .collect();
-        design::draw(&communes, &sizes, &allocation, seed).map(|d| (d, targets))
-    });
-    let (drawn, targets, frame) = match drawn.and_then(|(d, t)| d.frame().map(|f| (d, t, f))) {
+    let (frame, record) = match design::draw_frame(&communes, &sizes, &provinces, &options, seed) {
         Ok(parts) => parts,
         Err(message) => {
             return refuse(&options, message.pick(ctx.locale).to_owned(), release);
@@ -286,12 +279,6 @@ pub async fn draw(
         frame.strata.len(),
         frame.total_target()
     );
-    let record = DrawRecord {
-        algorithm: DRAW_ALGORITHM.to_owned(),
-        options: options.clone(),
-        draw: drawn,
-        targets,
-    };
     let audit = wave.entry(AuditAction::FrameDrawn, Some(wave.code()), None, detail);
     match state
         .staff

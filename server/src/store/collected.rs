@@ -19,7 +19,8 @@ use super::sql::{
 };
 use super::submissions::vietnam_date;
 
-/// Records that the paper codes of a wave and province form one batch (grows with each import).
+/// The paper codes of a wave and province form one batch, which grows with each import: the
+/// batch row is made when an import first needs it, and its size added to once at the end.
 async fn paper_batch(
     conn: &mut AnyConnection,
     wave_code: &str,
@@ -29,8 +30,8 @@ async fn paper_batch(
     let id = format!("paper-{wave_code}-{province_code}");
     sqlx::query(
         "INSERT INTO invitation_batches (id, wave_code, province_code, scope, size, issued_by, \
-         issued_at) VALUES ($1, $2, $3, 'paper forms without a code', 1, 'paper-import', $4) \
-         ON CONFLICT (id) DO UPDATE SET size = invitation_batches.size + 1",
+         issued_at) VALUES ($1, $2, $3, 'paper forms without a code', 0, 'paper-import', $4) \
+         ON CONFLICT (id) DO NOTHING",
     )
     .bind(&id)
     .bind(wave_code)
@@ -40,6 +41,61 @@ async fn paper_batch(
     .await
     .map_err(db_error)?;
     Ok(id)
+}
+
+/// What one import call looks up once instead of per form: the frame's PSUs (province and
+/// stratum) and the paper batches it has added to (id → forms added).
+struct ImportContext {
+    places: std::collections::HashMap<String, (String, String)>,
+    batches: std::collections::HashMap<String, i64>,
+}
+
+impl ImportContext {
+    async fn load(conn: &mut AnyConnection, wave_code: &str) -> StoreResult<Self> {
+        let places = sqlx::query_as::<_, (String, String, String)>(
+            "SELECT psu, province_code, stratum FROM frame_psus WHERE wave_code = $1",
+        )
+        .bind(wave_code)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_error)?
+        .into_iter()
+        .map(|(psu, province, stratum)| (psu, (province, stratum)))
+        .collect();
+        Ok(Self {
+            places,
+            batches: std::collections::HashMap::new(),
+        })
+    }
+
+    /// The batch of a province's paper forms without a code, counting one more form.
+    async fn batch(
+        &mut self,
+        conn: &mut AnyConnection,
+        wave_code: &str,
+        province_code: &str,
+        now: &str,
+    ) -> StoreResult<String> {
+        let id = format!("paper-{wave_code}-{province_code}");
+        if !self.batches.contains_key(&id) {
+            paper_batch(conn, wave_code, province_code, now).await?;
+        }
+        *self.batches.entry(id.clone()).or_default() += 1;
+        Ok(id)
+    }
+
+    /// Adds the forms of this import to their batches' sizes.
+    async fn finish(&self, conn: &mut AnyConnection) -> StoreResult<()> {
+        for (id, added) in &self.batches {
+            sqlx::query("UPDATE invitation_batches SET size = size + $1 WHERE id = $2")
+                .bind(*added)
+                .bind(id)
+                .execute(&mut *conn)
+                .await
+                .map_err(db_error)?;
+        }
+        Ok(())
+    }
 }
 
 /// Stores one paper response against a code already claimed in this transaction.
@@ -89,6 +145,7 @@ fn problem(column: &str, (vi, en): (impl Into<String>, impl Into<String>)) -> Ro
 /// Checks (and unless `dry_run` stores) one paper form. `Err` is a database failure.
 async fn import_one(
     conn: &mut AnyConnection,
+    context: &mut ImportContext,
     wave: &Wave,
     province: Option<&str>,
     record: &PaperRecord,
@@ -203,24 +260,7 @@ async fn import_one(
             Ok(RowOutcome::New)
         }
         PaperTarget::Point { psu, form_id } => {
-            #[derive(sqlx::FromRow)]
-            struct Place {
-                province_code: String,
-                stratum: String,
-            }
-            let place = sqlx::query_as::<_, Place>(
-                "SELECT province_code, stratum FROM frame_psus WHERE wave_code = $1 AND psu = $2",
-            )
-            .bind(&wave.code)
-            .bind(psu)
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(db_error)?;
-            let Some(Place {
-                province_code: psu_province,
-                stratum,
-            }) = place
-            else {
+            let Some((psu_province, stratum)) = context.places.get(psu).cloned() else {
                 return Ok(problem(
                     "psu",
                     (
@@ -263,7 +303,7 @@ async fn import_one(
                 None => {}
             }
             if !dry_run {
-                let batch = paper_batch(conn, &wave.code, &psu_province, now).await?;
+                let batch = context.batch(conn, &wave.code, &psu_province, now).await?;
                 // The form has no code: it gets a code row of its own (never printed, so its
                 // "hash" is derived from the import key and cannot be typed in).
                 let code_hash = sha256_hex(format!("paper\u{1f}{import_key}").as_bytes());
@@ -310,8 +350,20 @@ impl CollectedStore for SqlStore {
         let now = now_rfc3339()?;
         let mut tx = self.pool().begin().await.map_err(db_error)?;
         let mut outcomes = Vec::with_capacity(records.len());
+        let mut context = ImportContext::load(&mut tx, wave_code).await?;
         for record in records {
-            outcomes.push(import_one(&mut tx, &wave, province, record, dry_run, &now).await?);
+            outcomes.push(
+                import_one(
+                    &mut tx,
+                    &mut context,
+                    &wave,
+                    province,
+                    record,
+                    dry_run,
+                    &now,
+                )
+                .await?,
+            );
         }
         let refused = outcomes
             .iter()
@@ -319,6 +371,7 @@ impl CollectedStore for SqlStore {
         if dry_run || refused {
             tx.rollback().await.map_err(db_error)?;
         } else {
+            context.finish(&mut tx).await?;
             record(&mut tx, &audit(&outcomes)).await?;
             tx.commit().await.map_err(db_error)?;
         }

@@ -5,6 +5,7 @@ use crate::common;
 use sipas_app::ports::Store;
 use sipas_app::staff::{AccountStore, AuditStore, FieldStore};
 use sipas_app::survey::codes::InvitationCode;
+use sipas_server::services::demo::{EXAMPLE_COMMUNE, EXAMPLE_STRATUM};
 use sipas_server::store::{self, ConnectOptions};
 
 fn sipas(url: &str, args: &[&str]) -> std::process::Output {
@@ -38,7 +39,7 @@ async fn codes_are_a_batch_over_the_frame_printed_and_stored_hashed() {
     let sheet = db.dir.path().join("codes.html");
     let output = codes(
         &db,
-        &["--psu", "79-urban-3"],
+        &["--psu", EXAMPLE_COMMUNE],
         &["--count", "5", "--sheet", sheet.to_str().unwrap()],
     );
     assert!(
@@ -67,15 +68,15 @@ async fn codes_are_a_batch_over_the_frame_printed_and_stored_hashed() {
         assert!(row[1].ends_with(&format!("/s/{}", code.as_str())));
         assert_eq!(
             [&row[3], &row[4], &row[5]],
-            ["79", "79-urban", "79-urban-3"]
+            ["79", EXAMPLE_STRATUM, EXAMPLE_COMMUNE]
         );
         let invitation = store
             .invitation(&sipas_server::services::invitations::hash(&code))
             .await
             .expect("stored by hash");
         assert_eq!(invitation.sample.province_code, "79");
-        assert_eq!(invitation.sample.stratum, "79-urban");
-        assert_eq!(invitation.sample.psu, "79-urban-3");
+        assert_eq!(invitation.sample.stratum, EXAMPLE_STRATUM);
+        assert_eq!(invitation.sample.psu, EXAMPLE_COMMUNE);
         assert!(!invitation.used);
     }
     // The same sheet as the staff page's: a card per code, the stylesheet inline.
@@ -92,7 +93,7 @@ async fn codes_are_a_batch_over_the_frame_printed_and_stored_hashed() {
             batches[0].size,
             batches[0].issued_by.as_str()
         ),
-        ("psu 79-urban-3", 5, "cli")
+        (format!("psu {EXAMPLE_COMMUNE}").as_str(), 5, "cli")
     );
     let audit = store
         .audit_log(&sipas_app::staff::port::AuditFilter {
@@ -112,7 +113,7 @@ async fn codes_are_a_batch_over_the_frame_printed_and_stored_hashed() {
         issued[0]
             .entry
             .detail
-            .contains("5 mã cho Xã/phường (PSU) 79-urban-3")
+            .contains(&format!("5 mã cho Xã/phường (PSU) {EXAMPLE_COMMUNE}"))
     );
     // The plain code is nowhere in the database.
     let plain: i64 =
@@ -128,12 +129,13 @@ async fn codes_are_a_batch_over_the_frame_printed_and_stored_hashed() {
 async fn codes_for_a_province_are_shared_over_its_psus_by_target() {
     let db = common::sqlite_db();
     assert!(sipas(&db.url, &["demo", "--no-history"]).status.success());
-    // Province 79's frame: ten PSUs with target 10 and phuong-12 with 12 (112 in all).
+    // Province 79's drawn frame: eleven communes with the take of 91 (1,001 in all); 1,012
+    // codes give each 92.
     let sheet = db.dir.path().join("province.html");
     let output = codes(
         &db,
         &["--province", "79"],
-        &["--count", "112", "--sheet", sheet.to_str().unwrap()],
+        &["--count", "1012", "--sheet", sheet.to_str().unwrap()],
     );
     assert!(
         output.status.success(),
@@ -143,7 +145,7 @@ async fn codes_for_a_province_are_shared_over_its_psus_by_target() {
     // The sheet file is titled by the province's name, as the staff page's is.
     let html = std::fs::read_to_string(&sheet).unwrap();
     assert!(
-        html.contains("Cả tỉnh 79 Hồ Chí Minh · 112 mã"),
+        html.contains("Cả tỉnh 79 Hồ Chí Minh · 1.012 mã"),
         "{}",
         &html[..500.min(html.len())]
     );
@@ -153,21 +155,16 @@ async fn codes_for_a_province_are_shared_over_its_psus_by_target() {
         *per_psu.entry(row.unwrap()[5].to_owned()).or_default() += 1;
     }
     assert_eq!(per_psu.len(), 11);
-    assert_eq!(per_psu["phuong-12"], 12);
-    assert!(
-        per_psu
-            .iter()
-            .all(|(psu, n)| psu == "phuong-12" || *n == 10)
-    );
+    assert!(per_psu.values().all(|n| *n == 92), "{per_psu:?}");
     // A stratum of it.
     let output = codes(
         &db,
-        &["--province", "79", "--stratum", "79-rural"],
+        &["--province", "79", "--stratum", "79-nong-thon"],
         &["--count", "5"],
     );
     assert!(output.status.success());
     let mut reader = csv::Reader::from_path(db.dir.path().join("codes.csv")).unwrap();
-    assert!(reader.records().all(|r| &r.unwrap()[4] == "79-rural"));
+    assert!(reader.records().all(|r| &r.unwrap()[4] == "79-nong-thon"));
 }
 
 #[tokio::test]
@@ -176,7 +173,7 @@ async fn stored_codes_keep_their_file_when_it_cannot_take_its_name() {
     assert!(sipas(&db.url, &["demo", "--no-history"]).status.success());
     // The output name is taken by a folder: the rename fails after the codes are stored.
     std::fs::create_dir(db.dir.path().join("codes.csv")).unwrap();
-    let output = codes(&db, &["--psu", "phuong-12"], &["--count", "3"]);
+    let output = codes(&db, &["--psu", EXAMPLE_COMMUNE], &["--count", "3"]);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     let kept = stderr
@@ -220,15 +217,19 @@ fn codes_outside_the_frame_or_the_limit_are_refused_and_nothing_is_written() {
     );
     // One limit with the staff page.
     refused(
-        &["--psu", "phuong-12"],
+        &["--psu", EXAMPLE_COMMUNE],
         &["--count", "5001"],
         "the count must be from 1 to 5000",
     );
-    refused(&["--psu", "phuong-12"], &["--count", "0"], "from 1 to 5000");
-    // A stratum needs its province; a PSU takes no province.
-    refused(&["--stratum", "79-urban"], &[], "--province");
     refused(
-        &["--psu", "phuong-12", "--province", "79"],
+        &["--psu", EXAMPLE_COMMUNE],
+        &["--count", "0"],
+        "from 1 to 5000",
+    );
+    // A stratum needs its province; a PSU takes no province.
+    refused(&["--stratum", EXAMPLE_STRATUM], &[], "--province");
+    refused(
+        &["--psu", EXAMPLE_COMMUNE, "--province", "79"],
         &[],
         "cannot be used with",
     );

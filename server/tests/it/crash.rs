@@ -98,7 +98,7 @@ async fn crash_story(url: &str) {
             "--wave",
             "sipas-2026-demo",
             "--psu",
-            "phuong-12",
+            sipas_server::services::demo::EXAMPLE_COMMUNE,
             "--count",
             &CODES.to_string(),
             "--out",

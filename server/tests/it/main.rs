@@ -10,6 +10,7 @@ mod cli;
 mod compute;
 mod concurrency;
 mod crash;
+mod demo;
 mod group_commit;
 mod http;
 mod never_panics;

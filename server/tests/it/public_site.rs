@@ -34,7 +34,7 @@ async fn wave(
     };
     common::create_wave(store, &wave).await.expect("wave");
     let provinces: Vec<String> = provinces.iter().map(|p| (*p).to_owned()).collect();
-    let frame = sipas_server::services::demo::demo_frame(&provinces, geography, false);
+    let frame = common::fixtures::frame(&provinces, geography);
 
     store
         .replace_frame(code, &frame, &common::audit("frame_uploaded"))
@@ -51,7 +51,7 @@ async fn wave(
         .import_paper(
             code,
             None,
-            &sipas_server::services::demo::demo_forms(&frame, &items, year),
+            &common::fixtures::forms(&frame, &items, year),
             false,
             &|_: &[sipas_app::staff::port::RowOutcome]| common::audit("paper_imported"),
         )

@@ -50,16 +50,8 @@ fn this_year() -> (
     sipas_app::staff::frame::Frame,
     Vec<sipas_app::staff::port::PaperRecord>,
 ) {
-    let frame = sipas_server::services::demo::demo_frame(
-        &["01".into(), "79".into(), "48".into()],
-        Geography::G2025,
-        false,
-    );
-    let forms = commune_uniform(sipas_server::services::demo::demo_forms(
-        &frame,
-        &items(),
-        2027,
-    ));
+    let frame = common::fixtures::frame(&["01".into(), "79".into(), "48".into()], Geography::G2025);
+    let forms = commune_uniform(common::fixtures::forms(&frame, &items(), 2027));
     (frame, forms)
 }
 
@@ -173,8 +165,7 @@ async fn world(url: &str) -> World {
         .into_iter()
         .map(String::from)
         .collect();
-    let old_frame =
-        sipas_server::services::demo::demo_frame(&old_provinces, Geography::G2004, false);
+    let old_frame = common::fixtures::frame(&old_provinces, Geography::G2004);
     store
         .replace_frame(
             &last_year.code,
@@ -187,9 +178,7 @@ async fn world(url: &str) -> World {
         .import_paper(
             &last_year.code,
             None,
-            &commune_uniform(sipas_server::services::demo::demo_forms(
-                &old_frame, &items, 2026,
-            )),
+            &commune_uniform(common::fixtures::forms(&old_frame, &items, 2026)),
             false,
             &|_: &[sipas_app::staff::port::RowOutcome]| common::audit("paper_imported"),
         )

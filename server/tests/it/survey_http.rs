@@ -193,7 +193,11 @@ async fn whole_survey_without_javascript(url: &str) {
             stored.sample.stratum.as_str(),
             stored.sample.psu.as_str()
         ),
-        ("79", "79-urban", "phuong-12")
+        (
+            "79",
+            sipas_server::services::demo::EXAMPLE_STRATUM,
+            sipas_server::services::demo::EXAMPLE_COMMUNE
+        )
     );
     assert_eq!(stored.answers, answers);
     assert_eq!(stored.started_at.as_deref(), Some(started_at.as_str()));
@@ -384,8 +388,8 @@ async fn json_submission_is_idempotent_and_validated() {
         ),
         (
             "79".into(),
-            "79-urban".into(),
-            "phuong-12".into(),
+            sipas_server::services::demo::EXAMPLE_STRATUM.into(),
+            sipas_server::services::demo::EXAMPLE_COMMUNE.into(),
             "probability".into()
         )
     );

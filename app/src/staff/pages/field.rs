@@ -302,7 +302,8 @@ pub fn batch_sheet(
         "{} · {} · {} {}",
         ctx.t("Phiếu mời", "Invitation sheet"),
         scope_label(ctx.locale, scope, province_name),
-        cards.len(),
+        ctx.locale
+            .integer(i64::try_from(cards.len()).unwrap_or(i64::MAX)),
         ctx.t("mã", "codes")
     );
     let codes: Vec<String> = cards.iter().map(|c| c.code.clone()).collect();
@@ -339,7 +340,7 @@ pub fn batch_sheet_file(
     let title = format!(
         "Phiếu mời · {} · {} mã · lô {batch_id}",
         scope_label(Locale::Vi, scope, province_name),
-        cards.len()
+        Locale::Vi.integer(i64::try_from(cards.len()).unwrap_or(i64::MAX))
     );
     let cards = sheet_cards(base_url, cards);
     let html = view! {

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod fixtures;
 pub mod load;
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -141,8 +142,8 @@ pub async fn seed_codes(
         wave_code: "sipas-2026-demo".into(),
         geography: Geography::G2025,
         province_code: "79".into(),
-        stratum: "79-urban".into(),
-        psu: "phuong-12".into(),
+        stratum: sipas_server::services::demo::EXAMPLE_STRATUM.into(),
+        psu: sipas_server::services::demo::EXAMPLE_COMMUNE.into(),
     };
     store
         .add_invitations(&sample, SampleKind::Probability, "t", &hashes)

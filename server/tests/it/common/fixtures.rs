@@ -1,0 +1,115 @@
+//! Small frames and paper forms for tests that need a wave computed quickly on either map (the
+//! demonstration's national wave is ~34,000 forms): per province an urban and a rural stratum,
+//! five communes each, ten forms per commune, satisfaction varying by province, commune and year.
+
+use std::collections::BTreeMap;
+
+use sipas_app::domain::Geography;
+use sipas_app::staff::frame::{Frame, FramePsu, FrameStratum};
+use sipas_app::staff::port::{PaperRecord, PaperTarget};
+use sipas_app::survey::codes::sha256_hex;
+
+/// A stable number in [-1, 1) from a text.
+fn effect(key: &str) -> f64 {
+    let digest = sha256_hex(key.as_bytes());
+    let value = u64::from_str_radix(&digest[..12], 16).unwrap_or(0);
+    2.0 * (value as f64 / (1u64 << 48) as f64) - 1.0
+}
+
+/// xorshift64: the same forms on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Two strata of five communes per province; a unit of the 2025 map has the summed size of the
+/// old provinces merged into it, so the two maps describe the same country.
+pub fn frame(provinces: &[String], geography: Geography) -> Frame {
+    let crosswalk = sipas_server::services::compute::crosswalk_2004_2025();
+    let size = |code: &str| 1.0 + 0.8 * (effect(&format!("size {code}")) + 1.0);
+    let mut frame = Frame::default();
+    for code in provinces {
+        let (scale, merged) = match geography {
+            Geography::G2004 => (size(code), 1),
+            Geography::G2025 => crosswalk
+                .iter()
+                .filter(|(_, new)| *new == code)
+                .fold((0.0, 0), |(s, n), (old, _)| (s + size(old), n + 1)),
+        };
+        for (stratum, population, communes) in [("urban", 300_000, 60), ("rural", 500_000, 140)] {
+            let name = format!("{code}-{stratum}");
+            frame.strata.push(FrameStratum {
+                province_code: code.clone(),
+                stratum: name.clone(),
+                population: (f64::from(population) * scale) as i64,
+                psus_in_population: communes * merged.max(1),
+            });
+            for c in 1..=5 {
+                frame.psus.push(FramePsu {
+                    province_code: code.clone(),
+                    stratum: name.clone(),
+                    psu: format!("{name}-{c}"),
+                    name: format!("{stratum} {c}"),
+                    target: 10,
+                });
+            }
+        }
+    }
+    frame
+}
+
+/// Paper forms for every commune of `frame` (a few fall short of the target).
+pub fn forms(frame: &Frame, items: &[String], year: i32) -> Vec<PaperRecord> {
+    let mut rng = Rng(0x51FA5 ^ u64::try_from(year).unwrap_or(0));
+    let mut records = Vec::new();
+    for psu in &frame.psus {
+        let shortfall = (effect(&format!("shortfall {year} {}", psu.psu)) + 1.0) * 2.0;
+        let completes = psu.target - shortfall as i64;
+        let level = 3.85
+            + 0.45 * effect(&format!("province {}", psu.province_code))
+            + 0.25 * effect(&format!("commune {}", psu.psu))
+            + 0.08 * f64::from(year - 2023);
+        for form in 0..completes {
+            let mut answers = BTreeMap::new();
+            let person = level + 0.6 * (rng.unit() - 0.5);
+            for item in items {
+                if rng.unit() < 0.05 {
+                    continue;
+                }
+                let score = (person + 1.6 * (rng.unit() - 0.5)).round().clamp(1.0, 5.0);
+                answers.insert(item.clone(), score as i64);
+            }
+            answers.insert("sex".into(), 1 + (rng.next() % 2) as i64);
+            answers.insert("age_band".into(), 1 + (rng.next() % 4) as i64);
+            answers.insert(
+                "area".into(),
+                if psu.stratum.ends_with("urban") { 1 } else { 2 },
+            );
+            let canonical = serde_json::to_string(&answers).unwrap_or_default();
+            let id = format!("{year}/{}/{form}", psu.psu);
+            records.push(PaperRecord {
+                row: records.len() + 2,
+                target: PaperTarget::Point {
+                    psu: psu.psu.clone(),
+                    form_id: format!("P{form:03}"),
+                },
+                content_hash: sha256_hex(canonical.as_bytes()),
+                answers,
+                language: "vi".into(),
+                receipt: sha256_hex(format!("receipt {id}").as_bytes())[..12].to_uppercase(),
+                export_id: sha256_hex(format!("export {id}").as_bytes())[..16].to_owned(),
+            });
+        }
+    }
+    records
+}
