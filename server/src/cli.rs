@@ -43,6 +43,10 @@ pub enum Command {
         /// load benchmarks that issue their own codes).
         #[arg(long)]
         no_history: bool,
+        /// Also write the current wave's population margins (sex and age band per province,
+        /// `province,margin,category,total`) to this file, to try raking with.
+        #[arg(long, value_name = "FILE")]
+        margins: Option<PathBuf>,
     },
     /// Print the effective configuration, secrets redacted.
     Config,
@@ -258,6 +262,11 @@ pub enum CliError {
     Verify(#[from] crate::services::verify::VerifyError),
     #[error("{0} published values were not reproduced")]
     NotReproduced(usize),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl Cli {
@@ -272,7 +281,10 @@ impl Cli {
                 store.close().await;
                 Ok(())
             }
-            Command::Demo { no_history } => {
+            Command::Demo {
+                no_history,
+                margins,
+            } => {
                 let store = open(&config).await?;
                 let created = crate::services::demo::seed(&store)
                     .await
@@ -285,6 +297,17 @@ impl Cli {
                     crate::services::demo::seed_history(&store)
                         .await
                         .map_err(CliError::Demo)?;
+                }
+                if let Some(path) = margins {
+                    let current = crate::services::demo::demo_waves().remove(0);
+                    let frame = sipas_app::staff::FieldStore::frame(&store, &current.code, None)
+                        .await
+                        .map_err(CliError::Demo)?;
+                    std::fs::write(&path, crate::services::demo::population_margins(&frame))
+                        .map_err(|source| CliError::Write {
+                            path: path.clone(),
+                            source,
+                        })?;
                 }
                 println!(
                     "demonstration data: {created} new wave(s); published years: {}",

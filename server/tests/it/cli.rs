@@ -543,3 +543,44 @@ async fn audit_commits_with_its_change_postgres() {
     an_account_and_its_audit_entry_commit_together(&url).await;
     common::drop_postgres_db(&name).await;
 }
+
+#[tokio::test]
+async fn the_demo_writes_population_margins_that_add_up_to_each_province() {
+    let db = common::sqlite_db();
+    let path = db.dir.path().join("margins.csv");
+    let output = sipas(
+        &db.url,
+        &["demo", "--no-history", "--margins", path.to_str().unwrap()],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = std::fs::read_to_string(&path).unwrap();
+    // What the computation reads.
+    sipas_stats::calibration::Population::from_csv(text.as_bytes()).expect("readable");
+    let store = store::open(&db.url, &ConnectOptions::default())
+        .await
+        .unwrap();
+    let frame = store.frame("sipas-2026-demo", None).await.unwrap();
+    // Per province, each margin (2 sexes, 5 age bands) adds up to the frame's adults.
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let mut sums = std::collections::BTreeMap::<(String, String), i64>::new();
+    for row in reader.records() {
+        let row = row.unwrap();
+        *sums
+            .entry((row[0].to_owned(), row[1].to_owned()))
+            .or_default() += row[3].parse::<i64>().unwrap();
+    }
+    assert_eq!(sums.len(), 34 * 2);
+    for ((province, _), total) in &sums {
+        let adults: i64 = frame
+            .strata
+            .iter()
+            .filter(|s| &s.province_code == province)
+            .map(|s| s.population)
+            .sum();
+        assert_eq!(*total, adults, "{province}");
+    }
+}
