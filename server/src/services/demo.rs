@@ -160,7 +160,7 @@ fn effect(key: &str) -> f64 {
 
 /// Adults living in a commune. The official list has no populations, so the demonstration
 /// makes them up: wards about 28,000, communes 16,000, island special zones 5,000, each
-/// between 0.4 and 2.7 times that (about 60 million adults in all).
+/// between 0.4 and 2.7 times that (about 70 million adults in all).
 pub fn adults(commune: &Commune) -> f64 {
     let typical = match commune.kind {
         CommuneKind::Ward => 28_000.0,

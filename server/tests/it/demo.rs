@@ -266,6 +266,7 @@ async fn raking_moves_the_demo(url: &str) {
     // g = w / w₀: the young weigh about 2.4 times more, the over-60s about two thirds.
     for province in &after.weighting {
         let (_, g_min, g_max) = province.calibrated.expect("raked");
+        println!("{}: g in [{g_min:.3}, {g_max:.3}]", province.province);
         assert!(
             g_min < 0.75 && g_max > 1.8,
             "{}: g in [{g_min}, {g_max}]",
@@ -281,8 +282,14 @@ async fn raking_moves_the_demo(url: &str) {
             .expect("index")
             .estimate
     };
+    // The stored wave's per-commune totals fail the disclosure rule (small cells), raked or not.
+    assert!(matches!(
+        sipas_stats::disclosure::public_totals(&before.stats, &plain, 5, None),
+        Ok(Err(sipas_stats::disclosure::Withheld::SmallCells(_)))
+    ));
     for province in ["01", "79"] {
         let moved = index(&after.stats, &raked, province) - index(&before.stats, &plain, province);
+        println!("{province}: raking moved the index by {moved:.4}");
         assert!(
             moved < -0.01,
             "{province}: raking moved the index by {moved}"
@@ -303,4 +310,81 @@ async fn raking_moves_the_demo_postgres() {
     };
     raking_moves_the_demo(&url).await;
     common::drop_postgres_db(&name).await;
+}
+
+/// The disclosure rule for per-commune totals (no commune × item cell of satisfied, not
+/// satisfied or not answering with 1 to 4 people; `stats::disclosure::public_totals`) on the
+/// current wave's answers: the numbers docs/methodology.md gives.
+#[tokio::test]
+async fn the_disclosure_rule_on_the_demo_wave() {
+    let db = common::sqlite_db();
+    let store = common::store_on(&db.url).await;
+    demo::seed(store.as_ref()).await.expect("seed");
+    let wave = demo::seed_current_frame(store.as_ref())
+        .await
+        .expect("frame");
+    let frame = store.frame(&wave.code, None).await.expect("frame");
+    let items = sipas_stats::methodology::Methodology::from_toml(
+        sipas_server::services::questionnaires::SIPAS_2023_METHODOLOGY,
+    )
+    .expect("methodology")
+    .compile()
+    .expect("tree")
+    .items;
+    let people = demo::respondents(&questionnaire(), &frame, wave.year);
+    // (commune, subgroup) → per item [satisfied, not satisfied, not answering].
+    let mut cells: BTreeMap<(usize, Option<(i64, i64)>), Vec<[u32; 3]>> = BTreeMap::new();
+    for person in &people {
+        let profile = (person.answers["sex"], person.answers["age_band"]);
+        for key in [(person.psu, None), (person.psu, Some(profile))] {
+            let counts = cells
+                .entry(key)
+                .or_insert_with(|| vec![[0; 3]; items.len()]);
+            for (count, item) in counts.iter_mut().zip(&items) {
+                match person.answers.get(item) {
+                    Some(4 | 5) => count[0] += 1,
+                    Some(1..=3) => count[1] += 1,
+                    _ => count[2] += 1,
+                }
+            }
+        }
+    }
+    let small = |c: &[u32; 3]| c.iter().any(|n| (1..5).contains(n));
+    let tally = |subgroups: bool| {
+        let chosen: Vec<&Vec<[u32; 3]>> = cells
+            .iter()
+            .filter(|((_, group), _)| group.is_some() == subgroups)
+            .map(|(_, counts)| counts)
+            .collect();
+        let all = chosen.len() * items.len();
+        let small_cells = chosen
+            .iter()
+            .flat_map(|c| c.iter())
+            .filter(|c| small(c))
+            .count();
+        let groups = chosen.iter().filter(|c| c.iter().any(small)).count();
+        // Which count is small: satisfied, not satisfied, not answering.
+        let by_kind: Vec<usize> = (0..3)
+            .map(|k| {
+                chosen
+                    .iter()
+                    .flat_map(|c| c.iter())
+                    .filter(|c| (1..5).contains(&c[k]))
+                    .count()
+            })
+            .collect();
+        (all, small_cells, groups, chosen.len(), by_kind)
+    };
+    // 374 communes × 34 items: half the cells hold 1 to 4 people, in every commune, nearly all
+    // of them the few not satisfied or the few not answering (not applicable, a blank, a
+    // feedback item not asked).
+    assert_eq!(
+        tally(false),
+        (12_716, 6_356, 374, 374, vec![12, 3_582, 3_627])
+    );
+    // By sex × age band inside a commune: 86% of the cells.
+    assert_eq!(
+        tally(true),
+        (125_222, 107_114, 3_683, 3_683, vec![49_854, 55_629, 61_204])
+    );
 }
