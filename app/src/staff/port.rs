@@ -389,6 +389,15 @@ pub struct ExportRow {
     pub answers: Answers,
 }
 
+/// A PSU's probability-sample completes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PsuCompletes {
+    pub province_code: String,
+    pub stratum: String,
+    pub psu: String,
+    pub completes: i64,
+}
+
 /// One probability-sample response as the index computation reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AnswersRow {
@@ -582,13 +591,9 @@ pub trait CollectedStore: Send + Sync {
         limit: u32,
     ) -> StoreResult<Vec<AnswersRow>>;
 
-    /// Probability-sample completes per (province, stratum): the denominators of the weights.
-    async fn completes_by_stratum(
-        &self,
-        wave_code: &str,
-    ) -> StoreResult<Vec<(String, String, i64)>>;
-    /// Probability-sample completes per PSU: `(psu, count)`.
-    async fn completes_by_psu(&self, wave_code: &str) -> StoreResult<Vec<(String, i64)>>;
+    /// Probability-sample completes per PSU: `(province, stratum, psu, count)`, the
+    /// denominators of the weights (one pass over an index, not the wide rows).
+    async fn completes(&self, wave_code: &str) -> StoreResult<Vec<PsuCompletes>>;
 
     // Exports: keyset pages of at most `limit` rows after `after` (an export id).
     async fn export_page(

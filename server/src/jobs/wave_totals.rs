@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use sipas_app::ports::StoreError;
 use sipas_app::staff::StaffStore;
+use sipas_app::staff::port::AnswersRow;
 use sipas_stats::StatsError;
 use sipas_stats::calibration::Population;
 use sipas_stats::methodology::Methodology;
@@ -106,6 +107,152 @@ pub struct WaveTotals {
     pub weighting: Vec<ProvinceWeighting>,
 }
 
+/// A response's stored answers (a JSON object of item code → value), as pairs in the stored
+/// order, looked up by binary search: the platform writes them from a sorted map, so parsing
+/// needs no hashing (a third of reading a response through a hash map). Item codes are plain
+/// identifiers: the keys borrow from the stored text.
+struct StoredAnswers<'a>(Vec<(&'a str, i64)>);
+
+impl<'a> StoredAnswers<'a> {
+    fn parse(json: &'a str) -> Result<Self, serde_json::Error> {
+        let mut pairs: StoredAnswers<'a> = serde_json::from_str(json)?;
+        // Written elsewhere (an older version, a hand-made row): sorted here.
+        if !pairs.0.is_sorted_by(|a, b| a.0 < b.0) {
+            pairs.0.sort_by(|a, b| a.0.cmp(b.0));
+        }
+        Ok(pairs)
+    }
+
+    fn get(&self, item: &str) -> Option<i64> {
+        self.0
+            .binary_search_by(|(code, _)| (*code).cmp(item))
+            .ok()
+            .map(|at| self.0[at].1)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for StoredAnswers<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Pairs;
+        impl<'de> serde::de::Visitor<'de> for Pairs {
+            type Value = StoredAnswers<'de>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object of item codes and whole numbers")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(64));
+                while let Some(pair) = map.next_entry::<&'de str, i64>()? {
+                    pairs.push(pair);
+                }
+                Ok(StoredAnswers(pairs))
+            }
+        }
+        deserializer.deserialize_map(Pairs)
+    }
+}
+
+/// What reads the responses: the weights (per stratum, or per drawn commune), the
+/// communes taken with certainty, where the weighted rows go, and the first response outside
+/// the frame (with how many there are).
+struct Reader {
+    strata: HashMap<String, HashMap<String, Stratum>>,
+    drawn: Option<HashMap<String, f64>>,
+    certain: HashSet<String>,
+    sink: Sink,
+    outside: Option<(usize, String, String, String)>,
+}
+
+impl Reader {
+    /// Weighs one page of responses into the sink.
+    fn page(&mut self, page: &[AnswersRow]) -> Result<(), WaveComputeError> {
+        for row in page {
+            let stratum = self
+                .strata
+                .get_mut(row.province_code.as_str())
+                .and_then(|m| m.get_mut(row.stratum.as_str()));
+            let Some(stratum) = stratum.filter(|s| s.psus.contains(row.psu.as_str())) else {
+                let entry = self.outside.get_or_insert_with(|| {
+                    (
+                        0,
+                        row.province_code.clone(),
+                        row.stratum.clone(),
+                        row.psu.clone(),
+                    )
+                });
+                entry.0 += 1;
+                continue;
+            };
+            stratum.read += 1;
+            if stratum.read > stratum.completes {
+                // Stored after the counts were taken: reported as Moving below.
+                continue;
+            }
+            let (weight, fpc) = match &self.drawn {
+                Some(weights) => (weights.get(row.psu.as_str()).copied().unwrap_or(0.0), None),
+                None => (
+                    stratum.weighting.as_ref().map_or(0.0, |w| w.weight),
+                    Some(stratum.psus_in_population),
+                ),
+            };
+            let (design_stratum, design_psu) = if self.certain.contains(row.psu.as_str()) {
+                (
+                    std::borrow::Cow::Owned(format!("{}:{}", row.stratum, row.psu)),
+                    row.export_id.as_str(),
+                )
+            } else {
+                (
+                    std::borrow::Cow::Borrowed(row.stratum.as_str()),
+                    row.psu.as_str(),
+                )
+            };
+            let answers = StoredAnswers::parse(&row.answers).map_err(|e| {
+                WaveComputeError::Stored(format!(
+                    "response {} has unreadable answers: {e}",
+                    row.export_id
+                ))
+            })?;
+            match &mut self.sink {
+                Sink::Totals(accumulator) => accumulator.add(&Row {
+                    province: &row.province_code,
+                    stratum: &design_stratum,
+                    psu: design_psu,
+                    weight,
+                    fpc: fpc.map(|n| n as f64),
+                    value: &|item| answers.get(item),
+                })?,
+                Sink::Held {
+                    writer, columns, ..
+                } => {
+                    // Strata named within their province, as the accumulator names them.
+                    let design = [
+                        row.export_id.clone(),
+                        row.province_code.clone(),
+                        format!("{}/{}", row.province_code, design_stratum),
+                        design_psu.to_owned(),
+                        weight.to_string(),
+                        fpc.map(|n| n.to_string()).unwrap_or_default(),
+                    ];
+                    let values = columns.iter().map(|c| {
+                        answers
+                            .get(c.as_str())
+                            .map(|v| v.to_string())
+                            .unwrap_or_default()
+                    });
+                    writer
+                        .write_record(design.into_iter().chain(values))
+                        .map_err(|e| WaveComputeError::Stored(format!("temporary file: {e}")))?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The sufficient statistics of a wave's probability sample, weighted from its frame.
 pub async fn wave_totals(
     store: &dyn StaffStore,
@@ -171,11 +318,16 @@ pub async fn wave_totals_reporting(
         }
     }
     let mut completes_outside_frame = 0;
-    for (province, stratum, n) in store.completes_by_stratum(wave_code).await? {
-        match strata.get_mut(&province).and_then(|m| m.get_mut(&stratum)) {
-            Some(s) => s.completes = n,
-            None => completes_outside_frame += n,
+    let mut psu_completes: HashMap<String, i64> = HashMap::new();
+    for count in store.completes(wave_code).await? {
+        match strata
+            .get_mut(&count.province_code)
+            .and_then(|m| m.get_mut(&count.stratum))
+        {
+            Some(s) => s.completes += count.completes,
+            None => completes_outside_frame += count.completes,
         }
+        *psu_completes.entry(count.psu).or_default() += count.completes;
     }
     // Weights from the frame: design weights and the nonresponse adjustment of each class.
     let mut frame_strata: Vec<FrameStratum> = strata
@@ -204,14 +356,6 @@ pub async fn wave_totals_reporting(
     // with certainty is a stratum of its own whose PSUs are its respondents (it adds no
     // first-stage variance).
     let record = store.frame_draw(wave_code).await?;
-    let psu_completes: HashMap<String, i64> = match &record {
-        Some(_) => store
-            .completes_by_psu(wave_code)
-            .await?
-            .into_iter()
-            .collect(),
-        None => HashMap::new(),
-    };
     // Per drawn commune: M_i / π_i, its planned weight per respondent's share of the commune.
     let expanded = |c: &sipas_app::staff::design::DrawnCommune| {
         let size = c.size.unwrap_or(0.0);
@@ -266,7 +410,7 @@ pub async fn wave_totals_reporting(
                 .map_err(|e| WaveComputeError::Stored(format!("population totals: {e}")))?,
         ),
     };
-    let mut sink = match (&methodology.calibration, &methodology.trimming) {
+    let sink = match (&methodology.calibration, &methodology.trimming) {
         (None, None) => Sink::Totals(Accumulator::new(methodology)?),
         (calibration, _) => {
             let margins = calibration.as_ref().map(|c| c.margins.as_slice());
@@ -303,99 +447,56 @@ pub async fn wave_totals_reporting(
             }
         }
     };
-    let mut outside: Option<(usize, String, String, String)> = None;
+    // The database's pages are read here while a blocking thread weighs and accumulates the
+    // previous ones: on SQLite and PostgreSQL alike, reading through the driver costs about as
+    // much as the statistics, so the two overlap (docs/architecture.md, "Computing from the
+    // database").
+    let mut reader = Reader {
+        strata,
+        drawn,
+        certain,
+        sink,
+        outside: None,
+    };
+    let (pages, mut incoming) = tokio::sync::mpsc::channel::<Vec<AnswersRow>>(2);
+    let consumer = tokio::task::spawn_blocking(move || {
+        while let Some(page) = incoming.blocking_recv() {
+            reader.page(&page)?;
+        }
+        Ok::<_, WaveComputeError>(reader)
+    });
     let mut after: Option<String> = None;
-    loop {
-        let page = store
-            .answers_page(wave_code, after.as_deref(), PAGE)
-            .await?;
-        let Some(last) = page.last() else {
-            break;
-        };
-        after = Some(last.export_id.clone());
-        progress
-            .done
-            .fetch_add(i64::try_from(page.len()).unwrap_or(0), Ordering::Relaxed);
-        for row in &page {
-            let stratum = strata
-                .get_mut(row.province_code.as_str())
-                .and_then(|m| m.get_mut(row.stratum.as_str()));
-            let Some(stratum) = stratum.filter(|s| s.psus.contains(row.psu.as_str())) else {
-                let entry = outside.get_or_insert_with(|| {
-                    (
-                        0,
-                        row.province_code.clone(),
-                        row.stratum.clone(),
-                        row.psu.clone(),
-                    )
-                });
-                entry.0 += 1;
-                continue;
+    let produced: Result<(), WaveComputeError> = async {
+        loop {
+            let page = store
+                .answers_page(wave_code, after.as_deref(), PAGE)
+                .await?;
+            let Some(last) = page.last() else {
+                return Ok(());
             };
-            stratum.read += 1;
-            if stratum.read > stratum.completes {
-                // Stored after the counts were taken: reported as Moving below.
-                continue;
-            }
-            let (weight, fpc) = match &drawn {
-                Some(weights) => (weights.get(row.psu.as_str()).copied().unwrap_or(0.0), None),
-                None => (
-                    stratum.weighting.as_ref().map_or(0.0, |w| w.weight),
-                    Some(stratum.psus_in_population),
-                ),
-            };
-            let (design_stratum, design_psu) = if certain.contains(row.psu.as_str()) {
-                (
-                    std::borrow::Cow::Owned(format!("{}:{}", row.stratum, row.psu)),
-                    row.export_id.as_str(),
-                )
-            } else {
-                (
-                    std::borrow::Cow::Borrowed(row.stratum.as_str()),
-                    row.psu.as_str(),
-                )
-            };
-            // Item codes are plain identifiers: their keys borrow from the stored text.
-            let answers: HashMap<&str, i64> = serde_json::from_str(&row.answers).map_err(|e| {
-                WaveComputeError::Stored(format!(
-                    "response {} has unreadable answers: {e}",
-                    row.export_id
-                ))
-            })?;
-            match &mut sink {
-                Sink::Totals(accumulator) => accumulator.add(&Row {
-                    province: &row.province_code,
-                    stratum: &design_stratum,
-                    psu: design_psu,
-                    weight,
-                    fpc: fpc.map(|n| n as f64),
-                    value: &|item| answers.get(item).copied(),
-                })?,
-                Sink::Held {
-                    writer, columns, ..
-                } => {
-                    // Strata named within their province, as the accumulator names them.
-                    let design = [
-                        row.export_id.clone(),
-                        row.province_code.clone(),
-                        format!("{}/{}", row.province_code, design_stratum),
-                        design_psu.to_owned(),
-                        weight.to_string(),
-                        fpc.map(|n| n.to_string()).unwrap_or_default(),
-                    ];
-                    let values = columns.iter().map(|c| {
-                        answers
-                            .get(c.as_str())
-                            .map(|v| v.to_string())
-                            .unwrap_or_default()
-                    });
-                    writer
-                        .write_record(design.into_iter().chain(values))
-                        .map_err(|e| WaveComputeError::Stored(format!("temporary file: {e}")))?;
-                }
+            after = Some(last.export_id.clone());
+            progress
+                .done
+                .fetch_add(i64::try_from(page.len()).unwrap_or(0), Ordering::Relaxed);
+            if pages.send(page).await.is_err() {
+                // The reader stopped on an error: it is returned below.
+                return Ok(());
             }
         }
     }
+    .await;
+    drop(pages);
+    let consumed = consumer
+        .await
+        .map_err(|e| WaveComputeError::Stored(format!("the weighting stopped: {e}")))?;
+    produced?;
+    let Reader {
+        strata,
+        drawn,
+        sink,
+        outside,
+        ..
+    } = consumed?;
     if let Some((count, province, stratum, psu)) = outside {
         return Err(WaveComputeError::OutsideFrame {
             count,
@@ -498,4 +599,29 @@ pub async fn wave_totals_reporting(
         strata: weights,
         weighting,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StoredAnswers;
+
+    #[test]
+    fn stored_answers_are_found_sorted_or_not() {
+        let sorted = StoredAnswers::parse(r#"{"acc_1":4,"age_band":5,"sex":2}"#).expect("json");
+        assert_eq!(sorted.get("acc_1"), Some(4));
+        assert_eq!(sorted.get("sex"), Some(2));
+        assert_eq!(sorted.get("acc_2"), None);
+        let unsorted = StoredAnswers::parse(r#"{"sex":1,"acc_1":9,"age_band":3}"#).expect("json");
+        assert_eq!(
+            (
+                unsorted.get("acc_1"),
+                unsorted.get("age_band"),
+                unsorted.get("sex")
+            ),
+            (Some(9), Some(3), Some(1))
+        );
+        assert!(StoredAnswers::parse(r#"{"acc_1":"4"}"#).is_err());
+        assert!(StoredAnswers::parse("[1,2]").is_err());
+        assert_eq!(StoredAnswers::parse("{}").expect("empty").get("x"), None);
+    }
 }

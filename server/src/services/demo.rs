@@ -1,5 +1,8 @@
-//! Demonstration data, so a newcomer sees a working platform at once. Idempotent: running it
-//! again leaves what is there.
+//! Demonstration data, so a newcomer sees a working platform at once, and the reference
+//! scenario tests and benchmarks are judged on: national waves designed and drawn from the
+//! official communes by the design page's code, answered like a household survey, collected
+//! through the survey's submission and the paper import (docs/methodology.md, "The
+//! demonstration wave"). Idempotent: running it again leaves what is there.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 

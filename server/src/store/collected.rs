@@ -6,7 +6,8 @@ use sipas_app::domain::Wave;
 use sipas_app::i18n::Text;
 use sipas_app::ports::StoreResult;
 use sipas_app::staff::port::{
-    AnswersRow, AuditOf, CollectedStore, ExportRow, PaperRecord, PaperTarget, RowOutcome,
+    AnswersRow, AuditOf, CollectedStore, ExportRow, PaperRecord, PaperTarget, PsuCompletes,
+    RowOutcome,
 };
 use sipas_app::survey::codes::sha256_hex;
 use sqlx::AnyConnection;
@@ -415,40 +416,32 @@ impl CollectedStore for SqlStore {
             .collect())
     }
 
-    async fn completes_by_stratum(
-        &self,
-        wave_code: &str,
-    ) -> StoreResult<Vec<(String, String, i64)>> {
+    async fn completes(&self, wave_code: &str) -> StoreResult<Vec<PsuCompletes>> {
         #[derive(sqlx::FromRow)]
         struct Row {
             province_code: String,
             stratum: String,
+            psu: String,
             n: i64,
         }
+        // `responses_completes` covers it: the wide rows (the answers) are not read.
         Ok(sqlx::query_as::<_, Row>(
-            "SELECT province_code, stratum, COUNT(*) AS n FROM responses \
+            "SELECT province_code, stratum, psu, COUNT(*) AS n FROM responses \
              WHERE wave_code = $1 AND sample_kind = 'probability' \
-             GROUP BY province_code, stratum ORDER BY province_code, stratum",
+             GROUP BY province_code, stratum, psu ORDER BY province_code, stratum, psu",
         )
         .bind(wave_code)
         .fetch_all(self.pool())
         .await
         .map_err(db_error)?
         .into_iter()
-        .map(|row| (row.province_code, row.stratum, row.n))
+        .map(|row| PsuCompletes {
+            province_code: row.province_code,
+            stratum: row.stratum,
+            psu: row.psu,
+            completes: row.n,
+        })
         .collect())
-    }
-
-    async fn completes_by_psu(&self, wave_code: &str) -> StoreResult<Vec<(String, i64)>> {
-        sqlx::query_as::<_, (String, i64)>(
-            "SELECT psu, COUNT(*) AS n FROM responses \
-             WHERE wave_code = $1 AND sample_kind = 'probability' \
-             GROUP BY psu ORDER BY psu",
-        )
-        .bind(wave_code)
-        .fetch_all(self.pool())
-        .await
-        .map_err(db_error)
     }
 
     async fn export_page(

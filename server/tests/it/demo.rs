@@ -332,8 +332,9 @@ async fn the_disclosure_rule_on_the_demo_wave() {
     .expect("tree")
     .items;
     let people = demo::respondents(&questionnaire(), &frame, wave.year);
-    // (commune, subgroup) → per item [satisfied, not satisfied, not answering].
-    let mut cells: BTreeMap<(usize, Option<(i64, i64)>), Vec<[u32; 3]>> = BTreeMap::new();
+    // (commune, sex × age band or none) → per item [satisfied, not satisfied, not answering].
+    type Cell = (usize, Option<(i64, i64)>);
+    let mut cells: BTreeMap<Cell, Vec<[u32; 3]>> = BTreeMap::new();
     for person in &people {
         let profile = (person.answers["sex"], person.answers["age_band"]);
         for key in [(person.psu, None), (person.psu, Some(profile))] {
