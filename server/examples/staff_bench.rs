@@ -482,7 +482,7 @@ async fn seed_drawn(store: &SqlStore, n: usize) {
         .questionnaire("sipas-2023", 1)
         .await
         .expect("questionnaire");
-    let people = sipas_server::services::demo::respondents(&questionnaire, &frame, wave.year);
+    let people = sipas_server::services::demo::respondents(&questionnaire, &frame, &wave);
     let people: Vec<(&FramePsu, String)> = people
         .iter()
         .map(|p| {
@@ -576,7 +576,7 @@ async fn microdata_csv(
         .collect();
     let path = std::env::temp_dir().join(format!("sipas-compute-bench-{}.csv", std::process::id()));
     let mut out = std::io::BufWriter::new(std::fs::File::create(&path).expect("csv"));
-    let mut header = String::from("response_id,province,stratum,psu,weight,fpc");
+    let mut header = String::from("response_id,province,stratum,psu,weight,fpc,certainty");
     for column in methodology.subgroups.iter().chain(&tree.items) {
         header.push(',');
         header.push_str(column);
@@ -601,8 +601,11 @@ async fn microdata_csv(
                 (r.stratum.clone(), r.psu.clone())
             };
             let mut line = format!(
-                "{},{},{}/{stratum},{psu},{weight},",
-                r.export_id, r.province_code, r.province_code
+                "{},{},{}/{stratum},{psu},{weight},,{}",
+                r.export_id,
+                r.province_code,
+                r.province_code,
+                if certain { "1" } else { "" }
             );
             for column in methodology.subgroups.iter().chain(&tree.items) {
                 line.push(',');

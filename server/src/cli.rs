@@ -303,6 +303,13 @@ impl Cli {
                     let frame = sipas_app::staff::FieldStore::frame(&store, &current.code, None)
                         .await
                         .map_err(CliError::Demo)?;
+                    if frame.strata.is_empty() {
+                        return Err(CliError::Invalid(format!(
+                            "the demonstration wave {} has no frame (this database has real \
+                             waves, so the demonstration was not seeded): no margins written",
+                            current.code
+                        )));
+                    }
                     std::fs::write(&path, crate::services::demo::population_margins(&frame))
                         .map_err(|source| CliError::Write {
                             path: path.clone(),

@@ -57,6 +57,9 @@ pub struct Stratum {
     /// PSUs of this stratum in the whole sample.
     pub n_psu: usize,
     pub fpc: Fpc,
+    /// A commune taken with certainty, whose PSUs are its respondents: it adds their
+    /// variance but no degrees of freedom (see [`Design::degrees_of_freedom`]).
+    pub certainty: bool,
 }
 
 impl Stratum {
@@ -101,7 +104,12 @@ impl Design {
         let strata = strata
             .into_iter()
             .zip(counts)
-            .map(|((name, fpc), n_psu)| Stratum { name, n_psu, fpc })
+            .map(|((name, fpc), n_psu)| Stratum {
+                name,
+                n_psu,
+                fpc,
+                certainty: false,
+            })
             .collect::<Vec<_>>();
         for stratum in &strata {
             if let Fpc::Population(pop) = stratum.fpc
@@ -124,20 +132,43 @@ impl Design {
         self.psu_stratum.len()
     }
 
-    /// Degrees of freedom of the subset whose present PSUs are given: #PSUs − #strata.
+    /// Marks the strata that are communes taken with certainty (`flags[h]` for stratum h;
+    /// missing flags stay unmarked).
+    pub fn with_certainty(mut self, flags: &[bool]) -> Self {
+        for (stratum, &flag) in self.strata.iter_mut().zip(flags) {
+            stratum.certainty = flag;
+        }
+        self
+    }
+
+    /// Whether any stratum is a certainty commune's.
+    pub fn has_certainty(&self) -> bool {
+        self.strata.iter().any(|s| s.certainty)
+    }
+
+    /// Degrees of freedom of the subset whose present PSUs are given: #PSUs − #strata (R's
+    /// `degf`), not counting the strata of communes taken with certainty while drawn communes
+    /// are present: a certainty commune's respondents, its PSUs, add ~90 df to a province
+    /// whose variance comes almost all from its few drawn communes. With certainty communes
+    /// only, their respondents' df.
     pub fn degrees_of_freedom(&self, present_psus: impl IntoIterator<Item = u32>) -> f64 {
         let mut strata_seen = vec![false; self.strata.len()];
-        let mut n_psu = 0usize;
-        let mut n_strata = 0usize;
+        // (PSUs, strata): all of them, and those drawn at random.
+        let (mut all, mut drawn) = ((0usize, 0usize), (0usize, 0usize));
         for psu in present_psus {
-            n_psu += 1;
             let h = self.psu_stratum[psu as usize] as usize;
-            if !strata_seen[h] {
-                strata_seen[h] = true;
-                n_strata += 1;
+            let random = !self.strata[h].certainty;
+            let new_stratum = !strata_seen[h];
+            strata_seen[h] = true;
+            all.0 += 1;
+            all.1 += usize::from(new_stratum);
+            if random {
+                drawn.0 += 1;
+                drawn.1 += usize::from(new_stratum);
             }
         }
-        n_psu as f64 - n_strata as f64
+        let (psus, strata) = if drawn.0 > 0 { drawn } else { all };
+        psus as f64 - strata as f64
     }
 
     /// The linearized variance of a statistic from its PSU score totals.
@@ -319,5 +350,11 @@ mod tests {
         .unwrap();
         assert_eq!(design.degrees_of_freedom([0, 1, 2, 3, 4]), 3.0);
         assert_eq!(design.degrees_of_freedom([0, 1]), 1.0);
+        // Stratum b is a commune taken with certainty (its PSUs are respondents): no df while
+        // drawn PSUs are present, its own when alone.
+        let design = design.with_certainty(&[false, true]);
+        assert!(design.has_certainty());
+        assert_eq!(design.degrees_of_freedom([0, 1, 2, 3, 4]), 2.0);
+        assert_eq!(design.degrees_of_freedom([3, 4]), 1.0);
     }
 }

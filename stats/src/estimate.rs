@@ -990,6 +990,7 @@ impl<'a> LinkedYears<'a> {
         methodology: &Methodology,
     ) -> Result<Self, StatsError> {
         let mut strata: Vec<(String, Fpc)> = Vec::new();
+        let mut certain: Vec<bool> = Vec::new();
         let mut stratum_index: HashMap<String, u32> = HashMap::new();
         let mut psu_index: HashMap<(u32, String), u32> = HashMap::new();
         let mut psu_stratum: Vec<u32> = Vec::new();
@@ -997,8 +998,10 @@ impl<'a> LinkedYears<'a> {
             let design = &stats.design;
             (0..design.n_psus())
                 .map(|psu| {
-                    let name = &design.strata[design.psu_stratum[psu] as usize].name;
+                    let stratum = &design.strata[design.psu_stratum[psu] as usize];
+                    let name = &stratum.name;
                     let h = *stratum_index.entry(name.clone()).or_insert_with(|| {
+                        certain.push(stratum.certainty);
                         strata.push((name.clone(), Fpc::None));
                         strata.len() as u32 - 1
                     });
@@ -1017,7 +1020,8 @@ impl<'a> LinkedYears<'a> {
                 Scorer::new(after, methodology)?,
             ],
             ids,
-            design: Design::new(strata, psu_stratum, methodology.lonely_psu)?,
+            design: Design::new(strata, psu_stratum, methodology.lonely_psu)?
+                .with_certainty(&certain),
             level: methodology.ci.level,
         })
     }

@@ -25,6 +25,7 @@ struct Columns {
     psu: Option<usize>,
     weight: Option<usize>,
     fpc: Option<usize>,
+    certainty: Option<usize>,
     subgroups: Vec<(String, usize)>,
     items: Vec<usize>,
 }
@@ -77,6 +78,7 @@ fn find_columns(
         psu: find("psu"),
         weight: find("weight"),
         fpc: find("fpc"),
+        certainty: find("certainty"),
         subgroups: methodology
             .subgroups
             .iter()
@@ -302,6 +304,8 @@ struct DesignReader {
     provinces: Interner,
     strata: Interner,
     stratum_fpc: Vec<Option<f64>>,
+    /// The strata marked in the `certainty` column (a commune taken with certainty).
+    stratum_certain: Vec<bool>,
     /// The province of every stratum, and the row that first named it.
     stratum_owner: Vec<(String, u64)>,
     /// PSU names per stratum (PSUs are nested in strata), looked up without allocating.
@@ -392,6 +396,23 @@ impl DesignReader {
             self.stratum_fpc.push(None);
             self.psus.push(HashMap::new());
             self.stratum_owner.push((province.to_owned(), row));
+            let certain = match cols.certainty {
+                Some(i) => match field(record, i, row, "certainty")? {
+                    "1" => true,
+                    "" | "0" => false,
+                    other => {
+                        return Err(StatsError::Input {
+                            row,
+                            column: "certainty".into(),
+                            message: format!(
+                                "{other:?}: 1 (a commune taken with certainty) or empty"
+                            ),
+                        });
+                    }
+                },
+                None => false,
+            };
+            self.stratum_certain.push(certain);
         } else if self.stratum_owner[h as usize].0 != province {
             let (first, first_row) = &self.stratum_owner[h as usize];
             return Err(StatsError::Input {
@@ -625,7 +646,8 @@ pub fn read_csv_weighted<R: Read>(
         .map(|(name, fpc)| (name, fpc.map_or(Fpc::None, Fpc::from_r_value)))
         .collect();
     let stats = SufficientStats {
-        design: Design::new(strata_defs, design.psu_stratum, methodology.lonely_psu)?,
+        design: Design::new(strata_defs, design.psu_stratum, methodology.lonely_psu)?
+            .with_certainty(&design.stratum_certain),
         nodes: tree.nodes.iter().map(|(code, _)| code.clone()).collect(),
         items: tree.items,
         domains: sink.builder.finish(),
@@ -758,6 +780,9 @@ pub struct Row<'a> {
     pub weight: f64,
     /// As the CSV's `fpc` column: N_h if > 1, else a sampling fraction.
     pub fpc: Option<f64>,
+    /// As the CSV's `certainty` column: the stratum is a commune taken with certainty whose
+    /// PSUs are its respondents.
+    pub certainty: bool,
     pub value: &'a dyn Fn(&str) -> Option<i64>,
 }
 
@@ -772,6 +797,7 @@ pub struct Accumulator {
     subgroup_values: Vec<Interner>,
     strata: Interner,
     stratum_fpc: Vec<Option<f64>>,
+    stratum_certain: Vec<bool>,
     psus: Vec<HashMap<String, u32>>,
     psu_stratum: Vec<u32>,
     psu_labels: Vec<String>,
@@ -818,6 +844,7 @@ impl Accumulator {
                 .collect(),
             strata: Interner::default(),
             stratum_fpc: Vec::new(),
+            stratum_certain: Vec::new(),
             psus: Vec::new(),
             psu_stratum: Vec::new(),
             psu_labels: Vec::new(),
@@ -848,10 +875,15 @@ impl Accumulator {
         let h = self.strata.get(&self.stratum_key);
         if h as usize == self.stratum_fpc.len() {
             self.stratum_fpc.push(row.fpc);
+            self.stratum_certain.push(row.certainty);
             self.psus.push(HashMap::new());
         } else if self.stratum_fpc[h as usize] != row.fpc {
             return Err(place(
                 "the stratum's fpc differs from an earlier response's".into(),
+            ));
+        } else if self.stratum_certain[h as usize] != row.certainty {
+            return Err(place(
+                "the stratum is a certainty commune's for one response and not another's".into(),
             ));
         }
         let psu = match self.psus[h as usize].get(row.psu) {
@@ -909,7 +941,8 @@ impl Accumulator {
             .map(|(name, fpc)| (name, fpc.map_or(Fpc::None, Fpc::from_r_value)))
             .collect();
         Ok(SufficientStats {
-            design: Design::new(strata, self.psu_stratum, self.lonely)?,
+            design: Design::new(strata, self.psu_stratum, self.lonely)?
+                .with_certainty(&self.stratum_certain),
             items: self.items,
             nodes: self.nodes,
             domains: self.builder.finish(),
@@ -1225,6 +1258,7 @@ mod tests {
                 psu,
                 weight: 1.0,
                 fpc: None,
+                certainty: false,
                 value: &value,
             })
             .unwrap();

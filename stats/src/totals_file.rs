@@ -58,6 +58,9 @@ struct StratumEntry {
     name: String,
     /// `N_h` (PSUs in the population), or the sampling fraction when ≤ 1; none without.
     fpc: Option<f64>,
+    /// A commune taken with certainty (its PSUs are respondents); absent when not.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    certainty: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -109,6 +112,7 @@ pub fn write_totals<W: Write>(stats: &SufficientStats, out: W) -> Result<(), Sta
                     Fpc::Population(n) => Some(n),
                     Fpc::Fraction(f) => Some(f),
                 },
+                certainty: s.certainty,
             })
             .collect(),
         psus: design
@@ -287,11 +291,13 @@ pub fn read_totals<R: Read>(
             Ok((s.name.clone(), fpc))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let certain: Vec<bool> = file.strata.iter().map(|s| s.certainty).collect();
     let design = Design::new(
         strata,
         file.psus.iter().map(|(h, _)| *h).collect(),
         methodology.lonely_psu,
-    )?;
+    )?
+    .with_certainty(&certain);
     let blocks = match &file.calibration {
         None => None,
         Some(entries) => {

@@ -10,6 +10,12 @@ use std::time::Duration;
 
 use crate::web::AppState;
 
+/// One computation over a wave's responses at a time per server (a statistician's results, or
+/// monitoring's provisional margins): each keeps both cores busy while it runs (the driver
+/// reading pages beside the weighing), and the survey must stay responsive on a 2-core
+/// machine. Whoever waits for it keeps waiting; nothing is dropped.
+pub(crate) static ONE_COMPUTATION: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
 /// Starts the periodic jobs on the current Tokio runtime; they run as long as it does.
 /// - expired staff sessions are removed hourly;
 /// - a computation whose job stopped saying it is alive (this server restarted, or another

@@ -44,6 +44,10 @@ pub async fn compute(store: &dyn StaffStore, wave_code: &str) -> Margins {
             Ok(m) => m,
             Err(err) => return failed(err.to_string()),
         };
+    // After any other computation of this server ([`super::ONE_COMPUTATION`]).
+    let Ok(_slot) = super::ONE_COMPUTATION.acquire().await else {
+        return failed("the computation slot is closed".into());
+    };
     let stats = match super::wave_totals::wave_totals(store, wave_code, &methodology).await {
         Ok(stats) => stats,
         Err(err) => return failed(err.to_string()),

@@ -100,11 +100,9 @@ pub async fn run(
             }
         })
     });
-    // One computation at a time per server: each keeps a core busy, and the survey must stay
-    // responsive on a 2-core machine. A queued job keeps its heartbeat, so it is not taken for
-    // dead while it waits.
-    static ONE_AT_A_TIME: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
-    let outcome = match ONE_AT_A_TIME.acquire().await {
+    // One computation at a time per server ([`super::ONE_COMPUTATION`]). A queued job keeps
+    // its heartbeat, so it is not taken for dead while it waits.
+    let outcome = match super::ONE_COMPUTATION.acquire().await {
         Ok(_permit) => {
             // In a task of its own, so a panic becomes a failed computation, not a silent one.
             let (store, wave, progress) = (store.clone(), wave.clone(), progress.clone());

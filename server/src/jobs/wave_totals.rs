@@ -115,12 +115,21 @@ struct StoredAnswers<'a>(Vec<(&'a str, i64)>);
 
 impl<'a> StoredAnswers<'a> {
     fn parse(json: &'a str) -> Result<Self, serde_json::Error> {
-        let mut pairs: StoredAnswers<'a> = serde_json::from_str(json)?;
-        // Written elsewhere (an older version, a hand-made row): sorted here.
-        if !pairs.0.is_sorted_by(|a, b| a.0 < b.0) {
-            pairs.0.sort_by(|a, b| a.0.cmp(b.0));
+        let StoredAnswers(mut pairs) = serde_json::from_str(json)?;
+        // Written elsewhere (an older version, a hand-made row): sorted here, and a code given
+        // twice keeps its last value, as a JSON object read into a map does.
+        if !pairs.is_sorted_by(|a, b| a.0 < b.0) {
+            pairs.sort_by(|a, b| a.0.cmp(b.0));
+            let mut unique: Vec<(&'a str, i64)> = Vec::with_capacity(pairs.len());
+            for pair in pairs {
+                match unique.last_mut() {
+                    Some(last) if last.0 == pair.0 => *last = pair,
+                    _ => unique.push(pair),
+                }
+            }
+            pairs = unique;
         }
-        Ok(pairs)
+        Ok(StoredAnswers(pairs))
     }
 
     fn get(&self, item: &str) -> Option<i64> {
@@ -199,7 +208,8 @@ impl Reader {
                     Some(stratum.psus_in_population),
                 ),
             };
-            let (design_stratum, design_psu) = if self.certain.contains(row.psu.as_str()) {
+            let certainty = self.certain.contains(row.psu.as_str());
+            let (design_stratum, design_psu) = if certainty {
                 (
                     std::borrow::Cow::Owned(format!("{}:{}", row.stratum, row.psu)),
                     row.export_id.as_str(),
@@ -223,6 +233,7 @@ impl Reader {
                     psu: design_psu,
                     weight,
                     fpc: fpc.map(|n| n as f64),
+                    certainty,
                     value: &|item| answers.get(item),
                 })?,
                 Sink::Held {
@@ -236,6 +247,7 @@ impl Reader {
                         design_psu.to_owned(),
                         weight.to_string(),
                         fpc.map(|n| n.to_string()).unwrap_or_default(),
+                        if certainty { "1" } else { "" }.to_owned(),
                     ];
                     let values = columns.iter().map(|c| {
                         answers
@@ -432,10 +444,18 @@ pub async fn wave_totals_reporting(
                 .reopen()
                 .map_err(|e| WaveComputeError::Stored(format!("temporary file: {e}")))?;
             let mut writer = csv::Writer::from_writer(std::io::BufWriter::new(handle));
-            let header = ["response_id", "province", "stratum", "psu", "weight", "fpc"]
-                .into_iter()
-                .map(str::to_owned)
-                .chain(columns.iter().cloned());
+            let header = [
+                "response_id",
+                "province",
+                "stratum",
+                "psu",
+                "weight",
+                "fpc",
+                "certainty",
+            ]
+            .into_iter()
+            .map(str::to_owned)
+            .chain(columns.iter().cloned());
             writer
                 .write_record(header)
                 .map_err(|e| WaveComputeError::Stored(format!("temporary file: {e}")))?;
@@ -620,6 +640,8 @@ mod tests {
             ),
             (Some(9), Some(3), Some(1))
         );
+        let twice = StoredAnswers::parse(r#"{"sex":1,"acc_1":2,"sex":2}"#).expect("json");
+        assert_eq!((twice.get("sex"), twice.get("acc_1")), (Some(2), Some(2)));
         assert!(StoredAnswers::parse(r#"{"acc_1":"4"}"#).is_err());
         assert!(StoredAnswers::parse("[1,2]").is_err());
         assert_eq!(StoredAnswers::parse("{}").expect("empty").get("x"), None);

@@ -344,7 +344,11 @@ fn answers(
             draw < cumulative
         })
         .map_or(5, |i| i as i64 + 1);
-    let person = level + profile_effect(sex, age_band) + 0.6 * (rng.unit() - 0.5);
+    // People differ far more than communes do (sd 0.5 against 0.09 of a scale point: an
+    // intra-commune correlation of the index about 0.03, design effects of 2 to 5 at 91 a
+    // commune, as household surveys find).
+    let spread = rng.unit() + rng.unit() + rng.unit() - 1.5;
+    let person = level + profile_effect(sex, age_band) + spread;
     let mut out = Answers::new();
     for item in questionnaire.items() {
         if !item.is_relevant(&out) {
@@ -400,9 +404,11 @@ fn answers(
 
 /// A commune's satisfaction level in a year.
 fn commune_level(province: &str, commune: &str, year: i32) -> f64 {
-    3.9 + 0.4 * effect(&format!("province {province}"))
-        + 0.25 * effect(&format!("commune {commune}"))
-        + 0.04 * f64::from(year - 2023)
+    // Provinces about 4 points apart (sd), as the published 2023 range of 75 to 91 suggests;
+    // about a point and a half better each year.
+    3.97 + 0.12 * effect(&format!("province {province}"))
+        + 0.15 * effect(&format!("commune {commune}"))
+        + 0.02 * f64::from(year - 2023)
 }
 
 /// Forms returned from a commune: its target, except in about one commune in ten, where
@@ -438,6 +444,8 @@ pub struct Respondent {
     pub psu: usize,
     pub number: i64,
     pub on_phone: bool,
+    /// How long answering took (the phone's start time is sent with the answers).
+    pub minutes: u64,
     pub language: &'static str,
     pub answers: Answers,
 }
@@ -447,11 +455,22 @@ pub struct Respondent {
 const FIRST_ONLINE_YEAR: i32 = 2026;
 
 /// Everyone who answers in a demonstration year, commune by commune ([`returned`] forms each).
-pub fn respondents(questionnaire: &Questionnaire, frame: &Frame, year: i32) -> Vec<Respondent> {
+pub fn respondents(questionnaire: &Questionnaire, frame: &Frame, wave: &Wave) -> Vec<Respondent> {
+    let year = wave.year;
     let mut rng = Rng(0x51FA5 ^ u64::try_from(year).unwrap_or(0));
+    // A province keeps its character across the reform: an old province's is its 2025 unit's
+    // (else every merged unit would change by chance in 2025).
+    let crosswalk = crate::services::compute::crosswalk_2004_2025();
+    let unit = |province: &str| match wave.geography {
+        Geography::G2004 => crosswalk
+            .get(province)
+            .cloned()
+            .unwrap_or_else(|| province.to_owned()),
+        Geography::G2025 => province.to_owned(),
+    };
     let mut out = Vec::new();
     for (index, psu) in frame.psus.iter().enumerate() {
-        let level = commune_level(&psu.province_code, &psu.psu, year);
+        let level = commune_level(&unit(&psu.province_code), &psu.psu, year);
         let urban = psu.stratum.ends_with("-thanh-thi");
         for number in 0..returned(year, psu) {
             let on_phone = year >= FIRST_ONLINE_YEAR && rng.chance(if urban { 0.45 } else { 0.25 });
@@ -460,10 +479,13 @@ pub fn respondents(questionnaire: &Questionnaire, frame: &Frame, year: i32) -> V
             } else {
                 "vi"
             };
+            // Answering on a phone took 6 to 25 minutes.
+            let minutes = 6 + rng.next() % 20;
             out.push(Respondent {
                 psu: index,
                 number,
                 on_phone,
+                minutes,
                 language,
                 answers: answers(questionnaire, &mut rng, level, urban, !on_phone),
             });
@@ -472,10 +494,20 @@ pub fn respondents(questionnaire: &Questionnaire, frame: &Frame, year: i32) -> V
     out
 }
 
+/// When a phone began the questionnaire, `minutes` before now (RFC 3339).
+fn started_at(minutes: u64) -> Option<String> {
+    let start = time::OffsetDateTime::now_utc()
+        - time::Duration::minutes(i64::try_from(minutes).unwrap_or(10));
+    start
+        .format(&time::format_description::well_known::Rfc3339)
+        .ok()
+}
+
 /// The paper forms of a year before the platform: keyed by sample point (commune and form
 /// number), as postal staff brought them back.
-fn paper_forms(questionnaire: &Questionnaire, frame: &Frame, year: i32) -> Vec<PaperRecord> {
-    respondents(questionnaire, frame, year)
+fn paper_forms(questionnaire: &Questionnaire, frame: &Frame, wave: &Wave) -> Vec<PaperRecord> {
+    let year = wave.year;
+    respondents(questionnaire, frame, wave)
         .into_iter()
         .enumerate()
         .map(|(row, person)| {
@@ -545,7 +577,7 @@ pub async fn collect<S: Store + StaffStore>(
     }
     let mut online = Vec::new();
     let mut forms = Vec::new();
-    for person in respondents(questionnaire, frame, wave.year) {
+    for person in respondents(questionnaire, frame, wave) {
         let psu = &frame.psus[person.psu].psu;
         let Some(code) = codes
             .get(psu.as_str())
@@ -561,7 +593,7 @@ pub async fn collect<S: Store + StaffStore>(
                 submission_id: format!("demo-{}-{psu}-{:04}", wave.year, person.number),
                 answers: person.answers,
                 language: person.language.into(),
-                started_at: None,
+                started_at: started_at(person.minutes),
                 queued: false,
             });
         } else {
@@ -723,7 +755,7 @@ pub async fn seed_history<S: Store + StaffStore>(store: &S) -> Result<(), StoreE
             Err(other) => return Err(other),
         }
         let frame = draw_frame(store, &wave, u64::try_from(wave.year).unwrap_or(0)).await?;
-        let forms = paper_forms(&questionnaire, &frame, wave.year);
+        let forms = paper_forms(&questionnaire, &frame, &wave);
         if wave.year == 2024 {
             // Version 1 went out before the last province's forms arrived.
             let late_province = frame
@@ -780,9 +812,22 @@ pub async fn seed_history<S: Store + StaffStore>(store: &S) -> Result<(), StoreE
         .iter()
         .map(|p| p.completes)
         .sum();
-    if collected == 0 {
-        let frame = store.frame(&current.code, None).await?;
+    let frame = store.frame(&current.code, None).await?;
+    let expected = respondents(&questionnaire, &frame, &current).len();
+    let issued = store
+        .batches(&current.code, None)
+        .await?
+        .iter()
+        .any(|b| b.issued_by == "demo");
+    if collected == 0 && !issued {
         collect(store, &current, &frame, &questionnaire).await?;
+    } else if usize::try_from(collected).ok() != Some(expected) {
+        // An earlier run stopped half-way: its codes are stored only as hashes, so the rest
+        // cannot be answered now.
+        return Err(StoreError::Backend(format!(
+            "the demonstration's current wave was left half-collected ({collected} of {expected} \
+             responses) by an earlier run that stopped: start again from an empty database"
+        )));
     }
     Ok(())
 }

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Multipart, Query, State};
+use axum::extract::{Multipart, Query, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use sipas_app::domain::Geography;
@@ -118,12 +118,23 @@ fn suggested_seed() -> u64 {
 pub async fn page(
     State(state): State<AppState>,
     wave: InWave<can::DesignSample>,
+    RawQuery(query): RawQuery,
     options: Result<Query<Options>, QueryRejection>,
 ) -> StaffResult {
     let ctx = &wave.ctx;
     // A value the form cannot hold (a word where a number goes) shows the defaults and says so.
+    // With nothing asked yet, a frame drawn here shows the options it was drawn with.
+    let drawn_with = match query.as_deref() {
+        None | Some("") => state
+            .staff
+            .store
+            .frame_draw(wave.code())
+            .await?
+            .map(|record| record.options),
+        Some(_) => None,
+    };
     let (options, refused) = match options {
-        Ok(Query(options)) => (options, None),
+        Ok(Query(options)) => (drawn_with.unwrap_or(options), None),
         Err(_) => (
             Options::default(),
             Some(ctx.t(

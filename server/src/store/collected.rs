@@ -48,7 +48,8 @@ async fn paper_batch(
 /// stratum) and the paper batches it has added to (id → forms added).
 struct ImportContext {
     places: std::collections::HashMap<String, (String, String)>,
-    batches: std::collections::HashMap<String, i64>,
+    /// Ordered: concurrent imports update the batch rows in the same order (no deadlock).
+    batches: std::collections::BTreeMap<String, i64>,
 }
 
 impl ImportContext {
@@ -65,7 +66,7 @@ impl ImportContext {
         .collect();
         Ok(Self {
             places,
-            batches: std::collections::HashMap::new(),
+            batches: std::collections::BTreeMap::new(),
         })
     }
 

@@ -1283,6 +1283,14 @@ async fn wave_story(world: &World) {
     .await
     .expect("count");
     assert_eq!(paper, 4);
+    // The province's batch of paper forms without a code counts them once (the second
+    // upload of the file stored nothing).
+    let paper_batch: i64 =
+        sqlx::query_scalar("SELECT size FROM invitation_batches WHERE id = 'paper-sipas-2027-01'")
+            .fetch_one(world.pool())
+            .await
+            .expect("the paper batch");
+    assert_eq!(paper_batch, 2);
 
     // Exports: CSV with a byte-order mark and Vietnamese intact, no receipt numbers.
     let receipts: Vec<String> =

@@ -376,7 +376,8 @@ async fn story(url: &str) {
     for r in &rows {
         *per_psu.entry(r.psu.clone()).or_default() += 1;
     }
-    let mut csv = String::from("response_id,province,stratum,psu,weight,fpc,sex,age_band,area");
+    let mut csv =
+        String::from("response_id,province,stratum,psu,weight,fpc,certainty,sex,age_band,area");
     for item in &tree.items {
         csv.push(',');
         csv.push_str(item);
@@ -397,12 +398,13 @@ async fn story(url: &str) {
             (r.stratum.clone(), r.psu.clone())
         };
         csv.push_str(&format!(
-            "{},{},{}/{},{},{weight},,{},{},{}",
+            "{},{},{}/{},{},{weight},,{},{},{},{}",
             r.export_id,
             r.province_code,
             r.province_code,
             stratum,
             psu,
+            if k == 0 { "1" } else { "" },
             value("sex"),
             value("age_band"),
             value("area")
@@ -429,6 +431,28 @@ async fn story(url: &str) {
     assert_eq!(
         from_db_drawn, from_export_drawn,
         "drawn frame: the database path gives the hand-weighted export's numbers"
+    );
+    // The certain commune's respondents add variance but no degrees of freedom: its province's
+    // df is its drawn communes minus their strata.
+    let certain = &frame.psus[0];
+    let drawn_communes: Vec<&sipas_app::staff::frame::FramePsu> = frame
+        .psus
+        .iter()
+        .skip(1)
+        .filter(|p| p.province_code == certain.province_code && per_psu.contains_key(&p.psu))
+        .collect();
+    let drawn_strata: std::collections::HashSet<&str> =
+        drawn_communes.iter().map(|p| p.stratum.as_str()).collect();
+    let index = sipas_stats::estimate::estimate_all(&drawn.stats, &methodology)
+        .expect("estimates")
+        .cells
+        .into_iter()
+        .find(|c| c.domain == certain.province_code && c.node == "sipas" && c.subgroup.is_empty())
+        .expect("the province's index");
+    assert_eq!(
+        index.df,
+        (drawn_communes.len() - drawn_strata.len()) as f64,
+        "df of the province with a certain commune"
     );
     // The weights report reads the weights used: per province, the smallest and largest are
     // those of the formula, and Kish's deff is over the respondents' own weights.
