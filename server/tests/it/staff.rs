@@ -1654,6 +1654,24 @@ async fn draw_story(world: &World) {
     .await
     .expect("audit");
     assert_eq!(logged, 1);
+    // Opened again, the design page shows the options the frame was drawn with (ten communes,
+    // not the default twelve); an address with options shows those.
+    let again = central.get("/staff/waves/draw-a/design").await;
+    assert!(
+        again
+            .body
+            .contains(r#"name="communes" type="number" min="4" max="200" step="1" value="10""#),
+        "{}",
+        again.body
+    );
+    let asked = central
+        .get("/staff/waves/draw-a/design?rule=yamane&communes=14")
+        .await;
+    assert!(
+        asked.body.contains(r#"step="1" value="14""#),
+        "{}",
+        asked.body
+    );
     // The same seed and sizes draw the same communes for another wave.
     central
         .upload("/staff/waves/draw-b/design", sizes.as_bytes(), &fields)
