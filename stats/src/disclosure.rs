@@ -18,7 +18,7 @@
 //! published at all (the server leaves them out of drafts and releases; `sipas compute` on the
 //! microdata or the full totals still gives them):
 //! any file that reproduces them exactly needs per-commune × subgroup totals, most of them one
-//! to four people (86% of the commune × sex × age band × item cells of the national
+//! to four people (93% of the commune × sex × age band × item cells of the national
 //! demonstration wave, at 91 a commune), and a second review decoded those rows'
 //! full-precision standard errors into such counts with the per-commune totals, recovering
 //! answers of respondents alone in their commune × sex or age band (at least 83 respondents and

@@ -406,7 +406,7 @@ fn answers(
 fn commune_level(province: &str, commune: &str, year: i32) -> f64 {
     // Provinces about 4 points apart (sd), as the published 2023 range of 75 to 91 suggests;
     // about a point and a half better each year.
-    3.97 + 0.12 * effect(&format!("province {province}"))
+    4.05 + 0.12 * effect(&format!("province {province}"))
         + 0.15 * effect(&format!("commune {commune}"))
         + 0.02 * f64::from(year - 2023)
 }
