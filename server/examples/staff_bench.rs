@@ -102,60 +102,13 @@ async fn seed(store: &SqlStore, n: usize) {
             serde_json::to_string(&answers).expect("json")
         })
         .collect();
-    let pool = store.pool();
-    let start = Instant::now();
-    let chunk = 200;
-    let mut done = 0;
-    while done < n {
-        let rows = chunk.min(n - done);
-        let mut codes = String::from(
-            "INSERT INTO invitation_codes (code_hash, wave_code, geography, province_code, stratum, \
-             psu, batch, created_at, used_at, sample_kind) VALUES ",
-        );
-        let mut responses = String::from(
-            "INSERT INTO responses (receipt, submission_id, code_hash, wave_code, geography, \
-             province_code, stratum, psu, sample_kind, questionnaire_code, questionnaire_version, \
-             answers, content_hash, language, mode, started_at, submitted_at, channel, \
-             duration_secs, submitted_on, export_id) VALUES ",
-        );
-        for r in 0..rows {
-            let i = done + r;
-            let answers = &variants[(i * 7 + i / 13) % variants.len()];
-            let psu = &frame.psus[i % frame.psus.len()];
-            let sep = if r == 0 { "" } else { "," };
-            let hash = format!("{i:064x}");
-            codes.push_str(&format!(
-                "{sep}('{hash}','{WAVE}','2025','{}','{}','{}','bench','2026-05-01T00:00:00Z','2026-05-01T00:00:00Z','probability')",
-                psu.province_code, psu.stratum, psu.psu
-            ));
-            let channel = ["online", "online", "online", "form", "outbox", "paper"][i % 6];
-            let mode = if channel == "paper" { "paper" } else { "web" };
-            responses.push_str(&format!(
-                "{sep}('R{i:012}','S{i:016}','{hash}','{WAVE}','2025','{}','{}','{}','probability',\
-                 'sipas-2023',1,'{answers}','{}','vi','{mode}',NULL,'2026-05-01T00:00:00Z','{channel}',{},\
-                 '2026-05-{:02}','{:016x}')",
-                psu.province_code,
-                psu.stratum,
-                psu.psu,
-                "c".repeat(64),
-                300 + (i * 7919) % 900,
-                1 + i % 28,
-                (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-            ));
-        }
-        let mut tx = pool.begin().await.expect("begin");
-        sqlx::query(&codes).execute(&mut *tx).await.expect("codes");
-        sqlx::query(&responses)
-            .execute(&mut *tx)
-            .await
-            .expect("responses");
-        tx.commit().await.expect("commit");
-        done += rows;
-    }
-    eprintln!(
-        "seeded {n} responses in {:.1} s",
-        start.elapsed().as_secs_f64()
-    );
+    insert_responses(store, n, |i| {
+        (
+            &frame.psus[i % frame.psus.len()],
+            variants[(i * 7 + i / 13) % variants.len()].as_str(),
+        )
+    })
+    .await;
 }
 
 async fn router(store: Arc<SqlStore>) -> axum::Router {
@@ -492,6 +445,21 @@ async fn seed_drawn(store: &SqlStore, n: usize) {
             )
         })
         .collect();
+    insert_responses(store, n, |i| {
+        let (psu, answers) = &people[i % people.len()];
+        (*psu, answers.as_str())
+    })
+    .await;
+}
+
+/// Inserts `n` responses (and their codes) in bulk, multi-row statements of 200 (set-up, not
+/// what is measured): the i-th in `place(i)`'s commune with its answers (JSON), every sixth on
+/// paper.
+async fn insert_responses<'a>(
+    store: &SqlStore,
+    n: usize,
+    place: impl Fn(usize) -> (&'a FramePsu, &'a str),
+) {
     let pool = store.pool();
     let start = Instant::now();
     let chunk = 200;
@@ -510,14 +478,14 @@ async fn seed_drawn(store: &SqlStore, n: usize) {
         );
         for r in 0..rows {
             let i = done + r;
-            let (psu, answers) = &people[i % people.len()];
+            let (psu, answers) = place(i);
             let sep = if r == 0 { "" } else { "," };
             let hash = format!("{i:064x}");
             codes.push_str(&format!(
                 "{sep}('{hash}','{WAVE}','2025','{}','{}','{}','bench','2026-05-01T00:00:00Z','2026-05-01T00:00:00Z','probability')",
                 psu.province_code, psu.stratum, psu.psu
             ));
-            let channel = ["online", "paper", "paper"][i % 3];
+            let channel = ["online", "online", "online", "form", "outbox", "paper"][i % 6];
             let answer_mode = if channel == "paper" { "paper" } else { "web" };
             responses.push_str(&format!(
                 "{sep}('R{i:012}','S{i:016}','{hash}','{WAVE}','2025','{}','{}','{}','probability',\

@@ -133,10 +133,10 @@ fn history() -> Vec<Wave> {
 }
 
 /// A small seeded generator (xorshift64), so every demo database has the same answers.
-struct Rng(u64);
+pub struct Rng(pub u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
@@ -144,8 +144,8 @@ impl Rng {
     }
 
     /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 
     fn chance(&mut self, p: f64) -> bool {
@@ -155,7 +155,7 @@ impl Rng {
 
 /// A stable number in [-1, 1) from a text (provinces and communes keep their character
 /// across years).
-fn effect(key: &str) -> f64 {
+pub fn effect(key: &str) -> f64 {
     let digest = sha256_hex(key.as_bytes());
     let value = u64::from_str_radix(&digest[..12], 16).unwrap_or(0);
     2.0 * (value as f64 / (1u64 << 48) as f64) - 1.0
@@ -393,7 +393,7 @@ fn answers(
             }
             _ => {
                 let choices: Vec<i64> = questionnaire.choices(item).map(|c| c.value).collect();
-                let pick = (rng.next() % choices.len().max(1) as u64) as usize;
+                let pick = (rng.next_u64() % choices.len().max(1) as u64) as usize;
                 choices.get(pick).copied().unwrap_or(1)
             }
         };
@@ -480,7 +480,7 @@ pub fn respondents(questionnaire: &Questionnaire, frame: &Frame, wave: &Wave) ->
                 "vi"
             };
             // Answering on a phone took 6 to 25 minutes.
-            let minutes = 6 + rng.next() % 20;
+            let minutes = 6 + rng.next_u64() % 20;
             out.push(Respondent {
                 psu: index,
                 number,

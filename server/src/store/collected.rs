@@ -20,30 +20,6 @@ use super::sql::{
 };
 use super::submissions::vietnam_date;
 
-/// The paper codes of a wave and province form one batch, which grows with each import: the
-/// batch row is made when an import first needs it, and its size added to once at the end.
-async fn paper_batch(
-    conn: &mut AnyConnection,
-    wave_code: &str,
-    province_code: &str,
-    now: &str,
-) -> StoreResult<String> {
-    let id = format!("paper-{wave_code}-{province_code}");
-    sqlx::query(
-        "INSERT INTO invitation_batches (id, wave_code, province_code, scope, size, issued_by, \
-         issued_at) VALUES ($1, $2, $3, 'paper forms without a code', 0, 'paper-import', $4) \
-         ON CONFLICT (id) DO NOTHING",
-    )
-    .bind(&id)
-    .bind(wave_code)
-    .bind(province_code)
-    .bind(now)
-    .execute(&mut *conn)
-    .await
-    .map_err(db_error)?;
-    Ok(id)
-}
-
 /// What one import call looks up once instead of per form: the frame's PSUs (province and
 /// stratum) and the paper batches it has added to (id → forms added).
 struct ImportContext {
@@ -70,7 +46,9 @@ impl ImportContext {
         })
     }
 
-    /// The batch of a province's paper forms without a code, counting one more form.
+    /// The batch of a province's paper forms without a code, counting one more form. The
+    /// paper codes of a wave and province form one batch, which grows with each import: its row
+    /// is made when an import first needs it, and its size added to once at the end.
     async fn batch(
         &mut self,
         conn: &mut AnyConnection,
@@ -80,7 +58,18 @@ impl ImportContext {
     ) -> StoreResult<String> {
         let id = format!("paper-{wave_code}-{province_code}");
         if !self.batches.contains_key(&id) {
-            paper_batch(conn, wave_code, province_code, now).await?;
+            sqlx::query(
+                "INSERT INTO invitation_batches (id, wave_code, province_code, scope, size, \
+                 issued_by, issued_at) VALUES ($1, $2, $3, 'paper forms without a code', 0, \
+                 'paper-import', $4) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(&id)
+            .bind(wave_code)
+            .bind(province_code)
+            .bind(now)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_error)?;
         }
         *self.batches.entry(id.clone()).or_default() += 1;
         Ok(id)

@@ -21,15 +21,21 @@ fn questionnaire() -> sipas_app::survey::questionnaire::Questionnaire {
     .expect("questionnaire")
 }
 
+/// The demonstration's current wave with its drawn frame (no responses).
+async fn current_wave(
+    store: &sipas_server::store::SqlStore,
+) -> (Wave, sipas_app::staff::frame::Frame) {
+    demo::seed(store).await.expect("seed");
+    let wave = demo::seed_current_frame(store).await.expect("frame");
+    let frame = store.frame(&wave.code, None).await.expect("frame");
+    (wave, frame)
+}
+
 /// The current wave's frame is a draw of the official list as the design page makes it; the
 /// 63-province years are drawn from the same communes given back to their old provinces.
 async fn drawn_from_the_official_communes(url: &str) {
     let store = common::store_on(url).await;
-    demo::seed(store.as_ref()).await.expect("seed");
-    let wave = demo::seed_current_frame(store.as_ref())
-        .await
-        .expect("frame");
-    let frame = store.frame(&wave.code, None).await.expect("frame");
+    let (wave, frame) = current_wave(&store).await;
     let communes: HashMap<String, sipas_app::domain::Commune> = store
         .communes()
         .await
@@ -152,11 +158,7 @@ async fn the_demo_is_drawn_from_the_official_communes_postgres() {
 async fn the_demo_answers_like_a_household_survey() {
     let db = common::sqlite_db();
     let store = common::store_on(&db.url).await;
-    demo::seed(store.as_ref()).await.expect("seed");
-    let wave = demo::seed_current_frame(store.as_ref())
-        .await
-        .expect("frame");
-    let frame = store.frame(&wave.code, None).await.expect("frame");
+    let (wave, frame) = current_wave(&store).await;
     let questionnaire = questionnaire();
     let people = demo::respondents(&questionnaire, &frame, &wave);
     let n = people.len() as f64;
@@ -218,13 +220,8 @@ async fn the_demo_answers_like_a_household_survey() {
 /// index: the sample has too many women and older people, who are more satisfied.
 async fn raking_moves_the_demo(url: &str) {
     let store = common::store_on(url).await;
-    demo::seed(store.as_ref()).await.expect("seed");
-    let wave = demo::seed_current_frame(store.as_ref())
-        .await
-        .expect("frame");
-    let full = store.frame(&wave.code, None).await.expect("frame");
+    let (wave, mut frame) = current_wave(&store).await;
     // Two units collected (the whole wave is ~34,000 forms; the other units stay empty).
-    let mut frame = full.clone();
     frame
         .psus
         .retain(|p| ["01", "79"].contains(&p.province_code.as_str()));
@@ -319,11 +316,7 @@ async fn raking_moves_the_demo_postgres() {
 async fn the_disclosure_rule_on_the_demo_wave() {
     let db = common::sqlite_db();
     let store = common::store_on(&db.url).await;
-    demo::seed(store.as_ref()).await.expect("seed");
-    let wave = demo::seed_current_frame(store.as_ref())
-        .await
-        .expect("frame");
-    let frame = store.frame(&wave.code, None).await.expect("frame");
+    let (wave, frame) = current_wave(&store).await;
     let items = sipas_stats::methodology::Methodology::from_toml(
         sipas_server::services::questionnaires::SIPAS_2023_METHODOLOGY,
     )

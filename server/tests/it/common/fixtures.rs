@@ -8,29 +8,7 @@ use sipas_app::domain::Geography;
 use sipas_app::staff::frame::{Frame, FramePsu, FrameStratum};
 use sipas_app::staff::port::{PaperRecord, PaperTarget};
 use sipas_app::survey::codes::sha256_hex;
-
-/// A stable number in [-1, 1) from a text.
-fn effect(key: &str) -> f64 {
-    let digest = sha256_hex(key.as_bytes());
-    let value = u64::from_str_radix(&digest[..12], 16).unwrap_or(0);
-    2.0 * (value as f64 / (1u64 << 48) as f64) - 1.0
-}
-
-/// xorshift64: the same forms on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
+use sipas_server::services::demo::{Rng, effect};
 
 /// Two strata of five communes per province; a unit of the 2025 map has the summed size of the
 /// old provinces merged into it, so the two maps describe the same country.
@@ -89,8 +67,8 @@ pub fn forms(frame: &Frame, items: &[String], year: i32) -> Vec<PaperRecord> {
                 let score = (person + 1.6 * (rng.unit() - 0.5)).round().clamp(1.0, 5.0);
                 answers.insert(item.clone(), score as i64);
             }
-            answers.insert("sex".into(), 1 + (rng.next() % 2) as i64);
-            answers.insert("age_band".into(), 1 + (rng.next() % 4) as i64);
+            answers.insert("sex".into(), 1 + (rng.next_u64() % 2) as i64);
+            answers.insert("age_band".into(), 1 + (rng.next_u64() % 4) as i64);
             answers.insert(
                 "area".into(),
                 if psu.stratum.ends_with("urban") { 1 } else { 2 },
