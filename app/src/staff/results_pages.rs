@@ -285,6 +285,14 @@ fn warning_text(ctx: &Ctx, names: &HashMap<String, String>, w: &Warning) -> Stri
                 "The per-commune totals will not be published with the release"
             )
         ),
+        Warning::Unrepresented { province, units } => format!(
+            "{}: {} {units}",
+            name(province),
+            ctx.t(
+                "chưa có phiếu nào từ (số người trưởng thành ở đó không được trọng số nào đại diện; cần thu thêm phiếu trước khi công bố):",
+                "no responses yet from (the adults there are carried by no weight; collect forms there before publishing):"
+            )
+        ),
         Warning::SmallChange { release, communes } => format!(
             "{} {release}: {communes}",
             ctx.t(

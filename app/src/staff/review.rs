@@ -154,6 +154,10 @@ pub struct ProvinceWeights {
     /// Strata whose class's adjustment `[nonresponse] max_factor` held down.
     #[serde(default)]
     pub capped_strata: Vec<String>,
+    /// Drawn communes (or strata of a frame file, alone in their weighting class) with a
+    /// target and no completes: the adults they stand for are carried by no respondent.
+    #[serde(default)]
+    pub unanswered: Vec<String>,
 }
 
 /// Something a reviewer should look at before approving.
@@ -178,6 +182,9 @@ pub enum Warning {
         g_high: f64,
         kish: f64,
     },
+    /// Communes (or strata) with a target and no completes: their adults are carried by no
+    /// respondent, so the province's weights add up to less than its adults.
+    Unrepresented { province: String, units: String },
     /// Cells withheld or to be reviewed under the reliability rule.
     Flagged { suppressed: usize, review: usize },
     /// No earlier release to compare with: the change columns are empty.

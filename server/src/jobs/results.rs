@@ -481,6 +481,13 @@ pub fn weights_report(
                     .filter(|s| s.capped)
                     .map(|s| s.stratum.clone())
                     .collect(),
+                // A drawn commune's row is the commune (its class the stratum); a frame's
+                // stratum in a joined class has its adults carried by the class.
+                unanswered: strata
+                    .iter()
+                    .filter(|s| s.completes == 0 && s.target > 0 && !s.class.contains('+'))
+                    .map(|s| s.stratum.clone())
+                    .collect(),
             }
         })
         .collect()
@@ -520,6 +527,12 @@ fn warnings(
             warnings.push(Warning::ExtremeWeights {
                 province: p.province.clone(),
                 ratio: p.max / p.median,
+            });
+        }
+        if !p.unanswered.is_empty() {
+            warnings.push(Warning::Unrepresented {
+                province: p.province.clone(),
+                units: sipas_stats::disclosure::listed(&p.unanswered),
             });
         }
         if !p.capped_strata.is_empty() {
@@ -619,6 +632,46 @@ mod tests {
         assert_eq!(report[0].capped_strata, vec!["01-400".to_owned()]);
         assert_eq!(report[0].kish_calibrated, Some(1.7));
         assert_eq!(report[0].g_range, Some((0.25, 1.9)));
+        assert!(report[0].unanswered.is_empty());
+    }
+
+    #[test]
+    fn communes_without_a_response_are_named() {
+        // A drawn commune (its row is the commune, its class the stratum) with a target and no
+        // completes carries no adults; a frame's stratum in a joined class is carried by it.
+        let empty = StratumWeight {
+            stratum: "00004".into(),
+            class: "01-thanh-thi".into(),
+            ..stratum("01", 0, 91, 0.0)
+        };
+        let joined = StratumWeight {
+            class: "79-a+79-b".into(),
+            ..stratum("79", 0, 10, 0.0)
+        };
+        let report = DraftReport {
+            weights: weights_report(
+                &[
+                    stratum("01", 91, 91, 100.0),
+                    empty,
+                    stratum("79", 5, 5, 10.0),
+                    joined,
+                ],
+                &[],
+            ),
+            ..DraftReport::default()
+        };
+        assert_eq!(report.weights[0].unanswered, vec!["00004".to_owned()]);
+        assert!(report.weights[1].unanswered.is_empty());
+        let found = warnings(&report, &[]);
+        assert!(found.contains(&Warning::Unrepresented {
+            province: "01".into(),
+            units: "00004".into()
+        }));
+        assert!(
+            !found
+                .iter()
+                .any(|w| matches!(w, Warning::Unrepresented { province, .. } if province == "79"))
+        );
     }
 
     #[test]
