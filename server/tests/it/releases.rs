@@ -162,6 +162,9 @@ async fn story(url: &str) {
 
     // No SQL path changes a published release.
     let mut attempts = vec![
+        // The figures published elsewhere are a record too.
+        "UPDATE published_elsewhere SET sipas_percent = 99.9 WHERE year = 2024",
+        "DELETE FROM published_elsewhere WHERE year = 2024",
         "UPDATE releases SET title = 'edited' WHERE year = 2026",
         "DELETE FROM releases WHERE year = 2026",
         "UPDATE release_cells SET estimate = 0.99 WHERE year = 2026",
@@ -180,6 +183,13 @@ async fn story(url: &str) {
          VALUES (2031, 1, 0, '01', '', 'sipas', 'ok', '')",
     );
     if db.engine() == "postgres" {
+        attempts.push("TRUNCATE published_elsewhere");
+        attempts.push(
+            "INSERT INTO published_elsewhere SELECT year, geography, province_code, \
+             province_name, 99.9, rank, ranked_of, note, source FROM published_elsewhere \
+             WHERE year = 2024 ON CONFLICT (year, geography, province_code) \
+             DO UPDATE SET sipas_percent = 99.9",
+        );
         attempts.push("TRUNCATE release_cells");
         attempts.push("TRUNCATE releases CASCADE");
         attempts.push(
@@ -190,6 +200,11 @@ async fn story(url: &str) {
         );
     } else {
         // REPLACE deletes without firing DELETE triggers: refused by the insert guards.
+        attempts.push(
+            "INSERT OR REPLACE INTO published_elsewhere SELECT year, geography, province_code, \
+             province_name, 99.9, rank, ranked_of, note, source FROM published_elsewhere \
+             WHERE year = 2024",
+        );
         attempts.push(
             "INSERT OR REPLACE INTO releases SELECT year, version, wave_code, geography, \
              'forged', methodology, questionnaire_code, questionnaire_version, input_digest, \
