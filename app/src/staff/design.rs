@@ -585,6 +585,37 @@ pub fn draw(
     Ok(out)
 }
 
+impl Draw {
+    /// Provinces whose drawn communes give fewer than [`MIN_DF`] degrees of freedom once the
+    /// communes taken with certainty are set aside (they add no df: docs/methodology.md), with
+    /// that df: the allocation table counted every commune, before the sizes were known.
+    pub fn short_of_df(&self) -> Vec<(String, u64)> {
+        let mut by_province: std::collections::BTreeMap<
+            &str,
+            (u64, std::collections::BTreeSet<&str>),
+        > = std::collections::BTreeMap::new();
+        for commune in &self.communes {
+            let entry = by_province
+                .entry(commune.province_code.as_str())
+                .or_default();
+            if commune.inclusion_probability < 1.0 - sampling::CERTAINTY_EPS {
+                entry.0 += 1;
+                entry.1.insert(commune.stratum.as_str());
+            }
+        }
+        by_province
+            .into_iter()
+            .map(|(province, (drawn, strata))| {
+                (
+                    province.to_owned(),
+                    drawn.saturating_sub(strata.len() as u64),
+                )
+            })
+            .filter(|(_, df)| *df < MIN_DF)
+            .collect()
+    }
+}
+
 /// Allocates with `options`, draws with `seed` and makes the frame: what the design page's
 /// draw stores (the frame and how it was drawn), and what the demonstration's waves are made of.
 pub fn draw_frame(
@@ -615,6 +646,43 @@ pub fn draw_frame(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn certainty_communes_count_no_df() {
+        let commune = |province: &str, stratum: &str, code: &str, pi: f64| DrawnCommune {
+            province_code: province.into(),
+            stratum: stratum.into(),
+            code: code.into(),
+            name: String::new(),
+            size: Some(1.0),
+            inclusion_probability: pi,
+            target: 10,
+        };
+        // 01: ten communes in two strata, one certain: 9 − 2 = 7 df. 79: ten drawn: 8.
+        let mut communes = vec![commune("01", "a", "c0", 1.0)];
+        for k in 1..10 {
+            communes.push(commune(
+                "01",
+                if k < 5 { "a" } else { "b" },
+                &format!("c{k}"),
+                0.3,
+            ));
+        }
+        for k in 0..10 {
+            communes.push(commune(
+                "79",
+                if k < 5 { "a" } else { "b" },
+                &format!("d{k}"),
+                0.3,
+            ));
+        }
+        let draw = Draw {
+            seed: 1,
+            strata: Vec::new(),
+            communes,
+        };
+        assert_eq!(draw.short_of_df(), vec![("01".to_owned(), 7)]);
+    }
 
     fn provinces() -> Vec<ProvinceInput> {
         vec![

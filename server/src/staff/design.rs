@@ -303,13 +303,36 @@ pub async fn draw(
         }
         Err(err) => return Err(err.into()),
     }
+    // Communes taken with certainty add no df: say where that left a province under the rule.
+    let short: Vec<String> = record
+        .draw
+        .short_of_df()
+        .into_iter()
+        .map(|(province, df)| format!("{province} ({df})"))
+        .collect();
+    let (short_vi, short_en) = if short.is_empty() {
+        (String::new(), String::new())
+    } else {
+        (
+            format!(
+                " Lưu ý: có xã/phường được chọn chắc chắn (không thêm bậc tự do), nên các tỉnh sau có bậc tự do dưới {}: {}; nên chọn thêm xã/phường cho các tỉnh này.",
+                design::MIN_DF,
+                short.join(", ")
+            ),
+            format!(
+                " Note: communes taken with certainty add no degrees of freedom, so these provinces have fewer than {}: {}; draw more communes there.",
+                design::MIN_DF,
+                short.join(", ")
+            ),
+        )
+    };
     wave.flash(Text::new(
         format!(
-            "Đã chọn {} xã/phường (hạt giống {seed}); đây là dàn mẫu mới của đợt.",
+            "Đã chọn {} xã/phường (hạt giống {seed}); đây là dàn mẫu mới của đợt.{short_vi}",
             frame.psus.len()
         ),
         format!(
-            "{} communes drawn (seed {seed}); this is the wave's new frame.",
+            "{} communes drawn (seed {seed}); this is the wave's new frame.{short_en}",
             frame.psus.len()
         ),
     ))

@@ -1621,6 +1621,14 @@ async fn draw_story(world: &World) {
         "{}",
         drawn.body
     );
+    // Hà Nội's very large ward is taken with certainty (below): it adds no df, and the page
+    // that follows the draw says which provinces that left under 8.
+    let after = central.get("/staff/waves/draw-a/frame").await;
+    assert!(
+        after.body.contains("có bậc tự do dưới 8") && after.body.contains("01 (7)"),
+        "{}",
+        after.body
+    );
     let frame = world.store.frame("draw-a", None).await.expect("frame");
     // 34 provinces × 10 communes, each an official unit of its province, 400 / 10 = 40 each.
     assert_eq!(frame.psus.len(), 340);
