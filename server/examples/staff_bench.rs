@@ -304,17 +304,7 @@ async fn main() {
                 n
             } else {
                 // The demonstration's current wave, collected through the real paths.
-                sipas_server::services::demo::seed(store.as_ref())
-                    .await
-                    .expect("demo");
-                let wave = sipas_server::services::demo::seed_current_frame(store.as_ref())
-                    .await
-                    .expect("frame");
-                let frame = store.frame(WAVE, None).await.expect("frame");
-                let questionnaire = store
-                    .questionnaire("sipas-2023", 1)
-                    .await
-                    .expect("questionnaire");
+                let (wave, frame, questionnaire) = demo_wave(&store).await;
                 let started = Instant::now();
                 sipas_server::services::demo::collect(
                     store.as_ref(),
@@ -424,17 +414,7 @@ async fn main() {
 /// profile, routed feedback items, blanks), repeated in turn until there are `n`, inserted in
 /// bulk (set-up, not what is measured).
 async fn seed_drawn(store: &SqlStore, n: usize) {
-    sipas_server::services::demo::seed(store)
-        .await
-        .expect("demo");
-    let wave = sipas_server::services::demo::seed_current_frame(store)
-        .await
-        .expect("frame");
-    let frame = store.frame(WAVE, None).await.expect("frame");
-    let questionnaire = store
-        .questionnaire("sipas-2023", 1)
-        .await
-        .expect("questionnaire");
+    let (wave, frame, questionnaire) = demo_wave(store).await;
     let people = sipas_server::services::demo::respondents(&questionnaire, &frame, &wave);
     let people: Vec<(&FramePsu, String)> = people
         .iter()
@@ -450,6 +430,28 @@ async fn seed_drawn(store: &SqlStore, n: usize) {
         (*psu, answers.as_str())
     })
     .await;
+}
+
+/// The demonstration's current wave, its drawn frame and its questionnaire.
+async fn demo_wave(
+    store: &SqlStore,
+) -> (
+    sipas_app::domain::Wave,
+    Frame,
+    sipas_app::survey::questionnaire::Questionnaire,
+) {
+    sipas_server::services::demo::seed(store)
+        .await
+        .expect("demo");
+    let wave = sipas_server::services::demo::seed_current_frame(store)
+        .await
+        .expect("frame");
+    let frame = store.frame(WAVE, None).await.expect("frame");
+    let questionnaire = store
+        .questionnaire("sipas-2023", 1)
+        .await
+        .expect("questionnaire");
+    (wave, frame, questionnaire)
 }
 
 /// Inserts `n` responses (and their codes) in bulk, multi-row statements of 200 (set-up, not

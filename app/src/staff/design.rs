@@ -585,6 +585,19 @@ pub fn draw(
     Ok(out)
 }
 
+impl DrawRecord {
+    /// The audit log's words for a draw (the Ministry's record is in Vietnamese).
+    pub fn audit_detail(&self, frame: &super::frame::Frame) -> String {
+        format!(
+            "hạt giống {}: {} xã/phường ở {} tầng, {} phiếu",
+            self.draw.seed,
+            frame.psus.len(),
+            frame.strata.len(),
+            frame.total_target()
+        )
+    }
+}
+
 impl Draw {
     /// Provinces whose drawn communes give fewer than [`MIN_DF`] degrees of freedom once the
     /// communes taken with certainty are set aside (they add no df: docs/methodology.md), with

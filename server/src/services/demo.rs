@@ -88,8 +88,8 @@ pub const EXAMPLE_PROVINCE: &str = "79";
 pub const EXAMPLE_STRATUM: &str = "79-thanh-thi";
 
 /// How each demonstration year was designed: 2023–2025 as the Ministry did (Yamane's n with
-/// e = 5%, about 400 a province, here over ten communes so the reliability rule's df of 8 is
-/// met), the current wave as the design page offers for a national wave (about 1,000 a
+/// e = 5%, about 400 a province, here over ten communes: the reliability rule's df of 8 where
+/// no commune is taken with certainty, 6 or 7 where one is), the current wave as the design page offers for a national wave (about 1,000 a
 /// province: 11 communes × 91).
 fn options(year: i32) -> Options {
     if year >= 2026 {
@@ -252,12 +252,7 @@ async fn draw_frame<S: Store + StaffStore>(
     let (frame, record) = design(store, wave, seed).await?;
     let entry = demo_entry(AuditAction::FrameDrawn)
         .wave(&wave.code)
-        .detail(format!(
-            "hạt giống {seed}: {} xã/phường ở {} tầng, {} phiếu",
-            frame.psus.len(),
-            frame.strata.len(),
-            frame.total_target()
-        ));
+        .detail(record.audit_detail(&frame));
     store
         .replace_frame_drawn(&wave.code, &frame, &record, &entry)
         .await?;

@@ -284,12 +284,7 @@ pub async fn draw(
             return refuse(&options, message.pick(ctx.locale).to_owned(), release);
         }
     };
-    let detail = format!(
-        "hạt giống {seed}: {} xã/phường ở {} tầng, {} phiếu",
-        frame.psus.len(),
-        frame.strata.len(),
-        frame.total_target()
-    );
+    let detail = record.audit_detail(&frame);
     let audit = wave.entry(AuditAction::FrameDrawn, Some(wave.code()), None, detail);
     match state
         .staff

@@ -483,6 +483,30 @@ async fn story(url: &str) {
             "{province:?}"
         );
     }
+    // A stored row the reader cannot parse stops the computation with its row id (the
+    // pipeline's reading side then stops too): no hang, nothing half-computed returned.
+    let broken: String = sqlx::query_scalar(
+        "SELECT export_id FROM responses WHERE wave_code = $1 ORDER BY export_id DESC LIMIT 1",
+    )
+    .bind(wave)
+    .fetch_one(db.pool())
+    .await
+    .expect("a row");
+    sqlx::query("UPDATE responses SET answers = '[1, 2]' WHERE export_id = $1")
+        .bind(&broken)
+        .execute(db.pool())
+        .await
+        .expect("damage one row");
+    let refused = sipas_server::jobs::wave_totals::wave_totals(&db, wave, &methodology)
+        .await
+        .err()
+        .expect("an unreadable row is refused");
+    assert!(
+        refused
+            .to_string()
+            .contains(&format!("response {broken} has unreadable answers")),
+        "{refused}"
+    );
     db.close().await;
 }
 
