@@ -497,10 +497,10 @@ async fn story(url: &str) {
         .execute(db.pool())
         .await
         .expect("damage one row");
-    let refused = sipas_server::jobs::wave_totals::wave_totals(&db, wave, &methodology)
-        .await
-        .err()
-        .expect("an unreadable row is refused");
+    let Err(refused) = sipas_server::jobs::wave_totals::wave_totals(&db, wave, &methodology).await
+    else {
+        panic!("an unreadable row is refused");
+    };
     assert!(
         refused
             .to_string()
