@@ -53,7 +53,10 @@ if [[ -n "${BENCH_DATABASE_URL:-}" ]] || source scripts/postgres.sh; then
     db="sipas_bench_${label//-/_}_$$"
     psql "$admin" -qc "CREATE DATABASE $db"
     group=true; [[ $label == baseline ]] && group=false
-    run postgres "$label" "$base/$db" "$group"
+    # Migrated by the owner, served by the application role, as deployed (docs/operations.md).
+    app="postgres://sipas_test_app:sipas_test_app@${base#*@}/$db"
+    DATABASE_URL=$app SIPAS_MIGRATE_DATABASE_URL="$base/$db" "$SIPAS_BIN" migrate >/dev/null
+    run postgres "$label" "$app" "$group"
     psql "$admin" -qc "DROP DATABASE $db WITH (FORCE)"
   done
 fi

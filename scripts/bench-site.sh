@@ -74,7 +74,11 @@ for engine in $engines; do
       source scripts/postgres.sh >/dev/null
       admin=${TEST_DATABASE_URL:-postgres://sipas_test:sipas_test@127.0.0.1:5432/postgres}
       psql "$admin" -qc "CREATE DATABASE $pg_name" >/dev/null
-      DATABASE_URL="${admin%/*}/$pg_name" run "PostgreSQL 15" ;;
+      # Migrated by the owner, served by the application role (docs/operations.md).
+      owner="${admin%/*}/$pg_name"
+      app="postgres://sipas_test_app:sipas_test_app@${owner#*@}"
+      DATABASE_URL=$app SIPAS_MIGRATE_DATABASE_URL=$owner "$SIPAS_BIN" migrate >/dev/null
+      DATABASE_URL=$app run "PostgreSQL 15" ;;
     *) echo "unknown engine $engine" >&2; exit 2 ;;
   esac
 done

@@ -22,5 +22,11 @@ if [[ -z "${TEST_DATABASE_URL:-}" ]]; then
     echo "[postgres] creating the sipas_test role"
     as_postgres psql -q -c "CREATE ROLE sipas_test LOGIN CREATEDB PASSWORD 'sipas_test'"
   fi
+  # The application's role: the tests migrate as sipas_test (the owner of the databases they
+  # create) and run the application as this one, as a deployment does (docs/operations.md).
+  if [[ "$(as_postgres psql -tAc "SELECT 1 FROM pg_roles WHERE rolname = 'sipas_test_app'")" != 1 ]]; then
+    echo "[postgres] creating the sipas_test_app role"
+    as_postgres psql -q -c "CREATE ROLE sipas_test_app LOGIN PASSWORD 'sipas_test_app'"
+  fi
   export TEST_DATABASE_URL="postgres://sipas_test:sipas_test@127.0.0.1:5432/postgres"
 fi

@@ -39,9 +39,10 @@ use tower::ServiceExt;
 const WAVE: &str = "sipas-2026-demo";
 const PASSWORD: &str = "benchmark password 2026";
 
+/// The store, migrated (the bench's role owns its databases).
 async fn open(url: &str) -> Arc<SqlStore> {
     Arc::new(
-        sipas_server::store::open(url, &sipas_server::store::ConnectOptions::default())
+        sipas_server::store::migrate(url, &sipas_server::store::ConnectOptions::default(), None)
             .await
             .expect("open"),
     )

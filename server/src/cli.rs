@@ -34,7 +34,9 @@ pub enum Command {
         #[arg(long)]
         demo: bool,
     },
-    /// Apply pending database migrations and exit.
+    /// Apply pending database migrations and exit. On PostgreSQL this runs as the schema's
+    /// owner (`migrate_database_url`) and grants the server's role (the user of
+    /// `database_url`) exactly what it needs; the server itself never migrates PostgreSQL.
     Migrate,
     /// Seed demonstration data (idempotent) and exit: the current wave, and a published
     /// history (2023–2025 releases, the current wave's frame and paper forms).
@@ -260,6 +262,12 @@ pub enum CliError {
     Print(String),
     #[error(transparent)]
     Verify(#[from] crate::services::verify::VerifyError),
+    #[error(
+        "refusing to serve: the database role could change published releases ({}). Run the \
+         server as the application role that `sipas migrate` grants (docs/operations.md)",
+        .0.join("; ")
+    )]
+    OwnerRole(Vec<String>),
     #[error("{0} published values were not reproduced")]
     NotReproduced(usize),
     #[error("cannot write {path}: {source}")]
@@ -272,15 +280,10 @@ pub enum CliError {
 impl Cli {
     pub async fn run(self) -> Result<(), CliError> {
         let config = Config::load(self.config.as_deref())?;
-        crate::telemetry::init(&config.log);
+        crate::telemetry::init(&config.log, config.log_format);
         match self.command.unwrap_or(Command::Serve { demo: false }) {
             Command::Serve { demo } => serve(&config, demo).await,
-            Command::Migrate => {
-                let store = open(&config).await?;
-                tracing::info!(engine = store.engine_name(), "database is up to date");
-                store.close().await;
-                Ok(())
-            }
+            Command::Migrate => migrate(&config).await,
             Command::Demo {
                 no_history,
                 margins,
@@ -739,6 +742,60 @@ async fn open(config: &Config) -> Result<store::SqlStore, OpenError> {
     store::open(&config.database_url, &connect_options(config)).await
 }
 
+/// `sipas migrate`: the owner's URL applies the migrations; on PostgreSQL the application's
+/// role, when it is another one, is granted its privileges.
+async fn migrate(config: &Config) -> Result<(), CliError> {
+    let owner_url = config
+        .migrate_database_url
+        .as_deref()
+        .unwrap_or(&config.database_url);
+    let application_role = store::postgres_user(&config.database_url)
+        .filter(|role| store::postgres_user(owner_url).as_ref() != Some(role));
+    let store = store::migrate(
+        owner_url,
+        &connect_options(config),
+        application_role.as_deref(),
+    )
+    .await?;
+    let engine = store.engine_name();
+    match (&application_role, store.engine_kind()) {
+        (Some(role), _) => {
+            tracing::info!(engine, role = %role, "database is up to date; the application role has its privileges")
+        }
+        (None, store::Engine::Postgres) => tracing::warn!(
+            engine,
+            "database is up to date, but `sipas serve` will refuse to run as its owner: set \
+             migrate_database_url to the owner's URL and database_url to the application role's \
+             (docs/operations.md)"
+        ),
+        (None, store::Engine::Sqlite) => tracing::info!(engine, "database is up to date"),
+    }
+    store.close().await;
+    Ok(())
+}
+
+/// `sipas serve` refuses a PostgreSQL role that could change a published release (its owner,
+/// a superuser, or one granted UPDATE, DELETE, TRUNCATE or TRIGGER on the published records);
+/// on SQLite it says where the protection ends.
+async fn check_published_records_guard(store: &store::SqlStore) -> Result<(), CliError> {
+    match store.published_records_guard().await {
+        Ok(store::PublishedRecordsGuard::Enforced) => Ok(()),
+        Ok(store::PublishedRecordsGuard::FileOwner) => {
+            tracing::warn!(
+                "SQLite: published releases are guarded by triggers against the application's \
+                 statements, but whoever can write the database file can change anything; keep \
+                 the file's permissions to the service account and back it up \
+                 (docs/operations.md)"
+            );
+            Ok(())
+        }
+        Ok(store::PublishedRecordsGuard::Weak(reasons)) => Err(CliError::OwnerRole(reasons)),
+        Err(err) => Err(CliError::OwnerRole(vec![format!(
+            "the role's privileges could not be read: {err}"
+        )])),
+    }
+}
+
 fn leptos_options() -> Result<leptos::config::LeptosOptions, CliError> {
     leptos::config::get_configuration(None)
         .map(|conf| conf.leptos_options)
@@ -750,6 +807,7 @@ async fn serve(config: &Config, demo: bool) -> Result<(), CliError> {
     let addr = leptos_options.site_addr;
     let listener = Listener::bind(addr).await?;
     let store = open(config).await?;
+    check_published_records_guard(&store).await?;
     if demo {
         crate::services::demo::seed(&store)
             .await

@@ -11,8 +11,13 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 /// Every setting's name, as `SIPAS_<NAME>` in the environment.
-const SETTINGS: [&str; 16] = [
+const SETTINGS: [&str; 21] = [
     "database_url",
+    "migrate_database_url",
+    "throttle_secret",
+    "metrics_token",
+    "metrics_allow_from",
+    "log_format",
     "database_max_connections",
     "database_connect_timeout_secs",
     "database_group_commit",
@@ -38,6 +43,21 @@ pub const DEFAULT_CONFIG_FILE: &str = "sipas.toml";
 pub struct Config {
     /// `sqlite://path` (the embedded default) or `postgres://user:password@host/db`.
     pub database_url: String,
+    /// PostgreSQL: the schema owner's URL, used only by `sipas migrate`; the server runs as
+    /// the role in `database_url`, which `sipas migrate` grants exactly what the application
+    /// needs (docs/operations.md). Unset: `sipas migrate` connects with `database_url`.
+    pub migrate_database_url: Option<String>,
+    /// Keys the hashes of client addresses in the sign-in throttle. Servers sharing one
+    /// database must share it, or each counts failed sign-ins apart. Unset: random per process
+    /// (right for one server).
+    pub throttle_secret: Option<String>,
+    /// `/metrics` answers a request bearing `Authorization: Bearer <token>`, from anywhere.
+    pub metrics_token: Option<String>,
+    /// `/metrics` answers, without a token, clients in these address ranges (comma-separated
+    /// CIDR; the connection's peer address, never a forwarded header). Empty: none.
+    pub metrics_allow_from: String,
+    /// `text` (readable) or `json` (one object a line, for a log collector).
+    pub log_format: LogFormat,
     /// Upper bound of the connection pool.
     pub database_max_connections: u32,
     /// Seconds to wait for a database connection at start-up before giving up.
@@ -81,6 +101,11 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             database_url: "sqlite://sipas.db".to_owned(),
+            migrate_database_url: None,
+            throttle_secret: None,
+            metrics_token: None,
+            metrics_allow_from: "127.0.0.1/32,::1/128".to_owned(),
+            log_format: LogFormat::Text,
             database_max_connections: 10,
             database_connect_timeout_secs: 10,
             database_group_commit: true,
@@ -99,6 +124,13 @@ impl Default for Config {
             session_absolute_hours: 12,
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -149,6 +181,7 @@ impl Config {
             secure_cookies: self
                 .public_origin()
                 .is_some_and(|o| o.starts_with("https://")),
+            throttle_secret: self.throttle_secret.clone().filter(|s| !s.is_empty()),
         }
     }
 
@@ -156,6 +189,9 @@ impl Config {
     pub fn redacted(&self) -> Self {
         Self {
             database_url: redact_url(&self.database_url),
+            migrate_database_url: self.migrate_database_url.as_deref().map(redact_url),
+            throttle_secret: self.throttle_secret.as_ref().map(|_| "***".to_owned()),
+            metrics_token: self.metrics_token.as_ref().map(|_| "***".to_owned()),
             ..self.clone()
         }
     }

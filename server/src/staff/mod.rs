@@ -40,6 +40,9 @@ pub struct StaffSettings {
     pub session_absolute: Duration,
     /// Session cookies only over HTTPS (set when the public origin is `https://`).
     pub secure_cookies: bool,
+    /// Keys the sign-in throttle's address hashes; servers sharing a database share it
+    /// (configuration's `throttle_secret`). `None`: random per process.
+    pub throttle_secret: Option<String>,
 }
 
 impl Default for StaffSettings {
@@ -48,6 +51,7 @@ impl Default for StaffSettings {
             session_idle: Duration::from_secs(30 * 60),
             session_absolute: Duration::from_secs(12 * 3600),
             secure_cookies: false,
+            throttle_secret: None,
         }
     }
 }
@@ -56,8 +60,9 @@ impl Default for StaffSettings {
 pub struct StaffState {
     pub store: Arc<dyn StaffStore>,
     pub settings: StaffSettings,
-    /// Keys the hashes of client addresses in the sign-in throttle (random per process: the
-    /// addresses cannot be recovered from the table, not even by us).
+    /// Keys the hashes of client addresses in the sign-in throttle (configured, shared by the
+    /// servers on one database, or random per process): the addresses cannot be recovered
+    /// from the table without it.
     pub throttle_secret: String,
     /// Provisional margins during fieldwork, per wave (monitoring).
     pub precision: Arc<crate::jobs::precision::PrecisionCache>,
@@ -65,13 +70,16 @@ pub struct StaffState {
 
 impl StaffState {
     pub fn new(store: Arc<dyn StaffStore>, settings: StaffSettings) -> Self {
-        let mut secret = [0u8; 32];
-        // Without randomness the keys are plain hashes of addresses: still not stored raw.
-        let _ = getrandom::fill(&mut secret);
+        let throttle_secret = settings.throttle_secret.clone().unwrap_or_else(|| {
+            let mut secret = [0u8; 32];
+            // Without randomness the keys are plain hashes of addresses: still not stored raw.
+            let _ = getrandom::fill(&mut secret);
+            secret.iter().map(|b| format!("{b:02x}")).collect()
+        });
         Self {
             store,
             settings,
-            throttle_secret: secret.iter().map(|b| format!("{b:02x}")).collect(),
+            throttle_secret,
             precision: Arc::default(),
         }
     }

@@ -13,6 +13,7 @@ mod postgres;
 mod releases;
 mod research;
 mod review;
+mod roles;
 mod sql;
 mod sqlite;
 mod submissions;
@@ -21,6 +22,7 @@ use std::time::Duration;
 
 use sqlx::migrate::MigrateError;
 
+pub use roles::{APPEND_ONLY, PublishedRecordsGuard};
 pub use sql::{SqlStore, random_token};
 
 /// Connection settings independent of the engine.
@@ -59,6 +61,15 @@ pub enum OpenError {
          upgraded by a newer release. Refusing to start; run the newer release or restore a backup"
     )]
     NewerSchema { version: i64 },
+    #[error(
+        "the database lacks {pending} migration(s) of this version of sipas: run `sipas migrate` \
+         as the database's owner role first (the application's role cannot change the schema)"
+    )]
+    NotMigrated { pending: usize },
+    #[error("cannot read the database's migrations: {0}")]
+    Inspect(sqlx::Error),
+    #[error("granting the application role {role:?} its privileges failed: {source}")]
+    Grant { role: String, source: sqlx::Error },
     #[error("database migration failed: {0}")]
     Migrate(MigrateError),
 }
@@ -88,15 +99,65 @@ impl Engine {
     }
 }
 
-/// Opens the database named by `url` and brings its schema up to date.
+/// Opens the database named by `url` for the application. SQLite's schema is brought up to
+/// date here (an embedded file has one user); PostgreSQL's must already be, by [`migrate`] as
+/// the owner role: the application's role cannot change the schema, and a schema behind or
+/// ahead of this build is refused.
 pub async fn open(url: &str, options: &ConnectOptions) -> Result<SqlStore, OpenError> {
-    sqlx::any::install_default_drivers();
-    let store = match Engine::from_url(url)? {
-        Engine::Sqlite => sqlite::connect(url, options).await?,
-        Engine::Postgres => postgres::connect(url, options).await?,
-    };
-    store.migrate().await?;
+    let store = connect(url, options).await?;
+    match store.engine_kind() {
+        Engine::Sqlite => store.migrate().await?,
+        Engine::Postgres => store.check_schema_current().await?,
+    }
     Ok(store)
+}
+
+/// `sipas migrate`: as the owner role at `owner_url`, applies pending migrations, then (on
+/// PostgreSQL) gives `application_role` exactly the privileges the server needs
+/// ([`roles`]: add and read published records, never change them).
+pub async fn migrate(
+    owner_url: &str,
+    options: &ConnectOptions,
+    application_role: Option<&str>,
+) -> Result<SqlStore, OpenError> {
+    let store = connect(owner_url, options).await?;
+    store.migrate().await?;
+    if let (Engine::Postgres, Some(role)) = (store.engine_kind(), application_role) {
+        roles::grant_application_role(store.pool(), role)
+            .await
+            .map_err(|source| OpenError::Grant {
+                role: role.to_owned(),
+                source,
+            })?;
+    }
+    Ok(store)
+}
+
+async fn connect(url: &str, options: &ConnectOptions) -> Result<SqlStore, OpenError> {
+    sqlx::any::install_default_drivers();
+    match Engine::from_url(url)? {
+        Engine::Sqlite => sqlite::connect(url, options).await,
+        Engine::Postgres => postgres::connect(url, options).await,
+    }
+}
+
+/// How many migrations this build has for `engine`.
+pub fn migrations(engine: Engine) -> usize {
+    let migrator = match engine {
+        Engine::Sqlite => &sqlite::MIGRATOR,
+        Engine::Postgres => &postgres::MIGRATOR,
+    };
+    migrator
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration())
+        .count()
+}
+
+/// The user name in a PostgreSQL URL (the role the server connects as).
+pub fn postgres_user(url: &str) -> Option<String> {
+    use std::str::FromStr;
+    let options = sqlx::postgres::PgConnectOptions::from_str(url).ok()?;
+    Some(options.get_username().to_owned())
 }
 
 pub(crate) fn migrate_error(err: MigrateError) -> OpenError {

@@ -51,6 +51,24 @@ impl SqlStore {
         self.migrator.run(&self.pool).await.map_err(migrate_error)
     }
 
+    /// PostgreSQL: refuses a schema behind or ahead of this build (the application's role
+    /// does not migrate).
+    pub(super) async fn check_schema_current(&self) -> Result<(), OpenError> {
+        super::roles::check_schema_current(&self.pool, self.migrator).await
+    }
+
+    /// Whether this server's role is held to the published records' immutability
+    /// (checked by `sipas serve` at start-up).
+    pub async fn published_records_guard(
+        &self,
+    ) -> Result<super::PublishedRecordsGuard, sqlx::Error> {
+        super::roles::published_records_guard(&self.pool, self.engine).await
+    }
+
+    pub fn engine_kind(&self) -> Engine {
+        self.engine
+    }
+
     pub fn engine_name(&self) -> &'static str {
         self.engine.name()
     }

@@ -584,3 +584,58 @@ async fn the_demo_writes_population_margins_that_add_up_to_each_province() {
         assert_eq!(*total, adults, "{province}");
     }
 }
+
+/// The PostgreSQL deployment of docs/operations.md: `sipas migrate` as the owner grants the
+/// application role; `sipas serve` refuses to run as the owner (it could switch the releases'
+/// guards off) and starts as the application role.
+#[tokio::test]
+async fn postgres_runs_as_the_application_role_migrated_by_the_owner() {
+    let Some(name) = common::postgres_empty_db().await else {
+        return;
+    };
+    let (owner, app) = (
+        common::postgres_owner_url(&name),
+        common::postgres_app_url(&name),
+    );
+    let migrate = std::process::Command::new(env!("CARGO_BIN_EXE_sipas"))
+        .arg("migrate")
+        .env("DATABASE_URL", &app)
+        .env("SIPAS_MIGRATE_DATABASE_URL", &owner)
+        .output()
+        .expect("run sipas migrate");
+    assert!(
+        migrate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
+    let serve = |url: &str, port: u16| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_sipas"))
+            .arg("serve")
+            .env("DATABASE_URL", url)
+            .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+            .env("RUST_LOG", "error")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start sipas serve")
+    };
+    let refused = serve(&owner, common::load::free_port())
+        .wait_with_output()
+        .expect("serve as owner");
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("refusing to serve"), "{said}");
+    assert!(said.contains("releases: the role owns it"), "{said}");
+    // The application role starts and answers.
+    let port = common::load::free_port();
+    let mut running = serve(&app, port);
+    let ready = common::load::wait_until_ready(
+        std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        std::time::Duration::from_secs(30),
+    )
+    .await;
+    assert!(ready, "the application role's server did not answer");
+    running.kill().expect("kill");
+    let _ = running.wait();
+    common::drop_postgres_db(&name).await;
+}

@@ -21,7 +21,7 @@ fn golden(name: &str) -> std::path::PathBuf {
     .join(name)
 }
 
-async fn story(url: &str) {
+async fn story(url: &str, owner_url: Option<&str>) {
     // One connection: every statement runs on the connection that prepared it first (a NULL in
     // the first cell once fixed a parameter's type on PostgreSQL; see below).
     let db = store::open(
@@ -222,16 +222,26 @@ async fn story(url: &str) {
              WHERE year = 2026 AND version = 1 LIMIT 1",
         );
     }
-    for sql in attempts {
+    for &sql in &attempts {
         let err = sqlx::query(sql)
             .execute(db.pool())
             .await
             .err()
             .unwrap_or_else(|| panic!("{} accepted: {sql}", db.engine()));
+        // The triggers refuse it, or (PostgreSQL's application role) the privileges do.
+        let refused = err.to_string();
         assert!(
-            err.to_string().contains("cannot be changed"),
+            refused.contains("cannot be changed") || refused.contains("permission denied"),
             "{}: {sql}: {err}",
             db.engine()
+        );
+    }
+    if let Some(owner_url) = owner_url {
+        owner_cannot_be_attacked_through_the_application_role(&db, owner_url, &attempts).await;
+    } else {
+        assert_eq!(
+            db.published_records_guard().await.expect("guard"),
+            store::PublishedRecordsGuard::FileOwner
         );
     }
     let (unchanged_info, unchanged) = db.release(2026, Some(1)).await.expect("read").expect("v1");
@@ -275,10 +285,92 @@ async fn story(url: &str) {
     db.close().await;
 }
 
+/// PostgreSQL: the owner of the tables can switch their guards off (shown in a transaction
+/// that is rolled back); the application's role, as `sipas migrate` grants it, cannot, by any
+/// of the statements tried, and `sipas serve` accepts the one and refuses the other.
+async fn owner_cannot_be_attacked_through_the_application_role(
+    db: &store::SqlStore,
+    owner_url: &str,
+    attempts: &[&str],
+) {
+    let owner_only = [
+        "ALTER TABLE releases DISABLE TRIGGER releases_are_immutable",
+        "ALTER TABLE release_cells DISABLE TRIGGER USER",
+        "ALTER TABLE published_elsewhere DISABLE TRIGGER published_elsewhere_is_immutable",
+        "DROP TRIGGER releases_are_immutable ON releases",
+        "DROP TRIGGER published_elsewhere_is_not_truncated ON published_elsewhere",
+        "ALTER TABLE audit_log OWNER TO CURRENT_USER",
+        "DROP TABLE audit_log",
+        "ALTER TABLE releases RENAME TO releases_away",
+        "CREATE OR REPLACE FUNCTION refuse_release_change() RETURNS trigger LANGUAGE plpgsql \
+         AS $$ BEGIN RETURN NEW; END $$",
+    ];
+    let application_only = [
+        // Replication mode skips ordinary triggers: superusers only.
+        "SET session_replication_role = replica",
+        "UPDATE audit_log SET detail = 'edited'",
+        "DELETE FROM audit_log",
+        "TRUNCATE audit_log",
+        "CREATE TRIGGER unguard BEFORE UPDATE ON releases FOR EACH ROW \
+         EXECUTE FUNCTION refuse_release_change()",
+        "CREATE TABLE releases_shadow (year BIGINT)",
+        "DELETE FROM _sqlx_migrations",
+    ];
+    for sql in owner_only.iter().chain(&application_only) {
+        let err = sqlx::query(sql)
+            .execute(db.pool())
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("the application role was allowed: {sql}"));
+        let refused = err.to_string();
+        assert!(
+            refused.contains("must be owner") || refused.contains("permission denied"),
+            "{sql}: {err}"
+        );
+    }
+    assert_eq!(
+        db.published_records_guard().await.expect("guard"),
+        store::PublishedRecordsGuard::Enforced
+    );
+
+    // As the owner the same statements work (rolled back): this is what the roles prevent.
+    let owner = store::open(owner_url, &ConnectOptions::default())
+        .await
+        .expect("owner");
+    let mut tx = owner.pool().begin().await.expect("begin");
+    for sql in owner_only {
+        sqlx::query(sql)
+            .execute(&mut *tx)
+            .await
+            .unwrap_or_else(|err| panic!("the owner could not: {sql}: {err}"));
+    }
+    tx.rollback().await.expect("rollback");
+    // The owner is still held by the triggers for plain statements.
+    for &sql in attempts {
+        let err = sqlx::query(sql)
+            .execute(owner.pool())
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("the owner changed a release: {sql}"));
+        assert!(
+            err.to_string().contains("cannot be changed"),
+            "{sql}: {err}"
+        );
+    }
+    match owner.published_records_guard().await.expect("guard") {
+        store::PublishedRecordsGuard::Weak(reasons) => {
+            assert_eq!(reasons.len(), store::APPEND_ONLY.len(), "{reasons:?}");
+            assert!(reasons.iter().all(|r| r.contains("owns it")), "{reasons:?}");
+        }
+        other => panic!("the owner passed the start-up check: {other:?}"),
+    }
+    owner.close().await;
+}
+
 #[tokio::test]
 async fn releases_are_immutable_sqlite() {
     let db = common::sqlite_db();
-    story(&db.url).await;
+    story(&db.url, None).await;
 }
 
 #[tokio::test]
@@ -286,6 +378,6 @@ async fn releases_are_immutable_postgres() {
     let Some((url, name)) = common::postgres_db().await else {
         return;
     };
-    story(&url).await;
+    story(&url, Some(&common::postgres_owner_url(&name))).await;
     common::drop_postgres_db(&name).await;
 }

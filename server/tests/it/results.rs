@@ -249,8 +249,18 @@ fn csv_rows(bytes: &[u8]) -> Vec<BTreeMap<String, String>> {
         .collect()
 }
 
-async fn story(url: &str) {
+/// `owner_url`: the schema owner's connection (PostgreSQL), for the step that breaks the
+/// schema under the running application (its own role cannot).
+async fn story(url: &str, owner_url: Option<&str>) {
     let world = world(url).await;
+    let owner = match owner_url {
+        Some(owner_url) => sipas_server::store::open(owner_url, &Default::default())
+            .await
+            .expect("owner"),
+        None => sipas_server::store::open(url, &Default::default())
+            .await
+            .expect("second connection"),
+    };
     let mut stats = signed_in(&world, "stats").await;
     let mut stats2 = signed_in(&world, "stats2").await;
     let mut boss = signed_in(&world, "boss").await;
@@ -955,12 +965,12 @@ async fn story(url: &str) {
     assert_eq!(got.headers["cache-control"], "no-store");
     // The log cannot be written (the table is gone): nothing is given unlogged.
     sqlx::query("ALTER TABLE audit_log RENAME TO audit_log_away")
-        .execute(world.store.pool())
+        .execute(owner.pool())
         .await
         .unwrap();
     let unlogged = researcher.get("/staff/releases/2027/v1/totals.json").await;
     sqlx::query("ALTER TABLE audit_log_away RENAME TO audit_log")
-        .execute(world.store.pool())
+        .execute(owner.pool())
         .await
         .unwrap();
     assert_eq!(unlogged.status, StatusCode::SERVICE_UNAVAILABLE);
@@ -1256,7 +1266,7 @@ async fn story(url: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn results_sqlite() {
     let db = common::sqlite_db();
-    story(&db.url).await;
+    story(&db.url, None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1264,6 +1274,6 @@ async fn results_postgres() {
     let Some((url, name)) = common::postgres_db().await else {
         return;
     };
-    story(&url).await;
+    story(&url, Some(&common::postgres_owner_url(&name))).await;
     common::drop_postgres_db(&name).await;
 }

@@ -25,7 +25,8 @@ fn reference_csv(name: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
-async fn story(url: &str) {
+/// `owner_url`: the schema owner's URL (PostgreSQL), which alone may touch the migrations.
+async fn story(url: &str, owner_url: Option<&str>) {
     let options = ConnectOptions::default();
     let db = store::open(url, &options).await.expect("open and migrate");
     db.ping().await.expect("ping");
@@ -265,6 +266,12 @@ async fn story(url: &str) {
     assert_eq!(reopened.waves().await.expect("after restart").len(), 3);
 
     // A database migrated by a newer release is refused with a clear message.
+    let owner = match owner_url {
+        Some(owner_url) => store::migrate(owner_url, &options, None)
+            .await
+            .expect("owner"),
+        None => store::open(url, &options).await.expect("second connection"),
+    };
     sqlx::query(
         "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
          VALUES ($1, $2, $3, $4, $5)",
@@ -274,9 +281,10 @@ async fn story(url: &str) {
     .bind(true)
     .bind(vec![0u8; 48])
     .bind(0_i64)
-    .execute(reopened.pool())
+    .execute(owner.pool())
     .await
     .expect("fake a newer migration");
+    owner.close().await;
     reopened.close().await;
     match store::open(url, &options).await {
         Err(err @ OpenError::NewerSchema { version: 9999 }) => {
@@ -611,7 +619,7 @@ async fn draft_revisions_postgres() {
 #[tokio::test]
 async fn conformance_sqlite() {
     let db = common::sqlite_db();
-    story(&db.url).await;
+    story(&db.url, None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -648,7 +656,33 @@ async fn conformance_postgres() {
     let Some((url, name)) = common::postgres_db().await else {
         return;
     };
-    story(&url).await;
+    story(&url, Some(&common::postgres_owner_url(&name))).await;
+    common::drop_postgres_db(&name).await;
+}
+
+/// PostgreSQL is migrated by `sipas migrate` as the owner, never by the server: a database
+/// behind this build is refused with what to run, by the owner too.
+#[tokio::test]
+async fn postgres_behind_this_build_is_refused() {
+    let Some(name) = common::postgres_empty_db().await else {
+        return;
+    };
+    let expected = sipas_server::store::OpenError::NotMigrated {
+        pending: sipas_server::store::migrations(sipas_server::store::Engine::Postgres),
+    }
+    .to_string();
+    for url in [
+        common::postgres_owner_url(&name),
+        common::postgres_app_url(&name),
+    ] {
+        match store::open(&url, &ConnectOptions::default()).await {
+            Err(err) => {
+                assert_eq!(err.to_string(), expected);
+                assert!(expected.contains("sipas migrate"), "{expected}");
+            }
+            Ok(_) => panic!("an unmigrated database was opened"),
+        }
+    }
     common::drop_postgres_db(&name).await;
 }
 

@@ -29,9 +29,52 @@ pub fn postgres_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://sipas_test:sipas_test@127.0.0.1:5432/postgres".to_owned())
 }
 
-/// A fresh PostgreSQL database, dropped by `drop_postgres_db`. `None` means the server is
-/// unreachable and we are not in CI; in CI (CI=true) an unreachable server fails the test.
+/// The role the application runs as in the tests (scripts/postgres.sh creates it): not the
+/// owner of the databases, granted by `sipas migrate` what a deployment's server gets.
+pub const POSTGRES_APP_ROLE: &str = "sipas_test_app";
+
+/// The URL of database `name` as its owner (the admin role that created it).
+pub fn postgres_owner_url(name: &str) -> String {
+    let admin = postgres_admin_url();
+    let base = admin
+        .rsplit_once('/')
+        .map(|(b, _)| b.to_owned())
+        .expect("URL with a database");
+    format!("{base}/{name}")
+}
+
+/// The URL of database `name` as the application role.
+pub fn postgres_app_url(name: &str) -> String {
+    let owner = postgres_owner_url(name);
+    let (_, host) = owner.split_once('@').expect("URL with credentials");
+    format!("postgres://{POSTGRES_APP_ROLE}:{POSTGRES_APP_ROLE}@{host}")
+}
+
+/// A fresh PostgreSQL database, migrated by its owner and granted to the application role as
+/// `sipas migrate` does; returns the application role's URL and the name (for
+/// `drop_postgres_db`). `None` means the server is unreachable and we are not in CI; in CI
+/// (CI=true) an unreachable server fails the test.
 pub async fn postgres_db() -> Option<(String, String)> {
+    let name = postgres_empty_db().await?;
+    let owner = sipas_server::store::migrate(
+        &postgres_owner_url(&name),
+        &sipas_server::store::ConnectOptions {
+            max_connections: 1,
+            group_commit: false,
+            ..Default::default()
+        },
+        Some(POSTGRES_APP_ROLE),
+    )
+    .await
+    .unwrap_or_else(|err| {
+        panic!("migrating {name} as its owner failed ({err}); scripts/postgres.sh creates the {POSTGRES_APP_ROLE} role")
+    });
+    owner.close().await;
+    Some((postgres_app_url(&name), name))
+}
+
+/// A fresh PostgreSQL database with nothing in it (its name); see [`postgres_db`].
+pub async fn postgres_empty_db() -> Option<String> {
     sqlx::any::install_default_drivers();
     let admin = postgres_admin_url();
     let pool = match AnyPoolOptions::new()
@@ -57,11 +100,7 @@ pub async fn postgres_db() -> Option<(String, String)> {
         .await
         .expect("create database");
     pool.close().await;
-    let base = admin
-        .rsplit_once('/')
-        .map(|(b, _)| b.to_owned())
-        .expect("URL with a database");
-    Some((format!("{base}/{name}"), name))
+    Some(name)
 }
 
 pub async fn drop_postgres_db(name: &str) {
