@@ -11,7 +11,8 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 /// Every setting's name, as `SIPAS_<NAME>` in the environment.
-const SETTINGS: [&str; 21] = [
+const SETTINGS: [&str; 22] = [
+    "job_lease_secs",
     "database_url",
     "migrate_database_url",
     "throttle_secret",
@@ -58,6 +59,9 @@ pub struct Config {
     pub metrics_allow_from: String,
     /// `text` (readable) or `json` (one object a line, for a log collector).
     pub log_format: LogFormat,
+    /// Seconds a background job (a results computation) may go without its server renewing
+    /// its lease before another server, or this one after a restart, takes it over.
+    pub job_lease_secs: u64,
     /// Upper bound of the connection pool.
     pub database_max_connections: u32,
     /// Seconds to wait for a database connection at start-up before giving up.
@@ -106,6 +110,7 @@ impl Default for Config {
             metrics_token: None,
             metrics_allow_from: "127.0.0.1/32,::1/128".to_owned(),
             log_format: LogFormat::Text,
+            job_lease_secs: 60,
             database_max_connections: 10,
             database_connect_timeout_secs: 10,
             database_group_commit: true,
@@ -182,6 +187,7 @@ impl Config {
                 .public_origin()
                 .is_some_and(|o| o.starts_with("https://")),
             throttle_secret: self.throttle_secret.clone().filter(|s| !s.is_empty()),
+            job_lease: std::time::Duration::from_secs(self.job_lease_secs.max(1)),
         }
     }
 

@@ -200,6 +200,17 @@ pub enum Warning {
     SmallChange { release: String, communes: String },
 }
 
+/// A computation taken over from a server that stopped: what the job needs to run again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedComputation {
+    pub id: i64,
+    pub wave_code: String,
+    pub methodology: String,
+    pub population: Option<String>,
+    /// Including this one.
+    pub attempts: i64,
+}
+
 /// A reviewer's remark on a draft.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Comment {
@@ -210,33 +221,48 @@ pub struct Comment {
 
 #[async_trait]
 pub trait ReviewStore: Send + Sync + 'static {
-    /// Records a running computation and returns its id.
+    /// Records a running computation, leased to `holder` (the server process that will run
+    /// it), and returns its id.
+    #[allow(clippy::too_many_arguments)]
     async fn start_computation(
         &self,
         wave_code: &str,
         methodology: &str,
         population: Option<&str>,
         started_by: i64,
+        holder: &str,
         now_unix: i64,
         audit: &super::port::AuditOf<'_, i64>,
     ) -> StoreResult<i64>;
-    /// The job is alive and has read `done` of `total` responses.
+    /// The job is alive and has read `done` of `total` responses: renews `holder`'s lease.
+    /// `false`: the lease is no longer `holder`'s (another server took the job over, or it
+    /// ended), and the job must stop.
     async fn computation_heartbeat(
         &self,
         id: i64,
+        holder: &str,
         done: i64,
         total: i64,
         now_unix: i64,
-    ) -> StoreResult<()>;
-    /// Stores the job's outcome: a draft, or the reason it failed. Only a running job can end.
+    ) -> StoreResult<bool>;
+    /// Stores the job's outcome: a draft, or the reason it failed. Only a running job, by the
+    /// holder of its lease, can end.
     async fn finish_computation(
         &self,
         id: i64,
+        holder: &str,
         outcome: Result<&DraftData, &str>,
     ) -> StoreResult<()>;
-    /// Marks failed every running job that has not said it was alive since `silent_since`
-    /// (a server restart or crash); returns how many.
-    async fn fail_stalled_computations(&self, silent_since_unix: i64) -> StoreResult<u64>;
+    /// Takes over, for `holder`, one running job whose holder has not renewed its lease since
+    /// `silent_since` (its server stopped): one claimant wins, whatever the number of servers.
+    /// A job already tried `max_attempts` times is marked failed instead.
+    async fn claim_stalled_computation(
+        &self,
+        holder: &str,
+        silent_since_unix: i64,
+        now_unix: i64,
+        max_attempts: i64,
+    ) -> StoreResult<Option<ClaimedComputation>>;
     /// The wave's computations, newest first.
     async fn computations(&self, wave_code: &str) -> StoreResult<Vec<ComputationSummary>>;
     async fn computation(&self, id: i64) -> StoreResult<Computation>;

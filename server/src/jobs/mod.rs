@@ -18,8 +18,9 @@ pub(crate) static ONE_COMPUTATION: tokio::sync::Semaphore = tokio::sync::Semapho
 
 /// Starts the periodic jobs on the current Tokio runtime; they run as long as it does.
 /// - expired staff sessions are removed hourly;
-/// - a computation whose job stopped saying it is alive (this server restarted, or another
-///   instance died) is marked failed, at start and every half minute: none stays "running";
+/// - a computation whose server stopped renewing its lease (a restart, a crash, another
+///   instance gone) is taken over by one of the servers, at start and every half lease: none
+///   stays "running" ([`results::take_over_stalled`]);
 /// - idle clients are forgotten every minute, so the rate limiters' tables stay small.
 pub fn start(state: &AppState) {
     let store = state.staff.store.clone();
@@ -33,17 +34,21 @@ pub fn start(state: &AppState) {
             }
         }
     });
-    let store = state.staff.store.clone();
+    let (store, lease) = (state.staff.store.clone(), state.staff.lease.clone());
     tokio::spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_secs(30));
+        let mut every = tokio::time::interval((lease.duration / 2).max(Duration::from_millis(100)));
         loop {
             every.tick().await;
-            let silent_since = time::OffsetDateTime::now_utc().unix_timestamp()
-                - results::STALLED_AFTER.as_secs() as i64;
-            match store.fail_stalled_computations(silent_since).await {
-                Ok(0) => {}
-                Ok(n) => tracing::warn!(n, "computations stopped by a restart marked failed"),
-                Err(err) => tracing::warn!(error = %err, "checking computations failed"),
+            // All the stalled ones, one claim at a time (each claim is won by one server).
+            loop {
+                match results::take_over_stalled(&store, &lease).await {
+                    Ok(true) => continue,
+                    Ok(false) => break,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "checking computations failed");
+                        break;
+                    }
+                }
             }
         }
     });

@@ -23,10 +23,11 @@ use sipas_stats::weighting::ProvinceWeighting;
 
 use crate::jobs::wave_totals::{Progress, StratumWeight, wave_totals_reporting};
 
-/// How often a running job says it is alive.
+/// How often a running job says it is alive (renews its lease), at most.
 pub const HEARTBEAT: Duration = Duration::from_secs(2);
-/// A running job silent this long is taken for dead.
-pub const STALLED_AFTER: Duration = Duration::from_secs(60);
+/// A job whose lease has run out this many times is failed rather than taken over again:
+/// something in it may be what stops its servers.
+pub const MAX_ATTEMPTS: i64 = 3;
 /// A weight this many times its province's median is reported.
 const EXTREME_WEIGHT_RATIO: f64 = 5.0;
 /// Calibration adjustments outside [1/5, 5], or Kish's deff after calibration over 2, are
@@ -38,9 +39,34 @@ fn now_unix() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
+/// Who runs a job and for how long its lease lasts without a heartbeat. The holder names one
+/// server process (one [`crate::startup::Application`]); another server takes over a job whose
+/// lease ran out ([`take_over_stalled`]).
+#[derive(Debug, Clone)]
+pub struct Lease {
+    pub holder: String,
+    pub duration: Duration,
+}
+
+impl Lease {
+    /// A fresh holder name for this server process: random, with the process id for the logs.
+    pub fn for_this_server(duration: Duration) -> Self {
+        Self {
+            holder: format!("{}-{}", std::process::id(), crate::store::random_token()),
+            duration,
+        }
+    }
+
+    /// Several heartbeats per lease, so one late heartbeat does not lose it.
+    fn heartbeat(&self) -> Duration {
+        (self.duration / 5).clamp(Duration::from_millis(100), HEARTBEAT)
+    }
+}
+
 /// Starts computing `wave` in the background; returns the computation's id at once.
 pub async fn start(
     store: Arc<dyn StaffStore>,
+    lease: Lease,
     wave: Wave,
     methodology: String,
     population: Option<String>,
@@ -53,12 +79,58 @@ pub async fn start(
             &methodology,
             population.as_deref(),
             started_by,
+            &lease.holder,
             now_unix(),
             audit,
         )
         .await?;
-    tokio::spawn(run(store, wave, methodology, population, id));
+    tokio::spawn(run(store, lease, wave, methodology, population, id));
     Ok(id)
+}
+
+/// Takes over one job whose server stopped (its lease ran out) and runs it here; `true` if
+/// there was one. Called periodically by every server ([`crate::jobs::start`]).
+pub async fn take_over_stalled(
+    store: &Arc<dyn StaffStore>,
+    lease: &Lease,
+) -> Result<bool, sipas_app::ports::StoreError> {
+    let now = now_unix();
+    let silent_since = now - lease.duration.as_secs().max(1) as i64;
+    let Some(claimed) = store
+        .claim_stalled_computation(&lease.holder, silent_since, now, MAX_ATTEMPTS)
+        .await?
+    else {
+        return Ok(false);
+    };
+    tracing::warn!(
+        id = claimed.id,
+        wave = %claimed.wave_code,
+        attempt = claimed.attempts,
+        "taking over a computation whose server stopped"
+    );
+    match store.wave_details(&claimed.wave_code).await {
+        Ok(details) => {
+            let wave = details.wave;
+            tokio::spawn(run(
+                store.clone(),
+                lease.clone(),
+                wave,
+                claimed.methodology,
+                claimed.population,
+                claimed.id,
+            ));
+        }
+        Err(err) => {
+            store
+                .finish_computation(
+                    claimed.id,
+                    &lease.holder,
+                    Err(&format!("its wave could not be read: {err}")),
+                )
+                .await?
+        }
+    }
+    Ok(true)
 }
 
 /// Stops the heartbeat when the job ends, however it ends (a panic included): a job that is
@@ -71,69 +143,92 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// The job: computes, stores the draft or the failure. A heartbeat task reports progress
-/// meanwhile.
+/// The job: computes, stores the draft or the failure. A heartbeat task renews the lease and
+/// reports progress meanwhile; if the lease is lost (this server was too slow to renew it and
+/// another took the job over), the job stops without storing anything.
 pub async fn run(
     store: Arc<dyn StaffStore>,
+    lease: Lease,
     wave: Wave,
     methodology: String,
     population: Option<String>,
     id: i64,
 ) {
     let progress = Arc::new(Progress::default());
+    let lost = Arc::new(tokio::sync::Notify::new());
     let heartbeat = AbortOnDrop({
-        let (store, progress) = (store.clone(), progress.clone());
+        let (store, progress, lost, lease) =
+            (store.clone(), progress.clone(), lost.clone(), lease.clone());
         tokio::spawn(async move {
-            let mut every = tokio::time::interval(HEARTBEAT);
+            let mut every = tokio::time::interval(lease.heartbeat());
             loop {
                 every.tick().await;
                 let (done, total) = (
                     progress.done.load(Ordering::Relaxed),
                     progress.total.load(Ordering::Relaxed),
                 );
-                if let Err(err) = store
-                    .computation_heartbeat(id, done, total, now_unix())
+                match store
+                    .computation_heartbeat(id, &lease.holder, done, total, now_unix())
                     .await
                 {
-                    tracing::warn!(error = %err, id, "computation heartbeat failed");
+                    Ok(true) => {}
+                    Ok(false) => {
+                        lost.notify_one();
+                        return;
+                    }
+                    Err(err) => tracing::warn!(error = %err, id, "computation heartbeat failed"),
                 }
             }
         })
     });
     // One computation at a time per server ([`super::ONE_COMPUTATION`]). A queued job keeps
-    // its heartbeat, so it is not taken for dead while it waits.
-    let outcome = match super::ONE_COMPUTATION.acquire().await {
-        Ok(_permit) => {
-            // In a task of its own, so a panic becomes a failed computation, not a silent one.
-            let (store, wave, progress) = (store.clone(), wave.clone(), progress.clone());
-            tokio::spawn(async move {
-                compute(
-                    store.as_ref(),
-                    &wave,
-                    &methodology,
-                    population.as_deref(),
-                    &progress,
-                )
+    // its heartbeat, so it is not taken for dead while it waits. In a task of its own, so a
+    // panic becomes a failed computation, not a silent one.
+    let mut computing = {
+        let (store, wave, progress) = (store.clone(), wave.clone(), progress.clone());
+        tokio::spawn(async move {
+            let _permit = super::ONE_COMPUTATION
+                .acquire()
                 .await
-            })
+                .map_err(|err| format!("the computation queue closed: {err}"))?;
+            compute(
+                store.as_ref(),
+                &wave,
+                &methodology,
+                population.as_deref(),
+                &progress,
+            )
             .await
-            .unwrap_or_else(|err| Err(format!("the computation stopped unexpectedly: {err}")))
+        })
+    };
+    let outcome = tokio::select! {
+        joined = &mut computing => joined
+            .unwrap_or_else(|err| Err(format!("the computation stopped unexpectedly: {err}"))),
+        () = lost.notified() => {
+            computing.abort();
+            tracing::warn!(id, wave = %wave.code, "computation lease lost: another server runs it");
+            return;
         }
-        Err(err) => Err(format!("the computation queue closed: {err}")),
     };
     drop(heartbeat);
     let stored = match &outcome {
-        Ok(draft) => store.finish_computation(id, Ok(draft)).await,
+        Ok(draft) => store.finish_computation(id, &lease.holder, Ok(draft)).await,
         Err(reason) => {
             tracing::warn!(id, wave = %wave.code, reason, "computation failed");
-            store.finish_computation(id, Err(reason)).await
+            store
+                .finish_computation(id, &lease.holder, Err(reason))
+                .await
         }
     };
     if let Err(err) = stored {
         tracing::error!(error = %err, id, "storing the computation's outcome failed");
-        // Say why, rather than let the sweep call it a restart.
+        // Say why, rather than let another server take it over for the same end.
         let _ = store
-            .finish_computation(id, Err(&format!("the results could not be stored: {err}")))
+            .finish_computation(
+                id,
+                &lease.holder,
+                Err(&format!("the results could not be stored: {err}")),
+            )
             .await;
     }
 }

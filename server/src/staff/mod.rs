@@ -43,6 +43,9 @@ pub struct StaffSettings {
     /// Keys the sign-in throttle's address hashes; servers sharing a database share it
     /// (configuration's `throttle_secret`). `None`: random per process.
     pub throttle_secret: Option<String>,
+    /// A background job whose server has not renewed its lease for this long is taken over by
+    /// another server (configuration's `job_lease_secs`).
+    pub job_lease: Duration,
 }
 
 impl Default for StaffSettings {
@@ -52,6 +55,7 @@ impl Default for StaffSettings {
             session_absolute: Duration::from_secs(12 * 3600),
             secure_cookies: false,
             throttle_secret: None,
+            job_lease: Duration::from_secs(60),
         }
     }
 }
@@ -64,6 +68,8 @@ pub struct StaffState {
     /// servers on one database, or random per process): the addresses cannot be recovered
     /// from the table without it.
     pub throttle_secret: String,
+    /// This server's name on the background jobs it runs, and their lease.
+    pub lease: crate::jobs::results::Lease,
     /// Provisional margins during fieldwork, per wave (monitoring).
     pub precision: Arc<crate::jobs::precision::PrecisionCache>,
 }
@@ -78,6 +84,7 @@ impl StaffState {
         });
         Self {
             store,
+            lease: crate::jobs::results::Lease::for_this_server(settings.job_lease),
             settings,
             throttle_secret,
             precision: Arc::default(),

@@ -118,6 +118,7 @@ pub async fn start(
     };
     let id = crate::jobs::results::start(
         state.staff.store.clone(),
+        state.staff.lease.clone(),
         wave.wave.wave.clone(),
         form.methodology,
         population,

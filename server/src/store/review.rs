@@ -7,8 +7,8 @@ use sipas_app::i18n::Text;
 use sipas_app::ports::{StoreError, StoreResult};
 use sipas_app::staff::release::ReleaseCell;
 use sipas_app::staff::review::{
-    Comment, Computation, ComputationStatus, ComputationSummary, DraftData, DraftReport,
-    ReviewStore,
+    ClaimedComputation, Comment, Computation, ComputationStatus, ComputationSummary, DraftData,
+    DraftReport, ReviewStore,
 };
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -126,14 +126,15 @@ impl ReviewStore for SqlStore {
         methodology: &str,
         population: Option<&str>,
         started_by: i64,
+        holder: &str,
         now_unix: i64,
         audit: &AuditOf<'_, i64>,
     ) -> StoreResult<i64> {
         let mut tx = self.pool().begin().await.map_err(db_error)?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO computations (wave_code, methodology, status, heartbeat_at, \
-             started_by, started_at, population) \
-             VALUES ($1, $2, 'running', $3, $4, $5, $6) RETURNING id",
+             started_by, started_at, population, holder) \
+             VALUES ($1, $2, 'running', $3, $4, $5, $6, $7) RETURNING id",
         )
         .bind(wave_code)
         .bind(methodology)
@@ -141,6 +142,7 @@ impl ReviewStore for SqlStore {
         .bind(started_by)
         .bind(now_rfc3339()?)
         .bind(population)
+        .bind(holder)
         .fetch_one(&mut *tx)
         .await
         .map_err(|err| match db_error(err) {
@@ -158,27 +160,84 @@ impl ReviewStore for SqlStore {
     async fn computation_heartbeat(
         &self,
         id: i64,
+        holder: &str,
         done: i64,
         total: i64,
         now_unix: i64,
-    ) -> StoreResult<()> {
-        sqlx::query(
+    ) -> StoreResult<bool> {
+        let renewed = sqlx::query(
             "UPDATE computations SET progress_done = $1, progress_total = $2, heartbeat_at = $3 \
-             WHERE id = $4 AND status = 'running'",
+             WHERE id = $4 AND status = 'running' AND holder = $5",
         )
         .bind(done)
         .bind(total)
         .bind(now_unix)
         .bind(id)
+        .bind(holder)
         .execute(self.pool())
         .await
         .map_err(db_error)?;
-        Ok(())
+        Ok(renewed.rows_affected() == 1)
+    }
+
+    async fn claim_stalled_computation(
+        &self,
+        holder: &str,
+        silent_since_unix: i64,
+        now_unix: i64,
+        max_attempts: i64,
+    ) -> StoreResult<Option<ClaimedComputation>> {
+        sqlx::query(
+            "UPDATE computations SET status = 'failed', finished_at = $1, error = $2 \
+             WHERE status = 'running' AND heartbeat_at < $3 AND attempts >= $4",
+        )
+        .bind(now_rfc3339()?)
+        .bind(format!(
+            "the servers running it stopped {max_attempts} times (restart or crash): start \
+             the computation again"
+        ))
+        .bind(silent_since_unix)
+        .bind(max_attempts)
+        .execute(self.pool())
+        .await
+        .map_err(db_error)?;
+        // One claimant wins: PostgreSQL locks the row it picks and skips rows other servers
+        // are claiming; SQLite runs one writer at a time. The outer condition is checked again
+        // on the locked row either way.
+        let lock = match self.engine_kind() {
+            super::Engine::Postgres => "FOR UPDATE SKIP LOCKED",
+            super::Engine::Sqlite => "",
+        };
+        let row = sqlx::query(&format!(
+            "UPDATE computations SET holder = $1, heartbeat_at = $2, attempts = attempts + 1, \
+             progress_done = 0 \
+             WHERE id = (SELECT id FROM computations WHERE status = 'running' \
+                         AND heartbeat_at < $3 ORDER BY id LIMIT 1 {lock}) \
+               AND status = 'running' AND heartbeat_at < $3 \
+             RETURNING id, wave_code, methodology, population, attempts"
+        ))
+        .bind(holder)
+        .bind(now_unix)
+        .bind(silent_since_unix)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(db_error)?;
+        row.map(|row| {
+            Ok(ClaimedComputation {
+                id: row.try_get("id").map_err(db_error)?,
+                wave_code: row.try_get("wave_code").map_err(db_error)?,
+                methodology: row.try_get("methodology").map_err(db_error)?,
+                population: row.try_get("population").map_err(db_error)?,
+                attempts: row.try_get("attempts").map_err(db_error)?,
+            })
+        })
+        .transpose()
     }
 
     async fn finish_computation(
         &self,
         id: i64,
+        holder: &str,
         outcome: Result<&DraftData, &str>,
     ) -> StoreResult<()> {
         let finished = now_rfc3339()?;
@@ -192,7 +251,7 @@ impl ReviewStore for SqlStore {
                     "UPDATE computations SET status = 'draft', finished_at = $1, \
                      input_digest = $2, cells = $3, totals = $4, report = $5, \
                      aggregates = $6, progress_done = progress_total \
-                     WHERE id = $7 AND status = 'running'",
+                     WHERE id = $7 AND status = 'running' AND holder = $8",
                 )
                 .bind(&finished)
                 .bind(&draft.input_digest)
@@ -201,17 +260,19 @@ impl ReviewStore for SqlStore {
                 .bind(report)
                 .bind(&draft.aggregates)
                 .bind(id)
+                .bind(holder)
                 .execute(self.pool())
                 .await
             }
             Err(reason) => {
                 sqlx::query(
                     "UPDATE computations SET status = 'failed', finished_at = $1, error = $2 \
-                     WHERE id = $3 AND status = 'running'",
+                     WHERE id = $3 AND status = 'running' AND holder = $4",
                 )
                 .bind(&finished)
                 .bind(reason)
                 .bind(id)
+                .bind(holder)
                 .execute(self.pool())
                 .await
             }
@@ -226,20 +287,6 @@ impl ReviewStore for SqlStore {
             .await);
         }
         Ok(())
-    }
-
-    async fn fail_stalled_computations(&self, silent_since_unix: i64) -> StoreResult<u64> {
-        let done = sqlx::query(
-            "UPDATE computations SET status = 'failed', finished_at = $1, \
-             error = 'the server stopped while computing (restart or crash): start the computation again' \
-             WHERE status = 'running' AND heartbeat_at < $2",
-        )
-        .bind(now_rfc3339()?)
-        .bind(silent_since_unix)
-        .execute(self.pool())
-        .await
-        .map_err(db_error)?;
-        Ok(done.rows_affected())
     }
 
     async fn computations(&self, wave_code: &str) -> StoreResult<Vec<ComputationSummary>> {

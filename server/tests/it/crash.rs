@@ -15,7 +15,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::load::{Client, Reply, complete_answers, free_port, read_codes, wait_until_ready};
-use sipas_app::survey::codes::InvitationCode;
 
 const CODES: usize = 2500;
 const WORKERS: usize = 16;
@@ -171,22 +170,6 @@ async fn crash_story(url: &str) {
     let store = sipas_server::store::open(url, &Default::default())
         .await
         .expect("open");
-    let stored: Vec<(String, String)> = sqlx::query_as("SELECT code_hash, receipt FROM responses")
-        .fetch_all(store.pool())
-        .await
-        .expect("responses");
-    let used: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM invitation_codes WHERE used_at IS NOT NULL")
-            .fetch_one(store.pool())
-            .await
-            .expect("used codes");
-    let used_with_response: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM responses r JOIN invitation_codes c ON c.code_hash = r.code_hash \
-         WHERE c.used_at IS NOT NULL",
-    )
-    .fetch_one(store.pool())
-    .await
-    .expect("join");
     // SIGKILL leaves the operating system's page cache intact, so the kills above cannot tell
     // a flushed commit from an unflushed one: check that every connection asks for durable
     // commits (a power loss is the case this guards against).
@@ -203,24 +186,8 @@ async fn crash_story(url: &str) {
             .expect("show");
         assert_eq!(level, "on", "PostgreSQL synchronous_commit = on");
     }
+    common::assert_acknowledged_stored_once(store.pool(), &acknowledged, CODES).await;
     store.close().await;
-
-    assert_eq!(stored.len(), CODES, "exactly one response per code");
-    assert_eq!(used, CODES as i64, "no used code without its response");
-    assert_eq!(
-        used_with_response, CODES as i64,
-        "no response without its used code"
-    );
-    let by_code: HashMap<String, String> = stored.into_iter().collect();
-    for (code, receipt) in &acknowledged {
-        let hash =
-            sipas_server::services::invitations::hash(&InvitationCode::parse(code).expect("code"));
-        assert_eq!(
-            by_code.get(&hash),
-            Some(receipt),
-            "the acknowledged receipt of {code} is the stored one"
-        );
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

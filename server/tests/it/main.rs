@@ -20,4 +20,5 @@ mod results;
 mod staff;
 mod store_conformance;
 mod survey_http;
+mod two_servers;
 mod wave_compute;

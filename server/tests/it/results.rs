@@ -1141,7 +1141,7 @@ async fn story(url: &str, owner_url: Option<&str>) {
         assert!(matches!(
             world
                 .store
-                .start_computation(WAVE, "x", None, user, 0, &|_: &i64| common::audit(
+                .start_computation(WAVE, "x", None, user, "test", 0, &|_: &i64| common::audit(
                     "computation_started"
                 ))
                 .await,
@@ -1201,7 +1201,7 @@ async fn story(url: &str, owner_url: Option<&str>) {
     // Two running jobs of one wave are refused by the database too.
     let first = world
         .store
-        .start_computation(WAVE, "x", None, user, 0, &|_: &i64| {
+        .start_computation(WAVE, "x", None, user, "test", 0, &|_: &i64| {
             common::audit("computation_started")
         })
         .await
@@ -1209,7 +1209,7 @@ async fn story(url: &str, owner_url: Option<&str>) {
     assert!(matches!(
         world
             .store
-            .start_computation(WAVE, "x", None, user, 0, &|_: &i64| common::audit(
+            .start_computation(WAVE, "x", None, user, "test", 0, &|_: &i64| common::audit(
                 "computation_started"
             ))
             .await,
@@ -1217,15 +1217,17 @@ async fn story(url: &str, owner_url: Option<&str>) {
     ));
     world
         .store
-        .finish_computation(first, Err("test"))
+        .finish_computation(first, "test", Err("test"))
         .await
         .unwrap();
 
-    // A job stopped by a restart (no heartbeat for long) is marked failed, a live one is not.
+    // A job whose server stopped (no heartbeat for long) is taken over by one claimant, a
+    // live one is not; the server that lost it can neither renew nor finish it; after
+    // MAX_ATTEMPTS it is failed rather than taken over again.
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let dead = world
         .store
-        .start_computation(WAVE, "x", None, user, now - 600, &|_: &i64| {
+        .start_computation(WAVE, "x", None, user, "server-a", now - 600, &|_: &i64| {
             common::audit("computation_started")
         })
         .await
@@ -1233,28 +1235,107 @@ async fn story(url: &str, owner_url: Option<&str>) {
     // (one running job per wave: the live one is of last year's wave)
     let alive = world
         .store
-        .start_computation("sipas-2026-old-map", "x", None, user, now, &|_: &i64| {
-            common::audit("computation_started")
-        })
+        .start_computation(
+            "sipas-2026-old-map",
+            "x",
+            None,
+            user,
+            "server-a",
+            now,
+            &|_: &i64| common::audit("computation_started"),
+        )
         .await
         .unwrap();
+    let racing: Vec<_> = (0..8)
+        .map(|i| {
+            let store = world.store.clone();
+            tokio::spawn(async move {
+                store
+                    .claim_stalled_computation(&format!("server-{i}"), now - 60, now, 3)
+                    .await
+                    .unwrap()
+                    .map(|claim| (i, claim))
+            })
+        })
+        .collect();
+    let mut claims = Vec::new();
+    for claim in racing {
+        claims.extend(claim.await.unwrap());
+    }
+    assert_eq!(claims.len(), 1, "one claimant wins: {claims:?}");
+    let (winner, claim) = &claims[0];
+    assert_eq!((claim.id, claim.attempts), (dead, 2));
+    assert_eq!(claim.wave_code, WAVE);
+    let winner = format!("server-{winner}");
     assert_eq!(
+        world.store.computation(dead).await.unwrap().summary.status,
+        ComputationStatus::Running
+    );
+    assert!(
         world
             .store
-            .fail_stalled_computations(now - 60)
+            .computation_heartbeat(dead, &winner, 0, 0, now)
             .await
             .unwrap(),
-        1
+        "the winner renews its lease"
     );
-    let dead = world.store.computation(dead).await.unwrap().summary;
-    assert_eq!(dead.status, ComputationStatus::Failed);
-    assert!(dead.error.contains("server stopped"), "{}", dead.error);
+    // The server that lost the job cannot renew or end it.
+    assert!(
+        !world
+            .store
+            .computation_heartbeat(dead, "server-a", 0, 0, now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        world
+            .store
+            .finish_computation(dead, "server-a", Err("late"))
+            .await
+            .is_err()
+    );
     assert_eq!(
         world.store.computation(alive).await.unwrap().summary.status,
         ComputationStatus::Running
     );
+    // The winner's server stops too: taken over once more, then failed.
+    let third = world
+        .store
+        .claim_stalled_computation("server-b", now + 1, now + 1, 3)
+        .await
+        .unwrap()
+        .expect("third attempt");
+    assert_eq!((third.id, third.attempts), (dead, 3));
+    assert!(
+        !world
+            .store
+            .computation_heartbeat(dead, &winner, 0, 0, now)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        world
+            .store
+            .claim_stalled_computation("server-c", now + 2, now + 2, 3)
+            .await
+            .unwrap()
+            .map(|c| c.id),
+        Some(alive),
+        "the live one, once silent, is claimed; the thrice-stopped one is not"
+    );
+    let dead = world.store.computation(dead).await.unwrap().summary;
+    assert_eq!(dead.status, ComputationStatus::Failed);
+    assert!(dead.error.contains("stopped 3 times"), "{}", dead.error);
+    // The live one is running again, under server-c: back to server-a's now for the page.
+    assert!(
+        world
+            .store
+            .computation_heartbeat(alive, "server-c", 0, 0, now)
+            .await
+            .unwrap()
+    );
     let failed_page = stats.get(&format!("/staff/computations/{}", dead.id)).await;
-    assert!(failed_page.body.contains("server stopped"));
+    assert!(failed_page.body.contains("stopped 3 times"));
     assert!(failed_page.body.contains("không thành công"));
     // A job that has not counted its responses yet says so, not "0 / 0".
     let starting = stats.get(&format!("/staff/computations/{alive}")).await;

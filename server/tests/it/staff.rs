@@ -1452,7 +1452,7 @@ async fn expiry(url: &str) {
             session_idle: Duration::from_secs(30),
             session_absolute: Duration::from_secs(1),
             secure_cookies: true,
-            throttle_secret: None,
+            ..StaffSettings::default()
         },
     )
     .await;

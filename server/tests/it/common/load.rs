@@ -88,14 +88,34 @@ impl Client {
 
     /// POSTs JSON; `Err` when the connection failed (the server is down or was killed).
     pub async fn post_json(&mut self, path: &str, body: String) -> std::io::Result<(u16, String)> {
+        let headers = [
+            ("content-type", "application/json"),
+            ("accept", "application/json"),
+        ];
+        let (status, _, body) = self.send("POST", path, &headers, body).await?;
+        Ok((status, body))
+    }
+
+    /// Any request: status, headers and body; `Err` when the connection failed.
+    pub async fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: String,
+    ) -> std::io::Result<(u16, hyper::HeaderMap, String)> {
         let addr = self.addr;
         let result = async {
             let sender = self.connect().await?;
             sender.ready().await.map_err(std::io::Error::other)?;
-            let request = hyper::Request::post(path)
-                .header("host", addr.to_string())
-                .header("content-type", "application/json")
-                .header("accept", "application/json")
+            let mut request = hyper::Request::builder()
+                .method(method)
+                .uri(path)
+                .header("host", addr.to_string());
+            for (name, value) in headers {
+                request = request.header(*name, *value);
+            }
+            let request = request
                 .body(Full::new(Bytes::from(body)))
                 .map_err(std::io::Error::other)?;
             let response = sender
@@ -103,13 +123,18 @@ impl Client {
                 .await
                 .map_err(std::io::Error::other)?;
             let status = response.status().as_u16();
+            let headers = response.headers().clone();
             let bytes = response
                 .into_body()
                 .collect()
                 .await
                 .map_err(std::io::Error::other)?
                 .to_bytes();
-            Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+            Ok((
+                status,
+                headers,
+                String::from_utf8_lossy(&bytes).into_owned(),
+            ))
         }
         .await;
         if result.is_err() {

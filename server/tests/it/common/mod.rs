@@ -252,3 +252,46 @@ pub async fn publish(
         .publish_questionnaire(questionnaire, &audit("questionnaire_published"))
         .await
 }
+
+/// Every acknowledged submission (code → receipt) is in the database under its receipt, once;
+/// no code is used without its response or answered without being used; `total` responses in
+/// all.
+pub async fn assert_acknowledged_stored_once(
+    pool: &sqlx::AnyPool,
+    acknowledged: &std::collections::HashMap<String, String>,
+    total: usize,
+) {
+    let stored: Vec<(String, String)> = sqlx::query_as("SELECT code_hash, receipt FROM responses")
+        .fetch_all(pool)
+        .await
+        .expect("responses");
+    let used: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM invitation_codes WHERE used_at IS NOT NULL")
+            .fetch_one(pool)
+            .await
+            .expect("used codes");
+    let used_with_response: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM responses r JOIN invitation_codes c ON c.code_hash = r.code_hash \
+         WHERE c.used_at IS NOT NULL",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("join");
+    assert_eq!(stored.len(), total, "exactly one response per code");
+    assert_eq!(used, total as i64, "no used code without its response");
+    assert_eq!(
+        used_with_response, total as i64,
+        "no response without its used code"
+    );
+    let by_code: std::collections::HashMap<String, String> = stored.into_iter().collect();
+    for (code, receipt) in acknowledged {
+        let hash = sipas_server::services::invitations::hash(
+            &sipas_app::survey::codes::InvitationCode::parse(code).expect("code"),
+        );
+        assert_eq!(
+            by_code.get(&hash),
+            Some(receipt),
+            "the acknowledged receipt of {code} is the stored one"
+        );
+    }
+}
