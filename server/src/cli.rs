@@ -268,6 +268,8 @@ pub enum CliError {
         .0.join("; ")
     )]
     OwnerRole(Vec<String>),
+    #[error("invalid configuration: {0}")]
+    Settings(String),
     #[error("{0} published values were not reproduced")]
     NotReproduced(usize),
     #[error("cannot write {path}: {source}")]
@@ -820,7 +822,8 @@ async fn serve(config: &Config, demo: bool) -> Result<(), CliError> {
     let pkg = std::path::Path::new(leptos_options.site_root.as_ref())
         .join(leptos_options.site_pkg_dir.as_ref());
     let mount = format!("/{}", leptos_options.site_pkg_dir);
-    let settings = crate::startup::Settings::from_config(config, leptos_options);
+    let settings = crate::startup::Settings::from_config(config, leptos_options)
+        .map_err(CliError::Settings)?;
     settings.assets.load(pkg, mount).await;
     let application = crate::startup::Application::build(std::sync::Arc::new(store), settings);
     tracing::info!(%addr, engine, "listening on http://{addr}");

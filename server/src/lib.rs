@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod config;
 pub mod jobs;
+pub mod metrics;
 pub mod services;
 pub mod staff;
 pub mod startup;

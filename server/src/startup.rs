@@ -23,6 +23,8 @@ pub struct Settings {
     pub staff: StaffSettings,
     /// The origin browsers see, when a proxy rewrites Host.
     pub public_origin: Option<String>,
+    /// Who may read `/metrics` (nobody in process unless a test says so).
+    pub metrics_access: crate::metrics::MetricsAccess,
     /// Start the periodic jobs ([`crate::jobs::start`]): always for the server; off in
     /// process for the tests, which drive the sweeps themselves where they test them.
     pub background_jobs: bool,
@@ -30,15 +32,20 @@ pub struct Settings {
 
 impl Settings {
     /// The server's settings from its configuration and Leptos's.
-    pub fn from_config(config: &Config, leptos_options: LeptosOptions) -> Self {
-        Self {
+    pub fn from_config(config: &Config, leptos_options: LeptosOptions) -> Result<Self, String> {
+        let metrics_access = crate::metrics::MetricsAccess::parse(
+            config.metrics_token.as_deref(),
+            &config.metrics_allow_from,
+        )?;
+        Ok(Self {
+            metrics_access,
             leptos_options,
             assets: Arc::default(),
             limits: Limits::from_config(config),
             staff: config.staff_settings(),
             public_origin: config.public_origin(),
             background_jobs: true,
-        }
+        })
     }
 
     /// In-process use (tests, benchmarks): no per-client rate limits (one client sends every
@@ -50,6 +57,7 @@ impl Settings {
             limits: Limits::without_rate_limits(),
             staff: StaffSettings::default(),
             public_origin: None,
+            metrics_access: crate::metrics::MetricsAccess::default(),
             background_jobs: false,
         }
     }
@@ -67,6 +75,8 @@ impl Application {
         let staff = Arc::new(StaffState::new(store.clone(), settings.staff));
         let state = AppState {
             leptos_options: settings.leptos_options,
+            pool: Some(store.pool().clone()),
+            metrics_access: Arc::new(settings.metrics_access),
             store,
             assets: settings.assets,
             limits: Arc::new(settings.limits),

@@ -263,6 +263,8 @@ pub trait ReviewStore: Send + Sync + 'static {
         now_unix: i64,
         max_attempts: i64,
     ) -> StoreResult<Option<ClaimedComputation>>;
+    /// How many computations there are in each status (all waves), for the metrics.
+    async fn computation_counts(&self) -> StoreResult<Vec<(String, i64)>>;
     /// The wave's computations, newest first.
     async fn computations(&self, wave_code: &str) -> StoreResult<Vec<ComputationSummary>>;
     async fn computation(&self, id: i64) -> StoreResult<Computation>;

@@ -476,6 +476,7 @@ pub async fn sign_in(
                 wait,
                 ctx.t("giây.", "seconds.")
             );
+            crate::metrics::METRICS.sign_in_throttled.inc();
             let mut response = show(StatusCode::TOO_MANY_REQUESTS, &message);
             if let Ok(value) = header::HeaderValue::from_str(&wait.to_string()) {
                 response.headers_mut().insert(header::RETRY_AFTER, value);

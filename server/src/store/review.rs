@@ -289,6 +289,13 @@ impl ReviewStore for SqlStore {
         Ok(())
     }
 
+    async fn computation_counts(&self) -> StoreResult<Vec<(String, i64)>> {
+        sqlx::query_as("SELECT status, COUNT(*) FROM computations GROUP BY status ORDER BY status")
+            .fetch_all(self.pool())
+            .await
+            .map_err(db_error)
+    }
+
     async fn computations(&self, wave_code: &str) -> StoreResult<Vec<ComputationSummary>> {
         sqlx::query(&format!(
             "{SUMMARY_COLUMNS} WHERE c.wave_code = $1 ORDER BY c.id DESC"

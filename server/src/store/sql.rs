@@ -606,7 +606,20 @@ impl Store for SqlStore {
     async fn store_response(&self, response: &NewResponse) -> StoreResult<StoreOutcome> {
         // See `submissions`: acknowledged only after a durable commit.
         match self.write(Write::Submission(response.clone())).await? {
-            Written::Submission(outcome) => Ok(outcome),
+            Written::Submission(outcome) => {
+                let acknowledged = match outcome {
+                    StoreOutcome::Stored(_) => Some(crate::metrics::Acknowledged::new),
+                    StoreOutcome::Repeated(_) => Some(crate::metrics::Acknowledged::repeated),
+                    StoreOutcome::CodeUsed => None,
+                };
+                if let Some(outcome) = acknowledged {
+                    crate::metrics::METRICS
+                        .submissions
+                        .get_or_create(&crate::metrics::AcknowledgedLabel { outcome })
+                        .inc();
+                }
+                Ok(outcome)
+            }
             Written::Draft(_) => Err(StoreError::Backend("a submission saved as a draft".into())),
         }
     }

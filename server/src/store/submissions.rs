@@ -82,6 +82,9 @@ async fn writer(pool: AnyPool, mut receiver: mpsc::Receiver<Pending>) {
     let mut batch: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
     while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let writes: Vec<&Write> = batch.iter().map(|p| &p.write).collect();
+        crate::metrics::METRICS
+            .group_commit_batch
+            .observe(writes.len() as f64);
         let outcomes = store_batch(&pool, &writes).await;
         for (pending, outcome) in batch.drain(..).zip(outcomes) {
             // The requester may have gone (timeout, closed connection): the response is

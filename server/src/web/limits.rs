@@ -158,6 +158,7 @@ fn retry_later(status: StatusCode, message: &'static str) -> Response {
 /// Middleware: sheds load beyond the in-flight budget, then applies the client's rate limit.
 pub async fn guard(State(limits): State<Arc<Limits>>, request: Request, next: Next) -> Response {
     let Ok(_permit) = limits.in_flight.clone().try_acquire_owned() else {
+        crate::metrics::METRICS.load_shed.inc();
         return retry_later(
             StatusCode::SERVICE_UNAVAILABLE,
             "The server is busy. Please try again in a few seconds. \
@@ -172,6 +173,17 @@ pub async fn guard(State(limits): State<Arc<Limits>>, request: Request, next: Ne
             .map(|info| info.0);
         let key = limits.client_key(request.headers(), peer);
         if limiter.check_key(&key).is_err() {
+            let limit = match class {
+                RouteClass::OpenLink => crate::metrics::Limit::open_link,
+                RouteClass::CodePage => crate::metrics::Limit::code_pages,
+                RouteClass::Submission | RouteClass::Unlimited => {
+                    crate::metrics::Limit::submissions
+                }
+            };
+            crate::metrics::METRICS
+                .rate_limited
+                .get_or_create(&crate::metrics::LimitLabel { limit })
+                .inc();
             return retry_later(
                 StatusCode::TOO_MANY_REQUESTS,
                 "Too many requests. Please wait a moment and try again. \

@@ -57,6 +57,10 @@ pub struct AppState {
     /// The origin browsers see (`https://sipas.example.gov.vn`), when a proxy rewrites Host:
     /// form posts must come from it, and printed invitations link to it.
     pub public_origin: Option<String>,
+    /// Who may read `/metrics`.
+    pub metrics_access: Arc<crate::metrics::MetricsAccess>,
+    /// This server's connection pool, for the metrics (`None` where the store is not SQL).
+    pub pool: Option<sqlx::AnyPool>,
 }
 
 impl axum::extract::FromRef<AppState> for LeptosOptions {
@@ -108,6 +112,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(crate::staff::router(&state))
         .route("/healthz", get(health))
+        .route("/metrics", get(crate::metrics::endpoint))
         .route("/lang/{code}", get(set_language))
         .route("/sw.js", get(service_worker))
         .route(
@@ -198,6 +203,8 @@ pub fn router(state: AppState) -> Router {
                 tracing::info_span!("request", method = %request.method(), path = %loggable_path(request.uri().path()))
             }),
         )
+        // Outermost: shed, rate-limited and timed-out requests are counted too.
+        .layer(axum::middleware::from_fn(crate::metrics::track))
 }
 
 /// Readiness: 200 when the database answers, 503 otherwise.

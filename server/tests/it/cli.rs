@@ -639,3 +639,35 @@ async fn postgres_runs_as_the_application_role_migrated_by_the_owner() {
     let _ = running.wait();
     common::drop_postgres_db(&name).await;
 }
+
+/// `log_format = "json"`: one JSON object a line, for a log collector.
+#[tokio::test]
+async fn logs_as_json_lines() {
+    let db = common::sqlite_db();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sipas"))
+        .arg("migrate")
+        .env("DATABASE_URL", &db.url)
+        .env("SIPAS_LOG_FORMAT", "json")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run sipas");
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["level"] == "INFO" && l["message"] == "database is up to date"),
+        "{text}"
+    );
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_sipas"))
+        .arg("config")
+        .env("SIPAS_LOG_FORMAT", "xml")
+        .output()
+        .expect("run sipas");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("LOG_FORMAT"));
+}

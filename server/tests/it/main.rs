@@ -14,6 +14,7 @@ mod demo;
 mod group_commit;
 mod http;
 mod never_panics;
+mod operations;
 mod public_site;
 mod releases;
 mod results;
