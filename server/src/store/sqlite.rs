@@ -45,6 +45,20 @@ pub(super) async fn connect(url: &str, options: &ConnectOptions) -> Result<SqlSt
                 Ok(())
             })
         })
+        // SQLite rolls a transaction back by itself on some errors (the disk full, an I/O
+        // error); the driver's ROLLBACK then fails and it goes on counting a transaction that
+        // is not there, so the next "transaction" on this connection is a savepoint whose
+        // failure leaves the write lock held: every other writer then waits and fails
+        // ("database is locked") until the server restarts. A connection still counting a
+        // transaction when it comes back to the pool is closed instead (the ping first lets
+        // the rollback queued by a dropped transaction run). Tested by
+        // `operations::sqlite_disk_full_is_503_and_loses_nothing`.
+        .after_release(|conn, _meta| {
+            Box::pin(async move {
+                conn.ping().await?;
+                Ok(!conn.is_in_transaction())
+            })
+        })
         .connect(&url)
         .await
         .map_err(connect_error)?;

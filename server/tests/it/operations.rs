@@ -154,3 +154,391 @@ async fn metrics_by_address_range() {
         let _ = server.await;
     }
 }
+
+/// What one submitting phone saw.
+#[derive(Default)]
+struct Seen {
+    acknowledged: std::collections::HashMap<String, String>,
+    /// When each acknowledgement arrived.
+    at: Vec<std::time::Instant>,
+    /// 503 replies, and how many of them said when to come back.
+    unavailable: usize,
+    with_retry_after: usize,
+    /// Replies that were neither a receipt nor a 503 (none expected).
+    other: Vec<String>,
+}
+
+/// Phones submitting `codes` to `addr` until each is acknowledged: on a 503 they wait (a
+/// tenth of the Retry-After, for the test's sake) and send the same submission again, as
+/// the outbox does; a lost connection is retried too.
+async fn phones(
+    addr: std::net::SocketAddr,
+    codes: Vec<String>,
+    answers: std::sync::Arc<sipas_app::survey::questionnaire::Answers>,
+    seen: std::sync::Arc<std::sync::Mutex<Seen>>,
+    workers: usize,
+) {
+    let queue = std::sync::Arc::new(std::sync::Mutex::new(
+        codes.into_iter().enumerate().collect::<Vec<_>>(),
+    ));
+    let tasks: Vec<_> = (0..workers)
+        .map(|_| {
+            let (queue, answers, seen) = (queue.clone(), answers.clone(), seen.clone());
+            tokio::spawn(async move {
+                let mut client = common::load::Client::new(addr);
+                loop {
+                    let Some((index, code)) = queue.lock().unwrap().pop() else {
+                        break;
+                    };
+                    let id = format!("ops-{index:020}");
+                    loop {
+                        let headers = [("content-type", "application/json")];
+                        let body = submit_body(&code, &id, &answers);
+                        match client
+                            .send("POST", "/api/survey/submit", &headers, body)
+                            .await
+                        {
+                            Ok((200, _, reply)) => {
+                                let value: serde_json::Value =
+                                    serde_json::from_str(&reply).unwrap();
+                                let receipt = value["Accepted"]["number"].as_str();
+                                let mut seen = seen.lock().unwrap();
+                                match receipt {
+                                    Some(receipt) => {
+                                        seen.acknowledged.insert(code.clone(), receipt.into());
+                                        seen.at.push(std::time::Instant::now());
+                                    }
+                                    None => seen.other.push(reply),
+                                }
+                                break;
+                            }
+                            Ok((503, headers, _)) => {
+                                let wait = headers
+                                    .get("retry-after")
+                                    .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+                                {
+                                    let mut seen = seen.lock().unwrap();
+                                    seen.unavailable += 1;
+                                    seen.with_retry_after += usize::from(wait.is_some());
+                                }
+                                let wait = wait.unwrap_or(5) * 100;
+                                tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+                            }
+                            Ok((status, _, reply)) => {
+                                seen.lock()
+                                    .unwrap()
+                                    .other
+                                    .push(format!("{status}: {reply}"));
+                                break;
+                            }
+                            Err(_) => {
+                                tokio::time::sleep(std::time::Duration::from_millis(100)).await
+                            }
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+}
+
+fn sipas_ok(url: &str, args: &[&str], env: &[(&str, &str)]) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sipas"))
+        .args(args)
+        .env("DATABASE_URL", url)
+        .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
+        .output()
+        .expect("run sipas");
+    assert!(
+        output.status.success(),
+        "sipas {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn codes_for(url: &str, dir: &std::path::Path, count: usize) -> Vec<String> {
+    let file = dir.join("codes.csv");
+    sipas_ok(
+        url,
+        &[
+            "codes",
+            "--wave",
+            "sipas-2026-demo",
+            "--psu",
+            sipas_server::services::demo::EXAMPLE_COMMUNE,
+            "--count",
+            &count.to_string(),
+            "--out",
+            &file.display().to_string(),
+        ],
+        &[],
+    );
+    common::load::read_codes(&file)
+}
+
+fn serve(url: &str, env: &[(&str, &str)]) -> (tokio::process::Child, std::net::SocketAddr) {
+    let port = common::load::free_port();
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sipas"))
+        .arg("serve")
+        .env("DATABASE_URL", url)
+        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "error")
+        .env("SIPAS_LIMIT_SUBMISSIONS_PER_MINUTE", "0")
+        .env("SIPAS_LIMIT_CODE_PAGES_PER_MINUTE", "0")
+        .envs(env.iter().copied())
+        .stdout(if std::env::var_os("SIPAS_TEST_SERVER_LOGS").is_some() {
+            std::process::Stdio::inherit()
+        } else {
+            std::process::Stdio::null()
+        })
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start sipas serve");
+    (child, format!("127.0.0.1:{port}").parse().unwrap())
+}
+
+async fn health(addr: std::net::SocketAddr) -> Option<u16> {
+    common::load::Client::new(addr)
+        .send("GET", "/healthz", &[], String::new())
+        .await
+        .ok()
+        .map(|(status, _, _)| status)
+}
+
+const RESTART_CODES: usize = 1500;
+
+/// PostgreSQL crashes (immediate stop) in the middle of a stream of submissions and comes back
+/// five seconds later: meanwhile the server answers 503 with Retry-After (health too), it
+/// reconnects by itself, and every acknowledged submission is stored exactly once. The time to
+/// recover is printed (docs/reliability.md).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_restart_mid_load_loses_nothing_acknowledged() {
+    let Some(cluster) = common::PrivateCluster::start() else {
+        return;
+    };
+    let (owner, app) = cluster.sipas_database().await;
+    let dir = tempfile::tempdir().unwrap();
+    sipas_ok(&app, &["demo", "--no-history"], &[]);
+    let codes = codes_for(&app, dir.path(), RESTART_CODES);
+    let questionnaire = sipas_server::services::questionnaires::parse(
+        sipas_server::services::questionnaires::SIPAS_2023,
+    )
+    .unwrap();
+    let answers = std::sync::Arc::new(complete_answers(&questionnaire));
+    // Requests give up on the database after 2 s (default 10) so the outage shows as 503s.
+    let (server, addr) = serve(&app, &[("SIPAS_DATABASE_CONNECT_TIMEOUT_SECS", "2")]);
+    assert!(common::load::wait_until_ready(addr, std::time::Duration::from_secs(30)).await);
+
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Seen::default()));
+    let load = tokio::spawn(phones(addr, codes, answers, seen.clone(), 8));
+    while seen.lock().unwrap().acknowledged.len() < RESTART_CODES / 5 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    cluster.crash();
+    let stopped = std::time::Instant::now();
+    let acknowledged_before = seen.lock().unwrap().acknowledged.len();
+    let mut health_while_down = Vec::new();
+    while stopped.elapsed() < std::time::Duration::from_secs(5) {
+        health_while_down.push(health(addr).await);
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    cluster.pg_ctl(&["start", "-w"]);
+    let started = std::time::Instant::now();
+    tokio::time::timeout(std::time::Duration::from_secs(60), load)
+        .await
+        .expect("submissions still refused a minute after PostgreSQL came back")
+        .unwrap();
+    let seen = std::sync::Arc::try_unwrap(seen)
+        .ok()
+        .unwrap()
+        .into_inner()
+        .unwrap();
+    let first_after = seen
+        .at
+        .iter()
+        .filter(|t| **t > started)
+        .min()
+        .copied()
+        .expect("acknowledgements after the restart");
+    eprintln!(
+        "PostgreSQL down {:.1} s; {} acknowledged before, {} answers 503 (all with Retry-After: \
+         {}); first acknowledgement {:.2} s after PostgreSQL accepted connections again",
+        (started - stopped).as_secs_f64(),
+        acknowledged_before,
+        seen.unavailable,
+        seen.unavailable == seen.with_retry_after,
+        (first_after - started).as_secs_f64()
+    );
+    assert!(seen.other.is_empty(), "{:?}", seen.other);
+    assert!(seen.unavailable > 0, "the outage was seen as 503");
+    assert_eq!(
+        seen.unavailable, seen.with_retry_after,
+        "every 503 says when"
+    );
+    assert!(
+        health_while_down.iter().any(|h| *h == Some(503)),
+        "health said unavailable: {health_while_down:?}"
+    );
+    assert_eq!(
+        health(addr).await,
+        Some(200),
+        "healthy again without a restart"
+    );
+    assert_eq!(seen.acknowledged.len(), RESTART_CODES);
+    let store = sipas_server::store::open(&owner, &Default::default())
+        .await
+        .unwrap();
+    common::assert_acknowledged_stored_once(store.pool(), &seen.acknowledged, RESTART_CODES).await;
+    store.close().await;
+    drop(server);
+}
+
+/// A small file system of the test's own (tmpfs), or `None` where mounting is not allowed
+/// (not root, or a container without the capability): then the test says so and stops.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(megabytes: u32) -> Option<Self> {
+        let dir = tempfile::tempdir().unwrap();
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={megabytes}m"), "tmpfs"])
+            .arg(dir.path())
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !mounted {
+            eprintln!(
+                "SKIPPING the disk-full test: cannot mount a small file system here \
+                 (docs/reliability.md says what happens)"
+            );
+            return None;
+        }
+        Some(Self { dir })
+    }
+
+    /// Fills the file system with a filler file until `leave` bytes are free.
+    fn fill(&self, leave: u64) {
+        let free = fs_free(self.dir.path());
+        let filler = std::fs::File::create(self.dir.path().join("filler")).unwrap();
+        filler.set_len(0).unwrap();
+        use std::io::Write;
+        let mut writer = std::io::BufWriter::new(filler);
+        let chunk = vec![0u8; 64 * 1024];
+        let mut left = free.saturating_sub(leave);
+        while left > 0 {
+            let n = left.min(chunk.len() as u64) as usize;
+            if writer.write_all(&chunk[..n]).is_err() {
+                break;
+            }
+            left -= n as u64;
+        }
+        let _ = writer.flush();
+    }
+
+    fn make_room(&self) {
+        std::fs::remove_file(self.dir.path().join("filler")).unwrap();
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+fn fs_free(path: &std::path::Path) -> u64 {
+    let output = std::process::Command::new("df")
+        .args(["--output=avail", "-B1"])
+        .arg(path)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .nth(1)
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap()
+}
+
+const DISK_CODES: usize = 1500;
+
+/// SQLite's disk fills up under load: submissions are answered 503 with Retry-After (never
+/// acknowledged without being stored), the server keeps running, and once there is room again
+/// the same submissions go through; every acknowledged one is stored exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_disk_full_is_503_and_loses_nothing() {
+    let Some(disk) = SmallDisk::mount(64) else {
+        return;
+    };
+    let url = format!("sqlite://{}", disk.dir.path().join("sipas.db").display());
+    sipas_ok(&url, &["demo", "--no-history"], &[]);
+    let codes = codes_for(&url, disk.dir.path(), DISK_CODES);
+    let questionnaire = sipas_server::services::questionnaires::parse(
+        sipas_server::services::questionnaires::SIPAS_2023,
+    )
+    .unwrap();
+    let answers = std::sync::Arc::new(complete_answers(&questionnaire));
+    let (server, addr) = serve(&url, &[]);
+    assert!(common::load::wait_until_ready(addr, std::time::Duration::from_secs(30)).await);
+    // Room for a few hundred submissions (each ~1-2 KB with its WAL frames and indexes).
+    disk.fill(400 * 1024);
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Seen::default()));
+    let load = tokio::spawn(phones(addr, codes, answers, seen.clone(), 8));
+    // Wait until the disk is full: 503s and no progress.
+    let started = std::time::Instant::now();
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let seen = seen.lock().unwrap();
+        if seen.unavailable >= 20 || started.elapsed() > std::time::Duration::from_secs(60) {
+            break;
+        }
+    }
+    let (full_at, unavailable_full) = {
+        let seen = seen.lock().unwrap();
+        (seen.acknowledged.len(), seen.unavailable)
+    };
+    assert!(unavailable_full >= 20, "the full disk was answered 503");
+    assert!(full_at < DISK_CODES, "the disk filled up before the end");
+    assert!(health(addr).await.is_some(), "the server is still running");
+    disk.make_room();
+    tokio::time::timeout(std::time::Duration::from_secs(60), load)
+        .await
+        .expect("submissions still refused a minute after room was made")
+        .unwrap();
+    let seen = std::sync::Arc::try_unwrap(seen)
+        .ok()
+        .unwrap()
+        .into_inner()
+        .unwrap();
+    eprintln!(
+        "disk full after {full_at} acknowledged; {} answers 503 (all with Retry-After: {}); \
+         all {DISK_CODES} acknowledged once there was room",
+        seen.unavailable,
+        seen.unavailable == seen.with_retry_after
+    );
+    assert!(seen.other.is_empty(), "{:?}", seen.other);
+    assert_eq!(
+        seen.unavailable, seen.with_retry_after,
+        "every 503 says when"
+    );
+    assert_eq!(seen.acknowledged.len(), DISK_CODES);
+    drop(server);
+    let store = sipas_server::store::open(&url, &Default::default())
+        .await
+        .unwrap();
+    let check: String = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(check, "ok");
+    common::assert_acknowledged_stored_once(store.pool(), &seen.acknowledged, DISK_CODES).await;
+    store.close().await;
+}

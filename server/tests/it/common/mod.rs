@@ -295,3 +295,159 @@ pub async fn assert_acknowledged_stored_once(
         );
     }
 }
+
+/// A PostgreSQL server of the test's own (initdb in a temporary folder, its own port), for
+/// tests that stop and start the server: the shared one serves the other tests meanwhile.
+/// `None` outside CI when the PostgreSQL binaries are missing.
+pub struct PrivateCluster {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    bin: std::path::PathBuf,
+}
+
+impl PrivateCluster {
+    pub fn start() -> Option<Self> {
+        let bin = ["17", "16", "15", "14"]
+            .iter()
+            .map(|v| std::path::PathBuf::from(format!("/usr/lib/postgresql/{v}/bin")))
+            .find(|p| p.join("initdb").exists());
+        let Some(bin) = bin else {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("PostgreSQL's binaries must be installed in CI (scripts/setup.sh)");
+            }
+            eprintln!("SKIPPING: no PostgreSQL binaries");
+            return None;
+        };
+        let dir = tempfile::tempdir().expect("dir");
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).expect("data dir");
+        let cluster = Self {
+            port: load::free_port(),
+            dir,
+            bin,
+        };
+        cluster.chown();
+        cluster.run(
+            "initdb",
+            &[
+                "-D",
+                &data.display().to_string(),
+                "--auth=trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+            ],
+        );
+        cluster.pg_ctl(&["start", "-w"]);
+        Some(cluster)
+    }
+
+    /// As root, the server runs as the `postgres` account (it refuses root).
+    fn chown(&self) {
+        if running_as_root() {
+            let status = std::process::Command::new("chown")
+                .args([
+                    "-R",
+                    "postgres:postgres",
+                    &self.dir.path().display().to_string(),
+                ])
+                .status()
+                .expect("chown");
+            assert!(status.success());
+        }
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) {
+        let program = self.bin.join(tool).display().to_string();
+        let output = if running_as_root() {
+            std::process::Command::new("runuser")
+                .args(["-u", "postgres", "--", &program])
+                .args(args)
+                .current_dir("/tmp")
+                .output()
+        } else {
+            std::process::Command::new(&program).args(args).output()
+        }
+        .expect("run a PostgreSQL tool");
+        assert!(
+            output.status.success(),
+            "{tool} {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    pub fn pg_ctl(&self, args: &[&str]) {
+        let data = self.dir.path().join("data").display().to_string();
+        let log = self.dir.path().join("server.log").display().to_string();
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=on",
+            self.port,
+            self.dir.path().display()
+        );
+        let mut all = vec!["-D", &data, "-l", &log, "-o", &options];
+        all.extend_from_slice(args);
+        self.run("pg_ctl", &all);
+    }
+
+    /// Stops the server as a crash would (no shutdown checkpoint; recovery replays the WAL).
+    pub fn crash(&self) {
+        self.pg_ctl(&["stop", "-m", "immediate", "-w"]);
+    }
+
+    pub fn url(&self, user: &str, database: &str) -> String {
+        format!("postgres://{user}@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// An owner and an application role and their database, migrated as `sipas migrate`
+    /// does; returns (owner URL, application URL).
+    pub async fn sipas_database(&self) -> (String, String) {
+        sqlx::any::install_default_drivers();
+        let admin = AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&self.url("postgres", "postgres"))
+            .await
+            .expect("connect as postgres");
+        for sql in [
+            "CREATE ROLE sipas_owner LOGIN",
+            "CREATE ROLE sipas_app LOGIN",
+            "CREATE DATABASE sipas OWNER sipas_owner",
+        ] {
+            admin.execute(sql).await.expect(sql);
+        }
+        admin.close().await;
+        let (owner, app) = (
+            self.url("sipas_owner", "sipas"),
+            self.url("sipas_app", "sipas"),
+        );
+        sipas_server::store::migrate(&owner, &Default::default(), Some("sipas_app"))
+            .await
+            .expect("migrate")
+            .close()
+            .await;
+        (owner, app)
+    }
+}
+
+impl Drop for PrivateCluster {
+    fn drop(&mut self) {
+        let data = self.dir.path().join("data").display().to_string();
+        let program = self.bin.join("pg_ctl").display().to_string();
+        let args = ["-D", data.as_str(), "stop", "-m", "immediate"];
+        let _ = if running_as_root() {
+            std::process::Command::new("runuser")
+                .args(["-u", "postgres", "--", &program])
+                .args(args)
+                .output()
+        } else {
+            std::process::Command::new(&program).args(args).output()
+        };
+    }
+}
+
+/// Whether the tests run as root (then PostgreSQL's tools run as `postgres`).
+pub fn running_as_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
