@@ -381,7 +381,7 @@ async fn postgres_restart_mid_load_loses_nothing_acknowledged() {
         "every 503 says when"
     );
     assert!(
-        health_while_down.iter().any(|h| *h == Some(503)),
+        health_while_down.contains(&Some(503)),
         "health said unavailable: {health_while_down:?}"
     );
     assert_eq!(
