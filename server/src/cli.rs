@@ -52,6 +52,27 @@ pub enum Command {
     },
     /// Print the effective configuration, secrets redacted.
     Config,
+    /// Write a consistent copy of the database to FILE while the server runs (SQLite:
+    /// `VACUUM INTO`; PostgreSQL: `pg_dump --format=custom`), and FILE.manifest: the SHA-256 of
+    /// every published release's open-data files. A backup never overwrites a file.
+    Backup {
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+    },
+    /// Restore a backup into the database of `database_url`: a new SQLite file, or an empty
+    /// PostgreSQL database (restored as the owner of `migrate_database_url`, the application
+    /// role granted again). Stop the server first.
+    Restore {
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+        /// Then check the restored database: every release file byte for byte against the
+        /// backup's manifest (and SQLite's integrity check, always done before restoring).
+        #[arg(long)]
+        verify: bool,
+        /// Replace an existing SQLite database file.
+        #[arg(long)]
+        force: bool,
+    },
     /// Publish a questionnaire version from a TOML file (default: the built-in SIPAS 2023 one).
     /// Publishing the same content again is a no-op; different content needs a new version.
     Publish {
@@ -270,6 +291,8 @@ pub enum CliError {
     OwnerRole(Vec<String>),
     #[error("invalid configuration: {0}")]
     Settings(String),
+    #[error(transparent)]
+    Backup(#[from] crate::services::backup::BackupError),
     #[error("{0} published values were not reproduced")]
     NotReproduced(usize),
     #[error("cannot write {path}: {source}")]
@@ -335,6 +358,44 @@ impl Cli {
                 Ok(())
             }
             Command::Config => print_config(&config),
+            Command::Backup { to } => {
+                let summary = crate::services::backup::backup(&config.database_url, &to).await?;
+                print!("{}: {}", to.display(), summary.render());
+                Ok(())
+            }
+            Command::Restore {
+                from,
+                verify,
+                force,
+            } => {
+                let owner_url = config
+                    .migrate_database_url
+                    .as_deref()
+                    .unwrap_or(&config.database_url);
+                let application_role = store::postgres_user(&config.database_url)
+                    .filter(|role| store::postgres_user(owner_url).as_ref() != Some(role));
+                let restored = crate::services::backup::restore(
+                    &from,
+                    &config.database_url,
+                    owner_url,
+                    application_role.as_deref(),
+                    force,
+                    verify,
+                )
+                .await?;
+                print!("restored: {}", restored.summary.render());
+                match (verify, restored.manifest_checked) {
+                    (true, Some(manifest)) => println!(
+                        "verified: every release file matches {}",
+                        manifest.display()
+                    ),
+                    (true, None) => println!(
+                        "no manifest beside the backup: the release files were not compared"
+                    ),
+                    (false, _) => {}
+                }
+                Ok(())
+            }
             Command::Verify {
                 folder,
                 previous,

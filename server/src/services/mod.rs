@@ -3,6 +3,7 @@
 //! demonstration data and the shipped questionnaires.
 
 pub mod accounts;
+pub mod backup;
 pub mod compute;
 pub mod demo;
 pub mod export;

@@ -148,6 +148,12 @@ pub fn results_csv(cells: &[ReleaseCell]) -> Result<Vec<u8>, String> {
 
 pub fn results_xlsx(info: &ReleaseInfo, cells: &[ReleaseCell]) -> Result<Vec<u8>, String> {
     let mut workbook = rust_xlsxwriter::Workbook::new();
+    // The same bytes whenever the file is built (its SHA-256 in a backup's manifest, a
+    // mirror's copy): the workbook says it was created when the release was published, not
+    // now (the writer's default).
+    workbook.set_properties(
+        &rust_xlsxwriter::DocProperties::new().set_creation_datetime(&published_at(info)?),
+    );
     let sheet = workbook.add_worksheet();
     sheet
         .set_name(format!("SIPAS {} v{}", info.year, info.version))
@@ -175,6 +181,26 @@ pub fn results_xlsx(info: &ReleaseInfo, cells: &[ReleaseCell]) -> Result<Vec<u8>
         }
     }
     workbook.save_to_buffer().map_err(|e| e.to_string())
+}
+
+/// When the release was published, for the workbook.
+fn published_at(info: &ReleaseInfo) -> Result<rust_xlsxwriter::ExcelDateTime, String> {
+    let unreadable = |e: &dyn std::fmt::Display| {
+        format!(
+            "the release's publication time {:?}: {e}",
+            info.published_at
+        )
+    };
+    let at = time::OffsetDateTime::parse(
+        &info.published_at,
+        &time::format_description::well_known::Rfc3339,
+    )
+    .map_err(|e| unreadable(&e))?
+    .to_offset(time::UtcOffset::UTC);
+    let year = u16::try_from(at.year()).map_err(|e| unreadable(&e))?;
+    rust_xlsxwriter::ExcelDateTime::from_ymd(year, at.month() as u8, at.day())
+        .and_then(|date| date.and_hms(u16::from(at.hour()), at.minute(), at.second()))
+        .map_err(|e| unreadable(&e))
 }
 
 pub fn results_json(info: &ReleaseInfo, cells: &[ReleaseCell]) -> Result<Vec<u8>, String> {
@@ -338,4 +364,46 @@ pub fn version_number(text: &str) -> Option<i32> {
     text.strip_prefix('v')
         .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) && !v.starts_with('0'))
         .and_then(|v| v.parse::<i32>().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The workbook is the same bytes whenever it is built (it carries the publication time,
+    /// not the build's): a backup's manifest and SHA256SUMS-style checks rely on it.
+    #[test]
+    fn the_workbook_is_reproducible() {
+        let info = ReleaseInfo {
+            year: 2026,
+            version: 1,
+            wave_code: "w".into(),
+            geography: sipas_app::domain::Geography::G2025,
+            title: "SIPAS 2026".into(),
+            methodology: String::new(),
+            questionnaire_code: "sipas-2023".into(),
+            questionnaire_version: 1,
+            input_digest: String::new(),
+            software_version: "0".into(),
+            computed_by: "a".into(),
+            approved_by: "b".into(),
+            published_at: "2026-12-07T09:56:01Z".into(),
+            changelog: String::new(),
+            cell_count: 0,
+            compared_with: None,
+        };
+        let first = results_xlsx(&info, &[]).expect("xlsx");
+        // The writer's clock has a resolution of a second.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        assert_eq!(first, results_xlsx(&info, &[]).expect("xlsx"));
+        let unreadable = ReleaseInfo {
+            published_at: "yesterday".into(),
+            ..info
+        };
+        assert!(
+            results_xlsx(&unreadable, &[])
+                .expect_err("refused")
+                .contains("yesterday")
+        );
+    }
 }

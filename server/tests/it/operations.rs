@@ -542,3 +542,285 @@ async fn sqlite_disk_full_is_503_and_loses_nothing() {
     common::assert_acknowledged_stored_once(store.pool(), &seen.acknowledged, DISK_CODES).await;
     store.close().await;
 }
+
+/// The release files a running server serves: `YEAR vVERSION FILE SHA256` lines, as in a
+/// backup's manifest.
+async fn served_release_files(addr: std::net::SocketAddr, year: i32, version: i32) -> Vec<String> {
+    use sha2::Digest;
+    let mut lines = Vec::new();
+    let mut client = common::load::Client::new(addr);
+    for file in sipas_server::services::open_data::FILES {
+        let path = format!("/du-lieu/{year}/v{version}/{file}");
+        let (status, _, _) = client.send("GET", &path, &[], String::new()).await.unwrap();
+        if status == 404 {
+            continue;
+        }
+        assert_eq!(status, 200, "{path}");
+        // Bytes, not text: fetched again raw for the digest.
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .unwrap();
+        tokio::spawn(connection);
+        let response = sender
+            .send_request(
+                hyper::Request::get(&path)
+                    .header("host", addr.to_string())
+                    .body(http_body_util::Full::new(hyper::body::Bytes::new()))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        use http_body_util::BodyExt;
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let digest = sipas_app::survey::codes::hex(&sha2::Sha256::digest(&body));
+        lines.push(format!("{year} v{version} {file} {digest}"));
+    }
+    lines
+}
+
+fn sipas_output(url: &str, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_sipas"))
+        .args(args)
+        .env("DATABASE_URL", url)
+        .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
+        .output()
+        .expect("run sipas")
+}
+
+const DRILL_CODES: usize = 800;
+
+/// The backup drill: a backup taken while phones submit; restored into a fresh database it
+/// holds every submission acknowledged before the backup began, and every file of the
+/// published release is byte for byte what the live server served (the backup's manifest,
+/// checked by `restore --verify`, and the test's own downloads).
+/// `restore_env`: the environment `sipas restore` runs in (the target database).
+async fn backup_drill(
+    url: &str,
+    restore_url: &str,
+    restore_env: &[(&str, &str)],
+    dir: &std::path::Path,
+) {
+    let store = common::store_on(url).await;
+    sipas_server::services::demo::seed(store.as_ref())
+        .await
+        .unwrap();
+    let wave = common::fixtures::collected_wave(
+        &store,
+        "sipas-2025-test",
+        2025,
+        sipas_app::domain::Geography::G2025,
+        &["01", "79", "48"],
+    )
+    .await;
+    sipas_server::services::demo::publish_demo(store.as_ref(), &wave, "")
+        .await
+        .unwrap();
+    let codes = common::seed_codes(store.as_ref(), store.as_ref(), DRILL_CODES).await;
+    store.close().await;
+    let questionnaire = sipas_server::services::questionnaires::parse(
+        sipas_server::services::questionnaires::SIPAS_2023,
+    )
+    .unwrap();
+    let answers = std::sync::Arc::new(complete_answers(&questionnaire));
+    let (server, addr) = serve(url, &[]);
+    assert!(common::load::wait_until_ready(addr, std::time::Duration::from_secs(30)).await);
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Seen::default()));
+    let load = tokio::spawn(phones(addr, codes, answers, seen.clone(), 4));
+    while seen.lock().unwrap().acknowledged.len() < DRILL_CODES / 4 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let before = seen.lock().unwrap().acknowledged.clone();
+    let backup = dir.join("sipas.backup");
+    let url_owned = url.to_owned();
+    let backup_path = backup.clone();
+    let taken = tokio::task::spawn_blocking(move || {
+        sipas_output(
+            &url_owned,
+            &["backup", "--to", &backup_path.display().to_string()],
+            &[],
+        )
+    })
+    .await
+    .unwrap();
+    assert!(
+        taken.status.success(),
+        "{}",
+        String::from_utf8_lossy(&taken.stderr)
+    );
+    let during = seen.lock().unwrap().acknowledged.len() - before.len();
+    load.await.unwrap();
+    let seen = std::sync::Arc::try_unwrap(seen)
+        .ok()
+        .unwrap()
+        .into_inner()
+        .unwrap();
+    assert!(seen.other.is_empty(), "{:?}", seen.other);
+    eprintln!(
+        "backup taken with {} acknowledged, {during} more acknowledged while it ran",
+        before.len()
+    );
+    assert!(during > 0, "the backup ran under load");
+
+    // The manifest is what the live server serves.
+    let served = served_release_files(addr, 2025, 1).await;
+    assert!(served.len() >= 6, "{served:?}");
+    let manifest =
+        std::fs::read_to_string(sipas_server::services::backup::manifest_path(&backup)).unwrap();
+    assert_eq!(manifest.lines().collect::<Vec<_>>(), served);
+    drop(server);
+
+    // Restored into a fresh database and verified.
+    let restored = sipas_output(
+        restore_url,
+        &[
+            "restore",
+            "--from",
+            &backup.display().to_string(),
+            "--verify",
+        ],
+        restore_env,
+    );
+    let said = String::from_utf8_lossy(&restored.stdout);
+    assert!(
+        restored.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&restored.stderr)
+    );
+    assert!(
+        said.contains("verified: every release file matches"),
+        "{said}"
+    );
+    let store = common::store_on(restore_url).await;
+    let stored: Vec<(String, String)> = sqlx::query_as("SELECT code_hash, receipt FROM responses")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    let stored: std::collections::HashMap<String, String> = stored.into_iter().collect();
+    assert!(stored.len() >= before.len() && stored.len() < DRILL_CODES);
+    for (code, receipt) in &before {
+        let hash = sipas_server::services::invitations::hash(
+            &sipas_app::survey::codes::InvitationCode::parse(code).unwrap(),
+        );
+        assert_eq!(
+            stored.get(&hash),
+            Some(receipt),
+            "{code} acknowledged before the backup"
+        );
+    }
+    // And the restored database serves the same files.
+    let manifest_restored = sipas_server::services::backup::release_manifest(store.clone())
+        .await
+        .unwrap();
+    assert_eq!(manifest_restored, manifest);
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_under_load_restores_everything_sqlite() {
+    let db = common::sqlite_db();
+    let target = db.dir.path().join("restored.db");
+    let restore_url = format!("sqlite://{}", target.display());
+    backup_drill(&db.url, &restore_url, &[], db.dir.path()).await;
+
+    // SQLite: a backup never overwrites, a restore never replaces a database unasked, and a
+    // damaged backup is refused before anything is written.
+    let backup = db.dir.path().join("sipas.backup");
+    let again = sipas_output(
+        &db.url,
+        &["backup", "--to", &backup.display().to_string()],
+        &[],
+    );
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
+    let onto = sipas_output(
+        &restore_url,
+        &["restore", "--from", &backup.display().to_string()],
+        &[],
+    );
+    assert!(!onto.status.success());
+    assert!(String::from_utf8_lossy(&onto.stderr).contains("--force"));
+    let damaged = db.dir.path().join("damaged.backup");
+    let mut bytes = std::fs::read(&backup).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle..middle + 4096].fill(0xA5);
+    std::fs::write(&damaged, bytes).unwrap();
+    let fresh = db.dir.path().join("from-damaged.db");
+    let refused = sipas_output(
+        &format!("sqlite://{}", fresh.display()),
+        &["restore", "--from", &damaged.display().to_string()],
+        &[],
+    );
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("damaged") || said.contains("malformed"),
+        "{said}"
+    );
+    assert!(!fresh.exists(), "nothing written from a damaged backup");
+
+    // A manifest that does not match is reported, file by file.
+    let tampered = db.dir.path().join("tampered.backup");
+    std::fs::copy(&backup, &tampered).unwrap();
+    std::fs::write(
+        sipas_server::services::backup::manifest_path(&tampered),
+        std::fs::read_to_string(sipas_server::services::backup::manifest_path(&backup))
+            .unwrap()
+            .replacen(" results.csv ", " results.csv 0", 1),
+    )
+    .unwrap();
+    let refused = sipas_output(
+        &restore_url,
+        &[
+            "restore",
+            "--from",
+            &tampered.display().to_string(),
+            "--verify",
+            "--force",
+        ],
+        &[],
+    );
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("differ from the backup's manifest"), "{said}");
+    assert!(said.contains("results.csv"), "{said}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_under_load_restores_everything_postgres() {
+    let Some((url, name)) = common::postgres_db().await else {
+        return;
+    };
+    let Some(target) = common::postgres_empty_db().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let owner = common::postgres_owner_url(&target);
+    backup_drill(
+        &url,
+        &common::postgres_app_url(&target),
+        &[("SIPAS_MIGRATE_DATABASE_URL", owner.as_str())],
+        dir.path(),
+    )
+    .await;
+    // PostgreSQL: a restore goes into an empty database only.
+    let onto = sipas_output(
+        &common::postgres_app_url(&target),
+        &[
+            "restore",
+            "--from",
+            &dir.path().join("sipas.backup").display().to_string(),
+        ],
+        &[("SIPAS_MIGRATE_DATABASE_URL", owner.as_str())],
+    );
+    assert!(!onto.status.success());
+    assert!(
+        String::from_utf8_lossy(&onto.stderr).contains("restore into an empty database"),
+        "{}",
+        String::from_utf8_lossy(&onto.stderr)
+    );
+    common::drop_postgres_db(&name).await;
+    common::drop_postgres_db(&target).await;
+}

@@ -9,56 +9,8 @@ use std::collections::BTreeMap;
 
 use axum::http::StatusCode;
 use common::browser::Browser;
-use sipas_app::domain::{Geography, QuestionnaireRef, Wave};
+use sipas_app::domain::Geography;
 use sipas_app::staff::release::ReleaseStore;
-use sipas_app::staff::{CollectedStore, FieldStore};
-
-async fn wave(
-    store: &sipas_server::store::SqlStore,
-    code: &str,
-    year: i32,
-    geography: Geography,
-    provinces: &[&str],
-) -> Wave {
-    let wave = Wave {
-        code: code.into(),
-        title: format!("SIPAS {year}"),
-        year,
-        geography,
-        questionnaire: Some(QuestionnaireRef {
-            code: "sipas-2023".into(),
-            version: 1,
-        }),
-        open_link: false,
-        closed: false,
-    };
-    common::create_wave(store, &wave).await.expect("wave");
-    let provinces: Vec<String> = provinces.iter().map(|p| (*p).to_owned()).collect();
-    let frame = common::fixtures::frame(&provinces, geography);
-
-    store
-        .replace_frame(code, &frame, &common::audit("frame_uploaded"))
-        .await
-        .expect("frame");
-    let items = sipas_stats::methodology::Methodology::from_toml(
-        sipas_server::services::questionnaires::SIPAS_2023_METHODOLOGY,
-    )
-    .unwrap()
-    .compile()
-    .unwrap()
-    .items;
-    store
-        .import_paper(
-            code,
-            None,
-            &common::fixtures::forms(&frame, &items, year),
-            false,
-            &|_: &[sipas_app::staff::port::RowOutcome]| common::audit("paper_imported"),
-        )
-        .await
-        .expect("forms");
-    wave
-}
 
 struct World {
     app: axum::Router,
@@ -72,7 +24,7 @@ async fn world(url: &str) -> World {
     sipas_server::services::demo::seed(store.as_ref())
         .await
         .expect("seed");
-    let old = wave(
+    let old = common::fixtures::collected_wave(
         &store,
         "sipas-2024-test",
         2024,
@@ -83,7 +35,7 @@ async fn world(url: &str) -> World {
     sipas_server::services::demo::publish_demo(store.as_ref(), &old, "")
         .await
         .expect("2024");
-    let new = wave(
+    let new = common::fixtures::collected_wave(
         &store,
         "sipas-2025-test",
         2025,

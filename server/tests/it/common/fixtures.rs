@@ -4,9 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use sipas_app::domain::Geography;
+use sipas_app::domain::{Geography, QuestionnaireRef, Wave};
 use sipas_app::staff::frame::{Frame, FramePsu, FrameStratum};
 use sipas_app::staff::port::{PaperRecord, PaperTarget};
+use sipas_app::staff::{CollectedStore, FieldStore};
 use sipas_app::survey::codes::sha256_hex;
 use sipas_server::services::demo::{Rng, effect};
 
@@ -90,4 +91,53 @@ pub fn forms(frame: &Frame, items: &[String], year: i32) -> Vec<PaperRecord> {
         }
     }
     records
+}
+
+/// A wave on `provinces` with a small frame (see [`frame`]) and paper forms collected in every
+/// commune of it: ready to compute and publish.
+pub async fn collected_wave(
+    store: &sipas_server::store::SqlStore,
+    code: &str,
+    year: i32,
+    geography: Geography,
+    provinces: &[&str],
+) -> Wave {
+    let wave = Wave {
+        code: code.into(),
+        title: format!("SIPAS {year}"),
+        year,
+        geography,
+        questionnaire: Some(QuestionnaireRef {
+            code: "sipas-2023".into(),
+            version: 1,
+        }),
+        open_link: false,
+        closed: false,
+    };
+    super::create_wave(store, &wave).await.expect("wave");
+    let provinces: Vec<String> = provinces.iter().map(|p| (*p).to_owned()).collect();
+    let frame = frame(&provinces, geography);
+
+    store
+        .replace_frame(code, &frame, &super::audit("frame_uploaded"))
+        .await
+        .expect("frame");
+    let items = sipas_stats::methodology::Methodology::from_toml(
+        sipas_server::services::questionnaires::SIPAS_2023_METHODOLOGY,
+    )
+    .unwrap()
+    .compile()
+    .unwrap()
+    .items;
+    store
+        .import_paper(
+            code,
+            None,
+            &forms(&frame, &items, year),
+            false,
+            &|_: &[sipas_app::staff::port::RowOutcome]| super::audit("paper_imported"),
+        )
+        .await
+        .expect("forms");
+    wave
 }
