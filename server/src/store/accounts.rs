@@ -63,7 +63,9 @@ impl AccountStore for SqlStore {
     async fn create_user(&self, user: &NewUser, audit: &AuditEntry) -> StoreResult<i64> {
         let created_at = now_rfc3339()?;
         // The account and a researcher's approval together, or neither.
-        let mut tx = self.pool().begin().await.map_err(db_error)?;
+        let mut tx = super::sql::begin_write(self.pool())
+            .await
+            .map_err(db_error)?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO staff_users (username, display_name, role, province_geography, \
              province_code, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
@@ -146,7 +148,9 @@ impl AccountStore for SqlStore {
         password_hash: &str,
         audit: &AuditEntry,
     ) -> StoreResult<()> {
-        let mut tx = self.pool().begin().await.map_err(db_error)?;
+        let mut tx = super::sql::begin_write(self.pool())
+            .await
+            .map_err(db_error)?;
         let changed = sqlx::query(
             "UPDATE staff_users SET password_hash = $1, \
              credentials_version = credentials_version + 1 WHERE id = $2",
@@ -165,7 +169,9 @@ impl AccountStore for SqlStore {
     }
 
     async fn set_active(&self, id: i64, active: bool, audit: &AuditEntry) -> StoreResult<()> {
-        let mut tx = self.pool().begin().await.map_err(db_error)?;
+        let mut tx = super::sql::begin_write(self.pool())
+            .await
+            .map_err(db_error)?;
         let changed = sqlx::query(
             "UPDATE staff_users SET active = $1, credentials_version = credentials_version + 1 \
              WHERE id = $2",
@@ -184,7 +190,9 @@ impl AccountStore for SqlStore {
     }
 
     async fn record_login_failure(&self, keys: &[String], at_unix: i64) -> StoreResult<()> {
-        let mut tx = self.pool().begin().await.map_err(db_error)?;
+        let mut tx = super::sql::begin_write(self.pool())
+            .await
+            .map_err(db_error)?;
         for key in keys {
             sqlx::query("INSERT INTO login_failures (throttle_key, failed_at) VALUES ($1, $2)")
                 .bind(key)

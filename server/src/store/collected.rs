@@ -339,7 +339,9 @@ impl CollectedStore for SqlStore {
                 .map_err(db_error)?;
         let wave = wave_from_row(wave_row)?;
         let now = now_rfc3339()?;
-        let mut tx = self.pool().begin().await.map_err(db_error)?;
+        let mut tx = super::sql::begin_write(self.pool())
+            .await
+            .map_err(db_error)?;
         let mut outcomes = Vec::with_capacity(records.len());
         let mut context = ImportContext::load(&mut tx, wave_code).await?;
         for record in records {

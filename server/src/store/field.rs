@@ -98,7 +98,9 @@ impl FieldStore for SqlStore {
         audit: &AuditEntry,
     ) -> StoreResult<()> {
         let created_at = now_rfc3339()?;
-        let mut tx = self.pool().begin().await.map_err(db_error)?;
+        let mut tx = super::sql::begin_write(self.pool())
+            .await
+            .map_err(db_error)?;
         sqlx::query(
             "INSERT INTO waves (code, title, year, geography, questionnaire_code, \
              questionnaire_version, open_link, created_at, opens_on, closes_on, \
@@ -148,7 +150,9 @@ impl FieldStore for SqlStore {
     }
 
     async fn close_wave(&self, code: &str, audit: &AuditEntry) -> StoreResult<()> {
-        let mut tx = self.pool().begin().await.map_err(db_error)?;
+        let mut tx = super::sql::begin_write(self.pool())
+            .await
+            .map_err(db_error)?;
         let changed =
             sqlx::query("UPDATE waves SET closed_at = $1 WHERE code = $2 AND closed_at IS NULL")
                 .bind(now_rfc3339()?)
@@ -182,7 +186,9 @@ impl FieldStore for SqlStore {
         let definition = serde_json::to_string(questionnaire)
             .map_err(|err| StoreError::Backend(err.to_string()))?;
         let version = i64::from(questionnaire.version);
-        let mut tx = self.pool().begin().await.map_err(db_error)?;
+        let mut tx = super::sql::begin_write(self.pool())
+            .await
+            .map_err(db_error)?;
         let existing: Option<String> = sqlx::query_scalar(
             "SELECT definition FROM questionnaires WHERE code = $1 AND version = $2",
         )
@@ -338,7 +344,9 @@ impl FieldStore for SqlStore {
             .fetch_one(self.pool())
             .await
             .map_err(db_error)?;
-        let mut tx = self.pool().begin().await.map_err(db_error)?;
+        let mut tx = super::sql::begin_write(self.pool())
+            .await
+            .map_err(db_error)?;
         sqlx::query(
             "INSERT INTO invitation_batches (id, wave_code, province_code, scope, size, \
              issued_by, issued_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -421,7 +429,9 @@ impl FieldStore for SqlStore {
 
     async fn void_batch(&self, id: &str, by: &str, audit: &AuditOf<'_, i64>) -> StoreResult<i64> {
         let now = now_rfc3339()?;
-        let mut tx = self.pool().begin().await.map_err(db_error)?;
+        let mut tx = super::sql::begin_write(self.pool())
+            .await
+            .map_err(db_error)?;
         let marked = sqlx::query(
             "UPDATE invitation_batches SET voided_at = $1, voided_by = $2 \
              WHERE id = $3 AND voided_at IS NULL",
@@ -632,7 +642,9 @@ impl SqlStore {
         draw: Option<&DrawRecord>,
         audit: &AuditEntry,
     ) -> StoreResult<()> {
-        let mut tx = self.pool().begin().await.map_err(db_error)?;
+        let mut tx = super::sql::begin_write(self.pool())
+            .await
+            .map_err(db_error)?;
         // PSUs that already have codes must keep their place in the design.
         #[derive(sqlx::FromRow)]
         struct Placed {

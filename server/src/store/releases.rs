@@ -181,7 +181,9 @@ impl ReleaseStore for SqlStore {
                 "A release needs a second person: the approver cannot be the statistician who computed it.",
             )));
         }
-        let mut tx = self.pool().begin().await.map_err(db_error)?;
+        let mut tx = super::sql::begin_write(self.pool())
+            .await
+            .map_err(db_error)?;
         let latest: Option<i64> =
             sqlx::query_scalar("SELECT MAX(version) FROM releases WHERE year = $1")
                 .bind(i64::from(release.year))

@@ -55,7 +55,9 @@ impl ResearchStore for SqlStore {
         at: &str,
         audit: &sipas_app::staff::port::AuditEntry,
     ) -> StoreResult<()> {
-        let mut tx = self.pool().begin().await.map_err(db_error)?;
+        let mut tx = super::sql::begin_write(self.pool())
+            .await
+            .map_err(db_error)?;
         let accepted = sqlx::query(
             "UPDATE researcher_access SET conditions_accepted_at = $1 \
              WHERE user_id = $2 AND conditions_accepted_at IS NULL",

@@ -130,7 +130,9 @@ impl ReviewStore for SqlStore {
         now_unix: i64,
         audit: &AuditOf<'_, i64>,
     ) -> StoreResult<i64> {
-        let mut tx = self.pool().begin().await.map_err(db_error)?;
+        let mut tx = super::sql::begin_write(self.pool())
+            .await
+            .map_err(db_error)?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO computations (wave_code, methodology, status, heartbeat_at, \
              started_by, started_at, population, holder) \
@@ -402,14 +404,18 @@ impl ReviewStore for SqlStore {
         body: &str,
         audit: &AuditEntry,
     ) -> StoreResult<()> {
-        let mut tx = self.pool().begin().await.map_err(db_error)?;
+        let mut tx = super::sql::begin_write(self.pool())
+            .await
+            .map_err(db_error)?;
         insert_comment(&mut tx, id, author_id, body).await?;
         record(&mut tx, audit).await?;
         tx.commit().await.map_err(db_error)
     }
 
     async fn submit_computation(&self, id: i64, by: i64, audit: &AuditEntry) -> StoreResult<()> {
-        let mut tx = self.pool().begin().await.map_err(db_error)?;
+        let mut tx = super::sql::begin_write(self.pool())
+            .await
+            .map_err(db_error)?;
         let done = sqlx::query(
             "UPDATE computations SET status = 'submitted', submitted_at = $1 \
              WHERE id = $2 AND status = 'draft' AND started_by = $3",
@@ -450,7 +456,9 @@ impl ReviewStore for SqlStore {
         reason: &str,
         audit: &AuditEntry,
     ) -> StoreResult<()> {
-        let mut tx = self.pool().begin().await.map_err(db_error)?;
+        let mut tx = super::sql::begin_write(self.pool())
+            .await
+            .map_err(db_error)?;
         let done = sqlx::query(
             "UPDATE computations SET status = 'draft', submitted_at = NULL, approved_by = NULL, \
              approved_at = NULL WHERE id = $1 AND status IN ('submitted', 'approved')",
@@ -477,7 +485,9 @@ impl ReviewStore for SqlStore {
     }
 
     async fn approve_computation(&self, id: i64, by: i64, audit: &AuditEntry) -> StoreResult<()> {
-        let mut tx = self.pool().begin().await.map_err(db_error)?;
+        let mut tx = super::sql::begin_write(self.pool())
+            .await
+            .map_err(db_error)?;
         let done = sqlx::query(
             "UPDATE computations SET status = 'approved', approved_by = $1, approved_at = $2 \
              WHERE id = $3 AND status = 'submitted' AND started_by <> $1 \

@@ -95,6 +95,21 @@ impl SqlStore {
     }
 }
 
+/// Begins a transaction that will write. SQLite: `BEGIN IMMEDIATE`, which takes the write lock
+/// at the start (waiting `busy_timeout` for it). A deferred transaction that reads first and
+/// writes later fails at once, without waiting, when another connection committed in between
+/// (SQLITE_BUSY_SNAPSHOT): an import or a batch of submissions would fail because another one
+/// was quicker. PostgreSQL: an ordinary BEGIN (rows are locked as they are written).
+pub(super) async fn begin_write(
+    pool: &AnyPool,
+) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+    if pool.connect_options().database_url.scheme() == "sqlite" {
+        pool.begin_with("BEGIN IMMEDIATE").await
+    } else {
+        pool.begin().await
+    }
+}
+
 /// Maps a database error: uniqueness breaches become a user-facing conflict, the rest stays
 /// internal (the application layer logs it once).
 pub(super) fn db_error(err: sqlx::Error) -> StoreError {
@@ -446,7 +461,7 @@ impl Store for SqlStore {
         code_hashes: &[String],
     ) -> StoreResult<()> {
         let created_at = now_rfc3339()?;
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut tx = begin_write(&self.pool).await.map_err(db_error)?;
         for hash in code_hashes {
             sqlx::query(
                 "INSERT INTO invitation_codes (code_hash, wave_code, geography, province_code, \

@@ -116,7 +116,7 @@ pub(super) async fn store_batch(pool: &AnyPool, writes: &[&Write]) -> Vec<Outcom
 /// One transaction for all of them; `Err` only when the transaction itself failed.
 async fn store_together(pool: &AnyPool, writes: &[&Write]) -> Result<Vec<Outcome>, StoreError> {
     let now = now_rfc3339()?;
-    let mut tx = pool.begin().await.map_err(db_error)?;
+    let mut tx = super::sql::begin_write(pool).await.map_err(db_error)?;
     let mut outcomes = Vec::with_capacity(writes.len());
     for write in writes {
         outcomes.push(match write {

@@ -824,3 +824,91 @@ async fn backup_under_load_restores_everything_postgres() {
     common::drop_postgres_db(&name).await;
     common::drop_postgres_db(&target).await;
 }
+
+/// Paper imports running at once (two clerks uploading, or an upload beside the survey's
+/// writes) all succeed: on SQLite a transaction that reads before it writes must take the
+/// write lock at its start (`BEGIN IMMEDIATE`), or it fails at once when another committed
+/// in between (SQLITE_BUSY_SNAPSHOT, which no busy timeout waits out).
+async fn concurrent_imports(url: &str) {
+    use sipas_app::staff::{CollectedStore, FieldStore};
+    let store = common::store_on(url).await;
+    sipas_server::services::demo::seed(store.as_ref())
+        .await
+        .unwrap();
+    let wave = sipas_app::domain::Wave {
+        code: "sipas-2027-imports".into(),
+        title: "SIPAS 2027".into(),
+        year: 2027,
+        geography: sipas_app::domain::Geography::G2025,
+        questionnaire: Some(sipas_app::domain::QuestionnaireRef {
+            code: "sipas-2023".into(),
+            version: 1,
+        }),
+        open_link: false,
+        closed: false,
+    };
+    common::create_wave(store.as_ref(), &wave).await.unwrap();
+    let provinces: Vec<String> = ["01", "79", "48", "31"].map(str::to_owned).to_vec();
+    let frame = common::fixtures::frame(&provinces, wave.geography);
+    store
+        .replace_frame(&wave.code, &frame, &common::audit("frame_uploaded"))
+        .await
+        .unwrap();
+    let items = sipas_stats::methodology::Methodology::from_toml(
+        sipas_server::services::questionnaires::SIPAS_2023_METHODOLOGY,
+    )
+    .unwrap()
+    .compile()
+    .unwrap()
+    .items;
+    let forms = common::fixtures::forms(&frame, &items, wave.year);
+    let clerks = 6;
+    let chunk = forms.len().div_ceil(clerks);
+    let imports: Vec<_> = forms
+        .chunks(chunk)
+        .map(|part| {
+            let (store, part, code) = (store.clone(), part.to_vec(), wave.code.clone());
+            tokio::spawn(async move {
+                store
+                    .import_paper(
+                        &code,
+                        None,
+                        &part,
+                        false,
+                        &|_: &[sipas_app::staff::port::RowOutcome]| common::audit("paper_imported"),
+                    )
+                    .await
+                    .map(|outcomes| outcomes.len())
+            })
+        })
+        .collect();
+    let mut imported = 0;
+    for import in imports {
+        imported += import
+            .await
+            .unwrap()
+            .unwrap_or_else(|err| panic!("an import failed: {err}"));
+    }
+    assert_eq!(imported, forms.len());
+    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM responses WHERE wave_code = $1")
+        .bind(&wave.code)
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(stored, forms.len() as i64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_imports_sqlite() {
+    let db = common::sqlite_db();
+    concurrent_imports(&db.url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_imports_postgres() {
+    let Some((url, name)) = common::postgres_db().await else {
+        return;
+    };
+    concurrent_imports(&url).await;
+    common::drop_postgres_db(&name).await;
+}
