@@ -338,11 +338,19 @@ impl Cli {
                             current.code
                         )));
                     }
-                    std::fs::write(&path, crate::services::demo::population_margins(&frame))
-                        .map_err(|source| CliError::Write {
-                            path: path.clone(),
-                            source,
-                        })?;
+                    // Complete or not at all, as every output file.
+                    let written =
+                        crate::services::files::temp_beside(&path).and_then(|mut file| {
+                            use std::io::Write;
+                            file.write_all(
+                                crate::services::demo::population_margins(&frame).as_bytes(),
+                            )?;
+                            crate::services::files::persist(file, &path)
+                        });
+                    written.map_err(|source| CliError::Write {
+                        path: path.clone(),
+                        source,
+                    })?;
                 }
                 println!(
                     "demonstration data: {created} new wave(s); published years: {}",
@@ -360,7 +368,7 @@ impl Cli {
             Command::Config => print_config(&config),
             Command::Backup { to } => {
                 let summary = crate::services::backup::backup(&config.database_url, &to).await?;
-                print!("{}: {}", to.display(), summary.render());
+                print!("{}: at its start, {}", to.display(), summary.render());
                 Ok(())
             }
             Command::Restore {
@@ -384,15 +392,18 @@ impl Cli {
                 )
                 .await?;
                 print!("restored: {}", restored.summary.render());
-                match (verify, restored.manifest_checked) {
-                    (true, Some(manifest)) => println!(
-                        "verified: every release file matches {}",
-                        manifest.display()
-                    ),
-                    (true, None) => println!(
-                        "no manifest beside the backup: the release files were not compared"
-                    ),
-                    (false, _) => {}
+                if let Some(manifest) = restored.manifest_checked {
+                    println!(
+                        "verified: every release file matches {}{}",
+                        manifest.display(),
+                        match restored.newer_releases {
+                            0 => String::new(),
+                            n => format!(" ({n} release(s) published while the backup ran)"),
+                        }
+                    );
+                }
+                if let Some(aside) = restored.replaced {
+                    println!("the database it replaced was kept as {}", aside.display());
                 }
                 Ok(())
             }
@@ -837,6 +848,28 @@ async fn migrate(config: &Config) -> Result<(), CliError> {
     Ok(())
 }
 
+/// The shared lock a server holds on its SQLite file (see `store::sqlite::serving_lock`).
+fn serving_lock(url: &str) -> Result<std::fs::File, CliError> {
+    let path = store::sqlite::serving_lock(&store::sqlite::path_of(url));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| CliError::Write {
+            path: path.clone(),
+            source,
+        })?;
+    match file.try_lock_shared() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(CliError::Invalid(format!(
+            "{} is being restored (sipas restore): start the server when it has finished",
+            path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(source)) => Err(CliError::Write { path, source }),
+    }
+}
+
 /// `sipas serve` refuses a PostgreSQL role that could change a published release (its owner,
 /// a superuser, or one granted UPDATE, DELETE, TRUNCATE or TRIGGER on the published records);
 /// on SQLite it says where the protection ends.
@@ -871,6 +904,11 @@ async fn serve(config: &Config, demo: bool) -> Result<(), CliError> {
     let listener = Listener::bind(addr).await?;
     let store = open(config).await?;
     check_published_records_guard(&store).await?;
+    // SQLite: held while serving, so `sipas restore` cannot replace the file under us.
+    let _serving = match store.engine_kind() {
+        store::Engine::Sqlite => Some(serving_lock(&config.database_url)?),
+        store::Engine::Postgres => None,
+    };
     if demo {
         crate::services::demo::seed(&store)
             .await

@@ -255,11 +255,18 @@ pub async fn track(request: Request, next: Next) -> Response {
 pub struct MetricsAccess {
     pub token: Option<String>,
     pub allow_from: Vec<ipnet::IpNet>,
+    /// Behind a reverse proxy (`client_ip_header` set), every request comes from the proxy's
+    /// address: the ranges would let the whole internet in, so only the token counts.
+    pub behind_proxy: bool,
 }
 
 impl MetricsAccess {
     /// From configuration: `metrics_token`, and `metrics_allow_from` as comma-separated CIDR.
-    pub fn parse(token: Option<&str>, allow_from: &str) -> Result<Self, String> {
+    pub fn parse(
+        token: Option<&str>,
+        allow_from: &str,
+        behind_proxy: bool,
+    ) -> Result<Self, String> {
         let allow_from = allow_from
             .split(',')
             .map(str::trim)
@@ -274,6 +281,7 @@ impl MetricsAccess {
         Ok(Self {
             token: token.map(str::to_owned).filter(|t| !t.is_empty()),
             allow_from,
+            behind_proxy,
         })
     }
 
@@ -288,10 +296,16 @@ impl MetricsAccess {
         {
             return true;
         }
-        peer.is_some_and(|peer| {
-            let ip = peer.ip().to_canonical();
-            self.allow_from.iter().any(|range| range.contains(&ip))
-        })
+        // A request a proxy relayed says so; its peer address is the proxy's, not the client's.
+        let relayed = ["forwarded", "x-forwarded-for", "x-real-ip"]
+            .iter()
+            .any(|name| headers.contains_key(*name));
+        !self.behind_proxy
+            && !relayed
+            && peer.is_some_and(|peer| {
+                let ip = peer.ip().to_canonical();
+                self.allow_from.iter().any(|range| range.contains(&ip))
+            })
     }
 }
 
@@ -384,8 +398,8 @@ mod tests {
 
     #[test]
     fn access_by_token_or_range_only() {
-        let access =
-            MetricsAccess::parse(Some("s3cret"), "10.0.0.0/8, 127.0.0.1,::1/128").expect("parse");
+        let access = MetricsAccess::parse(Some("s3cret"), "10.0.0.0/8, 127.0.0.1,::1/128", false)
+            .expect("parse");
         let peer = |ip: &str| Some(SocketAddr::new(ip.parse().expect("ip"), 4000));
         let none = HeaderMap::new();
         assert!(access.allows(&none, peer("10.1.2.3")));
@@ -398,9 +412,21 @@ mod tests {
         assert!(access.allows(&bearer, peer("203.0.113.9")));
         bearer.insert(header::AUTHORIZATION, "Bearer s3cre".parse().expect("h"));
         assert!(!access.allows(&bearer, peer("203.0.113.9")));
-        assert!(MetricsAccess::parse(None, "10.0.0.0/33").is_err());
-        assert!(MetricsAccess::parse(None, "somewhere").is_err());
-        let empty = MetricsAccess::parse(Some(""), "").expect("parse");
+        // Relayed by a proxy on this machine: the range does not count, the token does.
+        let mut relayed = HeaderMap::new();
+        relayed.insert("x-forwarded-for", "198.51.100.7".parse().expect("h"));
+        assert!(!access.allows(&relayed, peer("127.0.0.1")));
+        relayed.insert(header::AUTHORIZATION, "Bearer s3cret".parse().expect("h"));
+        assert!(access.allows(&relayed, peer("127.0.0.1")));
+        let proxied = MetricsAccess::parse(Some("s3cret"), "127.0.0.1", true).expect("parse");
+        assert!(
+            !proxied.allows(&none, peer("127.0.0.1")),
+            "behind a proxy: token only"
+        );
+        assert!(proxied.allows(&relayed, peer("127.0.0.1")));
+        assert!(MetricsAccess::parse(None, "10.0.0.0/33", false).is_err());
+        assert!(MetricsAccess::parse(None, "somewhere", false).is_err());
+        let empty = MetricsAccess::parse(Some(""), "", false).expect("parse");
         let mut blank = HeaderMap::new();
         blank.insert(header::AUTHORIZATION, "Bearer ".parse().expect("h"));
         assert!(

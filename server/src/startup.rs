@@ -36,6 +36,7 @@ impl Settings {
         let metrics_access = crate::metrics::MetricsAccess::parse(
             config.metrics_token.as_deref(),
             &config.metrics_allow_from,
+            config.client_ip_header.is_some(),
         )?;
         Ok(Self {
             metrics_access,

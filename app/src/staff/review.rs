@@ -253,9 +253,10 @@ pub trait ReviewStore: Send + Sync + 'static {
         holder: &str,
         outcome: Result<&DraftData, &str>,
     ) -> StoreResult<()>;
-    /// Takes over, for `holder`, one running job whose holder has not renewed its lease since
-    /// `silent_since` (its server stopped): one claimant wins, whatever the number of servers.
-    /// A job already tried `max_attempts` times is marked failed instead.
+    /// Takes over, for `holder`, one running job of another holder that has not renewed its
+    /// lease since `silent_since` (its server stopped): one claimant wins, whatever the number
+    /// of servers. A job already tried `max_attempts` times is marked failed instead. A
+    /// holder's own jobs are left alone (it is still running them).
     async fn claim_stalled_computation(
         &self,
         holder: &str,

@@ -12,8 +12,11 @@
 //!   are granted again as `sipas migrate` grants them. Point-in-time recovery (WAL archiving)
 //!   is the cluster's business: docs/operations.md.
 //!
-//! `backup` writes `FILE.manifest` beside the backup; `restore --verify` rebuilds the
-//! manifest from the restored database and compares it line by line.
+//! `backup` writes `FILE.manifest` beside the backup: the files of every release published
+//! when the backup began (releases are only ever added, so the backup has at least those).
+//! `restore --verify` rebuilds them from the restored copy and compares them byte for byte
+//! before the copy replaces anything. The manifest depends on the software that built the
+//! files: verify with the version that took the backup.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -48,6 +51,17 @@ pub enum BackupError {
     Damaged(String),
     #[error("{0} release files differ from the backup's manifest:\n{1}")]
     ManifestMismatch(usize, String),
+    #[error(
+        "{} has no manifest beside it ({}): --verify cannot compare the release files",
+        .0.display(),
+        manifest_path(.0).display()
+    )]
+    NoManifest(PathBuf),
+    #[error(
+        "a server is running on {}: stop it before restoring over its database",
+        .0.display()
+    )]
+    ServerRunning(PathBuf),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BackupError + '_ {
@@ -57,12 +71,16 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BackupError + '_ {
     }
 }
 
-/// A restored database, and whether its release files were compared with a manifest.
+/// A restored database.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Restored {
     pub summary: Summary,
-    /// `Some(path)`: the manifest beside the backup, which every release file matched.
+    /// With `--verify`: the manifest every release file matched.
     pub manifest_checked: Option<PathBuf>,
+    /// Releases published after the backup began, so in it but not in its manifest.
+    pub newer_releases: usize,
+    /// Where the database that was replaced went (SQLite with `--force`).
+    pub replaced: Option<PathBuf>,
 }
 
 /// What a backup or a restore found.
@@ -90,14 +108,6 @@ pub fn manifest_path(backup: &Path) -> PathBuf {
     let mut name = backup.as_os_str().to_owned();
     name.push(".manifest");
     PathBuf::from(name)
-}
-
-fn sqlite_path(url: &str) -> PathBuf {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .unwrap_or(url);
-    PathBuf::from(rest.split('?').next().unwrap_or(rest))
 }
 
 fn one_connection() -> ConnectOptions {
@@ -174,9 +184,14 @@ pub async fn release_manifest(store: Arc<SqlStore>) -> Result<String, BackupErro
 }
 
 /// `sipas backup --to FILE`: a consistent copy of the database at `url`, and its manifest.
+/// The database must exist and be at this build's schema (it is never created or migrated
+/// here: take the backup before an upgrade with the version that is running).
 pub async fn backup(url: &str, to: &Path) -> Result<Summary, BackupError> {
-    if to.exists() {
-        return Err(BackupError::Exists { path: to.into() });
+    let manifest = manifest_path(to);
+    for path in [to, manifest.as_path()] {
+        if path.exists() {
+            return Err(BackupError::Exists { path: path.into() });
+        }
     }
     let partial = {
         let mut name = to.as_os_str().to_owned();
@@ -185,7 +200,9 @@ pub async fn backup(url: &str, to: &Path) -> Result<Summary, BackupError> {
     };
     // A partial file left by an interrupted backup is ours to replace.
     let _ = std::fs::remove_file(&partial);
-    let store = Arc::new(store::open(url, &one_connection()).await?);
+    let store = Arc::new(store::open_existing(url, &one_connection()).await?);
+    // What was published when the backup began: the copy holds at least that.
+    let summary = summarize(store.clone()).await?;
     match store.engine_kind() {
         Engine::Sqlite => {
             let target = partial.display().to_string().replace('\'', "''");
@@ -194,32 +211,57 @@ pub async fn backup(url: &str, to: &Path) -> Result<Summary, BackupError> {
                 .await
                 .map_err(|e| BackupError::Database(format!("VACUUM INTO: {e}")))?;
         }
-        Engine::Postgres => run_tool(
-            "pg_dump",
-            url,
-            &[
-                "--format=custom",
-                "--no-owner",
-                "--no-privileges",
-                "--file",
-                &partial.display().to_string(),
-            ],
-        )?,
+        Engine::Postgres => {
+            let partial = partial.display().to_string();
+            let url = url.to_owned();
+            tokio::task::spawn_blocking(move || {
+                run_tool(
+                    "pg_dump",
+                    &url,
+                    &[
+                        "--format=custom",
+                        "--no-owner",
+                        "--no-privileges",
+                        "--file",
+                        &partial,
+                    ],
+                )
+            })
+            .await
+            .map_err(|e| BackupError::Database(e.to_string()))??;
+        }
     }
-    let summary = summarize(store.clone()).await?;
     store.close().await;
+    // Responses and password hashes: readable by the service account only.
+    restrict(&partial)?;
+    // The manifest first: a backup under its final name always has its manifest beside it.
+    crate::services::files::temp_beside(&manifest)
+        .and_then(|mut file| {
+            use std::io::Write;
+            file.write_all(summary.manifest.as_bytes())?;
+            crate::services::files::persist(file, &manifest)
+        })
+        .map_err(io(&manifest))?;
     sync_file(&partial)?;
     std::fs::rename(&partial, to).map_err(io(to))?;
-    let manifest = manifest_path(to);
-    std::fs::write(&manifest, &summary.manifest).map_err(io(&manifest))?;
-    sync_file(&manifest)?;
     if let Some(dir) = to.parent().filter(|d| !d.as_os_str().is_empty()) {
-        // The renames themselves survive a power cut.
+        // The rename itself survives a power cut.
         if let Ok(dir) = std::fs::File::open(dir) {
             let _ = dir.sync_all();
         }
     }
     Ok(summary)
+}
+
+#[cfg(unix)]
+fn restrict(path: &Path) -> Result<(), BackupError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io(path))
+}
+
+#[cfg(not(unix))]
+fn restrict(_path: &Path) -> Result<(), BackupError> {
+    Ok(())
 }
 
 fn sync_file(path: &Path) -> Result<(), BackupError> {
@@ -228,19 +270,37 @@ fn sync_file(path: &Path) -> Result<(), BackupError> {
         .map_err(io(path))
 }
 
-/// A URL's password moved out of it: PostgreSQL's tools read `PGPASSWORD`, and a command line
-/// is visible to every user of the machine.
-fn without_password(url: &str) -> (String, Option<String>) {
-    if let Some((scheme, rest)) = url.split_once("://")
-        && let Some((credentials, host)) = rest.rsplit_once('@')
-        && let Some((user, password)) = credentials.split_once(':')
-    {
-        return (
-            format!("{scheme}://{user}@{host}"),
-            Some(password.to_owned()),
-        );
+/// A URL's password moved out of it (from the user part or a `password=` parameter, decoded):
+/// PostgreSQL's tools read `PGPASSWORD`, and a command line is visible to every user of the
+/// machine.
+fn without_password(raw: &str) -> (String, Option<String>) {
+    let Ok(mut url) = url::Url::parse(raw) else {
+        return (raw.to_owned(), None);
+    };
+    let decode = |text: &str| {
+        percent_encoding::percent_decode_str(text)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let mut password = url.password().map(decode);
+    let _ = url.set_password(None);
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .filter_map(|(key, value)| {
+            if key == "password" {
+                password = Some(value.into_owned());
+                None
+            } else {
+                Some((key.into_owned(), value.into_owned()))
+            }
+        })
+        .collect();
+    if pairs.is_empty() {
+        url.set_query(None);
+    } else {
+        url.query_pairs_mut().clear().extend_pairs(pairs);
     }
-    (url.to_owned(), None)
+    (url.to_string(), password)
 }
 
 /// Runs one of PostgreSQL's tools on the database at `url`.
@@ -284,11 +344,12 @@ fn format_of(path: &Path) -> Result<Format, BackupError> {
     }
 }
 
-/// `sipas restore --from FILE`: the backup into the database at `url` (SQLite: a new file;
-/// PostgreSQL: an empty database, restored as the owner at `owner_url`, then the application
-/// role `application_role` granted its privileges). With `verify`, the restored database is
-/// checked (SQLite's integrity check, the schema, counts) and its release manifest compared
-/// with the backup's.
+/// `sipas restore --from FILE`: the backup into the database at `url` (SQLite: a new file, or
+/// with `force` in place of one no server is running on, which is kept aside; PostgreSQL: an
+/// empty database, restored as the owner at `owner_url`, then the application role
+/// `application_role` granted its privileges). With `verify`, the release files of the backup's
+/// manifest are rebuilt from the restored copy and compared byte for byte, before anything is
+/// replaced (SQLite).
 pub async fn restore(
     from: &Path,
     url: &str,
@@ -297,23 +358,75 @@ pub async fn restore(
     force: bool,
     verify: bool,
 ) -> Result<Restored, BackupError> {
+    let expected = if verify {
+        let manifest = manifest_path(from);
+        if !manifest.exists() {
+            return Err(BackupError::NoManifest(from.into()));
+        }
+        Some((
+            std::fs::read_to_string(&manifest).map_err(io(&manifest))?,
+            manifest,
+        ))
+    } else {
+        None
+    };
+    let check = |summary: &Summary| -> Result<(Option<PathBuf>, usize), BackupError> {
+        match &expected {
+            Some((lines, manifest)) => {
+                let newer = compare_manifests(lines, &summary.manifest)?;
+                Ok((Some(manifest.clone()), newer))
+            }
+            None => Ok((None, 0)),
+        }
+    };
     match (format_of(from)?, Engine::from_url(url)?) {
         (Format::Sqlite, Engine::Sqlite) => {
-            let target = sqlite_path(url);
+            let target = store::sqlite::path_of(url);
+            // Held until the restore is done: no server starts on the file meanwhile.
+            let lock = serving_lock_exclusive(&target)?;
             if target.exists() && !force {
                 return Err(BackupError::TargetExists { path: target });
             }
             check_sqlite_file(from).await?;
-            let partial = target.with_extension("restoring");
-            std::fs::copy(from, &partial).map_err(io(&partial))?;
-            sync_file(&partial)?;
-            // An old database's journal must not be replayed into the restored one.
-            for suffix in ["-wal", "-shm"] {
-                let mut name = target.as_os_str().to_owned();
-                name.push(suffix);
-                let _ = std::fs::remove_file(PathBuf::from(name));
-            }
-            std::fs::rename(&partial, &target).map_err(io(&target))?;
+            let restoring = target.with_extension("restoring");
+            let _ = std::fs::remove_file(&restoring);
+            std::fs::copy(from, &restoring).map_err(io(&restoring))?;
+            restrict(&restoring)?;
+            // Checked as the database it will be, before it replaces anything.
+            let store = Arc::new(
+                store::open(
+                    &format!("sqlite://{}", restoring.display()),
+                    &one_connection(),
+                )
+                .await?,
+            );
+            let summary = summarize(store.clone()).await?;
+            store.close().await;
+            let (manifest_checked, newer_releases) = check(&summary)?;
+            sync_file(&restoring)?;
+            // The database replaced is kept, with its journal (commits not yet in the file).
+            let replaced = if target.exists() {
+                let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
+                let aside = PathBuf::from(format!("{}.replaced-{stamp}", target.display()));
+                for suffix in ["", "-wal", "-shm"] {
+                    let from = PathBuf::from(format!("{}{suffix}", target.display()));
+                    if from.exists() {
+                        let to = PathBuf::from(format!("{}{suffix}", aside.display()));
+                        std::fs::rename(&from, &to).map_err(io(&from))?;
+                    }
+                }
+                Some(aside)
+            } else {
+                None
+            };
+            std::fs::rename(&restoring, &target).map_err(io(&target))?;
+            drop(lock);
+            Ok(Restored {
+                summary,
+                manifest_checked,
+                newer_releases,
+                replaced,
+            })
         }
         (Format::PostgresDump, Engine::Postgres) => {
             sqlx::any::install_default_drivers();
@@ -332,46 +445,64 @@ pub async fn restore(
             if tables > 0 {
                 return Err(BackupError::NotEmpty(tables));
             }
-            run_tool(
-                "pg_restore",
-                owner_url,
-                &[
-                    "--no-owner",
-                    "--no-privileges",
-                    "--exit-on-error",
-                    "--single-transaction",
-                    &from.display().to_string(),
-                ],
-            )?;
+            let (owner, dump) = (owner_url.to_owned(), from.display().to_string());
+            tokio::task::spawn_blocking(move || {
+                run_tool(
+                    "pg_restore",
+                    &owner,
+                    &[
+                        "--no-owner",
+                        "--no-privileges",
+                        "--exit-on-error",
+                        "--single-transaction",
+                        &dump,
+                    ],
+                )
+            })
+            .await
+            .map_err(|e| BackupError::Database(e.to_string()))??;
             // Tables restored by the owner, privileges as `sipas migrate` grants them.
             store::migrate(owner_url, &one_connection(), application_role)
                 .await?
                 .close()
                 .await;
+            let store = Arc::new(store::open(url, &one_connection()).await?);
+            let summary = summarize(store.clone()).await?;
+            store.close().await;
+            // A new database: if it does not match, it replaced nothing; drop it.
+            let (manifest_checked, newer_releases) = check(&summary)?;
+            Ok(Restored {
+                summary,
+                manifest_checked,
+                newer_releases,
+                replaced: None,
+            })
         }
         (Format::Sqlite, Engine::Postgres) | (Format::PostgresDump, Engine::Sqlite) => {
-            return Err(BackupError::Tool {
+            Err(BackupError::Tool {
                 tool: "restore",
                 message: "the backup is of the other database engine".into(),
-            });
+            })
         }
     }
-    let store = Arc::new(store::open(url, &one_connection()).await?);
-    let summary = summarize(store.clone()).await?;
-    store.close().await;
-    let mut manifest_checked = None;
-    if verify {
-        let manifest = manifest_path(from);
-        if manifest.exists() {
-            let expected = std::fs::read_to_string(&manifest).map_err(io(&manifest))?;
-            compare_manifests(&expected, &summary.manifest)?;
-            manifest_checked = Some(manifest);
+}
+
+/// The lock a running server holds shared on its SQLite file, taken exclusively.
+fn serving_lock_exclusive(database: &Path) -> Result<std::fs::File, BackupError> {
+    let path = store::sqlite::serving_lock(database);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io(&path))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            Err(BackupError::ServerRunning(database.to_owned()))
         }
+        Err(std::fs::TryLockError::Error(err)) => Err(io(&path)(err)),
     }
-    Ok(Restored {
-        summary,
-        manifest_checked,
-    })
 }
 
 /// SQLite's own check of every page and index, on a copy (opening a database may migrate it).
@@ -391,27 +522,37 @@ async fn check_sqlite_file(path: &Path) -> Result<(), BackupError> {
     Ok(())
 }
 
-fn compare_manifests(expected: &str, found: &str) -> Result<(), BackupError> {
-    let found: std::collections::BTreeSet<&str> = found.lines().collect();
-    let expected: std::collections::BTreeSet<&str> = expected.lines().collect();
-    let differing: Vec<String> = expected
-        .symmetric_difference(&found)
-        .map(|line| {
-            if expected.contains(line) {
-                format!("  backup:   {line}")
-            } else {
-                format!("  restored: {line}")
-            }
-        })
-        .collect();
-    if differing.is_empty() {
-        Ok(())
-    } else {
-        Err(BackupError::ManifestMismatch(
+/// Every line of the manifest must be found as it is; releases the restored database has
+/// beyond it (published while the backup ran) are counted, not refused.
+fn compare_manifests(expected: &str, found: &str) -> Result<usize, BackupError> {
+    let release = |line: &str| line.split(' ').take(2).collect::<Vec<_>>().join(" ");
+    let found_lines: std::collections::BTreeSet<&str> = found.lines().collect();
+    let expected_lines: std::collections::BTreeSet<&str> = expected.lines().collect();
+    let expected_releases: std::collections::BTreeSet<String> =
+        expected.lines().map(release).collect();
+    let mut differing = Vec::new();
+    for line in &expected_lines {
+        if !found_lines.contains(line) {
+            differing.push(format!("  backup:   {line}"));
+        }
+    }
+    for line in &found_lines {
+        if expected_releases.contains(&release(line)) && !expected_lines.contains(line) {
+            differing.push(format!("  restored: {line}"));
+        }
+    }
+    if !differing.is_empty() {
+        return Err(BackupError::ManifestMismatch(
             differing.len(),
             differing.join("\n"),
-        ))
+        ));
     }
+    let newer: std::collections::BTreeSet<String> = found
+        .lines()
+        .map(release)
+        .filter(|r| !expected_releases.contains(r))
+        .collect();
+    Ok(newer.len())
 }
 
 #[cfg(test)]
@@ -447,10 +588,10 @@ mod tests {
     #[test]
     fn sqlite_paths_from_urls() {
         assert_eq!(
-            sqlite_path("sqlite://a/b.db?mode=rwc"),
+            store::sqlite::path_of("sqlite://a/b.db?mode=rwc"),
             PathBuf::from("a/b.db")
         );
-        assert_eq!(sqlite_path("sqlite:c.db"), PathBuf::from("c.db"));
+        assert_eq!(store::sqlite::path_of("sqlite:c.db"), PathBuf::from("c.db"));
         assert_eq!(
             manifest_path(Path::new("/x/b.db")),
             PathBuf::from("/x/b.db.manifest")

@@ -276,16 +276,19 @@ fn json_body(source: Source, questionnaire: String) -> Body {
     ))
 }
 
-/// XLSX cannot be streamed as it is made (it is a zip): the workbook is written in
-/// rust_xlsxwriter's constant-memory mode (rows go to a temporary file as they come), then the
-/// file is streamed.
 /// Why [`xlsx_body`] gave no workbook when another one is being built.
 const BUSY: &str = "another XLSX export is being prepared";
 
+/// XLSX cannot be streamed as it is made (it is a zip): the workbook is written in
+/// rust_xlsxwriter's constant-memory mode (rows go to a temporary file as they come), then the
+/// file is streamed.
 async fn xlsx_body(source: Source) -> Result<Body, String> {
     // One workbook at a time per server: building one keeps a core busy.
+    // A second one waits its turn a while (a wave's workbook takes seconds), then is told.
     static BUILDS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
-    let Ok(_building) = BUILDS.try_acquire() else {
+    let Ok(Ok(_building)) =
+        tokio::time::timeout(std::time::Duration::from_secs(10), BUILDS.acquire()).await
+    else {
         return Err(BUSY.into());
     };
     // If the request goes away (the client leaves, or the 30 s request timeout answers 503),

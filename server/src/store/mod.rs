@@ -15,14 +15,14 @@ mod research;
 mod review;
 mod roles;
 mod sql;
-mod sqlite;
+pub mod sqlite;
 mod submissions;
 
 use std::time::Duration;
 
 use sqlx::migrate::MigrateError;
 
-pub use roles::{APPEND_ONLY, PublishedRecordsGuard};
+pub use roles::{APPEND_ONLY, PublishedRecordsGuard, READ_ONLY};
 pub use sql::{SqlStore, random_token};
 
 /// Connection settings independent of the engine.
@@ -66,6 +66,8 @@ pub enum OpenError {
          as the database's owner role first (the application's role cannot change the schema)"
     )]
     NotMigrated { pending: usize },
+    #[error("there is no database at {}: check DATABASE_URL", .0.display())]
+    Missing(std::path::PathBuf),
     #[error("cannot read the database's migrations: {0}")]
     Inspect(sqlx::Error),
     #[error("granting the application role {role:?} its privileges failed: {source}")]
@@ -109,6 +111,22 @@ pub async fn open(url: &str, options: &ConnectOptions) -> Result<SqlStore, OpenE
         Engine::Sqlite => store.migrate().await?,
         Engine::Postgres => store.check_schema_current().await?,
     }
+    Ok(store)
+}
+
+/// Opens an existing database for a maintenance command (`sipas backup`) without changing it:
+/// a SQLite file that does not exist is an error (not a new empty database), and a schema
+/// behind or ahead of this build is refused on both engines rather than migrated under a
+/// running server.
+pub async fn open_existing(url: &str, options: &ConnectOptions) -> Result<SqlStore, OpenError> {
+    if Engine::from_url(url)? == Engine::Sqlite {
+        let path = sqlite::path_of(url);
+        if !path.exists() {
+            return Err(OpenError::Missing(path));
+        }
+    }
+    let store = connect(url, options).await?;
+    store.check_schema_current().await?;
     Ok(store)
 }
 

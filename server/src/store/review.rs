@@ -189,9 +189,12 @@ impl ReviewStore for SqlStore {
         now_unix: i64,
         max_attempts: i64,
     ) -> StoreResult<Option<ClaimedComputation>> {
+        // Never its own jobs: a server whose heartbeats failed for a while (the database was
+        // away) is still running them, and they go on renewing once it is back.
         sqlx::query(
             "UPDATE computations SET status = 'failed', finished_at = $1, error = $2 \
-             WHERE status = 'running' AND heartbeat_at < $3 AND attempts >= $4",
+             WHERE status = 'running' AND heartbeat_at < $3 AND attempts >= $4 \
+               AND holder <> $5",
         )
         .bind(now_rfc3339()?)
         .bind(format!(
@@ -200,6 +203,7 @@ impl ReviewStore for SqlStore {
         ))
         .bind(silent_since_unix)
         .bind(max_attempts)
+        .bind(holder)
         .execute(self.pool())
         .await
         .map_err(db_error)?;
@@ -214,8 +218,8 @@ impl ReviewStore for SqlStore {
             "UPDATE computations SET holder = $1, heartbeat_at = $2, attempts = attempts + 1, \
              progress_done = 0 \
              WHERE id = (SELECT id FROM computations WHERE status = 'running' \
-                         AND heartbeat_at < $3 ORDER BY id LIMIT 1 {lock}) \
-               AND status = 'running' AND heartbeat_at < $3 \
+                         AND heartbeat_at < $3 AND holder <> $1 ORDER BY id LIMIT 1 {lock}) \
+               AND status = 'running' AND heartbeat_at < $3 AND holder <> $1 \
              RETURNING id, wave_code, methodology, population, attempts"
         ))
         .bind(holder)

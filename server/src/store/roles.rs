@@ -1,11 +1,13 @@
 //! Who may change what: the schema belongs to an owner role that runs `sipas migrate`; the
 //! server runs as an application role that may add published records but never change them.
 //!
-//! The triggers on releases (migrations 0008, 0010, 0016) refuse UPDATE, DELETE and TRUNCATE
-//! from any statement, but a table's owner can disable or drop them. On PostgreSQL only a role
-//! that neither owns the tables nor has UPDATE, DELETE, TRUNCATE or TRIGGER on them is held to
-//! them; [`grant_application_role`] gives the application role exactly that, and
-//! [`published_records_guard`] checks it at start-up. SQLite has no roles: whoever can write
+//! The triggers on releases (migrations 0008, 0010, 0016, 0018) refuse UPDATE, DELETE and
+//! TRUNCATE from any statement, but a table's owner can disable or drop them. On PostgreSQL only
+//! a role that cannot become the owner or a superuser (or a role-creating role), has no UPDATE,
+//! DELETE, TRUNCATE or TRIGGER on them, cannot switch triggers off with
+//! `session_replication_role`, and creates no objects of its own (temporary tables included,
+//! which a function could take for ours) is held to them; [`grant_application_role`] gives the
+//! application role exactly that, and [`published_records_guard`] checks it at start-up. SQLite has no roles: whoever can write
 //! the file can change anything in it, so there the protection is the file's permissions and
 //! its backups (docs/operations.md).
 
@@ -14,12 +16,11 @@ use sqlx::{AnyPool, Row};
 use super::{Engine, OpenError};
 
 /// Published records: the application adds and reads them, and never changes or removes one.
-pub const APPEND_ONLY: [&str; 4] = [
-    "releases",
-    "release_cells",
-    "published_elsewhere",
-    "audit_log",
-];
+pub const APPEND_ONLY: [&str; 3] = ["releases", "release_cells", "audit_log"];
+
+/// Records the application only reads: the figures published elsewhere (a migration writes
+/// them) and the migrations' bookkeeping.
+pub const READ_ONLY: [&str; 2] = ["published_elsewhere", "_sqlx_migrations"];
 
 /// Whether the running role is held to the published records' immutability.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,16 +49,21 @@ pub(super) async fn grant_application_role(pool: &AnyPool, role: &str) -> Result
         .fetch_one(pool)
         .await?;
     let append_only = APPEND_ONLY.join(", ");
+    let read_only = READ_ONLY.join(", ");
+    let database = quote_ident(&database);
     let statements = [
-        format!(
-            "GRANT CONNECT ON DATABASE {} TO {role}",
-            quote_ident(&database)
-        ),
+        // Nobody but the owner creates objects here: no tables of one's own (PostgreSQL 14
+        // and older let everyone create in `public`), no temporary tables that could stand in
+        // for ours in a function.
+        "REVOKE CREATE ON SCHEMA public FROM PUBLIC".to_owned(),
+        format!("REVOKE TEMPORARY ON DATABASE {database} FROM PUBLIC"),
+        format!("REVOKE TEMPORARY ON DATABASE {database} FROM {role}"),
+        format!("GRANT CONNECT ON DATABASE {database} TO {role}"),
         format!("GRANT USAGE ON SCHEMA public TO {role}"),
         format!("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {role}"),
         format!("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"),
-        format!("REVOKE UPDATE, DELETE ON {append_only}, _sqlx_migrations FROM {role}"),
-        format!("REVOKE INSERT ON _sqlx_migrations FROM {role}"),
+        format!("REVOKE UPDATE, DELETE ON {append_only} FROM {role}"),
+        format!("REVOKE INSERT, UPDATE, DELETE ON {read_only} FROM {role}"),
         format!("REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {role}"),
         format!("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}"),
     ];
@@ -76,24 +82,64 @@ pub(super) async fn published_records_guard(
     if engine == Engine::Sqlite {
         return Ok(PublishedRecordsGuard::FileOwner);
     }
-    let superuser: bool =
-        sqlx::query_scalar("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
-            .fetch_one(pool)
-            .await?;
-    if superuser {
-        return Ok(PublishedRecordsGuard::Weak(vec![
-            "the role is a superuser: it can change anything".to_owned(),
-        ]));
+    // The role itself or any role it can become (`SET ROLE`, whatever INHERIT says).
+    let mut weak: Vec<String> = Vec::new();
+    let powers: Vec<(String, bool, bool)> = sqlx::query_as(
+        "SELECT rolname::text, rolsuper, rolcreaterole FROM pg_roles \
+         WHERE pg_has_role(current_user, oid, 'MEMBER') AND (rolsuper OR rolcreaterole)",
+    )
+    .fetch_all(pool)
+    .await?;
+    for (name, superuser, createrole) in powers {
+        if superuser {
+            weak.push(format!(
+                "the role can act as {name}, a superuser: it can change anything"
+            ));
+        } else if createrole {
+            weak.push(format!(
+                "the role can act as {name}, which may create and grant roles (the owner's too)"
+            ));
+        }
+    }
+    let version: i64 = sqlx::query_scalar("SELECT current_setting('server_version_num')::bigint")
+        .fetch_one(pool)
+        .await?;
+    if version >= 150_000 {
+        // PostgreSQL 15 can grant the setting that switches triggers off to a plain role.
+        let replica: bool =
+            sqlx::query_scalar("SELECT has_parameter_privilege('session_replication_role', 'SET')")
+                .fetch_one(pool)
+                .await?;
+        if replica {
+            weak.push(
+                "the role may SET session_replication_role, which switches the triggers off"
+                    .to_owned(),
+            );
+        }
+    }
+    let (temporary, create): (bool, bool) = sqlx::query_as(
+        "SELECT has_database_privilege(current_database(), 'TEMPORARY'), \
+                has_schema_privilege('public', 'CREATE')",
+    )
+    .fetch_one(pool)
+    .await?;
+    if temporary {
+        weak.push("the role may create temporary tables (run `sipas migrate` again)".to_owned());
+    }
+    if create {
+        weak.push("the role may create objects in schema public".to_owned());
     }
     let names = APPEND_ONLY
         .iter()
+        .chain(&READ_ONLY)
         .map(|t| format!("'{t}'"))
         .collect::<Vec<_>>()
         .join(", ");
-    // `pg_has_role(owner, 'USAGE')` also holds for a member of the owning role, who acts as it.
+    // Ownership through any role the current one can become (MEMBER, not only inherited USAGE).
     let rows = sqlx::query(&format!(
         "SELECT c.relname::text AS name, \
-                pg_has_role(c.relowner, 'USAGE') AS owns, \
+                pg_has_role(c.relowner, 'MEMBER') AS owns, \
+                has_table_privilege(c.oid, 'INSERT') AS may_insert, \
                 has_table_privilege(c.oid, 'UPDATE') AS may_update, \
                 has_table_privilege(c.oid, 'DELETE') AS may_delete, \
                 has_table_privilege(c.oid, 'TRUNCATE') AS may_truncate, \
@@ -103,7 +149,6 @@ pub(super) async fn published_records_guard(
     ))
     .fetch_all(pool)
     .await?;
-    let mut weak = Vec::new();
     for row in rows {
         let name: String = row.try_get("name")?;
         if row.try_get::<bool, _>("owns")? {
@@ -112,13 +157,16 @@ pub(super) async fn published_records_guard(
             ));
             continue;
         }
+        let read_only = READ_ONLY.contains(&name.as_str());
         let could: Vec<&str> = [
+            ("may_insert", "INSERT"),
             ("may_update", "UPDATE"),
             ("may_delete", "DELETE"),
             ("may_truncate", "TRUNCATE"),
             ("may_trigger", "TRIGGER"),
         ]
         .into_iter()
+        .filter(|(column, _)| read_only || *column != "may_insert")
         .filter_map(|(column, privilege)| match row.try_get::<bool, _>(column) {
             Ok(true) => Some(privilege),
             _ => None,

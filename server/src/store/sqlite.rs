@@ -55,6 +55,9 @@ pub(super) async fn connect(url: &str, options: &ConnectOptions) -> Result<SqlSt
         // `operations::sqlite_disk_full_is_503_and_loses_nothing`.
         .after_release(|conn, _meta| {
             Box::pin(async move {
+                if !conn.is_in_transaction() {
+                    return Ok(true);
+                }
                 conn.ping().await?;
                 Ok(!conn.is_in_transaction())
             })
@@ -68,6 +71,23 @@ pub(super) async fn connect(url: &str, options: &ConnectOptions) -> Result<SqlSt
         &MIGRATOR,
         options.group_commit,
     ))
+}
+
+/// The file a `sqlite:` URL names.
+pub fn path_of(url: &str) -> std::path::PathBuf {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    std::path::PathBuf::from(rest.split('?').next().unwrap_or(rest))
+}
+
+/// While a server runs on a SQLite file it holds a shared lock on `FILE.serving`; `sipas
+/// restore` takes it exclusively, so it cannot replace a database under a running server.
+pub fn serving_lock(database: &std::path::Path) -> std::path::PathBuf {
+    let mut name = database.as_os_str().to_owned();
+    name.push(".serving");
+    std::path::PathBuf::from(name)
 }
 
 /// `sqlite://file.db` → `sqlite://file.db?mode=rwc` (read, write, create) unless a mode is given.

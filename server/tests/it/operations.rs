@@ -47,7 +47,7 @@ async fn metrics_show_the_load_to_the_operators_only() {
     };
     let settings = Settings {
         limits: Limits::from_config(&config),
-        metrics_access: MetricsAccess::parse(Some("operator token"), "10.0.0.0/8").unwrap(),
+        metrics_access: MetricsAccess::parse(Some("operator token"), "10.0.0.0/8", false).unwrap(),
         ..Settings::in_process()
     };
     let application = common::application(store.clone(), settings);
@@ -125,7 +125,7 @@ async fn metrics_by_address_range() {
     for (allow_from, expected) in [("127.0.0.1/32,::1/128", 200), ("10.0.0.0/8", 403)] {
         let db = common::sqlite_db();
         let settings = Settings {
-            metrics_access: MetricsAccess::parse(None, allow_from).unwrap(),
+            metrics_access: MetricsAccess::parse(None, allow_from, false).unwrap(),
             ..Settings::in_process()
         };
         let state = common::application(common::store_on(&db.url).await, settings).state;
@@ -771,6 +771,7 @@ async fn backup_under_load_restores_everything_sqlite() {
             .replacen(" results.csv ", " results.csv 0", 1),
     )
     .unwrap();
+    let restored_before = std::fs::read(&target).unwrap();
     let refused = sipas_output(
         &restore_url,
         &[
@@ -786,6 +787,99 @@ async fn backup_under_load_restores_everything_sqlite() {
     let said = String::from_utf8_lossy(&refused.stderr);
     assert!(said.contains("differ from the backup's manifest"), "{said}");
     assert!(said.contains("results.csv"), "{said}");
+    assert_eq!(
+        std::fs::read(&target).unwrap(),
+        restored_before,
+        "a failed verification replaced nothing"
+    );
+
+    // --verify needs the manifest; a missing database is not backed up as an empty one.
+    std::fs::remove_file(sipas_server::services::backup::manifest_path(&tampered)).unwrap();
+    let unverifiable = sipas_output(
+        &format!("sqlite://{}", db.dir.path().join("unverified.db").display()),
+        &[
+            "restore",
+            "--from",
+            &tampered.display().to_string(),
+            "--verify",
+        ],
+        &[],
+    );
+    assert!(!unverifiable.status.success());
+    assert!(String::from_utf8_lossy(&unverifiable.stderr).contains("no manifest"));
+    let typo = db.dir.path().join("sipsa.db");
+    let missing = sipas_output(
+        &format!("sqlite://{}", typo.display()),
+        &[
+            "backup",
+            "--to",
+            &db.dir.path().join("typo.backup").display().to_string(),
+        ],
+        &[],
+    );
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no database at"));
+    assert!(!typo.exists(), "no empty database created");
+
+    // Never under a running server; with --force and the server stopped, the replaced
+    // database is kept aside.
+    let (server, addr) = serve(&restore_url, &[]);
+    assert!(common::load::wait_until_ready(addr, std::time::Duration::from_secs(30)).await);
+    let busy = sipas_output(
+        &restore_url,
+        &[
+            "restore",
+            "--from",
+            &backup.display().to_string(),
+            "--force",
+        ],
+        &[],
+    );
+    assert!(!busy.status.success());
+    assert!(
+        String::from_utf8_lossy(&busy.stderr).contains("a server is running"),
+        "{}",
+        String::from_utf8_lossy(&busy.stderr)
+    );
+    drop(server);
+    // kill_on_drop sends SIGKILL; wait for the process to be gone (its lock with it).
+    let started = std::time::Instant::now();
+    let replaced = loop {
+        let out = sipas_output(
+            &restore_url,
+            &[
+                "restore",
+                "--from",
+                &backup.display().to_string(),
+                "--force",
+            ],
+            &[],
+        );
+        if out.status.success() || started.elapsed() > std::time::Duration::from_secs(10) {
+            break out;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let said = String::from_utf8_lossy(&replaced.stdout);
+    assert!(
+        replaced.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&replaced.stderr)
+    );
+    assert!(
+        said.contains("the database it replaced was kept as"),
+        "{said}"
+    );
+    let kept = std::fs::read_dir(db.dir.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("restored.db.replaced-")
+        })
+        .count();
+    assert!(kept >= 1, "the replaced database is kept");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -911,4 +1005,80 @@ async fn concurrent_imports_postgres() {
     };
     concurrent_imports(&url).await;
     common::drop_postgres_db(&name).await;
+}
+
+/// The start-up check on PostgreSQL refuses every role setup through which the server could
+/// still change a published release, not only the plain owner: a membership in the owner
+/// without inherited rights (`SET ROLE` still works), a superuser or role-creating role it can
+/// become, the right to switch triggers off, temporary tables. A cluster of the test's own,
+/// where the test is superuser.
+#[tokio::test]
+async fn postgres_start_up_check_sees_through_roles() {
+    use sipas_server::store::PublishedRecordsGuard;
+    let Some(cluster) = common::PrivateCluster::start() else {
+        return;
+    };
+    let (_owner, app) = cluster.sipas_database().await;
+    let admin = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(&cluster.url("postgres", "sipas"))
+        .await
+        .unwrap();
+    let guard = || async {
+        let store = sipas_server::store::open(&app, &Default::default())
+            .await
+            .unwrap();
+        let guard = store.published_records_guard().await.unwrap();
+        store.close().await;
+        guard
+    };
+    assert_eq!(guard().await, PublishedRecordsGuard::Enforced);
+    for (grant, revoke, expected) in [
+        (
+            "ALTER ROLE sipas_app NOINHERIT; GRANT sipas_owner TO sipas_app",
+            "REVOKE sipas_owner FROM sipas_app; ALTER ROLE sipas_app INHERIT",
+            "releases: the role owns it",
+        ),
+        (
+            "CREATE ROLE powerful SUPERUSER; GRANT powerful TO sipas_app",
+            "REVOKE powerful FROM sipas_app; DROP ROLE powerful",
+            "powerful, a superuser",
+        ),
+        (
+            "ALTER ROLE sipas_app CREATEROLE",
+            "ALTER ROLE sipas_app NOCREATEROLE",
+            "may create and grant roles",
+        ),
+        (
+            "GRANT SET ON PARAMETER session_replication_role TO sipas_app",
+            "REVOKE SET ON PARAMETER session_replication_role FROM sipas_app",
+            "session_replication_role",
+        ),
+        (
+            "GRANT TEMPORARY ON DATABASE sipas TO sipas_app",
+            "REVOKE TEMPORARY ON DATABASE sipas FROM sipas_app",
+            "temporary tables",
+        ),
+        (
+            "GRANT INSERT ON published_elsewhere TO sipas_app",
+            "REVOKE INSERT ON published_elsewhere FROM sipas_app",
+            "published_elsewhere: the role has INSERT",
+        ),
+    ] {
+        for sql in grant.split("; ") {
+            sqlx::query(sql).execute(&admin).await.unwrap();
+        }
+        match guard().await {
+            PublishedRecordsGuard::Weak(reasons) => assert!(
+                reasons.iter().any(|r| r.contains(expected)),
+                "{grant}: {reasons:?}"
+            ),
+            other => panic!("{grant}: passed the check: {other:?}"),
+        }
+        for sql in revoke.split("; ") {
+            sqlx::query(sql).execute(&admin).await.unwrap();
+        }
+        assert_eq!(guard().await, PublishedRecordsGuard::Enforced, "{revoke}");
+    }
+    admin.close().await;
 }

@@ -308,6 +308,11 @@ async fn owner_cannot_be_attacked_through_the_application_role(
     let application_only = [
         // Replication mode skips ordinary triggers: superusers only.
         "SET session_replication_role = replica",
+        // A temporary table named like ours would be looked up first by an unqualified name in
+        // a function (the seal's count of cells, before migration 0018).
+        "CREATE TEMP TABLE releases (year BIGINT, version BIGINT, cell_count BIGINT)",
+        "INSERT INTO published_elsewhere (year, geography, province_code, province_name, \
+         sipas_percent, note, source) VALUES (2021, '2004', '', '', 99.9, '', 'forged')",
         "UPDATE audit_log SET detail = 'edited'",
         "DELETE FROM audit_log",
         "TRUNCATE audit_log",
@@ -359,8 +364,14 @@ async fn owner_cannot_be_attacked_through_the_application_role(
     }
     match owner.published_records_guard().await.expect("guard") {
         store::PublishedRecordsGuard::Weak(reasons) => {
-            assert_eq!(reasons.len(), store::APPEND_ONLY.len(), "{reasons:?}");
-            assert!(reasons.iter().all(|r| r.contains("owns it")), "{reasons:?}");
+            for table in store::APPEND_ONLY.iter().chain(&store::READ_ONLY) {
+                assert!(
+                    reasons.contains(&format!(
+                        "{table}: the role owns it (it can disable or drop its triggers)"
+                    )),
+                    "{table}: {reasons:?}"
+                );
+            }
         }
         other => panic!("the owner passed the start-up check: {other:?}"),
     }

@@ -1326,6 +1326,16 @@ async fn story(url: &str, owner_url: Option<&str>) {
     let dead = world.store.computation(dead).await.unwrap().summary;
     assert_eq!(dead.status, ComputationStatus::Failed);
     assert!(dead.error.contains("stopped 3 times"), "{}", dead.error);
+    // A server never takes over its own job (it is still running it, its heartbeats failed
+    // for a while): nothing for server-c, however silent.
+    assert_eq!(
+        world
+            .store
+            .claim_stalled_computation("server-c", now + 60, now + 60, 3)
+            .await
+            .unwrap(),
+        None
+    );
     // The live one is running again, under server-c: back to server-a's now for the page.
     assert!(
         world

@@ -16,9 +16,23 @@ use super::{Failure, INDEX_TTL, lock, not_found, unavailable};
 use crate::web::AppState;
 
 pub(crate) async fn index(state: &AppState) -> Result<Arc<Vec<ReleaseInfo>>, Failure> {
+    index_within(state, INDEX_TTL).await
+}
+
+/// The index read again unless it was read within the last second: asked before answering
+/// "not published" (a release may have been published a moment ago), so a stream of requests
+/// for versions that do not exist costs at most one database read a second.
+pub(crate) async fn recent_index(state: &AppState) -> Result<Arc<Vec<ReleaseInfo>>, Failure> {
+    index_within(state, std::time::Duration::from_secs(1)).await
+}
+
+async fn index_within(
+    state: &AppState,
+    ttl: std::time::Duration,
+) -> Result<Arc<Vec<ReleaseInfo>>, Failure> {
     let cache = &state.site;
     if let Some((at, list)) = lock(&cache.index).as_ref()
-        && at.elapsed() < INDEX_TTL
+        && at.elapsed() < ttl
     {
         return Ok(list.clone());
     }
@@ -69,8 +83,7 @@ pub(crate) async fn is_published(
     if listed(&index(state).await?) {
         return Ok(true);
     }
-    let fresh = state.staff.store.releases().await.map_err(unavailable)?;
-    Ok(listed(&fresh))
+    Ok(listed(&recent_index(state).await?))
 }
 
 /// The pages' data of `year` v`version`, or `None` when it was not published (the index is
@@ -91,13 +104,10 @@ pub(crate) async fn published_data(
     };
     let info = match listed(&index(state).await?) {
         Some(info) => info,
-        None => {
-            let fresh = state.staff.store.releases().await.map_err(unavailable)?;
-            match listed(&fresh) {
-                Some(info) => info,
-                None => return Ok(None),
-            }
-        }
+        None => match listed(&recent_index(state).await?) {
+            Some(info) => info,
+            None => return Ok(None),
+        },
     };
     release_data(state, &info).await.map(Some)
 }

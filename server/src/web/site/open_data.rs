@@ -124,9 +124,10 @@ async fn serve(
     if !FILES.contains(&file) && province_file(file).is_none() {
         return not_found();
     }
-    let store = &state.staff.store;
     if version == "latest" {
-        return match store.releases().await {
+        // The index as of a second ago at most: a new version is "latest" at once, and a
+        // stream of requests costs at most one database read a second.
+        return match super::load::recent_index(state).await {
             Ok(releases) => match releases
                 .iter()
                 .filter(|r| r.year == year)
@@ -137,7 +138,7 @@ async fn serve(
                     .into_response(),
                 None => not_found(),
             },
-            Err(err) => unavailable(err),
+            Err(failure) => failure.into_response(),
         };
     }
     let Some(version) = version_number(version) else {
