@@ -342,6 +342,7 @@ impl CollectedStore for SqlStore {
         let mut tx = super::sql::begin_write(self.pool())
             .await
             .map_err(db_error)?;
+        super::sql::lock_wave(&mut tx, self.engine_kind(), wave_code).await?;
         let mut outcomes = Vec::with_capacity(records.len());
         let mut context = ImportContext::load(&mut tx, wave_code).await?;
         for record in records {

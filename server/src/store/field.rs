@@ -347,6 +347,39 @@ impl FieldStore for SqlStore {
         let mut tx = super::sql::begin_write(self.pool())
             .await
             .map_err(db_error)?;
+        super::sql::lock_wave(&mut tx, self.engine_kind(), &batch.wave_code).await?;
+        // The codes were shared over the frame as it was read before this transaction: every
+        // sample point must still be in it (a frame replaced meanwhile may have dropped one).
+        let places: std::collections::HashSet<(String, String, String)> =
+            sqlx::query_as::<_, (String, String, String)>(
+                "SELECT province_code, stratum, psu FROM frame_psus WHERE wave_code = $1",
+            )
+            .bind(&batch.wave_code)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_error)?
+            .into_iter()
+            .collect();
+        if let Some((gone, _)) = batch.codes.iter().find(|(psu, _)| {
+            !places.contains(&(
+                psu.province_code.clone(),
+                psu.stratum.clone(),
+                psu.psu.clone(),
+            ))
+        }) {
+            return Err(StoreError::Conflict(Text::new(
+                format!(
+                    "Dàn mẫu đã thay đổi khi đang chuẩn bị lô mã: PSU {} (tỉnh {}, tầng {}) không \
+                     còn trong dàn mẫu. Hãy phát lại lô.",
+                    gone.psu, gone.province_code, gone.stratum
+                ),
+                format!(
+                    "The sample frame changed while the batch was being prepared: PSU {} \
+                     (province {}, stratum {}) is no longer in it. Issue the batch again.",
+                    gone.psu, gone.province_code, gone.stratum
+                ),
+            )));
+        }
         sqlx::query(
             "INSERT INTO invitation_batches (id, wave_code, province_code, scope, size, \
              issued_by, issued_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -367,24 +400,46 @@ impl FieldStore for SqlStore {
             )),
             other => other,
         })?;
-        for (psu, hash) in &batch.codes {
-            sqlx::query(
+        // Many rows a statement (a batch may hold 5,000 codes): one round trip per chunk
+        // instead of per code, within both engines' limits on parameters.
+        const ROWS_PER_INSERT: usize = 500;
+        for chunk in batch.codes.chunks(ROWS_PER_INSERT) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let p = i * 9;
+                    format!(
+                        "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                        p + 1,
+                        p + 2,
+                        p + 3,
+                        p + 4,
+                        p + 5,
+                        p + 6,
+                        p + 7,
+                        p + 8,
+                        p + 9
+                    )
+                })
+                .collect();
+            let sql = format!(
                 "INSERT INTO invitation_codes (code_hash, wave_code, geography, province_code, \
-                 stratum, psu, batch, created_at, sample_kind) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(hash)
-            .bind(&batch.wave_code)
-            .bind(&geography)
-            .bind(&psu.province_code)
-            .bind(&psu.stratum)
-            .bind(&psu.psu)
-            .bind(&batch.id)
-            .bind(&now)
-            .bind(batch.kind.key())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
+                 stratum, psu, batch, created_at, sample_kind) VALUES {}",
+                rows.join(", ")
+            );
+            let mut insert = sqlx::query(&sql);
+            for (psu, hash) in chunk {
+                insert = insert
+                    .bind(hash)
+                    .bind(&batch.wave_code)
+                    .bind(&geography)
+                    .bind(&psu.province_code)
+                    .bind(&psu.stratum)
+                    .bind(&psu.psu)
+                    .bind(&batch.id)
+                    .bind(&now)
+                    .bind(batch.kind.key());
+            }
+            insert.execute(&mut *tx).await.map_err(db_error)?;
         }
         record(&mut tx, audit).await?;
         tx.commit().await.map_err(db_error)
@@ -645,6 +700,7 @@ impl SqlStore {
         let mut tx = super::sql::begin_write(self.pool())
             .await
             .map_err(db_error)?;
+        super::sql::lock_wave(&mut tx, self.engine_kind(), wave_code).await?;
         // PSUs that already have codes must keep their place in the design.
         #[derive(sqlx::FromRow)]
         struct Placed {

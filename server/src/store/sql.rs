@@ -110,6 +110,25 @@ pub(super) async fn begin_write(
     }
 }
 
+/// Serialises the transactions that change a wave's sample points (a new frame, codes issued,
+/// paper forms imported) on PostgreSQL, by locking the wave's row until the transaction ends: a
+/// frame replaced while codes were being issued for it would otherwise leave codes for communes
+/// it no longer has. SQLite's write transactions are serial already (`begin_write`).
+pub(super) async fn lock_wave(
+    conn: &mut sqlx::AnyConnection,
+    engine: Engine,
+    wave_code: &str,
+) -> StoreResult<()> {
+    if engine == Engine::Postgres {
+        sqlx::query("SELECT code FROM waves WHERE code = $1 FOR UPDATE")
+            .bind(wave_code)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_error)?;
+    }
+    Ok(())
+}
+
 /// Maps a database error: uniqueness breaches become a user-facing conflict, the rest stays
 /// internal (the application layer logs it once).
 pub(super) fn db_error(err: sqlx::Error) -> StoreError {

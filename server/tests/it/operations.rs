@@ -1082,3 +1082,107 @@ async fn postgres_start_up_check_sees_through_roles() {
     }
     admin.close().await;
 }
+
+/// Codes are shared over the frame as it was read; if the frame is replaced before the batch
+/// is stored, a batch for a commune the new frame lacks is refused (it would be codes for no
+/// sample point). A large batch is stored in a few multi-row statements, every code of it.
+async fn batches_follow_the_frame(url: &str) {
+    use sipas_app::staff::FieldStore;
+    use sipas_app::staff::port::NewBatch;
+    let store = common::store_on(url).await;
+    sipas_server::services::demo::seed(store.as_ref())
+        .await
+        .unwrap();
+    let wave = "sipas-2027-batches";
+    common::create_wave(
+        store.as_ref(),
+        &sipas_app::domain::Wave {
+            code: wave.into(),
+            title: "SIPAS 2027".into(),
+            year: 2027,
+            geography: sipas_app::domain::Geography::G2025,
+            questionnaire: Some(sipas_app::domain::QuestionnaireRef {
+                code: "sipas-2023".into(),
+                version: 1,
+            }),
+            open_link: false,
+            closed: false,
+        },
+    )
+    .await
+    .unwrap();
+    let provinces = ["79", "01"].map(str::to_owned);
+    store
+        .replace_frame(
+            wave,
+            &common::fixtures::frame(&provinces, sipas_app::domain::Geography::G2025),
+            &common::audit("frame_uploaded"),
+        )
+        .await
+        .unwrap();
+    let old = store.frame(wave, Some("79")).await.unwrap();
+    let dropped = old.psus[0].clone();
+    let batch = |id: &str, psu: &sipas_app::staff::frame::FramePsu, n: usize| NewBatch {
+        id: id.into(),
+        wave_code: wave.into(),
+        province_code: psu.province_code.clone(),
+        scope: psu.psu.clone(),
+        issued_by: "test".into(),
+        kind: sipas_app::domain::SampleKind::Probability,
+        codes: (0..n)
+            .map(|i| (psu.clone(), format!("{:064x}", i + n * id.len())))
+            .collect(),
+    };
+    let prepared = batch("stale", &dropped, 3);
+    let mut frame = store.frame(wave, None).await.unwrap();
+    frame.psus.retain(|p| p.psu != dropped.psu);
+    store
+        .replace_frame(wave, &frame, &common::audit("frame_uploaded"))
+        .await
+        .unwrap();
+    match store
+        .issue_batch(&prepared, &common::audit("batch_issued"))
+        .await
+    {
+        Err(sipas_app::ports::StoreError::Conflict(text)) => {
+            assert!(text.en.contains("sample frame changed"), "{}", text.en);
+            assert!(text.en.contains(&dropped.psu), "{}", text.en);
+        }
+        other => panic!("a batch for a dropped commune: {other:?}"),
+    }
+    let kept = frame.psus[0].clone();
+    store
+        .issue_batch(
+            &batch("large", &kept, 1_234),
+            &common::audit("batch_issued"),
+        )
+        .await
+        .unwrap();
+    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM invitation_codes WHERE batch = $1")
+        .bind("large")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(stored, 1_234);
+    let none: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM invitation_codes WHERE batch = $1")
+        .bind("stale")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(none, 0);
+}
+
+#[tokio::test]
+async fn batches_follow_the_frame_sqlite() {
+    let db = common::sqlite_db();
+    batches_follow_the_frame(&db.url).await;
+}
+
+#[tokio::test]
+async fn batches_follow_the_frame_postgres() {
+    let Some((url, name)) = common::postgres_db().await else {
+        return;
+    };
+    batches_follow_the_frame(&url).await;
+    common::drop_postgres_db(&name).await;
+}
