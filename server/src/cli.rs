@@ -376,12 +376,7 @@ impl Cli {
                 verify,
                 force,
             } => {
-                let owner_url = config
-                    .migrate_database_url
-                    .as_deref()
-                    .unwrap_or(&config.database_url);
-                let application_role = store::postgres_user(&config.database_url)
-                    .filter(|role| store::postgres_user(owner_url).as_ref() != Some(role));
+                let (owner_url, application_role) = config.owner_and_application_role();
                 let restored = crate::services::backup::restore(
                     &from,
                     &config.database_url,
@@ -819,12 +814,7 @@ async fn open(config: &Config) -> Result<store::SqlStore, OpenError> {
 /// `sipas migrate`: the owner's URL applies the migrations; on PostgreSQL the application's
 /// role, when it is another one, is granted its privileges.
 async fn migrate(config: &Config) -> Result<(), CliError> {
-    let owner_url = config
-        .migrate_database_url
-        .as_deref()
-        .unwrap_or(&config.database_url);
-    let application_role = store::postgres_user(&config.database_url)
-        .filter(|role| store::postgres_user(owner_url).as_ref() != Some(role));
+    let (owner_url, application_role) = config.owner_and_application_role();
     let store = store::migrate(
         owner_url,
         &connect_options(config),

@@ -168,6 +168,18 @@ impl Config {
             .map_err(|err| ConfigError::Invalid(Box::new(err)))
     }
 
+    /// The schema owner's URL (`sipas migrate`, `sipas restore`), and the application role to
+    /// grant when the server's role (the user of `database_url`) is another one (PostgreSQL).
+    pub fn owner_and_application_role(&self) -> (&str, Option<String>) {
+        let owner = self
+            .migrate_database_url
+            .as_deref()
+            .unwrap_or(&self.database_url);
+        let application_role = crate::store::postgres_user(&self.database_url)
+            .filter(|role| crate::store::postgres_user(owner).as_ref() != Some(role));
+        (owner, application_role)
+    }
+
     /// The public origin without a trailing slash, if set.
     pub fn public_origin(&self) -> Option<String> {
         self.public_origin

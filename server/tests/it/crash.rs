@@ -14,24 +14,10 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::load::{Client, Reply, complete_answers, free_port, read_codes, wait_until_ready};
+use common::load::{Client, Reply, free_port, wait_until_ready};
 
 const CODES: usize = 2500;
 const WORKERS: usize = 16;
-
-fn sipas(url: &str, args: &[&str]) {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sipas"))
-        .args(args)
-        .env("DATABASE_URL", url)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run sipas");
-    assert!(
-        output.status.success(),
-        "sipas {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
 
 fn start_server(url: &str, port: u16, site: &std::path::Path) -> tokio::process::Child {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_sipas"))
@@ -88,30 +74,8 @@ async fn crash_story(url: &str) {
         .and_then(|v| v.parse().ok())
         .unwrap_or(6);
     let dir = tempfile::tempdir().expect("dir");
-    let codes_file = dir.path().join("codes.csv");
-    sipas(url, &["demo", "--no-history"]);
-    sipas(
-        url,
-        &[
-            "codes",
-            "--wave",
-            "sipas-2026-demo",
-            "--psu",
-            sipas_server::services::demo::EXAMPLE_COMMUNE,
-            "--count",
-            &CODES.to_string(),
-            "--out",
-            &codes_file.display().to_string(),
-        ],
-    );
-    let codes = read_codes(&codes_file);
-    assert_eq!(codes.len(), CODES);
-    let questionnaire = sipas_server::services::questionnaires::parse(
-        sipas_server::services::questionnaires::SIPAS_2023,
-    )
-    .expect("questionnaire");
-    let answers = Arc::new(complete_answers(&questionnaire));
-    assert!(questionnaire.validate(&answers, None).is_empty());
+    let codes = common::demo_codes_from_the_cli(url, dir.path(), CODES);
+    let answers = common::sipas_answers();
 
     let mut acknowledged: HashMap<String, String> = HashMap::new();
     // Submissions cut off by a kill (no reply): each is retried after the restart.

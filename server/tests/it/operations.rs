@@ -245,41 +245,6 @@ async fn phones(
     }
 }
 
-fn sipas_ok(url: &str, args: &[&str], env: &[(&str, &str)]) {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sipas"))
-        .args(args)
-        .env("DATABASE_URL", url)
-        .env("RUST_LOG", "warn")
-        .envs(env.iter().copied())
-        .output()
-        .expect("run sipas");
-    assert!(
-        output.status.success(),
-        "sipas {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-fn codes_for(url: &str, dir: &std::path::Path, count: usize) -> Vec<String> {
-    let file = dir.join("codes.csv");
-    sipas_ok(
-        url,
-        &[
-            "codes",
-            "--wave",
-            "sipas-2026-demo",
-            "--psu",
-            sipas_server::services::demo::EXAMPLE_COMMUNE,
-            "--count",
-            &count.to_string(),
-            "--out",
-            &file.display().to_string(),
-        ],
-        &[],
-    );
-    common::load::read_codes(&file)
-}
-
 fn serve(url: &str, env: &[(&str, &str)]) -> (tokio::process::Child, std::net::SocketAddr) {
     let port = common::load::free_port();
     let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sipas"))
@@ -310,6 +275,23 @@ async fn health(addr: std::net::SocketAddr) -> Option<u16> {
         .map(|(status, _, _)| status)
 }
 
+/// Waits (a minute at most) for the phones to have every code acknowledged; what they saw.
+async fn finished(
+    load: tokio::task::JoinHandle<()>,
+    seen: std::sync::Arc<std::sync::Mutex<Seen>>,
+    after: &str,
+) -> Seen {
+    tokio::time::timeout(std::time::Duration::from_secs(60), load)
+        .await
+        .unwrap_or_else(|_| panic!("submissions still refused a minute after {after}"))
+        .unwrap();
+    std::sync::Arc::try_unwrap(seen)
+        .ok()
+        .unwrap()
+        .into_inner()
+        .unwrap()
+}
+
 const RESTART_CODES: usize = 1500;
 
 /// PostgreSQL crashes (immediate stop) in the middle of a stream of submissions and comes back
@@ -323,13 +305,8 @@ async fn postgres_restart_mid_load_loses_nothing_acknowledged() {
     };
     let (owner, app) = cluster.sipas_database().await;
     let dir = tempfile::tempdir().unwrap();
-    sipas_ok(&app, &["demo", "--no-history"], &[]);
-    let codes = codes_for(&app, dir.path(), RESTART_CODES);
-    let questionnaire = sipas_server::services::questionnaires::parse(
-        sipas_server::services::questionnaires::SIPAS_2023,
-    )
-    .unwrap();
-    let answers = std::sync::Arc::new(complete_answers(&questionnaire));
+    let codes = common::demo_codes_from_the_cli(&app, dir.path(), RESTART_CODES);
+    let answers = common::sipas_answers();
     // Requests give up on the database after 2 s (default 10) so the outage shows as 503s.
     let (server, addr) = serve(&app, &[("SIPAS_DATABASE_CONNECT_TIMEOUT_SECS", "2")]);
     assert!(common::load::wait_until_ready(addr, std::time::Duration::from_secs(30)).await);
@@ -349,15 +326,7 @@ async fn postgres_restart_mid_load_loses_nothing_acknowledged() {
     }
     cluster.pg_ctl(&["start", "-w"]);
     let started = std::time::Instant::now();
-    tokio::time::timeout(std::time::Duration::from_secs(60), load)
-        .await
-        .expect("submissions still refused a minute after PostgreSQL came back")
-        .unwrap();
-    let seen = std::sync::Arc::try_unwrap(seen)
-        .ok()
-        .unwrap()
-        .into_inner()
-        .unwrap();
+    let seen = finished(load, seen, "PostgreSQL came back").await;
     let first_after = seen
         .at
         .iter()
@@ -479,13 +448,8 @@ async fn sqlite_disk_full_is_503_and_loses_nothing() {
         return;
     };
     let url = format!("sqlite://{}", disk.dir.path().join("sipas.db").display());
-    sipas_ok(&url, &["demo", "--no-history"], &[]);
-    let codes = codes_for(&url, disk.dir.path(), DISK_CODES);
-    let questionnaire = sipas_server::services::questionnaires::parse(
-        sipas_server::services::questionnaires::SIPAS_2023,
-    )
-    .unwrap();
-    let answers = std::sync::Arc::new(complete_answers(&questionnaire));
+    let codes = common::demo_codes_from_the_cli(&url, disk.dir.path(), DISK_CODES);
+    let answers = common::sipas_answers();
     let (server, addr) = serve(&url, &[]);
     assert!(common::load::wait_until_ready(addr, std::time::Duration::from_secs(30)).await);
     // Room for a few hundred submissions (each ~1-2 KB with its WAL frames and indexes).
@@ -509,15 +473,7 @@ async fn sqlite_disk_full_is_503_and_loses_nothing() {
     assert!(full_at < DISK_CODES, "the disk filled up before the end");
     assert!(health(addr).await.is_some(), "the server is still running");
     disk.make_room();
-    tokio::time::timeout(std::time::Duration::from_secs(60), load)
-        .await
-        .expect("submissions still refused a minute after room was made")
-        .unwrap();
-    let seen = std::sync::Arc::try_unwrap(seen)
-        .ok()
-        .unwrap()
-        .into_inner()
-        .unwrap();
+    let seen = finished(load, seen, "room was made").await;
     eprintln!(
         "disk full after {full_at} acknowledged; {} answers 503 (all with Retry-After: {}); \
          all {DISK_CODES} acknowledged once there was room",
@@ -620,11 +576,7 @@ async fn backup_drill(
         .unwrap();
     let codes = common::seed_codes(store.as_ref(), store.as_ref(), DRILL_CODES).await;
     store.close().await;
-    let questionnaire = sipas_server::services::questionnaires::parse(
-        sipas_server::services::questionnaires::SIPAS_2023,
-    )
-    .unwrap();
-    let answers = std::sync::Arc::new(complete_answers(&questionnaire));
+    let answers = common::sipas_answers();
     let (server, addr) = serve(url, &[]);
     assert!(common::load::wait_until_ready(addr, std::time::Duration::from_secs(30)).await);
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Seen::default()));
@@ -651,12 +603,7 @@ async fn backup_drill(
         String::from_utf8_lossy(&taken.stderr)
     );
     let during = seen.lock().unwrap().acknowledged.len() - before.len();
-    load.await.unwrap();
-    let seen = std::sync::Arc::try_unwrap(seen)
-        .ok()
-        .unwrap()
-        .into_inner()
-        .unwrap();
+    let seen = finished(load, seen, "the backup").await;
     assert!(seen.other.is_empty(), "{:?}", seen.other);
     eprintln!(
         "backup taken with {} acknowledged, {during} more acknowledged while it ran",

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::load::{Client, Reply, complete_answers, free_port, read_codes, wait_until_ready};
+use common::load::{Client, Reply, free_port, wait_until_ready};
 
 const CODES: usize = 1200;
 const WORKERS: usize = 8;
@@ -173,23 +173,7 @@ async fn sign_in(addr: SocketAddr, username: &str, password: &str) -> Result<Str
 
 async fn story(url: &str, owner_url: &str) {
     let dir = tempfile::tempdir().expect("dir");
-    let codes_file = dir.path().join("codes.csv");
-    sipas(url, &["demo", "--no-history"], None);
-    sipas(
-        url,
-        &[
-            "codes",
-            "--wave",
-            "sipas-2026-demo",
-            "--psu",
-            sipas_server::services::demo::EXAMPLE_COMMUNE,
-            "--count",
-            &CODES.to_string(),
-            "--out",
-            &codes_file.display().to_string(),
-        ],
-        None,
-    );
+    let codes = common::demo_codes_from_the_cli(url, dir.path(), CODES);
     sipas(
         url,
         &[
@@ -204,12 +188,8 @@ async fn story(url: &str, owner_url: &str) {
         ],
         Some(PASSWORD),
     );
-    let codes: Vec<(usize, String)> = read_codes(&codes_file).into_iter().enumerate().collect();
-    let questionnaire = sipas_server::services::questionnaires::parse(
-        sipas_server::services::questionnaires::SIPAS_2023,
-    )
-    .expect("questionnaire");
-    let answers = Arc::new(complete_answers(&questionnaire));
+    let codes: Vec<(usize, String)> = codes.into_iter().enumerate().collect();
+    let answers = common::sipas_answers();
     let a = start_server(url).await;
     let b = start_server(url).await;
     let both = [a.addr, b.addr];

@@ -451,3 +451,48 @@ pub fn running_as_root() -> bool {
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
+
+/// `sipas demo --no-history` then `sipas codes` for the example commune: `count` codes of the
+/// current wave, as an operator would issue them (the CLI, on `url`).
+pub fn demo_codes_from_the_cli(url: &str, dir: &std::path::Path, count: usize) -> Vec<String> {
+    let run = |args: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_sipas"))
+            .args(args)
+            .env("DATABASE_URL", url)
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("run sipas");
+        assert!(
+            output.status.success(),
+            "sipas {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    let file = dir.join("codes.csv");
+    run(&["demo", "--no-history"]);
+    run(&[
+        "codes",
+        "--wave",
+        "sipas-2026-demo",
+        "--psu",
+        sipas_server::services::demo::EXAMPLE_COMMUNE,
+        "--count",
+        &count.to_string(),
+        "--out",
+        &file.display().to_string(),
+    ]);
+    let codes = load::read_codes(&file);
+    assert_eq!(codes.len(), count);
+    codes
+}
+
+/// A complete, valid set of answers to the built-in questionnaire (SIPAS 2023 v1).
+pub fn sipas_answers() -> std::sync::Arc<sipas_app::survey::questionnaire::Answers> {
+    let questionnaire = sipas_server::services::questionnaires::parse(
+        sipas_server::services::questionnaires::SIPAS_2023,
+    )
+    .expect("questionnaire");
+    let answers = load::complete_answers(&questionnaire);
+    assert!(questionnaire.validate(&answers, None).is_empty());
+    std::sync::Arc::new(answers)
+}
