@@ -284,9 +284,10 @@ pub enum CliError {
     #[error(transparent)]
     Verify(#[from] crate::services::verify::VerifyError),
     #[error(
-        "refusing to serve: the database role could change published releases ({}). Run the \
-         server as the application role that `sipas migrate` grants (docs/operations.md)",
-        .0.join("; ")
+        "refusing to serve: the database role could change published releases:\n  - {}\nRun \
+         the server as the application role that `sipas migrate` grants (README, \"Deploying on \
+         PostgreSQL\"; docs/operations.md)",
+        .0.join("\n  - ")
     )]
     OwnerRole(Vec<String>),
     #[error("invalid configuration: {0}")]
@@ -352,15 +353,20 @@ impl Cli {
                         source,
                     })?;
                 }
-                println!(
-                    "demonstration data: {created} new wave(s); published years: {}",
+                let published: Vec<String> =
                     sipas_app::staff::release::ReleaseStore::releases(&store)
                         .await
                         .map_err(CliError::Demo)?
                         .iter()
                         .map(|r| format!("{} v{}", r.year, r.version))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                        .collect();
+                println!(
+                    "demonstration data: {created} new wave(s); published: {}",
+                    if published.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        published.join(", ")
+                    }
                 );
                 store.close().await;
                 Ok(())
@@ -376,7 +382,9 @@ impl Cli {
                 verify,
                 force,
             } => {
-                let (owner_url, application_role) = config.owner_and_application_role();
+                let (owner_url, application_role) = config
+                    .owner_and_application_role()
+                    .map_err(CliError::Settings)?;
                 let restored = crate::services::backup::restore(
                     &from,
                     &config.database_url,
@@ -814,7 +822,9 @@ async fn open(config: &Config) -> Result<store::SqlStore, OpenError> {
 /// `sipas migrate`: the owner's URL applies the migrations; on PostgreSQL the application's
 /// role, when it is another one, is granted its privileges.
 async fn migrate(config: &Config) -> Result<(), CliError> {
-    let (owner_url, application_role) = config.owner_and_application_role();
+    let (owner_url, application_role) = config
+        .owner_and_application_role()
+        .map_err(CliError::Settings)?;
     let store = store::migrate(
         owner_url,
         &connect_options(config),

@@ -170,14 +170,23 @@ impl Config {
 
     /// The schema owner's URL (`sipas migrate`, `sipas restore`), and the application role to
     /// grant when the server's role (the user of `database_url`) is another one (PostgreSQL).
-    pub fn owner_and_application_role(&self) -> (&str, Option<String>) {
+    /// The two URLs must name the same database: migrating one and serving another would
+    /// leave the served one unmigrated, and a restore would go where the server does not look.
+    pub fn owner_and_application_role(&self) -> Result<(&str, Option<String>), String> {
         let owner = self
             .migrate_database_url
             .as_deref()
             .unwrap_or(&self.database_url);
+        let (served, migrated) = (database_named(&self.database_url), database_named(owner));
+        if served != migrated {
+            return Err(format!(
+                "migrate_database_url names {migrated} but database_url names {served}: both \
+                 must name the same database (only the role differs)"
+            ));
+        }
         let application_role = crate::store::postgres_user(&self.database_url)
             .filter(|role| crate::store::postgres_user(owner).as_ref() != Some(role));
-        (owner, application_role)
+        Ok((owner, application_role))
     }
 
     /// The public origin without a trailing slash, if set.
@@ -215,37 +224,57 @@ impl Config {
     }
 }
 
-/// Hides the password of a `scheme://user:password@host/...` URL, and the value of a
-/// `password=` (or `sslpassword=`) query parameter.
-pub fn redact_url(url: &str) -> String {
-    let (address, query) = match url.split_once('?') {
-        Some((address, query)) => (address, Some(query)),
-        None => (url, None),
-    };
-    let mut redacted = match address.split_once("://") {
-        Some((scheme, rest)) => match rest.rsplit_once('@') {
-            Some((credentials, host)) => match credentials.split_once(':') {
-                Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
-                None => address.to_owned(),
-            },
-            None => address.to_owned(),
-        },
-        None => address.to_owned(),
-    };
-    if let Some(query) = query {
-        let pairs: Vec<String> = query
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((key, _)) if key.to_ascii_lowercase().ends_with("password") => {
-                    format!("{key}=***")
-                }
-                _ => pair.to_owned(),
-            })
-            .collect();
-        redacted.push('?');
-        redacted.push_str(&pairs.join("&"));
+/// Which database a URL names, whoever connects: `postgres host:port/name` or `sqlite PATH`.
+fn database_named(url: &str) -> String {
+    if url.starts_with("sqlite:") {
+        return format!("sqlite {}", crate::store::sqlite::path_of(url).display());
     }
-    redacted
+    match url::Url::parse(url) {
+        Ok(parsed) => format!(
+            "the database {} on {}:{}",
+            parsed.path().trim_start_matches('/'),
+            parsed.host_str().unwrap_or("localhost"),
+            parsed.port().unwrap_or(5432)
+        ),
+        Err(_) => redact_url(url),
+    }
+}
+
+/// Hides the password of a `scheme://user:password@host/...` URL, and the value of a
+/// `password=` (or `sslpassword=`) query parameter. The user part ends at the URL's last `@`,
+/// so a password typed without percent-encoding (with `@`, `?`, `/` or `#` in it) is hidden
+/// whole, not cut at its first special character.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return redact_query(url);
+    };
+    match rest.rsplit_once('@') {
+        Some((credentials, host)) => {
+            let user = credentials.split_once(':').map(|(user, _)| user);
+            match user {
+                Some(user) => format!("{scheme}://{user}:***@{}", redact_query(host)),
+                None => format!("{scheme}://{credentials}@{}", redact_query(host)),
+            }
+        }
+        None => format!("{scheme}://{}", redact_query(rest)),
+    }
+}
+
+/// The values of `…password=` query parameters hidden.
+fn redact_query(address: &str) -> String {
+    let Some((before, query)) = address.split_once('?') else {
+        return address.to_owned();
+    };
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, _)) if key.to_ascii_lowercase().ends_with("password") => {
+                format!("{key}=***")
+            }
+            _ => pair.to_owned(),
+        })
+        .collect();
+    format!("{before}?{}", pairs.join("&"))
 }
 
 #[cfg(test)]
@@ -272,6 +301,38 @@ mod tests {
             redact_url("postgres://u:p@db/sipas?sslpassword=k"),
             "postgres://u:***@db/sipas?sslpassword=***"
         );
+        // A password typed without percent-encoding is hidden whole.
+        assert_eq!(
+            redact_url("postgres://app:Ap/p@x%20y:z?#1@127.0.0.1:5432/sipas"),
+            "postgres://app:***@127.0.0.1:5432/sipas"
+        );
+    }
+
+    #[test]
+    fn the_owner_and_the_server_name_one_database() {
+        let config = |served: &str, migrated: Option<&str>| Config {
+            database_url: served.to_owned(),
+            migrate_database_url: migrated.map(str::to_owned),
+            ..Config::default()
+        };
+        let both = config(
+            "postgres://app:a@db:5432/sipas",
+            Some("postgres://owner:o@db/sipas"),
+        );
+        let (owner, role) = both.owner_and_application_role().expect("same database");
+        assert_eq!(owner, "postgres://owner:o@db/sipas");
+        assert_eq!(role.as_deref(), Some("app"));
+        let other = config(
+            "postgres://app:a@db/sipas",
+            Some("postgres://owner:o@db/sipas_restored"),
+        );
+        let err = other
+            .owner_and_application_role()
+            .expect_err("two databases");
+        assert!(err.contains("sipas_restored on db:5432"), "{err}");
+        assert!(!err.contains(":o@"), "no password in the message: {err}");
+        let alone = config("postgres://owner:o@db/sipas", None);
+        assert_eq!(alone.owner_and_application_role().expect("one URL").1, None);
     }
 
     #[test]

@@ -214,6 +214,14 @@ impl Metrics {
             "This server's database pool size limit",
             pool_max.clone(),
         );
+        // Series an alert watches exist from the start, at 0: "no submissions for an hour"
+        // must not be "no series".
+        for outcome in [Acknowledged::new, Acknowledged::repeated] {
+            drop(submissions.get_or_create(&AcknowledgedLabel { outcome }));
+        }
+        for limit in [Limit::open_link, Limit::code_pages, Limit::submissions] {
+            drop(rate_limited.get_or_create(&LimitLabel { limit }));
+        }
         Self {
             registry,
             requests,
@@ -318,7 +326,8 @@ pub async fn endpoint(State(state): State<AppState>, request: Request) -> Respon
     if !state.metrics_access.allows(request.headers(), peer) {
         return (
             StatusCode::FORBIDDEN,
-            "metrics: not from an allowed address\n",
+            "metrics: send `Authorization: Bearer <metrics_token>`; without it only a direct \
+             connection (no proxy in between) from an address in metrics_allow_from is let in\n",
         )
             .into_response();
     }

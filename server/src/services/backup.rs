@@ -32,10 +32,10 @@ pub enum BackupError {
     #[error("the database at {path} exists already: restore into a new one, or pass --force")]
     TargetExists { path: PathBuf },
     #[error(
-        "the PostgreSQL database has {0} tables already: restore into an empty database \
-         (createdb -O OWNER NAME)"
+        "{1} has {0} tables already: restore into an empty database (createdb -O OWNER NAME); \
+         --force replaces SQLite files only"
     )]
-    NotEmpty(i64),
+    NotEmpty(i64, String),
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -52,7 +52,8 @@ pub enum BackupError {
     #[error("{0} release files differ from the backup's manifest:\n{1}")]
     ManifestMismatch(usize, String),
     #[error(
-        "{} has no manifest beside it ({}): --verify cannot compare the release files",
+        "{} has no manifest beside it ({}): --verify cannot compare the release files \
+         (restore without --verify to go on anyway)",
         .0.display(),
         manifest_path(.0).display()
     )]
@@ -406,7 +407,16 @@ pub async fn restore(
             sync_file(&restoring)?;
             // The database replaced is kept, with its journal (commits not yet in the file).
             let replaced = if target.exists() {
-                let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
+                let now = time::OffsetDateTime::now_utc();
+                let stamp = format!(
+                    "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+                    now.year(),
+                    u8::from(now.month()),
+                    now.day(),
+                    now.hour(),
+                    now.minute(),
+                    now.second()
+                );
                 let aside = PathBuf::from(format!("{}.replaced-{stamp}", target.display()));
                 for suffix in ["", "-wal", "-shm"] {
                     let from = PathBuf::from(format!("{}{suffix}", target.display()));
@@ -429,6 +439,14 @@ pub async fn restore(
             })
         }
         (Format::PostgresDump, Engine::Postgres) => {
+            if force {
+                return Err(BackupError::Tool {
+                    tool: "restore",
+                    message: "--force replaces SQLite files only: a PostgreSQL backup is \
+                              restored into an empty database (createdb -O OWNER NAME)"
+                        .into(),
+                });
+            }
             sqlx::any::install_default_drivers();
             let pool = sqlx::any::AnyPoolOptions::new()
                 .max_connections(1)
@@ -443,7 +461,10 @@ pub async fn restore(
             .map_err(|e| BackupError::Database(e.to_string()))?;
             pool.close().await;
             if tables > 0 {
-                return Err(BackupError::NotEmpty(tables));
+                let name = url::Url::parse(owner_url)
+                    .map(|u| format!("the database {}", u.path().trim_start_matches('/')))
+                    .unwrap_or_else(|_| "the database".to_owned());
+                return Err(BackupError::NotEmpty(tables, name));
             }
             let (owner, dump) = (owner_url.to_owned(), from.display().to_string());
             tokio::task::spawn_blocking(move || {
@@ -460,7 +481,21 @@ pub async fn restore(
                 )
             })
             .await
-            .map_err(|e| BackupError::Database(e.to_string()))??;
+            .map_err(|e| BackupError::Database(e.to_string()))?
+            .map_err(|err| match err {
+                BackupError::Tool { tool, message } if message.contains("permission denied") => {
+                    BackupError::Tool {
+                        tool,
+                        message: format!(
+                            "the role of migrate_database_url may not create the tables: set \
+                             SIPAS_MIGRATE_DATABASE_URL to the URL of the role that owns the \
+                             database (createdb -O OWNER NAME). {}",
+                            message.lines().next().unwrap_or_default()
+                        ),
+                    }
+                }
+                other => other,
+            })?;
             // Tables restored by the owner, privileges as `sipas migrate` grants them.
             store::migrate(owner_url, &one_connection(), application_role)
                 .await?
@@ -478,12 +513,14 @@ pub async fn restore(
                 replaced: None,
             })
         }
-        (Format::Sqlite, Engine::Postgres) | (Format::PostgresDump, Engine::Sqlite) => {
-            Err(BackupError::Tool {
-                tool: "restore",
-                message: "the backup is of the other database engine".into(),
-            })
-        }
+        (Format::Sqlite, Engine::Postgres) => Err(BackupError::Tool {
+            tool: "restore",
+            message: "the backup is a SQLite database and database_url names PostgreSQL".into(),
+        }),
+        (Format::PostgresDump, Engine::Sqlite) => Err(BackupError::Tool {
+            tool: "restore",
+            message: "the backup is a PostgreSQL dump and database_url names a SQLite file".into(),
+        }),
     }
 }
 
@@ -510,14 +547,22 @@ async fn check_sqlite_file(path: &Path) -> Result<(), BackupError> {
     let dir = tempfile::tempdir().map_err(io(path))?;
     let copy = dir.path().join("check.db");
     std::fs::copy(path, &copy).map_err(io(&copy))?;
-    let store = store::open(&format!("sqlite://{}", copy.display()), &one_connection()).await?;
+    // Named by the backup, not by the copy: the operator knows only the one.
+    let damaged =
+        |err: &dyn std::fmt::Display| BackupError::Damaged(format!("{}: {err}", path.display()));
+    let store = store::open(&format!("sqlite://{}", copy.display()), &one_connection())
+        .await
+        .map_err(|err| match err {
+            store::OpenError::Connect { source, .. } => damaged(&source),
+            other => BackupError::Open(other),
+        })?;
     let check: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check")
         .fetch_all(store.pool())
         .await
-        .map_err(|e| BackupError::Damaged(e.to_string()))?;
+        .map_err(|e| damaged(&e))?;
     store.close().await;
     if check != ["ok"] {
-        return Err(BackupError::Damaged(check.join("; ")));
+        return Err(damaged(&check.join("; ")));
     }
     Ok(())
 }

@@ -63,9 +63,16 @@ pub enum OpenError {
     NewerSchema { version: i64 },
     #[error(
         "the database lacks {pending} migration(s) of this version of sipas: run `sipas migrate` \
-         as the database's owner role first (the application's role cannot change the schema)"
+         first, with SIPAS_MIGRATE_DATABASE_URL (migrate_database_url) set to the URL of the \
+         role that owns the database (the application's role cannot change the schema)"
     )]
     NotMigrated { pending: usize },
+    #[error(
+        "the role {role} may not change this database's schema ({cause}): run `sipas migrate` \
+         with SIPAS_MIGRATE_DATABASE_URL (migrate_database_url) set to the URL of the role that \
+         owns the database, one made with `createdb -O OWNER NAME`"
+    )]
+    NotOwner { role: String, cause: String },
     #[error("there is no database at {}: check DATABASE_URL", .0.display())]
     Missing(std::path::PathBuf),
     #[error("cannot read the database's migrations: {0}")]
@@ -139,7 +146,22 @@ pub async fn migrate(
     application_role: Option<&str>,
 ) -> Result<SqlStore, OpenError> {
     let store = connect(owner_url, options).await?;
-    store.migrate().await?;
+    if let Err(err) = store.migrate().await {
+        let cause = err.to_string();
+        return Err(
+            match (store.engine_kind(), cause.contains("permission denied")) {
+                (Engine::Postgres, true) => OpenError::NotOwner {
+                    role: postgres_user(owner_url).unwrap_or_default(),
+                    cause: cause
+                        .rsplit(": ")
+                        .next()
+                        .unwrap_or("permission denied")
+                        .to_owned(),
+                },
+                _ => err,
+            },
+        );
+    }
     if let (Engine::Postgres, Some(role)) = (store.engine_kind(), application_role) {
         roles::grant_application_role(store.pool(), role)
             .await

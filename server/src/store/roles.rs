@@ -124,7 +124,11 @@ pub(super) async fn published_records_guard(
     .fetch_one(pool)
     .await?;
     if temporary {
-        weak.push("the role may create temporary tables (run `sipas migrate` again)".to_owned());
+        weak.push(
+            "the role may create temporary tables (`sipas migrate` takes that right from the \
+             application role)"
+                .to_owned(),
+        );
     }
     if create {
         weak.push("the role may create objects in schema public".to_owned());

@@ -597,12 +597,29 @@ async fn postgres_runs_as_the_application_role_migrated_by_the_owner() {
         common::postgres_owner_url(&name),
         common::postgres_app_url(&name),
     );
-    let migrate = std::process::Command::new(env!("CARGO_BIN_EXE_sipas"))
-        .arg("migrate")
-        .env("DATABASE_URL", &app)
-        .env("SIPAS_MIGRATE_DATABASE_URL", &owner)
-        .output()
-        .expect("run sipas migrate");
+    let migrate_with = |owner_url: Option<&str>| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_sipas"));
+        command.arg("migrate").env("DATABASE_URL", &app);
+        if let Some(owner_url) = owner_url {
+            command.env("SIPAS_MIGRATE_DATABASE_URL", owner_url);
+        }
+        command.output().expect("run sipas migrate")
+    };
+    // Forgetting the owner's URL, or naming another database with it, says what to set.
+    let as_application = migrate_with(None);
+    assert!(!as_application.status.success());
+    let said = String::from_utf8_lossy(&as_application.stderr);
+    assert!(
+        said.contains("may not change this database's schema"),
+        "{said}"
+    );
+    assert!(said.contains("SIPAS_MIGRATE_DATABASE_URL"), "{said}");
+    let elsewhere = owner.replace(&name, "postgres");
+    let mismatched = migrate_with(Some(&elsewhere));
+    assert!(!mismatched.status.success());
+    let said = String::from_utf8_lossy(&mismatched.stderr);
+    assert!(said.contains("must name the same database"), "{said}");
+    let migrate = migrate_with(Some(&owner));
     assert!(
         migrate.status.success(),
         "{}",

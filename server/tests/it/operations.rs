@@ -862,6 +862,18 @@ async fn backup_under_load_restores_everything_postgres() {
         "{}",
         String::from_utf8_lossy(&onto.stderr)
     );
+    let forced = sipas_output(
+        &common::postgres_app_url(&target),
+        &[
+            "restore",
+            "--from",
+            &dir.path().join("sipas.backup").display().to_string(),
+            "--force",
+        ],
+        &[("SIPAS_MIGRATE_DATABASE_URL", owner.as_str())],
+    );
+    assert!(!forced.status.success());
+    assert!(String::from_utf8_lossy(&forced.stderr).contains("--force replaces SQLite files only"));
     common::drop_postgres_db(&name).await;
     common::drop_postgres_db(&target).await;
 }
