@@ -199,9 +199,12 @@ pub async fn backup(url: &str, to: &Path) -> Result<Summary, BackupError> {
         name.push(".partial");
         PathBuf::from(name)
     };
-    // A partial file left by an interrupted backup is ours to replace.
-    let _ = std::fs::remove_file(&partial);
     let store = Arc::new(store::open_existing(url, &one_connection()).await?);
+    // A partial file left by an interrupted backup is ours to replace. The new one is made
+    // empty and private first (responses, password hashes): never readable by others, not even
+    // while it is written. `VACUUM INTO` accepts an empty file; `pg_dump` overwrites it.
+    let _ = std::fs::remove_file(&partial);
+    create_private(&partial)?;
     // What was published when the backup began: the copy holds at least that.
     let summary = summarize(store.clone()).await?;
     match store.engine_kind() {
@@ -233,8 +236,6 @@ pub async fn backup(url: &str, to: &Path) -> Result<Summary, BackupError> {
         }
     }
     store.close().await;
-    // Responses and password hashes: readable by the service account only.
-    restrict(&partial)?;
     // The manifest first: a backup under its final name always has its manifest beside it.
     crate::services::files::temp_beside(&manifest)
         .and_then(|mut file| {
@@ -252,6 +253,18 @@ pub async fn backup(url: &str, to: &Path) -> Result<Summary, BackupError> {
         }
     }
     Ok(summary)
+}
+
+/// An empty file only its owner may read and write.
+fn create_private(path: &Path) -> Result<(), BackupError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path).map(drop).map_err(io(path))
 }
 
 #[cfg(unix)]

@@ -603,6 +603,15 @@ async fn backup_drill(
         String::from_utf8_lossy(&taken.stderr)
     );
     let during = seen.lock().unwrap().acknowledged.len() - before.len();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&backup).unwrap().permissions().mode();
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "the backup is readable by its owner only"
+        );
+    }
     let seen = finished(load, seen, "the backup").await;
     assert!(seen.other.is_empty(), "{:?}", seen.other);
     eprintln!(
