@@ -537,8 +537,23 @@ pub async fn restore(
     }
 }
 
-/// The lock a running server holds shared on its SQLite file, taken exclusively.
-fn serving_lock_exclusive(database: &Path) -> Result<std::fs::File, BackupError> {
+/// The lock a running server holds shared on its SQLite file, taken exclusively for the
+/// restore. A restore that leaves no database (it failed) removes the lock file it made.
+struct RestoreLock {
+    _file: std::fs::File,
+    path: PathBuf,
+    database: PathBuf,
+}
+
+impl Drop for RestoreLock {
+    fn drop(&mut self) {
+        if !self.database.exists() {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+fn serving_lock_exclusive(database: &Path) -> Result<RestoreLock, BackupError> {
     let path = store::sqlite::serving_lock(database);
     let file = std::fs::OpenOptions::new()
         .create(true)
@@ -547,7 +562,11 @@ fn serving_lock_exclusive(database: &Path) -> Result<std::fs::File, BackupError>
         .open(&path)
         .map_err(io(&path))?;
     match file.try_lock() {
-        Ok(()) => Ok(file),
+        Ok(()) => Ok(RestoreLock {
+            _file: file,
+            path,
+            database: database.to_owned(),
+        }),
         Err(std::fs::TryLockError::WouldBlock) => {
             Err(BackupError::ServerRunning(database.to_owned()))
         }

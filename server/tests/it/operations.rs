@@ -716,6 +716,10 @@ async fn backup_under_load_restores_everything_sqlite() {
         "{said}"
     );
     assert!(!fresh.exists(), "nothing written from a damaged backup");
+    assert!(
+        !sipas_server::store::sqlite::serving_lock(&fresh).exists(),
+        "no lock file left for a database that is not there"
+    );
 
     // A manifest that does not match is reported, file by file.
     let tampered = db.dir.path().join("tampered.backup");
