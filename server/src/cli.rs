@@ -825,13 +825,14 @@ async fn migrate(config: &Config) -> Result<(), CliError> {
     let (owner_url, application_role) = config
         .owner_and_application_role()
         .map_err(CliError::Settings)?;
-    let store = store::migrate(
+    let (store, applied) = store::migrate_counting(
         owner_url,
         &connect_options(config),
         application_role.as_deref(),
     )
     .await?;
     let engine = store.engine_name();
+    tracing::info!(engine, applied, "migrations applied");
     match (&application_role, store.engine_kind()) {
         (Some(role), _) => {
             tracing::info!(engine, role = %role, "database is up to date; the application role has its privileges")

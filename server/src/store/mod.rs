@@ -145,7 +145,19 @@ pub async fn migrate(
     options: &ConnectOptions,
     application_role: Option<&str>,
 ) -> Result<SqlStore, OpenError> {
+    Ok(migrate_counting(owner_url, options, application_role)
+        .await?
+        .0)
+}
+
+/// [`migrate`], also saying how many migrations it applied.
+pub async fn migrate_counting(
+    owner_url: &str,
+    options: &ConnectOptions,
+    application_role: Option<&str>,
+) -> Result<(SqlStore, usize), OpenError> {
     let store = connect(owner_url, options).await?;
+    let before = store.applied_migrations().await;
     if let Err(err) = store.migrate().await {
         let cause = err.to_string();
         return Err(
@@ -170,7 +182,8 @@ pub async fn migrate(
                 source,
             })?;
     }
-    Ok(store)
+    let applied = store.applied_migrations().await.saturating_sub(before);
+    Ok((store, applied))
 }
 
 async fn connect(url: &str, options: &ConnectOptions) -> Result<SqlStore, OpenError> {

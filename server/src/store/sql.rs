@@ -65,6 +65,14 @@ impl SqlStore {
         super::roles::published_records_guard(&self.pool, self.engine).await
     }
 
+    /// How many migrations the database has (0 before the first).
+    pub(super) async fn applied_migrations(&self) -> usize {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+            .fetch_one(&self.pool)
+            .await
+            .map_or(0, |n| usize::try_from(n).unwrap_or(0))
+    }
+
     pub fn engine_kind(&self) -> Engine {
         self.engine
     }

@@ -680,6 +680,16 @@ async fn logs_as_json_lines() {
             .any(|l| l["level"] == "INFO" && l["message"] == "database is up to date"),
         "{text}"
     );
+    // A new database: every migration was applied, and the log says how many.
+    let applied = lines
+        .iter()
+        .find(|l| l["message"] == "migrations applied")
+        .and_then(|l| l["applied"].as_u64())
+        .unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(
+        applied as usize,
+        sipas_server::store::migrations(sipas_server::store::Engine::Sqlite)
+    );
     let bad = std::process::Command::new(env!("CARGO_BIN_EXE_sipas"))
         .arg("config")
         .env("SIPAS_LOG_FORMAT", "xml")
