@@ -245,28 +245,6 @@ async fn phones(
     }
 }
 
-fn serve(url: &str, env: &[(&str, &str)]) -> (tokio::process::Child, std::net::SocketAddr) {
-    let port = common::load::free_port();
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sipas"))
-        .arg("serve")
-        .env("DATABASE_URL", url)
-        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
-        .env("RUST_LOG", "error")
-        .env("SIPAS_LIMIT_SUBMISSIONS_PER_MINUTE", "0")
-        .env("SIPAS_LIMIT_CODE_PAGES_PER_MINUTE", "0")
-        .envs(env.iter().copied())
-        .stdout(if std::env::var_os("SIPAS_TEST_SERVER_LOGS").is_some() {
-            std::process::Stdio::inherit()
-        } else {
-            std::process::Stdio::null()
-        })
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start sipas serve");
-    (child, format!("127.0.0.1:{port}").parse().unwrap())
-}
-
 async fn health(addr: std::net::SocketAddr) -> Option<u16> {
     common::load::Client::new(addr)
         .send("GET", "/healthz", &[], String::new())
@@ -308,7 +286,8 @@ async fn postgres_restart_mid_load_loses_nothing_acknowledged() {
     let codes = common::demo_codes_from_the_cli(&app, dir.path(), RESTART_CODES);
     let answers = common::sipas_answers();
     // Requests give up on the database after 2 s (default 10) so the outage shows as 503s.
-    let (server, addr) = serve(&app, &[("SIPAS_DATABASE_CONNECT_TIMEOUT_SECS", "2")]);
+    let (server, addr) =
+        common::spawn_server(&app, &[("SIPAS_DATABASE_CONNECT_TIMEOUT_SECS", "2")]);
     assert!(common::load::wait_until_ready(addr, std::time::Duration::from_secs(30)).await);
 
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Seen::default()));
@@ -450,7 +429,7 @@ async fn sqlite_disk_full_is_503_and_loses_nothing() {
     let url = format!("sqlite://{}", disk.dir.path().join("sipas.db").display());
     let codes = common::demo_codes_from_the_cli(&url, disk.dir.path(), DISK_CODES);
     let answers = common::sipas_answers();
-    let (server, addr) = serve(&url, &[]);
+    let (server, addr) = common::spawn_server(&url, &[]);
     assert!(common::load::wait_until_ready(addr, std::time::Duration::from_secs(30)).await);
     // Room for a few hundred submissions (each ~1-2 KB with its WAL frames and indexes).
     disk.fill(400 * 1024);
@@ -577,7 +556,7 @@ async fn backup_drill(
     let codes = common::seed_codes(store.as_ref(), store.as_ref(), DRILL_CODES).await;
     store.close().await;
     let answers = common::sipas_answers();
-    let (server, addr) = serve(url, &[]);
+    let (server, addr) = common::spawn_server(url, &[]);
     assert!(common::load::wait_until_ready(addr, std::time::Duration::from_secs(30)).await);
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Seen::default()));
     let load = tokio::spawn(phones(addr, codes, answers, seen.clone(), 4));
@@ -783,7 +762,7 @@ async fn backup_under_load_restores_everything_sqlite() {
 
     // Never under a running server; with --force and the server stopped, the replaced
     // database is kept aside.
-    let (server, addr) = serve(&restore_url, &[]);
+    let (server, addr) = common::spawn_server(&restore_url, &[]);
     assert!(common::load::wait_until_ready(addr, std::time::Duration::from_secs(30)).await);
     let busy = sipas_output(
         &restore_url,
@@ -901,18 +880,11 @@ async fn concurrent_imports(url: &str) {
     sipas_server::services::demo::seed(store.as_ref())
         .await
         .unwrap();
-    let wave = sipas_app::domain::Wave {
-        code: "sipas-2027-imports".into(),
-        title: "SIPAS 2027".into(),
-        year: 2027,
-        geography: sipas_app::domain::Geography::G2025,
-        questionnaire: Some(sipas_app::domain::QuestionnaireRef {
-            code: "sipas-2023".into(),
-            version: 1,
-        }),
-        open_link: false,
-        closed: false,
-    };
+    let wave = common::fixtures::new_wave(
+        "sipas-2027-imports",
+        2027,
+        sipas_app::domain::Geography::G2025,
+    );
     common::create_wave(store.as_ref(), &wave).await.unwrap();
     let provinces: Vec<String> = ["01", "79", "48", "31"].map(str::to_owned).to_vec();
     let frame = common::fixtures::frame(&provinces, wave.geography);
@@ -920,13 +892,7 @@ async fn concurrent_imports(url: &str) {
         .replace_frame(&wave.code, &frame, &common::audit("frame_uploaded"))
         .await
         .unwrap();
-    let items = sipas_stats::methodology::Methodology::from_toml(
-        sipas_server::services::questionnaires::SIPAS_2023_METHODOLOGY,
-    )
-    .unwrap()
-    .compile()
-    .unwrap()
-    .items;
+    let items = common::fixtures::sipas_items();
     let forms = common::fixtures::forms(&frame, &items, wave.year);
     let clerks = 6;
     let chunk = forms.len().div_ceil(clerks);
@@ -1068,18 +1034,7 @@ async fn batches_follow_the_frame(url: &str) {
     let wave = "sipas-2027-batches";
     common::create_wave(
         store.as_ref(),
-        &sipas_app::domain::Wave {
-            code: wave.into(),
-            title: "SIPAS 2027".into(),
-            year: 2027,
-            geography: sipas_app::domain::Geography::G2025,
-            questionnaire: Some(sipas_app::domain::QuestionnaireRef {
-                code: "sipas-2023".into(),
-                version: 1,
-            }),
-            open_link: false,
-            closed: false,
-        },
+        &common::fixtures::new_wave(wave, 2027, sipas_app::domain::Geography::G2025),
     )
     .await
     .unwrap();

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::load::{Client, Reply, free_port, wait_until_ready};
+use common::load::{Client, Reply, wait_until_ready};
 
 const CODES: usize = 1200;
 const WORKERS: usize = 8;
@@ -51,23 +51,14 @@ struct Server {
 }
 
 async fn start_server(url: &str) -> Server {
-    let port = free_port();
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sipas"))
-        .arg("serve")
-        .env("DATABASE_URL", url)
-        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
-        .env("RUST_LOG", "error")
-        .env("SIPAS_LIMIT_SUBMISSIONS_PER_MINUTE", "0")
-        .env("SIPAS_LIMIT_CODE_PAGES_PER_MINUTE", "0")
-        // The servers of one database share the throttle's secret (docs/operations.md).
-        .env("SIPAS_THROTTLE_SECRET", "shared by both servers")
-        .env("SIPAS_JOB_LEASE_SECS", LEASE_SECS)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start sipas serve");
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let (child, addr) = common::spawn_server(
+        url,
+        &[
+            // The servers of one database share the throttle's secret (docs/operations.md).
+            ("SIPAS_THROTTLE_SECRET", "shared by both servers"),
+            ("SIPAS_JOB_LEASE_SECS", LEASE_SECS),
+        ],
+    );
     assert!(
         wait_until_ready(addr, Duration::from_secs(30)).await,
         "a server did not come up"

@@ -102,18 +102,7 @@ pub async fn collected_wave(
     geography: Geography,
     provinces: &[&str],
 ) -> Wave {
-    let wave = Wave {
-        code: code.into(),
-        title: format!("SIPAS {year}"),
-        year,
-        geography,
-        questionnaire: Some(QuestionnaireRef {
-            code: "sipas-2023".into(),
-            version: 1,
-        }),
-        open_link: false,
-        closed: false,
-    };
+    let wave = new_wave(code, year, geography);
     super::create_wave(store, &wave).await.expect("wave");
     let provinces: Vec<String> = provinces.iter().map(|p| (*p).to_owned()).collect();
     let frame = frame(&provinces, geography);
@@ -122,13 +111,7 @@ pub async fn collected_wave(
         .replace_frame(code, &frame, &super::audit("frame_uploaded"))
         .await
         .expect("frame");
-    let items = sipas_stats::methodology::Methodology::from_toml(
-        sipas_server::services::questionnaires::SIPAS_2023_METHODOLOGY,
-    )
-    .unwrap()
-    .compile()
-    .unwrap()
-    .items;
+    let items = sipas_items();
     store
         .import_paper(
             code,
@@ -140,4 +123,31 @@ pub async fn collected_wave(
         .await
         .expect("forms");
     wave
+}
+
+/// A wave answering the built-in questionnaire (SIPAS 2023 v1), closed to the open link.
+pub fn new_wave(code: &str, year: i32, geography: Geography) -> Wave {
+    Wave {
+        code: code.into(),
+        title: format!("SIPAS {year}"),
+        year,
+        geography,
+        questionnaire: Some(QuestionnaireRef {
+            code: "sipas-2023".into(),
+            version: 1,
+        }),
+        open_link: false,
+        closed: false,
+    }
+}
+
+/// The items of the built-in methodology, for [`forms`].
+pub fn sipas_items() -> Vec<String> {
+    sipas_stats::methodology::Methodology::from_toml(
+        sipas_server::services::questionnaires::SIPAS_2023_METHODOLOGY,
+    )
+    .expect("methodology")
+    .compile()
+    .expect("compiled")
+    .items
 }

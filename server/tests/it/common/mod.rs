@@ -496,3 +496,30 @@ pub fn sipas_answers() -> std::sync::Arc<sipas_app::survey::questionnaire::Answe
     assert!(questionnaire.validate(&answers, None).is_empty());
     std::sync::Arc::new(answers)
 }
+
+/// `sipas serve` on `url` at a free port, rate limits off (one client sends everything), with
+/// `env` added; killed when dropped. `SIPAS_TEST_SERVER_LOGS=1` shows its log.
+pub fn spawn_server(
+    url: &str,
+    env: &[(&str, &str)],
+) -> (tokio::process::Child, std::net::SocketAddr) {
+    let port = load::free_port();
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sipas"))
+        .arg("serve")
+        .env("DATABASE_URL", url)
+        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "error")
+        .env("SIPAS_LIMIT_SUBMISSIONS_PER_MINUTE", "0")
+        .env("SIPAS_LIMIT_CODE_PAGES_PER_MINUTE", "0")
+        .envs(env.iter().copied())
+        .stdout(if std::env::var_os("SIPAS_TEST_SERVER_LOGS").is_some() {
+            std::process::Stdio::inherit()
+        } else {
+            std::process::Stdio::null()
+        })
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start sipas serve");
+    (child, std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+}
