@@ -20,6 +20,7 @@ const adminPassword = (process.env.SIPAS_E2E_ADMIN_PASSWORD ??= 'e2e admin passw
 
 export default defineConfig({
   testDir: './tests',
+  globalTeardown: './global-teardown.ts',
   timeout: 30_000,
   expect: { timeout: 10_000 },
   fullyParallel: false,

@@ -174,6 +174,43 @@ test('monitoring shows the answer against the target; the province officer sees 
   await staffScreen(officer, 'paper import');
 });
 
+test('ministry staff review the answer: flagged as too fast, excluded with a reason, reversible', async ({
+  browser,
+}) => {
+  const page = await staffPage(browser);
+  await signIn(page, 'trung.uong', CENTRAL_PASSWORD);
+  await page.goto(`/staff/waves/${WAVE}`);
+  await page.getByRole('link', { name: 'Rà soát chất lượng phiếu' }).click();
+  await expect(page).toHaveURL(`/staff/waves/${WAVE}/quality`);
+  await staffScreen(page, 'quality review');
+  // The citizen above answered every question with its first choice within seconds: too fast,
+  // and the same answer all the way down.
+  const row = page.locator('tbody tr').filter({ hasText: 'Trả lời quá nhanh' });
+  await expect(row).toHaveCount(1);
+  await expect(row).toContainText('Cùng một câu trả lời cho nhiều câu liên tiếp');
+  await expect(row).toContainText('Chưa rà soát');
+  await row.getByRole('link').click();
+  await staffScreen(page, 'quality review: response');
+  await expect(page.getByText('Không được tính vào chỉ số')).toBeVisible();
+  await page.getByLabel('Loại: không tính').check();
+  await page.getByLabel('Lý do', { exact: true }).selectOption('speeding');
+  await page.getByLabel(/Ghi chú/).fill('Trả lời 48 câu trong vài giây.');
+  await page.getByRole('button', { name: 'Ghi quyết định' }).click();
+  await expect(page.getByText(/Đã ghi quyết định/)).toBeVisible();
+  await expect(page.locator('ol li')).toHaveCount(1);
+  await expect(page.locator('ol li').first()).toContainText('Trả lời 48 câu trong vài giây.');
+  // The officer of the province the index ranks cannot review its responses.
+  const officer = await staffPage(browser);
+  await signIn(officer, 'ha.noi', PROVINCIAL_PASSWORD);
+  const refused = await officer.goto(`/staff/waves/${WAVE}/quality`);
+  expect(refused?.status()).toBe(403);
+  // The decision is in the audit log (read by the administrator).
+  const admin = await staffPage(browser);
+  await signIn(admin, 'admin', ADMIN_PASSWORD);
+  await admin.goto('/staff/audit?action=response_reviewed');
+  await expect(admin.getByRole('cell', { name: 'Rà soát chất lượng phiếu', exact: true })).toHaveCount(1);
+});
+
 test('the export downloads as CSV (BOM, diacritics) and XLSX', async ({ browser }) => {
   const page = await staffPage(browser);
   await signIn(page, 'trung.uong', CENTRAL_PASSWORD);

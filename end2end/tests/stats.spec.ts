@@ -44,6 +44,17 @@ test('the statistician computes the current wave and submits the draft', async (
   await expect(page).toHaveURL(`/staff/waves/${WAVE}/results`);
   // The published history of the demo is listed with its open data.
   await staffScreen(page, 'results');
+  // First the quality review: one of the demo's straight-liners is excluded after a look.
+  await page.goto(`/staff/waves/${WAVE}/quality`);
+  const flagged = page.locator('tbody tr').filter({ hasText: 'Chưa rà soát' });
+  await expect(flagged.first()).toBeVisible();
+  const province = (await flagged.first().locator('td').first().textContent())?.trim() ?? '';
+  await flagged.first().getByRole('link').click();
+  await page.getByLabel('Loại: không tính').check();
+  await page.getByLabel('Lý do', { exact: true }).selectOption('straight_lining');
+  await page.getByRole('button', { name: 'Ghi quyết định' }).click();
+  await expect(page.getByText(/Đã ghi quyết định/)).toBeVisible();
+  await page.goto(`/staff/waves/${WAVE}/results`);
   await page.getByRole('button', { name: 'Bắt đầu tính' }).click();
   await expect(page).toHaveURL(/\/staff\/computations\/\d+$/);
   draftUrl = new URL(page.url()).pathname;
@@ -53,6 +64,15 @@ test('the statistician computes the current wave and submits the draft', async (
   // Last year (2025, same map) is the comparison.
   await expect(page.getByText('SIPAS 2025 v1', { exact: true })).toBeVisible();
   await expect(page.getByRole('heading', { name: 'Báo cáo trọng số' })).toBeVisible();
+  // The draft counts what the review left out: the excluded response, for its reason, and the
+  // flagged ones nobody has decided on yet (with a warning).
+  const excluded = page
+    .locator('tr')
+    .filter({ hasText: 'Loại: Cùng một câu trả lời cho nhiều câu liên tiếp' });
+  await expect(excluded).toHaveCount(1);
+  await expect(excluded.locator('td.num')).toHaveText('1');
+  expect(province).toMatch(/^\d{2}$/);
+  await expect(page.getByText(/phiếu bị đánh dấu chưa được rà soát nên không được tính/)).toBeVisible();
   await staffScreen(page, 'draft');
   // One province in full: contents, elements and items.
   await page.getByRole('link', { name: 'Hồ Chí Minh', exact: true }).click();

@@ -317,7 +317,7 @@ async fn main() {
                 .expect("collected");
                 eprintln!("collected in {:.1} s", started.elapsed().as_secs_f64());
                 store
-                    .completes(WAVE)
+                    .completes(WAVE, &Default::default())
                     .await
                     .expect("completes")
                     .iter()
@@ -533,7 +533,7 @@ async fn microdata_csv(
         .expect("draw")
         .expect("a drawn frame");
     let completes: std::collections::HashMap<String, i64> = store
-        .completes(WAVE)
+        .completes(WAVE, &Default::default())
         .await
         .expect("completes")
         .into_iter()
@@ -556,7 +556,7 @@ async fn microdata_csv(
     let mut after: Option<String> = None;
     loop {
         let page = store
-            .export_page(WAVE, None, after.as_deref(), 5000)
+            .export_page(WAVE, &Default::default(), None, after.as_deref(), 5000)
             .await
             .expect("page");
         let Some(last) = page.last() else { break };

@@ -25,6 +25,7 @@ pub mod methodology;
 pub mod microdata;
 pub mod output;
 pub mod publish;
+pub mod quality;
 pub mod sampling;
 pub mod totals;
 pub mod totals_file;

@@ -38,6 +38,9 @@ pub struct Methodology {
     /// Raking to population margins within each province (`sipas compute --population`).
     #[serde(default)]
     pub calibration: Option<CalibrationSettings>,
+    /// When a single response is flagged for review before it counts (`crate::quality`).
+    #[serde(default)]
+    pub quality: crate::quality::QualityThresholds,
     /// The inner nodes of the index tree. A child that is not a node is an item (a CSV column).
     pub nodes: Vec<NodeDef>,
 }
@@ -211,6 +214,7 @@ impl Methodology {
                 scale.satisfied_min, scale.min, scale.max
             )));
         }
+        self.quality.validate().map_err(StatsError::Methodology)?;
         if !(self.ci.level > 0.0 && self.ci.level < 1.0) {
             return Err(StatsError::Methodology(format!(
                 "ci.level must be between 0 and 1, got {}",

@@ -11,6 +11,7 @@ pub mod frame;
 pub mod pages;
 pub mod paper;
 pub mod port;
+pub mod quality;
 pub mod release;
 pub mod research;
 pub mod research_pages;

@@ -227,6 +227,7 @@ pub fn parse(
         if let Some(target) = target {
             let canonical = serde_json::to_string(&answers).unwrap_or_default();
             let (receipt, export_id) = ids();
+            let measures = crate::survey::quality::measures(questionnaire, &answers);
             records.push(PaperRecord {
                 row: row_number,
                 target,
@@ -235,6 +236,7 @@ pub fn parse(
                 language: language.to_owned(),
                 receipt,
                 export_id,
+                measures,
             });
         }
     }

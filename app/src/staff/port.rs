@@ -7,10 +7,12 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::frame::{Frame, FramePsu};
+use super::quality::{LeftOut, NewDecision, QueueRow, ReviewedResponse};
 use super::roles::{ProvinceRef, Role, StaffUser};
 use crate::domain::{SampleKind, Wave};
 use crate::ports::StoreResult;
 use crate::survey::questionnaire::Answers;
+use sipas_stats::quality::QualityThresholds;
 
 /// A new account: the password arrives already hashed.
 #[derive(Debug, Clone)]
@@ -57,10 +59,11 @@ pub enum AuditAction {
     ReleasePublished,
     ReleaseTotalsDownloaded,
     ResearchConditionsAccepted,
+    ResponseReviewed,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 25] = [
+    pub const ALL: [AuditAction; 26] = [
         Self::SignIn,
         Self::SignInFailed,
         Self::SignOut,
@@ -86,6 +89,7 @@ impl AuditAction {
         Self::ReleasePublished,
         Self::ReleaseTotalsDownloaded,
         Self::ResearchConditionsAccepted,
+        Self::ResponseReviewed,
     ];
 
     /// The key stored in the log (and used to filter it).
@@ -116,6 +120,7 @@ impl AuditAction {
             Self::ReleasePublished => "release_published",
             Self::ReleaseTotalsDownloaded => "release_totals_downloaded",
             Self::ResearchConditionsAccepted => "research_conditions_accepted",
+            Self::ResponseReviewed => "response_reviewed",
         }
     }
 
@@ -154,6 +159,7 @@ impl AuditAction {
                 "Chấp nhận điều kiện sử dụng số liệu",
                 "Conditions of use accepted",
             ),
+            Self::ResponseReviewed => ("Rà soát chất lượng phiếu", "Response reviewed"),
         }
     }
 }
@@ -346,6 +352,8 @@ pub struct PaperRecord {
     pub language: String,
     pub receipt: String,
     pub export_id: String,
+    /// What the quality checks measure (`crate::survey::quality`).
+    pub measures: sipas_stats::quality::Measures,
 }
 
 /// What the import did (or would do) with one row.
@@ -386,6 +394,8 @@ pub struct ExportRow {
     /// outside the frame).
     pub stratum_population: Option<i64>,
     pub stratum_psus: Option<i64>,
+    /// `counted`, `excluded:REASON` or `awaiting_review` under the quality review.
+    pub quality: String,
     pub answers: Answers,
 }
 
@@ -583,22 +593,64 @@ pub trait CollectedStore: Send + Sync {
     ) -> StoreResult<Vec<RowOutcome>>;
 
     /// A keyset page of the probability sample's answers (raw JSON) after `after` (an export
-    /// id), for computing indices: only what the statistics need.
+    /// id), for computing indices: only what the statistics need, and only responses that
+    /// count under the quality review (`super::quality::QueueRow::counts`).
     async fn answers_page(
         &self,
         wave_code: &str,
+        quality: &QualityThresholds,
         after: Option<&str>,
         limit: u32,
     ) -> StoreResult<Vec<AnswersRow>>;
 
-    /// Probability-sample completes per PSU: `(province, stratum, psu, count)`, the
-    /// denominators of the weights (one pass over an index, not the wide rows).
-    async fn completes(&self, wave_code: &str) -> StoreResult<Vec<PsuCompletes>>;
+    /// Probability-sample completes per PSU that count under the quality review:
+    /// `(province, stratum, psu, count)`, the denominators of the weights (one pass over an
+    /// index, not the wide rows).
+    async fn completes(
+        &self,
+        wave_code: &str,
+        quality: &QualityThresholds,
+    ) -> StoreResult<Vec<PsuCompletes>>;
 
-    // Exports: keyset pages of at most `limit` rows after `after` (an export id).
+    // Quality review.
+    /// Marks every response of the wave that has a twin (the same answers in its commune); the
+    /// check on arrival cannot see a twin stored by a concurrent transaction.
+    async fn mark_twins(&self, wave_code: &str) -> StoreResult<()>;
+    /// Responses flagged under `quality` or decided on, undecided first, at most `limit`.
+    async fn quality_queue(
+        &self,
+        wave_code: &str,
+        quality: &QualityThresholds,
+        province: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<QueueRow>>;
+    /// One response of the wave with its answers and decisions (`NotFound` outside the wave).
+    async fn reviewed_response(
+        &self,
+        wave_code: &str,
+        export_id: &str,
+    ) -> StoreResult<ReviewedResponse>;
+    /// Records a decision (the response's latest) and its audit entry, in one transaction.
+    async fn decide(
+        &self,
+        wave_code: &str,
+        export_id: &str,
+        decision: &NewDecision,
+        audit: &AuditOf<'_, QueueRow>,
+    ) -> StoreResult<()>;
+    /// Probability-sample responses left out under `quality`, per province and reason.
+    async fn left_out(
+        &self,
+        wave_code: &str,
+        quality: &QualityThresholds,
+    ) -> StoreResult<Vec<LeftOut>>;
+
+    // Exports: keyset pages of at most `limit` rows after `after` (an export id); each row says
+    // whether it counts under the quality review with `quality`.
     async fn export_page(
         &self,
         wave_code: &str,
+        quality: &QualityThresholds,
         province: Option<&str>,
         after: Option<&str>,
         limit: u32,

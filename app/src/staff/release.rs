@@ -72,6 +72,10 @@ pub struct ReleaseInfo {
     pub cell_count: i64,
     /// The release the change columns compare with.
     pub compared_with: Option<ComparedWith>,
+    /// Responses the quality review left out, per province and reason (none before the review
+    /// existed; not written into `results.json` then, so older releases keep their bytes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left_out: Vec<super::quality::LeftOut>,
 }
 
 /// The earlier release a release's change columns compare with.
@@ -108,6 +112,8 @@ pub struct NewRelease {
     /// The approved computation this publishes; it is marked published in the same
     /// transaction, and the release is refused unless it is approved.
     pub computation: Option<i64>,
+    /// What the quality review left out (the draft's report).
+    pub left_out: Vec<super::quality::LeftOut>,
 }
 
 /// A SIPAS figure published before this platform (the Ministry's announcement as reported):

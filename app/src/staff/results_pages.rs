@@ -263,6 +263,14 @@ fn warning_text(ctx: &Ctx, names: &HashMap<String, String>, w: &Warning) -> Stri
                 "cells to review (low precision)"
             )
         ),
+        Warning::AwaitingReview { count } => format!(
+            "{} {}",
+            ctx.locale.integer(*count),
+            ctx.t(
+                "phiếu bị đánh dấu chưa được rà soát nên không được tính (xem trang Rà soát chất lượng)",
+                "flagged responses not yet reviewed are left out (see the Quality review page)"
+            )
+        ),
         Warning::NoPreviousRelease => ctx
             .t(
                 "Không có bản công bố năm trước để so sánh: cột thay đổi để trống.",
@@ -650,6 +658,8 @@ pub fn computation_page(
             </tr></thead>
             <tbody>{weights}</tbody>
         </table>
+        <h2>{ctx.t("Rà soát chất lượng", "Quality review")}</h2>
+        {super::pages::left_out_table(ctx, &names, &c.report.quality.left_out)}
         <h2>{ctx.t("Nhận xét", "Comments")}</h2>
         <ol class="comments">{comment_list}</ol>
         {comment_form}

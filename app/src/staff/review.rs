@@ -119,6 +119,9 @@ pub struct DraftReport {
     pub warnings: Vec<Warning>,
     /// The release the change columns compare with, if any.
     pub compared_with: Option<super::release::ComparedWith>,
+    /// The quality review's thresholds and the responses it left out.
+    #[serde(default)]
+    pub quality: super::quality::QualityReport,
 }
 
 /// The weights of one province's respondents, step by step: design weights d_h = N_h / n_h,
@@ -189,6 +192,8 @@ pub enum Warning {
     Flagged { suppressed: usize, review: usize },
     /// No earlier release to compare with: the change columns are empty.
     NoPreviousRelease,
+    /// Flagged responses no reviewer has decided on: left out of this draft.
+    AwaitingReview { count: i64 },
     /// The earlier release could not be compared with (e.g. its totals lack an item of this
     /// methodology): the change columns are empty.
     NotComparable { release: String, reason: String },

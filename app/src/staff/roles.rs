@@ -80,11 +80,18 @@ impl Role {
                     | Export
                     | Monitor
                     | DesignSample
+                    | ReviewResponses
             ),
             Role::Provincial => matches!(action, IssueCodes | ImportPaper | Export | Monitor),
             Role::Statistician => matches!(
                 action,
-                Export | Monitor | ReadResults | ComputeResults | DownloadFullTotals | DesignSample
+                Export
+                    | Monitor
+                    | ReadResults
+                    | ComputeResults
+                    | DownloadFullTotals
+                    | DesignSample
+                    | ReviewResponses
             ),
             Role::Approver => matches!(action, Monitor | ReadResults | ApproveResults),
             Role::Viewer => matches!(action, Monitor),
@@ -118,10 +125,13 @@ pub enum Action {
     DownloadFullTotals,
     /// Compare allocations of the sample and draw the communes.
     DesignSample,
+    /// Review flagged responses: approve or exclude them from the indices. Central staff and
+    /// statisticians only: a provincial officer's province is what the index ranks.
+    ReviewResponses,
 }
 
 impl Action {
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 14] = [
         Action::ManageAccounts,
         Action::ReadAudit,
         Action::ManageWaves,
@@ -135,6 +145,7 @@ impl Action {
         Action::ApproveResults,
         Action::DownloadFullTotals,
         Action::DesignSample,
+        Action::ReviewResponses,
     ];
 
     /// What it lets one do, in words (the accounts page lists each role's from [`Role::may`]).
@@ -173,6 +184,10 @@ impl Action {
             Action::DesignSample => (
                 "thiết kế mẫu: phân bổ và chọn xã/phường",
                 "design the sample: allocate it and draw communes",
+            ),
+            Action::ReviewResponses => (
+                "rà soát chất lượng phiếu: chấp thuận hoặc loại",
+                "review flagged responses: approve or exclude them",
             ),
         }
     }
@@ -305,6 +320,15 @@ mod tests {
             assert_eq!(role.may(Action::ManageAccounts), role == Role::Admin);
         }
         assert!(!Role::Admin.may(Action::Monitor));
+        // The province an officer works for is what the index ranks: no officer decides which
+        // of its responses count.
+        for role in Role::ALL {
+            assert_eq!(
+                role.may(Action::ReviewResponses),
+                matches!(role, Role::Central | Role::Statistician),
+                "{role:?}"
+            );
+        }
         assert!(!Role::Admin.may(Action::Export));
     }
 

@@ -6,6 +6,8 @@ pub mod api;
 pub mod client;
 pub mod codes;
 pub mod flow;
+#[cfg(feature = "ssr")]
+pub mod quality;
 pub mod questionnaire;
 pub mod response;
 #[cfg(feature = "ssr")]

@@ -92,6 +92,9 @@ pub struct NewResponse {
     pub language: String,
     pub channel: Channel,
     pub started_at: Option<String>,
+    /// What the quality checks measure (`super::quality`), taken from the questionnaire.
+    #[cfg(feature = "ssr")]
+    pub measures: sipas_stats::quality::Measures,
 }
 
 /// Proof that a response was stored.

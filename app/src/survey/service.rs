@@ -221,6 +221,7 @@ pub async fn submit_opened(
         .questionnaire
         .clone()
         .ok_or(AppError::NotFound)?;
+    let measures = super::quality::measures(questionnaire, &answers);
     let response = NewResponse {
         receipt: receipt_number(random::<8>()?),
         submission_id: request.submission_id.clone(),
@@ -234,6 +235,7 @@ pub async fn submit_opened(
             .to_owned(),
         channel,
         started_at,
+        measures,
     };
     match store.store_response(&response).await {
         Ok(StoreOutcome::Stored(receipt) | StoreOutcome::Repeated(receipt)) => {

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use sipas_app::domain::{Geography, Wave};
 use sipas_app::staff::StaffStore;
+use sipas_app::staff::quality::QualityReport;
 use sipas_app::staff::release::ComparedWith;
 use sipas_app::staff::review::{DraftData, DraftReport, ProvinceWeights, Warning};
 use sipas_stats::disclosure::{differencing_risks, listed};
@@ -247,6 +248,13 @@ pub async fn compute(
         .await
         .map_err(|e| e.to_string())?;
     let previous = previous_release(store, wave).await?;
+    let quality = QualityReport {
+        left_out: store
+            .left_out(&wave.code, &methodology.quality)
+            .await
+            .map_err(|e| e.to_string())?,
+        thresholds: methodology.quality.clone(),
+    };
 
     // Reading last year's totals and the estimates are CPU work (about a second for a million
     // responses): off the async threads.
@@ -296,6 +304,7 @@ pub async fn compute(
         weights: weights_report(&computed.strata, &computed.weighting),
         warnings: Vec::new(),
         compared_with: computed.compared,
+        quality,
     };
     report.warnings = warnings(&report, &cells);
     if let Some((release, reason)) = computed.not_comparable {
@@ -654,6 +663,10 @@ fn warnings(
     }
     if report.compared_with.is_none() {
         warnings.push(Warning::NoPreviousRelease);
+    }
+    let awaiting = report.quality.awaiting_review();
+    if awaiting > 0 {
+        warnings.push(Warning::AwaitingReview { count: awaiting });
     }
     warnings
 }

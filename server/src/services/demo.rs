@@ -420,9 +420,16 @@ fn returned(year: i32, psu: &FramePsu) -> i64 {
 
 /// A paper form as the import stores it (the receipt and row id made from `id`, so every
 /// demonstration database has the same ones).
-fn paper(target: PaperTarget, answers: Answers, row: usize, id: &str) -> PaperRecord {
+fn paper(
+    questionnaire: &Questionnaire,
+    target: PaperTarget,
+    answers: Answers,
+    row: usize,
+    id: &str,
+) -> PaperRecord {
     let canonical = serde_json::to_string(&answers).unwrap_or_default();
     PaperRecord {
+        measures: sipas_app::survey::quality::measures(questionnaire, &answers),
         row,
         target,
         content_hash: sha256_hex(canonical.as_bytes()),
@@ -512,7 +519,7 @@ fn paper_forms(questionnaire: &Questionnaire, frame: &Frame, wave: &Wave) -> Vec
                 form_id: format!("P{:03}", person.number),
             };
             let id = format!("{year}/{psu}/{}", person.number);
-            paper(target, person.answers, row + 2, &id)
+            paper(questionnaire, target, person.answers, row + 2, &id)
         })
         .collect()
 }
@@ -596,7 +603,13 @@ pub async fn collect<S: Store + StaffStore>(
                 code_hash: invitations::hash(code),
             };
             let id = format!("{}/{psu}/{}", wave.year, person.number);
-            forms.push(paper(target, person.answers, forms.len() + 2, &id));
+            forms.push(paper(
+                questionnaire,
+                target,
+                person.answers,
+                forms.len() + 2,
+                &id,
+            ));
         }
     }
     let started = std::time::Instant::now();
@@ -706,6 +719,7 @@ pub async fn publish_demo_with(
                 totals: draft.totals,
                 aggregates: draft.aggregates,
                 computation: None,
+                left_out: draft.report.quality.left_out,
             },
             &|version: &i32| {
                 demo_entry(AuditAction::ReleasePublished)

@@ -16,7 +16,7 @@ pub const PAGE: u32 = 1000;
 
 /// The columns before the items, with what they hold (Vietnamese, English) for the codebook.
 /// Up to [`FIRST_NUMERIC_COLUMN`] they are codes and text; from there on, numbers.
-pub const COLUMNS: [(&str, &str, &str); 15] = [
+pub const COLUMNS: [(&str, &str, &str); 16] = [
     (
         "export_id",
         "Mã dòng ngẫu nhiên (không phải số biên nhận)",
@@ -62,6 +62,11 @@ pub const COLUMNS: [(&str, &str, &str); 15] = [
         "Date submitted (Vietnam time)",
     ),
     (
+        "quality",
+        "counted: được tính vào chỉ số; excluded:LÝ DO: bị loại khi rà soát; awaiting_review: bị đánh dấu, chưa rà soát (ngưỡng của tệp phương pháp mặc định)",
+        "counted: in the indices; excluded:REASON: excluded by a reviewer; awaiting_review: flagged, not yet reviewed (the built-in methodology's thresholds)",
+    ),
+    (
         "duration_secs",
         "Thời gian trả lời (giây)",
         "Time to complete (seconds)",
@@ -79,7 +84,7 @@ pub const COLUMNS: [(&str, &str, &str); 15] = [
 ];
 
 /// `duration_secs` and after (the counts, then the answers) are numbers.
-pub const FIRST_NUMERIC_COLUMN: usize = 12;
+pub const FIRST_NUMERIC_COLUMN: usize = 13;
 const _: () = assert!(matches!(
     COLUMNS[FIRST_NUMERIC_COLUMN].0.as_bytes(),
     b"duration_secs"
@@ -110,6 +115,7 @@ pub fn cells(row: &ExportRow, items: &[String]) -> Vec<String> {
         row.channel.clone(),
         row.language.clone(),
         row.submitted_on.clone(),
+        row.quality.clone(),
         number(row.duration_secs),
         number(row.stratum_population),
         number(row.stratum_psus),
@@ -210,7 +216,13 @@ pub async fn export_responses<S: Store + StaffStore>(
         let mut after: Option<String> = None;
         loop {
             let rows = store
-                .export_page(wave_code, None, after.as_deref(), PAGE)
+                .export_page(
+                    wave_code,
+                    &crate::staff::quality_thresholds(),
+                    None,
+                    after.as_deref(),
+                    PAGE,
+                )
                 .await
                 .map_err(ExportError::Store)?;
             let Some(last) = rows.last() else {

@@ -224,6 +224,34 @@ pub struct ReadmeFacts {
     pub checksums: Vec<(String, String)>,
 }
 
+/// What the quality review left out of a release (docs/methodology.md, "Quality review").
+fn quality_note(info: &ReleaseInfo) -> String {
+    if info.left_out.is_empty() {
+        return String::new();
+    }
+    let total: i64 = info.left_out.iter().map(|l| l.count).sum();
+    let lines: String = info
+        .left_out
+        .iter()
+        .map(|l| {
+            let reason = if l.reason == "awaiting_review" {
+                "flagged, not reviewed".to_owned()
+            } else {
+                format!(
+                    "excluded: {}",
+                    sipas_app::staff::quality::reason_label(&l.reason).1
+                )
+            };
+            format!("  {:<8} {:>6}  {reason}\n", l.province, l.count)
+        })
+        .collect();
+    format!(
+        "\nQuality review / Rà soát chất lượng: {total} response(s) of the probability sample are \
+         left out\nof the indices (thresholds in methodology.toml, [quality]); per province and \
+         reason:\n{lines}"
+    )
+}
+
 /// The README of a download: what each file is and how to check every number.
 pub fn readme(info: &ReleaseInfo, facts: &ReadmeFacts) -> String {
     let correction = if info.changelog.is_empty() {
@@ -243,6 +271,7 @@ pub fn readme(info: &ReleaseInfo, facts: &ReadmeFacts) -> String {
             facts.missing_provinces.join(", ")
         )
     };
+    let quality = quality_note(info);
     let checksums: String = facts
         .checksums
         .iter()
@@ -279,7 +308,7 @@ pub fn readme(info: &ReleaseInfo, facts: &ReadmeFacts) -> String {
 Published {published} · computed by {computed} · approved by {approved}
 Wave {wave} · questionnaire {q} v{qv} · geography {geo} · software {software}
 Input digest (SHA-256 of the full per-commune totals, kept by the Ministry): {digest}
-{correction}{missing}
+{correction}{missing}{quality}
 Files / Tệp
   results.csv       every published number (UTF-8 with BOM, opens in Excel)
   results.xlsx      the same table as a workbook
@@ -370,6 +399,51 @@ pub fn version_number(text: &str) -> Option<i32> {
 mod tests {
     use super::*;
 
+    fn no_facts() -> ReadmeFacts {
+        ReadmeFacts {
+            missing_provinces: Vec::new(),
+            checksums: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_readme_says_what_the_quality_review_left_out() {
+        let left_out = |province: &str, reason: &str, count| sipas_app::staff::quality::LeftOut {
+            province: province.into(),
+            reason: reason.into(),
+            count,
+        };
+        let info = ReleaseInfo {
+            year: 2027,
+            version: 1,
+            wave_code: "w".into(),
+            geography: sipas_app::domain::Geography::G2025,
+            title: "SIPAS 2027".into(),
+            methodology: String::new(),
+            questionnaire_code: "sipas-2023".into(),
+            questionnaire_version: 1,
+            input_digest: String::new(),
+            software_version: "0".into(),
+            computed_by: "a".into(),
+            approved_by: "b".into(),
+            published_at: "2027-12-07T09:56:01Z".into(),
+            changelog: String::new(),
+            cell_count: 0,
+            compared_with: None,
+            left_out: vec![
+                left_out("01", "awaiting_review", 3),
+                left_out("79", "speeding", 12),
+            ],
+        };
+        let text = readme(&info, &no_facts());
+        assert!(text.contains("15 response(s)"), "{text}");
+        assert!(text.contains("79") && text.contains("excluded: Answered too fast"));
+        assert!(text.contains("flagged, not reviewed"));
+        // Listed in results.json with the release's record.
+        let json = String::from_utf8(results_json(&info, &[]).expect("json")).expect("utf-8");
+        assert!(json.contains("\"left_out\""), "{json}");
+    }
+
     /// The workbook is the same bytes whenever it is built (it carries the publication time,
     /// not the build's): a backup's manifest and SHA256SUMS-style checks rely on it.
     #[test]
@@ -391,7 +465,12 @@ mod tests {
             changelog: String::new(),
             cell_count: 0,
             compared_with: None,
+            left_out: Vec::new(),
         };
+        assert!(
+            !readme(&info, &no_facts()).contains("Quality review"),
+            "nothing left out, nothing said"
+        );
         let first = results_xlsx(&info, &[]).expect("xlsx");
         // The writer's clock has a resolution of a second.
         std::thread::sleep(std::time::Duration::from_millis(1100));

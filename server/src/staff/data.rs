@@ -194,7 +194,13 @@ impl Source {
         after: Option<&str>,
     ) -> Result<Vec<sipas_app::staff::port::ExportRow>, StoreError> {
         self.store
-            .export_page(&self.wave, self.province.as_deref(), after, PAGE)
+            .export_page(
+                &self.wave,
+                &super::quality_thresholds(),
+                self.province.as_deref(),
+                after,
+                PAGE,
+            )
             .await
     }
 }
@@ -446,8 +452,9 @@ library(survey)
 d <- read.csv("{wave}.csv", fileEncoding = "UTF-8-BOM",
               colClasses = c(export_id = "character", province = "character",
                              stratum = "character", psu = "character"))
-# Design-based estimates use the probability sample only (open-link answers are self-selected).
-d <- subset(d, sample == "probability" & !is.na(stratum_psus))
+# Design-based estimates use the probability sample only (open-link answers are self-selected),
+# and only the responses the quality review lets count (column quality; docs/methodology.md).
+d <- subset(d, sample == "probability" & quality == "counted" & !is.na(stratum_psus))
 # Provisional weights: each respondent stands for an equal share of the stratum's population.
 # The annual release computes the published weights (docs/methodology.md); use those for
 # official figures.

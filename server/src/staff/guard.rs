@@ -50,6 +50,7 @@ pub mod can {
         ApproveResults,
         DownloadFullTotals,
         DesignSample,
+        ReviewResponses,
     );
 }
 

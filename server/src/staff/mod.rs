@@ -11,6 +11,7 @@ mod design;
 pub mod error;
 mod field;
 pub mod guard;
+mod quality;
 mod research;
 mod results;
 pub mod sessions;
@@ -91,6 +92,8 @@ impl StaffState {
         }
     }
 }
+
+pub use quality::thresholds as quality_thresholds;
 
 /// Staff pages' policy: our own scripts and styles only, forms post to us only.
 const STAFF_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
@@ -192,6 +195,11 @@ pub fn router(state: &AppState) -> Router<AppState> {
             get(data::import_form).post(data::import).layer(uploads),
         )
         .route("/staff/waves/{wave}/export", get(data::export_page))
+        .route("/staff/waves/{wave}/quality", get(quality::queue))
+        .route(
+            "/staff/waves/{wave}/quality/{export_id}",
+            get(quality::response).post(quality::decide),
+        )
         .route("/staff/waves/{wave}/{file}", get(data::export_file))
         .route(
             "/staff/waves/{wave}/results",

@@ -448,6 +448,7 @@ pub async fn publish(
         totals,
         aggregates,
         computation: Some(id),
+        left_out: c.report.quality.left_out.clone(),
     };
     let audit = |version: &i32| {
         staff.entry(

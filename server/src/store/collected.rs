@@ -9,7 +9,9 @@ use sipas_app::staff::port::{
     AnswersRow, AuditOf, CollectedStore, ExportRow, PaperRecord, PaperTarget, PsuCompletes,
     RowOutcome,
 };
+use sipas_app::staff::quality::{LeftOut, NewDecision, QueueRow, ReviewedResponse};
 use sipas_app::survey::codes::sha256_hex;
+use sipas_stats::quality::QualityThresholds;
 use sqlx::AnyConnection;
 
 use super::audit::record;
@@ -102,10 +104,11 @@ async fn insert_paper_response(
         "INSERT INTO responses (receipt, submission_id, code_hash, wave_code, geography, \
          province_code, stratum, psu, sample_kind, questionnaire_code, questionnaire_version, \
          answers, content_hash, language, mode, started_at, submitted_at, channel, \
-         duration_secs, submitted_on, export_id, import_key) \
+         duration_secs, submitted_on, export_id, import_key, answered_items, no_answer_items, \
+         straight_line) \
          SELECT $1, $2, code_hash, wave_code, geography, province_code, stratum, psu, \
-         sample_kind, $3, $4, $5, $6, $7, 'paper', NULL, $8, 'paper', NULL, $9, $10, $11 \
-         FROM invitation_codes WHERE code_hash = $12",
+         sample_kind, $3, $4, $5, $6, $7, 'paper', NULL, $8, 'paper', NULL, $9, $10, $11, \
+         $13, $14, $15 FROM invitation_codes WHERE code_hash = $12",
     )
     .bind(&record.receipt)
     .bind(format!("paper-{}", &code_hash[..code_hash.len().min(40)]))
@@ -119,10 +122,13 @@ async fn insert_paper_response(
     .bind(&record.export_id)
     .bind(import_key)
     .bind(code_hash)
+    .bind(record.measures.answered_items)
+    .bind(record.measures.no_answer_items)
+    .bind(record.measures.straight_line)
     .execute(&mut *conn)
     .await
     .map_err(db_error)?;
-    Ok(())
+    super::quality::mark_twins(conn, &record.receipt).await
 }
 
 /// A row that cannot be stored; `(vi, en)`.
@@ -375,6 +381,7 @@ impl CollectedStore for SqlStore {
     async fn answers_page(
         &self,
         wave_code: &str,
+        quality: &QualityThresholds,
         after: Option<&str>,
         limit: u32,
     ) -> StoreResult<Vec<AnswersRow>> {
@@ -386,11 +393,12 @@ impl CollectedStore for SqlStore {
             psu: String,
             answers: String,
         }
-        let rows = sqlx::query_as::<_, Row>(
-            "SELECT export_id, province_code, stratum, psu, answers FROM responses \
-             WHERE wave_code = $1 AND sample_kind = 'probability' AND export_id > $2 \
-             ORDER BY export_id LIMIT $3",
-        )
+        let rows = sqlx::query_as::<_, Row>(&format!(
+            "SELECT r.export_id, r.province_code, r.stratum, r.psu, r.answers FROM responses r \
+             WHERE r.wave_code = $1 AND r.sample_kind = 'probability' AND r.export_id > $2 \
+             AND {} ORDER BY r.export_id LIMIT $3",
+            super::quality::counts(quality)
+        ))
         .bind(wave_code)
         .bind(after.unwrap_or(""))
         .bind(i64::from(limit))
@@ -409,7 +417,11 @@ impl CollectedStore for SqlStore {
             .collect())
     }
 
-    async fn completes(&self, wave_code: &str) -> StoreResult<Vec<PsuCompletes>> {
+    async fn completes(
+        &self,
+        wave_code: &str,
+        quality: &QualityThresholds,
+    ) -> StoreResult<Vec<PsuCompletes>> {
         #[derive(sqlx::FromRow)]
         struct Row {
             province_code: String,
@@ -417,12 +429,14 @@ impl CollectedStore for SqlStore {
             psu: String,
             n: i64,
         }
-        // `responses_completes` covers it: the wide rows (the answers) are not read.
-        Ok(sqlx::query_as::<_, Row>(
-            "SELECT province_code, stratum, psu, COUNT(*) AS n FROM responses \
-             WHERE wave_code = $1 AND sample_kind = 'probability' \
-             GROUP BY province_code, stratum, psu ORDER BY province_code, stratum, psu",
-        )
+        // `responses_reviewed_completes` covers it: the wide rows (the answers) are not read.
+        Ok(sqlx::query_as::<_, Row>(&format!(
+            "SELECT r.province_code, r.stratum, r.psu, COUNT(*) AS n FROM responses r \
+             WHERE r.wave_code = $1 AND r.sample_kind = 'probability' AND {} \
+             GROUP BY r.province_code, r.stratum, r.psu \
+             ORDER BY r.province_code, r.stratum, r.psu",
+            super::quality::counts(quality)
+        ))
         .bind(wave_code)
         .fetch_all(self.pool())
         .await
@@ -437,9 +451,51 @@ impl CollectedStore for SqlStore {
         .collect())
     }
 
+    async fn mark_twins(&self, wave_code: &str) -> StoreResult<()> {
+        self.mark_all_twins(wave_code).await
+    }
+
+    async fn quality_queue(
+        &self,
+        wave_code: &str,
+        quality: &QualityThresholds,
+        province: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<QueueRow>> {
+        self.queue(wave_code, quality, province, limit).await
+    }
+
+    async fn reviewed_response(
+        &self,
+        wave_code: &str,
+        export_id: &str,
+    ) -> StoreResult<ReviewedResponse> {
+        self.reviewed(wave_code, export_id).await
+    }
+
+    async fn decide(
+        &self,
+        wave_code: &str,
+        export_id: &str,
+        decision: &NewDecision,
+        audit: &AuditOf<'_, QueueRow>,
+    ) -> StoreResult<()> {
+        self.record_decision(wave_code, export_id, decision, audit)
+            .await
+    }
+
+    async fn left_out(
+        &self,
+        wave_code: &str,
+        quality: &QualityThresholds,
+    ) -> StoreResult<Vec<LeftOut>> {
+        self.left_out_by_reason(wave_code, quality).await
+    }
+
     async fn export_page(
         &self,
         wave_code: &str,
+        quality: &QualityThresholds,
         province: Option<&str>,
         after: Option<&str>,
         limit: u32,
@@ -460,14 +516,18 @@ impl CollectedStore for SqlStore {
             answers: String,
             population: Option<i64>,
             psus_in_population: Option<i64>,
+            quality: String,
             name_vi: Option<String>,
             psu_name: Option<String>,
         }
-        let rows = sqlx::query_as::<_, Row>(
+        let rows = sqlx::query_as::<_, Row>(&format!(
             "SELECT r.export_id, r.province_code, r.stratum, r.psu, r.sample_kind, \
              r.questionnaire_version, r.mode, r.channel, r.language, r.submitted_on, \
              r.duration_secs, r.answers, s.population, s.psus_in_population, u.name_vi, \
-             COALESCE(p.name, c.name_vi) AS psu_name \
+             COALESCE(p.name, c.name_vi) AS psu_name, \
+             CASE WHEN {} THEN 'counted' WHEN r.review = 'excluded' \
+               THEN 'excluded:' || COALESCE(r.review_reason, 'other') \
+               ELSE 'awaiting_review' END AS quality \
              FROM responses r \
              LEFT JOIN admin_units u ON u.geography = r.geography AND u.code = r.province_code \
              LEFT JOIN frame_psus p ON p.wave_code = r.wave_code AND p.psu = r.psu \
@@ -476,7 +536,8 @@ impl CollectedStore for SqlStore {
                AND s.province_code = r.province_code AND s.stratum = r.stratum \
              WHERE r.wave_code = $1 AND ($2 = '' OR r.province_code = $2) AND r.export_id > $3 \
              ORDER BY r.export_id LIMIT $4",
-        )
+            super::quality::counts(quality)
+        ))
         .bind(wave_code)
         .bind(province_param(province))
         .bind(after.unwrap_or(""))
@@ -503,6 +564,7 @@ impl CollectedStore for SqlStore {
                     answers: parse_answers(&r.answers)?,
                     stratum_population: r.population,
                     stratum_psus: r.psus_in_population,
+                    quality: r.quality,
                 })
             })
             .collect()

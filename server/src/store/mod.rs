@@ -10,6 +10,7 @@ mod audit;
 mod collected;
 mod field;
 mod postgres;
+mod quality;
 mod releases;
 mod research;
 mod review;

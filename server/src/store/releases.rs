@@ -15,7 +15,7 @@ use super::sql::{SqlStore, db_error, now_rfc3339, parse_geography};
 const INFO_COLUMNS: &str = "SELECT year, version, wave_code, geography, title, methodology, \
      questionnaire_code, questionnaire_version, input_digest, software_version, computed_by, \
      approved_by, published_at, changelog, cell_count, compared_year, compared_version, \
-     compared_reaggregated FROM releases";
+     compared_reaggregated, left_out FROM releases";
 
 /// The columns written for every cell (the retired `rank_*_marginal` stay NULL).
 const CELL_COLUMNS: [&str; 28] = [
@@ -84,6 +84,8 @@ fn info_from_row(row: &AnyRow) -> StoreResult<ReleaseInfo> {
                 _ => None,
             }
         },
+        left_out: serde_json::from_str(&get_text("left_out")?)
+            .map_err(|e| StoreError::Backend(format!("unreadable left_out: {e}")))?,
     })
 }
 
@@ -206,9 +208,9 @@ impl ReleaseStore for SqlStore {
             "INSERT INTO releases (year, version, wave_code, geography, title, methodology, \
              questionnaire_code, questionnaire_version, input_digest, software_version, \
              computed_by, approved_by, published_at, changelog, cell_count, totals, \
-             compared_year, compared_version, compared_reaggregated, aggregates) \
+             compared_year, compared_version, compared_reaggregated, aggregates, left_out) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-             $17, $18, $19, $20)",
+             $17, $18, $19, $20, $21)",
         )
         .bind(i64::from(release.year))
         .bind(version)
@@ -232,6 +234,10 @@ impl ReleaseStore for SqlStore {
             release.compared_with.is_some_and(|c| c.reaggregated),
         ))
         .bind(&release.aggregates)
+        .bind(
+            serde_json::to_string(&release.left_out)
+                .map_err(|e| StoreError::Backend(e.to_string()))?,
+        )
         .execute(&mut *tx)
         .await
         .map_err(|err| match db_error(err) {

@@ -15,8 +15,9 @@ use sqlx::{AnyPool, Row};
 
 use super::{Engine, OpenError};
 
-/// Published records: the application adds and reads them, and never changes or removes one.
-pub const APPEND_ONLY: [&str; 3] = ["releases", "release_cells", "audit_log"];
+/// Published records and the history of review decisions: the application adds and reads
+/// them, and never changes or removes one.
+pub const APPEND_ONLY: [&str; 4] = ["releases", "release_cells", "audit_log", "response_reviews"];
 
 /// Records the application only reads: the figures published elsewhere (a migration writes
 /// them) and the migrations' bookkeeping.

@@ -237,9 +237,10 @@ async fn store_one(
             "INSERT INTO responses (receipt, submission_id, code_hash, wave_code, geography, \
              province_code, stratum, psu, sample_kind, questionnaire_code, \
              questionnaire_version, answers, content_hash, language, mode, started_at, \
-             submitted_at, channel, duration_secs, submitted_on, export_id) \
+             submitted_at, channel, duration_secs, submitted_on, export_id, answered_items, \
+             no_answer_items, straight_line) \
              SELECT $1, $2, code_hash, wave_code, geography, province_code, stratum, psu, \
-             sample_kind, $3, $4, $5, $6, $7, $8, $9, $10, $12, $13, $14, $15 \
+             sample_kind, $3, $4, $5, $6, $7, $8, $9, $10, $12, $13, $14, $15, $16, $17, $18 \
              FROM invitation_codes WHERE code_hash = $11",
         )
         .bind(&response.receipt)
@@ -257,9 +258,13 @@ async fn store_one(
         .bind(duration_secs(response.started_at.as_deref(), submitted_at))
         .bind(vietnam_date(submitted_at))
         .bind(super::sql::random_id()?)
+        .bind(response.measures.answered_items)
+        .bind(response.measures.no_answer_items)
+        .bind(response.measures.straight_line)
         .execute(&mut *conn)
         .await
         .map_err(db_error)?;
+        super::quality::mark_twins(conn, &response.receipt).await?;
         return Ok(Ok(StoreOutcome::Stored(Receipt {
             number: response.receipt.clone(),
             submitted_at: submitted_at.to_owned(),
@@ -331,6 +336,7 @@ mod tests {
             language: "vi".into(),
             channel: Channel::Online,
             started_at: None,
+            measures: Default::default(),
         }
     }
 

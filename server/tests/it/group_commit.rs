@@ -26,6 +26,7 @@ fn response(code: &str, receipt: String, submission_id: String) -> NewResponse {
         language: "vi".into(),
         channel: Channel::Online,
         started_at: None,
+        measures: Default::default(),
     }
 }
 

@@ -16,6 +16,7 @@ mod http;
 mod never_panics;
 mod operations;
 mod public_site;
+mod quality;
 mod releases;
 mod results;
 mod staff;

@@ -75,6 +75,7 @@ async fn world(url: &str) -> World {
                 totals: draft.totals,
                 aggregates: String::new(),
                 computation: None,
+                left_out: Vec::new(),
             },
             &|_: &i32| common::audit("release_published"),
         )

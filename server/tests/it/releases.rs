@@ -98,6 +98,7 @@ async fn story(url: &str, owner_url: Option<&str>) {
         aggregates: "domain,kind,code,n,sum_w,sum_wy,sum_wd\n".into(),
         compared_with: None,
         computation: None,
+        left_out: Vec::new(),
     };
 
     // Four eyes.
@@ -210,7 +211,7 @@ async fn story(url: &str, owner_url: Option<&str>) {
              'forged', methodology, questionnaire_code, questionnaire_version, input_digest, \
              software_version, computed_by, approved_by, published_at, changelog, \
              cell_count + 1, totals, compared_year, compared_version, compared_reaggregated, \
-             public_totals, aggregates \
+             public_totals, aggregates, left_out \
              FROM releases WHERE year = 2026 AND version = 1",
         );
         attempts.push(

@@ -309,6 +309,7 @@ fn response(code_hash: &str, submission_id: &str, answers: &Answers) -> NewRespo
         language: "vi".into(),
         channel: Channel::Online,
         started_at: Some("2026-11-27T08:00:00Z".into()),
+        measures: Default::default(),
     }
 }
 

@@ -400,7 +400,7 @@ async fn json_submission_is_idempotent_and_validated() {
     assert_eq!(cell("submitted_on").len(), "2026-11-27".len());
     assert_eq!(cell("acc_2"), answers["acc_2"].to_string());
     // The staff export's columns: a random export_id, never the receipt number.
-    assert_eq!(header.len(), 15 + q.items().count());
+    assert_eq!(header.len(), 16 + q.items().count());
     assert_eq!(&header[0], "export_id");
     let receipt: String = sqlx::query_scalar("SELECT receipt FROM responses")
         .fetch_one(store.pool())

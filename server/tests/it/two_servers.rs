@@ -217,7 +217,7 @@ async fn story(url: &str, owner_url: &str) {
     // out and stores the draft; A, resumed, finds its lease gone and stores nothing.
     let cookie = sign_in(a.addr, "stats", PASSWORD).await.expect("signed in");
     let origin = format!("http://{}", a.addr);
-    let methodology = sipas_server::services::questionnaires::SIPAS_2023_METHODOLOGY;
+    let methodology = &common::methodology_without_quality_checks();
     let (status, headers, body) = Client::new(a.addr)
         .send(
             "POST",

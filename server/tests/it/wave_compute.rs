@@ -123,6 +123,7 @@ async fn story(url: &str) {
             receipt: format!("R{n:08}"),
             // Not in insertion order, so keyset paging is exercised.
             export_id: sha256_hex(format!("e{n}").as_bytes())[..16].to_owned(),
+            measures: Default::default(),
         });
     }
     let outcomes = db
@@ -170,7 +171,7 @@ async fn story(url: &str) {
     let mut after: Option<String> = None;
     loop {
         let page = db
-            .export_page(wave, None, after.as_deref(), 100)
+            .export_page(wave, &Default::default(), None, after.as_deref(), 100)
             .await
             .expect("page");
         let Some(last) = page.last() else { break };

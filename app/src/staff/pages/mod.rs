@@ -16,6 +16,7 @@ mod data;
 mod design;
 mod field;
 mod monitoring;
+mod quality;
 mod questionnaires;
 mod waves;
 
@@ -24,6 +25,7 @@ pub use data::{ImportReport, export_page, import_page};
 pub use design::design_page;
 pub use field::{Card, batch_sheet, batch_sheet_file, batches_page, frame_page, scope_label};
 pub use monitoring::{MONITOR_SORTS, MonitorView, Provisional, monitor_page};
+pub use quality::{left_out_table, quality_queue, reviewed_response};
 pub use questionnaires::{questionnaire, questionnaire_diff, questionnaires};
 pub use waves::{WaveForm, wave_new, wave_page, waves};
 

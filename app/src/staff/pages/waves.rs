@@ -212,6 +212,12 @@ pub fn wave_page(
     if may(Action::ImportPaper) {
         actions.push(link("import", ctx.t("Nhập phiếu giấy", "Paper import")));
     }
+    if may(Action::ReviewResponses) {
+        actions.push(link(
+            "quality",
+            ctx.t("Rà soát chất lượng phiếu", "Quality review of responses"),
+        ));
+    }
     if may(Action::Export) {
         actions.push(link("export", ctx.t("Xuất dữ liệu", "Exports")));
     }

@@ -87,6 +87,7 @@ pub fn forms(frame: &Frame, items: &[String], year: i32) -> Vec<PaperRecord> {
                 language: "vi".into(),
                 receipt: sha256_hex(format!("receipt {id}").as_bytes())[..12].to_uppercase(),
                 export_id: sha256_hex(format!("export {id}").as_bytes())[..16].to_owned(),
+                measures: Default::default(),
             });
         }
     }

@@ -487,6 +487,22 @@ pub fn demo_codes_from_the_cli(url: &str, dir: &std::path::Path, count: usize) -
 }
 
 /// A complete, valid set of answers to the built-in questionnaire (SIPAS 2023 v1).
+/// The built-in methodology with every quality check off: for tests whose responses are one
+/// machine-made answer vector sent many times (each would be a duplicate and a straight-liner).
+pub fn methodology_without_quality_checks() -> String {
+    let text = sipas_server::services::questionnaires::SIPAS_2023_METHODOLOGY
+        .replace("min_seconds_per_item = 1.5", "min_seconds_per_item = 0")
+        .replace("straight_line_items = 20", "straight_line_items = 0")
+        .replace("max_no_answer_share = 0.5", "max_no_answer_share = 1")
+        .replace("duplicates = true", "duplicates = false");
+    let methodology = sipas_stats::methodology::Methodology::from_toml(&text).expect("methodology");
+    assert_eq!(
+        methodology.quality.straight_line_items, 0,
+        "the built-in [quality] section changed: update this helper"
+    );
+    text
+}
+
 pub fn sipas_answers() -> std::sync::Arc<sipas_app::survey::questionnaire::Answers> {
     let questionnaire = sipas_server::services::questionnaires::parse(
         sipas_server::services::questionnaires::SIPAS_2023,
