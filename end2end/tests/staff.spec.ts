@@ -185,7 +185,7 @@ test('ministry staff review the answer: flagged as too fast, excluded with a rea
   await staffScreen(page, 'quality review');
   // The citizen above answered every question with its first choice within seconds: too fast,
   // and the same answer all the way down.
-  const row = page.locator('tbody tr').filter({ hasText: 'Trả lời quá nhanh' });
+  const row = page.locator('#queue tbody tr').filter({ hasText: 'Trả lời quá nhanh' });
   await expect(row).toHaveCount(1);
   await expect(row).toContainText('Cùng một câu trả lời cho nhiều câu liên tiếp');
   await expect(row).toContainText('Chưa rà soát');
@@ -231,6 +231,112 @@ test('the export downloads as CSV (BOM, diacritics) and XLSX', async ({ browser 
   ]);
   const xlsx = fs.readFileSync(await xlsxDownload.path());
   expect(xlsx.subarray(0, 2).toString()).toBe('PK');
+});
+
+/**
+ * Keys one paper form with the keyboard alone, as a clerk does: the commune and the form's
+ * number, then one digit per item the form asks (the script moves on by itself and skips the
+ * items an earlier answer leaves out), then Enter. `choose` picks the digit of each item.
+ * Returns the keys pressed besides the answers, the answers typed, and the seconds it took.
+ */
+async function keyForm(page: Page, psu: string, form: string, choose: (item: string, values: string[]) => string) {
+  await page.goto(`/staff/waves/${WAVE}/keying`);
+  // The code field has autofocus; focused here in case the test browser ignores it.
+  await page.locator('#code').focus();
+  const started = Date.now();
+  let other = 0;
+  let answers = 0;
+  const press = async (key: string) => {
+    await page.keyboard.press(key);
+  };
+  await press('Tab');
+  other++;
+  for (const key of psu) {
+    await press(key);
+    other++;
+  }
+  await press('Tab');
+  other++;
+  for (const key of form) {
+    await press(key);
+    other++;
+  }
+  await press('Tab');
+  other++;
+  for (let guard = 0; guard < 200; guard++) {
+    const focused = await page.evaluate(() => {
+      const el = document.activeElement as HTMLInputElement | null;
+      return el && el.dataset.values !== undefined ? { name: el.name, values: el.dataset.values.split(' ') } : null;
+    });
+    if (!focused) break;
+    await press(choose(focused.name, focused.values));
+    answers++;
+  }
+  await press('Enter');
+  other++;
+  await page.waitForLoadState('load');
+  return { other, answers, seconds: (Date.now() - started) / 1000 };
+}
+
+test('two clerks key a paper form with the keyboard; a supervisor decides their one difference', async ({
+  browser,
+}) => {
+  // A supervisor: someone else allowed to key forms.
+  const admin = await staffPage(browser);
+  await signIn(admin, 'admin', ADMIN_PASSWORD);
+  await admin.locator('#new-username').fill('giam.sat');
+  await admin.locator('#new-name').fill('Võ Giám Sát');
+  await admin.locator('#new-role').selectOption('central');
+  await admin.locator('#new-password').fill(CENTRAL_PASSWORD);
+  await admin.getByRole('button', { name: 'Thêm', exact: true }).click();
+  await expect(admin.getByRole('cell', { name: 'giam.sat', exact: true })).toBeVisible();
+
+  const first = await staffPage(browser);
+  await signIn(first, 'trung.uong', CENTRAL_PASSWORD);
+  await first.goto(`/staff/waves/${WAVE}/keying`);
+  await staffScreen(first, 'keying');
+  // Satisfaction items (1-5 and 9) get 4; everything else its first value.
+  const typical = (_item: string, values: string[]) => (values.includes('9') ? '4' : values[0]);
+  const one = await keyForm(first, '00004', '7', typical);
+  await expect(first.getByText('Đã lưu lần nhập thứ nhất')).toBeVisible();
+  console.log(`keying: ${one.answers} answers, ${one.other} other keys, ${one.seconds.toFixed(1)} s`);
+  test.info().annotations.push({
+    type: 'keying',
+    description: `${one.answers} answers + ${one.other} other keys in ${one.seconds.toFixed(1)} s`,
+  });
+  expect(one.answers).toBeGreaterThanOrEqual(40);
+  expect(one.other).toBeLessThan(60);
+
+  // The second clerk reads one satisfaction answer as 5.
+  const second = await staffPage(browser);
+  await signIn(second, 'ha.noi', PROVINCIAL_PASSWORD);
+  let misread = '';
+  const two = await keyForm(second, '00004', '7', (item, values) => {
+    if (!misread && values.includes('9')) {
+      misread = item;
+      return '5';
+    }
+    return typical(item, values);
+  });
+  expect(two.answers).toBe(one.answers);
+  await expect(second.getByText(/Khác lần nhập thứ nhất ở/)).toBeVisible();
+  // The same clerk cannot key it again.
+  await keyForm(second, '00004', '7', typical);
+  await expect(second.getByText('lần nhập thứ hai phải do người khác')).toBeVisible();
+
+  // The supervisor sees the two values side by side and decides against the paper.
+  const supervisor = await staffPage(browser);
+  await signIn(supervisor, 'giam.sat', CENTRAL_PASSWORD);
+  await supervisor.goto(`/staff/waves/${WAVE}/keying`);
+  await supervisor.getByRole('row', { name: /Hai lần nhập khác nhau/ }).getByRole('link').click();
+  await staffScreen(supervisor, 'keying: differing entries');
+  const row = supervisor.getByRole('row', { name: new RegExp(misread) });
+  await expect(row.getByRole('cell').nth(0)).toHaveText('4');
+  await expect(row.getByRole('cell').nth(1)).toHaveText('5');
+  await row.getByRole('combobox').selectOption('4');
+  await supervisor.getByRole('button', { name: 'Lưu theo phiếu giấy' }).click();
+  await expect(supervisor.getByText(/đã được lưu theo phiếu giấy/)).toBeVisible();
+  await expect(supervisor.getByRole('row', { name: /Đã lưu thành phiếu trả lời/ })).toHaveCount(1);
 });
 
 test('ministry staff draw the communes of a wave on the design page (no JavaScript needed)', async ({ browser }) => {

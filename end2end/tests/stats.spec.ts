@@ -46,7 +46,7 @@ test('the statistician computes the current wave and submits the draft', async (
   await staffScreen(page, 'results');
   // First the quality review: one of the demo's straight-liners is excluded after a look.
   await page.goto(`/staff/waves/${WAVE}/quality`);
-  const flagged = page.locator('tbody tr').filter({ hasText: 'Chưa rà soát' });
+  const flagged = page.locator('#queue tbody tr').filter({ hasText: 'Chưa rà soát' });
   await expect(flagged.first()).toBeVisible();
   const province = (await flagged.first().locator('td').first().textContent())?.trim() ?? '';
   await flagged.first().getByRole('link').click();

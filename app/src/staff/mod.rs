@@ -8,6 +8,7 @@
 pub mod changes;
 pub mod design;
 pub mod frame;
+pub mod keying;
 pub mod pages;
 pub mod paper;
 pub mod port;

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::frame::{Frame, FramePsu};
+use super::keying::{Keyed, KeyedForm};
 use super::quality::{LeftOut, NewDecision, QueueRow, ReviewedResponse};
 use super::roles::{ProvinceRef, Role, StaffUser};
 use crate::domain::{SampleKind, Wave};
@@ -60,10 +61,12 @@ pub enum AuditAction {
     ReleaseTotalsDownloaded,
     ResearchConditionsAccepted,
     ResponseReviewed,
+    PaperKeyed,
+    PaperResolved,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 26] = [
+    pub const ALL: [AuditAction; 28] = [
         Self::SignIn,
         Self::SignInFailed,
         Self::SignOut,
@@ -90,6 +93,8 @@ impl AuditAction {
         Self::ReleaseTotalsDownloaded,
         Self::ResearchConditionsAccepted,
         Self::ResponseReviewed,
+        Self::PaperKeyed,
+        Self::PaperResolved,
     ];
 
     /// The key stored in the log (and used to filter it).
@@ -121,6 +126,8 @@ impl AuditAction {
             Self::ReleaseTotalsDownloaded => "release_totals_downloaded",
             Self::ResearchConditionsAccepted => "research_conditions_accepted",
             Self::ResponseReviewed => "response_reviewed",
+            Self::PaperKeyed => "paper_keyed",
+            Self::PaperResolved => "paper_resolved",
         }
     }
 
@@ -160,6 +167,11 @@ impl AuditAction {
                 "Conditions of use accepted",
             ),
             Self::ResponseReviewed => ("Rà soát chất lượng phiếu", "Response reviewed"),
+            Self::PaperKeyed => ("Nhập phiếu giấy trên trình duyệt", "Paper form keyed"),
+            Self::PaperResolved => (
+                "Đối chiếu phiếu giấy nhập khác nhau",
+                "Differing entries decided",
+            ),
         }
     }
 }
@@ -611,6 +623,38 @@ pub trait CollectedStore: Send + Sync {
         wave_code: &str,
         quality: &QualityThresholds,
     ) -> StoreResult<Vec<PsuCompletes>>;
+
+    // Double data entry (`super::keying`).
+    /// Keys `record` as `clerk`'s entry of its form, in one transaction with its audit entry
+    /// (written for a first entry, a stored form or a difference); `province` limits it to one
+    /// province's forms.
+    async fn key_form(
+        &self,
+        wave_code: &str,
+        province: Option<&str>,
+        record: &PaperRecord,
+        clerk: i64,
+        audit: &AuditOf<'_, Keyed>,
+    ) -> StoreResult<Keyed>;
+    /// The wave's keyed forms (one province's), differing ones first, at most `limit`.
+    async fn keyed_forms(
+        &self,
+        wave_code: &str,
+        province: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<KeyedForm>>;
+    /// One keyed form of the wave with its entries (`NotFound` outside the wave).
+    async fn keyed_form(&self, wave_code: &str, id: i64) -> StoreResult<KeyedForm>;
+    /// Stores a supervisor's reading of a form whose entries differ (`record` carries the
+    /// form's target and the decided answers). `SameClerk` for either clerk.
+    async fn resolve_form(
+        &self,
+        wave_code: &str,
+        id: i64,
+        record: &PaperRecord,
+        supervisor: i64,
+        audit: &AuditOf<'_, Keyed>,
+    ) -> StoreResult<Keyed>;
 
     // Quality review.
     /// Marks every response of the wave that has a twin (the same answers in its commune); the

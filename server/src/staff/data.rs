@@ -29,7 +29,10 @@ use crate::services::export::{
 use crate::web::AppState;
 
 /// The questionnaire version a wave answers.
-async fn questionnaire_of(state: &AppState, wave: &WaveDetails) -> StaffResult<Questionnaire> {
+pub(super) async fn questionnaire_of(
+    state: &AppState,
+    wave: &WaveDetails,
+) -> StaffResult<Questionnaire> {
     let reference = wave.wave.questionnaire.clone().ok_or_else(|| {
         StaffError::Conflict(Text::new(
             "Đợt này chưa có bảng hỏi.",
@@ -49,7 +52,7 @@ pub async fn import_form(wave: InWave<can::ImportPaper>) -> StaffResult {
     ))
 }
 
-fn fresh_ids() -> (String, String) {
+pub(super) fn fresh_ids() -> (String, String) {
     let mut bytes = [0u8; 16];
     let _ = getrandom::fill(&mut bytes);
     let mut receipt = [0u8; 8];

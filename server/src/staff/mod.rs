@@ -11,6 +11,7 @@ mod design;
 pub mod error;
 mod field;
 pub mod guard;
+mod keying;
 mod quality;
 mod research;
 mod results;
@@ -195,6 +196,14 @@ pub fn router(state: &AppState) -> Router<AppState> {
             get(data::import_form).post(data::import).layer(uploads),
         )
         .route("/staff/waves/{wave}/export", get(data::export_page))
+        .route(
+            "/staff/waves/{wave}/keying",
+            get(keying::screen).post(keying::save),
+        )
+        .route(
+            "/staff/waves/{wave}/keying/{id}",
+            get(keying::form).post(keying::resolve),
+        )
         .route("/staff/waves/{wave}/quality", get(quality::queue))
         .route(
             "/staff/waves/{wave}/quality/{export_id}",

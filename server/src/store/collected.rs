@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use sipas_app::domain::Wave;
 use sipas_app::i18n::Text;
 use sipas_app::ports::StoreResult;
+use sipas_app::staff::keying::{Keyed, KeyedForm};
 use sipas_app::staff::port::{
     AnswersRow, AuditOf, CollectedStore, ExportRow, PaperRecord, PaperTarget, PsuCompletes,
     RowOutcome,
@@ -24,14 +25,14 @@ use super::submissions::vietnam_date;
 
 /// What one import call looks up once instead of per form: the frame's PSUs (province and
 /// stratum) and the paper batches it has added to (id → forms added).
-struct ImportContext {
-    places: std::collections::HashMap<String, (String, String)>,
+pub(super) struct ImportContext {
+    pub(super) places: std::collections::HashMap<String, (String, String)>,
     /// Ordered: concurrent imports update the batch rows in the same order (no deadlock).
     batches: std::collections::BTreeMap<String, i64>,
 }
 
 impl ImportContext {
-    async fn load(conn: &mut AnyConnection, wave_code: &str) -> StoreResult<Self> {
+    pub(super) async fn load(conn: &mut AnyConnection, wave_code: &str) -> StoreResult<Self> {
         let places = sqlx::query_as::<_, (String, String, String)>(
             "SELECT psu, province_code, stratum FROM frame_psus WHERE wave_code = $1",
         )
@@ -78,7 +79,7 @@ impl ImportContext {
     }
 
     /// Adds the forms of this import to their batches' sizes.
-    async fn finish(&self, conn: &mut AnyConnection) -> StoreResult<()> {
+    pub(super) async fn finish(&self, conn: &mut AnyConnection) -> StoreResult<()> {
         for (id, added) in &self.batches {
             sqlx::query("UPDATE invitation_batches SET size = size + $1 WHERE id = $2")
                 .bind(*added)
@@ -140,7 +141,7 @@ fn problem(column: &str, (vi, en): (impl Into<String>, impl Into<String>)) -> Ro
 }
 
 /// Checks (and unless `dry_run` stores) one paper form. `Err` is a database failure.
-async fn import_one(
+pub(super) async fn import_one(
     conn: &mut AnyConnection,
     context: &mut ImportContext,
     wave: &Wave,
@@ -449,6 +450,41 @@ impl CollectedStore for SqlStore {
             completes: row.n,
         })
         .collect())
+    }
+
+    async fn key_form(
+        &self,
+        wave_code: &str,
+        province: Option<&str>,
+        record: &PaperRecord,
+        clerk: i64,
+        audit: &AuditOf<'_, Keyed>,
+    ) -> StoreResult<Keyed> {
+        self.key(wave_code, province, record, clerk, audit).await
+    }
+
+    async fn keyed_forms(
+        &self,
+        wave_code: &str,
+        province: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<KeyedForm>> {
+        self.forms(wave_code, province, limit).await
+    }
+
+    async fn keyed_form(&self, wave_code: &str, id: i64) -> StoreResult<KeyedForm> {
+        self.form(wave_code, id).await
+    }
+
+    async fn resolve_form(
+        &self,
+        wave_code: &str,
+        id: i64,
+        record: &PaperRecord,
+        supervisor: i64,
+        audit: &AuditOf<'_, Keyed>,
+    ) -> StoreResult<Keyed> {
+        self.resolve(wave_code, id, record, supervisor, audit).await
     }
 
     async fn mark_twins(&self, wave_code: &str) -> StoreResult<()> {

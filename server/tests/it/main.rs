@@ -13,6 +13,7 @@ mod crash;
 mod demo;
 mod group_commit;
 mod http;
+mod keying;
 mod never_panics;
 mod operations;
 mod public_site;

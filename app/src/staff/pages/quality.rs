@@ -204,7 +204,7 @@ pub fn quality_queue(
         <h2>{ctx.t("Hàng chờ", "Queue")}</h2>
         <p>{count}</p>
         <div class="scroll">
-        <table class="data">
+        <table class="data" id="queue">
             <thead><tr>
                 <th scope="col">{ctx.t("Mã phiếu xuất", "Export id")}</th>
                 <th scope="col">{ctx.t("Tỉnh", "Province")}</th>

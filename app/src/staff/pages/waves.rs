@@ -210,6 +210,13 @@ pub fn wave_page(
         actions.push(link("batches", ctx.t("Mã mời", "Invitation batches")));
     }
     if may(Action::ImportPaper) {
+        actions.push(link(
+            "keying",
+            ctx.t(
+                "Nhập phiếu giấy hai lần (trên trình duyệt)",
+                "Double entry of paper forms (in the browser)",
+            ),
+        ));
         actions.push(link("import", ctx.t("Nhập phiếu giấy", "Paper import")));
     }
     if may(Action::ReviewResponses) {
