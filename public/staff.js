@@ -55,7 +55,7 @@ function keyingScreen(form) {
   items.forEach(function (input) {
     input.addEventListener("input", function () {
       var value = input.value.trim();
-      var allowed = (input.dataset.values || "").split(" ").concat(["0"]);
+      var allowed = (input.dataset.values || "").split(" ");
       var complete = allowed.indexOf(value) >= 0 &&
         !allowed.some(function (v) { return v !== value && v.indexOf(value) === 0; });
       input.setAttribute("aria-invalid", value !== "" && !allowed.some(function (v) {

@@ -191,12 +191,13 @@ test('ministry staff review the answer: flagged as too fast, excluded with a rea
   await expect(row).toContainText('Chưa rà soát');
   await row.getByRole('link').click();
   await staffScreen(page, 'quality review: response');
-  await expect(page.getByText('Không được tính vào chỉ số')).toBeVisible();
+  await expect(page.getByText(/Được tính, nhưng chờ rà soát/)).toBeVisible();
   await page.getByLabel('Loại: không tính').check();
   await page.getByLabel('Lý do', { exact: true }).selectOption('speeding');
   await page.getByLabel(/Ghi chú/).fill('Trả lời 48 câu trong vài giây.');
   await page.getByRole('button', { name: 'Ghi quyết định' }).click();
   await expect(page.getByText(/Đã ghi quyết định/)).toBeVisible();
+  await expect(page.getByText('Không được tính vào chỉ số (đã loại)')).toBeVisible();
   await expect(page.locator('ol li')).toHaveCount(1);
   await expect(page.locator('ol li').first()).toContainText('Trả lời 48 câu trong vài giây.');
   // The officer of the province the index ranks cannot review its responses.

@@ -54,6 +54,15 @@ test('the statistician computes the current wave and submits the draft', async (
   await page.getByLabel('Lý do', { exact: true }).selectOption('straight_lining');
   await page.getByRole('button', { name: 'Ghi quyết định' }).click();
   await expect(page.getByText(/Đã ghi quyết định/)).toBeVisible();
+  // The rest, flagged only for straight-lining, approved as a group after that look.
+  await page.goto(`/staff/waves/${WAVE}/quality`);
+  await page.getByText('Quyết định cho cả nhóm').click();
+  await page.getByLabel('Chỉ bị đánh dấu vì').selectOption('straight_lining');
+  await page.getByLabel('Chấp thuận: tính vào chỉ số').check();
+  await page.locator('#bulk-reason').selectOption('checked');
+  await page.getByRole('button', { name: 'Ghi cho cả nhóm' }).click();
+  await expect(page.getByText(/Đã ghi quyết định cho \d+ phiếu/)).toBeVisible();
+  await staffScreen(page, 'quality review: after a group decision');
   await page.goto(`/staff/waves/${WAVE}/results`);
   await page.getByRole('button', { name: 'Bắt đầu tính' }).click();
   await expect(page).toHaveURL(/\/staff\/computations\/\d+$/);
@@ -72,7 +81,8 @@ test('the statistician computes the current wave and submits the draft', async (
   await expect(excluded).toHaveCount(1);
   await expect(excluded.locator('td.num')).toHaveText('1');
   expect(province).toMatch(/^\d{2}$/);
-  await expect(page.getByText(/phiếu bị đánh dấu chưa được rà soát nên không được tính/)).toBeVisible();
+  // Every flagged response decided: no warning, and the draft can be submitted.
+  await expect(page.getByText(/phiếu bị đánh dấu chưa được rà soát vẫn được tính/)).toHaveCount(0);
   await staffScreen(page, 'draft');
   // One province in full: contents, elements and items.
   await page.getByRole('link', { name: 'Hồ Chí Minh', exact: true }).click();

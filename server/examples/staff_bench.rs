@@ -317,7 +317,7 @@ async fn main() {
                 .expect("collected");
                 eprintln!("collected in {:.1} s", started.elapsed().as_secs_f64());
                 store
-                    .completes(WAVE, &Default::default())
+                    .completes(WAVE)
                     .await
                     .expect("completes")
                     .iter()
@@ -533,7 +533,7 @@ async fn microdata_csv(
         .expect("draw")
         .expect("a drawn frame");
     let completes: std::collections::HashMap<String, i64> = store
-        .completes(WAVE, &Default::default())
+        .completes(WAVE)
         .await
         .expect("completes")
         .into_iter()

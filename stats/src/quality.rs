@@ -36,7 +36,7 @@ fn default_min_seconds_per_item() -> f64 {
     1.5
 }
 fn default_straight_line_items() -> i64 {
-    20
+    30
 }
 fn default_max_no_answer_share() -> f64 {
     0.5
@@ -239,7 +239,7 @@ mod tests {
             measures: Measures {
                 answered_items: 40,
                 no_answer_items: 0,
-                straight_line: 19,
+                straight_line: 29,
             },
             duration_secs: Some(60),
             duplicate: false,
@@ -259,7 +259,7 @@ mod tests {
         };
         assert!(flags(&paper, &t).is_empty(), "no timing, no speeding");
         let mut lines = base;
-        lines.measures.straight_line = 20;
+        lines.measures.straight_line = 30;
         assert_eq!(flags(&lines, &t), vec![Flag::StraightLining]);
         let mut empty = base;
         empty.measures.answered_items = 10;

@@ -133,11 +133,13 @@ pub fn differing(questionnaire: &Questionnaire, a: &Answers, b: &Answers) -> Vec
         .collect()
 }
 
-/// The key that stands for "no answer" on the keying screen (an empty cell in an import).
-pub const NO_ANSWER: &str = "0";
+/// What a supervisor chooses for "the paper leaves this item empty" (every digit may be an
+/// answer: a scale may have a 0).
+pub const NO_ANSWER: &str = "empty";
 
 /// The keying screen's fields as the one-row table an import would read: `code`, or `psu` and
-/// `form_id`, then one column per item, [`NO_ANSWER`] read as empty.
+/// `form_id`, then one column per item (an item left empty is an empty field: the clerk moves
+/// past it with Tab).
 pub fn as_table(fields: &[(String, String)], questionnaire: &Questionnaire) -> Table {
     let value = |name: &str| {
         fields
@@ -150,12 +152,7 @@ pub fn as_table(fields: &[(String, String)], questionnaire: &Questionnaire) -> T
     let mut row = vec![value("code"), value("psu"), value("form_id")];
     for item in questionnaire.items() {
         header.push(item.code.clone());
-        let typed = value(&item.code);
-        row.push(if typed == NO_ANSWER {
-            String::new()
-        } else {
-            typed
-        });
+        row.push(value(&item.code));
     }
     Table {
         header,
@@ -180,7 +177,7 @@ mod tests {
         let fields = vec![
             ("psu".to_owned(), "26767".to_owned()),
             ("form_id".to_owned(), "12".to_owned()),
-            (first.clone(), NO_ANSWER.to_owned()),
+            (first.clone(), String::new()),
             ("not_an_item".to_owned(), "3".to_owned()),
         ];
         let table = as_table(&fields, &q);

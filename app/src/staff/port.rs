@@ -605,24 +605,19 @@ pub trait CollectedStore: Send + Sync {
     ) -> StoreResult<Vec<RowOutcome>>;
 
     /// A keyset page of the probability sample's answers (raw JSON) after `after` (an export
-    /// id), for computing indices: only what the statistics need, and only responses that
-    /// count under the quality review (`super::quality::QueueRow::counts`).
+    /// id), for computing indices: only what the statistics need, and only responses a
+    /// reviewer has not excluded (`super::quality::QueueRow::counts`).
     async fn answers_page(
         &self,
         wave_code: &str,
-        quality: &QualityThresholds,
         after: Option<&str>,
         limit: u32,
     ) -> StoreResult<Vec<AnswersRow>>;
 
-    /// Probability-sample completes per PSU that count under the quality review:
+    /// Probability-sample completes per PSU that a reviewer has not excluded:
     /// `(province, stratum, psu, count)`, the denominators of the weights (one pass over an
     /// index, not the wide rows).
-    async fn completes(
-        &self,
-        wave_code: &str,
-        quality: &QualityThresholds,
-    ) -> StoreResult<Vec<PsuCompletes>>;
+    async fn completes(&self, wave_code: &str) -> StoreResult<Vec<PsuCompletes>>;
 
     // Double data entry (`super::keying`).
     /// Keys `record` as `clerk`'s entry of its form, in one transaction with its audit entry
@@ -682,12 +677,25 @@ pub trait CollectedStore: Send + Sync {
         decision: &NewDecision,
         audit: &AuditOf<'_, QueueRow>,
     ) -> StoreResult<()>;
-    /// Probability-sample responses left out under `quality`, per province and reason.
-    async fn left_out(
+    /// Per province, the probability-sample responses excluded by a reviewer (by reason) and
+    /// those flagged under `quality` that nobody has decided on (reason `awaiting_review`).
+    async fn review_summary(
         &self,
         wave_code: &str,
         quality: &QualityThresholds,
     ) -> StoreResult<Vec<LeftOut>>;
+    /// One decision for every undecided probability response of the wave (one province's)
+    /// flagged for `flag` alone under `quality`, each with its history row, and one audit entry
+    /// (told the count); returns the count.
+    async fn decide_all(
+        &self,
+        wave_code: &str,
+        province: Option<&str>,
+        flag: sipas_stats::quality::Flag,
+        quality: &QualityThresholds,
+        decision: &NewDecision,
+        audit: &AuditOf<'_, i64>,
+    ) -> StoreResult<i64>;
 
     // Exports: keyset pages of at most `limit` rows after `after` (an export id); each row says
     // whether it counts under the quality review with `quality`.

@@ -42,9 +42,13 @@ impl Decision {
 /// Why a reviewer decided: a flag's key, or one of these.
 pub const OTHER_REASONS: [&str; 2] = ["checked", "other"];
 
-/// Whether `key` is a reason a decision may give.
-pub fn is_reason(key: &str) -> bool {
-    Flag::parse(key).is_some() || OTHER_REASONS.contains(&key)
+/// Whether `reason` may go with `decision`: an approval says the response was checked; an
+/// exclusion names the flag it was excluded for, or `other` (with a note).
+pub fn fits(decision: Decision, reason: &str) -> bool {
+    match decision {
+        Decision::Approved => reason == "checked",
+        Decision::Excluded => Flag::parse(reason).is_some() || reason == "other",
+    }
 }
 
 /// A reason in words: (Vietnamese, English).
@@ -105,12 +109,15 @@ impl QueueRow {
         )
     }
 
-    /// Whether it counts in the indices.
-    pub fn counts(&self, thresholds: &QualityThresholds) -> bool {
-        match self.review {
-            Some(decision) => decision == Decision::Approved,
-            None => self.flags(thresholds).is_empty(),
-        }
+    /// Whether it counts in the indices: unless a reviewer excluded it. (A flagged response
+    /// nobody has decided on counts, and holds back the draft's submission.)
+    pub fn counts(&self) -> bool {
+        self.review != Some(Decision::Excluded)
+    }
+
+    /// Flagged and not decided on.
+    pub fn awaits_review(&self, thresholds: &QualityThresholds) -> bool {
+        self.review.is_none() && !self.flags(thresholds).is_empty()
     }
 }
 
@@ -132,8 +139,8 @@ pub struct ReviewedResponse {
     pub history: Vec<PastDecision>,
 }
 
-/// Probability-sample responses of a province the indices leave out, and why: `excluded` with
-/// the reviewer's reason, or `awaiting_review` (flagged, no decision yet).
+/// Probability-sample responses of a province the review touched: excluded (with the
+/// reviewer's reason), or flagged with no decision yet (`awaiting_review`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeftOut {
     pub province: String,
@@ -145,19 +152,32 @@ pub struct LeftOut {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct QualityReport {
     pub thresholds: QualityThresholds,
+    /// Excluded by a reviewer, per province and reason: left out of the indices.
     pub left_out: Vec<LeftOut>,
+    /// Flagged under the thresholds, no decision yet, per province: counted, and the draft
+    /// cannot be submitted while there are any.
+    #[serde(default)]
+    pub awaiting: Vec<LeftOut>,
 }
 
 impl QualityReport {
-    pub fn total(&self) -> i64 {
+    /// Splits a store's summary ([`LeftOut`] rows, `awaiting_review` among the reasons).
+    pub fn new(thresholds: QualityThresholds, summary: Vec<LeftOut>) -> Self {
+        let (awaiting, left_out) = summary
+            .into_iter()
+            .partition(|l| l.reason == "awaiting_review");
+        Self {
+            thresholds,
+            left_out,
+            awaiting,
+        }
+    }
+
+    pub fn excluded(&self) -> i64 {
         self.left_out.iter().map(|l| l.count).sum()
     }
 
     pub fn awaiting_review(&self) -> i64 {
-        self.left_out
-            .iter()
-            .filter(|l| l.reason == "awaiting_review")
-            .map(|l| l.count)
-            .sum()
+        self.awaiting.iter().map(|l| l.count).sum()
     }
 }

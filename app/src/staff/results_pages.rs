@@ -267,8 +267,8 @@ fn warning_text(ctx: &Ctx, names: &HashMap<String, String>, w: &Warning) -> Stri
             "{} {}",
             ctx.locale.integer(*count),
             ctx.t(
-                "phiếu bị đánh dấu chưa được rà soát nên không được tính (xem trang Rà soát chất lượng)",
-                "flagged responses not yet reviewed are left out (see the Quality review page)"
+                "phiếu bị đánh dấu chưa được rà soát vẫn được tính; rà soát chúng (trang Rà soát chất lượng phiếu) rồi tính lại trước khi trình",
+                "flagged responses nobody has reviewed are counted; review them (Quality review page) and compute again before submitting"
             )
         ),
         Warning::NoPreviousRelease => ctx
@@ -659,7 +659,7 @@ pub fn computation_page(
             <tbody>{weights}</tbody>
         </table>
         <h2>{ctx.t("Rà soát chất lượng", "Quality review")}</h2>
-        {super::pages::left_out_table(ctx, &names, &c.report.quality.left_out)}
+        {super::pages::left_out_table(ctx, &names, &c.report.quality)}
         <h2>{ctx.t("Nhận xét", "Comments")}</h2>
         <ol class="comments">{comment_list}</ol>
         {comment_form}

@@ -331,10 +331,7 @@ pub async fn wave_totals_reporting(
     }
     let mut completes_outside_frame = 0;
     let mut psu_completes: HashMap<String, i64> = HashMap::new();
-    // Twins stored by concurrent transactions are marked before the quality review's
-    // condition decides which responses count.
-    store.mark_twins(wave_code).await?;
-    for count in store.completes(wave_code, &methodology.quality).await? {
+    for count in store.completes(wave_code).await? {
         match strata
             .get_mut(&count.province_code)
             .and_then(|m| m.get_mut(&count.stratum))
@@ -492,7 +489,7 @@ pub async fn wave_totals_reporting(
     let produced: Result<(), WaveComputeError> = async {
         loop {
             let page = store
-                .answers_page(wave_code, &methodology.quality, after.as_deref(), PAGE)
+                .answers_page(wave_code, after.as_deref(), PAGE)
                 .await?;
             let Some(last) = page.last() else {
                 return Ok(());

@@ -63,8 +63,8 @@ pub const COLUMNS: [(&str, &str, &str); 16] = [
     ),
     (
         "quality",
-        "counted: được tính vào chỉ số; excluded:LÝ DO: bị loại khi rà soát; awaiting_review: bị đánh dấu, chưa rà soát (ngưỡng của tệp phương pháp mặc định)",
-        "counted: in the indices; excluded:REASON: excluded by a reviewer; awaiting_review: flagged, not yet reviewed (the built-in methodology's thresholds)",
+        "counted: được tính vào chỉ số; excluded:LÝ DO: bị loại khi rà soát, không tính; awaiting_review: bị đánh dấu, chưa rà soát (vẫn được tính; ngưỡng của lần tính gần nhất của đợt)",
+        "counted: in the indices; excluded:REASON: excluded by a reviewer, not counted; awaiting_review: flagged, not yet reviewed (still counted; the thresholds of the wave's latest computation)",
     ),
     (
         "duration_secs",
@@ -199,6 +199,9 @@ pub async fn export_responses<S: Store + StaffStore>(
     out: &Path,
 ) -> Result<ExportSummary, ExportError> {
     let items = items(store, wave_code).await?;
+    let quality = crate::staff::quality_thresholds_for(store, wave_code)
+        .await
+        .map_err(ExportError::Store)?;
     let write_err = |message: String| ExportError::Write {
         path: out.to_owned(),
         message,
@@ -216,13 +219,7 @@ pub async fn export_responses<S: Store + StaffStore>(
         let mut after: Option<String> = None;
         loop {
             let rows = store
-                .export_page(
-                    wave_code,
-                    &crate::staff::quality_thresholds(),
-                    None,
-                    after.as_deref(),
-                    PAGE,
-                )
+                .export_page(wave_code, &quality, None, after.as_deref(), PAGE)
                 .await
                 .map_err(ExportError::Store)?;
             let Some(last) = rows.last() else {

@@ -189,6 +189,8 @@ struct Source {
     wave: String,
     province: Option<String>,
     items: Vec<String>,
+    /// What the `quality` column calls flagged (`super::quality_thresholds_for`).
+    quality: sipas_stats::quality::QualityThresholds,
 }
 
 impl Source {
@@ -199,7 +201,7 @@ impl Source {
         self.store
             .export_page(
                 &self.wave,
-                &super::quality_thresholds(),
+                &self.quality,
                 self.province.as_deref(),
                 after,
                 PAGE,
@@ -456,8 +458,9 @@ d <- read.csv("{wave}.csv", fileEncoding = "UTF-8-BOM",
               colClasses = c(export_id = "character", province = "character",
                              stratum = "character", psu = "character"))
 # Design-based estimates use the probability sample only (open-link answers are self-selected),
-# and only the responses the quality review lets count (column quality; docs/methodology.md).
-d <- subset(d, sample == "probability" & quality == "counted" & !is.na(stratum_psus))
+# without the responses a reviewer excluded (column quality; docs/methodology.md).
+d <- subset(d, sample == "probability" & !startsWith(quality, "excluded") &
+              !is.na(stratum_psus))
 # Provisional weights: each respondent stands for an equal share of the stratum's population.
 # The annual release computes the published weights (docs/methodology.md); use those for
 # official figures.
@@ -482,6 +485,7 @@ pub async fn export_file(
     let province = wave.province.clone();
     let questionnaire = questionnaire_of(&state, &wave.wave).await?;
     let source = Source {
+        quality: super::quality_thresholds_for(state.staff.store.as_ref(), &code).await?,
         store: state.staff.store.clone(),
         wave: code.clone(),
         province: province.clone(),

@@ -361,6 +361,14 @@ pub async fn resolve(
         }
         Keyed::SameClerk => Err(StaffError::Forbidden),
         Keyed::Refused(RowOutcome::Conflict(text)) => Err(StaffError::Conflict(text)),
+        // The form itself no longer fits (its commune left the frame, its batch was voided):
+        // say what, so the supervisor can act on it.
+        Keyed::Refused(RowOutcome::Problem { column, message }) => {
+            Err(StaffError::Conflict(Text::new(
+                format!("{column}: {}", message.vi),
+                format!("{column}: {}", message.en),
+            )))
+        }
         _ => Err(StaffError::Conflict(Text::new(
             "Phiếu này không còn chờ đối chiếu.",
             "This form no longer awaits a decision.",

@@ -94,7 +94,7 @@ impl StaffState {
     }
 }
 
-pub use quality::thresholds as quality_thresholds;
+pub use quality::{thresholds as quality_thresholds, thresholds_for as quality_thresholds_for};
 
 /// Staff pages' policy: our own scripts and styles only, forms post to us only.
 const STAFF_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
@@ -205,6 +205,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
             get(keying::form).post(keying::resolve),
         )
         .route("/staff/waves/{wave}/quality", get(quality::queue))
+        .route("/staff/waves/{wave}/quality-all", post(quality::decide_all))
         .route(
             "/staff/waves/{wave}/quality/{export_id}",
             get(quality::response).post(quality::decide),

@@ -248,6 +248,26 @@ pub async fn submit(
     staff: Allowed<can::ComputeResults>,
     Path(id): Path<i64>,
 ) -> StaffResult {
+    // A published index rests on reviewed responses: a draft that counted flagged responses
+    // nobody had decided on goes back to the review queue first (then computed again).
+    let awaiting = state
+        .staff
+        .store
+        .computation(id)
+        .await?
+        .report
+        .quality
+        .awaiting_review();
+    if awaiting > 0 {
+        return Err(StaffError::Conflict(Text::new(
+            format!(
+                "Bản nháp này tính cả {awaiting} phiếu bị đánh dấu chưa được rà soát: rà soát chúng (trang Rà soát chất lượng phiếu) rồi tính lại trước khi trình."
+            ),
+            format!(
+                "This draft counts {awaiting} flagged responses nobody has reviewed: review them (Quality review page), then compute again before submitting."
+            ),
+        )));
+    }
     state
         .staff
         .store

@@ -12,7 +12,7 @@ use sipas_app::staff::port::{
 };
 use sipas_app::staff::quality::{LeftOut, NewDecision, QueueRow, ReviewedResponse};
 use sipas_app::survey::codes::sha256_hex;
-use sipas_stats::quality::QualityThresholds;
+use sipas_stats::quality::{Flag, QualityThresholds};
 use sqlx::AnyConnection;
 
 use super::audit::record;
@@ -382,7 +382,6 @@ impl CollectedStore for SqlStore {
     async fn answers_page(
         &self,
         wave_code: &str,
-        quality: &QualityThresholds,
         after: Option<&str>,
         limit: u32,
     ) -> StoreResult<Vec<AnswersRow>> {
@@ -398,7 +397,7 @@ impl CollectedStore for SqlStore {
             "SELECT r.export_id, r.province_code, r.stratum, r.psu, r.answers FROM responses r \
              WHERE r.wave_code = $1 AND r.sample_kind = 'probability' AND r.export_id > $2 \
              AND {} ORDER BY r.export_id LIMIT $3",
-            super::quality::counts(quality)
+            super::quality::COUNTS
         ))
         .bind(wave_code)
         .bind(after.unwrap_or(""))
@@ -418,11 +417,7 @@ impl CollectedStore for SqlStore {
             .collect())
     }
 
-    async fn completes(
-        &self,
-        wave_code: &str,
-        quality: &QualityThresholds,
-    ) -> StoreResult<Vec<PsuCompletes>> {
+    async fn completes(&self, wave_code: &str) -> StoreResult<Vec<PsuCompletes>> {
         #[derive(sqlx::FromRow)]
         struct Row {
             province_code: String,
@@ -436,7 +431,7 @@ impl CollectedStore for SqlStore {
              WHERE r.wave_code = $1 AND r.sample_kind = 'probability' AND {} \
              GROUP BY r.province_code, r.stratum, r.psu \
              ORDER BY r.province_code, r.stratum, r.psu",
-            super::quality::counts(quality)
+            super::quality::COUNTS
         ))
         .bind(wave_code)
         .fetch_all(self.pool())
@@ -520,12 +515,25 @@ impl CollectedStore for SqlStore {
             .await
     }
 
-    async fn left_out(
+    async fn review_summary(
         &self,
         wave_code: &str,
         quality: &QualityThresholds,
     ) -> StoreResult<Vec<LeftOut>> {
-        self.left_out_by_reason(wave_code, quality).await
+        self.review_summary(wave_code, quality).await
+    }
+
+    async fn decide_all(
+        &self,
+        wave_code: &str,
+        province: Option<&str>,
+        flag: Flag,
+        quality: &QualityThresholds,
+        decision: &NewDecision,
+        audit: &AuditOf<'_, i64>,
+    ) -> StoreResult<i64> {
+        self.decide_all(wave_code, province, flag, quality, decision, audit)
+            .await
     }
 
     async fn export_page(
@@ -561,9 +569,9 @@ impl CollectedStore for SqlStore {
              r.questionnaire_version, r.mode, r.channel, r.language, r.submitted_on, \
              r.duration_secs, r.answers, s.population, s.psus_in_population, u.name_vi, \
              COALESCE(p.name, c.name_vi) AS psu_name, \
-             CASE WHEN {} THEN 'counted' WHEN r.review = 'excluded' \
+             CASE WHEN r.review = 'excluded' \
                THEN 'excluded:' || COALESCE(r.review_reason, 'other') \
-               ELSE 'awaiting_review' END AS quality \
+               WHEN r.review IS NULL AND {} THEN 'awaiting_review' ELSE 'counted' END AS quality \
              FROM responses r \
              LEFT JOIN admin_units u ON u.geography = r.geography AND u.code = r.province_code \
              LEFT JOIN frame_psus p ON p.wave_code = r.wave_code AND p.psu = r.psu \
@@ -572,7 +580,7 @@ impl CollectedStore for SqlStore {
                AND s.province_code = r.province_code AND s.stratum = r.stratum \
              WHERE r.wave_code = $1 AND ($2 = '' OR r.province_code = $2) AND r.export_id > $3 \
              ORDER BY r.export_id LIMIT $4",
-            super::quality::counts(quality)
+            super::quality::flagged(quality)
         ))
         .bind(wave_code)
         .bind(province_param(province))

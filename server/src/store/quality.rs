@@ -7,55 +7,63 @@ use sipas_app::staff::port::AuditOf;
 use sipas_app::staff::quality::{
     Decision, LeftOut, NewDecision, PastDecision, QueueRow, ReviewedResponse,
 };
-use sipas_stats::quality::{Measures, QualityThresholds};
+use sipas_stats::quality::{Flag, Measures, QualityThresholds};
 use sqlx::AnyConnection;
 
 use super::audit::record;
 use super::sql::{SqlStore, begin_write, db_error, now_rfc3339, parse_answers};
 
-/// `r` (a response) raises a flag under `t`. The thresholds are numbers from a validated
-/// methodology, written into the SQL as literals; NULL measures (responses stored before the
-/// checks) raise none.
-fn flagged(t: &QualityThresholds) -> String {
-    let mut any = vec![format!(
-        "(r.duration_secs IS NOT NULL AND COALESCE(r.answered_items, 0) > 0 \
-         AND r.duration_secs < {} * r.answered_items)",
-        literal(t.min_seconds_per_item)
-    )];
-    if t.straight_line_items > 0 {
-        any.push(format!(
-            "COALESCE(r.straight_line, 0) >= {}",
-            t.straight_line_items
-        ));
+/// The SQL condition under which `r` (a response) raises `flag` under `t`: the rule of
+/// `sipas_stats::quality::flags`, in double precision on both engines as in Rust (a threshold is
+/// written as the shortest text that reads back as the same double, then cast), so the two agree
+/// to the last bit. NULL measures (responses stored before the checks) raise none; a flag that
+/// is off is `1 = 0`.
+fn flag_condition(flag: Flag, t: &QualityThresholds) -> String {
+    let double = |value: f64| format!("CAST('{value}' AS DOUBLE PRECISION)");
+    match flag {
+        Flag::Speeding => format!(
+            "(r.duration_secs IS NOT NULL AND COALESCE(r.answered_items, 0) > 0 \
+             AND r.duration_secs < {} * r.answered_items)",
+            double(t.min_seconds_per_item)
+        ),
+        Flag::StraightLining if t.straight_line_items > 0 => {
+            format!("COALESCE(r.straight_line, 0) >= {}", t.straight_line_items)
+        }
+        Flag::ManyNoAnswers => format!(
+            "COALESCE(r.no_answer_items, 0) > {} * (COALESCE(r.answered_items, 0) + \
+             COALESCE(r.no_answer_items, 0))",
+            double(t.max_no_answer_share)
+        ),
+        Flag::Duplicate if t.duplicates => "r.duplicate = 1".into(),
+        Flag::StraightLining | Flag::Duplicate => "1 = 0".into(),
     }
-    any.push(format!(
-        "COALESCE(r.no_answer_items, 0) > {} * (COALESCE(r.answered_items, 0) + \
-         COALESCE(r.no_answer_items, 0))",
-        literal(t.max_no_answer_share)
-    ));
-    if t.duplicates {
-        any.push("r.duplicate = 1".into());
-    }
+}
+
+/// `r` raises some flag under `t`.
+pub(super) fn flagged(t: &QualityThresholds) -> String {
+    let any: Vec<String> = Flag::ALL.iter().map(|f| flag_condition(*f, t)).collect();
     format!("({})", any.join(" OR "))
 }
 
-/// A finite, non-negative threshold as an SQL number (Rust never writes an exponent).
-fn literal(value: f64) -> String {
-    if value.is_finite() && value >= 0.0 {
-        format!("{value:.6}")
-    } else {
-        "0".into()
-    }
-}
-
-/// `r` counts in the indices: approved, or undecided and unflagged. Never NULL (so `NOT` of it
-/// is the responses left out): an undecided review compares as ''.
-pub(super) fn counts(t: &QualityThresholds) -> String {
+/// `r` raises `flag` and no other under `t`.
+fn flagged_only(flag: Flag, t: &QualityThresholds) -> String {
+    let others: Vec<String> = Flag::ALL
+        .iter()
+        .filter(|f| **f != flag)
+        .map(|f| flag_condition(*f, t))
+        .collect();
     format!(
-        "(COALESCE(r.review, '') = 'approved' OR (r.review IS NULL AND NOT {}))",
-        flagged(t)
+        "({} AND NOT ({}))",
+        flag_condition(flag, t),
+        others.join(" OR ")
     )
 }
+
+/// `r` counts in the indices: every response a reviewer has not excluded. A flagged response
+/// nobody has decided on counts too (leaving it out would drop, for instance, the most
+/// satisfied respondents until someone looked), but a draft that has any cannot be submitted
+/// for approval (`Warning::AwaitingReview`), so a published index rests on decided responses.
+pub(super) const COUNTS: &str = "(COALESCE(r.review, '') <> 'excluded')";
 
 /// Marks the new response `receipt` and its twins (the same answers in its wave and commune),
 /// in the transaction that stores it.
@@ -64,7 +72,9 @@ pub(super) async fn mark_twins(conn: &mut AnyConnection, receipt: &str) -> Store
         "SELECT n.wave_code, n.psu, n.content_hash, COUNT(*) FROM responses n \
          JOIN responses t ON t.wave_code = n.wave_code AND t.psu = n.psu \
            AND t.content_hash = n.content_hash \
-         WHERE n.receipt = $1 GROUP BY n.wave_code, n.psu, n.content_hash",
+           AND t.sample_kind = 'probability' AND t.answered_items IS NOT NULL \
+         WHERE n.receipt = $1 AND n.sample_kind = 'probability' \
+         GROUP BY n.wave_code, n.psu, n.content_hash",
     )
     .bind(receipt)
     .fetch_optional(&mut *conn)
@@ -75,7 +85,8 @@ pub(super) async fn mark_twins(conn: &mut AnyConnection, receipt: &str) -> Store
     {
         sqlx::query(
             "UPDATE responses SET duplicate = 1 WHERE wave_code = $1 AND psu = $2 \
-             AND content_hash = $3 AND duplicate = 0",
+             AND content_hash = $3 AND duplicate = 0 AND sample_kind = 'probability' \
+             AND answered_items IS NOT NULL",
         )
         .bind(wave)
         .bind(psu)
@@ -137,13 +148,26 @@ impl Row {
 
 impl SqlStore {
     pub(super) async fn mark_all_twins(&self, wave_code: &str) -> StoreResult<()> {
-        let mut tx = begin_write(self.pool()).await.map_err(db_error)?;
-        sqlx::query(
-            "UPDATE responses SET duplicate = 1 WHERE wave_code = $1 AND duplicate = 0 \
+        // Twins of the wave's measured probability responses not yet marked: read first, so a
+        // look at the queue takes SQLite's write lock only when there is something to mark.
+        const UNMARKED: &str = "FROM responses WHERE wave_code = $1 AND duplicate = 0 \
+             AND sample_kind = 'probability' AND answered_items IS NOT NULL \
              AND EXISTS (SELECT 1 FROM responses t WHERE t.wave_code = responses.wave_code \
                AND t.psu = responses.psu AND t.content_hash = responses.content_hash \
-               AND t.receipt <> responses.receipt)",
-        )
+               AND t.receipt <> responses.receipt AND t.sample_kind = 'probability' \
+               AND t.answered_items IS NOT NULL)";
+        let unmarked: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) {UNMARKED}"))
+            .bind(wave_code)
+            .fetch_one(self.pool())
+            .await
+            .map_err(db_error)?;
+        if unmarked == 0 {
+            return Ok(());
+        }
+        let mut tx = begin_write(self.pool()).await.map_err(db_error)?;
+        sqlx::query(&format!(
+            "UPDATE responses SET duplicate = 1 WHERE receipt IN (SELECT receipt {UNMARKED})"
+        ))
         .bind(wave_code)
         .execute(&mut *tx)
         .await
@@ -160,7 +184,7 @@ impl SqlStore {
     ) -> StoreResult<Vec<QueueRow>> {
         let sql = format!(
             "{QUEUE_COLUMNS} WHERE r.wave_code = $1 AND ($2 = '' OR r.province_code = $2) \
-             AND (r.review IS NOT NULL OR {}) \
+             AND r.sample_kind = 'probability' AND (r.review IS NOT NULL OR {}) \
              ORDER BY CASE WHEN r.review IS NULL THEN 0 ELSE 1 END, r.province_code, r.psu, \
              r.export_id LIMIT $3",
             flagged(t)
@@ -275,7 +299,9 @@ impl SqlStore {
         tx.commit().await.map_err(db_error)
     }
 
-    pub(super) async fn left_out_by_reason(
+    /// Per province: the excluded responses by the reviewer's reason, and the flagged ones
+    /// nobody has decided on (reason `awaiting_review`), of the probability sample.
+    pub(super) async fn review_summary(
         &self,
         wave_code: &str,
         t: &QualityThresholds,
@@ -284,9 +310,10 @@ impl SqlStore {
             "SELECT r.province_code, CASE WHEN r.review = 'excluded' \
                THEN COALESCE(r.review_reason, 'other') ELSE 'awaiting_review' END AS reason, \
              COUNT(*) AS n FROM responses r \
-             WHERE r.wave_code = $1 AND r.sample_kind = 'probability' AND NOT {} \
+             WHERE r.wave_code = $1 AND r.sample_kind = 'probability' \
+               AND (r.review = 'excluded' OR (r.review IS NULL AND {})) \
              GROUP BY r.province_code, reason ORDER BY r.province_code, reason",
-            counts(t)
+            flagged(t)
         );
         Ok(sqlx::query_as::<_, (String, String, i64)>(&sql)
             .bind(wave_code)
@@ -300,5 +327,57 @@ impl SqlStore {
                 count,
             })
             .collect())
+    }
+
+    /// Approves or excludes at once every undecided probability response of the wave (one
+    /// province's) that raises `flag` and no other under `t`; returns how many.
+    pub(super) async fn decide_all(
+        &self,
+        wave_code: &str,
+        province: Option<&str>,
+        flag: Flag,
+        t: &QualityThresholds,
+        decision: &NewDecision,
+        audit: &AuditOf<'_, i64>,
+    ) -> StoreResult<i64> {
+        let now = now_rfc3339()?;
+        let which = format!(
+            "FROM responses r WHERE r.wave_code = $1 AND ($2 = '' OR r.province_code = $2) \
+             AND r.sample_kind = 'probability' AND r.review IS NULL AND {}",
+            flagged_only(flag, t)
+        );
+        let mut tx = begin_write(self.pool()).await.map_err(db_error)?;
+        let receipts: Vec<String> = sqlx::query_scalar(&format!("SELECT r.receipt {which}"))
+            .bind(wave_code)
+            .bind(super::field::province_param(province))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        for receipt in &receipts {
+            sqlx::query("UPDATE responses SET review = $1, review_reason = $2 WHERE receipt = $3")
+                .bind(decision.decision.key())
+                .bind(&decision.reason)
+                .bind(receipt)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            sqlx::query(
+                "INSERT INTO response_reviews (receipt, decision, reason, note, decided_by, \
+                 decided_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(receipt)
+            .bind(decision.decision.key())
+            .bind(&decision.reason)
+            .bind(&decision.note)
+            .bind(decision.by)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        }
+        let count = i64::try_from(receipts.len()).unwrap_or(i64::MAX);
+        record(&mut tx, &audit(&count)).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(count)
     }
 }

@@ -41,7 +41,7 @@ fn answers(seed: usize) -> Answers {
 }
 
 /// The keying screen's fields for a form: its code or commune and number, then every item
-/// (0 for an item left empty).
+/// (empty for an item left empty).
 fn fields(target: &[(&str, &str)], answers: &Answers) -> Vec<(String, String)> {
     let mut fields: Vec<(String, String)> = target
         .iter()
@@ -50,7 +50,7 @@ fn fields(target: &[(&str, &str)], answers: &Answers) -> Vec<(String, String)> {
     for item in questionnaire().items() {
         let value = answers
             .get(&item.code)
-            .map_or_else(|| "0".to_owned(), i64::to_string);
+            .map_or_else(String::new, i64::to_string);
         fields.push((item.code.clone(), value));
     }
     fields
@@ -283,6 +283,24 @@ async fn story(url: &str) {
     assert_eq!(stored.0, "paper");
     let stored_answers: Answers = serde_json::from_str(&stored.1).expect("answers");
     assert_eq!(stored_answers, second, "the supervisor's reading");
+    // Measured for the quality review like any response (paper: no timing).
+    let measured: (Option<i64>, Option<i64>, Option<i64>) = sqlx::query_as(
+        "SELECT r.answered_items, r.straight_line, r.duration_secs FROM responses r \
+         JOIN paper_forms f ON f.receipt = r.receipt WHERE f.id = $1",
+    )
+    .bind(keyed.id)
+    .fetch_one(store.pool())
+    .await
+    .expect("measures");
+    let expected = sipas_app::survey::quality::measures(&questionnaire(), &second);
+    assert_eq!(
+        (measured.0, measured.1, measured.2),
+        (
+            Some(expected.answered_items),
+            Some(expected.straight_line),
+            None
+        )
+    );
     // Decided once: a second decision is refused.
     let twice = supervisor
         .post(&form_path, &[(satisfaction.as_str(), "1")])

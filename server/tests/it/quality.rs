@@ -117,6 +117,122 @@ async fn export_id_of(store: &SqlStore, receipt: &str) -> String {
         .expect("export id")
 }
 
+/// Starts a computation of the wave in the workspace (built-in methodology) and waits for its
+/// draft; returns its id.
+async fn computed_draft(store: &SqlStore, stats: &mut Browser) -> i64 {
+    use sipas_app::staff::review::{ComputationStatus, ReviewStore};
+    let started = stats
+        .post(
+            &format!("/staff/waves/{WAVE}/results"),
+            &[("methodology", SIPAS_2023_METHODOLOGY)],
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::SEE_OTHER, "{}", started.body);
+    let id: i64 = started
+        .location
+        .as_deref()
+        .and_then(|l| l.rsplit('/').next())
+        .and_then(|id| id.parse().ok())
+        .expect("computation id");
+    for _ in 0..600 {
+        let status = store
+            .computation(id)
+            .await
+            .expect("computation")
+            .summary
+            .status;
+        if status != ComputationStatus::Running {
+            assert_eq!(status, ComputationStatus::Draft);
+            return id;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("computation {id} still running");
+}
+
+/// The database's flag rule and the Rust one agree on every response, in both directions,
+/// for thresholds a float cannot hold exactly (2.2 × 25 is 55.000000000000007 in binary).
+async fn flags_agree(store: &SqlStore) {
+    use sipas_stats::quality::{Checked, Measures, QualityThresholds, flags};
+    // Measures on a grid over the wave's province 01 forms (paper: no timing, so give some).
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT export_id FROM responses WHERE wave_code = $1 AND province_code = '01' \
+         ORDER BY export_id",
+    )
+    .bind(WAVE)
+    .fetch_all(store.pool())
+    .await
+    .expect("ids");
+    assert!(ids.len() >= 50, "{}", ids.len());
+    for (i, id) in ids.iter().enumerate() {
+        let i = i64::try_from(i).unwrap_or(0);
+        let answered: i64 = [25, 50, 20, 41][usize::try_from(i % 4).unwrap_or(0)];
+        sqlx::query(
+            "UPDATE responses SET duration_secs = $1, answered_items = $2, \
+             no_answer_items = $3, straight_line = $4 WHERE export_id = $5",
+        )
+        .bind(40 + (i % 30))
+        .bind(answered)
+        .bind(i % 40)
+        .bind(i % 30)
+        .bind(id)
+        .execute(store.pool())
+        .await
+        .expect("measures");
+    }
+    for (seconds, share, run) in [
+        (2.2, 0.58, 12),
+        (1.1, 0.3, 25),
+        (1.5, 0.5, 20),
+        (0.7, 0.45, 0),
+    ] {
+        let t = QualityThresholds {
+            min_seconds_per_item: seconds,
+            straight_line_items: run,
+            max_no_answer_share: share,
+            duplicates: true,
+        };
+        let in_sql: std::collections::BTreeSet<String> = store
+            .quality_queue(WAVE, &t, Some("01"), 10_000)
+            .await
+            .expect("queue")
+            .into_iter()
+            .filter(|r| r.review.is_none())
+            .map(|r| r.export_id)
+            .collect();
+        let rows: Vec<(String, Option<i64>, i64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT export_id, duration_secs, answered_items, no_answer_items, straight_line, \
+             duplicate FROM responses WHERE wave_code = $1 AND province_code = '01' \
+             AND review IS NULL",
+        )
+        .bind(WAVE)
+        .fetch_all(store.pool())
+        .await
+        .expect("rows");
+        let in_rust: std::collections::BTreeSet<String> = rows
+            .into_iter()
+            .filter(|(_, duration, answered, no_answer, run, duplicate)| {
+                !flags(
+                    &Checked {
+                        measures: Measures {
+                            answered_items: *answered,
+                            no_answer_items: *no_answer,
+                            straight_line: *run,
+                        },
+                        duration_secs: *duration,
+                        duplicate: *duplicate == 1,
+                    },
+                    &t,
+                )
+                .is_empty()
+            })
+            .map(|row| row.0)
+            .collect();
+        assert!(!in_rust.is_empty(), "the grid flags something at {seconds}");
+        assert_eq!(in_sql, in_rust, "thresholds {seconds} s, {share}, {run}");
+    }
+}
+
 async fn story(url: &str, owner_url: Option<&str>) {
     let store = common::store_on(url).await;
     sipas_server::services::demo::seed(store.as_ref())
@@ -189,7 +305,7 @@ async fn story(url: &str, owner_url: Option<&str>) {
     let liner = paper_form(&psu.psu, "Q-liner", all_fours);
     let twin_a = paper_form(&psu.psu, "Q-twin-a", varied_answers(3));
     let twin_b = paper_form(&psu.psu, "Q-twin-b", varied_answers(3));
-    assert!(liner.measures.straight_line >= 20, "{:?}", liner.measures);
+    assert!(liner.measures.straight_line >= 30, "{:?}", liner.measures);
     let paper = [liner.clone(), twin_a.clone(), twin_b.clone()];
     let outcomes = store
         .import_paper(WAVE, None, &paper, false, &|_: &[_]| {
@@ -315,12 +431,28 @@ async fn story(url: &str, owner_url: Option<&str>) {
             vec![("decision", "excluded"), ("reason", "boring")],
             "reason",
         ),
+        (
+            vec![("decision", "approved"), ("reason", "speeding")],
+            "reason",
+        ),
         (vec![("decision", "excluded"), ("reason", "other")], "note"),
     ] {
         let reply = stats.post(&detail_path, &form).await;
         assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{form:?}");
         assert!(reply.body.contains(field), "{field}: {}", reply.body);
     }
+
+    // Twins a concurrent transaction could not see are found again before the queue is read.
+    sqlx::query("UPDATE responses SET duplicate = 0 WHERE wave_code = $1")
+        .bind(WAVE)
+        .execute(store.pool())
+        .await
+        .expect("unmark");
+    let again = stats.get(&queue_path).await;
+    assert!(
+        again.body.contains(twin_b.export_id.as_str()),
+        "twins marked again"
+    );
 
     // The database's condition and the Rust rules agree on every queued response.
     let thresholds = sipas_server::staff::quality_thresholds();
@@ -332,18 +464,30 @@ async fn story(url: &str, owner_url: Option<&str>) {
     assert!(
         queued
             .iter()
-            .all(|r| !r.flags(&thresholds).is_empty() && !r.counts(&thresholds))
+            .all(|r| r.awaits_review(&thresholds) && r.counts())
     );
 
-    // Before any decision: the four flagged responses are left out, awaiting review.
+    // Before any decision: the four flagged responses count, and hold the draft back.
     let methodology = SIPAS_2023_METHODOLOGY;
     let before = draft(&store, methodology).await;
     assert_eq!(before.report.quality.awaiting_review(), 4);
+    assert_eq!(before.report.quality.excluded(), 0);
     assert!(
         before
             .report
             .warnings
             .contains(&sipas_app::staff::review::Warning::AwaitingReview { count: 4 })
+    );
+    // Through the workspace: such a draft cannot be submitted for approval.
+    let held = computed_draft(&store, &mut stats).await;
+    let refused = stats
+        .post(&format!("/staff/computations/{held}/submit"), &[])
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+    assert!(
+        refused.body.contains("chưa được rà soát"),
+        "{}",
+        refused.body
     );
 
     // Decisions: the speeder excluded, approved (a mistake), excluded again; the straight-liner
@@ -430,6 +574,17 @@ async fn story(url: &str, owner_url: Option<&str>) {
     assert_eq!(
         left,
         BTreeMap::from([("79/duplicate".to_owned(), 1), ("79/other".to_owned(), 1)])
+    );
+    assert_eq!(after.report.quality.awaiting_review(), 0);
+    let decided = computed_draft(&store, &mut stats).await;
+    let submitted = stats
+        .post(&format!("/staff/computations/{decided}/submit"), &[])
+        .await;
+    assert_eq!(
+        submitted.status,
+        StatusCode::SEE_OTHER,
+        "every flagged response decided: {}",
+        submitted.body
     );
     assert!(
         !after
@@ -518,6 +673,62 @@ async fn story(url: &str, owner_url: Option<&str>) {
     assert_eq!(removed.totals, after.totals);
     assert_eq!(removed.cells, after.cells);
     owner.pool().close().await;
+
+    // A group decision: two more straight-liners, approved at once after a look.
+    let mut threes = varied_answers(0);
+    for item in q.items() {
+        if threes.contains_key(&item.code) && q.scales[&item.scale].not_applicable.is_some() {
+            threes.insert(item.code.clone(), 3);
+        }
+    }
+    let mut fives = threes.clone();
+    for item in q.items() {
+        if fives.contains_key(&item.code) && q.scales[&item.scale].not_applicable.is_some() {
+            fives.insert(item.code.clone(), 5);
+        }
+    }
+    let more = [
+        paper_form(&psu.psu, "Q-liner-3", threes),
+        paper_form(&psu.psu, "Q-liner-5", fives),
+    ];
+    store
+        .import_paper(WAVE, None, &more, false, &|_: &[_]| {
+            common::audit("paper_imported")
+        })
+        .await
+        .expect("import");
+    let group = stats
+        .post(
+            &format!("/staff/waves/{WAVE}/quality-all"),
+            &[
+                ("flag", "straight_lining"),
+                ("decision", "approved"),
+                ("reason", "checked"),
+                ("note", "Đã xem 2 phiếu: người trả lời hài lòng như nhau."),
+            ],
+        )
+        .await;
+    assert_eq!(group.status, StatusCode::SEE_OTHER, "{}", group.body);
+    for form in &more {
+        let reviewed = store
+            .reviewed_response(WAVE, &form.export_id)
+            .await
+            .expect("reviewed");
+        assert_eq!(
+            reviewed.row.review,
+            Some(sipas_app::staff::quality::Decision::Approved)
+        );
+        assert_eq!(reviewed.history.len(), 1);
+    }
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'response_reviewed' AND detail LIKE '2 %'",
+    )
+    .fetch_one(store.pool())
+    .await
+    .expect("audit");
+    assert_eq!(audited, 1, "one entry for the group, with its count");
+
+    flags_agree(&store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,9 +2,10 @@
 //! supervisor decides the fields the two clerks keyed differently.
 //!
 //! Built for the keyboard alone: the form's code, then one short field per item in questionnaire
-//! order (the digits of the answer, 0 for no answer). Without JavaScript the clerk moves with
-//! Tab and the server applies the questionnaire's rules when the form is saved; with
-//! `/staff.js` each digit moves to the next field and items the form skips are switched off.
+//! order (the digits of the answer; Tab passes an item the paper leaves empty). Without
+//! JavaScript the clerk moves with Tab and the server applies the questionnaire's rules when the
+//! form is saved; with `/staff.js` each digit moves to the next field and items the form skips
+//! are switched off.
 
 use leptos::prelude::*;
 
@@ -153,8 +154,8 @@ pub fn keying_page(
         <p class="crumbs"><a href=back>{code.clone()}</a></p>
         <h1>{title.clone()}</h1>
         <p class="purpose">{ctx.t(
-            "Mỗi phiếu giấy được hai người nhập độc lập. Khi hai lần nhập khớp, phiếu được lưu thành phiếu trả lời; khi khác, người thứ ba đối chiếu với phiếu giấy và quyết định. Gõ mã mời in trên phiếu (hoặc xã/phường và số phiếu), rồi mỗi câu một chữ số; 0 là để trống. Enter để lưu.",
-            "Each paper form is keyed by two people independently. When the two entries agree the form is stored as a response; when they differ, a third person checks the paper and decides. Type the invitation code printed on the form (or the commune and the form's number), then one digit per item; 0 leaves it empty. Enter saves.")}</p>
+            "Mỗi phiếu giấy được hai người nhập độc lập. Khi hai lần nhập khớp, phiếu được lưu thành phiếu trả lời; khi khác, người thứ ba đối chiếu với phiếu giấy và quyết định. Gõ mã mời in trên phiếu (hoặc xã/phường và số phiếu), rồi mỗi câu một chữ số; câu để trống trên phiếu thì bấm Tab. Enter để lưu.",
+            "Each paper form is keyed by two people independently. When the two entries agree the form is stored as a response; when they differ, a third person checks the paper and decides. Type the invitation code printed on the form (or the commune and the form's number), then one digit per item; Tab passes an item left empty on the paper. Enter saves.")}</p>
         {problem_list}
         {message}
         <form method="post" class="keying" id="keying">
@@ -169,7 +170,6 @@ pub fn keying_page(
                 <label for="form_id">{ctx.t("Số phiếu", "Form number")}</label>
                 <input id="form_id" name="form_id" autocomplete="off" size="6" value=typed(fields, "form_id").to_owned() />
             </fieldset>
-            <p class="hint">{format!("{} {NO_ANSWER} {}", ctx.t("Gõ", "Type"), ctx.t("để bỏ trống một câu.", "to leave an item empty."))}</p>
             <ol class="keying-items">{inputs}</ol>
             <button type="submit">{ctx.t("Lưu lần nhập", "Save this entry")}</button>
         </form>

@@ -7,7 +7,7 @@ use sipas_stats::quality::{Flag, QualityThresholds};
 use super::{Ctx, day, document, moment, purpose};
 use crate::staff::port::WaveDetails;
 use crate::staff::quality::{
-    Decision, LeftOut, OTHER_REASONS, QueueRow, ReviewedResponse, reason_label,
+    Decision, OTHER_REASONS, QualityReport, QueueRow, ReviewedResponse, reason_label,
 };
 
 fn flag_list(ctx: &Ctx, flags: &[Flag]) -> String {
@@ -99,19 +99,21 @@ fn thresholds_list(ctx: &Ctx, t: &QualityThresholds) -> impl IntoView + use<> {
     }
 }
 
-/// Responses the indices leave out, per province and reason (the queue and the draft).
+/// What the review did to a wave, per province: excluded responses by reason (left out of the
+/// indices) and flagged ones awaiting a decision (counted, holding back submission).
 pub fn left_out_table(
     ctx: &Ctx,
     names: &std::collections::HashMap<String, String>,
-    left_out: &[LeftOut],
+    report: &QualityReport,
 ) -> impl IntoView + use<> {
-    let total: i64 = left_out.iter().map(|l| l.count).sum();
-    let rows = left_out
+    let rows = report
+        .left_out
         .iter()
+        .chain(&report.awaiting)
         .map(|l| {
             let (vi, en) = reason_label(&l.reason);
             let reason = if l.reason == "awaiting_review" {
-                ctx.t(vi, en).to_owned()
+                format!("{} ({})", ctx.t(vi, en), ctx.t("vẫn được tính", "still counted"))
             } else {
                 format!("{}: {}", ctx.t("Loại", "Excluded"), ctx.t(vi, en))
             };
@@ -125,12 +127,17 @@ pub fn left_out_table(
         })
         .collect_view();
     let summary = format!(
-        "{} {}",
-        ctx.locale.integer(total),
+        "{} {} · {} {}",
+        ctx.locale.integer(report.excluded()),
         ctx.t(
-            "phiếu của mẫu xác suất không được tính vào chỉ số.",
-            "probability-sample responses are left out of the indices."
-        )
+            "phiếu bị loại, không tính vào chỉ số",
+            "responses excluded, left out of the indices"
+        ),
+        ctx.locale.integer(report.awaiting_review()),
+        ctx.t(
+            "phiếu bị đánh dấu chờ rà soát (vẫn được tính; chưa trình được bản nháp)",
+            "flagged responses awaiting review (counted; the draft cannot be submitted yet)"
+        ),
     );
     view! {
         <p>{summary}</p>
@@ -145,17 +152,59 @@ pub fn left_out_table(
     }
 }
 
+/// The form that decides every undecided response flagged for one reason alone.
+fn bulk_form(ctx: &Ctx, code: &str) -> impl IntoView + use<> {
+    let action = format!("/staff/waves/{code}/quality-all");
+    let flags = Flag::ALL
+        .iter()
+        .map(|f| {
+            let (vi, en) = reason_label(f.key());
+            view! { <option value=f.key()>{ctx.t(vi, en).to_owned()}</option> }
+        })
+        .collect_view();
+    let reasons = Flag::ALL
+        .iter()
+        .map(|f| f.key())
+        .chain(OTHER_REASONS)
+        .map(|key| {
+            let (vi, en) = reason_label(key);
+            view! { <option value=key>{ctx.t(vi, en).to_owned()}</option> }
+        })
+        .collect_view();
+    view! {
+        <details>
+            <summary>{ctx.t("Quyết định cho cả nhóm", "Decide a whole group")}</summary>
+            <p class="hint">{ctx.t(
+                "Sau khi xem một số phiếu, ghi cùng một quyết định cho mọi phiếu chưa rà soát chỉ bị đánh dấu vì một lý do. Mỗi phiếu có dòng lịch sử riêng; nhật ký ghi số phiếu.",
+                "After looking at some of them, record one decision for every unreviewed response flagged for one reason alone. Each response gets its own history line; the audit log records the count.")}</p>
+            <form method="post" action=action class="stack">
+                <label for="bulk-flag">{ctx.t("Chỉ bị đánh dấu vì", "Flagged only for")}</label>
+                <select id="bulk-flag" name="flag" required>{flags}</select>
+                <fieldset>
+                    <legend>{ctx.t("Quyết định", "Decision")}</legend>
+                    <label><input type="radio" name="decision" value=Decision::Approved.key() required />" "{ctx.t("Chấp thuận: tính vào chỉ số", "Approve: they count")}</label>
+                    <label><input type="radio" name="decision" value=Decision::Excluded.key() />" "{ctx.t("Loại: không tính", "Exclude: they do not count")}</label>
+                </fieldset>
+                <label for="bulk-reason">{ctx.t("Lý do", "Reason")}</label>
+                <select id="bulk-reason" name="reason" required>{reasons}</select>
+                <label for="bulk-note">{ctx.t("Ghi chú (bắt buộc với lý do khác)", "Note (required with \"other\")")}</label>
+                <textarea id="bulk-note" name="note" rows="2" maxlength="1000"></textarea>
+                <button type="submit">{ctx.t("Ghi cho cả nhóm", "Record for the group")}</button>
+            </form>
+        </details>
+    }
+}
+
 /// The queue: flagged responses, undecided first, then those decided on.
 pub fn quality_queue(
     ctx: &Ctx,
     wave: &WaveDetails,
-    thresholds: &QualityThresholds,
+    report: &QualityReport,
     rows: &[QueueRow],
-    left_out: &[LeftOut],
 ) -> String {
+    let thresholds = &report.thresholds;
     let code = wave.wave.code.clone();
     let title = format!("{} · {code}", ctx.t("Rà soát chất lượng", "Quality review"));
-    let undecided = rows.iter().filter(|r| r.review.is_none()).count();
     let lines = rows
         .iter()
         .map(|row| {
@@ -182,27 +231,28 @@ pub fn quality_queue(
         })
         .collect_view();
     let back = format!("/staff/waves/{code}");
-    let count = format!(
-        "{} {} · {} {}",
+    let shown = format!(
+        "{} {}",
         ctx.locale
-            .integer(i64::try_from(undecided).unwrap_or(i64::MAX)),
-        ctx.t("phiếu chờ rà soát", "awaiting review"),
-        ctx.locale
-            .integer(i64::try_from(rows.len() - undecided).unwrap_or(i64::MAX)),
-        ctx.t("đã có quyết định", "decided"),
+            .integer(i64::try_from(rows.len()).unwrap_or(i64::MAX)),
+        ctx.t(
+            "phiếu đầu tiên (chưa rà soát trước, theo tỉnh và xã)",
+            "first responses shown (unreviewed first, by province and commune)"
+        ),
     );
     let body = view! {
         <p class="crumbs"><a href=back>{code.clone()}</a></p>
         <h1>{title.clone()}</h1>
         {purpose(ctx,
-            "Mỗi phiếu được kiểm tra khi về: trả lời quá nhanh, cùng một câu trả lời cho nhiều câu liên tiếp, quá nhiều câu không trả lời, trùng với phiếu khác cùng xã. Phiếu bị đánh dấu chỉ được tính vào chỉ số khi được chấp thuận; phiếu bị loại không bao giờ được tính. Mỗi quyết định được ghi nhật ký và có thể thay bằng quyết định mới.",
-            "Every response is checked when it arrives: answered too fast, the same answer on many items in a row, too many items not answered, the same answers as another response of the commune. A flagged response counts in the indices only once approved; an excluded one never counts. Every decision is in the audit log and can be reversed by a newer one.")}
+            "Mỗi phiếu được kiểm tra khi về: trả lời quá nhanh, cùng một câu trả lời cho nhiều câu liên tiếp, quá nhiều câu không trả lời, trùng với phiếu khác cùng xã. Phiếu bị loại không được tính vào chỉ số; phiếu bị đánh dấu chưa rà soát vẫn được tính nhưng bản nháp chưa trình được cho đến khi mọi phiếu bị đánh dấu đã có quyết định. Mỗi quyết định được ghi nhật ký và có thể thay bằng quyết định mới.",
+            "Every response is checked when it arrives: answered too fast, the same answer on many items in a row, too many items not answered, the same answers as another response of the commune. An excluded response does not count in the indices; a flagged one nobody has decided on still counts, but no draft can be submitted until every flagged response is decided. Every decision is in the audit log and can be reversed by a newer one.")}
         <h2>{ctx.t("Ngưỡng (tệp phương pháp, mục [quality])", "Thresholds (methodology file, [quality])")}</h2>
         {thresholds_list(ctx, thresholds)}
-        <h2>{ctx.t("Không được tính", "Left out")}</h2>
-        {left_out_table(ctx, &Default::default(), left_out)}
+        <h2>{ctx.t("Tình hình rà soát", "Where the review stands")}</h2>
+        {left_out_table(ctx, &Default::default(), report)}
+        {bulk_form(ctx, &code)}
         <h2>{ctx.t("Hàng chờ", "Queue")}</h2>
-        <p>{count}</p>
+        <p>{shown}</p>
         <div class="scroll">
         <table class="data" id="queue">
             <thead><tr>
@@ -234,7 +284,7 @@ pub fn reviewed_response(
     let row = &reviewed.row;
     let title = format!("{} {}", ctx.t("Phiếu", "Response"), row.export_id);
     let flags = row.flags(thresholds);
-    let counts = row.counts(thresholds);
+    let counts = row.counts();
     let answers = reviewed
         .answers
         .iter()
@@ -271,10 +321,18 @@ pub fn reviewed_response(
     let duration = row
         .duration_secs
         .map_or_else(|| "—".to_owned(), |d| format!("{d} s"));
-    let status = if counts {
-        ctx.t("Được tính vào chỉ số", "Counts in the indices")
+    let status = if !counts {
+        ctx.t(
+            "Không được tính vào chỉ số (đã loại)",
+            "Left out of the indices (excluded)",
+        )
+    } else if row.awaits_review(thresholds) {
+        ctx.t(
+            "Được tính, nhưng chờ rà soát: bản nháp có phiếu này chưa trình được",
+            "Counted, but awaiting review: a draft that counts it cannot be submitted",
+        )
     } else {
-        ctx.t("Không được tính vào chỉ số", "Left out of the indices")
+        ctx.t("Được tính vào chỉ số", "Counts in the indices")
     };
     let flag_words = if flags.is_empty() {
         ctx.t("không", "none").to_owned()

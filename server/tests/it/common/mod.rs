@@ -492,7 +492,7 @@ pub fn demo_codes_from_the_cli(url: &str, dir: &std::path::Path, count: usize) -
 pub fn methodology_without_quality_checks() -> String {
     let text = sipas_server::services::questionnaires::SIPAS_2023_METHODOLOGY
         .replace("min_seconds_per_item = 1.5", "min_seconds_per_item = 0")
-        .replace("straight_line_items = 20", "straight_line_items = 0")
+        .replace("straight_line_items = 30", "straight_line_items = 0")
         .replace("max_no_answer_share = 0.5", "max_no_answer_share = 1")
         .replace("duplicates = true", "duplicates = false");
     let methodology = sipas_stats::methodology::Methodology::from_toml(&text).expect("methodology");
