@@ -9,36 +9,14 @@ use axum::http::StatusCode;
 use sipas_app::domain::{Geography, SampleKind, SamplePoint};
 use sipas_app::staff::Role;
 use sipas_app::staff::keying::Keyed;
-use sipas_app::staff::port::{AccountStore, CollectedStore, FieldStore, NewUser, PaperRecord};
-use sipas_app::staff::roles::ProvinceRef;
-use sipas_app::survey::codes::sha256_hex;
-use sipas_app::survey::questionnaire::{Answers, Questionnaire};
-use sipas_server::services::questionnaires::{SIPAS_2023, parse};
+use sipas_app::staff::port::{CollectedStore, FieldStore};
+use sipas_app::survey::questionnaire::Answers;
 use sipas_server::store::SqlStore;
 
 use crate::common::{self, browser::Browser};
 
 const WAVE: &str = "sipas-2027-keying";
 const PASSWORD: &str = "a long enough password 42";
-
-fn questionnaire() -> Questionnaire {
-    parse(SIPAS_2023).expect("questionnaire")
-}
-
-/// A complete form with some variety (see tests/it/quality.rs).
-fn answers(seed: usize) -> Answers {
-    let q = questionnaire();
-    let mut answers = common::load::complete_answers(&q);
-    let mut k = 0;
-    for item in q.items() {
-        if answers.contains_key(&item.code) && q.scales[&item.scale].not_applicable.is_some() {
-            answers.insert(item.code.clone(), 1 + ((k + seed) % 5) as i64);
-            k += 1;
-        }
-    }
-    q.prune(&mut answers);
-    answers
-}
 
 /// The keying screen's fields for a form: its code or commune and number, then every item
 /// (empty for an item left empty).
@@ -47,7 +25,7 @@ fn fields(target: &[(&str, &str)], answers: &Answers) -> Vec<(String, String)> {
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
-    for item in questionnaire().items() {
+    for item in common::fixtures::sipas_questionnaire().items() {
         let value = answers
             .get(&item.code)
             .map_or_else(String::new, i64::to_string);
@@ -66,38 +44,6 @@ async fn post(
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     browser.post(path, &form).await
-}
-
-async fn users(store: &SqlStore) {
-    let hash = sipas_server::services::accounts::hash_password(PASSWORD.into())
-        .await
-        .expect("hash");
-    for (username, role, province) in [
-        ("clerk1", Role::Central, None),
-        ("clerk2", Role::Provincial, Some("79")),
-        ("supervisor", Role::Central, None),
-        ("officer01", Role::Provincial, Some("01")),
-        ("stats", Role::Statistician, None),
-        ("viewer", Role::Viewer, None),
-    ] {
-        store
-            .create_user(
-                &NewUser {
-                    username: username.into(),
-                    display_name: username.into(),
-                    role,
-                    province: province.map(|code: &str| ProvinceRef {
-                        geography: Geography::G2025,
-                        code: code.into(),
-                    }),
-                    password_hash: hash.clone(),
-                    research: None,
-                },
-                &common::audit("account_created"),
-            )
-            .await
-            .expect("user");
-    }
 }
 
 async fn signed_in(app: &axum::Router, username: &str) -> Browser {
@@ -130,33 +76,24 @@ async fn user_id(store: &SqlStore, username: &str) -> i64 {
         .expect("user id")
 }
 
-/// A keyed form as the screen would make it (for the store-level race).
-fn record(psu: &str, number: &str, answers: Answers) -> PaperRecord {
-    let canonical = serde_json::to_string(&answers).expect("json");
-    let mut ids = [0u8; 8];
-    let _ = getrandom::fill(&mut ids);
-    let id: String = ids.iter().map(|b| format!("{b:02x}")).collect();
-    PaperRecord {
-        row: 2,
-        target: sipas_app::staff::port::PaperTarget::Point {
-            psu: psu.into(),
-            form_id: number.into(),
-        },
-        content_hash: sha256_hex(canonical.as_bytes()),
-        measures: sipas_app::survey::quality::measures(&questionnaire(), &answers),
-        answers,
-        language: "vi".into(),
-        receipt: id[..12].to_uppercase(),
-        export_id: id,
-    }
-}
-
 async fn story(url: &str) {
     let store = common::store_on(url).await;
     sipas_server::services::demo::seed(store.as_ref())
         .await
         .expect("seed");
-    users(&store).await;
+    common::fixtures::staff_accounts(
+        &store,
+        PASSWORD,
+        &[
+            ("clerk1", Role::Central, None),
+            ("clerk2", Role::Provincial, Some("79")),
+            ("supervisor", Role::Central, None),
+            ("officer01", Role::Provincial, Some("01")),
+            ("stats", Role::Statistician, None),
+            ("viewer", Role::Viewer, None),
+        ],
+    )
+    .await;
     common::fixtures::collected_wave(&store, WAVE, 2027, Geography::G2025, &["01", "79"]).await;
     let frame = store.frame(WAVE, None).await.expect("frame");
     let psu = frame
@@ -191,7 +128,7 @@ async fn story(url: &str) {
 
     // A form handed out without a code: commune and number.
     let form = [("psu", psu.psu.as_str()), ("form_id", "K-1")];
-    let first = answers(0);
+    let first = common::fixtures::varied_answers(0);
     let saved = post(&mut clerk1, &path, &fields(&form, &first)).await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
     assert_eq!(
@@ -208,7 +145,7 @@ async fn story(url: &str) {
     assert_eq!(other.status, StatusCode::CONFLICT);
     assert!(other.body.contains("tỉnh khác"), "{}", other.body);
     // Bad input: a value the item does not take, named by its field; nothing kept.
-    let satisfaction = questionnaire()
+    let satisfaction = common::fixtures::sipas_questionnaire()
         .items()
         .find(|i| i.scale == "satisfaction" && first.contains_key(&i.code))
         .expect("a satisfaction item")
@@ -239,7 +176,7 @@ async fn story(url: &str) {
     let keyed = forms.first().expect("a form").clone();
     assert_eq!(keyed.status, sipas_app::staff::keying::FormStatus::Differs);
     assert_eq!(
-        keyed.differing_items(&questionnaire()),
+        keyed.differing_items(&common::fixtures::sipas_questionnaire()),
         vec![satisfaction.clone()]
     );
     let form_path = format!("{path}/{}", keyed.id);
@@ -292,7 +229,8 @@ async fn story(url: &str) {
     .fetch_one(store.pool())
     .await
     .expect("measures");
-    let expected = sipas_app::survey::quality::measures(&questionnaire(), &second);
+    let expected =
+        sipas_app::survey::quality::measures(&common::fixtures::sipas_questionnaire(), &second);
     assert_eq!(
         (measured.0, measured.1, measured.2),
         (
@@ -327,7 +265,12 @@ async fn story(url: &str) {
     let printed = codes[0].as_str().to_owned();
     let by_code = [("code", printed.as_str())];
     for clerk in [&mut clerk1, &mut clerk2] {
-        let saved = post(clerk, &path, &fields(&by_code, &answers(1))).await;
+        let saved = post(
+            clerk,
+            &path,
+            &fields(&by_code, &common::fixtures::varied_answers(1)),
+        )
+        .await;
         assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
     }
     assert_eq!(responses(&store).await, before + 2);
@@ -339,7 +282,12 @@ async fn story(url: &str) {
             .expect("code");
     assert!(used.is_some(), "the code is used by the paper response");
     // A third entry of a stored form is refused.
-    let third = post(&mut supervisor, &path, &fields(&by_code, &answers(1))).await;
+    let third = post(
+        &mut supervisor,
+        &path,
+        &fields(&by_code, &common::fixtures::varied_answers(1)),
+    )
+    .await;
     assert_eq!(third.status, StatusCode::CONFLICT);
 
     // Two clerks saving the same new form at once: one is the first entry, the other the
@@ -349,8 +297,12 @@ async fn story(url: &str) {
         user_id(&store, "clerk2").await,
     );
     for (number, same) in [("R-1", true), ("R-2", false)] {
-        let x = record(&psu.psu, number, answers(2));
-        let y = record(&psu.psu, number, answers(if same { 2 } else { 3 }));
+        let x = common::fixtures::paper_form(&psu.psu, number, common::fixtures::varied_answers(2));
+        let y = common::fixtures::paper_form(
+            &psu.psu,
+            number,
+            common::fixtures::varied_answers(if same { 2 } else { 3 }),
+        );
         let (sa, sb) = (Arc::clone(&store), Arc::clone(&store));
         let audit = |_: &Keyed| common::audit("paper_keyed");
         let (ka, kb) = tokio::join!(

@@ -7,15 +7,10 @@ use std::collections::BTreeMap;
 use axum::http::StatusCode;
 use sipas_app::domain::{Geography, SampleKind, SamplePoint};
 use sipas_app::staff::Role;
-use sipas_app::staff::port::{
-    AccountStore, CollectedStore, FieldStore, NewUser, PaperRecord, PaperTarget,
-};
-use sipas_app::staff::roles::ProvinceRef;
-use sipas_app::survey::codes::sha256_hex;
-use sipas_app::survey::questionnaire::{Answers, Questionnaire};
+use sipas_app::staff::port::{CollectedStore, FieldStore};
 use sipas_app::survey::response::{Channel, SubmitReply, SubmitRequest};
 use sipas_server::jobs::wave_totals::Progress;
-use sipas_server::services::questionnaires::{SIPAS_2023, SIPAS_2023_METHODOLOGY, parse};
+use sipas_server::services::questionnaires::SIPAS_2023_METHODOLOGY;
 use sipas_server::store::SqlStore;
 
 use crate::common::{self, browser::Browser};
@@ -23,80 +18,10 @@ use crate::common::{self, browser::Browser};
 const WAVE: &str = "sipas-2027-quality";
 const PASSWORD: &str = "a long enough password 42";
 
-fn questionnaire() -> Questionnaire {
-    parse(SIPAS_2023).expect("questionnaire")
-}
-
-/// A complete questionnaire answered with some variety: rating item k gets 1 + (k + seed) % 5,
-/// so no answer repeats on consecutive items and two seeds give two answer vectors.
-fn varied_answers(seed: usize) -> Answers {
-    let q = questionnaire();
-    let mut answers = common::load::complete_answers(&q);
-    let mut k = 0;
-    for item in q.items() {
-        if answers.contains_key(&item.code) && q.scales[&item.scale].not_applicable.is_some() {
-            answers.insert(item.code.clone(), 1 + ((k + seed) % 5) as i64);
-            k += 1;
-        }
-    }
-    q.prune(&mut answers);
-    assert!(q.validate(&answers, None).is_empty());
-    answers
-}
-
 fn ago(seconds: i64) -> String {
     (time::OffsetDateTime::now_utc() - time::Duration::seconds(seconds))
         .format(&time::format_description::well_known::Rfc3339)
         .expect("time")
-}
-
-/// A paper form of `psu` with the measures the import computes from the questionnaire.
-fn paper_form(psu: &str, form_id: &str, answers: Answers) -> PaperRecord {
-    let canonical = serde_json::to_string(&answers).expect("json");
-    PaperRecord {
-        row: 2,
-        target: PaperTarget::Point {
-            psu: psu.into(),
-            form_id: form_id.into(),
-        },
-        content_hash: sha256_hex(canonical.as_bytes()),
-        measures: sipas_app::survey::quality::measures(&questionnaire(), &answers),
-        answers,
-        language: "vi".into(),
-        receipt: sha256_hex(format!("receipt {form_id}").as_bytes())[..12].to_uppercase(),
-        export_id: sha256_hex(format!("export {form_id}").as_bytes())[..16].to_owned(),
-    }
-}
-
-async fn users(store: &SqlStore) {
-    let hash = sipas_server::services::accounts::hash_password(PASSWORD.into())
-        .await
-        .expect("hash");
-    for (username, role, province) in [
-        ("stats", Role::Statistician, None),
-        ("central", Role::Central, None),
-        ("boss", Role::Approver, None),
-        ("viewer", Role::Viewer, None),
-        ("prov79", Role::Provincial, Some("79")),
-    ] {
-        store
-            .create_user(
-                &NewUser {
-                    username: username.into(),
-                    display_name: username.into(),
-                    role,
-                    province: province.map(|code: &str| ProvinceRef {
-                        geography: Geography::G2025,
-                        code: code.into(),
-                    }),
-                    password_hash: hash.clone(),
-                    research: None,
-                },
-                &common::audit("account_created"),
-            )
-            .await
-            .expect("user");
-    }
 }
 
 async fn draft(store: &SqlStore, methodology: &str) -> sipas_app::staff::review::DraftData {
@@ -238,7 +163,18 @@ async fn story(url: &str, owner_url: Option<&str>) {
     sipas_server::services::demo::seed(store.as_ref())
         .await
         .expect("seed");
-    users(&store).await;
+    common::fixtures::staff_accounts(
+        &store,
+        PASSWORD,
+        &[
+            ("stats", Role::Statistician, None),
+            ("central", Role::Central, None),
+            ("boss", Role::Approver, None),
+            ("viewer", Role::Viewer, None),
+            ("prov79", Role::Provincial, Some("79")),
+        ],
+    )
+    .await;
     common::fixtures::collected_wave(&store, WAVE, 2027, Geography::G2025, &["01", "79"]).await;
     let frame = store.frame(WAVE, None).await.expect("frame");
     let psu = frame
@@ -277,7 +213,7 @@ async fn story(url: &str, owner_url: Option<&str>) {
             &SubmitRequest {
                 code: code.as_str().to_owned(),
                 submission_id: format!("quality-test-submission-{i}"),
-                answers: varied_answers(i),
+                answers: common::fixtures::varied_answers(i),
                 language: "vi".into(),
                 started_at: Some(ago(started)),
                 queued: false,
@@ -295,16 +231,18 @@ async fn story(url: &str, owner_url: Option<&str>) {
     let genuine = export_id_of(&store, &receipts[0]).await;
 
     // Paper: a straight-liner (every rating item 4) and two forms with the very same answers.
-    let mut all_fours = varied_answers(0);
-    let q = questionnaire();
+    let mut all_fours = common::fixtures::varied_answers(0);
+    let q = common::fixtures::sipas_questionnaire();
     for item in q.items() {
         if all_fours.contains_key(&item.code) && q.scales[&item.scale].not_applicable.is_some() {
             all_fours.insert(item.code.clone(), 4);
         }
     }
-    let liner = paper_form(&psu.psu, "Q-liner", all_fours);
-    let twin_a = paper_form(&psu.psu, "Q-twin-a", varied_answers(3));
-    let twin_b = paper_form(&psu.psu, "Q-twin-b", varied_answers(3));
+    let liner = common::fixtures::paper_form(&psu.psu, "Q-liner", all_fours);
+    let twin_a =
+        common::fixtures::paper_form(&psu.psu, "Q-twin-a", common::fixtures::varied_answers(3));
+    let twin_b =
+        common::fixtures::paper_form(&psu.psu, "Q-twin-b", common::fixtures::varied_answers(3));
     assert!(liner.measures.straight_line >= 30, "{:?}", liner.measures);
     let paper = [liner.clone(), twin_a.clone(), twin_b.clone()];
     let outcomes = store
@@ -675,7 +613,7 @@ async fn story(url: &str, owner_url: Option<&str>) {
     owner.pool().close().await;
 
     // A group decision: two more straight-liners, approved at once after a look.
-    let mut threes = varied_answers(0);
+    let mut threes = common::fixtures::varied_answers(0);
     for item in q.items() {
         if threes.contains_key(&item.code) && q.scales[&item.scale].not_applicable.is_some() {
             threes.insert(item.code.clone(), 3);
@@ -688,8 +626,8 @@ async fn story(url: &str, owner_url: Option<&str>) {
         }
     }
     let more = [
-        paper_form(&psu.psu, "Q-liner-3", threes),
-        paper_form(&psu.psu, "Q-liner-5", fives),
+        common::fixtures::paper_form(&psu.psu, "Q-liner-3", threes),
+        common::fixtures::paper_form(&psu.psu, "Q-liner-5", fives),
     ];
     store
         .import_paper(WAVE, None, &more, false, &|_: &[_]| {

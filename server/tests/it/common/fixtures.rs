@@ -152,3 +152,83 @@ pub fn sipas_items() -> Vec<String> {
     .expect("compiled")
     .items
 }
+
+/// The built-in questionnaire (SIPAS 2023 v1).
+pub fn sipas_questionnaire() -> sipas_app::survey::questionnaire::Questionnaire {
+    sipas_server::services::questionnaires::parse(
+        sipas_server::services::questionnaires::SIPAS_2023,
+    )
+    .expect("questionnaire")
+}
+
+/// A complete answer to the built-in questionnaire with some variety: rating item k gets
+/// 1 + (k + seed) % 5, so no answer repeats on consecutive items and two seeds give two answer
+/// vectors.
+pub fn varied_answers(seed: usize) -> sipas_app::survey::questionnaire::Answers {
+    let q = sipas_questionnaire();
+    let mut answers = super::load::complete_answers(&q);
+    let mut k = 0;
+    for item in q.items() {
+        if answers.contains_key(&item.code) && q.scales[&item.scale].not_applicable.is_some() {
+            answers.insert(item.code.clone(), 1 + ((k + seed) % 5) as i64);
+            k += 1;
+        }
+    }
+    q.prune(&mut answers);
+    assert!(q.validate(&answers, None).is_empty());
+    answers
+}
+
+/// Staff accounts `(username, role, province on the 2025 map)`, all with `password`.
+pub async fn staff_accounts(
+    store: &sipas_server::store::SqlStore,
+    password: &str,
+    accounts: &[(&str, sipas_app::staff::Role, Option<&str>)],
+) {
+    use sipas_app::staff::port::{AccountStore, NewUser};
+    let hash = sipas_server::services::accounts::hash_password(password.into())
+        .await
+        .expect("hash");
+    for (username, role, province) in accounts {
+        store
+            .create_user(
+                &NewUser {
+                    username: (*username).into(),
+                    display_name: (*username).into(),
+                    role: *role,
+                    province: province.map(|code| sipas_app::staff::roles::ProvinceRef {
+                        geography: Geography::G2025,
+                        code: code.into(),
+                    }),
+                    password_hash: hash.clone(),
+                    research: None,
+                },
+                &super::audit("account_created"),
+            )
+            .await
+            .expect("user");
+    }
+}
+
+/// A paper form of `psu` numbered `form_id`, with the measures the import computes from the
+/// built-in questionnaire (receipt and export id made from the number).
+pub fn paper_form(
+    psu: &str,
+    form_id: &str,
+    answers: sipas_app::survey::questionnaire::Answers,
+) -> PaperRecord {
+    let canonical = serde_json::to_string(&answers).expect("json");
+    PaperRecord {
+        row: 2,
+        target: PaperTarget::Point {
+            psu: psu.into(),
+            form_id: form_id.into(),
+        },
+        content_hash: sha256_hex(canonical.as_bytes()),
+        measures: sipas_app::survey::quality::measures(&sipas_questionnaire(), &answers),
+        answers,
+        language: "vi".into(),
+        receipt: sha256_hex(format!("receipt {form_id}").as_bytes())[..12].to_uppercase(),
+        export_id: sha256_hex(format!("export {form_id}").as_bytes())[..16].to_owned(),
+    }
+}
