@@ -1,7 +1,7 @@
 //! Quality checks of single responses (docs/methodology.md, "Quality review"): measures taken
 //! when a response arrives, and the methodology's `[quality]` thresholds that turn them into
-//! flags. A flagged response counts in the indices only once a reviewer approves it; an
-//! excluded one never does.
+//! flags. A response counts in the indices unless a reviewer excludes it; a draft that counts a
+//! flagged one nobody has decided on cannot be submitted for approval.
 //!
 //! The measures are facts about the response (how many items it answered, its longest run of
 //! one answer, ...) and are stored with it; the thresholds belong to the methodology, so a

@@ -684,6 +684,8 @@ pub trait CollectedStore: Send + Sync {
         wave_code: &str,
         quality: &QualityThresholds,
     ) -> StoreResult<Vec<LeftOut>>;
+    /// The id of the latest review decision on the wave's responses (0: none).
+    async fn last_decision(&self, wave_code: &str) -> StoreResult<i64>;
     /// One decision for every undecided probability response of the wave (one province's)
     /// flagged for `flag` alone under `quality`, each with its history row, and one audit entry
     /// (told the count); returns the count.

@@ -158,11 +158,15 @@ pub struct QualityReport {
     /// cannot be submitted while there are any.
     #[serde(default)]
     pub awaiting: Vec<LeftOut>,
+    /// The latest review decision when the draft was computed: a newer one at submission
+    /// means the draft no longer describes what the reviewers decided.
+    #[serde(default)]
+    pub last_decision: i64,
 }
 
 impl QualityReport {
     /// Splits a store's summary ([`LeftOut`] rows, `awaiting_review` among the reasons).
-    pub fn new(thresholds: QualityThresholds, summary: Vec<LeftOut>) -> Self {
+    pub fn new(thresholds: QualityThresholds, summary: Vec<LeftOut>, last_decision: i64) -> Self {
         let (awaiting, left_out) = summary
             .into_iter()
             .partition(|l| l.reason == "awaiting_review");
@@ -170,6 +174,7 @@ impl QualityReport {
             thresholds,
             left_out,
             awaiting,
+            last_decision,
         }
     }
 

@@ -247,23 +247,33 @@ pub async fn compute(
     // The review's state before and after reading the responses: a decision taken meanwhile
     // would leave the report describing another set than the one computed (and could move
     // completes between communes of one stratum, which the per-stratum check cannot see).
-    let review = || async {
-        store.mark_twins(&wave.code).await?;
-        store.review_summary(&wave.code, &methodology.quality).await
-    };
-    let before = review().await.map_err(|e| e.to_string())?;
+    store
+        .mark_twins(&wave.code)
+        .await
+        .map_err(|e| e.to_string())?;
+    let before = store
+        .last_decision(&wave.code)
+        .await
+        .map_err(|e| e.to_string())?;
     let totals = wave_totals_reporting(store, &wave.code, &methodology, population, progress)
         .await
         .map_err(|e| e.to_string())?;
-    let after = review().await.map_err(|e| e.to_string())?;
-    if before != after {
+    let summary = store
+        .review_summary(&wave.code, &methodology.quality)
+        .await
+        .map_err(|e| e.to_string())?;
+    let after = store
+        .last_decision(&wave.code)
+        .await
+        .map_err(|e| e.to_string())?;
+    if after != before {
         return Err(
             "quality review decisions were recorded while the indices were computed: \
              compute again"
                 .into(),
         );
     }
-    let quality = QualityReport::new(methodology.quality.clone(), after);
+    let quality = QualityReport::new(methodology.quality.clone(), summary, before);
     let previous = previous_release(store, wave).await?;
 
     // Reading last year's totals and the estimates are CPU work (about a second for a million

@@ -14,6 +14,7 @@ use sipas_app::staff::StaffStore;
 use sipas_app::staff::pages;
 use sipas_app::staff::port::AuditAction;
 use sipas_app::staff::quality::{Decision, NewDecision, QualityReport, QueueRow, fits};
+use sipas_app::staff::review::ComputationStatus;
 use sipas_stats::methodology::Methodology;
 use sipas_stats::quality::{Flag, QualityThresholds};
 
@@ -40,15 +41,20 @@ pub async fn thresholds_for(
     store: &dyn StaffStore,
     wave_code: &str,
 ) -> Result<QualityThresholds, StoreError> {
+    // A failed computation drafted nothing to hold back.
     let latest = store
         .computations(wave_code)
         .await?
         .into_iter()
+        .filter(|c| c.status != ComputationStatus::Failed)
         .max_by_key(|c| c.id);
     if let Some(latest) = latest {
         let computation = store.computation(latest.id).await?;
-        if let Ok(methodology) = Methodology::from_toml(&computation.methodology) {
-            return Ok(methodology.quality);
+        match Methodology::from_toml(&computation.methodology) {
+            Ok(methodology) => return Ok(methodology.quality),
+            Err(err) => {
+                tracing::warn!(computation = latest.id, error = %err, "stored methodology unreadable");
+            }
         }
     }
     Ok(thresholds())
@@ -70,7 +76,7 @@ pub async fn queue(
         pages::quality_queue(
             &wave.ctx,
             &wave.wave,
-            &QualityReport::new(thresholds, summary),
+            &QualityReport::new(thresholds, summary, 0),
             &rows,
         ),
     ))
@@ -100,7 +106,17 @@ pub async fn decide_all(
         ));
     };
     let new = decision_of(ctx, &form.decision, &form.reason, &form.note, wave.user.id)?;
+    if Flag::parse(&new.reason).is_some_and(|reason| reason != flag) {
+        return Err(StaffError::Invalid(
+            ctx.t(
+                "reason: loại cả nhóm vì chính dấu hiệu đã chọn, hoặc \"lý do khác\".",
+                "reason: exclude the group for the flag chosen, or \"other\".",
+            )
+            .to_owned(),
+        ));
+    }
     let store = &state.staff.store;
+    store.mark_twins(wave.code()).await?;
     let thresholds = thresholds_for(store.as_ref(), wave.code()).await?;
     let code = wave.code().to_owned();
     let staff = &wave.allowed.staff;

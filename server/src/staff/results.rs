@@ -250,14 +250,16 @@ pub async fn submit(
 ) -> StaffResult {
     // A published index rests on reviewed responses: a draft that counted flagged responses
     // nobody had decided on goes back to the review queue first (then computed again).
-    let awaiting = state
-        .staff
-        .store
-        .computation(id)
-        .await?
-        .report
-        .quality
-        .awaiting_review();
+    let store = &state.staff.store;
+    let computation = store.computation(id).await?;
+    let quality = &computation.report.quality;
+    if store.last_decision(&computation.summary.wave_code).await? != quality.last_decision {
+        return Err(StaffError::Conflict(Text::new(
+            "Đã có quyết định rà soát mới sau khi bản nháp này được tính: tính lại rồi trình.",
+            "Review decisions were recorded after this draft was computed: compute again, then submit.",
+        )));
+    }
+    let awaiting = quality.awaiting_review();
     if awaiting > 0 {
         return Err(StaffError::Conflict(Text::new(
             format!(

@@ -523,6 +523,10 @@ impl CollectedStore for SqlStore {
         self.review_summary(wave_code, quality).await
     }
 
+    async fn last_decision(&self, wave_code: &str) -> StoreResult<i64> {
+        self.last_decision(wave_code).await
+    }
+
     async fn decide_all(
         &self,
         wave_code: &str,

@@ -299,6 +299,20 @@ impl SqlStore {
         tx.commit().await.map_err(db_error)
     }
 
+    /// The latest decision on any response of the wave (0: none): a draft remembers it, so
+    /// a decision taken after the draft was computed is seen at submission.
+    pub(super) async fn last_decision(&self, wave_code: &str) -> StoreResult<i64> {
+        let last: Option<i64> = sqlx::query_scalar(
+            "SELECT MAX(v.id) FROM response_reviews v JOIN responses r ON r.receipt = v.receipt \
+             WHERE r.wave_code = $1",
+        )
+        .bind(wave_code)
+        .fetch_one(self.pool())
+        .await
+        .map_err(db_error)?;
+        Ok(last.unwrap_or(0))
+    }
+
     /// Per province: the excluded responses by the reviewer's reason, and the flagged ones
     /// nobody has decided on (reason `awaiting_review`), of the probability sample.
     pub(super) async fn review_summary(
@@ -353,14 +367,25 @@ impl SqlStore {
             .fetch_all(&mut *tx)
             .await
             .map_err(db_error)?;
+        let mut count: i64 = 0;
         for receipt in &receipts {
-            sqlx::query("UPDATE responses SET review = $1, review_reason = $2 WHERE receipt = $3")
-                .bind(decision.decision.key())
-                .bind(&decision.reason)
-                .bind(receipt)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
+            // Still undecided: on PostgreSQL a reviewer's own decision may have committed since
+            // the SELECT, and it is not overwritten.
+            let updated = sqlx::query(
+                "UPDATE responses SET review = $1, review_reason = $2 \
+                 WHERE receipt = $3 AND review IS NULL",
+            )
+            .bind(decision.decision.key())
+            .bind(&decision.reason)
+            .bind(receipt)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?
+            .rows_affected();
+            if updated == 0 {
+                continue;
+            }
+            count += 1;
             sqlx::query(
                 "INSERT INTO response_reviews (receipt, decision, reason, note, decided_by, \
                  decided_at) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -375,8 +400,9 @@ impl SqlStore {
             .await
             .map_err(db_error)?;
         }
-        let count = i64::try_from(receipts.len()).unwrap_or(i64::MAX);
-        record(&mut tx, &audit(&count)).await?;
+        if count > 0 {
+            record(&mut tx, &audit(&count)).await?;
+        }
         tx.commit().await.map_err(db_error)?;
         Ok(count)
     }

@@ -666,6 +666,26 @@ async fn story(url: &str, owner_url: Option<&str>) {
     .expect("audit");
     assert_eq!(audited, 1, "one entry for the group, with its count");
 
+    // A decision taken after a draft was computed: that draft no longer says what the
+    // reviewers decided, and is refused at submission.
+    let stale = computed_draft(&store, &mut stats).await;
+    let redecided = stats
+        .post(
+            &format!("/staff/waves/{WAVE}/quality/{}", liner.export_id),
+            &[
+                ("decision", "excluded"),
+                ("reason", "straight_lining"),
+                ("note", ""),
+            ],
+        )
+        .await;
+    assert_eq!(redecided.status, StatusCode::SEE_OTHER);
+    let refused = stats
+        .post(&format!("/staff/computations/{stale}/submit"), &[])
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+    assert!(refused.body.contains("tính lại"), "{}", refused.body);
+
     flags_agree(&store).await;
 }
 
