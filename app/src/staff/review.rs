@@ -274,6 +274,9 @@ pub trait ReviewStore: Send + Sync + 'static {
     /// The wave's computations, newest first.
     async fn computations(&self, wave_code: &str) -> StoreResult<Vec<ComputationSummary>>;
     async fn computation(&self, id: i64) -> StoreResult<Computation>;
+    /// The methodology of the wave's latest computation that did not fail, if any (without
+    /// reading its draft).
+    async fn latest_methodology(&self, wave_code: &str) -> StoreResult<Option<String>>;
     /// The draft's full totals file and its public aggregates (`None` for a draft computed
     /// before aggregates were kept).
     async fn computation_totals(&self, id: i64) -> StoreResult<(String, Option<String>)>;

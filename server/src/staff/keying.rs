@@ -67,17 +67,9 @@ fn record_of(
 ) -> Result<PaperRecord, sipas_app::staff::sheet::Problems> {
     let mut ids = fresh_ids;
     let mut records = paper::parse(as_table(fields, questionnaire), questionnaire, &mut ids)?;
-    records.pop().ok_or_default()
-}
-
-trait OrDefault<T, E> {
-    fn ok_or_default(self) -> Result<T, E>;
-}
-
-impl<T, E: Default> OrDefault<T, E> for Option<T> {
-    fn ok_or_default(self) -> Result<T, E> {
-        self.ok_or_else(E::default)
-    }
+    records
+        .pop()
+        .ok_or_else(sipas_app::staff::sheet::Problems::default)
 }
 
 pub async fn save(

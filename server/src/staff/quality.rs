@@ -14,7 +14,6 @@ use sipas_app::staff::StaffStore;
 use sipas_app::staff::pages;
 use sipas_app::staff::port::AuditAction;
 use sipas_app::staff::quality::{Decision, NewDecision, QualityReport, QueueRow, fits};
-use sipas_app::staff::review::ComputationStatus;
 use sipas_stats::methodology::Methodology;
 use sipas_stats::quality::{Flag, QualityThresholds};
 
@@ -28,32 +27,30 @@ const QUEUE_ROWS: u32 = 500;
 /// A reviewer's note: a sentence or two.
 const MAX_NOTE: usize = 1_000;
 
-/// The built-in methodology's thresholds (the file a computation starts from).
+/// The built-in methodology's thresholds (the file a computation starts from), read once.
 pub fn thresholds() -> QualityThresholds {
-    Methodology::from_toml(crate::services::questionnaires::SIPAS_2023_METHODOLOGY)
-        .map(|m| m.quality)
-        .unwrap_or_default()
+    static BUILT_IN: std::sync::OnceLock<QualityThresholds> = std::sync::OnceLock::new();
+    BUILT_IN
+        .get_or_init(|| {
+            Methodology::from_toml(crate::services::questionnaires::SIPAS_2023_METHODOLOGY)
+                .map(|m| m.quality)
+                .unwrap_or_default()
+        })
+        .clone()
 }
 
 /// The thresholds a wave's review flags with: those of the methodology of its latest
-/// computation (so the queue lists what that draft holds back), else the built-in ones.
+/// computation that did not fail (so the queue lists what that draft holds back), else the
+/// built-in ones.
 pub async fn thresholds_for(
     store: &dyn StaffStore,
     wave_code: &str,
 ) -> Result<QualityThresholds, StoreError> {
-    // A failed computation drafted nothing to hold back.
-    let latest = store
-        .computations(wave_code)
-        .await?
-        .into_iter()
-        .filter(|c| c.status != ComputationStatus::Failed)
-        .max_by_key(|c| c.id);
-    if let Some(latest) = latest {
-        let computation = store.computation(latest.id).await?;
-        match Methodology::from_toml(&computation.methodology) {
+    if let Some(text) = store.latest_methodology(wave_code).await? {
+        match Methodology::from_toml(&text) {
             Ok(methodology) => return Ok(methodology.quality),
             Err(err) => {
-                tracing::warn!(computation = latest.id, error = %err, "stored methodology unreadable");
+                tracing::warn!(wave = wave_code, error = %err, "stored methodology unreadable")
             }
         }
     }

@@ -302,6 +302,17 @@ impl ReviewStore for SqlStore {
             .map_err(db_error)
     }
 
+    async fn latest_methodology(&self, wave_code: &str) -> StoreResult<Option<String>> {
+        sqlx::query_scalar(
+            "SELECT methodology FROM computations WHERE wave_code = $1 AND status <> 'failed' \
+             ORDER BY id DESC LIMIT 1",
+        )
+        .bind(wave_code)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(db_error)
+    }
+
     async fn computations(&self, wave_code: &str) -> StoreResult<Vec<ComputationSummary>> {
         sqlx::query(&format!(
             "{SUMMARY_COLUMNS} WHERE c.wave_code = $1 ORDER BY c.id DESC"

@@ -155,7 +155,11 @@ async fn story(url: &str) {
     wrong.insert(satisfaction.clone(), 7);
     let refused = post(&mut clerk2, &path, &fields(&form, &wrong)).await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(refused.body.contains(&satisfaction), "{}", refused.body);
+    assert!(
+        refused.body.contains(&format!("<li>{satisfaction}: ")),
+        "the problem names the item: {}",
+        refused.body
+    );
     assert!(
         refused.body.contains("value=\"7\""),
         "what was typed is kept"

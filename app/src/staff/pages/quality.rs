@@ -152,6 +152,37 @@ pub fn left_out_table(
     }
 }
 
+/// A decision's fields: approve or exclude, the reason (`preselect` chosen first) and a note;
+/// `prefix` keeps the ids of two such forms on one page apart.
+fn decision_fields(
+    ctx: &Ctx,
+    legend: (&'static str, &'static str),
+    prefix: &str,
+    preselect: Option<&'static str>,
+) -> impl IntoView + use<> {
+    let reasons = Flag::ALL
+        .iter()
+        .map(|f| f.key())
+        .chain(OTHER_REASONS)
+        .map(|key| {
+            let (vi, en) = reason_label(key);
+            view! { <option value=key selected=preselect == Some(key)>{ctx.t(vi, en).to_owned()}</option> }
+        })
+        .collect_view();
+    let (reason_id, note_id) = (format!("{prefix}reason"), format!("{prefix}note"));
+    view! {
+        <fieldset>
+            <legend>{ctx.t(legend.0, legend.1)}</legend>
+            <label><input type="radio" name="decision" value=Decision::Approved.key() required />" "{ctx.t("Chấp thuận: tính vào chỉ số", "Approve: counts in the indices")}</label>
+            <label><input type="radio" name="decision" value=Decision::Excluded.key() />" "{ctx.t("Loại: không tính", "Exclude: left out of the indices")}</label>
+        </fieldset>
+        <label for=reason_id.clone()>{ctx.t("Lý do", "Reason")}</label>
+        <select id=reason_id name="reason" required>{reasons}</select>
+        <label for=note_id.clone()>{ctx.t("Ghi chú (bắt buộc với lý do khác)", "Note (required with \"other\")")}</label>
+        <textarea id=note_id name="note" rows="2" maxlength="1000"></textarea>
+    }
+}
+
 /// The form that decides every undecided response flagged for one reason alone.
 fn bulk_form(ctx: &Ctx, code: &str) -> impl IntoView + use<> {
     let action = format!("/staff/waves/{code}/quality-all");
@@ -160,15 +191,6 @@ fn bulk_form(ctx: &Ctx, code: &str) -> impl IntoView + use<> {
         .map(|f| {
             let (vi, en) = reason_label(f.key());
             view! { <option value=f.key()>{ctx.t(vi, en).to_owned()}</option> }
-        })
-        .collect_view();
-    let reasons = Flag::ALL
-        .iter()
-        .map(|f| f.key())
-        .chain(OTHER_REASONS)
-        .map(|key| {
-            let (vi, en) = reason_label(key);
-            view! { <option value=key>{ctx.t(vi, en).to_owned()}</option> }
         })
         .collect_view();
     view! {
@@ -180,15 +202,7 @@ fn bulk_form(ctx: &Ctx, code: &str) -> impl IntoView + use<> {
             <form method="post" action=action class="stack">
                 <label for="bulk-flag">{ctx.t("Chỉ bị đánh dấu vì", "Flagged only for")}</label>
                 <select id="bulk-flag" name="flag" required>{flags}</select>
-                <fieldset>
-                    <legend>{ctx.t("Quyết định", "Decision")}</legend>
-                    <label><input type="radio" name="decision" value=Decision::Approved.key() required />" "{ctx.t("Chấp thuận: tính vào chỉ số", "Approve: they count")}</label>
-                    <label><input type="radio" name="decision" value=Decision::Excluded.key() />" "{ctx.t("Loại: không tính", "Exclude: they do not count")}</label>
-                </fieldset>
-                <label for="bulk-reason">{ctx.t("Lý do", "Reason")}</label>
-                <select id="bulk-reason" name="reason" required>{reasons}</select>
-                <label for="bulk-note">{ctx.t("Ghi chú (bắt buộc với lý do khác)", "Note (required with \"other\")")}</label>
-                <textarea id="bulk-note" name="note" rows="2" maxlength="1000"></textarea>
+                {decision_fields(ctx, ("Quyết định", "Decision"), "bulk-", None)}
                 <button type="submit">{ctx.t("Ghi cho cả nhóm", "Record for the group")}</button>
             </form>
         </details>
@@ -306,16 +320,7 @@ pub fn reviewed_response(
             }
         })
         .collect_view();
-    let reasons = Flag::ALL
-        .iter()
-        .map(|f| f.key())
-        .chain(OTHER_REASONS)
-        .map(|key| {
-            let (vi, en) = reason_label(key);
-            let selected = flags.first().map(|f| f.key()) == Some(key);
-            view! { <option value=key selected=selected>{ctx.t(vi, en).to_owned()}</option> }
-        })
-        .collect_view();
+    let preselect = flags.first().map(|f| f.key());
     let action = format!("/staff/waves/{code}/quality/{}", row.export_id);
     let back = format!("/staff/waves/{code}/quality");
     let duration = row
@@ -354,15 +359,7 @@ pub fn reviewed_response(
         </dl>
         <h2>{ctx.t("Quyết định", "Decide")}</h2>
         <form method="post" action=action class="stack">
-            <fieldset>
-                <legend>{ctx.t("Phiếu này", "This response")}</legend>
-                <label><input type="radio" name="decision" value=Decision::Approved.key() required />" "{ctx.t("Chấp thuận: tính vào chỉ số", "Approve: it counts")}</label>
-                <label><input type="radio" name="decision" value=Decision::Excluded.key() />" "{ctx.t("Loại: không tính", "Exclude: it does not count")}</label>
-            </fieldset>
-            <label for="reason">{ctx.t("Lý do", "Reason")}</label>
-            <select id="reason" name="reason" required>{reasons}</select>
-            <label for="note">{ctx.t("Ghi chú (bắt buộc với lý do khác)", "Note (required with \"other\")")}</label>
-            <textarea id="note" name="note" rows="2" maxlength="1000"></textarea>
+            {decision_fields(ctx, ("Phiếu này", "This response"), "", preselect)}
             <button type="submit">{ctx.t("Ghi quyết định", "Record the decision")}</button>
         </form>
         <h2>{ctx.t("Lịch sử quyết định", "Decisions so far")}</h2>
