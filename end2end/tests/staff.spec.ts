@@ -2,7 +2,7 @@ import { expect, test, type Browser, type Page } from '@playwright/test';
 import * as fs from 'fs';
 import * as path from 'path';
 import { answerUntilLastScreen, hydrated, SUBMIT } from './survey-helpers';
-import { clippedCodes, signIn, staffPage, staffScreen } from './staff-helpers';
+import { accessible, clippedCodes, signIn, staffPage, staffScreen } from './staff-helpers';
 
 // The Ministry's side on a laptop: an administrator makes accounts, ministry staff run a wave
 // (frame, batch, printed sheet), a citizen answers on a phone, monitoring counts it, a provincial
@@ -338,6 +338,82 @@ test('two clerks key a paper form with the keyboard; a supervisor decides their 
   await supervisor.getByRole('button', { name: 'Lưu theo phiếu giấy' }).click();
   await expect(supervisor.getByText(/đã được lưu theo phiếu giấy/)).toBeVisible();
   await expect(supervisor.getByRole('row', { name: /Đã lưu thành phiếu trả lời/ })).toHaveCount(1);
+});
+
+test('forms are assigned to a postal worker, who marks them on a 360 px phone without JavaScript', async ({
+  browser,
+}) => {
+  const admin = await staffPage(browser);
+  await signIn(admin, 'admin', ADMIN_PASSWORD);
+  await admin.locator('#new-username').fill('buu.ta');
+  await admin.locator('#new-name').fill('Lê Văn Bưu');
+  await admin.locator('#new-role').selectOption('field');
+  await admin.locator('#new-province').selectOption('01');
+  await admin.locator('#new-communes').fill('00004');
+  await admin.locator('#new-password').fill(CENTRAL_PASSWORD);
+  await admin.getByRole('button', { name: 'Thêm', exact: true }).click();
+  await expect(admin.getByRole('cell', { name: 'buu.ta', exact: true })).toBeVisible();
+
+  // Ministry staff give the worker 30 numbered paper forms of Ba Đình and the batch's codes
+  // there (one of which the citizen above answered online).
+  const page = await staffPage(browser);
+  await signIn(page, 'trung.uong', CENTRAL_PASSWORD);
+  await page.goto(`/staff/waves/${WAVE}`);
+  await page.getByRole('link', { name: 'Phát, thu phiếu và tỷ lệ trả lời' }).click();
+  await staffScreen(page, 'fieldwork');
+  await page.getByLabel('Tỉnh', { exact: true }).selectOption('01');
+  await page.getByRole('button', { name: 'Xem', exact: true }).click();
+  await expect(page).toHaveURL(/province=01/);
+  const assign = async (forms: () => Promise<void>) => {
+    await page.getByLabel('Nhân viên phát, thu phiếu').selectOption({ label: 'Lê Văn Bưu (buu.ta, 01) — 00004' });
+    await page.getByLabel('Xã/phường (PSU)').selectOption('00004');
+    await forms();
+    await page.getByLabel('Ngày phát').fill('2027-10-01');
+    await page.getByLabel('Thu trước ngày').fill('2027-10-03');
+    await page.getByRole('button', { name: 'Giao', exact: true }).click();
+    await expect(page.getByText('Đã giao phiếu.')).toBeVisible();
+  };
+  await assign(() => page.getByLabel(/số phiếu giấy/).fill('30'));
+  await assign(async () => {
+    const batch = await page.locator('#assign-batch option').nth(1).getAttribute('value');
+    await page.getByLabel(/Các mã mời chưa giao/).selectOption(batch ?? '');
+  });
+
+  // The worker's phone: 360 px wide, no JavaScript.
+  const context = await browser.newContext({
+    viewport: { width: 360, height: 740 },
+    isMobile: true,
+    hasTouch: true,
+    javaScriptEnabled: false,
+  });
+  const phone = await context.newPage();
+  await signIn(phone, 'buu.ta', CENTRAL_PASSWORD);
+  await expect(phone).toHaveURL('/staff/field');
+  await accessible(phone, 'field worker: assignments');
+  const fits = () => phone.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
+  expect(await fits()).toBe(true);
+  await phone.getByRole('link', { name: /00004/ }).last().click();
+  await expect(phone.locator('ol.forms li')).toHaveCount(30);
+  await accessible(phone, 'field worker: forms');
+  expect(await fits()).toBe(true);
+  for (const n of [1, 2, 3]) await phone.getByLabel(`Phiếu số ${n}`, { exact: true }).selectOption('collected');
+  await phone.getByLabel('Phiếu số 4', { exact: true }).selectOption('refused');
+  // Everything else was handed out: one button.
+  await phone.getByRole('button', { name: 'Đánh dấu mọi phiếu chưa phát là đã phát' }).click();
+  await expect(phone.getByText('Đã lưu 30 phiếu.')).toBeVisible();
+  await expect(phone.getByLabel('Phiếu số 30', { exact: true })).toHaveValue('handed_out');
+  await phone.getByRole('link', { name: '← Phiếu được giao' }).click();
+  await phone.getByRole('link', { name: /00004/ }).first().click();
+  await expect(phone.getByText('✓ đã trả lời trực tuyến')).toHaveCount(1);
+  await context.close();
+
+  // Monitoring: the worker's row and Ba Đình's rates. Ba Đình: I = 3 collected + 1 online,
+  // R = 1 refused + 26 handed out, UH = 2 codes not handed out: RR1 = 4 / 33.
+  await page.goto(`/staff/waves/${WAVE}/fieldwork?province=01`);
+  await staffScreen(page, 'fieldwork: province');
+  const commune = page.getByRole('row', { name: /00004/ });
+  await expect(commune).toContainText('12,1%');
+  await expect(page.getByRole('row', { name: /buu\.ta/ })).toContainText('33');
 });
 
 test('ministry staff draw the communes of a wave on the design page (no JavaScript needed)', async ({ browser }) => {

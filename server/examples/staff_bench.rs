@@ -124,6 +124,7 @@ async fn router(store: Arc<SqlStore>) -> axum::Router {
                     .await
                     .expect("hash"),
                 research: None,
+                communes: Vec::new(),
             },
             &bench_audit(sipas_app::staff::port::AuditAction::AccountCreated),
         )

@@ -229,10 +229,10 @@ pub enum UserCommand {
         username: String,
         #[arg(long)]
         name: String,
-        /// admin, central, provincial, statistician, approver or viewer.
+        /// admin, central, provincial, statistician, approver, viewer or field.
         #[arg(long)]
         role: String,
-        /// For provincial officers: the province code (34-unit geography).
+        /// For provincial officers and field workers: the province code (34-unit geography).
         #[arg(long)]
         province: Option<String>,
     },

@@ -7,6 +7,7 @@
 
 pub mod changes;
 pub mod design;
+pub mod fieldwork;
 pub mod frame;
 pub mod keying;
 pub mod pages;

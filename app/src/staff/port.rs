@@ -25,6 +25,8 @@ pub struct NewUser {
     pub password_hash: String,
     /// A researcher's approval, written with the account (exactly for researchers).
     pub research: Option<super::research::ResearchAccess>,
+    /// The communes (PSU codes) of its province a field worker is restricted to; empty: all.
+    pub communes: Vec<String>,
 }
 
 /// The audit entry of a change whose outcome it tells (codes voided, rows imported, the version
@@ -63,10 +65,14 @@ pub enum AuditAction {
     ResponseReviewed,
     PaperKeyed,
     PaperResolved,
+    /// Forms of a commune assigned to a field worker.
+    FieldworkAssigned,
+    /// A field worker marked what became of forms.
+    FormsMarked,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 28] = [
+    pub const ALL: [AuditAction; 30] = [
         Self::SignIn,
         Self::SignInFailed,
         Self::SignOut,
@@ -95,6 +101,8 @@ impl AuditAction {
         Self::ResponseReviewed,
         Self::PaperKeyed,
         Self::PaperResolved,
+        Self::FieldworkAssigned,
+        Self::FormsMarked,
     ];
 
     /// The key stored in the log (and used to filter it).
@@ -128,6 +136,8 @@ impl AuditAction {
             Self::ResponseReviewed => "response_reviewed",
             Self::PaperKeyed => "paper_keyed",
             Self::PaperResolved => "paper_resolved",
+            Self::FieldworkAssigned => "fieldwork_assigned",
+            Self::FormsMarked => "forms_marked",
         }
     }
 
@@ -172,6 +182,8 @@ impl AuditAction {
                 "Đối chiếu phiếu giấy nhập khác nhau",
                 "Differing entries decided",
             ),
+            Self::FieldworkAssigned => ("Giao phiếu cho nhân viên", "Forms assigned"),
+            Self::FormsMarked => ("Ghi kết quả phát, thu phiếu", "Form outcomes marked"),
         }
     }
 }
@@ -445,6 +457,7 @@ pub trait StaffStore:
     + super::release::ReleaseStore
     + super::review::ReviewStore
     + super::research::ResearchStore
+    + super::fieldwork::FieldworkStore
     + Send
     + Sync
     + 'static
@@ -460,6 +473,7 @@ impl<T> StaffStore for T where
         + super::release::ReleaseStore
         + super::review::ReviewStore
         + super::research::ResearchStore
+        + super::fieldwork::FieldworkStore
         + Send
         + Sync
         + 'static

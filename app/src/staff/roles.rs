@@ -24,10 +24,13 @@ pub enum Role {
     /// A researcher outside the Ministry with an approved project: downloads the full totals of
     /// the releases the approval names, until it expires (`super::research`).
     Researcher,
+    /// Postal staff in the field: one province (optionally some of its communes); sees and
+    /// marks only the forms assigned to them (`super::fieldwork`).
+    Field,
 }
 
 impl Role {
-    pub const ALL: [Role; 7] = [
+    pub const ALL: [Role; 8] = [
         Role::Admin,
         Role::Central,
         Role::Provincial,
@@ -35,6 +38,7 @@ impl Role {
         Role::Approver,
         Role::Viewer,
         Role::Researcher,
+        Role::Field,
     ];
 
     pub fn key(self) -> &'static str {
@@ -46,6 +50,7 @@ impl Role {
             Role::Approver => "approver",
             Role::Viewer => "viewer",
             Role::Researcher => "researcher",
+            Role::Field => "field",
         }
     }
 
@@ -63,7 +68,13 @@ impl Role {
             Role::Approver => ("Lãnh đạo phê duyệt kết quả", "Approving official"),
             Role::Viewer => ("Người xem", "Viewer"),
             Role::Researcher => ("Nhà nghiên cứu được cấp phép", "Accredited researcher"),
+            Role::Field => ("Nhân viên phát, thu phiếu", "Field worker"),
         }
+    }
+
+    /// Whether an account of this role belongs to one province (and must name it).
+    pub fn has_province(self) -> bool {
+        matches!(self, Role::Provincial | Role::Field)
     }
 
     /// Whether this role may perform an action (the province is checked separately).
@@ -81,8 +92,12 @@ impl Role {
                     | Monitor
                     | DesignSample
                     | ReviewResponses
+                    | AssignFieldwork
             ),
-            Role::Provincial => matches!(action, IssueCodes | ImportPaper | Export | Monitor),
+            Role::Provincial => matches!(
+                action,
+                IssueCodes | ImportPaper | Export | Monitor | AssignFieldwork
+            ),
             Role::Statistician => matches!(
                 action,
                 Export
@@ -97,6 +112,8 @@ impl Role {
             Role::Viewer => matches!(action, Monitor),
             // Only what the approval names, checked against it on every download.
             Role::Researcher => matches!(action, DownloadFullTotals),
+            // Their own assignments only, checked on every request (`StaffUser::id`).
+            Role::Field => matches!(action, DoFieldwork),
         }
     }
 }
@@ -128,10 +145,14 @@ pub enum Action {
     /// Review flagged responses: approve or exclude them from the indices. Central staff and
     /// statisticians only: a provincial officer's province is what the index ranks.
     ReviewResponses,
+    /// Assign forms of a commune to a field worker (of one's province, for an officer).
+    AssignFieldwork,
+    /// See one's own assignments and mark what became of each form.
+    DoFieldwork,
 }
 
 impl Action {
-    pub const ALL: [Action; 14] = [
+    pub const ALL: [Action; 16] = [
         Action::ManageAccounts,
         Action::ReadAudit,
         Action::ManageWaves,
@@ -146,6 +167,8 @@ impl Action {
         Action::DownloadFullTotals,
         Action::DesignSample,
         Action::ReviewResponses,
+        Action::AssignFieldwork,
+        Action::DoFieldwork,
     ];
 
     /// What it lets one do, in words (the accounts page lists each role's from [`Role::may`]).
@@ -189,6 +212,14 @@ impl Action {
                 "rà soát chất lượng phiếu: chấp thuận hoặc loại",
                 "review flagged responses: approve or exclude them",
             ),
+            Action::AssignFieldwork => (
+                "giao phiếu của xã/phường cho nhân viên phát, thu phiếu",
+                "assign a commune's forms to field workers",
+            ),
+            Action::DoFieldwork => (
+                "xem phiếu được giao và ghi kết quả phát, thu từng phiếu",
+                "see one's assigned forms and mark what became of each",
+            ),
         }
     }
 }
@@ -200,7 +231,7 @@ pub struct StaffUser {
     pub username: String,
     pub display_name: String,
     pub role: Role,
-    /// Set exactly for provincial officers.
+    /// Set exactly for provincial officers and field workers.
     pub province: Option<ProvinceRef>,
     pub active: bool,
     /// Changes when the password is reset or the account disabled; sessions carry the value
@@ -260,10 +291,10 @@ impl StaffUser {
 
     pub fn scope(&self) -> Scope {
         match (&self.role, &self.province) {
-            (Role::Provincial, Some(province)) => Scope::Province(province.clone()),
+            (Role::Provincial | Role::Field, Some(province)) => Scope::Province(province.clone()),
             // A provincial account without a province cannot exist (a CHECK constraint), but if
             // it did it must see nothing rather than everything.
-            (Role::Provincial, None) => Scope::Province(ProvinceRef {
+            (Role::Provincial | Role::Field, None) => Scope::Province(ProvinceRef {
                 geography: Geography::G2025,
                 code: String::new(),
             }),
@@ -370,6 +401,56 @@ mod tests {
             assert!(!Role::Researcher.may(action), "{action:?}");
         }
         assert_eq!(Role::parse("researcher"), Some(Role::Researcher));
+    }
+
+    #[test]
+    fn field_workers_do_fieldwork_and_nothing_else() {
+        for role in Role::ALL {
+            assert_eq!(
+                role.may(Action::DoFieldwork),
+                role == Role::Field,
+                "{role:?}"
+            );
+            assert_eq!(
+                role.may(Action::AssignFieldwork),
+                matches!(role, Role::Central | Role::Provincial),
+                "{role:?}"
+            );
+            assert_eq!(
+                role.has_province(),
+                matches!(role, Role::Provincial | Role::Field)
+            );
+        }
+        for action in Action::ALL
+            .into_iter()
+            .filter(|a| *a != Action::DoFieldwork)
+        {
+            assert!(!Role::Field.may(action), "{action:?}");
+        }
+        let worker = StaffUser {
+            id: 7,
+            username: "buu.ta".into(),
+            display_name: "Bưu tá".into(),
+            role: Role::Field,
+            province: Some(ProvinceRef {
+                geography: Geography::G2025,
+                code: "01".into(),
+            }),
+            active: true,
+            credentials_version: 1,
+            created_at: String::new(),
+        };
+        assert!(worker.scope().allows(Geography::G2025, "01"));
+        assert!(!worker.scope().allows(Geography::G2025, "79"));
+        let lost = StaffUser {
+            province: None,
+            ..worker
+        };
+        assert_eq!(
+            lost.scope().filter_for(Geography::G2025),
+            ProvinceFilter::Nothing
+        );
+        assert_eq!(Role::parse("field"), Some(Role::Field));
     }
 
     #[test]

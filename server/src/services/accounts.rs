@@ -59,6 +59,9 @@ pub struct NewAccount<'a> {
     pub approval: &'a str,
     pub expires_on: &'a str,
     pub releases: &'a str,
+    /// A field worker's communes (5-digit codes of the province, separated by spaces or
+    /// commas); empty: the whole province.
+    pub communes: &'a str,
 }
 
 /// Checks and creates an account; `entry(province, detail)` is its `account_created` audit
@@ -87,8 +90,8 @@ pub async fn create(
     }
     let role = Role::parse(account.role).ok_or_else(|| {
         invalid(
-            "vai trò: admin, central, provincial, statistician, approver, viewer hoặc researcher",
-            "role: admin, central, provincial, statistician, approver, viewer or researcher",
+            "vai trò: admin, central, provincial, statistician, approver, viewer, researcher hoặc field",
+            "role: admin, central, provincial, statistician, approver, viewer, researcher or field",
         )
     })?;
     let province = province_of(role, account.province.trim(), provinces)?;
@@ -99,6 +102,7 @@ pub async fn create(
         ));
     }
     let research = research_of(role, account, today)?;
+    let communes = communes_of(role, account.communes)?;
     // The approval covers releases that exist: a typo would give access to nothing, or to a
     // version published later that the approval never named.
     if let Some(access) = &research {
@@ -132,6 +136,11 @@ pub async fn create(
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
+        None if !communes.is_empty() => format!(
+            "{username} ({}), xã/phường: {}",
+            role.label().0,
+            communes.join(", ")
+        ),
         None => format!("{username} ({})", role.label().0),
     };
     let audit = entry(province.as_ref().map(|p| p.code.as_str()), detail);
@@ -142,6 +151,7 @@ pub async fn create(
         province,
         password_hash: hash_password(account.password.to_owned()).await?,
         research,
+        communes,
     };
     match store.create_user(&user, &audit).await {
         Ok(_) => Ok((username, role)),
@@ -155,25 +165,52 @@ fn province_of(
     province: &str,
     provinces: &[String],
 ) -> Result<Option<ProvinceRef>, AccountError> {
-    match (role, province.is_empty()) {
-        (Role::Provincial, true) => Err(invalid(
-            "tỉnh: cán bộ tỉnh cần có tỉnh",
-            "province: a provincial officer needs a province",
+    match (role.has_province(), province.is_empty()) {
+        (true, true) => Err(invalid(
+            "tỉnh: cán bộ tỉnh và nhân viên phát, thu phiếu cần có tỉnh",
+            "province: a provincial officer or a field worker needs a province",
         )),
-        (Role::Provincial, false) if !provinces.iter().any(|p| p == province) => Err(invalid(
+        (true, false) if !provinces.iter().any(|p| p == province) => Err(invalid(
             format!("tỉnh: {province:?} không thuộc 34 đơn vị cấp tỉnh"),
             format!("province: {province:?} is not one of the 34 provincial units"),
         )),
-        (Role::Provincial, false) => Ok(Some(ProvinceRef {
+        (true, false) => Ok(Some(ProvinceRef {
             geography: Geography::G2025,
             code: province.to_owned(),
         })),
-        (_, false) => Err(invalid(
-            "tỉnh: chỉ cán bộ tỉnh mới gắn với một tỉnh",
-            "province: only provincial officers are bound to a province",
+        (false, false) => Err(invalid(
+            "tỉnh: chỉ cán bộ tỉnh và nhân viên phát, thu phiếu gắn với một tỉnh",
+            "province: only provincial officers and field workers are bound to a province",
         )),
         (_, true) => Ok(None),
     }
+}
+
+/// A field worker's communes: 5-digit codes, each once (whether they are the province's is
+/// checked where the account is stored).
+fn communes_of(role: Role, communes: &str) -> Result<Vec<String>, AccountError> {
+    let mut codes: Vec<String> = Vec::new();
+    for code in communes.split(|c: char| c == ',' || c.is_whitespace()) {
+        if code.is_empty() {
+            continue;
+        }
+        if role != Role::Field {
+            return Err(invalid(
+                "xã/phường: chỉ tài khoản nhân viên phát, thu phiếu mới giới hạn theo xã/phường",
+                "communes: only a field worker's account is restricted to communes",
+            ));
+        }
+        if code.len() != 5 || !code.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(invalid(
+                format!("xã/phường: {code:?} không phải mã 5 chữ số"),
+                format!("communes: {code:?} is not a 5-digit commune code"),
+            ));
+        }
+        if !codes.iter().any(|c| c == code) {
+            codes.push(code.to_owned());
+        }
+    }
+    Ok(codes)
 }
 
 /// A researcher's approval (exactly for the researcher role; `today` is Vietnam's date).

@@ -306,13 +306,16 @@ pub fn cards(prepared: &PreparedBatch, base_url: &str) -> Vec<Card> {
     prepared
         .codes
         .iter()
-        .map(|(psu, code)| {
+        .enumerate()
+        .map(|(index, (psu, code))| {
             let link = link(base_url, code);
             let qr_svg = qr_svg(&link).unwrap_or_else(|err| {
                 tracing::warn!(error = %err, "no QR code on a card");
                 String::new()
             });
             Card {
+                // As `issue_batch` numbers the codes: their order in the batch, from 1.
+                number: index + 1,
                 qr_svg,
                 code_display: code.display(),
                 code: code.as_str().to_owned(),

@@ -95,6 +95,7 @@ pub async fn create(
         approval: &typed.approval,
         expires_on: &typed.expires_on,
         releases: &typed.releases,
+        communes: &typed.communes,
     };
     let entry = |province: Option<&str>, detail| {
         staff.entry(AuditAction::AccountCreated, None, province, detail)

@@ -51,6 +51,8 @@ pub mod can {
         DownloadFullTotals,
         DesignSample,
         ReviewResponses,
+        AssignFieldwork,
+        DoFieldwork,
     );
 }
 

@@ -10,6 +10,7 @@ mod data;
 mod design;
 pub mod error;
 mod field;
+mod fieldwork;
 pub mod guard;
 mod keying;
 mod quality;
@@ -191,6 +192,15 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/staff/batches/{batch}/void", post(field::void))
         .route("/staff/batches/{batch}/codes.csv", post(field::codes_csv))
         .route("/staff/waves/{wave}/monitor", get(field::monitor))
+        .route(
+            "/staff/waves/{wave}/fieldwork",
+            get(fieldwork::fieldwork).post(fieldwork::assign),
+        )
+        .route("/staff/field", get(fieldwork::home))
+        .route(
+            "/staff/field/{id}",
+            get(fieldwork::assignment).post(fieldwork::mark),
+        )
         .route(
             "/staff/waves/{wave}/import",
             get(data::import_form).post(data::import).layer(uploads),

@@ -24,6 +24,10 @@ pub async fn list(State(state): State<AppState>, staff: Staff) -> StaffResult {
         // An account administrator's start page is the accounts list.
         return Ok(Redirect::to("/staff/users").into_response());
     }
+    if staff.user.may(Action::DoFieldwork) {
+        // A field worker's start page is their assignments.
+        return Ok(Redirect::to("/staff/field").into_response());
+    }
     if staff.user.role == sipas_app::staff::Role::Researcher {
         return super::research::home(&super::guard::Researcher::of(&state, staff).await?);
     }

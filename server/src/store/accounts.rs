@@ -102,6 +102,28 @@ impl AccountStore for SqlStore {
             .await
             .map_err(db_error)?;
         }
+        for commune in &user.communes {
+            // A commune of the account's own province on the 2025 map, or nothing is created.
+            let province = user.province.as_ref().map(|p| p.code.as_str());
+            let known: Option<String> =
+                sqlx::query_scalar("SELECT province_code FROM communes WHERE code = $1")
+                    .bind(commune)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+            if known.is_none() || known.as_deref() != province {
+                return Err(StoreError::Conflict(Text::new(
+                    format!("xã/phường: {commune:?} không thuộc tỉnh của tài khoản"),
+                    format!("communes: {commune:?} is not a commune of the account's province"),
+                )));
+            }
+            sqlx::query("INSERT INTO staff_communes (user_id, psu) VALUES ($1, $2)")
+                .bind(id)
+                .bind(commune)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        }
         record(&mut tx, audit).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(id)

@@ -403,31 +403,23 @@ impl FieldStore for SqlStore {
         // Many rows a statement (a batch may hold 5,000 codes): one round trip per chunk
         // instead of per code, within both engines' limits on parameters.
         const ROWS_PER_INSERT: usize = 500;
-        for chunk in batch.codes.chunks(ROWS_PER_INSERT) {
+        // Each code's number in the batch (1, 2, …) is printed on its card.
+        for (chunk_index, chunk) in batch.codes.chunks(ROWS_PER_INSERT).enumerate() {
             let rows: Vec<String> = (0..chunk.len())
                 .map(|i| {
-                    let p = i * 9;
-                    format!(
-                        "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                        p + 1,
-                        p + 2,
-                        p + 3,
-                        p + 4,
-                        p + 5,
-                        p + 6,
-                        p + 7,
-                        p + 8,
-                        p + 9
-                    )
+                    let p = i * 10;
+                    let places: Vec<String> = (1..=10).map(|k| format!("${}", p + k)).collect();
+                    format!("({})", places.join(", "))
                 })
                 .collect();
             let sql = format!(
                 "INSERT INTO invitation_codes (code_hash, wave_code, geography, province_code, \
-                 stratum, psu, batch, created_at, sample_kind) VALUES {}",
+                 stratum, psu, batch, created_at, sample_kind, serial) VALUES {}",
                 rows.join(", ")
             );
             let mut insert = sqlx::query(&sql);
-            for (psu, hash) in chunk {
+            for (i, (psu, hash)) in chunk.iter().enumerate() {
+                let serial = i64::try_from(chunk_index * ROWS_PER_INSERT + i + 1).unwrap_or(0);
                 insert = insert
                     .bind(hash)
                     .bind(&batch.wave_code)
@@ -437,7 +429,8 @@ impl FieldStore for SqlStore {
                     .bind(&psu.psu)
                     .bind(&batch.id)
                     .bind(&now)
-                    .bind(batch.kind.key());
+                    .bind(batch.kind.key())
+                    .bind(serial);
             }
             insert.execute(&mut *tx).await.map_err(db_error)?;
         }

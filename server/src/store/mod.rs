@@ -9,6 +9,7 @@ mod accounts;
 mod audit;
 mod collected;
 mod field;
+mod fieldwork;
 mod keying;
 mod postgres;
 mod quality;

@@ -11,6 +11,7 @@ mod compute;
 mod concurrency;
 mod crash;
 mod demo;
+mod fieldwork;
 mod group_commit;
 mod http;
 mod keying;

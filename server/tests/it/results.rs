@@ -108,6 +108,7 @@ async fn world(url: &str) -> World {
                     province: None,
                     password_hash: hash.clone(),
                     research: None,
+                    communes: Vec::new(),
                 },
                 &common::audit("account_created"),
             )
@@ -1031,6 +1032,7 @@ async fn story(url: &str, owner_url: Option<&str>) {
                     releases: vec![(2027, 1)],
                     conditions_accepted_at: Some("2020-01-01T00:00:00Z".into()),
                 }),
+                communes: Vec::new(),
             },
             &common::audit("account_created"),
         )

@@ -50,6 +50,7 @@ async fn world(url: &str, settings: StaffSettings) -> World {
         ("approver", Role::Approver, None),
         ("viewer", Role::Viewer, None),
         ("researcher", Role::Researcher, None),
+        ("field", Role::Field, Some("01")),
     ] {
         // The matrix's researcher is approved for an unpublished release (its download is a
         // 404, not a refusal) and has accepted the conditions of use.
@@ -73,6 +74,7 @@ async fn world(url: &str, settings: StaffSettings) -> World {
                     }),
                     password_hash: hash.clone(),
                     research,
+                    communes: Vec::new(),
                 },
                 &common::audit("account_created"),
             )
@@ -117,6 +119,8 @@ async fn snapshot(pool: &AnyPool) -> BTreeMap<&'static str, i64> {
         "computations",
         "computation_comments",
         "releases",
+        "field_assignments",
+        "assignment_forms",
     ] {
         let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
             .fetch_one(pool)
@@ -142,6 +146,12 @@ async fn snapshot(pool: &AnyPool) -> BTreeMap<&'static str, i64> {
     .await
     .expect("count");
     counts.insert("changed accounts", disabled);
+    let marked: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM assignment_forms WHERE outcome <> 'assigned'")
+            .fetch_one(pool)
+            .await
+            .expect("count");
+    counts.insert("marked forms", marked);
     counts
 }
 
@@ -271,6 +281,21 @@ fn routes(batch: &str, user_id: i64) -> Vec<Route> {
             ApproveResults,
         ),
         get("/staff/releases/2099/v1/totals.json", DownloadFullTotals),
+        // Fieldwork: an assignment that does not exist (a 404 for the worker), an assignment
+        // form without a worker.
+        get(&format!("/staff/waves/{w}/fieldwork"), Monitor),
+        form(
+            &format!("/staff/waves/{w}/fieldwork"),
+            vec![("worker", "x".into())],
+            AssignFieldwork,
+        ),
+        get("/staff/field", DoFieldwork),
+        get("/staff/field/987654", DoFieldwork),
+        form(
+            "/staff/field/987654",
+            vec![("o1", "refused".into())],
+            DoFieldwork,
+        ),
     ]
 }
 
@@ -358,6 +383,7 @@ async fn role_matrix(world: &World) {
         (Some(Role::Approver), "approver"),
         (Some(Role::Viewer), "viewer"),
         (Some(Role::Researcher), "researcher"),
+        (Some(Role::Field), "field"),
     ];
     let mut checked = 0;
     for (role, username) in roles {
@@ -371,9 +397,10 @@ async fn role_matrix(world: &World) {
             let reply = call(&mut browser, &route).await;
             let after = snapshot(world.pool()).await;
             let allowed = role.is_some_and(|r| r.may(route.action))
-                // The start page sends an account administrator to the accounts, and shows
-                // a researcher the releases of their approval.
-                || (route.path == "/staff" && matches!(role, Some(Role::Admin | Role::Researcher)));
+                // The start page sends an account administrator to the accounts and a field
+                // worker to their assignments, and shows a researcher their releases.
+                || (route.path == "/staff"
+                    && matches!(role, Some(Role::Admin | Role::Researcher | Role::Field)));
             let what = format!(
                 "{username} {} {} -> {}",
                 route.method, route.path, reply.status
@@ -413,7 +440,7 @@ async fn role_matrix(world: &World) {
             checked += 1;
         }
     }
-    assert_eq!(checked, 8 * routes("x", 0).len());
+    assert_eq!(checked, 9 * routes("x", 0).len());
 
     // Province isolation: the officer of 01 edits ids in requests to reach province 79.
     let mut hanoi = Browser::new(&world.app);
@@ -641,7 +668,9 @@ async fn sessions(world: &World) {
         .await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
     assert!(
-        refused.body.contains("cán bộ tỉnh cần có tỉnh"),
+        refused
+            .body
+            .contains("cán bộ tỉnh và nhân viên phát, thu phiếu cần có tỉnh"),
         "{}",
         refused.body
     );

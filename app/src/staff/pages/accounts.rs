@@ -27,6 +27,9 @@ pub struct AccountForm {
     pub expires_on: String,
     #[serde(default)]
     pub releases: String,
+    /// A field worker's communes, if restricted.
+    #[serde(default)]
+    pub communes: String,
 }
 
 pub fn users_page(
@@ -88,6 +91,7 @@ pub fn users_page(
     // Least privilege first: a careless click makes a viewer, not an administrator.
     let roles = [
         Role::Viewer,
+        Role::Field,
         Role::Researcher,
         Role::Statistician,
         Role::Approver,
@@ -118,8 +122,14 @@ pub fn users_page(
                     ctx.t(vi, en)
                 })
                 .collect();
-            let scope = (role == Role::Provincial)
-                .then(|| ctx.t(" (chỉ tỉnh của mình)", " (their province only)"));
+            let scope = match role {
+                Role::Provincial => Some(ctx.t(" (chỉ tỉnh của mình)", " (their province only)")),
+                Role::Field => Some(ctx.t(
+                    " (chỉ phiếu được giao cho mình)",
+                    " (only the forms assigned to them)",
+                )),
+                _ => None,
+            };
             view! { <tr><th scope="row">{ctx.t(vi, en)}{scope}</th><td>{may.join("; ")}</td></tr> }
         })
         .collect_view();
@@ -149,8 +159,12 @@ pub fn users_page(
             <input id="new-name" name="display_name" required maxlength="120" value=typed.display_name.clone() />
             <label for="new-role">{ctx.t("Vai trò", "Role")}</label>
             <select id="new-role" name="role">{roles}</select>
-            <label for="new-province">{ctx.t("Tỉnh (chỉ cho cán bộ Sở Nội vụ)", "Province (provincial officers only)")}</label>
+            <label for="new-province">{ctx.t("Tỉnh (chỉ cho cán bộ Sở Nội vụ và nhân viên phát, thu phiếu)", "Province (provincial officers and field workers only)")}</label>
             <select id="new-province" name="province"><option value="">"—"</option>{province_options}</select>
+            <label for="new-communes">{ctx.t("Chỉ các xã/phường (nhân viên phát, thu phiếu; để trống: cả tỉnh)", "Only these communes (field workers; empty: the whole province)")}</label>
+            <input id="new-communes" name="communes" inputmode="numeric" value=typed.communes.clone()
+                aria-describedby="new-communes-hint" />
+            <p class="hint" id="new-communes-hint">{ctx.t("Mã 5 chữ số, cách nhau bằng dấu cách hoặc dấu phẩy, ví dụ 00004 00008", "5-digit codes separated by spaces or commas, e.g. 00004 00008")}</p>
             <label for="new-password">{ctx.t("Mật khẩu ban đầu (ít nhất 12 ký tự)", "Initial password (at least 12 characters)")}</label>
             <input id="new-password" name="password" type="password" minlength="12" required autocomplete="new-password" />
             <fieldset>

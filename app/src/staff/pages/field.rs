@@ -254,6 +254,8 @@ pub fn batches_page(
 
 /// One printed invitation: the QR code (an SVG made by the server), the code and its link.
 pub struct Card {
+    /// The code's number in its batch, which the field worker marks on their phone.
+    pub number: usize,
     pub code_display: String,
     pub code: String,
     pub link: String,
@@ -281,7 +283,7 @@ fn sheet_cards(base_url: &str, cards: Vec<Card>) -> impl IntoView + use<> {
                         <p lang="vi">"Quét mã QR bằng điện thoại, hoặc vào "<b>{format!("{host}/s")}</b>" và nhập mã:"</p>
                         <p class="code">{card.code_display}</p>
                         <p class="small" lang="vi">"Ý kiến của ông/bà được giữ bí mật. Mỗi mã chỉ dùng được một lần."</p>
-                        <p class="small">{format!("PSU {} · {}", card.psu, card.psu_name)}</p>
+                        <p class="small">{format!("Số {} · PSU {} · {}", card.number, card.psu, card.psu_name)}</p>
                         <p class="visually-hidden">{card.link}</p>
                     </div>
                 </article>

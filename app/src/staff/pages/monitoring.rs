@@ -396,6 +396,7 @@ pub fn monitor_page(ctx: &Ctx, view_data: MonitorView) -> String {
         {super::purpose(ctx,
             "Theo dõi thu thập: số phiếu hoàn thành so với chỉ tiêu theo tỉnh, tầng và xã/phường, để biết nơi nào cần nhắc. Bấm vào một tỉnh để xem chi tiết.",
             "Follow collection: completes against target by province, stratum and commune, to see where reminders are needed. Choose a province for its detail.")}
+        <p><a href=format!("/staff/waves/{code}/fieldwork")>{ctx.t("Phát, thu phiếu theo nhân viên và tỷ lệ trả lời (RR1, RR3) →", "Fieldwork by worker and response rates (RR1, RR3) →")}</a></p>
         <p>{scope_line}" · "<span>{ctx.t("Tự cập nhật mỗi 30 giây khi bật JavaScript; nếu không, tải lại trang.", "Refreshes every 30 s with JavaScript; otherwise reload the page.")}</span></p>
         <div id="live" data-refresh=refresh aria-live="polite">
             <dl class="facts">

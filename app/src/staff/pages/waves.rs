@@ -203,6 +203,13 @@ pub fn wave_page(
     }
     actions.push(link("monitor", ctx.t("Theo dõi tiến độ", "Monitoring")));
     actions.push(link(
+        "fieldwork",
+        ctx.t(
+            "Phát, thu phiếu và tỷ lệ trả lời",
+            "Fieldwork and response rates",
+        ),
+    ));
+    actions.push(link(
         "frame",
         ctx.t("Dàn mẫu và chỉ tiêu", "Sample frame and targets"),
     ));

@@ -202,6 +202,7 @@ pub async fn staff_accounts(
                     }),
                     password_hash: hash.clone(),
                     research: None,
+                    communes: Vec::new(),
                 },
                 &super::audit("account_created"),
             )
