@@ -365,18 +365,18 @@ test('forms are assigned to a postal worker, who marks them on a 360 px phone wi
   await page.getByRole('button', { name: 'Xem', exact: true }).click();
   await expect(page).toHaveURL(/province=01/);
   const assign = async (forms: () => Promise<void>) => {
-    await page.getByLabel('Nhân viên phát, thu phiếu').selectOption({ label: 'Lê Văn Bưu (buu.ta, 01) — 00004' });
+    await page.getByLabel('Nhân viên phát và thu phiếu').selectOption({ label: 'Lê Văn Bưu (buu.ta) — chỉ xã/phường 00004' });
     await page.getByLabel('Xã/phường (PSU)').selectOption('00004');
     await forms();
     await page.getByLabel('Ngày phát').fill('2027-10-01');
-    await page.getByLabel('Thu trước ngày').fill('2027-10-03');
+    await page.getByLabel(/Hạn thu/).fill('2027-10-03');
     await page.getByRole('button', { name: 'Giao', exact: true }).click();
-    await expect(page.getByText('Đã giao phiếu.')).toBeVisible();
+    await expect(page.getByText(/^Đã giao \d+ phiếu \(số/)).toBeVisible();
   };
   await assign(() => page.getByLabel(/số phiếu giấy/).fill('30'));
   await assign(async () => {
-    const batch = await page.locator('#assign-batch option').nth(1).getAttribute('value');
-    await page.getByLabel(/Các mã mời chưa giao/).selectOption(batch ?? '');
+    const batch = await page.locator('#assign-batch option', { hasText: '00004' }).first().getAttribute('value');
+    await page.getByLabel(/Tất cả mã mời chưa giao/).selectOption(batch ?? '');
   });
 
   // The worker's phone: 360 px wide, no JavaScript.
@@ -396,12 +396,16 @@ test('forms are assigned to a postal worker, who marks them on a 360 px phone wi
   await expect(phone.locator('ol.forms li')).toHaveCount(30);
   await accessible(phone, 'field worker: forms');
   expect(await fits()).toBe(true);
-  for (const n of [1, 2, 3]) await phone.getByLabel(`Phiếu số ${n}`, { exact: true }).selectOption('collected');
-  await phone.getByLabel('Phiếu số 4', { exact: true }).selectOption('refused');
+  // The paper forms are numbered on from the commune's last keyed one (form 7, keyed above).
+  const forms = phone.locator('ol.forms select');
+  await expect(phone.locator('ol.forms label').first()).toHaveText('Phiếu số 8');
+  for (const n of [0, 1, 2]) await forms.nth(n).selectOption('collected');
+  await forms.nth(3).selectOption('refused');
   // Everything else was handed out: one button.
-  await phone.getByRole('button', { name: 'Đánh dấu mọi phiếu chưa phát là đã phát' }).click();
+  await phone.getByRole('button', { name: /Lưu, và ghi mọi phiếu còn/ }).click();
   await expect(phone.getByText('Đã lưu 30 phiếu.')).toBeVisible();
-  await expect(phone.getByLabel('Phiếu số 30', { exact: true })).toHaveValue('handed_out');
+  await expect(forms.last()).toHaveValue('handed_out');
+  await expect(forms.first()).toHaveValue('collected');
   await phone.getByRole('link', { name: '← Phiếu được giao' }).click();
   await phone.getByRole('link', { name: /00004/ }).first().click();
   await expect(phone.getByText('✓ đã trả lời trực tuyến')).toHaveCount(1);
@@ -414,6 +418,16 @@ test('forms are assigned to a postal worker, who marks them on a 360 px phone wi
   const commune = page.getByRole('row', { name: /00004/ });
   await expect(commune).toContainText('12,1%');
   await expect(page.getByRole('row', { name: /buu\.ta/ })).toContainText('33');
+
+  // The demonstration's current wave, marked by its postal workers: every province has rates.
+  await page.goto('/staff/waves/sipas-2026-demo/fieldwork');
+  const rows = page.locator('table.data').first().locator('tbody tr');
+  await expect(rows).toHaveCount(34);
+  for (const cell of await rows.locator('td:nth-last-child(2)').allTextContents()) {
+    const rr1 = Number(cell.replace('%', '').replace(',', '.'));
+    expect(rr1).toBeGreaterThan(60);
+    expect(rr1).toBeLessThan(100);
+  }
 });
 
 test('ministry staff draw the communes of a wave on the design page (no JavaScript needed)', async ({ browser }) => {

@@ -39,13 +39,9 @@ CREATE TABLE staff_communes (
 );
 
 -- Each code's number within its batch, printed on its card, so a worker can mark the form of a
--- code the server keeps only as a hash. Codes issued before are numbered in a fixed order.
+-- code the server keeps only as a hash. Codes issued before have none (their cards show none):
+-- they are not assigned by batch.
 ALTER TABLE invitation_codes ADD COLUMN serial INTEGER;
-UPDATE invitation_codes SET serial = numbered.n
-FROM (SELECT code_hash,
-        ROW_NUMBER() OVER (PARTITION BY batch ORDER BY psu, created_at, code_hash) AS n
-      FROM invitation_codes) AS numbered
-WHERE numbered.code_hash = invitation_codes.code_hash;
 
 -- Forms of one commune given to one worker, to hand out on a day and collect by another:
 -- the codes of a batch in that commune, or a run of numbered paper forms.
@@ -74,6 +70,9 @@ CREATE TABLE assignment_forms (
     assignment_id INTEGER NOT NULL REFERENCES field_assignments (id),
     form_number INTEGER NOT NULL,
     code_hash TEXT UNIQUE REFERENCES invitation_codes (code_hash),
+    -- A numbered paper form's key as the paper import and keying store it (wave, commune and
+    -- number), so a form keyed or imported is known to have come back.
+    import_key TEXT,
     outcome TEXT NOT NULL DEFAULT 'assigned' CHECK (outcome IN ('assigned', 'handed_out',
         'collected', 'refused', 'no_contact', 'not_found', 'not_eligible')),
     marked_at TEXT,

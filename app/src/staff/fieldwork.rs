@@ -247,11 +247,16 @@ pub struct AssignedForm {
     pub marked_at: Option<String>,
 }
 
+/// The most forms one assignment may hold (a village takes about 31; the phone page lists them
+/// all and posts two fields a form).
+pub const MAX_FORMS: i64 = 2000;
+
 /// What is being assigned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AssignedForms {
-    /// The unvoided codes of this batch in the commune, not yet assigned.
-    Batch(String),
+    /// The unvoided codes of this batch in the commune not yet assigned, in their order: all of
+    /// them, or the first `count`.
+    Batch { id: String, count: Option<i64> },
     /// This many paper forms, numbered on from the commune's last.
     Paper(i64),
 }
@@ -287,12 +292,13 @@ pub struct Mark {
     pub now: Outcome,
 }
 
-/// What a save did: forms changed, and forms someone else had changed since the page was shown
-/// (left as they are).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// What a save did: forms changed, and the numbers of forms changed to something else since
+/// the page was shown (left as they are). A form that already had the asked outcome (the same
+/// save sent twice) is neither.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Marked {
     pub changed: i64,
-    pub stale: i64,
+    pub stale: Vec<i64>,
 }
 
 /// A wave's fieldwork in numbers.
@@ -313,6 +319,7 @@ pub trait FieldworkStore: Send + Sync {
     async fn field_workers(&self, province: Option<&str>) -> StoreResult<Vec<Worker>>;
     /// Stores an assignment and its forms, all or nothing, with its audit entry; checks the
     /// worker, the wave, the commune and the batch (a `StoreError::Conflict` says which).
+    /// Forms whose code is voided later leave the assignment (and its counts).
     async fn assign(
         &self,
         assignment: &NewAssignment,
@@ -326,7 +333,8 @@ pub trait FieldworkStore: Send + Sync {
         worker: Option<i64>,
     ) -> StoreResult<Vec<Assignment>>;
     async fn assignment(&self, id: i64) -> StoreResult<(Assignment, Vec<AssignedForm>)>;
-    /// Applies a worker's marks: a form changes only if it is still as their page showed it.
+    /// Applies a worker's marks: a form changes only if it is still as their page showed it;
+    /// refused once the wave is closed.
     async fn mark_forms(
         &self,
         assignment: i64,
@@ -339,6 +347,14 @@ pub trait FieldworkStore: Send + Sync {
         wave_code: &str,
         province: Option<&str>,
     ) -> StoreResult<FieldworkTallies>;
+    /// Takes the forms not yet handed out (and not come back) off an assignment (a worker who
+    /// left, a commune given to the wrong person): their codes can be assigned again. How many
+    /// were taken off; refused once the wave is closed.
+    async fn withdraw_unmarked(
+        &self,
+        assignment: i64,
+        audit: &AuditOf<'_, i64>,
+    ) -> StoreResult<i64>;
 }
 
 #[cfg(test)]

@@ -69,10 +69,12 @@ pub enum AuditAction {
     FieldworkAssigned,
     /// A field worker marked what became of forms.
     FormsMarked,
+    /// Forms not yet handed out taken back from an assignment.
+    FieldworkWithdrawn,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 30] = [
+    pub const ALL: [AuditAction; 31] = [
         Self::SignIn,
         Self::SignInFailed,
         Self::SignOut,
@@ -103,6 +105,7 @@ impl AuditAction {
         Self::PaperResolved,
         Self::FieldworkAssigned,
         Self::FormsMarked,
+        Self::FieldworkWithdrawn,
     ];
 
     /// The key stored in the log (and used to filter it).
@@ -138,6 +141,7 @@ impl AuditAction {
             Self::PaperResolved => "paper_resolved",
             Self::FieldworkAssigned => "fieldwork_assigned",
             Self::FormsMarked => "forms_marked",
+            Self::FieldworkWithdrawn => "fieldwork_withdrawn",
         }
     }
 
@@ -184,6 +188,7 @@ impl AuditAction {
             ),
             Self::FieldworkAssigned => ("Giao phiếu cho nhân viên", "Forms assigned"),
             Self::FormsMarked => ("Ghi kết quả phát, thu phiếu", "Form outcomes marked"),
+            Self::FieldworkWithdrawn => ("Thu hồi phiếu chưa phát", "Forms taken back"),
         }
     }
 }

@@ -635,7 +635,113 @@ pub async fn collect<S: Store + StaffStore>(
         secs = started.elapsed().as_secs_f64(),
         "demo submissions stored"
     );
-    import(store, &wave.code, &forms).await
+    import(store, &wave.code, &forms).await?;
+    fieldwork(store, wave, frame).await
+}
+
+/// The current wave's fieldwork as postal workers would have marked it: one worker a province
+/// (`buuta.minhhoa.PP`, an account with a random password nobody knows), given the province's
+/// codes commune by commune. A form whose code was answered on paper is collected, one answered
+/// online was handed out; of the rest (the 20% spare codes and the shortfall) half were never
+/// handed out and the others were refused, found nobody, could not be found, were not eligible
+/// or are still out, in proportions that vary by commune.
+async fn fieldwork<S: Store + StaffStore>(
+    store: &S,
+    wave: &Wave,
+    frame: &Frame,
+) -> Result<(), StoreError> {
+    use sipas_app::staff::fieldwork::{AssignedForms, Mark, NewAssignment, Outcome};
+    let provinces: BTreeSet<&str> = frame
+        .psus
+        .iter()
+        .map(|p| p.province_code.as_str())
+        .collect();
+    for province in provinces {
+        let username = format!("buuta.minhhoa.{province}");
+        let worker = sipas_app::staff::port::NewUser {
+            username: username.clone(),
+            display_name: format!("Bưu tá minh họa tỉnh {province}"),
+            role: sipas_app::staff::Role::Field,
+            province: Some(sipas_app::staff::ProvinceRef {
+                geography: wave.geography,
+                code: province.to_owned(),
+            }),
+            password_hash: crate::services::accounts::hash_password(crate::store::random_token())
+                .await?,
+            research: None,
+            communes: Vec::new(),
+        };
+        let created = demo_entry(AuditAction::AccountCreated)
+            .province(Some(province))
+            .detail(format!("{username} (minh họa)"));
+        let worker_id = store.create_user(&worker, &created).await?;
+        let Some(batch) = store
+            .batches(&wave.code, Some(province))
+            .await?
+            .into_iter()
+            .find(|b| b.issued_by == "demo")
+        else {
+            continue;
+        };
+        for psu in frame.psus.iter().filter(|p| p.province_code == province) {
+            let assignment = NewAssignment {
+                wave_code: wave.code.clone(),
+                worker_id,
+                psu: psu.psu.clone(),
+                forms: AssignedForms::Batch {
+                    id: batch.id.clone(),
+                    count: None,
+                },
+                hand_out_on: format!("{}-10-01", wave.year),
+                collect_by: format!("{}-10-03", wave.year),
+                created_by: worker_id,
+            };
+            let assigned = |(psu, count): &(String, i64)| {
+                demo_entry(AuditAction::FieldworkAssigned)
+                    .wave(&wave.code)
+                    .province(Some(province))
+                    .detail(format!("giao {count} phiếu của xã {psu} cho {username}"))
+            };
+            let id = store.assign(&assignment, &assigned).await?;
+            let (_, forms) = store.assignment(id).await?;
+            let marks: Vec<Mark> = forms
+                .iter()
+                .map(|form| {
+                    let now = match (form.answered, form.online) {
+                        (true, false) => Outcome::Collected,
+                        (true, true) => Outcome::HandedOut,
+                        (false, _) => {
+                            let key = format!("outcome {} {} {}", wave.code, psu.psu, form.number);
+                            let u = (effect(&key) + 1.0) / 2.0;
+                            // The share of them never handed out varies by commune.
+                            let spare = 0.5 + 0.15 * effect(&format!("spare {}", psu.psu));
+                            match u {
+                                u if u < spare => Outcome::Assigned,
+                                u if u < spare + 0.18 => Outcome::Refused,
+                                u if u < spare + 0.28 => Outcome::NoContact,
+                                u if u < spare + 0.36 => Outcome::NotFound,
+                                u if u < spare + 0.42 => Outcome::NotEligible,
+                                _ => Outcome::HandedOut,
+                            }
+                        }
+                    };
+                    Mark {
+                        number: form.number,
+                        was: form.outcome,
+                        now,
+                    }
+                })
+                .collect();
+            let marked = |m: &sipas_app::staff::fieldwork::Marked| {
+                demo_entry(AuditAction::FormsMarked)
+                    .wave(&wave.code)
+                    .province(Some(province))
+                    .detail(format!("{username}: ghi {} phiếu", m.changed))
+            };
+            store.mark_forms(id, &marks, worker_id, &marked).await?;
+        }
+    }
+    Ok(())
 }
 
 async fn import(

@@ -9,8 +9,9 @@ use axum::response::{IntoResponse, Redirect};
 use serde::Deserialize;
 use sipas_app::i18n::Text;
 use sipas_app::ports::StoreError;
+use sipas_app::staff::Action;
 use sipas_app::staff::fieldwork::{AssignedForms, Mark, Marked, NewAssignment, Outcome};
-use sipas_app::staff::pages::{self, FieldworkView};
+use sipas_app::staff::pages::{self, AssignmentForm, FieldworkView};
 use sipas_app::staff::port::AuditAction;
 use sipas_app::staff::research::valid_date;
 
@@ -68,15 +69,15 @@ pub async fn assignment(
 
 /// The marks a posted form asks for: `w{n}` is what the page showed for form n, `o{n}` what the
 /// worker chose; with `bulk=handed_out`, every form still "not handed out" becomes handed out.
-/// A number that is not on the assignment, or an outcome we do not know, names the field.
-fn marks_of(fields: &[(String, String)], numbers: &[i64]) -> Result<Vec<Mark>, String> {
+/// A number that is not on the assignment, or an outcome we do not know, names the field (the
+/// page only offers valid ones: this is for an edited or truncated form).
+fn marks_of(fields: &[(String, String)], numbers: &[i64]) -> Result<Vec<Mark>, Text> {
+    let numbers: std::collections::HashSet<i64> = numbers.iter().copied().collect();
     let bulk = fields.iter().any(|(k, v)| k == "bulk" && v == "handed_out");
-    let value = |name: String| {
-        fields
-            .iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.as_str())
-    };
+    let posted: std::collections::HashMap<&str, &str> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let mut marks = Vec::new();
     for (key, _) in fields {
         let Some(number) = key.strip_prefix('o') else {
@@ -86,13 +87,23 @@ fn marks_of(fields: &[(String, String)], numbers: &[i64]) -> Result<Vec<Mark>, S
             .parse()
             .ok()
             .filter(|n| numbers.contains(n))
-            .ok_or_else(|| format!("{key}: no such form on this assignment"))?;
-        let read = |name: String| {
-            let text = value(name.clone()).unwrap_or("");
-            Outcome::parse(text).ok_or_else(|| format!("{name}: unknown outcome {text:?}"))
+            .ok_or_else(|| {
+                Text::new(
+                    format!("{key}: không có phiếu này trong lần giao"),
+                    format!("{key}: no such form on this assignment"),
+                )
+            })?;
+        let read = |name: &str| {
+            let text = posted.get(name).copied().unwrap_or("");
+            Outcome::parse(text).ok_or_else(|| {
+                Text::new(
+                    format!("{name}: không có kết quả {text:?}; hãy tải lại trang"),
+                    format!("{name}: unknown outcome {text:?}; reload the page"),
+                )
+            })
         };
-        let was = read(format!("w{number}"))?;
-        let mut now = read(key.clone())?;
+        let was = read(&format!("w{number}"))?;
+        let mut now = read(key)?;
         if bulk && now == Outcome::Assigned {
             now = Outcome::HandedOut;
         }
@@ -115,6 +126,7 @@ pub async fn mark(
     let marks = match marks_of(&fields, &numbers) {
         Ok(marks) => marks,
         Err(problem) => {
+            let problem = problem.pick(staff.ctx.locale).to_owned();
             return Ok(html(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 pages::field_assignment(&staff.ctx, &assignment, &forms, Some(problem)),
@@ -145,21 +157,27 @@ pub async fn mark(
         .store
         .mark_forms(assignment.id, &marks, staff.user.id, &audit)
         .await?;
-    let notice = if marked.stale > 0 {
-        Text::new(
-            format!(
-                "Đã lưu {} phiếu. {} phiếu đã được người khác sửa trong lúc đó và được giữ nguyên: hãy xem lại.",
-                marked.changed, marked.stale
-            ),
-            format!(
-                "{} forms saved. {} forms had been changed by someone else meanwhile and were left as they are: check them.",
-                marked.changed, marked.stale
-            ),
-        )
-    } else {
+    let notice = if marked.stale.is_empty() {
         Text::new(
             format!("Đã lưu {} phiếu.", marked.changed),
             format!("{} forms saved.", marked.changed),
+        )
+    } else {
+        let numbers = marked
+            .stale
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        Text::new(
+            format!(
+                "Đã lưu {} phiếu. Phiếu số {numbers} đã được sửa ở nơi khác trong lúc đó nên được giữ nguyên: hãy xem lại các phiếu này.",
+                marked.changed
+            ),
+            format!(
+                "{} forms saved. Forms {numbers} had been changed elsewhere meanwhile and were left as they are: check them.",
+                marked.changed
+            ),
         )
     };
     staff.flash(notice).await;
@@ -181,18 +199,22 @@ fn province_of(own: Option<String>, asked: Option<String>) -> Result<Option<Stri
     }
 }
 
+/// A refused assignment form: what was typed and what is wrong with it.
+type Refused = (AssignmentForm, String);
+
 async fn page<P>(
     state: &AppState,
     wave: &InWave<P>,
     province: Option<String>,
     status: StatusCode,
-    error: Option<String>,
+    refused: Option<Refused>,
 ) -> StaffResult {
     let store = &state.staff.store;
     let code = wave.code();
     let mut tallies = store.fieldwork(code, province.as_deref()).await?;
     let frame = store.frame(code, wave.province.as_deref()).await?;
     let mut provinces: Vec<String> = frame.psus.iter().map(|p| p.province_code.clone()).collect();
+    provinces.sort();
     provinces.dedup();
     // The national page compares provinces; a province's page has its communes, workers and
     // assignments, and the form that assigns them (a country's workers in one list would be
@@ -205,23 +227,27 @@ async fn page<P>(
         }
         Some(chosen) => {
             let assignments = store.assignments(Some(code), Some(chosen), None).await?;
-            let assigning = if wave.user.may(sipas_app::staff::Action::AssignFieldwork) {
+            let assigning = if wave.user.may(Action::AssignFieldwork) {
                 let psus = frame
                     .psus
                     .into_iter()
                     .filter(|p| p.province_code == chosen)
                     .collect();
-                Some((
-                    store.field_workers(Some(chosen)).await?,
-                    psus,
-                    store.batches(code, Some(chosen)).await?,
-                ))
+                // Paper imports keep their forms in a batch of their own: nothing to hand out.
+                let batches = store
+                    .batches(code, Some(chosen))
+                    .await?
+                    .into_iter()
+                    .filter(|b| b.issued_by != "paper-import")
+                    .collect();
+                Some((store.field_workers(Some(chosen)).await?, psus, batches))
             } else {
                 None
             };
             (assignments, assigning)
         }
     };
+    let (typed, error) = refused.map_or((AssignmentForm::default(), None), |(t, e)| (t, Some(e)));
     Ok(html(
         status,
         pages::fieldwork_page(
@@ -238,6 +264,8 @@ async fn page<P>(
                 province,
                 provinces,
                 assigning,
+                can_withdraw: wave.user.may(Action::AssignFieldwork),
+                typed,
                 error,
             },
         ),
@@ -253,27 +281,8 @@ pub async fn fieldwork(
     page(&state, &wave, province, StatusCode::OK, None).await
 }
 
-#[derive(Deserialize)]
-pub struct AssignForm {
-    /// The province whose page the form was on (shown again on a refusal).
-    #[serde(default)]
-    province: String,
-    #[serde(default)]
-    worker: String,
-    #[serde(default)]
-    psu: String,
-    #[serde(default)]
-    batch: String,
-    #[serde(default)]
-    count: String,
-    #[serde(default)]
-    hand_out_on: String,
-    #[serde(default)]
-    collect_by: String,
-}
-
 /// The assignment a form asks for, or what is wrong with it (field and reason).
-fn assignment_of(form: &AssignForm, wave: &str, by: i64) -> Result<NewAssignment, Text> {
+fn assignment_of(form: &AssignmentForm, wave: &str, by: i64) -> Result<NewAssignment, Text> {
     let worker = form
         .worker
         .trim()
@@ -286,36 +295,44 @@ fn assignment_of(form: &AssignForm, wave: &str, by: i64) -> Result<NewAssignment
             "commune: choose one",
         ));
     }
-    let forms = match (form.batch.trim(), form.count.trim()) {
-        (batch, "") if !batch.is_empty() => AssignedForms::Batch(batch.to_owned()),
-        ("", count) if !count.is_empty() => {
-            AssignedForms::Paper(count.parse::<i64>().map_err(|_| {
-                Text::new(
-                    format!("số phiếu: {count:?} không phải là số"),
-                    format!("forms: {count:?} is not a number"),
-                )
-            })?)
-        }
-        _ => {
+    let count = match form.count.trim() {
+        "" => None,
+        count => Some(count.parse::<i64>().map_err(|_| {
+            Text::new(
+                format!("số phiếu: {count:?} không phải là số"),
+                format!("forms: {count:?} is not a number"),
+            )
+        })?),
+    };
+    let forms = match (form.batch.trim(), count) {
+        ("", Some(count)) => AssignedForms::Paper(count),
+        ("", None) => {
             return Err(Text::new(
-                "phiếu: chọn một lô mã mời, hoặc nhập số phiếu giấy (không cả hai)",
-                "forms: choose a batch of codes or give a number of paper forms (not both)",
+                "phiếu: chọn một lô mã mời, hoặc nhập số phiếu giấy",
+                "forms: choose a batch of codes, or give a number of paper forms",
             ));
         }
+        (batch, count) => AssignedForms::Batch {
+            id: batch.to_owned(),
+            count,
+        },
     };
     let (out, by_date) = (form.hand_out_on.trim(), form.collect_by.trim());
-    for (name, date) in [("hand_out_on", out), ("collect_by", by_date)] {
+    for (vi, en, date) in [
+        ("ngày phát", "hand out on", out),
+        ("hạn thu", "collect by", by_date),
+    ] {
         if !valid_date(date) {
             return Err(Text::new(
-                format!("{name}: {date:?} không phải ngày (YYYY-MM-DD)"),
-                format!("{name}: {date:?} is not a date (YYYY-MM-DD)"),
+                format!("{vi}: {date:?} không phải là ngày"),
+                format!("{en}: {date:?} is not a date"),
             ));
         }
     }
     if by_date < out {
         return Err(Text::new(
-            "collect_by: ngày thu phải từ ngày phát trở đi",
-            "collect_by: collection cannot come before hand-out",
+            "hạn thu: không được trước ngày phát",
+            "collect by: cannot come before the hand-out",
         ));
     }
     Ok(NewAssignment {
@@ -332,7 +349,7 @@ fn assignment_of(form: &AssignForm, wave: &str, by: i64) -> Result<NewAssignment
 pub async fn assign(
     State(state): State<AppState>,
     wave: InWave<can::AssignFieldwork>,
-    Form(form): Form<AssignForm>,
+    Form(form): Form<AssignmentForm>,
 ) -> StaffResult {
     let province = province_of(wave.province.clone(), Some(form.province.clone()))?;
     let show = |message: Text| {
@@ -342,7 +359,7 @@ pub async fn assign(
             &wave,
             province.clone(),
             StatusCode::UNPROCESSABLE_ENTITY,
-            Some(text),
+            Some((form.clone(), text)),
         )
     };
     let new = match assignment_of(&form, wave.code(), wave.user.id) {
@@ -358,7 +375,7 @@ pub async fn assign(
         .await?;
     let Some(worker) = workers.into_iter().find(|w| w.id == new.worker_id) else {
         return show(Text::new(
-            "nhân viên: không có nhân viên phát, thu phiếu như vậy trong tỉnh của bạn",
+            "nhân viên: không có nhân viên phát và thu phiếu như vậy trong tỉnh của bạn",
             "worker: no such field worker in your province",
         ))
         .await;
@@ -369,17 +386,28 @@ pub async fn assign(
         staff.entry(
             AuditAction::FieldworkAssigned,
             Some(&code),
-            wave.province.as_deref(),
+            Some(&worker.province_code),
             format!(
-                "giao {count} phiếu của xã {psu} cho {} (phát {}, thu trước {})",
+                "giao {count} phiếu của xã {psu} cho {} (phát {}, hạn thu {})",
                 worker.username, new.hand_out_on, new.collect_by
             ),
         )
     };
     match state.staff.store.assign(&new, &audit).await {
-        Ok(_) => {
+        Ok(id) => {
+            let (given, _) = state.staff.store.assignment(id).await?;
+            let range = format!("{}–{}", given.first_form, given.last_form);
             staff
-                .flash(Text::new("Đã giao phiếu.", "Forms assigned."))
+                .flash(Text::new(
+                    format!(
+                        "Đã giao {} phiếu (số {range}) của {} cho {}.",
+                        given.tally.forms, given.psu_name, worker.display_name
+                    ),
+                    format!(
+                        "{} forms (numbers {range}) of {} assigned to {}.",
+                        given.tally.forms, given.psu_name, worker.display_name
+                    ),
+                ))
                 .await;
             let back = format!(
                 "/staff/waves/{code}/fieldwork?province={}",
@@ -390,6 +418,58 @@ pub async fn assign(
         Err(StoreError::Conflict(message)) => show(message).await,
         Err(err) => Err(err.into()),
     }
+}
+
+/// Takes the forms not yet handed out off an assignment of the member's province.
+pub async fn withdraw(
+    State(state): State<AppState>,
+    wave: InWave<can::AssignFieldwork>,
+    Path((_, id)): Path<(String, String)>,
+) -> StaffResult {
+    let id: i64 = id.parse().map_err(|_| StaffError::NotFound)?;
+    let (assignment, _) = state.staff.store.assignment(id).await?;
+    let visible = assignment.wave_code == wave.code()
+        && wave
+            .province
+            .as_deref()
+            .is_none_or(|own| own == assignment.province_code);
+    if !visible {
+        return Err(StaffError::NotFound);
+    }
+    let staff = &wave.allowed.staff;
+    let audit = |taken: &i64| {
+        staff.entry(
+            AuditAction::FieldworkWithdrawn,
+            Some(&assignment.wave_code),
+            Some(&assignment.province_code),
+            format!(
+                "thu hồi {taken} phiếu chưa phát của lần giao {} (xã {}, {})",
+                assignment.id, assignment.psu, assignment.worker
+            ),
+        )
+    };
+    let taken = state
+        .staff
+        .store
+        .withdraw_unmarked(assignment.id, &audit)
+        .await?;
+    staff
+        .flash(Text::new(
+            format!(
+                "Đã thu hồi {taken} phiếu chưa phát của {} ({}).",
+                assignment.worker, assignment.psu_name
+            ),
+            format!(
+                "{taken} forms not handed out taken back from {} ({}).",
+                assignment.worker, assignment.psu_name
+            ),
+        ))
+        .await;
+    let back = format!(
+        "/staff/waves/{}/fieldwork?province={}",
+        assignment.wave_code, assignment.province_code
+    );
+    Ok(Redirect::to(&back).into_response())
 }
 
 #[cfg(test)]
@@ -428,17 +508,26 @@ mod tests {
                 },
             ]
         );
-        let err = marks_of(&fields(&[("w9", "assigned"), ("o9", "refused")]), &[1, 2]);
-        assert_eq!(err, Err("o9: no such form on this assignment".into()));
-        let err = marks_of(&fields(&[("w1", "assigned"), ("o1", "lost")]), &[1]);
-        assert_eq!(err, Err("o1: unknown outcome \"lost\"".into()));
-        let err = marks_of(&fields(&[("o1", "refused")]), &[1]);
-        assert_eq!(err, Err("w1: unknown outcome \"\"".into()));
+        let en = |posted: &[(&str, &str)], numbers: &[i64]| {
+            marks_of(&fields(posted), numbers).map_err(|e| e.en)
+        };
+        assert_eq!(
+            en(&[("w9", "assigned"), ("o9", "refused")], &[1, 2]),
+            Err("o9: no such form on this assignment".into())
+        );
+        assert_eq!(
+            en(&[("w1", "assigned"), ("o1", "lost")], &[1]),
+            Err("o1: unknown outcome \"lost\"; reload the page".into())
+        );
+        assert_eq!(
+            en(&[("o1", "refused")], &[1]),
+            Err("w1: unknown outcome \"\"; reload the page".into())
+        );
     }
 
     #[test]
     fn an_assignment_form_names_what_is_wrong() {
-        let form = |batch: &str, count: &str, out: &str, by: &str| AssignForm {
+        let form = |batch: &str, count: &str, out: &str, by: &str| AssignmentForm {
             province: "01".into(),
             worker: "3".into(),
             psu: "00004".into(),
@@ -449,14 +538,19 @@ mod tests {
         };
         let ok = assignment_of(&form("", "30", "2026-10-01", "2026-10-03"), "w", 1).unwrap();
         assert_eq!(ok.forms, AssignedForms::Paper(30));
-        let batch = assignment_of(&form("b1", "", "2026-10-01", "2026-10-01"), "w", 1).unwrap();
-        assert_eq!(batch.forms, AssignedForms::Batch("b1".into()));
+        let all = assignment_of(&form("b1", "", "2026-10-01", "2026-10-01"), "w", 1).unwrap();
+        let batch = |count| AssignedForms::Batch {
+            id: "b1".into(),
+            count,
+        };
+        assert_eq!(all.forms, batch(None));
+        let some = assignment_of(&form("b1", "12", "2026-10-01", "2026-10-01"), "w", 1).unwrap();
+        assert_eq!(some.forms, batch(Some(12)));
         for (bad, field) in [
-            (form("b1", "30", "2026-10-01", "2026-10-03"), "forms"),
             (form("", "", "2026-10-01", "2026-10-03"), "forms"),
             (form("", "x", "2026-10-01", "2026-10-03"), "forms"),
-            (form("", "30", "2026-13-01", "2026-10-03"), "hand_out_on"),
-            (form("", "30", "2026-10-03", "2026-10-01"), "collect_by"),
+            (form("", "30", "2026-13-01", "2026-10-03"), "hand out on"),
+            (form("", "30", "2026-10-03", "2026-10-01"), "collect by"),
         ] {
             let err = assignment_of(&bad, "w", 1).unwrap_err();
             assert!(err.en.starts_with(field), "{field}: {}", err.en);

@@ -196,6 +196,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/staff/waves/{wave}/fieldwork",
             get(fieldwork::fieldwork).post(fieldwork::assign),
         )
+        .route(
+            "/staff/waves/{wave}/fieldwork/{id}/withdraw",
+            post(fieldwork::withdraw),
+        )
         .route("/staff/field", get(fieldwork::home))
         .route(
             "/staff/field/{id}",

@@ -19,8 +19,9 @@ use super::audit::record;
 use super::field::province_param;
 use super::sql::{SqlStore, begin_write, db_error, lock_wave, now_rfc3339};
 
-/// The most paper forms one assignment may hold (a village takes about 31).
-pub const MAX_PAPER_FORMS: i64 = 2000;
+/// The most forms one assignment may hold (a village takes about 31; the phone page lists
+/// them all, and posts two fields a form).
+pub const MAX_FORMS: i64 = sipas_app::staff::fieldwork::MAX_FORMS;
 
 fn refused(vi: String, en: String) -> StoreError {
     StoreError::Conflict(Text::new(vi, en))
@@ -30,10 +31,44 @@ fn outcome(key: &str) -> StoreResult<Outcome> {
     Outcome::parse(key).ok_or_else(|| StoreError::Backend(format!("unknown outcome {key:?}")))
 }
 
-/// Whether a form's code has a response, and whether from the web survey: two 0/1 columns
-/// (cast, so both engines return 64-bit integers).
-const ANSWERED: &str = "CAST(CASE WHEN r.receipt IS NULL THEN 0 ELSE 1 END AS BIGINT), \
+/// A form's response, if it came back: on its code (`r`: online, or a paper form keyed by its
+/// code) or as a numbered paper form imported or keyed (`p`, by its import key); and its code
+/// (`c`), whose voiding takes the form off the assignment.
+const FORM_JOINS: &str = "LEFT JOIN responses r ON r.code_hash = f.code_hash \
+     LEFT JOIN responses p ON p.import_key = f.import_key \
+     LEFT JOIN invitation_codes c ON c.code_hash = f.code_hash";
+
+/// Whether a form came back, and whether on the web survey: two 0/1 columns (cast, so both
+/// engines return 64-bit integers).
+const ANSWERED: &str = "CAST(CASE WHEN r.receipt IS NULL AND p.receipt IS NULL THEN 0 ELSE 1 END \
+     AS BIGINT), \
      CAST(CASE WHEN r.channel IN ('online', 'form', 'outbox') THEN 1 ELSE 0 END AS BIGINT)";
+
+/// The key the paper import and keying give a numbered paper form (`collected::import_one`).
+fn paper_key(wave_code: &str, psu: &str, number: i64) -> String {
+    sipas_app::survey::codes::sha256_hex(format!("{wave_code}\u{1f}{psu}\u{1f}{number}").as_bytes())
+}
+
+/// Refuses a change to an assignment of a closed wave (its outcomes are final: its rates may be
+/// published); `NotFound` for no such assignment.
+async fn still_open(conn: &mut sqlx::AnyConnection, assignment: i64) -> StoreResult<()> {
+    let closed: Option<Option<String>> = sqlx::query_scalar(
+        "SELECT w.closed_at FROM field_assignments a JOIN waves w ON w.code = a.wave_code \
+         WHERE a.id = $1",
+    )
+    .bind(assignment)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    match closed {
+        None => Err(StoreError::NotFound),
+        Some(Some(_)) => Err(refused(
+            "Đợt đã đóng: kết quả phát, thu phiếu không sửa được nữa.".into(),
+            "The wave is closed: its form outcomes can no longer change.".into(),
+        )),
+        Some(None) => Ok(()),
+    }
+}
 
 #[derive(sqlx::FromRow)]
 struct AssignmentRow {
@@ -83,9 +118,8 @@ impl SqlStore {
         .map_err(db_error)?;
         let counts = sqlx::query_as::<_, (i64, String, i64, i64, i64)>(&format!(
             "SELECT f.assignment_id, f.outcome, {ANSWERED}, COUNT(*) FROM assignment_forms f \
-             JOIN field_assignments a ON a.id = f.assignment_id \
-             LEFT JOIN responses r ON r.code_hash = f.code_hash \
-             WHERE {ASSIGNMENT_FILTER} GROUP BY 1, 2, 3, 4"
+             JOIN field_assignments a ON a.id = f.assignment_id {FORM_JOINS} \
+             WHERE {ASSIGNMENT_FILTER} AND c.voided_at IS NULL GROUP BY 1, 2, 3, 4"
         ))
         .bind(wave_code.unwrap_or(""))
         .bind(province_param(province))
@@ -233,35 +267,55 @@ impl FieldworkStore for SqlStore {
                 ),
             ));
         }
-        // The forms: (number, code hash).
-        let forms: Vec<(i64, Option<String>)> = match &new.forms {
-            AssignedForms::Batch(batch) => sqlx::query_as::<_, (i64, String)>(
-                "SELECT c.serial, c.code_hash FROM invitation_codes c \
-                 WHERE c.batch = $1 AND c.wave_code = $2 AND c.psu = $3 \
-                 AND c.voided_at IS NULL AND c.serial IS NOT NULL \
-                 AND NOT EXISTS (SELECT 1 FROM assignment_forms f \
-                                 WHERE f.code_hash = c.code_hash) \
-                 ORDER BY c.serial",
-            )
-            .bind(batch)
-            .bind(&new.wave_code)
-            .bind(psu)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db_error)?
-            .into_iter()
-            .map(|(serial, hash)| (serial, Some(hash)))
-            .collect(),
-            AssignedForms::Paper(count) => {
-                if !(1..=MAX_PAPER_FORMS).contains(count) {
+        // The forms: (number, code hash, import key).
+        let forms: Vec<(i64, Option<String>, Option<String>)> = match &new.forms {
+            AssignedForms::Batch { id: batch, count } => {
+                let codes = sqlx::query_as::<_, (i64, String)>(
+                    "SELECT c.serial, c.code_hash FROM invitation_codes c \
+                     WHERE c.batch = $1 AND c.wave_code = $2 AND c.psu = $3 \
+                     AND c.voided_at IS NULL AND c.serial IS NOT NULL \
+                     AND NOT EXISTS (SELECT 1 FROM assignment_forms f \
+                                     WHERE f.code_hash = c.code_hash) \
+                     ORDER BY c.serial",
+                )
+                .bind(batch)
+                .bind(&new.wave_code)
+                .bind(psu)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_error)?;
+                let available = i64::try_from(codes.len()).unwrap_or(i64::MAX);
+                let too_many = match count {
+                    Some(n) => !(1..=MAX_FORMS).contains(n),
+                    None => available > MAX_FORMS,
+                };
+                if too_many {
                     return Err(refused(
-                        format!("số phiếu: từ 1 đến {MAX_PAPER_FORMS}"),
-                        format!("forms: from 1 to {MAX_PAPER_FORMS}"),
+                        format!(
+                            "số phiếu: một lần giao từ 1 đến {MAX_FORMS} phiếu; hãy nhập số mã cần giao"
+                        ),
+                        format!(
+                            "forms: one assignment holds 1 to {MAX_FORMS} forms; give the number of codes to assign"
+                        ),
                     ));
                 }
-                // Numbered on from the commune's last paper form, so the number a clerk keys
-                // with the commune names one form.
-                let last: i64 = sqlx::query_scalar(
+                let wanted = count.unwrap_or(available);
+                codes
+                    .into_iter()
+                    .take(usize::try_from(wanted).unwrap_or(usize::MAX))
+                    .map(|(serial, hash)| (serial, Some(hash), None))
+                    .collect()
+            }
+            AssignedForms::Paper(count) => {
+                if !(1..=MAX_FORMS).contains(count) {
+                    return Err(refused(
+                        format!("số phiếu: từ 1 đến {MAX_FORMS}"),
+                        format!("forms: from 1 to {MAX_FORMS}"),
+                    ));
+                }
+                // Numbered on from the commune's last paper form, assigned or keyed, so the
+                // number a clerk keys with the commune names one form.
+                let assigned: i64 = sqlx::query_scalar(
                     "SELECT CAST(COALESCE(MAX(last_form), 0) AS BIGINT) FROM field_assignments \
                      WHERE wave_code = $1 AND psu = $2 AND batch IS NULL",
                 )
@@ -270,12 +324,26 @@ impl FieldworkStore for SqlStore {
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(db_error)?;
-                (last + 1..=last + count).map(|n| (n, None)).collect()
+                let keyed: Vec<Option<String>> = sqlx::query_scalar(
+                    "SELECT form_number FROM paper_forms WHERE wave_code = $1 AND psu = $2",
+                )
+                .bind(&new.wave_code)
+                .bind(psu)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_error)?;
+                let last = keyed
+                    .iter()
+                    .filter_map(|n| n.as_deref()?.trim().parse::<i64>().ok())
+                    .fold(assigned, i64::max);
+                (last + 1..=last + count)
+                    .map(|n| (n, None, Some(paper_key(&new.wave_code, psu, n))))
+                    .collect()
             }
         };
         let (Some(first), Some(last)) = (forms.first(), forms.last()) else {
             let batch = match &new.forms {
-                AssignedForms::Batch(batch) => batch.as_str(),
+                AssignedForms::Batch { id, .. } => id.as_str(),
                 AssignedForms::Paper(_) => "",
             };
             return Err(refused(
@@ -295,7 +363,7 @@ impl FieldworkStore for SqlStore {
         .bind(&worker_province)
         .bind(psu)
         .bind(match &new.forms {
-            AssignedForms::Batch(batch) => Some(batch.clone()),
+            AssignedForms::Batch { id, .. } => Some(id.clone()),
             AssignedForms::Paper(_) => None,
         })
         .bind(first.0)
@@ -310,15 +378,23 @@ impl FieldworkStore for SqlStore {
         // Many rows a statement, within both engines' limits on parameters.
         for chunk in forms.chunks(300) {
             let rows: Vec<String> = (0..chunk.len())
-                .map(|i| format!("(${}, ${}, ${})", i * 3 + 1, i * 3 + 2, i * 3 + 3))
+                .map(|i| {
+                    let p = i * 4;
+                    format!("(${}, ${}, ${}, ${})", p + 1, p + 2, p + 3, p + 4)
+                })
                 .collect();
             let sql = format!(
-                "INSERT INTO assignment_forms (assignment_id, form_number, code_hash) VALUES {}",
+                "INSERT INTO assignment_forms (assignment_id, form_number, code_hash, import_key) \
+                 VALUES {}",
                 rows.join(", ")
             );
             let mut insert = sqlx::query(&sql);
-            for (number, hash) in chunk {
-                insert = insert.bind(id).bind(*number).bind(hash.clone());
+            for (number, hash, key) in chunk {
+                insert = insert
+                    .bind(id)
+                    .bind(*number)
+                    .bind(hash.clone())
+                    .bind(key.clone());
             }
             insert.execute(&mut *tx).await.map_err(db_error)?;
         }
@@ -347,8 +423,8 @@ impl FieldworkStore for SqlStore {
             .ok_or(StoreError::NotFound)?;
         let forms = sqlx::query_as::<_, (i64, String, i64, i64, Option<String>)>(&format!(
             "SELECT f.form_number, f.outcome, {ANSWERED}, f.marked_at FROM assignment_forms f \
-             LEFT JOIN responses r ON r.code_hash = f.code_hash \
-             WHERE f.assignment_id = $1 ORDER BY f.form_number"
+             {FORM_JOINS} WHERE f.assignment_id = $1 AND c.voided_at IS NULL \
+             ORDER BY f.form_number"
         ))
         .bind(id)
         .fetch_all(self.pool())
@@ -377,6 +453,7 @@ impl FieldworkStore for SqlStore {
     ) -> StoreResult<Marked> {
         let now = now_rfc3339()?;
         let mut tx = begin_write(self.pool()).await.map_err(db_error)?;
+        still_open(&mut tx, assignment).await?;
         let mut marked = Marked::default();
         for mark in marks.iter().filter(|m| m.was != m.now) {
             let done = sqlx::query(
@@ -395,8 +472,20 @@ impl FieldworkStore for SqlStore {
             .rows_affected();
             if done == 1 {
                 marked.changed += 1;
-            } else {
-                marked.stale += 1;
+                continue;
+            }
+            // Not as the page showed it: already what was asked (the same save sent twice, on
+            // a slow network), or changed to something else meanwhile.
+            let current: Option<String> = sqlx::query_scalar(
+                "SELECT outcome FROM assignment_forms WHERE assignment_id = $1 AND form_number = $2",
+            )
+            .bind(assignment)
+            .bind(mark.number)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_error)?;
+            if current.as_deref() != Some(mark.now.key()) {
+                marked.stale.push(mark.number);
             }
         }
         if marked.changed > 0 {
@@ -404,6 +493,34 @@ impl FieldworkStore for SqlStore {
         }
         tx.commit().await.map_err(db_error)?;
         Ok(marked)
+    }
+
+    async fn withdraw_unmarked(
+        &self,
+        assignment: i64,
+        audit: &AuditOf<'_, i64>,
+    ) -> StoreResult<i64> {
+        let mut tx = begin_write(self.pool()).await.map_err(db_error)?;
+        still_open(&mut tx, assignment).await?;
+        // A form that came back stays, whatever its mark.
+        let taken = sqlx::query(
+            "DELETE FROM assignment_forms WHERE assignment_id = $1 AND outcome = 'assigned' \
+             AND NOT EXISTS (SELECT 1 FROM responses r \
+                             WHERE r.code_hash = assignment_forms.code_hash) \
+             AND NOT EXISTS (SELECT 1 FROM responses p \
+                             WHERE p.import_key = assignment_forms.import_key)",
+        )
+        .bind(assignment)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
+        let taken = i64::try_from(taken).unwrap_or(i64::MAX);
+        if taken > 0 {
+            record(&mut tx, &audit(&taken)).await?;
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(taken)
     }
 
     async fn fieldwork(
@@ -414,9 +531,8 @@ impl FieldworkStore for SqlStore {
         let rows = sqlx::query_as::<_, (String, String, i64, String, i64, i64, i64)>(&format!(
             "SELECT a.province_code, a.psu, a.worker_id, f.outcome, {ANSWERED}, COUNT(*) \
              FROM assignment_forms f JOIN field_assignments a ON a.id = f.assignment_id \
-             LEFT JOIN responses r ON r.code_hash = f.code_hash \
-             WHERE a.wave_code = $1 AND ($2 = '' OR a.province_code = $2) \
-             GROUP BY 1, 2, 3, 4, 5, 6"
+             {FORM_JOINS} WHERE a.wave_code = $1 AND ($2 = '' OR a.province_code = $2) \
+             AND c.voided_at IS NULL GROUP BY 1, 2, 3, 4, 5, 6"
         ))
         .bind(wave_code)
         .bind(province_param(province))

@@ -489,19 +489,11 @@ impl Store for SqlStore {
     ) -> StoreResult<()> {
         let created_at = now_rfc3339()?;
         let mut tx = begin_write(&self.pool).await.map_err(db_error)?;
-        // Numbered on within the batch, as an issued batch's codes are.
-        let last: i64 = sqlx::query_scalar(
-            "SELECT CAST(COALESCE(MAX(serial), 0) AS BIGINT) FROM invitation_codes WHERE batch = $1",
-        )
-        .bind(batch)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        for (serial, hash) in (last + 1..).zip(code_hashes) {
+        for hash in code_hashes {
             sqlx::query(
                 "INSERT INTO invitation_codes (code_hash, wave_code, geography, province_code, \
-                 stratum, psu, batch, created_at, sample_kind, serial) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                 stratum, psu, batch, created_at, sample_kind) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
             .bind(hash)
             .bind(&sample.wave_code)
@@ -512,7 +504,6 @@ impl Store for SqlStore {
             .bind(batch)
             .bind(&created_at)
             .bind(kind.key())
-            .bind(serial)
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;

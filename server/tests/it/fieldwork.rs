@@ -64,6 +64,8 @@ async fn assign(
         .post(
             &format!("/staff/waves/{WAVE}/fieldwork"),
             &[
+                // The page the form is on: province 01's.
+                ("province", "01"),
                 ("worker", worker.as_str()),
                 ("psu", psu),
                 ("batch", batch),
@@ -137,6 +139,7 @@ async fn story(url: &str) {
             ("viewer", Role::Viewer, None),
             ("postman", Role::Field, Some("01")),
             ("postman79", Role::Field, Some("79")),
+            ("officer79", Role::Provincial, Some("79")),
         ],
     )
     .await;
@@ -290,47 +293,14 @@ async fn story(url: &str) {
     let mut officer = signed_in(&app, "officer01").await;
     let late = ("2027-10-03", "2027-10-01");
     for (by_officer, worker, psu, batch_id, n, dates, expected) in [
-        (
-            true,
-            postman79,
-            psu_a.as_str(),
-            "",
-            "30",
-            dates,
-            "nhân viên: ",
-        ),
+        (true, postman79, &psu_a, "", "30", dates, "nhân viên: "),
+        (false, postman_id, &in_79, "", "30", dates, "xã/phường: "),
+        (false, restricted, &psu_a, "", "30", dates, "xã/phường: "),
         (
             false,
             postman_id,
-            in_79.as_str(),
-            "",
-            "30",
-            dates,
-            "xã/phường: ",
-        ),
-        (
-            false,
-            restricted,
-            psu_a.as_str(),
-            "",
-            "30",
-            dates,
-            "xã/phường: ",
-        ),
-        (
-            false,
-            postman_id,
-            psu_a.as_str(),
+            &psu_a,
             batch.as_str(),
-            "30",
-            dates,
-            "phiếu: ",
-        ),
-        (
-            false,
-            postman_id,
-            psu_a.as_str(),
-            "",
             "0",
             dates,
             "số phiếu: ",
@@ -338,21 +308,16 @@ async fn story(url: &str) {
         (
             false,
             postman_id,
-            psu_b.as_str(),
+            &psu_a,
             batch.as_str(),
-            "",
+            "2001",
             dates,
-            "lô: ",
+            "số phiếu: ",
         ),
-        (
-            false,
-            postman_id,
-            psu_a.as_str(),
-            "",
-            "30",
-            late,
-            "collect_by: ",
-        ),
+        (false, postman_id, &psu_a, "", "", dates, "phiếu: "),
+        (false, postman_id, &psu_a, "", "0", dates, "số phiếu: "),
+        (false, postman_id, &psu_b, batch.as_str(), "", dates, "lô: "),
+        (false, postman_id, &psu_a, "", "30", late, "hạn thu: "),
     ] {
         let browser = if by_officer {
             &mut officer
@@ -372,6 +337,19 @@ async fn story(url: &str) {
             reply.body
         );
     }
+    // A refused form comes back as typed (the worker and commune chosen, the dates).
+    let typed = assign(&mut central, postman_id, &psu_a, "", "30", late).await;
+    assert!(
+        typed
+            .body
+            .contains(&format!("<option value=\"{postman_id}\" selected"))
+    );
+    assert!(
+        typed
+            .body
+            .contains(&format!("<option value=\"{psu_a}\" selected"))
+    );
+    assert!(typed.body.contains("value=\"2027-10-03\""));
     assert_eq!(
         count(&store, "SELECT COUNT(*) FROM field_assignments").await,
         0
@@ -532,10 +510,16 @@ async fn story(url: &str) {
     assert_eq!(saved.status, StatusCode::SEE_OTHER);
     let after = postman.get(&path).await;
     assert!(
-        after.body.contains("changed by someone else") || after.body.contains("người khác sửa"),
+        after.body.contains("Phiếu số 2, 4 đã được sửa ở nơi khác"),
         "{}",
         after.body
     );
+    // The first save sent again (a double tap on a slow network) is no one else's change.
+    let saved = post_fields(&mut postman, &path, &posted).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER);
+    let after = postman.get(&path).await;
+    assert!(after.body.contains("Đã lưu 0 phiếu."), "{}", after.body);
+    assert!(!after.body.contains("nơi khác"));
     assert_eq!(
         keys(outcomes(&store, codes_id).await)[1],
         "refused",
@@ -547,7 +531,11 @@ async fn story(url: &str) {
     bad[1].1 = "lost".into();
     let reply = post_fields(&mut postman, &path, &bad).await;
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(reply.body.contains("o1: unknown outcome"), "{}", reply.body);
+    assert!(
+        reply.body.contains("o1: không có kết quả"),
+        "{}",
+        reply.body
+    );
     let reply = post_fields(
         &mut postman,
         &path,
@@ -558,7 +546,7 @@ async fn story(url: &str) {
     )
     .await;
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(reply.body.contains("o99: no such form"));
+    assert!(reply.body.contains("o99: không có phiếu này"));
     assert_eq!(outcomes(&store, codes_id).await, before);
 
     // The 30 paper forms: 18 collected, 3 handed out, 2 refused, 1 nobody met, 2 not found,
@@ -594,9 +582,22 @@ async fn story(url: &str) {
         "one entry a save that changed something"
     );
 
-    // The rates, by hand. Commune A: codes I=1 (online), R=2+1 (4, 5 out) NC=1, UH=1;
-    // paper I=18, R=3+2, NC=1, UH=2+3, NE=1; the 10 more UH=10. So I=19, R=8, NC=2, UH=16,
-    // NE=1: RR1 = 19/45; e = 29/30, RR3 = 19 / (29 + 16 · 29/30).
+    // Form 19, still out, comes back and is imported by its commune and number: complete.
+    let record = common::fixtures::paper_form(&psu_a, "19", common::fixtures::varied_answers(3));
+    sipas_app::staff::port::CollectedStore::import_paper(
+        store.as_ref(),
+        WAVE,
+        None,
+        &[record],
+        false,
+        &|_: &[sipas_app::staff::port::RowOutcome]| common::audit("paper_imported"),
+    )
+    .await
+    .expect("import");
+
+    // The rates, by hand. Commune A: codes I=1 (online), R=1+2 (2 refused; 4, 5 out), NC=1,
+    // UH=1; paper I=18+1 (19 came back), R=2+2, NC=1, UH=2+3, NE=1; the 10 more UH=10. So
+    // I=20, R=7, NC=2, UH=16, NE=1: RR1 = 20/45; e = 29/30, RR3 = 20 / (29 + 16 · 29/30).
     let tallies = store.fieldwork(WAVE, Some("01")).await.expect("tallies");
     let a = &tallies
         .communes
@@ -613,25 +614,28 @@ async fn story(url: &str) {
             a.unknown,
             a.ineligible
         ),
-        (46, 19, 8, 2, 16, 1)
+        (46, 20, 7, 2, 16, 1)
     );
-    assert_eq!((a.online, a.collected, a.refused), (1, 18, 3));
-    assert!((a.rr1().unwrap() - 19.0 / 45.0).abs() < 1e-12);
+    assert_eq!(
+        (a.answered, a.online, a.collected, a.refused),
+        (2, 1, 18, 3)
+    );
+    assert!((a.rr1().unwrap() - 20.0 / 45.0).abs() < 1e-12);
     let e = 29.0 / 30.0;
-    assert!((a.rr3().unwrap() - 19.0 / (29.0 + 16.0 * e)).abs() < 1e-12);
+    assert!((a.rr3().unwrap() - 20.0 / (29.0 + 16.0 * e)).abs() < 1e-12);
     // Commune B: 12 forms never handed out: RR1 0, RR3 unknown (no eligibility known).
     let b = &tallies.communes.iter().find(|c| c.1 == psu_b).expect("B").3;
     assert_eq!(
         (b.forms, b.unknown, b.rr1(), b.rr3()),
         (12, 12, Some(0.0), None)
     );
-    // The province and the worker add both communes: I=19 of 58 forms, UH=28.
+    // The province and the worker add both communes: I=20 of 58 forms, UH=28.
     let (_, province) = &tallies.provinces[0];
     assert_eq!(
         (province.forms, province.complete, province.unknown),
-        (58, 19, 28)
+        (58, 20, 28)
     );
-    assert!((province.rr1().unwrap() - 19.0 / 57.0).abs() < 1e-12);
+    assert!((province.rr1().unwrap() - 20.0 / 57.0).abs() < 1e-12);
     let worker = tallies
         .workers
         .iter()
@@ -644,18 +648,97 @@ async fn story(url: &str) {
     assert_eq!(shown.status, StatusCode::OK);
     // Percentages as Vietnamese writes them: 42,2%.
     let percent = |x: f64| format!("{:.1}%", 100.0 * x).replace('.', ",");
-    let rr1 = percent(19.0 / 45.0);
-    let rr3 = percent(19.0 / (29.0 + 16.0 * e));
+    let rr1 = percent(20.0 / 45.0);
+    let rr3 = percent(20.0 / (29.0 + 16.0 * e));
     assert!(
         shown.body.contains(&rr1) && shown.body.contains(&rr3),
         "{rr1} {rr3}"
     );
     assert!(shown.body.contains("postman"), "the worker's row");
     let national = central.get(&page).await;
-    assert!(national.body.contains(&percent(19.0 / 57.0)));
+    assert!(national.body.contains(&percent(20.0 / 57.0)));
     assert_eq!(
         officer.get(&format!("{page}?province=79")).await.status,
         StatusCode::FORBIDDEN
+    );
+
+    // Taking back the forms not handed out: the 10 more leave; another province's officer
+    // finds no such assignment.
+    let withdraw = format!("/staff/waves/{WAVE}/fieldwork/{more_id}/withdraw");
+    let mut officer79 = signed_in(&app, "officer79").await;
+    assert_eq!(
+        officer79.post(&withdraw, &[]).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(outcomes(&store, more_id).await.len(), 10);
+    let taken = officer.post(&withdraw, &[]).await;
+    assert_eq!(taken.status, StatusCode::SEE_OTHER);
+    assert!(outcomes(&store, more_id).await.is_empty());
+    assert_eq!(
+        count(
+            &store,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'fieldwork_withdrawn'"
+        )
+        .await,
+        1
+    );
+    // Voiding the batch voids its four codes not answered: their forms leave the assignment
+    // and the rates. Commune A is then I=20, R=4, NC=1, UH=5, NE=1.
+    let voided = central
+        .post(
+            &format!("/staff/batches/{batch}/void"),
+            &[("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(voided.status, StatusCode::SEE_OTHER);
+    let tallies = store.fieldwork(WAVE, Some("01")).await.expect("tallies");
+    let a = &tallies
+        .communes
+        .iter()
+        .find(|c| c.1 == psu_a)
+        .expect("commune A")
+        .3;
+    assert_eq!(
+        (
+            a.forms,
+            a.complete,
+            a.refusal,
+            a.non_contact,
+            a.unknown,
+            a.ineligible
+        ),
+        (31, 20, 4, 1, 5, 1)
+    );
+    assert_eq!(
+        postman
+            .get(&format!("/staff/field/{codes_id}"))
+            .await
+            .body
+            .matches("name=\"o")
+            .count(),
+        1,
+        "only the answered code is left on the worker's page"
+    );
+
+    // Once the wave is closed its outcomes are final.
+    let closed = central
+        .post(&format!("/staff/waves/{WAVE}/close"), &[("confirm", "yes")])
+        .await;
+    assert_eq!(closed.status, StatusCode::SEE_OTHER);
+    let shown = outcomes(&store, paper_id).await;
+    let late_mark = marks(&shown, &[(28, Outcome::Refused)]);
+    let refused = post_fields(
+        &mut postman,
+        &format!("/staff/field/{paper_id}"),
+        &late_mark,
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    assert!(refused.body.contains("Đợt đã đóng"));
+    assert_eq!(outcomes(&store, paper_id).await, shown);
+    assert_eq!(
+        officer.post(&withdraw, &[]).await.status,
+        StatusCode::CONFLICT
     );
 }
 

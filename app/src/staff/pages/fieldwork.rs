@@ -3,7 +3,8 @@
 //! response rates by province and commune).
 //!
 //! The phone pages are plain server-rendered forms: they work without JavaScript on a 360 px
-//! screen (one column, large targets), and a save sends only what the worker changed.
+//! screen (one column, large targets); a save posts every form's shown and chosen outcome, and
+//! the server changes only those that differ.
 
 use leptos::prelude::*;
 
@@ -22,19 +23,36 @@ fn rate(locale: crate::i18n::Locale, value: Option<f64>) -> String {
     )
 }
 
-/// "12 / 30 collected …": the few numbers a worker looks at.
+/// What became of an assignment's forms, every outcome counted once (so they add up to the
+/// forms), then how many codes were answered.
 fn progress(ctx: &Ctx, tally: &Tally) -> String {
-    format!(
-        "{} {} · {} {} · {} {} · {} {}",
-        tally.collected,
-        ctx.t("đã thu", "collected"),
-        tally.online,
-        ctx.t("trả lời trực tuyến", "answered online"),
-        tally.handed_out,
-        ctx.t("chờ thu", "to collect"),
-        tally.assigned,
-        ctx.t("chưa phát", "not handed out"),
-    )
+    let mut parts: Vec<String> = [
+        (tally.collected, ctx.t("đã thu", "collected")),
+        (
+            tally.handed_out,
+            ctx.t("đã phát, chờ thu", "handed out, to collect"),
+        ),
+        (tally.assigned, ctx.t("chưa phát", "not handed out")),
+        (tally.refused, ctx.t("từ chối", "refused")),
+        (tally.no_contact, ctx.t("không gặp được ai", "nobody met")),
+        (tally.not_found, ctx.t("không tìm thấy hộ", "not found")),
+        (
+            tally.not_eligible,
+            ctx.t("không thuộc đối tượng", "not eligible"),
+        ),
+    ]
+    .into_iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, label)| format!("{n} {label}"))
+    .collect();
+    if tally.answered > 0 {
+        parts.push(format!(
+            "{} {}",
+            tally.answered,
+            ctx.t("mã đã được trả lời", "codes answered")
+        ));
+    }
+    parts.join(" · ")
 }
 
 fn forms_label(ctx: &Ctx, a: &Assignment) -> String {
@@ -61,18 +79,18 @@ pub fn field_home(ctx: &Ctx, assignments: &[Assignment]) -> String {
         .iter()
         .map(|a| {
             let href = format!("/staff/field/{}", a.id);
-            let heading = format!("{} · {}", a.psu_name, a.psu);
+            let heading = format!("{} · {} · {}", a.psu_name, a.psu, forms_label(ctx, a));
             let dates = format!(
                 "{} {} · {} {}",
                 ctx.t("Phát", "Hand out"),
                 day(ctx.locale, Some(&a.hand_out_on), ("", "")),
-                ctx.t("thu trước", "collect by"),
+                ctx.t("hạn thu", "collect by"),
                 day(ctx.locale, Some(&a.collect_by), ("", "")),
             );
             view! {
                 <li class="assignment">
                     <h2><a href=href>{heading}</a></h2>
-                    <p>{format!("{} · {} · {} {}", a.wave_code, forms_label(ctx, a), a.tally.forms, ctx.t("phiếu", "forms"))}</p>
+                    <p>{format!("{} · {} {}", a.wave_code, a.tally.forms, ctx.t("phiếu", "forms"))}</p>
                     <p>{dates}</p>
                     <p>{progress(ctx, &a.tally)}</p>
                 </li>
@@ -115,20 +133,22 @@ pub fn field_assignment(
         .map(|f| {
             let id = format!("o{}", f.number);
             let label = format!("{} {}", ctx.t("Phiếu số", "Form no."), f.number);
+            let note = format!("n{}", f.number);
             let answered = f.answered.then(|| {
                 let text = if f.online {
                     ctx.t("✓ đã trả lời trực tuyến", "✓ answered online")
                 } else {
                     ctx.t("✓ đã nhập phiếu giấy", "✓ paper form keyed")
                 };
-                view! { <span class="answered">{text}</span> }
+                view! { <span class="answered" id=note.clone()>{text}</span> }
             });
+            let described = f.answered.then_some(note);
             view! {
                 <li>
                     <label for=id.clone()>{label}</label>
                     {answered}
                     <input type="hidden" name=format!("w{}", f.number) value=f.outcome.key() />
-                    <select id=id.clone() name=id>{options(f.outcome)}</select>
+                    <select id=id.clone() name=id aria-describedby=described>{options(f.outcome)}</select>
                 </li>
             }
         })
@@ -139,7 +159,7 @@ pub fn field_assignment(
         "{} {} · {} {}",
         ctx.t("Phát", "Hand out"),
         day(ctx.locale, Some(&assignment.hand_out_on), ("", "")),
-        ctx.t("thu trước", "collect by"),
+        ctx.t("hạn thu", "collect by"),
         day(ctx.locale, Some(&assignment.collect_by), ("", "")),
     );
     let meanings = Outcome::ALL
@@ -159,18 +179,18 @@ pub fn field_assignment(
             <p>{progress(ctx, &assignment.tally)}</p>
             {error}
             <form method="post" action=action class="field-forms">
-                <button type="submit" name="bulk" value="handed_out" class="secondary">
-                    {ctx.t("Đánh dấu mọi phiếu chưa phát là đã phát", "Mark every form not handed out as handed out")}
-                </button>
                 <ol class="forms">{rows}</ol>
                 <button type="submit">{ctx.t("Lưu", "Save")}</button>
+                <button type="submit" name="bulk" value="handed_out" class="secondary">
+                    {ctx.t("Lưu, và ghi mọi phiếu còn “Chưa phát” là đã phát", "Save, and mark every form still “not handed out” as handed out")}
+                </button>
             </form>
             <details class="help">
-                <summary>{ctx.t("Ghi kết quả thế nào", "What to mark")}</summary>
+                <summary>{ctx.t("Cách ghi kết quả", "What to mark")}</summary>
                 <ul>{meanings}</ul>
                 <p>{ctx.t(
-                    "Phiếu có mã mời đã được trả lời thì được tính là hoàn thành, dù ghi gì. Ghi kết quả ngay khi có thể; trang chỉ lưu khi bấm Lưu.",
-                    "A form whose code was answered counts as complete whatever is marked. Mark forms as soon as you can; nothing is saved until you press Save."
+                    "Số phiếu là số in trên phiếu hoặc trên thẻ mã mời; hãy ghi số phiếu bên cạnh địa chỉ hộ trong sổ của bạn khi phát. Phiếu có dấu ✓ đã được trả lời: không cần thu lại, dù ghi kết quả gì vẫn được tính là hoàn thành. Trang chỉ lưu khi bấm Lưu.",
+                    "The form number is the one printed on the form or on the invitation card; note it beside the household's address in your book when you hand it out. A form with ✓ was answered: no need to collect it, and it counts as complete whatever is marked. Nothing is saved until you press Save."
                 )}</p>
             </details>
         </div>
@@ -209,6 +229,26 @@ fn meaning(outcome: Outcome) -> (&'static str, &'static str) {
     }
 }
 
+/// The assignment form as typed (shown again, with what is wrong, when refused).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct AssignmentForm {
+    /// The province whose page the form was on.
+    #[serde(default)]
+    pub province: String,
+    #[serde(default)]
+    pub worker: String,
+    #[serde(default)]
+    pub psu: String,
+    #[serde(default)]
+    pub batch: String,
+    #[serde(default)]
+    pub count: String,
+    #[serde(default)]
+    pub hand_out_on: String,
+    #[serde(default)]
+    pub collect_by: String,
+}
+
 /// What the fieldwork page shows.
 pub struct FieldworkView {
     pub wave: WaveDetails,
@@ -222,39 +262,71 @@ pub struct FieldworkView {
     /// The assignment form (`None`: the member may not assign): workers, the frame's communes
     /// and the wave's batches in the member's provinces.
     pub assigning: Option<(Vec<Worker>, Vec<FramePsu>, Vec<BatchSummary>)>,
+    /// Whether the member may take forms not yet handed out back from an assignment.
+    pub can_withdraw: bool,
+    pub typed: AssignmentForm,
     pub error: Option<String>,
 }
 
 fn tally_cells(ctx: &Ctx, tally: &Tally) -> impl IntoView + use<> {
     view! {
         <td class="num">{tally.forms}</td>
+        <td class="num">{tally.assigned}</td>
         <td class="num">{tally.out()}</td>
         <td class="num">{tally.collected}</td>
         <td class="num">{tally.online}</td>
         <td class="num">{tally.refused}</td>
-        <td class="num">{tally.no_contact}</td>
-        <td class="num">{tally.not_found}</td>
-        <td class="num">{tally.not_eligible}</td>
+        <td class="num">{tally.complete}</td>
+        <td class="num">{tally.refusal}</td>
+        <td class="num">{tally.non_contact}</td>
+        <td class="num">{tally.unknown}</td>
+        <td class="num">{tally.ineligible}</td>
         <td class="num">{rate(ctx.locale, tally.rr1())}</td>
         <td class="num">{rate(ctx.locale, tally.rr3())}</td>
     }
 }
 
+/// The columns: what the workers marked, then the AAPOR groups the rates are computed from,
+/// so a reader can redo the rates from the row.
 fn tally_headers(ctx: &Ctx, first: &'static str) -> impl IntoView + use<> {
-    let names = [
-        ctx.t("Phiếu giao", "Forms"),
-        ctx.t("Đã phát", "Handed out"),
-        ctx.t("Đã thu", "Collected"),
-        ctx.t("Trực tuyến", "Online"),
-        ctx.t("Từ chối", "Refused"),
-        ctx.t("Không gặp", "No contact"),
-        ctx.t("Không tìm thấy", "Not found"),
-        ctx.t("Không thuộc đối tượng", "Not eligible"),
-        "RR1",
-        "RR3",
+    let marked = [
+        (ctx.t("Phiếu giao", "Forms"), ""),
+        (ctx.t("Chưa phát", "Not handed out"), ""),
+        (
+            ctx.t("Đã phát (gồm đã thu)", "Handed out (incl. collected)"),
+            "",
+        ),
+        (ctx.t("Đã thu", "Collected"), ""),
+        (ctx.t("Trả lời trực tuyến", "Answered online"), ""),
+        (ctx.t("Từ chối", "Refused"), ""),
+        ("I", ctx.t("hoàn thành", "complete")),
+        (
+            "R",
+            ctx.t(
+                "từ chối, kể cả đã phát chưa thu",
+                "refusal, incl. handed out and not collected",
+            ),
+        ),
+        ("NC", ctx.t("không gặp được ai", "non-contact")),
+        (
+            "UH",
+            ctx.t(
+                "chưa rõ đủ điều kiện: chưa phát, không tìm thấy hộ",
+                "unknown eligibility: not handed out, household not found",
+            ),
+        ),
+        ("NE", ctx.t("không thuộc đối tượng", "not eligible")),
+        ("RR1", ""),
+        ("RR3", ""),
     ]
-    .map(|n| view! { <th scope="col" class="num">{n}</th> });
-    view! { <tr><th scope="col">{first}</th>{names.into_iter().collect_view()}</tr> }
+    .map(|(name, title)| {
+        if title.is_empty() {
+            view! { <th scope="col" class="num">{name}</th> }.into_any()
+        } else {
+            view! { <th scope="col" class="num"><abbr title=title>{name}</abbr></th> }.into_any()
+        }
+    });
+    view! { <tr><th scope="col">{first}</th>{marked.into_iter().collect_view()}</tr> }
 }
 
 pub fn fieldwork_page(ctx: &Ctx, view: FieldworkView) -> String {
@@ -298,10 +370,25 @@ pub fn fieldwork_page(ctx: &Ctx, view: FieldworkView) -> String {
             view! { <tr><th scope="row">{format!("{name} ({username}, {p})")}</th>{tally_cells(ctx, t)}</tr> }
         })
         .collect_view();
+    let can_withdraw = view.can_withdraw;
     let assignments = view
         .assignments
         .iter()
         .map(|a| {
+            let withdraw = (can_withdraw && a.tally.assigned > 0).then(|| {
+                let action = format!("/staff/waves/{code}/fieldwork/{}/withdraw", a.id);
+                let label = format!(
+                    "{} ({} {})",
+                    ctx.t("Thu hồi phiếu chưa phát", "Take back forms not handed out"),
+                    a.tally.assigned,
+                    ctx.t("phiếu", "forms")
+                );
+                view! {
+                    <form method="post" action=action class="inline">
+                        <button type="submit" class="small secondary">{label}</button>
+                    </form>
+                }
+            });
             view! {
                 <tr>
                     <td>{a.worker.clone()}</td>
@@ -311,10 +398,21 @@ pub fn fieldwork_page(ctx: &Ctx, view: FieldworkView) -> String {
                     <td>{day(ctx.locale, Some(&a.collect_by), ("", ""))}</td>
                     <td>{progress(ctx, &a.tally)}</td>
                     <td>{format!("{} · {}", a.created_by, moment(ctx.locale, &a.created_at))}</td>
+                    <td>{withdraw}</td>
                 </tr>
             }
         })
         .collect_view();
+    let typed = view.typed.clone();
+    // A refusal is shown above the form it is about (or at the top when there is none).
+    let error = view
+        .error
+        .map(|e| view! { <p class="error" role="alert">{e}</p> });
+    let (error, top_error) = if view.assigning.is_some() {
+        (error, None)
+    } else {
+        (None, error)
+    };
     let form = view.assigning.map(|(workers, psus, batches)| {
         let workers = workers
             .into_iter()
@@ -323,48 +421,61 @@ pub fn fieldwork_page(ctx: &Ctx, view: FieldworkView) -> String {
                 let only = if w.communes.is_empty() {
                     String::new()
                 } else {
-                    format!(" — {}", w.communes.join(", "))
+                    format!(" — {} {}", ctx.t("chỉ xã/phường", "only communes"), w.communes.join(", "))
                 };
-                view! { <option value=w.id.to_string()>{format!("{} ({}, {}){only}", w.display_name, w.username, w.province_code)}</option> }
+                let id = w.id.to_string();
+                let selected = typed.worker == id;
+                view! { <option value=id selected=selected>{format!("{} ({}){only}", w.display_name, w.username)}</option> }
             })
             .collect_view();
         let psus = psus
             .into_iter()
-            .map(|p| view! { <option value=p.psu.clone()>{format!("{} {} ({})", p.psu, p.name, p.province_code)}</option> })
+            .map(|p| {
+                let selected = typed.psu == p.psu;
+                view! { <option value=p.psu.clone() selected=selected>{format!("{} {}", p.psu, p.name)}</option> }
+            })
             .collect_view();
         let batches = batches
             .into_iter()
             .filter(|b| b.voided_at.is_none())
-            .map(|b| view! { <option value=b.id.clone()>{format!("{} · {} · {}", b.id, b.scope, b.size)}</option> })
+            .map(|b| {
+                let selected = typed.batch == b.id;
+                let label = format!(
+                    "{} · {} · {} {}",
+                    b.id,
+                    super::scope_label(ctx.locale, &b.scope, None),
+                    b.size,
+                    ctx.t("mã", "codes")
+                );
+                view! { <option value=b.id.clone() selected=selected>{label}</option> }
+            })
             .collect_view();
         let action = format!("/staff/waves/{code}/fieldwork");
         let chosen = view.province.clone().unwrap_or_default();
         view! {
             <h2 id="assign">{ctx.t("Giao phiếu", "Assign forms")}</h2>
+            {error}
             <form method="post" action=action class="stacked">
                 <input type="hidden" name="province" value=chosen />
-                <label for="assign-worker">{ctx.t("Nhân viên phát, thu phiếu", "Field worker")}</label>
-                <select id="assign-worker" name="worker" required>{workers}</select>
+                <label for="assign-worker">{ctx.t("Nhân viên phát và thu phiếu", "Field worker")}</label>
+                <select id="assign-worker" name="worker" required><option value="">"—"</option>{workers}</select>
                 <label for="assign-psu">{ctx.t("Xã/phường (PSU)", "Commune (PSU)")}</label>
-                <select id="assign-psu" name="psu" required>{psus}</select>
+                <select id="assign-psu" name="psu" required><option value="">"—"</option>{psus}</select>
                 <fieldset>
-                    <legend>{ctx.t("Phiếu", "Forms")}</legend>
-                    <label for="assign-batch">{ctx.t("Các mã mời chưa giao của lô ở xã/phường này", "The batch's unassigned codes in this commune")}</label>
+                    <legend>{ctx.t("Phiếu: một lô mã mời, hoặc phiếu giấy", "Forms: a batch of codes, or paper forms")}</legend>
+                    <label for="assign-batch">{ctx.t("Tất cả mã mời chưa giao của lô này ở xã/phường đã chọn", "Every unassigned code of this batch in the chosen commune")}</label>
                     <select id="assign-batch" name="batch"><option value="">"—"</option>{batches}</select>
-                    <label for="assign-count">{ctx.t("hoặc số phiếu giấy (đánh số tiếp theo của xã/phường)", "or a number of paper forms (numbered on from the commune's last)")}</label>
-                    <input id="assign-count" name="count" type="number" min="1" max="2000" inputmode="numeric" />
+                    <label for="assign-count">{ctx.t("hoặc số phiếu giấy (đánh số tiếp theo số cuối của xã/phường)", "or a number of paper forms (numbered on from the commune's last)")}</label>
+                    <input id="assign-count" name="count" type="number" min="1" max="2000" inputmode="numeric" value=typed.count.clone() />
                 </fieldset>
                 <label for="assign-out">{ctx.t("Ngày phát", "Hand out on")}</label>
-                <input id="assign-out" name="hand_out_on" type="date" required />
-                <label for="assign-by">{ctx.t("Thu trước ngày", "Collect by")}</label>
-                <input id="assign-by" name="collect_by" type="date" required />
+                <input id="assign-out" name="hand_out_on" type="date" required value=typed.hand_out_on.clone() />
+                <label for="assign-by">{ctx.t("Hạn thu (hết ngày này)", "Collect by (end of this day)")}</label>
+                <input id="assign-by" name="collect_by" type="date" required value=typed.collect_by.clone() />
                 <button type="submit">{ctx.t("Giao", "Assign")}</button>
             </form>
         }
     });
-    let error = view
-        .error
-        .map(|e| view! { <p class="error" role="alert">{e}</p> });
     let chooser = (view.provinces.len() > 1).then(|| {
         let options = view
             .provinces
@@ -393,9 +504,10 @@ pub fn fieldwork_page(ctx: &Ctx, view: FieldworkView) -> String {
         {super::purpose(ctx,
             "Ai giữ phiếu nào, đã phát, thu được bao nhiêu, và tỷ lệ trả lời theo chuẩn AAPOR. Nhân viên phát, thu phiếu ghi kết quả từng phiếu trên điện thoại; phiếu có mã mời đã được trả lời được tính là hoàn thành.",
             "Who has which forms, how many were handed out and collected, and AAPOR response rates. Field workers mark each form on their phones; a form whose invitation code was answered counts as complete.")}
-        {error}
+        {top_error}
         {chooser}
         {national}
+        {form}
         <h2>{ctx.t("Tỷ lệ trả lời theo tỉnh", "Response rates by province")}</h2>
         <table class="data"><thead>{tally_headers(ctx, ctx.t("Tỉnh", "Province"))}</thead><tbody>{provinces}</tbody></table>
         <h2>{ctx.t("Theo xã/phường", "By commune")}</h2>
@@ -413,17 +525,21 @@ pub fn fieldwork_page(ctx: &Ctx, view: FieldworkView) -> String {
                 "Khi đợt còn đang thu, phiếu đã phát chưa thu được tính là từ chối, nên tỷ lệ tăng dần khi phiếu được thu về. Chỉ phiếu đã giao được tính.",
                 "While fieldwork runs, forms handed out and not yet collected count as refusals, so the rates rise as forms come back. Only assigned forms count."
             )}</p>
+            <p>{ctx.t(
+                "Cột I, R, NC, UH, NE là các nhóm trên, nên có thể tính lại tỷ lệ từ từng dòng. Một phiếu ghi “từ chối” mà mã đã được trả lời vẫn là I. “—”: chưa tính được (RR3 cần ít nhất một phiếu đã biết có thuộc đối tượng hay không).",
+                "Columns I, R, NC, UH, NE are these groups, so each row's rates can be redone from it. A form marked refused whose code was answered is still I. “—”: cannot be computed yet (RR3 needs at least one form whose eligibility is known)."
+            )}</p>
         </details>
-        {form}
         <h2>{ctx.t("Các lần giao phiếu", "Assignments")}</h2>
         <table class="data"><thead><tr>
             <th scope="col">{ctx.t("Nhân viên", "Worker")}</th>
             <th scope="col">{ctx.t("Xã/phường", "Commune")}</th>
             <th scope="col">{ctx.t("Phiếu", "Forms")}</th>
             <th scope="col">{ctx.t("Phát", "Hand out")}</th>
-            <th scope="col">{ctx.t("Thu trước", "Collect by")}</th>
+            <th scope="col">{ctx.t("Hạn thu", "Collect by")}</th>
             <th scope="col">{ctx.t("Tiến độ", "Progress")}</th>
             <th scope="col">{ctx.t("Người giao", "Assigned by")}</th>
+            <th scope="col">{ctx.t("Thao tác", "Actions")}</th>
         </tr></thead><tbody>{assignments}</tbody></table>
     };
     document(ctx, &title, body)

@@ -26,7 +26,7 @@ pub use accounts::{AccountForm, audit_page, users_page};
 pub use data::{ImportReport, export_page, import_page};
 pub use design::design_page;
 pub use field::{Card, batch_sheet, batch_sheet_file, batches_page, frame_page, scope_label};
-pub use fieldwork::{FieldworkView, field_assignment, field_home, fieldwork_page};
+pub use fieldwork::{AssignmentForm, FieldworkView, field_assignment, field_home, fieldwork_page};
 pub use keying::{keyed_form_page, keying_page};
 pub use monitoring::{MONITOR_SORTS, MonitorView, Provisional, monitor_page};
 pub use quality::{left_out_table, quality_queue, reviewed_response};
