@@ -84,10 +84,7 @@ impl Outcome {
             Outcome::Refused => ("Từ chối", "Refused"),
             Outcome::NoContact => ("Không gặp được ai", "Nobody met"),
             Outcome::NotFound => ("Không tìm thấy hộ", "Household not found"),
-            Outcome::NotEligible => (
-                "Không thuộc đối tượng (nhà trống, không có người từ 18 tuổi)",
-                "Not eligible (vacant, no adult)",
-            ),
+            Outcome::NotEligible => ("Không thuộc đối tượng", "Not eligible"),
         }
     }
 

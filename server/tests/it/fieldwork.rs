@@ -6,7 +6,7 @@
 use axum::http::StatusCode;
 use sipas_app::domain::Geography;
 use sipas_app::staff::Role;
-use sipas_app::staff::fieldwork::{AssignedForms, FieldworkStore, NewAssignment, Outcome};
+use sipas_app::staff::fieldwork::{AssignedForms, FieldworkStore, NewAssignment, Outcome, Tally};
 use sipas_app::staff::port::FieldStore;
 use sipas_app::survey::response::{Channel, SubmitReply, SubmitRequest};
 use sipas_server::store::SqlStore;
@@ -15,16 +15,6 @@ use crate::common::{self, browser::Browser};
 
 const WAVE: &str = "sipas-2027-fieldwork";
 const PASSWORD: &str = "a long enough password 42";
-
-async fn signed_in(app: &axum::Router, username: &str) -> Browser {
-    let mut browser = Browser::new(app);
-    assert_eq!(
-        browser.sign_in(username, PASSWORD).await.status,
-        StatusCode::SEE_OTHER,
-        "{username}"
-    );
-    browser
-}
 
 async fn count(store: &SqlStore, sql: &str) -> i64 {
     sqlx::query_scalar(sql)
@@ -77,6 +67,17 @@ async fn assign(
         .await
 }
 
+/// A commune's row of the fieldwork counts.
+fn commune(tallies: &sipas_app::staff::fieldwork::FieldworkTallies, psu: &str) -> Tally {
+    tallies
+        .communes
+        .iter()
+        .find(|c| c.1 == psu)
+        .unwrap_or_else(|| panic!("commune {psu}"))
+        .3
+        .clone()
+}
+
 /// The ids of a worker's assignments, oldest first.
 async fn assignment_ids(store: &SqlStore, worker: i64) -> Vec<i64> {
     sqlx::query_scalar("SELECT id FROM field_assignments WHERE worker_id = $1 ORDER BY id")
@@ -109,18 +110,6 @@ fn marks(shown: &[(i64, String)], chosen: &[(i64, Outcome)]) -> Vec<(String, Str
         fields.push((format!("o{number}"), now));
     }
     fields
-}
-
-async fn post_fields(
-    browser: &mut Browser,
-    path: &str,
-    fields: &[(String, String)],
-) -> common::browser::Reply {
-    let form: Vec<(&str, &str)> = fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    browser.post(path, &form).await
 }
 
 async fn story(url: &str) {
@@ -165,7 +154,7 @@ async fn story(url: &str) {
 
     // A field account restricted to a commune, through the accounts form: a commune of another
     // province is refused, naming the field; nothing is created.
-    let mut admin = signed_in(&app, "admin").await;
+    let mut admin = Browser::signed_in(&app, "admin", PASSWORD).await;
     let account = |communes: &'static str| {
         vec![
             ("username", "postman.ba.dinh"),
@@ -217,7 +206,7 @@ async fn story(url: &str) {
         ("viewer", StatusCode::OK, StatusCode::FORBIDDEN),
         ("postman", StatusCode::FORBIDDEN, StatusCode::OK),
     ] {
-        let mut browser = signed_in(&app, user).await;
+        let mut browser = Browser::signed_in(&app, user, PASSWORD).await;
         assert_eq!(browser.get(&page).await.status, fieldwork_page, "{user}");
         assert_eq!(
             browser.get("/staff/field").await.status,
@@ -232,7 +221,7 @@ async fn story(url: &str) {
         StatusCode::SEE_OTHER
     );
     // A field worker's start page is their assignments; nothing else of the workspace opens.
-    let mut postman = signed_in(&app, "postman").await;
+    let mut postman = Browser::signed_in(&app, "postman", PASSWORD).await;
     let start = postman.get("/staff").await;
     assert_eq!(start.location.as_deref(), Some("/staff/field"));
     for path in [
@@ -249,7 +238,7 @@ async fn story(url: &str) {
     }
 
     // A batch of six codes for commune A, issued by central staff; its cards are numbered.
-    let mut central = signed_in(&app, "central").await;
+    let mut central = Browser::signed_in(&app, "central", PASSWORD).await;
     let batches = central.get(&format!("/staff/waves/{WAVE}/batches")).await;
     let token = between(&batches.body, "name=\"request_id\" value=\"", "\"");
     let sheet = central
@@ -281,7 +270,7 @@ async fn story(url: &str) {
     let dates = ("2027-10-01", "2027-10-03");
     // Who may assign: not a viewer, a statistician or a field worker.
     for user in ["viewer", "stats", "postman"] {
-        let mut browser = signed_in(&app, user).await;
+        let mut browser = Browser::signed_in(&app, user, PASSWORD).await;
         let reply = assign(&mut browser, postman_id, &psu_a, "", "30", dates).await;
         assert_eq!(reply.status, StatusCode::FORBIDDEN, "{user}");
     }
@@ -290,7 +279,7 @@ async fn story(url: &str) {
         0
     );
     // Refusals name the field, and store nothing.
-    let mut officer = signed_in(&app, "officer01").await;
+    let mut officer = Browser::signed_in(&app, "officer01", PASSWORD).await;
     let late = ("2027-10-03", "2027-10-01");
     for (by_officer, worker, psu, batch_id, n, dates, expected) in [
         (true, postman79, &psu_a, "", "30", dates, "nhân viên: "),
@@ -455,7 +444,7 @@ async fn story(url: &str) {
         "the answered code is shown"
     );
     // Another worker's assignment does not exist for them, to read or to mark.
-    let mut other = signed_in(&app, "postman79").await;
+    let mut other = Browser::signed_in(&app, "postman79", PASSWORD).await;
     assert!(
         !other
             .get("/staff/field")
@@ -469,7 +458,9 @@ async fn story(url: &str) {
     );
     let shown = outcomes(&store, codes_id).await;
     let theirs = marks(&shown, &[(2, Outcome::Refused)]);
-    let reply = post_fields(&mut other, &format!("/staff/field/{codes_id}"), &theirs).await;
+    let reply = other
+        .post_fields(&format!("/staff/field/{codes_id}"), &theirs)
+        .await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     assert_eq!(outcomes(&store, codes_id).await, shown, "nothing marked");
     assert_eq!(
@@ -490,7 +481,7 @@ async fn story(url: &str) {
         ],
     );
     posted.push(("bulk".into(), "handed_out".into()));
-    let saved = post_fields(&mut postman, &path, &posted).await;
+    let saved = postman.post_fields(&path, &posted).await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
     let keys = |forms: Vec<(i64, String)>| forms.into_iter().map(|f| f.1).collect::<Vec<_>>();
     assert_eq!(
@@ -506,7 +497,7 @@ async fn story(url: &str) {
     );
     // A page shown before that save (form 2 still "not handed out") changes nothing stale.
     let stale = marks(&shown, &[(2, Outcome::Collected), (4, Outcome::Collected)]);
-    let saved = post_fields(&mut postman, &path, &stale).await;
+    let saved = postman.post_fields(&path, &stale).await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER);
     let after = postman.get(&path).await;
     assert!(
@@ -515,7 +506,7 @@ async fn story(url: &str) {
         after.body
     );
     // The first save sent again (a double tap on a slow network) is no one else's change.
-    let saved = post_fields(&mut postman, &path, &posted).await;
+    let saved = postman.post_fields(&path, &posted).await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER);
     let after = postman.get(&path).await;
     assert!(after.body.contains("Đã lưu 0 phiếu."), "{}", after.body);
@@ -529,22 +520,22 @@ async fn story(url: &str) {
     let before = outcomes(&store, codes_id).await;
     let mut bad = marks(&before, &[]);
     bad[1].1 = "lost".into();
-    let reply = post_fields(&mut postman, &path, &bad).await;
+    let reply = postman.post_fields(&path, &bad).await;
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         reply.body.contains("o1: không có kết quả"),
         "{}",
         reply.body
     );
-    let reply = post_fields(
-        &mut postman,
-        &path,
-        &[
-            ("w99".into(), "assigned".into()),
-            ("o99".into(), "refused".into()),
-        ],
-    )
-    .await;
+    let reply = postman
+        .post_fields(
+            &path,
+            &[
+                ("w99".into(), "assigned".into()),
+                ("o99".into(), "refused".into()),
+            ],
+        )
+        .await;
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(reply.body.contains("o99: không có phiếu này"));
     assert_eq!(outcomes(&store, codes_id).await, before);
@@ -565,12 +556,9 @@ async fn story(url: &str) {
             chosen.push((number + k, outcome));
         }
     }
-    let saved = post_fields(
-        &mut postman,
-        &format!("/staff/field/{paper_id}"),
-        &marks(&shown, &chosen),
-    )
-    .await;
+    let saved = postman
+        .post_fields(&format!("/staff/field/{paper_id}"), &marks(&shown, &chosen))
+        .await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER);
     assert_eq!(
         count(
@@ -599,12 +587,7 @@ async fn story(url: &str) {
     // UH=1; paper I=18+1 (19 came back), R=2+2, NC=1, UH=2+3, NE=1; the 10 more UH=10. So
     // I=20, R=7, NC=2, UH=16, NE=1: RR1 = 20/45; e = 29/30, RR3 = 20 / (29 + 16 · 29/30).
     let tallies = store.fieldwork(WAVE, Some("01")).await.expect("tallies");
-    let a = &tallies
-        .communes
-        .iter()
-        .find(|c| c.1 == psu_a)
-        .expect("commune A")
-        .3;
+    let a = &commune(&tallies, &psu_a);
     assert_eq!(
         (
             a.forms,
@@ -624,7 +607,7 @@ async fn story(url: &str) {
     let e = 29.0 / 30.0;
     assert!((a.rr3().unwrap() - 20.0 / (29.0 + 16.0 * e)).abs() < 1e-12);
     // Commune B: 12 forms never handed out: RR1 0, RR3 unknown (no eligibility known).
-    let b = &tallies.communes.iter().find(|c| c.1 == psu_b).expect("B").3;
+    let b = &commune(&tallies, &psu_b);
     assert_eq!(
         (b.forms, b.unknown, b.rr1(), b.rr3()),
         (12, 12, Some(0.0), None)
@@ -665,7 +648,7 @@ async fn story(url: &str) {
     // Taking back the forms not handed out: the 10 more leave; another province's officer
     // finds no such assignment.
     let withdraw = format!("/staff/waves/{WAVE}/fieldwork/{more_id}/withdraw");
-    let mut officer79 = signed_in(&app, "officer79").await;
+    let mut officer79 = Browser::signed_in(&app, "officer79", PASSWORD).await;
     assert_eq!(
         officer79.post(&withdraw, &[]).await.status,
         StatusCode::NOT_FOUND
@@ -692,12 +675,7 @@ async fn story(url: &str) {
         .await;
     assert_eq!(voided.status, StatusCode::SEE_OTHER);
     let tallies = store.fieldwork(WAVE, Some("01")).await.expect("tallies");
-    let a = &tallies
-        .communes
-        .iter()
-        .find(|c| c.1 == psu_a)
-        .expect("commune A")
-        .3;
+    let a = &commune(&tallies, &psu_a);
     assert_eq!(
         (
             a.forms,
@@ -727,12 +705,9 @@ async fn story(url: &str) {
     assert_eq!(closed.status, StatusCode::SEE_OTHER);
     let shown = outcomes(&store, paper_id).await;
     let late_mark = marks(&shown, &[(28, Outcome::Refused)]);
-    let refused = post_fields(
-        &mut postman,
-        &format!("/staff/field/{paper_id}"),
-        &late_mark,
-    )
-    .await;
+    let refused = postman
+        .post_fields(&format!("/staff/field/{paper_id}"), &late_mark)
+        .await;
     assert_eq!(refused.status, StatusCode::CONFLICT);
     assert!(refused.body.contains("Đợt đã đóng"));
     assert_eq!(outcomes(&store, paper_id).await, shown);

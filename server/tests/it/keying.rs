@@ -34,28 +34,6 @@ fn fields(target: &[(&str, &str)], answers: &Answers) -> Vec<(String, String)> {
     fields
 }
 
-async fn post(
-    browser: &mut Browser,
-    path: &str,
-    fields: &[(String, String)],
-) -> common::browser::Reply {
-    let form: Vec<(&str, &str)> = fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    browser.post(path, &form).await
-}
-
-async fn signed_in(app: &axum::Router, username: &str) -> Browser {
-    let mut browser = Browser::new(app);
-    assert_eq!(
-        browser.sign_in(username, PASSWORD).await.status,
-        StatusCode::SEE_OTHER,
-        "{username}"
-    );
-    browser
-}
-
 async fn count(store: &SqlStore, sql: &str) -> i64 {
     sqlx::query_scalar(sql)
         .bind(WAVE)
@@ -113,23 +91,23 @@ async fn story(url: &str) {
         ("clerk1", StatusCode::OK),
         ("officer01", StatusCode::OK),
     ] {
-        let mut browser = signed_in(&app, user).await;
+        let mut browser = Browser::signed_in(&app, user, PASSWORD).await;
         let page = browser.get(&path).await;
         assert_eq!(page.status, expected, "{user}");
         if expected == StatusCode::OK {
             assert!(page.body.contains("data-values"), "one field per item");
         }
     }
-    let mut clerk1 = signed_in(&app, "clerk1").await;
-    let mut clerk2 = signed_in(&app, "clerk2").await;
-    let mut officer01 = signed_in(&app, "officer01").await;
-    let mut supervisor = signed_in(&app, "supervisor").await;
+    let mut clerk1 = Browser::signed_in(&app, "clerk1", PASSWORD).await;
+    let mut clerk2 = Browser::signed_in(&app, "clerk2", PASSWORD).await;
+    let mut officer01 = Browser::signed_in(&app, "officer01", PASSWORD).await;
+    let mut supervisor = Browser::signed_in(&app, "supervisor", PASSWORD).await;
     let before = responses(&store).await;
 
     // A form handed out without a code: commune and number.
     let form = [("psu", psu.psu.as_str()), ("form_id", "K-1")];
     let first = common::fixtures::varied_answers(0);
-    let saved = post(&mut clerk1, &path, &fields(&form, &first)).await;
+    let saved = clerk1.post_fields(&path, &fields(&form, &first)).await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
     assert_eq!(
         responses(&store).await,
@@ -137,11 +115,11 @@ async fn story(url: &str) {
         "one entry is not a response"
     );
     // The same clerk again: refused, whatever the answers.
-    let again = post(&mut clerk1, &path, &fields(&form, &first)).await;
+    let again = clerk1.post_fields(&path, &fields(&form, &first)).await;
     assert_eq!(again.status, StatusCode::CONFLICT);
     assert!(again.body.contains("người khác"), "{}", again.body);
     // Another province's officer cannot key a form of 79.
-    let other = post(&mut officer01, &path, &fields(&form, &first)).await;
+    let other = officer01.post_fields(&path, &fields(&form, &first)).await;
     assert_eq!(other.status, StatusCode::CONFLICT);
     assert!(other.body.contains("tỉnh khác"), "{}", other.body);
     // Bad input: a value the item does not take, named by its field; nothing kept.
@@ -153,7 +131,7 @@ async fn story(url: &str) {
         .clone();
     let mut wrong = first.clone();
     wrong.insert(satisfaction.clone(), 7);
-    let refused = post(&mut clerk2, &path, &fields(&form, &wrong)).await;
+    let refused = clerk2.post_fields(&path, &fields(&form, &wrong)).await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         refused.body.contains(&format!("<li>{satisfaction}: ")),
@@ -169,7 +147,7 @@ async fn story(url: &str) {
     let mut second = first.clone();
     let differing = if first[&satisfaction] == 5 { 4 } else { 5 };
     second.insert(satisfaction.clone(), differing);
-    let saved = post(&mut clerk2, &path, &fields(&form, &second)).await;
+    let saved = clerk2.post_fields(&path, &fields(&form, &second)).await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
     assert_eq!(
         responses(&store).await,
@@ -269,12 +247,12 @@ async fn story(url: &str) {
     let printed = codes[0].as_str().to_owned();
     let by_code = [("code", printed.as_str())];
     for clerk in [&mut clerk1, &mut clerk2] {
-        let saved = post(
-            clerk,
-            &path,
-            &fields(&by_code, &common::fixtures::varied_answers(1)),
-        )
-        .await;
+        let saved = clerk
+            .post_fields(
+                &path,
+                &fields(&by_code, &common::fixtures::varied_answers(1)),
+            )
+            .await;
         assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
     }
     assert_eq!(responses(&store).await, before + 2);
@@ -286,12 +264,12 @@ async fn story(url: &str) {
             .expect("code");
     assert!(used.is_some(), "the code is used by the paper response");
     // A third entry of a stored form is refused.
-    let third = post(
-        &mut supervisor,
-        &path,
-        &fields(&by_code, &common::fixtures::varied_answers(1)),
-    )
-    .await;
+    let third = supervisor
+        .post_fields(
+            &path,
+            &fields(&by_code, &common::fixtures::varied_answers(1)),
+        )
+        .await;
     assert_eq!(third.status, StatusCode::CONFLICT);
 
     // Two clerks saving the same new form at once: one is the first entry, the other the

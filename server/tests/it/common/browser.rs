@@ -98,6 +98,23 @@ impl Browser {
         .await
     }
 
+    /// [`Browser::post`] with owned fields (a form built in a loop).
+    pub async fn post_fields(&mut self, path: &str, fields: &[(String, String)]) -> Reply {
+        let form: Vec<(&str, &str)> = fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        self.post(path, &form).await
+    }
+
+    /// A browser signed in as `username`, checked to have got in.
+    pub async fn signed_in(app: &axum::Router, username: &str, password: &str) -> Self {
+        let mut browser = Self::new(app);
+        let reply = browser.sign_in(username, password).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{username} signs in");
+        browser
+    }
+
     pub async fn upload(&mut self, path: &str, file: &[u8], fields: &[(&str, &str)]) -> Reply {
         let boundary = "sipasBoundary7MA4YWxkTrZu0gW";
         let mut body = Vec::new();
