@@ -377,12 +377,8 @@ pub fn fieldwork_page(ctx: &Ctx, view: FieldworkView) -> String {
         .map(|a| {
             let withdraw = (can_withdraw && a.tally.assigned > 0).then(|| {
                 let action = format!("/staff/waves/{code}/fieldwork/{}/withdraw", a.id);
-                let label = format!(
-                    "{} ({} {})",
-                    ctx.t("Thu hồi phiếu chưa phát", "Take back forms not handed out"),
-                    a.tally.assigned,
-                    ctx.t("phiếu", "forms")
-                );
+                // Forms that came back stay whatever their mark, so no count is promised here.
+                let label = ctx.t("Thu hồi phiếu chưa phát", "Take back forms not handed out");
                 view! {
                     <form method="post" action=action class="inline">
                         <button type="submit" class="small secondary">{label}</button>
