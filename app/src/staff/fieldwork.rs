@@ -289,12 +289,12 @@ pub struct Mark {
     pub now: Outcome,
 }
 
-/// What a save did: forms changed, and the numbers of forms changed to something else since
-/// the page was shown (left as they are). A form that already had the asked outcome (the same
-/// save sent twice) is neither.
+/// What a save did: the numbers of the forms changed, and of those changed to something else
+/// (or taken off the assignment) since the page was shown, left as they are. A form that
+/// already had the asked outcome (the same save sent twice) is neither.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Marked {
-    pub changed: i64,
+    pub changed: Vec<i64>,
     pub stale: Vec<i64>,
 }
 

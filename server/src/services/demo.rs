@@ -641,7 +641,8 @@ pub async fn collect<S: Store + StaffStore>(
 
 /// The current wave's fieldwork as postal workers would have marked it: one worker a province
 /// (`buuta.minhhoa.PP`, an account with a random password nobody knows), given the province's
-/// codes commune by commune. A form whose code was answered on paper is collected, one answered
+/// codes commune by commune (recorded as assigned by the worker: the demonstration has no
+/// officer's account). A form whose code was answered on paper is collected, one answered
 /// online was handed out; of the rest (the 20% spare codes and the shortfall) half were never
 /// handed out and the others were refused, found nobody, could not be found, were not eligible
 /// or are still out, in proportions that vary by commune.
@@ -702,7 +703,12 @@ async fn fieldwork<S: Store + StaffStore>(
                     .province(Some(province))
                     .detail(format!("giao {count} phiếu của xã {psu} cho {username}"))
             };
-            let id = store.assign(&assignment, &assigned).await?;
+            // A commune the batch gave no code (a target of 0) has nothing to hand out.
+            let id = match store.assign(&assignment, &assigned).await {
+                Ok(id) => id,
+                Err(StoreError::Conflict(_)) => continue,
+                Err(other) => return Err(other),
+            };
             let (_, forms) = store.assignment(id).await?;
             let marks: Vec<Mark> = forms
                 .iter()
@@ -736,7 +742,7 @@ async fn fieldwork<S: Store + StaffStore>(
                 demo_entry(AuditAction::FormsMarked)
                     .wave(&wave.code)
                     .province(Some(province))
-                    .detail(format!("{username}: ghi {} phiếu", m.changed))
+                    .detail(format!("{username}: ghi {} phiếu", m.changed.len()))
             };
             store.mark_forms(id, &marks, worker_id, &marked).await?;
         }

@@ -69,10 +69,9 @@ pub async fn assignment(
 
 /// The marks a posted form asks for: `w{n}` is what the page showed for form n, `o{n}` what the
 /// worker chose; with `bulk=handed_out`, every form still "not handed out" becomes handed out.
-/// A number that is not on the assignment, or an outcome we do not know, names the field (the
-/// page only offers valid ones: this is for an edited or truncated form).
-fn marks_of(fields: &[(String, String)], numbers: &[i64]) -> Result<Vec<Mark>, Text> {
-    let numbers: std::collections::HashSet<i64> = numbers.iter().copied().collect();
+/// A field that is not a form number, or an outcome we do not know, names the field (the page
+/// only offers valid ones: this is for an edited or truncated form).
+fn marks_of(fields: &[(String, String)]) -> Result<Vec<Mark>, Text> {
     let bulk = fields.iter().any(|(k, v)| k == "bulk" && v == "handed_out");
     let posted: std::collections::HashMap<&str, &str> = fields
         .iter()
@@ -83,16 +82,15 @@ fn marks_of(fields: &[(String, String)], numbers: &[i64]) -> Result<Vec<Mark>, T
         let Some(number) = key.strip_prefix('o') else {
             continue;
         };
-        let number: i64 = number
-            .parse()
-            .ok()
-            .filter(|n| numbers.contains(n))
-            .ok_or_else(|| {
-                Text::new(
-                    format!("{key}: không có phiếu này trong lần giao"),
-                    format!("{key}: no such form on this assignment"),
-                )
-            })?;
+        // A number no longer on the assignment (taken back, or its code voided, since the page
+        // was shown) is reported by the store as changed elsewhere, not refused here: the
+        // worker's other marks are kept.
+        let number: i64 = number.parse().map_err(|_| {
+            Text::new(
+                format!("{key}: không phải một phiếu"),
+                format!("{key}: not a form"),
+            )
+        })?;
         let read = |name: &str| {
             let text = posted.get(name).copied().unwrap_or("");
             Outcome::parse(text).ok_or_else(|| {
@@ -122,8 +120,7 @@ pub async fn mark(
     if fields.len() > MAX_FIELDS {
         return Err(StaffError::Invalid("too many fields".into()));
     }
-    let numbers: Vec<i64> = forms.iter().map(|f| f.number).collect();
-    let marks = match marks_of(&fields, &numbers) {
+    let marks = match marks_of(&fields) {
         Ok(marks) => marks,
         Err(problem) => {
             let problem = problem.pick(staff.ctx.locale).to_owned();
@@ -136,7 +133,7 @@ pub async fn mark(
     let audit = |marked: &Marked| {
         let changes: Vec<String> = marks
             .iter()
-            .filter(|m| m.was != m.now)
+            .filter(|m| marked.changed.contains(&m.number))
             .map(|m| format!("{}: {} → {}", m.number, m.was.key(), m.now.key()))
             .collect();
         staff.entry(
@@ -147,7 +144,7 @@ pub async fn mark(
                 "giao phiếu {} (xã {}): ghi {} phiếu ({})",
                 assignment.id,
                 assignment.psu,
-                marked.changed,
+                changes.len(),
                 changes.join(", ")
             ),
         )
@@ -159,8 +156,8 @@ pub async fn mark(
         .await?;
     let notice = if marked.stale.is_empty() {
         Text::new(
-            format!("Đã lưu {} phiếu.", marked.changed),
-            format!("{} forms saved.", marked.changed),
+            format!("Đã lưu {} phiếu.", marked.changed.len()),
+            format!("{} forms saved.", marked.changed.len()),
         )
     } else {
         let numbers = marked
@@ -172,11 +169,11 @@ pub async fn mark(
         Text::new(
             format!(
                 "Đã lưu {} phiếu. Phiếu số {numbers} đã được sửa ở nơi khác trong lúc đó nên được giữ nguyên: hãy xem lại các phiếu này.",
-                marked.changed
+                marked.changed.len()
             ),
             format!(
                 "{} forms saved. Forms {numbers} had been changed elsewhere meanwhile and were left as they are: check them.",
-                marked.changed
+                marked.changed.len()
             ),
         )
     };
@@ -492,7 +489,7 @@ mod tests {
             ("o2", "collected"),
             ("bulk", "handed_out"),
         ]);
-        let marks = marks_of(&posted, &[1, 2]).unwrap();
+        let marks = marks_of(&posted).unwrap();
         assert_eq!(
             marks,
             vec![
@@ -508,19 +505,22 @@ mod tests {
                 },
             ]
         );
-        let en = |posted: &[(&str, &str)], numbers: &[i64]| {
-            marks_of(&fields(posted), numbers).map_err(|e| e.en)
-        };
+        let en = |posted: &[(&str, &str)]| marks_of(&fields(posted)).map_err(|e| e.en);
+        // A number not (or no longer) on the assignment is the store's to report.
         assert_eq!(
-            en(&[("w9", "assigned"), ("o9", "refused")], &[1, 2]),
-            Err("o9: no such form on this assignment".into())
+            en(&[("w9", "assigned"), ("o9", "refused")]).map(|m| m.len()),
+            Ok(1)
         );
         assert_eq!(
-            en(&[("w1", "assigned"), ("o1", "lost")], &[1]),
+            en(&[("w1", "assigned"), ("ox", "refused")]),
+            Err("ox: not a form".into())
+        );
+        assert_eq!(
+            en(&[("w1", "assigned"), ("o1", "lost")]),
             Err("o1: unknown outcome \"lost\"; reload the page".into())
         );
         assert_eq!(
-            en(&[("o1", "refused")], &[1]),
+            en(&[("o1", "refused")]),
             Err("w1: unknown outcome \"\"; reload the page".into())
         );
     }

@@ -50,23 +50,31 @@ fn paper_key(wave_code: &str, psu: &str, number: i64) -> String {
 }
 
 /// Refuses a change to an assignment of a closed wave (its outcomes are final: its rates may be
-/// published); `NotFound` for no such assignment.
-async fn still_open(conn: &mut sqlx::AnyConnection, assignment: i64) -> StoreResult<()> {
-    let closed: Option<Option<String>> = sqlx::query_scalar(
-        "SELECT w.closed_at FROM field_assignments a JOIN waves w ON w.code = a.wave_code \
-         WHERE a.id = $1",
-    )
-    .bind(assignment)
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(db_error)?;
+/// published); `NotFound` for no such assignment. Takes the wave's lock first (PostgreSQL), so
+/// a change is ordered with the wave's closing and with imports of its forms.
+async fn still_open(
+    conn: &mut sqlx::AnyConnection,
+    engine: super::Engine,
+    assignment: i64,
+) -> StoreResult<()> {
+    let wave: String = sqlx::query_scalar("SELECT wave_code FROM field_assignments WHERE id = $1")
+        .bind(assignment)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_error)?
+        .ok_or(StoreError::NotFound)?;
+    lock_wave(conn, engine, &wave).await?;
+    let closed: Option<String> = sqlx::query_scalar("SELECT closed_at FROM waves WHERE code = $1")
+        .bind(&wave)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db_error)?;
     match closed {
-        None => Err(StoreError::NotFound),
-        Some(Some(_)) => Err(refused(
+        Some(_) => Err(refused(
             "Đợt đã đóng: kết quả phát, thu phiếu không sửa được nữa.".into(),
             "The wave is closed: its form outcomes can no longer change.".into(),
         )),
-        Some(None) => Ok(()),
+        None => Ok(()),
     }
 }
 
@@ -332,9 +340,12 @@ impl FieldworkStore for SqlStore {
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(db_error)?;
+                // A number far past what was assigned is a typing slip, not a form.
+                let plausible = assigned.saturating_add(MAX_FORMS);
                 let last = keyed
                     .iter()
                     .filter_map(|n| n.as_deref()?.trim().parse::<i64>().ok())
+                    .filter(|n| (1..=plausible).contains(n))
                     .fold(assigned, i64::max);
                 (last + 1..=last + count)
                     .map(|n| (n, None, Some(paper_key(&new.wave_code, psu, n))))
@@ -453,7 +464,7 @@ impl FieldworkStore for SqlStore {
     ) -> StoreResult<Marked> {
         let now = now_rfc3339()?;
         let mut tx = begin_write(self.pool()).await.map_err(db_error)?;
-        still_open(&mut tx, assignment).await?;
+        still_open(&mut tx, self.engine_kind(), assignment).await?;
         let mut marked = Marked::default();
         for mark in marks.iter().filter(|m| m.was != m.now) {
             let done = sqlx::query(
@@ -471,7 +482,7 @@ impl FieldworkStore for SqlStore {
             .map_err(db_error)?
             .rows_affected();
             if done == 1 {
-                marked.changed += 1;
+                marked.changed.push(mark.number);
                 continue;
             }
             // Not as the page showed it: already what was asked (the same save sent twice, on
@@ -488,7 +499,7 @@ impl FieldworkStore for SqlStore {
                 marked.stale.push(mark.number);
             }
         }
-        if marked.changed > 0 {
+        if !marked.changed.is_empty() {
             record(&mut tx, &audit(&marked)).await?;
         }
         tx.commit().await.map_err(db_error)?;
@@ -501,7 +512,7 @@ impl FieldworkStore for SqlStore {
         audit: &AuditOf<'_, i64>,
     ) -> StoreResult<i64> {
         let mut tx = begin_write(self.pool()).await.map_err(db_error)?;
-        still_open(&mut tx, assignment).await?;
+        still_open(&mut tx, self.engine_kind(), assignment).await?;
         // A form that came back stays, whatever its mark.
         let taken = sqlx::query(
             "DELETE FROM assignment_forms WHERE assignment_id = $1 AND outcome = 'assigned' \

@@ -536,8 +536,14 @@ async fn story(url: &str) {
             ],
         )
         .await;
-    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(reply.body.contains("o99: không có phiếu này"));
+    // A form not (or no longer) on the assignment is reported by number; nothing changes.
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    let after = postman.get(&path).await;
+    assert!(
+        after.body.contains("Phiếu số 99 đã được sửa ở nơi khác"),
+        "{}",
+        after.body
+    );
     assert_eq!(outcomes(&store, codes_id).await, before);
 
     // The 30 paper forms: 18 collected, 3 handed out, 2 refused, 1 nobody met, 2 not found,
@@ -654,9 +660,49 @@ async fn story(url: &str) {
         StatusCode::NOT_FOUND
     );
     assert_eq!(outcomes(&store, more_id).await.len(), 10);
+    // Of the 10 more, 31 came back (imported) and 32 was handed out: both stay.
+    let record = common::fixtures::paper_form(&psu_a, "31", common::fixtures::varied_answers(4));
+    sipas_app::staff::port::CollectedStore::import_paper(
+        store.as_ref(),
+        WAVE,
+        None,
+        &[record],
+        false,
+        &|_: &[sipas_app::staff::port::RowOutcome]| common::audit("paper_imported"),
+    )
+    .await
+    .expect("import");
+    let shown_more = outcomes(&store, more_id).await;
+    let saved = postman
+        .post_fields(
+            &format!("/staff/field/{more_id}"),
+            &marks(&shown_more, &[(32, Outcome::HandedOut)]),
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER);
     let taken = officer.post(&withdraw, &[]).await;
     assert_eq!(taken.status, StatusCode::SEE_OTHER);
-    assert!(outcomes(&store, more_id).await.is_empty());
+    assert_eq!(
+        outcomes(&store, more_id).await,
+        vec![(31, "assigned".to_owned()), (32, "handed_out".to_owned())]
+    );
+    // A page shown before the take-back still saves what is left, and names what is gone.
+    let late = marks(
+        &shown_more,
+        &[(31, Outcome::Collected), (33, Outcome::Refused)],
+    );
+    let saved = postman
+        .post_fields(&format!("/staff/field/{more_id}"), &late)
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER);
+    let after = postman.get(&format!("/staff/field/{more_id}")).await;
+    assert!(
+        after
+            .body
+            .contains("Đã lưu 1 phiếu. Phiếu số 33 đã được sửa"),
+        "{}",
+        after.body
+    );
     assert_eq!(
         count(
             &store,
@@ -665,8 +711,10 @@ async fn story(url: &str) {
         .await,
         1
     );
-    // Voiding the batch voids its four codes not answered: their forms leave the assignment
-    // and the rates. Commune A is then I=20, R=4, NC=1, UH=5, NE=1.
+    // Voiding the batch voids its five codes not answered: their forms leave the assignment
+    // and the rates. Before: I=20, R=7, NC=2, UH=16, NE=1; 31 came back (I+1, UH-1), 32 went
+    // out (R+1, UH-1), 33-40 were taken back (UH-8): I=21, R=8, NC=2, UH=6, NE=1, 38 forms;
+    // the voided codes were R=3 (2, 4, 5), NC=1 (3), UH=1 (6): I=21, R=5, NC=1, UH=5, NE=1.
     let voided = central
         .post(
             &format!("/staff/batches/{batch}/void"),
@@ -685,7 +733,7 @@ async fn story(url: &str) {
             a.unknown,
             a.ineligible
         ),
-        (31, 20, 4, 1, 5, 1)
+        (33, 21, 5, 1, 5, 1)
     );
     assert_eq!(
         postman

@@ -289,6 +289,11 @@ fn routes(batch: &str, user_id: i64) -> Vec<Route> {
             vec![("worker", "x".into())],
             AssignFieldwork,
         ),
+        form(
+            &format!("/staff/waves/{w}/fieldwork/987654/withdraw"),
+            vec![],
+            AssignFieldwork,
+        ),
         get("/staff/field", DoFieldwork),
         get("/staff/field/987654", DoFieldwork),
         form(
