@@ -23,14 +23,6 @@ async fn count(store: &SqlStore, sql: &str) -> i64 {
         .expect("count")
 }
 
-async fn user_id(store: &SqlStore, username: &str) -> i64 {
-    sqlx::query_scalar("SELECT id FROM staff_users WHERE username = $1")
-        .bind(username)
-        .fetch_one(store.pool())
-        .await
-        .expect("user id")
-}
-
 fn between(text: &str, start: &str, end: &str) -> String {
     let from = text
         .find(start)
@@ -65,6 +57,21 @@ async fn assign(
             ],
         )
         .await
+}
+
+/// A paper form of `psu` numbered `number`, imported as from a file.
+async fn import_paper_form(store: &SqlStore, psu: &str, number: &str, seed: usize) {
+    let record = common::fixtures::paper_form(psu, number, common::fixtures::varied_answers(seed));
+    sipas_app::staff::port::CollectedStore::import_paper(
+        store,
+        WAVE,
+        None,
+        &[record],
+        false,
+        &|_: &[sipas_app::staff::port::RowOutcome]| common::audit("paper_imported"),
+    )
+    .await
+    .expect("import");
 }
 
 /// A commune's row of the fieldwork counts.
@@ -113,12 +120,8 @@ fn marks(shown: &[(i64, String)], chosen: &[(i64, Outcome)]) -> Vec<(String, Str
 }
 
 async fn story(url: &str) {
-    let store = common::store_on(url).await;
-    sipas_server::services::demo::seed(store.as_ref())
-        .await
-        .expect("seed");
-    common::fixtures::staff_accounts(
-        &store,
+    let store = common::fixtures::seeded_with_staff(
+        url,
         PASSWORD,
         &[
             ("admin", Role::Admin, None),
@@ -181,7 +184,7 @@ async fn story(url: &str) {
     );
     let created = admin.post("/staff/users", &account("00004, 00004")).await;
     assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
-    let restricted = user_id(&store, "postman.ba.dinh").await;
+    let restricted = common::fixtures::user_id(&store, "postman.ba.dinh").await;
     let workers = store.field_workers(Some("01")).await.expect("workers");
     let listed = workers.iter().find(|w| w.id == restricted).expect("listed");
     assert_eq!(listed.communes, vec!["00004".to_owned()]);
@@ -265,8 +268,8 @@ async fn story(url: &str) {
         .collect();
     assert_eq!(codes.len(), 6);
 
-    let postman_id = user_id(&store, "postman").await;
-    let postman79 = user_id(&store, "postman79").await;
+    let postman_id = common::fixtures::user_id(&store, "postman").await;
+    let postman79 = common::fixtures::user_id(&store, "postman79").await;
     let dates = ("2027-10-01", "2027-10-03");
     // Who may assign: not a viewer, a statistician or a field worker.
     for user in ["viewer", "stats", "postman"] {
@@ -577,17 +580,7 @@ async fn story(url: &str) {
     );
 
     // Form 19, still out, comes back and is imported by its commune and number: complete.
-    let record = common::fixtures::paper_form(&psu_a, "19", common::fixtures::varied_answers(3));
-    sipas_app::staff::port::CollectedStore::import_paper(
-        store.as_ref(),
-        WAVE,
-        None,
-        &[record],
-        false,
-        &|_: &[sipas_app::staff::port::RowOutcome]| common::audit("paper_imported"),
-    )
-    .await
-    .expect("import");
+    import_paper_form(&store, &psu_a, "19", 3).await;
 
     // The rates, by hand. Commune A: codes I=1 (online), R=1+2 (2 refused; 4, 5 out), NC=1,
     // UH=1; paper I=18+1 (19 came back), R=2+2, NC=1, UH=2+3, NE=1; the 10 more UH=10. So
@@ -661,17 +654,7 @@ async fn story(url: &str) {
     );
     assert_eq!(outcomes(&store, more_id).await.len(), 10);
     // Of the 10 more, 31 came back (imported) and 32 was handed out: both stay.
-    let record = common::fixtures::paper_form(&psu_a, "31", common::fixtures::varied_answers(4));
-    sipas_app::staff::port::CollectedStore::import_paper(
-        store.as_ref(),
-        WAVE,
-        None,
-        &[record],
-        false,
-        &|_: &[sipas_app::staff::port::RowOutcome]| common::audit("paper_imported"),
-    )
-    .await
-    .expect("import");
+    import_paper_form(&store, &psu_a, "31", 4).await;
     let shown_more = outcomes(&store, more_id).await;
     let saved = postman
         .post_fields(

@@ -46,21 +46,9 @@ async fn responses(store: &SqlStore) -> i64 {
     count(store, "SELECT COUNT(*) FROM responses WHERE wave_code = $1").await
 }
 
-async fn user_id(store: &SqlStore, username: &str) -> i64 {
-    sqlx::query_scalar("SELECT id FROM staff_users WHERE username = $1")
-        .bind(username)
-        .fetch_one(store.pool())
-        .await
-        .expect("user id")
-}
-
 async fn story(url: &str) {
-    let store = common::store_on(url).await;
-    sipas_server::services::demo::seed(store.as_ref())
-        .await
-        .expect("seed");
-    common::fixtures::staff_accounts(
-        &store,
+    let store = common::fixtures::seeded_with_staff(
+        url,
         PASSWORD,
         &[
             ("clerk1", Role::Central, None),
@@ -275,8 +263,8 @@ async fn story(url: &str) {
     // Two clerks saving the same new form at once: one is the first entry, the other the
     // second, and the form is stored once.
     let (a, b) = (
-        user_id(&store, "clerk1").await,
-        user_id(&store, "clerk2").await,
+        common::fixtures::user_id(&store, "clerk1").await,
+        common::fixtures::user_id(&store, "clerk2").await,
     );
     for (number, same) in [("R-1", true), ("R-2", false)] {
         let x = common::fixtures::paper_form(&psu.psu, number, common::fixtures::varied_answers(2));

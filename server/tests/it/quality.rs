@@ -159,12 +159,8 @@ async fn flags_agree(store: &SqlStore) {
 }
 
 async fn story(url: &str, owner_url: Option<&str>) {
-    let store = common::store_on(url).await;
-    sipas_server::services::demo::seed(store.as_ref())
-        .await
-        .expect("seed");
-    common::fixtures::staff_accounts(
-        &store,
+    let store = common::fixtures::seeded_with_staff(
+        url,
         PASSWORD,
         &[
             ("stats", Role::Statistician, None),

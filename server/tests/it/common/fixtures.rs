@@ -179,6 +179,30 @@ pub fn varied_answers(seed: usize) -> sipas_app::survey::questionnaire::Answers 
     answers
 }
 
+/// A store on `url` with the demonstration's seed (questionnaire, geography, waves) and the
+/// staff accounts of [`staff_accounts`]: where the staff workspace's stories start.
+pub async fn seeded_with_staff(
+    url: &str,
+    password: &str,
+    accounts: &[(&str, sipas_app::staff::Role, Option<&str>)],
+) -> std::sync::Arc<sipas_server::store::SqlStore> {
+    let store = super::store_on(url).await;
+    sipas_server::services::demo::seed(store.as_ref())
+        .await
+        .expect("seed");
+    staff_accounts(&store, password, accounts).await;
+    store
+}
+
+/// The id of the account `username`.
+pub async fn user_id(store: &sipas_server::store::SqlStore, username: &str) -> i64 {
+    sqlx::query_scalar("SELECT id FROM staff_users WHERE username = $1")
+        .bind(username)
+        .fetch_one(store.pool())
+        .await
+        .expect("user id")
+}
+
 /// Staff accounts `(username, role, province on the 2025 map)`, all with `password`.
 pub async fn staff_accounts(
     store: &sipas_server::store::SqlStore,
