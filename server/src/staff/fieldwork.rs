@@ -10,7 +10,7 @@ use serde::Deserialize;
 use sipas_app::i18n::Text;
 use sipas_app::ports::StoreError;
 use sipas_app::staff::Action;
-use sipas_app::staff::fieldwork::{AssignedForms, Mark, Marked, NewAssignment, Outcome};
+use sipas_app::staff::fieldwork::{AssignedForms, MAX_FORMS, Mark, Marked, NewAssignment, Outcome};
 use sipas_app::staff::pages::{self, AssignmentForm, FieldworkView};
 use sipas_app::staff::port::AuditAction;
 use sipas_app::staff::research::valid_date;
@@ -21,7 +21,7 @@ use super::html;
 use crate::web::AppState;
 
 /// More fields than an assignment's forms can post (two per form) is not a form of ours.
-const MAX_FIELDS: usize = 2 * 2000 + 8;
+const MAX_FIELDS: usize = 2 * MAX_FORMS as usize + 8;
 
 pub async fn home(State(state): State<AppState>, staff: Allowed<can::DoFieldwork>) -> StaffResult {
     let assignments = state

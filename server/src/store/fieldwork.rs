@@ -10,18 +10,14 @@ use async_trait::async_trait;
 use sipas_app::i18n::Text;
 use sipas_app::ports::{StoreError, StoreResult};
 use sipas_app::staff::fieldwork::{
-    AssignedForm, AssignedForms, Assignment, FieldworkStore, FieldworkTallies, Mark, Marked,
-    NewAssignment, Outcome, Tally, Worker,
+    AssignedForm, AssignedForms, Assignment, FieldworkStore, FieldworkTallies, MAX_FORMS, Mark,
+    Marked, NewAssignment, Outcome, Tally, Worker,
 };
 use sipas_app::staff::port::AuditOf;
 
 use super::audit::record;
 use super::field::province_param;
 use super::sql::{SqlStore, begin_write, db_error, lock_wave, now_rfc3339};
-
-/// The most forms one assignment may hold (a village takes about 31; the phone page lists
-/// them all, and posts two fields a form).
-pub const MAX_FORMS: i64 = sipas_app::staff::fieldwork::MAX_FORMS;
 
 fn refused(vi: String, en: String) -> StoreError {
     StoreError::Conflict(Text::new(vi, en))
