@@ -90,8 +90,14 @@ pub trait Store: Send + Sync + 'static {
     /// Creates or replaces the draft of a code (the code must exist and be unused, else
     /// `NotFound`), but only with a newer revision: a draft whose revision is not greater than
     /// the stored one is refused as `Stale`, in one conditional statement (no read-then-write
-    /// race), so a stale page can never overwrite newer answers.
-    async fn save_draft(&self, code_hash: &str, draft: &Draft) -> StoreResult<DraftSaved>;
+    /// race), so a stale page can never overwrite newer answers. `device` (a
+    /// `survey::device::device_hash`) is counted for the code even when the draft is stale.
+    async fn save_draft(
+        &self,
+        code_hash: &str,
+        draft: &Draft,
+        device: Option<&str>,
+    ) -> StoreResult<DraftSaved>;
 
     /// Stores a response and marks its code used, in one transaction: of any number of
     /// concurrent submissions with one code exactly one is stored. A retry of a stored

@@ -111,6 +111,13 @@ test('answers survive a reload and the respondent resumes where they were', asyn
   const code = takeCode();
   await page.goto(`/s/${code}`);
   await hydrated(page);
+  // The quality review's device cookie: random, out of reach of the page's scripts.
+  const device = async () =>
+    (await page.context().cookies()).find((c) => c.name === 'sipas_device');
+  const first = await device();
+  expect(first?.value).toMatch(/^[0-9a-f]{32}$/);
+  expect(first?.httpOnly).toBe(true);
+  expect(first?.sameSite).toBe('Lax');
   await answerScreen(page);
   await page.getByRole('button', { name: NEXT }).click();
   await expect(page.locator('#progress-label')).toContainText('Phần 2 /');
@@ -123,6 +130,7 @@ test('answers survive a reload and the respondent resumes where they were', asyn
   await expect(page.locator('fieldset.item:visible input:checked')).toHaveCount(1);
   await page.getByRole('button', { name: 'Quay lại' }).click();
   await expect(page.locator('#item-used_service input[value="1"]')).toBeChecked();
+  expect((await device())?.value, 'one browser keeps one id').toBe(first?.value);
   expect(errors).toEqual([]);
 });
 

@@ -92,6 +92,8 @@ async fn main() {
                     let index = next.fetch_add(1, Ordering::Relaxed);
                     let Some(code) = codes.get(index) else { break };
                     let submission_id = format!("load-{index:012}");
+                    // Each respondent on a browser of their own.
+                    client.device = Some(format!("{index:032x}"));
                     let mut draft_failed = false;
                     for revision in 1..=drafts {
                         let step = u32::try_from(revision).unwrap_or(u32::MAX);

@@ -30,6 +30,12 @@ pub struct QualityThresholds {
     /// Duplicates: another response in the same commune (PSU) with the very same answers.
     #[serde(default = "yes")]
     pub duplicates: bool,
+    /// A code answered from many devices: drafts or the submission came from more than this
+    /// many browsers (each keeps a random device cookie; 0: off). Web only. A respondent may
+    /// well start on one phone and finish on another, or clear their cookies, so a few are
+    /// normal; many suggest a code passed around.
+    #[serde(default = "default_max_devices")]
+    pub max_devices: i64,
 }
 
 fn default_min_seconds_per_item() -> f64 {
@@ -40,6 +46,13 @@ fn default_straight_line_items() -> i64 {
 }
 fn default_max_no_answer_share() -> f64 {
     0.5
+}
+/// Devices counted for one code at most (a bound on what one code can make the server store);
+/// `max_devices` must stay below it.
+pub const DEVICES_COUNTED_AT_MOST: i64 = 50;
+
+fn default_max_devices() -> i64 {
+    3
 }
 fn yes() -> bool {
     true
@@ -52,6 +65,7 @@ impl Default for QualityThresholds {
             straight_line_items: default_straight_line_items(),
             max_no_answer_share: default_max_no_answer_share(),
             duplicates: true,
+            max_devices: default_max_devices(),
         }
     }
 }
@@ -75,6 +89,15 @@ impl QualityThresholds {
         if !(0.0..=1.0).contains(&share) {
             return Err(format!(
                 "[quality] max_no_answer_share must be between 0 and 1 (off) (is {share})"
+            ));
+        }
+        let devices = self.max_devices;
+        if !(0..DEVICES_COUNTED_AT_MOST).contains(&devices) {
+            return Err(format!(
+                "[quality] max_devices must be 0 (off) to {} (is {devices}): no more than {} \
+                 devices are counted for a code",
+                DEVICES_COUNTED_AT_MOST - 1,
+                DEVICES_COUNTED_AT_MOST
             ));
         }
         Ok(())
@@ -139,14 +162,16 @@ pub enum Flag {
     StraightLining,
     ManyNoAnswers,
     Duplicate,
+    ManyDevices,
 }
 
 impl Flag {
-    pub const ALL: [Flag; 4] = [
+    pub const ALL: [Flag; 5] = [
         Flag::Speeding,
         Flag::StraightLining,
         Flag::ManyNoAnswers,
         Flag::Duplicate,
+        Flag::ManyDevices,
     ];
 
     pub fn key(self) -> &'static str {
@@ -155,6 +180,7 @@ impl Flag {
             Flag::StraightLining => "straight_lining",
             Flag::ManyNoAnswers => "many_no_answers",
             Flag::Duplicate => "duplicate",
+            Flag::ManyDevices => "many_devices",
         }
     }
 
@@ -171,6 +197,9 @@ pub struct Checked {
     pub duration_secs: Option<i64>,
     /// Another response of the commune has the same answers.
     pub duplicate: bool,
+    /// Browsers the code was answered from (drafts and submission); `None` on paper or when
+    /// unknown.
+    pub devices: Option<i64>,
 }
 
 /// The flags a response raises under these thresholds.
@@ -193,6 +222,12 @@ pub fn flags(response: &Checked, thresholds: &QualityThresholds) -> Vec<Flag> {
     }
     if thresholds.duplicates && response.duplicate {
         flags.push(Flag::Duplicate);
+    }
+    if let Some(devices) = response.devices
+        && thresholds.max_devices > 0
+        && devices > thresholds.max_devices
+    {
+        flags.push(Flag::ManyDevices);
     }
     flags
 }
@@ -243,6 +278,7 @@ mod tests {
             },
             duration_secs: Some(60),
             duplicate: false,
+            devices: Some(3),
         };
         assert!(
             flags(&base, &t).is_empty(),
@@ -275,14 +311,26 @@ mod tests {
             ..base
         };
         assert_eq!(flags(&twin, &t), vec![Flag::Duplicate]);
+        let shared = Checked {
+            devices: Some(4),
+            ..base
+        };
+        assert_eq!(flags(&shared, &t), vec![Flag::ManyDevices], "3 allowed");
+        let unknown = Checked {
+            devices: None,
+            ..shared
+        };
+        assert!(flags(&unknown, &t).is_empty(), "paper: no devices");
         let off = QualityThresholds {
             min_seconds_per_item: 0.0,
             straight_line_items: 0,
             max_no_answer_share: 1.0,
             duplicates: false,
+            max_devices: 0,
         };
         assert!(flags(&twin, &off).is_empty());
         assert!(flags(&fast, &off).is_empty());
+        assert!(flags(&shared, &off).is_empty());
     }
 
     #[test]
@@ -296,5 +344,20 @@ mod tests {
             ..QualityThresholds::default()
         };
         assert!(bad.validate().unwrap_err().contains("max_no_answer_share"));
+        let negative = QualityThresholds {
+            max_devices: -1,
+            ..QualityThresholds::default()
+        };
+        assert!(negative.validate().unwrap_err().contains("max_devices"));
+        let unreachable = QualityThresholds {
+            max_devices: DEVICES_COUNTED_AT_MOST,
+            ..QualityThresholds::default()
+        };
+        assert!(unreachable.validate().is_err(), "could never flag");
+        let highest = QualityThresholds {
+            max_devices: DEVICES_COUNTED_AT_MOST - 1,
+            ..QualityThresholds::default()
+        };
+        assert!(highest.validate().is_ok());
     }
 }

@@ -419,6 +419,8 @@ pub struct ExportRow {
     pub language: String,
     pub submitted_on: String,
     pub duration_secs: Option<i64>,
+    /// Browsers the code was answered from (web; empty on paper and when unknown).
+    pub devices: Option<i64>,
     /// From the frame, for the design: the stratum's population and PSUs (none for responses
     /// outside the frame).
     pub stratum_population: Option<i64>,

@@ -64,6 +64,10 @@ pub fn reason_label(key: &str) -> (&'static str, &'static str) {
             "Trùng câu trả lời với phiếu khác cùng xã",
             "The same answers as another response of the commune",
         ),
+        "many_devices" => (
+            "Mã được trả lời từ nhiều thiết bị",
+            "The code was answered from many devices",
+        ),
         "checked" => ("Đã kiểm tra, hợp lệ", "Checked: genuine"),
         "awaiting_review" => ("Bị đánh dấu, chưa rà soát", "Flagged, not yet reviewed"),
         _ => ("Lý do khác", "Other reason"),
@@ -92,6 +96,8 @@ pub struct QueueRow {
     pub duration_secs: Option<i64>,
     pub measures: Measures,
     pub duplicate: bool,
+    /// Browsers the code was answered from; `None` on paper or before devices were counted.
+    pub devices: Option<i64>,
     pub review: Option<Decision>,
     pub review_reason: Option<String>,
 }
@@ -104,6 +110,7 @@ impl QueueRow {
                 measures: self.measures,
                 duration_secs: self.duration_secs,
                 duplicate: self.duplicate,
+                devices: self.devices,
             },
             thresholds,
         )

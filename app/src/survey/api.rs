@@ -111,6 +111,7 @@ pub async fn save_draft(
         step,
         started_at.as_deref(),
         revision,
+        crate::survey::device::from_request().as_deref(),
     )
     .await
 }
@@ -125,7 +126,8 @@ pub async fn submit_survey(request: SubmitRequest) -> Result<SubmitReply, AppErr
     } else {
         Channel::Online
     };
-    crate::survey::service::submit(store.as_ref(), &request, channel).await
+    let device = crate::survey::device::from_request();
+    crate::survey::service::submit(store.as_ref(), &request, channel, device.as_deref()).await
 }
 
 #[server(prefix = "/api", endpoint = "survey/receipt")]

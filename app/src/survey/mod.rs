@@ -5,6 +5,8 @@
 pub mod api;
 pub mod client;
 pub mod codes;
+#[cfg(feature = "ssr")]
+pub mod device;
 pub mod flow;
 #[cfg(feature = "ssr")]
 pub mod quality;

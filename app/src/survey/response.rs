@@ -95,6 +95,9 @@ pub struct NewResponse {
     /// What the quality checks measure (`super::quality`), taken from the questionnaire.
     #[cfg(feature = "ssr")]
     pub measures: sipas_stats::quality::Measures,
+    /// The submitting browser (`survey::device::device_hash`), counted with those that saved
+    /// drafts; `None` when it sent no device cookie.
+    pub device: Option<String>,
 }
 
 /// Proof that a response was stored.

@@ -6,6 +6,7 @@ use crate::error::AppError;
 use crate::i18n::Locale;
 use crate::ports::{Store, StoreError};
 use crate::survey::codes::{InvitationCode, hash, hex, receipt_number, sha256_hex};
+use crate::survey::device::device_hash;
 use crate::survey::flow;
 use crate::survey::questionnaire::{Answers, Questionnaire};
 use crate::survey::response::{
@@ -135,11 +136,12 @@ pub async fn save_draft(
     step: u32,
     started_at: Option<&str>,
     revision: u64,
+    device: Option<&str>,
 ) -> Result<DraftSaved, AppError> {
     let opened = open_found(store, raw_code).await?;
     let earlier = store.draft(&opened.code_hash).await?;
     let started_at = start_time(earlier.as_ref(), started_at);
-    keep_draft(store, &opened, answers, step, started_at, revision).await
+    keep_draft(store, &opened, answers, step, started_at, revision, device).await
 }
 
 /// The revision a change made on the server gets (a form post without JavaScript carries none):
@@ -149,7 +151,8 @@ pub fn next_revision(earlier: Option<&Draft>) -> u64 {
 }
 
 /// `save_draft` for a code already opened (the form handler has it and the draft in hand; it
-/// passes `next_revision` of that draft).
+/// passes `next_revision` of that draft). `device` is the browser's device id
+/// (`survey::device`), kept only hashed with the code.
 pub async fn keep_draft(
     store: &dyn Store,
     opened: &Opened,
@@ -157,6 +160,7 @@ pub async fn keep_draft(
     step: u32,
     started_at: String,
     revision: u64,
+    device: Option<&str>,
 ) -> Result<DraftSaved, AppError> {
     if opened.invitation.used {
         return Err(AppError::Invalid("this code has already been used".into()));
@@ -169,7 +173,10 @@ pub async fn keep_draft(
         started_at,
         revision,
     };
-    Ok(store.save_draft(&opened.code_hash, &draft).await?)
+    let device = device.map(|id| device_hash(&opened.code_hash, id));
+    Ok(store
+        .save_draft(&opened.code_hash, &draft, device.as_deref())
+        .await?)
 }
 
 /// Validates and stores a complete response (see `Store::store_response` for retries and races).
@@ -177,9 +184,10 @@ pub async fn submit(
     store: &dyn Store,
     request: &SubmitRequest,
     channel: Channel,
+    device: Option<&str>,
 ) -> Result<SubmitReply, AppError> {
     let opened = open_found(store, &request.code).await?;
-    submit_opened(store, &opened, request, channel).await
+    submit_opened(store, &opened, request, channel, device).await
 }
 
 /// `submit` for a code already opened.
@@ -188,6 +196,7 @@ pub async fn submit_opened(
     opened: &Opened,
     request: &SubmitRequest,
     channel: Channel,
+    device: Option<&str>,
 ) -> Result<SubmitReply, AppError> {
     if !valid_submission_id(&request.submission_id) {
         return Err(AppError::Invalid(
@@ -236,6 +245,7 @@ pub async fn submit_opened(
         channel,
         started_at,
         measures,
+        device: device.map(|id| device_hash(&opened.code_hash, id)),
     };
     match store.store_response(&response).await {
         Ok(StoreOutcome::Stored(receipt) | StoreOutcome::Repeated(receipt)) => {

@@ -615,7 +615,12 @@ pub async fn collect<S: Store + StaffStore>(
     let started = std::time::Instant::now();
     // Many phones at once: the submissions share the group commit as they would.
     let stored = futures_util::stream::iter(online.iter())
-        .map(|request| sipas_app::survey::service::submit(store, request, Channel::Online))
+        .map(|request| async move {
+            // Each demo respondent answers on a phone of their own (one device per code).
+            let device =
+                &sipas_app::survey::codes::sha256_hex(request.submission_id.as_bytes())[..32];
+            sipas_app::survey::service::submit(store, request, Channel::Online, Some(device)).await
+        })
         .buffer_unordered(64)
         .collect::<Vec<_>>()
         .await;

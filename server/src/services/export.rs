@@ -16,7 +16,7 @@ pub const PAGE: u32 = 1000;
 
 /// The columns before the items, with what they hold (Vietnamese, English) for the codebook.
 /// Up to [`FIRST_NUMERIC_COLUMN`] they are codes and text; from there on, numbers.
-pub const COLUMNS: [(&str, &str, &str); 16] = [
+pub const COLUMNS: [(&str, &str, &str); 17] = [
     (
         "export_id",
         "Mã dòng ngẫu nhiên (không phải số biên nhận)",
@@ -72,6 +72,11 @@ pub const COLUMNS: [(&str, &str, &str); 16] = [
         "Time to complete (seconds)",
     ),
     (
+        "devices",
+        "Số trình duyệt đã trả lời mã (phiếu điện tử; trống: phiếu giấy hoặc không rõ)",
+        "Browsers the code was answered from (web; empty: paper or unknown)",
+    ),
+    (
         "stratum_population",
         "Dân số của tầng (dàn mẫu)",
         "Stratum population (frame)",
@@ -117,6 +122,7 @@ pub fn cells(row: &ExportRow, items: &[String]) -> Vec<String> {
         row.submitted_on.clone(),
         row.quality.clone(),
         number(row.duration_secs),
+        number(row.devices),
         number(row.stratum_population),
         number(row.stratum_psus),
     ];

@@ -129,6 +129,8 @@ async fn insert_paper_response(
     .execute(&mut *conn)
     .await
     .map_err(db_error)?;
+    // Browsers that saved drafts of it are no longer of interest (paper has no device count).
+    super::submissions::forget_devices(conn, code_hash).await?;
     super::quality::mark_twins(conn, &record.receipt).await
 }
 
@@ -561,6 +563,7 @@ impl CollectedStore for SqlStore {
             language: String,
             submitted_on: Option<String>,
             duration_secs: Option<i64>,
+            devices: Option<i64>,
             answers: String,
             population: Option<i64>,
             psus_in_population: Option<i64>,
@@ -571,7 +574,7 @@ impl CollectedStore for SqlStore {
         let rows = sqlx::query_as::<_, Row>(&format!(
             "SELECT r.export_id, r.province_code, r.stratum, r.psu, r.sample_kind, \
              r.questionnaire_version, r.mode, r.channel, r.language, r.submitted_on, \
-             r.duration_secs, r.answers, s.population, s.psus_in_population, u.name_vi, \
+             r.duration_secs, r.devices, r.answers, s.population, s.psus_in_population, u.name_vi, \
              COALESCE(p.name, c.name_vi) AS psu_name, \
              CASE WHEN r.review = 'excluded' \
                THEN 'excluded:' || COALESCE(r.review_reason, 'other') \
@@ -609,6 +612,7 @@ impl CollectedStore for SqlStore {
                     language: r.language,
                     submitted_on: r.submitted_on.unwrap_or_default(),
                     duration_secs: r.duration_secs,
+                    devices: r.devices,
                     answers: parse_answers(&r.answers)?,
                     stratum_population: r.population,
                     stratum_psus: r.psus_in_population,

@@ -162,6 +162,15 @@ impl FieldStore for SqlStore {
                 .map_err(db_error)?
                 .rows_affected();
         if changed == 1 {
+            // Its codes take no more answers: their device hashes are no longer of interest.
+            sqlx::query(
+                "DELETE FROM code_devices WHERE code_hash IN \
+                 (SELECT code_hash FROM invitation_codes WHERE wave_code = $1)",
+            )
+            .bind(code)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
             record(&mut tx, audit).await?;
             return tx.commit().await.map_err(db_error);
         }
@@ -509,6 +518,16 @@ impl FieldStore for SqlStore {
         .map_err(db_error)?
         .rows_affected();
         let voided = i64::try_from(voided).unwrap_or(i64::MAX);
+        // Voided codes take no answers: their device hashes are no longer of interest.
+        sqlx::query(
+            "DELETE FROM code_devices WHERE code_hash IN \
+             (SELECT code_hash FROM invitation_codes WHERE batch = $1 AND voided_at = $2)",
+        )
+        .bind(id)
+        .bind(&now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
         record(&mut tx, &audit(&voided)).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(voided)

@@ -35,7 +35,10 @@ fn flag_condition(flag: Flag, t: &QualityThresholds) -> String {
             double(t.max_no_answer_share)
         ),
         Flag::Duplicate if t.duplicates => "r.duplicate = 1".into(),
-        Flag::StraightLining | Flag::Duplicate => "1 = 0".into(),
+        Flag::ManyDevices if t.max_devices > 0 => {
+            format!("(r.devices IS NOT NULL AND r.devices > {})", t.max_devices)
+        }
+        Flag::StraightLining | Flag::Duplicate | Flag::ManyDevices => "1 = 0".into(),
     }
 }
 
@@ -100,7 +103,7 @@ pub(super) async fn mark_twins(conn: &mut AnyConnection, receipt: &str) -> Store
 
 const QUEUE_COLUMNS: &str = "SELECT r.export_id, r.province_code, r.psu, r.channel, \
      COALESCE(r.submitted_on, '') AS submitted_on, r.duration_secs, r.answered_items, \
-     r.no_answer_items, r.straight_line, r.duplicate, r.review, r.review_reason FROM responses r";
+     r.no_answer_items, r.straight_line, r.duplicate, r.devices, r.review, r.review_reason FROM responses r";
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -114,6 +117,7 @@ struct Row {
     no_answer_items: Option<i64>,
     straight_line: Option<i64>,
     duplicate: i64,
+    devices: Option<i64>,
     review: Option<String>,
     review_reason: Option<String>,
 }
@@ -140,6 +144,7 @@ impl Row {
                 straight_line: self.straight_line.unwrap_or(0),
             },
             duplicate: self.duplicate == 1,
+            devices: self.devices,
             review,
             review_reason: self.review_reason,
         })

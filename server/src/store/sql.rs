@@ -631,11 +631,13 @@ impl Store for SqlStore {
         &self,
         code_hash: &str,
         draft: &Draft,
+        device: Option<&str>,
     ) -> StoreResult<sipas_app::survey::response::DraftSaved> {
         // Through the writer task, like submissions (see `submissions`).
         let write = Write::Draft {
             code_hash: code_hash.to_owned(),
             draft: draft.clone(),
+            device: device.map(str::to_owned),
         };
         match self.write(write).await? {
             Written::Draft(saved) => Ok(saved),

@@ -19,6 +19,7 @@
 
 use sipas_app::ports::{StoreError, StoreResult};
 use sipas_app::survey::response::{Draft, DraftSaved, NewResponse, Receipt, StoreOutcome};
+use sipas_stats::quality::DEVICES_COUNTED_AT_MOST;
 use sqlx::{AnyConnection, AnyPool};
 use tokio::sync::{mpsc, oneshot};
 
@@ -28,7 +29,12 @@ use super::sql::{answers_json, db_error, now_rfc3339};
 #[derive(Debug, Clone)]
 pub(super) enum Write {
     Submission(NewResponse),
-    Draft { code_hash: String, draft: Draft },
+    Draft {
+        code_hash: String,
+        draft: Draft,
+        /// `survey::device::device_hash` of the browser that sent it.
+        device: Option<String>,
+    },
 }
 
 /// What a write came to.
@@ -116,6 +122,7 @@ pub(super) async fn store_batch(pool: &AnyPool, writes: &[&Write]) -> Vec<Outcom
 /// One transaction for all of them; `Err` only when the transaction itself failed.
 async fn store_together(pool: &AnyPool, writes: &[&Write]) -> Result<Vec<Outcome>, StoreError> {
     let now = now_rfc3339()?;
+    let postgres = pool.connect_options().database_url.scheme() != "sqlite";
     let mut tx = super::sql::begin_write(pool).await.map_err(db_error)?;
     let mut outcomes = Vec::with_capacity(writes.len());
     for write in writes {
@@ -123,13 +130,74 @@ async fn store_together(pool: &AnyPool, writes: &[&Write]) -> Result<Vec<Outcome
             Write::Submission(response) => store_one(&mut tx, response, &now)
                 .await?
                 .map(Written::Submission),
-            Write::Draft { code_hash, draft } => save_draft(&mut tx, code_hash, draft, &now)
-                .await?
-                .map(Written::Draft),
+            Write::Draft {
+                code_hash,
+                draft,
+                device,
+            } => {
+                if let Some(device) = device {
+                    count_device(&mut tx, postgres, code_hash, device).await?;
+                }
+                save_draft(&mut tx, code_hash, draft, &now)
+                    .await?
+                    .map(Written::Draft)
+            }
         });
     }
     tx.commit().await.map_err(db_error)?;
     Ok(outcomes)
+}
+
+/// Counts a device for a code that exists and carries no response yet, once, up to
+/// `DEVICES_COUNTED_AT_MOST` (a write of its own in the batch's transaction: no flush of its
+/// own). Kept even when the draft that came with it is stale: two browsers racing on one code
+/// are what the check is for. On PostgreSQL the code's row is share-locked first, so a device
+/// saved while another server stores the code's response waits for it and is then refused
+/// (never left behind after the count moved to the response).
+async fn count_device(
+    conn: &mut AnyConnection,
+    postgres: bool,
+    code_hash: &str,
+    device: &str,
+) -> Result<(), StoreError> {
+    if postgres {
+        sqlx::query(
+            "SELECT code_hash FROM invitation_codes WHERE code_hash = $1 AND used_at IS NULL \
+             FOR SHARE",
+        )
+        .bind(code_hash)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_error)?;
+    }
+    sqlx::query(
+        "INSERT INTO code_devices (code_hash, device_hash) \
+         SELECT code_hash, $2 FROM invitation_codes \
+         WHERE code_hash = $1 AND used_at IS NULL AND voided_at IS NULL \
+         AND (SELECT COUNT(*) FROM code_devices WHERE code_hash = $1) < $3 \
+         ON CONFLICT (code_hash, device_hash) DO NOTHING",
+    )
+    .bind(code_hash)
+    .bind(device)
+    .bind(DEVICES_COUNTED_AT_MOST)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+/// Drops a code's device hashes (its response is stored, on the web or from paper, or it can no
+/// longer take one); how many there were.
+pub(super) async fn forget_devices(
+    conn: &mut AnyConnection,
+    code_hash: &str,
+) -> Result<u64, StoreError> {
+    Ok(sqlx::query("DELETE FROM code_devices WHERE code_hash = $1")
+        .bind(code_hash)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error)?
+        .rows_affected())
 }
 
 /// Keeps a draft, only for a code that exists and carries no response yet (a late autosave must
@@ -233,15 +301,34 @@ async fn store_one(
     .map_err(db_error)?
     .rows_affected();
     if claimed == 1 {
+        // The submitting browser counts too (within the bound); then the count moves to the
+        // response and the code's device hashes go (kept no longer than the check needs).
+        if let Some(device) = &response.device {
+            sqlx::query(
+                "INSERT INTO code_devices (code_hash, device_hash) \
+                 SELECT $1, $2 \
+                 WHERE (SELECT COUNT(*) FROM code_devices WHERE code_hash = $1) < $3 \
+                 ON CONFLICT (code_hash, device_hash) DO NOTHING",
+            )
+            .bind(&response.code_hash)
+            .bind(device)
+            .bind(DEVICES_COUNTED_AT_MOST)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_error)?;
+        }
+        let counted = forget_devices(conn, &response.code_hash).await?;
+        // None seen (a browser refusing cookies, a client of the API without them): unknown.
+        let devices = (counted > 0).then(|| i64::try_from(counted).unwrap_or(i64::MAX));
         sqlx::query(
             "INSERT INTO responses (receipt, submission_id, code_hash, wave_code, geography, \
              province_code, stratum, psu, sample_kind, questionnaire_code, \
              questionnaire_version, answers, content_hash, language, mode, started_at, \
              submitted_at, channel, duration_secs, submitted_on, export_id, answered_items, \
-             no_answer_items, straight_line) \
+             no_answer_items, straight_line, devices) \
              SELECT $1, $2, code_hash, wave_code, geography, province_code, stratum, psu, \
-             sample_kind, $3, $4, $5, $6, $7, $8, $9, $10, $12, $13, $14, $15, $16, $17, $18 \
-             FROM invitation_codes WHERE code_hash = $11",
+             sample_kind, $3, $4, $5, $6, $7, $8, $9, $10, $12, $13, $14, $15, $16, $17, $18, \
+             $19 FROM invitation_codes WHERE code_hash = $11",
         )
         .bind(&response.receipt)
         .bind(&response.submission_id)
@@ -261,6 +348,7 @@ async fn store_one(
         .bind(response.measures.answered_items)
         .bind(response.measures.no_answer_items)
         .bind(response.measures.straight_line)
+        .bind(devices)
         .execute(&mut *conn)
         .await
         .map_err(db_error)?;
@@ -337,6 +425,7 @@ mod tests {
             channel: Channel::Online,
             started_at: None,
             measures: Default::default(),
+            device: None,
         }
     }
 
@@ -366,8 +455,10 @@ mod tests {
         let first = response(&hashes[0], "AAAA-AAAA-AAAA", "submission-0000000001");
         // Reuses the first one's submission id on another code: a unique-key breach.
         let clash = response(&hashes[1], "BBBB-BBBB-BBBB", "submission-0000000001");
-        let third = response(&hashes[2], "CCCC-CCCC-CCCC", "submission-0000000003");
-        // A draft save in the same batch, for the third code, before its submission.
+        let mut third = response(&hashes[2], "CCCC-CCCC-CCCC", "submission-0000000003");
+        third.device = Some("b".repeat(64));
+        // A draft save in the same batch, for the third code, before its submission, from
+        // another browser: the response counts two devices, however the batch was written.
         let draft = Write::Draft {
             code_hash: hashes[2].clone(),
             draft: Draft {
@@ -376,12 +467,25 @@ mod tests {
                 started_at: "2026-11-28T08:00:00Z".into(),
                 revision: 3,
             },
+            device: Some("a".repeat(64)),
+        };
+        // A late save of the first code, after its submission in this batch: not counted.
+        let late = Write::Draft {
+            code_hash: hashes[0].clone(),
+            draft: Draft {
+                answers: Default::default(),
+                step: 1,
+                started_at: "2026-11-28T08:00:00Z".into(),
+                revision: 9,
+            },
+            device: Some("c".repeat(64)),
         };
         let writes = [
             Write::Submission(first),
             Write::Submission(clash),
             draft,
             Write::Submission(third),
+            late,
         ];
         let outcomes = store_batch(store.pool(), &writes.iter().collect::<Vec<_>>()).await;
         let stored = |outcome: &Outcome, number: &str| matches!(outcome, Ok(Written::Submission(StoreOutcome::Stored(r))) if r.number == number);
@@ -393,6 +497,25 @@ mod tests {
         );
         assert!(matches!(outcomes[2], Ok(Written::Draft(DraftSaved::Saved))));
         assert!(stored(&outcomes[3], "CCCC-CCCC-CCCC"), "{:?}", outcomes[3]);
+        assert!(
+            matches!(outcomes[4], Err(StoreError::NotFound)),
+            "{:?}",
+            outcomes[4]
+        );
+        let devices: Vec<(String, Option<i64>)> =
+            sqlx::query_as("SELECT code_hash, devices FROM responses ORDER BY code_hash")
+                .fetch_all(store.pool())
+                .await
+                .expect("devices");
+        assert_eq!(
+            devices,
+            vec![(hashes[0].clone(), None), (hashes[2].clone(), Some(2))]
+        );
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM code_devices")
+            .fetch_one(store.pool())
+            .await
+            .expect("left");
+        assert_eq!(left, 0, "moved to the responses, the late one never kept");
         let kept = store.draft(&hashes[2]).await.expect("draft");
         assert_eq!(kept.map(|d| d.revision), Some(3));
         assert!(!store.invitation(&hashes[1]).await.expect("code").used);

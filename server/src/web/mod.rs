@@ -5,6 +5,7 @@
 //! `crate::staff`.
 
 pub mod assets;
+pub mod device;
 pub mod limits;
 pub mod site;
 pub mod survey_forms;
@@ -96,6 +97,10 @@ pub fn router(state: AppState) -> Router {
     let leptos_options = state.leptos_options.clone();
     let assets = state.assets.clone();
     let limits = state.limits.clone();
+    let https = state
+        .public_origin
+        .as_deref()
+        .is_some_and(|origin| origin.starts_with("https://"));
 
     let context = move || {
         provide_context(store.clone());
@@ -164,6 +169,10 @@ pub fn router(state: AppState) -> Router {
             shell,
         ))
         .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(
+            https,
+            crate::web::device::device_cookie,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             assets,
             crate::web::assets::serve_precompressed,

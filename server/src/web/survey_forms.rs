@@ -102,6 +102,12 @@ pub async fn post_section(
     };
     let nav = field("nav").unwrap_or("next");
     let q = &opened.questionnaire;
+    // The browser's device id, if it keeps the cookie the edge set (`web::device`).
+    let device = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find_map(sipas_app::survey::device::from_cookie_header);
     let earlier = match store.draft(&opened.code_hash).await {
         Ok(draft) => draft,
         Err(err) => {
@@ -146,8 +152,16 @@ pub async fn post_section(
         // save landed in between (another tab or device), it wins, and the respondent is shown
         // this screen again with those answers rather than moving on as if this post was kept.
         let revision = service::next_revision(earlier.as_ref());
-        match service::keep_draft(store, &opened, answers.clone(), resume_at, start, revision).await
-        {
+        let saved = service::keep_draft(
+            store,
+            &opened,
+            answers.clone(),
+            resume_at,
+            start,
+            revision,
+            device,
+        );
+        match saved.await {
             Ok(DraftSaved::Saved) => {}
             Ok(DraftSaved::Stale { .. }) if destination.is_some() => {
                 return Redirect::to(&format!("{page}?step={step}")).into_response();
@@ -173,7 +187,7 @@ pub async fn post_section(
         started_at: started_at.map(str::to_owned),
         queued: false,
     };
-    match service::submit_opened(store, &opened, &request, Channel::Form).await {
+    match service::submit_opened(store, &opened, &request, Channel::Form, device).await {
         Ok(SubmitReply::Accepted(receipt)) => {
             Redirect::to(&format!("/receipt/{}", receipt.number)).into_response()
         }

@@ -423,6 +423,7 @@ async fn story(url: &str) {
             queued: false,
         },
         Channel::Online,
+        None,
     )
     .await
     .expect("submit");

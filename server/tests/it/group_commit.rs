@@ -27,6 +27,7 @@ fn response(code: &str, receipt: String, submission_id: String) -> NewResponse {
         channel: Channel::Online,
         started_at: None,
         measures: Default::default(),
+        device: None,
     }
 }
 

@@ -94,28 +94,33 @@ async fn flags_agree(store: &SqlStore) {
         let answered: i64 = [25, 50, 20, 41][usize::try_from(i % 4).unwrap_or(0)];
         sqlx::query(
             "UPDATE responses SET duration_secs = $1, answered_items = $2, \
-             no_answer_items = $3, straight_line = $4 WHERE export_id = $5",
+             no_answer_items = $3, straight_line = $4, devices = $5 WHERE export_id = $6",
         )
         .bind(40 + (i % 30))
         .bind(answered)
         .bind(i % 40)
         .bind(i % 30)
+        // Some unknown (paper, or no cookie), the rest 1–6 browsers.
+        .bind((i % 7 != 0).then_some(i % 6 + 1))
         .bind(id)
         .execute(store.pool())
         .await
         .expect("measures");
     }
-    for (seconds, share, run) in [
-        (2.2, 0.58, 12),
-        (1.1, 0.3, 25),
-        (1.5, 0.5, 20),
-        (0.7, 0.45, 0),
+    for (seconds, share, run, devices) in [
+        (2.2, 0.58, 12, 3),
+        (1.1, 0.3, 25, 0),
+        (1.5, 0.5, 20, 5),
+        (0.7, 0.45, 0, 1),
+        // Speed, runs and no-answers off: the device check (more than two browsers) and twins.
+        (0.0, 1.0, 0, 2),
     ] {
         let t = QualityThresholds {
             min_seconds_per_item: seconds,
             straight_line_items: run,
             max_no_answer_share: share,
             duplicates: true,
+            max_devices: devices,
         };
         let in_sql: std::collections::BTreeSet<String> = store
             .quality_queue(WAVE, &t, Some("01"), 10_000)
@@ -125,9 +130,19 @@ async fn flags_agree(store: &SqlStore) {
             .filter(|r| r.review.is_none())
             .map(|r| r.export_id)
             .collect();
-        let rows: Vec<(String, Option<i64>, i64, i64, i64, i64)> = sqlx::query_as(
+        #[derive(sqlx::FromRow)]
+        struct Stored {
+            export_id: String,
+            duration_secs: Option<i64>,
+            answered_items: i64,
+            no_answer_items: i64,
+            straight_line: i64,
+            duplicate: i64,
+            devices: Option<i64>,
+        }
+        let rows: Vec<Stored> = sqlx::query_as(
             "SELECT export_id, duration_secs, answered_items, no_answer_items, straight_line, \
-             duplicate FROM responses WHERE wave_code = $1 AND province_code = '01' \
+             duplicate, devices FROM responses WHERE wave_code = $1 AND province_code = '01' \
              AND review IS NULL",
         )
         .bind(WAVE)
@@ -136,25 +151,29 @@ async fn flags_agree(store: &SqlStore) {
         .expect("rows");
         let in_rust: std::collections::BTreeSet<String> = rows
             .into_iter()
-            .filter(|(_, duration, answered, no_answer, run, duplicate)| {
+            .filter(|row| {
                 !flags(
                     &Checked {
                         measures: Measures {
-                            answered_items: *answered,
-                            no_answer_items: *no_answer,
-                            straight_line: *run,
+                            answered_items: row.answered_items,
+                            no_answer_items: row.no_answer_items,
+                            straight_line: row.straight_line,
                         },
-                        duration_secs: *duration,
-                        duplicate: *duplicate == 1,
+                        duration_secs: row.duration_secs,
+                        duplicate: row.duplicate == 1,
+                        devices: row.devices,
                     },
                     &t,
                 )
                 .is_empty()
             })
-            .map(|row| row.0)
+            .map(|row| row.export_id)
             .collect();
         assert!(!in_rust.is_empty(), "the grid flags something at {seconds}");
-        assert_eq!(in_sql, in_rust, "thresholds {seconds} s, {share}, {run}");
+        assert_eq!(
+            in_sql, in_rust,
+            "thresholds {seconds} s, {share}, {run}, {devices} devices"
+        );
     }
 }
 
@@ -215,6 +234,7 @@ async fn story(url: &str, owner_url: Option<&str>) {
                 queued: false,
             },
             Channel::Online,
+            None,
         )
         .await
         .expect("submit");

@@ -310,6 +310,7 @@ fn response(code_hash: &str, submission_id: &str, answers: &Answers) -> NewRespo
         channel: Channel::Online,
         started_at: Some("2026-11-27T08:00:00Z".into()),
         measures: Default::default(),
+        device: None,
     }
 }
 
@@ -346,14 +347,16 @@ async fn responses_story(url: &str) {
         revision: 1,
     };
     assert_eq!(
-        db.save_draft(&hashes[0], &draft).await.expect("save"),
+        db.save_draft(&hashes[0], &draft, None).await.expect("save"),
         DraftSaved::Saved
     );
     draft.answers.insert("acc_1".into(), 4);
     draft.step = 2;
     draft.revision = 2;
     assert_eq!(
-        db.save_draft(&hashes[0], &draft).await.expect("replace"),
+        db.save_draft(&hashes[0], &draft, None)
+            .await
+            .expect("replace"),
         DraftSaved::Saved
     );
     assert_eq!(
@@ -361,7 +364,7 @@ async fn responses_story(url: &str) {
         Some(draft.clone())
     );
     assert!(matches!(
-        db.save_draft(&format!("{:064x}", 1), &draft).await,
+        db.save_draft(&format!("{:064x}", 1), &draft, None).await,
         Err(StoreError::NotFound)
     ));
 
@@ -403,7 +406,7 @@ async fn responses_story(url: &str) {
     // Nor a new draft, however new its revision.
     draft.revision = 1_000;
     assert!(matches!(
-        db.save_draft(&hashes[0], &draft).await,
+        db.save_draft(&hashes[0], &draft, None).await,
         Err(StoreError::NotFound)
     ));
     // An unknown code is not found.
@@ -510,13 +513,15 @@ async fn draft_revisions_story(url: &str) {
 
     // The phone saves revision 5 (the first save may start anywhere).
     assert_eq!(
-        db.save_draft(&code_hash, &draft(1, 5)).await.expect("save"),
+        db.save_draft(&code_hash, &draft(1, 5), None)
+            .await
+            .expect("save"),
         DraftSaved::Saved
     );
     // A stale page autosaves an older revision, then the same one: both refused, nothing changes.
     for stale in [3, 5] {
         assert_eq!(
-            db.save_draft(&code_hash, &draft(2, stale))
+            db.save_draft(&code_hash, &draft(2, stale), None)
                 .await
                 .expect("stale"),
             DraftSaved::Stale {
@@ -528,7 +533,7 @@ async fn draft_revisions_story(url: &str) {
     assert_eq!(db.draft(&code_hash).await.expect("read"), Some(draft(1, 5)));
     // A newer one is kept.
     assert_eq!(
-        db.save_draft(&code_hash, &draft(2, 9))
+        db.save_draft(&code_hash, &draft(2, 9), None)
             .await
             .expect("newer"),
         DraftSaved::Saved
@@ -550,6 +555,7 @@ async fn draft_revisions_story(url: &str) {
         1,
         "2026-11-27T08:00:00Z".into(),
         service::next_revision(earlier.as_ref()),
+        None,
     )
     .await
     .expect("form post");
@@ -561,7 +567,7 @@ async fn draft_revisions_story(url: &str) {
     );
     // A phone page from before that post (revision 9) cannot undo it; its next change can win.
     assert_eq!(
-        db.save_draft(&code_hash, &draft(2, 9))
+        db.save_draft(&code_hash, &draft(2, 9), None)
             .await
             .expect("stale"),
         DraftSaved::Stale {
@@ -569,7 +575,7 @@ async fn draft_revisions_story(url: &str) {
         }
     );
     assert_eq!(
-        db.save_draft(&code_hash, &draft(2, 11))
+        db.save_draft(&code_hash, &draft(2, 11), None)
             .await
             .expect("newer"),
         DraftSaved::Saved
@@ -580,7 +586,7 @@ async fn draft_revisions_story(url: &str) {
     let savers: Vec<_> = (12..20)
         .map(|revision| {
             let (db, hash, d) = (db.clone(), code_hash.clone(), draft(1, revision));
-            tokio::spawn(async move { db.save_draft(&hash, &d).await })
+            tokio::spawn(async move { db.save_draft(&hash, &d, None).await })
         })
         .collect();
     for saver in savers {
@@ -596,7 +602,8 @@ async fn draft_revisions_story(url: &str) {
 
     // Unknown codes stay NotFound.
     assert!(matches!(
-        db.save_draft(&format!("{:064x}", 7), &draft(1, 100)).await,
+        db.save_draft(&format!("{:064x}", 7), &draft(1, 100), None)
+            .await,
         Err(StoreError::NotFound)
     ));
     db.close().await;

@@ -400,7 +400,7 @@ async fn json_submission_is_idempotent_and_validated() {
     assert_eq!(cell("submitted_on").len(), "2026-11-27".len());
     assert_eq!(cell("acc_2"), answers["acc_2"].to_string());
     // The staff export's columns: a random export_id, never the receipt number.
-    assert_eq!(header.len(), 16 + q.items().count());
+    assert_eq!(header.len(), 17 + q.items().count());
     assert_eq!(&header[0], "export_id");
     let receipt: String = sqlx::query_scalar("SELECT receipt FROM responses")
         .fetch_one(store.pool())
@@ -494,4 +494,399 @@ async fn service_worker_is_served_with_a_policy_that_lets_it_fetch() {
         body.contains("const CACHE = 'sipas-v"),
         "cache name: {body}"
     );
+}
+
+/// A JSON server-function call from a browser holding `cookie` (none: a first visit).
+async fn post_json_as(
+    app: &axum::Router,
+    uri: &str,
+    cookie: Option<&str>,
+    json: &serde_json::Value,
+) -> (StatusCode, String) {
+    let mut request = Request::post(uri)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::ACCEPT, "application/json");
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    let request = request.body(Body::from(json.to_string())).expect("request");
+    let (status, _, body) = send(app, request).await;
+    (status, body)
+}
+
+/// The device id a response hands a browser that came without one.
+fn device_cookie_set(headers: &axum::http::HeaderMap) -> Option<String> {
+    let set = headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("sipas_device="))?;
+    for attribute in ["Path=/", "HttpOnly", "SameSite=Lax", "Max-Age=31536000"] {
+        assert!(set.contains(attribute), "{attribute} in {set}");
+    }
+    let id = set.split(';').next()?.trim_start_matches("sipas_device=");
+    assert!(sipas_app::survey::device::is_device_id(id), "{set}");
+    Some(id.to_owned())
+}
+
+async fn device_rows(db: &SqlStore, code_hash: &str) -> Vec<String> {
+    sqlx::query_scalar("SELECT device_hash FROM code_devices WHERE code_hash = $1")
+        .bind(code_hash)
+        .fetch_all(db.pool())
+        .await
+        .expect("device rows")
+}
+
+/// The "code answered from many devices" check end to end: the cookie the survey page sets,
+/// drafts and the submission counting the browsers that sent it back (a stale draft too), only
+/// per-code hashes stored and dropped once the response is in, the flag under the threshold, a
+/// browser refusing cookies never counted, and a bound on what one code can store.
+async fn devices_are_counted_per_code(url: &str) {
+    use sipas_app::survey::codes::{InvitationCode, hash};
+    use sipas_app::survey::device::device_hash;
+    use sipas_stats::quality::{Flag, QualityThresholds};
+    let (app, db, codes, q) = setup(url, 5).await;
+    let code_hash = |code: &str| hash(&InvitationCode::parse(code).expect("code"));
+    let mut answers = Answers::new();
+    let mut step = Some(0);
+    while let Some(s) = step {
+        answers.extend(first_choices(&q, s, &answers));
+        step = flow::next_section(&q, &answers, s);
+    }
+    let draft = |code: &str, revision: u64| {
+        serde_json::json!({ "code": code, "answers": {}, "step": 0,
+            "started_at": null, "revision": revision })
+    };
+    let submit = |code: &str, id: &str| {
+        serde_json::json!({ "request": { "code": code, "submission_id": id,
+            "answers": answers, "language": "vi", "started_at": "2026-11-27T08:00:00Z" }})
+    };
+
+    // The survey page hands a browser without one a device id; one that has it gets none.
+    let (status, headers, _) = get(&app, &format!("/s/{}", codes[0])).await;
+    assert_eq!(status, StatusCode::OK);
+    let first = device_cookie_set(&headers).expect("a device cookie on the survey page");
+    let (_, headers, _) = get(&app, "/ket-qua").await;
+    assert!(
+        device_cookie_set(&headers).is_none(),
+        "only survey pages set it"
+    );
+
+    // Four browsers save drafts of one code; the fourth's is stale, and counts all the same.
+    let browsers: Vec<String> = (0..4)
+        .map(|i| {
+            if i == 0 {
+                first.clone()
+            } else {
+                format!("{i:032x}")
+            }
+        })
+        .collect();
+    for (browser, revision) in browsers.iter().zip([1, 2, 3, 1]) {
+        let cookie = format!("lang=vi; sipas_device={browser}");
+        let (status, body) = post_json_as(
+            &app,
+            "/api/survey/draft",
+            Some(&cookie),
+            &draft(&codes[0], revision),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(
+            body.contains("Stale"),
+            revision == 1 && browser != &first,
+            "{body}"
+        );
+    }
+    // Saves without the cookie (a browser refusing it) are never counted: each would look new.
+    for revision in 4..7 {
+        let (status, body) =
+            post_json_as(&app, "/api/survey/draft", None, &draft(&codes[0], revision)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let hash0 = code_hash(&codes[0]);
+    let mut stored = device_rows(&db, &hash0).await;
+    stored.sort();
+    let mut expected: Vec<String> = browsers.iter().map(|b| device_hash(&hash0, b)).collect();
+    expected.sort();
+    assert_eq!(
+        stored, expected,
+        "only hashes with the code, one per browser"
+    );
+    assert!(stored.iter().all(|h| !browsers.contains(h)));
+
+    // The same browser on another code leaves an unrelated hash.
+    let cookie = format!("sipas_device={first}");
+    let (status, body) = post_json_as(
+        &app,
+        "/api/survey/draft",
+        Some(&cookie),
+        &draft(&codes[1], 1),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let hash1 = code_hash(&codes[1]);
+    assert_eq!(
+        device_rows(&db, &hash1).await,
+        vec![device_hash(&hash1, &first)]
+    );
+    assert!(!stored.contains(&device_hash(&hash1, &first)));
+    // A second browser on it, without JavaScript (a plain form post).
+    let second = format!("{:032x}", 77);
+    let request = Request::post(format!("/s/{}", codes[1]))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::HOST, HOST)
+        .header(header::ORIGIN, format!("http://{HOST}"))
+        .header(header::COOKIE, format!("sipas_device={second}"))
+        .body(Body::from("step=0&nav=next"))
+        .expect("request");
+    let (status, headers, _) = send(&app, request).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(device_cookie_set(&headers).is_none(), "it has one");
+    assert_eq!(device_rows(&db, &hash1).await.len(), 2);
+
+    // Submissions: the count moves to the response and the hashes go. The first comes from
+    // a fifth browser, which counts too.
+    let (status, body) = post_json_as(
+        &app,
+        "/api/survey/submit",
+        Some(&format!("sipas_device={:032x}", 5)),
+        &submit(&codes[0], "devices-submission-0"),
+    )
+    .await;
+    assert!(
+        status == StatusCode::OK && body.contains("Accepted"),
+        "{body}"
+    );
+    let (status, body) = post_json_as(
+        &app,
+        "/api/survey/submit",
+        Some(&cookie),
+        &submit(&codes[1], "devices-submission-1"),
+    )
+    .await;
+    assert!(
+        status == StatusCode::OK && body.contains("Accepted"),
+        "{body}"
+    );
+    assert!(device_rows(&db, &hash0).await.is_empty());
+    assert!(device_rows(&db, &hash1).await.is_empty());
+
+    // A bound on what one code can store: 60 browsers, 50 kept.
+    for i in 0..60 {
+        let cookie = format!("sipas_device={:032x}", 1_000 + i);
+        let (status, body) = post_json_as(
+            &app,
+            "/api/survey/draft",
+            Some(&cookie),
+            &draft(&codes[2], i + 1),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    assert_eq!(device_rows(&db, &code_hash(&codes[2])).await.len(), 50);
+    let (status, body) = post_json_as(
+        &app,
+        "/api/survey/submit",
+        None,
+        &submit(&codes[2], "devices-submission-2"),
+    )
+    .await;
+    assert!(
+        status == StatusCode::OK && body.contains("Accepted"),
+        "{body}"
+    );
+
+    let devices: Vec<(String, Option<i64>)> = sqlx::query_as(
+        "SELECT code_hash, devices FROM responses WHERE wave_code = 'sipas-2026-demo'",
+    )
+    .fetch_all(db.pool())
+    .await
+    .expect("devices");
+    let of = |h: &str| devices.iter().find(|(c, _)| c == h).map(|(_, d)| *d);
+    assert_eq!(of(&hash0), Some(Some(5)));
+    assert_eq!(of(&hash1), Some(Some(2)));
+    assert_eq!(of(&code_hash(&codes[2])), Some(Some(50)));
+
+    // Three browsers are allowed, four are flagged; the check can be turned off.
+    let flagged = |t: QualityThresholds| {
+        let db = &db;
+        async move {
+            let queue = sipas_app::staff::port::CollectedStore::quality_queue(
+                db,
+                "sipas-2026-demo",
+                &t,
+                None,
+                100,
+            )
+            .await
+            .expect("queue");
+            queue
+                .into_iter()
+                .filter(|row| row.flags(&t).contains(&Flag::ManyDevices))
+                .map(|row| row.devices)
+                .collect::<Vec<_>>()
+        }
+    };
+    let mut found = flagged(QualityThresholds::default()).await;
+    found.sort();
+    assert_eq!(found, vec![Some(5), Some(50)]);
+    let off = QualityThresholds {
+        max_devices: 0,
+        ..QualityThresholds::default()
+    };
+    assert!(flagged(off).await.is_empty());
+
+    // The export carries the count, in the codebook's column.
+    let rows = sipas_app::staff::port::CollectedStore::export_page(
+        &db,
+        "sipas-2026-demo",
+        &QualityThresholds::default(),
+        None,
+        None,
+        100,
+    )
+    .await
+    .expect("export");
+    let column = sipas_server::services::export::header(&[])
+        .iter()
+        .position(|c| c == "devices")
+        .expect("a devices column");
+    let mut exported: Vec<String> = rows
+        .iter()
+        .map(|row| sipas_server::services::export::cells(row, &[])[column].clone())
+        .collect();
+    exported.sort();
+    assert_eq!(exported, ["2", "5", "50"]);
+
+    // A code whose paper form is stored after drafts on the web: no count, no hashes left.
+    let hash3 = code_hash(&codes[3]);
+    let cookie = format!("sipas_device={first}");
+    post_json_as(
+        &app,
+        "/api/survey/draft",
+        Some(&cookie),
+        &draft(&codes[3], 1),
+    )
+    .await;
+    assert_eq!(device_rows(&db, &hash3).await.len(), 1);
+    let mut form = common::fixtures::paper_form("", "1", common::fixtures::varied_answers(3));
+    form.target = sipas_app::staff::port::PaperTarget::Code {
+        code_hash: hash3.clone(),
+    };
+    let outcomes = sipas_app::staff::port::CollectedStore::import_paper(
+        &db,
+        "sipas-2026-demo",
+        None,
+        &[form],
+        false,
+        &|_: &[sipas_app::staff::port::RowOutcome]| common::audit("paper_imported"),
+    )
+    .await
+    .expect("paper import");
+    assert!(
+        matches!(
+            outcomes.first(),
+            Some(sipas_app::staff::port::RowOutcome::New)
+        ),
+        "{outcomes:?}"
+    );
+    assert!(device_rows(&db, &hash3).await.is_empty());
+    let paper: Option<i64> =
+        sqlx::query_scalar("SELECT devices FROM responses WHERE code_hash = $1")
+            .bind(&hash3)
+            .fetch_one(db.pool())
+            .await
+            .expect("paper response");
+    assert_eq!(paper, None);
+
+    // A code never answered keeps its hashes until its wave closes.
+    let hash4 = code_hash(&codes[4]);
+    post_json_as(
+        &app,
+        "/api/survey/draft",
+        Some(&cookie),
+        &draft(&codes[4], 1),
+    )
+    .await;
+    assert_eq!(device_rows(&db, &hash4).await.len(), 1);
+    sipas_app::staff::port::FieldStore::close_wave(
+        &db,
+        "sipas-2026-demo",
+        &common::audit("wave_closed"),
+    )
+    .await
+    .expect("close");
+    assert!(device_rows(&db, &hash4).await.is_empty());
+    db.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn devices_are_counted_per_code_sqlite() {
+    let db = common::sqlite_db();
+    devices_are_counted_per_code(&db.url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn devices_are_counted_per_code_postgres() {
+    let Some((url, name)) = common::postgres_db().await else {
+        return;
+    };
+    devices_are_counted_per_code(&url).await;
+    common::drop_postgres_db(&name).await;
+}
+
+/// PostgreSQL, two servers: a draft saved on one while the other stores the code's response
+/// waits for it, and is then refused; no device hash is left behind the moved count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_device_racing_the_submission_is_not_left_behind_postgres() {
+    let Some((url, name)) = common::postgres_db().await else {
+        return;
+    };
+    device_racing_the_submission(&url).await;
+    common::drop_postgres_db(&name).await;
+}
+
+async fn device_racing_the_submission(url: &str) {
+    use sipas_app::survey::response::{Draft, DraftSaved};
+    let (_app, db, codes, _q) = setup(url, 1).await;
+    let db = std::sync::Arc::new(db);
+    let code_hash = sipas_app::survey::codes::hash(
+        &sipas_app::survey::codes::InvitationCode::parse(&codes[0]).expect("code"),
+    );
+    // "The other server": a transaction that has claimed the code and not committed yet.
+    let mut other = db.pool().begin().await.expect("begin");
+    sqlx::query(
+        "UPDATE invitation_codes SET used_at = '2026-12-07T00:00:00Z' WHERE code_hash = $1",
+    )
+    .bind(&code_hash)
+    .execute(&mut *other)
+    .await
+    .expect("claim");
+    let saving = {
+        let db = db.clone();
+        let code_hash = code_hash.clone();
+        tokio::spawn(async move {
+            let draft = Draft {
+                answers: Answers::new(),
+                step: 0,
+                started_at: "2026-12-07T00:00:00Z".into(),
+                revision: 1,
+            };
+            db.save_draft(&code_hash, &draft, Some(&"d".repeat(64)))
+                .await
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!saving.is_finished(), "the device waits for the code's row");
+    sqlx::query("DELETE FROM code_devices WHERE code_hash = $1")
+        .bind(&code_hash)
+        .execute(&mut *other)
+        .await
+        .expect("forget");
+    other.commit().await.expect("commit");
+    let saved: Result<DraftSaved, _> = saving.await.expect("joined");
+    assert!(saved.is_err(), "a used code takes no draft: {saved:?}");
+    assert!(device_rows(&db, &code_hash).await.is_empty());
+    db.close().await;
 }

@@ -83,6 +83,18 @@ fn thresholds_list(ctx: &Ctx, t: &QualityThresholds) -> impl IntoView + use<> {
         )
         .to_owned()
     } else {
+        off.clone()
+    };
+    let devices = if t.max_devices > 0 {
+        format!(
+            "> {} {}",
+            t.max_devices,
+            ctx.t(
+                "trình duyệt cho một mã (phiếu điện tử)",
+                "browsers for one code (web)"
+            )
+        )
+    } else {
         off
     };
     let label = |key: &str| {
@@ -95,6 +107,7 @@ fn thresholds_list(ctx: &Ctx, t: &QualityThresholds) -> impl IntoView + use<> {
             <dt>{label("straight_lining")}</dt><dd>{run}</dd>
             <dt>{label("many_no_answers")}</dt><dd>{share}</dd>
             <dt>{label("duplicate")}</dt><dd>{twins}</dd>
+            <dt>{label("many_devices")}</dt><dd>{devices}</dd>
         </dl>
     }
 }
@@ -258,8 +271,8 @@ pub fn quality_queue(
         <p class="crumbs"><a href=back>{code.clone()}</a></p>
         <h1>{title.clone()}</h1>
         {purpose(ctx,
-            "Mỗi phiếu được kiểm tra khi về: trả lời quá nhanh, cùng một câu trả lời cho nhiều câu liên tiếp, quá nhiều câu không trả lời, trùng với phiếu khác cùng xã. Phiếu bị loại không được tính vào chỉ số; phiếu bị đánh dấu chưa rà soát vẫn được tính nhưng bản nháp chưa trình được cho đến khi mọi phiếu bị đánh dấu đã có quyết định. Mỗi quyết định được ghi nhật ký và có thể thay bằng quyết định mới.",
-            "Every response is checked when it arrives: answered too fast, the same answer on many items in a row, too many items not answered, the same answers as another response of the commune. An excluded response does not count in the indices; a flagged one nobody has decided on still counts, but no draft can be submitted until every flagged response is decided. Every decision is in the audit log and can be reversed by a newer one.")}
+            "Mỗi phiếu được kiểm tra khi về: trả lời quá nhanh, cùng một câu trả lời cho nhiều câu liên tiếp, quá nhiều câu không trả lời, trùng với phiếu khác cùng xã, mã được trả lời từ nhiều thiết bị. Phiếu bị loại không được tính vào chỉ số; phiếu bị đánh dấu chưa rà soát vẫn được tính nhưng bản nháp chưa trình được cho đến khi mọi phiếu bị đánh dấu đã có quyết định. Mỗi quyết định được ghi nhật ký và có thể thay bằng quyết định mới.",
+            "Every response is checked when it arrives: answered too fast, the same answer on many items in a row, too many items not answered, the same answers as another response of the commune, a code answered from many devices. An excluded response does not count in the indices; a flagged one nobody has decided on still counts, but no draft can be submitted until every flagged response is decided. Every decision is in the audit log and can be reversed by a newer one.")}
         <h2>{ctx.t("Ngưỡng (tệp phương pháp, mục [quality])", "Thresholds (methodology file, [quality])")}</h2>
         {thresholds_list(ctx, thresholds)}
         <h2>{ctx.t("Tình hình rà soát", "Where the review stands")}</h2>
@@ -326,6 +339,9 @@ pub fn reviewed_response(
     let duration = row
         .duration_secs
         .map_or_else(|| "—".to_owned(), |d| format!("{d} s"));
+    let devices = row
+        .devices
+        .map_or_else(|| "—".to_owned(), |d| d.to_string());
     let status = if !counts {
         ctx.t(
             "Không được tính vào chỉ số (đã loại)",
@@ -356,6 +372,7 @@ pub fn reviewed_response(
             <dt>{ctx.t("Thời gian trả lời", "Time to answer")}</dt><dd>{duration}</dd>
             <dt>{ctx.t("Câu đã trả lời · không trả lời", "Items answered · not answered")}</dt><dd>{format!("{} · {}", row.measures.answered_items, row.measures.no_answer_items)}</dd>
             <dt>{ctx.t("Chuỗi giống nhau dài nhất", "Longest run of one answer")}</dt><dd>{row.measures.straight_line}</dd>
+            <dt>{ctx.t("Số trình duyệt đã trả lời mã này", "Browsers this code was answered from")}</dt><dd>{devices}</dd>
         </dl>
         <h2>{ctx.t("Quyết định", "Decide")}</h2>
         <form method="post" action=action class="stack">

@@ -64,11 +64,18 @@ pub fn read_codes(path: &Path) -> Vec<String> {
 pub struct Client {
     addr: SocketAddr,
     sender: Option<SendRequest<Full<Bytes>>>,
+    /// The `sipas_device` cookie this client sends, as a browser would after its first page
+    /// (so draft saves and submissions count a device, as in the field).
+    pub device: Option<String>,
 }
 
 impl Client {
     pub fn new(addr: SocketAddr) -> Self {
-        Self { addr, sender: None }
+        Self {
+            addr,
+            sender: None,
+            device: None,
+        }
     }
 
     async fn connect(&mut self) -> std::io::Result<&mut SendRequest<Full<Bytes>>> {
@@ -88,10 +95,18 @@ impl Client {
 
     /// POSTs JSON; `Err` when the connection failed (the server is down or was killed).
     pub async fn post_json(&mut self, path: &str, body: String) -> std::io::Result<(u16, String)> {
-        let headers = [
+        let cookie = self
+            .device
+            .as_ref()
+            .map(|id| format!("sipas_device={id}"))
+            .unwrap_or_default();
+        let mut headers = vec![
             ("content-type", "application/json"),
             ("accept", "application/json"),
         ];
+        if !cookie.is_empty() {
+            headers.push(("cookie", cookie.as_str()));
+        }
         let (status, _, body) = self.send("POST", path, &headers, body).await?;
         Ok((status, body))
     }
