@@ -190,6 +190,10 @@ pub enum Command {
         /// Accept open-link rows (`sample = open`) and flag every result `non_probability`.
         #[arg(long)]
         non_probability: bool,
+        /// Compute with the rows the quality review excluded (`quality = excluded:…`), which
+        /// are refused otherwise: the platform's indices leave them out.
+        #[arg(long)]
+        keep_excluded: bool,
     },
     /// Check a downloaded release: recompute every published number from its public files
     /// (results.csv, aggregates.csv, methodology.toml in FOLDER) and report any that differs,
@@ -582,6 +586,7 @@ impl Cli {
                 reaggregate_previous,
                 linked_psus,
                 non_probability,
+                keep_excluded,
             } => {
                 let previous = previous_data.map(|data| crate::services::compute::Previous {
                     data,
@@ -645,6 +650,7 @@ impl Cli {
                     out: &out,
                     write_totals: write_totals.as_deref(),
                     non_probability,
+                    keep_excluded,
                 })?;
                 println!(
                     "wrote {} estimates to {} (input digest sha256:{})",

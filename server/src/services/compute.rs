@@ -41,10 +41,34 @@ pub enum ComputeError {
         rows: usize,
         first_row: u64,
     },
+    #[error(
+        "{path}: {rows} row(s), the first at row {first_row}, column quality, were excluded by \
+         the quality review (quality = excluded:REASON) and are left out of the platform's \
+         indices: remove them to reproduce those, or pass --keep-excluded to compute with them"
+    )]
+    Excluded {
+        path: PathBuf,
+        rows: usize,
+        first_row: u64,
+    },
 }
 
-/// Rows marked `sample = open` (the export's column): how many, and the first (file line).
-fn open_sample_rows(data: &Path) -> Result<Option<(usize, u64)>, ComputeError> {
+/// Rows of the platform's export that a design-based computation must not take as they are:
+/// how many, and the first (file line), of each kind.
+#[derive(Default)]
+struct MarkedRows {
+    /// `sample = open`: came through the open link.
+    open: Option<(usize, u64)>,
+    /// `quality = excluded:REASON`: excluded by the quality review.
+    excluded: Option<(usize, u64)>,
+}
+
+fn count(found: &mut Option<(usize, u64)>, line: u64) {
+    *found = Some(found.map_or((1, line), |(n, first)| (n + 1, first)));
+}
+
+/// Scans the export's `sample` and `quality` columns (files without them have no marked rows).
+fn marked_rows(data: &Path) -> Result<MarkedRows, ComputeError> {
     let read_err = |source: std::io::Error| ComputeError::Read {
         path: data.to_owned(),
         source,
@@ -58,24 +82,29 @@ fn open_sample_rows(data: &Path) -> Result<Option<(usize, u64)>, ComputeError> {
         .clone();
     // Matched the way a person edits a header in a spreadsheet: any case, spaces around it,
     // and the byte-order mark Excel puts before the first column.
-    let is_sample = |header: &[u8]| {
-        let header = header.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(header);
-        header.trim_ascii().eq_ignore_ascii_case(b"sample")
+    let position = |name: &[u8]| {
+        headers.iter().position(|header| {
+            let header = header.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(header);
+            header.trim_ascii().eq_ignore_ascii_case(name)
+        })
     };
-    let Some(column) = headers.iter().position(is_sample) else {
-        return Ok(None);
-    };
-    let mut found: Option<(usize, u64)> = None;
+    let (sample, quality) = (position(b"sample"), position(b"quality"));
+    let mut found = MarkedRows::default();
+    if sample.is_none() && quality.is_none() {
+        return Ok(found);
+    }
     let mut record = csv::ByteRecord::new();
     let mut line = 1u64;
     // Malformed rows are reported by the real reader afterwards, with row and column.
     while reader.read_byte_record(&mut record).unwrap_or(false) {
         line += 1;
-        if record
-            .get(column)
-            .is_some_and(|v| v.trim_ascii().eq_ignore_ascii_case(b"open"))
-        {
-            found = Some(found.map_or((1, line), |(n, first)| (n + 1, first)));
+        let cell =
+            |column: Option<usize>| column.and_then(|c| record.get(c)).map(<[u8]>::trim_ascii);
+        if cell(sample).is_some_and(|v| v.eq_ignore_ascii_case(b"open")) {
+            count(&mut found.open, line);
+        }
+        if cell(quality).is_some_and(|v| v.starts_with(b"excluded")) {
+            count(&mut found.excluded, line);
         }
     }
     Ok(found)
@@ -162,6 +191,8 @@ pub struct Request<'a> {
     /// Also write the sufficient statistics here (microdata input only).
     pub write_totals: Option<&'a Path>,
     pub non_probability: bool,
+    /// Compute with rows the quality review excluded (`quality = excluded:…`) too.
+    pub keep_excluded: bool,
 }
 
 /// Forwards bytes to `inner` and hashes them (SHA-256).
@@ -212,7 +243,8 @@ pub struct Computed {
 ///
 /// Data with open-link rows (`sample = open`) is refused unless `non_probability` is set; then
 /// every publishable result is flagged `non_probability` (and no totals file is written: it
-/// could not carry that mark).
+/// could not carry that mark). Rows the quality review excluded (`quality = excluded:…`) are
+/// refused unless `keep_excluded` is set: the platform's indices leave them out.
 pub fn run(request: &Request<'_>) -> Result<Computed, ComputeError> {
     let Request {
         input,
@@ -221,6 +253,7 @@ pub fn run(request: &Request<'_>) -> Result<Computed, ComputeError> {
         out,
         write_totals,
         non_probability,
+        keep_excluded,
     } = *request;
     let json = match out.extension().and_then(|e| e.to_str()) {
         Some("csv") => false,
@@ -244,14 +277,22 @@ pub fn run(request: &Request<'_>) -> Result<Computed, ComputeError> {
         Input::Data { path, population } => {
             let population = read_population(population)?;
             let stats = read_stats(path, &methodology_def, population.as_ref())?;
-            let open_rows = open_sample_rows(path)?;
-            if let (Some((rows, first_row)), false) = (open_rows, non_probability) {
+            let marked = marked_rows(path)?;
+            if let (Some((rows, first_row)), false) = (marked.open, non_probability) {
                 return Err(ComputeError::OpenSample {
                     path: path.to_owned(),
                     rows,
                     first_row,
                 });
             }
+            if let (Some((rows, first_row)), false) = (marked.excluded, keep_excluded) {
+                return Err(ComputeError::Excluded {
+                    path: path.to_owned(),
+                    rows,
+                    first_row,
+                });
+            }
+            let open_rows = marked.open;
             owned = stats;
             (&owned, path, open_rows)
         }

@@ -143,6 +143,92 @@ fn open_link_rows_are_found_whatever_the_case_and_spacing() {
     }
 }
 
+/// The export's `quality` column: rows the review excluded are refused (the platform's indices
+/// leave them out); without them the results are those of the file with those rows deleted,
+/// and `--keep-excluded` computes with them.
+#[test]
+fn rows_the_quality_review_excluded_are_refused_or_kept_on_request() {
+    let dir = tempfile::tempdir().expect("dir");
+    let original = std::fs::read_to_string(golden("microdata.csv")).expect("golden");
+    let lines: Vec<&str> = original.lines().collect();
+    let marked: Vec<String> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| match i {
+            0 => format!("{line},quality"),
+            4 | 9 => format!("{line},excluded:speeding"),
+            7 => format!("{line},awaiting_review"),
+            _ => format!("{line},counted"),
+        })
+        .collect();
+    let with_quality = dir.path().join("with-quality.csv");
+    std::fs::write(&with_quality, marked.join("\n")).expect("write");
+    let run = |data: &std::path::Path, out: &std::path::Path, extra: Option<&str>| {
+        let mut args = vec![
+            "compute".to_owned(),
+            "--data".into(),
+            data.display().to_string(),
+            "--methodology".into(),
+            golden("methodology.toml"),
+            "--out".into(),
+            out.display().to_string(),
+        ];
+        args.extend(extra.map(String::from));
+        std::process::Command::new(env!("CARGO_BIN_EXE_sipas"))
+            .args(args)
+            .output()
+            .expect("run")
+    };
+    let out = dir.path().join("results.csv");
+    let refused = run(&with_quality, &out, None);
+    assert!(!refused.status.success());
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        message.contains("2 row(s), the first at row 5, column quality"),
+        "{message}"
+    );
+    assert!(!out.exists(), "nothing written");
+
+    // With the two rows deleted (as the platform leaves them out) it computes; kept on
+    // request, the results are the whole file's.
+    let kept: Vec<String> = marked
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| ![4, 9].contains(i))
+        .map(|(_, line)| line.clone())
+        .collect();
+    let without = dir.path().join("without.csv");
+    std::fs::write(&without, kept.join("\n")).expect("write");
+    let out_without = dir.path().join("without-results.csv");
+    let done = run(&without, &out_without, None);
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let out_kept = dir.path().join("kept-results.csv");
+    let done = run(&with_quality, &out_kept, Some("--keep-excluded"));
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let out_original = dir.path().join("original-results.csv");
+    let done = run(
+        std::path::Path::new(&golden("microdata.csv")),
+        &out_original,
+        None,
+    );
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let read = |path: &std::path::Path| std::fs::read_to_string(path).expect("results");
+    assert_eq!(read(&out_kept), read(&out_original), "kept: the whole file");
+    assert_ne!(read(&out_without), read(&out_original), "two rows fewer");
+}
+
 #[test]
 fn open_link_rows_are_refused_or_every_result_says_non_probability() {
     let dir = tempfile::tempdir().expect("dir");

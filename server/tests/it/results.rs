@@ -879,6 +879,7 @@ async fn story(url: &str, owner_url: Option<&str>) {
         out: &out_full,
         write_totals: None,
         non_probability: false,
+        keep_excluded: false,
     })
     .expect("recompute from the full totals");
     // They also give the rows by subgroup, which only the Ministry holds.
