@@ -12,6 +12,9 @@
 //!
 //! `--drafts N` saves N drafts per code before submitting it (the hydrated page saves one each
 //! time the respondent moves to another screen), so the mix of writes is the real one.
+//! Each respondent sends a device cookie of their own, as a browser does after its first page
+//! (the quality review counts devices per code); `--devices off` sends none, the baseline of
+//! that check's cost.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark tool: fail loudly
 
 #[path = "../tests/it/common/load.rs"]
@@ -30,6 +33,7 @@ struct Args {
     connections: usize,
     label: String,
     drafts: u64,
+    devices: bool,
 }
 
 fn args() -> Args {
@@ -38,6 +42,7 @@ fn args() -> Args {
     let mut connections = 64;
     let mut label = "run".to_owned();
     let mut drafts = 0;
+    let mut devices = true;
     let mut iter = std::env::args().skip(1);
     while let Some(flag) = iter.next() {
         let value = iter
@@ -49,6 +54,7 @@ fn args() -> Args {
             "--connections" => connections = value.parse().expect("--connections N"),
             "--label" => label = value,
             "--drafts" => drafts = value.parse().expect("--drafts N"),
+            "--devices" => devices = value == "on",
             other => panic!("unknown flag {other}"),
         }
     }
@@ -58,6 +64,7 @@ fn args() -> Args {
         connections,
         label,
         drafts,
+        devices,
     }
 }
 
@@ -93,7 +100,7 @@ async fn main() {
                     let Some(code) = codes.get(index) else { break };
                     let submission_id = format!("load-{index:012}");
                     // Each respondent on a browser of their own.
-                    client.device = Some(format!("{index:032x}"));
+                    client.device = args.devices.then(|| format!("{index:032x}"));
                     let mut draft_failed = false;
                     for revision in 1..=drafts {
                         let step = u32::try_from(revision).unwrap_or(u32::MAX);
@@ -144,7 +151,7 @@ async fn main() {
     println!(
         "{label}: {acked} acknowledged, {failures} failed, in {secs:.2} s: {rate:.0}/s; \
          p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms ({connections} connections, \
-         {drafts} draft saves before each)",
+         {drafts} draft saves before each, device cookies {devices})",
         label = args.label,
         acked = latencies.len(),
         secs = elapsed.as_secs_f64(),
@@ -152,6 +159,7 @@ async fn main() {
         p99 = percentile(&latencies, 99.0).as_secs_f64() * 1e3,
         max = latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
         connections = args.connections,
+        devices = if args.devices { "on" } else { "off" },
     );
     if failures > 0 {
         std::process::exit(1);
