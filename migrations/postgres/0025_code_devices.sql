@@ -1,8 +1,8 @@
 -- A code answered from many devices (issue #25, part 3; docs/methodology.md, "Quality review").
 -- Each browser that answers keeps a random cookie (`sipas_device`); the server keeps only a hash
 -- of it with the code's hash, so one browser's codes cannot be linked, and only until the code
--- takes a response (the count moves to `responses.devices`) or can take none (paper form stored,
--- batch voided, wave closed): then the rows go.
+-- takes a response (the count moves to `responses.devices`; a paper form: no count) or, within the
+-- hour, once it can take none (voided, its wave closed): then the rows go.
 CREATE TABLE code_devices (
     code_hash TEXT NOT NULL REFERENCES invitation_codes (code_hash),
     device_hash TEXT NOT NULL,

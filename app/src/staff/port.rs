@@ -605,6 +605,10 @@ pub trait FieldStore: Send + Sync {
     async fn batch(&self, id: &str) -> StoreResult<BatchSummary>;
     /// Voids a batch: its unused codes stop working. Returns how many were voided.
     async fn void_batch(&self, id: &str, by: &str, audit: &AuditOf<'_, i64>) -> StoreResult<i64>;
+    /// Deletes the device hashes (quality review, `survey::device`) of codes that can take no
+    /// more answers: used, voided, or of a wave closed by hand or past its last day (`today`,
+    /// Vietnam's date). Returns how many went. Run hourly by the server.
+    async fn forget_stale_devices(&self, today: &str) -> StoreResult<u64>;
 
     // Monitoring, computed by the database.
     async fn monitoring(&self, wave_code: &str, province: Option<&str>) -> StoreResult<Monitoring>;

@@ -17,7 +17,9 @@ use crate::web::AppState;
 pub(crate) static ONE_COMPUTATION: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
 
 /// Starts the periodic jobs on the current Tokio runtime; they run as long as it does.
-/// - expired staff sessions are removed hourly;
+/// - expired staff sessions are removed hourly, and so are the device hashes of codes that
+///   can take no more answers (the quality review's device count; docs/architecture.md,
+///   "Privacy");
 /// - a computation whose server stopped renewing its lease (a restart, a crash, another
 ///   instance gone) is taken over by one of the servers, at start and every half lease: none
 ///   stays "running" ([`results::take_over_stalled`]);
@@ -31,6 +33,12 @@ pub fn start(state: &AppState) {
             let now = time::OffsetDateTime::now_utc().unix_timestamp();
             if let Err(err) = store.sessions_expire(now).await {
                 tracing::warn!(error = %err, "removing expired sessions failed");
+            }
+            if let Err(err) = store
+                .forget_stale_devices(&sipas_app::api::today_iso())
+                .await
+            {
+                tracing::warn!(error = %err, "removing device hashes failed");
             }
         }
     });

@@ -103,7 +103,10 @@ fn marked_rows(data: &Path) -> Result<MarkedRows, ComputeError> {
         if cell(sample).is_some_and(|v| v.eq_ignore_ascii_case(b"open")) {
             count(&mut found.open, line);
         }
-        if cell(quality).is_some_and(|v| v.starts_with(b"excluded")) {
+        if cell(quality).is_some_and(|v| {
+            v.get(..8)
+                .is_some_and(|head| head.eq_ignore_ascii_case(b"excluded"))
+        }) {
             count(&mut found.excluded, line);
         }
     }

@@ -162,15 +162,6 @@ impl FieldStore for SqlStore {
                 .map_err(db_error)?
                 .rows_affected();
         if changed == 1 {
-            // Its codes take no more answers: their device hashes are no longer of interest.
-            sqlx::query(
-                "DELETE FROM code_devices WHERE code_hash IN \
-                 (SELECT code_hash FROM invitation_codes WHERE wave_code = $1)",
-            )
-            .bind(code)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
             record(&mut tx, audit).await?;
             return tx.commit().await.map_err(db_error);
         }
@@ -518,19 +509,25 @@ impl FieldStore for SqlStore {
         .map_err(db_error)?
         .rows_affected();
         let voided = i64::try_from(voided).unwrap_or(i64::MAX);
-        // Voided codes take no answers: their device hashes are no longer of interest.
-        sqlx::query(
-            "DELETE FROM code_devices WHERE code_hash IN \
-             (SELECT code_hash FROM invitation_codes WHERE batch = $1 AND voided_at = $2)",
-        )
-        .bind(id)
-        .bind(&now)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
         record(&mut tx, &audit(&voided)).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(voided)
+    }
+
+    async fn forget_stale_devices(&self, today: &str) -> StoreResult<u64> {
+        // One statement, no transaction of its own needed: a row it misses (a save racing it)
+        // goes in the next run.
+        Ok(sqlx::query(
+            "DELETE FROM code_devices WHERE code_hash IN (SELECT c.code_hash \
+             FROM invitation_codes c JOIN waves w ON w.code = c.wave_code \
+             WHERE c.used_at IS NOT NULL OR c.voided_at IS NOT NULL \
+             OR w.closed_at IS NOT NULL OR w.closes_on < $1)",
+        )
+        .bind(today)
+        .execute(self.pool())
+        .await
+        .map_err(db_error)?
+        .rows_affected())
     }
 
     async fn monitoring(&self, wave_code: &str, province: Option<&str>) -> StoreResult<Monitoring> {

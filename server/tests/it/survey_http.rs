@@ -545,7 +545,7 @@ async fn devices_are_counted_per_code(url: &str) {
     use sipas_app::survey::codes::{InvitationCode, hash};
     use sipas_app::survey::device::device_hash;
     use sipas_stats::quality::{Flag, QualityThresholds};
-    let (app, db, codes, q) = setup(url, 5).await;
+    let (app, db, codes, q) = setup(url, 6).await;
     let code_hash = |code: &str| hash(&InvitationCode::parse(code).expect("code"));
     let mut answers = Answers::new();
     let mut step = Some(0);
@@ -800,23 +800,36 @@ async fn devices_are_counted_per_code(url: &str) {
             .expect("paper response");
     assert_eq!(paper, None);
 
-    // A code never answered keeps its hashes until its wave closes.
-    let hash4 = code_hash(&codes[4]);
-    post_json_as(
-        &app,
-        "/api/survey/draft",
-        Some(&cookie),
-        &draft(&codes[4], 1),
-    )
-    .await;
-    assert_eq!(device_rows(&db, &hash4).await.len(), 1);
-    sipas_app::staff::port::FieldStore::close_wave(
-        &db,
-        "sipas-2026-demo",
-        &common::audit("wave_closed"),
-    )
-    .await
-    .expect("close");
+    // The hourly sweep: the hashes of codes that take no more answers go (a voided code, a
+    // used one whose hashes a race left behind, every code of a wave past its last day);
+    // those of codes still open stay.
+    use sipas_app::staff::port::FieldStore;
+    let today = sipas_app::api::today_iso();
+    let (hash4, hash5) = (code_hash(&codes[4]), code_hash(&codes[5]));
+    for code in [&codes[4], &codes[5]] {
+        post_json_as(&app, "/api/survey/draft", Some(&cookie), &draft(code, 1)).await;
+    }
+    sqlx::query("INSERT INTO code_devices (code_hash, device_hash) VALUES ($1, $2)")
+        .bind(&hash0)
+        .bind("left-behind")
+        .execute(db.pool())
+        .await
+        .expect("a leftover");
+    sqlx::query("UPDATE invitation_codes SET voided_at = $1 WHERE code_hash = $2")
+        .bind(&today)
+        .bind(&hash5)
+        .execute(db.pool())
+        .await
+        .expect("void");
+    assert_eq!(db.forget_stale_devices(&today).await.expect("sweep"), 2);
+    assert!(device_rows(&db, &hash0).await.is_empty());
+    assert!(device_rows(&db, &hash5).await.is_empty());
+    assert_eq!(device_rows(&db, &hash4).await.len(), 1, "still open");
+    sqlx::query("UPDATE waves SET closes_on = '2000-01-01' WHERE code = 'sipas-2026-demo'")
+        .execute(db.pool())
+        .await
+        .expect("past its last day");
+    assert_eq!(db.forget_stale_devices(&today).await.expect("sweep"), 1);
     assert!(device_rows(&db, &hash4).await.is_empty());
     db.close().await;
 }
@@ -837,7 +850,8 @@ async fn devices_are_counted_per_code_postgres() {
 }
 
 /// PostgreSQL, two servers: a draft saved on one while the other stores the code's response
-/// waits for it, and is then refused; no device hash is left behind the moved count.
+/// (or a paper import claims it) does not count its device, and does not wait for the other
+/// transaction either; no device hash is left behind the moved count.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_device_racing_the_submission_is_not_left_behind_postgres() {
     let Some((url, name)) = common::postgres_db().await else {
@@ -863,6 +877,12 @@ async fn device_racing_the_submission(url: &str) {
     .execute(&mut *other)
     .await
     .expect("claim");
+    // It has counted the code's devices and deleted their hashes; it commits later.
+    sqlx::query("DELETE FROM code_devices WHERE code_hash = $1")
+        .bind(&code_hash)
+        .execute(&mut *other)
+        .await
+        .expect("forget");
     let saving = {
         let db = db.clone();
         let code_hash = code_hash.clone();
@@ -877,16 +897,17 @@ async fn device_racing_the_submission(url: &str) {
                 .await
         })
     };
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert!(!saving.is_finished(), "the device waits for the code's row");
-    sqlx::query("DELETE FROM code_devices WHERE code_hash = $1")
-        .bind(&code_hash)
-        .execute(&mut *other)
-        .await
-        .expect("forget");
+    // Answered while the other transaction is still open: it never waits on it.
+    let saved: Result<DraftSaved, _> =
+        tokio::time::timeout(std::time::Duration::from_secs(5), saving)
+            .await
+            .expect("the save does not wait for the other transaction")
+            .expect("joined");
+    assert!(saved.is_ok(), "{saved:?}");
     other.commit().await.expect("commit");
-    let saved: Result<DraftSaved, _> = saving.await.expect("joined");
-    assert!(saved.is_err(), "a used code takes no draft: {saved:?}");
-    assert!(device_rows(&db, &code_hash).await.is_empty());
+    assert!(
+        device_rows(&db, &code_hash).await.is_empty(),
+        "the device of a code being claimed is not counted"
+    );
     db.close().await;
 }
