@@ -20,6 +20,10 @@
 use sipas_app::ports::{StoreError, StoreResult};
 use sipas_app::survey::response::{Draft, DraftSaved, NewResponse, Receipt, StoreOutcome};
 use sipas_stats::quality::DEVICES_COUNTED_AT_MOST;
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
+
 use sqlx::{AnyConnection, AnyPool};
 use tokio::sync::{mpsc, oneshot};
 
@@ -68,9 +72,9 @@ pub(super) struct GroupCommit {
 
 impl GroupCommit {
     /// Starts the writer task (on the current tokio runtime).
-    pub(super) fn start(pool: AnyPool) -> Self {
+    pub(super) fn start(pool: AnyPool, counted: Arc<CountedDevices>) -> Self {
         let (queue, receiver) = mpsc::channel(QUEUE);
-        tokio::spawn(writer(pool, receiver));
+        tokio::spawn(writer(pool, receiver, counted));
         Self { queue }
     }
 
@@ -84,14 +88,18 @@ impl GroupCommit {
     }
 }
 
-async fn writer(pool: AnyPool, mut receiver: mpsc::Receiver<Pending>) {
+async fn writer(
+    pool: AnyPool,
+    mut receiver: mpsc::Receiver<Pending>,
+    counted: Arc<CountedDevices>,
+) {
     let mut batch: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
     while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let writes: Vec<&Write> = batch.iter().map(|p| &p.write).collect();
         crate::metrics::METRICS
             .group_commit_batch
             .observe(writes.len() as f64);
-        let outcomes = store_batch(&pool, &writes).await;
+        let outcomes = store_batch(&pool, &writes, &counted).await;
         for (pending, outcome) in batch.drain(..).zip(outcomes) {
             // The requester may have gone (timeout, closed connection): the response is
             // stored all the same, and its retry will get the same receipt.
@@ -101,15 +109,19 @@ async fn writer(pool: AnyPool, mut receiver: mpsc::Receiver<Pending>) {
 }
 
 /// Performs the writes in one transaction; if that fails, each in its own.
-pub(super) async fn store_batch(pool: &AnyPool, writes: &[&Write]) -> Vec<Outcome> {
-    match store_together(pool, writes).await {
+pub(super) async fn store_batch(
+    pool: &AnyPool,
+    writes: &[&Write],
+    counted: &CountedDevices,
+) -> Vec<Outcome> {
+    match store_together(pool, writes, counted).await {
         Ok(outcomes) => outcomes,
         Err(err) if writes.len() == 1 => vec![Err(err)],
         Err(err) => {
             tracing::warn!(error = %err, size = writes.len(), "batch failed; writing one by one");
             let mut outcomes = Vec::with_capacity(writes.len());
             for write in writes {
-                outcomes.push(match store_together(pool, &[write]).await {
+                outcomes.push(match store_together(pool, &[write], counted).await {
                     Ok(mut one) => one.pop().unwrap_or(Err(StoreError::NotFound)),
                     Err(err) => Err(err),
                 });
@@ -120,8 +132,13 @@ pub(super) async fn store_batch(pool: &AnyPool, writes: &[&Write]) -> Vec<Outcom
 }
 
 /// One transaction for all of them; `Err` only when the transaction itself failed.
-async fn store_together(pool: &AnyPool, writes: &[&Write]) -> Result<Vec<Outcome>, StoreError> {
+async fn store_together(
+    pool: &AnyPool,
+    writes: &[&Write],
+    counted: &CountedDevices,
+) -> Result<Vec<Outcome>, StoreError> {
     let now = now_rfc3339()?;
+    let mut newly_counted = Vec::new();
     let postgres = pool.connect_options().database_url.scheme() != "sqlite";
     let mut tx = super::sql::begin_write(pool).await.map_err(db_error)?;
     let mut outcomes = Vec::with_capacity(writes.len());
@@ -136,7 +153,12 @@ async fn store_together(pool: &AnyPool, writes: &[&Write]) -> Result<Vec<Outcome
                 device,
             } => {
                 if let Some(device) = device {
-                    count_device(&mut tx, postgres, code_hash, device).await?;
+                    let key = CountedDevices::key(code_hash, device);
+                    if !counted.contains(key)
+                        && count_device(&mut tx, postgres, code_hash, device).await?
+                    {
+                        newly_counted.push(key);
+                    }
                 }
                 save_draft(&mut tx, code_hash, draft, &now)
                     .await?
@@ -145,7 +167,45 @@ async fn store_together(pool: &AnyPool, writes: &[&Write]) -> Result<Vec<Outcome
         });
     }
     tx.commit().await.map_err(db_error)?;
+    counted.remember(&newly_counted);
     Ok(outcomes)
+}
+
+/// The devices this server has counted, as hashes of (code hash, device hash), remembered
+/// after their transaction committed: the draft saves from a browser already counted (nine in
+/// ten: one per screen) skip the counting statement, which on PostgreSQL would otherwise double
+/// the writer's round trips. Only a speed-up: a pair not remembered (another server counted
+/// it, a restart, the bound below reached) runs the statement, which counts a device once
+/// anyway; a remembered pair whose code's hashes went (its response stored, the sweep) belongs
+/// to a code that takes no more drafts.
+#[derive(Default)]
+pub(super) struct CountedDevices(Mutex<HashSet<u64>>);
+
+impl CountedDevices {
+    /// About 2 MB of hashes; then it starts again.
+    const AT_MOST: usize = 100_000;
+
+    fn key(code_hash: &str, device: &str) -> u64 {
+        let mut hasher = std::hash::DefaultHasher::new();
+        (code_hash, device).hash(&mut hasher);
+        hasher.finish()
+    }
+
+    fn contains(&self, key: u64) -> bool {
+        self.0.lock().is_ok_and(|keys| keys.contains(&key))
+    }
+
+    fn remember(&self, keys: &[u64]) {
+        if keys.is_empty() {
+            return;
+        }
+        if let Ok(mut known) = self.0.lock() {
+            if known.len() + keys.len() > Self::AT_MOST {
+                known.clear();
+            }
+            known.extend(keys);
+        }
+    }
 }
 
 /// Counts a device for a code that exists and carries no response yet, once, up to
@@ -157,12 +217,13 @@ async fn store_together(pool: &AnyPool, writes: &[&Write]) -> Result<Vec<Outcome
 /// device is not counted, rather than left behind once the count moved to the response, and the
 /// writer never waits on a staff import (hashes a race leaves anyway go in the hourly sweep,
 /// `FieldStore::forget_stale_devices`).
+/// Returns whether it counted the device now.
 async fn count_device(
     conn: &mut AnyConnection,
     postgres: bool,
     code_hash: &str,
     device: &str,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     // One statement, cheap when the device is known already (nine saves in ten): then no row
     // qualifies, none is locked and nothing is written.
     let lock = if postgres {
@@ -170,7 +231,7 @@ async fn count_device(
     } else {
         ""
     };
-    sqlx::query(&format!(
+    let inserted = sqlx::query(&format!(
         "INSERT INTO code_devices (code_hash, device_hash) \
          SELECT c.code_hash, $2 FROM invitation_codes c \
          WHERE c.code_hash = $1 AND c.used_at IS NULL AND c.voided_at IS NULL \
@@ -185,7 +246,7 @@ async fn count_device(
     .execute(&mut *conn)
     .await
     .map_err(db_error)?;
-    Ok(())
+    Ok(inserted.rows_affected() == 1)
 }
 
 /// Drops a code's device hashes (its response is stored, on the web or from paper, or it can no
@@ -303,25 +364,26 @@ async fn store_one(
     .map_err(db_error)?
     .rows_affected();
     if claimed == 1 {
-        // The submitting browser counts too (within the bound); then the count moves to the
-        // response and the code's device hashes go (kept no longer than the check needs).
-        if let Some(device) = &response.device {
-            sqlx::query(
-                "INSERT INTO code_devices (code_hash, device_hash) \
-                 SELECT $1, $2 \
-                 WHERE (SELECT COUNT(*) FROM code_devices WHERE code_hash = $1) < $3 \
-                 ON CONFLICT (code_hash, device_hash) DO NOTHING",
-            )
-            .bind(&response.code_hash)
-            .bind(device)
-            .bind(DEVICES_COUNTED_AT_MOST)
-            .execute(&mut *conn)
-            .await
-            .map_err(db_error)?;
-        }
-        let counted = forget_devices(conn, &response.code_hash).await?;
+        // The devices that saved drafts, and the submitting one if it is new (within the
+        // bound), in one statement: the count moves to the response and the code's hashes go
+        // (kept no longer than the check needs).
+        let earlier: Vec<String> = sqlx::query_scalar(
+            "DELETE FROM code_devices WHERE code_hash = $1 RETURNING device_hash",
+        )
+        .bind(&response.code_hash)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_error)?;
+        let submitting = response
+            .device
+            .as_ref()
+            .is_some_and(|device| !earlier.contains(device));
+        let counted = i64::try_from(earlier.len())
+            .unwrap_or(i64::MAX)
+            .saturating_add(i64::from(submitting))
+            .min(DEVICES_COUNTED_AT_MOST);
         // None seen (a browser refusing cookies, a client of the API without them): unknown.
-        let devices = (counted > 0).then(|| i64::try_from(counted).unwrap_or(i64::MAX));
+        let devices = (counted > 0).then_some(counted);
         sqlx::query(
             "INSERT INTO responses (receipt, submission_id, code_hash, wave_code, geography, \
              province_code, stratum, psu, sample_kind, questionnaire_code, \
@@ -489,7 +551,9 @@ mod tests {
             Write::Submission(third),
             late,
         ];
-        let outcomes = store_batch(store.pool(), &writes.iter().collect::<Vec<_>>()).await;
+        let counted = CountedDevices::default();
+        let outcomes =
+            store_batch(store.pool(), &writes.iter().collect::<Vec<_>>(), &counted).await;
         let stored = |outcome: &Outcome, number: &str| matches!(outcome, Ok(Written::Submission(StoreOutcome::Stored(r))) if r.number == number);
         assert!(stored(&outcomes[0], "AAAA-AAAA-AAAA"), "{:?}", outcomes[0]);
         assert!(
