@@ -37,6 +37,27 @@ fn sipas(args: &[&str]) -> std::process::Output {
         .expect("run sipas")
 }
 
+/// `sipas compute --data DATA` with the golden methodology, and one more flag.
+fn compute_data(
+    data: &std::path::Path,
+    out: &std::path::Path,
+    flag: Option<&str>,
+) -> std::process::Output {
+    let (data, out) = (data.display().to_string(), out.display().to_string());
+    let methodology = golden("methodology.toml");
+    let mut args = vec![
+        "compute",
+        "--data",
+        &data,
+        "--methodology",
+        &methodology,
+        "--out",
+        &out,
+    ];
+    args.extend(flag);
+    sipas(&args)
+}
+
 #[test]
 fn writes_csv_and_json() {
     let dir = tempfile::tempdir().expect("dir");
@@ -165,24 +186,8 @@ fn rows_the_quality_review_excluded_are_refused_or_kept_on_request() {
         .collect();
     let with_quality = dir.path().join("with-quality.csv");
     std::fs::write(&with_quality, marked.join("\n")).expect("write");
-    let run = |data: &std::path::Path, out: &std::path::Path, extra: Option<&str>| {
-        let mut args = vec![
-            "compute".to_owned(),
-            "--data".into(),
-            data.display().to_string(),
-            "--methodology".into(),
-            golden("methodology.toml"),
-            "--out".into(),
-            out.display().to_string(),
-        ];
-        args.extend(extra.map(String::from));
-        std::process::Command::new(env!("CARGO_BIN_EXE_sipas"))
-            .args(args)
-            .output()
-            .expect("run")
-    };
     let out = dir.path().join("results.csv");
-    let refused = run(&with_quality, &out, None);
+    let refused = compute_data(&with_quality, &out, None);
     assert!(!refused.status.success());
     let message = String::from_utf8_lossy(&refused.stderr);
     assert!(
@@ -202,21 +207,21 @@ fn rows_the_quality_review_excluded_are_refused_or_kept_on_request() {
     let without = dir.path().join("without.csv");
     std::fs::write(&without, kept.join("\n")).expect("write");
     let out_without = dir.path().join("without-results.csv");
-    let done = run(&without, &out_without, None);
+    let done = compute_data(&without, &out_without, None);
     assert!(
         done.status.success(),
         "{}",
         String::from_utf8_lossy(&done.stderr)
     );
     let out_kept = dir.path().join("kept-results.csv");
-    let done = run(&with_quality, &out_kept, Some("--keep-excluded"));
+    let done = compute_data(&with_quality, &out_kept, Some("--keep-excluded"));
     assert!(
         done.status.success(),
         "{}",
         String::from_utf8_lossy(&done.stderr)
     );
     let out_original = dir.path().join("original-results.csv");
-    let done = run(
+    let done = compute_data(
         std::path::Path::new(&golden("microdata.csv")),
         &out_original,
         None,
@@ -248,23 +253,7 @@ fn open_link_rows_are_refused_or_every_result_says_non_probability() {
         .collect();
     std::fs::write(&data, with_sample.join("\n")).expect("write");
     let out = dir.path().join("results.csv");
-    let args = |extra: Option<&str>| {
-        let mut args = vec![
-            "compute".to_owned(),
-            "--data".into(),
-            data.display().to_string(),
-            "--methodology".into(),
-            golden("methodology.toml"),
-            "--out".into(),
-            out.display().to_string(),
-        ];
-        args.extend(extra.map(String::from));
-        args
-    };
-    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_sipas"))
-        .args(args(None))
-        .output()
-        .expect("run");
+    let refused = compute_data(&data, &out, None);
     assert!(!refused.status.success());
     let message = String::from_utf8_lossy(&refused.stderr);
     assert!(
@@ -273,10 +262,7 @@ fn open_link_rows_are_refused_or_every_result_says_non_probability() {
     );
     assert!(!out.exists(), "nothing written");
 
-    let labelled = std::process::Command::new(env!("CARGO_BIN_EXE_sipas"))
-        .args(args(Some("--non-probability")))
-        .output()
-        .expect("run");
+    let labelled = compute_data(&data, &out, Some("--non-probability"));
     assert!(
         labelled.status.success(),
         "{}",
