@@ -863,7 +863,7 @@ async fn a_device_racing_the_submission_is_not_left_behind_postgres() {
 
 async fn device_racing_the_submission(url: &str) {
     use sipas_app::survey::response::{Draft, DraftSaved};
-    let (_app, db, codes, _q) = setup(url, 1).await;
+    let (_app, db, codes, _q) = setup(url, 2).await;
     let db = std::sync::Arc::new(db);
     let code_hash = sipas_app::survey::codes::hash(
         &sipas_app::survey::codes::InvitationCode::parse(&codes[0]).expect("code"),
@@ -909,5 +909,33 @@ async fn device_racing_the_submission(url: &str) {
         device_rows(&db, &code_hash).await.is_empty(),
         "the device of a code being claimed is not counted"
     );
+
+    // A claim that rolls back: the device skipped meanwhile is counted at its next save (the
+    // server remembers only the devices it counted).
+    let second = sipas_app::survey::codes::hash(
+        &sipas_app::survey::codes::InvitationCode::parse(&codes[1]).expect("code"),
+    );
+    let draft = |revision| Draft {
+        answers: Answers::new(),
+        step: 0,
+        started_at: "2026-12-07T00:00:00Z".into(),
+        revision,
+    };
+    let device = "e".repeat(64);
+    let mut other = db.pool().begin().await.expect("begin");
+    sqlx::query("UPDATE invitation_codes SET used_at = 'x' WHERE code_hash = $1")
+        .bind(&second)
+        .execute(&mut *other)
+        .await
+        .expect("claim");
+    db.save_draft(&second, &draft(1), Some(&device))
+        .await
+        .expect("saved");
+    other.rollback().await.expect("rollback");
+    assert!(device_rows(&db, &second).await.is_empty());
+    db.save_draft(&second, &draft(2), Some(&device))
+        .await
+        .expect("saved");
+    assert_eq!(device_rows(&db, &second).await.len(), 1);
     db.close().await;
 }
