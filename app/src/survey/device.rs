@@ -27,16 +27,19 @@ pub fn from_cookie_header(header: &str) -> Option<&str> {
     })
 }
 
-/// The current request's device id, if the browser sent one (server functions).
-pub fn from_request() -> Option<String> {
-    let parts = leptos::prelude::use_context::<http::request::Parts>()?;
-    parts
-        .headers
+/// The device id in a request's headers (every `Cookie` header a client sent), if any.
+pub fn from_headers(headers: &http::HeaderMap) -> Option<&str> {
+    headers
         .get_all(http::header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .find_map(from_cookie_header)
-        .map(str::to_owned)
+}
+
+/// The current request's device id, if the browser sent one (server functions).
+pub fn from_request() -> Option<String> {
+    let parts = leptos::prelude::use_context::<http::request::Parts>()?;
+    from_headers(&parts.headers).map(str::to_owned)
 }
 
 /// What the store keeps of a device for one code.

@@ -10,7 +10,7 @@ use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use sipas_app::survey::codes::hex;
-use sipas_app::survey::device::{DEVICE_COOKIE, from_cookie_header};
+use sipas_app::survey::device::{DEVICE_COOKIE, from_headers};
 
 /// The paths where a survey is answered.
 fn answers_survey(path: &str) -> bool {
@@ -22,12 +22,7 @@ pub async fn device_cookie(State(secure): State<bool>, request: Request, next: N
     if !answers_survey(request.uri().path()) {
         return next.run(request).await;
     }
-    let known = request
-        .headers()
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .any(|value| from_cookie_header(value).is_some());
+    let known = from_headers(request.headers()).is_some();
     let mut bytes = [0u8; 16];
     if known || getrandom::fill(&mut bytes).is_err() {
         // Without randomness the response goes out without a device: unknown, never guessed.

@@ -103,11 +103,7 @@ pub async fn post_section(
     let nav = field("nav").unwrap_or("next");
     let q = &opened.questionnaire;
     // The browser's device id, if it keeps the cookie the edge set (`web::device`).
-    let device = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .find_map(sipas_app::survey::device::from_cookie_header);
+    let device = sipas_app::survey::device::from_headers(&headers);
     let earlier = match store.draft(&opened.code_hash).await {
         Ok(draft) => draft,
         Err(err) => {

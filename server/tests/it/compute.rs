@@ -58,6 +58,23 @@ fn compute_data(
     sipas(&args)
 }
 
+/// The run failed saying `expected`, and wrote nothing to `out`.
+fn refused(output: &std::process::Output, out: &std::path::Path, expected: &str) {
+    assert!(!output.status.success());
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(message.contains(expected), "{message}");
+    assert!(!out.exists(), "nothing written");
+}
+
+/// The run succeeded (its error output is the failure's message).
+fn succeeded(output: &std::process::Output) {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 #[test]
 fn writes_csv_and_json() {
     let dir = tempfile::tempdir().expect("dir");
@@ -187,14 +204,11 @@ fn rows_the_quality_review_excluded_are_refused_or_kept_on_request() {
     let with_quality = dir.path().join("with-quality.csv");
     std::fs::write(&with_quality, marked.join("\n")).expect("write");
     let out = dir.path().join("results.csv");
-    let refused = compute_data(&with_quality, &out, None);
-    assert!(!refused.status.success());
-    let message = String::from_utf8_lossy(&refused.stderr);
-    assert!(
-        message.contains("2 row(s), the first at row 5, column quality"),
-        "{message}"
+    refused(
+        &compute_data(&with_quality, &out, None),
+        &out,
+        "2 row(s), the first at row 5, column quality",
     );
-    assert!(!out.exists(), "nothing written");
 
     // With the two rows deleted (as the platform leaves them out) it computes; kept on
     // request, the results are the whole file's.
@@ -207,30 +221,19 @@ fn rows_the_quality_review_excluded_are_refused_or_kept_on_request() {
     let without = dir.path().join("without.csv");
     std::fs::write(&without, kept.join("\n")).expect("write");
     let out_without = dir.path().join("without-results.csv");
-    let done = compute_data(&without, &out_without, None);
-    assert!(
-        done.status.success(),
-        "{}",
-        String::from_utf8_lossy(&done.stderr)
-    );
+    succeeded(&compute_data(&without, &out_without, None));
     let out_kept = dir.path().join("kept-results.csv");
-    let done = compute_data(&with_quality, &out_kept, Some("--keep-excluded"));
-    assert!(
-        done.status.success(),
-        "{}",
-        String::from_utf8_lossy(&done.stderr)
-    );
+    succeeded(&compute_data(
+        &with_quality,
+        &out_kept,
+        Some("--keep-excluded"),
+    ));
     let out_original = dir.path().join("original-results.csv");
-    let done = compute_data(
+    succeeded(&compute_data(
         std::path::Path::new(&golden("microdata.csv")),
         &out_original,
         None,
-    );
-    assert!(
-        done.status.success(),
-        "{}",
-        String::from_utf8_lossy(&done.stderr)
-    );
+    ));
     let read = |path: &std::path::Path| std::fs::read_to_string(path).expect("results");
     assert_eq!(read(&out_kept), read(&out_original), "kept: the whole file");
     assert_ne!(read(&out_without), read(&out_original), "two rows fewer");
@@ -253,21 +256,13 @@ fn open_link_rows_are_refused_or_every_result_says_non_probability() {
         .collect();
     std::fs::write(&data, with_sample.join("\n")).expect("write");
     let out = dir.path().join("results.csv");
-    let refused = compute_data(&data, &out, None);
-    assert!(!refused.status.success());
-    let message = String::from_utf8_lossy(&refused.stderr);
-    assert!(
-        message.contains("1 row(s), the first at row 4, column sample"),
-        "{message}"
+    refused(
+        &compute_data(&data, &out, None),
+        &out,
+        "1 row(s), the first at row 4, column sample",
     );
-    assert!(!out.exists(), "nothing written");
 
-    let labelled = compute_data(&data, &out, Some("--non-probability"));
-    assert!(
-        labelled.status.success(),
-        "{}",
-        String::from_utf8_lossy(&labelled.stderr)
-    );
+    succeeded(&compute_data(&data, &out, Some("--non-probability")));
     let mut reader = csv::Reader::from_path(&out).expect("results");
     let flag = reader
         .headers()

@@ -62,16 +62,7 @@ async fn assign(
 /// A paper form of `psu` numbered `number`, imported as from a file.
 async fn import_paper_form(store: &SqlStore, psu: &str, number: &str, seed: usize) {
     let record = common::fixtures::paper_form(psu, number, common::fixtures::varied_answers(seed));
-    sipas_app::staff::port::CollectedStore::import_paper(
-        store,
-        WAVE,
-        None,
-        &[record],
-        false,
-        &|_: &[sipas_app::staff::port::RowOutcome]| common::audit("paper_imported"),
-    )
-    .await
-    .expect("import");
+    common::fixtures::import_paper(store, WAVE, &[record]).await;
 }
 
 /// A commune's row of the fieldwork counts.

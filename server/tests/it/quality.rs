@@ -261,12 +261,7 @@ async fn story(url: &str, owner_url: Option<&str>) {
         common::fixtures::paper_form(&psu.psu, "Q-twin-b", common::fixtures::varied_answers(3));
     assert!(liner.measures.straight_line >= 30, "{:?}", liner.measures);
     let paper = [liner.clone(), twin_a.clone(), twin_b.clone()];
-    let outcomes = store
-        .import_paper(WAVE, None, &paper, false, &|_: &[_]| {
-            common::audit("paper_imported")
-        })
-        .await
-        .expect("import");
+    let outcomes = common::fixtures::import_paper(&store, WAVE, &paper).await;
     assert!(
         outcomes
             .iter()
@@ -660,12 +655,7 @@ async fn story(url: &str, owner_url: Option<&str>) {
         common::fixtures::paper_form(&psu.psu, "Q-liner-3", threes),
         common::fixtures::paper_form(&psu.psu, "Q-liner-5", fives),
     ];
-    store
-        .import_paper(WAVE, None, &more, false, &|_: &[_]| {
-            common::audit("paper_imported")
-        })
-        .await
-        .expect("import");
+    common::fixtures::import_paper(&store, WAVE, &more).await;
     let group = stats
         .post(
             &format!("/staff/waves/{WAVE}/quality-all"),

@@ -17,7 +17,7 @@ use sipas_app::staff::Role;
 use sipas_app::staff::port::NewUser;
 use sipas_app::staff::release::ReleaseStore;
 use sipas_app::staff::review::{ComputationStatus, ReviewStore};
-use sipas_app::staff::{AccountStore, CollectedStore, FieldStore};
+use sipas_app::staff::{AccountStore, FieldStore};
 
 const PASSWORD: &str = "mật khẩu thử nghiệm 2026";
 const WAVE: &str = "sipas-2027-test";
@@ -139,16 +139,7 @@ async fn world(url: &str) -> World {
         .await
         .expect("frame");
     let items = items();
-    store
-        .import_paper(
-            WAVE,
-            None,
-            &forms,
-            false,
-            &|_: &[sipas_app::staff::port::RowOutcome]| common::audit("paper_imported"),
-        )
-        .await
-        .expect("forms");
+    common::fixtures::import_paper(&store, WAVE, &forms).await;
     // Last year, on the 63-province map: 01 stays Hà Nội, 74 and 77 went into 79 (Thành phố
     // Hồ Chí Minh), 49 into 48 (Đà Nẵng).
     let last_year = Wave {
@@ -179,16 +170,8 @@ async fn world(url: &str) -> World {
         )
         .await
         .expect("old frame");
-    store
-        .import_paper(
-            &last_year.code,
-            None,
-            &commune_uniform(common::fixtures::forms(&old_frame, &items, 2026)),
-            false,
-            &|_: &[sipas_app::staff::port::RowOutcome]| common::audit("paper_imported"),
-        )
-        .await
-        .expect("old forms");
+    let old_forms = commune_uniform(common::fixtures::forms(&old_frame, &items, 2026));
+    common::fixtures::import_paper(&store, &last_year.code, &old_forms).await;
     sipas_server::services::demo::publish_demo_with(
         store.as_ref(),
         &last_year,
@@ -1168,17 +1151,7 @@ async fn story(url: &str, owner_url: Option<&str>) {
     }
     late.receipt = "LATE00000001".into();
     late.export_id = "late000000000001".into();
-    world
-        .store
-        .import_paper(
-            WAVE,
-            None,
-            &[late],
-            false,
-            &|_: &[sipas_app::staff::port::RowOutcome]| common::audit("paper_imported"),
-        )
-        .await
-        .expect("late form");
+    common::fixtures::import_paper(&world.store, WAVE, &[late]).await;
     let (_, newer_id) = start(&mut stats).await;
     assert_eq!(finished(&world, newer_id).await, ComputationStatus::Draft);
     let newer = world.store.computation(newer_id).await.unwrap();

@@ -774,16 +774,7 @@ async fn devices_are_counted_per_code(url: &str) {
     form.target = sipas_app::staff::port::PaperTarget::Code {
         code_hash: hash3.clone(),
     };
-    let outcomes = sipas_app::staff::port::CollectedStore::import_paper(
-        &db,
-        "sipas-2026-demo",
-        None,
-        &[form],
-        false,
-        &|_: &[sipas_app::staff::port::RowOutcome]| common::audit("paper_imported"),
-    )
-    .await
-    .expect("paper import");
+    let outcomes = common::fixtures::import_paper(&db, "sipas-2026-demo", &[form]).await;
     assert!(
         matches!(
             outcomes.first(),

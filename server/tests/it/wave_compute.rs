@@ -126,16 +126,7 @@ async fn story(url: &str) {
             measures: Default::default(),
         });
     }
-    let outcomes = db
-        .import_paper(
-            wave,
-            None,
-            &records,
-            false,
-            &|_: &[sipas_app::staff::port::RowOutcome]| common::audit("paper_imported"),
-        )
-        .await
-        .expect("import");
+    let outcomes = common::fixtures::import_paper(&db, wave, &records).await;
     assert!(
         outcomes.iter().all(|o| *o == RowOutcome::New),
         "{outcomes:?}"

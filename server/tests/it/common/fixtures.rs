@@ -113,17 +113,27 @@ pub async fn collected_wave(
         .await
         .expect("frame");
     let items = sipas_items();
-    store
-        .import_paper(
-            code,
-            None,
-            &forms(&frame, &items, year),
-            false,
-            &|_: &[sipas_app::staff::port::RowOutcome]| super::audit("paper_imported"),
-        )
-        .await
-        .expect("forms");
+    import_paper(store, code, &forms(&frame, &items, year)).await;
     wave
+}
+
+/// Imports paper forms into `wave` as from a file (every row stored, or the test fails);
+/// what became of each row.
+pub async fn import_paper(
+    store: &sipas_server::store::SqlStore,
+    wave: &str,
+    records: &[PaperRecord],
+) -> Vec<sipas_app::staff::port::RowOutcome> {
+    CollectedStore::import_paper(
+        store,
+        wave,
+        None,
+        records,
+        false,
+        &|_: &[sipas_app::staff::port::RowOutcome]| super::audit("paper_imported"),
+    )
+    .await
+    .expect("paper import")
 }
 
 /// A wave answering the built-in questionnaire (SIPAS 2023 v1), closed to the open link.
